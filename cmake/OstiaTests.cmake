@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: MIT
+# Test helpers.  Labels: unit (fast, no network, no root, no peers),
+# e2e (real binaries and peers), fuzz (fuzz targets over their corpus).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+# add_unit_test(NAME) builds tests/unit/NAME.c against the core library.
+function(add_unit_test name)
+	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c)
+	target_link_libraries(${name} PRIVATE ostiacore PkgConfig::CMOCKA)
+	add_test(NAME unit.${name} COMMAND ${name})
+	set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120
+		ENVIRONMENT "OSTIA_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endfunction()
+
+# add_fuzz_target(NAME) builds tests/fuzz/NAME.c; with the standalone
+# driver it replays tests/fuzz/corpus/NAME/ and a fixed number of seeded
+# mutations of it, so every run is repeatable.
+function(add_fuzz_target name)
+	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c
+		${CMAKE_SOURCE_DIR}/tests/fuzz/standalone.c)
+	target_link_libraries(${name} PRIVATE ostiacore)
+	add_test(NAME fuzz.${name} COMMAND ${name}
+		${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
+	set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300)
+endfunction()
+
+# add_e2e_test(DIR) runs the pytest scenario in tests/e2e/DIR with
+# Debian's python; exit 77 (a skipped peer) shows as a skip in ctest.
+function(add_e2e_test dir)
+	add_test(NAME e2e.${dir}
+		COMMAND /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+			${CMAKE_SOURCE_DIR}/tests/e2e/${dir})
+	set_tests_properties(e2e.${dir} PROPERTIES LABELS e2e TIMEOUT 600
+		SKIP_RETURN_CODE 77
+		ENVIRONMENT "OSTIA_BIN=$<TARGET_FILE:ostia>;OSTIA_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endfunction()

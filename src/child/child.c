@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child - process skeleton for programs run by the master; see child.h.
+ *
+ * Privileges: starts as whatever the master runs as (root in
+ * production), drops to mail_owner before the event loop starts, i.e.
+ * before any byte from the network is read.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "log.h"
+#include "privs.h"
+#include "smtpd_unavailable.h"
+#include "strnum.h"
+#include "xalloc.h"
+
+struct child {
+	struct event_base *base;
+	struct config *cf;
+	const struct config_view *view;
+	const struct master_service *svc;
+	const struct child_program *prog;
+	struct event **listen_evs;
+	char **listen_addrs;
+	size_t nlisten;
+	struct event *sigterm_ev;
+	struct event *ctl_ev;
+	struct event *drain_timer;
+	int draining;
+};
+
+struct event_base *
+child_event_base(struct child *c)
+{
+	return c->base;
+}
+
+const struct config_view *
+child_view(struct child *c)
+{
+	return c->view;
+}
+
+const struct master_service *
+child_service(struct child *c)
+{
+	return c->svc;
+}
+
+static void
+child_maybe_exit(struct child *c)
+{
+	if (c->draining && (c->prog->active == NULL ||
+	    c->prog->active(c) == 0))
+		event_base_loopexit(c->base, NULL);
+}
+
+void
+child_connection_done(struct child *c)
+{
+	child_maybe_exit(c);
+}
+
+static void
+format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
+{
+	char host[INET6_ADDRSTRLEN] = "unknown";
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+	}
+	snprintf(out, outsz, "%s", host);
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct child *c = arg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char peer[INET6_ADDRSTRLEN];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (event_get_fd(c->listen_evs[i]) == lfd)
+			break;
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		/* Another child took it, or a transient error. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR && errno != ECONNABORTED)
+			log_warning("accept on %s: %s", i < c->nlisten ?
+			    c->listen_addrs[i] : "?", strerror(errno));
+		return;
+	}
+	format_peer(&ss, peer, sizeof(peer));
+	c->prog->accept_fn(c, fd, peer, i < c->nlisten ?
+	    c->listen_addrs[i] : "?");
+}
+
+static void
+start_drain(struct child *c, const char *why)
+{
+	if (c->draining)
+		return;
+	c->draining = 1;
+	log_debug(1, "%s: no longer accepting connections", why);
+	for (size_t i = 0; i < c->nlisten; i++)
+		event_del(c->listen_evs[i]);
+	child_maybe_exit(c);
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	log_warning("stopping with connections still open after %d s",
+	    CHILD_DRAIN_MAX_SECONDS);
+	event_base_loopbreak(c->base);
+}
+
+static void
+on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct child *c = arg;
+	struct timeval tv = { CHILD_DRAIN_MAX_SECONDS, 0 };
+
+	if (c->draining)
+		return;
+	evtimer_add(c->drain_timer, &tv);
+	start_drain(c, "stop requested");
+}
+
+static void
+on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	char tmp[64];
+	ssize_t n = read(fd, tmp, sizeof(tmp));
+
+	if (n > 0)
+		return;	/* the master sends nothing yet; ignore */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* The master is gone: stop now, nobody supervises us. */
+	log_warning("lost the connection to the master; exiting");
+	event_base_loopbreak(c->base);
+}
+
+static const struct child_program *
+find_program(const char *command)
+{
+	const char *slash = strrchr(command, '/');
+
+	if (slash != NULL)
+		command = slash + 1;
+	if (strcmp(command, "smtpd") == 0)
+		return &smtpd_unavailable_program;
+	return NULL;
+}
+
+static void
+child_free(struct child *c)
+{
+	for (size_t i = 0; i < c->nlisten; i++) {
+		if (c->listen_evs[i] != NULL) {
+			close(event_get_fd(c->listen_evs[i]));
+			event_free(c->listen_evs[i]);
+		}
+		free(c->listen_addrs[i]);
+	}
+	free(c->listen_evs);
+	free(c->listen_addrs);
+	if (c->sigterm_ev != NULL)
+		event_free(c->sigterm_ev);
+	if (c->ctl_ev != NULL)
+		event_free(c->ctl_ev);
+	if (c->drain_timer != NULL)
+		event_free(c->drain_timer);
+	if (c->base != NULL)
+		event_base_free(c->base);
+	config_free(&c->cf);
+}
+
+int
+child_main(const char *config_dir, const char *service, const char *type,
+    const char *nlisten_text, int verbose)
+{
+	struct child c;
+	struct diag_list diags;
+	struct privs_user user;
+	const struct master_cf *mcf;
+	const char *err = NULL;
+	char *uerr = NULL;
+	long long nlisten;
+	static const char ready[] = "ready\n";
+
+	memset(&c, 0, sizeof(c));
+	log_init("ostia", "child", LOG_STYLE_DAEMON);
+	log_use_fd(2);
+	log_set_verbose(verbose);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (strnum_parse_ll(nlisten_text, 0, 1024, &nlisten, &err) < 0)
+		log_fatal("child: bad listener count \"%s\": %s", nlisten_text,
+		    err);
+	diag_list_init(&diags);
+	c.cf = config_load(config_dir, CONFIG_LOAD_QUIET, &diags);
+	if (c.cf == NULL) {
+		diag_list_log(&diags);
+		log_fatal("child %s/%s: the configuration has errors",
+		    service, type);
+	}
+	diag_list_deinit(&diags);
+	mcf = config_master(c.cf);
+	for (size_t i = 0; i < mcf->nservices; i++) {
+		if (strcmp(mcf->services[i].name, service) == 0 &&
+		    strcmp(master_type_name(mcf->services[i].type),
+		    type) == 0) {
+			c.svc = &mcf->services[i];
+			c.view = config_service(c.cf, i);
+		}
+	}
+	if (c.svc == NULL)
+		log_fatal("child: no service %s/%s in %s", service, type,
+		    config_master_cf_path(c.cf));
+	c.prog = find_program(c.svc->command);
+	if (c.prog == NULL)
+		log_fatal("child: service %s/%s: no program for command %s",
+		    service, type, c.svc->command);
+	log_init(config_str(c.view, P_syslog_name), c.prog->name,
+	    LOG_STYLE_DAEMON);
+
+	if (privs_user_resolve(config_str(c.view, P_mail_owner), false, &user,
+	    &uerr) < 0)
+		log_fatal("%s", uerr);
+	privs_drop(&user, c.svc->chroot_flag == 1 ?
+	    config_str(c.view, P_queue_directory) : NULL);
+	privs_user_deinit(&user);
+
+	c.base = event_base_new();
+	if (c.base == NULL)
+		log_fatal("cannot create the event loop");
+	c.nlisten = (size_t)nlisten;
+	c.listen_evs = xcalloc(c.nlisten + 1, sizeof(*c.listen_evs));
+	c.listen_addrs = xcalloc(c.nlisten + 1, sizeof(*c.listen_addrs));
+	for (size_t i = 0; i < c.nlisten; i++) {
+		int fd = CHILD_LISTEN_FD_START + (int)i;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char host[INET6_ADDRSTRLEN + 16] = "?";
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			log_fatal("listener fd %d: %s", fd, strerror(errno));
+		format_peer(&ss, host, sizeof(host));
+		c.listen_addrs[i] = xasprintf(ss.ss_family == AF_INET6 ?
+		    "[%s]:%u" : "%s:%u", host, ss.ss_family == AF_INET6 ?
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		c.listen_evs[i] = event_new(c.base, fd, EV_READ | EV_PERSIST,
+		    on_accept, &c);
+		event_add(c.listen_evs[i], NULL);
+	}
+	c.sigterm_ev = evsignal_new(c.base, SIGTERM, on_sigterm, &c);
+	event_add(c.sigterm_ev, NULL);
+	c.ctl_ev = event_new(c.base, CHILD_CTL_FD, EV_READ | EV_PERSIST,
+	    on_ctl, &c);
+	event_add(c.ctl_ev, NULL);
+	c.drain_timer = evtimer_new(c.base, on_drain_timeout, &c);
+
+	if (c.prog->init != NULL)
+		c.prog->init(&c);
+	if (write(CHILD_CTL_FD, ready, sizeof(ready) - 1) < 0)
+		log_fatal("cannot reach the master: %s", strerror(errno));
+	event_base_dispatch(c.base);
+	log_debug(1, "exiting");
+	child_free(&c);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child - the skeleton every process started by the master runs.
+ *
+ * The master forks, arranges descriptors and re-executes the ostia
+ * binary as `ostia -c DIR child SERVICE TYPE NLISTEN`:
+ *
+ *   fd 0, 1      /dev/null
+ *   fd 2         the log (maillog_file or the master's stderr)
+ *   fd 3         control socket to the master (stream): the child writes
+ *                "ready\n" once it has dropped privileges; EOF from the
+ *                master means the master is gone and the child exits
+ *   fd 4..       NLISTEN listening sockets, non-blocking
+ *
+ * The child reads the configuration itself (quietly: the master already
+ * reported its warnings), finds its service and that service's view,
+ * drops to mail_owner (chroot to queue_directory when the service's
+ * chroot field is y), then runs one libevent loop.  SIGTERM stops
+ * accepting, lets open connections finish (at most
+ * CHILD_DRAIN_MAX_SECONDS) and exits 0.  SIGINT is ignored: Ctrl-C in
+ * a terminal reaches the whole process group, and the master decides.
+ */
+#ifndef OSTIA_CHILD_H
+#define OSTIA_CHILD_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define CHILD_CTL_FD 3
+#define CHILD_LISTEN_FD_START 4
+#define CHILD_DRAIN_MAX_SECONDS 10
+
+struct event_base;
+struct child;
+
+/*
+ * A program run in the skeleton.  accept_fn is called for each accepted
+ * connection (non-blocking, close-on-exec); it owns fd.
+ */
+struct child_program {
+	const char *name;
+	void (*init)(struct child *c);
+	void (*accept_fn)(struct child *c, int fd, const char *client_addr,
+	    const char *listen_addr);
+	/* Number of connections still open (for a graceful stop). */
+	size_t (*active)(struct child *c);
+};
+
+/* Entry point: returns the process exit code. */
+int child_main(const char *config_dir, const char *service,
+    const char *type, const char *nlisten, int verbose);
+
+struct event_base *child_event_base(struct child *c);
+const struct config_view *child_view(struct child *c);
+const struct master_service *child_service(struct child *c);
+/* Tell the skeleton a connection ended (so a draining child can exit). */
+void child_connection_done(struct child *c);
+
+#endif

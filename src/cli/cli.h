@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli - the `ostia` command: subcommands and their shared options.
+ *
+ *   ostia [-c DIR] [-v] COMMAND [ARGS]
+ *
+ * Every command takes -c DIR (the configuration directory, default
+ * $OSTIA_CONFIG_DIR or /etc/ostia), before or after the command word.
+ * Exit codes: 0 success, 1 failure (said on stderr), 2 usage error.
+ */
+#ifndef OSTIA_CLI_H
+#define OSTIA_CLI_H
+
+struct cli {
+	const char *config_dir;
+	int verbose;
+	const char *self_exe;
+};
+
+int cmd_conf(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_start(struct cli *cli, int argc, char **argv);
+int cmd_stop(struct cli *cli, int argc, char **argv);
+int cmd_reload(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
+
+/* Print diagnostics to stderr in command style; returns error count. */
+struct diag_list;
+unsigned cli_print_diags(const struct diag_list *dl);
+
+#endif

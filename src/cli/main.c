@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main - entry point of the `ostia` binary; see cli.h.
+ *
+ * The same binary is the admin command, the master (`run`, `start`) and
+ * every child the master starts (`child`, re-executed by the master with
+ * the descriptors child.h describes; not for people).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "cli.h"
+#include "config.h"
+#include "diag.h"
+#include "log.h"
+#include "strnum.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *cli, int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "conf", cmd_conf, "show or edit parameters (like postconf)" },
+	{ "check", cmd_check, "check the configuration and exit" },
+	{ "run", cmd_run, "run the mail system in the foreground" },
+	{ "start", cmd_start, "start the mail system in the background" },
+	{ "stop", cmd_stop, "stop the mail system gracefully" },
+	{ "reload", cmd_reload, "re-read the configuration" },
+	{ "status", cmd_status, "tell whether the mail system runs" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: ostia [-c CONFIG_DIR] [-v] COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < N_ELEMENTS(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n  ostia conf [-n|-d|-x|-h] [NAME...]   parameters\n"
+	    "  ostia conf -M [SERVICE[/TYPE]...]    master.cf services\n"
+	    "  ostia conf -e NAME=VALUE...          edit main.cf\n"
+	    "  ostia conf -X NAME...                remove from main.cf\n"
+	    "  ostia conf --reference               configuration reference "
+	    "(Markdown)\n\nDocumentation: docs/ in the source tree.\n");
+}
+
+unsigned
+cli_print_diags(const struct diag_list *dl)
+{
+	unsigned errors = 0;
+
+	for (size_t i = 0; i < dl->n; i++) {
+		char *s = diag_format(&dl->items[i]);
+
+		if (dl->items[i].level == DIAG_ERROR) {
+			log_error("%s", s);
+			errors++;
+		} else {
+			log_warning("%s", s);
+		}
+		free(s);
+	}
+	return errors;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { NULL, 0, NULL };
+	char exe[PATH_MAX];
+	ssize_t n;
+	int i = 1;
+
+	log_init("ostia", NULL, LOG_STYLE_COMMAND);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		log_fatal("cannot find my own executable: /proc/self/exe");
+	exe[n] = '\0';
+	cli.self_exe = exe;
+	cli.config_dir = getenv("OSTIA_CONFIG_DIR");
+	if (cli.config_dir == NULL || cli.config_dir[0] == '\0')
+		cli.config_dir = CONFIG_DEFAULT_DIR;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			cli.config_dir = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "-v") == 0) {
+			cli.verbose++;
+			i++;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ostia %s\n", OSTIA_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			log_error("unknown option %s", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_set_verbose(cli.verbose);
+	if (strcmp(argv[i], "child") == 0) {
+		long long vb = 0;
+		const char *err = NULL;
+
+		if (argc - i != 5 ||
+		    strnum_parse_ll(argv[i + 4], 0, 10, &vb, &err) < 0) {
+			log_error("child: internal command started wrongly "
+			    "(it is run by the master only)");
+			return 2;
+		}
+		return child_main(cli.config_dir, argv[i + 1], argv[i + 2],
+		    argv[i + 3], (int)vb);
+	}
+	for (size_t k = 0; k < N_ELEMENTS(commands); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].fn(&cli, argc - i, argv + i);
+	if (strcmp(argv[i], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	log_error("unknown command \"%s\"", argv[i]);
+	usage(stderr);
+	return 2;
+}

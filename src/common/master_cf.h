@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * master_cf - parse master.cf (Postfix master(5) syntax).
+ *
+ *   service type private unpriv chroot wakeup maxproc command [args...]
+ *
+ * with continuation lines (cf_lines.h), "-o name=value" (also
+ * "-o name = value" split over words and Postfix 3's "-o { name = value }")
+ * overrides per service, and "{ ... }" grouping of arguments that contain
+ * white space.  Only syntax and field values are checked here; whether an
+ * -o parameter name and value are valid is config.c's job, which knows
+ * the parameter table.
+ */
+#ifndef OSTIA_MASTER_CF_H
+#define OSTIA_MASTER_CF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+
+/* Largest master.cf accepted. */
+#define MASTER_CF_MAX_BYTES (4 * 1024 * 1024)
+
+enum master_type {
+	MASTER_TYPE_INET,
+	MASTER_TYPE_UNIX,
+	MASTER_TYPE_UNIX_DGRAM,
+	MASTER_TYPE_FIFO,
+	MASTER_TYPE_PASS,
+};
+
+struct master_option {
+	char *name;
+	char *value;	/* raw, not expanded; may be "" */
+};
+
+struct master_service {
+	char *name;		/* field 1 as written, e.g. "127.0.0.1:10025" */
+	enum master_type type;
+	int private_flag;	/* 1 y, 0 n, -1 "-" (default) */
+	int unpriv_flag;	/* 1 y, 0 n, -1 "-" */
+	int chroot_flag;	/* 1 y, 0 n, -1 "-" */
+	unsigned wakeup;	/* seconds, 0 = never ("-" or "0") */
+	bool wakeup_if_used;	/* "300?" */
+	int maxproc;		/* -1 for "-" (default_process_limit) */
+	char *command;		/* field 8, e.g. "smtpd" */
+	char **args;		/* NULL-terminated; command args other than -o */
+	struct master_option *opts;	/* -o overrides, in file order */
+	size_t nopts;
+	char *inet_host;	/* inet: host, NULL = all of inet_interfaces */
+	char *inet_port;	/* inet: port number or service name */
+	char *file;
+	unsigned line;		/* first line of the entry */
+};
+
+struct master_cf {
+	struct master_service *services;
+	size_t nservices;
+};
+
+/*
+ * Parse master.cf text of len bytes; filename is used in diagnostics.
+ * Every problem is added to diags with file:line.  Returns 0 with *cf_r
+ * set (caller frees with master_cf_free) when there were no errors; -1
+ * with *cf_r NULL when there was at least one error.
+ */
+int master_cf_parse(const char *text, size_t len, const char *filename,
+    struct master_cf **cf_r, struct diag_list *diags);
+/* Read and parse a file (at most MASTER_CF_MAX_BYTES); same returns.  A
+ * missing or unreadable file is an error in diags. */
+int master_cf_load(const char *path, struct master_cf **cf_r,
+    struct diag_list *diags);
+void master_cf_free(struct master_cf **cfp);
+
+/* The service called name with that type, or NULL. */
+const struct master_service *master_cf_find(const struct master_cf *cf,
+    const char *name, enum master_type type);
+/* "inet", "unix", ... */
+const char *master_type_name(enum master_type type);
+/*
+ * One service as `ostia conf -M` prints it, like `postconf -M`: the eight
+ * fields separated by white space ("-" for defaults), then each
+ * "-o name=value", then the other arguments (options first: like Postfix
+ * daemons, the parser stops taking -o at the first other argument); one
+ * line, no newline, caller frees.
+ */
+char *master_service_format(const struct master_service *s);
+
+#endif

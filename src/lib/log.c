@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log - Postfix-style logging; see log.h.
+ *
+ * Runs in every process.  Formatting uses a fixed stack buffer so that
+ * logging never allocates (it is also how an out-of-memory is reported).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static char log_ident_buf[128] = "ostia";
+static enum log_style log_style = LOG_STYLE_COMMAND;
+static int log_fd = 2;
+static bool log_syslog = false;
+static int log_verbose = 0;
+static log_capture_fn *log_capture = NULL;
+static void *log_capture_ctx = NULL;
+static void (*log_fatal_hook)(void) = NULL;
+static char log_hostname[256] = "";
+
+static const struct {
+	const char *name;
+	int value;
+} log_facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+void
+log_init(const char *syslog_name, const char *process_name,
+    enum log_style style)
+{
+	if (process_name != NULL)
+		snprintf(log_ident_buf, sizeof(log_ident_buf), "%s/%s",
+		    syslog_name, process_name);
+	else
+		snprintf(log_ident_buf, sizeof(log_ident_buf), "%s",
+		    syslog_name);
+	log_style = style;
+	if (gethostname(log_hostname, sizeof(log_hostname)) < 0)
+		snprintf(log_hostname, sizeof(log_hostname), "localhost");
+	log_hostname[sizeof(log_hostname) - 1] = '\0';
+	/* Short name, as syslog prints it. */
+	log_hostname[strcspn(log_hostname, ".")] = '\0';
+	if (log_syslog) {
+		closelog();
+		log_syslog = false;
+	}
+}
+
+int
+log_use_syslog(const char *facility, const char **error_r)
+{
+	for (size_t i = 0; i < N_ELEMENTS(log_facilities); i++) {
+		if (strcasecmp(facility, log_facilities[i].name) == 0) {
+			openlog(log_ident_buf, LOG_PID | LOG_NDELAY,
+			    log_facilities[i].value);
+			log_syslog = true;
+			return 0;
+		}
+	}
+	*error_r = "unknown syslog facility (expected mail, daemon, user "
+	    "or local0..local7)";
+	return -1;
+}
+
+void
+log_use_fd(int fd)
+{
+	if (log_syslog) {
+		closelog();
+		log_syslog = false;
+	}
+	log_fd = fd;
+}
+
+const char *
+log_ident(void)
+{
+	return log_ident_buf;
+}
+
+void
+log_set_verbose(int level)
+{
+	log_verbose = level;
+}
+
+int
+log_get_verbose(void)
+{
+	return log_verbose;
+}
+
+void
+log_set_capture(log_capture_fn *fn, void *ctx)
+{
+	log_capture = fn;
+	log_capture_ctx = ctx;
+}
+
+void
+log_set_fatal_hook(void (*hook)(void))
+{
+	log_fatal_hook = hook;
+}
+
+static const char *
+log_prefix(enum log_level level)
+{
+	switch (level) {
+	case LOG_LVL_PANIC:
+		return "panic: ";
+	case LOG_LVL_FATAL:
+		return "fatal: ";
+	case LOG_LVL_ERROR:
+		return "error: ";
+	case LOG_LVL_WARNING:
+		return "warning: ";
+	case LOG_LVL_INFO:
+	case LOG_LVL_DEBUG:
+		break;
+	}
+	return "";
+}
+
+static int
+log_syslog_priority(enum log_level level)
+{
+	switch (level) {
+	case LOG_LVL_PANIC:
+		return LOG_CRIT;
+	case LOG_LVL_FATAL:
+		return LOG_CRIT;
+	case LOG_LVL_ERROR:
+		return LOG_ERR;
+	case LOG_LVL_WARNING:
+		return LOG_WARNING;
+	case LOG_LVL_INFO:
+		return LOG_INFO;
+	case LOG_LVL_DEBUG:
+		return LOG_DEBUG;
+	}
+	return LOG_INFO;
+}
+
+/* log_write_all - write a whole line, retrying short writes and EINTR. */
+static void
+log_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+log_vlog(enum log_level level, const char *fmt, va_list ap)
+{
+	char text[LOG_LINE_MAX_BYTES];
+	char line[LOG_LINE_MAX_BYTES + 512];
+	int saved_errno = errno;
+	int n;
+
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	if (n >= (int)sizeof(text))
+		memcpy(text + sizeof(text) - 4, "...", 4);
+	/* A message is one line: newlines would let text forge lines. */
+	for (char *p = text; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+
+	if (log_capture != NULL)
+		log_capture(level, text, log_capture_ctx);
+
+	if (log_syslog) {
+		syslog(log_syslog_priority(level), "%s%s", log_prefix(level),
+		    text);
+	} else if (log_style == LOG_STYLE_COMMAND) {
+		n = snprintf(line, sizeof(line), "%s: %s%s\n", log_ident_buf,
+		    log_prefix(level), text);
+		log_write_all(log_fd, line, strlen(line));
+	} else {
+		char stamp[64];
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s.%06ld %s %s[%ld]: %s%s\n",
+		    stamp, ts.tv_nsec / 1000, log_hostname, log_ident_buf,
+		    (long)getpid(), log_prefix(level), text);
+		if (n >= (int)sizeof(line)) {
+			line[sizeof(line) - 2] = '\n';
+			n = (int)sizeof(line) - 1;
+		}
+		log_write_all(log_fd, line, (size_t)n);
+	}
+	errno = saved_errno;
+}
+
+void
+log_debug(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_vlog(LOG_LVL_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+#define LOG_FN(fn, lvl)						\
+	void								\
+	fn(const char *fmt, ...)					\
+	{								\
+		va_list ap;						\
+		va_start(ap, fmt);					\
+		log_vlog(lvl, fmt, ap);					\
+		va_end(ap);						\
+	}
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_warning, LOG_LVL_WARNING)
+LOG_FN(log_error, LOG_LVL_ERROR)
+
+void
+log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	void (*hook)(void) = log_fatal_hook;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LVL_FATAL, fmt, ap);
+	va_end(ap);
+	log_fatal_hook = NULL;
+	if (hook != NULL)
+		hook();
+	exit(1);
+}
+
+void
+log_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LVL_PANIC, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+char *
+log_escape(char *dst, size_t dstsz, const void *src, size_t srclen,
+    size_t max_in)
+{
+	const unsigned char *s = src;
+	size_t o = 0, i;
+	bool cut = false;
+
+	if (dstsz < 5) {
+		if (dstsz > 0)
+			dst[0] = '\0';
+		return dst;
+	}
+	if (srclen > max_in) {
+		srclen = max_in;
+		cut = true;
+	}
+	for (i = 0; i < srclen; i++) {
+		unsigned char c = s[i];
+		char tmp[5];
+		size_t tl;
+
+		if (c == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = '\\';
+			tl = 2;
+		} else if (c >= 0x20 && c < 0x7f) {
+			tmp[0] = (char)c;
+			tl = 1;
+		} else {
+			tmp[0] = '\\';
+			tmp[1] = (char)('0' + ((c >> 6) & 7));
+			tmp[2] = (char)('0' + ((c >> 3) & 7));
+			tmp[3] = (char)('0' + (c & 7));
+			tl = 4;
+		}
+		/* Keep room for "..." and the terminator. */
+		if (o + tl + 4 > dstsz) {
+			cut = true;
+			break;
+		}
+		memcpy(dst + o, tmp, tl);
+		o += tl;
+	}
+	if (cut) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return dst;
+}

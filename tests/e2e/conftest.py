@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+"""Shared pytest setup for the end-to-end scenarios in tests/e2e/NN-name.
+
+- Puts tests/e2e on sys.path so scenarios can `from ostia_harness import ...`.
+- Exit status: ctest treats 77 as "skipped".  When no test failed or errored
+  and at least one test (or a whole module) was skipped, the session exits
+  with 77, so a skipped peer never looks like a pass.  pytest's own exit 5
+  (no tests collected) becomes 1: an empty scenario is a failure.
+- Fixtures: `ostia_user` (session; the unprivileged mail_owner, created as
+  the system user "ostia-test" when running as root) and `ostia_factory`
+  (builds Ostia instances in fresh temporary directories and stops and
+  removes them at teardown; a failed test keeps its directory and prints
+  the log tail).
+"""
+
+import os
+import shutil
+import sys
+
+import pytest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import ostia_harness  # noqa: E402
+
+EXIT_SKIPPED = 77
+
+_counts = {"skipped": 0, "failed": 0}
+
+
+def _is_plain_skip(report):
+    # An xfail is reported with outcome "skipped" but is not a skip.
+    return report.skipped and not hasattr(report, "wasxfail")
+
+
+def pytest_collectreport(report):
+    if _is_plain_skip(report):
+        _counts["skipped"] += 1
+    elif report.failed:
+        _counts["failed"] += 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    # Lets fixtures see at teardown whether their test failed.
+    setattr(item, "ostia_rep_" + report.when, report)
+
+
+def pytest_runtest_logreport(report):
+    if _is_plain_skip(report):
+        _counts["skipped"] += 1
+    elif report.failed:
+        _counts["failed"] += 1
+
+
+def skip_exit_status(exitstatus, skipped, failed):
+    """Map pytest's exit status to the one ctest should see.
+
+    Returns 77 when nothing failed and something was skipped, 1 for "no
+    tests collected" without skips, else exitstatus unchanged.
+    """
+    status = int(exitstatus)
+    if status in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) \
+            and failed == 0:
+        if skipped > 0:
+            return EXIT_SKIPPED
+        if status == pytest.ExitCode.NO_TESTS_COLLECTED:
+            return int(pytest.ExitCode.TESTS_FAILED)
+    return status
+
+
+def pytest_sessionfinish(session, exitstatus):
+    new = skip_exit_status(exitstatus, _counts["skipped"], _counts["failed"])
+    if new == int(exitstatus):
+        return
+    session.exitstatus = new
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if new == EXIT_SKIPPED:
+        msg = ("ostia e2e: %d skipped, nothing failed: exit status 77 "
+               "(reported as skipped by ctest)" % _counts["skipped"])
+    else:
+        msg = "ostia e2e: no tests collected: exit status 1"
+    if tr is not None:
+        tr.write_line(msg)
+    else:
+        sys.stderr.write(msg + "\n")
+
+
+@pytest.fixture(scope="session")
+def ostia_user():
+    """Name of the unprivileged user to use as mail_owner."""
+    return ostia_harness.ensure_test_user()
+
+
+@pytest.fixture
+def ostia_factory(request, ostia_user):
+    """Return make(**kwargs) -> ostia_harness.Ostia.
+
+    Each instance gets a fresh world-traversable directory from
+    tempfile.mkdtemp() (pytest's tmp_path lives under a 0700 directory the
+    dropped-privilege children could not enter).  kwargs go to Ostia();
+    user defaults to ostia_user.  At teardown every instance is closed
+    (processes stopped, leftovers killed) and its directory removed, except
+    when the test failed or OSTIA_E2E_KEEP is set.
+    """
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("user", ostia_user)
+        inst = ostia_harness.Ostia(None, **kwargs)
+        made.append(inst)
+        return inst
+
+    yield make
+
+    failed = any(getattr(getattr(request.node, "ostia_rep_" + w, None),
+                         "failed", False) for w in ("setup", "call"))
+    keep = failed or bool(os.environ.get("OSTIA_E2E_KEEP"))
+    errors = []
+    for inst in made:
+        try:
+            inst.close()
+        except Exception as exc:  # report, but clean up the others
+            errors.append("%s: %s" % (inst.tmpdir, exc))
+        if failed:
+            print("---- ostia instance %s ----" % inst.tmpdir)
+            print(inst.diagnostics())
+        if keep:
+            print("kept %s" % inst.tmpdir)
+        else:
+            shutil.rmtree(inst.tmpdir, ignore_errors=True)
+    if errors:
+        pytest.fail("cleanup failed: " + "; ".join(errors))

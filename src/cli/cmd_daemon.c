@@ -90,7 +90,7 @@ find_master(struct cli *cli, char **queue_dir_r)
 
 	diag_list_init(&diags);
 	cf = config_load(cli->config_dir, CONFIG_LOAD_NO_MASTER |
-	    CONFIG_LOAD_QUIET, &diags);
+	    CONFIG_LOAD_QUIET | CONFIG_LOAD_LENIENT, &diags);
 	if (cf == NULL) {
 		cli_print_diags(&diags);
 		diag_list_deinit(&diags);
@@ -148,6 +148,7 @@ int
 cmd_start(struct cli *cli, int argc, char **argv)
 {
 	struct master_opts o;
+	struct config *cf;
 	char msg[1024];
 	size_t got = 0;
 	int pfd[2], status;
@@ -155,6 +156,13 @@ cmd_start(struct cli *cli, int argc, char **argv)
 
 	if (parse_c_only(cli, argc, argv) < 0)
 		return 2;
+	cf = load_checked(cli, 0);
+	if (cf == NULL) {
+		log_error("the Ostia mail system did not start: fix the "
+		    "errors above");
+		return 1;
+	}
+	config_free(&cf);
 	running = find_master(cli, NULL);
 	if (running < 0)
 		return 1;

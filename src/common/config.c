@@ -29,6 +29,7 @@
 #include "cf_lines.h"
 #include "config.h"
 #include "log.h"
+#include "peer_match.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -635,6 +636,15 @@ copy_main_value(const struct config *cf, struct config_view *v, int id)
 static void
 fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 {
+	size_t errors_before = diags->errors;
+	struct diag_list deferred;
+
+	/*
+	 * A default that fails to expand fails because of some setting it
+	 * refers to, which is reported on its own line; the defaults'
+	 * errors are only shown when nothing else explains them.
+	 */
+	diag_list_init(&deferred);
 	for (int id = 0; id < P__COUNT; id++) {
 		const struct param_def *def = &config_params[id];
 		const struct master_option *o = find_override(v->svc,
@@ -676,12 +686,15 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 		}
 		if (exp == NULL) {
 			if (v->svc != NULL)
-				diag_add(diags, DIAG_ERROR, file, line,
+				diag_add(file != NULL ? diags : &deferred,
+				    DIAG_ERROR, file, line,
 				    "service %s: %s: %s", v->svc->name,
 				    def->name, err);
 			else
-				diag_add(diags, DIAG_ERROR, file, line,
-				    "%s: %s", def->name, err);
+				diag_add(file != NULL ? diags : &deferred,
+				    DIAG_ERROR, file, line, "%s%s: %s",
+				    def->name, file != NULL ? "" :
+				    " (default value)", err);
 			exp = xstrdup("");
 		} else if (config_check_value(def, exp, &v->vals[id].num,
 		    &v->vals[id].b, &verr) < 0) {
@@ -710,6 +723,54 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 		}
 		v->vals[id].expanded = exp;
 	}
+	if (diags->errors == errors_before)
+		for (size_t i = 0; i < deferred.n; i++)
+			diag_add(diags, DIAG_ERROR, deferred.items[i].file,
+			    deferred.items[i].line, "%s",
+			    deferred.items[i].text);
+	else if (deferred.n > 0)
+		diag_add(diags, DIAG_WARNING, NULL, 0, "%zu more parameter%s "
+		    "could not be expanded because of the error%s above",
+		    deferred.n, deferred.n == 1 ? "" : "s",
+		    diags->errors - errors_before == 1 ? "" : "s");
+	diag_list_deinit(&deferred);
+}
+
+/*
+ * check_semantics - checks beyond type and range, for parameters whose
+ * value has its own syntax that Ostia honours now.  A list that cannot be
+ * parsed is an error at load time, never a silent "matches nothing"
+ * later (fail closed).
+ */
+static void
+check_semantics(struct config *cf, struct config_view *v,
+    struct diag_list *diags)
+{
+	const struct master_option *o;
+	struct peer_list *pl;
+	const char *err = NULL, *file = NULL;
+	unsigned line = 0;
+
+	if (v->svc != NULL) {
+		o = find_override(v->svc, "debug_peer_list");
+		if (o == NULL && strcmp(v->vals[P_debug_peer_list].expanded,
+		    cf->main_view.vals[P_debug_peer_list].expanded) == 0)
+			return;
+		file = v->svc->file;
+		line = v->svc->line;
+	} else if (cf->known[P_debug_peer_list] >= 0) {
+		file = cf->main_path;
+		line = cf->settings[cf->known[P_debug_peer_list]].line;
+	}
+	pl = peer_list_parse(v->vals[P_debug_peer_list].expanded,
+	    config_list_contains(v, P_parent_domain_matches_subdomains,
+	    "debug_peer_list"), &err);
+	if (pl == NULL)
+		diag_add(diags, DIAG_ERROR, file, line, "%s%s%sdebug_peer_list: "
+		    "%s", v->svc != NULL ? "service " : "",
+		    v->svc != NULL ? v->svc->name : "",
+		    v->svc != NULL ? ": " : "", err);
+	peer_list_free(&pl);
 }
 
 static void
@@ -802,6 +863,7 @@ check_all(struct config *cf, unsigned flags, struct diag_list *diags)
 		    flags, diags);
 
 	fill_view(cf, &cf->main_view, diags);
+	check_semantics(cf, &cf->main_view, diags);
 
 	for (size_t s = 0; cf->master != NULL && s < cf->master->nservices;
 	    s++) {
@@ -812,6 +874,7 @@ check_all(struct config *cf, unsigned flags, struct diag_list *diags)
 			    svc->file, svc->line, &referenced, &rep, flags,
 			    diags);
 		fill_view(cf, &cf->services[s], diags);
+		check_semantics(cf, &cf->services[s], diags);
 	}
 	strv_deinit(&referenced);
 	strv_deinit(&rep.names);
@@ -857,7 +920,8 @@ config_finish_load(struct config *cf, unsigned flags,
 		}
 	}
 	check_all(cf, flags, diags);
-	if (diags->errors > errors_before) {
+	if (diags->errors > errors_before &&
+	    (flags & CONFIG_LOAD_LENIENT) == 0) {
 		config_free(&cf);
 		return NULL;
 	}
@@ -898,7 +962,8 @@ config_load(const char *config_dir, unsigned flags, struct diag_list *diags)
 	}
 	if ((flags & CONFIG_LOAD_NO_MASTER) == 0)
 		(void)master_cf_load(cf->master_path, &cf->master, diags);
-	if (diags->errors > errors_before) {
+	if (diags->errors > errors_before &&
+	    ((flags & CONFIG_LOAD_LENIENT) == 0 || text == NULL)) {
 		config_free(&cf);
 		return NULL;
 	}

@@ -44,6 +44,11 @@ enum config_load_flags {
 	/* Skip the "not implemented"/"unknown" warnings (children: the
 	 * master already reported them). */
 	CONFIG_LOAD_QUIET = 1 << 1,
+	/* Return the configuration even when it has errors (diags still
+	 * has them): `ostia status` and `stop` must find the queue
+	 * directory of a master whose main.cf was broken after it started.
+	 * Values that failed their check read as empty or 0. */
+	CONFIG_LOAD_LENIENT = 1 << 2,
 };
 
 struct config;

@@ -39,7 +39,8 @@ const struct param_suffix_def config_param_suffixes[] = {
 	    "Per-transport default_delivery_slot_loan" },
 	{ "_destination_concurrency_failed_cohort_limit", PT_INT,
 	    0, 2147483647, NULL, PS_LATER,
-	    "Per-transport default_destination_concurrency_failed_cohort_limit" },
+	    "Per-transport "
+	    "default_destination_concurrency_failed_cohort_limit" },
 	{ "_destination_concurrency_limit", PT_INT, 0, 2147483647, NULL,
 	    PS_LATER,
 	    "Per-transport default_destination_concurrency_limit" },
@@ -105,9 +106,10 @@ config_schema_id(const char *name)
 }
 
 /*
- * The longest suffix wins: "dovecot_destination_recipient_limit" also
- * ends with "_recipient_limit", and the service there is "dovecot", not
- * "dovecot_destination".
+ * The longest suffix that name ends with wins: the service in
+ * "dovecot_destination_recipient_limit" is "dovecot", not
+ * "dovecot_destination" (it also ends with "_recipient_limit"); and
+ * "_destination_recipient_limit" alone names no service at all.
  */
 const struct param_suffix_def *
 config_schema_find_suffix(const char *name, size_t *prefix_len_r)
@@ -122,14 +124,16 @@ config_schema_find_suffix(const char *name, size_t *prefix_len_r)
 		const char *suffix = config_param_suffixes[i].suffix;
 		size_t slen = strlen(suffix);
 
-		if (slen >= len || slen <= best_len)
+		if (slen > len || slen <= best_len)
 			continue;
 		if (memcmp(name + len - slen, suffix, slen) != 0)
 			continue;
 		best = &config_param_suffixes[i];
 		best_len = slen;
 	}
-	if (best != NULL && prefix_len_r != NULL)
+	if (best == NULL || best_len == len)
+		return NULL;
+	if (prefix_len_r != NULL)
 		*prefix_len_r = len - best_len;
 	return best;
 }
@@ -170,7 +174,9 @@ edit_distance(const char *a, size_t alen, const char *b, size_t blen)
 	for (size_t i = 1; i <= alen; i++) {
 		cur[0] = i;
 		for (size_t j = 1; j <= blen; j++) {
-			size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+			size_t cost;
+
+			cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
 
 			cur[j] = min3(prev[j] + 1, cur[j - 1] + 1,
 			    prev[j - 1] + cost);
@@ -193,14 +199,15 @@ edit_distance(const char *a, size_t alen, const char *b, size_t blen)
  * SUGGEST_PREFIX_MIN_LEN long and the candidate continues past name's
  * length with '_' (name may be its first words, as smtpd_tls_cert is of
  * smtpd_tls_cert_file), the distance to that prefix plus one.  The best
- * score wins, the first in table order on a tie; a score above a third of
- * name's length is no suggestion.
+ * score wins; a tie ("debug_peer": debug_peer_level or debug_peer_list?)
+ * or a score above a third of name's length is no suggestion.
  */
 const char *
 config_schema_suggest(const char *name)
 {
 	const char *best = NULL;
 	size_t len, best_score = (size_t)-1;
+	bool tie = false;
 
 	if (name == NULL)
 		return NULL;
@@ -224,9 +231,12 @@ config_schema_suggest(const char *name)
 		if (score < best_score) {
 			best_score = score;
 			best = cand;
+			tie = false;
+		} else if (score == best_score) {
+			tie = true;
 		}
 	}
-	if (best == NULL || best_score * 3 > len)
+	if (best == NULL || tie || best_score * 3 > len)
 		return NULL;
 	return best;
 }

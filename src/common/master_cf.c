@@ -521,7 +521,9 @@ mcf_add_opt(struct master_service *s, size_t *cap, const char *name,
  * an option, "-o" overrides are taken only before the first other
  * argument (or "--"); from there on every word is a command argument,
  * which keeps a pipe(8) "argv=... -o ..." intact.  Options other than
- * -o (-v, -D) are kept in args.  Returns the number of errors added.
+ * -o (-v, -D) are kept in args.  Braces do not matter here: Postfix
+ * removes them before the daemon sees its arguments.  Returns the number
+ * of errors added.
  */
 static unsigned
 mcf_parse_args(struct mcf_parser *p, unsigned lineno,
@@ -540,9 +542,8 @@ mcf_parse_args(struct mcf_parser *p, unsigned lineno,
 		const char *nv, *eq, *name, *value;
 		size_t nlen, vlen, first = i;
 
-		if (!in_opts || cur->braced || cur->text[0] != '-' ||
-		    strncmp(cur->text, "-o", 2) != 0) {
-			if (cur->braced || cur->text[0] != '-' ||
+		if (!in_opts || strncmp(cur->text, "-o", 2) != 0) {
+			if (cur->text[0] != '-' ||
 			    strcmp(cur->text, "-") == 0 ||
 			    strcmp(cur->text, "--") == 0)
 				in_opts = false;
@@ -1041,12 +1042,13 @@ master_service_format(const struct master_service *s)
 	}
 	for (char **a = s->args; a != NULL && *a != NULL; a++) {
 		/*
-		 * Braces keep an argument in one piece and stop one that
-		 * reads like "-o" or like a group from being taken as one.
-		 * Options come first: -o after an argument is no option.
+		 * Braces keep an argument in one piece.  An argument that
+		 * needs them came from braces, so its own braces pair up.
+		 * Options come first: no argument that precedes the end of
+		 * the options starts with "-o", and after it none is an
+		 * option, so "-o..." arguments print as they are.
 		 */
-		if (**a == '\0' || **a == '{' || strncmp(*a, "-o", 2) == 0 ||
-		    mcf_has_space(*a))
+		if (**a == '\0' || **a == '{' || mcf_has_space(*a))
 			mcf_append(&b, " { %s }", *a);
 		else
 			mcf_append(&b, " %s", *a);

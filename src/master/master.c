@@ -576,25 +576,29 @@ fail:
 /* ---------------------------------------------------------------- */
 /* Configuration, directories                                       */
 
+/*
+ * load_config - read and check the configuration.  Diagnostics are left
+ * in diags for the caller to log once the log destination is known.
+ */
 static struct config *
-load_config(const struct master_opts *o, bool for_reload)
+load_config(const struct master_opts *o, struct diag_list *diags)
 {
-	struct diag_list diags;
 	struct config *cf;
 
-	diag_list_init(&diags);
-	cf = config_load(o->config_dir, 0, &diags);
+	cf = config_load(o->config_dir, 0, diags);
 	if (cf != NULL)
-		master_programs_check(config_master(cf), &diags);
-	diag_list_log(&diags);
-	if (cf == NULL)
-		log_error("%s: the configuration in %s has %zu error%s (see "
-		    "above)%s", for_reload ? "reload refused" :
-		    "cannot start", o->config_dir, diags.errors,
-		    diags.errors == 1 ? "" : "s", for_reload ?
-		    "; still running with the previous configuration" : "");
-	diag_list_deinit(&diags);
+		master_programs_check(config_master(cf), diags);
 	return cf;
+}
+
+static void
+log_config_errors(const struct master_opts *o, const struct diag_list *diags,
+    bool for_reload)
+{
+	log_error("%s: the configuration in %s has %zu error%s (see above)%s",
+	    for_reload ? "reload refused" : "cannot start", o->config_dir,
+	    diags->errors, diags->errors == 1 ? "" : "s", for_reload ?
+	    "; still running with the previous configuration" : "");
 }
 
 static int
@@ -657,15 +661,17 @@ status_text(struct master *m, struct buf *out)
 	    config_dir(m->cf), m->generation, OSTIA_VERSION);
 	for (size_t i = 0; i < m->nsvcs; i++) {
 		struct msvc *s = &m->svcs[i];
-		unsigned alive = 0;
+		unsigned alive = 0, ready = 0;
 
-		for (unsigned k = 0; k < s->nprocs; k++)
+		for (unsigned k = 0; k < s->nprocs; k++) {
 			alive += s->procs[k] != NULL;
+			ready += s->procs[k] != NULL && s->procs[k]->ready;
+		}
 		(void)buf_appendf(out, "service %s/%s command=%s state=%s "
-		    "children=%u/%u restarts=%u listen=", s->name, s->type,
-		    s->command, s->crash_loop ? "crash-loop" :
+		    "children=%u/%u ready=%u restarts=%u listen=", s->name,
+		    s->type, s->command, s->crash_loop ? "crash-loop" :
 		    alive == s->nprocs ? "running" : "restarting", alive,
-		    s->nprocs, s->restarts);
+		    s->nprocs, ready, s->restarts);
 		for (size_t k = 0; k < s->ls.n; k++)
 			(void)buf_appendf(out, "%s%s", k ? "," : "",
 			    s->ls.items[k].addr);
@@ -803,12 +809,18 @@ static void
 reload(struct master *m)
 {
 	struct config *cf;
+	struct diag_list diags;
 	struct msvc *svcs = NULL;
 	size_t n = 0;
 	char *err = NULL;
 
 	log_info("reload requested: reading %s", m->opts->config_dir);
-	cf = load_config(m->opts, true);
+	diag_list_init(&diags);
+	cf = load_config(m->opts, &diags);
+	diag_list_log(&diags);
+	if (cf == NULL)
+		log_config_errors(m->opts, &diags, true);
+	diag_list_deinit(&diags);
 	if (cf == NULL)
 		return;
 	if (build_services(m, cf, m->svcs, m->nsvcs, &svcs, &n, &err) < 0) {
@@ -959,6 +971,7 @@ int
 master_main(const struct master_opts *opts)
 {
 	struct master m;
+	struct diag_list diags;
 	const struct config_view *v;
 	char *err = NULL;
 	int ret = 1;
@@ -971,17 +984,27 @@ master_main(const struct master_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	log_init("ostia", "master", LOG_STYLE_DAEMON);
 
-	m.cf = load_config(opts, false);
+	diag_list_init(&diags);
+	m.cf = load_config(opts, &diags);
 	if (m.cf == NULL) {
-		tell_ready(opts, "the configuration has errors (see the log)\n");
+		diag_list_log(&diags);
+		log_config_errors(opts, &diags, false);
+		diag_list_deinit(&diags);
+		tell_ready(opts, "the configuration has errors (see above or "
+		    "the log)\n");
 		goto out;
 	}
 	v = config_main(m.cf);
 	if (setup_log(&m, v, &err) < 0) {
+		diag_list_log(&diags);
+		diag_list_deinit(&diags);
 		log_error("cannot start: %s", err);
 		tell_ready(opts, err);
 		goto out;
 	}
+	/* Warnings go where the rest of the log goes. */
+	diag_list_log(&diags);
+	diag_list_deinit(&diags);
 	if (privs_user_resolve(config_str(v, P_mail_owner), true, &m.user,
 	    &err) < 0 || make_dirs(&m, v, &err) < 0) {
 		log_error("cannot start: %s", err);

@@ -179,7 +179,9 @@ static const struct valid_case valid_cases[] = {
 	    "x unix - - - - - cmd {  } { {nested} x } a}b" },
 	/* After the first other argument, -o is an argument (pipe argv). */
 	{ "x unix - n n - - pipe user=u argv=/bin/foo -o bar ${user}",
-	    "x unix - n n - - pipe user=u argv=/bin/foo { -o } bar ${user}" },
+	    "x unix - n n - - pipe user=u argv=/bin/foo -o bar ${user}" },
+	{ "x unix - - - - - c -v {-v} {-o a=b} x -o} -o",
+	    "x unix - - - - - c -o a=b -v -v x -o} -o" },
 	/* Fields: wakeup, maxproc 0 (no limit), every type. */
 	{ "tlsmgr unix - - n 1000? 1 tlsmgr",
 	    "tlsmgr unix - - n 1000? 1 tlsmgr" },

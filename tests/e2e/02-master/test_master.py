@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: MIT
+"""The master process: start, status, stop, reload, supervision, locking.
+
+Each test starts the real `ostia` from the build tree in its own
+temporary directory, on free loopback ports, and drives it with real
+clients (sockets, the ostia CLI, signals).
+"""
+
+import os
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+from ostia_harness import connect_smtp, wait_until
+
+
+def uid_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError("no Uid line for %d" % pid)
+
+
+def all_ready(o):
+    """Wait until every child of every service has dropped privileges and
+    told the master it is ready."""
+    def ready():
+        st = o.cli("status").stdout
+        svcs = [l for l in st.splitlines() if l.startswith("service ")]
+        if not svcs:
+            return False
+        for l in svcs:
+            m = re.search(r"children=(\d+)/(\d+) ready=(\d+)", l)
+            if not m or not (m.group(1) == m.group(2) == m.group(3)):
+                return False
+        return True
+    wait_until(ready, what="all children ready")
+
+
+def greeting(port):
+    with connect_smtp("127.0.0.1", port) as c:
+        return c.read_reply()
+
+
+def service_line(status_text, name):
+    for line in status_text.splitlines():
+        if line.startswith("service %s/" % name):
+            return line
+    raise AssertionError("no service %s in status:\n%s" % (name, status_text))
+
+
+def test_run_status_and_graceful_stop(ostia_factory):
+    o = ostia_factory()
+    o.start_foreground()
+    st = o.cli("status", check=True).stdout
+    assert "is running: master pid %d" % o.proc.pid in st
+    line = service_line(st, "127.0.0.1:%d" % o.port)
+    assert "state=running" in line and "children=1/1" in line
+    assert "listen=127.0.0.1:%d" % o.port in line
+
+    # Until the SMTP server lands, smtpd says so in a clear 421.
+    r = greeting(o.port)
+    assert r.code == 421
+    assert "4.3.2" in r.text and "test.example" in r.text
+    o.wait_for_log(r"ostia/smtpd\[\d+\]: connect from unknown\[127\.0\.0\.1\]")
+
+    rc = o.stop()
+    assert rc == 0
+    o.wait_for_log(r"ostia/master\[\d+\]: stopping on signal 15")
+    o.wait_for_log(r"ostia/master\[\d+\]: stopped")
+    assert o.cli("status").returncode == 1
+    # The listener is closed with the master.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", o.port), timeout=2)
+
+
+def test_sigint_stops_like_ctrl_c(ostia_factory):
+    o = ostia_factory()
+    o.start_foreground()
+    children = o.child_pids()
+    assert children
+    assert o.stop(sig=signal.SIGINT) == 0
+    wait_until(lambda: not any(os.path.exists("/proc/%d" % p)
+                               for p in children), what="children gone")
+
+
+def test_start_stop_daemon(ostia_factory):
+    o = ostia_factory()
+    r = o.cli("start", check=True)
+    assert "running" in r.stdout
+    pid = o.pid_of_master()
+    assert pid and os.path.exists("/proc/%d" % pid)
+    assert greeting(o.port).code == 421
+    r = o.cli("stop", check=True)
+    assert "stopped" in r.stdout
+    assert not os.path.exists("/proc/%d" % pid) or \
+        open("/proc/%d/stat" % pid).read().split()[2] == "Z"
+    r = o.cli("stop")
+    assert r.returncode == 1 and "not running" in r.stderr
+
+
+def test_second_master_is_refused(ostia_factory):
+    o = ostia_factory()
+    o.start_foreground()
+    pid = o.proc.pid
+    r = o.cli("run", timeout=20)
+    assert r.returncode == 1
+    text = r.stderr + o.log_text()
+    assert re.search(r"another Ostia master \(pid %d\) is already running"
+                     % pid, text), text
+    r = o.cli("start", timeout=20)
+    assert r.returncode == 1 and "already running (pid %d)" % pid in r.stderr
+    # The first one is untouched.
+    assert o.cli("status").returncode == 0
+    assert greeting(o.port).code == 421
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+def test_children_run_as_mail_owner(ostia_factory, ostia_user):
+    import pwd
+    o = ostia_factory()
+    o.start_foreground()
+    all_ready(o)
+    want = pwd.getpwnam(ostia_user).pw_uid
+    assert uid_of(o.proc.pid) == [0, 0, 0, 0]
+    kids = o.child_pids()
+    assert kids
+    for pid in kids:
+        assert uid_of(pid) == [want] * 4
+    # Directories were made with safe owners and modes.
+    st = os.stat(os.path.join(o.queue_dir, "private"))
+    assert st.st_uid == want and (st.st_mode & 0o777) == 0o700
+    st = os.stat(os.path.join(o.queue_dir, "pid"))
+    assert st.st_uid == 0 and (st.st_mode & 0o022) == 0
+
+
+def test_crashed_child_is_restarted(ostia_factory):
+    o = ostia_factory()
+    o.start_foreground()
+    all_ready(o)
+    [victim] = o.child_pids()
+    mark = o.log_mark()
+    os.kill(victim, signal.SIGSEGV)
+    o.wait_for_log(r"child %d \(smtpd\) was killed by signal 11 "
+                   r"\(Segmentation fault\).*restarting it" % victim,
+                   start=mark)
+    wait_until(lambda: len(o.child_pids()) == 1 and
+               o.child_pids()[0] != victim, what="replacement child")
+    assert greeting(o.port).code == 421
+    st = o.cli("status", check=True).stdout
+    assert "restarts=1" in service_line(st, "127.0.0.1:%d" % o.port)
+
+    # A child that exits with an error status is logged as such.
+    [second] = o.child_pids()
+    mark = o.log_mark()
+    os.kill(second, signal.SIGKILL)
+    o.wait_for_log(r"child %d \(smtpd\) was killed by signal 9" % second,
+                   start=mark)
+    wait_until(lambda: len(o.child_pids()) == 1, what="second replacement")
+
+
+def test_crash_loop_is_reported(ostia_factory):
+    o = ostia_factory(main_cf={"service_throttle_time": "1s"})
+    o.start_foreground()
+    seen = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for pid in o.child_pids():
+            if pid not in seen:
+                seen.add(pid)
+                os.kill(pid, signal.SIGABRT)
+        if re.search(r"is in a crash loop", o.log_text()):
+            break
+        time.sleep(0.05)
+    o.wait_for_log(r"ostia/master\[\d+\]: error: service 127\.0\.0\.1:%d/inet "
+                   r"is in a crash loop: its children died 5 times in a row"
+                   % o.port, timeout=5)
+    st = o.cli("status", check=True).stdout
+    assert "state=crash-loop" in service_line(st, "127.0.0.1:%d" % o.port)
+    # The master keeps trying, backing off no longer than the throttle.
+    wait_until(lambda: len(o.child_pids()) == 1, timeout=5,
+               what="restart after the crash loop")
+    assert greeting(o.port).code == 421
+
+
+def test_reload_keeps_listeners_and_applies_changes(ostia_factory):
+    o = ostia_factory()
+    o.start_foreground()
+    all_ready(o)
+    old_kids = o.child_pids()
+    # A client connected before the reload is served by the old child.
+    early = socket.create_connection(("127.0.0.1", o.port), timeout=5)
+    o.write_master_cf("127.0.0.1:%d inet n - n - 1 smtpd\n"
+                      "127.0.0.1:@port:extra@ inet n - n - 2 smtpd\n"
+                      % o.port)
+    mark = o.log_mark()
+    r = o.reload()
+    assert "reload requested" in r.stdout
+    o.wait_for_log(r"reload done: configuration generation 1, 2 services",
+                   start=mark)
+    wait_until(lambda: len(o.child_pids()) == 3, what="new children")
+    assert not set(old_kids) & set(o.child_pids())
+    assert greeting(o.port).code == 421
+    assert greeting(o.ports["extra"]).code == 421
+    st = o.cli("status", check=True).stdout
+    assert "generation=1" in st
+    assert "children=2/2" in service_line(st, "127.0.0.1:%d" % o.ports["extra"])
+    data = early.recv(512)
+    assert data.startswith(b"421 ")
+    early.close()
+
+    # Removing a service closes its port.
+    o.write_master_cf("127.0.0.1:%d inet n - n - 1 smtpd\n" % o.port)
+    mark = o.log_mark()
+    o.reload()
+    o.wait_for_log(r"reload done: configuration generation 2, 1 service",
+                   start=mark)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", o.ports["extra"]), timeout=2)
+    assert greeting(o.port).code == 421
+
+
+def test_reload_with_bad_configuration_keeps_running(ostia_factory):
+    o = ostia_factory()
+    o.start_foreground()
+    all_ready(o)
+    kids = o.child_pids()
+    o.set_param("message_size_limit", "-1")
+    # `ostia reload` checks first and does not even ask.
+    r = o.reload(check=False)
+    assert r.returncode == 1
+    assert "message_size_limit" in r.stderr and "reload not requested" in r.stderr
+    # A SIGHUP sent by other means is refused by the master itself.
+    mark = o.log_mark()
+    os.kill(o.proc.pid, signal.SIGHUP)
+    o.wait_for_log(r"main\.cf:\d+: invalid value \"-1\" for "
+                   r"message_size_limit", start=mark)
+    o.wait_for_log(r"reload refused: the configuration in .* has 1 error "
+                   r"\(see above\); still running with the previous "
+                   r"configuration", start=mark)
+    assert o.child_pids() == kids
+    assert greeting(o.port).code == 421
+    assert "generation=0" in o.cli("status", check=True).stdout
+
+
+def test_bad_configuration_refuses_start(ostia_factory):
+    o = ostia_factory(main_cf={"maximal_queue_lifetime": "4x"})
+    r = o.cli("run", timeout=20)
+    assert r.returncode == 1
+    log = r.stderr + o.log_text()
+    assert re.search(r"main\.cf:\d+: invalid value \"4x\" for "
+                     r"maximal_queue_lifetime: expected a time", log), log
+    assert "cannot start" in log
+    r = o.cli("start", timeout=20)
+    assert r.returncode == 1 and "did not start" in r.stderr
+
+
+def test_port_in_use_is_explained(ostia_factory):
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        o = ostia_factory(master_cf="127.0.0.1:%d inet n - n - 1 smtpd\n"
+                          % port)
+        r = o.cli("run", timeout=20)
+        assert r.returncode == 1
+        log = r.stderr + o.log_text()
+        assert "cannot listen on 127.0.0.1:%d: Address already in use" % port \
+            in log, log
+        assert "ss -ltnp" in log
+    finally:
+        blocker.close()
+
+
+def test_debug_peer_list_raises_verbosity(ostia_factory):
+    o = ostia_factory(main_cf={"debug_peer_list": "127.0.0.0/8",
+                               "debug_peer_level": "2"})
+    o.start_foreground()
+    greeting(o.port)
+    o.wait_for_log(r"ostia/smtpd\[\d+\]: > unknown\[127\.0\.0\.1\]: 421 ")
+
+    quiet = ostia_factory(main_cf={"debug_peer_list": "192.0.2.0/24"})
+    quiet.start_foreground()
+    greeting(quiet.port)
+    quiet.wait_for_log(r"disconnect from unknown\[127\.0\.0\.1\]")
+    assert "> unknown[" not in quiet.log_text()
+
+
+def test_inet_interfaces_and_protocols(ostia_factory):
+    o = ostia_factory(master_cf="@port:smtp@ inet n - n - 1 smtpd\n",
+                      main_cf={"inet_interfaces": "loopback-only",
+                               "inet_protocols": "ipv4"})
+    o.start_foreground()
+    st = o.cli("status", check=True).stdout
+    assert "listen=127.0.0.1:%d " % o.port in st
+    assert greeting(o.port).code == 421
+
+
+def test_unimplemented_services_are_named(ostia_factory):
+    o = ostia_factory(master_cf=(
+        "127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
+        "pickup unix n - n 60 1 pickup\n"
+        "smtp unix - - n - - smtp\n"
+        "dovecot unix - n n - - pipe\n"
+        "  flags=DRhu user=vmail:vmail argv=/usr/lib/dovecot/deliver -d ${user}\n"
+        "frob unix - - n - - frobnicate\n"))
+    o.start_foreground()
+    log = o.log_text()
+    assert re.search(r"master\.cf:3: service smtp/unix: the SMTP delivery "
+                     r"agent \(smtp\) is not implemented yet", log), log
+    assert re.search(r"master\.cf:4: service dovecot/unix: the pipe delivery "
+                     r"agent \(pipe\) is not implemented yet", log), log
+    assert re.search(r"master\.cf:6: service frob/unix: Ostia has no program "
+                     r"called \"frobnicate\"", log), log
+    assert "pickup" not in log  # done by Ostia's own processes

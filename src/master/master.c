@@ -236,11 +236,12 @@ exec_child(struct master *m, struct msvc *s, int ctl_fd)
 	sigset_t all;
 	int i = 0;
 
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Signals are blocked (see spawn_one): reset, then unblock. */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 	/* Move everything high first so dup2 below cannot clobber. */
@@ -283,6 +284,7 @@ spawn_one(struct msvc *s, unsigned slot)
 {
 	struct master *m = s->m;
 	struct mproc *p;
+	sigset_t all, old;
 	int sv[2];
 	pid_t pid;
 
@@ -291,16 +293,24 @@ spawn_one(struct msvc *s, unsigned slot)
 		    strerror(errno));
 		return -1;
 	}
+	/*
+	 * Block signals across fork: a signal that arrives in the child
+	 * before it has reset libevent's handlers would otherwise be
+	 * forwarded to the master's signal pipe and lost for the child.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		exec_child(m, s, sv[1]);	/* unblocks after resetting */
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_error("service %s: fork: %s", s->name, strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		exec_child(m, s, sv[1]);
 	}
 	close(sv[1]);
 	p = xcalloc(1, sizeof(*p));

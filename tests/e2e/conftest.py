@@ -14,6 +14,7 @@
 """
 
 import os
+import re
 import shutil
 import sys
 
@@ -126,6 +127,12 @@ def ostia_factory(request, ostia_user):
             inst.close()
         except Exception as exc:  # report, but clean up the others
             errors.append("%s: %s" % (inst.tmpdir, exc))
+        # In the sanitizer run a report from any ostia process (master or
+        # child, whose stderr is the log) fails the test that caused it.
+        report = _sanitizer_report(inst)
+        if report:
+            errors.append("%s: sanitizer report:\n%s" % (inst.tmpdir, report))
+            keep = True
         if failed:
             print("---- ostia instance %s ----" % inst.tmpdir)
             print(inst.diagnostics())
@@ -135,3 +142,22 @@ def ostia_factory(request, ostia_user):
             shutil.rmtree(inst.tmpdir, ignore_errors=True)
     if errors:
         pytest.fail("cleanup failed: " + "; ".join(errors))
+
+
+_SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"
+                           r"runtime error: |SUMMARY: UndefinedBehavior")
+
+
+def _sanitizer_report(inst):
+    texts = []
+    for path in (inst.log_path, inst.run_out):
+        try:
+            with open(path, errors="replace") as f:
+                texts.append(f.read())
+        except OSError:
+            pass
+    text = "\n".join(texts)
+    m = _SANITIZER_RE.search(text)
+    if not m:
+        return None
+    return text[max(0, m.start() - 200):m.start() + 3000]

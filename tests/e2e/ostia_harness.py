@@ -747,8 +747,12 @@ class Ostia:
 
     # ---- processes
 
-    def start_foreground(self, timeout=START_TIMEOUT, extra_args=()):
+    def start_foreground(self, timeout=START_TIMEOUT, extra_args=(),
+                         wrapper=()):
         """Start `ostia -c CONFDIR run` and wait until `status` exits 0.
+
+        wrapper: argv prefix that execs ostia in the same process (e.g.
+        setpriv to run the master as an ordinary user).
 
         Raises AssertionError with the log and run.out tails when the
         master exits or is not up within timeout seconds.
@@ -758,7 +762,8 @@ class Ostia:
         out = open(self.run_out, "ab")
         try:
             self.proc = subprocess.Popen(
-                [self.binary, "-c", self.confdir, "run", *extra_args],
+                [*wrapper, self.binary, "-c", self.confdir, "run",
+                 *extra_args],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True)
         finally:

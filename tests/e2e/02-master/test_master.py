@@ -324,3 +324,30 @@ def test_unimplemented_services_are_named(ostia_factory):
     assert re.search(r"master\.cf:6: service frob/unix: Ostia has no program "
                      r"called \"frobnicate\"", log), log
     assert "pickup" not in log  # done by Ostia's own processes
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become "
+                    "another ordinary user")
+def test_runs_as_an_ordinary_user(ostia_factory, ostia_user):
+    """Started by an ordinary user, the master runs the same code paths
+    without switching users (development, tests)."""
+    import pwd
+    import shutil
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("peer setpriv (util-linux) is not installed")
+    pw = pwd.getpwnam(ostia_user)
+    o = ostia_factory()
+    for root, dirs, files in os.walk(o.tmpdir):
+        for n in dirs + files + [""]:
+            os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+    o.start_foreground(wrapper=[setpriv, "--reuid=%d" % pw.pw_uid,
+                                "--regid=%d" % pw.pw_gid, "--clear-groups"])
+    all_ready(o)
+    assert uid_of(o.proc.pid) == [pw.pw_uid] * 4
+    for pid in o.child_pids():
+        assert uid_of(pid) == [pw.pw_uid] * 4
+    assert greeting(o.port).code == 421
+    st = os.stat(os.path.join(o.queue_dir, "private"))
+    assert st.st_uid == pw.pw_uid and (st.st_mode & 0o777) == 0o700
+    assert o.stop() == 0

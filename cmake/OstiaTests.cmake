@@ -7,7 +7,7 @@ pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 # add_unit_test(NAME) builds tests/unit/NAME.c against the core library.
 function(add_unit_test name)
 	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c)
-	target_link_libraries(${name} PRIVATE ostiacore PkgConfig::CMOCKA)
+	target_link_libraries(${name} PRIVATE ostiadaemon ostiacore PkgConfig::CMOCKA)
 	add_test(NAME unit.${name} COMMAND ${name})
 	set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120
 		ENVIRONMENT "OSTIA_SOURCE_DIR=${CMAKE_SOURCE_DIR}")

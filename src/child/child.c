@@ -126,8 +126,16 @@ start_drain(struct child *c, const char *why)
 		return;
 	c->draining = 1;
 	log_debug(1, "%s: no longer accepting connections", why);
-	for (size_t i = 0; i < c->nlisten; i++)
-		event_del(c->listen_evs[i]);
+	/*
+	 * Close the listeners, not only stop watching them: while any
+	 * process holds a listening socket, the kernel keeps accepting
+	 * connections into its backlog that nobody would serve.
+	 */
+	for (size_t i = 0; i < c->nlisten; i++) {
+		close(event_get_fd(c->listen_evs[i]));
+		event_free(c->listen_evs[i]);
+		c->listen_evs[i] = NULL;
+	}
 	child_maybe_exit(c);
 }
 
@@ -206,7 +214,7 @@ child_free(struct child *c)
 
 int
 child_main(const char *config_dir, const char *service, const char *type,
-    const char *nlisten_text, int verbose)
+    const char *nlisten_text, int verbose, bool use_syslog)
 {
 	struct child c;
 	struct diag_list diags;
@@ -254,6 +262,9 @@ child_main(const char *config_dir, const char *service, const char *type,
 		    service, type, c.svc->command);
 	log_init(config_str(c.view, P_syslog_name), c.prog->name,
 	    LOG_STYLE_DAEMON);
+	if (use_syslog && log_use_syslog(config_str(c.view,
+	    P_syslog_facility), &err) < 0)
+		log_fatal("syslog_facility: %s", err);
 
 	if (privs_user_resolve(config_str(c.view, P_mail_owner), false, &user,
 	    &uerr) < 0)

@@ -6,7 +6,9 @@
  * binary as `ostia -c DIR child SERVICE TYPE NLISTEN`:
  *
  *   fd 0, 1      /dev/null
- *   fd 2         the log (maillog_file or the master's stderr)
+ *   fd 2         the log when LOGMODE is "fd" (maillog_file, or the
+ *                foreground master's stderr); with "syslog" the child
+ *                logs to syslog like the master, and fd 2 is /dev/null
  *   fd 3         control socket to the master (stream): the child writes
  *                "ready\n" once it has dropped privileges; EOF from the
  *                master means the master is gone and the child exits
@@ -23,6 +25,7 @@
 #ifndef OSTIA_CHILD_H
 #define OSTIA_CHILD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -49,7 +52,7 @@ struct child_program {
 
 /* Entry point: returns the process exit code. */
 int child_main(const char *config_dir, const char *service,
-    const char *type, const char *nlisten, int verbose);
+    const char *type, const char *nlisten, int verbose, bool use_syslog);
 
 struct event_base *child_event_base(struct child *c);
 const struct config_view *child_view(struct child *c);

@@ -113,14 +113,16 @@ main(int argc, char **argv)
 		long long vb = 0;
 		const char *err = NULL;
 
-		if (argc - i != 5 ||
-		    strnum_parse_ll(argv[i + 4], 0, 10, &vb, &err) < 0) {
+		if (argc - i != 6 ||
+		    strnum_parse_ll(argv[i + 4], 0, 10, &vb, &err) < 0 ||
+		    (strcmp(argv[i + 5], "fd") != 0 &&
+		    strcmp(argv[i + 5], "syslog") != 0)) {
 			log_error("child: internal command started wrongly "
 			    "(it is run by the master only)");
 			return 2;
 		}
 		return child_main(cli.config_dir, argv[i + 1], argv[i + 2],
-		    argv[i + 3], (int)vb);
+		    argv[i + 3], (int)vb, strcmp(argv[i + 5], "syslog") == 0);
 	}
 	for (size_t k = 0; k < N_ELEMENTS(commands); k++)
 		if (strcmp(argv[i], commands[k].name) == 0)

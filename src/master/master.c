@@ -88,6 +88,7 @@ struct master {
 	unsigned generation;
 	time_t started;
 	int log_fd;		/* maillog_file, or -1 */
+	bool log_syslog;	/* logging to syslog, children too */
 };
 
 static long
@@ -147,7 +148,19 @@ setup_log(struct master *m, const struct config_view *v, char **error_r)
 	    &err) < 0) {
 		*error_r = xasprintf("syslog_facility: %s", err);
 		return -1;
+	} else {
+		/* A daemon keeps no terminal: stray writes go nowhere. */
+		int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null_fd >= 0) {
+			(void)dup2(null_fd, 2);
+			close(null_fd);
+		}
+		m->log_syslog = true;
+		log_set_verbose(m->opts->verbose);
+		return 0;
 	}
+	m->log_syslog = false;
 	log_set_verbose(m->opts->verbose);
 	return 0;
 }
@@ -230,7 +243,7 @@ static void
 exec_child(struct master *m, struct msvc *s, int ctl_fd)
 {
 	char nl[16], vb[16];
-	char *argv[12];
+	char *argv[14];
 	char **envp = child_env();
 	int null_fd, base = 64 + (int)s->ls.n;
 	sigset_t all;
@@ -272,6 +285,7 @@ exec_child(struct master *m, struct msvc *s, int ctl_fd)
 	argv[i++] = s->type;
 	argv[i++] = nl;
 	argv[i++] = vb;
+	argv[i++] = UNCONST(m->log_syslog ? "syslog" : "fd");
 	argv[i] = NULL;
 	execve(m->opts->self_exe, argv, envp);
 	log_error("cannot execute %s for service %s: %s", m->opts->self_exe,

@@ -41,6 +41,14 @@ def all_ready(o):
     wait_until(ready, what="all children ready")
 
 
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except OSError:
+        return True
+
+
 def greeting(port):
     with connect_smtp("127.0.0.1", port) as c:
         return c.read_reply()
@@ -224,8 +232,8 @@ def test_reload_keeps_listeners_and_applies_changes(ostia_factory):
     o.reload()
     o.wait_for_log(r"reload done: configuration generation 2, 1 service",
                    start=mark)
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", o.ports["extra"]), timeout=2)
+    # Old children close their copies of the socket as they stop.
+    wait_until(lambda: refused(o.ports["extra"]), what="extra port closed")
     assert greeting(o.port).code == 421
 
 
@@ -351,3 +359,38 @@ def test_runs_as_an_ordinary_user(ostia_factory, ostia_user):
     st = os.stat(os.path.join(o.queue_dir, "private"))
     assert st.st_uid == pw.pw_uid and (st.st_mode & 0o777) == 0o700
     assert o.stop() == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to bind /dev/log")
+def test_daemon_logs_to_syslog(ostia_factory):
+    """Without maillog_file, `ostia start` logs to syslog: master and
+    children, with the Postfix-style ident."""
+    if os.path.exists("/dev/log"):
+        pytest.skip("a system syslog daemon owns /dev/log; not replacing it")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("/dev/log")
+    try:
+        sock.settimeout(0.5)
+        o = ostia_factory(main_cf={"maillog_file": None,
+                                   "syslog_name": "postfix-like"})
+        o.cli("start", check=True)
+        greeting(o.port)
+        o.cli("stop", check=True)
+        got = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                got.append(sock.recv(8192).decode("utf-8", "replace"))
+            except socket.timeout:
+                if any("stopped" in g for g in got):
+                    break
+        text = "\n".join(got)
+        # <22> is facility mail (2) * 8 + info (6).
+        assert re.search(r"<22>.*postfix-like/master\[\d+\]: daemon started",
+                         text), text
+        assert re.search(r"postfix-like/smtpd\[\d+\]: connect from "
+                         r"unknown\[127\.0\.0\.1\]", text), text
+        assert not os.path.exists(o.log_path) or o.log_text() == ""
+    finally:
+        sock.close()
+        os.unlink("/dev/log")

@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "cf_lines.h"
 #include "config.h"
+#include "file_read.h"
 #include "log.h"
 #include "peer_match.h"
 #include "strv.h"
@@ -155,52 +156,22 @@ parse_main_text(struct config *cf, const char *text, size_t len,
 	return ret;
 }
 
-/*
- * read_file - whole file into memory with a size cap.  NULL with a diag
- * on failure.
- */
+/* read_file - whole file with a size cap; NULL with a diag on failure. */
 static char *
 read_file(const char *path, size_t max, size_t *len_r,
     struct diag_list *diags)
 {
-	struct buf b;
-	char chunk[8192];
-	int fd;
+	char *text, *err = NULL;
+	int e = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot open: %s%s",
-		    strerror(errno), errno == ENOENT ?
+	text = file_read_capped(path, max, len_r, &e, &err);
+	if (text == NULL) {
+		diag_add(diags, DIAG_ERROR, path, 0, "%s%s", err, e == ENOENT ?
 		    " (use -c DIR to name another configuration directory)" :
 		    "");
-		return NULL;
+		free(err);
 	}
-	buf_init(&b, max);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			diag_add(diags, DIAG_ERROR, path, 0, "cannot read: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, chunk, (size_t)n) < 0) {
-			diag_add(diags, DIAG_ERROR, path, 0, "file is larger "
-			    "than the %zu bytes allowed", max);
-			goto fail;
-		}
-	}
-	close(fd);
-	*len_r = b.len;
-	return buf_steal(&b);
-fail:
-	close(fd);
-	buf_deinit(&b);
-	return NULL;
+	return text;
 }
 
 /* ---------------------------------------------------------------- */

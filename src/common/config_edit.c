@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "config_edit.h"
+#include "file_read.h"
 #include "xalloc.h"
 
 /* Line classification for physical lines of main.cf. */
@@ -144,50 +145,35 @@ int
 config_edit_file(const char *path, const struct config_edit *edits,
     size_t nedits, char **error_r)
 {
-	struct buf in;
 	struct stat st;
-	char chunk[8192], *newtext = NULL, *tmp = NULL, *dircopy = NULL;
+	char *old = NULL, *newtext = NULL, *tmp = NULL, *dircopy = NULL;
+	size_t oldlen = 0;
 	int fd = -1, dfd = -1, ret = -1;
 
-	buf_init(&in, MAIN_CF_MAX_BYTES);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT) {
-		*error_r = xasprintf("cannot open %s: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if (fd >= 0) {
-		if (fstat(fd, &st) < 0) {
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT) {
 			*error_r = xasprintf("cannot stat %s: %s", path,
 			    strerror(errno));
 			goto out;
 		}
-		for (;;) {
-			ssize_t n = read(fd, chunk, sizeof(chunk));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				*error_r = xasprintf("cannot read %s: %s",
-				    path, strerror(errno));
-				goto out;
-			}
-			if (n == 0)
-				break;
-			if (buf_append(&in, chunk, (size_t)n) < 0) {
-				*error_r = xasprintf("%s is larger than %d "
-				    "bytes", path, MAIN_CF_MAX_BYTES);
-				goto out;
-			}
-		}
-		close(fd);
-		fd = -1;
-	} else {
+		/* No main.cf yet: the edit creates it. */
 		st.st_mode = 0644;
 		st.st_uid = (uid_t)-1;
 		st.st_gid = (gid_t)-1;
+		old = xstrdup("");
+	} else {
+		char *rerr = NULL;
+		int e = 0;
+
+		old = file_read_capped(path, MAIN_CF_MAX_BYTES, &oldlen, &e,
+		    &rerr);
+		if (old == NULL) {
+			*error_r = xasprintf("%s: %s", path, rerr);
+			free(rerr);
+			goto out;
+		}
 	}
-	newtext = config_edit_text(buf_cstr(&in), in.len, edits, nedits);
+	newtext = config_edit_text(old, oldlen, edits, nedits);
 	tmp = xasprintf("%s.ostia-edit.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    st.st_mode & 07777);
@@ -195,6 +181,12 @@ config_edit_file(const char *path, const struct config_edit *edits,
 		*error_r = xasprintf("cannot create %s: %s", tmp,
 		    strerror(errno));
 		goto out;
+	}
+	/* Keep the old mode exactly, whatever the umask. */
+	if (fchmod(fd, st.st_mode & 07777) < 0) {
+		*error_r = xasprintf("cannot chmod %s: %s", tmp,
+		    strerror(errno));
+		goto out_unlink;
 	}
 	if (st.st_uid != (uid_t)-1 && geteuid() == 0 &&
 	    fchown(fd, st.st_uid, st.st_gid) < 0) {
@@ -232,7 +224,7 @@ out:
 		close(fd);
 	if (dfd >= 0)
 		close(dfd);
-	buf_deinit(&in);
+	free(old);
 	free(newtext);
 	free(tmp);
 	free(dircopy);

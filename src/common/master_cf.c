@@ -23,17 +23,24 @@
  * and type) are errors here although Postfix keeps the last one silently:
  * a second definition is nearly always an editing accident.
  *
+ * One mistake gets its own diagnosis: an indented line that was meant to
+ * start a service (typically its listen address was lost, as in a
+ * forum-posted amavis setup) silently becomes arguments of the service
+ * above; arguments that read "type y/n/- x5 command" are reported.
+ *
  * Known limit: inet host names and service (port) names are checked for
  * their characters only; resolving them is the master's job.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "file_read.h"
 #include "cf_lines.h"
 #include "log.h"
 #include "master_cf.h"
@@ -729,7 +736,7 @@ mcf_entry(void *ctx, const char *text, size_t len, unsigned lineno)
 		}
 	}
 	if (w.v[0].text[0] == '#') {
-		/* Only reachable after a leading CR; would print as a comment. */
+		/* Only after a leading CR; it would print as a comment. */
 		diag_add(p->diags, DIAG_ERROR, p->file, lineno,
 		    "service name '%s' starts with '#': expected a name or "
 		    "listen address", w.v[0].text);
@@ -902,11 +909,14 @@ master_cf_parse(const char *text, size_t len, const char *filename,
 	if (cf_lines_feed(&reader, text, len, mcf_entry, &p, &err,
 	    &errline) < 0 ||
 	    cf_lines_finish(&reader, mcf_entry, &p, &err, &errline) < 0) {
-		diag_add(diags, DIAG_ERROR, filename, errline, "%s%s",
-		    err != NULL ? err : "parsing stopped",
-		    err != NULL && strstr(err, "too long") != NULL ?
-		    " (a service entry with its continuation lines may "
-		    "have at most 65536 bytes)" : "");
+		if (err != NULL && strcmp(err, "logical line too long") == 0)
+			diag_add(diags, DIAG_ERROR, filename, errline,
+			    "service entry too long: with its continuation "
+			    "lines it may have at most %d bytes",
+			    MASTER_CF_ENTRY_MAX_BYTES);
+		else
+			diag_add(diags, DIAG_ERROR, filename, errline, "%s",
+			    err != NULL ? err : "parsing stopped");
 	}
 	cf_lines_deinit(&reader);
 	mcf_check_duplicates(&p);
@@ -925,42 +935,19 @@ int
 master_cf_load(const char *path, struct master_cf **cf_r,
     struct diag_list *diags)
 {
-	struct buf b;
-	char chunk[8192];
-	int fd, ret = -1;
+	char *text, *err = NULL;
+	size_t len = 0;
+	int e = 0, ret;
 
 	*cf_r = NULL;
-	buf_init(&b, MASTER_CF_MAX_BYTES);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		diag_add(diags, DIAG_ERROR, path, 0, "cannot open: %s",
-		    strerror(errno));
-		goto out;
+	text = file_read_capped(path, MASTER_CF_MAX_BYTES, &len, &e, &err);
+	if (text == NULL) {
+		diag_add(diags, DIAG_ERROR, path, 0, "%s", err);
+		free(err);
+		return -1;
 	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			diag_add(diags, DIAG_ERROR, path, 0, "cannot read: %s",
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, chunk, (size_t)n) < 0) {
-			diag_add(diags, DIAG_ERROR, path, 0,
-			    "file is too big: more than %d bytes",
-			    MASTER_CF_MAX_BYTES);
-			goto out;
-		}
-	}
-	ret = master_cf_parse(buf_cstr(&b), b.len, path, cf_r, diags);
-out:
-	if (fd >= 0)
-		close(fd);
-	buf_deinit(&b);
+	ret = master_cf_parse(text, len, path, cf_r, diags);
+	free(text);
 	return ret;
 }
 

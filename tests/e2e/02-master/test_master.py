@@ -315,6 +315,37 @@ def test_inet_interfaces_and_protocols(ostia_factory):
     assert greeting(o.port).code == 421
 
 
+def ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def test_ipv6_and_ipv4_listeners(ostia_factory):
+    if not ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback (::1)")
+    o = ostia_factory(master_cf=(
+        "[::1]:@port:v6@ inet n - n - 1 smtpd\n"
+        "@port:both@ inet n - n - 1 smtpd\n"),
+        main_cf={"inet_interfaces": "127.0.0.1, [::1]",
+                 "inet_protocols": "all"})
+    o.start_foreground()
+    st = o.cli("status", check=True).stdout
+    assert "listen=[::1]:%d " % o.ports["v6"] in st
+    assert re.search(r"listen=127\.0\.0\.1:%d,\[::1\]:%d "
+                     % (o.ports["both"], o.ports["both"]), st), st
+    with socket.create_connection(("::1", o.ports["v6"]), timeout=5) as c:
+        assert c.recv(512).startswith(b"421 ")
+    with socket.create_connection(("::1", o.ports["both"]), timeout=5) as c:
+        assert c.recv(512).startswith(b"421 ")
+    assert greeting(o.ports["both"]).code == 421
+    o.wait_for_log(r"connect from unknown\[::1\]")
+
+
 def test_unimplemented_services_are_named(ostia_factory):
     o = ostia_factory(master_cf=(
         "127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"

@@ -38,6 +38,7 @@ struct config_value {
 	char *expanded;
 	long long num;
 	bool b;
+	bool unexpanded;	/* expansion failed (reported); expanded "" */
 };
 
 struct config_view {
@@ -281,8 +282,43 @@ name_is_empty(const struct config_view *v, const char *name, int depth,
 }
 
 /*
+ * braced_group - when s, after blanks, starts with "{": the text inside
+ * up to the matching "}" in *start_r and *len_r, and in *end_r what
+ * follows the "}" and its blanks; returns 1.  0 when s does not start
+ * with "{"; -1 when the matching "}" is missing.
+ */
+static int
+braced_group(const char *s, const char **start_r, size_t *len_r,
+    const char **end_r)
+{
+	const char *p;
+	int level = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s != '{')
+		return 0;
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '{')
+			level++;
+		else if (*p == '}' && --level == 0)
+			break;
+	}
+	if (*p == '\0')
+		return -1;
+	*start_r = s + 1;
+	*len_r = (size_t)(p - s - 1);
+	for (p++; *p == ' ' || *p == '\t'; p++)
+		;
+	*end_r = p;
+	return 1;
+}
+
+/*
  * expand_braced - handle the inside of "${...}" (without the braces):
- * name, name?text, name:text, name?{a}:{b}.
+ * name, name?text, name:text, and Postfix 3's name?{text}, name:{text},
+ * name?{text1}:{text2} and name?{text1}:text2, where blanks around a
+ * {text} do not count and a {text} may hold nested braces.
  */
 static int
 expand_braced(const struct config_view *v, const char *inner, size_t len,
@@ -290,10 +326,12 @@ expand_braced(const struct config_view *v, const char *inner, size_t len,
 {
 	char name[256];
 	size_t nl = 0;
-	bool empty;
+	bool empty, want;
 	char op;
 	char *rest;
-	int ret;
+	const char *pick = NULL, *a = NULL, *after = NULL;
+	size_t pick_len = 0, a_len = 0;
+	int ret, r;
 
 	while (nl < len && is_param_name_char(inner[nl]) && nl < 255)
 		nl++;
@@ -310,43 +348,56 @@ expand_braced(const struct config_view *v, const char *inner, size_t len,
 	op = inner[nl];
 	if (name_is_empty(v, name, depth, &empty, error_r) < 0)
 		return -1;
+	want = op == '?' ? !empty : empty;
 	rest = xstrndup(inner + nl + 1, len - nl - 1);
 	ret = 0;
-	if (op == '?' && rest[0] == '{') {
-		/* ${name?{a}:{b}} or ${name?{a}} */
-		char *a_end = strchr(rest, '}');
-		const char *pick = NULL;
-		size_t pick_len = 0;
+	r = braced_group(rest, &a, &a_len, &after);
+	if (r < 0) {
+		*error_r = "bad ${name?{text}:{text}}: missing '}'";
+		ret = -1;
+	} else if (r == 0) {
+		/* ${name?text}, ${name:text} */
+		if (want) {
+			pick = rest;
+			pick_len = strlen(rest);
+		}
+	} else if (*after == '\0') {
+		/* ${name?{text}}, ${name:{text}} */
+		if (want) {
+			pick = a;
+			pick_len = a_len;
+		}
+	} else if (op == '?' && *after == ':') {
+		/* ${name?{text1}:{text2}}, ${name?{text1}:text2} */
+		const char *b = NULL, *b_end = NULL;
+		size_t b_len = 0;
 
-		if (a_end == NULL) {
+		r = braced_group(after + 1, &b, &b_len, &b_end);
+		if (r < 0) {
 			*error_r = "bad ${name?{text}:{text}}: missing '}'";
 			ret = -1;
-		} else if (a_end[1] == '\0') {
-			if (!empty) {
-				pick = rest + 1;
-				pick_len = (size_t)(a_end - rest - 1);
-			}
-		} else if (a_end[1] == ':' && a_end[2] == '{' &&
-		    rest[strlen(rest) - 1] == '}') {
-			if (!empty) {
-				pick = rest + 1;
-				pick_len = (size_t)(a_end - rest - 1);
-			} else {
-				pick = a_end + 3;
-				pick_len = strlen(pick) - 1;
-			}
-		} else {
+		} else if (r > 0 && *b_end != '\0') {
 			*error_r = "bad ${name?{text}:{text}} expression";
 			ret = -1;
+		} else if (want) {
+			pick = a;
+			pick_len = a_len;
+		} else if (r > 0) {
+			pick = b;
+			pick_len = b_len;
+		} else {
+			pick = after + 1;
+			pick_len = strlen(pick);
 		}
-		if (ret == 0 && pick != NULL) {
-			char *t = xstrndup(pick, pick_len);
+	} else {
+		*error_r = "bad ${name?{text}:{text}} expression";
+		ret = -1;
+	}
+	if (ret == 0 && pick != NULL) {
+		char *t = xstrndup(pick, pick_len);
 
-			ret = expand_into(v, t, out, depth + 1, error_r);
-			free(t);
-		}
-	} else if ((op == '?' && !empty) || (op == ':' && empty)) {
-		ret = expand_into(v, rest, out, depth + 1, error_r);
+		ret = expand_into(v, t, out, depth + 1, error_r);
+		free(t);
 	}
 	free(rest);
 	return ret;
@@ -598,11 +649,15 @@ copy_main_value(const struct config *cf, struct config_view *v, int id)
 	v->vals[id].expanded = xstrdup(cf->main_view.vals[id].expanded);
 	v->vals[id].num = cf->main_view.vals[id].num;
 	v->vals[id].b = cf->main_view.vals[id].b;
+	v->vals[id].unexpanded = cf->main_view.vals[id].unexpanded;
 }
 
 /*
  * fill_view - expand, check and parse every known parameter in a view.
- * Errors name the line that set the bad value.
+ * Errors name the line that set the bad value.  A value that was not
+ * set right there (a default in main.cf, a parameter a service does not
+ * override) fails only because of something it refers to; its error is
+ * held back and shown only when this view has no other error.
  */
 static void
 fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
@@ -610,11 +665,6 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 	size_t errors_before = diags->errors;
 	struct diag_list deferred;
 
-	/*
-	 * A default that fails to expand fails because of some setting it
-	 * refers to, which is reported on its own line; the defaults'
-	 * errors are only shown when nothing else explains them.
-	 */
 	diag_list_init(&deferred);
 	for (int id = 0; id < P__COUNT; id++) {
 		const struct param_def *def = &config_params[id];
@@ -623,6 +673,7 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 		const char *raw, *err = NULL, *file;
 		unsigned line = 0;
 		char *exp, *verr = NULL;
+		struct diag_list *dest;
 
 		/* A service without overrides sees main.cf as it is. */
 		if (v->svc != NULL && v->svc->nopts == 0) {
@@ -650,44 +701,51 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 			copy_main_value(cf, v, id);
 			continue;
 		}
+		/* Its expansion failed in main.cf: reported there. */
+		if (v->svc != NULL && o == NULL && exp == NULL &&
+		    cf->main_view.vals[id].unexpanded) {
+			copy_main_value(cf, v, id);
+			continue;
+		}
 		if (v->svc != NULL && o == NULL) {
 			/* Changed through an override of a $name it uses. */
 			file = v->svc->file;
 			line = v->svc->line;
 		}
+		dest = (v->svc != NULL ? o != NULL : file != NULL) ? diags :
+		    &deferred;
 		if (exp == NULL) {
 			if (v->svc != NULL)
-				diag_add(file != NULL ? diags : &deferred,
-				    DIAG_ERROR, file, line,
+				diag_add(dest, DIAG_ERROR, file, line,
 				    "service %s: %s: %s", v->svc->name,
 				    def->name, err);
 			else
-				diag_add(file != NULL ? diags : &deferred,
-				    DIAG_ERROR, file, line, "%s%s: %s",
-				    def->name, file != NULL ? "" :
+				diag_add(dest, DIAG_ERROR, file, line,
+				    "%s%s: %s", def->name, file != NULL ? "" :
 				    " (default value)", err);
 			exp = xstrdup("");
+			v->vals[id].unexpanded = true;
 		} else if (config_check_value(def, exp, &v->vals[id].num,
 		    &v->vals[id].b, &verr) < 0) {
 			char shown[160];
 
 			log_escape(shown, sizeof(shown), exp, strlen(exp), 100);
 			if (o != NULL)
-				diag_add(diags, DIAG_ERROR, file, line,
+				diag_add(dest, DIAG_ERROR, file, line,
 				    "service %s: -o %s=%s: invalid value: %s",
 				    v->svc->name, def->name, shown, verr);
 			else if (v->svc != NULL)
-				diag_add(diags, DIAG_ERROR, file, line,
+				diag_add(dest, DIAG_ERROR, file, line,
 				    "service %s: %s becomes \"%s\" through "
 				    "this service's -o overrides, which is "
 				    "invalid: %s", v->svc->name, def->name,
 				    shown, verr);
 			else if (file != NULL)
-				diag_add(diags, DIAG_ERROR, file, line,
+				diag_add(dest, DIAG_ERROR, file, line,
 				    "invalid value \"%s\" for %s: %s", shown,
 				    def->name, verr);
 			else
-				diag_add(diags, DIAG_ERROR, NULL, 0,
+				diag_add(dest, DIAG_ERROR, NULL, 0,
 				    "default value \"%s\" of %s is invalid "
 				    "here: %s", shown, def->name, verr);
 			free(verr);
@@ -701,7 +759,8 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
 			    deferred.items[i].text);
 	else if (deferred.n > 0)
 		diag_add(diags, DIAG_WARNING, NULL, 0, "%zu more parameter%s "
-		    "could not be expanded because of the error%s above",
+		    "could not be expanded or checked because of the error%s "
+		    "above",
 		    deferred.n, deferred.n == 1 ? "" : "s",
 		    diags->errors - errors_before == 1 ? "" : "s");
 	diag_list_deinit(&deferred);
@@ -911,7 +970,9 @@ config_load_text(const char *config_dir, const char *main_text,
 	if (master_text != NULL && (flags & CONFIG_LOAD_NO_MASTER) == 0)
 		(void)master_cf_parse(master_text, master_len,
 		    cf->master_path, &cf->master, diags);
-	if (diags->errors > errors_before) {
+	/* As config_load(): lenient goes on with the lines that parsed. */
+	if (diags->errors > errors_before &&
+	    (flags & CONFIG_LOAD_LENIENT) == 0) {
 		config_free(&cf);
 		return NULL;
 	}

@@ -29,12 +29,19 @@ enum line_kind {
 	LINE_START,
 };
 
+/*
+ * classify - as cf_lines.c does: trailing blanks and CR do not count,
+ * and only spaces and tabs lead a continuation or a comment.
+ */
 static enum line_kind
 classify(const char *l, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
+	while (len > 0 && (l[len - 1] == ' ' || l[len - 1] == '\t' ||
+	    l[len - 1] == '\r'))
+		len--;
+	while (i < len && (l[i] == ' ' || l[i] == '\t'))
 		i++;
 	if (i == len || l[i] == '#')
 		return LINE_BLANK_OR_COMMENT;

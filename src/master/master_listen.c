@@ -230,7 +230,12 @@ master_listen_inet(const struct master_service *svc,
 				goto fail;
 			if (v6 && bind_host("::1", port, false, true, out,
 			    &sub) < 0) {
-				if (v4) {	/* no IPv6 loopback here */
+				/* No IPv6 loopback here; any other error
+				 * (address in use...) is reported. */
+				if (v4 && (strstr(sub,
+				    strerror(EAFNOSUPPORT)) != NULL ||
+				    strstr(sub, strerror(EADDRNOTAVAIL)) !=
+				    NULL)) {
 					free(sub);
 					sub = NULL;
 					continue;

@@ -85,7 +85,22 @@ privs_user_resolve(const char *name, bool create, struct privs_user *u,
 	}
 	errno = 0;
 	pw = getpwnam(name);
+	if (pw == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+		*error_r = xasprintf("mail_owner %s: cannot look up the "
+		    "account: %s", name, strerror(errno));
+		return -1;
+	}
 	if (pw == NULL && create && geteuid() == 0) {
+		/* Only a plain account name reaches useradd's argv. */
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		    strlen(name) || name[0] == '-' || strlen(name) > 32) {
+			*error_r = xasprintf("mail_owner \"%s\" does not exist "
+			    "and is not a name Ostia will create (use "
+			    "lower-case letters, digits, '_' and '-', not "
+			    "starting with '-'); create the account by hand",
+			    name);
+			return -1;
+		}
 		if (run_useradd(name, error_r) < 0)
 			return -1;
 		pw = getpwnam(name);

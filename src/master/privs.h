@@ -32,9 +32,10 @@ void privs_user_deinit(struct privs_user *u);
 /*
  * Make sure path is a directory with the given owner and mode, creating
  * it (and no parents) when missing.  Owner changes only when running as
- * root (uid/gid (uid_t)-1 mean "leave").  An existing directory that is
- * writable by group or others, or owned by someone else, is fixed when
- * root and reported otherwise.  0, or -1 with *error_r.
+ * root (uid/gid (uid_t)-1 mean "leave").  An existing directory with
+ * another owner or mode is fixed when root; when not root, one owned by
+ * someone else is an error and one writable by group or others is
+ * chmod'ed to mode.  0, or -1 with *error_r.
  */
 int privs_ensure_dir(const char *path, uid_t uid, gid_t gid, mode_t mode,
     char **error_r);

@@ -106,8 +106,8 @@ check_all_splits(const char *text, size_t len, size_t logical_max,
 	assert_string_equal(got, expect);
 	free(got);
 	for (uint32_t seed = 1; seed <= 20; seed++) {
-		got = run(text, len, logical_max, SPLIT_RANDOM, seed * 2654435761u,
-		    0);
+		got = run(text, len, logical_max, SPLIT_RANDOM,
+		    seed * 2654435761u, 0);
 		assert_string_equal(got, expect);
 		free(got);
 	}

@@ -174,7 +174,8 @@ static const struct valid_case valid_cases[] = {
 	    "x unix - - - - - smtpd -o a=b -v -D" },
 	/* { } grouping of arguments. */
 	{ "x unix - n n - - pipe flags=R { user = x y } argv=/bin/x ${user}",
-	    "x unix - n n - - pipe flags=R { user = x y } argv=/bin/x ${user}" },
+	    "x unix - n n - - pipe flags=R { user = x y } "
+	    "argv=/bin/x ${user}" },
 	{ "x unix - - - - - cmd {} { {nested} x } a}b",
 	    "x unix - - - - - cmd {  } { {nested} x } a}b" },
 	/* After the first other argument, -o is an argument (pipe argv). */
@@ -438,7 +439,8 @@ test_invalid(void **state)
 		const struct invalid_case *c = &invalid_cases[i];
 		size_t len = c->len != 0 ? c->len : strlen(c->text);
 		struct diag_list dl;
-		struct master_cf *cf = (struct master_cf *)&dl;	/* poison */
+		/* Poisoned: the parser must set it to NULL. */
+		struct master_cf *cf = (struct master_cf *)&dl;
 		bool found = false;
 
 		diag_list_init(&dl);
@@ -496,10 +498,10 @@ test_same_name_other_type(void **state)
 	struct master_cf *cf = parse_ok(text, strlen(text));
 
 	assert_int_equal(cf->nservices, 2);
-	assert_string_equal(master_cf_find(cf, "smtp", MASTER_TYPE_INET)->command,
-	    "smtpd");
-	assert_string_equal(master_cf_find(cf, "smtp", MASTER_TYPE_UNIX)->command,
-	    "smtp");
+	assert_string_equal(
+	    master_cf_find(cf, "smtp", MASTER_TYPE_INET)->command, "smtpd");
+	assert_string_equal(
+	    master_cf_find(cf, "smtp", MASTER_TYPE_UNIX)->command, "smtp");
 	master_cf_free(&cf);
 }
 
@@ -751,7 +753,7 @@ test_load_errors(void **state)
 	close(fd);
 	diag_list_init(&dl);
 	assert_int_equal(master_cf_load(file, &cf, &dl), -1);
-	assert_true(diag_list_contains(&dl, DIAG_ERROR, "file is too big"));
+	assert_true(diag_list_contains(&dl, DIAG_ERROR, "file is larger than"));
 	diag_list_deinit(&dl);
 	diag_list_init(&dl);
 	assert_int_equal(master_cf_parse(big, MASTER_CF_MAX_BYTES + 1, "x",
@@ -779,6 +781,35 @@ test_load_errors(void **state)
 	rmdir(tmpl);
 	free(file);
 	free(big);
+}
+
+/* An entry past the logical-line cap, at the line that passes it. */
+static void
+test_entry_too_long(void **state)
+{
+	struct buf text;
+	struct diag_list dl;
+	struct master_cf *cf = NULL;
+	char *value = xmalloc(30001);
+
+	memset(value, 'v', 30000);
+	value[30000] = '\0';
+	buf_init(&text, 1024 * 1024);
+	assert_int_equal(buf_append_str(&text, "a unix - - - - - c\n"), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(buf_appendf(&text, "  -o x%d=%s\n", i, value),
+		    0);
+	diag_list_init(&dl);
+	assert_int_equal(master_cf_parse(buf_cstr(&text), text.len, "m", &cf,
+	    &dl), -1);
+	assert_int_equal(dl.errors, 1);
+	assert_int_equal(dl.items[0].line, 4);
+	assert_true(diag_list_contains(&dl, DIAG_ERROR,
+	    "service entry too long: with its continuation lines it may have "
+	    "at most 65536 bytes"));
+	diag_list_deinit(&dl);
+	buf_deinit(&text);
+	free(value);
 }
 
 /* Many entries, each duplicated: still one error per repeat, in order. */
@@ -822,6 +853,7 @@ main(void)
 		cmocka_unit_test(test_seed_as_posted),
 		cmocka_unit_test(test_seed_byte_by_byte),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_entry_too_long),
 		cmocka_unit_test(test_many_duplicates),
 	};
 

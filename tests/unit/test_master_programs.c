@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_master_programs - what each master.cf command means to Ostia
+ * (run, built in, not yet, unknown; smtpd only as an inet service; path
+ * forms), and master_programs_check: exactly one warning, with file and
+ * line, per service that is not started, none for the others; on a
+ * small master.cf and on the seed configuration.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "diag.h"
+#include "master_cf.h"
+#include "master_programs.h"
+#include "xalloc.h"
+
+static const char *
+kind_name(enum program_kind k)
+{
+	switch (k) {
+	case PROGRAM_RUN:
+		return "RUN";
+	case PROGRAM_BUILTIN:
+		return "BUILTIN";
+	case PROGRAM_LATER:
+		return "LATER";
+	case PROGRAM_UNKNOWN:
+		return "UNKNOWN";
+	}
+	return "?";
+}
+
+static void
+print_diags(const struct diag_list *dl)
+{
+	for (size_t i = 0; i < dl->n; i++) {
+		char *s = diag_format(&dl->items[i]);
+
+		print_message("  diag: %s\n", s);
+		free(s);
+	}
+}
+
+/* source_path - a file under the source tree; caller frees. */
+static char *
+source_path(const char *rel)
+{
+	const char *dir = getenv("OSTIA_SOURCE_DIR");
+	const char *tail = "/tests/unit/test_master_programs.c";
+	const char *file = __FILE__;
+	size_t flen = strlen(file), tlen = strlen(tail);
+
+	if (dir != NULL && *dir != '\0')
+		return xasprintf("%s/%s", dir, rel);
+	if (flen > tlen && strcmp(file + flen - tlen, tail) == 0)
+		return xasprintf("%.*s/%s", (int)(flen - tlen), file, rel);
+	return xasprintf("%s", rel);
+}
+
+/* ------------------------------------------------------------------ */
+/* master_program_for                                                  */
+
+static const struct {
+	const char *command;
+	enum master_type type;
+	enum program_kind kind;
+	const char *what;	/* substring of p->what; NULL: not checked */
+} cases[] = {
+	/* The SMTP server runs only as an inet service. */
+	{ "smtpd", MASTER_TYPE_INET, PROGRAM_RUN, "SMTP server" },
+	{ "smtpd", MASTER_TYPE_UNIX, PROGRAM_LATER, "non-inet" },
+	{ "smtpd", MASTER_TYPE_PASS, PROGRAM_LATER, "non-inet" },
+	{ "smtpd", MASTER_TYPE_FIFO, PROGRAM_LATER, "non-inet" },
+	{ "smtpd", MASTER_TYPE_UNIX_DGRAM, PROGRAM_LATER, "non-inet" },
+	/* Path forms: only the last component counts. */
+	{ "/usr/lib/postfix/sbin/smtpd", MASTER_TYPE_INET, PROGRAM_RUN,
+	    "SMTP server" },
+	{ "/usr/libexec/postfix/smtpd", MASTER_TYPE_UNIX, PROGRAM_LATER,
+	    "non-inet" },
+	{ "/usr/lib/postfix/sbin/qmgr", MASTER_TYPE_UNIX, PROGRAM_BUILTIN,
+	    "queue manager" },
+	{ "sbin/pipe", MASTER_TYPE_UNIX, PROGRAM_LATER, "pipe" },
+	/* Jobs done by Ostia's fixed processes, whatever the type. */
+	{ "qmgr", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "queue manager" },
+	{ "qmgr", MASTER_TYPE_FIFO, PROGRAM_BUILTIN, NULL },
+	{ "qmgr", MASTER_TYPE_INET, PROGRAM_BUILTIN, NULL },
+	{ "oqmgr", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "queue manager" },
+	{ "pickup", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "pickup" },
+	{ "pickup", MASTER_TYPE_FIFO, PROGRAM_BUILTIN, NULL },
+	{ "cleanup", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "cleanup" },
+	{ "tlsmgr", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "TLS" },
+	{ "trivial-rewrite", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "rewriting" },
+	{ "bounce", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "bounce" },
+	{ "verify", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "verification" },
+	{ "flush", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "flush" },
+	{ "proxymap", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "proxy" },
+	{ "showq", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "queue listing" },
+	{ "anvil", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "connection" },
+	{ "scache", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "connection cache" },
+	{ "postlogd", MASTER_TYPE_UNIX_DGRAM, PROGRAM_BUILTIN, "maillog" },
+	/* Known programs that Ostia does not have yet. */
+	{ "pipe", MASTER_TYPE_UNIX, PROGRAM_LATER, "pipe" },
+	{ "smtp", MASTER_TYPE_UNIX, PROGRAM_LATER, "SMTP delivery" },
+	{ "lmtp", MASTER_TYPE_UNIX, PROGRAM_LATER, "LMTP" },
+	{ "local", MASTER_TYPE_UNIX, PROGRAM_LATER, "local delivery" },
+	{ "virtual", MASTER_TYPE_UNIX, PROGRAM_LATER, "virtual" },
+	{ "error", MASTER_TYPE_UNIX, PROGRAM_LATER, "error" },
+	{ "discard", MASTER_TYPE_UNIX, PROGRAM_LATER, "discard" },
+	{ "postscreen", MASTER_TYPE_INET, PROGRAM_LATER, "postscreen" },
+	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_LATER, "DNSBL" },
+	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_LATER, "TLS proxy" },
+	{ "qmqpd", MASTER_TYPE_INET, PROGRAM_LATER, "QMQP" },
+	{ "spawn", MASTER_TYPE_UNIX, PROGRAM_LATER, "spawn" },
+	/* Anything else, and near misses, are unknown. */
+	{ "amavisd", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, "unknown" },
+	{ "policyd-spf", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, "unknown" },
+	{ "SMTPD", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
+	{ "smtpd2", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
+	{ "smtp-d", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
+	{ "smtpd/", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
+	{ "/", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
+	{ "", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
+	{ "trivial_rewrite", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, NULL },
+};
+
+static void
+test_program_for(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct master_service s;
+		const struct program_def *p;
+
+		memset(&s, 0, sizeof(s));
+		s.name = UNCONST("svc");
+		s.command = UNCONST(cases[i].command);
+		s.type = cases[i].type;
+		p = master_program_for(&s);
+		assert_non_null(p);
+		if (p->kind != cases[i].kind)
+			print_message("case %zu: %s/%s is %s, expected %s\n",
+			    i, cases[i].command,
+			    master_type_name(cases[i].type),
+			    kind_name(p->kind), kind_name(cases[i].kind));
+		assert_int_equal(p->kind, cases[i].kind);
+		assert_non_null(p->what);
+		assert_true(p->what[0] != '\0');
+		if (cases[i].what != NULL) {
+			if (strstr(p->what, cases[i].what) == NULL)
+				print_message("case %zu: what \"%s\"\n", i,
+				    p->what);
+			assert_non_null(strstr(p->what, cases[i].what));
+		}
+		/* A known program's definition names it. */
+		if (p->kind != PROGRAM_UNKNOWN) {
+			const char *slash = strrchr(cases[i].command, '/');
+			const char *base = slash != NULL ? slash + 1 :
+			    cases[i].command;
+
+			assert_string_equal(p->command, base);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* master_programs_check                                               */
+
+static struct master_cf *
+parse_ok(const char *text, const char *filename)
+{
+	struct diag_list dl;
+	struct master_cf *cf = NULL;
+
+	diag_list_init(&dl);
+	if (master_cf_parse(text, strlen(text), filename, &cf, &dl) != 0)
+		print_diags(&dl);
+	assert_int_equal(dl.errors, 0);
+	assert_non_null(cf);
+	diag_list_deinit(&dl);
+	return cf;
+}
+
+/* diags_at - how many diagnostics name file:line. */
+static size_t
+diags_at(const struct diag_list *dl, const char *file, unsigned line)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dl->n; i++)
+		if (dl->items[i].line == line && dl->items[i].file != NULL &&
+		    strcmp(dl->items[i].file, file) == 0)
+			n++;
+	return n;
+}
+
+/* diag_at - the first diagnostic at line; fails the test if none. */
+static const struct diag *
+diag_at(const struct diag_list *dl, unsigned line)
+{
+	static const struct diag none = {
+		DIAG_ERROR, UNCONST(""), 0, UNCONST("")
+	};
+
+	for (size_t i = 0; i < dl->n; i++)
+		if (dl->items[i].line == line)
+			return &dl->items[i];
+	fail_msg("no diagnostic at line %u", line);
+	return &none;	/* not reached */
+}
+
+static const char small_master_cf[] =
+    "# a comment\n"						/* 1 */
+    "smtp      inet  n  -  n  -  -  smtpd\n"			/* 2 */
+    "submission inet n  -  n  -  -  /usr/lib/postfix/sbin/smtpd\n"	/* 3 */
+    "  -o smtpd_tls_security_level=encrypt\n"			/* 4 */
+    "\n"							/* 5 */
+    "qmgr      unix  n  -  n  300 1 qmgr\n"			/* 6 */
+    "pickup    unix  n  -  n  60  1 pickup\n"			/* 7 */
+    "dovecot   unix  -  n  n  -  -  pipe\n"			/* 8 */
+    "  flags=DRhu user=vmail argv=/usr/lib/dovecot/deliver\n"	/* 9 */
+    "amavis    unix  -  -  n  -  2  amavisd\n"			/* 10 */
+    "lmtpsock  unix  -  -  n  -  -  smtpd\n"			/* 11 */
+    "relay     unix  -  -  n  -  -  smtp\n"			/* 12 */
+    "tlsmgr    unix  -  -  n  1000? 1 tlsmgr\n";		/* 13 */
+
+static void
+test_check_small(void **state)
+{
+	static const char *const file = "/etc/ostia/master.cf";
+	static const struct {
+		unsigned line;
+		const char *texts[3];
+	} want[] = {
+		{ 8, { "service dovecot/unix", "pipe delivery agent",
+		    "not implemented yet" } },
+		{ 10, { "service amavis/unix", "no program called "
+		    "\"amavisd\"", "not started" } },
+		{ 11, { "service lmtpsock/unix", "SMTP server on a non-inet "
+		    "service", "(smtpd)" } },
+		{ 12, { "service relay/unix", "SMTP delivery agent (smtp)",
+		    "not started" } },
+	};
+	static const unsigned quiet[] = { 1, 2, 3, 4, 5, 6, 7, 9, 13 };
+	struct master_cf *cf = parse_ok(small_master_cf, file);
+	struct diag_list dl;
+
+	(void)state;
+	assert_int_equal(cf->nservices, 9);
+	diag_list_init(&dl);
+	master_programs_check(cf, &dl);
+	if (dl.n != N_ELEMENTS(want))
+		print_diags(&dl);
+	assert_int_equal(dl.n, N_ELEMENTS(want));
+	assert_int_equal(dl.errors, 0);
+	for (size_t i = 0; i < N_ELEMENTS(want); i++) {
+		const struct diag *d = diag_at(&dl, want[i].line);
+
+		assert_int_equal(d->level, DIAG_WARNING);
+		assert_string_equal(d->file, file);
+		assert_int_equal(diags_at(&dl, file, want[i].line), 1);
+		for (size_t j = 0; j < N_ELEMENTS(want[i].texts); j++) {
+			if (strstr(d->text, want[i].texts[j]) == NULL)
+				print_message("line %u: %s\n", want[i].line,
+				    d->text);
+			assert_non_null(strstr(d->text, want[i].texts[j]));
+		}
+	}
+	for (size_t i = 0; i < N_ELEMENTS(quiet); i++)
+		assert_int_equal(diags_at(&dl, file, quiet[i]), 0);
+	/* The formatted form leads with file:line. */
+	{
+		char *s = diag_format(diag_at(&dl, 8));
+
+		assert_non_null(s);
+		assert_true(strncmp(s, "/etc/ostia/master.cf:8: ", 24) == 0);
+		free(s);
+	}
+	/* Checking twice adds the same warnings again, nothing else. */
+	master_programs_check(cf, &dl);
+	assert_int_equal(dl.n, 2 * N_ELEMENTS(want));
+	diag_list_deinit(&dl);
+	master_cf_free(&cf);
+}
+
+static void
+test_check_none(void **state)
+{
+	static const char text[] =
+	    "smtp inet n - n - - smtpd\n"
+	    "cleanup unix n - n - 0 cleanup\n"
+	    "rewrite unix - - n - - trivial-rewrite\n";
+	struct master_cf *cf = parse_ok(text, "master.cf");
+	struct master_cf empty = { NULL, 0 };
+	struct diag_list dl;
+
+	(void)state;
+	diag_list_init(&dl);
+	master_programs_check(cf, &dl);
+	assert_int_equal(dl.n, 0);
+	master_programs_check(&empty, &dl);
+	assert_int_equal(dl.n, 0);
+	diag_list_deinit(&dl);
+	master_cf_free(&cf);
+}
+
+/* The seed configuration: one warning per service that is not started. */
+static void
+test_check_seed(void **state)
+{
+	char *path = source_path("tests/fixtures/seed/master.cf");
+	struct master_cf *cf = NULL;
+	struct diag_list dl;
+	size_t later = 0, unknown = 0, run = 0, before;
+
+	(void)state;
+	diag_list_init(&dl);
+	if (master_cf_load(path, &cf, &dl) != 0)
+		print_diags(&dl);
+	assert_non_null(cf);
+	assert_int_equal(dl.errors, 0);
+	before = dl.n;
+	master_programs_check(cf, &dl);
+	for (size_t i = 0; i < cf->nservices; i++) {
+		const struct master_service *s = &cf->services[i];
+		const struct program_def *p = master_program_for(s);
+		size_t n = diags_at(&dl, s->file, s->line);
+
+		if (p->kind == PROGRAM_LATER || p->kind == PROGRAM_UNKNOWN) {
+			const struct diag *d = diag_at(&dl, s->line);
+			char *who = xasprintf("service %s/%s", s->name,
+			    master_type_name(s->type));
+
+			assert_int_equal(n, 1);
+			assert_non_null(strstr(d->text, who));
+			free(who);
+			later += p->kind == PROGRAM_LATER;
+			unknown += p->kind == PROGRAM_UNKNOWN;
+		} else {
+			assert_int_equal(n, 0);
+			run += p->kind == PROGRAM_RUN;
+		}
+	}
+	assert_int_equal(dl.n - before, later + unknown);
+	/* smtp, smtps, submission and 127.0.0.1:10025 are started. */
+	assert_int_equal(run, 4);
+	/* smtp (as smtp, relay, smtp-amavis), error (as error, retry),
+	 * discard, local, virtual, lmtp, pipe (as dovecot). */
+	assert_int_equal(later, 10);
+	assert_int_equal(unknown, 0);
+	diag_list_deinit(&dl);
+	master_cf_free(&cf);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_program_for),
+		cmocka_unit_test(test_check_small),
+		cmocka_unit_test(test_check_none),
+		cmocka_unit_test(test_check_seed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

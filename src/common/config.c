@@ -252,30 +252,40 @@ config_raw(const struct config_view *v, const char *name,
 }
 
 static int expand_into(const struct config_view *v, const char *text,
-    struct buf *out, int depth, const char **error_r);
+    struct buf *out, int depth, unsigned *steps, const char **error_r);
 
 /* expand_name_into - append the expanded value of name. */
 static int
 expand_name_into(const struct config_view *v, const char *name,
-    struct buf *out, int depth, const char **error_r)
+    struct buf *out, int depth, unsigned *steps, const char **error_r)
 {
 	const char *raw = config_raw(v, name, NULL);
 
+	/*
+	 * Bound the work as well as the depth: "a = $b$b", "b = $c$c", ...
+	 * doubles it at every level without ever nesting deeply.
+	 */
+	if (++*steps > CONFIG_EXPAND_MAX_STEPS) {
+		*error_r = "parameter expansion follows more than 10000 "
+		    "$name references (values that refer to others many "
+		    "times over)";
+		return -1;
+	}
 	if (raw == NULL)
 		return 0;
-	return expand_into(v, raw, out, depth + 1, error_r);
+	return expand_into(v, raw, out, depth + 1, steps, error_r);
 }
 
 /* name_is_empty - true if name expands to the empty string. */
 static int
 name_is_empty(const struct config_view *v, const char *name, int depth,
-    bool *empty_r, const char **error_r)
+    bool *empty_r, unsigned *steps, const char **error_r)
 {
 	struct buf tmp;
 	int ret;
 
 	buf_init(&tmp, MAIN_CF_LINE_MAX_BYTES);
-	ret = expand_name_into(v, name, &tmp, depth, error_r);
+	ret = expand_name_into(v, name, &tmp, depth, steps, error_r);
 	*empty_r = tmp.len == 0;
 	buf_deinit(&tmp);
 	return ret;
@@ -322,7 +332,7 @@ braced_group(const char *s, const char **start_r, size_t *len_r,
  */
 static int
 expand_braced(const struct config_view *v, const char *inner, size_t len,
-    struct buf *out, int depth, const char **error_r)
+    struct buf *out, int depth, unsigned *steps, const char **error_r)
 {
 	char name[256];
 	size_t nl = 0;
@@ -343,10 +353,10 @@ expand_braced(const struct config_view *v, const char *inner, size_t len,
 	memcpy(name, inner, nl);
 	name[nl] = '\0';
 	if (nl == len)
-		return expand_name_into(v, name, out, depth, error_r);
+		return expand_name_into(v, name, out, depth, steps, error_r);
 
 	op = inner[nl];
-	if (name_is_empty(v, name, depth, &empty, error_r) < 0)
+	if (name_is_empty(v, name, depth, &empty, steps, error_r) < 0)
 		return -1;
 	want = op == '?' ? !empty : empty;
 	rest = xstrndup(inner + nl + 1, len - nl - 1);
@@ -396,7 +406,7 @@ expand_braced(const struct config_view *v, const char *inner, size_t len,
 	if (ret == 0 && pick != NULL) {
 		char *t = xstrndup(pick, pick_len);
 
-		ret = expand_into(v, t, out, depth + 1, error_r);
+		ret = expand_into(v, t, out, depth + 1, steps, error_r);
 		free(t);
 	}
 	free(rest);
@@ -405,7 +415,7 @@ expand_braced(const struct config_view *v, const char *inner, size_t len,
 
 static int
 expand_into(const struct config_view *v, const char *text, struct buf *out,
-    int depth, const char **error_r)
+    int depth, unsigned *steps, const char **error_r)
 {
 	const char *p = text;
 
@@ -447,7 +457,7 @@ expand_into(const struct config_view *v, const char *text, struct buf *out,
 				return -1;
 			}
 			if (expand_braced(v, p + 1, (size_t)(q - p - 1), out,
-			    depth, error_r) < 0)
+			    depth, steps, error_r) < 0)
 				return -1;
 			p = q + 1;
 		} else if (is_param_name_char(*p) && *p != '-') {
@@ -465,7 +475,7 @@ expand_into(const struct config_view *v, const char *text, struct buf *out,
 				return -1;
 			}
 			name[nl] = '\0';
-			if (expand_name_into(v, name, out, depth, error_r) < 0)
+			if (expand_name_into(v, name, out, depth, steps, error_r) < 0)
 				return -1;
 			p += nl;
 		} else {
@@ -485,9 +495,10 @@ config_expand(const struct config_view *v, const char *text,
     const char **error_r)
 {
 	struct buf out;
+	unsigned steps = 0;
 
 	buf_init(&out, MAIN_CF_LINE_MAX_BYTES);
-	if (expand_into(v, text, &out, 0, error_r) < 0) {
+	if (expand_into(v, text, &out, 0, &steps, error_r) < 0) {
 		buf_deinit(&out);
 		return NULL;
 	}
@@ -816,12 +827,19 @@ view_deinit(struct config_view *v)
 static void
 compute_defaults(struct config *cf)
 {
-	char *host = config_default_myhostname();
-	const char *dot = strchr(host, '.');
+	const char *err = NULL, *dot;
+	char *host;
 
-	cf->computed_default[P_myhostname] = host;
+	cf->computed_default[P_myhostname] = config_default_myhostname();
+	/*
+	 * As in Postfix, mydomain defaults to $myhostname minus its first
+	 * label, with myhostname as main.cf sets it.
+	 */
+	host = config_expand(&cf->main_view, "$myhostname", &err);
+	dot = host != NULL ? strchr(host, '.') : NULL;
 	cf->computed_default[P_mydomain] = xstrdup(dot != NULL && dot[1] ?
 	    dot + 1 : "localdomain");
+	free(host);
 }
 
 char *

@@ -34,6 +34,8 @@
 #define MAIN_CF_LINE_MAX_BYTES (1024 * 1024)
 /* Deepest $name expansion nesting before a loop is assumed. */
 #define CONFIG_EXPAND_MAX_DEPTH 100
+/* Most $name references one expansion may follow in all. */
+#define CONFIG_EXPAND_MAX_STEPS 10000
 
 /* The default configuration directory (as Postfix's /etc/postfix). */
 #define CONFIG_DEFAULT_DIR "/etc/ostia"
@@ -98,7 +100,8 @@ bool config_list_contains(const struct config_view *v, enum param_id id,
  * The raw (unexpanded) value of any name in a view: a -o override, a
  * main.cf setting, or the default.  NULL for an unknown name that is
  * not set.  *origin_r (may be NULL) tells where it came from:
- * "default", or "file:line".  Valid as long as the configuration.
+ * "default", "-c" (config_directory), or the path of main.cf or
+ * master.cf.  Valid as long as the configuration.
  */
 const char *config_raw(const struct config_view *v, const char *name,
     const char **origin_r);

@@ -953,7 +953,8 @@ test_per_service(void **state)
 	const char *master_with =
 	    "smtp inet n - n - - smtpd\n"
 	    "dovecot unix - n n - - pipe\n"
-	    "  flags=DRhu user=vmail:vmail argv=/usr/bin/deliver -f ${sender}\n";
+	    "  flags=DRhu user=vmail:vmail argv=/usr/bin/deliver\n"
+	    "  -f ${sender}\n";
 	const char *master_without = "smtp inet n - n - - smtpd\n";
 	struct diag_list dl;
 	struct config *cf;
@@ -1496,7 +1497,7 @@ test_seed(void **state)
 	config_free(&cf);
 	diag_list_deinit(&dl);
 
-	/* config_load reports a missing master.cf unless told not to read it. */
+	/* config_load reports a missing master.cf, unless told not to read. */
 	{
 		char *path = xasprintf("%s/master.cf", dir);
 

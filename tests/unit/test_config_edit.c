@@ -48,7 +48,8 @@ static const struct edit_case edit_cases[] = {
 	    "myhostname = new\n" },
 	/* Continuation lines of the replaced entry go. */
 	{ "a = 1\nmydestination = x,\n  y,\n\tz\nb = 2\n",
-	    { { "mydestination", "q" } }, 1, "a = 1\nmydestination = q\nb = 2\n" },
+	    { { "mydestination", "q" } }, 1,
+	    "a = 1\nmydestination = q\nb = 2\n" },
 	/* Comments and blank lines inside them stay. */
 	{ "mydestination = x,\n# note\n  y\n\n  # indented\n  z\nb = 2\n",
 	    { { "mydestination", "q" } }, 1,

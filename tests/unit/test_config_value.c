@@ -103,7 +103,7 @@ static const struct value_case time_s_cases[] = {
 	/* Overflow, before and after the unit is applied. */
 	{ "999999999999999999w", false, 0, "time out of range" },
 	{ "9223372036854775807", false, 0, "time out of range" },
-	{ "99999999999999999999999", false, 0, NULL /* any error */ },
+	{ "99999999999999999999999", false, 0, "time out of range" },
 	{ "2147483647", true, 2147483647, NULL },
 	{ "2147483648", false, 0, "time out of range: allowed from 0s to "
 	    "2147483647s" },
@@ -117,13 +117,8 @@ test_time(void **state)
 	const struct param_def def_s = {
 		"t_s", PT_TIME, "0", 0, 2147483647, "s", PS_IMPL, "test",
 	};
-	struct value_case cases[N_ELEMENTS(time_s_cases)];
 
-	memcpy(cases, time_s_cases, sizeof(cases));
-	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
-		if (cases[i].error == NULL && !cases[i].ok)
-			cases[i].error = "";
-	check_cases(&def_s, cases, N_ELEMENTS(cases));
+	check_cases(&def_s, time_s_cases, N_ELEMENTS(time_s_cases));
 }
 
 /* Without a unit, the parameter's default unit applies. */
@@ -231,7 +226,8 @@ test_int(void **state)
 		{ "100000", true, 100000, NULL },
 		{ "50", true, 50, NULL },
 		{ "0", false, 0, "expected a whole number from 1 to 100000" },
-		{ "100001", false, 0, "expected a whole number from 1 to 100000" },
+		{ "100001", false, 0,
+		    "expected a whole number from 1 to 100000" },
 		{ "-1", false, 0, "expected a whole number from 1 to 100000" },
 		{ "", false, 0, "expected a whole number" },
 		{ "abc", false, 0, "expected a whole number" },
@@ -269,7 +265,8 @@ test_size(void **state)
 	static const struct value_case bsl[] = {
 		{ "1", true, 1, NULL },
 		{ "2147483647", true, 2147483647, NULL },
-		{ "0", false, 0, "expected a size in bytes from 1 to 2147483647" },
+		{ "0", false, 0,
+		    "expected a size in bytes from 1 to 2147483647" },
 		{ "2147483648", false, 0, "from 1 to 2147483647" },
 		{ "-5", false, 0, "negative" },
 	};
@@ -365,11 +362,13 @@ test_maps(void **state)
 		{ "inline:{ a=b }", true, 0, NULL },
 		{ "inline:{ a=1, b=2 }, pcre:/etc/x.pcre", true, 0, NULL },
 		{ "smtp-amavis_x:y", true, 0, NULL },
-		{ "mysql", false, 0, "\"mysql\" is not a lookup table: expected "
+		{ "mysql", false, 0,
+		    "\"mysql\" is not a lookup table: expected "
 		    "type:name" },
 		{ "mysql:", false, 0, "\"mysql:\" is not a lookup table" },
 		{ ":name", false, 0, "\":name\" is not a lookup table" },
-		{ "hash:/a mysql", false, 0, "\"mysql\" is not a lookup table" },
+		{ "hash:/a mysql", false, 0,
+		    "\"mysql\" is not a lookup table" },
 		{ "hash:/a, /etc/b", false, 0, "\"/etc/b\"" },
 		{ "{ a=b }", false, 0, "\"a=b\" is not a lookup table" },
 		{ "ha.sh:/x", false, 0, "is not a lookup table" },

@@ -6,8 +6,11 @@ pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
 # add_unit_test(NAME) builds tests/unit/NAME.c against the core library.
 function(add_unit_test name)
-	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c)
+	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c
+		${CMAKE_SOURCE_DIR}/tests/unit/test_support.c)
 	target_link_libraries(${name} PRIVATE ostiadaemon ostiacore PkgConfig::CMOCKA)
+	target_compile_definitions(${name} PRIVATE
+		OSTIA_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 	add_test(NAME unit.${name} COMMAND ${name})
 	set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 120
 		ENVIRONMENT "OSTIA_SOURCE_DIR=${CMAKE_SOURCE_DIR}")

@@ -951,6 +951,41 @@ master_cf_load(const char *path, struct master_cf **cf_r,
 	return ret;
 }
 
+static bool
+mcf_str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool
+master_service_equal(const struct master_service *a,
+    const struct master_service *b)
+{
+	size_t i;
+
+	if (!mcf_str_eq(a->name, b->name) || a->type != b->type ||
+	    a->private_flag != b->private_flag ||
+	    a->unpriv_flag != b->unpriv_flag ||
+	    a->chroot_flag != b->chroot_flag || a->wakeup != b->wakeup ||
+	    a->wakeup_if_used != b->wakeup_if_used ||
+	    a->maxproc != b->maxproc || !mcf_str_eq(a->command, b->command) ||
+	    !mcf_str_eq(a->inet_host, b->inet_host) ||
+	    !mcf_str_eq(a->inet_port, b->inet_port) || a->nopts != b->nopts)
+		return false;
+	for (i = 0; a->args[i] != NULL && b->args[i] != NULL; i++)
+		if (strcmp(a->args[i], b->args[i]) != 0)
+			return false;
+	if (a->args[i] != NULL || b->args[i] != NULL)
+		return false;
+	for (i = 0; i < a->nopts; i++)
+		if (strcmp(a->opts[i].name, b->opts[i].name) != 0 ||
+		    strcmp(a->opts[i].value, b->opts[i].value) != 0)
+			return false;
+	return true;
+}
+
 void
 master_cf_free(struct master_cf **cfp)
 {

@@ -76,6 +76,10 @@ void master_cf_free(struct master_cf **cfp);
 /* The service called name with that type, or NULL. */
 const struct master_service *master_cf_find(const struct master_cf *cf,
     const char *name, enum master_type type);
+/* True if a and b are the same entry: every parsed field, -o options
+ * and arguments in order; file and line are not compared. */
+bool master_service_equal(const struct master_service *a,
+    const struct master_service *b);
 /* "inet", "unix", ... */
 const char *master_type_name(enum master_type type);
 /*

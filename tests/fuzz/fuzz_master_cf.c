@@ -19,41 +19,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-/* services_equal - every parsed field except file and line. */
-static bool
-services_equal(const struct master_service *a, const struct master_service *b)
-{
-	size_t i;
-
-	if (!str_eq(a->name, b->name) || a->type != b->type ||
-	    a->private_flag != b->private_flag ||
-	    a->unpriv_flag != b->unpriv_flag ||
-	    a->chroot_flag != b->chroot_flag || a->wakeup != b->wakeup ||
-	    a->wakeup_if_used != b->wakeup_if_used ||
-	    a->maxproc != b->maxproc || !str_eq(a->command, b->command) ||
-	    !str_eq(a->inet_host, b->inet_host) ||
-	    !str_eq(a->inet_port, b->inet_port) || a->nopts != b->nopts)
-		return false;
-	for (i = 0; a->args[i] != NULL && b->args[i] != NULL; i++)
-		if (strcmp(a->args[i], b->args[i]) != 0)
-			return false;
-	if (a->args[i] != NULL || b->args[i] != NULL)
-		return false;
-	for (i = 0; i < a->nopts; i++)
-		if (strcmp(a->opts[i].name, b->opts[i].name) != 0 ||
-		    strcmp(a->opts[i].value, b->opts[i].value) != 0)
-			return false;
-	return true;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -96,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (again->nservices != cf->nservices)
 			abort();
 		for (size_t i = 0; i < cf->nservices; i++)
-			if (!services_equal(&cf->services[i],
+			if (!master_service_equal(&cf->services[i],
 			    &again->services[i]))
 				abort();
 		master_cf_free(&again);

@@ -32,6 +32,7 @@
 #include "master_cf.h"
 #include "strv.h"
 #include "xalloc.h"
+#include "test_support.h"
 
 #define TEST_DIR "/test/etc"
 #define MAIN_PATH TEST_DIR "/main.cf"
@@ -39,18 +40,6 @@
 
 /* ---------------------------------------------------------------- */
 /* Helpers                                                          */
-
-static void
-print_diags(const struct diag_list *dl)
-{
-	for (size_t i = 0; i < dl->n; i++) {
-		char *s = diag_format(&dl->items[i]);
-
-		print_message("  %s: %s\n", dl->items[i].level == DIAG_ERROR ?
-		    "error" : "warning", s);
-		free(s);
-	}
-}
 
 /* load - config_load_text() on NUL-terminated texts (master may be NULL). */
 static struct config *
@@ -71,7 +60,7 @@ load_ok(const char *main_text, const char *master_text, unsigned flags,
 	struct config *cf = load(main_text, master_text, flags, dl);
 
 	if (cf == NULL || dl->errors != 0)
-		print_diags(dl);
+		test_print_diags(dl);
 	assert_non_null(cf);
 	assert_int_equal(dl->errors, 0);
 	return cf;
@@ -106,14 +95,14 @@ expect_diag(const struct diag_list *dl, enum diag_level level,
 		    strstr(dl->items[i].text, needle) == NULL)
 			continue;
 		if (d != NULL) {
-			print_diags(dl);
+			test_print_diags(dl);
 			fail_msg("more than one diagnostic with \"%s\"",
 			    needle);
 		}
 		d = &dl->items[i];
 	}
 	if (d == NULL) {
-		print_diags(dl);
+		test_print_diags(dl);
 		fail_msg("no %s with \"%s\"", level == DIAG_ERROR ? "error" :
 		    "warning", needle);
 	}
@@ -132,7 +121,7 @@ no_diag_with(const struct diag_list *dl, const char *needle)
 {
 	for (size_t i = 0; i < dl->n; i++) {
 		if (strstr(dl->items[i].text, needle) != NULL) {
-			print_diags(dl);
+			test_print_diags(dl);
 			fail_msg("unexpected diagnostic about \"%s\"", needle);
 		}
 	}
@@ -222,41 +211,18 @@ remove_tmpdir(char *dir)
 	free(dir);
 }
 
-/* source_path - a file under the source tree; caller frees. */
-static char *
-source_path(const char *rel)
-{
-	const char *dir = getenv("OSTIA_SOURCE_DIR");
-	const char *tail = "/tests/unit/test_config.c";
-	const char *file = __FILE__;
-	size_t flen = strlen(file), tlen = strlen(tail);
-
-	if (dir != NULL && *dir != '\0')
-		return xasprintf("%s/%s", dir, rel);
-	if (flen > tlen && strcmp(file + flen - tlen, tail) == 0)
-		return xasprintf("%.*s/%s", (int)(flen - tlen), file, rel);
-	return xasprintf("%s", rel);
-}
-
 /* read_source - a file under the source tree with @DIR@ replaced. */
 static char *
 read_source(const char *rel, const char *dir)
 {
-	char *path = source_path(rel);
-	FILE *fp = fopen(path, "rb");
-	struct buf in, out;
-	char chunk[4096];
+	char *path = test_source_path(rel);
+	char *text = test_read_file(path, NULL);
+	struct buf out;
 	const char *p;
-	size_t n;
 
-	assert_non_null(fp);
-	buf_init(&in, 16 * 1024 * 1024);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		assert_int_equal(buf_append(&in, chunk, n), 0);
-	fclose(fp);
 	free(path);
 	buf_init(&out, 16 * 1024 * 1024);
-	p = buf_cstr(&in);
+	p = text;
 	for (;;) {
 		const char *at = strstr(p, "@DIR@");
 
@@ -268,7 +234,7 @@ read_source(const char *rel, const char *dir)
 		assert_int_equal(buf_append_str(&out, dir), 0);
 		p = at + 5;
 	}
-	buf_deinit(&in);
+	free(text);
 	return buf_steal(&out);
 }
 
@@ -728,7 +694,7 @@ test_expand_loop_services(void **state)
 	cf = load(text, master, CONFIG_LOAD_QUIET, &dl);
 	assert_null(cf);
 	if (dl.errors != 2)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_int_equal(dl.errors, 2);
 	expect_diag(&dl, DIAG_ERROR, "myhostname:", MAIN_PATH, 1);
 	expect_diag(&dl, DIAG_ERROR, "mydomain:", MAIN_PATH, 2);
@@ -924,7 +890,7 @@ test_warn_quiet(void **state)
 	struct config *cf = load_ok(text, master, CONFIG_LOAD_QUIET, &dl);
 
 	if (dl.n != 0)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_int_equal(dl.n, 0);
 	config_free(&cf);
 	diag_list_deinit(&dl);
@@ -1400,8 +1366,8 @@ check_same_as_file(const char *text, size_t len, unsigned flags)
 	a = config_load_text(dir, text, len, NULL, 0, flags, &dl1);
 	b = config_load(dir, flags, &dl2);
 	if (a == NULL || b == NULL) {
-		print_diags(&dl1);
-		print_diags(&dl2);
+		test_print_diags(&dl1);
+		test_print_diags(&dl2);
 	}
 	assert_non_null(a);
 	assert_non_null(b);
@@ -1475,7 +1441,7 @@ test_seed(void **state)
 	diag_list_init(&dl);
 	cf = config_load(dir, 0, &dl);
 	if (cf == NULL || dl.errors != 0)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_non_null(cf);
 	assert_int_equal(dl.errors, 0);
 	assert_string_equal(config_dir(cf), dir);

@@ -28,6 +28,7 @@
 #include "config_edit.h"
 #include "diag.h"
 #include "xalloc.h"
+#include "test_support.h"
 
 struct edit_case {
 	const char *text;
@@ -200,21 +201,6 @@ make_tmpdir(void)
 	return tmpl;
 }
 
-static char *
-read_all(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	assert_non_null(fp);
-	buf_init(&b, 16 * 1024 * 1024);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		assert_int_equal(buf_append(&b, chunk, n), 0);
-	fclose(fp);
-	return buf_steal(&b);
-}
 
 static void
 write_all(const char *path, const char *text, mode_t mode)
@@ -290,7 +276,7 @@ test_edit_file(void **state)
 	assert_int_equal(config_edit_file(path, edits, N_ELEMENTS(edits),
 	    &err), 0);
 	assert_null(err);
-	got = read_all(path);
+	got = test_read_file(path, NULL);
 	assert_string_equal(got, "# keep me\nmyhostname = mx.example.org\n"
 	    "smtpd_timeout = 1m\n");
 	free(got);
@@ -306,7 +292,7 @@ test_edit_file(void **state)
 	assert_int_equal(config_edit_file(path, edits, 1, &err), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	got = read_all(path);
+	got = test_read_file(path, NULL);
 	assert_string_equal(got, "# keep me\nmyhostname = mx.example.org\n"
 	    "smtpd_timeout = 1m\n");
 	free(got);
@@ -332,7 +318,7 @@ test_edit_file_new(void **state)
 
 	assert_int_equal(config_edit_file(path, edits, N_ELEMENTS(edits),
 	    &err), 0);
-	got = read_all(path);
+	got = test_read_file(path, NULL);
 	assert_string_equal(got, "myorigin = example.org\n");
 	free(got);
 	assert_int_equal(stat(path, &st), 0);
@@ -382,7 +368,7 @@ test_edit_file_errors(void **state)
 	assert_non_null(strstr(err, "cannot create"));
 	assert_non_null(strstr(err, dir));
 	free(err);
-	got = read_all(path);
+	got = test_read_file(path, NULL);
 	assert_string_equal(got, "myorigin = a\n");
 	free(got);
 	names = dir_entries(dir);

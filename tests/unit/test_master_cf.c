@@ -23,51 +23,7 @@
 #include "diag.h"
 #include "master_cf.h"
 #include "xalloc.h"
-
-/* source_path - a file under the source tree; caller frees. */
-static char *
-source_path(const char *rel)
-{
-	const char *dir = getenv("OSTIA_SOURCE_DIR");
-	const char *tail = "/tests/unit/test_master_cf.c";
-	const char *file = __FILE__;
-	size_t flen = strlen(file), tlen = strlen(tail);
-
-	if (dir != NULL && *dir != '\0')
-		return xasprintf("%s/%s", dir, rel);
-	if (flen > tlen && strcmp(file + flen - tlen, tail) == 0)
-		return xasprintf("%.*s/%s", (int)(flen - tlen), file, rel);
-	return xasprintf("%s", rel);
-}
-
-static char *
-read_file(const char *path, size_t *len_r)
-{
-	FILE *fp = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	assert_non_null(fp);
-	buf_init(&b, 16 * 1024 * 1024);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		assert_int_equal(buf_append(&b, chunk, n), 0);
-	fclose(fp);
-	*len_r = b.len;
-	return buf_steal(&b);
-}
-
-/* print_diags - show diagnostics when a test is about to fail. */
-static void
-print_diags(const struct diag_list *dl)
-{
-	for (size_t i = 0; i < dl->n; i++) {
-		char *s = diag_format(&dl->items[i]);
-
-		print_message("  diag: %s\n", s);
-		free(s);
-	}
-}
+#include "test_support.h"
 
 static struct master_cf *
 parse_ok(const char *text, size_t len)
@@ -79,47 +35,12 @@ parse_ok(const char *text, size_t len)
 	diag_list_init(&dl);
 	ret = master_cf_parse(text, len, "master.cf", &cf, &dl);
 	if (ret != 0 || dl.errors != 0)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_int_equal(ret, 0);
 	assert_int_equal(dl.errors, 0);
 	assert_non_null(cf);
 	diag_list_deinit(&dl);
 	return cf;
-}
-
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-/* services_equal - every parsed field except file and line. */
-static bool
-services_equal(const struct master_service *a, const struct master_service *b)
-{
-	size_t i;
-
-	if (!str_eq(a->name, b->name) || a->type != b->type ||
-	    a->private_flag != b->private_flag ||
-	    a->unpriv_flag != b->unpriv_flag ||
-	    a->chroot_flag != b->chroot_flag || a->wakeup != b->wakeup ||
-	    a->wakeup_if_used != b->wakeup_if_used ||
-	    a->maxproc != b->maxproc || !str_eq(a->command, b->command) ||
-	    !str_eq(a->inet_host, b->inet_host) ||
-	    !str_eq(a->inet_port, b->inet_port) || a->nopts != b->nopts)
-		return false;
-	for (i = 0; a->args[i] != NULL && b->args[i] != NULL; i++)
-		if (strcmp(a->args[i], b->args[i]) != 0)
-			return false;
-	if (a->args[i] != NULL || b->args[i] != NULL)
-		return false;
-	for (i = 0; i < a->nopts; i++)
-		if (strcmp(a->opts[i].name, b->opts[i].name) != 0 ||
-		    strcmp(a->opts[i].value, b->opts[i].value) != 0)
-			return false;
-	return true;
 }
 
 /* check_round_trip - format every service, parse that, compare. */
@@ -139,7 +60,7 @@ check_round_trip(const struct master_cf *cf)
 	again = parse_ok(buf_cstr(&text), text.len);
 	assert_int_equal(again->nservices, cf->nservices);
 	for (size_t i = 0; i < cf->nservices; i++) {
-		if (!services_equal(&cf->services[i], &again->services[i]))
+		if (!master_service_equal(&cf->services[i], &again->services[i]))
 			fail_msg("round trip changed service %zu: %s", i,
 			    buf_cstr(&text));
 		assert_int_equal(again->services[i].line, i + 1);
@@ -464,7 +385,7 @@ test_invalid(void **state)
 			found = true;
 		}
 		if (!found) {
-			print_diags(&dl);
+			test_print_diags(&dl);
 			fail_msg("case %zu (%s): no error with '%s'", i,
 			    c->text, c->needle1);
 		}
@@ -600,14 +521,14 @@ static const char *const seed_services[] = {
 static void
 test_seed(void **state)
 {
-	char *path = source_path("tests/fixtures/seed/master.cf");
+	char *path = test_source_path("tests/fixtures/seed/master.cf");
 	struct diag_list dl;
 	struct master_cf *cf = NULL;
 	const struct master_service *s;
 
 	diag_list_init(&dl);
 	if (master_cf_load(path, &cf, &dl) != 0)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_non_null(cf);
 	assert_int_equal(dl.n, 0);
 	assert_int_equal(cf->nservices, N_ELEMENTS(seed_services));
@@ -643,7 +564,7 @@ test_seed(void **state)
 static void
 test_seed_as_posted(void **state)
 {
-	char *path = source_path("tests/fixtures/seed/master.cf.as-posted");
+	char *path = test_source_path("tests/fixtures/seed/master.cf.as-posted");
 	struct diag_list dl;
 	struct master_cf *cf = NULL;
 	const struct diag *d;
@@ -652,7 +573,7 @@ test_seed_as_posted(void **state)
 	assert_int_equal(master_cf_load(path, &cf, &dl), -1);
 	assert_null(cf);
 	if (dl.n != 1)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_int_equal(dl.n, 1);
 	d = &dl.items[0];
 	assert_int_equal(d->level, DIAG_ERROR);
@@ -685,7 +606,7 @@ check_one_entry(void *ctx, const char *text, size_t len, unsigned lineno)
 	assert_int_equal(cf->nservices, 1);
 	assert_true(lc->next < lc->whole->nservices);
 	assert_int_equal(lc->whole->services[lc->next].line, lineno);
-	assert_true(services_equal(&cf->services[0],
+	assert_true(master_service_equal(&cf->services[0],
 	    &lc->whole->services[lc->next]));
 	lc->next++;
 	master_cf_free(&cf);
@@ -696,9 +617,9 @@ check_one_entry(void *ctx, const char *text, size_t len, unsigned lineno)
 static void
 test_seed_byte_by_byte(void **state)
 {
-	char *path = source_path("tests/fixtures/seed/master.cf");
+	char *path = test_source_path("tests/fixtures/seed/master.cf");
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = test_read_file(path, &len);
 	struct master_cf *whole = parse_ok(text, len);
 	struct logical_ctx lc = { whole, 0 };
 	struct cf_lines r;

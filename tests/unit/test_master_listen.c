@@ -35,20 +35,10 @@
 #include "diag.h"
 #include "master_listen.h"
 #include "xalloc.h"
+#include "test_support.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
-
-static void
-print_diags(const struct diag_list *dl)
-{
-	for (size_t i = 0; i < dl->n; i++) {
-		char *s = diag_format(&dl->items[i]);
-
-		print_message("  diag: %s\n", s);
-		free(s);
-	}
-}
 
 /* bind_tcp - a socket bound to addr:port (listening if listen_too). */
 static int
@@ -183,7 +173,7 @@ listen_on(const char *main_text, const char *master_text,
 	    strlen(main_text), master_text, strlen(master_text),
 	    CONFIG_LOAD_QUIET, &dl);
 	if (cf == NULL)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_non_null(cf);
 	mcf = config_master(cf);
 	assert_non_null(mcf);

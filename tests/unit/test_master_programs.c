@@ -20,6 +20,7 @@
 #include "master_cf.h"
 #include "master_programs.h"
 #include "xalloc.h"
+#include "test_support.h"
 
 static const char *
 kind_name(enum program_kind k)
@@ -35,33 +36,6 @@ kind_name(enum program_kind k)
 		return "UNKNOWN";
 	}
 	return "?";
-}
-
-static void
-print_diags(const struct diag_list *dl)
-{
-	for (size_t i = 0; i < dl->n; i++) {
-		char *s = diag_format(&dl->items[i]);
-
-		print_message("  diag: %s\n", s);
-		free(s);
-	}
-}
-
-/* source_path - a file under the source tree; caller frees. */
-static char *
-source_path(const char *rel)
-{
-	const char *dir = getenv("OSTIA_SOURCE_DIR");
-	const char *tail = "/tests/unit/test_master_programs.c";
-	const char *file = __FILE__;
-	size_t flen = strlen(file), tlen = strlen(tail);
-
-	if (dir != NULL && *dir != '\0')
-		return xasprintf("%s/%s", dir, rel);
-	if (flen > tlen && strcmp(file + flen - tlen, tail) == 0)
-		return xasprintf("%.*s/%s", (int)(flen - tlen), file, rel);
-	return xasprintf("%s", rel);
 }
 
 /* ------------------------------------------------------------------ */
@@ -180,7 +154,7 @@ parse_ok(const char *text, const char *filename)
 
 	diag_list_init(&dl);
 	if (master_cf_parse(text, strlen(text), filename, &cf, &dl) != 0)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_int_equal(dl.errors, 0);
 	assert_non_null(cf);
 	diag_list_deinit(&dl);
@@ -256,7 +230,7 @@ test_check_small(void **state)
 	diag_list_init(&dl);
 	master_programs_check(cf, &dl);
 	if (dl.n != N_ELEMENTS(want))
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_int_equal(dl.n, N_ELEMENTS(want));
 	assert_int_equal(dl.errors, 0);
 	for (size_t i = 0; i < N_ELEMENTS(want); i++) {
@@ -314,7 +288,7 @@ test_check_none(void **state)
 static void
 test_check_seed(void **state)
 {
-	char *path = source_path("tests/fixtures/seed/master.cf");
+	char *path = test_source_path("tests/fixtures/seed/master.cf");
 	struct master_cf *cf = NULL;
 	struct diag_list dl;
 	size_t later = 0, unknown = 0, run = 0, before;
@@ -322,7 +296,7 @@ test_check_seed(void **state)
 	(void)state;
 	diag_list_init(&dl);
 	if (master_cf_load(path, &cf, &dl) != 0)
-		print_diags(&dl);
+		test_print_diags(&dl);
 	assert_non_null(cf);
 	assert_int_equal(dl.errors, 0);
 	before = dl.n;

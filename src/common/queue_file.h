@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * queue_file - the on-disk format of a queued message, and queue IDs.
+ *
+ * A queue file is a sequence of records:
+ *
+ *   record = type (1 octet) length (4 octets, big-endian) payload
+ *
+ * in this order (docs/queue-format.md is the reference):
+ *
+ *   'V' "ostia-queue 1"                      format and version, first
+ *   'I' queue ID
+ *   'T' arrival "SECONDS.MICROSECONDS"
+ *   'C' client host name ("unknown" when not known)
+ *   'A' client address     'H' HELO/EHLO name (may be empty)
+ *   'P' protocol ("SMTP", "ESMTP", "ESMTPS", ...)
+ *   'L' the master.cf service that received it
+ *   'W' authenticated SASL user (optional)   'K' TLS facts (optional)
+ *   'S' envelope sender ("" for <>)
+ *   'z' SIZE= declared (optional)            'B' BODY= value (optional)
+ *   'U' SMTPUTF8 (empty, optional)           'r' RET= "FULL"/"HDRS"
+ *   'e' ENVID= (decoded, optional)
+ *   'R' recipient, each followed by its optional 'N' NOTIFY
+ *       ("NEVER" or a comma list of SUCCESS, FAILURE, DELAY) and 'O'
+ *       ORCPT ("type;address", decoded); at least one 'R'
+ *   'M' start of the message (empty)
+ *   'D' message bytes (CRLF line ends, Received: header first), any
+ *       number of records of at most QUEUE_DATA_RECORD_MAX_BYTES
+ *   'X' end: the number of message bytes, decimal; last record
+ *
+ * A file without its 'X' record, with anything after it, with a count
+ * that does not match, or with records out of order is invalid and is
+ * never delivered.
+ *
+ * Queue IDs: 16 characters of Crockford base32 (0-9, A-Z without I, L,
+ * O, U): 10 for the arrival time in microseconds since the epoch, then 6
+ * for a per-process counter and the process id, so IDs sort by arrival
+ * time and two processes never make the same ID.
+ */
+#ifndef OSTIA_QUEUE_FILE_H
+#define OSTIA_QUEUE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+#define QUEUE_FILE_MAGIC "ostia-queue 1"
+#define QUEUE_ID_LEN 16
+#define QUEUE_DATA_RECORD_MAX_BYTES (64 * 1024)
+/* Largest envelope record payload accepted by the reader. */
+#define QUEUE_RECORD_MAX_BYTES (1024 * 1024)
+
+struct queue_rcpt {
+	char *addr;
+	char *notify;	/* NULL if not given */
+	char *orcpt;	/* NULL if not given */
+};
+
+struct queue_envelope {
+	char *id;
+	char *arrival;		/* "SECONDS.MICROSECONDS" */
+	char *client_name;
+	char *client_addr;
+	char *helo;
+	char *protocol;
+	char *service;
+	char *sasl_user;	/* optional */
+	char *tls;		/* optional */
+	char *sender;
+	char *size;		/* optional, decimal */
+	char *body;		/* optional */
+	bool smtputf8;
+	char *ret;		/* optional */
+	char *envid;		/* optional */
+	struct queue_rcpt *rcpts;
+	size_t nrcpts;
+	uint64_t content_size;	/* filled by the parser */
+};
+
+void queue_envelope_deinit(struct queue_envelope *env);
+/* Append a recipient (strings copied; notify and orcpt may be NULL). */
+void queue_envelope_add_rcpt(struct queue_envelope *env, const char *addr,
+    const char *notify, const char *orcpt);
+
+/*
+ * Writer: buffers records and writes them to fd.  Every call returns 0,
+ * or -1 with errno set (a write error; the file must then be discarded).
+ */
+struct queue_writer {
+	int fd;
+	struct buf out;		/* pending bytes */
+	struct buf data;	/* pending message bytes for a 'D' record */
+	uint64_t content_size;
+	int error;		/* first errno, sticky */
+	int state;		/* private */
+};
+
+void queue_writer_init(struct queue_writer *w, int fd);
+void queue_writer_deinit(struct queue_writer *w);
+/* 'V' through 'M' from env (env->id must be set). */
+int queue_writer_envelope(struct queue_writer *w,
+    const struct queue_envelope *env);
+/* Message bytes, any split. */
+int queue_writer_content(struct queue_writer *w, const char *data,
+    size_t len);
+/* Last 'D', then 'X'; everything is written to fd (not synced). */
+int queue_writer_finish(struct queue_writer *w);
+
+/*
+ * Parse a whole queue file.  Returns 0 with env filled (free with
+ * queue_envelope_deinit) and, when content_r is not NULL, the message
+ * bytes appended to it; or -1 with *error_r (static text saying what is
+ * wrong, e.g. "no end record: the file is incomplete").
+ */
+int queue_file_parse(const char *data, size_t len,
+    struct queue_envelope *env, struct buf *content_r,
+    const char **error_r);
+
+/* A new queue ID in out (QUEUE_ID_LEN + 1 bytes). */
+void queue_id_new(char out[QUEUE_ID_LEN + 1], uint64_t usec_since_epoch,
+    uint32_t counter, pid_t pid);
+/* True if s is a well-formed queue ID (safe to use in a path). */
+bool queue_id_is_valid(const char *s);
+
+#endif

@@ -22,7 +22,7 @@ endfunction()
 function(add_fuzz_target name)
 	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c
 		${CMAKE_SOURCE_DIR}/tests/fuzz/standalone.c)
-	target_link_libraries(${name} PRIVATE ostiacore)
+	target_link_libraries(${name} PRIVATE ostiadaemon ostiacore)
 	add_test(NAME fuzz.${name} COMMAND ${name}
 		${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
 	set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300)

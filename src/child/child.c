@@ -23,7 +23,8 @@
 #include "child.h"
 #include "log.h"
 #include "privs.h"
-#include "smtpd_unavailable.h"
+#include "queue_service.h"
+#include "smtpd.h"
 #include "strnum.h"
 #include "xalloc.h"
 
@@ -185,7 +186,16 @@ find_program(const char *command)
 	if (slash != NULL)
 		command = slash + 1;
 	if (strcmp(command, "smtpd") == 0)
-		return &smtpd_unavailable_program;
+		return &smtpd_program;
+	return NULL;
+}
+
+/* Internal services: started by the master, not listed in master.cf. */
+static const struct child_program *
+find_internal(const char *name)
+{
+	if (strcmp(name, "queue") == 0)
+		return &queue_service_program;
 	return NULL;
 }
 
@@ -220,7 +230,7 @@ child_main(const char *config_dir, const char *service, const char *type,
 	struct diag_list diags;
 	struct privs_user user;
 	const struct master_cf *mcf;
-	const char *err = NULL;
+	const char *err = NULL, *chroot_dir;
 	char *uerr = NULL;
 	long long nlisten;
 	static const char ready[] = "ready\n";
@@ -245,21 +255,28 @@ child_main(const char *config_dir, const char *service, const char *type,
 	}
 	diag_list_deinit(&diags);
 	mcf = config_master(c.cf);
-	for (size_t i = 0; i < mcf->nservices; i++) {
-		if (strcmp(mcf->services[i].name, service) == 0 &&
-		    strcmp(master_type_name(mcf->services[i].type),
-		    type) == 0) {
-			c.svc = &mcf->services[i];
-			c.view = config_service(c.cf, i);
+	if (strcmp(type, CHILD_INTERNAL_TYPE) == 0) {
+		c.view = config_main(c.cf);
+		c.prog = find_internal(service);
+		if (c.prog == NULL)
+			log_fatal("child: no internal service %s", service);
+	} else {
+		for (size_t i = 0; i < mcf->nservices; i++) {
+			if (strcmp(mcf->services[i].name, service) == 0 &&
+			    strcmp(master_type_name(mcf->services[i].type),
+			    type) == 0) {
+				c.svc = &mcf->services[i];
+				c.view = config_service(c.cf, i);
+			}
 		}
+		if (c.svc == NULL)
+			log_fatal("child: no service %s/%s in %s", service,
+			    type, config_master_cf_path(c.cf));
+		c.prog = find_program(c.svc->command);
+		if (c.prog == NULL)
+			log_fatal("child: service %s/%s: no program for "
+			    "command %s", service, type, c.svc->command);
 	}
-	if (c.svc == NULL)
-		log_fatal("child: no service %s/%s in %s", service, type,
-		    config_master_cf_path(c.cf));
-	c.prog = find_program(c.svc->command);
-	if (c.prog == NULL)
-		log_fatal("child: service %s/%s: no program for command %s",
-		    service, type, c.svc->command);
 	log_init(config_str(c.view, P_syslog_name), c.prog->name,
 	    LOG_STYLE_DAEMON);
 	if (use_syslog && log_use_syslog(config_str(c.view,
@@ -269,8 +286,18 @@ child_main(const char *config_dir, const char *service, const char *type,
 	if (privs_user_resolve(config_str(c.view, P_mail_owner), false, &user,
 	    &uerr) < 0)
 		log_fatal("%s", uerr);
-	privs_drop(&user, c.svc->chroot_flag == 1 ?
-	    config_str(c.view, P_queue_directory) : NULL);
+	/*
+	 * master.cf services chroot when their chroot field is y; the
+	 * internal services always do when started as root.  Either way
+	 * the process then works relative to queue_directory.
+	 */
+	chroot_dir = (c.svc != NULL ? c.svc->chroot_flag == 1 :
+	    c.prog->internal_chroot) ? config_str(c.view, P_queue_directory) :
+	    NULL;
+	if (chdir(config_str(c.view, P_queue_directory)) < 0)
+		log_fatal("chdir %s: %s", config_str(c.view,
+		    P_queue_directory), strerror(errno));
+	privs_drop(&user, chroot_dir);
 	privs_user_deinit(&user);
 
 	c.base = event_base_new();

@@ -15,9 +15,12 @@
  *   fd 4..       NLISTEN listening sockets, non-blocking
  *
  * The child reads the configuration itself (quietly: the master already
- * reported its warnings), finds its service and that service's view,
+ * reported its warnings), finds its service and that service's view
+ * (TYPE "internal": a service the master starts by itself, such as the
+ * queue process, with the main.cf view), changes to queue_directory,
  * drops to mail_owner (chroot to queue_directory when the service's
- * chroot field is y), then runs one libevent loop.  SIGTERM stops
+ * chroot field is y, and for internal services), then runs one libevent
+ * loop.  SIGTERM stops
  * accepting, lets open connections finish (at most
  * CHILD_DRAIN_MAX_SECONDS) and exits 0.  SIGINT is ignored: Ctrl-C in
  * a terminal reaches the whole process group, and the master decides.
@@ -33,6 +36,8 @@
 #define CHILD_CTL_FD 3
 #define CHILD_LISTEN_FD_START 4
 #define CHILD_DRAIN_MAX_SECONDS 10
+/* The TYPE argument of services the master starts by itself. */
+#define CHILD_INTERNAL_TYPE "internal"
 
 struct event_base;
 struct child;
@@ -48,6 +53,8 @@ struct child_program {
 	    const char *listen_addr);
 	/* Number of connections still open (for a graceful stop). */
 	size_t (*active)(struct child *c);
+	/* Internal services: chroot to queue_directory when root. */
+	bool internal_chroot;
 };
 
 /* Entry point: returns the process exit code. */

@@ -24,6 +24,7 @@ int cmd_stop(struct cli *cli, int argc, char **argv);
 int cmd_reload(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_queue(struct cli *cli, int argc, char **argv);
 
 /* Print diagnostics to stderr in command style; returns error count. */
 struct diag_list;

@@ -31,6 +31,7 @@ static const struct {
 	{ "stop", cmd_stop, "stop the mail system gracefully" },
 	{ "reload", cmd_reload, "re-read the configuration" },
 	{ "status", cmd_status, "tell whether the mail system runs" },
+	{ "queue", cmd_queue, "list queued mail, show one message" },
 };
 
 static void
@@ -44,7 +45,8 @@ usage(FILE *f)
 	    "  ostia conf -e NAME=VALUE...          edit main.cf\n"
 	    "  ostia conf -X NAME...                remove from main.cf\n"
 	    "  ostia conf --reference               configuration reference "
-	    "(Markdown)\n\nDocumentation: docs/ in the source tree.\n");
+	    "(Markdown)\n"
+	    "  ostia queue list | show ID           queued messages\n\nDocumentation: docs/ in the source tree.\n");
 }
 
 unsigned

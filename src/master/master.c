@@ -36,11 +36,14 @@
 #include "master_pid.h"
 #include "master_programs.h"
 #include "privs.h"
+#include "queue_proto.h"
 #include "strv.h"
 #include "xalloc.h"
 
 /* Longest request accepted on the status socket. */
 #define MASTER_CTL_REQUEST_MAX_BYTES 128
+/* cf_index of services the master runs by itself (not in master.cf). */
+#define MSVC_INTERNAL ((size_t)-1)
 
 struct master;
 
@@ -518,6 +521,9 @@ same_listen(struct master *m, const struct msvc *o,
 {
 	const struct config_view *ov;
 
+	if (o->cf_index == MSVC_INTERNAL)
+		return false;
+
 	if (strcmp(o->name, ms->name) != 0 ||
 	    strcmp(o->type, master_type_name(ms->type)) != 0 ||
 	    o->ls.n == 0)
@@ -541,9 +547,44 @@ build_services(struct master *m, struct config *cf, struct msvc *old,
     size_t nold, struct msvc **svcs_r, size_t *n_r, char **error_r)
 {
 	const struct master_cf *mcf = config_master(cf);
-	struct msvc *svcs = xcalloc(mcf->nservices + 1, sizeof(*svcs));
-	size_t *taken = xcalloc(mcf->nservices + 1, sizeof(*taken));
+	struct msvc *svcs = xcalloc(mcf->nservices + 2, sizeof(*svcs));
+	size_t *taken = xcalloc(mcf->nservices + 2, sizeof(*taken));
 	size_t n = 0;
+
+	/*
+	 * The queue process first: internal, one process, listening on
+	 * $queue_directory/private/queue for the smtpd children.
+	 */
+	{
+		const struct config_view *v = config_main(cf);
+		char *path = xasprintf("%s/%s", config_str(v,
+		    P_queue_directory), QUEUE_SOCKET_PATH);
+		struct msvc *s = &svcs[n];
+		size_t o;
+
+		taken[n++] = (size_t)-1;
+		s->m = m;
+		s->name = xstrdup("queue");
+		s->type = xstrdup(CHILD_INTERNAL_TYPE);
+		s->command = xstrdup("queue");
+		s->cf_index = MSVC_INTERNAL;
+		s->nprocs = 1;
+		s->procs = xcalloc(1, sizeof(*s->procs));
+		for (o = 0; o < nold; o++)
+			if (old[o].cf_index == MSVC_INTERNAL &&
+			    old[o].ls.n == 1 &&
+			    strcmp(old[o].ls.items[0].addr, path) == 0)
+				break;
+		if (o < nold) {
+			s->ls = old[o].ls;
+			taken[n - 1] = o;
+		} else if (master_listen_unix(path, m->user.uid, m->user.gid,
+		    &s->ls, error_r) < 0) {
+			free(path);
+			goto fail;
+		}
+		free(path);
+	}
 
 	for (size_t i = 0; i < mcf->nservices; i++) {
 		const struct master_service *ms = &mcf->services[i];
@@ -657,6 +698,17 @@ make_dirs(struct master *m, const struct config_view *v, char **error_r)
 		return -1;
 	p = xasprintf("%s/public", q);
 	r = privs_ensure_dir(p, ou, og, 0710, error_r);
+	free(p);
+	if (r < 0)
+		return -1;
+	/* The queue process's own: files being written, committed ones. */
+	p = xasprintf("%s/%s", q, QUEUE_TMP_DIR);
+	r = privs_ensure_dir(p, ou, og, 0700, error_r);
+	free(p);
+	if (r < 0)
+		return -1;
+	p = xasprintf("%s/%s", q, QUEUE_INCOMING_DIR);
+	r = privs_ensure_dir(p, ou, og, 0700, error_r);
 	free(p);
 	if (r < 0)
 		return -1;

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "master_listen.h"
@@ -264,4 +266,60 @@ out:
 	strv_free(&protos);
 	strv_free(&ifaces);
 	return ret;
+}
+
+int
+master_listen_unix(const char *path, uid_t uid, gid_t gid,
+    struct listen_set *out, char **error_r)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	out->items = NULL;
+	out->n = 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*error_r = xasprintf("socket path %s is longer than the %zu "
+		    "bytes a Unix socket allows; use a shorter "
+		    "queue_directory", path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Only a stale socket is replaced, never another kind of file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*error_r = xasprintf("%s exists and is not a socket",
+			    path);
+			return -1;
+		}
+		(void)unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket for %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	old = umask(0077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		*error_r = xasprintf("cannot listen on %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if ((uid != (uid_t)-1 && chown(path, uid, gid) < 0) ||
+	    chmod(path, 0600) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		*error_r = xasprintf("cannot set up %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		(void)unlink(path);
+		return -1;
+	}
+	set_add(out, fd, path);
+	return 0;
 }

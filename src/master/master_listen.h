@@ -13,6 +13,7 @@
 #define OSTIA_MASTER_LISTEN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -34,6 +35,13 @@ struct listen_set {
  */
 int master_listen_inet(const struct master_service *svc,
     const struct config_view *v, struct listen_set *out, char **error_r);
+/*
+ * Bind and listen on the Unix stream socket path (replacing a stale
+ * socket file), owned by uid/gid ((uid_t)-1: leave) with mode 0600.
+ * 0 with out filled, or -1 with *error_r.
+ */
+int master_listen_unix(const char *path, uid_t uid, gid_t gid,
+    struct listen_set *out, char **error_r);
 /* Close every socket and free the set. */
 void listen_set_close(struct listen_set *ls);
 

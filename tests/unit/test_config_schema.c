@@ -418,6 +418,15 @@ test_statuses(void **state)
 		"service_throttle_time", "myhostname", "mydomain",
 		"mail_name", "mail_version", "process_name",
 		"import_environment",
+		/* The SMTP server (issue 3). */
+		"smtpd_banner", "message_size_limit", "smtpd_recipient_limit",
+		"smtpd_timeout", "smtpd_min_data_rate",
+		"smtpd_soft_error_limit", "smtpd_hard_error_limit",
+		"smtpd_error_sleep_time", "smtpd_junk_command_limit",
+		"smtpd_helo_required", "disable_vrfy_command",
+		"strict_rfc821_envelopes", "smtpd_forbid_bare_newline",
+		"smtpd_forbid_unauth_pipelining", "smtputf8_enable",
+		"smtpd_discard_ehlo_keywords", "queue_minfree",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

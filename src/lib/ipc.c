@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipc - framed messages with descriptor passing; see ipc.h.
+ *
+ * A frame that carries a descriptor has IPC_FLAG_FD set in its type on
+ * the wire; descriptors are queued in arrival order and handed out with
+ * the frames that announce them.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "xalloc.h"
+
+#define IPC_FLAG_FD 0x80000000u
+
+void
+ipc_out_init(struct ipc_out *o)
+{
+	o->len = 0;
+	o->overflow = false;
+}
+
+static void
+put_bytes(struct ipc_out *o, const void *p, size_t n)
+{
+	if (o->overflow || n > sizeof(o->data) - o->len) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+}
+
+void
+ipc_put_u32(struct ipc_out *o, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+		(uint8_t)(v >> 8), (uint8_t)v };
+
+	put_bytes(o, b, sizeof(b));
+}
+
+void
+ipc_put_u64(struct ipc_out *o, uint64_t v)
+{
+	ipc_put_u32(o, (uint32_t)(v >> 32));
+	ipc_put_u32(o, (uint32_t)v);
+}
+
+void
+ipc_put_str(struct ipc_out *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > IPC_PAYLOAD_MAX_BYTES) {
+		o->overflow = true;
+		return;
+	}
+	ipc_put_u32(o, (uint32_t)n);
+	put_bytes(o, s, n);
+}
+
+int
+ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd)
+{
+	uint8_t hdr[IPC_HEADER_BYTES];
+	struct iovec iov[2];
+	struct msghdr mh;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	size_t len = o != NULL ? o->len : 0, total;
+	ssize_t n;
+	uint32_t t = type | (fd >= 0 ? IPC_FLAG_FD : 0);
+
+	if (o != NULL && o->overflow) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	hdr[0] = (uint8_t)(t >> 24);
+	hdr[1] = (uint8_t)(t >> 16);
+	hdr[2] = (uint8_t)(t >> 8);
+	hdr[3] = (uint8_t)t;
+	hdr[4] = (uint8_t)(len >> 24);
+	hdr[5] = (uint8_t)(len >> 16);
+	hdr[6] = (uint8_t)(len >> 8);
+	hdr[7] = (uint8_t)len;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = o != NULL ? UNCONST(o->data) : NULL;
+	iov[1].iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = len > 0 ? 2 : 1;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	total = sizeof(hdr) + len;
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != total) {
+		/* A partial frame would desynchronise the stream. */
+		errno = EAGAIN;
+		return -1;
+	}
+	return 0;
+}
+
+void
+ipc_in_init(struct ipc_in *in, const void *data, size_t len)
+{
+	in->data = data;
+	in->len = len;
+	in->off = 0;
+	in->error = false;
+}
+
+uint32_t
+ipc_get_u32(struct ipc_in *in)
+{
+	const uint8_t *p;
+
+	if (in->error || in->len - in->off < 4) {
+		in->error = true;
+		return 0;
+	}
+	p = in->data + in->off;
+	in->off += 4;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+uint64_t
+ipc_get_u64(struct ipc_in *in)
+{
+	uint64_t hi = ipc_get_u32(in);
+
+	return hi << 32 | ipc_get_u32(in);
+}
+
+char *
+ipc_get_str(struct ipc_in *in, size_t max)
+{
+	uint32_t n = ipc_get_u32(in);
+	char *s;
+
+	if (in->error || n > max || in->len - in->off < n ||
+	    memchr(in->data + in->off, '\0', n) != NULL) {
+		in->error = true;
+		return NULL;
+	}
+	s = xstrndup((const char *)in->data + in->off, n);
+	in->off += n;
+	return s;
+}
+
+bool
+ipc_in_done(const struct ipc_in *in)
+{
+	return !in->error && in->off == in->len;
+}
+
+void
+ipc_conn_init(struct ipc_conn *c, int sock)
+{
+	c->sock = sock;
+	buf_init(&c->in, 2 * (IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES));
+	c->nfds = 0;
+	c->eof = false;
+}
+
+void
+ipc_conn_deinit(struct ipc_conn *c)
+{
+	for (size_t i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	c->nfds = 0;
+	buf_deinit(&c->in);
+}
+
+int
+ipc_conn_fill(struct ipc_conn *c)
+{
+	for (;;) {
+		char data[IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES];
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+			struct cmsghdr align;
+		} cm;
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr mh;
+		struct cmsghdr *cmsg;
+		size_t room = c->in.max - c->in.len;
+		ssize_t n;
+
+		if (room == 0) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		if (iov.iov_len > room)
+			iov.iov_len = room;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -1;
+		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
+		    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+			size_t nfd;
+			int fds[IPC_FDS_MAX];
+
+			if (cmsg->cmsg_level != SOL_SOCKET ||
+			    cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(cmsg), nfd * sizeof(int));
+			for (size_t i = 0; i < nfd; i++) {
+				if (c->nfds == IPC_FDS_MAX) {
+					close(fds[i]);
+					errno = EMFILE;
+					return -1;
+				}
+				c->fds[c->nfds++] = fds[i];
+			}
+		}
+		if (mh.msg_flags & MSG_CTRUNC) {
+			errno = EMFILE;
+			return -1;
+		}
+		if (n == 0) {
+			c->eof = true;
+			return 0;
+		}
+		if (buf_append(&c->in, data, (size_t)n) < 0) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+	}
+}
+
+int
+ipc_conn_next(struct ipc_conn *c, uint32_t *type_r, struct ipc_in *in,
+    int *fd_r)
+{
+	static const uint8_t empty[1];
+	const uint8_t *p = (const uint8_t *)c->in.data;
+	uint32_t type, len;
+
+	*fd_r = -1;
+	if (c->in.len < IPC_HEADER_BYTES)
+		return 0;
+	type = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+	len = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
+	    (uint32_t)p[6] << 8 | p[7];
+	if (len > IPC_PAYLOAD_MAX_BYTES)
+		return -1;
+	if (c->in.len < IPC_HEADER_BYTES + (size_t)len)
+		return 0;
+	if (type & IPC_FLAG_FD) {
+		if (c->nfds == 0)
+			return -1;	/* announced but not received */
+		*fd_r = c->fds[0];
+		memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(int));
+		c->nfds--;
+	}
+	*type_r = type & ~IPC_FLAG_FD;
+	/* The payload is copied out so that consuming the frame is safe. */
+	memcpy(c->scratch, p + IPC_HEADER_BYTES, len);
+	buf_consume(&c->in, IPC_HEADER_BYTES + (size_t)len);
+	ipc_in_init(in, len > 0 ? c->scratch : empty, len);
+	return 1;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipc - framed messages between Ostia's processes over Unix stream
+ * sockets, with an optional descriptor passed alongside (SCM_RIGHTS).
+ *
+ *   frame = type (4 octets, big-endian) length (4 octets, big-endian)
+ *           payload (length octets, at most IPC_PAYLOAD_MAX_BYTES)
+ *
+ * Payload fields are read through bounds-checked getters and a message
+ * must be used up exactly (STYLE.md 1.3): anything else means a bug or a
+ * compromised peer, and the receiver drops the connection.
+ *
+ * Sending is done with one sendmsg() on a non-blocking socket: messages
+ * are small, so a full socket buffer means the peer stopped reading,
+ * which is reported as an error (EAGAIN) instead of blocking the loop.
+ */
+#ifndef OSTIA_IPC_H
+#define OSTIA_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define IPC_HEADER_BYTES 8
+#define IPC_PAYLOAD_MAX_BYTES 4096
+/* Descriptors held for frames not yet taken. */
+#define IPC_FDS_MAX 4
+
+/* Payload builder. */
+struct ipc_out {
+	uint8_t data[IPC_PAYLOAD_MAX_BYTES];
+	size_t len;
+	bool overflow;
+};
+
+void ipc_out_init(struct ipc_out *o);
+void ipc_put_u32(struct ipc_out *o, uint32_t v);
+void ipc_put_u64(struct ipc_out *o, uint64_t v);
+/* A string as u32 length + bytes (no NUL). */
+void ipc_put_str(struct ipc_out *o, const char *s);
+
+/*
+ * Send one frame (and fd when fd >= 0) on sock.  0, or -1 with errno
+ * (EMSGSIZE when the payload overflowed, EAGAIN when the peer is not
+ * reading).
+ */
+int ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd);
+
+/* Payload reader over one received frame. */
+struct ipc_in {
+	const uint8_t *data;
+	size_t len;
+	size_t off;
+	bool error;
+};
+
+void ipc_in_init(struct ipc_in *in, const void *data, size_t len);
+uint32_t ipc_get_u32(struct ipc_in *in);
+uint64_t ipc_get_u64(struct ipc_in *in);
+/*
+ * A string of at most max bytes without NUL, copied into a new buffer
+ * (caller frees); NULL and in->error on any violation.
+ */
+char *ipc_get_str(struct ipc_in *in, size_t max);
+/* True when every byte was used and no getter failed. */
+bool ipc_in_done(const struct ipc_in *in);
+
+/* Receiving side of a connection: bytes and descriptors not yet taken. */
+struct ipc_conn {
+	int sock;
+	struct buf in;
+	uint8_t scratch[IPC_PAYLOAD_MAX_BYTES];	/* last frame's payload */
+	int fds[IPC_FDS_MAX];
+	size_t nfds;
+	bool eof;
+};
+
+void ipc_conn_init(struct ipc_conn *c, int sock);
+/* Closes held descriptors (not sock). */
+void ipc_conn_deinit(struct ipc_conn *c);
+/*
+ * Read what the socket has (non-blocking).  0 (c->eof set at end of
+ * stream), or -1 with errno on an error, on too many descriptors or on
+ * more than a frame's worth of unread bytes.
+ */
+int ipc_conn_fill(struct ipc_conn *c);
+/*
+ * Take the next complete frame: 1 with *type_r, the payload (valid until
+ * the next call) and *fd_r (-1, or a descriptor that came with the frame,
+ * now owned by the caller); 0 when incomplete; -1 for a malformed frame
+ * (length over the limit).
+ */
+int ipc_conn_next(struct ipc_conn *c, uint32_t *type_r, struct ipc_in *in,
+    int *fd_r);
+
+#endif

@@ -61,6 +61,19 @@ load_message(const struct config *cf, const char *id,
 	return r;
 }
 
+/* field - "label: <value>" with the value escaped; NULL: nothing. */
+static void
+field(const char *label, const char *pre, const char *value,
+    const char *post)
+{
+	char shown[4 * 1024 + 8];
+
+	if (value == NULL)
+		return;
+	log_escape(shown, sizeof(shown), value, strlen(value), 1024);
+	printf("%s: %s%s%s\n", label, pre, shown, post);
+}
+
 static int
 queue_show(const struct config *cf, const char *id)
 {
@@ -78,31 +91,32 @@ queue_show(const struct config *cf, const char *id)
 		buf_deinit(&content);
 		return 1;
 	}
-	printf("id: %s\narrival: %s\nclient: %s[%s]\nhelo: %s\n"
-	    "protocol: %s\nservice: %s\nsender: <%s>\n", env.id, env.arrival,
-	    env.client_name, env.client_addr, env.helo, env.protocol,
-	    env.service, env.sender);
-	if (env.size != NULL)
-		printf("size-declared: %s\n", env.size);
-	if (env.body != NULL)
-		printf("body: %s\n", env.body);
+	/* Envelope text came from a client: never print it raw. */
+	field("id", "", env.id, "");
+	field("arrival", "", env.arrival, "");
+	{
+		char *who = xasprintf("%s[%s]", env.client_name,
+		    env.client_addr);
+
+		field("client", "", who, "");
+		free(who);
+	}
+	field("helo", "", env.helo, "");
+	field("protocol", "", env.protocol, "");
+	field("service", "", env.service, "");
+	field("sender", "<", env.sender, ">");
+	field("size-declared", "", env.size, "");
+	field("body", "", env.body, "");
 	if (env.smtputf8)
 		printf("smtputf8: yes\n");
-	if (env.ret != NULL)
-		printf("dsn-ret: %s\n", env.ret);
-	if (env.envid != NULL)
-		printf("dsn-envid: %s\n", env.envid);
-	if (env.sasl_user != NULL)
-		printf("sasl-user: %s\n", env.sasl_user);
-	if (env.tls != NULL)
-		printf("tls: %s\n", env.tls);
+	field("dsn-ret", "", env.ret, "");
+	field("dsn-envid", "", env.envid, "");
+	field("sasl-user", "", env.sasl_user, "");
+	field("tls", "", env.tls, "");
 	for (size_t i = 0; i < env.nrcpts; i++) {
-		printf("recipient: <%s>", env.rcpts[i].addr);
-		if (env.rcpts[i].notify != NULL)
-			printf(" notify=%s", env.rcpts[i].notify);
-		if (env.rcpts[i].orcpt != NULL)
-			printf(" orcpt=%s", env.rcpts[i].orcpt);
-		printf("\n");
+		field("recipient", "<", env.rcpts[i].addr, ">");
+		field("  notify", "", env.rcpts[i].notify, "");
+		field("  orcpt", "", env.rcpts[i].orcpt, "");
 	}
 	printf("message-size: %llu\n\n", (unsigned long long)env.content_size);
 	ret = fwrite(content.data, 1, content.len, stdout) == content.len ?
@@ -150,10 +164,21 @@ queue_list(const struct config *cf)
 			free(names[i]);
 			continue;
 		}
-		printf("%s %s %llu <%s>", env.id, env.arrival,
-		    (unsigned long long)env.content_size, env.sender);
-		for (size_t k = 0; k < env.nrcpts; k++)
-			printf(" <%s>", env.rcpts[k].addr);
+		printf("%s %s %llu", env.id, env.arrival,
+		    (unsigned long long)env.content_size);
+		{
+			char shown[4 * 1024 + 8];
+
+			log_escape(shown, sizeof(shown), env.sender,
+			    strlen(env.sender), 1024);
+			printf(" <%s>", shown);
+			for (size_t k = 0; k < env.nrcpts; k++) {
+				log_escape(shown, sizeof(shown),
+				    env.rcpts[k].addr,
+				    strlen(env.rcpts[k].addr), 1024);
+				printf(" <%s>", shown);
+			}
+		}
 		printf("\n");
 		queue_envelope_deinit(&env);
 		free(names[i]);

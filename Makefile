@@ -6,12 +6,14 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 RUN_DIR    ?= $(CURDIR)/run
 
-.PHONY: all build deps run test test-unit test-asan docs clean check-docs
+.PHONY: all build deps run test test-unit test-asan test-fuzz docs clean
 
 all: build
 
@@ -30,6 +32,7 @@ test: deps
 	$(MAKE) build
 	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j$(JOBS) $(CTEST_ARGS)
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 
 test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -L unit -j$(JOBS)
@@ -44,8 +47,17 @@ test-asan:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure --no-tests=error -j$(JOBS) $(CTEST_ARGS)
 
+# Every parser's fuzz target under libFuzzer (clang, with ASan+UBSan),
+# each for FUZZ_SECONDS from its committed corpus.
+test-fuzz:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DOSTIA_LIBFUZZER=ON \
+		-DOSTIA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+		-DOSTIA_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure --no-tests=error -L libfuzzer
+
 docs: build
 	$(BUILD)/ostia conf --reference > docs/configuration.md
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

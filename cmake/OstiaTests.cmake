@@ -19,7 +19,28 @@ endfunction()
 # add_fuzz_target(NAME) builds tests/fuzz/NAME.c; with the standalone
 # driver it replays tests/fuzz/corpus/NAME/ and a fixed number of seeded
 # mutations of it, so every run is repeatable.
+#
+# With OSTIA_LIBFUZZER (clang), the target is linked with libFuzzer
+# instead and run coverage-guided for OSTIA_FUZZ_SECONDS, starting from
+# the committed corpus (read only: new inputs go to a scratch directory
+# in the build tree).
+set(OSTIA_FUZZ_SECONDS 15 CACHE STRING "Seconds per libFuzzer target")
 function(add_fuzz_target name)
+	if(OSTIA_LIBFUZZER)
+		add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c)
+		target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+		target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+		target_link_libraries(${name} PRIVATE ostiadaemon ostiacore)
+		set(scratch ${CMAKE_BINARY_DIR}/fuzz-scratch/${name})
+		file(MAKE_DIRECTORY ${scratch})
+		add_test(NAME libfuzzer.${name} COMMAND ${name}
+			-max_total_time=${OSTIA_FUZZ_SECONDS} -timeout=10
+			-rss_limit_mb=2048 -print_final_stats=1
+			${scratch} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
+		set_tests_properties(libfuzzer.${name} PROPERTIES
+			LABELS libfuzzer TIMEOUT 600)
+		return()
+	endif()
 	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c
 		${CMAKE_SOURCE_DIR}/tests/fuzz/standalone.c)
 	target_link_libraries(${name} PRIVATE ostiadaemon ostiacore)

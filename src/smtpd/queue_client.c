@@ -37,14 +37,21 @@ struct queue_client {
 	queue_client_file_fn *file_cb;
 	queue_client_done_fn *done_cb;
 	void *ctx;
+	const char *error;	/* static text */
 };
 
+/*
+ * qc_finish - end the current request; reason may be a transient
+ * buffer, so only a static summary is kept for queue_client_error().
+ */
 static void
 qc_finish(struct queue_client *qc, bool ok, const char *reason)
 {
 	enum qc_state was = qc->state;
 
 	qc->state = QC_FINISHED;
+	if (!ok && qc->error == NULL)
+		qc->error = "the queue process failed or refused the message";
 	event_del(qc->ev);
 	if (was == QC_WAIT_FILE)
 		qc->file_cb(qc->ctx, -1, NULL, reason);
@@ -61,13 +68,13 @@ on_event(evutil_socket_t fd, short what, void *arg)
 	int pfd, r;
 
 	if (what & EV_TIMEOUT) {
-		qc_finish(qc, false, "the queue process did not answer in "
-		    "time");
+		qc->error = "the queue process did not answer in time";
+		qc_finish(qc, false, qc->error);
 		return;
 	}
 	if (ipc_conn_fill(&qc->ipc) < 0) {
-		qc_finish(qc, false, "lost the connection to the queue "
-		    "process");
+		qc->error = "lost the connection to the queue process";
+		qc_finish(qc, false, qc->error);
 		return;
 	}
 	while ((r = ipc_conn_next(&qc->ipc, &type, &in, &pfd)) == 1) {
@@ -127,9 +134,10 @@ on_event(evutil_socket_t fd, short what, void *arg)
 		    "process");
 		return;
 	}
-	if (qc->ipc.eof)
-		qc_finish(qc, false, "the queue process closed the "
-		    "connection");
+	if (qc->ipc.eof) {
+		qc->error = "the queue process closed the connection";
+		qc_finish(qc, false, qc->error);
+	}
 }
 
 struct queue_client *
@@ -191,13 +199,18 @@ queue_client_commit(struct queue_client *qc)
 	struct ipc_out o;
 
 	if (qc->state != QC_WRITING) {
+		if (qc->error == NULL)
+			qc->error = "no queue file is being written";
 		errno = EINVAL;
 		return -1;
 	}
 	ipc_out_init(&o);
 	ipc_put_str(&o, qc->id);
-	if (ipc_send(qc->sock, QUEUE_MSG_COMMIT, &o, -1) < 0)
+	if (ipc_send(qc->sock, QUEUE_MSG_COMMIT, &o, -1) < 0) {
+		qc->error = errno == EAGAIN ? "the queue process is not "
+		    "reading" : "lost the connection to the queue process";
 		return -1;
+	}
 	qc->state = QC_WAIT_DONE;
 	event_del(qc->ev);
 	event_add(qc->ev, &tv);
@@ -216,4 +229,10 @@ queue_client_free(struct queue_client **qcp)
 	close(qc->sock);
 	free(qc);
 	*qcp = NULL;
+}
+
+const char *
+queue_client_error(const struct queue_client *qc)
+{
+	return qc->error != NULL ? qc->error : "unknown error";
 }

@@ -41,8 +41,10 @@ struct queue_client *queue_client_new(struct event_base *base,
     const char *socket_path, queue_client_file_fn *file_cb,
     queue_client_done_fn *done_cb, void *ctx, const char **error_r);
 /* Send COMMIT for the file; done_cb follows.  -1 if it cannot be sent
- * (done_cb is then not called). */
+ * (done_cb is then not called; queue_client_error() says why). */
 int queue_client_commit(struct queue_client *qc);
+/* Why the last request failed, in plain words (static text). */
+const char *queue_client_error(const struct queue_client *qc);
 void queue_client_free(struct queue_client **qcp);
 
 #endif

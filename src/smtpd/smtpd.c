@@ -577,9 +577,16 @@ finish_message(struct session *s)
 		transaction_reset(s);
 		return;
 	}
-	if (queue_writer_finish(&s->qw) < 0 || queue_client_commit(s->qc) < 0) {
+	if (queue_writer_finish(&s->qw) < 0) {
 		log_error("%s: cannot complete the queue file: %s", s->id,
 		    strerror(errno));
+		reply_error(s, "451 4.3.0 Error: queue file write error");
+		transaction_reset(s);
+		return;
+	}
+	if (queue_client_commit(s->qc) < 0) {
+		log_error("%s: cannot commit the message: %s", s->id,
+		    queue_client_error(s->qc));
 		reply_error(s, "451 4.3.0 Error: queue file write error");
 		transaction_reset(s);
 		return;
@@ -649,18 +656,28 @@ cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 	reply(s, "250 HELP");
 }
 
+/*
+ * queue_has_room - Postfix's rule: free space in the queue file system
+ * must be at least queue_minfree (default: 1.5 x message_size_limit)
+ * plus the size the client announced.
+ */
 static bool
 queue_has_room(uint64_t need)
 {
 	struct statvfs sv;
-	uint64_t avail;
+	uint64_t avail, minfree = S.queue_minfree;
 
-	if (S.queue_minfree == 0)
+	if (minfree == 0 && S.message_size_limit > 0)
+		minfree = S.message_size_limit / 2 > UINT64_MAX -
+		    S.message_size_limit ? UINT64_MAX :
+		    S.message_size_limit + S.message_size_limit / 2;
+	if (minfree == 0 && need == 0)
 		return true;
 	if (statvfs(".", &sv) < 0)
 		return true;	/* cannot tell: the write will say */
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return avail >= S.queue_minfree + need;
+	/* Written so that no sum can wrap around. */
+	return avail >= minfree && avail - minfree >= need;
 }
 
 static void

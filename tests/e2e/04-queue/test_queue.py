@@ -1,0 +1,925 @@
+# SPDX-License-Identifier: MIT
+"""Durable queue writes: smtpd, the queue process and `ostia queue`.
+
+The contract under test (src/queue/queue_service.h, docs/queue-format.md):
+smtpd answers "250 2.0.0 Ok: queued as ID" only after the queue process
+synced the file, renamed it from tmp/ to incoming/ID and synced incoming/;
+a transaction that ends any other way (client gone, smtpd or queue process
+killed, a write error) leaves nothing in tmp/ or incoming/ once the queue
+process cleaned up.
+
+Each test starts the real `ostia` in its own temporary directory and drives
+it with raw SMTP clients, signals and the `ostia queue` CLI.  Every message
+carries a unique token, so a queue file can be matched to the client that
+sent it.  Nothing here asserts how fast anything happens.
+"""
+
+import os
+import random
+import re
+import secrets
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from ostia_harness import SmtpError, connect_smtp, find_binary, wait_until
+
+ROOT = os.geteuid() == 0
+TOKEN_RE = re.compile(rb"tok-[0-9a-f]{24}")
+# The trace header smtpd puts first: "Received: ..." plus folded lines.
+RECEIVED_RE = re.compile(rb"\AReceived: [^\r\n]*\r\n(?:\t[^\r\n]*\r\n)*\Z")
+QUEUED_RE = re.compile(r"\A2\.0\.0 Ok: queued as ([0-9A-HJKMNP-TV-Z]{16})\Z")
+QUEUE_BAD_LOG = re.compile(r"ostia/queue\[\d+\]: (?:warning|error|fatal|"
+                           r"panic): .*$", re.M)
+
+
+# ---------------------------------------------------------------- helpers
+
+def child_argv(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def smtpd_pids(o):
+    """Children of the master that run an inet (smtpd) service."""
+    out = []
+    for pid in o.child_pids():
+        argv = child_argv(pid)
+        if b"child" in argv and argv[argv.index(b"child") + 2] == b"inet":
+            out.append(pid)
+    return out
+
+
+def queue_pids(o):
+    """Children of the master that run the internal queue service."""
+    out = []
+    for pid in o.child_pids():
+        argv = child_argv(pid)
+        if b"child" in argv:
+            i = argv.index(b"child")
+            if argv[i + 1:i + 3] == [b"queue", b"internal"]:
+                out.append(pid)
+    return out
+
+
+def all_ready(o):
+    """Wait until every child of every service told the master it is
+    ready."""
+    def ready():
+        st = o.cli("status").stdout
+        svcs = [l for l in st.splitlines() if l.startswith("service ")]
+        if not svcs:
+            return False
+        for l in svcs:
+            m = re.search(r"children=(\d+)/(\d+) ready=(\d+)", l)
+            if not m or not (m.group(1) == m.group(2) == m.group(3)):
+                return False
+        return True
+    wait_until(ready, timeout=30, what="all children ready")
+
+
+def spool(o, sub):
+    return os.path.join(o.queue_dir, sub)
+
+
+def listdir(o, sub):
+    try:
+        return sorted(os.listdir(spool(o, sub)))
+    except FileNotFoundError:
+        return []
+
+
+def read_incoming(o, qid):
+    with open(os.path.join(spool(o, "incoming"), qid), "rb") as f:
+        return f.read()
+
+
+def incoming_tokens(o):
+    """Map token -> queue file name for every file in incoming/.
+
+    A file must hold exactly one distinct token (every message embeds one).
+    """
+    out = {}
+    for name in listdir(o, "incoming"):
+        try:
+            data = read_incoming(o, name)
+        except FileNotFoundError:
+            continue
+        toks = set(TOKEN_RE.findall(data))
+        assert len(toks) == 1, "incoming/%s holds tokens %r" % (name, toks)
+        tok = toks.pop().decode()
+        assert tok not in out, "token %s in %s and %s" % (tok, out[tok], name)
+        out[tok] = name
+    return out
+
+
+def queue_show(o, qid):
+    """Run `ostia queue show ID` in binary mode (CRLF must survive)."""
+    return subprocess.run([o.binary, "-c", o.confdir, "queue", "show", qid],
+                          stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=60)
+
+
+def shown_content(stdout):
+    """The message bytes printed by `queue show` (after its header)."""
+    m = re.search(rb"^message-size: (\d+)\n\n", stdout, re.M)
+    assert m, "no message-size line in %r" % stdout[:500]
+    content = stdout[m.end():]
+    assert len(content) == int(m.group(1)), \
+        "message-size %s but %d bytes printed" % (m.group(1), len(content))
+    return content
+
+
+def assert_queued_exactly(o, qid, body):
+    """incoming/qid parses and holds the Received: header plus body."""
+    r = queue_show(o, qid)
+    assert r.returncode == 0, "queue show %s exited %d: %r" % (
+        qid, r.returncode, r.stderr)
+    assert ("id: %s\n" % qid).encode() in r.stdout
+    content = shown_content(r.stdout)
+    assert content.endswith(body), \
+        "%s: body differs from what the client sent:\n%r\nvs\n%r" % (
+            qid, content[-len(body) - 40:], body)
+    assert RECEIVED_RE.match(content[:len(content) - len(body)]), \
+        "%s: unexpected bytes before the body: %r" % (
+            qid, content[:len(content) - len(body)])
+
+
+def new_token():
+    return "tok-" + secrets.token_hex(12)
+
+
+def make_body(token, nlines=8):
+    """A message whose every line names token (CRLF, no dot lines)."""
+    lines = ["Subject: queue test %s" % token,
+             "Message-ID: <%s@client.example>" % token, ""]
+    for i in range(nlines):
+        lines.append("line %d of %s %s" % (i, token, "x" * 60))
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def session(o, timeout=30.0):
+    """Connect, read the greeting, EHLO; return the client."""
+    c = connect_smtp("127.0.0.1", o.port, timeout)
+    try:
+        c.expect(220)
+        c.command("EHLO client.example", expect=250)
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+def send_message(c, body, rcpt="rcpt@example.org"):
+    """MAIL, RCPT, DATA, body, "."; return the final reply."""
+    c.command("MAIL FROM:<sender@example.net>", expect=250)
+    c.command("RCPT TO:<%s>" % rcpt, expect=250)
+    c.command("DATA", expect=354)
+    c.send_raw(body + b".\r\n")
+    return c.read_reply()
+
+
+def queued_id(reply):
+    """The ID of a "250 2.0.0 Ok: queued as ID" reply, else None."""
+    if reply.code != 250:
+        return None
+    m = QUEUED_RE.match(reply.text)
+    return m.group(1) if m else None
+
+
+def queue_one(o, rcpt="rcpt@example.org"):
+    """Send one message on a fresh session; assert it is queued.
+
+    Returns (id, token, body).
+    """
+    token = new_token()
+    body = make_body(token)
+    with session(o) as c:
+        r = send_message(c, body, rcpt)
+        qid = queued_id(r)
+        assert qid, "message not queued: %r" % r
+        c.command("QUIT", expect=221)
+    return qid, token, body
+
+
+# ---------------------------------------------------------------- traffic
+
+class Msg:
+    """One message attempt by one traffic client."""
+
+    def __init__(self, client, token, body):
+        self.client = client
+        self.token = token
+        self.body = body
+        self.stage = "envelope"  # -> "data" (354 seen) -> "dot" (sent)
+        self.outcome = None      # "queued", "reply", "lost"
+        self.reply = None
+        self.id = None
+        self.error = None
+        self.started = time.monotonic()
+
+    def __repr__(self):
+        return ("Msg(client=%d token=%s stage=%s outcome=%s reply=%r id=%s "
+                "error=%s)" % (self.client, self.token, self.stage,
+                               self.outcome, self.reply, self.id, self.error))
+
+
+class Traffic:
+    """n clients sending messages in a loop, each body in slow chunks so
+    that at any moment most of them are in the middle of DATA."""
+
+    def __init__(self, o, n, chunks=8, pause=0.01):
+        self.o = o
+        self.n = n
+        self.chunks = chunks
+        self.pause = pause
+        self.lock = threading.Lock()
+        self.msgs = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(i,),
+                                         daemon=True) for i in range(n)]
+        self.unexpected = []
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def join(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(180)
+            assert not t.is_alive(), "a traffic client did not finish"
+        assert not self.unexpected, "client errors: %r" % self.unexpected
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.msgs)
+
+    def count(self, pred):
+        with self.lock:
+            return sum(1 for m in self.msgs if pred(m))
+
+    def _send(self, c, m, rng):
+        r = c.command("MAIL FROM:<sender@example.net>")
+        if r.code != 250:
+            return r
+        r = c.command("RCPT TO:<rcpt%d@example.org>" % m.client)
+        if r.code != 250:
+            return r
+        r = c.command("DATA")
+        if r.code != 354:
+            return r
+        m.stage = "data"
+        # Random chunking and pauses so that the clients drift apart and
+        # a kill finds them at different points.
+        step = max(1, len(m.body) // rng.randint(1, self.chunks))
+        for off in range(0, len(m.body), step):
+            c.send_raw(m.body[off:off + step])
+            time.sleep(rng.uniform(0, 2 * self.pause))
+        m.stage = "dot"
+        c.send_raw(b".\r\n")
+        return c.read_reply()
+
+    def _run(self, idx):
+        rng = random.Random(secrets.randbits(64))
+        c = None
+        while not self.stop.is_set():
+            if c is None:
+                try:
+                    c = session(self.o, timeout=90)
+                except (OSError, EOFError, SmtpError):
+                    c = None
+                    time.sleep(0.05)
+                    continue
+            token = new_token()
+            m = Msg(idx, token, make_body(token))
+            with self.lock:
+                self.msgs.append(m)
+            try:
+                r = self._send(c, m, rng)
+            except (OSError, EOFError, SmtpError) as exc:
+                m.outcome, m.error = "lost", repr(exc)
+                c.close()
+                c = None
+                continue
+            except Exception as exc:  # a bug in this test: report it
+                m.outcome, m.error = "lost", repr(exc)
+                self.unexpected.append(repr(exc))
+                c.close()
+                return
+            m.reply = r
+            m.id = queued_id(r)
+            if m.id is not None:
+                m.outcome = "queued"
+                continue
+            m.outcome = "reply"
+            try:
+                c.command("RSET", expect=250)
+            except (OSError, EOFError, SmtpError):
+                c.close()
+                c = None
+        if c is not None:
+            try:
+                c.command("QUIT")
+            except (OSError, EOFError, SmtpError):
+                pass
+            c.close()
+
+
+def check_spool_after_crash(o, msgs, may_be_committed):
+    """Common checks after a crash.
+
+    Every 250'd message is in incoming/ with its exact body; every file in
+    incoming/ parses and belongs to a message; a message that did not get
+    250 is in incoming/ only if may_be_committed(m) (the client had sent
+    "." and could not learn the outcome), and then complete.
+    Returns the number of such ambiguous messages found in incoming/.
+    """
+    r = o.cli("queue", "list")
+    assert r.returncode == 0, "queue list: %s" % r.stderr
+    tokens = incoming_tokens(o)
+    by_token = {m.token: m for m in msgs}
+    for tok, name in tokens.items():
+        assert tok in by_token, "incoming/%s holds unknown token %s" % (
+            name, tok)
+    queued = [m for m in msgs if m.outcome == "queued"]
+    assert len({m.id for m in queued}) == len(queued), "an ID was reused"
+    for m in queued:
+        assert tokens.get(m.token) == m.id, \
+            "250 for %s but incoming/ has %r" % (m, tokens.get(m.token))
+        assert_queued_exactly(o, m.id, m.body)
+    ambiguous = 0
+    for m in msgs:
+        if m.outcome == "queued" or m.token not in tokens:
+            continue
+        assert may_be_committed(m), \
+            "not acknowledged but in incoming/%s: %r" % (tokens[m.token], m)
+        assert_queued_exactly(o, tokens[m.token], m.body)
+        ambiguous += 1
+    assert len(tokens) == len(queued) + ambiguous
+    stats = {}
+    for m in msgs:
+        key = "%s/%s" % (m.outcome, m.stage)
+        stats[key] = stats.get(key, 0) + 1
+    print("messages by outcome/stage: %r; not acknowledged but committed: "
+          "%d" % (sorted(stats.items()), ambiguous))
+    return ambiguous
+
+
+def wait_tmp_empty(o):
+    wait_until(lambda: listdir(o, "tmp") == [], timeout=60,
+               what="tmp/ to be empty (left: %r)" % listdir(o, "tmp"))
+
+
+def start_ostia(ostia_factory, verbose=False, **kwargs):
+    o = ostia_factory(**kwargs)
+    o.start_foreground(extra_args=("-v",) if verbose else ())
+    all_ready(o)
+    return o
+
+
+# ---------------------------------------------------------------- 1. crashes
+
+def wait_mid_data(traffic, since, nqueued=20, ndata=5):
+    """Wait until nqueued messages begun after `since` were queued and
+    ndata clients are in the middle of DATA; sleep a random moment."""
+    wait_until(lambda: traffic.count(lambda m: m.outcome == "queued" and
+                                     m.started > since) >= nqueued,
+               timeout=120, what="%d messages queued" % nqueued)
+    wait_until(lambda: traffic.count(lambda m: m.stage == "data" and
+                                     m.outcome is None) >= ndata,
+               timeout=60, what="%d clients in the middle of DATA" % ndata)
+    time.sleep(random.uniform(0, 0.05))
+
+
+def dead(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+KILL_ROUNDS = 3
+
+
+def test_smtpd_sigkill_mid_data_loses_no_acknowledged_message(
+        ostia_factory):
+    o = start_ostia(ostia_factory)
+    traffic = Traffic(o, 20).start()
+    try:
+        since = 0.0
+        for _ in range(KILL_ROUNDS):
+            [old] = smtpd_pids(o)
+            wait_mid_data(traffic, since)
+            os.kill(old, signal.SIGKILL)
+            since = time.monotonic()
+            wait_until(lambda: [p for p in smtpd_pids(o) if p != old],
+                       timeout=60, what="a new smtpd process")
+            all_ready(o)
+        # Traffic resumes with the last new smtpd.
+        wait_until(lambda: traffic.count(
+            lambda m: m.outcome == "queued" and m.started > since) >= 20,
+            timeout=120, what="20 messages queued after the last restart")
+    finally:
+        traffic.join()
+    msgs = traffic.snapshot()
+    # Every kill cut connections of clients that were mid-DATA.
+    assert sum(m.outcome == "lost" and m.stage == "data"
+               for m in msgs) >= KILL_ROUNDS
+    for m in msgs:
+        # smtpd was killed, not the queue: nothing to refuse for.
+        assert m.outcome in ("queued", "lost"), "unexpected: %r" % m
+    # The queue process removes the file of every transaction whose smtpd
+    # connection closed.
+    wait_tmp_empty(o)
+    check_spool_after_crash(
+        o, msgs, lambda m: m.outcome == "lost" and m.stage == "dot")
+    # The master restarted smtpd and the new one accepts mail.
+    o.wait_for_log(r"ostia/master\[\d+\]: warning: service 127\.0\.0\.1:%d/"
+                   r"inet: child \d+ \(smtpd\) was killed by signal 9"
+                   % o.port)
+    qid, _, body = queue_one(o)
+    assert_queued_exactly(o, qid, body)
+    assert listdir(o, "tmp") == []
+
+
+def test_queue_sigkill_mid_traffic_loses_no_acknowledged_message(
+        ostia_factory):
+    o = start_ostia(ostia_factory)
+    [smtpd] = smtpd_pids(o)
+    traffic = Traffic(o, 20).start()
+    try:
+        since = 0.0
+        for _ in range(KILL_ROUNDS):
+            [old] = queue_pids(o)
+            wait_mid_data(traffic, since)
+            mark = o.log_mark()
+            os.kill(old, signal.SIGKILL)
+            since = time.monotonic()
+            wait_until(lambda: dead(old), what="the queue process to die")
+            left = [f for f in listdir(o, "tmp")
+                    if f.endswith(".%d" % old)]
+            new = wait_until(lambda: [p for p in queue_pids(o) if p != old],
+                             timeout=60, what="a new queue process")[0]
+            all_ready(o)
+            # Clients were mid-DATA: their files stayed in tmp/ and the new
+            # queue process removes them when it starts.
+            m = o.wait_for_log(r"ostia/queue\[%d\]: removed (\d+) unfinished "
+                               r"queue files? left by a stopped process"
+                               % new, start=mark)
+            assert int(m.group(1)) >= 1
+            for f in left:
+                assert not os.path.exists(os.path.join(spool(o, "tmp"), f))
+        # Traffic goes on with the new queue process.
+        wait_until(lambda: traffic.count(
+            lambda m: m.outcome == "queued" and m.started > since) >= 20,
+            timeout=120, what="20 messages queued after the last restart")
+    finally:
+        traffic.join()
+    # smtpd itself was not touched.
+    assert smtpd_pids(o) == [smtpd]
+    msgs = traffic.snapshot()
+    refused = []
+    for msg in msgs:
+        assert msg.outcome in ("queued", "lost", "reply"), msg
+        if msg.outcome == "reply":
+            assert msg.reply.code == 451 and \
+                msg.reply.text.startswith("4.3.0"), \
+                "refused otherwise than 451 4.3.0: %r" % msg
+            refused.append(msg)
+    # Clients that were in DATA or waiting for the commit were told.
+    assert len(refused) >= KILL_ROUNDS
+    wait_tmp_empty(o)
+    # A 451 after "." may follow a commit the dead process could not
+    # confirm (a duplicate, never a loss): such a file must be complete.
+    check_spool_after_crash(
+        o, msgs, lambda m: m.stage == "dot" and m.outcome in ("lost",
+                                                               "reply"))
+    # smtpd says which messages it could not queue (the wording depends
+    # on whether the client was still writing or waiting for the commit).
+    o.wait_for_log(r"ostia/smtpd\[%d\]: error: [0-9A-Z]{16}: (?:not queued|"
+                   r"cannot complete the queue file)" % smtpd)
+    qid, _, body = queue_one(o)
+    assert_queued_exactly(o, qid, body)
+
+
+def test_queue_killed_while_clients_wait_for_the_commit(ostia_factory):
+    """Deterministic variant: the queue process is stopped (SIGSTOP) so
+    that every client's COMMIT is pending, then killed."""
+    n = 5
+    o = start_ostia(ostia_factory)
+    [old] = queue_pids(o)
+    clients, tokens = [], []
+    for _ in range(n):
+        c = session(o)
+        c.command("MAIL FROM:<sender@example.net>", expect=250)
+        c.command("RCPT TO:<rcpt@example.org>", expect=250)
+        c.command("DATA", expect=354)
+        tokens.append(new_token())
+        c.send_raw(make_body(tokens[-1]))
+        clients.append(c)
+    assert len([f for f in listdir(o, "tmp") if f.endswith(".%d" % old)]) \
+        == n
+    mark = o.log_mark()
+    os.kill(old, signal.SIGSTOP)
+    try:
+        for c in clients:
+            c.send_raw(b".\r\n")
+        # smtpd sent COMMIT and waits; nothing can answer yet.
+        time.sleep(0.5)
+        for c in clients:
+            assert c.buffered() == b""
+    finally:
+        os.kill(old, signal.SIGKILL)
+    for c in clients:
+        r = c.read_reply(timeout=90)
+        assert r.code == 451 and r.text.startswith("4.3.0"), r
+        c.command("RSET", expect=250)
+    o.wait_for_log(r"ostia/smtpd\[\d+\]: error: [0-9A-Z]{16}: not queued: "
+                   r"(?:lost the connection to|the queue process closed)",
+                   start=mark)
+    new = wait_until(lambda: [p for p in queue_pids(o) if p != old],
+                     timeout=60, what="a new queue process")[0]
+    m = o.wait_for_log(r"ostia/queue\[%d\]: removed (\d+) unfinished queue "
+                       r"files? left by a stopped process" % new, start=mark)
+    assert int(m.group(1)) == n
+    assert listdir(o, "tmp") == []
+    assert listdir(o, "incoming") == []
+    # The same sessions go on with the new queue process.
+    for c in clients:
+        token = new_token()
+        body = make_body(token)
+        qid = queued_id(send_message(c, body))
+        assert qid
+        assert_queued_exactly(o, qid, body)
+        c.command("QUIT", expect=221)
+        c.close()
+    assert listdir(o, "tmp") == []
+    assert not any(t in incoming_tokens(o) for t in tokens)
+
+
+# ---------------------------------------------------------------- 2. client gone
+
+def test_client_disconnect_mid_data_leaves_nothing(ostia_factory):
+    o = start_ostia(ostia_factory, verbose=True)
+    mark = o.log_mark()
+    token = new_token()
+    c = session(o)
+    c.command("MAIL FROM:<sender@example.net>", expect=250)
+    c.command("RCPT TO:<rcpt@example.org>", expect=250)
+    c.command("DATA", expect=354)
+    c.send_raw(make_body(token)[:200])
+    # The queue file exists while the client writes.
+    wait_until(lambda: len(listdir(o, "tmp")) == 1, what="a file in tmp/")
+    m = o.wait_for_log(r"ostia/smtpd\[\d+\]: ([0-9A-Z]{16}): client=",
+                       start=mark)
+    qid = m.group(1)
+    assert listdir(o, "tmp")[0].startswith(qid + ".")
+    c.close()
+    o.wait_for_log(r"%s: message not queued: the client went away" % qid,
+                   start=mark)
+    wait_tmp_empty(o)
+    assert listdir(o, "incoming") == []
+    o.wait_for_log(r"ostia/queue\[\d+\]: %s: transaction abandoned; "
+                   r"removed tmp/%s\.\d+" % (qid, qid), start=mark)
+    assert o.cli("queue", "list", check=True).stdout.strip() \
+        .endswith("-- 0 messages in %s" % spool(o, "incoming"))
+    # Also after "." was never sent but the whole body was.
+    c = session(o)
+    c.command("MAIL FROM:<sender@example.net>", expect=250)
+    c.command("RCPT TO:<rcpt@example.org>", expect=250)
+    c.command("DATA", expect=354)
+    c.send_raw(make_body(new_token()))
+    c.close()
+    wait_until(lambda: o.log_text().count("the client went away") >= 2,
+               what="the second abandoned message logged")
+    wait_tmp_empty(o)
+    assert listdir(o, "incoming") == []
+    assert not QUEUE_BAD_LOG.search(o.log_text(), mark)
+
+
+# ---------------------------------------------------------------- 3. write failure
+
+@pytest.mark.skipif(not ROOT, reason="needs root to chmod the spool of "
+                    "mail_owner")
+def test_failed_rename_answers_451_and_removes_the_file(ostia_factory):
+    o = start_ostia(ostia_factory)
+    incoming = spool(o, "incoming")
+    mode = os.stat(incoming).st_mode & 0o7777
+    mark = o.log_mark()
+    os.chmod(incoming, 0o500)
+    try:
+        token = new_token()
+        with session(o) as c:
+            r = send_message(c, make_body(token))
+            assert r.code == 451 and r.text.startswith("4.3.0"), r
+            # The session goes on.
+            c.command("RSET", expect=250)
+            c.command("QUIT", expect=221)
+        o.wait_for_log(r"ostia/queue\[\d+\]: warning: [0-9A-Z]{16}: not "
+                       r"queued: cannot move the queue file to incoming: "
+                       r"Permission denied", start=mark)
+        o.wait_for_log(r"ostia/smtpd\[\d+\]: error: [0-9A-Z]{16}: not "
+                       r"queued: cannot move the queue file", start=mark)
+        assert listdir(o, "tmp") == []
+        assert listdir(o, "incoming") == []
+    finally:
+        os.chmod(incoming, mode)
+    qid, _, body = queue_one(o)
+    assert_queued_exactly(o, qid, body)
+    assert listdir(o, "tmp") == []
+    assert listdir(o, "incoming") == [qid]
+
+
+# ---------------------------------------------------------------- 4. minfree
+
+def test_queue_minfree_larger_than_the_disk_refuses_mail(ostia_factory):
+    o = ostia_factory(main_cf={"queue_minfree": 9000000000000000000})
+    o.start_foreground()
+    all_ready(o)
+    mark = o.log_mark()
+    with session(o) as c:
+        r = c.command("MAIL FROM:<sender@example.net>")
+        assert r.code == 452 and r.text.startswith("4.3.1"), r
+        # No transaction was opened.
+        r = c.command("RCPT TO:<rcpt@example.org>")
+        assert r.code == 503, r
+        c.command("QUIT", expect=221)
+    o.wait_for_log(r"not enough free space in %s \(queue_minfree\)"
+                   % re.escape(o.queue_dir), start=mark)
+    assert listdir(o, "tmp") == []
+    assert listdir(o, "incoming") == []
+
+    # A SIZE= announcement counts on top of queue_minfree.
+    with session(o) as c:
+        r = c.command("MAIL FROM:<sender@example.net> SIZE=1000")
+        assert r.code == 452 and r.text.startswith("4.3.1"), r
+
+    o.stop()
+    o.set_param("queue_minfree", 0)
+    o.start_foreground()
+    all_ready(o)
+    qid, _, body = queue_one(o)
+    assert_queued_exactly(o, qid, body)
+
+
+def test_huge_size_does_not_wrap_the_free_space_check(ostia_factory):
+    o = ostia_factory(main_cf={"queue_minfree": 1000000,
+                               "message_size_limit": 0})
+    o.start_foreground()
+    all_ready(o)
+    with session(o) as c:
+        # Without wrapping, a smaller huge SIZE is refused ...
+        r = c.command("MAIL FROM:<sender@example.net> "
+                      "SIZE=9000000000000000000")
+        assert r.code == 452 and r.text.startswith("4.3.1"), r
+        # ... and so must be a larger one (1000000 + this > 2**64).
+        r = c.command("MAIL FROM:<sender@example.net> "
+                      "SIZE=18446744073709000000")
+        assert r.code == 452 and r.text.startswith("4.3.1"), r
+
+
+# ---------------------------------------------------------------- 5. order
+
+STRACE_LINE = re.compile(r"^(?:\d+\s+)?(\w+)\((.*)\)\s+=\s+(-?\d+)")
+
+
+def test_commit_order_seen_by_strace(ostia_factory):
+    """The queue process syncs the file, renames it, syncs incoming/ and
+    only then sends OK (which smtpd turns into 250)."""
+    strace = find_binary("strace")
+    if strace is None:
+        pytest.skip("peer strace is not installed")
+    nclients = 10
+    o = start_ostia(ostia_factory)
+    [qpid] = queue_pids(o)
+    incoming = os.path.realpath(spool(o, "incoming"))
+    dirfds = set()
+    for fd in os.listdir("/proc/%d/fd" % qpid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (qpid, fd)) == incoming:
+                dirfds.add(fd)
+        except OSError:
+            pass
+    assert dirfds, "the queue process holds no descriptor of incoming/"
+    trace = os.path.join(o.tmpdir, "strace.out")
+    errf = os.path.join(o.tmpdir, "strace.err")
+    with open(errf, "wb") as err:
+        st = subprocess.Popen(
+            [strace, "-s", "256", "-o", trace, "-e",
+             "trace=openat,fdatasync,fsync,rename,renameat,renameat2,"
+             "sendmsg", "-p", str(qpid)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        try:
+            wait_until(lambda: "attached" in open(errf).read() or
+                       st.poll() is not None, timeout=30,
+                       what="strace to attach")
+        except AssertionError:
+            pass
+        if st.poll() is not None or "attached" not in open(errf).read():
+            pytest.skip("strace cannot attach: %s" % open(errf).read())
+        ids, errors = [], []
+        lock = threading.Lock()
+        barrier = threading.Barrier(nclients)
+
+        def client(idx):
+            try:
+                with session(o) as c:
+                    c.command("MAIL FROM:<sender@example.net>", expect=250)
+                    c.command("RCPT TO:<r%d@example.org>" % idx, expect=250)
+                    c.command("DATA", expect=354)
+                    c.send_raw(make_body(new_token()))
+                    barrier.wait(60)
+                    c.send_raw(b".\r\n")
+                    qid = queued_id(c.read_reply())
+                    assert qid
+                    with lock:
+                        ids.append(qid)
+            except BaseException as exc:
+                with lock:
+                    errors.append(repr(exc))
+                barrier.abort()
+
+        threads = [threading.Thread(target=client, args=(i,))
+                   for i in range(nclients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+    finally:
+        st.terminate()
+        st.wait(30)
+    calls = []
+    for line in open(trace):
+        m = STRACE_LINE.match(line)
+        if m:
+            calls.append((m.group(1), m.group(2), int(m.group(3))))
+    assert len(ids) == nclients
+
+    def first(pred, what):
+        for i, c in enumerate(calls):
+            if pred(i, c):
+                return i
+        raise AssertionError("strace of the queue process: no %s" % what)
+
+    for qid in ids:
+        tmp_re = re.compile(r'"tmp/%s\.\d+"' % qid)
+        i_open = first(lambda i, c: c[0] == "openat" and tmp_re.search(c[1]),
+                       "open of tmp/%s" % qid)
+        fd = str(calls[i_open][2])
+        i_ren = first(lambda i, c: c[0].startswith("rename") and
+                      tmp_re.search(c[1]) and
+                      '"incoming/%s"' % qid in c[1] and c[2] == 0,
+                      "rename of tmp/%s to incoming/" % qid)
+        first(lambda i, c: i_open < i < i_ren and c[0] == "fdatasync" and
+              c[1] == fd and c[2] == 0,
+              "fdatasync of %s before its rename" % qid)
+        i_ok = first(lambda i, c: c[0] == "sendmsg" and qid in c[1] and
+                     'iov_base="\\0\\0\\0\\4\\0' in c[1],
+                     "OK frame for %s" % qid)
+        first(lambda i, c: i_ren < i < i_ok and c[0] == "fsync" and
+              c[1] in dirfds and c[2] == 0,
+              "fsync of incoming/ between the rename of %s and its OK"
+              % qid)
+    # Batching is allowed: fewer directory syncs than messages is fine,
+    # more is not.
+    assert 1 <= sum(1 for c in calls if c[0] == "fsync" and c[1] in dirfds) \
+        <= nclients
+
+
+
+
+def test_250_only_after_the_file_is_committed(ostia_factory):
+    nclients, rounds = 10, 5
+    o = start_ostia(ostia_factory, verbose=True)
+    mark = o.log_mark()
+    barrier = threading.Barrier(nclients)
+    results, errors = [], []
+    lock = threading.Lock()
+
+    def client(idx):
+        try:
+            with session(o) as c:
+                for _ in range(rounds):
+                    token = new_token()
+                    body = make_body(token)
+                    c.command("MAIL FROM:<sender@example.net>", expect=250)
+                    c.command("RCPT TO:<r%d@example.org>" % idx, expect=250)
+                    c.command("DATA", expect=354)
+                    c.send_raw(body)
+                    # Everyone ends DATA together: commits can share a sync.
+                    barrier.wait(60)
+                    c.send_raw(b".\r\n")
+                    r = c.read_reply()
+                    qid = queued_id(r)
+                    if qid is None:
+                        raise AssertionError("not queued: %r" % r)
+                    # Right after the 250, before anything else happens.
+                    path = os.path.join(spool(o, "incoming"), qid)
+                    present = os.path.exists(path)
+                    show = queue_show(o, qid)
+                    with lock:
+                        results.append((qid, body, present, show))
+                c.command("QUIT", expect=221)
+        except BaseException as exc:  # reported by the main thread
+            with lock:
+                errors.append(repr(exc))
+            barrier.abort()
+
+    threads = [threading.Thread(target=client, args=(i,))
+               for i in range(nclients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    assert len(results) == nclients * rounds
+    for qid, body, present, show in results:
+        assert present, "250 for %s before incoming/%s existed" % (qid, qid)
+        assert show.returncode == 0, (qid, show.stderr)
+        content = shown_content(show.stdout)
+        assert content.endswith(body)
+        assert RECEIVED_RE.match(content[:len(content) - len(body)])
+    assert listdir(o, "tmp") == []
+    assert sorted(listdir(o, "incoming")) == sorted(r[0] for r in results)
+    log = o.log_text()
+    assert not QUEUE_BAD_LOG.search(log, mark), \
+        QUEUE_BAD_LOG.search(log, mark).group(0)
+    # Batching depends on timing: only its bound is checked.
+    for n in re.findall(r"ostia/queue\[\d+\]: committed (\d+) messages with "
+                        r"one directory sync", log[mark:]):
+        assert 2 <= int(n) <= nclients, n
+
+
+# ---------------------------------------------------------------- 6. restart
+
+def test_queue_files_survive_a_master_restart(ostia_factory):
+    o = start_ostia(ostia_factory)
+    sent = [queue_one(o, "r%d@example.org" % i) for i in range(3)]
+    assert o.stop() == 0
+    o.start_foreground()
+    all_ready(o)
+    r = o.cli("queue", "list", check=True)
+    listed = [l.split()[0] for l in r.stdout.splitlines()
+              if not l.startswith("--")]
+    assert sorted(listed) == sorted(s[0] for s in sent)
+    assert "-- 3 messages in %s" % spool(o, "incoming") in r.stdout
+    for i, (qid, _, body) in enumerate(sent):
+        line = [l for l in r.stdout.splitlines() if l.startswith(qid)][0]
+        assert line.endswith("<sender@example.net> <r%d@example.org>" % i)
+        assert_queued_exactly(o, qid, body)
+    # The restarted queue process removed nothing that was committed.
+    assert sorted(listdir(o, "incoming")) == sorted(s[0] for s in sent)
+    o.assert_not_in_log(r"removed \d+ unfinished queue file")
+
+
+# ---------------------------------------------------------------- 7. queue show
+
+@pytest.mark.parametrize("bad", ["../etc", "abc", "../incoming/x",
+                                 "0123456789abcdef", "0123456789ABCDEFG",
+                                 ""])
+def test_queue_show_refuses_an_invalid_id(ostia_factory, bad):
+    o = ostia_factory()
+    r = o.cli("queue", "show", bad)
+    assert r.returncode == 1, r
+    assert r.stdout == ""
+    assert '"%s" is not a queue ID' % bad in r.stderr
+
+
+def test_queue_show_unknown_id(ostia_factory):
+    o = start_ostia(ostia_factory)
+    r = o.cli("queue", "show", "0123456789ABCDEF")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert "no queued message with that ID" in r.stderr
+
+
+def test_queue_show_refuses_a_truncated_file(ostia_factory):
+    o = start_ostia(ostia_factory)
+    qid, token, _ = queue_one(o)
+    good, _, good_body = queue_one(o)
+    path = os.path.join(spool(o, "incoming"), qid)
+    size = os.path.getsize(path)
+    os.truncate(path, size - 5)
+    r = queue_show(o, qid)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "not a valid queue file" in err and "incomplete" in err, err
+    assert qid in err
+    assert token.encode() not in r.stdout and r.stdout == b""
+    # list reports the bad file, still lists the good one, and fails.
+    r = o.cli("queue", "list")
+    assert r.returncode == 1
+    assert qid in r.stderr and "incomplete" in r.stderr
+    assert good in r.stdout and qid not in r.stdout
+    assert_queued_exactly(o, good, good_body)

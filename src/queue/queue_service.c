@@ -11,12 +11,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,9 +36,11 @@
 enum qconn_state {
 	QCONN_IDLE,		/* waiting for NEW */
 	QCONN_WRITING,		/* FILE sent, waiting for COMMIT */
-	QCONN_COMMITTING,	/* in the pending batch */
+	QCONN_COMMITTING,	/* its commit job is in flight */
 	QCONN_DONE,		/* OK or FAIL sent */
 };
+
+struct commit_job;
 
 struct qconn {
 	struct child *child;
@@ -47,24 +51,92 @@ struct qconn {
 	char id[QUEUE_ID_LEN + 1];
 	char tmp_path[64];
 	int file_fd;
-	struct qconn *next_pending;
+	struct commit_job *job;	/* while QCONN_COMMITTING */
+};
+
+/*
+ * A commit, done off the event loop by a sync thread: check the whole
+ * file, fdatasync it, rename it into incoming/.  Then, once for every
+ * group of finished jobs, one thread fsyncs incoming/ (group commit)
+ * and the loop answers OK.  A job owns its descriptor and paths; its
+ * connection may go away meanwhile (q becomes NULL, main thread only),
+ * and then a message that was already renamed is removed again: its
+ * client never heard "250".
+ */
+enum job_kind {
+	JOB_COMMIT,
+	JOB_DIRSYNC,
+};
+
+struct commit_job {
+	enum job_kind kind;
+	struct qconn *q;
+	int fd;
+	char id[QUEUE_ID_LEN + 1];
+	char tmp_path[64];
+	char dst[64];
+	int result;		/* 0: renamed (or dir synced), -1: failed */
+	char why[QUEUE_REASON_MAX_BYTES];
+	struct commit_job *next;
+};
+
+/* Threads that sync; concurrent fdatasync()s let the file system
+ * commit them together. */
+#define QUEUE_SYNC_THREADS 4
+
+struct job_list {
+	struct commit_job *head;
+	struct commit_job *tail;
 };
 
 static struct {
 	struct event_base *base;
-	struct event *flush_ev;
-	struct qconn *pending;		/* commits of this round */
 	size_t nconns;
 	uint32_t counter;
 	uint64_t max_file_bytes;	/* 0: no limit */
 	int incoming_fd;
+	/* main -> threads */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job_list todo;
+	/* threads -> main, signalled through done_efd */
+	struct job_list done;
+	int done_efd;
+	struct event *done_ev;
+	/* main thread only */
+	struct job_list await_dirsync;	/* renamed, dir not synced yet */
+	struct job_list syncing;	/* covered by the dir sync in flight */
+	bool dirsync_running;
 } qs;
+
+static void
+job_list_push(struct job_list *l, struct commit_job *j)
+{
+	j->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+}
+
+static struct commit_job *
+job_list_take_all(struct job_list *l)
+{
+	struct commit_job *h = l->head;
+
+	l->head = NULL;
+	l->tail = NULL;
+	return h;
+}
 
 static void
 qconn_free(struct qconn *q)
 {
 	struct child *c = q->child;
 
+	if (q->job != NULL)
+		q->job->q = NULL;	/* the job finishes on its own */
 	if (q->file_fd >= 0) {
 		close(q->file_fd);
 		if (unlink(q->tmp_path) == 0)
@@ -136,9 +208,9 @@ handle_new(struct qconn *q)
 	q->state = QCONN_WRITING;
 }
 
-/* check_file - the whole file must parse and carry our ID. */
+/* check_file - (sync thread) the whole file must parse, with our ID. */
 static int
-check_file(struct qconn *q, char *why, size_t whysz)
+check_file(struct commit_job *j)
 {
 	struct queue_envelope env;
 	const char *err = NULL;
@@ -146,112 +218,222 @@ check_file(struct qconn *q, char *why, size_t whysz)
 	void *map;
 	int ret;
 
-	if (fstat(q->file_fd, &st) < 0) {
-		snprintf(why, whysz, "fstat: %s", strerror(errno));
+	if (fstat(j->fd, &st) < 0) {
+		snprintf(j->why, sizeof(j->why), "fstat: %s", strerror(errno));
 		return -1;
 	}
 	if (st.st_size <= 0 || (qs.max_file_bytes != 0 &&
 	    (uint64_t)st.st_size > qs.max_file_bytes)) {
-		snprintf(why, whysz, "queue file has an impossible size "
-		    "(%lld bytes)", (long long)st.st_size);
+		snprintf(j->why, sizeof(j->why), "queue file has an impossible "
+		    "size (%lld bytes)", (long long)st.st_size);
 		return -1;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
-	    q->file_fd, 0);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, j->fd, 0);
 	if (map == MAP_FAILED) {
-		snprintf(why, whysz, "mmap: %s", strerror(errno));
+		snprintf(j->why, sizeof(j->why), "mmap: %s", strerror(errno));
 		return -1;
 	}
 	memset(&env, 0, sizeof(env));
 	ret = queue_file_parse(map, (size_t)st.st_size, &env, NULL, &err);
-	if (ret == 0 && (env.id == NULL || strcmp(env.id, q->id) != 0)) {
+	if (ret == 0 && (env.id == NULL || strcmp(env.id, j->id) != 0)) {
 		err = "the file names another queue ID";
 		ret = -1;
 	}
 	if (ret < 0)
-		snprintf(why, whysz, "invalid queue file from smtpd: %s", err);
+		snprintf(j->why, sizeof(j->why), "invalid queue file from "
+		    "smtpd: %s", err);
 	queue_envelope_deinit(&env);
 	munmap(map, (size_t)st.st_size);
 	return ret;
 }
 
+/* run_job - (sync thread) one job, no shared state touched. */
+static void
+run_job(struct commit_job *j)
+{
+	if (j->kind == JOB_DIRSYNC) {
+		j->result = fsync(qs.incoming_fd);
+		if (j->result < 0)
+			snprintf(j->why, sizeof(j->why), "cannot sync the "
+			    "queue directory: %s", strerror(errno));
+		return;
+	}
+	j->result = -1;
+	if (check_file(j) < 0)
+		return;
+	if (fdatasync(j->fd) < 0) {
+		snprintf(j->why, sizeof(j->why), "cannot sync the queue file: "
+		    "%s", strerror(errno));
+		return;
+	}
+	if (rename(j->tmp_path, j->dst) < 0) {
+		snprintf(j->why, sizeof(j->why), "cannot move the queue file "
+		    "to %s: %s", QUEUE_INCOMING_DIR, strerror(errno));
+		return;
+	}
+	j->result = 0;
+}
+
+static void *
+sync_thread(void *arg)
+{
+	for (;;) {
+		struct commit_job *j;
+		uint64_t one = 1;
+
+		pthread_mutex_lock(&qs.mu);
+		while (qs.todo.head == NULL)
+			pthread_cond_wait(&qs.cv, &qs.mu);
+		j = qs.todo.head;
+		qs.todo.head = j->next;
+		if (qs.todo.head == NULL)
+			qs.todo.tail = NULL;
+		pthread_mutex_unlock(&qs.mu);
+
+		run_job(j);
+
+		pthread_mutex_lock(&qs.mu);
+		job_list_push(&qs.done, j);
+		pthread_mutex_unlock(&qs.mu);
+		if (write(qs.done_efd, &one, sizeof(one)) < 0)
+			log_error("cannot wake the queue process: %s",
+			    strerror(errno));
+	}
+	return NULL;
+}
+
+static void
+submit(struct commit_job *j)
+{
+	pthread_mutex_lock(&qs.mu);
+	job_list_push(&qs.todo, j);
+	pthread_cond_signal(&qs.cv);
+	pthread_mutex_unlock(&qs.mu);
+}
+
+static void
+job_free(struct commit_job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+/* start_dirsync - one directory sync for every job waiting for it. */
+static void
+start_dirsync(void)
+{
+	struct commit_job *d;
+
+	if (qs.dirsync_running || qs.await_dirsync.head == NULL)
+		return;
+	qs.syncing = qs.await_dirsync;
+	qs.await_dirsync.head = NULL;
+	qs.await_dirsync.tail = NULL;
+	d = xcalloc(1, sizeof(*d));
+	d->kind = JOB_DIRSYNC;
+	d->fd = -1;
+	qs.dirsync_running = true;
+	submit(d);
+}
+
+static void
+answer_ok(struct commit_job *j)
+{
+	struct qconn *q = j->q;
+	struct ipc_out o;
+
+	if (q == NULL) {
+		/* Its smtpd gave up before OK: the client never saw 250. */
+		if (unlink(j->dst) == 0)
+			log_info("%s: removed: smtpd left before the commit "
+			    "was confirmed", j->id);
+		return;
+	}
+	q->job = NULL;
+	snprintf(q->tmp_path, sizeof(q->tmp_path), "%s", j->dst);
+	ipc_out_init(&o);
+	ipc_put_str(&o, q->id);
+	if (ipc_send(q->sock, QUEUE_MSG_OK, &o, -1) < 0)
+		log_warning("%s: queued, but smtpd could not be told: %s",
+		    q->id, strerror(errno));
+	q->state = QCONN_DONE;
+}
+
+static void
+answer_fail(struct commit_job *j, bool renamed)
+{
+	struct qconn *q = j->q;
+
+	if (renamed)
+		(void)unlink(j->dst);
+	else
+		(void)unlink(j->tmp_path);
+	if (q == NULL)
+		return;
+	q->job = NULL;
+	qconn_fail(q, "%s", j->why);
+}
+
 /*
- * flush_commits - one round of commits: check, sync and rename every
- * file, sync incoming/ once, then answer.  Runs after all readable
- * connections of this event-loop round were served, so commits that
- * arrive together share the directory sync.
+ * on_jobs_done - (event loop) collect finished jobs: failures are
+ * answered at once, renamed files wait for the next directory sync,
+ * a finished directory sync releases its group.
  */
 static void
-flush_commits(evutil_socket_t fd, short what, void *arg)
+on_jobs_done(evutil_socket_t fd, short what, void *arg)
 {
-	struct qconn *list = qs.pending, *q, *next;
-	char why[QUEUE_REASON_MAX_BYTES];
-	size_t renamed = 0;
-	bool dir_ok = true;
+	struct commit_job *list, *j, *next;
+	uint64_t n;
 
-	qs.pending = NULL;
-	for (q = list; q != NULL; q = q->next_pending) {
-		char dst[64];
+	if (read(qs.done_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_error("eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&qs.mu);
+	list = job_list_take_all(&qs.done);
+	pthread_mutex_unlock(&qs.mu);
+	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		if (j->kind == JOB_DIRSYNC) {
+			struct commit_job *g = job_list_take_all(&qs.syncing);
+			size_t count = 0;
 
-		if (q->state != QCONN_COMMITTING)
-			continue;
-		if (check_file(q, why, sizeof(why)) < 0) {
-			qconn_fail(q, "%s", why);
+			qs.dirsync_running = false;
+			for (struct commit_job *k = g, *kn; k != NULL; k = kn) {
+				kn = k->next;
+				if (j->result == 0) {
+					answer_ok(k);
+				} else {
+					snprintf(k->why, sizeof(k->why), "%s",
+					    j->why);
+					answer_fail(k, true);
+				}
+				count++;
+				job_free(k);
+			}
+			if (j->result < 0)
+				log_error("%s; %zu message%s not confirmed",
+				    j->why, count, count == 1 ? "" : "s");
+			else if (count > 1)
+				log_debug(1, "committed %zu messages with one "
+				    "directory sync", count);
+			job_free(j);
 			continue;
 		}
-		if (fdatasync(q->file_fd) < 0) {
-			qconn_fail(q, "cannot sync the queue file: %s",
-			    strerror(errno));
+		if (j->result < 0) {
+			answer_fail(j, false);
+			job_free(j);
 			continue;
 		}
-		snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, q->id);
-		if (rename(q->tmp_path, dst) < 0) {
-			qconn_fail(q, "cannot move the queue file to %s: %s",
-			    QUEUE_INCOMING_DIR, strerror(errno));
-			continue;
-		}
-		/* From here the file is in incoming/: not ours to remove. */
-		snprintf(q->tmp_path, sizeof(q->tmp_path), "%s", dst);
-		renamed++;
+		job_list_push(&qs.await_dirsync, j);
 	}
-	if (renamed > 0 && fsync(qs.incoming_fd) < 0) {
-		log_error("cannot sync directory %s: %s; %zu message%s not "
-		    "confirmed", QUEUE_INCOMING_DIR, strerror(errno), renamed,
-		    renamed == 1 ? "" : "s");
-		dir_ok = false;
-	}
-	for (q = list; q != NULL; q = next) {
-		next = q->next_pending;
-		q->next_pending = NULL;
-		if (q->state != QCONN_COMMITTING)
-			continue;
-		if (!dir_ok) {
-			/* Not durable: take it back, the client will retry. */
-			qconn_fail(q, "cannot sync the queue directory");
-			continue;
-		}
-		close(q->file_fd);
-		q->file_fd = -1;
-		{
-			struct ipc_out o;
-
-			ipc_out_init(&o);
-			ipc_put_str(&o, q->id);
-			if (ipc_send(q->sock, QUEUE_MSG_OK, &o, -1) < 0)
-				log_warning("%s: queued, but smtpd could not "
-				    "be told: %s", q->id, strerror(errno));
-		}
-		q->state = QCONN_DONE;
-	}
-	if (renamed > 1)
-		log_debug(1, "committed %zu messages with one directory sync",
-		    renamed);
+	start_dirsync();
 }
 
 static void
 handle_commit(struct qconn *q, struct ipc_in *in)
 {
 	char *id = ipc_get_str(in, QUEUE_ID_LEN);
+	struct commit_job *j;
 
 	if (!ipc_in_done(in) || id == NULL || strcmp(id, q->id) != 0) {
 		free(id);
@@ -260,10 +442,17 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 		return;
 	}
 	free(id);
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_COMMIT;
+	j->q = q;
+	j->fd = q->file_fd;	/* the job owns the file from now on */
+	q->file_fd = -1;
+	memcpy(j->id, q->id, sizeof(j->id));
+	snprintf(j->tmp_path, sizeof(j->tmp_path), "%s", q->tmp_path);
+	snprintf(j->dst, sizeof(j->dst), "%s/%s", QUEUE_INCOMING_DIR, q->id);
+	q->job = j;
 	q->state = QCONN_COMMITTING;
-	q->next_pending = qs.pending;
-	qs.pending = q;
-	event_active(qs.flush_ev, EV_TIMEOUT, 0);
+	submit(j);
 }
 
 static void
@@ -307,16 +496,6 @@ on_qconn(evutil_socket_t fd, short what, void *arg)
 		goto drop;
 	return;
 drop:
-	if (q->state == QCONN_COMMITTING) {
-		/* Still in the pending list: let the flush skip it. */
-		q->state = QCONN_DONE;
-		for (struct qconn **pp = &qs.pending; *pp != NULL;
-		    pp = &(*pp)->next_pending)
-			if (*pp == q) {
-				*pp = q->next_pending;
-				break;
-			}
-	}
 	qconn_free(q);
 }
 
@@ -360,9 +539,17 @@ queue_init(struct child *c)
 {
 	const struct config_view *v = child_view(c);
 	uint64_t limit = config_size(v, P_message_size_limit);
+	sigset_t all, old;
 
 	qs.base = child_event_base(c);
-	qs.flush_ev = event_new(qs.base, -1, 0, flush_commits, NULL);
+	pthread_mutex_init(&qs.mu, NULL);
+	pthread_cond_init(&qs.cv, NULL);
+	qs.done_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (qs.done_efd < 0)
+		log_fatal("eventfd: %s", strerror(errno));
+	qs.done_ev = event_new(qs.base, qs.done_efd, EV_READ | EV_PERSIST,
+	    on_jobs_done, NULL);
+	event_add(qs.done_ev, NULL);
 	/* Envelope and record framing add a little to the message. */
 	qs.max_file_bytes = limit == 0 ? 0 : limit * 2 + 1024 * 1024;
 	qs.incoming_fd = open(QUEUE_INCOMING_DIR, O_RDONLY | O_DIRECTORY |
@@ -371,6 +558,19 @@ queue_init(struct child *c)
 		log_fatal("cannot open %s: %s", QUEUE_INCOMING_DIR,
 		    strerror(errno));
 	clean_tmp();
+	/* Signals stay with the event loop's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < QUEUE_SYNC_THREADS; i++) {
+		pthread_t t;
+		int r = pthread_create(&t, NULL, sync_thread, NULL);
+
+		if (r != 0)
+			log_fatal("cannot start a sync thread: %s",
+			    strerror(r));
+		pthread_detach(t);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void

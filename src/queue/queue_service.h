@@ -6,10 +6,11 @@
  * mail_owner, chrooted to queue_directory when started as root), it
  * listens on $queue_directory/private/queue.  For each smtpd
  * transaction (queue_proto.h) it creates tmp/ID.PID (O_EXCL, 0600) and
- * hands smtpd the open descriptor; on COMMIT it checks the whole file,
- * fdatasync()s it, renames it to incoming/ID and fsync()s incoming/
- * once for every commit that arrived in the same event-loop round
- * (batching), then answers OK.  A transaction that ends any other way
+ * hands smtpd the open descriptor; on COMMIT a sync thread (off the
+ * event loop, several in parallel so that the file system commits them
+ * together) checks the whole file, fdatasync()s it and renames it to
+ * incoming/ID; then one fsync() of incoming/ covers every commit that
+ * finished meanwhile (group commit), and only then is OK sent.  A transaction that ends any other way
  * leaves nothing: its file is removed.  At start it removes tmp/ files
  * whose writer process is gone (crashed transactions).
  *

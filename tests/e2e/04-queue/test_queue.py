@@ -14,6 +14,7 @@ carries a unique token, so a queue file can be matched to the client that
 sent it.  Nothing here asserts how fast anything happens.
 """
 
+import glob
 import os
 import random
 import re
@@ -689,12 +690,17 @@ def test_huge_size_does_not_wrap_the_free_space_check(ostia_factory):
 
 # ---------------------------------------------------------------- 5. order
 
-STRACE_LINE = re.compile(r"^(?:\d+\s+)?(\w+)\((.*)\)\s+=\s+(-?\d+)")
+# "-ff -ttt -T": one file per thread, "START call(args) = RET <SECONDS>".
+STRACE_LINE = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+=\s+(-?\d+)"
+                         r"(?:.*<(\d+\.\d+)>)?")
 
 
 def test_commit_order_seen_by_strace(ostia_factory):
     """The queue process syncs the file, renames it, syncs incoming/ and
-    only then sends OK (which smtpd turns into 250)."""
+    only then sends OK (which smtpd turns into 250).  The syncs run in
+    threads, so every thread is traced (one file each) and the calls are
+    ordered by time: each step must have finished before the next one
+    started."""
     strace = find_binary("strace")
     if strace is None:
         pytest.skip("peer strace is not installed")
@@ -714,7 +720,8 @@ def test_commit_order_seen_by_strace(ostia_factory):
     errf = os.path.join(o.tmpdir, "strace.err")
     with open(errf, "wb") as err:
         st = subprocess.Popen(
-            [strace, "-s", "256", "-o", trace, "-e",
+            [strace, "-f", "-ff", "-ttt", "-T", "-s", "256", "-o", trace,
+             "-e",
              "trace=openat,fdatasync,fsync,rename,renameat,renameat2,"
              "sendmsg", "-p", str(qpid)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
@@ -760,10 +767,16 @@ def test_commit_order_seen_by_strace(ostia_factory):
         st.terminate()
         st.wait(30)
     calls = []
-    for line in open(trace):
-        m = STRACE_LINE.match(line)
-        if m:
-            calls.append((m.group(1), m.group(2), int(m.group(3))))
+    for path in glob.glob(trace + ".*"):
+        for line in open(path):
+            m = STRACE_LINE.match(line)
+            if m:
+                start = float(m.group(1))
+                end = start + float(m.group(5) or 0)
+                calls.append((m.group(2), m.group(3), int(m.group(4)),
+                              start, end))
+    # Ordered by completion: a step counts as done when its call returned.
+    calls.sort(key=lambda c: c[4])
     assert len(ids) == nclients
 
     def first(pred, what):

@@ -61,17 +61,31 @@ load_message(const struct config *cf, const char *id,
 	return r;
 }
 
-/* field - "label: <value>" with the value escaped; NULL: nothing. */
+/*
+ * show - value with control characters as \ooo, so that text a client
+ * chose cannot forge lines or drive the terminal; UTF-8 stays readable.
+ */
+static void
+show(const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			printf("\\%03o", *p);
+		else
+			putchar(*p);
+	}
+}
+
+/* field - "label: <value>\n"; nothing when value is NULL. */
 static void
 field(const char *label, const char *pre, const char *value,
     const char *post)
 {
-	char shown[4 * 1024 + 8];
-
 	if (value == NULL)
 		return;
-	log_escape(shown, sizeof(shown), value, strlen(value), 1024);
-	printf("%s: %s%s%s\n", label, pre, shown, post);
+	printf("%s: %s", label, pre);
+	show(value);
+	printf("%s\n", post);
 }
 
 static int
@@ -114,9 +128,18 @@ queue_show(const struct config *cf, const char *id)
 	field("sasl-user", "", env.sasl_user, "");
 	field("tls", "", env.tls, "");
 	for (size_t i = 0; i < env.nrcpts; i++) {
-		field("recipient", "<", env.rcpts[i].addr, ">");
-		field("  notify", "", env.rcpts[i].notify, "");
-		field("  orcpt", "", env.rcpts[i].orcpt, "");
+		printf("recipient: <");
+		show(env.rcpts[i].addr);
+		printf(">");
+		if (env.rcpts[i].notify != NULL) {
+			printf(" notify=");
+			show(env.rcpts[i].notify);
+		}
+		if (env.rcpts[i].orcpt != NULL) {
+			printf(" orcpt=");
+			show(env.rcpts[i].orcpt);
+		}
+		printf("\n");
 	}
 	printf("message-size: %llu\n\n", (unsigned long long)env.content_size);
 	ret = fwrite(content.data, 1, content.len, stdout) == content.len ?
@@ -166,18 +189,13 @@ queue_list(const struct config *cf)
 		}
 		printf("%s %s %llu", env.id, env.arrival,
 		    (unsigned long long)env.content_size);
-		{
-			char shown[4 * 1024 + 8];
-
-			log_escape(shown, sizeof(shown), env.sender,
-			    strlen(env.sender), 1024);
-			printf(" <%s>", shown);
-			for (size_t k = 0; k < env.nrcpts; k++) {
-				log_escape(shown, sizeof(shown),
-				    env.rcpts[k].addr,
-				    strlen(env.rcpts[k].addr), 1024);
-				printf(" <%s>", shown);
-			}
+		printf(" <");
+		show(env.sender);
+		printf(">");
+		for (size_t k = 0; k < env.nrcpts; k++) {
+			printf(" <");
+			show(env.rcpts[k].addr);
+			printf(">");
 		}
 		printf("\n");
 		queue_envelope_deinit(&env);

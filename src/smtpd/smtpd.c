@@ -242,6 +242,8 @@ reply_error(struct session *s, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	s->errors++;
+	/* Postfix: past smtpd_soft_error_limit errors, replies slow down;
+	 * at smtpd_hard_error_limit the session ends. */
 	if (s->errors >= (unsigned)S.hard_error_limit) {
 		log_info("too many errors after %s from %s",
 		    s->have_last_verb ? smtp_verb_name(s->last_verb) :
@@ -252,7 +254,7 @@ reply_error(struct session *s, const char *fmt, ...)
 		s->state = SS_QUIT;
 		return false;
 	}
-	if (s->errors >= (unsigned)S.soft_error_limit && S.error_sleep > 0) {
+	if (s->errors > (unsigned)S.soft_error_limit && S.error_sleep > 0) {
 		struct timeval tv = { (time_t)S.error_sleep, 0 };
 
 		log_debug(1, "%s: error limit reached: replying after %llds",
@@ -912,6 +914,7 @@ bdat_chunk_done(struct session *s)
 		finish_message(s);
 		return;
 	}
+	s->oks[SMTP_VERB_BDAT]++;
 	reply(s, "250 2.0.0 %llu octets received",
 	    (unsigned long long)s->bdat_size);
 	s->state = SS_RCPT;
@@ -1089,7 +1092,7 @@ handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&
 	    (must_end_group(c.verb) || !s->esmtp || !S.pipelining) &&
-	    c.verb != SMTP_VERB_QUIT) {
+	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
 		log_info("improper command pipelining after %s from %s",
 		    smtp_verb_name(c.verb), client_label(s, who, sizeof(who)));
 		reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
@@ -1125,10 +1128,17 @@ data_deadline_passed(struct session *s)
 static bool
 feed_data(struct session *s, struct evbuffer *in)
 {
-	while (evbuffer_get_length(in) > 0 &&
-	    (s->state == SS_DATA || s->state == SS_BDAT)) {
+	while (s->state == SS_DATA || s->state == SS_BDAT) {
 		struct evbuffer_iovec v;
 		size_t take, used = 0;
+
+		/* "BDAT 0" has no data to wait for. */
+		if (s->state == SS_BDAT && s->bdat_left == 0) {
+			bdat_chunk_done(s);
+			continue;
+		}
+		if (evbuffer_get_length(in) == 0)
+			break;
 
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;

@@ -16,6 +16,7 @@
  * (master_pid.h), never through a possibly stale pid.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -299,9 +300,10 @@ cmd_reload(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-/* query_status - the master's status text over its socket, or NULL. */
+/* query_status - the master's status text over its socket, or NULL
+ * (*too_long_r: the socket path cannot be used at all). */
 static char *
-query_status(const char *queue_dir)
+query_status(const char *queue_dir, bool *too_long_r)
 {
 	char *path = master_ctl_path(queue_dir);
 	struct sockaddr_un sun;
@@ -312,7 +314,9 @@ query_status(const char *queue_dir)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
+	*too_long_r = false;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*too_long_r = true;
 		free(path);
 		return NULL;
 	}
@@ -353,6 +357,7 @@ int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
 	char *queue_dir = NULL, *text;
+	bool too_long = false;
 	pid_t pid;
 
 	if (parse_c_only(cli, argc, argv) < 0)
@@ -364,15 +369,26 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		free(queue_dir);
 		return 1;
 	}
+	/*
+	 * The master takes its lock first and opens the status socket only
+	 * once its listeners are bound: until it answers, it is starting,
+	 * and "running" would make scripts connect too early.
+	 */
+	text = query_status(queue_dir, &too_long);
+	if (text == NULL && !too_long) {
+		log_error("the Ostia mail system is starting (master pid %ld "
+		    "does not answer on its status socket yet)", (long)pid);
+		free(queue_dir);
+		return 1;
+	}
 	printf("ostia: the Ostia mail system is running: master pid %ld\n",
 	    (long)pid);
-	text = query_status(queue_dir);
 	if (text != NULL) {
 		fputs(text, stdout);
 		free(text);
 	} else {
-		printf("(no details: the status socket in %s/pid did not "
-		    "answer)\n", queue_dir);
+		printf("(no details: the status socket path under %s is too "
+		    "long for a Unix socket)\n", queue_dir);
 	}
 	free(queue_dir);
 	return 0;

@@ -229,8 +229,10 @@ def test_reload_keeps_listeners_and_applies_changes(ostia_factory):
     assert "reload requested" in r.stdout
     o.wait_for_log(r"reload done: configuration generation 1, 3 services",
                    start=mark)
-    wait_until(lambda: len(smtpd_pids(o)) == 3, what="new children")
-    assert not set(old_kids) & set(smtpd_pids(o))
+    # Three new children; the old one stays while it still serves the
+    # early client.
+    wait_until(lambda: len(set(smtpd_pids(o)) - set(old_kids)) == 3,
+               what="new children")
     assert greeting(o.port).code == 220
     assert greeting(o.ports["extra"]).code == 220
     st = o.cli("status", check=True).stdout
@@ -238,7 +240,12 @@ def test_reload_keeps_listeners_and_applies_changes(ostia_factory):
     assert "children=2/2" in service_line(st, "127.0.0.1:%d" % o.ports["extra"])
     data = early.recv(512)
     assert data.startswith(b"220 ")
+    early.sendall(b"QUIT\r\n")
+    assert early.recv(512).startswith(b"221 ")
     early.close()
+    # Its session over, the old child exits.
+    wait_until(lambda: not set(old_kids) & set(smtpd_pids(o)),
+               what="old children gone")
 
     # Removing a service closes its port.
     o.write_master_cf("127.0.0.1:%d inet n - n - 1 smtpd\n" % o.port)

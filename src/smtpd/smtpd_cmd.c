@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_cmd - the SMTP server's commands (RFC 5321 4.1.1, RFC 1870,
+ * RFC 2920, RFC 3030, RFC 3461, RFC 6531): state checks first, then the
+ * action, with Postfix's reply texts and enhanced status codes (RFC
+ * 3463).  Runs in smtpd as mail_owner.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "peer_match.h"
+#include "queue_client.h"
+#include "queue_file.h"
+#include "queue_proto.h"
+#include "smtp_command.h"
+#include "smtp_data.h"
+#include "smtpd_session.h"
+#include "strnum.h"
+#include "strv.h"
+#include "xalloc.h"
+
+/* ---------------------------------------------------------------- */
+/* Commands                                                         */
+
+static bool
+helo_is_printable(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f)
+			return false;
+	return n > 0;
+}
+
+static void
+cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
+{
+	const char *arg = c->args;
+	size_t n = c->args_len;
+
+	while (n > 0 && arg[n - 1] == ' ')
+		n--;
+	if (n == 0 || n > SMTPD_HELO_MAX_BYTES || !helo_is_printable(arg, n)) {
+		smtpd_reply_error(s, "501 5.5.4 Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	free(s->helo);
+	s->helo = xstrndup(arg, n);
+	s->esmtp = esmtp;
+	/* RFC 5321 4.1.4: HELO/EHLO ends any transaction. */
+	smtpd_transaction_reset(s);
+	s->state = SS_READY;
+	s->oks[c->verb]++;
+	if (!esmtp) {
+		smtpd_reply(s, "250 %s", smtpd_cfg.myhostname);
+		return;
+	}
+	smtpd_reply(s, "250-%s", smtpd_cfg.myhostname);
+	if (smtpd_cfg.pipelining)
+		smtpd_reply(s, "250-PIPELINING");
+	if (smtpd_cfg.exts & SMTP_EXT_SIZE) {
+		if (smtpd_cfg.message_size_limit > 0)
+			smtpd_reply(s, "250-SIZE %llu",
+			    (unsigned long long)smtpd_cfg.message_size_limit);
+		else
+			smtpd_reply(s, "250-SIZE");
+	}
+	if (smtpd_cfg.vrfy_advertised)
+		smtpd_reply(s, "250-VRFY");
+	if (smtpd_cfg.enhanced)
+		smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
+	if (smtpd_cfg.exts & SMTP_EXT_8BITMIME)
+		smtpd_reply(s, "250-8BITMIME");
+	if (smtpd_cfg.exts & SMTP_EXT_DSN)
+		smtpd_reply(s, "250-DSN");
+	if (smtpd_cfg.exts & SMTP_EXT_SMTPUTF8)
+		smtpd_reply(s, "250-SMTPUTF8");
+	if (smtpd_cfg.exts & SMTP_EXT_CHUNKING)
+		smtpd_reply(s, "250-CHUNKING");
+	smtpd_reply(s, "250 HELP");
+}
+
+/*
+ * queue_has_room - Postfix's rule: free space in the queue file system
+ * must be at least queue_minfree (default: 1.5 x message_size_limit)
+ * plus the size the client announced.
+ */
+bool
+smtpd_queue_has_room(uint64_t need)
+{
+	struct statvfs sv;
+	uint64_t avail, minfree = smtpd_cfg.queue_minfree;
+
+	if (minfree == 0 && smtpd_cfg.message_size_limit > 0)
+		minfree = smtpd_cfg.message_size_limit / 2 > UINT64_MAX -
+		    smtpd_cfg.message_size_limit ? UINT64_MAX :
+		    smtpd_cfg.message_size_limit + smtpd_cfg.message_size_limit / 2;
+	if (minfree == 0 && need == 0)
+		return true;
+	if (statvfs(".", &sv) < 0)
+		return true;	/* cannot tell: the write will say */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	/* Written so that no sum can wrap around. */
+	return avail >= minfree && avail - minfree >= need;
+}
+
+static void
+cmd_mail(struct session *s, const struct smtp_command *c)
+{
+	const char *err = NULL;
+	enum smtp_arg_error e;
+	unsigned aflags = smtpd_cfg.strict_envelopes ? ADDRESS_STRICT : 0;
+	char text[SMTPD_REPLY_MAX_BYTES];
+
+	if (smtpd_cfg.helo_required && s->state == SS_CONNECTED) {
+		snprintf(text, sizeof(text), "503 5.5.1 Error: send HELO/EHLO "
+		    "first");
+		smtpd_log_reject(s, "MAIL", text, NULL);
+		smtpd_reply_error(s, "%s", text);
+		return;
+	}
+	if (s->have_mail) {
+		smtpd_reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	e = smtp_mail_args_parse(c->args, c->args_len, s->esmtp ? smtpd_cfg.exts : 0,
+	    aflags, &s->mail, &err);
+	if (e != SMTP_ARG_OK) {
+		const char *code = e == SMTP_ARG_UNKNOWN_PARAM ?
+		    "555 5.5.4" : e == SMTP_ARG_UTF8 ? "553 5.6.7" :
+		    e == SMTP_ARG_BAD_ADDRESS ? "501 5.1.7" : "501 5.5.4";
+
+		smtp_mail_args_deinit(&s->mail);
+		memset(&s->mail, 0, sizeof(s->mail));
+		snprintf(text, sizeof(text), "%s %s: %s", code,
+		    e == SMTP_ARG_BAD_ADDRESS || e == SMTP_ARG_UTF8 ?
+		    "Bad sender address syntax" : "Bad MAIL command", err);
+		smtpd_log_reject(s, "MAIL", text, NULL);
+		smtpd_reply_error(s, "%s", text);
+		return;
+	}
+	if (smtpd_cfg.message_size_limit > 0 && s->mail.has_size &&
+	    s->mail.size > smtpd_cfg.message_size_limit) {
+		smtp_mail_args_deinit(&s->mail);
+		memset(&s->mail, 0, sizeof(s->mail));
+		snprintf(text, sizeof(text), "552 5.3.4 Message size exceeds "
+		    "fixed limit");
+		smtpd_log_reject(s, "MAIL", text, NULL);
+		smtpd_reply_error(s, "%s", text);
+		return;
+	}
+	if (!smtpd_queue_has_room(s->mail.has_size ? s->mail.size : 0)) {
+		smtp_mail_args_deinit(&s->mail);
+		memset(&s->mail, 0, sizeof(s->mail));
+		snprintf(text, sizeof(text), "452 4.3.1 Insufficient system "
+		    "storage");
+		log_warning("not enough free space in %s (queue_minfree)",
+		    smtpd_cfg.queue_directory);
+		smtpd_log_reject(s, "MAIL", text, NULL);
+		smtpd_reply_error(s, "%s", text);
+		return;
+	}
+	s->have_mail = true;
+	s->state = SS_MAIL;
+	s->oks[SMTP_VERB_MAIL]++;
+	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+cmd_rcpt(struct session *s, const struct smtp_command *c)
+{
+	struct smtp_rcpt_args ra;
+	const char *err = NULL;
+	enum smtp_arg_error e;
+	unsigned aflags = ADDRESS_POSTMASTER_OK |
+	    (smtpd_cfg.strict_envelopes ? ADDRESS_STRICT : 0) |
+	    (s->mail.smtputf8 ? ADDRESS_SMTPUTF8 : 0);
+	char text[SMTPD_REPLY_MAX_BYTES];
+
+	if (!s->have_mail) {
+		smtpd_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	memset(&ra, 0, sizeof(ra));
+	e = smtp_rcpt_args_parse(c->args, c->args_len, s->esmtp ? smtpd_cfg.exts : 0,
+	    aflags, &ra, &err);
+	if (e != SMTP_ARG_OK) {
+		const char *code = e == SMTP_ARG_UNKNOWN_PARAM ?
+		    "555 5.5.4" : e == SMTP_ARG_UTF8 ? "553 5.6.7" :
+		    e == SMTP_ARG_BAD_ADDRESS ? "501 5.1.3" : "501 5.5.4";
+
+		smtp_rcpt_args_deinit(&ra);
+		snprintf(text, sizeof(text), "%s %s: %s", code,
+		    e == SMTP_ARG_BAD_ADDRESS || e == SMTP_ARG_UTF8 ?
+		    "Bad recipient address syntax" : "Bad RCPT command", err);
+		smtpd_log_reject(s, "RCPT", text, NULL);
+		smtpd_reply_error(s, "%s", text);
+		return;
+	}
+	if (s->nrcpts >= (size_t)smtpd_cfg.recipient_limit) {
+		snprintf(text, sizeof(text), "452 4.5.3 Error: too many "
+		    "recipients");
+		smtpd_log_reject(s, "RCPT", text, ra.to.text);
+		smtp_rcpt_args_deinit(&ra);
+		smtpd_reply(s, "%s", text);	/* RFC 5321 4.5.3.1.10: not an error */
+		return;
+	}
+	if (s->nrcpts == s->rcpt_cap) {
+		s->rcpt_cap = s->rcpt_cap == 0 ? 4 : s->rcpt_cap * 2;
+		s->rcpts = xreallocarray(s->rcpts, s->rcpt_cap,
+		    sizeof(*s->rcpts));
+	}
+	s->rcpts[s->nrcpts].addr = xstrdup(ra.to.text);
+	s->rcpts[s->nrcpts].notify = ra.notify;
+	s->rcpts[s->nrcpts].orcpt = ra.orcpt != NULL ? xstrdup(ra.orcpt) :
+	    NULL;
+	s->nrcpts++;
+	smtp_rcpt_args_deinit(&ra);
+	s->state = SS_RCPT;
+	s->oks[SMTP_VERB_RCPT]++;
+	smtpd_reply(s, "250 2.1.5 Ok");
+}
+
+static void
+cmd_data(struct session *s, const struct smtp_command *c)
+{
+	if (c->args_len > 0) {
+		smtpd_reply_error(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	if (!s->have_mail) {
+		smtpd_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->nrcpts == 0) {
+		smtpd_reply_error(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (s->bdat) {
+		smtpd_reply_error(s, "503 5.5.1 Error: DATA after BDAT");
+		return;
+	}
+	if (s->mail.body == SMTP_BODY_BINARYMIME) {
+		/* RFC 3030 3: BINARYMIME needs BDAT. */
+		smtpd_reply_error(s, "503 5.5.1 Error: BODY=BINARYMIME requires "
+		    "BDAT");
+		return;
+	}
+	smtpd_request_file(s, "DATA");
+}
+
+/*
+ * cmd_bdat - "BDAT size [LAST]".  Whatever the outcome, exactly size
+ * octets follow the command and are read (and dropped on error), so the
+ * next command is found where it is (RFC 3030 2).
+ */
+static void
+cmd_bdat(struct session *s, const struct smtp_command *c)
+{
+	char arg[64], *sp;
+	const char *err = NULL;
+	long long n;
+
+	if (c->args_len == 0 || c->args_len >= sizeof(arg)) {
+		smtpd_reply_error(s, "501 5.5.4 Syntax: BDAT chunk-size [LAST]");
+		s->state = SS_QUIT;	/* cannot know where the data ends */
+		return;
+	}
+	memcpy(arg, c->args, c->args_len);
+	arg[c->args_len] = '\0';
+	sp = strchr(arg, ' ');
+	s->bdat_last = false;
+	if (sp != NULL) {
+		*sp = '\0';
+		if (strcasecmp(sp + 1, "LAST") != 0) {
+			smtpd_reply_error(s, "501 5.5.4 Syntax: BDAT chunk-size "
+			    "[LAST]");
+			s->state = SS_QUIT;
+			return;
+		}
+		s->bdat_last = true;
+	}
+	if (strnum_parse_ll(arg, 0, (long long)SMTPD_BDAT_CHUNK_MAX, &n,
+	    &err) < 0) {
+		smtpd_reply_error(s, "501 5.5.4 Syntax: BDAT chunk-size [LAST]: %s",
+		    err);
+		s->state = SS_QUIT;
+		return;
+	}
+	s->bdat_left = (uint64_t)n;
+	s->bdat_size = (uint64_t)n;
+	s->bdat_drop = false;
+	if (!(smtpd_cfg.exts & SMTP_EXT_CHUNKING) || !s->esmtp || !s->have_mail ||
+	    s->nrcpts == 0) {
+		/* Read and drop the chunk, then say why. */
+		s->bdat_drop = true;
+		s->state = SS_BDAT;
+		return;
+	}
+	if (!s->bdat) {
+		s->bdat = true;
+		(void)smtpd_request_file(s, "BDAT");
+		return;
+	}
+	s->state = SS_BDAT;
+}
+
+/*
+ * bdat_chunk_done - the chunk of the current BDAT has been read: reply
+ * for it.  A problem found in the message text is reported at LAST,
+ * when the whole message has been read (RFC 3030 2).
+ */
+void
+smtpd_bdat_chunk_done(struct session *s)
+{
+	if (!(smtpd_cfg.exts & SMTP_EXT_CHUNKING) || !s->esmtp) {
+		smtpd_reply_error(s, "502 5.5.1 Error: command not implemented");
+		s->state = s->have_mail ? SS_MAIL : SS_READY;
+		return;
+	}
+	if (!s->have_mail || s->nrcpts == 0) {
+		smtpd_reply_error(s, "503 5.5.1 Error: need %s command",
+		    !s->have_mail ? "MAIL" : "RCPT");
+		s->state = s->have_mail ? SS_MAIL : SS_READY;
+		return;
+	}
+	if (s->write_failed) {
+		smtpd_log_reject(s, "BDAT", "451 4.3.0 Error: queue file write error",
+		    NULL);
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		smtpd_transaction_reset(s);
+		return;
+	}
+	if (s->bdat_last) {
+		smtp_data_chunk_end(&s->dr, smtpd_data_out, s);
+		smtpd_finish_message(s);
+		return;
+	}
+	s->oks[SMTP_VERB_BDAT]++;
+	smtpd_reply(s, "250 2.0.0 %llu octets received",
+	    (unsigned long long)s->bdat_size);
+	s->state = SS_RCPT;
+}
+
+static void
+cmd_rset(struct session *s)
+{
+	smtpd_transaction_reset(s);
+	s->oks[SMTP_VERB_RSET]++;
+	smtpd_reply(s, "250 2.0.0 Ok");
+}
+
+/* junk_command - NOOP, RSET, VRFY, HELP count against the junk limit. */
+static bool
+junk_command(struct session *s)
+{
+	if (++s->junk > (unsigned)smtpd_cfg.junk_limit) {
+		char who[128];
+
+		log_info("too many junk commands after %s from %s",
+		    smtp_verb_name(s->last_verb),
+		    smtpd_client_label(s, who, sizeof(who)));
+		smtpd_reply(s, "421 4.7.0 %s Error: too many junk commands",
+		    smtpd_cfg.myhostname);
+		s->state = SS_QUIT;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * must_end_group - RFC 2920 3.1: after these a client must wait for the
+ * reply before sending more.
+ */
+static bool
+must_end_group(enum smtp_verb v)
+{
+	switch (v) {
+	case SMTP_VERB_EHLO:
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_DATA:
+	case SMTP_VERB_QUIT:
+	case SMTP_VERB_NOOP:
+	case SMTP_VERB_VRFY:
+	case SMTP_VERB_EXPN:
+	case SMTP_VERB_STARTTLS:
+	case SMTP_VERB_AUTH:
+	case SMTP_VERB_HELP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+dispatch(struct session *s, const struct smtp_command *c)
+{
+	switch (c->verb) {
+	case SMTP_VERB_HELO:
+		cmd_helo(s, c, false);
+		break;
+	case SMTP_VERB_EHLO:
+		cmd_helo(s, c, true);
+		break;
+	case SMTP_VERB_MAIL:
+		cmd_mail(s, c);
+		break;
+	case SMTP_VERB_RCPT:
+		cmd_rcpt(s, c);
+		break;
+	case SMTP_VERB_DATA:
+		cmd_data(s, c);
+		break;
+	case SMTP_VERB_BDAT:
+		cmd_bdat(s, c);
+		break;
+	case SMTP_VERB_RSET:
+		if (junk_command(s))
+			cmd_rset(s);
+		break;
+	case SMTP_VERB_NOOP:
+		if (junk_command(s)) {
+			s->oks[SMTP_VERB_NOOP]++;
+			smtpd_reply(s, "250 2.0.0 Ok");
+		}
+		break;
+	case SMTP_VERB_QUIT:
+		s->oks[SMTP_VERB_QUIT]++;
+		smtpd_reply(s, "221 2.0.0 Bye");
+		s->state = SS_QUIT;
+		break;
+	case SMTP_VERB_VRFY:
+		if (!junk_command(s))
+			break;
+		if (smtpd_cfg.vrfy_disabled) {
+			smtpd_reply_error(s, "502 5.5.1 VRFY command is disabled");
+			break;
+		}
+		if (c->args_len == 0) {
+			smtpd_reply_error(s, "501 5.5.4 Syntax: VRFY address");
+			break;
+		}
+		s->oks[SMTP_VERB_VRFY]++;
+		smtpd_reply(s, "252 2.0.0 Cannot VRFY user, but will accept "
+		    "message and attempt delivery");
+		break;
+	case SMTP_VERB_HELP:
+		if (junk_command(s)) {
+			s->oks[SMTP_VERB_HELP]++;
+			smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA "
+			    "%sRSET NOOP QUIT %sHELP; see RFC 5321",
+			    smtpd_cfg.exts & SMTP_EXT_CHUNKING ? "BDAT " : "",
+			    smtpd_cfg.vrfy_disabled ? "" : "VRFY ");
+		}
+		break;
+	case SMTP_VERB_EXPN:
+	case SMTP_VERB_STARTTLS:
+	case SMTP_VERB_AUTH:
+	case SMTP_VERB_UNKNOWN:
+	case SMTP_VERB__COUNT:
+		smtpd_reply_error(s, "502 5.5.2 Error: command not recognized");
+		break;
+	}
+}
+
+/* handle_line - one complete command line (or a bad one). */
+void
+smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
+    size_t len)
+{
+	struct smtp_command c;
+	char who[128];
+
+	if (st == SMTP_LINE_TOO_LONG) {
+		smtpd_reply_error(s, "500 5.5.2 Error: line too long");
+		return;
+	}
+	if (st == SMTP_LINE_BARE_NEWLINE) {
+		log_info("bare <CR> or <LF> in a command line from %s; "
+		    "refused as one command", smtpd_client_label(s, who,
+		    sizeof(who)));
+		smtpd_reply_error(s, "500 5.5.2 Error: bare <CR> or <LF> received; "
+		    "only <CR><LF> ends a command line");
+		return;
+	}
+	if (st == SMTP_LINE_NUL) {
+		smtpd_reply_error(s, "500 5.5.2 Error: NUL byte in command");
+		return;
+	}
+	if (smtp_command_parse(line, len, &c) < 0 ||
+	    c.verb == SMTP_VERB_UNKNOWN) {
+		char shown[64];
+
+		log_escape(shown, sizeof(shown), line, len, 40);
+		log_debug(1, "%s: unrecognized command: %s",
+		    smtpd_client_label(s, who, sizeof(who)), shown);
+		s->counts[SMTP_VERB_UNKNOWN]++;
+		s->last_verb = SMTP_VERB_UNKNOWN;
+		s->have_last_verb = true;
+		smtpd_reply_error(s, "502 5.5.2 Error: command not recognized");
+		return;
+	}
+	log_debug(2, "< %s: %s", smtpd_client_label(s, who, sizeof(who)),
+	    smtp_verb_name(c.verb));
+	s->counts[c.verb]++;
+	s->last_verb = c.verb;
+	s->have_last_verb = true;
+	/*
+	 * RFC 2920 3.1: more input after a command that must end a group,
+	 * or any pipelining when PIPELINING was not offered, is a client
+	 * sending blind: the SMTP smuggling and spam-bot pattern.
+	 */
+	if (smtpd_cfg.forbid_unauth_pipelining &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) +
+	    smtp_line_reader_pending(&s->lr) > 0 &&
+	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining) &&
+	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
+		log_info("improper command pipelining after %s from %s",
+		    smtp_verb_name(c.verb), smtpd_client_label(s, who, sizeof(who)));
+		smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+		s->state = SS_QUIT;
+		return;
+	}
+	dispatch(s, &c);
+}
+

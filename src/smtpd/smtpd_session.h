@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_session - what the parts of the SMTP server share: settings,
+ * the session, and the functions one part calls in another.  Private to
+ * src/smtpd (smtpd.c: process, I/O, replies; smtpd_cmd.c: commands;
+ * smtpd_txn.c: the message transaction and the queue file).
+ */
+#ifndef OSTIA_SMTPD_SESSION_H
+#define OSTIA_SMTPD_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "child.h"
+#include "peer_match.h"
+#include "queue_client.h"
+#include "queue_file.h"
+#include "smtp_command.h"
+#include "smtp_data.h"
+
+struct bufferevent;
+struct event;
+struct event_base;
+struct evbuffer;
+
+/* Longest reply line we build. */
+#define SMTPD_REPLY_MAX_BYTES 1024
+/* Output not yet sent to a client that does not read: close. */
+#define SMTPD_OUTPUT_MAX_BYTES (256 * 1024)
+/* Input held before libevent stops reading from the client. */
+#define SMTPD_INPUT_MAX_BYTES (256 * 1024)
+/* Longest HELO/EHLO argument kept. */
+#define SMTPD_HELO_MAX_BYTES 255
+/* Largest BDAT chunk size accepted in the command (the data is
+ * streamed, this only bounds the number). */
+#define SMTPD_BDAT_CHUNK_MAX ((uint64_t)1 << 40)
+
+/* Process-wide settings, read once from the service's view. */
+struct smtpd_settings {
+	const char *myhostname;
+	const char *banner;
+	const char *mail_name;
+	const char *service;
+	const char *queue_socket;
+	const char *queue_directory;
+	uint64_t message_size_limit;
+	uint64_t queue_minfree;
+	long long recipient_limit;
+	long long timeout;
+	long long min_data_rate;
+	long long soft_error_limit;
+	long long hard_error_limit;
+	long long error_sleep;
+	long long junk_limit;
+	bool helo_required;
+	bool vrfy_disabled;
+	bool strict_envelopes;
+	bool forbid_unauth_pipelining;
+	enum smtp_bare_lf bare_lf;
+	unsigned exts;		/* enum smtp_ext offered */
+	bool pipelining;
+	bool enhanced;		/* ENHANCEDSTATUSCODES advertised */
+	bool vrfy_advertised;
+	int debug_level;
+	struct peer_list *debug_peers;
+};
+
+enum session_state {
+	SS_CONNECTED,		/* greeting sent, no HELO/EHLO yet */
+	SS_READY,		/* HELO/EHLO done, no transaction */
+	SS_MAIL,		/* MAIL accepted */
+	SS_RCPT,		/* at least one RCPT accepted */
+	SS_WAIT_FILE,		/* waiting for the queue file (DATA/BDAT) */
+	SS_DATA,		/* reading message text after 354 */
+	SS_BDAT,		/* reading a BDAT chunk */
+	SS_WAIT_COMMIT,		/* waiting for the queue process */
+	SS_QUIT,		/* closing after the last reply */
+};
+
+struct rcpt {
+	char *addr;
+	unsigned notify;
+	char *orcpt;
+};
+
+struct session {
+	struct child *child;
+	struct bufferevent *bev;
+	struct event *timer;		/* error sleep */
+	enum session_state state;
+	char addr[INET6_ADDRSTRLEN];
+	char name[16];			/* "unknown" until DNS exists */
+	char *helo;
+	bool esmtp;
+	int saved_verbose;
+	struct smtp_line_reader lr;
+	unsigned counts[SMTP_VERB__COUNT];
+	unsigned oks[SMTP_VERB__COUNT];
+	unsigned errors;
+	unsigned junk;
+	enum smtp_verb last_verb;
+	bool have_last_verb;
+	bool paused;			/* waiting for the queue or a timer */
+	/* transaction */
+	struct smtp_mail_args mail;
+	bool have_mail;
+	struct rcpt *rcpts;
+	size_t nrcpts;
+	size_t rcpt_cap;
+	struct queue_client *qc;
+	int qfd;
+	char id[QUEUE_ID_LEN + 1];
+	struct queue_writer qw;
+	bool qw_open;
+	struct smtp_data_reader dr;
+	struct timespec data_start;
+	uint64_t data_bytes;		/* wire bytes of DATA/BDAT */
+	bool bdat;			/* transaction uses BDAT */
+	bool write_failed;		/* the queue file could not be made
+					 * or written: 451 at the end */
+	bool bdat_drop;			/* read this chunk and drop it */
+	uint64_t bdat_left;		/* bytes of the current chunk */
+	bool bdat_last;
+	uint64_t bdat_size;		/* of the current chunk, for the reply */
+	struct buf pending_reply;	/* reply delayed by error sleep */
+};
+
+
+extern struct smtpd_settings smtpd_cfg;
+extern size_t smtpd_nsessions;
+extern struct event_base *smtpd_base;
+extern struct child *smtpd_child;
+
+/* smtpd.c: replies and logging.  Reply text is ours, never client input;
+ * an error reply counts towards the error limits and returns false when
+ * the session ends. */
+const char *smtpd_client_label(struct session *s, char *out, size_t outsz);
+void smtpd_reply(struct session *s, const char *fmt, ...) ATTR_FORMAT(2, 3);
+bool smtpd_reply_error(struct session *s, const char *fmt, ...)
+    ATTR_FORMAT(2, 3);
+void smtpd_log_reject(struct session *s, const char *cmd,
+    const char *replytext, const char *rcpt);
+/* Work through buffered input; may free s. */
+void smtpd_session_process(struct session *s);
+void smtpd_session_free(struct session *s);
+
+/* smtpd_cmd.c */
+void smtpd_handle_line(struct session *s, enum smtp_line_status st,
+    const char *line, size_t len);
+void smtpd_bdat_chunk_done(struct session *s);
+
+/* smtpd_txn.c */
+void smtpd_transaction_reset(struct session *s);
+bool smtpd_request_file(struct session *s, const char *cmd);
+void smtpd_finish_message(struct session *s);
+bool smtpd_queue_has_room(uint64_t need);
+void smtpd_data_out(void *ctx, const char *data, size_t len);
+
+#endif

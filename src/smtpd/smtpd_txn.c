@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_txn - the SMTP server's message transaction: envelope, the
+ * Received: header, the queue file from the queue process, and the
+ * commit before "250" (queue_client.h).  Runs in smtpd as mail_owner.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "peer_match.h"
+#include "queue_client.h"
+#include "queue_file.h"
+#include "queue_proto.h"
+#include "smtp_command.h"
+#include "smtp_data.h"
+#include "smtpd_session.h"
+#include "strnum.h"
+#include "strv.h"
+#include "xalloc.h"
+
+/* ---------------------------------------------------------------- */
+/* Transactions                                                     */
+
+void
+smtpd_transaction_reset(struct session *s)
+{
+	smtp_mail_args_deinit(&s->mail);
+	memset(&s->mail, 0, sizeof(s->mail));
+	s->have_mail = false;
+	for (size_t i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+	}
+	s->nrcpts = 0;
+	queue_client_free(&s->qc);
+	if (s->qw_open) {
+		queue_writer_deinit(&s->qw);
+		s->qw_open = false;
+	}
+	if (s->qfd >= 0) {
+		close(s->qfd);
+		s->qfd = -1;
+	}
+	s->id[0] = '\0';
+	s->bdat = false;
+	s->write_failed = false;
+	s->bdat_drop = false;
+	s->bdat_left = 0;
+	s->bdat_last = false;
+	s->data_bytes = 0;
+	if (s->state != SS_CONNECTED && s->state != SS_QUIT)
+		s->state = SS_READY;
+}
+
+static const char *
+notify_text(unsigned n, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	if (n & SMTP_NOTIFY_NEVER)
+		snprintf(out, outsz, "NEVER");
+	else
+		snprintf(out, outsz, "%s%s%s%s%s",
+		    n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_FAILURE |
+		    SMTP_NOTIFY_DELAY)) ? "," : "",
+		    n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "",
+		    (n & SMTP_NOTIFY_FAILURE) && (n & SMTP_NOTIFY_DELAY) ?
+		    "," : "", n & SMTP_NOTIFY_DELAY ? "DELAY" : "");
+	return out;
+}
+
+/* rfc5322_date - "Sat, 28 Nov 2026 08:39:04 +0000". */
+static void
+rfc5322_date(char *out, size_t outsz)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(out, outsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/* write_envelope - envelope records and the Received: header. */
+static int
+write_envelope(struct session *s)
+{
+	struct queue_envelope env;
+	struct timespec ts;
+	char arrival[48], date[64], sizebuf[32], helo[SMTPD_HELO_MAX_BYTES + 1];
+	const char *proto;
+	struct buf rcv;
+	int ret;
+
+	memset(&env, 0, sizeof(env));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000);
+	proto = s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP") :
+	    "SMTP";
+	/* The HELO name was checked to be printable when it was taken. */
+	snprintf(helo, sizeof(helo), "%s", s->helo ? s->helo : "");
+	env.id = s->id;
+	env.arrival = arrival;
+	env.client_name = s->name;
+	env.client_addr = s->addr;
+	env.helo = helo;
+	env.protocol = UNCONST(proto);
+	env.service = UNCONST(smtpd_cfg.service);
+	env.sender = s->mail.from.text;
+	if (s->mail.has_size) {
+		snprintf(sizebuf, sizeof(sizebuf), "%llu",
+		    (unsigned long long)s->mail.size);
+		env.size = sizebuf;
+	}
+	env.body = s->mail.body == SMTP_BODY_7BIT ? UNCONST("7BIT") :
+	    s->mail.body == SMTP_BODY_8BITMIME ? UNCONST("8BITMIME") :
+	    s->mail.body == SMTP_BODY_BINARYMIME ? UNCONST("BINARYMIME") :
+	    NULL;
+	env.smtputf8 = s->mail.smtputf8;
+	env.ret = s->mail.ret == SMTP_RET_FULL ? UNCONST("FULL") :
+	    s->mail.ret == SMTP_RET_HDRS ? UNCONST("HDRS") : NULL;
+	env.envid = s->mail.envid;
+	for (size_t i = 0; i < s->nrcpts; i++) {
+		char nt[40];
+
+		queue_envelope_add_rcpt(&env, s->rcpts[i].addr,
+		    s->rcpts[i].notify ? notify_text(s->rcpts[i].notify, nt,
+		    sizeof(nt)) : NULL, s->rcpts[i].orcpt);
+	}
+	queue_writer_init(&s->qw, s->qfd);
+	s->qw_open = true;
+	ret = queue_writer_envelope(&s->qw, &env);
+	/* Only the recipients were allocated by add_rcpt. */
+	for (size_t i = 0; i < env.nrcpts; i++) {
+		free(env.rcpts[i].addr);
+		free(env.rcpts[i].notify);
+		free(env.rcpts[i].orcpt);
+	}
+	free(env.rcpts);
+	if (ret < 0)
+		return -1;
+
+	/* RFC 5321 4.4: the trace header, first line of the message. */
+	rfc5322_date(date, sizeof(date));
+	buf_init(&rcv, 4096);
+	(void)buf_appendf(&rcv, "Received: from %s (%s [%s])\r\n"
+	    "\tby %s (%s) with %s id %s", helo[0] ? helo : s->addr, s->name,
+	    s->addr, smtpd_cfg.myhostname, smtpd_cfg.mail_name, proto, s->id);
+	if (s->nrcpts == 1)
+		(void)buf_appendf(&rcv, "\r\n\tfor <%s>", s->rcpts[0].addr);
+	(void)buf_appendf(&rcv, "; %s\r\n", date);
+	ret = queue_writer_content(&s->qw, rcv.data, rcv.len);
+	buf_deinit(&rcv);
+	return ret;
+}
+
+void
+smtpd_data_out(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->qw_open)
+		(void)queue_writer_content(&s->qw, data, len);
+}
+
+static void on_file(void *ctx, int fd, const char *id, const char *error);
+static void on_committed(void *ctx, bool ok, const char *reason);
+
+/*
+ * request_file - ask the queue process for a file and pause until it
+ * answers.  For DATA a failure is answered at once; for BDAT the chunk
+ * that follows must be read first, so the failure is only noted.
+ */
+bool
+smtpd_request_file(struct session *s, const char *cmd)
+{
+	const char *err = NULL;
+	char who[128];
+
+	s->qc = queue_client_new(smtpd_base, smtpd_cfg.queue_socket, on_file, on_committed,
+	    s, &err);
+	if (s->qc == NULL) {
+		log_error("%s: %s (%s): %s; is the queue process running?",
+		    smtpd_client_label(s, who, sizeof(who)), err, smtpd_cfg.queue_socket,
+		    strerror(errno));
+		if (s->bdat) {
+			s->write_failed = true;
+			s->bdat_drop = true;
+			s->state = SS_BDAT;
+			return false;
+		}
+		smtpd_log_reject(s, cmd, "451 4.3.0 Error: queue file write error",
+		    NULL);
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		return false;
+	}
+	s->state = SS_WAIT_FILE;
+	s->paused = true;
+	return true;
+}
+
+static void
+on_file(void *ctx, int fd, const char *id, const char *error)
+{
+	struct session *s = ctx;
+	char who[128];
+
+	s->paused = false;
+	if (fd < 0) {
+		log_error("%s: no queue file: %s", smtpd_client_label(s, who,
+		    sizeof(who)), error);
+		queue_client_free(&s->qc);
+		if (s->bdat) {
+			/* The chunk is still to be read and dropped. */
+			s->write_failed = true;
+			s->bdat_drop = true;
+			s->state = SS_BDAT;
+		} else {
+			smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
+			    "error");
+			smtpd_transaction_reset(s);
+		}
+		smtpd_session_process(s);
+		return;
+	}
+	s->qfd = fd;
+	memcpy(s->id, id, QUEUE_ID_LEN + 1);
+	log_info("%s: client=%s", s->id, smtpd_client_label(s, who, sizeof(who)));
+	clock_gettime(CLOCK_MONOTONIC, &s->data_start);
+	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit, smtpd_cfg.bare_lf);
+	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
+	if (write_envelope(s) < 0) {
+		log_error("%s: cannot write the queue file: %s", s->id,
+		    strerror(errno));
+		if (s->bdat) {
+			s->write_failed = true;
+			s->bdat_drop = true;
+			s->state = SS_BDAT;
+		} else {
+			smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
+			    "error");
+			smtpd_transaction_reset(s);
+		}
+		smtpd_session_process(s);
+		return;
+	}
+	if (s->bdat) {
+		s->state = SS_BDAT;
+	} else {
+		smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+		s->state = SS_DATA;
+	}
+	smtpd_session_process(s);
+}
+
+static void
+on_committed(void *ctx, bool ok, const char *reason)
+{
+	struct session *s = ctx;
+	char from[ADDRESS_PATH_MAX_BYTES * 4 + 8];
+
+	s->paused = false;
+	if (ok) {
+		log_escape(from, sizeof(from), s->mail.from.text,
+		    strlen(s->mail.from.text), ADDRESS_PATH_MAX_BYTES);
+		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", s->id,
+		    from, (unsigned long long)s->qw.content_size, s->nrcpts);
+		s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+	} else {
+		log_error("%s: not queued: %s", s->id, reason);
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+	}
+	smtpd_transaction_reset(s);
+	smtpd_session_process(s);
+}
+
+/*
+ * finish_message - the end of DATA or of the LAST chunk: refuse what the
+ * reader found wrong, else complete the file and ask for the commit.
+ */
+void
+smtpd_finish_message(struct session *s)
+{
+	const char *cmd = s->bdat ? "BDAT" : "DATA";
+	unsigned p = s->dr.problems;
+	const char *why = NULL;
+
+	if (p & SMTP_DATA_TOO_BIG)
+		why = "552 5.3.4 Error: message file too big";
+	else if (p & SMTP_DATA_LINE_TOO_LONG)
+		why = "500 5.5.2 Error: message has a line longer than 1000 "
+		    "octets (RFC 5321 4.5.3.1.6)";
+	else if (p & SMTP_DATA_BARE_LF)
+		why = "550 5.5.2 Error: bare <LF> received (only <CR><LF> "
+		    "ends a line; RFC 5321 2.3.8)";
+	else if (p & SMTP_DATA_NUL)
+		why = "550 5.6.0 Error: message contains a NUL byte";
+	else if (s->write_failed)
+		why = "451 4.3.0 Error: queue file write error";
+	if (why != NULL) {
+		smtpd_log_reject(s, cmd, why, NULL);
+		smtpd_reply_error(s, "%s", why);
+		smtpd_transaction_reset(s);
+		return;
+	}
+	if (queue_writer_finish(&s->qw) < 0) {
+		log_error("%s: cannot complete the queue file: %s", s->id,
+		    strerror(errno));
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		smtpd_transaction_reset(s);
+		return;
+	}
+	if (queue_client_commit(s->qc) < 0) {
+		log_error("%s: cannot commit the message: %s", s->id,
+		    queue_client_error(s->qc));
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		smtpd_transaction_reset(s);
+		return;
+	}
+	s->state = SS_WAIT_COMMIT;
+	s->paused = true;
+}
+

@@ -56,26 +56,22 @@ struct qconn {
 
 /*
  * A commit, done off the event loop by a sync thread: check the whole
- * file, fdatasync it, rename it into incoming/.  Then, once for every
- * group of finished jobs, one thread fsyncs incoming/ (group commit)
- * and the loop answers OK.  A job owns its descriptor and paths; its
- * connection may go away meanwhile (q becomes NULL, main thread only),
- * and then a message that was already renamed is removed again: its
- * client never heard "250".
+ * file, fdatasync it, rename it into incoming/.  The thread that finds
+ * no directory sync running then fsyncs incoming/ for every renamed job
+ * waiting (group commit: the others leave theirs to it), and the loop
+ * answers OK.  A job owns its descriptor and paths; its connection may
+ * go away meanwhile (q becomes NULL, main thread only), and then a
+ * message that was already renamed is removed again: its client never
+ * heard "250".
  */
-enum job_kind {
-	JOB_COMMIT,
-	JOB_DIRSYNC,
-};
-
 struct commit_job {
-	enum job_kind kind;
 	struct qconn *q;
 	int fd;
 	char id[QUEUE_ID_LEN + 1];
 	char tmp_path[64];
 	char dst[64];
-	int result;		/* 0: renamed (or dir synced), -1: failed */
+	int result;		/* 0: committed, -1: failed */
+	bool renamed;		/* dst exists (even if the dir sync failed) */
 	char why[QUEUE_REASON_MAX_BYTES];
 	struct commit_job *next;
 };
@@ -103,9 +99,8 @@ static struct {
 	struct job_list done;
 	int done_efd;
 	struct event *done_ev;
-	/* main thread only */
-	struct job_list await_dirsync;	/* renamed, dir not synced yet */
-	struct job_list syncing;	/* covered by the dir sync in flight */
+	/* threads, under mu: renamed jobs waiting for a directory sync */
+	struct job_list renamed;
 	bool dirsync_running;
 } qs;
 
@@ -247,17 +242,10 @@ check_file(struct commit_job *j)
 	return ret;
 }
 
-/* run_job - (sync thread) one job, no shared state touched. */
+/* run_job - (sync thread) check, sync and rename one file. */
 static void
 run_job(struct commit_job *j)
 {
-	if (j->kind == JOB_DIRSYNC) {
-		j->result = fsync(qs.incoming_fd);
-		if (j->result < 0)
-			snprintf(j->why, sizeof(j->why), "cannot sync the "
-			    "queue directory: %s", strerror(errno));
-		return;
-	}
 	j->result = -1;
 	if (check_file(j) < 0)
 		return;
@@ -271,7 +259,54 @@ run_job(struct commit_job *j)
 		    "to %s: %s", QUEUE_INCOMING_DIR, strerror(errno));
 		return;
 	}
+	j->renamed = true;
 	j->result = 0;
+}
+
+/* wake_main - (sync thread) finished jobs are in qs.done. */
+static void
+wake_main(void)
+{
+	uint64_t one = 1;
+
+	if (write(qs.done_efd, &one, sizeof(one)) < 0)
+		log_error("cannot wake the queue process: %s",
+		    strerror(errno));
+}
+
+/*
+ * group_commit - (sync thread, mu held) while renamed jobs wait, take
+ * them all, sync incoming/ once, and hand them to the event loop.
+ * Called only by the thread that set dirsync_running.
+ */
+static void
+group_commit(void)
+{
+	while (qs.renamed.head != NULL) {
+		struct commit_job *g = job_list_take_all(&qs.renamed), *k, *kn;
+		size_t count = 0;
+		int r, e;
+
+		pthread_mutex_unlock(&qs.mu);
+		r = fsync(qs.incoming_fd);
+		e = errno;
+		for (k = g; k != NULL; k = k->next)
+			count++;
+		if (r == 0 && count > 1)
+			log_debug(1, "committed %zu messages with one directory "
+			    "sync", count);
+		pthread_mutex_lock(&qs.mu);
+		for (k = g; k != NULL; k = kn) {
+			kn = k->next;
+			if (r < 0) {
+				k->result = -1;
+				snprintf(k->why, sizeof(k->why), "cannot sync "
+				    "the queue directory: %s", strerror(e));
+			}
+			job_list_push(&qs.done, k);
+		}
+		wake_main();
+	}
 }
 
 static void *
@@ -279,7 +314,6 @@ sync_thread(void *arg)
 {
 	for (;;) {
 		struct commit_job *j;
-		uint64_t one = 1;
 
 		pthread_mutex_lock(&qs.mu);
 		while (qs.todo.head == NULL)
@@ -293,11 +327,18 @@ sync_thread(void *arg)
 		run_job(j);
 
 		pthread_mutex_lock(&qs.mu);
-		job_list_push(&qs.done, j);
+		if (j->result < 0) {
+			job_list_push(&qs.done, j);
+			wake_main();
+		} else {
+			job_list_push(&qs.renamed, j);
+			if (!qs.dirsync_running) {
+				qs.dirsync_running = true;
+				group_commit();
+				qs.dirsync_running = false;
+			}
+		}
 		pthread_mutex_unlock(&qs.mu);
-		if (write(qs.done_efd, &one, sizeof(one)) < 0)
-			log_error("cannot wake the queue process: %s",
-			    strerror(errno));
 	}
 	return NULL;
 }
@@ -317,24 +358,6 @@ job_free(struct commit_job *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j);
-}
-
-/* start_dirsync - one directory sync for every job waiting for it. */
-static void
-start_dirsync(void)
-{
-	struct commit_job *d;
-
-	if (qs.dirsync_running || qs.await_dirsync.head == NULL)
-		return;
-	qs.syncing = qs.await_dirsync;
-	qs.await_dirsync.head = NULL;
-	qs.await_dirsync.tail = NULL;
-	d = xcalloc(1, sizeof(*d));
-	d->kind = JOB_DIRSYNC;
-	d->fd = -1;
-	qs.dirsync_running = true;
-	submit(d);
 }
 
 static void
@@ -375,11 +398,7 @@ answer_fail(struct commit_job *j, bool renamed)
 	qconn_fail(q, "%s", j->why);
 }
 
-/*
- * on_jobs_done - (event loop) collect finished jobs: failures are
- * answered at once, renamed files wait for the next directory sync,
- * a finished directory sync releases its group.
- */
+/* on_jobs_done - (event loop) answer every finished job. */
 static void
 on_jobs_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -393,40 +412,12 @@ on_jobs_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&qs.mu);
 	for (j = list; j != NULL; j = next) {
 		next = j->next;
-		if (j->kind == JOB_DIRSYNC) {
-			struct commit_job *g = job_list_take_all(&qs.syncing);
-			size_t count = 0;
-
-			qs.dirsync_running = false;
-			for (struct commit_job *k = g, *kn; k != NULL; k = kn) {
-				kn = k->next;
-				if (j->result == 0) {
-					answer_ok(k);
-				} else {
-					snprintf(k->why, sizeof(k->why), "%s",
-					    j->why);
-					answer_fail(k, true);
-				}
-				count++;
-				job_free(k);
-			}
-			if (j->result < 0)
-				log_error("%s; %zu message%s not confirmed",
-				    j->why, count, count == 1 ? "" : "s");
-			else if (count > 1)
-				log_debug(1, "committed %zu messages with one "
-				    "directory sync", count);
-			job_free(j);
-			continue;
-		}
-		if (j->result < 0) {
-			answer_fail(j, false);
-			job_free(j);
-			continue;
-		}
-		job_list_push(&qs.await_dirsync, j);
+		if (j->result == 0)
+			answer_ok(j);
+		else
+			answer_fail(j, j->renamed);
+		job_free(j);
 	}
-	start_dirsync();
 }
 
 static void
@@ -443,7 +434,6 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 	}
 	free(id);
 	j = xcalloc(1, sizeof(*j));
-	j->kind = JOB_COMMIT;
 	j->q = q;
 	j->fd = q->file_fd;	/* the job owns the file from now on */
 	q->file_fd = -1;

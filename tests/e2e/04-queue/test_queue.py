@@ -764,6 +764,25 @@ def test_commit_order_seen_by_strace(ostia_factory):
         for t in threads:
             t.join(120)
         assert not errors, errors
+
+        # strace prints after the fact and lags under load: let it
+        # catch up with the last OK frames before stopping it.
+        def traced_oks():
+            # Only whole lines count: strace writes a call's line in two
+            # steps, the result part when the call returns.
+            done = set()
+            for path in glob.glob(trace + ".*"):
+                with open(path, errors="replace") as f:
+                    for line in f:
+                        m = STRACE_LINE.match(line)
+                        if m and m.group(2) == "sendmsg" and \
+                                'iov_base="\\0\\0\\0\\4\\0' in m.group(3):
+                            done.update(q for q in ids if q in m.group(3))
+            return done >= set(ids)
+        try:
+            wait_until(traced_oks, timeout=15, what="strace to catch up")
+        except AssertionError:
+            pass    # the checks below say what is missing
     finally:
         st.terminate()
         st.wait(30)

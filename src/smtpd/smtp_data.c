@@ -198,6 +198,49 @@ data_bare_lf(struct data_emit *e)
 	r->state = DATA_S_BOL_SOFT;
 }
 
+/*
+ * plain_run - how many bytes from p on can be stored as they are, in
+ * one go: none of CR, LF or NUL, and within the line-length and size
+ * limits (the byte that would pass a limit goes the slow way, which
+ * records the problem).  The common case of DATA: most of a line.
+ */
+static size_t
+plain_run(const struct smtp_data_reader *r, const char *p, size_t n)
+{
+	size_t k = 0;
+
+	if (!r->binary) {
+		if (r->line_len >= SMTP_TEXT_LINE_MAX_BYTES)
+			return 0;
+		if (n > SMTP_TEXT_LINE_MAX_BYTES - r->line_len)
+			n = SMTP_TEXT_LINE_MAX_BYTES - r->line_len;
+	}
+	if (r->max_size != 0) {
+		if (r->size >= r->max_size)
+			return 0;
+		if ((uint64_t)n > r->max_size - r->size)
+			n = (size_t)(r->max_size - r->size);
+	}
+	while (k < n && p[k] != '\r' && p[k] != '\n' && p[k] != '\0')
+		k++;
+	return k;
+}
+
+/* emit_run - take the k plain bytes at p, counted as data_take would. */
+static void
+emit_run(struct data_emit *e, const char *p, size_t k)
+{
+	struct smtp_data_reader *r = e->r;
+
+	r->size += k;
+	r->line_len += k;
+	if (e->run_len > 0 && e->run + e->run_len != p)
+		emit_flush(e);
+	if (e->run_len == 0)
+		e->run = p;
+	e->run_len += k;
+}
+
 /* data_mid - the byte at p inside a line (no dot handling). */
 static void
 data_mid(struct data_emit *e, const char *p)
@@ -239,6 +282,16 @@ smtp_data_read(struct smtp_data_reader *r, const char *in, size_t len,
 			data_mid(&e, p);
 			break;
 		case DATA_S_MID:
+			if (c != '\r' && c != '\n' && c != '\0' &&
+			    r->problems == 0) {
+				size_t k = plain_run(r, p, (size_t)(end - p));
+
+				if (k > 0) {
+					emit_run(&e, p, k);
+					p += k - 1;
+					break;
+				}
+			}
 			data_mid(&e, p);
 			break;
 		case DATA_S_CR:

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@ struct child {
 	const struct master_service *svc;
 	const struct child_program *prog;
 	struct event **listen_evs;
+	int *listen_fds;
+	int *wake_fds;		/* per listener: epoll fd, or -1 */
 	char **listen_addrs;
 	size_t nlisten;
 	struct event *sigterm_ev;
@@ -92,32 +95,69 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", host);
 }
 
+/* Connections taken per wake-up, so that one child cannot hog a burst. */
+#define CHILD_ACCEPT_BURST 16
+
+/*
+ * on_accept - a listener has connections.  Each listener is watched
+ * through a private epoll instance registered with EPOLLEXCLUSIVE, so
+ * the kernel wakes one child per connection instead of every child of
+ * the service (the thundering herd: otherwise all but one accept4()
+ * call per connection fail with EAGAIN).
+ */
 static void
-on_accept(evutil_socket_t lfd, short what, void *arg)
+on_accept(evutil_socket_t wfd, short what, void *arg)
 {
 	struct child *c = arg;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char peer[INET6_ADDRSTRLEN];
+	struct epoll_event drop[4];
 	size_t i;
-	int fd;
 
 	for (i = 0; i < c->nlisten; i++)
-		if (event_get_fd(c->listen_evs[i]) == lfd)
+		if (c->listen_evs[i] != NULL &&
+		    event_get_fd(c->listen_evs[i]) == wfd)
 			break;
-	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		/* Another child took it, or a transient error. */
-		if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR && errno != ECONNABORTED)
-			log_warning("accept on %s: %s", i < c->nlisten ?
-			    c->listen_addrs[i] : "?", strerror(errno));
+	if (i == c->nlisten)
 		return;
+	if (c->wake_fds[i] >= 0)
+		(void)epoll_wait(c->wake_fds[i], drop, 4, 0);
+	for (int n = 0; n < CHILD_ACCEPT_BURST; n++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char peer[INET6_ADDRSTRLEN];
+		int fd;
+
+		fd = accept4(c->listen_fds[i], (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Another child took it, or a transient error. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warning("accept on %s: %s",
+				    c->listen_addrs[i], strerror(errno));
+			return;
+		}
+		format_peer(&ss, peer, sizeof(peer));
+		c->prog->accept_fn(c, fd, peer, c->listen_addrs[i]);
+		if (c->draining || c->listen_evs[i] == NULL)
+			return;
 	}
-	format_peer(&ss, peer, sizeof(peer));
-	c->prog->accept_fn(c, fd, peer, i < c->nlisten ?
-	    c->listen_addrs[i] : "?");
+}
+
+static void
+close_listener(struct child *c, size_t i)
+{
+	if (c->listen_evs[i] != NULL) {
+		event_free(c->listen_evs[i]);
+		c->listen_evs[i] = NULL;
+	}
+	if (c->wake_fds[i] >= 0) {
+		close(c->wake_fds[i]);
+		c->wake_fds[i] = -1;
+	}
+	if (c->listen_fds[i] >= 0) {
+		close(c->listen_fds[i]);
+		c->listen_fds[i] = -1;
+	}
 }
 
 static void
@@ -133,9 +173,7 @@ start_drain(struct child *c, const char *why)
 	 * connections into its backlog that nobody would serve.
 	 */
 	for (size_t i = 0; i < c->nlisten; i++) {
-		close(event_get_fd(c->listen_evs[i]));
-		event_free(c->listen_evs[i]);
-		c->listen_evs[i] = NULL;
+		close_listener(c, i);
 	}
 	child_maybe_exit(c);
 }
@@ -203,13 +241,12 @@ static void
 child_free(struct child *c)
 {
 	for (size_t i = 0; i < c->nlisten; i++) {
-		if (c->listen_evs[i] != NULL) {
-			close(event_get_fd(c->listen_evs[i]));
-			event_free(c->listen_evs[i]);
-		}
+		close_listener(c, i);
 		free(c->listen_addrs[i]);
 	}
 	free(c->listen_evs);
+	free(c->listen_fds);
+	free(c->wake_fds);
 	free(c->listen_addrs);
 	if (c->sigterm_ev != NULL)
 		event_free(c->sigterm_ev);
@@ -305,6 +342,8 @@ child_main(const char *config_dir, const char *service, const char *type,
 		log_fatal("cannot create the event loop");
 	c.nlisten = (size_t)nlisten;
 	c.listen_evs = xcalloc(c.nlisten + 1, sizeof(*c.listen_evs));
+	c.listen_fds = xcalloc(c.nlisten + 1, sizeof(*c.listen_fds));
+	c.wake_fds = xcalloc(c.nlisten + 1, sizeof(*c.wake_fds));
 	c.listen_addrs = xcalloc(c.nlisten + 1, sizeof(*c.listen_addrs));
 	for (size_t i = 0; i < c.nlisten; i++) {
 		int fd = CHILD_LISTEN_FD_START + (int)i;
@@ -319,8 +358,22 @@ child_main(const char *config_dir, const char *service, const char *type,
 		    "[%s]:%u" : "%s:%u", host, ss.ss_family == AF_INET6 ?
 		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
-		c.listen_evs[i] = event_new(c.base, fd, EV_READ | EV_PERSIST,
-		    on_accept, &c);
+		c.listen_fds[i] = fd;
+		c.wake_fds[i] = epoll_create1(EPOLL_CLOEXEC);
+		if (c.wake_fds[i] >= 0) {
+			struct epoll_event ev;
+
+			memset(&ev, 0, sizeof(ev));
+			ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+			if (epoll_ctl(c.wake_fds[i], EPOLL_CTL_ADD, fd,
+			    &ev) < 0) {
+				/* Older kernel: every child is woken. */
+				close(c.wake_fds[i]);
+				c.wake_fds[i] = -1;
+			}
+		}
+		c.listen_evs[i] = event_new(c.base, c.wake_fds[i] >= 0 ?
+		    c.wake_fds[i] : fd, EV_READ | EV_PERSIST, on_accept, &c);
 		event_add(c.listen_evs[i], NULL);
 	}
 	c.sigterm_ev = evsignal_new(c.base, SIGTERM, on_sigterm, &c);

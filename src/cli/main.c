@@ -46,7 +46,8 @@ usage(FILE *f)
 	    "  ostia conf -X NAME...                remove from main.cf\n"
 	    "  ostia conf --reference               configuration reference "
 	    "(Markdown)\n"
-	    "  ostia queue list | show ID           queued messages\n\nDocumentation: docs/ in the source tree.\n");
+	    "  ostia queue list | show ID           queued messages\n"
+	    "\nDocumentation: docs/ in the source tree.\n");
 }
 
 unsigned

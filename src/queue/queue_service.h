@@ -10,8 +10,9 @@
  * event loop, several in parallel so that the file system commits them
  * together) checks the whole file, fdatasync()s it and renames it to
  * incoming/ID; then one fsync() of incoming/ covers every commit that
- * finished meanwhile (group commit), and only then is OK sent.  A transaction that ends any other way
- * leaves nothing: its file is removed.  At start it removes tmp/ files
+ * finished meanwhile (group commit), and only then is OK sent.  A
+ * transaction that ends any other way leaves nothing: its file is
+ * removed.  At start it removes tmp/ files
  * whose writer process is gone (crashed transactions).
  *
  * Until the queue manager exists, committed messages stay in incoming/

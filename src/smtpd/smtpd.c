@@ -149,7 +149,8 @@ smtpd_reply_error(struct session *s, const char *fmt, ...)
 		s->state = SS_QUIT;
 		return false;
 	}
-	if (s->errors > (unsigned)smtpd_cfg.soft_error_limit && smtpd_cfg.error_sleep > 0) {
+	if (s->errors > (unsigned)smtpd_cfg.soft_error_limit &&
+	    smtpd_cfg.error_sleep > 0) {
 		struct timeval tv = { (time_t)smtpd_cfg.error_sleep, 0 };
 
 		log_debug(1, "%s: error limit reached: replying after %llds",
@@ -517,7 +518,8 @@ smtpd_init(struct child *c)
 	    "debug_peer_list"), &err);
 	if (smtpd_cfg.debug_peers == NULL)
 		log_fatal("debug_peer_list: %s", err);
-	if (strncmp(smtpd_cfg.banner, smtpd_cfg.myhostname, strlen(smtpd_cfg.myhostname)) != 0)
+	if (strncmp(smtpd_cfg.banner, smtpd_cfg.myhostname,
+	    strlen(smtpd_cfg.myhostname)) != 0)
 		log_warning("smtpd_banner does not start with $myhostname "
 		    "(%s), as RFC 5321 4.3.1 asks", smtpd_cfg.myhostname);
 }

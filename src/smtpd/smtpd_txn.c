@@ -195,8 +195,8 @@ smtpd_request_file(struct session *s, const char *cmd)
 	const char *err = NULL;
 	char who[128];
 
-	s->qc = queue_client_new(smtpd_base, smtpd_cfg.queue_socket, on_file, on_committed,
-	    s, &err);
+	s->qc = queue_client_new(smtpd_base, smtpd_cfg.queue_socket, on_file,
+	    on_committed, s, &err);
 	if (s->qc == NULL) {
 		log_error("%s: %s (%s): %s; is the queue process running?",
 		    smtpd_client_label(s, who, sizeof(who)), err, smtpd_cfg.queue_socket,
@@ -217,6 +217,25 @@ smtpd_request_file(struct session *s, const char *cmd)
 	return true;
 }
 
+/*
+ * file_failed - no usable queue file: DATA is answered 451 now; a BDAT
+ * chunk must still be read (and dropped) before its 451.
+ */
+static void
+file_failed(struct session *s)
+{
+	if (s->bdat) {
+		s->write_failed = true;
+		s->bdat_drop = true;
+		s->state = SS_BDAT;
+	} else {
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
+		    "error");
+		smtpd_transaction_reset(s);
+	}
+	smtpd_session_process(s);
+}
+
 static void
 on_file(void *ctx, int fd, const char *id, const char *error)
 {
@@ -228,38 +247,21 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 		log_error("%s: no queue file: %s", smtpd_client_label(s, who,
 		    sizeof(who)), error);
 		queue_client_free(&s->qc);
-		if (s->bdat) {
-			/* The chunk is still to be read and dropped. */
-			s->write_failed = true;
-			s->bdat_drop = true;
-			s->state = SS_BDAT;
-		} else {
-			smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
-			    "error");
-			smtpd_transaction_reset(s);
-		}
-		smtpd_session_process(s);
+		file_failed(s);
 		return;
 	}
 	s->qfd = fd;
 	memcpy(s->id, id, QUEUE_ID_LEN + 1);
-	log_info("%s: client=%s", s->id, smtpd_client_label(s, who, sizeof(who)));
+	log_info("%s: client=%s", s->id,
+	    smtpd_client_label(s, who, sizeof(who)));
 	clock_gettime(CLOCK_MONOTONIC, &s->data_start);
-	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit, smtpd_cfg.bare_lf);
+	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit,
+	    smtpd_cfg.bare_lf);
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
 	if (write_envelope(s) < 0) {
 		log_error("%s: cannot write the queue file: %s", s->id,
 		    strerror(errno));
-		if (s->bdat) {
-			s->write_failed = true;
-			s->bdat_drop = true;
-			s->state = SS_BDAT;
-		} else {
-			smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
-			    "error");
-			smtpd_transaction_reset(s);
-		}
-		smtpd_session_process(s);
+		file_failed(s);
 		return;
 	}
 	if (s->bdat) {

@@ -237,6 +237,9 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 	s->state = SS_RCPT;
 	s->oks[SMTP_VERB_RCPT]++;
 	smtpd_reply(s, "250 2.1.5 Ok");
+	/* Have the queue file ready by the time DATA comes. */
+	if (s->nrcpts == 1)
+		smtpd_prefetch_file(s);
 }
 
 static void

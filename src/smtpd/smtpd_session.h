@@ -155,6 +155,8 @@ void smtpd_bdat_chunk_done(struct session *s);
 /* smtpd_txn.c */
 void smtpd_transaction_reset(struct session *s);
 bool smtpd_request_file(struct session *s, const char *cmd);
+/* Ask for the queue file early (first accepted RCPT), without waiting. */
+void smtpd_prefetch_file(struct session *s);
 void smtpd_finish_message(struct session *s);
 bool smtpd_queue_has_room(uint64_t need);
 void smtpd_data_out(void *ctx, const char *data, size_t len);

@@ -185,41 +185,9 @@ static void on_file(void *ctx, int fd, const char *id, const char *error);
 static void on_committed(void *ctx, bool ok, const char *reason);
 
 /*
- * request_file - ask the queue process for a file and pause until it
- * answers.  For DATA a failure is answered at once; for BDAT the chunk
- * that follows must be read first, so the failure is only noted.
- */
-bool
-smtpd_request_file(struct session *s, const char *cmd)
-{
-	const char *err = NULL;
-	char who[128];
-
-	s->qc = queue_client_new(smtpd_base, smtpd_cfg.queue_socket, on_file,
-	    on_committed, s, &err);
-	if (s->qc == NULL) {
-		log_error("%s: %s (%s): %s; is the queue process running?",
-		    smtpd_client_label(s, who, sizeof(who)), err, smtpd_cfg.queue_socket,
-		    strerror(errno));
-		if (s->bdat) {
-			s->write_failed = true;
-			s->bdat_drop = true;
-			s->state = SS_BDAT;
-			return false;
-		}
-		smtpd_log_reject(s, cmd, "451 4.3.0 Error: queue file write error",
-		    NULL);
-		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
-		return false;
-	}
-	s->state = SS_WAIT_FILE;
-	s->paused = true;
-	return true;
-}
-
-/*
  * file_failed - no usable queue file: DATA is answered 451 now; a BDAT
- * chunk must still be read (and dropped) before its 451.
+ * chunk must still be read (and dropped) before its 451.  Called from
+ * the queue client's callback only (then the session goes on here).
  */
 static void
 file_failed(struct session *s)
@@ -236,24 +204,15 @@ file_failed(struct session *s)
 	smtpd_session_process(s);
 }
 
-static void
-on_file(void *ctx, int fd, const char *id, const char *error)
+/*
+ * start_message - the file is here and DATA/BDAT was given: write the
+ * envelope and the Received: header, then 354 (DATA) or read the chunk
+ * (BDAT).  Returns false when the file could not be written (the caller
+ * answers).
+ */
+static bool
+start_message(struct session *s)
 {
-	struct session *s = ctx;
-	char who[128];
-
-	s->paused = false;
-	if (fd < 0) {
-		log_error("%s: no queue file: %s", smtpd_client_label(s, who,
-		    sizeof(who)), error);
-		queue_client_free(&s->qc);
-		file_failed(s);
-		return;
-	}
-	s->qfd = fd;
-	memcpy(s->id, id, QUEUE_ID_LEN + 1);
-	log_info("%s: client=%s", s->id,
-	    smtpd_client_label(s, who, sizeof(who)));
 	clock_gettime(CLOCK_MONOTONIC, &s->data_start);
 	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit,
 	    smtpd_cfg.bare_lf);
@@ -261,8 +220,7 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 	if (write_envelope(s) < 0) {
 		log_error("%s: cannot write the queue file: %s", s->id,
 		    strerror(errno));
-		file_failed(s);
-		return;
+		return false;
 	}
 	if (s->bdat) {
 		s->state = SS_BDAT;
@@ -270,7 +228,106 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 		smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 		s->state = SS_DATA;
 	}
+	return true;
+}
+
+/*
+ * on_file - the queue process answered NEW.  The request is made at
+ * the first accepted RCPT, so the file is usually here before DATA; if
+ * DATA is already waiting for it, the message starts now.
+ */
+static void
+on_file(void *ctx, int fd, const char *id, const char *error)
+{
+	struct session *s = ctx;
+	bool waiting = s->state == SS_WAIT_FILE;
+	char who[128];
+
+	if (fd < 0) {
+		log_error("%s: no queue file: %s", smtpd_client_label(s, who,
+		    sizeof(who)), error);
+		queue_client_free(&s->qc);
+		if (waiting) {
+			s->paused = false;
+			file_failed(s);
+		}
+		/* Otherwise DATA asks again. */
+		return;
+	}
+	s->qfd = fd;
+	memcpy(s->id, id, QUEUE_ID_LEN + 1);
+	log_info("%s: client=%s", s->id,
+	    smtpd_client_label(s, who, sizeof(who)));
+	if (!waiting)
+		return;
+	s->paused = false;
+	if (!start_message(s)) {
+		file_failed(s);
+		return;
+	}
 	smtpd_session_process(s);
+}
+
+void
+smtpd_prefetch_file(struct session *s)
+{
+	const char *err = NULL;
+
+	if (s->qc != NULL || s->qfd >= 0)
+		return;
+	s->qc = queue_client_new(smtpd_base, smtpd_cfg.queue_socket, on_file,
+	    on_committed, s, &err);
+	if (s->qc == NULL)
+		log_debug(1, "queue file not requested yet: %s: %s", err,
+		    strerror(errno));
+}
+
+/*
+ * smtpd_request_file - DATA or the first BDAT: go on at once when the
+ * file is here, else wait for it (pausing the session).  For DATA a
+ * failure is answered at once; for BDAT the chunk that follows must be
+ * read first, so the failure is only noted.
+ */
+bool
+smtpd_request_file(struct session *s, const char *cmd)
+{
+	const char *err = NULL;
+	char who[128];
+
+	if (s->qfd >= 0) {
+		if (start_message(s))
+			return true;
+		if (s->bdat) {
+			s->write_failed = true;
+			s->bdat_drop = true;
+			s->state = SS_BDAT;
+			return false;
+		}
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		smtpd_transaction_reset(s);
+		return false;
+	}
+	if (s->qc == NULL)
+		s->qc = queue_client_new(smtpd_base, smtpd_cfg.queue_socket,
+		    on_file, on_committed, s, &err);
+	if (s->qc == NULL) {
+		log_error("%s: %s (%s): %s; is the queue process running?",
+		    smtpd_client_label(s, who, sizeof(who)), err,
+		    smtpd_cfg.queue_socket, strerror(errno));
+		if (s->bdat) {
+			s->write_failed = true;
+			s->bdat_drop = true;
+			s->state = SS_BDAT;
+			return false;
+		}
+		smtpd_log_reject(s, cmd, "451 4.3.0 Error: queue file write "
+		    "error", NULL);
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		return false;
+	}
+	s->state = SS_WAIT_FILE;
+	s->paused = true;
+	return true;
 }
 
 static void

@@ -185,6 +185,19 @@ static void on_file(void *ctx, int fd, const char *id, const char *error);
 static void on_committed(void *ctx, bool ok, const char *reason);
 
 /*
+ * bdat_fail_chunk - BDAT without a usable queue file: the chunk that
+ * follows must still be read (and dropped) before the 451, so that the
+ * next command is found where it is (RFC 3030 2).
+ */
+static void
+bdat_fail_chunk(struct session *s)
+{
+	s->write_failed = true;
+	s->bdat_drop = true;
+	s->state = SS_BDAT;
+}
+
+/*
  * file_failed - no usable queue file: DATA is answered 451 now; a BDAT
  * chunk must still be read (and dropped) before its 451.  Called from
  * the queue client's callback only (then the session goes on here).
@@ -193,9 +206,7 @@ static void
 file_failed(struct session *s)
 {
 	if (s->bdat) {
-		s->write_failed = true;
-		s->bdat_drop = true;
-		s->state = SS_BDAT;
+		bdat_fail_chunk(s);
 	} else {
 		smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
 		    "error");
@@ -298,9 +309,7 @@ smtpd_request_file(struct session *s, const char *cmd)
 		if (start_message(s))
 			return true;
 		if (s->bdat) {
-			s->write_failed = true;
-			s->bdat_drop = true;
-			s->state = SS_BDAT;
+			bdat_fail_chunk(s);
 			return false;
 		}
 		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
@@ -315,9 +324,7 @@ smtpd_request_file(struct session *s, const char *cmd)
 		    smtpd_client_label(s, who, sizeof(who)), err,
 		    smtpd_cfg.queue_socket, strerror(errno));
 		if (s->bdat) {
-			s->write_failed = true;
-			s->bdat_drop = true;
-			s->state = SS_BDAT;
+			bdat_fail_chunk(s);
 			return false;
 		}
 		smtpd_log_reject(s, cmd, "451 4.3.0 Error: queue file write "

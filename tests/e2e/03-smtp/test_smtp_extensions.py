@@ -311,11 +311,6 @@ def test_bdat_chunks_are_counted_as_successes(smtpd):
                                "commands=7"), m.group(0)
 
 
-BDAT0_BUG = ("BUG: a BDAT chunk of size 0 is never answered: feed_data() "
-             "only calls bdat_chunk_done() when input bytes are buffered, "
-             "so 'BDAT 0 LAST' waits for the client's next bytes")
-
-
 def test_bdat_0_last_after_chunks(smtpd):
     o = smtpd()
     c = ehlo(o)

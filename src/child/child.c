@@ -29,6 +29,8 @@
 #include "strnum.h"
 #include "xalloc.h"
 
+#include <openssl/crypto.h>
+
 struct child {
 	struct event_base *base;
 	struct config *cf;
@@ -44,6 +46,8 @@ struct child {
 	struct event *ctl_ev;
 	struct event *drain_timer;
 	int draining;
+	unsigned char ctl_buf[CHILD_CTL_MSG_MAX + CHILD_CTL_HDR_BYTES];
+	size_t ctl_len;
 };
 
 struct event_base *
@@ -200,19 +204,52 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 	start_drain(c, "stop requested");
 }
 
+/*
+ * ctl_messages - complete messages from the master: a 4-byte tag, a
+ * 2-byte big-endian length, the payload.  A malformed stream ends the
+ * child (the master and the child are one program; it cannot happen
+ * unless something is badly wrong).
+ */
+static bool
+ctl_messages(struct child *c)
+{
+	while (c->ctl_len >= CHILD_CTL_HDR_BYTES) {
+		size_t len = (size_t)c->ctl_buf[4] << 8 | c->ctl_buf[5];
+
+		if (len > CHILD_CTL_MSG_MAX) {
+			log_warning("malformed message from the master");
+			return false;
+		}
+		if (c->ctl_len < CHILD_CTL_HDR_BYTES + len)
+			break;
+		if (c->prog->ctl_msg != NULL)
+			c->prog->ctl_msg(c, (const char *)c->ctl_buf,
+			    c->ctl_buf + CHILD_CTL_HDR_BYTES, len);
+		memmove(c->ctl_buf, c->ctl_buf + CHILD_CTL_HDR_BYTES + len,
+		    c->ctl_len - CHILD_CTL_HDR_BYTES - len);
+		c->ctl_len -= CHILD_CTL_HDR_BYTES + len;
+	}
+	return true;
+}
+
 static void
 on_ctl(evutil_socket_t fd, short what, void *arg)
 {
 	struct child *c = arg;
-	char tmp[64];
-	ssize_t n = read(fd, tmp, sizeof(tmp));
+	ssize_t n = read(fd, c->ctl_buf + c->ctl_len,
+	    sizeof(c->ctl_buf) - c->ctl_len);
 
-	if (n > 0)
-		return;	/* the master sends nothing yet; ignore */
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n > 0) {
+		c->ctl_len += (size_t)n;
+		if (ctl_messages(c))
+			return;
+	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
-	/* The master is gone: stop now, nobody supervises us. */
-	log_warning("lost the connection to the master; exiting");
+	} else {
+		/* The master is gone: stop now, nobody supervises us. */
+		log_warning("lost the connection to the master; exiting");
+	}
+	OPENSSL_cleanse(c->ctl_buf, sizeof(c->ctl_buf));
 	event_base_loopbreak(c->base);
 }
 
@@ -334,6 +371,9 @@ child_main(const char *config_dir, const char *service, const char *type,
 	if (chdir(config_str(c.view, P_queue_directory)) < 0)
 		log_fatal("chdir %s: %s", config_str(c.view,
 		    P_queue_directory), strerror(errno));
+	/* Files only root may read (TLS keys) are read now. */
+	if (c.prog->preinit != NULL)
+		c.prog->preinit(&c);
 	privs_drop(&user, chroot_dir);
 	privs_user_deinit(&user);
 

@@ -11,7 +11,10 @@
  *                logs to syslog like the master, and fd 2 is /dev/null
  *   fd 3         control socket to the master (stream): the child writes
  *                "ready\n" once it has dropped privileges; EOF from the
- *                master means the master is gone and the child exits
+ *                master means the master is gone and the child exits.
+ *                The master sends messages: a 4-byte tag, a 2-byte
+ *                big-endian length (at most CHILD_CTL_MSG_MAX), the
+ *                payload ("TKEY": a TLS session ticket key)
  *   fd 4..       NLISTEN listening sockets, non-blocking
  *
  * The child reads the configuration itself (quietly: the master already
@@ -34,6 +37,8 @@
 #include "config.h"
 
 #define CHILD_CTL_FD 3
+#define CHILD_CTL_HDR_BYTES 6
+#define CHILD_CTL_MSG_MAX 1024
 #define CHILD_LISTEN_FD_START 4
 #define CHILD_DRAIN_MAX_SECONDS 10
 /* The TYPE argument of services the master starts by itself. */
@@ -48,7 +53,13 @@ struct child;
  */
 struct child_program {
 	const char *name;
+	/* Before privileges are dropped, in queue_directory: read files
+	 * only root may read.  No event loop yet. */
+	void (*preinit)(struct child *c);
 	void (*init)(struct child *c);
+	/* A message from the master (tag: 4 bytes, not terminated). */
+	void (*ctl_msg)(struct child *c, const char *tag,
+	    const unsigned char *data, size_t len);
 	void (*accept_fn)(struct child *c, int fd, const char *client_addr,
 	    const char *listen_addr);
 	/* Number of connections still open (for a graceful stop). */

@@ -39,6 +39,10 @@
 #include "queue_proto.h"
 #include "strv.h"
 #include "xalloc.h"
+#include "tls_server.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 /* Longest request accepted on the status socket. */
 #define MASTER_CTL_REQUEST_MAX_BYTES 128
@@ -92,6 +96,9 @@ struct master {
 	time_t started;
 	int log_fd;		/* maillog_file, or -1 */
 	bool log_syslog;	/* logging to syslog, children too */
+	/* TLS session ticket key shared by all smtpd processes. */
+	unsigned char tkey[TLS_TICKET_KEY_BYTES];
+	struct event *tkey_timer;
 };
 
 static long
@@ -166,6 +173,71 @@ setup_log(struct master *m, const struct config_view *v, char **error_r)
 	m->log_syslog = false;
 	log_set_verbose(m->opts->verbose);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* TLS session ticket keys                                          */
+
+/*
+ * send_tkey - hand the current ticket key to one child ("TKEY"
+ * message, child.h).  The socket is a fresh socketpair with room for
+ * far more than one message; a child that does not read it gets no key
+ * and makes no tickets (full handshakes only).
+ */
+static void
+send_tkey(struct master *m, struct mproc *p)
+{
+	unsigned char msg[CHILD_CTL_HDR_BYTES + TLS_TICKET_KEY_BYTES];
+
+	memcpy(msg, "TKEY", 4);
+	msg[4] = (unsigned char)(TLS_TICKET_KEY_BYTES >> 8);
+	msg[5] = (unsigned char)(TLS_TICKET_KEY_BYTES & 0xff);
+	memcpy(msg + CHILD_CTL_HDR_BYTES, m->tkey, TLS_TICKET_KEY_BYTES);
+	if (write(p->ctl_fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+		log_warning("child %ld: cannot send the TLS ticket key: %s",
+		    (long)p->pid, strerror(errno));
+	OPENSSL_cleanse(msg, sizeof(msg));
+}
+
+static void
+new_tkey(struct master *m)
+{
+	if (RAND_bytes(m->tkey, sizeof(m->tkey)) != 1)
+		log_fatal("cannot make a TLS session ticket key: the "
+		    "random number generator failed");
+}
+
+/* on_tkey_timer - rotate: new key to every child; they keep the old
+ * one for decryption for one more period. */
+static void
+on_tkey_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+
+	new_tkey(m);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		for (unsigned k = 0; k < m->svcs[i].nprocs; k++)
+			if (m->svcs[i].procs[k] != NULL)
+				send_tkey(m, m->svcs[i].procs[k]);
+	log_debug(1, "TLS session ticket key rotated");
+}
+
+static void
+start_tkey(struct master *m, const struct config_view *v)
+{
+	long long period = config_time(v, P_smtpd_tls_session_cache_timeout);
+	struct timeval tv;
+
+	new_tkey(m);
+	/* Rotate at least once a day, at most once a minute. */
+	if (period <= 0 || period > 86400)
+		period = 86400;
+	if (period < 60)
+		period = 60;
+	tv.tv_sec = (time_t)period;
+	tv.tv_usec = 0;
+	m->tkey_timer = event_new(m->base, -1, EV_PERSIST, on_tkey_timer, m);
+	event_add(m->tkey_timer, &tv);
 }
 
 /* ---------------------------------------------------------------- */
@@ -340,6 +412,7 @@ spawn_one(struct msvc *s, unsigned slot)
 	p->ctl_ev = event_new(m->base, p->ctl_fd, EV_READ | EV_PERSIST,
 	    on_child_ctl, p);
 	event_add(p->ctl_ev, NULL);
+	send_tkey(m, p);
 	s->procs[slot] = p;
 	log_debug(1, "service %s/%s: started child %ld (%s)", s->name,
 	    s->type, (long)pid, s->command);
@@ -1037,6 +1110,9 @@ master_cleanup(struct master *m)
 	}
 	privs_user_deinit(&m->user);
 	config_free(&m->cf);
+	if (m->tkey_timer != NULL)
+		event_free(m->tkey_timer);
+	OPENSSL_cleanse(m->tkey, sizeof(m->tkey));
 	free(m->pid_path);
 	free(m->ctl_path);
 	if (m->log_fd >= 0)
@@ -1106,6 +1182,7 @@ master_main(const struct master_opts *opts)
 		goto out;
 	}
 	open_ctl(&m, v);
+	start_tkey(&m, v);
 	m.sig_hup = evsignal_new(m.base, SIGHUP, on_signal, &m);
 	m.sig_term = evsignal_new(m.base, SIGTERM, on_signal, &m);
 	m.sig_int = evsignal_new(m.base, SIGINT, on_signal, &m);

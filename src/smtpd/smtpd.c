@@ -25,8 +25,11 @@
  * message transaction and the queue file; smtpd_session.h what they
  * share.
  *
+ * TLS (STARTTLS, RFC 3207, and implicit TLS, RFC 8314) is in
+ * smtpd_tls.c.
+ *
  * Known limits (later issues): no DNS (clients are "unknown[addr]"), no
- * TLS, no AUTH, no restrictions or recipient validation: every
+ * AUTH, no restrictions or recipient validation: every
  * recipient is accepted, and nothing delivers the queue yet.
  */
 #include <arpa/inet.h>
@@ -102,7 +105,8 @@ smtpd_reply(struct session *s, const char *fmt, ...)
 		(void)buf_append(&s->pending_reply, line, (size_t)n + 2);
 		return;
 	}
-	bufferevent_write(s->bev, line, (size_t)n + 2);
+	if (s->bev != NULL)
+		bufferevent_write(s->bev, line, (size_t)n + 2);
 }
 
 /*
@@ -282,8 +286,11 @@ feed_data(struct session *s, struct evbuffer *in)
 void
 smtpd_session_process(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in;
 
+	if (s->bev == NULL)
+		return;		/* waiting for the TLS hello */
+	in = bufferevent_get_input(s->bev);
 	while (!s->paused && s->state != SS_QUIT) {
 		if (s->state == SS_DATA || s->state == SS_BDAT) {
 			if (!feed_data(s, in))
@@ -292,7 +299,8 @@ smtpd_session_process(struct session *s)
 				break;	/* need more input */
 			continue;
 		}
-		if (s->state == SS_WAIT_FILE || s->state == SS_WAIT_COMMIT)
+		if (s->state == SS_WAIT_FILE || s->state == SS_WAIT_COMMIT ||
+		    s->state == SS_STARTTLS || s->state == SS_TLS_HANDSHAKE)
 			break;
 		{
 			struct evbuffer_iovec v;
@@ -340,9 +348,12 @@ on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == SS_QUIT &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == SS_QUIT)
 		smtpd_session_free(s);
+	else if (s->state == SS_STARTTLS)
+		smtpd_tls_begin(s);
 }
 
 static const char *
@@ -355,6 +366,9 @@ state_command(struct session *s)
 		return s->bdat ? "BDAT" : "DATA";
 	case SS_BDAT:
 		return "BDAT";
+	case SS_STARTTLS:
+	case SS_TLS_HANDSHAKE:
+		return "STARTTLS";
 	default:
 		return s->have_last_verb ? smtp_verb_name(s->last_verb) :
 		    "CONNECT";
@@ -367,6 +381,12 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 	char who[128];
 
+	if (s->state == SS_TLS_HANDSHAKE) {
+		smtpd_tls_event(s, what);
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED)
+		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("timeout after %s from %s", state_command(s),
 		    smtpd_client_label(s, who, sizeof(who)));
@@ -435,7 +455,14 @@ smtpd_session_free(struct session *s)
 	smtp_line_reader_deinit(&s->lr);
 	buf_deinit(&s->pending_reply);
 	event_free(s->timer);
-	bufferevent_free(s->bev);
+	if (s->tls_wait != NULL)
+		event_free(s->tls_wait);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	else if (s->ssl != NULL)
+		SSL_free(s->ssl);
+	if (!s->bev_owns_fd)
+		close(s->fd);
 	log_set_verbose(s->saved_verbose);
 	free(s);
 	smtpd_nsessions--;
@@ -443,8 +470,58 @@ smtpd_session_free(struct session *s)
 	child_connection_done(smtpd_child);
 }
 
+/*
+ * bev_setup - timeouts, input bound and callbacks of a session's
+ * bufferevent (a plain socket, or TLS after the handshake).
+ */
+void
+smtpd_bev_setup(struct session *s, long long timeout)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	/* Stop reading while this much input waits (queue, error sleep). */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_INPUT_MAX_BYTES);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+}
+
+/* greet - the 220 greeting (after the handshake on a wrapper port). */
+void
+smtpd_greet(struct session *s)
+{
+	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
+	s->state = SS_CONNECTED;
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
 /* ---------------------------------------------------------------- */
 /* Process                                                          */
+
+/* Made before privileges are dropped (keys), kept for smtpd_init. */
+static struct tls_server *preinit_tls;
+
+static void
+smtpd_preinit(struct child *c)
+{
+	char err[1024];
+
+	preinit_tls = tls_server_create(child_view(c), err, sizeof(err));
+	if (preinit_tls == NULL && err[0] != '\0')
+		log_fatal("service %s: TLS cannot start: %s",
+		    child_service(c) != NULL ? child_service(c)->name :
+		    "smtpd", err);
+}
+
+static void
+smtpd_ctl_msg(struct child *c, const char *tag, const unsigned char *data,
+    size_t len)
+{
+	if (memcmp(tag, "TKEY", 4) == 0 && len == TLS_TICKET_KEY_BYTES &&
+	    smtpd_cfg.tls != NULL && tls_server_tickets(smtpd_cfg.tls))
+		tls_server_add_ticket_key(smtpd_cfg.tls, data);
+}
 
 static void
 smtpd_init(struct child *c)
@@ -512,6 +589,10 @@ smtpd_init(struct child *c)
 			smtpd_cfg.enhanced = false;
 	}
 	strv_free(&discard);
+	smtpd_cfg.tls = preinit_tls;
+	smtpd_cfg.starttls_timeout = config_time(v, P_smtpd_starttls_timeout);
+	smtpd_cfg.tls_received_header = config_bool(v,
+	    P_smtpd_tls_received_header);
 	smtpd_cfg.debug_level = (int)config_int(v, P_debug_peer_level);
 	smtpd_cfg.debug_peers = peer_list_parse(config_str(v, P_debug_peer_list),
 	    config_list_contains(v, P_parent_domain_matches_subdomains,
@@ -529,11 +610,18 @@ smtpd_accept(struct child *c, int fd, const char *client,
     const char *listen_addr)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
-	struct timeval tv;
 	char who[128], peek;
 
 	s->child = c;
 	s->qfd = -1;
+	s->fd = fd;
+	/* "service 465 (127.0.0.1:465)", or the address alone when the
+	 * service is named by it. */
+	if (strcmp(smtpd_cfg.service, listen_addr) == 0)
+		snprintf(s->listener, sizeof(s->listener), "%s", listen_addr);
+	else
+		snprintf(s->listener, sizeof(s->listener), "service %s (%s)",
+		    smtpd_cfg.service, listen_addr);
 	snprintf(s->addr, sizeof(s->addr), "%s", client);
 	/* IPv4-mapped IPv6 clients are shown as IPv4, as Postfix does. */
 	if (strncmp(s->addr, "::ffff:", 7) == 0 && strchr(s->addr + 7, '.'))
@@ -545,7 +633,8 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	smtp_line_reader_init(&s->lr, SMTP_COMMAND_LINE_MAX_BYTES);
 	buf_init(&s->pending_reply, 16 * 1024);
 	s->timer = evtimer_new(smtpd_base, on_error_sleep, s);
-	s->bev = bufferevent_socket_new(smtpd_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	/* Not BEV_OPT_CLOSE_ON_FREE: STARTTLS swaps the bufferevent. */
+	s->bev = bufferevent_socket_new(smtpd_base, fd, 0);
 	if (s->bev == NULL) {
 		close(fd);
 		event_free(s->timer);
@@ -553,13 +642,13 @@ smtpd_accept(struct child *c, int fd, const char *client,
 		return;
 	}
 	smtpd_nsessions++;
-	tv.tv_sec = (time_t)smtpd_cfg.timeout;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	/* Stop reading while this much input waits (queue, error sleep). */
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_INPUT_MAX_BYTES);
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	smtpd_bev_setup(s, smtpd_cfg.timeout);
 	log_info("connect from %s", smtpd_client_label(s, who, sizeof(who)));
+	if (tls_server_wrapper(smtpd_cfg.tls)) {
+		/* Implicit TLS: the client speaks first, with its hello. */
+		smtpd_tls_begin(s);
+		return;
+	}
 	/*
 	 * A client that talks before the greeting does not wait for
 	 * replies: a spam bot or a smuggling attempt.
@@ -588,7 +677,9 @@ smtpd_active(struct child *c)
 
 const struct child_program smtpd_program = {
 	.name = "smtpd",
+	.preinit = smtpd_preinit,
 	.init = smtpd_init,
+	.ctl_msg = smtpd_ctl_msg,
 	.accept_fn = smtpd_accept,
 	.active = smtpd_active,
 	.internal_chroot = false,

@@ -49,6 +49,55 @@ helo_is_printable(const char *p, size_t n)
 	return n > 0;
 }
 
+/* starttls_offered - STARTTLS is on, not on a wrapper port, not yet. */
+static bool
+starttls_offered(const struct session *s)
+{
+	return smtpd_cfg.tls != NULL && !s->tls_active &&
+	    !tls_server_wrapper(smtpd_cfg.tls) &&
+	    tls_server_level(smtpd_cfg.tls) != TLS_LEVEL_NONE;
+}
+
+/*
+ * cmd_starttls - RFC 3207.  Input the client sent after the command,
+ * before our 220, would be read as if it came over TLS: an injection
+ * (CVE-2011-0411).  It is logged and thrown away.
+ */
+static void
+cmd_starttls(struct session *s, const struct smtp_command *c)
+{
+	size_t pending;
+	char who[128];
+
+	if (!starttls_offered(s)) {
+		smtpd_reply_error(s, s->tls_active ?
+		    "554 5.5.1 Error: TLS already active" :
+		    "502 5.5.1 Error: command not implemented");
+		return;
+	}
+	if (c->args_len > 0) {
+		smtpd_reply_error(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	pending = evbuffer_get_length(bufferevent_get_input(s->bev)) +
+	    smtp_line_reader_pending(&s->lr);
+	if (pending > 0) {
+		log_warning("%s sent %zu byte%s after STARTTLS before the TLS "
+		    "handshake: discarded (a command injection attempt, "
+		    "CVE-2011-0411, or a broken client)",
+		    smtpd_client_label(s, who, sizeof(who)), pending,
+		    pending == 1 ? "" : "s");
+		evbuffer_drain(bufferevent_get_input(s->bev), pending);
+		smtp_line_reader_deinit(&s->lr);
+		smtp_line_reader_init(&s->lr, SMTP_COMMAND_LINE_MAX_BYTES);
+	}
+	s->oks[SMTP_VERB_STARTTLS]++;
+	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+	/* No more reading; the handshake starts once the 220 is out. */
+	bufferevent_disable(s->bev, EV_READ);
+	s->state = SS_STARTTLS;
+}
+
 static void
 cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 {
@@ -95,6 +144,8 @@ cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 		smtpd_reply(s, "250-SMTPUTF8");
 	if (smtpd_cfg.exts & SMTP_EXT_CHUNKING)
 		smtpd_reply(s, "250-CHUNKING");
+	if (starttls_offered(s))
+		smtpd_reply(s, "250-STARTTLS");
 	smtpd_reply(s, "250 HELP");
 }
 
@@ -139,6 +190,14 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 	}
 	if (s->have_mail) {
 		smtpd_reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (!s->tls_active &&
+	    tls_server_level(smtpd_cfg.tls) == TLS_LEVEL_ENCRYPT) {
+		snprintf(text, sizeof(text), "530 5.7.0 Must issue a STARTTLS "
+		    "command first");
+		smtpd_log_reject(s, "MAIL", text, NULL);
+		smtpd_reply_error(s, "%s", text);
 		return;
 	}
 	e = smtp_mail_args_parse(c->args, c->args_len, s->esmtp ? smtpd_cfg.exts : 0,
@@ -474,8 +533,10 @@ dispatch(struct session *s, const struct smtp_command *c)
 			    smtpd_cfg.vrfy_disabled ? "" : "VRFY ");
 		}
 		break;
-	case SMTP_VERB_EXPN:
 	case SMTP_VERB_STARTTLS:
+		cmd_starttls(s, c);
+		break;
+	case SMTP_VERB_EXPN:
 	case SMTP_VERB_AUTH:
 	case SMTP_VERB_UNKNOWN:
 	case SMTP_VERB__COUNT:

@@ -20,6 +20,7 @@
 #include "queue_file.h"
 #include "smtp_command.h"
 #include "smtp_data.h"
+#include "tls_server.h"
 
 struct bufferevent;
 struct event;
@@ -66,6 +67,10 @@ struct smtpd_settings {
 	bool vrfy_advertised;
 	int debug_level;
 	struct peer_list *debug_peers;
+	/* TLS: NULL when the service has TLS off. */
+	struct tls_server *tls;
+	long long starttls_timeout;
+	bool tls_received_header;
 };
 
 enum session_state {
@@ -77,6 +82,8 @@ enum session_state {
 	SS_DATA,		/* reading message text after 354 */
 	SS_BDAT,		/* reading a BDAT chunk */
 	SS_WAIT_COMMIT,		/* waiting for the queue process */
+	SS_STARTTLS,		/* 220 sent; handshake once it has left */
+	SS_TLS_HANDSHAKE,	/* waiting for or in the TLS handshake */
 	SS_QUIT,		/* closing after the last reply */
 };
 
@@ -88,7 +95,16 @@ struct rcpt {
 
 struct session {
 	struct child *child;
-	struct bufferevent *bev;
+	struct bufferevent *bev;	/* NULL while the TLS hello is awaited */
+	int fd;
+	bool bev_owns_fd;		/* the TLS bufferevent closes fd */
+	char listener[80];		/* "smtps 127.0.0.1:465" for logs */
+	struct event *tls_wait;		/* first bytes of the TLS hello */
+	SSL *ssl;			/* owned by bev once it exists */
+	bool tls_active;
+	char tls_proto[16];
+	char tls_cipher[64];
+	int tls_bits, tls_alg_bits;
 	struct event *timer;		/* error sleep */
 	enum session_state state;
 	char addr[INET6_ADDRSTRLEN];
@@ -146,6 +162,15 @@ void smtpd_log_reject(struct session *s, const char *cmd,
 /* Work through buffered input; may free s. */
 void smtpd_session_process(struct session *s);
 void smtpd_session_free(struct session *s);
+
+/* smtpd.c: the TLS handshake, once the 220 to STARTTLS has left (or
+ * at once on a wrapper-mode port). */
+void smtpd_tls_begin(struct session *s);
+/* smtpd_tls.c: a bufferevent event while the handshake runs. */
+void smtpd_tls_event(struct session *s, short what);
+/* smtpd.c: callbacks and timeouts of s->bev; the 220 greeting. */
+void smtpd_bev_setup(struct session *s, long long timeout);
+void smtpd_greet(struct session *s);
 
 /* smtpd_cmd.c */
 void smtpd_handle_line(struct session *s, enum smtp_line_status st,

@@ -113,8 +113,13 @@ write_envelope(struct session *s)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000);
-	proto = s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP") :
-	    "SMTP";
+	/* Postfix's names: ESMTPS/UTF8SMTPS once TLS is on. */
+	if (s->tls_active)
+		proto = s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTPS" :
+		    "ESMTPS") : "SMTPS";
+	else
+		proto = s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP") :
+		    "SMTP";
 	/* The HELO name was checked to be printable when it was taken. */
 	snprintf(helo, sizeof(helo), "%s", s->helo ? s->helo : "");
 	env.id = s->id;
@@ -161,9 +166,14 @@ write_envelope(struct session *s)
 	/* RFC 5321 4.4: the trace header, first line of the message. */
 	rfc5322_date(date, sizeof(date));
 	buf_init(&rcv, 4096);
-	(void)buf_appendf(&rcv, "Received: from %s (%s [%s])\r\n"
-	    "\tby %s (%s) with %s id %s", helo[0] ? helo : s->addr, s->name,
-	    s->addr, smtpd_cfg.myhostname, smtpd_cfg.mail_name, proto, s->id);
+	(void)buf_appendf(&rcv, "Received: from %s (%s [%s])\r\n",
+	    helo[0] ? helo : s->addr, s->name, s->addr);
+	if (s->tls_active && smtpd_cfg.tls_received_header)
+		(void)buf_appendf(&rcv, "\t(using %s with cipher %s (%d/%d "
+		    "bits))\r\n\t(No client certificate requested)\r\n",
+		    s->tls_proto, s->tls_cipher, s->tls_bits, s->tls_alg_bits);
+	(void)buf_appendf(&rcv, "\tby %s (%s) with %s id %s",
+	    smtpd_cfg.myhostname, smtpd_cfg.mail_name, proto, s->id);
 	if (s->nrcpts == 1)
 		(void)buf_appendf(&rcv, "\r\n\tfor <%s>", s->rcpts[0].addr);
 	(void)buf_appendf(&rcv, "; %s\r\n", date);

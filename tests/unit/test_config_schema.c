@@ -427,6 +427,18 @@ test_statuses(void **state)
 		"strict_rfc821_envelopes", "smtpd_forbid_bare_newline",
 		"smtpd_forbid_unauth_pipelining", "smtputf8_enable",
 		"smtpd_discard_ehlo_keywords", "queue_minfree",
+		/* TLS (issue 4). */
+		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",
+		"smtpd_tls_eccert_file", "smtpd_tls_eckey_file", "smtpd_tls_chain_files",
+		"smtpd_tls_security_level", "smtpd_tls_wrappermode", "smtpd_tls_protocols",
+		"smtpd_tls_mandatory_protocols", "smtpd_tls_ciphers", "smtpd_tls_mandatory_ciphers",
+		"smtpd_tls_exclude_ciphers", "smtpd_tls_mandatory_exclude_ciphers", "smtpd_tls_loglevel",
+		"smtpd_tls_received_header", "smtpd_tls_session_cache_timeout", "smtpd_starttls_timeout",
+		"smtpd_use_tls", "smtpd_enforce_tls", "tls_server_sni_maps",
+		"tls_session_ticket_cipher", "tls_ssl_options", "tls_preempt_cipherlist",
+		"tls_eecdh_auto_curves", "tls_high_cipherlist", "tls_medium_cipherlist",
+		"tls_low_cipherlist", "tls_export_cipherlist", "tls_null_cipherlist",
+		"smtpd_tls_dh1024_param_file",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -39,8 +39,12 @@
 #include "tls_server.h"
 #include "xalloc.h"
 
-/* Bytes looked at to tell TLS from other protocols. */
-#define TLS_PEEK_BYTES 16
+/* Bytes looked at to tell TLS from other protocols, and shown. */
+#define TLS_PEEK_BYTES 64
+#define TLS_SHOWN_BYTES 40
+/* Unread input consumed before closing on a non-TLS client, so that
+ * the close does not turn into a reset that eats our 421. */
+#define TLS_DRAIN_MAX_BYTES (64 * 1024)
 
 static void on_hello_ready(evutil_socket_t fd, short what, void *arg);
 
@@ -96,9 +100,19 @@ not_tls(struct session *s, const unsigned char *buf, size_t n)
 	static const char *const http[] = { "GET ", "POST ", "HEAD ", "PUT ",
 	    "CONNECT ", "OPTIONS ", "DELETE ", "PRI * HTTP" };
 	bool wrapper = tls_server_wrapper(smtpd_cfg.tls);
-	char shown[TLS_PEEK_BYTES * 4 + 1], why[512];
+	char shown[TLS_SHOWN_BYTES * 4 + 1], why[512], junk[4096];
+	size_t first = 0, drained = 0;
+	ssize_t k;
 
-	log_escape(shown, sizeof(shown), (const char *)buf, n, TLS_PEEK_BYTES);
+	/* Show the first line (without its end), at most TLS_SHOWN_BYTES. */
+	while (first < n && first < TLS_SHOWN_BYTES && buf[first] != '\r' &&
+	    buf[first] != '\n')
+		first++;
+	log_escape(shown, sizeof(shown), (const char *)buf, first ? first : n,
+	    TLS_SHOWN_BYTES);
+	while (drained < TLS_DRAIN_MAX_BYTES && (k = recv(s->fd, junk,
+	    sizeof(junk), MSG_DONTWAIT)) > 0)
+		drained += (size_t)k;
 	for (size_t i = 0; i < N_ELEMENTS(smtp); i++) {
 		if (!looks_like(buf, n, smtp[i]))
 			continue;

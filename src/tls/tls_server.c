@@ -337,6 +337,13 @@ load_pair(struct cert_set *set, const char *label, const char *cert,
 		return false;
 	}
 	if (SSL_CTX_use_PrivateKey_file(set->ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			snprintf(err, errsz, "the private key in %s does not "
+			    "match the certificate in %s", key, cert);
+			return false;
+		}
 		openssl_reason(why, sizeof(why));
 		snprintf(err, errsz, "the private key file %s (for %s) cannot "
 		    "be used: %s", key, cert, why);

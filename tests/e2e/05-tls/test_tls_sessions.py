@@ -1,0 +1,359 @@
+# SPDX-License-Identifier: MIT
+"""TLS sessions that work: STARTTLS (RFC 3207) and implicit TLS (RFC
+8314), with Python's ssl module, openssl s_client, swaks and curl; what
+the server forgets after STARTTLS, the injection defence, the encrypt
+level, protocol floors, SNI, ECDSA beside RSA, and resumption across
+smtpd processes.
+"""
+
+import os
+import re
+import socket
+import ssl
+import subprocess
+import warnings
+
+import pytest
+
+from ostia_harness import SmtpClient, find_binary
+from smtp_e2e import (CLIENT, SIMPLE, SMTPD, assert_queued, expect_reply,
+                      queue_show, queued_id, quit_, send_message)
+
+
+def verifying_ctx(certs, **kw):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=certs.ca_bundle)
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx
+
+
+def tls_connect(o, name, ctx, sni="mail.example.test"):
+    """Implicit TLS to service `name`; returns an SmtpClient after the
+    handshake (the 220 not read yet)."""
+    raw = socket.create_connection(("127.0.0.1", o.ports[name]), timeout=5)
+    s = ctx.wrap_socket(raw, server_hostname=sni)
+    return SmtpClient(s)
+
+
+def ehlo_keywords(c, name="client.example"):
+    c.send_line("EHLO " + name)
+    r = expect_reply(c, 250)
+    return [l.split()[0].upper() for l in r.lines[1:]]
+
+
+def starttls(o, certs, name="smtp", ctx=None, sni="mail.example.test"):
+    c = o.smtp(name)
+    expect_reply(c, 220)
+    assert "STARTTLS" in ehlo_keywords(c)
+    c.send_line("STARTTLS")
+    expect_reply(c, 220, "2.0.0")
+    c.starttls(ctx or verifying_ctx(certs), server_hostname=sni)
+    return c
+
+
+def test_starttls_then_mail(tls_server, certs):
+    o = tls_server({"smtpd_tls_received_header": "yes"})
+    c = starttls(o, certs)
+    # Not offered again once TLS is on.
+    kws = ehlo_keywords(c)
+    assert "STARTTLS" not in kws and "PIPELINING" in kws
+    c.send_line("STARTTLS")
+    expect_reply(c, 554, "5.5.1")
+    qid = send_message(c, SIMPLE)
+    quit_(c)
+    shown = queue_show(o, qid)
+    rcv = shown.message.split(b"\r\n\r\n")[0].decode()
+    assert re.search(r"\(using TLSv1\.3 with cipher TLS_\w+ \(\d+/\d+ bits\)\)",
+                     rcv), rcv
+    assert "with ESMTPS id " + qid in rcv, rcv
+    assert shown.get("protocol") in (None, "ESMTPS"), shown.env
+    o.wait_for_log(SMTPD + "Anonymous TLS connection established from "
+                   + CLIENT + r": TLSv1\.3 with cipher ")
+    o.wait_for_log(SMTPD + r"disconnect from .* starttls=1/2 ")
+
+
+def test_received_header_without_tls_details_by_default(tls_server, certs):
+    o = tls_server()
+    c = starttls(o, certs)
+    ehlo_keywords(c)
+    qid = send_message(c, SIMPLE)
+    quit_(c)
+    head = queue_show(o, qid).message.split(b"\r\n\r\n")[0].decode()
+    assert "with ESMTPS id" in head and "(using " not in head, head
+
+
+def test_implicit_tls(tls_server, certs):
+    o = tls_server()
+    c = tls_connect(o, "smtps", verifying_ctx(certs))
+    expect_reply(c, 220)
+    kws = ehlo_keywords(c)
+    assert "STARTTLS" not in kws
+    c.send_line("STARTTLS")
+    expect_reply(c, 554, "5.5.1")
+    send_message(c, SIMPLE)
+    quit_(c)
+    assert len(assert_queued(o, 1)) == 1
+
+
+def test_no_starttls_when_tls_is_off(ostia_factory):
+    o = ostia_factory(main_cf={"smtpd_tls_security_level": "none"})
+    o.start_foreground()
+    c = o.smtp()
+    expect_reply(c, 220)
+    assert "STARTTLS" not in ehlo_keywords(c)
+    c.send_line("STARTTLS")
+    expect_reply(c, 502, "5.5.1")
+    quit_(c)
+
+
+def test_starttls_syntax(tls_server, certs):
+    o = tls_server()
+    c = o.smtp()
+    expect_reply(c, 220)
+    ehlo_keywords(c)
+    c.send_line("STARTTLS now")
+    expect_reply(c, 501, "5.5.4")
+    quit_(c)
+
+
+def test_state_before_starttls_is_forgotten(tls_server, certs):
+    o = tls_server({"smtpd_helo_required": "yes"})
+    c = o.smtp()
+    expect_reply(c, 220)
+    ehlo_keywords(c)
+    c.send_line("MAIL FROM:<a@example.org>")
+    expect_reply(c, 250, "2.1.0")
+    c.send_line("STARTTLS")
+    expect_reply(c, 220, "2.0.0")
+    c.starttls(verifying_ctx(certs), server_hostname="mail.example.test")
+    # The EHLO and the MAIL from before TLS are gone.
+    c.send_line("MAIL FROM:<a@example.org>")
+    expect_reply(c, 503, "5.5.1")
+    ehlo_keywords(c)
+    c.send_line("RCPT TO:<b@example.net>")
+    expect_reply(c, 503, "5.5.1")
+    quit_(c)
+
+
+def test_starttls_injection_discarded(tls_server, certs):
+    """Commands sent with STARTTLS in one packet (CVE-2011-0411) are not
+    run after the handshake."""
+    o = tls_server({"smtpd_forbid_unauth_pipelining": "no"})
+    c = o.smtp()
+    expect_reply(c, 220)
+    ehlo_keywords(c)
+    c.send_raw(b"STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n")
+    expect_reply(c, 220, "2.0.0")
+    c.starttls(verifying_ctx(certs), server_hostname="mail.example.test")
+    ehlo_keywords(c)
+    # Had MAIL been kept, RCPT would be accepted.
+    c.send_line("RCPT TO:<b@example.net>")
+    expect_reply(c, 503, "5.5.1")
+    quit_(c)
+    o.wait_for_log(SMTPD + "warning: " + CLIENT + r" sent 30 bytes after "
+                   r"STARTTLS before the TLS handshake: discarded \(a "
+                   r"command injection attempt, CVE-2011-0411")
+
+
+def test_starttls_injection_refused_with_pipelining_check(tls_server, certs):
+    o = tls_server({"smtpd_forbid_unauth_pipelining": "yes"})
+    c = o.smtp()
+    expect_reply(c, 220)
+    ehlo_keywords(c)
+    c.send_raw(b"STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n")
+    expect_reply(c, 554, "5.5.0")
+    assert c.wait_closed()
+    o.wait_for_log(SMTPD + "improper command pipelining after STARTTLS")
+
+
+def test_encrypt_level_requires_starttls(tls_server, certs):
+    o = tls_server(master_cf="127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
+                   "  -o smtpd_tls_security_level=encrypt\n")
+    c = o.smtp()
+    expect_reply(c, 220)
+    assert "STARTTLS" in ehlo_keywords(c)
+    c.send_line("MAIL FROM:<a@example.org>")
+    expect_reply(c, 530, "5.7.0")
+    c.send_line("STARTTLS")
+    expect_reply(c, 220, "2.0.0")
+    c.starttls(verifying_ctx(certs), server_hostname="mail.example.test")
+    ehlo_keywords(c)
+    send_message(c, SIMPLE)
+    quit_(c)
+    o.wait_for_log(SMTPD + r"NOQUEUE: reject: MAIL from " + CLIENT +
+                   r": 530 5\.7\.0 Must issue a STARTTLS command first")
+
+
+def old_client_ctx(maxver):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = maxver
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    return ctx
+
+
+@pytest.mark.parametrize("floor", ["!SSLv2, !SSLv3, !TLSv1, !TLSv1.1",
+                                   ">=TLSv1.2"])
+def test_protocol_floor(tls_server, certs, floor):
+    o = tls_server(master_cf="127.0.0.1:@port:smtps@ inet n - n - 1 smtpd\n"
+                   "  -o smtpd_tls_wrappermode=yes\n"
+                   "  -o smtpd_tls_protocols=" + floor.replace(" ", "")
+                   + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(ssl.SSLError):
+            tls_connect(o, "smtps", old_client_ctx(ssl.TLSVersion.TLSv1_1))
+    o.wait_for_log(SMTPD + r"TLS handshake failed on 127\.0\.0\.1:\d+ from "
+                   + CLIENT + r": no TLS version in common: the client "
+                   r"offered up to TLSv1\.1, this service allows TLSv1\.2, "
+                   r"TLSv1\.3")
+    # A TLS 1.2 client is fine.
+    ctx = verifying_ctx(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
+    c = tls_connect(o, "smtps", ctx)
+    expect_reply(c, 220)
+    assert c.sock.version() == "TLSv1.2"
+    quit_(c)
+
+
+def test_ecdsa_and_rsa_side_by_side(tls_server, certs):
+    o = tls_server({"smtpd_tls_eccert_file": certs.ec_leaf_chain,
+                    "smtpd_tls_eckey_file": certs.ec_leaf_key})
+    for cipher, keytype in (("ECDHE-ECDSA-AES128-GCM-SHA256", "EC"),
+                            ("ECDHE-RSA-AES128-GCM-SHA256", "RSA")):
+        ctx = verifying_ctx(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
+        ctx.set_ciphers(cipher)
+        c = tls_connect(o, "smtps", ctx)
+        expect_reply(c, 220)
+        assert c.sock.cipher()[0] == cipher
+        der = c.sock.getpeercert(binary_form=True)
+        out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout",
+                              "-text"], input=der, capture_output=True,
+                             check=True).stdout.decode()
+        assert ("id-ecPublicKey" in out) == (keytype == "EC"), out[:400]
+        quit_(c)
+
+
+def sni_table(certs, tmpdir):
+    """A key+chain file for other.example.test and a texthash table."""
+    combined = os.path.join(tmpdir, "other-key-chain.pem")
+    with open(combined, "w") as f:
+        f.write(open(certs.other_key).read())
+        f.write(open(certs.other_chain).read())
+    os.chmod(combined, 0o600)
+    table = os.path.join(tmpdir, "sni")
+    with open(table, "w") as f:
+        f.write("# SNI table\nother.example.test %s\n" % combined)
+    return table
+
+
+def test_sni_two_certificates(tls_server, certs, tmp_path):
+    table = sni_table(certs, str(tmp_path))
+    o = tls_server({"tls_server_sni_maps": "texthash:" + table})
+    for name in ("mail.example.test", "other.example.test"):
+        c = tls_connect(o, "smtps", verifying_ctx(certs), sni=name)
+        expect_reply(c, 220)
+        quit_(c)
+    # A name in neither: the default certificate, which then fails the
+    # client's name check.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_connect(o, "smtps", verifying_ctx(certs), sni="third.example.test")
+
+
+def test_resumption_across_processes(tls_server, certs):
+    """Two services are two smtpd processes; a session made with one
+    resumes with the other because the master gives both one ticket
+    key."""
+    o = tls_server(master_cf=(
+        "127.0.0.1:@port:a@ inet n - n - 1 smtpd\n"
+        "  -o smtpd_tls_wrappermode=yes\n"
+        "127.0.0.1:@port:b@ inet n - n - 1 smtpd\n"
+        "  -o smtpd_tls_wrappermode=yes\n"))
+    for maxver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = verifying_ctx(certs, maximum_version=maxver)
+        c = tls_connect(o, "a", ctx)
+        expect_reply(c, 220)    # TLS 1.3 tickets arrive after the handshake
+        session = c.sock.session
+        quit_(c)
+        assert session is not None and session.has_ticket, maxver
+        raw = socket.create_connection(("127.0.0.1", o.ports["b"]), timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname="mail.example.test",
+                            session=session)
+        assert s.session_reused, maxver
+        c2 = SmtpClient(s)
+        expect_reply(c2, 220)
+        quit_(c2)
+    o.wait_for_log(SMTPD + r"Anonymous TLS connection established from .* "
+                   r"\(resumed\)$")
+
+
+@pytest.mark.parametrize("setting", [{"tls_ssl_options": "NO_TICKET"},
+                                     {"smtpd_tls_session_cache_timeout": "0"}])
+def test_tickets_can_be_turned_off(tls_server, certs, setting):
+    o = tls_server(setting)
+    ctx = verifying_ctx(certs)
+    c = tls_connect(o, "smtps", ctx)
+    expect_reply(c, 220)
+    c.send_line("NOOP")         # any TLS 1.3 ticket has come by now
+    expect_reply(c, 250)
+    session = c.sock.session
+    quit_(c)
+    assert session is not None and not session.has_ticket
+
+
+def test_openssl_s_client_starttls(tls_server, certs):
+    # s_client sends stdin as soon as it has it: no pipelining check.
+    o = tls_server({"smtpd_forbid_unauth_pipelining": "no"})
+    r = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % o.ports["smtp"],
+         "-starttls", "smtp", "-CAfile", certs.ca_bundle,
+         "-verify_return_error", "-servername", "mail.example.test",
+         "-verify_hostname", "mail.example.test", "-ign_eof"],
+        input=b"EHLO x\r\nQUIT\r\n", capture_output=True, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    assert "Verify return code: 0 (ok)" in out, out + r.stderr.decode()
+    assert "221 2.0.0 Bye" in out, out
+
+
+def test_swaks_starttls_and_implicit(tls_server, certs):
+    if find_binary("swaks") is None:
+        pytest.skip("swaks is not installed")
+    probe = subprocess.run(["perl", "-MNet::SSLeay", "-e", "1"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("swaks cannot do TLS: Net::SSLeay is missing")
+    o = tls_server()
+    for port, flag in ((o.ports["smtp"], "--tls"),
+                       (o.ports["smtps"], "--tlsc")):
+        r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port",
+                            str(port), flag, "--from", "a@example.org",
+                            "--to", "b@example.net", "--helo", "swaks.test"],
+                           capture_output=True, timeout=60)
+        out = r.stdout.decode(errors="replace")
+        assert r.returncode == 0, out
+        assert re.search(r"<~  250 2\.0\.0 Ok: queued as [0-9A-Z]{16}", out), out
+    assert len(assert_queued(o, 2)) == 2
+
+
+def test_curl_smtps_and_starttls(tls_server, certs, tmp_path):
+    if find_binary("curl") is None:
+        pytest.skip("curl is not installed")
+    o = tls_server()
+    msg = tmp_path / "msg.txt"
+    msg.write_bytes(b"Subject: curl\r\n\r\nhello\r\n")
+    for url in ("smtps://127.0.0.1:%d" % o.ports["smtps"],
+                "smtp://127.0.0.1:%d" % o.ports["smtp"]):
+        r = subprocess.run(["curl", "-sS", "--ssl-reqd", "--cacert",
+                            certs.ca_bundle, "--resolve",
+                            "mail.example.test:%s:127.0.0.1"
+                            % url.rsplit(":", 1)[1],
+                            url.replace("127.0.0.1", "mail.example.test"),
+                            "--mail-from", "a@example.org", "--mail-rcpt",
+                            "b@example.net", "-T", str(msg)],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr.decode()
+    assert len(assert_queued(o, 2)) == 2

@@ -200,6 +200,22 @@ on_info(const SSL *ssl, int where, int ret)
 
 	if (c == NULL)
 		return;
+	{
+		struct tls_server *t = SSL_CTX_get_app_data(
+		    SSL_get_SSL_CTX(ssl));
+
+		/* smtpd_tls_loglevel 3 and up: the handshake step by step. */
+		if (t != NULL && t->loglevel >= 3) {
+			if (where & SSL_CB_LOOP)
+				log_info("TLS handshake: %s",
+				    SSL_state_string_long(ssl));
+			else if (where & SSL_CB_ALERT)
+				log_info("TLS alert %s: %s %s",
+				    (where & SSL_CB_READ) ? "received" : "sent",
+				    SSL_alert_type_string_long(ret),
+				    SSL_alert_desc_string_long(ret));
+		}
+	}
 	if (where & SSL_CB_READ_ALERT) {
 		c->alert_received = ret & 0xff;
 		c->alert_fatal = (ret >> 8) == SSL3_AL_FATAL;

@@ -11,6 +11,8 @@
 #ifndef OSTIA_CLI_H
 #define OSTIA_CLI_H
 
+#include <stdbool.h>
+
 struct cli {
 	const char *config_dir;
 	int verbose;
@@ -25,6 +27,14 @@ int cmd_reload(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
+
+/*
+ * check_tls.c: the TLS part of `ostia check` for a loaded configuration:
+ * a report on standard output; with live, also connects to the running
+ * listeners.  Returns 0 (all good), 1 (warnings only) or 2 (errors).
+ */
+struct config;
+int check_tls(const struct config *cf, bool live);
 
 /* Print diagnostics to stderr in command style; returns error count. */
 struct diag_list;

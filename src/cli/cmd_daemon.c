@@ -10,7 +10,10 @@
  *         lock (children finish their connections first)
  * reload  check the configuration, then SIGHUP to the master
  * status  whether the master runs, and its services and children
- * check   check the configuration and exit (0 when it has no errors)
+ * check   check the configuration, then the TLS certificates of smtpd
+ *         services (check_tls.c); exit 0 all good, 1 warnings only, 2
+ *         errors (a configuration that cannot load is an error); --live
+ *         also connects to the listeners
  *
  * The running master is found through the lock on its pid file
  * (master_pid.h), never through a possibly stale pid.
@@ -114,19 +117,37 @@ find_master(struct cli *cli, char **queue_dir_r)
 	return pid;
 }
 
+/*
+ * check: a configuration with errors exits 2; then the TLS part
+ * (check_tls.c) decides: 0 all good, 1 warnings, 2 errors.
+ */
 int
 cmd_check(struct cli *cli, int argc, char **argv)
 {
 	struct config *cf;
+	bool live = false;
+	int n = 1, ret;
 
-	if (parse_c_only(cli, argc, argv) < 0)
+	/* Take --live out; parse_c_only takes the rest. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--live") == 0) {
+			live = true;
+			continue;
+		}
+		argv[n++] = argv[i];
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			argv[n++] = argv[++i];
+	}
+	if (parse_c_only(cli, n, argv) < 0)
 		return 2;
 	cf = load_checked(cli, 0);
 	if (cf == NULL)
-		return 1;
+		return 2;
 	printf("ostia: %s: configuration OK\n", cli->config_dir);
+	fflush(stdout);
+	ret = check_tls(cf, live);
 	config_free(&cf);
-	return 0;
+	return ret;
 }
 
 int

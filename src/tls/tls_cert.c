@@ -529,15 +529,16 @@ tls_cert_covers(X509 *leaf, const char *hostname)
 	len = strlen(hostname);
 	if (len >= sizeof(name))
 		return false;
-	memcpy(name, hostname, len + 1);
-	if (name[0] == '[' && len >= 2 && name[len - 1] == ']') {
+	if (hostname[0] == '[' && len >= 2 && hostname[len - 1] == ']') {
 		size_t skip = 1;
 
-		if (len > 6 && strncasecmp(name + 1, "IPv6:", 5) == 0)
+		if (len > 6 && strncasecmp(hostname + 1, "IPv6:", 5) == 0)
 			skip = 6;
 		len -= skip + 1;
-		memmove(name, name + skip, len);
+		memcpy(name, hostname + skip, len);
 		name[len] = '\0';
+	} else {
+		memcpy(name, hostname, len + 1);
 	}
 	if (inet_pton(AF_INET, name, bin) == 1 ||
 	    inet_pton(AF_INET6, name, bin) == 1) {

@@ -346,6 +346,20 @@ load_pair(struct cert_set *set, const char *label, const char *cert,
 	char why[256];
 
 	if (SSL_CTX_use_certificate_chain_file(set->ctx, cert) != 1) {
+		int r = ERR_GET_REASON(ERR_peek_last_error());
+
+		if (r == SSL_R_EE_KEY_TOO_SMALL || r == SSL_R_CA_KEY_TOO_SMALL ||
+		    r == SSL_R_CA_MD_TOO_WEAK) {
+			ERR_clear_error();
+			snprintf(err, errsz, "%s = %s: OpenSSL refuses this "
+			    "certificate at its security level: %s (RSA keys "
+			    "need 2048 bits or more, signatures SHA-256 or "
+			    "better): make a new certificate", label, cert,
+			    r == SSL_R_CA_MD_TOO_WEAK ? "it is signed with a "
+			    "weak digest (MD5 or SHA-1)" : "its key is too "
+			    "small");
+			return false;
+		}
 		openssl_reason(why, sizeof(why));
 		snprintf(err, errsz, "%s = %s: cannot use the certificate "
 		    "file: %s (%s)", label, cert, errno != 0 ? strerror(errno) :
@@ -682,11 +696,13 @@ load_default_certs(struct cert_set *set, const struct config_view *v,
 static enum tls_level
 level_of(const struct config_view *v)
 {
-	const char *raw = config_raw(v, "smtpd_tls_security_level", NULL);
+	const char *origin = NULL;
 	const char *lvl = config_str(v, P_smtpd_tls_security_level);
 
-	/* Postfix: the legacy booleans count only when the level is unset. */
-	if (raw == NULL || *raw == '\0') {
+	/* Postfix: the legacy booleans count only when the level is not
+	 * set anywhere (main.cf or -o). */
+	(void)config_raw(v, "smtpd_tls_security_level", &origin);
+	if (origin == NULL || strcmp(origin, "default") == 0) {
 		if (config_bool(v, P_smtpd_enforce_tls))
 			return TLS_LEVEL_ENCRYPT;
 		if (config_bool(v, P_smtpd_use_tls))

@@ -106,13 +106,13 @@ tls_sni_parse(const char *origin, const char *text, size_t len,
 	unsigned line = 0, cur_line = 0;
 	bool ok = true;
 
-	while (ok && pos <= len) {
+	for (bool done = false; ok && !done;) {
 		size_t start = pos, end;
 		char *l;
 
-		if (pos == len) {
+		if (pos >= len) {
 			l = NULL;
-			pos++;
+			done = true;
 		} else {
 			while (pos < len && text[pos] != '\n')
 				pos++;
@@ -213,6 +213,22 @@ tls_sni_load(const char *spec, struct tls_sni_entry **ents_r, size_t *n_r,
 				if (*r == '=')
 					*q = '\n';
 			}
+		/* Entries start at the line start here, not indented (an
+		 * indented line would read as a continuation). */
+		{
+			char *trimmed = xmalloc(strlen(body) + 1), *w = trimmed;
+			bool at_start = true;
+
+			for (const char *r = body; *r; r++) {
+				if (at_start && (*r == ' ' || *r == '\t'))
+					continue;
+				at_start = *r == '\n';
+				*w++ = *r;
+			}
+			*w = '\0';
+			free(body);
+			body = trimmed;
+		}
 		ok = tls_sni_parse("inline table", body, strlen(body), ents_r,
 		    n_r, err, errsz);
 		free(body);

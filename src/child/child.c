@@ -23,6 +23,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "lookup_service.h"
 #include "privs.h"
 #include "queue_service.h"
 #include "smtpd.h"
@@ -66,6 +67,12 @@ const struct master_service *
 child_service(struct child *c)
 {
 	return c->svc;
+}
+
+const struct config *
+child_config(struct child *c)
+{
+	return c->cf;
 }
 
 static void
@@ -271,6 +278,8 @@ find_internal(const char *name)
 {
 	if (strcmp(name, "queue") == 0)
 		return &queue_service_program;
+	if (strcmp(name, "lookup") == 0)
+		return &lookup_service_program;
 	return NULL;
 }
 

@@ -75,6 +75,9 @@ int child_main(const char *config_dir, const char *service,
 struct event_base *child_event_base(struct child *c);
 const struct config_view *child_view(struct child *c);
 const struct master_service *child_service(struct child *c);
+/* The whole configuration (every service's view), for the lookup
+ * process, which serves the tables of all of them. */
+const struct config *child_config(struct child *c);
 /* Tell the skeleton a connection ended (so a draining child can exit). */
 void child_connection_done(struct child *c);
 

@@ -27,6 +27,8 @@ int cmd_reload(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
+int cmd_lookup(struct cli *cli, int argc, char **argv);
+int cmd_map(struct cli *cli, int argc, char **argv);
 
 /*
  * check_tls.c: the TLS part of `ostia check` for a loaded configuration:

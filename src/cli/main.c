@@ -34,6 +34,8 @@ static const struct {
 	{ "reload", cmd_reload, "re-read the configuration" },
 	{ "status", cmd_status, "tell whether the mail system runs" },
 	{ "queue", cmd_queue, "list queued mail, show one message" },
+	{ "map", cmd_map, "build or query lookup tables (like postmap)" },
+	{ "lookup", cmd_lookup, "ask the running lookup process" },
 };
 
 static void
@@ -49,6 +51,14 @@ usage(FILE *f)
 	    "  ostia conf --reference               configuration reference "
 	    "(Markdown)\n"
 	    "  ostia queue list | show ID           queued messages\n"
+	    "  ostia map [-f] [hash:|lmdb:]FILE     build FILE.lmdb (hash: "
+	    "reads it too)\n"
+	    "  ostia map [-f] -q KEY|- type:NAME    look keys up (exit 0 "
+	    "found, 1 not, 75 error)\n"
+	    "  ostia map -s type:NAME               list a table\n"
+	    "  ostia lookup [--no-cache] TABLE KEY... ask the lookup process "
+	    "(exit 0 found,\n"
+	    "                                       1 not, 75 error)\n"
 	    "\nDocumentation: docs/ in the source tree.\n");
 }
 

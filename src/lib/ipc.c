@@ -7,6 +7,7 @@
  * the frames that announce them.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -179,8 +180,16 @@ ipc_in_done(const struct ipc_in *in)
 void
 ipc_conn_init(struct ipc_conn *c, int sock)
 {
+	ipc_conn_init_max(c, sock, IPC_PAYLOAD_MAX_BYTES);
+}
+
+void
+ipc_conn_init_max(struct ipc_conn *c, int sock, size_t max_payload)
+{
 	c->sock = sock;
-	buf_init(&c->in, 2 * (IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES));
+	c->max_payload = max_payload;
+	c->scratch = NULL;
+	buf_init(&c->in, 2 * (IPC_HEADER_BYTES + max_payload));
 	c->nfds = 0;
 	c->eof = false;
 }
@@ -192,73 +201,100 @@ ipc_conn_deinit(struct ipc_conn *c)
 		close(c->fds[i]);
 	c->nfds = 0;
 	buf_deinit(&c->in);
+	free(c->scratch);
+	c->scratch = NULL;
+}
+
+/*
+ * read_once - one recvmsg() of at most the room left.  1 when bytes
+ * came, 0 when nothing is to be read now (EAGAIN, end of stream: c->eof,
+ * or no room left), -1 with errno on an error.
+ */
+static int
+read_once(struct ipc_conn *c)
+{
+	char data[IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { data, sizeof(data) };
+	struct msghdr mh;
+	struct cmsghdr *cmsg;
+	size_t room = c->in.max - c->in.len;
+	ssize_t n;
+
+	if (room == 0)
+		return 0;
+	if (iov.iov_len > room)
+		iov.iov_len = room;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	do {
+		n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n < 0)
+		return -1;
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		size_t nfd;
+		int fds[IPC_FDS_MAX];
+
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds, CMSG_DATA(cmsg), nfd * sizeof(int));
+		for (size_t i = 0; i < nfd; i++) {
+			if (c->nfds == IPC_FDS_MAX) {
+				for (; i < nfd; i++)
+					close(fds[i]);
+				errno = EMFILE;
+				return -1;
+			}
+			c->fds[c->nfds++] = fds[i];
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		errno = EMFILE;
+		return -1;
+	}
+	if (n == 0) {
+		c->eof = true;
+		return 0;
+	}
+	if (buf_append(&c->in, data, (size_t)n) < 0) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 1;
 }
 
 int
 ipc_conn_fill(struct ipc_conn *c)
 {
 	for (;;) {
-		char data[IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES];
-		union {
-			char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
-			struct cmsghdr align;
-		} cm;
-		struct iovec iov = { data, sizeof(data) };
-		struct msghdr mh;
-		struct cmsghdr *cmsg;
-		size_t room = c->in.max - c->in.len;
-		ssize_t n;
+		int r;
 
-		if (room == 0) {
+		if (c->in.len == c->in.max) {
 			errno = EMSGSIZE;
 			return -1;
 		}
-		if (iov.iov_len > room)
-			iov.iov_len = room;
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n < 0)
-			return -1;
-		for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
-		    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-			size_t nfd;
-			int fds[IPC_FDS_MAX];
-
-			if (cmsg->cmsg_level != SOL_SOCKET ||
-			    cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			memcpy(fds, CMSG_DATA(cmsg), nfd * sizeof(int));
-			for (size_t i = 0; i < nfd; i++) {
-				if (c->nfds == IPC_FDS_MAX) {
-					close(fds[i]);
-					errno = EMFILE;
-					return -1;
-				}
-				c->fds[c->nfds++] = fds[i];
-			}
-		}
-		if (mh.msg_flags & MSG_CTRUNC) {
-			errno = EMFILE;
-			return -1;
-		}
-		if (n == 0) {
-			c->eof = true;
-			return 0;
-		}
-		if (buf_append(&c->in, data, (size_t)n) < 0) {
-			errno = EMSGSIZE;
-			return -1;
-		}
+		r = read_once(c);
+		if (r <= 0)
+			return r;
 	}
+}
+
+int
+ipc_conn_fill_once(struct ipc_conn *c)
+{
+	return read_once(c) < 0 ? -1 : 0;
 }
 
 int
@@ -276,7 +312,7 @@ ipc_conn_next(struct ipc_conn *c, uint32_t *type_r, struct ipc_in *in,
 	    (uint32_t)p[2] << 8 | p[3];
 	len = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
 	    (uint32_t)p[6] << 8 | p[7];
-	if (len > IPC_PAYLOAD_MAX_BYTES)
+	if (len > c->max_payload)
 		return -1;
 	if (c->in.len < IPC_HEADER_BYTES + (size_t)len)
 		return 0;
@@ -289,7 +325,10 @@ ipc_conn_next(struct ipc_conn *c, uint32_t *type_r, struct ipc_in *in,
 	}
 	*type_r = type & ~IPC_FLAG_FD;
 	/* The payload is copied out so that consuming the frame is safe. */
-	memcpy(c->scratch, p + IPC_HEADER_BYTES, len);
+	if (len > 0 && c->scratch == NULL)
+		c->scratch = xmalloc(c->max_payload);
+	if (len > 0)
+		memcpy(c->scratch, p + IPC_HEADER_BYTES, len);
 	buf_consume(&c->in, IPC_HEADER_BYTES + (size_t)len);
 	ipc_in_init(in, len > 0 ? c->scratch : empty, len);
 	return 1;

@@ -71,14 +71,24 @@ bool ipc_in_done(const struct ipc_in *in);
 struct ipc_conn {
 	int sock;
 	struct buf in;
-	uint8_t scratch[IPC_PAYLOAD_MAX_BYTES];	/* last frame's payload */
+	size_t max_payload;	/* longest frame payload accepted */
+	uint8_t *scratch;	/* last frame's payload (max_payload bytes,
+				 * allocated at the first non-empty frame) */
 	int fds[IPC_FDS_MAX];
 	size_t nfds;
 	bool eof;
 };
 
+/* Frames of at most IPC_PAYLOAD_MAX_BYTES. */
 void ipc_conn_init(struct ipc_conn *c, int sock);
-/* Closes held descriptors (not sock). */
+/*
+ * Frames of at most max_payload bytes (a protocol whose messages are
+ * larger than IPC_PAYLOAD_MAX_BYTES, e.g. lookup_proto.h; its sender
+ * builds frames itself, ipc_out being limited to IPC_PAYLOAD_MAX_BYTES).
+ * Up to two frames' worth of unread bytes are buffered.
+ */
+void ipc_conn_init_max(struct ipc_conn *c, int sock, size_t max_payload);
+/* Closes held descriptors (not sock), frees the buffers. */
 void ipc_conn_deinit(struct ipc_conn *c);
 /*
  * Read what the socket has (non-blocking).  0 (c->eof set at end of
@@ -87,10 +97,17 @@ void ipc_conn_deinit(struct ipc_conn *c);
  */
 int ipc_conn_fill(struct ipc_conn *c);
 /*
+ * For protocols that pipeline many frames: one read of at most what
+ * fits in the buffer (nothing when it is full); the caller then takes
+ * every complete frame and waits for the socket to be readable again
+ * (level-triggered).  0 (c->eof set at end of stream), or -1 with errno.
+ */
+int ipc_conn_fill_once(struct ipc_conn *c);
+/*
  * Take the next complete frame: 1 with *type_r, the payload (valid until
  * the next call) and *fd_r (-1, or a descriptor that came with the frame,
  * now owned by the caller); 0 when incomplete; -1 for a malformed frame
- * (length over the limit).
+ * (length over the connection's max_payload).
  */
 int ipc_conn_next(struct ipc_conn *c, uint32_t *type_r, struct ipc_in *in,
     int *fd_r);

@@ -31,6 +31,8 @@
 #include "child.h"
 #include "config.h"
 #include "log.h"
+#include "lookup_proto.h"
+#include "lookup_tables.h"
 #include "master.h"
 #include "master_listen.h"
 #include "master_pid.h"
@@ -609,6 +611,45 @@ same_listen(struct master *m, const struct msvc *o,
 }
 
 /*
+ * build_internal - internal service name (one process, started by the
+ * master, not in master.cf) listening on $queue_directory/sock_rel
+ * (owner mail_owner, mode 0600); on reload it keeps the old socket.
+ * Fills *s; *taken_r is the old service whose socket it took, or -1.
+ */
+static int
+build_internal(struct master *m, struct config *cf, struct msvc *old,
+    size_t nold, const char *name, const char *sock_rel, struct msvc *s,
+    size_t *taken_r, char **error_r)
+{
+	char *path = xasprintf("%s/%s", config_str(config_main(cf),
+	    P_queue_directory), sock_rel);
+	size_t o;
+	int r = 0;
+
+	*taken_r = (size_t)-1;
+	s->m = m;
+	s->name = xstrdup(name);
+	s->type = xstrdup(CHILD_INTERNAL_TYPE);
+	s->command = xstrdup(name);
+	s->cf_index = MSVC_INTERNAL;
+	s->nprocs = 1;
+	s->procs = xcalloc(1, sizeof(*s->procs));
+	for (o = 0; o < nold; o++)
+		if (old[o].cf_index == MSVC_INTERNAL && old[o].ls.n == 1 &&
+		    strcmp(old[o].ls.items[0].addr, path) == 0)
+			break;
+	if (o < nold) {
+		s->ls = old[o].ls;
+		*taken_r = o;
+	} else {
+		r = master_listen_unix(path, m->user.uid, m->user.gid, &s->ls,
+		    error_r);
+	}
+	free(path);
+	return r;
+}
+
+/*
  * build_services - one msvc per master.cf service that Ostia runs, with
  * listeners bound.  On reload (old given), a service that listens where
  * an old one did takes over its sockets, so no connection is refused
@@ -620,44 +661,22 @@ build_services(struct master *m, struct config *cf, struct msvc *old,
     size_t nold, struct msvc **svcs_r, size_t *n_r, char **error_r)
 {
 	const struct master_cf *mcf = config_master(cf);
-	struct msvc *svcs = xcalloc(mcf->nservices + 2, sizeof(*svcs));
-	size_t *taken = xcalloc(mcf->nservices + 2, sizeof(*taken));
+	struct msvc *svcs = xcalloc(mcf->nservices + 3, sizeof(*svcs));
+	size_t *taken = xcalloc(mcf->nservices + 3, sizeof(*taken));
 	size_t n = 0;
 
 	/*
-	 * The queue process first: internal, one process, listening on
-	 * $queue_directory/private/queue for the smtpd children.
+	 * The internal processes first, one each: the queue process on
+	 * private/queue, the lookup process on private/lookup.
 	 */
-	{
-		const struct config_view *v = config_main(cf);
-		char *path = xasprintf("%s/%s", config_str(v,
-		    P_queue_directory), QUEUE_SOCKET_PATH);
-		struct msvc *s = &svcs[n];
-		size_t o;
-
-		taken[n++] = (size_t)-1;
-		s->m = m;
-		s->name = xstrdup("queue");
-		s->type = xstrdup(CHILD_INTERNAL_TYPE);
-		s->command = xstrdup("queue");
-		s->cf_index = MSVC_INTERNAL;
-		s->nprocs = 1;
-		s->procs = xcalloc(1, sizeof(*s->procs));
-		for (o = 0; o < nold; o++)
-			if (old[o].cf_index == MSVC_INTERNAL &&
-			    old[o].ls.n == 1 &&
-			    strcmp(old[o].ls.items[0].addr, path) == 0)
-				break;
-		if (o < nold) {
-			s->ls = old[o].ls;
-			taken[n - 1] = o;
-		} else if (master_listen_unix(path, m->user.uid, m->user.gid,
-		    &s->ls, error_r) < 0) {
-			free(path);
-			goto fail;
-		}
-		free(path);
-	}
+	if (build_internal(m, cf, old, nold, "queue", QUEUE_SOCKET_PATH,
+	    &svcs[n], &taken[n], error_r) < 0)
+		goto fail_internal;
+	n++;
+	if (build_internal(m, cf, old, nold, "lookup", LOOKUP_SOCKET_PATH,
+	    &svcs[n], &taken[n], error_r) < 0)
+		goto fail_internal;
+	n++;
 
 	for (size_t i = 0; i < mcf->nservices; i++) {
 		const struct master_service *ms = &mcf->services[i];
@@ -703,6 +722,10 @@ build_services(struct master *m, struct config *cf, struct msvc *old,
 	*svcs_r = svcs;
 	*n_r = n;
 	return 0;
+fail_internal:
+	/* The one that failed is half built: its listeners are unset. */
+	taken[n] = (size_t)-1;
+	msvc_deinit(&svcs[n], false);
 fail:
 	for (size_t i = 0; i < n; i++)
 		msvc_deinit(&svcs[i], taken[i] == (size_t)-1);
@@ -726,6 +749,9 @@ load_config(const struct master_opts *o, struct diag_list *diags)
 	cf = config_load(o->config_dir, 0, diags);
 	if (cf != NULL)
 		master_programs_check(config_master(cf), diags);
+	/* Every table the lookup process will serve must open. */
+	if (cf != NULL && lookup_tables_check(cf, diags) < 0)
+		config_free(&cf);
 	return cf;
 }
 

@@ -227,7 +227,7 @@ def test_reload_keeps_listeners_and_applies_changes(ostia_factory):
     mark = o.log_mark()
     r = o.reload()
     assert "reload requested" in r.stdout
-    o.wait_for_log(r"reload done: configuration generation 1, 3 services",
+    o.wait_for_log(r"reload done: configuration generation 1, 4 services",
                    start=mark)
     # Three new children; the old one stays while it still serves the
     # early client.
@@ -251,7 +251,7 @@ def test_reload_keeps_listeners_and_applies_changes(ostia_factory):
     o.write_master_cf("127.0.0.1:%d inet n - n - 1 smtpd\n" % o.port)
     mark = o.log_mark()
     o.reload()
-    o.wait_for_log(r"reload done: configuration generation 2, 2 services",
+    o.wait_for_log(r"reload done: configuration generation 2, 3 services",
                    start=mark)
     # Old children close their copies of the socket as they stop.
     wait_until(lambda: refused(o.ports["extra"]), what="extra port closed")

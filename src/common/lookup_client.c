@@ -1,0 +1,785 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lookup_client - clients of the lookup process; see lookup_client.h.
+ *
+ * Answers are untrusted input like any IPC (STYLE.md 1.3): a frame
+ * that does not decode, or answers an id nobody asked, ends the
+ * connection and every request waiting on it gets TEMPFAIL.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "lookup_client.h"
+#include "lookup_proto.h"
+#include "xalloc.h"
+
+/* ---------------------------------------------------------------- */
+/* Shared helpers                                                   */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * unix_connect - a stream socket connected to path; non-blocking when
+ * nonblock.  -1 with errno.  A local connect completes at once or fails
+ * (EAGAIN: the lookup process's backlog is full).
+ */
+static int
+unix_connect(const char *path, bool nonblock)
+{
+	struct sockaddr_un sun;
+	int sock, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (sock < 0)
+		return -1;
+	if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(sock);
+		errno = e;
+		return -1;
+	}
+	return sock;
+}
+
+/* check_request - local verdict on a request, or -2 when it may go. */
+static int
+check_request(const char *table, const char *key, unsigned flags,
+    char *err, size_t errsz)
+{
+	size_t tl = strlen(table);
+
+	if (strlen(key) > DICT_KEY_MAX_BYTES)
+		return DICT_NOTFOUND;
+	if (tl == 0 || tl > DICT_SPEC_MAX_BYTES) {
+		snprintf(err, errsz, "lookup table name %s", tl == 0 ?
+		    "is empty" : "is too long");
+		return DICT_TEMPFAIL;
+	}
+	if ((flags & ~LOOKUP_F_ALL) != 0) {
+		snprintf(err, errsz, "unknown lookup flags 0x%x", flags);
+		return DICT_TEMPFAIL;
+	}
+	return -2;
+}
+
+/* ---------------------------------------------------------------- */
+/* Asynchronous client                                              */
+
+struct lookup_request {
+	struct lookup_client *lc;
+	struct lookup_request *prev, *next;
+	uint32_t id;
+	unsigned flags;
+	char *table;
+	char *key;
+	lookup_client_fn *cb;	/* NULL once cancelled */
+	void *ctx;
+	uint64_t deadline_ms;
+	bool sent;		/* on the current connection */
+	bool retried;		/* already sent on a second connection */
+	/* Answer decided locally, delivered from the loop. */
+	enum dict_status local_st;
+	char *local_text;
+};
+
+struct req_list {
+	struct lookup_request *head, *tail;
+};
+
+struct lookup_client {
+	struct event_base *base;
+	char *path;
+	unsigned timeout_ms;
+	int sock;
+	struct event *rev, *wev, *timer, *deliver_ev;
+	struct ipc_conn ipc;
+	struct buf out;
+	size_t out_off;
+	uint32_t next_id;
+	struct req_list waiting;	/* sent or to be sent, oldest first */
+	struct req_list local;		/* answered locally, to deliver */
+	size_t live;			/* callbacks still to run */
+	unsigned depth;			/* inside a callback */
+	bool doomed;			/* freed from a callback */
+	bool broken;			/* a send failed inside get() */
+};
+
+static void
+rl_push(struct req_list *l, struct lookup_request *r)
+{
+	r->next = NULL;
+	r->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+static void
+rl_remove(struct req_list *l, struct lookup_request *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		l->head = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		l->tail = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void
+req_free(struct lookup_request *r)
+{
+	free(r->table);
+	free(r->key);
+	free(r->local_text);
+	free(r);
+}
+
+/* finish - run r's callback (unless cancelled) and free r; r is in no
+ * list any more. */
+static void
+finish(struct lookup_client *lc, struct lookup_request *r,
+    enum dict_status st, const char *text, size_t len)
+{
+	if (r->cb != NULL) {
+		lc->live--;
+		lc->depth++;
+		r->cb(r->ctx, st, text, len);
+		lc->depth--;
+	}
+	req_free(r);
+}
+
+static void client_destroy(struct lookup_client *lc);
+
+/* after_callbacks - a callback may have freed the client. */
+static bool
+after_callbacks(struct lookup_client *lc)
+{
+	if (lc->depth == 0 && lc->doomed) {
+		client_destroy(lc);
+		return true;
+	}
+	return false;
+}
+
+static void
+conn_close(struct lookup_client *lc)
+{
+	if (lc->sock < 0)
+		return;
+	event_free(lc->rev);
+	event_free(lc->wev);
+	lc->rev = lc->wev = NULL;
+	ipc_conn_deinit(&lc->ipc);
+	close(lc->sock);
+	lc->sock = -1;
+	buf_reset(&lc->out);
+	lc->out_off = 0;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+static int
+conn_open(struct lookup_client *lc)
+{
+	lc->sock = unix_connect(lc->path, true);
+	if (lc->sock < 0)
+		return -1;
+	ipc_conn_init_max(&lc->ipc, lc->sock, LOOKUP_REPLY_MAX_BYTES);
+	lc->rev = event_new(lc->base, lc->sock, EV_READ | EV_PERSIST,
+	    on_read, lc);
+	lc->wev = event_new(lc->base, lc->sock, EV_WRITE | EV_PERSIST,
+	    on_write, lc);
+	event_add(lc->rev, NULL);
+	return 0;
+}
+
+/* flush - write what the socket takes; -1 when the connection broke. */
+static int
+flush(struct lookup_client *lc)
+{
+	while (lc->out.len > lc->out_off) {
+		ssize_t n = send(lc->sock, lc->out.data + lc->out_off,
+		    lc->out.len - lc->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			return -1;
+		lc->out_off += (size_t)n;
+	}
+	if (lc->out_off == lc->out.len) {
+		buf_reset(&lc->out);
+		lc->out_off = 0;
+		event_del(lc->wev);
+	} else {
+		if (lc->out_off > lc->out.len / 2) {
+			buf_consume(&lc->out, lc->out_off);
+			lc->out_off = 0;
+		}
+		event_add(lc->wev, NULL);
+	}
+	return 0;
+}
+
+static void
+arm_timer(struct lookup_client *lc)
+{
+	struct lookup_request *r = lc->waiting.head;
+	uint64_t now = mono_ms(), d;
+	struct timeval tv;
+
+	if (r == NULL) {
+		evtimer_del(lc->timer);
+		return;
+	}
+	d = r->deadline_ms > now ? r->deadline_ms - now : 0;
+	tv.tv_sec = (time_t)(d / 1000);
+	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+	evtimer_add(lc->timer, &tv);
+}
+
+/* queue_local - answer r from the loop, soon. */
+static void
+queue_local(struct lookup_client *lc, struct lookup_request *r,
+    enum dict_status st, const char *text)
+{
+	r->local_st = st;
+	r->local_text = xstrdup(text);
+	rl_push(&lc->local, r);
+	event_active(lc->deliver_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * fail_all - the connection is gone: requests sent on it go once more
+ * on a new one when retry allows and they have not been retried yet;
+ * the others (and all, when the new connection fails) get TEMPFAIL.
+ */
+static void
+fail_all(struct lookup_client *lc, const char *why, bool retry)
+{
+	struct req_list again = { NULL, NULL };
+	struct lookup_request *r;
+	char reason[DICT_ERR_MAX_BYTES];
+
+	lc->broken = false;
+	conn_close(lc);
+	while ((r = lc->waiting.head) != NULL) {
+		rl_remove(&lc->waiting, r);
+		if (retry && !r->retried && r->cb != NULL) {
+			r->retried = true;
+			r->sent = false;
+			rl_push(&again, r);
+			continue;
+		}
+		finish(lc, r, DICT_TEMPFAIL, why, strlen(why));
+	}
+	if (again.head == NULL)
+		goto out;
+	if (conn_open(lc) < 0) {
+		snprintf(reason, sizeof(reason), "%s; cannot connect to the "
+		    "lookup process again (%s): %s", why, lc->path,
+		    strerror(errno));
+		while ((r = again.head) != NULL) {
+			rl_remove(&again, r);
+			finish(lc, r, DICT_TEMPFAIL, reason, strlen(reason));
+		}
+		goto out;
+	}
+	while ((r = again.head) != NULL) {
+		rl_remove(&again, r);
+		if (lookup_proto_put_get(&lc->out, r->id, r->flags, r->table,
+		    r->key) < 0) {
+			finish(lc, r, DICT_TEMPFAIL, why, strlen(why));
+			continue;
+		}
+		r->sent = true;
+		rl_push(&lc->waiting, r);
+	}
+	if (flush(lc) < 0) {
+		/* Broken at once: no third try. */
+		fail_all(lc, why, false);
+		return;
+	}
+out:
+	arm_timer(lc);
+}
+
+static void
+on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct lookup_client *lc = arg;
+	struct lookup_request *r;
+
+	if (lc->broken) {
+		lc->broken = false;
+		fail_all(lc, "lost the connection to the lookup process", true);
+	}
+	while ((r = lc->local.head) != NULL && !lc->doomed) {
+		rl_remove(&lc->local, r);
+		finish(lc, r, r->local_st, r->local_text,
+		    strlen(r->local_text));
+	}
+	(void)after_callbacks(lc);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct lookup_client *lc = arg;
+	char why[128];
+
+	if (lc->waiting.head == NULL ||
+	    lc->waiting.head->deadline_ms > mono_ms()) {
+		arm_timer(lc);
+		return;
+	}
+	snprintf(why, sizeof(why), "the lookup process did not answer "
+	    "within %u.%03u s", lc->timeout_ms / 1000, lc->timeout_ms % 1000);
+	fail_all(lc, why, false);
+	(void)after_callbacks(lc);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct lookup_client *lc = arg;
+
+	if (!lc->broken && flush(lc) < 0) {
+		fail_all(lc, "lost the connection to the lookup process", true);
+		(void)after_callbacks(lc);
+	}
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct lookup_client *lc = arg;
+	struct ipc_in in;
+	uint32_t type;
+	int pfd, r = 0;
+
+	if (lc->broken)
+		return;		/* on_deliver deals with it */
+	if (ipc_conn_fill_once(&lc->ipc) < 0) {
+		fail_all(lc, "lost the connection to the lookup process", true);
+		goto out;
+	}
+	while (lc->sock >= 0 && !lc->doomed &&
+	    (r = ipc_conn_next(&lc->ipc, &type, &in, &pfd)) == 1) {
+		struct lookup_reply rep;
+		struct lookup_request *q;
+		const char *error = NULL;
+
+		if (pfd >= 0) {
+			close(pfd);
+			error = "a descriptor";
+		} else if (type != LOOKUP_MSG_REPLY) {
+			error = "an unknown message";
+		} else if (lookup_proto_reply_decode(&in, &rep, &error) == 0) {
+			for (q = lc->waiting.head; q != NULL; q = q->next)
+				if (q->sent && q->id == rep.id)
+					break;
+			if (q == NULL) {
+				lookup_reply_deinit(&rep);
+				error = "an answer to no request";
+			} else {
+				rl_remove(&lc->waiting, q);
+				finish(lc, q, lookup_status_to_dict(rep.status),
+				    rep.text, rep.len);
+				lookup_reply_deinit(&rep);
+				continue;
+			}
+		}
+		log_error("the lookup process sent %s; closing the connection",
+		    error);
+		fail_all(lc, "malformed answer from the lookup process", false);
+		goto out;
+	}
+	if (lc->doomed || lc->broken)
+		goto out;
+	if (lc->sock >= 0 && r < 0) {
+		log_error("the lookup process sent a malformed frame; closing "
+		    "the connection");
+		fail_all(lc, "malformed answer from the lookup process", false);
+		goto out;
+	}
+	if (lc->sock >= 0 && lc->ipc.eof) {
+		fail_all(lc, "the lookup process closed the connection", true);
+		goto out;
+	}
+	if (lc->sock >= 0)
+		arm_timer(lc);
+out:
+	(void)after_callbacks(lc);
+}
+
+struct lookup_client *
+lookup_client_new(struct event_base *base, const char *socket_path)
+{
+	struct lookup_client *lc = xcalloc(1, sizeof(*lc));
+
+	lc->base = base;
+	lc->path = xstrdup(socket_path);
+	lc->timeout_ms = LOOKUP_CLIENT_TIMEOUT_MS;
+	lc->sock = -1;
+	lc->timer = evtimer_new(base, on_timer, lc);
+	lc->deliver_ev = event_new(base, -1, 0, on_deliver, lc);
+	buf_init(&lc->out, LOOKUP_CLIENT_OUT_MAX_BYTES);
+	return lc;
+}
+
+void
+lookup_client_set_timeout(struct lookup_client *lc, unsigned ms)
+{
+	lc->timeout_ms = ms > 0 ? ms : 1;
+}
+
+struct lookup_request *
+lookup_client_get(struct lookup_client *lc, const char *table,
+    const char *key, unsigned flags, lookup_client_fn *cb, void *ctx)
+{
+	struct lookup_request *r = xcalloc(1, sizeof(*r));
+	char err[DICT_ERR_MAX_BYTES];
+	int verdict;
+
+	r->lc = lc;
+	r->cb = cb;
+	r->ctx = ctx;
+	r->flags = flags;
+	lc->live++;
+	verdict = check_request(table, key, flags, err, sizeof(err));
+	if (verdict != -2) {
+		queue_local(lc, r, (enum dict_status)verdict,
+		    verdict == DICT_TEMPFAIL ? err : "");
+		return r;
+	}
+	r->table = xstrdup(table);
+	r->key = xstrdup(key);
+	if (lc->sock < 0 && conn_open(lc) < 0) {
+		snprintf(err, sizeof(err), "cannot connect to the lookup "
+		    "process (%s): %s", lc->path, strerror(errno));
+		queue_local(lc, r, DICT_TEMPFAIL, err);
+		return r;
+	}
+	if (++lc->next_id == 0)
+		lc->next_id = 1;
+	r->id = lc->next_id;
+	if (lookup_proto_put_get(&lc->out, r->id, flags, table, key) < 0) {
+		queue_local(lc, r, DICT_TEMPFAIL, "too many lookups waiting "
+		    "to be sent to the lookup process");
+		return r;
+	}
+	r->sent = true;
+	r->deadline_ms = mono_ms() + lc->timeout_ms;
+	rl_push(&lc->waiting, r);
+	if (lc->waiting.head == r)
+		arm_timer(lc);
+	if (!lc->broken && flush(lc) < 0) {
+		/* Answers must not come from inside this call: the loop
+		 * sends again or fails what was sent on this connection. */
+		lc->broken = true;
+		event_active(lc->deliver_ev, EV_TIMEOUT, 0);
+	}
+	return r;
+}
+
+void
+lookup_client_cancel(struct lookup_request *r)
+{
+	if (r->cb != NULL) {
+		r->cb = NULL;
+		r->lc->live--;
+	}
+}
+
+size_t
+lookup_client_pending(const struct lookup_client *lc)
+{
+	return lc->live;
+}
+
+static void
+client_destroy(struct lookup_client *lc)
+{
+	struct lookup_request *r;
+
+	conn_close(lc);
+	while ((r = lc->waiting.head) != NULL) {
+		rl_remove(&lc->waiting, r);
+		req_free(r);
+	}
+	while ((r = lc->local.head) != NULL) {
+		rl_remove(&lc->local, r);
+		req_free(r);
+	}
+	event_free(lc->timer);
+	event_free(lc->deliver_ev);
+	buf_deinit(&lc->out);
+	free(lc->path);
+	free(lc);
+}
+
+void
+lookup_client_free(struct lookup_client **lcp)
+{
+	struct lookup_client *lc = *lcp;
+
+	if (lc == NULL)
+		return;
+	*lcp = NULL;
+	if (lc->depth > 0) {
+		/* Inside a callback: the handler frees it on the way out. */
+		lc->doomed = true;
+		for (struct lookup_request *r = lc->waiting.head; r != NULL;
+		    r = r->next)
+			r->cb = NULL;
+		for (struct lookup_request *r = lc->local.head; r != NULL;
+		    r = r->next)
+			r->cb = NULL;
+		return;
+	}
+	client_destroy(lc);
+}
+
+/* ---------------------------------------------------------------- */
+/* Blocking client                                                  */
+
+struct lookup_sync {
+	char *path;
+	unsigned timeout_ms;
+	int sock;
+	uint32_t next_id;
+	struct ipc_conn ipc;
+	struct buf out;
+};
+
+struct lookup_sync *
+lookup_sync_new(const char *socket_path, unsigned timeout_ms)
+{
+	struct lookup_sync *s = xcalloc(1, sizeof(*s));
+
+	s->path = xstrdup(socket_path);
+	s->timeout_ms = timeout_ms > 0 ? timeout_ms : LOOKUP_CLIENT_TIMEOUT_MS;
+	s->sock = -1;
+	buf_init(&s->out, IPC_HEADER_BYTES + LOOKUP_GET_MAX_BYTES);
+	return s;
+}
+
+static void
+sync_close(struct lookup_sync *s)
+{
+	if (s->sock < 0)
+		return;
+	ipc_conn_deinit(&s->ipc);
+	close(s->sock);
+	s->sock = -1;
+}
+
+/* sync_wait - poll for events until deadline; 1 ready, 0 timeout. */
+static int
+sync_wait(int sock, short events, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = mono_ms();
+		struct pollfd pfd = { sock, events, 0 };
+		int r;
+
+		if (now >= deadline)
+			return 0;
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return 1;
+	}
+}
+
+enum sync_outcome {
+	SYNC_DONE,		/* *st set */
+	SYNC_RETRY,		/* the connection broke before an answer */
+	SYNC_FAIL,		/* TEMPFAIL in err, no retry */
+};
+
+static enum sync_outcome
+sync_once(struct lookup_sync *s, uint32_t id, uint64_t deadline,
+    enum dict_status *st, struct buf *value, char *err, size_t errsz)
+{
+	size_t off = 0;
+
+	while (off < s->out.len) {
+		ssize_t n = send(s->sock, s->out.data + off, s->out.len - off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (sync_wait(s->sock, POLLOUT, deadline) <= 0)
+				goto timeout;
+			continue;
+		}
+		if (n <= 0)
+			return SYNC_RETRY;
+		off += (size_t)n;
+	}
+	for (;;) {
+		struct ipc_in in;
+		struct lookup_reply rep;
+		const char *error = NULL;
+		uint32_t type;
+		int fd, r;
+
+		r = ipc_conn_next(&s->ipc, &type, &in, &fd);
+		if (r == 0) {
+			if (s->ipc.eof)
+				return SYNC_RETRY;
+			if (sync_wait(s->sock, POLLIN, deadline) <= 0)
+				goto timeout;
+			if (ipc_conn_fill_once(&s->ipc) < 0)
+				return SYNC_RETRY;
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (r < 0 || fd >= 0 || type != LOOKUP_MSG_REPLY ||
+		    lookup_proto_reply_decode(&in, &rep, &error) < 0) {
+			snprintf(err, errsz, "malformed answer from the lookup "
+			    "process%s%s", error != NULL ? ": " : "",
+			    error != NULL ? error : "");
+			return SYNC_FAIL;
+		}
+		if (rep.id != id) {
+			lookup_reply_deinit(&rep);
+			snprintf(err, errsz, "the lookup process answered "
+			    "another request");
+			return SYNC_FAIL;
+		}
+		*st = lookup_status_to_dict(rep.status);
+		if (*st == DICT_FOUND &&
+		    buf_append(value, rep.text, rep.len) < 0) {
+			snprintf(err, errsz, "the value is longer than this "
+			    "caller accepts");
+			*st = DICT_TEMPFAIL;
+		} else if (*st == DICT_TEMPFAIL) {
+			snprintf(err, errsz, "%s", rep.text);
+		}
+		lookup_reply_deinit(&rep);
+		return SYNC_DONE;
+	}
+timeout:
+	snprintf(err, errsz, "the lookup process did not answer within "
+	    "%u.%03u s", s->timeout_ms / 1000, s->timeout_ms % 1000);
+	return SYNC_FAIL;
+}
+
+enum dict_status
+lookup_sync_get(struct lookup_sync *s, const char *table, const char *key,
+    unsigned flags, struct buf *value, char *err, size_t errsz)
+{
+	uint64_t deadline = mono_ms() + s->timeout_ms;
+	enum dict_status st = DICT_TEMPFAIL;
+	int verdict;
+
+	buf_reset(value);
+	err[0] = '\0';
+	verdict = check_request(table, key, flags, err, errsz);
+	if (verdict != -2)
+		return (enum dict_status)verdict;
+	if (++s->next_id == 0)
+		s->next_id = 1;
+	buf_reset(&s->out);
+	if (lookup_proto_put_get(&s->out, s->next_id, flags, table, key) < 0) {
+		snprintf(err, errsz, "cannot encode the lookup request");
+		return DICT_TEMPFAIL;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		enum sync_outcome o;
+
+		if (s->sock < 0) {
+			s->sock = unix_connect(s->path, false);
+			if (s->sock < 0) {
+				snprintf(err, errsz, "cannot connect to the "
+				    "lookup process (%s): %s", s->path,
+				    strerror(errno));
+				return DICT_TEMPFAIL;
+			}
+			ipc_conn_init_max(&s->ipc, s->sock,
+			    LOOKUP_REPLY_MAX_BYTES);
+		}
+		o = sync_once(s, s->next_id, deadline, &st, value, err, errsz);
+		if (o == SYNC_DONE) {
+			if (st != DICT_FOUND)
+				buf_reset(value);
+			return st;
+		}
+		sync_close(s);
+		if (o == SYNC_FAIL)
+			return DICT_TEMPFAIL;
+		snprintf(err, errsz, "the lookup process closed the "
+		    "connection before it answered");
+	}
+	return DICT_TEMPFAIL;
+}
+
+void
+lookup_sync_free(struct lookup_sync **sp)
+{
+	struct lookup_sync *s = *sp;
+
+	if (s == NULL)
+		return;
+	sync_close(s);
+	buf_deinit(&s->out);
+	free(s->path);
+	free(s);
+	*sp = NULL;
+}
+
+enum dict_status
+lookup_query(const char *socket_path, const char *table, const char *key,
+    unsigned flags, unsigned timeout_ms, struct buf *value, char *err,
+    size_t errsz)
+{
+	struct lookup_sync *s = lookup_sync_new(socket_path, timeout_ms);
+	enum dict_status st = lookup_sync_get(s, table, key, flags, value,
+	    err, errsz);
+
+	lookup_sync_free(&s);
+	return st;
+}

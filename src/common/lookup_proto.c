@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lookup_proto - encoding and decoding of the lookup process's frames;
+ * see lookup_proto.h.
+ *
+ * Encoders write a whole frame (header and payload) or nothing.
+ * Decoders read through ipc.h's bounds-checked getters and insist that
+ * the payload is used up exactly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lookup_proto.h"
+#include "xalloc.h"
+
+static void
+be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * put_frame - append header + nfields (u32s first, then strings) as one
+ * frame, all or nothing.
+ */
+static int
+put_frame(struct buf *out, uint32_t type, const uint32_t *nums, size_t nnums,
+    const char *const *strs, const size_t *lens, size_t nstrs)
+{
+	size_t payload = 4 * nnums, old = out->len;
+	uint8_t w[4];
+
+	for (size_t i = 0; i < nstrs; i++)
+		payload += 4 + lens[i];
+	if (payload > UINT32_MAX)
+		return -1;
+	be32(w, type);
+	if (buf_append(out, w, 4) < 0)
+		goto fail;
+	be32(w, (uint32_t)payload);
+	if (buf_append(out, w, 4) < 0)
+		goto fail;
+	for (size_t i = 0; i < nnums; i++) {
+		be32(w, nums[i]);
+		if (buf_append(out, w, 4) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < nstrs; i++) {
+		be32(w, (uint32_t)lens[i]);
+		if (buf_append(out, w, 4) < 0 ||
+		    buf_append(out, strs[i], lens[i]) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	out->len = old;
+	if (out->data != NULL)
+		out->data[old] = '\0';
+	return -1;
+}
+
+int
+lookup_proto_put_get(struct buf *out, uint32_t id, uint32_t flags,
+    const char *table, const char *key)
+{
+	uint32_t nums[2] = { id, flags };
+	const char *strs[2] = { table, key };
+	size_t lens[2] = { strlen(table), strlen(key) };
+
+	if ((flags & ~LOOKUP_F_ALL) != 0 || lens[0] == 0 ||
+	    lens[0] > DICT_SPEC_MAX_BYTES || lens[1] > DICT_KEY_MAX_BYTES)
+		return -1;
+	return put_frame(out, LOOKUP_MSG_GET, nums, 2, strs, lens, 2);
+}
+
+int
+lookup_proto_put_reply(struct buf *out, uint32_t id,
+    enum lookup_status status, const char *text, size_t len)
+{
+	uint32_t nums[2] = { id, (uint32_t)status };
+	const char *strs[1] = { text };
+	size_t lens[1] = { len };
+
+	switch (status) {
+	case LOOKUP_STATUS_FOUND:
+		if (len > DICT_VALUE_MAX_BYTES || memchr(text, '\0', len))
+			return -1;
+		break;
+	case LOOKUP_STATUS_NOTFOUND:
+		strs[0] = "";
+		lens[0] = 0;
+		break;
+	case LOOKUP_STATUS_TEMPFAIL:
+		if (text == NULL)
+			text = strs[0] = "";
+		lens[0] = strnlen(text, len);
+		if (lens[0] > LOOKUP_REASON_MAX_BYTES)
+			lens[0] = LOOKUP_REASON_MAX_BYTES;
+		break;
+	default:
+		return -1;
+	}
+	return put_frame(out, LOOKUP_MSG_REPLY, nums, 2, strs, lens, 1);
+}
+
+/*
+ * get_str - a str field of at most max octets, with its length.  The
+ * copy is NUL-terminated; NULL (in->error set) on any violation.
+ */
+static char *
+get_str(struct ipc_in *in, size_t max, size_t *len_r)
+{
+	char *s = ipc_get_str(in, max);
+
+	if (s != NULL && len_r != NULL)
+		*len_r = strlen(s);
+	return s;
+}
+
+int
+lookup_proto_get_decode(struct ipc_in *in, struct lookup_get *g,
+    const char **error_r)
+{
+	memset(g, 0, sizeof(*g));
+	g->id = ipc_get_u32(in);
+	g->flags = ipc_get_u32(in);
+	if (in->error) {
+		*error_r = "GET: truncated header";
+		return -1;
+	}
+	if ((g->flags & ~LOOKUP_F_ALL) != 0) {
+		*error_r = "GET: unknown flags";
+		return -1;
+	}
+	g->table = get_str(in, DICT_SPEC_MAX_BYTES, NULL);
+	if (g->table == NULL) {
+		*error_r = "GET: bad table name (too long, truncated or with "
+		    "a NUL)";
+		return -1;
+	}
+	if (g->table[0] == '\0') {
+		*error_r = "GET: empty table name";
+		goto fail;
+	}
+	g->key = get_str(in, DICT_KEY_MAX_BYTES, NULL);
+	if (g->key == NULL) {
+		*error_r = "GET: bad key (too long, truncated or with a NUL)";
+		goto fail;
+	}
+	if (!ipc_in_done(in)) {
+		*error_r = "GET: bytes after the last field";
+		goto fail;
+	}
+	return 0;
+fail:
+	lookup_get_deinit(g);
+	return -1;
+}
+
+void
+lookup_get_deinit(struct lookup_get *g)
+{
+	free(g->table);
+	free(g->key);
+	g->table = NULL;
+	g->key = NULL;
+}
+
+int
+lookup_proto_reply_decode(struct ipc_in *in, struct lookup_reply *r,
+    const char **error_r)
+{
+	uint32_t st;
+	size_t max;
+
+	memset(r, 0, sizeof(*r));
+	r->id = ipc_get_u32(in);
+	st = ipc_get_u32(in);
+	if (in->error) {
+		*error_r = "REPLY: truncated header";
+		return -1;
+	}
+	switch (st) {
+	case LOOKUP_STATUS_FOUND:
+		max = DICT_VALUE_MAX_BYTES;
+		break;
+	case LOOKUP_STATUS_NOTFOUND:
+		max = 0;
+		break;
+	case LOOKUP_STATUS_TEMPFAIL:
+		max = LOOKUP_REASON_MAX_BYTES;
+		break;
+	default:
+		*error_r = "REPLY: unknown status";
+		return -1;
+	}
+	r->status = (enum lookup_status)st;
+	r->text = get_str(in, max, &r->len);
+	if (r->text == NULL) {
+		*error_r = "REPLY: bad text (too long for its status, "
+		    "truncated or with a NUL)";
+		return -1;
+	}
+	if (!ipc_in_done(in)) {
+		*error_r = "REPLY: bytes after the last field";
+		lookup_reply_deinit(r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+lookup_reply_deinit(struct lookup_reply *r)
+{
+	free(r->text);
+	r->text = NULL;
+	r->len = 0;
+}
+
+const char *
+lookup_status_name(enum lookup_status st)
+{
+	switch (st) {
+	case LOOKUP_STATUS_FOUND:
+		return "FOUND";
+	case LOOKUP_STATUS_NOTFOUND:
+		return "NOTFOUND";
+	case LOOKUP_STATUS_TEMPFAIL:
+		return "TEMPFAIL";
+	}
+	return "?";
+}
+
+enum lookup_status
+lookup_status_from_dict(enum dict_status st)
+{
+	switch (st) {
+	case DICT_FOUND:
+		return LOOKUP_STATUS_FOUND;
+	case DICT_NOTFOUND:
+		return LOOKUP_STATUS_NOTFOUND;
+	case DICT_TEMPFAIL:
+		break;
+	}
+	return LOOKUP_STATUS_TEMPFAIL;
+}
+
+enum dict_status
+lookup_status_to_dict(enum lookup_status st)
+{
+	switch (st) {
+	case LOOKUP_STATUS_FOUND:
+		return DICT_FOUND;
+	case LOOKUP_STATUS_NOTFOUND:
+		return DICT_NOTFOUND;
+	case LOOKUP_STATUS_TEMPFAIL:
+		break;
+	}
+	return DICT_TEMPFAIL;
+}

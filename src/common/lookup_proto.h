@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lookup_proto - messages between daemons (and tools) and the lookup
+ * process.
+ *
+ * A client connects to the lookup process at
+ * $queue_directory/private/lookup (a Unix stream socket owned by
+ * mail_owner, mode 0600, so only root and mail_owner may ask) and keeps
+ * the connection for as many requests as it likes.  Frames use ipc.h's
+ * layout (type and length, 4 octets each, big-endian; then the
+ * payload), never carry descriptors, and may be pipelined: a client
+ * need not wait for an answer before it sends the next request.
+ * Answers carry the request's id; they may come in another order than
+ * the requests.
+ *
+ *   client -> lookup  GET    u32 id, u32 flags, str table, str key
+ *   lookup -> client  REPLY  u32 id, u32 status, str text
+ *
+ *   str    u32 length, then that many octets, no NUL among them
+ *   table  the table as written in main.cf, "type:name" (at most
+ *          DICT_SPEC_MAX_BYTES); "proxy:type:name" and "type:name" are
+ *          the same table
+ *   key    at most DICT_KEY_MAX_BYTES (the lookup process folds its case
+ *          when the table's type does)
+ *   flags  LOOKUP_F_*; unknown bits are an error
+ *   status LOOKUP_STATUS_FOUND: text is the value (at most
+ *          DICT_VALUE_MAX_BYTES); LOOKUP_STATUS_NOTFOUND: text is empty;
+ *          LOOKUP_STATUS_TEMPFAIL: text is the reason, for the log (at
+ *          most LOOKUP_REASON_MAX_BYTES; never a password).  A table
+ *          that the lookup process did not open at start-up (named by
+ *          no *_maps parameter) is a TEMPFAIL "... is not configured".
+ *
+ * Both sides check every frame field by field (STYLE.md 1.3): an
+ * unknown type, a field over its limit, bytes left over or a descriptor
+ * make the receiver drop the connection.  The client then answers every
+ * request still waiting with TEMPFAIL, never with "not found".
+ *
+ * Frames are larger than ipc.h's IPC_PAYLOAD_MAX_BYTES (a request holds
+ * up to 8 KiB of names, a value up to 64 KiB), so both sides build them
+ * with lookup_proto_put_*() into an output buffer and read them with an
+ * ipc_conn set up by ipc_conn_init_max().
+ *
+ * docs/architecture.md has the picture; lookup_client.h is the client.
+ */
+#ifndef OSTIA_LOOKUP_PROTO_H
+#define OSTIA_LOOKUP_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "dict.h"
+#include "ipc.h"
+
+enum lookup_msg {
+	LOOKUP_MSG_GET = 1,
+	LOOKUP_MSG_REPLY = 2,
+};
+
+enum lookup_status {
+	LOOKUP_STATUS_FOUND = 0,
+	LOOKUP_STATUS_NOTFOUND = 1,
+	LOOKUP_STATUS_TEMPFAIL = 2,
+};
+
+/* GET flags. */
+#define LOOKUP_F_NOCACHE	(1u << 0)  /* ask the table, not the cache
+					    * (the answer is not cached
+					    * either) */
+#define LOOKUP_F_ALL		(LOOKUP_F_NOCACHE)
+
+/* Relative to queue_directory. */
+#define LOOKUP_SOCKET_PATH "private/lookup"
+/* Longest TEMPFAIL reason. */
+#define LOOKUP_REASON_MAX_BYTES DICT_ERR_MAX_BYTES
+/* Largest payloads: a GET (4 + 4 + 4 + spec + 4 + key), a REPLY. */
+#define LOOKUP_GET_MAX_BYTES (16 + DICT_SPEC_MAX_BYTES + DICT_KEY_MAX_BYTES)
+#define LOOKUP_REPLY_MAX_BYTES (12 + DICT_VALUE_MAX_BYTES)
+
+/* One decoded GET; the strings belong to it (lookup_get_deinit). */
+struct lookup_get {
+	uint32_t id;
+	uint32_t flags;
+	char *table;
+	char *key;
+};
+
+/* One decoded REPLY; text belongs to it (lookup_reply_deinit). */
+struct lookup_reply {
+	uint32_t id;
+	enum lookup_status status;
+	char *text;		/* value, "" or reason */
+	size_t len;
+};
+
+/*
+ * Append a whole GET frame to out.  0, or -1 (out unchanged) when a
+ * field is over its limit, contains a NUL (impossible for C strings),
+ * has unknown flags, or out has no room.
+ */
+int lookup_proto_put_get(struct buf *out, uint32_t id, uint32_t flags,
+    const char *table, const char *key);
+/*
+ * Append a whole REPLY frame to out.  text is the value (FOUND, len
+ * bytes, at most DICT_VALUE_MAX_BYTES, no NUL), ignored for NOTFOUND,
+ * the reason for TEMPFAIL (cut to LOOKUP_REASON_MAX_BYTES).  0, or -1
+ * (out unchanged) when the value is too long or out has no room.
+ */
+int lookup_proto_put_reply(struct buf *out, uint32_t id,
+    enum lookup_status status, const char *text, size_t len);
+
+/*
+ * Decode the payload of a GET (type LOOKUP_MSG_GET).  0, or -1 with
+ * *error_r (static text: which field is wrong) and nothing to free.
+ */
+int lookup_proto_get_decode(struct ipc_in *in, struct lookup_get *g,
+    const char **error_r);
+void lookup_get_deinit(struct lookup_get *g);
+/* Decode the payload of a REPLY; as lookup_proto_get_decode. */
+int lookup_proto_reply_decode(struct ipc_in *in, struct lookup_reply *r,
+    const char **error_r);
+void lookup_reply_deinit(struct lookup_reply *r);
+
+/* "FOUND", "NOTFOUND", "TEMPFAIL". */
+const char *lookup_status_name(enum lookup_status st);
+/* dict_status <-> lookup_status. */
+enum lookup_status lookup_status_from_dict(enum dict_status st);
+enum dict_status lookup_status_to_dict(enum lookup_status st);
+
+#endif

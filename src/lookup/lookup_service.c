@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lookup_service - the lookup process; see lookup_service.h.
+ *
+ * Runs as mail_owner (after a preinit as root) with the current
+ * directory at queue_directory.  Requests are untrusted input: each
+ * frame is checked field by field (lookup_proto.c) and anything
+ * malformed ends that client's connection.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "diag.h"
+#include "ipc.h"
+#include "log.h"
+#include "lookup_cache.h"
+#include "lookup_proto.h"
+#include "lookup_service.h"
+#include "lookup_tables.h"
+#include "xalloc.h"
+
+/* Runtime state per table, beside lookup_tables' list. */
+struct table_rt {
+	uint64_t next_check_ms;	/* file tables: next dict_changed() */
+	bool failing;		/* in a TEMPFAIL outage */
+	uint64_t fail_since_ms;
+	uint64_t fail_count;
+	char *reopen_error;	/* last reopen failure logged */
+};
+
+struct lconn {
+	struct child *child;
+	int sock;
+	struct event *rev;
+	struct event *wev;
+	struct ipc_conn ipc;
+	struct buf out;
+	size_t out_off;		/* bytes of out already written */
+	bool paused;		/* not reading: too much output waiting */
+	bool busy;		/* counted in ls.busy */
+};
+
+static struct {
+	struct event_base *base;
+	struct lookup_tableset ts;
+	struct table_rt *rt;
+	struct dict_open_opts opts;
+	struct lookup_cache *cache;
+	struct event *hup_ev;
+	size_t nconns;
+	size_t busy;		/* connections with unfinished work */
+	struct buf value;
+} ls;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---------------------------------------------------------------- */
+/* Tables                                                           */
+
+/*
+ * table_maybe_reopen - a file table whose file changed is opened again;
+ * on success its cached answers go, on failure the old version stays
+ * and the reason is logged (once per distinct reason).
+ */
+static void
+table_maybe_reopen(size_t i, uint64_t now)
+{
+	struct lookup_table *t = &ls.ts.items[i];
+	struct table_rt *rt = &ls.rt[i];
+	char err[DICT_ERR_MAX_BYTES];
+	struct dict *nd;
+	size_t dropped;
+
+	if (t->d == NULL || !(t->d->type->flags & DICT_TYPE_FILE) ||
+	    now < rt->next_check_ms)
+		return;
+	rt->next_check_ms = now + LOOKUP_RECHECK_MS;
+	if (!dict_changed(t->d))
+		return;
+	nd = dict_open(t->spec, &ls.opts, err, sizeof(err));
+	if (nd == NULL) {
+		if (rt->reopen_error == NULL ||
+		    strcmp(rt->reopen_error, err) != 0) {
+			log_error("%s: the table changed but cannot be opened "
+			    "again: %s; still answering from the version "
+			    "opened before", t->spec, err);
+			free(rt->reopen_error);
+			rt->reopen_error = xstrdup(err);
+		}
+		return;
+	}
+	dict_close(t->d);
+	t->d = nd;
+	dropped = lookup_cache_drop_table(ls.cache, (uint32_t)i);
+	log_info("%s: the table changed; opened it again (%zu cached "
+	    "answer%s dropped)", t->spec, dropped, dropped == 1 ? "" : "s");
+	free(rt->reopen_error);
+	rt->reopen_error = NULL;
+}
+
+/* outage - log the first failure of a run and the recovery. */
+static void
+outage(size_t i, enum dict_status st, const char *err, uint64_t now)
+{
+	struct lookup_table *t = &ls.ts.items[i];
+	struct table_rt *rt = &ls.rt[i];
+	size_t sl = strlen(t->spec);
+
+	if (st == DICT_TEMPFAIL) {
+		rt->fail_count++;
+		if (rt->failing)
+			return;
+		rt->failing = true;
+		rt->fail_since_ms = now;
+		/* The type's message usually starts with the table. */
+		if (strncmp(err, t->spec, sl) == 0 && err[sl] == ':' &&
+		    err[sl + 1] == ' ')
+			err += sl + 2;
+		log_warning("%s: lookup failed: %s; answering 'try again "
+		    "later' until it recovers", t->spec, err);
+	} else if (rt->failing) {
+		uint64_t s = (now - rt->fail_since_ms) / 1000;
+
+		log_info("%s: lookups work again after %llu failed in %llu "
+		    "s", t->spec, (unsigned long long)rt->fail_count,
+		    (unsigned long long)s);
+		rt->failing = false;
+		rt->fail_count = 0;
+	}
+}
+
+/*
+ * answer - one GET: the status, with the value (FOUND) or the reason
+ * (TEMPFAIL) in *text_r / *len_r (valid until the next request).
+ */
+static enum dict_status
+answer(const struct lookup_get *g, const char **text_r, size_t *len_r,
+    char *err, size_t errsz)
+{
+	struct lookup_table *t = lookup_tables_find(&ls.ts, g->table);
+	bool use_cache = !(g->flags & LOOKUP_F_NOCACHE);
+	uint64_t now = now_ms();
+	size_t i, keylen = strlen(g->key);
+	enum dict_status st;
+
+	*text_r = err;
+	*len_r = 0;
+	if (t == NULL) {
+		snprintf(err, errsz, "%s: table not configured in the lookup "
+		    "process (name it in a lookup-table parameter of main.cf "
+		    "or master.cf, e.g. virtual_alias_maps, and reload)",
+		    g->table);
+		return DICT_TEMPFAIL;
+	}
+	if (t->d == NULL) {
+		snprintf(err, errsz, "%s: the table could not be opened at "
+		    "start-up: %s", t->spec, t->open_error != NULL ?
+		    t->open_error : "unknown error");
+		return DICT_TEMPFAIL;
+	}
+	i = (size_t)(t - ls.ts.items);
+	table_maybe_reopen(i, now);
+	/* Fold here too, so that the cache sees one key per address. */
+	if (!(t->d->type->flags & DICT_TYPE_KEEP_CASE))
+		for (char *p = g->key; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	if (use_cache && lookup_cache_get(ls.cache, (uint32_t)i, g->key,
+	    keylen, now, &st, text_r, len_r))
+		return st;
+	st = dict_get(t->d, g->key, &ls.value, err, errsz);
+	outage(i, st, err, now);
+	if (st == DICT_FOUND) {
+		if (ls.value.len > DICT_VALUE_MAX_BYTES ||
+		    memchr(buf_cstr(&ls.value), '\0', ls.value.len) != NULL) {
+			snprintf(err, errsz, "%s: the value for this key is "
+			    "longer than %d bytes or holds a NUL byte",
+			    t->spec, DICT_VALUE_MAX_BYTES);
+			return DICT_TEMPFAIL;
+		}
+		*text_r = buf_cstr(&ls.value);
+		*len_r = ls.value.len;
+	}
+	if (use_cache)
+		lookup_cache_put(ls.cache, (uint32_t)i, g->key, keylen, st,
+		    *text_r, *len_r, now);
+	return st;
+}
+
+/* ---------------------------------------------------------------- */
+/* Connections                                                      */
+
+static void
+lconn_set_busy(struct lconn *lc)
+{
+	bool busy = lc->out.len > lc->out_off || lc->ipc.in.len > 0;
+
+	if (busy == lc->busy)
+		return;
+	lc->busy = busy;
+	if (busy) {
+		ls.busy++;
+	} else {
+		ls.busy--;
+		child_connection_done(lc->child);
+	}
+}
+
+static void
+lconn_free(struct lconn *lc)
+{
+	struct child *c = lc->child;
+
+	if (lc->busy)
+		ls.busy--;
+	event_free(lc->rev);
+	event_free(lc->wev);
+	ipc_conn_deinit(&lc->ipc);
+	buf_deinit(&lc->out);
+	close(lc->sock);
+	free(lc);
+	ls.nconns--;
+	child_connection_done(c);
+}
+
+/* flush - write what the socket takes.  -1: the client is gone. */
+static int
+flush(struct lconn *lc)
+{
+	while (lc->out.len > lc->out_off) {
+		ssize_t n = write(lc->sock, lc->out.data + lc->out_off,
+		    lc->out.len - lc->out_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			return -1;
+		lc->out_off += (size_t)n;
+	}
+	if (lc->out_off == lc->out.len) {
+		buf_reset(&lc->out);
+		lc->out_off = 0;
+		event_del(lc->wev);
+	} else {
+		if (lc->out_off > lc->out.len / 2) {
+			buf_consume(&lc->out, lc->out_off);
+			lc->out_off = 0;
+		}
+		event_add(lc->wev, NULL);
+	}
+	return 0;
+}
+
+static void
+reply(struct lconn *lc, uint32_t id, enum dict_status st, const char *text,
+    size_t len)
+{
+	if (lookup_proto_put_reply(&lc->out, id, lookup_status_from_dict(st),
+	    text, len) == 0)
+		return;
+	/* Cannot happen with the limits checked in answer(). */
+	if (lookup_proto_put_reply(&lc->out, id, LOOKUP_STATUS_TEMPFAIL,
+	    "the answer does not fit in a reply", 34) < 0)
+		log_panic("lookup: no room for a reply");
+}
+
+/*
+ * take_frames - answer every complete request while the output stays
+ * under LOOKUP_OUT_HIGH_BYTES.  -1: drop the connection.
+ */
+static int
+take_frames(struct lconn *lc)
+{
+	struct ipc_in in;
+	uint32_t type;
+	int fd, r;
+
+	while (lc->out.len - lc->out_off < LOOKUP_OUT_HIGH_BYTES &&
+	    (r = ipc_conn_next(&lc->ipc, &type, &in, &fd)) == 1) {
+		struct lookup_get g;
+		char err[DICT_ERR_MAX_BYTES];
+		const char *error = NULL, *text;
+		enum dict_status st;
+		size_t len;
+
+		if (fd >= 0) {
+			close(fd);
+			log_error("a lookup client sent a descriptor; "
+			    "dropping the connection");
+			return -1;
+		}
+		if (type != LOOKUP_MSG_GET) {
+			log_error("unexpected message %u from a lookup client; "
+			    "dropping the connection", type);
+			return -1;
+		}
+		if (lookup_proto_get_decode(&in, &g, &error) < 0) {
+			log_error("malformed request from a lookup client "
+			    "(%s); dropping the connection", error);
+			return -1;
+		}
+		st = answer(&g, &text, &len, err, sizeof(err));
+		if (st == DICT_TEMPFAIL)
+			len = strlen(text);
+		log_debug(2, "lookup %s \"%s\": %s", g.table, g.key,
+		    st == DICT_FOUND ? "found" : st == DICT_NOTFOUND ?
+		    "not found" : "temporary failure");
+		reply(lc, g.id, st, text, len);
+		lookup_get_deinit(&g);
+	}
+	if (lc->out.len - lc->out_off >= LOOKUP_OUT_HIGH_BYTES)
+		return 0;
+	if (r < 0) {
+		log_error("malformed frame from a lookup client (longer than "
+		    "%d bytes, or a descriptor announced but not sent); "
+		    "dropping the connection", LOOKUP_GET_MAX_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+/* pump - answer what is buffered, write, and read again if there is
+ * room.  -1: drop the connection. */
+static int
+pump(struct lconn *lc)
+{
+	if (take_frames(lc) < 0 || flush(lc) < 0)
+		return -1;
+	if (lc->out.len - lc->out_off >= LOOKUP_OUT_HIGH_BYTES) {
+		if (!lc->paused) {
+			event_del(lc->rev);
+			lc->paused = true;
+		}
+	} else if (lc->paused) {
+		event_add(lc->rev, NULL);
+		lc->paused = false;
+	}
+	lconn_set_busy(lc);
+	return 0;
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct lconn *lc = arg;
+
+	if (ipc_conn_fill_once(&lc->ipc) < 0) {
+		if (errno != ECONNRESET)
+			log_warning("lookup client connection: %s",
+			    strerror(errno));
+		lconn_free(lc);
+		return;
+	}
+	if (pump(lc) < 0) {
+		lconn_free(lc);
+		return;
+	}
+	/* At the end: the client may still read the answers it asked. */
+	if (lc->ipc.eof && lc->out.len == lc->out_off)
+		lconn_free(lc);
+	else if (lc->ipc.eof && !lc->paused) {
+		event_del(lc->rev);
+		lc->paused = true;
+	}
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct lconn *lc = arg;
+
+	if (pump(lc) < 0 || (lc->ipc.eof && lc->out.len == lc->out_off)) {
+		lconn_free(lc);
+		return;
+	}
+	/* pump() resumed reading: after EOF there is nothing to read. */
+	if (lc->ipc.eof && !lc->paused) {
+		event_del(lc->rev);
+		lc->paused = true;
+	}
+}
+
+static void
+lookup_accept(struct child *c, int fd, const char *client,
+    const char *listen_addr)
+{
+	struct lconn *lc = xcalloc(1, sizeof(*lc));
+
+	lc->child = c;
+	lc->sock = fd;
+	ipc_conn_init_max(&lc->ipc, fd, LOOKUP_GET_MAX_BYTES);
+	buf_init(&lc->out, LOOKUP_OUT_HIGH_BYTES + IPC_HEADER_BYTES +
+	    LOOKUP_REPLY_MAX_BYTES);
+	lc->rev = event_new(ls.base, fd, EV_READ | EV_PERSIST, on_read, lc);
+	lc->wev = event_new(ls.base, fd, EV_WRITE | EV_PERSIST, on_write,
+	    lc);
+	event_add(lc->rev, NULL);
+	ls.nconns++;
+}
+
+/* ---------------------------------------------------------------- */
+
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	size_t n = lookup_cache_clear(ls.cache);
+
+	log_info("SIGHUP: dropped the lookup cache (%zu entr%s)", n,
+	    n == 1 ? "y" : "ies");
+}
+
+/* lookup_preinit - as root: open every table (lookup_tables.h). */
+static void
+lookup_preinit(struct child *c)
+{
+	const struct config *cf = child_config(c);
+	struct diag_list diags;
+
+	lookup_tables_collect(cf, &ls.ts);
+	lookup_tables_opts(cf, &ls.opts);
+	diag_list_init(&diags);
+	(void)lookup_tables_open(&ls.ts, &ls.opts, &diags);
+	for (size_t i = 0; i < diags.n; i++) {
+		char *s = diag_format(&diags.items[i]);
+
+		if (diags.items[i].level == DIAG_ERROR)
+			log_fatal("%s", s);
+		log_warning("%s", s);
+		free(s);
+	}
+	diag_list_deinit(&diags);
+	ls.rt = xcalloc(ls.ts.n + 1, sizeof(*ls.rt));
+	log_debug(1, "serving %zu table%s", ls.ts.n, ls.ts.n == 1 ? "" : "s");
+}
+
+static void
+lookup_init(struct child *c)
+{
+	ls.base = child_event_base(c);
+	ls.cache = lookup_cache_new(LOOKUP_CACHE_MAX_BYTES,
+	    LOOKUP_CACHE_TTL_MS, LOOKUP_NEGATIVE_CACHE_TTL_MS);
+	buf_init(&ls.value, DICT_VALUE_MAX_BYTES + 1);
+	ls.hup_ev = evsignal_new(ls.base, SIGHUP, on_sighup, NULL);
+	event_add(ls.hup_ev, NULL);
+}
+
+static size_t
+lookup_active(struct child *c)
+{
+	/* Idle connections do not hold a stop up: their clients reconnect
+	 * to the next lookup process. */
+	return ls.busy;
+}
+
+const struct child_program lookup_service_program = {
+	.name = "lookup",
+	.preinit = lookup_preinit,
+	.init = lookup_init,
+	.accept_fn = lookup_accept,
+	.active = lookup_active,
+	.internal_chroot = false,
+};

@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_lookup_proto - the lookup process's frames (src/common/
+ * lookup_proto.c) and the large-frame reading they need from ipc.c
+ * (ipc_conn_init_max, ipc_conn_fill_once).
+ *
+ * Every field at its limit and one past it, hostile frames built by
+ * hand (NUL inside strings, lengths that lie, bytes left over, unknown
+ * flags and statuses), every truncation of valid frames, and frames
+ * pipelined through a real socket faster than the reader takes them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ipc.h"
+#include "lookup_proto.h"
+#include "xalloc.h"
+
+/* frame_payload - the payload of the single frame in b, checking the
+ * header. */
+static void
+split_frame(const struct buf *b, uint32_t want_type, struct ipc_in *in)
+{
+	const uint8_t *p = (const uint8_t *)b->data;
+	uint32_t type, len;
+
+	assert_true(b->len >= IPC_HEADER_BYTES);
+	type = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+	len = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
+	    (uint32_t)p[6] << 8 | p[7];
+	assert_int_equal(type, want_type);
+	assert_int_equal(len, b->len - IPC_HEADER_BYTES);
+	ipc_in_init(in, p + IPC_HEADER_BYTES, len);
+}
+
+static char *
+filled(size_t n, char c)
+{
+	char *s = xmalloc(n + 1);
+
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void
+test_get_roundtrip(void **state)
+{
+	struct buf b;
+	struct ipc_in in;
+	struct lookup_get g;
+	const char *err = NULL;
+
+	buf_init(&b, 1 << 20);
+	assert_int_equal(lookup_proto_put_get(&b, 42, LOOKUP_F_NOCACHE,
+	    "texthash:/etc/ostia/virtual", "User@Example.COM"), 0);
+	split_frame(&b, LOOKUP_MSG_GET, &in);
+	assert_int_equal(lookup_proto_get_decode(&in, &g, &err), 0);
+	assert_int_equal(g.id, 42);
+	assert_int_equal(g.flags, LOOKUP_F_NOCACHE);
+	assert_string_equal(g.table, "texthash:/etc/ostia/virtual");
+	/* The key travels as given: folding is the lookup process's job. */
+	assert_string_equal(g.key, "User@Example.COM");
+	lookup_get_deinit(&g);
+	/* An empty key is a key like any other. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_get(&b, 0, 0, "static:x", ""), 0);
+	split_frame(&b, LOOKUP_MSG_GET, &in);
+	assert_int_equal(lookup_proto_get_decode(&in, &g, &err), 0);
+	assert_string_equal(g.key, "");
+	lookup_get_deinit(&g);
+	buf_deinit(&b);
+}
+
+static void
+test_get_limits(void **state)
+{
+	char *spec = filled(DICT_SPEC_MAX_BYTES, 's');
+	char *key = filled(DICT_KEY_MAX_BYTES, 'k');
+	char *spec1 = filled(DICT_SPEC_MAX_BYTES + 1, 's');
+	char *key1 = filled(DICT_KEY_MAX_BYTES + 1, 'k');
+	struct buf b;
+	struct ipc_in in;
+	struct lookup_get g;
+	const char *err = NULL;
+
+	buf_init(&b, 1 << 20);
+	/* Both at their limits: the largest GET. */
+	assert_int_equal(lookup_proto_put_get(&b, 1, 0, spec, key), 0);
+	assert_int_equal(b.len, IPC_HEADER_BYTES + LOOKUP_GET_MAX_BYTES);
+	split_frame(&b, LOOKUP_MSG_GET, &in);
+	assert_int_equal(lookup_proto_get_decode(&in, &g, &err), 0);
+	assert_int_equal(strlen(g.table), DICT_SPEC_MAX_BYTES);
+	assert_int_equal(strlen(g.key), DICT_KEY_MAX_BYTES);
+	lookup_get_deinit(&g);
+	/* One past: refused, nothing appended. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_get(&b, 1, 0, spec1, "k"), -1);
+	assert_int_equal(lookup_proto_put_get(&b, 1, 0, "t:x", key1), -1);
+	assert_int_equal(lookup_proto_put_get(&b, 1, 0, "", "k"), -1);
+	assert_int_equal(lookup_proto_put_get(&b, 1, 0x80, "t:x", "k"), -1);
+	assert_int_equal(b.len, 0);
+	/* No room in the output buffer: nothing appended either. */
+	{
+		struct buf small;
+
+		buf_init(&small, 20);
+		assert_int_equal(lookup_proto_put_get(&small, 1, 0,
+		    "texthash:/x", "key"), -1);
+		assert_int_equal(small.len, 0);
+		buf_deinit(&small);
+	}
+	buf_deinit(&b);
+	free(spec);
+	free(key);
+	free(spec1);
+	free(key1);
+}
+
+/* Hand-made payloads: u32s and strings with lying lengths. */
+struct raw {
+	uint8_t d[3 * DICT_KEY_MAX_BYTES];
+	size_t n;
+};
+
+static void
+raw_u32(struct raw *r, uint32_t v)
+{
+	r->d[r->n++] = (uint8_t)(v >> 24);
+	r->d[r->n++] = (uint8_t)(v >> 16);
+	r->d[r->n++] = (uint8_t)(v >> 8);
+	r->d[r->n++] = (uint8_t)v;
+}
+
+static void
+raw_bytes(struct raw *r, const void *p, size_t n)
+{
+	memcpy(r->d + r->n, p, n);
+	r->n += n;
+}
+
+static void
+raw_str(struct raw *r, const char *s, size_t n)
+{
+	raw_u32(r, (uint32_t)n);
+	raw_bytes(r, s, n);
+}
+
+static int
+decode_get_raw(const struct raw *r, const char **err)
+{
+	struct ipc_in in;
+	struct lookup_get g;
+	int ret;
+
+	ipc_in_init(&in, r->d, r->n);
+	ret = lookup_proto_get_decode(&in, &g, err);
+	if (ret == 0)
+		lookup_get_deinit(&g);
+	return ret;
+}
+
+static void
+test_get_hostile(void **state)
+{
+	struct raw *r = xcalloc(1, sizeof(*r));
+	const char *err;
+	char *big = filled(DICT_SPEC_MAX_BYTES + 1, 'x');
+
+	/* A valid one first, to show the builder is right. */
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, "static:x", 8);
+	raw_str(r, "key", 3);
+	assert_int_equal(decode_get_raw(r, &err), 0);
+
+	/* NUL inside the key. */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, "static:x", 8);
+	raw_str(r, "k\0y", 3);
+	err = NULL;
+	assert_int_equal(decode_get_raw(r, &err), -1);
+	assert_non_null(strstr(err, "key"));
+
+	/* NUL inside the table. */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, "sta\0ic:x", 8);
+	raw_str(r, "key", 3);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+	assert_non_null(strstr(err, "table"));
+
+	/* A key length that lies (longer than what follows). */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, "static:x", 8);
+	raw_u32(r, 100);
+	raw_bytes(r, "key", 3);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+
+	/* A huge length (wrap-around bait). */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_u32(r, 0xffffffffu);
+	raw_bytes(r, "x", 1);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+
+	/* Table over its limit, even though the bytes are there. */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, big, DICT_SPEC_MAX_BYTES + 1);
+	raw_str(r, "key", 3);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+
+	/* Empty table name. */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, "", 0);
+	raw_str(r, "key", 3);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+	assert_non_null(strstr(err, "empty"));
+
+	/* Unknown flag bits. */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 1u << 31);
+	raw_str(r, "static:x", 8);
+	raw_str(r, "key", 3);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+	assert_non_null(strstr(err, "flags"));
+
+	/* Bytes left over. */
+	r->n = 0;
+	raw_u32(r, 7);
+	raw_u32(r, 0);
+	raw_str(r, "static:x", 8);
+	raw_str(r, "key", 3);
+	raw_bytes(r, "!", 1);
+	assert_int_equal(decode_get_raw(r, &err), -1);
+	assert_non_null(strstr(err, "after"));
+
+	free(big);
+	free(r);
+}
+
+static void
+test_get_truncations(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 16);
+	assert_int_equal(lookup_proto_put_get(&b, 9, 0, "texthash:/a/b",
+	    "someone@example.org"), 0);
+	/* Every proper prefix of the payload is refused. */
+	for (size_t n = 0; n < b.len - IPC_HEADER_BYTES; n++) {
+		struct ipc_in in;
+		struct lookup_get g;
+		const char *err = NULL;
+
+		ipc_in_init(&in, b.data + IPC_HEADER_BYTES, n);
+		assert_int_equal(lookup_proto_get_decode(&in, &g, &err), -1);
+		assert_non_null(err);
+	}
+	buf_deinit(&b);
+}
+
+static int
+decode_reply(const struct buf *b, struct lookup_reply *r)
+{
+	struct ipc_in in;
+	const char *err = NULL;
+
+	split_frame(b, LOOKUP_MSG_REPLY, &in);
+	return lookup_proto_reply_decode(&in, r, &err);
+}
+
+static void
+test_reply_roundtrip_and_limits(void **state)
+{
+	char *val = filled(DICT_VALUE_MAX_BYTES, 'v');
+	char *reason = filled(LOOKUP_REASON_MAX_BYTES + 100, 'r');
+	struct lookup_reply r;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	assert_int_equal(lookup_proto_put_reply(&b, 3, LOOKUP_STATUS_FOUND,
+	    "b@example.com", 13), 0);
+	assert_int_equal(decode_reply(&b, &r), 0);
+	assert_int_equal(r.id, 3);
+	assert_int_equal(r.status, LOOKUP_STATUS_FOUND);
+	assert_string_equal(r.text, "b@example.com");
+	assert_int_equal(r.len, 13);
+	lookup_reply_deinit(&r);
+
+	/* The largest value. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_reply(&b, 4, LOOKUP_STATUS_FOUND,
+	    val, DICT_VALUE_MAX_BYTES), 0);
+	assert_int_equal(b.len, IPC_HEADER_BYTES + LOOKUP_REPLY_MAX_BYTES);
+	assert_int_equal(decode_reply(&b, &r), 0);
+	assert_int_equal(r.len, DICT_VALUE_MAX_BYTES);
+	lookup_reply_deinit(&r);
+	/* One byte more, or a NUL in it: refused, nothing appended. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_reply(&b, 4, LOOKUP_STATUS_FOUND,
+	    "a\0b", 3), -1);
+	assert_int_equal(b.len, 0);
+	{
+		char *v1 = filled(DICT_VALUE_MAX_BYTES + 1, 'v');
+
+		assert_int_equal(lookup_proto_put_reply(&b, 4,
+		    LOOKUP_STATUS_FOUND, v1, DICT_VALUE_MAX_BYTES + 1), -1);
+		free(v1);
+	}
+	assert_int_equal(b.len, 0);
+
+	/* NOTFOUND carries no text, whatever the caller passed. */
+	assert_int_equal(lookup_proto_put_reply(&b, 5,
+	    LOOKUP_STATUS_NOTFOUND, "ignored", 7), 0);
+	assert_int_equal(decode_reply(&b, &r), 0);
+	assert_int_equal(r.status, LOOKUP_STATUS_NOTFOUND);
+	assert_string_equal(r.text, "");
+	lookup_reply_deinit(&r);
+
+	/* A long TEMPFAIL reason is cut, not refused. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_reply(&b, 6,
+	    LOOKUP_STATUS_TEMPFAIL, reason, strlen(reason)), 0);
+	assert_int_equal(decode_reply(&b, &r), 0);
+	assert_int_equal(r.status, LOOKUP_STATUS_TEMPFAIL);
+	assert_int_equal(r.len, LOOKUP_REASON_MAX_BYTES);
+	lookup_reply_deinit(&r);
+
+	/* Unknown status. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_reply(&b, 6,
+	    (enum lookup_status)9, "x", 1), -1);
+	buf_deinit(&b);
+	free(val);
+	free(reason);
+}
+
+static void
+test_reply_hostile(void **state)
+{
+	struct raw *r = xcalloc(1, sizeof(*r));
+	char *big = filled(LOOKUP_REASON_MAX_BYTES + 1, 'x');
+	struct lookup_reply rep;
+	struct ipc_in in;
+	const char *err;
+
+	/* NOTFOUND with text. */
+	raw_u32(r, 1);
+	raw_u32(r, LOOKUP_STATUS_NOTFOUND);
+	raw_str(r, "x", 1);
+	ipc_in_init(&in, r->d, r->n);
+	assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err), -1);
+	/* TEMPFAIL reason over its limit. */
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, LOOKUP_STATUS_TEMPFAIL);
+	raw_str(r, big, LOOKUP_REASON_MAX_BYTES + 1);
+	ipc_in_init(&in, r->d, r->n);
+	assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err), -1);
+	/* Unknown status. */
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 3);
+	raw_str(r, "", 0);
+	ipc_in_init(&in, r->d, r->n);
+	assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err), -1);
+	assert_non_null(strstr(err, "status"));
+	/* NUL in a value. */
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, LOOKUP_STATUS_FOUND);
+	raw_str(r, "a\0", 2);
+	ipc_in_init(&in, r->d, r->n);
+	assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err), -1);
+	/* Left over. */
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, LOOKUP_STATUS_FOUND);
+	raw_str(r, "a", 1);
+	raw_u32(r, 0);
+	ipc_in_init(&in, r->d, r->n);
+	assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err), -1);
+	/* Every truncation of a valid reply. */
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, LOOKUP_STATUS_FOUND);
+	raw_str(r, "value", 5);
+	for (size_t n = 0; n < r->n; n++) {
+		ipc_in_init(&in, r->d, n);
+		assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err),
+		    -1);
+	}
+	ipc_in_init(&in, r->d, r->n);
+	assert_int_equal(lookup_proto_reply_decode(&in, &rep, &err), 0);
+	lookup_reply_deinit(&rep);
+	free(big);
+	free(r);
+}
+
+static void
+test_status_mapping(void **state)
+{
+	assert_int_equal(lookup_status_to_dict(LOOKUP_STATUS_FOUND),
+	    DICT_FOUND);
+	assert_int_equal(lookup_status_to_dict(LOOKUP_STATUS_NOTFOUND),
+	    DICT_NOTFOUND);
+	assert_int_equal(lookup_status_to_dict(LOOKUP_STATUS_TEMPFAIL),
+	    DICT_TEMPFAIL);
+	/* Anything odd is a failure, never "not found". */
+	assert_int_equal(lookup_status_to_dict((enum lookup_status)77),
+	    DICT_TEMPFAIL);
+	assert_int_equal(lookup_status_from_dict(DICT_TEMPFAIL),
+	    LOOKUP_STATUS_TEMPFAIL);
+	assert_string_equal(lookup_status_name(LOOKUP_STATUS_NOTFOUND),
+	    "NOTFOUND");
+}
+
+/*
+ * Through a socket: many GETs (some of the largest size) written at
+ * once, more than the reader's buffer holds; ipc_conn_fill_once plus
+ * ipc_conn_next take them all, in order.
+ */
+static void
+test_pipelined_large_frames(void **state)
+{
+	int sv[2];
+	struct buf out;
+	struct ipc_conn c;
+	char *spec = filled(DICT_SPEC_MAX_BYTES, 's');
+	char *key = filled(DICT_KEY_MAX_BYTES, 'k');
+	uint32_t next = 0;
+	size_t off = 0;
+	const uint32_t total = 64;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
+	    0, sv), 0);
+	buf_init(&out, 8 << 20);
+	for (uint32_t i = 0; i < total; i++)
+		assert_int_equal(lookup_proto_put_get(&out, i, 0,
+		    i % 2 ? spec : "t:x", i % 3 ? "k" : key), 0);
+	ipc_conn_init_max(&c, sv[1], LOOKUP_GET_MAX_BYTES);
+	while (next < total) {
+		struct ipc_in in;
+		uint32_t type;
+		int fd, r;
+
+		if (off < out.len) {
+			ssize_t n = write(sv[0], out.data + off,
+			    out.len - off);
+
+			if (n > 0)
+				off += (size_t)n;
+			else
+				assert_true(errno == EAGAIN);
+		}
+		assert_int_equal(ipc_conn_fill_once(&c), 0);
+		assert_true(c.in.len <= c.in.max);
+		while ((r = ipc_conn_next(&c, &type, &in, &fd)) == 1) {
+			struct lookup_get g;
+			const char *err = NULL;
+
+			assert_int_equal(type, LOOKUP_MSG_GET);
+			assert_int_equal(fd, -1);
+			assert_int_equal(lookup_proto_get_decode(&in, &g,
+			    &err), 0);
+			assert_int_equal(g.id, next);
+			assert_int_equal(strlen(g.key), next % 3 ?
+			    1 : DICT_KEY_MAX_BYTES);
+			lookup_get_deinit(&g);
+			next++;
+		}
+		assert_int_equal(r, 0);
+	}
+	/* The old interface refuses the same frames (4 KiB limit). */
+	ipc_conn_deinit(&c);
+	ipc_conn_init(&c, sv[1]);
+	buf_reset(&out);
+	assert_int_equal(lookup_proto_put_get(&out, 1, 0, spec, key), 0);
+	assert_int_equal(write(sv[0], out.data, 4096), 4096);
+	assert_int_equal(ipc_conn_fill(&c), 0);
+	{
+		struct ipc_in in;
+		uint32_t type;
+		int fd;
+
+		assert_int_equal(ipc_conn_next(&c, &type, &in, &fd), -1);
+	}
+	ipc_conn_deinit(&c);
+	close(sv[0]);
+	close(sv[1]);
+	buf_deinit(&out);
+	free(spec);
+	free(key);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_get_roundtrip),
+		cmocka_unit_test(test_get_limits),
+		cmocka_unit_test(test_get_hostile),
+		cmocka_unit_test(test_get_truncations),
+		cmocka_unit_test(test_reply_roundtrip_and_limits),
+		cmocka_unit_test(test_reply_hostile),
+		cmocka_unit_test(test_status_mapping),
+		cmocka_unit_test(test_pipelined_large_frames),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

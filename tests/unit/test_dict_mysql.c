@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "compat.h"
 #include "dict.h"
 #include "xalloc.h"
 
@@ -81,6 +82,9 @@ teardown(void **state)
 	free(f);
 	return 0;
 }
+
+static char *write_cf(struct fixture *f, const char *name, const char *fmt,
+    ...) ATTR_FORMAT(3, 4);
 
 static char *
 write_cf(struct fixture *f, const char *name, const char *fmt, ...)

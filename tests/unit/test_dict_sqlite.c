@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "compat.h"
 #include "dict.h"
 #include "xalloc.h"
 
@@ -119,6 +120,9 @@ teardown(void **state)
 }
 
 /* Write NAME.cf in the fixture directory; returns its path (free it). */
+static char *write_cf(struct fixture *f, const char *name, const char *fmt,
+    ...) ATTR_FORMAT(3, 4);
+
 static char *
 write_cf(struct fixture *f, const char *name, const char *fmt, ...)
 {

@@ -263,10 +263,14 @@ run_query(struct dict *d, struct mysql_priv *p, size_t i,
 		    d->spec);
 		goto drain;
 	}
+	/* Postfix: every column of every row is a result. */
 	while ((row = mysql_fetch_row(res)) != NULL) {
-		if (sql_result_append(&p->cf, key, row[0], value, &nresults,
-		    err, errsz) < 0)
-			goto drain;
+		unsigned nf = mysql_num_fields(res);
+
+		for (unsigned j = 0; j < nf; j++)
+			if (sql_result_append(&p->cf, key, row[j], value,
+			    &nresults, err, errsz) < 0)
+				goto drain;
 	}
 	if (mysql_errno(m) != 0)
 		goto failed;

@@ -451,6 +451,15 @@ pgsql_ensure_connected(struct dict_pgsql *p, char *why, size_t whysz)
 		    "%ld s (retry_interval); next try in %lld s",
 		    p->cf.retry_interval,
 		    (long long)(next > now ? next - now : 0));
+		return -1;
+	}
+	/* Same words as the other SQL tables. */
+	{
+		char tmp[DICT_ERR_MAX_BYTES];
+
+		snprintf(tmp, sizeof(tmp), "cannot connect to any host (%s)",
+		    why);
+		snprintf(why, whysz, "%s", tmp);
 	}
 	return -1;
 }

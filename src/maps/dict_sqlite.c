@@ -288,16 +288,19 @@ sqlite_lookup(struct dict *d, const char *key, size_t keylen,
 			    "column", d->spec);
 			goto out;
 		}
-		v = sqlite3_column_text(p->stmt, 0);
-		if (v == NULL && sqlite3_column_type(p->stmt, 0) !=
-		    SQLITE_NULL) {
-			snprintf(err, errsz, "%s: out of memory reading a row",
-			    d->spec);
-			goto out;
+		/* Postfix: every column of every row is a result. */
+		for (int j = 0; j < sqlite3_column_count(p->stmt); j++) {
+			v = sqlite3_column_text(p->stmt, j);
+			if (v == NULL && sqlite3_column_type(p->stmt, j) !=
+			    SQLITE_NULL) {
+				snprintf(err, errsz, "%s: out of memory reading "
+				    "a row", d->spec);
+				goto out;
+			}
+			if (sql_result_append(&p->cf, key, (const char *)v,
+			    value, &nresults, err, errsz) < 0)
+				goto out;
 		}
-		if (sql_result_append(&p->cf, key, (const char *)v, value,
-		    &nresults, err, errsz) < 0)
-			goto out;
 	}
 	st = nresults > 0 ? DICT_FOUND : DICT_NOTFOUND;
 out:

@@ -186,7 +186,7 @@ enum sql_expand sql_query_expand(const struct sql_cf *cf, const char *key,
     void (*param)(void *ctx, const char *s, size_t n), void *ctx);
 
 /*
- * Apply cf->result_format to one result value (one row's first column;
+ * Apply cf->result_format to one result value (one column of one row;
  * NULL for an SQL NULL) for key, and append it to out, after a ','
  * when out is not empty.  %s %u %d expand the value, %S %U %D %1..%9
  * expand the key (as in the query), %% is '%'.  A value is skipped

@@ -634,7 +634,8 @@ class PostgreSQL(_Server):
     def hosts_entry(self, kind="inet"):
         """A Postfix "hosts" entry reaching this server."""
         if kind == "unix":
-            return "unix:" + self.rundir
+            # The socket file itself: the server is not on port 5432.
+            return "unix:" + self.socket_file
         return "inet:127.0.0.1:%d" % self.port
 
 

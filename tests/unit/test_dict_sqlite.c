@@ -237,6 +237,19 @@ test_lookups(void **state)
 	assert_false(dict_changed(d));
 	dict_close(d);
 
+	/* Every column of every row is a result, as in Postfix. */
+	{
+		char *cols = write_cf(f, "columns",
+		    "dbpath = %s\n"
+		    "query = SELECT username, domain FROM mailbox WHERE "
+		    "username='%%s'\n", f->db);
+
+		d = open_ok(f, cols);
+		expect(d, "alice@example.com", "alice@example.com,example.com");
+		dict_close(d);
+		free(cols);
+	}
+
 	d = open_ok(f, fwd);
 	expect(d, "sales@example.com", "alice@example.com,bob@example.com");
 	/* NULL and empty values are skipped: nothing left is NOTFOUND. */

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "master.h"
 #include "master_pid.h"
+#include "lookup_tables.h"
 #include "master_programs.h"
 #include "xalloc.h"
 
@@ -73,8 +74,19 @@ load_checked(struct cli *cli, unsigned flags)
 
 	diag_list_init(&diags);
 	cf = config_load(cli->config_dir, flags, &diags);
-	if (cf != NULL)
+	if (cf != NULL) {
 		master_programs_check(config_master(cf), &diags);
+		/* The tables the master would refuse to start with. */
+		if (lookup_tables_check(cf, &diags) < 0) {
+			cli_print_diags(&diags);
+			log_error("%s: the configuration has %zu error%s",
+			    cli->config_dir, diags.errors,
+			    diags.errors == 1 ? "" : "s");
+			diag_list_deinit(&diags);
+			config_free(&cf);
+			return NULL;
+		}
+	}
 	cli_print_diags(&diags);
 	if (cf == NULL)
 		log_error("%s: the configuration has %zu error%s", cli->config_dir,

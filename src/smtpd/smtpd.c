@@ -36,6 +36,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -633,6 +634,18 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	smtp_line_reader_init(&s->lr, SMTP_COMMAND_LINE_MAX_BYTES);
 	buf_init(&s->pending_reply, 16 * 1024);
 	s->timer = evtimer_new(smtpd_base, on_error_sleep, s);
+	/*
+	 * Replies leave at once: without TCP_NODELAY a reply written right
+	 * after another small write (the TLS session ticket, then the
+	 * greeting) waits for the client's delayed ACK, about 40 ms.
+	 * Pipelined replies are still one write (the output buffer).
+	 */
+	{
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
 	/* Not BEV_OPT_CLOSE_ON_FREE: STARTTLS swaps the bufferevent. */
 	s->bev = bufferevent_socket_new(smtpd_base, fd, 0);
 	if (s->bev == NULL) {

@@ -77,8 +77,14 @@ copy_cut(char *dst, size_t dstsz, const char *src)
 		dst[0] = '\0';
 		return;
 	}
-	memcpy(dst, src, dstsz - 4);
-	memcpy(dst + dstsz - 4, "...", 4);
+	/* Byte by byte: gcc -O3 misreads two memcpy()s here as out of
+	 * bounds. */
+	for (size_t i = 0; i < dstsz - 4; i++)
+		dst[i] = src[i];
+	dst[dstsz - 4] = '.';
+	dst[dstsz - 3] = '.';
+	dst[dstsz - 2] = '.';
+	dst[dstsz - 1] = '\0';
 }
 
 /*

@@ -21,6 +21,8 @@
 #include "ipc.h"
 #include "log.h"
 #include "lookup_client.h"
+
+#include <openssl/crypto.h>
 #include "lookup_proto.h"
 #include "xalloc.h"
 
@@ -98,6 +100,7 @@ struct lookup_request {
 	unsigned flags;
 	char *table;
 	char *key;
+	char *password;		/* LOOKUP_F_VERIFY only; wiped */
 	lookup_client_fn *cb;	/* NULL once cancelled */
 	void *ctx;
 	uint64_t deadline_ms;
@@ -161,6 +164,10 @@ req_free(struct lookup_request *r)
 {
 	free(r->table);
 	free(r->key);
+	if (r->password != NULL) {
+		OPENSSL_cleanse(r->password, strlen(r->password));
+		free(r->password);
+	}
 	free(r->local_text);
 	free(r);
 }
@@ -322,8 +329,8 @@ fail_all(struct lookup_client *lc, const char *why, bool retry)
 	}
 	while ((r = again.head) != NULL) {
 		rl_remove(&again, r);
-		if (lookup_proto_put_get(&lc->out, r->id, r->flags, r->table,
-		    r->key) < 0) {
+		if (lookup_proto_put_request(&lc->out, r->id, r->flags,
+		    r->table, r->key, r->password) < 0) {
 			finish(lc, r, DICT_TEMPFAIL, why, strlen(why));
 			continue;
 		}
@@ -473,6 +480,15 @@ struct lookup_request *
 lookup_client_get(struct lookup_client *lc, const char *table,
     const char *key, unsigned flags, lookup_client_fn *cb, void *ctx)
 {
+	return lookup_client_verify(lc, table, key, NULL,
+	    flags & ~LOOKUP_F_VERIFY, cb, ctx);
+}
+
+struct lookup_request *
+lookup_client_verify(struct lookup_client *lc, const char *table,
+    const char *key, const char *password, unsigned flags,
+    lookup_client_fn *cb, void *ctx)
+{
 	struct lookup_request *r = xcalloc(1, sizeof(*r));
 	char err[DICT_ERR_MAX_BYTES];
 	int verdict;
@@ -483,6 +499,10 @@ lookup_client_get(struct lookup_client *lc, const char *table,
 	r->flags = flags;
 	lc->live++;
 	verdict = check_request(table, key, flags, err, sizeof(err));
+	/* A password too long for the protocol matches nothing. */
+	if (verdict == -2 && password != NULL &&
+	    strlen(password) > LOOKUP_PASSWORD_MAX_BYTES)
+		verdict = DICT_NOTFOUND;
 	if (verdict != -2) {
 		queue_local(lc, r, (enum dict_status)verdict,
 		    verdict == DICT_TEMPFAIL ? err : "");
@@ -490,6 +510,10 @@ lookup_client_get(struct lookup_client *lc, const char *table,
 	}
 	r->table = xstrdup(table);
 	r->key = xstrdup(key);
+	if (password != NULL) {
+		r->flags |= LOOKUP_F_VERIFY;
+		r->password = xstrdup(password);
+	}
 	if (lc->sock < 0 && conn_open(lc) < 0) {
 		snprintf(err, sizeof(err), "cannot connect to the lookup "
 		    "process (%s): %s", lc->path, strerror(errno));
@@ -499,7 +523,8 @@ lookup_client_get(struct lookup_client *lc, const char *table,
 	if (++lc->next_id == 0)
 		lc->next_id = 1;
 	r->id = lc->next_id;
-	if (lookup_proto_put_get(&lc->out, r->id, flags, table, key) < 0) {
+	if (lookup_proto_put_request(&lc->out, r->id, r->flags, table, key,
+	    r->password) < 0) {
 		queue_local(lc, r, DICT_TEMPFAIL, "too many lookups waiting "
 		    "to be sent to the lookup process");
 		return r;

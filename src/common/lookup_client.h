@@ -70,6 +70,16 @@ void lookup_client_set_timeout(struct lookup_client *lc, unsigned ms);
 struct lookup_request *lookup_client_get(struct lookup_client *lc,
     const char *table, const char *key, unsigned flags,
     lookup_client_fn *cb, void *ctx);
+/*
+ * Check password for the login key against the stored hash that table
+ * gives (LOOKUP_F_VERIFY): DICT_FOUND = it matches, DICT_NOTFOUND = no
+ * such login or a wrong password, DICT_TEMPFAIL = the table or the
+ * stored hash failed.  The password is kept (for a resend after a
+ * reconnect) and wiped when the request ends.
+ */
+struct lookup_request *lookup_client_verify(struct lookup_client *lc,
+    const char *table, const char *key, const char *password,
+    unsigned flags, lookup_client_fn *cb, void *ctx);
 /* The caller no longer wants the answer: cb will not run. */
 void lookup_client_cancel(struct lookup_request *r);
 /* Requests whose callback has not run yet (cancelled ones excluded). */

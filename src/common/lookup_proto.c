@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "lookup_proto.h"
+
+#include <openssl/crypto.h>
 #include "xalloc.h"
 
 static void
@@ -63,17 +65,29 @@ fail:
 }
 
 int
+lookup_proto_put_request(struct buf *out, uint32_t id, uint32_t flags,
+    const char *table, const char *key, const char *password)
+{
+	uint32_t nums[2] = { id, flags };
+	const char *strs[3] = { table, key, password };
+	size_t lens[3] = { strlen(table), strlen(key),
+	    password != NULL ? strlen(password) : 0 };
+	bool verify = (flags & LOOKUP_F_VERIFY) != 0;
+
+	if ((flags & ~LOOKUP_F_ALL) != 0 || lens[0] == 0 ||
+	    lens[0] > DICT_SPEC_MAX_BYTES || lens[1] > DICT_KEY_MAX_BYTES ||
+	    verify != (password != NULL) ||
+	    lens[2] > LOOKUP_PASSWORD_MAX_BYTES)
+		return -1;
+	return put_frame(out, LOOKUP_MSG_GET, nums, 2, strs, lens,
+	    verify ? 3 : 2);
+}
+
+int
 lookup_proto_put_get(struct buf *out, uint32_t id, uint32_t flags,
     const char *table, const char *key)
 {
-	uint32_t nums[2] = { id, flags };
-	const char *strs[2] = { table, key };
-	size_t lens[2] = { strlen(table), strlen(key) };
-
-	if ((flags & ~LOOKUP_F_ALL) != 0 || lens[0] == 0 ||
-	    lens[0] > DICT_SPEC_MAX_BYTES || lens[1] > DICT_KEY_MAX_BYTES)
-		return -1;
-	return put_frame(out, LOOKUP_MSG_GET, nums, 2, strs, lens, 2);
+	return lookup_proto_put_request(out, id, flags, table, key, NULL);
 }
 
 int
@@ -150,6 +164,14 @@ lookup_proto_get_decode(struct ipc_in *in, struct lookup_get *g,
 		*error_r = "GET: bad key (too long, truncated or with a NUL)";
 		goto fail;
 	}
+	if (g->flags & LOOKUP_F_VERIFY) {
+		g->password = get_str(in, LOOKUP_PASSWORD_MAX_BYTES, NULL);
+		if (g->password == NULL) {
+			*error_r = "GET: bad password field (too long, "
+			    "truncated or with a NUL)";
+			goto fail;
+		}
+	}
 	if (!ipc_in_done(in)) {
 		*error_r = "GET: bytes after the last field";
 		goto fail;
@@ -165,8 +187,13 @@ lookup_get_deinit(struct lookup_get *g)
 {
 	free(g->table);
 	free(g->key);
+	if (g->password != NULL) {
+		OPENSSL_cleanse(g->password, strlen(g->password));
+		free(g->password);
+	}
 	g->table = NULL;
 	g->key = NULL;
+	g->password = NULL;
 }
 
 int

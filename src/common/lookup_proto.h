@@ -68,7 +68,16 @@ enum lookup_status {
 #define LOOKUP_F_NOCACHE	(1u << 0)  /* ask the table, not the cache
 					    * (the answer is not cached
 					    * either) */
-#define LOOKUP_F_ALL		(LOOKUP_F_NOCACHE)
+#define LOOKUP_F_VERIFY		(1u << 1)  /* check a password: key is
+					    * the login, a third str field
+					    * the password; the table's
+					    * value is the stored hash.
+					    * FOUND (text "") = it
+					    * matches, NOTFOUND = no such
+					    * login or a wrong password */
+#define LOOKUP_F_ALL		(LOOKUP_F_NOCACHE | LOOKUP_F_VERIFY)
+/* Longest password a VERIFY carries. */
+#define LOOKUP_PASSWORD_MAX_BYTES 1024
 
 /* Relative to queue_directory. */
 #define LOOKUP_SOCKET_PATH "private/lookup"
@@ -84,6 +93,8 @@ struct lookup_get {
 	uint32_t flags;
 	char *table;
 	char *key;
+	char *password;		/* LOOKUP_F_VERIFY only, else NULL;
+				 * wiped by lookup_get_deinit */
 };
 
 /* One decoded REPLY; text belongs to it (lookup_reply_deinit). */
@@ -101,6 +112,10 @@ struct lookup_reply {
  */
 int lookup_proto_put_get(struct buf *out, uint32_t id, uint32_t flags,
     const char *table, const char *key);
+/* The same with the password of a LOOKUP_F_VERIFY request (NULL
+ * otherwise; required with the flag). */
+int lookup_proto_put_request(struct buf *out, uint32_t id, uint32_t flags,
+    const char *table, const char *key, const char *password);
 /*
  * Append a whole REPLY frame to out.  text is the value (FOUND, len
  * bytes, at most DICT_VALUE_MAX_BYTES, no NUL), ignored for NOTFOUND,

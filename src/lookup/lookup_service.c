@@ -24,6 +24,7 @@
 #include "lookup_cache.h"
 #include "lookup_proto.h"
 #include "lookup_service.h"
+#include "passwd.h"
 #include "lookup_tables.h"
 #include "xalloc.h"
 
@@ -202,6 +203,48 @@ answer(const struct lookup_get *g, const char **text_r, size_t *len_r,
 	return st;
 }
 
+/*
+ * verify - a LOOKUP_F_VERIFY request: the table gave the stored hash
+ * (st, *text_r); compare the password with it.  FOUND with an empty
+ * text when it matches; NOTFOUND for an unknown login or a wrong
+ * password (logged at debug level only: smtpd logs the failure with
+ * the client); TEMPFAIL when the table failed or the stored hash is
+ * unusable (logged: an admin must fix the row).
+ */
+static enum dict_status
+verify(const struct lookup_get *g, enum dict_status st, const char **text_r,
+    size_t *len_r, char *err, size_t errsz)
+{
+	char why[256], shown[256 * 4 + 1];
+	bool plain = false;
+	enum passwd_result r;
+
+	if (st != DICT_FOUND)
+		return st;
+	r = passwd_verify(g->password, strlen(g->password), *text_r, &plain,
+	    why, sizeof(why));
+	*text_r = "";
+	*len_r = 0;
+	log_escape(shown, sizeof(shown), g->key, strlen(g->key), 256);
+	switch (r) {
+	case PASSWD_MATCH:
+		if (plain)
+			log_warning("%s: the password of %s is stored in "
+			    "plain text: store a hash ({SHA512-CRYPT} or "
+			    "{ARGON2ID}; `ostia user passwd`)", g->table, shown);
+		return DICT_FOUND;
+	case PASSWD_MISMATCH:
+		log_debug(1, "%s: wrong password for %s", g->table, shown);
+		return DICT_NOTFOUND;
+	default:
+		snprintf(err, errsz, "%.300s: the stored password of %.300s "
+		    "cannot be used: %.200s", g->table, shown, why);
+		log_warning("%s", err);
+		*text_r = err;
+		return DICT_TEMPFAIL;
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* Connections                                                      */
 
@@ -317,6 +360,8 @@ take_frames(struct lconn *lc)
 			return -1;
 		}
 		st = answer(&g, &text, &len, err, sizeof(err));
+		if (g.password != NULL)
+			st = verify(&g, st, &text, &len, err, sizeof(err));
 		if (st == DICT_TEMPFAIL)
 			len = strlen(text);
 		log_debug(2, "lookup %s \"%s\": %s", g.table, g.key,

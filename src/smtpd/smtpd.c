@@ -451,6 +451,7 @@ smtpd_session_free(struct session *s)
 		    s->id);
 	log_disconnect(s);
 	smtpd_transaction_reset(s);
+	smtpd_auth_session_end(s);
 	free(s->rcpts);
 	free(s->helo);
 	smtp_line_reader_deinit(&s->lr);
@@ -499,6 +500,92 @@ smtpd_greet(struct session *s)
 
 /* ---------------------------------------------------------------- */
 /* Process                                                          */
+
+/* read_auth_settings - SMTP AUTH (smtpd_auth.c). */
+static void
+read_auth_settings(const struct config_view *v)
+{
+	const char *type = config_str(v, P_smtpd_sasl_type);
+	char **maps, **opts;
+
+	smtpd_cfg.sasl_enable = config_bool(v, P_smtpd_sasl_auth_enable);
+	smtpd_cfg.sasl_type = strcasecmp(type, "dovecot") == 0 ?
+	    SMTPD_SASL_DOVECOT : SMTPD_SASL_OSTIA;
+	if (smtpd_cfg.sasl_enable && strcasecmp(type, "cyrus") == 0)
+		log_fatal("smtpd_sasl_type = cyrus is not supported: use "
+		    "dovecot (Dovecot's auth socket) or ostia (the account "
+		    "tables, smtpd_sasl_password_maps)");
+	smtpd_cfg.sasl_path = config_str(v, P_smtpd_sasl_path);
+	maps = config_list(v, P_smtpd_sasl_password_maps);
+	if (maps[0] != NULL) {
+		smtpd_cfg.sasl_password_table = xstrdup(maps[0]);
+		if (maps[1] != NULL)
+			log_warning("smtpd_sasl_password_maps: only the first "
+			    "table (%s) is used", maps[0]);
+	}
+	strv_free(&maps);
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned bits = 0;
+
+		opts = config_list(v, pass == 0 ? P_smtpd_sasl_security_options :
+		    P_smtpd_sasl_tls_security_options);
+		for (size_t i = 0; opts[i] != NULL; i++) {
+			if (strcasecmp(opts[i], "noplaintext") == 0)
+				bits |= SASL_SEC_NOPLAINTEXT;
+			else if (strcasecmp(opts[i], "noanonymous") == 0)
+				bits |= SASL_SEC_NOANONYMOUS;
+		}
+		strv_free(&opts);
+		if (pass == 0)
+			smtpd_cfg.sasl_opts = bits;
+		else
+			smtpd_cfg.sasl_tls_opts = bits;
+	}
+	smtpd_cfg.sasl_response_limit = (size_t)config_size(v,
+	    P_smtpd_sasl_response_limit);
+	smtpd_cfg.tls_auth_only = config_bool(v, P_smtpd_tls_auth_only);
+	smtpd_cfg.broken_auth_clients = config_bool(v,
+	    P_broken_sasl_auth_clients);
+	smtpd_cfg.auth_header = config_bool(v,
+	    P_smtpd_sasl_authenticated_header);
+	/* Sender ownership: where Postfix would evaluate these. */
+	{
+		static const enum param_id lists[] = {
+			P_smtpd_sender_restrictions,
+			P_smtpd_recipient_restrictions,
+			P_smtpd_relay_restrictions,
+		};
+
+		for (size_t k = 0; k < N_ELEMENTS(lists); k++) {
+			if (config_list_contains(v, lists[k],
+			    "reject_sender_login_mismatch")) {
+				smtpd_cfg.sender_check_auth = true;
+				smtpd_cfg.sender_check_unauth = true;
+			}
+			if (config_list_contains(v, lists[k],
+			    "reject_authenticated_sender_login_mismatch") ||
+			    config_list_contains(v, lists[k],
+			    "reject_known_sender_login_mismatch"))
+				smtpd_cfg.sender_check_auth = true;
+			if (config_list_contains(v, lists[k],
+			    "reject_unauthenticated_sender_login_mismatch"))
+				smtpd_cfg.sender_check_unauth = true;
+		}
+		maps = config_list(v, P_smtpd_sender_login_maps);
+		if (maps[0] != NULL)
+			smtpd_cfg.sender_login_table = xstrdup(maps[0]);
+		else if (smtpd_cfg.sender_check_auth ||
+		    smtpd_cfg.sender_check_unauth)
+			log_warning("reject_*_sender_login_mismatch without "
+			    "smtpd_sender_login_maps: every authenticated "
+			    "sender is refused");
+		strv_free(&maps);
+	}
+	/* RFC 4954 4: AUTH lines may be longer than 512 octets. */
+	smtpd_cfg.line_max = SMTP_COMMAND_LINE_MAX_BYTES;
+	if (smtpd_cfg.sasl_enable)
+		smtpd_cfg.line_max = smtpd_cfg.sasl_response_limit + 64;
+}
 
 /* Made before privileges are dropped (keys), kept for smtpd_init. */
 static struct tls_server *preinit_tls;
@@ -565,6 +652,9 @@ smtpd_init(struct child *c)
 	    SMTP_EXT_CHUNKING;
 	if (config_bool(v, P_smtputf8_enable))
 		smtpd_cfg.exts |= SMTP_EXT_SMTPUTF8;
+	/* AUTH= on MAIL FROM (RFC 4954 5) once AUTH is offered. */
+	if (config_bool(v, P_smtpd_sasl_auth_enable))
+		smtpd_cfg.exts |= SMTP_EXT_AUTH;
 	smtpd_cfg.pipelining = true;
 	smtpd_cfg.enhanced = true;
 	smtpd_cfg.vrfy_advertised = !smtpd_cfg.vrfy_disabled;
@@ -591,6 +681,7 @@ smtpd_init(struct child *c)
 	}
 	strv_free(&discard);
 	smtpd_cfg.tls = preinit_tls;
+	read_auth_settings(v);
 	smtpd_cfg.starttls_timeout = config_time(v, P_smtpd_starttls_timeout);
 	smtpd_cfg.tls_received_header = config_bool(v,
 	    P_smtpd_tls_received_header);
@@ -604,6 +695,7 @@ smtpd_init(struct child *c)
 	    strlen(smtpd_cfg.myhostname)) != 0)
 		log_warning("smtpd_banner does not start with $myhostname "
 		    "(%s), as RFC 5321 4.3.1 asks", smtpd_cfg.myhostname);
+	smtpd_auth_init();
 }
 
 static void
@@ -616,6 +708,23 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	s->child = c;
 	s->qfd = -1;
 	s->fd = fd;
+	/* The local end, for Dovecot's lip/lport: "HOST:PORT", "[V6]:PORT". */
+	{
+		const char *colon = strrchr(listen_addr, ':');
+		const char *h = listen_addr;
+		size_t hl = colon != NULL ? (size_t)(colon - listen_addr) : 0;
+
+		if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+			h++;
+			hl -= 2;
+		}
+		if (hl < sizeof(s->local_addr)) {
+			memcpy(s->local_addr, h, hl);
+			s->local_addr[hl] = '\0';
+		}
+		s->local_port = colon != NULL ? (unsigned)strtoul(colon + 1,
+		    NULL, 10) : 0;
+	}
 	/* "service 465 (127.0.0.1:465)", or the address alone when the
 	 * service is named by it. */
 	if (strcmp(smtpd_cfg.service, listen_addr) == 0)
@@ -631,7 +740,7 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	s->saved_verbose = log_get_verbose();
 	if (peer_list_match(smtpd_cfg.debug_peers, s->name, s->addr) == 1)
 		log_set_verbose(s->saved_verbose + smtpd_cfg.debug_level);
-	smtp_line_reader_init(&s->lr, SMTP_COMMAND_LINE_MAX_BYTES);
+	smtp_line_reader_init(&s->lr, smtpd_cfg.line_max);
 	buf_init(&s->pending_reply, 16 * 1024);
 	s->timer = evtimer_new(smtpd_base, on_error_sleep, s);
 	/*

@@ -89,7 +89,7 @@ cmd_starttls(struct session *s, const struct smtp_command *c)
 		    pending == 1 ? "" : "s");
 		evbuffer_drain(bufferevent_get_input(s->bev), pending);
 		smtp_line_reader_deinit(&s->lr);
-		smtp_line_reader_init(&s->lr, SMTP_COMMAND_LINE_MAX_BYTES);
+		smtp_line_reader_init(&s->lr, smtpd_cfg.line_max);
 	}
 	s->oks[SMTP_VERB_STARTTLS]++;
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
@@ -146,6 +146,16 @@ cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 		smtpd_reply(s, "250-CHUNKING");
 	if (starttls_offered(s))
 		smtpd_reply(s, "250-STARTTLS");
+	{
+		char mechs[512];
+
+		if (*smtpd_auth_mechs(s, mechs, sizeof(mechs)) != '\0') {
+			smtpd_reply(s, "250-AUTH %s", mechs);
+			/* Old Outlook Express / Microsoft clients. */
+			if (smtpd_cfg.broken_auth_clients)
+				smtpd_reply(s, "250-AUTH=%s", mechs);
+		}
+	}
 	smtpd_reply(s, "250 HELP");
 }
 
@@ -237,10 +247,32 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 		smtpd_reply_error(s, "%s", text);
 		return;
 	}
+	/* Sender ownership (smtpd_sender_login_maps) may need a lookup;
+	 * it ends in smtpd_mail_accept() or smtpd_mail_refuse(). */
+	if (smtpd_sender_check_start(s))
+		return;
+	smtpd_mail_accept(s);
+}
+
+void
+smtpd_mail_accept(struct session *s)
+{
 	s->have_mail = true;
 	s->state = SS_MAIL;
 	s->oks[SMTP_VERB_MAIL]++;
 	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
+void
+smtpd_mail_refuse(struct session *s, const char *text)
+{
+	s->state = s->helo != NULL ? SS_READY : SS_CONNECTED;
+	s->have_mail = true;	/* for the log line's from=<> */
+	smtpd_log_reject(s, "MAIL", text, NULL);
+	s->have_mail = false;
+	smtp_mail_args_deinit(&s->mail);
+	memset(&s->mail, 0, sizeof(s->mail));
+	smtpd_reply_error(s, "%s", text);
 }
 
 static void
@@ -536,8 +568,10 @@ dispatch(struct session *s, const struct smtp_command *c)
 	case SMTP_VERB_STARTTLS:
 		cmd_starttls(s, c);
 		break;
-	case SMTP_VERB_EXPN:
 	case SMTP_VERB_AUTH:
+		smtpd_auth_cmd(s, c);
+		break;
+	case SMTP_VERB_EXPN:
 	case SMTP_VERB_UNKNOWN:
 	case SMTP_VERB__COUNT:
 		smtpd_reply_error(s, "502 5.5.2 Error: command not recognized");
@@ -554,6 +588,21 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	char who[128];
 
 	if (st == SMTP_LINE_TOO_LONG) {
+		if (s->state == SS_AUTH) {
+			/* The exchange cannot go on after a lost line. */
+			smtpd_auth_response(s, "*", 1);
+			return;
+		}
+		smtpd_reply_error(s, "500 5.5.2 Error: line too long");
+		return;
+	}
+	if (s->state == SS_AUTH && st == SMTP_LINE_OK) {
+		smtpd_auth_response(s, line, len);
+		return;
+	}
+	/* Only AUTH may pass 512 octets (RFC 4954 4). */
+	if (st == SMTP_LINE_OK && len > SMTP_COMMAND_LINE_MAX_BYTES - 2 &&
+	    (len < 5 || strncasecmp(line, "AUTH ", 5) != 0)) {
 		smtpd_reply_error(s, "500 5.5.2 Error: line too long");
 		return;
 	}

@@ -26,6 +26,8 @@ struct bufferevent;
 struct event;
 struct event_base;
 struct evbuffer;
+struct lookup_request;
+struct sasl_dovecot_req;
 
 /* Longest reply line we build. */
 #define SMTPD_REPLY_MAX_BYTES 1024
@@ -35,6 +37,18 @@ struct evbuffer;
 #define SMTPD_INPUT_MAX_BYTES (256 * 1024)
 /* Longest HELO/EHLO argument kept. */
 #define SMTPD_HELO_MAX_BYTES 255
+/* Longest SASL user name and mechanism name kept. */
+#define SMTPD_AUTH_USER_MAX 320
+#define SMTPD_AUTH_MECH_MAX 20
+/* smtpd_sasl_security_options bits. */
+#define SASL_SEC_NOPLAINTEXT (1u << 0)
+#define SASL_SEC_NOANONYMOUS (1u << 1)
+
+enum smtpd_sasl_type {
+	SMTPD_SASL_OSTIA,
+	SMTPD_SASL_DOVECOT,
+};
+
 /* Largest BDAT chunk size accepted in the command (the data is
  * streamed, this only bounds the number). */
 #define SMTPD_BDAT_CHUNK_MAX ((uint64_t)1 << 40)
@@ -71,6 +85,21 @@ struct smtpd_settings {
 	struct tls_server *tls;
 	long long starttls_timeout;
 	bool tls_received_header;
+	/* SMTP AUTH (smtpd_auth.c) */
+	bool sasl_enable;
+	enum smtpd_sasl_type sasl_type;
+	const char *sasl_path;
+	const char *sasl_password_table;	/* NULL when none */
+	unsigned sasl_opts, sasl_tls_opts;	/* SASL_SEC_* */
+	size_t sasl_response_limit;
+	bool tls_auth_only;
+	bool broken_auth_clients;
+	bool auth_header;
+	size_t line_max;		/* line reader bound (AUTH lines) */
+	/* smtpd_sender_login_maps with reject_*_sender_login_mismatch */
+	const char *sender_login_table;		/* NULL when none */
+	bool sender_check_auth;		/* authenticated senders */
+	bool sender_check_unauth;	/* unauthenticated senders */
 };
 
 enum session_state {
@@ -82,6 +111,8 @@ enum session_state {
 	SS_DATA,		/* reading message text after 354 */
 	SS_BDAT,		/* reading a BDAT chunk */
 	SS_WAIT_COMMIT,		/* waiting for the queue process */
+	SS_AUTH,		/* reading a SASL response line */
+	SS_WAIT_AUTH,		/* waiting for the password check */
 	SS_STARTTLS,		/* 220 sent; handshake once it has left */
 	SS_TLS_HANDSHAKE,	/* waiting for or in the TLS handshake */
 	SS_QUIT,		/* closing after the last reply */
@@ -105,6 +136,19 @@ struct session {
 	char tls_proto[16];
 	char tls_cipher[64];
 	int tls_bits, tls_alg_bits;
+	char local_addr[INET6_ADDRSTRLEN];
+	unsigned local_port;
+	/* AUTH */
+	bool authenticated;
+	char *auth_user;
+	char auth_mech[SMTPD_AUTH_MECH_MAX + 1];
+	char *ax_user;			/* LOGIN: the name, until checked */
+	int ax_step;
+	struct lookup_request *ax_req;	/* password check under way */
+	struct sasl_dovecot_req *ax_dreq;
+	unsigned auth_failures;
+	struct lookup_request *sender_req;	/* ownership lookup */
+	bool sender_at_domain;		/* trying "@domain" now */
 	struct event *timer;		/* error sleep */
 	enum session_state state;
 	char addr[INET6_ADDRSTRLEN];
@@ -171,6 +215,20 @@ void smtpd_tls_event(struct session *s, short what);
 /* smtpd.c: callbacks and timeouts of s->bev; the 220 greeting. */
 void smtpd_bev_setup(struct session *s, long long timeout);
 void smtpd_greet(struct session *s);
+
+/* smtpd_auth.c */
+void smtpd_auth_init(void);
+const char *smtpd_auth_mechs(const struct session *s, char *out,
+    size_t outsz);
+void smtpd_auth_cmd(struct session *s, const struct smtp_command *c);
+void smtpd_auth_response(struct session *s, const char *line, size_t len);
+void smtpd_auth_session_end(struct session *s);
+/* Start the sender ownership check of a parsed MAIL FROM: true when it
+ * runs (asynchronously), false when none applies. */
+bool smtpd_sender_check_start(struct session *s);
+/* smtpd_cmd.c: the end of MAIL FROM, after the check. */
+void smtpd_mail_accept(struct session *s);
+void smtpd_mail_refuse(struct session *s, const char *text);
 
 /* smtpd_cmd.c */
 void smtpd_handle_line(struct session *s, enum smtp_line_status st,

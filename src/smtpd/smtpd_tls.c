@@ -251,7 +251,10 @@ handshake_done(struct session *s)
 	s->esmtp = false;
 	smtpd_transaction_reset(s);
 	smtp_line_reader_deinit(&s->lr);
-	smtp_line_reader_init(&s->lr, SMTP_COMMAND_LINE_MAX_BYTES);
+	smtp_line_reader_init(&s->lr, smtpd_cfg.line_max);
+	s->authenticated = false;
+	free(s->auth_user);
+	s->auth_user = NULL;
 	s->state = SS_CONNECTED;
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtpd_session_process(s);

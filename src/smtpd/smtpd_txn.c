@@ -172,6 +172,9 @@ write_envelope(struct session *s)
 		(void)buf_appendf(&rcv, "\t(using %s with cipher %s (%d/%d "
 		    "bits))\r\n\t(No client certificate requested)\r\n",
 		    s->tls_proto, s->tls_cipher, s->tls_bits, s->tls_alg_bits);
+	if (s->authenticated && smtpd_cfg.auth_header)
+		(void)buf_appendf(&rcv, "\t(Authenticated sender: %s)\r\n",
+		    s->auth_user);
 	(void)buf_appendf(&rcv, "\tby %s (%s) with %s id %s",
 	    smtpd_cfg.myhostname, smtpd_cfg.mail_name, proto, s->id);
 	if (s->nrcpts == 1)
@@ -277,8 +280,18 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 	}
 	s->qfd = fd;
 	memcpy(s->id, id, QUEUE_ID_LEN + 1);
-	log_info("%s: client=%s", s->id,
-	    smtpd_client_label(s, who, sizeof(who)));
+	if (s->authenticated) {
+		char user[SMTPD_AUTH_USER_MAX * 4 + 1];
+
+		log_escape(user, sizeof(user), s->auth_user,
+		    strlen(s->auth_user), SMTPD_AUTH_USER_MAX);
+		log_info("%s: client=%s, sasl_method=%s, sasl_username=%s",
+		    s->id, smtpd_client_label(s, who, sizeof(who)),
+		    s->auth_mech, user);
+	} else {
+		log_info("%s: client=%s", s->id,
+		    smtpd_client_label(s, who, sizeof(who)));
+	}
 	if (!waiting)
 		return;
 	s->paused = false;

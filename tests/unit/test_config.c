@@ -844,9 +844,9 @@ test_warn_later_once(void **state)
 	    "smtp inet n - n - - smtpd -o relayhost=[a]\n"	/* 1 */
 	    "smtps inet n - n - - smtpd\n"			/* 2 */
 	    "  -o relayhost=[b]\n"				/* 3 */
-	    "  -o smtpd_sasl_auth_enable=yes\n"			/* 4 */
+	    "  -o smtpd_client_restrictions=permit\n"		/* 4 */
 	    "sub inet n - n - - smtpd\n"			/* 5 */
-	    "  -o smtpd_sasl_auth_enable=yes\n";		/* 6 */
+	    "  -o smtpd_client_restrictions=permit\n";	/* 6 */
 	struct diag_list dl;
 	struct config *cf = load_ok(text, master, 0, &dl);
 
@@ -856,7 +856,7 @@ test_warn_later_once(void **state)
 	expect_diag(&dl, DIAG_WARNING, "parameter myorigin is known but not "
 	    "implemented yet", MAIN_PATH, 1);
 	/* Set twice in master.cf only: warned once, at the first. */
-	expect_diag(&dl, DIAG_WARNING, "smtpd_sasl_auth_enable is known but "
+	expect_diag(&dl, DIAG_WARNING, "smtpd_client_restrictions is known but "
 	    "not implemented", MASTER_PATH, 2);
 	expect_diag(&dl, DIAG_WARNING, "parameter biff is a Postfix setting "
 	    "with no meaning in Ostia", MAIN_PATH, 3);

@@ -439,6 +439,13 @@ test_statuses(void **state)
 		"tls_eecdh_auto_curves", "tls_high_cipherlist", "tls_medium_cipherlist",
 		"tls_low_cipherlist", "tls_export_cipherlist", "tls_null_cipherlist",
 		"smtpd_tls_dh1024_param_file",
+		/* SMTP AUTH (issue 6). */
+		"smtpd_sasl_auth_enable", "smtpd_sasl_type", "smtpd_sasl_path",
+		"smtpd_sasl_security_options", "smtpd_sasl_tls_security_options",
+		"smtpd_sasl_response_limit", "smtpd_sasl_authenticated_header",
+		"smtpd_tls_auth_only", "broken_sasl_auth_clients",
+		"smtpd_sasl_password_maps", "account_database",
+		"smtpd_sender_login_maps",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

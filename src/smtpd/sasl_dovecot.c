@@ -1,0 +1,1686 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sasl_dovecot - smtpd's client of Dovecot's auth service; see
+ * sasl_dovecot.h for the protocol and the contract.
+ *
+ * Runs in smtpd as mail_owner.  Dovecot's lines are untrusted input
+ * (STYLE.md 1.3): bounded, checked field by field, and anything that
+ * does not fit the state ends the connection with TEMPFAIL for every
+ * request on it.
+ *
+ * Structure: every live request is on d->reqs.  Internal code only
+ * changes states and puts answers on d->ready; callbacks run from one
+ * place, on_deliver(), fired by event_active(), so no callback ever
+ * runs inside an API call or in the middle of a state change, and a
+ * callback may call anything (start, respond, cancel, free).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "log.h"
+#include "sasl_dovecot.h"
+#include "xalloc.h"
+
+#define READ_CHUNK 4096
+#define MECH_NAME_MAX 20
+#define MECHS_MAX 64
+#define HANDSHAKE_LINES_MAX 1024
+#define ERR_MAX 256
+
+enum conn_state {
+	CS_IDLE,	/* no connection */
+	CS_CONNECTING,	/* TCP connect in progress */
+	CS_HANDSHAKE,	/* connected, waiting for DONE */
+	CS_READY,
+};
+
+enum req_state {
+	RS_QUEUED,	/* waiting for the handshake; nothing sent */
+	RS_WAITING,	/* AUTH or CONT sent, answer due by deadline */
+	RS_CHALLENGED,	/* CONT received; waiting for respond() */
+	RS_LOST,	/* challenged, then the connection was lost */
+	RS_DONE,	/* final answer on d->ready */
+};
+
+struct mech {
+	char name[MECH_NAME_MAX + 1];
+	unsigned flags;
+};
+
+struct sasl_dovecot_req {
+	struct sasl_dovecot *d;
+	struct sasl_dovecot_req *prev, *next;	/* d->reqs */
+	struct sasl_dovecot_req *rprev, *rnext;	/* d->ready */
+	bool on_ready;
+	bool probe;		/* sasl_dovecot_wait() */
+	enum req_state state;
+	uint32_t id;		/* 0 until sent */
+	uint64_t conn_gen;	/* connection the id belongs to */
+	uint64_t deadline_ms;
+	char *mech;		/* as given, upper-cased */
+	char *params;		/* "\tservice=smtp..." (no secrets) */
+	char *initial;		/* base64 initial response (secret) or NULL */
+	sasl_dovecot_cb *cb;
+	void *ctx;
+	/* The answer to deliver. */
+	enum sasl_step step;
+	char *data;
+	char *user;
+};
+
+struct sasl_dovecot {
+	struct event_base *base;
+	char *path;		/* as configured, for logs */
+	char *unix_path;	/* NULL for inet: */
+	char *host, *port;
+	unsigned handshake_ms, reply_ms, backoff_min_ms, backoff_max_ms;
+
+	enum conn_state state;
+	int sock;
+	struct event *rev, *wev;
+	struct event *conn_timer, *req_timer, *deliver_ev;
+	struct addrinfo *ai, *ai_next;	/* inet: addresses still to try */
+	struct buf in, out;
+	size_t out_off;
+	uint32_t next_id;
+	uint64_t conn_gen;
+	bool version_seen;
+	unsigned hs_lines;
+	struct mech hs_mechs[MECHS_MAX];	/* handshake in progress */
+	size_t n_hs_mechs;
+
+	struct mech mechs[MECHS_MAX];	/* from the last complete handshake */
+	size_t n_mechs;
+	bool have_mechs;
+	struct buf mechs_text;
+
+	uint64_t backoff_ms;	/* 0: no failure since the last handshake */
+	uint64_t next_try_ms;	/* no attempt before this */
+	char last_error[ERR_MAX];
+
+	struct sasl_dovecot_req *reqs_head, *reqs_tail;
+	struct sasl_dovecot_req *ready_head, *ready_tail;
+	size_t live;		/* requests whose final callback is due */
+	unsigned depth;		/* inside on_deliver */
+	bool doomed;		/* freed from a callback */
+};
+
+/* ---------------------------------------------------------------- */
+/* Small helpers                                                    */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+ms_to_tv(uint64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* A SASL mechanism name (RFC 4422 3.1): [A-Z0-9-_]{1,20}; lower case
+ * letters are accepted here and upper-cased by the caller. */
+static bool
+mech_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > MECH_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+is_b64_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* Strict base64: groups of four, '=' only as the last one or two. */
+static bool
+b64_ok(const char *s, size_t len)
+{
+	size_t pad = 0;
+
+	if (len % 4 != 0)
+		return false;
+	if (len > 0 && s[len - 1] == '=') {
+		pad++;
+		if (s[len - 2] == '=')
+			pad++;
+	}
+	for (size_t i = 0; i < len - pad; i++)
+		if (!is_b64_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Challenges from Dovecot: base64 alphabet only (Dovecot pads). */
+static bool
+b64_chars_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_b64_char((unsigned char)s[i]) && s[i] != '=')
+			return false;
+	return true;
+}
+
+/*
+ * Undo Dovecot's tab-escaping (\001 then '0' NUL, '1' \001, 't' TAB,
+ * 'r' CR, 'n' or 'l' LF, anything else itself) of len bytes of s.
+ * Returns a new string; *len_r its length (it may hold NULs).
+ */
+static char *
+tab_unescape(const char *s, size_t len, size_t *len_r)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '\001' && i + 1 < len) {
+			switch (s[++i]) {
+			case '0': c = '\0'; break;
+			case '1': c = '\001'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'n': case 'l': c = '\n'; break;
+			default: c = s[i]; break;
+			}
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	*len_r = o;
+	return out;
+}
+
+/* A user name we can hand on: 1..SASL_DOVECOT_USER_MAX bytes, no
+ * control characters (8-bit bytes are allowed: UTF-8 names). */
+static bool
+user_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > SASL_DOVECOT_USER_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* Printable ASCII only (others become '?'), at most
+ * SASL_DOVECOT_REASON_MAX bytes: fit for an SMTP reply. */
+static char *
+reason_clean(const char *s, size_t len)
+{
+	char *out;
+
+	if (len > SASL_DOVECOT_REASON_MAX)
+		len = SASL_DOVECOT_REASON_MAX;
+	out = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static bool
+session_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		    c == '_' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+addr_ok(const char *s)
+{
+	unsigned char tmp[sizeof(struct in6_addr)];
+
+	return s != NULL && (inet_pton(AF_INET, s, tmp) == 1 ||
+	    inet_pton(AF_INET6, s, tmp) == 1);
+}
+
+/* The field after "name=" when field is "name=value", else NULL. */
+static const char *
+field_value(const char *field, size_t flen, const char *name, size_t *vlen)
+{
+	size_t nlen = strlen(name);
+
+	if (flen > nlen && memcmp(field, name, nlen) == 0 &&
+	    field[nlen] == '=') {
+		*vlen = flen - nlen - 1;
+		return field + nlen + 1;
+	}
+	return NULL;
+}
+
+static bool
+field_is(const char *field, size_t flen, const char *word)
+{
+	return flen == strlen(word) && memcmp(field, word, flen) == 0;
+}
+
+/* Parse a decimal uint32 > 0 with no sign or leading zero. */
+static bool
+parse_id(const char *s, size_t len, uint32_t *id_r)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 10 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return false;
+	*id_r = (uint32_t)v;
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
+/* Request lists and delivery                                       */
+
+static void
+reqs_push(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	r->next = NULL;
+	r->prev = d->reqs_tail;
+	if (d->reqs_tail != NULL)
+		d->reqs_tail->next = r;
+	else
+		d->reqs_head = r;
+	d->reqs_tail = r;
+}
+
+static void
+reqs_remove(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		d->reqs_head = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		d->reqs_tail = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void ready_remove(struct sasl_dovecot *d, struct sasl_dovecot_req *r);
+
+static void
+ready_push(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	ready_remove(d, r);
+	r->rnext = NULL;
+	r->rprev = d->ready_tail;
+	if (d->ready_tail != NULL)
+		d->ready_tail->rnext = r;
+	else
+		d->ready_head = r;
+	d->ready_tail = r;
+	r->on_ready = true;
+	event_active(d->deliver_ev, EV_TIMEOUT, 0);
+}
+
+static void
+ready_remove(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	if (!r->on_ready)
+		return;
+	if (r->rprev != NULL)
+		r->rprev->rnext = r->rnext;
+	else
+		d->ready_head = r->rnext;
+	if (r->rnext != NULL)
+		r->rnext->rprev = r->rprev;
+	else
+		d->ready_tail = r->rprev;
+	r->rprev = r->rnext = NULL;
+	r->on_ready = false;
+}
+
+static void
+req_free(struct sasl_dovecot_req *r)
+{
+	free(r->mech);
+	free(r->params);
+	free_secret(r->initial);
+	free(r->data);
+	free(r->user);
+	free(r);
+}
+
+/*
+ * answer - give r its answer (delivered from the loop).  Final steps
+ * make r DONE; CONTINUE makes it CHALLENGED.  data/user are copied
+ * (NULL allowed).
+ */
+static void
+answer(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
+    enum sasl_step step, const char *data, const char *user)
+{
+	free(r->data);
+	free(r->user);
+	r->step = step;
+	r->data = data != NULL ? xstrdup(data) : NULL;
+	r->user = user != NULL ? xstrdup(user) : NULL;
+	r->state = step == SASL_STEP_CONTINUE ? RS_CHALLENGED : RS_DONE;
+	free_secret(r->initial);
+	r->initial = NULL;
+	ready_push(d, r);
+}
+
+static void destroy(struct sasl_dovecot *d);
+
+static void
+on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct sasl_dovecot *d = arg;
+	struct sasl_dovecot_req *r;
+
+	d->depth++;
+	while (!d->doomed && (r = d->ready_head) != NULL) {
+		enum sasl_step step = r->step;
+		char *data = r->data, *user = r->user;
+
+		ready_remove(d, r);
+		r->data = r->user = NULL;
+		if (step != SASL_STEP_CONTINUE) {
+			reqs_remove(d, r);
+			d->live--;
+			r->cb(r->ctx, step, data, user);
+			req_free(r);
+		} else {
+			/* r may be cancelled (freed) by the callback. */
+			r->cb(r->ctx, step, data, user);
+		}
+		free_secret(data);
+		free(user);
+	}
+	d->depth--;
+	if (d->doomed && d->depth == 0)
+		destroy(d);
+}
+
+/* ---------------------------------------------------------------- */
+/* Connection                                                       */
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+static void start_attempt(struct sasl_dovecot *d);
+static void send_queued(struct sasl_dovecot *d);
+
+static void
+arm_req_timer(struct sasl_dovecot *d)
+{
+	struct sasl_dovecot_req *r;
+	uint64_t first = UINT64_MAX, now = mono_ms();
+	struct timeval tv;
+
+	for (r = d->reqs_head; r != NULL; r = r->next)
+		if (r->state == RS_WAITING && r->deadline_ms < first)
+			first = r->deadline_ms;
+	if (first == UINT64_MAX) {
+		evtimer_del(d->req_timer);
+		return;
+	}
+	ms_to_tv(first > now ? first - now : 0, &tv);
+	evtimer_add(d->req_timer, &tv);
+}
+
+static void
+conn_drop_socket(struct sasl_dovecot *d)
+{
+	if (d->rev != NULL) {
+		event_free(d->rev);
+		d->rev = NULL;
+	}
+	if (d->wev != NULL) {
+		event_free(d->wev);
+		d->wev = NULL;
+	}
+	if (d->sock >= 0) {
+		close(d->sock);
+		d->sock = -1;
+	}
+	buf_reset(&d->in);
+	buf_reset(&d->out);
+	d->out_off = 0;
+}
+
+/*
+ * conn_close - end the connection.  Every request that was waiting on
+ * it or for it gets TEMPFAIL with why; challenged ones become LOST (their
+ * respond() gets the TEMPFAIL).  failure: the attempt or the connection
+ * failed (back off before the next one); otherwise the next request may
+ * connect at once.
+ */
+static void
+conn_close(struct sasl_dovecot *d, const char *why, bool failure)
+{
+	struct sasl_dovecot_req *r;
+	uint64_t now = mono_ms();
+
+	conn_drop_socket(d);
+	if (d->ai != NULL) {
+		freeaddrinfo(d->ai);
+		d->ai = d->ai_next = NULL;
+	}
+	evtimer_del(d->conn_timer);
+	d->state = CS_IDLE;
+	d->conn_gen++;
+	snprintf(d->last_error, sizeof(d->last_error), "%s", why);
+	if (failure) {
+		d->backoff_ms = d->backoff_ms == 0 ? d->backoff_min_ms :
+		    d->backoff_ms * 2;
+		if (d->backoff_ms > d->backoff_max_ms)
+			d->backoff_ms = d->backoff_max_ms;
+		d->next_try_ms = now + d->backoff_ms;
+	} else
+		d->next_try_ms = now;
+	for (r = d->reqs_head; r != NULL; r = r->next) {
+		switch (r->state) {
+		case RS_QUEUED:
+		case RS_WAITING:
+			answer(d, r, SASL_STEP_TEMPFAIL, why, NULL);
+			break;
+		case RS_CHALLENGED:
+			r->state = RS_LOST;
+			break;
+		case RS_LOST:
+		case RS_DONE:
+			break;
+		}
+	}
+	arm_req_timer(d);
+}
+
+/* conn_fail - a protocol or transport failure: log, close, back off. */
+static void
+conn_fail(struct sasl_dovecot *d, const char *fmt, ...) ATTR_FORMAT(2, 3);
+
+static void
+conn_fail(struct sasl_dovecot *d, const char *fmt, ...)
+{
+	char why[ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warning("SASL: Dovecot auth %s: %s", d->path, why);
+	conn_close(d, why, true);
+}
+
+/* flush - write what the socket takes; -1 when the connection broke. */
+static int
+flush(struct sasl_dovecot *d)
+{
+	while (d->out.len > d->out_off) {
+		ssize_t n = send(d->sock, d->out.data + d->out_off,
+		    d->out.len - d->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			return -1;
+		d->out_off += (size_t)n;
+	}
+	if (d->out_off == d->out.len) {
+		buf_reset(&d->out);
+		d->out_off = 0;
+		event_del(d->wev);
+	} else {
+		if (d->out_off > d->out.len / 2) {
+			buf_consume(&d->out, d->out_off);
+			d->out_off = 0;
+		}
+		event_add(d->wev, NULL);
+	}
+	return 0;
+}
+
+/* send_flush - flush, failing the connection when it broke.  -1 then. */
+static int
+send_flush(struct sasl_dovecot *d)
+{
+	char why[ERR_MAX];
+
+	if (d->state == CS_CONNECTING)
+		return 0;	/* written when the connect completes */
+	if (flush(d) < 0) {
+		if (d->state != CS_READY) {
+			conn_fail(d, "lost the connection: %s",
+			    strerror(errno));
+			return -1;
+		}
+		/* Dovecot went away (as when reading EOF): the next
+		 * request connects again without waiting. */
+		snprintf(why, sizeof(why), "lost the connection to Dovecot "
+		    "auth: %s", strerror(errno));
+		log_warning("SASL: Dovecot auth %s: %s", d->path, why);
+		conn_close(d, why, false);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * still_there - before a new request goes on a ready connection: has
+ * Dovecot closed it without our loop having noticed yet (it restarted
+ * while we were busy)?  Then close it now, so the request waits for a
+ * new connection instead of failing on the dead one.
+ */
+static void
+still_there(struct sasl_dovecot *d)
+{
+	char c;
+	ssize_t n;
+
+	if (d->state != CS_READY)
+		return;
+	n = recv(d->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)) {
+		log_debug(1, "SASL: Dovecot auth %s: connection closed",
+		    d->path);
+		conn_close(d, "lost the connection to Dovecot auth", false);
+	}
+}
+
+static void
+on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sasl_dovecot *d = arg;
+
+	if (d->state == CS_CONNECTING)
+		conn_fail(d, "connect timed out after %u ms", d->handshake_ms);
+	else if (d->state == CS_HANDSHAKE)
+		conn_fail(d, "no complete handshake within %u ms",
+		    d->handshake_ms);
+}
+
+static void
+on_req_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sasl_dovecot *d = arg;
+	struct sasl_dovecot_req *r;
+	uint64_t now = mono_ms();
+	char why[128];
+	bool cancelled = false;
+
+	snprintf(why, sizeof(why), "Dovecot auth did not answer within "
+	    "%u ms", d->reply_ms);
+	for (r = d->reqs_head; r != NULL; r = r->next) {
+		if (r->state != RS_WAITING || r->deadline_ms > now)
+			continue;
+		log_warning("SASL: Dovecot auth %s: no answer to request %u "
+		    "within %u ms", d->path, r->id, d->reply_ms);
+		/* Dovecot may still answer: the id is then ignored. */
+		if (buf_appendf(&d->out, "CANCEL\t%u\n", r->id) == 0)
+			cancelled = true;
+		answer(d, r, SASL_STEP_TEMPFAIL, why, NULL);
+	}
+	if (cancelled && send_flush(d) < 0)
+		return;
+	arm_req_timer(d);
+}
+
+/* The client's half of the handshake, pipelined. */
+static void
+queue_hello(struct sasl_dovecot *d)
+{
+	(void)buf_appendf(&d->out, "VERSION\t1\t2\nCPID\t%ld\n",
+	    (long)getpid());
+}
+
+static void
+conn_established(struct sasl_dovecot *d)
+{
+	struct timeval tv;
+
+	d->state = CS_HANDSHAKE;
+	d->version_seen = false;
+	d->hs_lines = 0;
+	d->n_hs_mechs = 0;
+	d->next_id = 1;
+	if (d->rev == NULL) {
+		d->rev = event_new(d->base, d->sock, EV_READ | EV_PERSIST,
+		    on_read, d);
+		event_add(d->rev, NULL);
+	}
+	if (d->wev == NULL)
+		d->wev = event_new(d->base, d->sock, EV_WRITE | EV_PERSIST,
+		    on_write, d);
+	if (d->ai != NULL) {
+		freeaddrinfo(d->ai);
+		d->ai = d->ai_next = NULL;
+	}
+	ms_to_tv(d->handshake_ms, &tv);
+	evtimer_add(d->conn_timer, &tv);
+	(void)send_flush(d);
+}
+
+/*
+ * try_inet - connect to the next address of d->ai.  0 when connected or
+ * in progress, -1 when no address is left (errno from the last).
+ */
+static int
+try_inet(struct sasl_dovecot *d)
+{
+	int e = ECONNREFUSED;
+
+	while (d->ai_next != NULL) {
+		struct addrinfo *a = d->ai_next;
+		int s;
+
+		d->ai_next = a->ai_next;
+		s = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
+		if (s < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
+			d->sock = s;
+			return 0;	/* caller sees state */
+		}
+		if (errno == EINPROGRESS) {
+			d->sock = s;
+			d->state = CS_CONNECTING;
+			d->wev = event_new(d->base, s, EV_WRITE | EV_PERSIST,
+			    on_write, d);
+			event_add(d->wev, NULL);
+			return 0;
+		}
+		e = errno;
+		close(s);
+	}
+	errno = e;
+	return -1;
+}
+
+static int
+unix_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int s, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);	/* checked in new */
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -1;
+	/* A local stream connect completes at once or fails (EAGAIN: the
+	 * listener's backlog is full). */
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+/* start_attempt - connect now (state must be CS_IDLE). */
+static void
+start_attempt(struct sasl_dovecot *d)
+{
+	struct timeval tv;
+
+	d->conn_gen++;
+	if (d->unix_path != NULL) {
+		d->sock = unix_connect(d->unix_path);
+		if (d->sock < 0) {
+			conn_fail(d, "cannot connect: %s", strerror(errno));
+			return;
+		}
+	} else {
+		struct addrinfo hints;
+		int r;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		r = getaddrinfo(d->host, d->port, &hints, &d->ai);
+		if (r != 0) {
+			d->ai = NULL;
+			conn_fail(d, "cannot look up %s: %s", d->host,
+			    gai_strerror(r));
+			return;
+		}
+		d->ai_next = d->ai;
+		if (try_inet(d) < 0) {
+			conn_fail(d, "cannot connect: %s", strerror(errno));
+			return;
+		}
+	}
+	queue_hello(d);
+	if (d->state == CS_CONNECTING) {
+		ms_to_tv(d->handshake_ms, &tv);
+		evtimer_add(d->conn_timer, &tv);
+		return;
+	}
+	conn_established(d);
+}
+
+/* wanted - make sure a connection is (being) made.  false when waiting
+ * out a backoff: the caller fails its request. */
+static bool
+wanted(struct sasl_dovecot *d)
+{
+	if (d->state != CS_IDLE)
+		return true;
+	if (mono_ms() < d->next_try_ms)
+		return false;
+	start_attempt(d);
+	/* A failed attempt already answered the queued requests. */
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
+/* Requests                                                         */
+
+static const struct mech *
+find_mech(const struct mech *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(list[i].name, name) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/* send_auth - put r's AUTH on the wire (connection READY). */
+static void
+send_auth(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	const struct mech *m = find_mech(d->mechs, d->n_mechs, r->mech);
+	size_t before = d->out.len;
+	int ok;
+
+	if (m == NULL || (m->flags & SASL_MECH_PRIVATE) != 0) {
+		answer(d, r, SASL_STEP_FAIL, "mechanism not offered", NULL);
+		return;
+	}
+	if (d->next_id == UINT32_MAX ||
+	    d->out.len > SASL_DOVECOT_OUT_MAX_BYTES) {
+		answer(d, r, SASL_STEP_TEMPFAIL, d->next_id == UINT32_MAX ?
+		    "request ids used up on this connection" :
+		    "too many requests waiting for Dovecot auth", NULL);
+		return;
+	}
+	r->id = d->next_id++;
+	r->conn_gen = d->conn_gen;
+	ok = buf_appendf(&d->out, "AUTH\t%u\t%s%s", r->id, m->name,
+	    r->params);
+	if (ok == 0 && r->initial != NULL)
+		ok = buf_appendf(&d->out, "\tresp=%s", r->initial);
+	if (ok == 0)
+		ok = buf_append_c(&d->out, '\n');
+	if (ok < 0 || d->out.len - before > SASL_DOVECOT_OUT_LINE_MAX) {
+		/* Cannot happen with the limits checked in start(). */
+		if (d->out.len > before) {
+			explicit_bzero(d->out.data + before,
+			    d->out.len - before);
+			d->out.len = before;
+		}
+		answer(d, r, SASL_STEP_FAIL, "authentication data too long",
+		    NULL);
+		return;
+	}
+	free_secret(r->initial);
+	r->initial = NULL;
+	r->state = RS_WAITING;
+	r->deadline_ms = mono_ms() + d->reply_ms;
+}
+
+/* send_queued - the handshake is complete: send what waited for it. */
+static void
+send_queued(struct sasl_dovecot *d)
+{
+	struct sasl_dovecot_req *r;
+
+	for (r = d->reqs_head; r != NULL; r = r->next) {
+		if (r->state != RS_QUEUED)
+			continue;
+		if (r->probe)
+			answer(d, r, SASL_STEP_OK,
+			    sasl_dovecot_mechs(d, 0, 0), NULL);
+		else
+			send_auth(d, r);
+	}
+	if (send_flush(d) < 0)
+		return;
+	arm_req_timer(d);
+}
+
+static struct sasl_dovecot_req *
+req_new(struct sasl_dovecot *d, sasl_dovecot_cb *cb, void *ctx)
+{
+	struct sasl_dovecot_req *r = xcalloc(1, sizeof(*r));
+
+	r->d = d;
+	r->cb = cb;
+	r->ctx = ctx;
+	r->state = RS_QUEUED;
+	reqs_push(d, r);
+	d->live++;
+	return r;
+}
+
+/* queue_or_fail - r waits for the handshake, or fails at once when a
+ * backoff is running. */
+static void
+queue_or_fail(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	char why[ERR_MAX + 64];
+
+	if (!wanted(d)) {
+		uint64_t now = mono_ms();
+
+		snprintf(why, sizeof(why), "Dovecot auth unavailable (%s); "
+		    "next attempt in %llu ms", d->last_error,
+		    (unsigned long long)(d->next_try_ms - now));
+		answer(d, r, SASL_STEP_TEMPFAIL, why, NULL);
+	}
+}
+
+struct sasl_dovecot_req *
+sasl_dovecot_wait(struct sasl_dovecot *d, sasl_dovecot_cb *cb, void *ctx)
+{
+	struct sasl_dovecot_req *r;
+
+	still_there(d);
+	r = req_new(d, cb, ctx);
+	r->probe = true;
+	if (d->state == CS_READY)
+		answer(d, r, SASL_STEP_OK, sasl_dovecot_mechs(d, 0, 0), NULL);
+	else
+		queue_or_fail(d, r);
+	return r;
+}
+
+static char *
+build_params(const struct sasl_client_info *info)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	(void)buf_append_str(&b, "\tservice=smtp");
+	if (info != NULL) {
+		if (info->secured)
+			(void)buf_append_str(&b, "\tsecured");
+		if (info->no_penalty)
+			(void)buf_append_str(&b, "\tno-penalty");
+		if (addr_ok(info->local_addr))
+			(void)buf_appendf(&b, "\tlip=%s", info->local_addr);
+		if (addr_ok(info->client_addr))
+			(void)buf_appendf(&b, "\trip=%s", info->client_addr);
+		if (info->local_port > 0 && info->local_port <= 65535)
+			(void)buf_appendf(&b, "\tlport=%u", info->local_port);
+		if (info->client_port > 0 && info->client_port <= 65535)
+			(void)buf_appendf(&b, "\trport=%u",
+			    info->client_port);
+		if (info->session_id != NULL && session_ok(info->session_id))
+			(void)buf_appendf(&b, "\tsession=%s",
+			    info->session_id);
+	}
+	return buf_steal(&b);
+}
+
+struct sasl_dovecot_req *
+sasl_dovecot_start(struct sasl_dovecot *d, const char *mech,
+    const char *initial_b64, const struct sasl_client_info *info,
+    sasl_dovecot_cb *cb, void *ctx, const char **error_r)
+{
+	struct sasl_dovecot_req *r;
+	size_t mlen = mech != NULL ? strlen(mech) : 0;
+
+	if (!mech_name_ok(mech, mlen)) {
+		*error_r = "not a SASL mechanism name";
+		return NULL;
+	}
+	if (initial_b64 != NULL && strcmp(initial_b64, "=") != 0) {
+		size_t len = strlen(initial_b64);
+
+		if (len > SASL_DOVECOT_RESP_MAX) {
+			*error_r = "initial response too long";
+			return NULL;
+		}
+		if (len == 0 || !b64_ok(initial_b64, len)) {
+			*error_r = "malformed base64 in the initial response";
+			return NULL;
+		}
+	}
+	still_there(d);
+	r = req_new(d, cb, ctx);
+	r->mech = xstrdup(mech);
+	for (char *p = r->mech; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	r->params = build_params(info);
+	if (initial_b64 != NULL)
+		r->initial = xstrdup(initial_b64);
+	if (d->state == CS_READY) {
+		send_auth(d, r);
+		if (send_flush(d) == 0)
+			arm_req_timer(d);
+	} else
+		queue_or_fail(d, r);
+	return r;
+}
+
+/* Tell Dovecot to forget r (when it knows r on this connection). */
+static void
+send_cancel(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	if (d->state != CS_READY || r->conn_gen != d->conn_gen ||
+	    (r->state != RS_WAITING && r->state != RS_CHALLENGED))
+		return;
+	if (buf_appendf(&d->out, "CANCEL\t%u\n", r->id) == 0)
+		(void)send_flush(d);
+}
+
+void
+sasl_dovecot_cancel(struct sasl_dovecot_req *r)
+{
+	struct sasl_dovecot *d;
+
+	if (r == NULL)
+		return;
+	d = r->d;
+	ready_remove(d, r);
+	reqs_remove(d, r);
+	d->live--;
+	/* Unlinked first: a broken connection here fails only others. */
+	send_cancel(d, r);
+	req_free(r);
+	if (d->state == CS_READY)
+		arm_req_timer(d);
+}
+
+int
+sasl_dovecot_respond(struct sasl_dovecot_req *r, const char *resp_b64,
+    const char **error_r)
+{
+	struct sasl_dovecot *d = r->d;
+	size_t len = resp_b64 != NULL ? strlen(resp_b64) : 0;
+
+	if (r->state != RS_CHALLENGED && r->state != RS_LOST)
+		log_panic("sasl_dovecot_respond: request %u is not waiting "
+		    "for a response", r->id);
+	if (resp_b64 == NULL || len > SASL_DOVECOT_RESP_MAX ||
+	    !b64_ok(resp_b64, len)) {
+		*error_r = len > SASL_DOVECOT_RESP_MAX ? "response too long" :
+		    "malformed base64 in the response";
+		sasl_dovecot_cancel(r);
+		return -1;
+	}
+	if (r->state == RS_LOST || r->conn_gen != d->conn_gen ||
+	    d->state != CS_READY) {
+		answer(d, r, SASL_STEP_TEMPFAIL, "lost the connection to "
+		    "Dovecot auth during the exchange", NULL);
+		return 0;
+	}
+	/* buf_appendf() appends all or nothing. */
+	if (d->out.len > SASL_DOVECOT_OUT_MAX_BYTES ||
+	    buf_appendf(&d->out, "CONT\t%u\t%s\n", r->id, resp_b64) < 0) {
+		answer(d, r, SASL_STEP_TEMPFAIL, "too many requests waiting "
+		    "for Dovecot auth", NULL);
+		return 0;
+	}
+	r->state = RS_WAITING;
+	r->deadline_ms = mono_ms() + d->reply_ms;
+	if (send_flush(d) == 0)
+		arm_req_timer(d);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Input                                                            */
+
+static const char *
+cmd_word(const char *line, size_t len, char *out, size_t outsz)
+{
+	const char *tab = memchr(line, '\t', len);
+
+	return log_escape(out, outsz, line, tab != NULL ?
+	    (size_t)(tab - line) : len, 16);
+}
+
+/* Walks the TAB-separated fields of [p, end). */
+struct opt_iter {
+	const char *p, *end;
+};
+
+static bool
+opt_next(struct opt_iter *it, const char **f, size_t *flen)
+{
+	const char *tab;
+
+	if (it->p == NULL || it->p > it->end)
+		return false;
+	tab = memchr(it->p, '\t', (size_t)(it->end - it->p));
+	*f = it->p;
+	if (tab == NULL) {
+		*flen = (size_t)(it->end - it->p);
+		it->p = NULL;
+	} else {
+		*flen = (size_t)(tab - it->p);
+		it->p = tab + 1;
+	}
+	return true;
+}
+
+static void
+handle_mech(struct sasl_dovecot *d, const char *args, size_t len)
+{
+	struct opt_iter it = { args, args + len };
+	const char *f;
+	size_t flen;
+	struct mech *m;
+	char esc[64];
+
+	if (!opt_next(&it, &f, &flen) || !mech_name_ok(f, flen)) {
+		log_warning("SASL: Dovecot auth %s: ignoring a mechanism "
+		    "with an unusable name \"%s\"", d->path,
+		    log_escape(esc, sizeof(esc), args, len, 40));
+		return;
+	}
+	if (d->n_hs_mechs >= MECHS_MAX) {
+		log_warning("SASL: Dovecot auth %s: more than %d mechanisms;"
+		    " ignoring the rest", d->path, MECHS_MAX);
+		return;
+	}
+	m = &d->hs_mechs[d->n_hs_mechs++];
+	memcpy(m->name, f, flen);
+	m->name[flen] = '\0';
+	m->flags = 0;
+	while (opt_next(&it, &f, &flen)) {
+		if (field_is(f, flen, "anonymous"))
+			m->flags |= SASL_MECH_ANONYMOUS;
+		else if (field_is(f, flen, "plaintext"))
+			m->flags |= SASL_MECH_PLAINTEXT;
+		else if (field_is(f, flen, "dictionary"))
+			m->flags |= SASL_MECH_DICTIONARY;
+		else if (field_is(f, flen, "active"))
+			m->flags |= SASL_MECH_ACTIVE;
+		else if (field_is(f, flen, "forward-secrecy"))
+			m->flags |= SASL_MECH_FORWARD_SECRECY;
+		else if (field_is(f, flen, "mutual-auth"))
+			m->flags |= SASL_MECH_MUTUAL_AUTH;
+		else if (field_is(f, flen, "private"))
+			m->flags |= SASL_MECH_PRIVATE;
+	}
+}
+
+/* handshake_line - one line before DONE; -1 when the connection ended. */
+static int
+handshake_line(struct sasl_dovecot *d, const char *line, size_t len)
+{
+	const char *tab = memchr(line, '\t', len);
+	size_t clen = tab != NULL ? (size_t)(tab - line) : len;
+	const char *args = tab != NULL ? tab + 1 : line + len;
+	size_t alen = len - (size_t)(args - line);
+	char esc[64];
+
+	if (++d->hs_lines > HANDSHAKE_LINES_MAX) {
+		conn_fail(d, "handshake longer than %d lines",
+		    HANDSHAKE_LINES_MAX);
+		return -1;
+	}
+	if (!d->version_seen) {
+		if (!field_is(line, clen, "VERSION")) {
+			conn_fail(d, "handshake does not start with VERSION "
+			    "(\"%s\")", cmd_word(line, len, esc, sizeof(esc)));
+			return -1;
+		}
+		if (alen < 2 || args[0] != '1' || args[1] != '\t') {
+			conn_fail(d, "unsupported protocol version \"%s\" "
+			    "(1.x needed)", log_escape(esc, sizeof(esc), args,
+			    alen, 16));
+			return -1;
+		}
+		d->version_seen = true;
+		return 0;
+	}
+	if (field_is(line, clen, "MECH")) {
+		handle_mech(d, args, alen);
+		return 0;
+	}
+	if (field_is(line, clen, "DONE")) {
+		/* The handshake is complete. */
+		evtimer_del(d->conn_timer);
+		memcpy(d->mechs, d->hs_mechs, sizeof(d->mechs));
+		d->n_mechs = d->n_hs_mechs;
+		d->have_mechs = true;
+		d->state = CS_READY;
+		d->backoff_ms = 0;
+		d->last_error[0] = '\0';
+		log_debug(1, "SASL: connected to Dovecot auth %s; mechanisms: "
+		    "%s", d->path, sasl_dovecot_mechs(d, 0, 0));
+		send_queued(d);
+		return d->state == CS_READY ? 0 : -1;
+	}
+	/* SPID, CUID, COOKIE (not needed: we never log users in through
+	 * Dovecot's master), and anything newer versions add. */
+	return 0;
+}
+
+static struct sasl_dovecot_req *
+find_req(struct sasl_dovecot *d, uint32_t id)
+{
+	struct sasl_dovecot_req *r;
+
+	for (r = d->reqs_head; r != NULL; r = r->next)
+		if (r->id == id && r->conn_gen == d->conn_gen &&
+		    (r->state == RS_WAITING || r->state == RS_CHALLENGED))
+			return r;
+	return NULL;
+}
+
+/* reply_ok - OK <id> [fields]: the user name is in user=. */
+static void
+reply_ok(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
+    struct opt_iter *it)
+{
+	const char *f, *v;
+	size_t flen, vlen, ulen;
+	char *user = NULL;
+	char esc[128];
+
+	while (opt_next(it, &f, &flen)) {
+		if ((v = field_value(f, flen, "user", &vlen)) != NULL) {
+			free(user);
+			user = tab_unescape(v, vlen, &ulen);
+		}
+	}
+	if (user == NULL) {
+		log_error("SASL: Dovecot auth %s: OK for request %u names no "
+		    "user", d->path, r->id);
+		answer(d, r, SASL_STEP_TEMPFAIL, "Dovecot auth accepted the "
+		    "credentials but named no user", NULL);
+		return;
+	}
+	if (!user_ok(user, ulen)) {
+		log_error("SASL: Dovecot auth %s: OK for request %u names an "
+		    "unusable user \"%s\"", d->path, r->id,
+		    log_escape(esc, sizeof(esc), user, ulen, 64));
+		answer(d, r, SASL_STEP_TEMPFAIL, "Dovecot auth accepted the "
+		    "credentials but named an unusable user", NULL);
+		free(user);
+		return;
+	}
+	answer(d, r, SASL_STEP_OK, user, user);
+	free(user);
+}
+
+/* reply_fail - FAIL <id> [user=] [reason=] [temp|code=...] ... */
+static void
+reply_fail(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
+    struct opt_iter *it)
+{
+	const char *f, *v;
+	size_t flen, vlen, ulen, rlen;
+	char *user = NULL, *reason = NULL, *raw;
+	bool temp = false;
+
+	while (opt_next(it, &f, &flen)) {
+		if ((v = field_value(f, flen, "user", &vlen)) != NULL) {
+			free(user);
+			user = tab_unescape(v, vlen, &ulen);
+		} else if ((v = field_value(f, flen, "reason", &vlen)) !=
+		    NULL) {
+			free(reason);
+			raw = tab_unescape(v, vlen, &rlen);
+			reason = reason_clean(raw, rlen);
+			free(raw);
+		} else if (field_is(f, flen, "temp") ||
+		    field_is(f, flen, "code=temp_fail"))
+			temp = true;
+	}
+	if (temp)
+		answer(d, r, SASL_STEP_TEMPFAIL, reason != NULL &&
+		    reason[0] != '\0' ? reason : "Dovecot auth failed "
+		    "temporarily", user);
+	else
+		answer(d, r, SASL_STEP_FAIL, reason, user);
+	free(user);
+	free(reason);
+}
+
+/* reply_line - one line after DONE; -1 when the connection ended. */
+static int
+reply_line(struct sasl_dovecot *d, const char *line, size_t len)
+{
+	struct opt_iter it = { line, line + len };
+	const char *cmd = line, *idf;
+	size_t clen = 0, idlen;
+	uint32_t id;
+	struct sasl_dovecot_req *r;
+	char esc[64];
+
+	(void)opt_next(&it, &cmd, &clen);
+	if (!field_is(cmd, clen, "OK") && !field_is(cmd, clen, "FAIL") &&
+	    !field_is(cmd, clen, "CONT") && !field_is(cmd, clen,
+	    "CANCELLED")) {
+		conn_fail(d, "unexpected command \"%s\"",
+		    cmd_word(line, len, esc, sizeof(esc)));
+		return -1;
+	}
+	if (!opt_next(&it, &idf, &idlen) || !parse_id(idf, idlen, &id)) {
+		conn_fail(d, "%s without a valid id",
+		    cmd_word(line, len, esc, sizeof(esc)));
+		return -1;
+	}
+	if (id >= d->next_id) {
+		conn_fail(d, "%s for request %u, which was never sent",
+		    cmd_word(line, len, esc, sizeof(esc)), id);
+		return -1;
+	}
+	r = find_req(d, id);
+	if (r == NULL || field_is(cmd, clen, "CANCELLED")) {
+		/* Cancelled or timed out: Dovecot may still answer. */
+		log_debug(2, "SASL: Dovecot auth %s: ignoring %s for request "
+		    "%u, no longer waited for", d->path,
+		    cmd_word(line, len, esc, sizeof(esc)), id);
+		return 0;
+	}
+	if (r->state != RS_WAITING) {
+		conn_fail(d, "%s for request %u, which awaits the client",
+		    cmd_word(line, len, esc, sizeof(esc)), id);
+		return -1;
+	}
+	if (field_is(cmd, clen, "CONT")) {
+		const char *data;
+		size_t dlen;
+		char *copy;
+
+		if (!opt_next(&it, &data, &dlen)) {
+			data = "";
+			dlen = 0;
+		}
+		if (it.p != NULL || !b64_chars_ok(data, dlen)) {
+			conn_fail(d, "malformed CONT for request %u", id);
+			return -1;
+		}
+		copy = xstrndup(data, dlen);
+		answer(d, r, SASL_STEP_CONTINUE, copy, NULL);
+		free_secret(copy);
+	} else if (field_is(cmd, clen, "OK"))
+		reply_ok(d, r, &it);
+	else
+		reply_fail(d, r, &it);
+	arm_req_timer(d);
+	return 0;
+}
+
+static void
+process_input(struct sasl_dovecot *d)
+{
+	size_t off = 0;
+
+	for (;;) {
+		char *line = d->in.data + off;
+		char *lf = memchr(line, '\n', d->in.len - off);
+		size_t len;
+		int r;
+
+		if (lf == NULL)
+			break;
+		len = (size_t)(lf - line);
+		off += len + 1;
+		if (memchr(line, '\0', len) != NULL) {
+			conn_fail(d, "NUL byte in a line");
+			return;
+		}
+		*lf = '\0';
+		r = d->state == CS_HANDSHAKE ?
+		    handshake_line(d, line, len) : reply_line(d, line, len);
+		if (r < 0 || d->state == CS_IDLE)
+			return;	/* the buffers were reset (and wiped) */
+		explicit_bzero(line, len);
+	}
+	buf_consume(&d->in, off);
+	if (d->in.len >= SASL_DOVECOT_IN_LINE_MAX)
+		conn_fail(d, "line longer than %d bytes",
+		    SASL_DOVECOT_IN_LINE_MAX);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sasl_dovecot *d = arg;
+	char chunk[READ_CHUNK];
+	ssize_t n;
+
+	n = recv(d->sock, chunk, sizeof(chunk), 0);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+	    errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		const char *why = n == 0 ? "connection closed by Dovecot" :
+		    strerror(errno);
+
+		if (d->state == CS_READY) {
+			/* Dovecot went away (restart, reload): reconnect at
+			 * the next request without waiting. */
+			bool busy = false;
+
+			for (struct sasl_dovecot_req *r = d->reqs_head;
+			    r != NULL; r = r->next)
+				if (r->state == RS_WAITING ||
+				    r->state == RS_CHALLENGED)
+					busy = true;
+			if (busy)
+				log_warning("SASL: Dovecot auth %s: lost the "
+				    "connection during authentication: %s",
+				    d->path, why);
+			else
+				log_debug(1, "SASL: Dovecot auth %s: "
+				    "connection closed: %s", d->path, why);
+			conn_close(d, n == 0 ? "lost the connection to "
+			    "Dovecot auth" : why, false);
+		} else
+			conn_fail(d, "closed during the handshake: %s", why);
+		explicit_bzero(chunk, sizeof(chunk));
+		return;
+	}
+	if (buf_append(&d->in, chunk, (size_t)n) < 0) {
+		explicit_bzero(chunk, sizeof(chunk));
+		conn_fail(d, "line longer than %d bytes",
+		    SASL_DOVECOT_IN_LINE_MAX);
+		return;
+	}
+	explicit_bzero(chunk, (size_t)n);
+	process_input(d);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sasl_dovecot *d = arg;
+
+	if (d->state == CS_CONNECTING) {
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (getsockopt(d->sock, SOL_SOCKET, SO_ERROR, &err,
+		    &elen) < 0)
+			err = errno;
+		if (err == EINPROGRESS)
+			return;
+		if (err != 0) {
+			event_free(d->wev);
+			d->wev = NULL;
+			close(d->sock);
+			d->sock = -1;
+			if (try_inet(d) < 0) {
+				conn_fail(d, "cannot connect: %s",
+				    strerror(err));
+				return;
+			}
+			if (d->state == CS_CONNECTING)
+				return;
+		}
+		evtimer_del(d->conn_timer);
+		conn_established(d);
+		return;
+	}
+	(void)send_flush(d);
+}
+
+/* ---------------------------------------------------------------- */
+/* Client                                                           */
+
+/* split "inet:host:port" (host may be "[v6]"). */
+static int
+parse_inet(struct sasl_dovecot *d, const char *spec, const char **error_r)
+{
+	const char *colon, *hs = spec, *he;
+
+	if (spec[0] == '[') {
+		he = strchr(spec, ']');
+		if (he == NULL || he[1] != ':') {
+			*error_r = "malformed inet:[address]:port";
+			return -1;
+		}
+		hs = spec + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL) {
+			*error_r = "inet: needs host:port";
+			return -1;
+		}
+		he = colon;
+	}
+	if (he == hs || colon[1] == '\0' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strtol(colon + 1, NULL, 10) < 1 ||
+	    strtol(colon + 1, NULL, 10) > 65535) {
+		*error_r = "inet: needs a host and a port 1-65535";
+		return -1;
+	}
+	d->host = xstrndup(hs, (size_t)(he - hs));
+	d->port = xstrdup(colon + 1);
+	return 0;
+}
+
+struct sasl_dovecot *
+sasl_dovecot_new(struct event_base *base, const char *path,
+    const char **error_r)
+{
+	struct sasl_dovecot *d;
+	struct sockaddr_un sun;
+
+	if (path == NULL || path[0] == '\0') {
+		*error_r = "empty Dovecot auth socket path";
+		return NULL;
+	}
+	d = xcalloc(1, sizeof(*d));
+	if (strncmp(path, "inet:", 5) == 0) {
+		if (parse_inet(d, path + 5, error_r) < 0) {
+			free(d);
+			return NULL;
+		}
+	} else {
+		if (strncmp(path, "unix:", 5) == 0)
+			path += 5;
+		if (path[0] == '\0' ||
+		    strlen(path) >= sizeof(sun.sun_path)) {
+			*error_r = "Dovecot auth socket path empty or too long";
+			free(d);
+			return NULL;
+		}
+		d->unix_path = xstrdup(path);
+	}
+	d->path = xstrdup(path);
+	d->base = base;
+	d->handshake_ms = SASL_DOVECOT_HANDSHAKE_TIMEOUT_MS;
+	d->reply_ms = SASL_DOVECOT_REPLY_TIMEOUT_MS;
+	d->backoff_min_ms = SASL_DOVECOT_BACKOFF_MIN_MS;
+	d->backoff_max_ms = SASL_DOVECOT_BACKOFF_MAX_MS;
+	d->sock = -1;
+	d->state = CS_IDLE;
+	buf_init(&d->in, SASL_DOVECOT_IN_LINE_MAX + READ_CHUNK);
+	buf_set_sensitive(&d->in);
+	buf_init(&d->out, SASL_DOVECOT_OUT_MAX_BYTES +
+	    SASL_DOVECOT_OUT_LINE_MAX);
+	buf_set_sensitive(&d->out);
+	buf_init(&d->mechs_text, MECHS_MAX * (MECH_NAME_MAX + 1) + 1);
+	d->conn_timer = evtimer_new(base, on_conn_timer, d);
+	d->req_timer = evtimer_new(base, on_req_timer, d);
+	d->deliver_ev = event_new(base, -1, 0, on_deliver, d);
+	return d;
+}
+
+void
+sasl_dovecot_set_timeouts(struct sasl_dovecot *d, unsigned handshake_ms,
+    unsigned reply_ms, unsigned backoff_min_ms, unsigned backoff_max_ms)
+{
+	if (handshake_ms > 0)
+		d->handshake_ms = handshake_ms;
+	if (reply_ms > 0)
+		d->reply_ms = reply_ms;
+	if (backoff_min_ms > 0)
+		d->backoff_min_ms = backoff_min_ms;
+	if (backoff_max_ms > 0)
+		d->backoff_max_ms = backoff_max_ms;
+	if (d->backoff_max_ms < d->backoff_min_ms)
+		d->backoff_max_ms = d->backoff_min_ms;
+}
+
+void
+sasl_dovecot_connect(struct sasl_dovecot *d)
+{
+	(void)wanted(d);
+}
+
+bool
+sasl_dovecot_is_ready(const struct sasl_dovecot *d)
+{
+	return d->state == CS_READY;
+}
+
+const char *
+sasl_dovecot_mechs(struct sasl_dovecot *d, unsigned exclude,
+    unsigned require)
+{
+	if (d->state == CS_IDLE)
+		(void)wanted(d);
+	if (!d->have_mechs)
+		return NULL;
+	buf_reset(&d->mechs_text);
+	for (size_t i = 0; i < d->n_mechs; i++) {
+		const struct mech *m = &d->mechs[i];
+
+		if ((m->flags & SASL_MECH_PRIVATE) != 0 ||
+		    (m->flags & exclude) != 0 ||
+		    (m->flags & require) != require)
+			continue;
+		if (d->mechs_text.len > 0)
+			(void)buf_append_c(&d->mechs_text, ' ');
+		(void)buf_append_str(&d->mechs_text, m->name);
+	}
+	return buf_cstr(&d->mechs_text);
+}
+
+int
+sasl_dovecot_mech_flags(const struct sasl_dovecot *d, const char *mech)
+{
+	const struct mech *m;
+
+	if (!d->have_mechs || mech == NULL)
+		return -1;
+	m = find_mech(d->mechs, d->n_mechs, mech);
+	if (m == NULL || (m->flags & SASL_MECH_PRIVATE) != 0)
+		return -1;
+	return (int)m->flags;
+}
+
+size_t
+sasl_dovecot_pending(const struct sasl_dovecot *d)
+{
+	return d->live;
+}
+
+static void
+destroy(struct sasl_dovecot *d)
+{
+	struct sasl_dovecot_req *r;
+
+	while ((r = d->reqs_head) != NULL) {
+		ready_remove(d, r);
+		reqs_remove(d, r);
+		req_free(r);
+	}
+	conn_drop_socket(d);
+	if (d->ai != NULL)
+		freeaddrinfo(d->ai);
+	event_free(d->conn_timer);
+	event_free(d->req_timer);
+	event_free(d->deliver_ev);
+	buf_deinit(&d->in);
+	buf_deinit(&d->out);
+	buf_deinit(&d->mechs_text);
+	free(d->path);
+	free(d->unix_path);
+	free(d->host);
+	free(d->port);
+	free(d);
+}
+
+void
+sasl_dovecot_free(struct sasl_dovecot **dp)
+{
+	struct sasl_dovecot *d = *dp;
+
+	*dp = NULL;
+	if (d == NULL)
+		return;
+	if (d->depth > 0) {
+		d->doomed = true;
+		return;
+	}
+	destroy(d);
+}

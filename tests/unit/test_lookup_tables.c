@@ -64,8 +64,9 @@ test_collect(void **state)
 	assert_string_equal(ts.items[3].param, "smtpd_sender_login_maps");
 	for (size_t i = 0; i < ts.n; i++) {
 		assert_null(ts.items[i].d);
-		/* Not used by Ostia yet: not strict. */
-		assert_false(ts.items[i].strict);
+		/* Strict only for parameters Ostia uses (honours). */
+		assert_int_equal(ts.items[i].strict, strcmp(ts.items[i].param,
+		    "smtpd_sender_login_maps") == 0);
 	}
 	assert_non_null(lookup_tables_find(&ts, "proxy:texthash:/a"));
 	assert_ptr_equal(lookup_tables_find(&ts, "proxy:texthash:/a"),

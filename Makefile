@@ -25,7 +25,7 @@ build:
 	cmake --build $(BUILD) -j$(JOBS)
 
 run: deps build
-	scripts/make-run-env $(RUN_DIR)
+	scripts/make-run-env $(RUN_DIR) $(BUILD)/ostia
 	exec $(BUILD)/ostia -c $(RUN_DIR)/etc run
 
 test: deps

@@ -29,6 +29,11 @@ int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_lookup(struct cli *cli, int argc, char **argv);
 int cmd_map(struct cli *cli, int argc, char **argv);
+/* cmd_account.c: the embedded account database (docs/accounts.md). */
+int cmd_domain(struct cli *cli, int argc, char **argv);
+int cmd_user(struct cli *cli, int argc, char **argv);
+int cmd_alias(struct cli *cli, int argc, char **argv);
+int cmd_account(struct cli *cli, int argc, char **argv);
 
 /*
  * check_tls.c: the TLS part of `ostia check` for a loaded configuration:

@@ -36,6 +36,12 @@ static const struct {
 	{ "queue", cmd_queue, "list queued mail, show one message" },
 	{ "map", cmd_map, "build or query lookup tables (like postmap)" },
 	{ "lookup", cmd_lookup, "ask the running lookup process" },
+	{ "domain", cmd_domain, "add, list, delete mail domains (account "
+	    "database)" },
+	{ "user", cmd_user, "add, list, delete mailboxes; set passwords" },
+	{ "alias", cmd_alias, "add, list, delete aliases" },
+	{ "account", cmd_account, "write the SQL table files of the account "
+	    "database" },
 };
 
 static void
@@ -59,6 +65,18 @@ usage(FILE *f)
 	    "  ostia lookup [--no-cache] TABLE KEY... ask the lookup process "
 	    "(exit 0 found,\n"
 	    "                                       1 not, 75 error)\n"
+	    "  ostia domain add|del|list|enable|disable [DOMAIN]\n"
+	    "  ostia user add ADDRESS [--name N] [--quota SIZE] [--scheme "
+	    "SHA512-CRYPT|ARGON2ID]\n"
+	    "             [--password-stdin] | passwd ADDRESS | del ADDRESS "
+	    "| list [DOMAIN]\n"
+	    "             | enable ADDRESS | disable ADDRESS\n"
+	    "  ostia alias add ADDRESS TARGET[,TARGET...] | del ADDRESS | "
+	    "list [DOMAIN]\n"
+	    "  ostia account tables DIR             sqlite .cf files for "
+	    "main.cf\n"
+	    "                                       (accounts: exit 0 done, "
+	    "1 refused, 75 busy)\n"
 	    "\nDocumentation: docs/ in the source tree.\n");
 }
 

@@ -32,10 +32,10 @@
 #include "buf.h"
 #include "log.h"
 #include "sasl_dovecot.h"
+#include "sasl_dovecot_text.h"
 #include "xalloc.h"
 
 #define READ_CHUNK 4096
-#define MECH_NAME_MAX 20
 #define MECHS_MAX 64
 #define HANDSHAKE_LINES_MAX 1024
 #define ERR_MAX 256
@@ -56,7 +56,7 @@ enum req_state {
 };
 
 struct mech {
-	char name[MECH_NAME_MAX + 1];
+	char name[SDV_MECH_NAME_MAX + 1];
 	unsigned flags;
 };
 
@@ -144,191 +144,6 @@ free_secret(char *s)
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
-}
-
-/* A SASL mechanism name (RFC 4422 3.1): [A-Z0-9-_]{1,20}; lower case
- * letters are accepted here and upper-cased by the caller. */
-static bool
-mech_name_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > MECH_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-static bool
-is_b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* Strict base64: groups of four, '=' only as the last one or two. */
-static bool
-b64_ok(const char *s, size_t len)
-{
-	size_t pad = 0;
-
-	if (len % 4 != 0)
-		return false;
-	if (len > 0 && s[len - 1] == '=') {
-		pad++;
-		if (s[len - 2] == '=')
-			pad++;
-	}
-	for (size_t i = 0; i < len - pad; i++)
-		if (!is_b64_char((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-/* Challenges from Dovecot: base64 alphabet only (Dovecot pads). */
-static bool
-b64_chars_ok(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!is_b64_char((unsigned char)s[i]) && s[i] != '=')
-			return false;
-	return true;
-}
-
-/*
- * Undo Dovecot's tab-escaping (\001 then '0' NUL, '1' \001, 't' TAB,
- * 'r' CR, 'n' or 'l' LF, anything else itself) of len bytes of s.
- * Returns a new string; *len_r its length (it may hold NULs).
- */
-static char *
-tab_unescape(const char *s, size_t len, size_t *len_r)
-{
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '\001' && i + 1 < len) {
-			switch (s[++i]) {
-			case '0': c = '\0'; break;
-			case '1': c = '\001'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'n': case 'l': c = '\n'; break;
-			default: c = s[i]; break;
-			}
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	*len_r = o;
-	return out;
-}
-
-/* A user name we can hand on: 1..SASL_DOVECOT_USER_MAX bytes, no
- * control characters (8-bit bytes are allowed: UTF-8 names). */
-static bool
-user_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > SASL_DOVECOT_USER_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
-/* Printable ASCII only (others become '?'), at most
- * SASL_DOVECOT_REASON_MAX bytes: fit for an SMTP reply. */
-static char *
-reason_clean(const char *s, size_t len)
-{
-	char *out;
-
-	if (len > SASL_DOVECOT_REASON_MAX)
-		len = SASL_DOVECOT_REASON_MAX;
-	out = xmalloc(len + 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	out[len] = '\0';
-	return out;
-}
-
-static bool
-session_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-		    c == '_' || c == ':'))
-			return false;
-	}
-	return true;
-}
-
-static bool
-addr_ok(const char *s)
-{
-	unsigned char tmp[sizeof(struct in6_addr)];
-
-	return s != NULL && (inet_pton(AF_INET, s, tmp) == 1 ||
-	    inet_pton(AF_INET6, s, tmp) == 1);
-}
-
-/* The field after "name=" when field is "name=value", else NULL. */
-static const char *
-field_value(const char *field, size_t flen, const char *name, size_t *vlen)
-{
-	size_t nlen = strlen(name);
-
-	if (flen > nlen && memcmp(field, name, nlen) == 0 &&
-	    field[nlen] == '=') {
-		*vlen = flen - nlen - 1;
-		return field + nlen + 1;
-	}
-	return NULL;
-}
-
-static bool
-field_is(const char *field, size_t flen, const char *word)
-{
-	return flen == strlen(word) && memcmp(field, word, flen) == 0;
-}
-
-/* Parse a decimal uint32 > 0 with no sign or leading zero. */
-static bool
-parse_id(const char *s, size_t len, uint32_t *id_r)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 10 || s[0] == '0')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > UINT32_MAX)
-		return false;
-	*id_r = (uint32_t)v;
-	return true;
 }
 
 /* ---------------------------------------------------------------- */
@@ -719,8 +534,9 @@ conn_established(struct sasl_dovecot *d)
 }
 
 /*
- * try_inet - connect to the next address of d->ai.  0 when connected or
- * in progress, -1 when no address is left (errno from the last).
+ * try_inet - connect to the next address of d->ai: 1 connected, 0 in
+ * progress (state CS_CONNECTING, on_write will tell), -1 when no
+ * address is left (errno from the last).
  */
 static int
 try_inet(struct sasl_dovecot *d)
@@ -740,7 +556,7 @@ try_inet(struct sasl_dovecot *d)
 		}
 		if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
 			d->sock = s;
-			return 0;	/* caller sees state */
+			return 1;
 		}
 		if (errno == EINPROGRESS) {
 			d->sock = s;
@@ -816,6 +632,7 @@ start_attempt(struct sasl_dovecot *d)
 	}
 	queue_hello(d);
 	if (d->state == CS_CONNECTING) {
+		/* The handshake timeout covers the connect too. */
 		ms_to_tv(d->handshake_ms, &tv);
 		evtimer_add(d->conn_timer, &tv);
 		return;
@@ -971,16 +788,16 @@ build_params(const struct sasl_client_info *info)
 			(void)buf_append_str(&b, "\tsecured");
 		if (info->no_penalty)
 			(void)buf_append_str(&b, "\tno-penalty");
-		if (addr_ok(info->local_addr))
+		if (sdv_addr_ok(info->local_addr))
 			(void)buf_appendf(&b, "\tlip=%s", info->local_addr);
-		if (addr_ok(info->client_addr))
+		if (sdv_addr_ok(info->client_addr))
 			(void)buf_appendf(&b, "\trip=%s", info->client_addr);
 		if (info->local_port > 0 && info->local_port <= 65535)
 			(void)buf_appendf(&b, "\tlport=%u", info->local_port);
 		if (info->client_port > 0 && info->client_port <= 65535)
 			(void)buf_appendf(&b, "\trport=%u",
 			    info->client_port);
-		if (info->session_id != NULL && session_ok(info->session_id))
+		if (info->session_id != NULL && sdv_session_ok(info->session_id))
 			(void)buf_appendf(&b, "\tsession=%s",
 			    info->session_id);
 	}
@@ -995,7 +812,7 @@ sasl_dovecot_start(struct sasl_dovecot *d, const char *mech,
 	struct sasl_dovecot_req *r;
 	size_t mlen = mech != NULL ? strlen(mech) : 0;
 
-	if (!mech_name_ok(mech, mlen)) {
+	if (!sdv_mech_name_ok(mech, mlen)) {
 		*error_r = "not a SASL mechanism name";
 		return NULL;
 	}
@@ -1006,7 +823,7 @@ sasl_dovecot_start(struct sasl_dovecot *d, const char *mech,
 			*error_r = "initial response too long";
 			return NULL;
 		}
-		if (len == 0 || !b64_ok(initial_b64, len)) {
+		if (len == 0 || !sdv_b64_ok(initial_b64, len)) {
 			*error_r = "malformed base64 in the initial response";
 			return NULL;
 		}
@@ -1069,7 +886,7 @@ sasl_dovecot_respond(struct sasl_dovecot_req *r, const char *resp_b64,
 		log_panic("sasl_dovecot_respond: request %u is not waiting "
 		    "for a response", r->id);
 	if (resp_b64 == NULL || len > SASL_DOVECOT_RESP_MAX ||
-	    !b64_ok(resp_b64, len)) {
+	    !sdv_b64_ok(resp_b64, len)) {
 		*error_r = len > SASL_DOVECOT_RESP_MAX ? "response too long" :
 		    "malformed base64 in the response";
 		sasl_dovecot_cancel(r);
@@ -1107,40 +924,16 @@ cmd_word(const char *line, size_t len, char *out, size_t outsz)
 	    (size_t)(tab - line) : len, 16);
 }
 
-/* Walks the TAB-separated fields of [p, end). */
-struct opt_iter {
-	const char *p, *end;
-};
-
-static bool
-opt_next(struct opt_iter *it, const char **f, size_t *flen)
-{
-	const char *tab;
-
-	if (it->p == NULL || it->p > it->end)
-		return false;
-	tab = memchr(it->p, '\t', (size_t)(it->end - it->p));
-	*f = it->p;
-	if (tab == NULL) {
-		*flen = (size_t)(it->end - it->p);
-		it->p = NULL;
-	} else {
-		*flen = (size_t)(tab - it->p);
-		it->p = tab + 1;
-	}
-	return true;
-}
-
 static void
 handle_mech(struct sasl_dovecot *d, const char *args, size_t len)
 {
-	struct opt_iter it = { args, args + len };
+	struct sdv_fields it = { args, args + len };
 	const char *f;
 	size_t flen;
 	struct mech *m;
 	char esc[64];
 
-	if (!opt_next(&it, &f, &flen) || !mech_name_ok(f, flen)) {
+	if (!sdv_fields_next(&it, &f, &flen) || !sdv_mech_name_ok(f, flen)) {
 		log_warning("SASL: Dovecot auth %s: ignoring a mechanism "
 		    "with an unusable name \"%s\"", d->path,
 		    log_escape(esc, sizeof(esc), args, len, 40));
@@ -1155,20 +948,20 @@ handle_mech(struct sasl_dovecot *d, const char *args, size_t len)
 	memcpy(m->name, f, flen);
 	m->name[flen] = '\0';
 	m->flags = 0;
-	while (opt_next(&it, &f, &flen)) {
-		if (field_is(f, flen, "anonymous"))
+	while (sdv_fields_next(&it, &f, &flen)) {
+		if (sdv_field_is(f, flen, "anonymous"))
 			m->flags |= SASL_MECH_ANONYMOUS;
-		else if (field_is(f, flen, "plaintext"))
+		else if (sdv_field_is(f, flen, "plaintext"))
 			m->flags |= SASL_MECH_PLAINTEXT;
-		else if (field_is(f, flen, "dictionary"))
+		else if (sdv_field_is(f, flen, "dictionary"))
 			m->flags |= SASL_MECH_DICTIONARY;
-		else if (field_is(f, flen, "active"))
+		else if (sdv_field_is(f, flen, "active"))
 			m->flags |= SASL_MECH_ACTIVE;
-		else if (field_is(f, flen, "forward-secrecy"))
+		else if (sdv_field_is(f, flen, "forward-secrecy"))
 			m->flags |= SASL_MECH_FORWARD_SECRECY;
-		else if (field_is(f, flen, "mutual-auth"))
+		else if (sdv_field_is(f, flen, "mutual-auth"))
 			m->flags |= SASL_MECH_MUTUAL_AUTH;
-		else if (field_is(f, flen, "private"))
+		else if (sdv_field_is(f, flen, "private"))
 			m->flags |= SASL_MECH_PRIVATE;
 	}
 }
@@ -1189,7 +982,7 @@ handshake_line(struct sasl_dovecot *d, const char *line, size_t len)
 		return -1;
 	}
 	if (!d->version_seen) {
-		if (!field_is(line, clen, "VERSION")) {
+		if (!sdv_field_is(line, clen, "VERSION")) {
 			conn_fail(d, "handshake does not start with VERSION "
 			    "(\"%s\")", cmd_word(line, len, esc, sizeof(esc)));
 			return -1;
@@ -1203,11 +996,11 @@ handshake_line(struct sasl_dovecot *d, const char *line, size_t len)
 		d->version_seen = true;
 		return 0;
 	}
-	if (field_is(line, clen, "MECH")) {
+	if (sdv_field_is(line, clen, "MECH")) {
 		handle_mech(d, args, alen);
 		return 0;
 	}
-	if (field_is(line, clen, "DONE")) {
+	if (sdv_field_is(line, clen, "DONE")) {
 		/* The handshake is complete. */
 		evtimer_del(d->conn_timer);
 		memcpy(d->mechs, d->hs_mechs, sizeof(d->mechs));
@@ -1241,17 +1034,17 @@ find_req(struct sasl_dovecot *d, uint32_t id)
 /* reply_ok - OK <id> [fields]: the user name is in user=. */
 static void
 reply_ok(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
-    struct opt_iter *it)
+    struct sdv_fields *it)
 {
 	const char *f, *v;
 	size_t flen, vlen, ulen;
 	char *user = NULL;
 	char esc[128];
 
-	while (opt_next(it, &f, &flen)) {
-		if ((v = field_value(f, flen, "user", &vlen)) != NULL) {
+	while (sdv_fields_next(it, &f, &flen)) {
+		if ((v = sdv_field_value(f, flen, "user", &vlen)) != NULL) {
 			free(user);
-			user = tab_unescape(v, vlen, &ulen);
+			user = sdv_tab_unescape(v, vlen, &ulen);
 		}
 	}
 	if (user == NULL) {
@@ -1261,7 +1054,7 @@ reply_ok(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
 		    "credentials but named no user", NULL);
 		return;
 	}
-	if (!user_ok(user, ulen)) {
+	if (!sdv_user_ok(user, ulen)) {
 		log_error("SASL: Dovecot auth %s: OK for request %u names an "
 		    "unusable user \"%s\"", d->path, r->id,
 		    log_escape(esc, sizeof(esc), user, ulen, 64));
@@ -1277,25 +1070,25 @@ reply_ok(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
 /* reply_fail - FAIL <id> [user=] [reason=] [temp|code=...] ... */
 static void
 reply_fail(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
-    struct opt_iter *it)
+    struct sdv_fields *it)
 {
 	const char *f, *v;
 	size_t flen, vlen, ulen, rlen;
 	char *user = NULL, *reason = NULL, *raw;
 	bool temp = false;
 
-	while (opt_next(it, &f, &flen)) {
-		if ((v = field_value(f, flen, "user", &vlen)) != NULL) {
+	while (sdv_fields_next(it, &f, &flen)) {
+		if ((v = sdv_field_value(f, flen, "user", &vlen)) != NULL) {
 			free(user);
-			user = tab_unescape(v, vlen, &ulen);
-		} else if ((v = field_value(f, flen, "reason", &vlen)) !=
+			user = sdv_tab_unescape(v, vlen, &ulen);
+		} else if ((v = sdv_field_value(f, flen, "reason", &vlen)) !=
 		    NULL) {
 			free(reason);
-			raw = tab_unescape(v, vlen, &rlen);
-			reason = reason_clean(raw, rlen);
+			raw = sdv_tab_unescape(v, vlen, &rlen);
+			reason = sdv_reason_clean(raw, rlen);
 			free(raw);
-		} else if (field_is(f, flen, "temp") ||
-		    field_is(f, flen, "code=temp_fail"))
+		} else if (sdv_field_is(f, flen, "temp") ||
+		    sdv_field_is(f, flen, "code=temp_fail"))
 			temp = true;
 	}
 	if (temp)
@@ -1312,22 +1105,22 @@ reply_fail(struct sasl_dovecot *d, struct sasl_dovecot_req *r,
 static int
 reply_line(struct sasl_dovecot *d, const char *line, size_t len)
 {
-	struct opt_iter it = { line, line + len };
+	struct sdv_fields it = { line, line + len };
 	const char *cmd = line, *idf;
 	size_t clen = 0, idlen;
 	uint32_t id;
 	struct sasl_dovecot_req *r;
 	char esc[64];
 
-	(void)opt_next(&it, &cmd, &clen);
-	if (!field_is(cmd, clen, "OK") && !field_is(cmd, clen, "FAIL") &&
-	    !field_is(cmd, clen, "CONT") && !field_is(cmd, clen,
+	(void)sdv_fields_next(&it, &cmd, &clen);
+	if (!sdv_field_is(cmd, clen, "OK") && !sdv_field_is(cmd, clen, "FAIL") &&
+	    !sdv_field_is(cmd, clen, "CONT") && !sdv_field_is(cmd, clen,
 	    "CANCELLED")) {
 		conn_fail(d, "unexpected command \"%s\"",
 		    cmd_word(line, len, esc, sizeof(esc)));
 		return -1;
 	}
-	if (!opt_next(&it, &idf, &idlen) || !parse_id(idf, idlen, &id)) {
+	if (!sdv_fields_next(&it, &idf, &idlen) || !sdv_parse_id(idf, idlen, &id)) {
 		conn_fail(d, "%s without a valid id",
 		    cmd_word(line, len, esc, sizeof(esc)));
 		return -1;
@@ -1338,7 +1131,7 @@ reply_line(struct sasl_dovecot *d, const char *line, size_t len)
 		return -1;
 	}
 	r = find_req(d, id);
-	if (r == NULL || field_is(cmd, clen, "CANCELLED")) {
+	if (r == NULL || sdv_field_is(cmd, clen, "CANCELLED")) {
 		/* Cancelled or timed out: Dovecot may still answer. */
 		log_debug(2, "SASL: Dovecot auth %s: ignoring %s for request "
 		    "%u, no longer waited for", d->path,
@@ -1350,23 +1143,23 @@ reply_line(struct sasl_dovecot *d, const char *line, size_t len)
 		    cmd_word(line, len, esc, sizeof(esc)), id);
 		return -1;
 	}
-	if (field_is(cmd, clen, "CONT")) {
+	if (sdv_field_is(cmd, clen, "CONT")) {
 		const char *data;
 		size_t dlen;
 		char *copy;
 
-		if (!opt_next(&it, &data, &dlen)) {
+		if (!sdv_fields_next(&it, &data, &dlen)) {
 			data = "";
 			dlen = 0;
 		}
-		if (it.p != NULL || !b64_chars_ok(data, dlen)) {
+		if (it.p != NULL || !sdv_b64_chars_ok(data, dlen)) {
 			conn_fail(d, "malformed CONT for request %u", id);
 			return -1;
 		}
 		copy = xstrndup(data, dlen);
 		answer(d, r, SASL_STEP_CONTINUE, copy, NULL);
 		free_secret(copy);
-	} else if (field_is(cmd, clen, "OK"))
+	} else if (sdv_field_is(cmd, clen, "OK"))
 		reply_ok(d, r, &it);
 	else
 		reply_fail(d, r, &it);
@@ -1474,15 +1267,17 @@ on_write(evutil_socket_t fd, short what, void *arg)
 			d->wev = NULL;
 			close(d->sock);
 			d->sock = -1;
-			if (try_inet(d) < 0) {
+			switch (try_inet(d)) {
+			case -1:
 				conn_fail(d, "cannot connect: %s",
 				    strerror(err));
 				return;
+			case 0:
+				return;	/* the next address is in progress */
+			default:
+				break;
 			}
-			if (d->state == CS_CONNECTING)
-				return;
 		}
-		evtimer_del(d->conn_timer);
 		conn_established(d);
 		return;
 	}
@@ -1567,7 +1362,7 @@ sasl_dovecot_new(struct event_base *base, const char *path,
 	buf_init(&d->out, SASL_DOVECOT_OUT_MAX_BYTES +
 	    SASL_DOVECOT_OUT_LINE_MAX);
 	buf_set_sensitive(&d->out);
-	buf_init(&d->mechs_text, MECHS_MAX * (MECH_NAME_MAX + 1) + 1);
+	buf_init(&d->mechs_text, MECHS_MAX * (SDV_MECH_NAME_MAX + 1) + 1);
 	d->conn_timer = evtimer_new(base, on_conn_timer, d);
 	d->req_timer = evtimer_new(base, on_req_timer, d);
 	d->deliver_ev = event_new(base, -1, 0, on_deliver, d);

@@ -79,7 +79,11 @@
  *      initial response
  * Dovecot drops the connection for a line over 16384 bytes, an AUTH for
  * a mechanism it did not offer, a duplicate id, or AUTH without service=.
- * It answers a CANCEL with nothing.
+ * It answers a CANCEL with nothing, and a CONT for an id it forgot with
+ * FAIL reason=Authentication request timed out.  Values in its replies
+ * are tab-escaped (sasl_dovecot_text.h); user= is unescaped here.  It
+ * does not enforce disable_plaintext_auth for auth clients: "secured" is
+ * information only, smtpd_tls_auth_only is smtpd's job.
  */
 #ifndef OSTIA_SASL_DOVECOT_H
 #define OSTIA_SASL_DOVECOT_H
@@ -187,8 +191,9 @@ bool sasl_dovecot_is_ready(const struct sasl_dovecot *d);
  * the last completed handshake, so it stays while Dovecot is briefly
  * away; NULL before the first handshake ever completed.  When not
  * connected this also starts a connection (as sasl_dovecot_connect()).
- * "" when every mechanism is filtered out.  The text is valid until the
- * next call or until the event loop runs.
+ * "" when every mechanism is filtered out.  The text is in one buffer
+ * of d: valid until the next call (so not twice in one printf) or until
+ * the event loop runs.
  */
 const char *sasl_dovecot_mechs(struct sasl_dovecot *d, unsigned exclude,
     unsigned require);

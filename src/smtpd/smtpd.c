@@ -548,6 +548,9 @@ read_auth_settings(const struct config_view *v)
 	    P_broken_sasl_auth_clients);
 	smtpd_cfg.auth_header = config_bool(v,
 	    P_smtpd_sasl_authenticated_header);
+	smtpd_cfg.auth_failure_limit = config_int(v, P_smtpd_auth_failure_limit);
+	smtpd_cfg.auth_failure_window = config_time(v,
+	    P_smtpd_auth_failure_window);
 	/* Sender ownership: where Postfix would evaluate these. */
 	{
 		static const enum param_id lists[] = {

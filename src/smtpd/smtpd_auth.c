@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <stdint.h>
+#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -128,6 +131,88 @@ mech_offered(const struct session *s, const char *mech)
 }
 
 /* ---------------------------------------------------------------- */
+/* Failures per client address (smtpd_auth_failure_limit)           */
+
+/* Addresses remembered; the oldest window is reused when full. */
+#define AUTH_PENALTY_SLOTS 4096
+
+struct auth_penalty {
+	char addr[INET6_ADDRSTRLEN];
+	unsigned fails;
+	time_t start;			/* of the window; 0 = free slot */
+};
+
+static struct auth_penalty *penalties;
+
+static struct auth_penalty *
+penalty_find(const char *addr, bool create, time_t now)
+{
+	struct auth_penalty *oldest = NULL;
+
+	if (penalties == NULL) {
+		if (!create)
+			return NULL;
+		penalties = xcalloc(AUTH_PENALTY_SLOTS, sizeof(*penalties));
+	}
+	for (size_t i = 0; i < AUTH_PENALTY_SLOTS; i++) {
+		struct auth_penalty *p = &penalties[i];
+
+		if (p->start != 0 && now - p->start >=
+		    smtpd_cfg.auth_failure_window)
+			p->start = 0;	/* expired */
+		if (p->start != 0 && strcmp(p->addr, addr) == 0)
+			return p;
+		if (oldest == NULL || p->start < oldest->start)
+			oldest = p;
+	}
+	if (!create || oldest == NULL)
+		return NULL;
+	snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
+	oldest->fails = 0;
+	oldest->start = now;
+	return oldest;
+}
+
+/* penalty_add - one more failed AUTH from this session's address. */
+static void
+penalty_add(struct session *s)
+{
+	struct auth_penalty *p;
+
+	if (smtpd_cfg.auth_failure_limit <= 0)
+		return;
+	p = penalty_find(s->addr, true, time(NULL));
+	if (p != NULL && p->fails < UINT32_MAX)
+		p->fails++;
+}
+
+/* penalty_blocked - true (and the session ends with 421) when this
+ * address has failed too often lately. */
+static bool
+penalty_blocked(struct session *s)
+{
+	struct auth_penalty *p;
+	time_t now = time(NULL);
+	char who[128];
+
+	if (smtpd_cfg.auth_failure_limit <= 0)
+		return false;
+	p = penalty_find(s->addr, false, now);
+	if (p == NULL || p->fails < (unsigned long long)smtpd_cfg.auth_failure_limit)
+		return false;
+	log_warning("%s: AUTH refused: %u failed authentications from this "
+	    "address in the last %lld s (smtpd_auth_failure_limit = %lld); "
+	    "refusing for %lld s more", smtpd_client_label(s, who,
+	    sizeof(who)), p->fails, (long long)(now - p->start),
+	    smtpd_cfg.auth_failure_limit,
+	    (long long)(smtpd_cfg.auth_failure_window - (now - p->start)));
+	smtpd_reply(s, "421 4.7.0 %s Error: too many failed authentications "
+	    "from your address; try again later", smtpd_cfg.myhostname);
+	s->state = SS_QUIT;
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
 /* Outcomes                                                         */
 
 static void
@@ -188,6 +273,8 @@ auth_failed(struct session *s, bool temporary, const char *reason,
 	    shown[0] ? ", sasl_username=" : "", shown);
 	exchange_end(s);
 	s->auth_failures++;
+	if (!temporary)
+		penalty_add(s);
 	if (temporary)
 		(void)smtpd_reply_error(s, "454 4.7.0 Temporary authentication "
 		    "failure: the authentication service is not available");
@@ -460,6 +547,8 @@ smtpd_auth_cmd(struct session *s, const struct smtp_command *c)
 		    "progress");
 		return;
 	}
+	if (penalty_blocked(s))
+		return;
 	sp = memchr(arg, ' ', c->args_len);
 	mlen = sp != NULL ? (size_t)(sp - arg) : c->args_len;
 	if (mlen == 0 || mlen > SMTPD_AUTH_MECH_MAX) {

@@ -100,6 +100,8 @@ struct smtpd_settings {
 	const char *sender_login_table;		/* NULL when none */
 	bool sender_check_auth;		/* authenticated senders */
 	bool sender_check_unauth;	/* unauthenticated senders */
+	long long auth_failure_limit;	/* 0: none */
+	long long auth_failure_window;	/* seconds */
 };
 
 enum session_state {

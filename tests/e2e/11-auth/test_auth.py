@@ -394,3 +394,24 @@ def test_sender_login_lookup_failure_is_temporary(auth_server, accounts,
     c.send_line("MAIL FROM:<alice@example.org>")
     expect_reply(c, 451, "4.3.0", timeout=30)
     quit_(c)
+
+
+def test_address_locked_out_after_failures(auth_server, accounts):
+    """smtpd_auth_failure_limit: failures add up across sessions from
+    one address; then AUTH is refused with 421, even with the right
+    password, until the window has passed."""
+    o = auth_server({"smtpd_auth_failure_limit": "3",
+                     "smtpd_auth_failure_window": "10m"},
+                    master_cf="127.0.0.1:@port:smtps@ inet n - n - 1 smtpd\n"
+                              "  -o smtpd_tls_wrappermode=yes\n")
+    for _ in range(3):
+        c, _ = secure(o, accounts)
+        c.send_line("AUTH PLAIN " + plain(ALICE, "guess"))
+        expect_reply(c, 535, "5.7.8")
+        quit_(c)
+    c, _ = secure(o, accounts)
+    c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
+    expect_reply(c, 421, "4.7.0")
+    assert c.wait_closed()
+    o.wait_for_log(SMTPD + "warning: " + CLIENT + r": AUTH refused: 3 failed "
+                   r"authentications from this address in the last \d+ s")

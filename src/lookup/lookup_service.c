@@ -24,7 +24,7 @@
 #include "lookup_cache.h"
 #include "lookup_proto.h"
 #include "lookup_service.h"
-#include "passwd.h"
+#include "lookup_verify.h"
 #include "lookup_tables.h"
 #include "xalloc.h"
 
@@ -47,6 +47,9 @@ struct lconn {
 	size_t out_off;		/* bytes of out already written */
 	bool paused;		/* not reading: too much output waiting */
 	bool busy;		/* counted in ls.busy */
+	uint64_t serial;	/* names it to the password checks */
+	unsigned verifying;	/* password checks not answered yet */
+	struct lconn *prev, *next;	/* ls.conns */
 };
 
 static struct {
@@ -59,6 +62,8 @@ static struct {
 	size_t nconns;
 	size_t busy;		/* connections with unfinished work */
 	struct buf value;
+	struct lconn *conns;	/* every open connection */
+	uint64_t next_serial;
 } ls;
 
 static uint64_t
@@ -203,55 +208,14 @@ answer(const struct lookup_get *g, const char **text_r, size_t *len_r,
 	return st;
 }
 
-/*
- * verify - a LOOKUP_F_VERIFY request: the table gave the stored hash
- * (st, *text_r); compare the password with it.  FOUND with an empty
- * text when it matches; NOTFOUND for an unknown login or a wrong
- * password (logged at debug level only: smtpd logs the failure with
- * the client); TEMPFAIL when the table failed or the stored hash is
- * unusable (logged: an admin must fix the row).
- */
-static enum dict_status
-verify(const struct lookup_get *g, enum dict_status st, const char **text_r,
-    size_t *len_r, char *err, size_t errsz)
-{
-	char why[256], shown[256 * 4 + 1];
-	bool plain = false;
-	enum passwd_result r;
-
-	if (st != DICT_FOUND)
-		return st;
-	r = passwd_verify(g->password, strlen(g->password), *text_r, &plain,
-	    why, sizeof(why));
-	*text_r = "";
-	*len_r = 0;
-	log_escape(shown, sizeof(shown), g->key, strlen(g->key), 256);
-	switch (r) {
-	case PASSWD_MATCH:
-		if (plain)
-			log_warning("%s: the password of %s is stored in "
-			    "plain text: store a hash ({SHA512-CRYPT} or "
-			    "{ARGON2ID}; `ostia user passwd`)", g->table, shown);
-		return DICT_FOUND;
-	case PASSWD_MISMATCH:
-		log_debug(1, "%s: wrong password for %s", g->table, shown);
-		return DICT_NOTFOUND;
-	default:
-		snprintf(err, errsz, "%.300s: the stored password of %.300s "
-		    "cannot be used: %.200s", g->table, shown, why);
-		log_warning("%s", err);
-		*text_r = err;
-		return DICT_TEMPFAIL;
-	}
-}
-
 /* ---------------------------------------------------------------- */
 /* Connections                                                      */
 
 static void
 lconn_set_busy(struct lconn *lc)
 {
-	bool busy = lc->out.len > lc->out_off || lc->ipc.in.len > 0;
+	bool busy = lc->out.len > lc->out_off || lc->ipc.in.len > 0 ||
+	    lc->verifying > 0;
 
 	if (busy == lc->busy)
 		return;
@@ -271,6 +235,13 @@ lconn_free(struct lconn *lc)
 
 	if (lc->busy)
 		ls.busy--;
+	/* Password checks still running answer nobody. */
+	if (lc->prev != NULL)
+		lc->prev->next = lc->next;
+	else
+		ls.conns = lc->next;
+	if (lc->next != NULL)
+		lc->next->prev = lc->prev;
 	event_free(lc->rev);
 	event_free(lc->wev);
 	ipc_conn_deinit(&lc->ipc);
@@ -360,8 +331,21 @@ take_frames(struct lconn *lc)
 			return -1;
 		}
 		st = answer(&g, &text, &len, err, sizeof(err));
-		if (g.password != NULL)
-			st = verify(&g, st, &text, &len, err, sizeof(err));
+		if (g.password != NULL && st == DICT_FOUND) {
+			char login[256 * 4 + 1];
+
+			/* The hash is checked on the worker thread; the
+			 * answer comes in on_verified(). */
+			log_escape(login, sizeof(login), g.key, strlen(g.key),
+			    256);
+			lookup_verify_submit(lc->serial, g.id, g.table, login,
+			    g.password, text);
+			lc->verifying++;
+			lookup_get_deinit(&g);
+			continue;
+		}
+		if (g.password != NULL && st == DICT_NOTFOUND)
+			log_debug(1, "%s: no such login", g.table);
 		if (st == DICT_TEMPFAIL)
 			len = strlen(text);
 		log_debug(2, "lookup %s \"%s\": %s", g.table, g.key,
@@ -418,7 +402,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* At the end: the client may still read the answers it asked. */
-	if (lc->ipc.eof && lc->out.len == lc->out_off)
+	if (lc->ipc.eof && lc->out.len == lc->out_off && lc->verifying == 0)
 		lconn_free(lc);
 	else if (lc->ipc.eof && !lc->paused) {
 		event_del(lc->rev);
@@ -431,7 +415,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct lconn *lc = arg;
 
-	if (pump(lc) < 0 || (lc->ipc.eof && lc->out.len == lc->out_off)) {
+	if (pump(lc) < 0 || (lc->ipc.eof && lc->out.len == lc->out_off &&
+	    lc->verifying == 0)) {
 		lconn_free(lc);
 		return;
 	}
@@ -457,7 +442,32 @@ lookup_accept(struct child *c, int fd, const char *client,
 	lc->wev = event_new(ls.base, fd, EV_WRITE | EV_PERSIST, on_write,
 	    lc);
 	event_add(lc->rev, NULL);
+	lc->serial = ++ls.next_serial;
+	lc->next = ls.conns;
+	if (ls.conns != NULL)
+		ls.conns->prev = lc;
+	ls.conns = lc;
 	ls.nconns++;
+}
+
+/* on_verified - a password check finished (lookup_verify.h). */
+static void
+on_verified(uint64_t serial, uint32_t id, enum dict_status st,
+    const char *reason)
+{
+	struct lconn *lc;
+
+	for (lc = ls.conns; lc != NULL; lc = lc->next)
+		if (lc->serial == serial)
+			break;
+	if (lc == NULL)
+		return;		/* the client went away */
+	lc->verifying--;
+	reply(lc, id, st, st == DICT_TEMPFAIL ? reason : "",
+	    st == DICT_TEMPFAIL ? strlen(reason) : 0);
+	if (pump(lc) < 0 || (lc->ipc.eof && lc->out.len == lc->out_off &&
+	    lc->verifying == 0))
+		lconn_free(lc);
 }
 
 /* ---------------------------------------------------------------- */
@@ -504,6 +514,9 @@ lookup_init(struct child *c)
 	buf_init(&ls.value, DICT_VALUE_MAX_BYTES + 1);
 	ls.hup_ev = evsignal_new(ls.base, SIGHUP, on_sighup, NULL);
 	event_add(ls.hup_ev, NULL);
+	if (lookup_verify_start(ls.base, on_verified) < 0)
+		log_fatal("cannot start the password check thread: %s",
+		    strerror(errno));
 }
 
 static size_t

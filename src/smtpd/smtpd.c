@@ -559,6 +559,30 @@ read_auth_settings(const struct config_view *v)
 			P_smtpd_relay_restrictions,
 		};
 
+		/* In smtpd_sender_restrictions, a permit before the
+		 * check ends the list first (Postfix's order). */
+		char **rl = config_list(v, P_smtpd_sender_restrictions);
+
+		for (size_t i = 0; rl[i] != NULL; i++) {
+			if (strstr(rl[i], "sender_login_mismatch") != NULL)
+				break;
+			if (strcasecmp(rl[i], "permit_mynetworks") == 0)
+				smtpd_cfg.sender_permit_mynetworks = true;
+			if (strcasecmp(rl[i], "permit_sasl_authenticated") == 0)
+				smtpd_cfg.sender_permit_sasl = true;
+		}
+		strv_free(&rl);
+		if (smtpd_cfg.sender_permit_mynetworks) {
+			const char *mn = config_str(v, P_mynetworks);
+			const char *merr = NULL;
+
+			/* Unset: mynetworks_style = host, approximated by
+			 * the loopback networks. */
+			smtpd_cfg.mynetworks = peer_list_parse(*mn != '\0' ? mn :
+			    "127.0.0.0/8, [::1]/128", false, &merr);
+			if (smtpd_cfg.mynetworks == NULL)
+				log_fatal("mynetworks: %s", merr);
+		}
 		for (size_t k = 0; k < N_ELEMENTS(lists); k++) {
 			if (config_list_contains(v, lists[k],
 			    "reject_sender_login_mismatch")) {

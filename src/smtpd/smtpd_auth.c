@@ -39,6 +39,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "peer_match.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "sasl_dovecot.h"
@@ -779,6 +780,12 @@ smtpd_sender_check_start(struct session *s)
 
 	/* The null sender belongs to nobody (bounces). */
 	if (!wanted || s->mail.from.text[0] == '\0')
+		return false;
+	/* A permit ahead of the check in smtpd_sender_restrictions. */
+	if (smtpd_cfg.sender_permit_sasl && s->authenticated)
+		return false;
+	if (smtpd_cfg.mynetworks != NULL &&
+	    peer_list_match(smtpd_cfg.mynetworks, s->name, s->addr) == 1)
 		return false;
 	if (smtpd_cfg.sender_login_table == NULL) {
 		sender_verdict(s, false, false);

@@ -100,6 +100,11 @@ struct smtpd_settings {
 	const char *sender_login_table;		/* NULL when none */
 	bool sender_check_auth;		/* authenticated senders */
 	bool sender_check_unauth;	/* unauthenticated senders */
+	/* smtpd_sender_restrictions: permit_mynetworks and
+	 * permit_sasl_authenticated before the check skip it */
+	bool sender_permit_mynetworks;
+	bool sender_permit_sasl;
+	struct peer_list *mynetworks;
 	long long auth_failure_limit;	/* 0: none */
 	long long auth_failure_window;	/* seconds */
 };

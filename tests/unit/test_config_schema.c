@@ -446,7 +446,7 @@ test_statuses(void **state)
 		"smtpd_tls_auth_only", "broken_sasl_auth_clients",
 		"smtpd_sasl_password_maps", "account_database",
 		"smtpd_sender_login_maps", "smtpd_auth_failure_limit",
-		"smtpd_auth_failure_window",
+		"smtpd_auth_failure_window", "mynetworks",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -328,12 +328,15 @@ def sender_table(tmp_path):
     return "texthash:%s" % t
 
 
-@pytest.mark.parametrize("restriction", ["reject_sender_login_mismatch",
-                                         "permit_mynetworks, "
-                                         "reject_sender_login_mismatch"])
+@pytest.mark.parametrize("restriction", [
+    "reject_sender_login_mismatch",
+    "reject_sender_login_mismatch, permit_sasl_authenticated",
+    # 127.0.0.1 is not in this mynetworks: the permit does not apply.
+    "permit_mynetworks, reject_sender_login_mismatch"])
 def test_sender_login_maps(auth_server, accounts, tmp_path, restriction):
     o = auth_server({"smtpd_sender_login_maps": sender_table(tmp_path),
-                     "smtpd_sender_restrictions": restriction})
+                     "smtpd_sender_restrictions": restriction,
+                     "mynetworks": "192.0.2.0/24"})
     # Not logged in: addresses that belong to someone are refused.
     c, _ = secure(o, accounts)
     for sender, code in (("alice@example.org", 553),
@@ -366,6 +369,31 @@ def test_sender_login_maps(auth_server, accounts, tmp_path, restriction):
     o.wait_for_log(SMTPD + r"NOQUEUE: reject: MAIL from " + CLIENT +
                    r": 553 5\.7\.1 <bob@example\.org>: Sender address "
                    r"rejected: not owned by user alice@example\.org;")
+
+
+@pytest.mark.parametrize("restriction,mynetworks", [
+    ("permit_mynetworks, reject_sender_login_mismatch", "127.0.0.0/8"),
+    ("permit_mynetworks, reject_sender_login_mismatch", None),
+    ("permit_sasl_authenticated, reject_sender_login_mismatch", None)])
+def test_sender_login_permit_first(auth_server, accounts, tmp_path,
+                                   restriction, mynetworks):
+    """A permit ahead of the check ends the list, as in Postfix (the
+    seed: permit_mynetworks, reject_sender_login_mismatch, ...)."""
+    o = auth_server({"smtpd_sender_login_maps": sender_table(tmp_path),
+                     "smtpd_sender_restrictions": restriction,
+                     "mynetworks": mynetworks})
+    c, _ = secure(o, accounts)
+    c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
+    expect_reply(c, 235)
+    c.send_line("MAIL FROM:<bob@example.org>")
+    expect_reply(c, 250)
+    quit_(c)
+    if restriction.startswith("permit_mynetworks"):
+        # Not logged in, from mynetworks: also permitted.
+        c, _ = secure(o, accounts)
+        c.send_line("MAIL FROM:<alice@example.org>")
+        expect_reply(c, 250)
+        quit_(c)
 
 
 def test_sender_login_lookup_failure_is_temporary(auth_server, accounts,

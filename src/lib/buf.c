@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "log.h"
@@ -167,4 +169,32 @@ buf_consume(struct buf *b, size_t n)
 	b->len -= n;
 	if (b->sensitive)
 		explicit_bzero(b->data + b->len + 1, n);
+}
+
+int
+buf_send(struct buf *b, size_t *off, int fd)
+{
+	while (b->len > *off) {
+		ssize_t n = send(fd, b->data + *off, b->len - *off,
+		    MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			return -1;
+		*off += (size_t)n;
+	}
+	if (*off == b->len) {
+		buf_reset(b);
+		*off = 0;
+		return 1;
+	}
+	/* Keep the buffer from creeping: drop what has left. */
+	if (*off > b->len / 2) {
+		buf_consume(b, *off);
+		*off = 0;
+	}
+	return 0;
 }

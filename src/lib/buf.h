@@ -52,5 +52,12 @@ const char *buf_cstr(const struct buf *b);
 char *buf_steal(struct buf *b);
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
+/*
+ * buf_send - send the bytes of b from *off on to the non-blocking
+ * socket fd (MSG_NOSIGNAL) until it would block, compacting b as they
+ * leave.  1: all sent (b emptied, *off 0); 0: some remain (wait until fd
+ * is writable); -1: the peer is gone or the send failed (errno).
+ */
+int buf_send(struct buf *b, size_t *off, int fd);
 
 #endif

@@ -256,29 +256,14 @@ lconn_free(struct lconn *lc)
 static int
 flush(struct lconn *lc)
 {
-	while (lc->out.len > lc->out_off) {
-		ssize_t n = write(lc->sock, lc->out.data + lc->out_off,
-		    lc->out.len - lc->out_off);
+	int r = buf_send(&lc->out, &lc->out_off, lc->sock);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0)
-			return -1;
-		lc->out_off += (size_t)n;
-	}
-	if (lc->out_off == lc->out.len) {
-		buf_reset(&lc->out);
-		lc->out_off = 0;
+	if (r < 0)
+		return -1;
+	if (r == 1)
 		event_del(lc->wev);
-	} else {
-		if (lc->out_off > lc->out.len / 2) {
-			buf_consume(&lc->out, lc->out_off);
-			lc->out_off = 0;
-		}
+	else
 		event_add(lc->wev, NULL);
-	}
 	return 0;
 }
 

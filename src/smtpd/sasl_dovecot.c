@@ -386,29 +386,14 @@ conn_fail(struct sasl_dovecot *d, const char *fmt, ...)
 static int
 flush(struct sasl_dovecot *d)
 {
-	while (d->out.len > d->out_off) {
-		ssize_t n = send(d->sock, d->out.data + d->out_off,
-		    d->out.len - d->out_off, MSG_NOSIGNAL);
+	int r = buf_send(&d->out, &d->out_off, d->sock);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0)
-			return -1;
-		d->out_off += (size_t)n;
-	}
-	if (d->out_off == d->out.len) {
-		buf_reset(&d->out);
-		d->out_off = 0;
+	if (r < 0)
+		return -1;
+	if (r == 1)
 		event_del(d->wev);
-	} else {
-		if (d->out_off > d->out.len / 2) {
-			buf_consume(&d->out, d->out_off);
-			d->out_off = 0;
-		}
+	else
 		event_add(d->wev, NULL);
-	}
 	return 0;
 }
 

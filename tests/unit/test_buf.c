@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -316,11 +317,46 @@ test_sensitive_grow(void **state)
 	buf_deinit(&b);
 }
 
+/* buf_send: all out, partly out (socket full), peer gone. */
+static void
+test_send(void **state)
+{
+	int sv[2];
+	struct buf b;
+	size_t off = 0;
+	char big[4096], got[64];
+	int r;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	buf_init(&b, 1 << 24);
+	assert_int_equal(buf_append(&b, "hello", 5), 0);
+	assert_int_equal(buf_send(&b, &off, sv[0]), 1);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(read(sv[1], got, sizeof(got)), 5);
+	assert_memory_equal(got, "hello", 5);
+	/* More than the socket takes: some remains, in order. */
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < 1024; i++)
+		assert_int_equal(buf_append(&b, big, sizeof(big)), 0);
+	r = buf_send(&b, &off, sv[0]);
+	assert_int_equal(r, 0);
+	assert_true(b.len - off > 0 && b.len - off < 1024 * sizeof(big));
+	/* The peer goes away: an error, not a hang. */
+	close(sv[1]);
+	assert_int_equal(buf_send(&b, &off, sv[0]), -1);
+	close(sv[0]);
+	buf_deinit(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_max_boundary),
 		cmocka_unit_test(test_append_overflow),

@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "compat.h"
+#include "base64.h"
 #include "passwd.h"
 #include "xalloc.h"
 
@@ -233,60 +234,18 @@ parse_dec(const char **pp, unsigned long long *val_r)
 	return true;
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
- * b64_decode - standard-alphabet base64 of n characters into out (outsz
- * bytes).  With padded, the length must be a multiple of four with '='
- * padding as needed (what Dovecot writes and accepts); without, there
- * must be no '=' (libargon2's and libsodium's form).  Returns the
- * length, or -1 when the input is not such base64 or does not fit.
+ * b64_decode - standard-alphabet base64 (src/lib/base64.h) of n
+ * characters into out (outsz bytes).  With padded, '=' padding as
+ * needed (what Dovecot writes and accepts); without, none (libargon2's
+ * form).  Returns the length, or -1.
  */
 static long
 b64_decode(const char *in, size_t n, bool padded, unsigned char *out,
     size_t outsz)
 {
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (padded) {
-		if (n % 4 != 0)
-			return -1;
-		for (int i = 0; i < 2 && n > 0 && in[n - 1] == '='; i++)
-			n--;
-	}
-	if (n % 4 == 1)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= outsz)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return (long)o;
+	return padded ? base64_decode(in, n, out, outsz) :
+	    base64_decode_unpadded(in, n, out, outsz);
 }
 
 static int

@@ -3,6 +3,8 @@
  * base64 - strict RFC 4648 base64; see base64.h.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base64.h"
 
@@ -93,4 +95,25 @@ base64_decode(const char *in, size_t n, unsigned char *out, size_t outsz)
 	if (o < outsz)
 		out[o] = '\0';
 	return (long)o;
+}
+
+long
+base64_decode_unpadded(const char *in, size_t n, unsigned char *out,
+    size_t outsz)
+{
+	char *padded;
+	long r;
+
+	if (n % 4 == 1 || memchr(in, '=', n) != NULL)
+		return -1;
+	if (n % 4 == 0)
+		return base64_decode(in, n, out, outsz);
+	padded = malloc(n + 3);
+	if (padded == NULL)
+		return -1;
+	memcpy(padded, in, n);
+	memset(padded + n, '=', 4 - n % 4);
+	r = base64_decode(padded, n + 4 - n % 4, out, outsz);
+	free(padded);
+	return r;
 }

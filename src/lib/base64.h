@@ -26,5 +26,9 @@ size_t base64_encode(const void *in, size_t n, char *out);
  */
 long base64_decode(const char *in, size_t n, unsigned char *out,
     size_t outsz);
+/* The same for base64 written without '=' padding (libargon2's form):
+ * any length but 4k+1, no '=' at all. */
+long base64_decode_unpadded(const char *in, size_t n, unsigned char *out,
+    size_t outsz);
 
 #endif

@@ -72,6 +72,22 @@ test_bounds(void **state)
 	assert_int_equal(base64_decode("Zm9vYg==", 8, out, 3), -1);
 }
 
+static void
+test_unpadded(void **state)
+{
+	unsigned char out[16];
+
+	(void)state;
+	assert_int_equal(base64_decode_unpadded("Zg", 2, out, sizeof(out)), 1);
+	assert_int_equal(out[0], 'f');
+	assert_int_equal(base64_decode_unpadded("Zm8", 3, out, sizeof(out)), 2);
+	assert_int_equal(base64_decode_unpadded("Zm9v", 4, out, sizeof(out)), 3);
+	assert_int_equal(base64_decode_unpadded("Zg==", 4, out, sizeof(out)),
+	    -1);
+	assert_int_equal(base64_decode_unpadded("Z", 1, out, sizeof(out)), -1);
+	assert_int_equal(base64_decode_unpadded("Zh", 2, out, sizeof(out)), -1);
+}
+
 int
 main(void)
 {
@@ -79,6 +95,7 @@ main(void)
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_strict),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_unpadded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

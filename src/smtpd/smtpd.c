@@ -563,6 +563,27 @@ read_auth_settings(const struct config_view *v)
 		 * check ends the list first (Postfix's order). */
 		char **rl = config_list(v, P_smtpd_sender_restrictions);
 
+		static const char *const known[] = {
+			"permit_mynetworks", "permit_sasl_authenticated",
+			"reject_sender_login_mismatch",
+			"reject_authenticated_sender_login_mismatch",
+			"reject_unauthenticated_sender_login_mismatch",
+			"reject_known_sender_login_mismatch",
+		};
+
+		/* Say once which parts of the list do nothing yet. */
+		for (size_t i = 0; rl[i] != NULL; i++) {
+			bool ok = false;
+
+			for (size_t k = 0; k < N_ELEMENTS(known); k++)
+				ok = ok || strcasecmp(rl[i], known[k]) == 0;
+			if (!ok)
+				log_warning("smtpd_sender_restrictions: \"%s\" is "
+				    "not implemented yet and is ignored (only "
+				    "permit_mynetworks, permit_sasl_authenticated "
+				    "and the reject_*_sender_login_mismatch "
+				    "restrictions work so far)", rl[i]);
+		}
 		for (size_t i = 0; rl[i] != NULL; i++) {
 			if (strstr(rl[i], "sender_login_mismatch") != NULL)
 				break;

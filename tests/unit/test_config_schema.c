@@ -447,6 +447,7 @@ test_statuses(void **state)
 		"smtpd_sasl_password_maps", "account_database",
 		"smtpd_sender_login_maps", "smtpd_auth_failure_limit",
 		"smtpd_auth_failure_window", "mynetworks",
+		"smtpd_sender_restrictions",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -83,8 +83,10 @@ enum lookup_status {
 #define LOOKUP_SOCKET_PATH "private/lookup"
 /* Longest TEMPFAIL reason. */
 #define LOOKUP_REASON_MAX_BYTES DICT_ERR_MAX_BYTES
-/* Largest payloads: a GET (4 + 4 + 4 + spec + 4 + key), a REPLY. */
-#define LOOKUP_GET_MAX_BYTES (16 + DICT_SPEC_MAX_BYTES + DICT_KEY_MAX_BYTES)
+/* Largest payloads: a GET (4 + 4 + 4 + spec + 4 + key [+ 4 +
+ * password]), a REPLY. */
+#define LOOKUP_GET_MAX_BYTES (20 + DICT_SPEC_MAX_BYTES + DICT_KEY_MAX_BYTES + \
+    LOOKUP_PASSWORD_MAX_BYTES)
 #define LOOKUP_REPLY_MAX_BYTES (12 + DICT_VALUE_MAX_BYTES)
 
 /* One decoded GET; the strings belong to it (lookup_get_deinit). */

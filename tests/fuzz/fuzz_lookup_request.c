@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_lookup_request - the lookup process's request decoder
- * (lookup_proto_get_decode) on arbitrary payloads, and the same bytes
+ * (lookup_proto_get_decode, including LOOKUP_F_VERIFY requests with
+ * their password field) on arbitrary payloads, and the same bytes
  * as a stream of frames through an ipc_conn sized for GETs, as the
  * lookup process reads a client.
  *
@@ -38,10 +39,14 @@ check_get(const uint8_t *data, size_t size)
 	}
 	if (strlen(g.table) == 0 || strlen(g.table) > DICT_SPEC_MAX_BYTES ||
 	    strlen(g.key) > DICT_KEY_MAX_BYTES ||
-	    (g.flags & ~LOOKUP_F_ALL) != 0)
+	    (g.flags & ~LOOKUP_F_ALL) != 0 ||
+	    ((g.flags & LOOKUP_F_VERIFY) != 0) != (g.password != NULL) ||
+	    (g.password != NULL &&
+	    strlen(g.password) > LOOKUP_PASSWORD_MAX_BYTES))
 		abort();
 	buf_init(&b, IPC_HEADER_BYTES + LOOKUP_GET_MAX_BYTES);
-	if (lookup_proto_put_get(&b, g.id, g.flags, g.table, g.key) < 0 ||
+	if (lookup_proto_put_request(&b, g.id, g.flags, g.table, g.key,
+	    g.password) < 0 ||
 	    b.len != IPC_HEADER_BYTES + size ||
 	    memcmp(b.data + IPC_HEADER_BYTES, data, size) != 0)
 		abort();

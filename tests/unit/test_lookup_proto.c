@@ -96,13 +96,36 @@ test_get_limits(void **state)
 	const char *err = NULL;
 
 	buf_init(&b, 1 << 20);
-	/* Both at their limits: the largest GET. */
+	/* Every field at its limit: the largest GET (a VERIFY). */
+	{
+		char *pw = filled(LOOKUP_PASSWORD_MAX_BYTES, 'p');
+		char *pw1 = filled(LOOKUP_PASSWORD_MAX_BYTES + 1, 'p');
+
+		assert_int_equal(lookup_proto_put_request(&b, 1,
+		    LOOKUP_F_VERIFY, spec, key, pw), 0);
+		assert_int_equal(b.len, IPC_HEADER_BYTES +
+		    LOOKUP_GET_MAX_BYTES);
+		split_frame(&b, LOOKUP_MSG_GET, &in);
+		assert_int_equal(lookup_proto_get_decode(&in, &g, &err), 0);
+		assert_int_equal(strlen(g.password), LOOKUP_PASSWORD_MAX_BYTES);
+		lookup_get_deinit(&g);
+		buf_reset(&b);
+		/* One byte too many, and a VERIFY without its password. */
+		assert_int_equal(lookup_proto_put_request(&b, 1,
+		    LOOKUP_F_VERIFY, spec, key, pw1), -1);
+		assert_int_equal(lookup_proto_put_request(&b, 1,
+		    LOOKUP_F_VERIFY, spec, key, NULL), -1);
+		assert_int_equal(b.len, 0);
+		free(pw);
+		free(pw1);
+	}
+	/* A plain GET with both names at their limits. */
 	assert_int_equal(lookup_proto_put_get(&b, 1, 0, spec, key), 0);
-	assert_int_equal(b.len, IPC_HEADER_BYTES + LOOKUP_GET_MAX_BYTES);
 	split_frame(&b, LOOKUP_MSG_GET, &in);
 	assert_int_equal(lookup_proto_get_decode(&in, &g, &err), 0);
 	assert_int_equal(strlen(g.table), DICT_SPEC_MAX_BYTES);
 	assert_int_equal(strlen(g.key), DICT_KEY_MAX_BYTES);
+	assert_null(g.password);
 	lookup_get_deinit(&g);
 	/* One past: refused, nothing appended. */
 	buf_reset(&b);

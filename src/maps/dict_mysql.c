@@ -67,17 +67,6 @@
 /* Longest reason kept per host for messages. */
 #define MYSQL_REASON_MAX 200
 
-struct piece {
-	const char *s;
-	size_t n;
-	bool param;
-};
-
-struct pieces {
-	struct piece *v;
-	size_t n, cap;
-};
-
 struct mysql_priv {
 	struct sql_cf cf;
 	MYSQL *conn;		/* NULL when not connected */
@@ -92,31 +81,6 @@ enum qres {
 	Q_QUERY_ERR,	/* the server refused the query: TEMPFAIL */
 	Q_CONN_ERR,	/* the connection failed: try elsewhere */
 };
-
-static void
-pieces_add(struct pieces *p, const char *s, size_t n, bool param)
-{
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 16;
-		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
-	}
-	p->v[p->n].s = s;
-	p->v[p->n].n = n;
-	p->v[p->n].param = param;
-	p->n++;
-}
-
-static void
-on_literal(void *ctx, const char *s, size_t n)
-{
-	pieces_add(ctx, s, n, false);
-}
-
-static void
-on_param(void *ctx, const char *s, size_t n)
-{
-	pieces_add(ctx, s, n, true);
-}
 
 /* Close the current connection, if any. */
 static void
@@ -203,7 +167,7 @@ client_error(unsigned int e)
  */
 static enum qres
 run_query(struct dict *d, struct mysql_priv *p, size_t i,
-    const struct pieces *pc, const char *key, struct buf *value,
+    const struct sql_pieces *pc, const char *key, struct buf *value,
     enum dict_status *status, char *err, size_t errsz)
 {
 	MYSQL *m = p->conn;
@@ -216,7 +180,7 @@ run_query(struct dict *d, struct mysql_priv *p, size_t i,
 
 	buf_init(&sql, MYSQL_SQL_MAX_BYTES);
 	for (size_t k = 0; k < pc->n; k++) {
-		const struct piece *pp = &pc->v[k];
+		const struct sql_piece *pp = &pc->v[k];
 		char *esc;
 		unsigned long n;
 		int r;
@@ -330,7 +294,7 @@ dmysql_lookup(struct dict *d, const char *key, size_t keylen,
     struct buf *value, char *err, size_t errsz)
 {
 	struct mysql_priv *p = d->priv;
-	struct pieces pc = { 0 };
+	struct sql_pieces pc = { 0 };
 	enum dict_status st = DICT_TEMPFAIL;
 	size_t order[SQL_CF_MAX_HOSTS], tried[SQL_CF_MAX_HOSTS + 1];
 	size_t n, ntried = 0;
@@ -339,7 +303,7 @@ dmysql_lookup(struct dict *d, const char *key, size_t keylen,
 	enum qres q;
 
 	(void)keylen;
-	if (sql_query_expand(&p->cf, key, on_literal, on_param, &pc) ==
+	if (sql_query_pieces(&p->cf, key, &pc) ==
 	    SQL_EXPAND_SKIP)
 		return DICT_NOTFOUND;
 	buf_init(&why, DICT_ERR_MAX_BYTES);
@@ -417,7 +381,7 @@ out:
 	if (st == DICT_TEMPFAIL)
 		sql_msg_clean(err);
 	buf_deinit(&why);
-	free(pc.v);
+	sql_pieces_free(&pc);
 	return st;
 }
 

@@ -39,17 +39,6 @@
 #define SQLITE_SQL_MAX_BYTES (1024 * 1024)
 
 /* One piece of the expanded query: SQL text or a value to bind. */
-struct piece {
-	const char *s;
-	size_t n;
-	bool param;
-};
-
-struct pieces {
-	struct piece *v;
-	size_t n, cap;
-};
-
 struct sqlite_priv {
 	struct sql_cf cf;
 	sqlite3 *db;
@@ -59,34 +48,9 @@ struct sqlite_priv {
 	struct stat db_st;
 };
 
-static void
-pieces_add(struct pieces *p, const char *s, size_t n, bool param)
-{
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 16;
-		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
-	}
-	p->v[p->n].s = s;
-	p->v[p->n].n = n;
-	p->v[p->n].param = param;
-	p->n++;
-}
-
-static void
-on_literal(void *ctx, const char *s, size_t n)
-{
-	pieces_add(ctx, s, n, false);
-}
-
-static void
-on_param(void *ctx, const char *s, size_t n)
-{
-	pieces_add(ctx, s, n, true);
-}
-
 /* The SQL text of the pieces, "?" for each value; -1 if too long. */
 static int
-pieces_sql(const struct pieces *p, struct buf *sql)
+pieces_sql(const struct sql_pieces *p, struct buf *sql)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (buf_append(sql, p->v[i].param ? "?" : p->v[i].s,
@@ -172,7 +136,7 @@ sqlite_open(struct dict *d, const char *name,
     const struct dict_open_opts *opts, char *err, size_t errsz)
 {
 	struct sqlite_priv *p = xcalloc(1, sizeof(*p));
-	struct pieces pc = { 0 };
+	struct sql_pieces pc = { 0 };
 	struct buf sql;
 	char *key = NULL;
 	int rc;
@@ -214,7 +178,7 @@ sqlite_open(struct dict *d, const char *name,
 	/* Compile the query now: bad SQL or a missing table fails here. */
 	key = probe_key(&p->cf);
 	buf_init(&sql, SQLITE_SQL_MAX_BYTES);
-	if (sql_query_expand(&p->cf, key, on_literal, on_param, &pc) ==
+	if (sql_query_pieces(&p->cf, key, &pc) ==
 	    SQL_EXPAND_OK) {
 		if (pieces_sql(&pc, &sql) < 0) {
 			snprintf(err, errsz, "%s: query too long", name);
@@ -227,11 +191,11 @@ sqlite_open(struct dict *d, const char *name,
 		}
 	}
 	buf_deinit(&sql);
-	free(pc.v);
+	sql_pieces_free(&pc);
 	free(key);
 	return 0;
 fail:
-	free(pc.v);
+	sql_pieces_free(&pc);
 	free(key);
 	sqlite_close(d);
 	return -1;
@@ -242,14 +206,14 @@ sqlite_lookup(struct dict *d, const char *key, size_t keylen,
     struct buf *value, char *err, size_t errsz)
 {
 	struct sqlite_priv *p = d->priv;
-	struct pieces pc = { 0 };
+	struct sql_pieces pc = { 0 };
 	struct buf sql;
 	enum dict_status st = DICT_TEMPFAIL;
 	size_t nresults = 0;
 	int rc, idx = 0;
 
 	(void)keylen;
-	if (sql_query_expand(&p->cf, key, on_literal, on_param, &pc) ==
+	if (sql_query_pieces(&p->cf, key, &pc) ==
 	    SQL_EXPAND_SKIP)
 		return DICT_NOTFOUND;
 	buf_init(&sql, SQLITE_SQL_MAX_BYTES);
@@ -311,7 +275,7 @@ out:
 		sqlite3_clear_bindings(p->stmt);
 	}
 	buf_deinit(&sql);
-	free(pc.v);
+	sql_pieces_free(&pc);
 	return st;
 }
 

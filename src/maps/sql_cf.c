@@ -1353,3 +1353,43 @@ sql_host_ok(struct sql_cf *cf, size_t i)
 	if (i < cf->nhosts)
 		cf->host[i].down_until = 0;
 }
+
+static void
+pieces_add(struct sql_pieces *p, const char *s, size_t n, bool param)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
+	}
+	p->v[p->n].s = s;
+	p->v[p->n].n = n;
+	p->v[p->n].param = param;
+	p->n++;
+}
+
+static void
+pieces_literal(void *ctx, const char *s, size_t n)
+{
+	pieces_add(ctx, s, n, false);
+}
+
+static void
+pieces_param(void *ctx, const char *s, size_t n)
+{
+	pieces_add(ctx, s, n, true);
+}
+
+enum sql_expand
+sql_query_pieces(const struct sql_cf *cf, const char *key,
+    struct sql_pieces *pieces)
+{
+	return sql_query_expand(cf, key, pieces_literal, pieces_param, pieces);
+}
+
+void
+sql_pieces_free(struct sql_pieces *pieces)
+{
+	free(pieces->v);
+	pieces->v = NULL;
+	pieces->n = pieces->cap = 0;
+}

@@ -186,6 +186,27 @@ enum sql_expand sql_query_expand(const struct sql_cf *cf, const char *key,
     void (*param)(void *ctx, const char *s, size_t n), void *ctx);
 
 /*
+ * The expanded query as pieces, for the drivers: literal SQL text and
+ * values (param), in order.  The strings point into cf->query and into
+ * the expansion's storage, valid as sql_query_expand's callbacks say.
+ */
+struct sql_piece {
+	const char *s;
+	size_t n;
+	bool param;
+};
+
+struct sql_pieces {
+	struct sql_piece *v;
+	size_t n, cap;
+};
+
+/* sql_query_expand into pieces (pieces->v freed by sql_pieces_free). */
+enum sql_expand sql_query_pieces(const struct sql_cf *cf, const char *key,
+    struct sql_pieces *pieces);
+void sql_pieces_free(struct sql_pieces *pieces);
+
+/*
  * Apply cf->result_format to one result value (one column of one row;
  * NULL for an SQL NULL) for key, and append it to out, after a ','
  * when out is not empty.  %s %u %d expand the value, %S %U %D %1..%9

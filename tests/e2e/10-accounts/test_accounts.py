@@ -21,6 +21,7 @@ import os
 import pty
 import pwd
 import select
+import signal
 import shutil
 import sqlite3
 import stat
@@ -408,7 +409,16 @@ class Pty:
                 if not data:
                     break
                 self.out += data
-        _, status = os.waitpid(self.pid, 0)
+        # Never wait forever: a child still running now is a failure
+        # with its output, not a hung suite.
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:
+            time.sleep(1)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            raise AssertionError("ostia did not exit: %r" % self.out)
         return os.waitstatus_to_exitcode(status)
 
     def echo_on(self):

@@ -35,6 +35,7 @@
  * is busy, read-only or failing (try again later).
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -331,15 +332,33 @@ on_tty_signal(int sig)
  * line is too long (the rest of the line is read and dropped).
  */
 static int
-read_line_fd(int fd, char *buf, size_t bufsz, size_t *len_r)
+read_line_fd(int fd, char *buf, size_t bufsz, size_t *len_r,
+    bool watch_signal)
 {
 	size_t n = 0;
 	bool over = false, any = false;
 	char c;
 
 	for (;;) {
-		ssize_t r = read(fd, &c, 1);
+		ssize_t r;
 
+		/* On the terminal a signal (Ctrl-C) cancels.  It may come
+		 * between the check and read(), so read() is only called
+		 * once poll() says a byte is there: poll() wakes every
+		 * 200 ms to look at the flag again. */
+		if (watch_signal) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (tty_signal != 0) {
+				errno = EINTR;
+				return -1;
+			}
+			if (poll(&pfd, 1, 200) <= 0)
+				continue;
+		}
+		r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR && !watch_signal)
+			continue;
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -395,7 +414,7 @@ tty_ask(int fd, const char *prompt, char *buf, size_t bufsz, size_t *len_r)
 		(void)tcsetattr(fd, TCSAFLUSH, &quiet);
 	}
 	(void)!write(fd, prompt, strlen(prompt));
-	r = read_line_fd(fd, buf, bufsz, len_r);
+	r = read_line_fd(fd, buf, bufsz, len_r, true);
 	if (restore)
 		(void)tcsetattr(fd, TCSAFLUSH, &saved);
 	(void)!write(fd, "\n", 1);
@@ -424,7 +443,7 @@ get_password(bool from_stdin, const char *address, char *pw, size_t pwsz,
 
 	*len_r = 0;
 	if (from_stdin) {
-		r = read_line_fd(STDIN_FILENO, pw, pwsz, len_r);
+		r = read_line_fd(STDIN_FILENO, pw, pwsz, len_r, false);
 		if (r == -1) {
 			log_error("standard input: %s", strerror(errno));
 			return EXIT_BAD;

@@ -55,6 +55,21 @@ def secure(o, accounts, name="smtps"):
     return c, kws
 
 
+def dead_mysql_table(tmp_path):
+    """A mysql: table whose only host is a closed loopback port."""
+    cf = tmp_path / "dead.cf"
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    cf.write_text("hosts = inet:127.0.0.1:%d\nuser = u\npassword = secret\n"
+                  "dbname = d\nquery = SELECT x FROM t WHERE k='%%s'\n"
+                  % port)
+    os.chmod(str(cf), 0o644)
+    os.chmod(str(tmp_path), 0o755)
+    return "mysql:%s" % cf
+
+
 def test_auth_only_after_tls(auth_server, accounts):
     o = auth_server()
     c = o.smtp()
@@ -218,17 +233,7 @@ def test_repeated_failures_end_the_session(auth_server, accounts):
 
 def test_backend_down_is_temporary(auth_server, accounts, tmp_path):
     """A password table that cannot answer: 454, never 535."""
-    cf = tmp_path / "dead.cf"
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    cf.write_text("hosts = inet:127.0.0.1:%d\nuser = u\npassword = secret\n"
-                  "dbname = d\nquery = SELECT password FROM mailbox WHERE "
-                  "username='%%s'\n" % port)
-    os.chmod(str(cf), 0o644)
-    os.chmod(str(tmp_path), 0o755)
-    o = auth_server({"smtpd_sasl_password_maps": "mysql:%s" % cf})
+    o = auth_server({"smtpd_sasl_password_maps": dead_mysql_table(tmp_path)})
     c, _ = secure(o, accounts)
     c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
     expect_reply(c, 454, "4.7.0", timeout=30)
@@ -398,17 +403,7 @@ def test_sender_login_permit_first(auth_server, accounts, tmp_path,
 
 def test_sender_login_lookup_failure_is_temporary(auth_server, accounts,
                                                   tmp_path):
-    cf = tmp_path / "dead.cf"
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    cf.write_text("hosts = inet:127.0.0.1:%d\nuser = u\npassword = p\n"
-                  "dbname = d\nquery = SELECT login FROM s WHERE "
-                  "address='%%s'\n" % port)
-    os.chmod(str(cf), 0o644)
-    os.chmod(str(tmp_path), 0o755)
-    o = auth_server({"smtpd_sender_login_maps": "mysql:%s" % cf,
+    o = auth_server({"smtpd_sender_login_maps": dead_mysql_table(tmp_path),
                      "smtpd_sender_restrictions":
                      "reject_authenticated_sender_login_mismatch"})
     c, _ = secure(o, accounts)

@@ -63,6 +63,7 @@ static const char queue_id_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 enum queue_writer_state {
 	QUEUE_WRITER_STATE_INIT,	/* the envelope comes next */
 	QUEUE_WRITER_STATE_CONTENT,	/* message bytes, then finish */
+	QUEUE_WRITER_STATE_TRAILER,	/* trailer written: finish only */
 	QUEUE_WRITER_STATE_DONE,	/* finished: nothing more */
 };
 
@@ -92,7 +93,8 @@ struct qrec_type {
 enum {
 	QREC_V, QREC_I, QREC_T, QREC_C, QREC_A, QREC_H, QREC_P, QREC_L,
 	QREC_W, QREC_K, QREC_S, QREC_z, QREC_B, QREC_U, QREC_r, QREC_e,
-	QREC_R, QREC_N, QREC_O, QREC_M, QREC_D, QREC_X, QREC__COUNT,
+	QREC_R, QREC_N, QREC_O, QREC_M, QREC_D, QREC_F, QREC_Q, QREC_J,
+	QREC_b, QREC_X, QREC__COUNT,
 };
 
 static const struct qrec_type qrec_types[QREC__COUNT] = {
@@ -128,6 +130,12 @@ static const struct qrec_type qrec_types[QREC__COUNT] = {
 	    "record 'D' (message bytes) appears more than once",
 	    "record 'D' (message bytes) outside the message: only after 'M' "
 	    "and before 'X'" },
+	[QREC_F] = QREC('F', "F", "content filter", 0),
+	[QREC_Q] = QREC('Q', "Q", "hold", 0),
+	[QREC_J] = QREC('J', "J", "redirect", 0),
+	[QREC_b] = { 'b', QREC_REPEAT, "record 'b' (BCC) is missing",
+	    "record 'b' (BCC) appears more than once",
+	    "record 'b' (BCC) is out of order" },
 	[QREC_X] = QREC('X', "X", "end", QREC_REQUIRED),
 };
 
@@ -159,6 +167,12 @@ queue_envelope_deinit(struct queue_envelope *env)
 	free(env->body);
 	free(env->ret);
 	free(env->envid);
+	free(env->filter);
+	free(env->hold);
+	free(env->redirect);
+	for (size_t i = 0; i < env->nbccs; i++)
+		free(env->bccs[i]);
+	free(env->bccs);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		free(env->rcpts[i].addr);
 		free(env->rcpts[i].notify);
@@ -180,6 +194,14 @@ queue_envelope_add_rcpt(struct queue_envelope *env, const char *addr,
 	r->addr = xstrdup(addr);
 	r->notify = notify == NULL ? NULL : xstrdup(notify);
 	r->orcpt = orcpt == NULL ? NULL : xstrdup(orcpt);
+}
+
+void
+queue_envelope_add_bcc(struct queue_envelope *env, const char *addr)
+{
+	env->bccs = xreallocarray(env->bccs, env->nbccs + 1,
+	    sizeof(env->bccs[0]));
+	env->bccs[env->nbccs++] = xstrdup(addr);
 }
 
 /* ---- Field syntax, shared by the writer and the parser ---- */
@@ -251,6 +273,16 @@ qrec_check_value(char c, const char *s)
 	case 'M':
 		if (*s != '\0')
 			return "record 'M' (message start) is not empty";
+		return NULL;
+	case 'F':
+		if (*s == '\0' || strchr(s, ':') == NULL)
+			return "record 'F' (content filter) is not "
+			    "transport:nexthop";
+		return NULL;
+	case 'J':
+	case 'b':
+		if (*s == '\0')
+			return "record 'J' or 'b' holds no address";
 		return NULL;
 	default:
 		return NULL;
@@ -456,6 +488,47 @@ queue_writer_content(struct queue_writer *w, const char *data, size_t len)
 }
 
 int
+queue_writer_trailer(struct queue_writer *w, const struct queue_envelope *env)
+{
+	const struct {
+		char type;
+		const char *value;
+	} one[] = {
+		{ 'F', env->filter }, { 'Q', env->hold }, { 'J', env->redirect },
+	};
+
+	if (w->error != 0)
+		return qw_fail(w, w->error);
+	if (w->state != QUEUE_WRITER_STATE_CONTENT)
+		return qw_fail(w, EINVAL);
+	/* Refuse what the parser would refuse, before writing anything. */
+	for (size_t i = 0; i < N_ELEMENTS(one); i++) {
+		if (one[i].value != NULL &&
+		    (strlen(one[i].value) > QUEUE_RECORD_MAX_BYTES ||
+		    qrec_check_value(one[i].type, one[i].value) != NULL))
+			return qw_fail(w, EINVAL);
+	}
+	for (size_t i = 0; i < env->nbccs; i++) {
+		if (strlen(env->bccs[i]) > QUEUE_RECORD_MAX_BYTES ||
+		    qrec_check_value('b', env->bccs[i]) != NULL)
+			return qw_fail(w, EINVAL);
+	}
+	w->state = QUEUE_WRITER_STATE_TRAILER;
+	if (w->data.len > 0 && qw_data_record(w) < 0)
+		return -1;
+	for (size_t i = 0; i < N_ELEMENTS(one); i++) {
+		if (one[i].value != NULL && qw_record(w, one[i].type,
+		    one[i].value, strlen(one[i].value)) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < env->nbccs; i++) {
+		if (qw_record(w, 'b', env->bccs[i], strlen(env->bccs[i])) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
 queue_writer_finish(struct queue_writer *w)
 {
 	char count[QUEUE_COUNT_MAX_DIGITS + 1];
@@ -463,7 +536,8 @@ queue_writer_finish(struct queue_writer *w)
 
 	if (w->error != 0)
 		return qw_fail(w, w->error);
-	if (w->state != QUEUE_WRITER_STATE_CONTENT)
+	if (w->state != QUEUE_WRITER_STATE_CONTENT &&
+	    w->state != QUEUE_WRITER_STATE_TRAILER)
 		return qw_fail(w, EINVAL);
 	w->state = QUEUE_WRITER_STATE_DONE;
 	if (w->data.len > 0 && qw_data_record(w) < 0)
@@ -497,6 +571,9 @@ qp_field(struct queue_envelope *env, char c)
 	case 'B': return &env->body;
 	case 'r': return &env->ret;
 	case 'e': return &env->envid;
+	case 'F': return &env->filter;
+	case 'Q': return &env->hold;
+	case 'J': return &env->redirect;
 	default: return NULL;
 	}
 }
@@ -667,6 +744,9 @@ qp_records(const unsigned char *data, size_t len,
 			env->rcpts[env->nrcpts - 1].notify = s;
 		} else if (idx == QREC_O) {
 			env->rcpts[env->nrcpts - 1].orcpt = s;
+		} else if (idx == QREC_b) {
+			queue_envelope_add_bcc(env, s);
+			free(s);
 		} else {
 			if (idx == QREC_U)
 				env->smtputf8 = true;

@@ -26,6 +26,14 @@
  *   'M' start of the message (empty)
  *   'D' message bytes (CRLF line ends, Received: header first), any
  *       number of records of at most QUEUE_DATA_RECORD_MAX_BYTES
+ *   after the message, each optional, in this order (what smtpd decided
+ *   while or after it read the message: access tables, header and body
+ *   checks, content_filter):
+ *   'F' content filter "transport:nexthop": deliver there instead of
+ *       the recipients' own routes (the filter re-injects the message)
+ *   'Q' hold: the queue manager parks the message (reason as text)
+ *   'J' redirect: every recipient replaced by this address
+ *   'b' BCC: an extra recipient, any number of records
  *   'X' end: the number of message bytes, decimal; last record
  *
  * A file without its 'X' record, with anything after it, with a count
@@ -77,6 +85,12 @@ struct queue_envelope {
 	char *envid;		/* optional */
 	struct queue_rcpt *rcpts;
 	size_t nrcpts;
+	/* Trailer (queue_writer_trailer): NULL / 0 when absent. */
+	char *filter;		/* "transport:nexthop" */
+	char *hold;		/* reason */
+	char *redirect;		/* address */
+	char **bccs;
+	size_t nbccs;
 	uint64_t content_size;	/* filled by the parser */
 };
 
@@ -84,6 +98,9 @@ void queue_envelope_deinit(struct queue_envelope *env);
 /* Append a recipient (strings copied; notify and orcpt may be NULL). */
 void queue_envelope_add_rcpt(struct queue_envelope *env, const char *addr,
     const char *notify, const char *orcpt);
+
+/* Append a BCC address of the trailer (copied). */
+void queue_envelope_add_bcc(struct queue_envelope *env, const char *addr);
 
 /*
  * Writer: buffers records and writes them to fd.  Every call returns 0,
@@ -106,6 +123,12 @@ int queue_writer_envelope(struct queue_writer *w,
 /* Message bytes, any split. */
 int queue_writer_content(struct queue_writer *w, const char *data,
     size_t len);
+/* The trailer records of env ('F', 'Q', 'J', 'b'; only those set),
+ * after the message bytes and before finish; at most once.  An invalid
+ * value (an 'F' without ':', an empty address) writes nothing and
+ * fails with EINVAL. */
+int queue_writer_trailer(struct queue_writer *w,
+    const struct queue_envelope *env);
 /* Last 'D', then 'X'; everything is written to fd (not synced). */
 int queue_writer_finish(struct queue_writer *w);
 

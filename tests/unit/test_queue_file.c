@@ -98,6 +98,12 @@ env_assert_equal(const struct queue_envelope *a,
 	assert_int_equal(a->smtputf8, b->smtputf8);
 	assert_str_eq_or_null(a->ret, b->ret);
 	assert_str_eq_or_null(a->envid, b->envid);
+	assert_str_eq_or_null(a->filter, b->filter);
+	assert_str_eq_or_null(a->hold, b->hold);
+	assert_str_eq_or_null(a->redirect, b->redirect);
+	assert_int_equal(a->nbccs, b->nbccs);
+	for (size_t i = 0; i < a->nbccs; i++)
+		assert_string_equal(a->bccs[i], b->bccs[i]);
 	assert_int_equal(a->nrcpts, b->nrcpts);
 	for (size_t i = 0; i < a->nrcpts; i++) {
 		assert_str_eq_or_null(a->rcpts[i].addr, b->rcpts[i].addr);
@@ -158,6 +164,9 @@ write_file(const struct queue_envelope *env, const char *content,
 
 		assert_int_equal(queue_writer_content(&w, content + off, n), 0);
 	}
+	if (env->filter != NULL || env->hold != NULL || env->redirect != NULL ||
+	    env->nbccs > 0)
+		assert_int_equal(queue_writer_trailer(&w, env), 0);
 	assert_int_equal(queue_writer_finish(&w), 0);
 	assert_int_equal(w.error, 0);
 	queue_writer_deinit(&w);
@@ -288,6 +297,77 @@ test_round_trip_all_fields(void **state)
 
 	(void)state;
 	round_trip(true, msg, sizeof(msg) - 1);
+}
+
+/* The trailer: each record alone, all together, and their order. */
+static void
+test_trailer(void **state)
+{
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+
+	(void)state;
+	for (int mask = 1; mask < 16; mask++) {
+		struct queue_envelope in, out;
+		const char *error = NULL;
+		size_t flen;
+		char *file;
+
+		env_fill(&in, mask & 1);
+		if (mask & 1)
+			in.filter = xstrdup("smtp-amavis:[127.0.0.1]:10024");
+		if (mask & 2)
+			in.hold = xstrdup("header_checks: HOLD spam score");
+		if (mask & 4)
+			in.redirect = xstrdup("quarantine@example.org");
+		if (mask & 8) {
+			queue_envelope_add_bcc(&in, "archive@example.org");
+			queue_envelope_add_bcc(&in, "audit@example.org");
+		}
+		file = write_file(&in, msg, sizeof(msg) - 1, 3, &flen);
+		if (queue_file_parse(file, flen, &out, NULL, &error) != 0)
+			fail_msg("parse: %s", error);
+		env_assert_equal(&in, &out);
+		queue_envelope_deinit(&out);
+		queue_envelope_deinit(&in);
+		free(file);
+	}
+	/* Out of order, before the message, or malformed: refused. */
+	{
+		static const char *const bad[] = {
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Qh|Ft:n|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|Ft:n|M|Dx|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Fnocolon|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|J|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|bq|Jr|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Qh|Qh|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Ft:n|Dx|X2",
+		};
+
+		for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+			struct buf b;
+
+			buf_init(&b, SIZE_MAX);
+			build(&b, bad[i]);
+			(void)parse_err(b.data, b.len);
+			buf_deinit(&b);
+		}
+	}
+	/* The writer refuses a malformed trailer and writes nothing. */
+	{
+		struct queue_envelope in;
+		struct queue_writer w;
+		int fd = mem_fd();
+
+		env_fill(&in, false);
+		in.filter = xstrdup("no-colon");
+		queue_writer_init(&w, fd);
+		assert_int_equal(queue_writer_envelope(&w, &in), 0);
+		assert_int_equal(queue_writer_trailer(&w, &in), -1);
+		assert_int_equal(errno, EINVAL);
+		queue_writer_deinit(&w);
+		queue_envelope_deinit(&in);
+		close(fd);
+	}
 }
 
 /* Each optional field on its own, and empty strings kept as empty. */
@@ -586,7 +666,7 @@ static const struct bad_case bad_cases[] = {
 	BAD(ENV "|M|X18446744073709551616",
 	    "end record 'X' does not hold a decimal byte count"),
 	/* Unknown types. */
-	BAD(ENV "|Q" TAIL, "unknown record type"),
+	BAD(ENV "|q" TAIL, "unknown record type"),
 	BAD(ENV "|d" TAIL, "unknown record type"),
 	BAD(ENV TAIL "|#\0\0\0\0\0", "data after the end record 'X'"),
 	BAD(ENV "|#\0\0\0\0\0" TAIL, "unknown record type"),
@@ -1198,6 +1278,7 @@ main(void)
 		cmocka_unit_test(test_invalid_files),
 		cmocka_unit_test(test_invalid_built),
 		cmocka_unit_test(test_valid_hand_built),
+		cmocka_unit_test(test_trailer),
 		cmocka_unit_test(test_truncated_every_byte),
 		cmocka_unit_test(test_content_buffer_max),
 		cmocka_unit_test(test_writer_write_errors),

@@ -29,6 +29,9 @@ int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_lookup(struct cli *cli, int argc, char **argv);
 int cmd_map(struct cli *cli, int argc, char **argv);
+/* cmd_route.c: where addresses go (route.h); building alias_database. */
+int cmd_route(struct cli *cli, int argc, char **argv);
+int cmd_newaliases(struct cli *cli, int argc, char **argv);
 /* cmd_account.c: the embedded account database (docs/accounts.md). */
 int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);

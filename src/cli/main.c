@@ -36,6 +36,9 @@ static const struct {
 	{ "queue", cmd_queue, "list queued mail, show one message" },
 	{ "map", cmd_map, "build or query lookup tables (like postmap)" },
 	{ "lookup", cmd_lookup, "ask the running lookup process" },
+	{ "route", cmd_route, "show where addresses go: class, transport, "
+	    "next hop, rewriting" },
+	{ "newaliases", cmd_newaliases, "build the alias_database files" },
 	{ "domain", cmd_domain, "add, list, delete mail domains (account "
 	    "database)" },
 	{ "user", cmd_user, "add, list, delete mailboxes; set passwords" },
@@ -65,6 +68,12 @@ usage(FILE *f)
 	    "  ostia lookup [--no-cache] TABLE KEY... ask the lookup process "
 	    "(exit 0 found,\n"
 	    "                                       1 not, 75 error)\n"
+	    "  ostia route [-s SERVICE] ADDRESS...  class, transport, next "
+	    "hop, aliases, steps\n"
+	    "                                       (exit 0 listed, 1 "
+	    "unlisted, 2 error)\n"
+	    "  ostia newaliases                     build alias_database "
+	    "(FILE.lmdb)\n"
 	    "  ostia domain add|del|list|enable|disable [DOMAIN]\n"
 	    "  ostia user add ADDRESS [--name N] [--quota SIZE] [--scheme "
 	    "SHA512-CRYPT|ARGON2ID]\n"

@@ -518,6 +518,20 @@ config_expand_name(const struct config_view *v, const char *name)
 /* ---------------------------------------------------------------- */
 /* Checking                                                         */
 
+/* class_names - the names a smtpd_restriction_classes value lists
+ * (their own parameters, defined by the admin), added to sv. */
+static void
+class_names(const char *text, struct strv *sv)
+{
+	char **names = config_split_list(text);
+
+	for (size_t i = 0; names[i] != NULL; i++) {
+		if (names[i][0] != '$')
+			strv_add(sv, names[i]);
+	}
+	strv_free(&names);
+}
+
 /* referenced_names - every $name used in text, added to sv. */
 static void
 referenced_names(const char *text, struct strv *sv)
@@ -891,6 +905,22 @@ check_all(struct config *cf, unsigned flags, struct diag_list *diags)
 	}
 	for (int id = 0; id < P__COUNT; id++)
 		referenced_names(config_params[id].def, &referenced);
+	/* smtpd_restriction_classes names parameters of the admin's own. */
+	for (size_t i = 0; i < cf->nsettings; i++) {
+		if (strcmp(cf->settings[i].name, "smtpd_restriction_classes") ==
+		    0)
+			class_names(cf->settings[i].value, &referenced);
+	}
+	for (size_t s = 0; cf->master != NULL && s < cf->master->nservices;
+	    s++) {
+		const struct master_service *svc = &cf->master->services[s];
+
+		for (size_t o = 0; o < svc->nopts; o++) {
+			if (strcmp(svc->opts[o].name,
+			    "smtpd_restriction_classes") == 0)
+				class_names(svc->opts[o].value, &referenced);
+		}
+	}
 
 	/* Duplicates in main.cf. */
 	for (size_t i = 0; i < cf->nsettings; i++) {

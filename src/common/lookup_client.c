@@ -23,7 +23,9 @@
 #include "lookup_client.h"
 
 #include <openssl/crypto.h>
+#include "compat.h"
 #include "lookup_proto.h"
+#include "strv.h"
 #include "xalloc.h"
 
 /* ---------------------------------------------------------------- */
@@ -90,6 +92,65 @@ check_request(const char *table, const char *key, unsigned flags,
 	return -2;
 }
 
+/* check_find - check_request for a FIND. */
+static int
+check_find(const char *tables, const char *key, uint32_t order,
+    unsigned mflags, const char *delimiters, unsigned flags, char *err,
+    size_t errsz)
+{
+	size_t tl = strlen(tables);
+
+	if ((mflags & ~(unsigned)LOOKUP_FIND_ADDR_FLAGS) != 0) {
+		snprintf(err, errsz, "unknown lookup order flags 0x%x", mflags);
+		return DICT_TEMPFAIL;
+	}
+	if (strlen(key) > DICT_KEY_MAX_BYTES)
+		return DICT_NOTFOUND;
+	if (tl == 0 || tl > LOOKUP_TABLES_MAX_BYTES) {
+		snprintf(err, errsz, "list of lookup tables %s", tl == 0 ?
+		    "is empty" : "is too long");
+		return DICT_TEMPFAIL;
+	}
+	if ((flags & ~(unsigned)LOOKUP_F_FIND_ALL) != 0) {
+		snprintf(err, errsz, "unknown lookup flags 0x%x", flags);
+		return DICT_TEMPFAIL;
+	}
+	if (!lookup_find_args_ok(order, lookup_find_mflags_for(
+	    (enum lookup_find_order)order, mflags), delimiters)) {
+		snprintf(err, errsz, "lookup order %u with delimiters "
+		    "\"%.64s\": not a valid search", order, delimiters);
+		return DICT_TEMPFAIL;
+	}
+	return -2;
+}
+
+/* check_route - check_request for a ROUTE (never NOTFOUND). */
+static int
+check_route(const char *service, uint32_t op, const char *address,
+    unsigned flags, char *err, size_t errsz)
+{
+	if (strlen(address) > ROUTE_ADDRESS_MAX_BYTES) {
+		snprintf(err, errsz, "address longer than %d bytes: not routed",
+		    ROUTE_ADDRESS_MAX_BYTES);
+		return DICT_TEMPFAIL;
+	}
+	if (strlen(service) > LOOKUP_SERVICE_MAX_BYTES) {
+		snprintf(err, errsz, "service name longer than %d bytes",
+		    LOOKUP_SERVICE_MAX_BYTES);
+		return DICT_TEMPFAIL;
+	}
+	if (op != LOOKUP_ROUTE_RESOLVE && op != LOOKUP_ROUTE_CHECK &&
+	    op != LOOKUP_ROUTE_EXPAND) {
+		snprintf(err, errsz, "unknown route operation %u", op);
+		return DICT_TEMPFAIL;
+	}
+	if ((flags & ~(unsigned)LOOKUP_F_ROUTE_ALL) != 0) {
+		snprintf(err, errsz, "unknown lookup flags 0x%x", flags);
+		return DICT_TEMPFAIL;
+	}
+	return -2;
+}
+
 /* ---------------------------------------------------------------- */
 /* Asynchronous client                                              */
 
@@ -97,9 +158,13 @@ struct lookup_request {
 	struct lookup_client *lc;
 	struct lookup_request *prev, *next;
 	uint32_t id;
+	enum lookup_msg msg;	/* GET, FIND or ROUTE */
 	unsigned flags;
-	char *table;
-	char *key;
+	char *table;		/* GET: table; FIND: tables; ROUTE: service */
+	char *key;		/* GET, FIND: key; ROUTE: address */
+	char *delimiters;	/* FIND */
+	uint32_t order;		/* FIND: order; ROUTE: op */
+	unsigned mflags;	/* FIND */
 	char *password;		/* LOOKUP_F_VERIFY only; wiped */
 	lookup_client_fn *cb;	/* NULL once cancelled */
 	void *ctx;
@@ -164,6 +229,7 @@ req_free(struct lookup_request *r)
 {
 	free(r->table);
 	free(r->key);
+	free(r->delimiters);
 	if (r->password != NULL) {
 		OPENSSL_cleanse(r->password, strlen(r->password));
 		free(r->password);
@@ -172,12 +238,39 @@ req_free(struct lookup_request *r)
 	free(r);
 }
 
+/* put_req - r's frame, as put_frame: all or nothing. */
+static int
+put_req(struct buf *out, const struct lookup_request *r)
+{
+	switch (r->msg) {
+	case LOOKUP_MSG_FIND:
+		return lookup_proto_put_find(out, r->id, r->flags,
+		    (enum lookup_find_order)r->order, r->mflags, r->table,
+		    r->key, r->delimiters);
+	case LOOKUP_MSG_ROUTE:
+		return lookup_proto_put_route(out, r->id, r->flags,
+		    (enum lookup_route_op)r->order, r->table, r->key);
+	default:
+		return lookup_proto_put_request(out, r->id, r->flags,
+		    r->table, r->key, r->password);
+	}
+}
+
+static const char route_notfound[] = "the lookup process answered a "
+    "ROUTE request with \"not found\"";
+
 /* finish - run r's callback (unless cancelled) and free r; r is in no
  * list any more. */
 static void
 finish(struct lookup_client *lc, struct lookup_request *r,
     enum dict_status st, const char *text, size_t len)
 {
+	/* A ROUTE always has an answer: fail closed. */
+	if (r->msg == LOOKUP_MSG_ROUTE && st == DICT_NOTFOUND) {
+		st = DICT_TEMPFAIL;
+		text = route_notfound;
+		len = strlen(route_notfound);
+	}
 	if (r->cb != NULL) {
 		lc->live--;
 		lc->depth++;
@@ -314,8 +407,7 @@ fail_all(struct lookup_client *lc, const char *why, bool retry)
 	}
 	while ((r = again.head) != NULL) {
 		rl_remove(&again, r);
-		if (lookup_proto_put_request(&lc->out, r->id, r->flags,
-		    r->table, r->key, r->password) < 0) {
+		if (put_req(&lc->out, r) < 0) {
 			finish(lc, r, DICT_TEMPFAIL, why, strlen(why));
 			continue;
 		}
@@ -469,47 +561,32 @@ lookup_client_get(struct lookup_client *lc, const char *table,
 	    flags & ~LOOKUP_F_VERIFY, cb, ctx);
 }
 
-struct lookup_request *
-lookup_client_verify(struct lookup_client *lc, const char *table,
-    const char *key, const char *password, unsigned flags,
-    lookup_client_fn *cb, void *ctx)
+/*
+ * submit - r (msg, flags and the strings filled in) is counted; unless
+ * verdict says it was answered locally (then err is the reason of a
+ * TEMPFAIL), it is encoded and sent.  Answers always come from the loop.
+ */
+static struct lookup_request *
+submit(struct lookup_client *lc, struct lookup_request *r, int verdict,
+    const char *err)
 {
-	struct lookup_request *r = xcalloc(1, sizeof(*r));
-	char err[DICT_ERR_MAX_BYTES];
-	int verdict;
+	char why[DICT_ERR_MAX_BYTES];
 
-	r->lc = lc;
-	r->cb = cb;
-	r->ctx = ctx;
-	r->flags = flags;
-	lc->live++;
-	verdict = check_request(table, key, flags, err, sizeof(err));
-	/* A password too long for the protocol matches nothing. */
-	if (verdict == -2 && password != NULL &&
-	    strlen(password) > LOOKUP_PASSWORD_MAX_BYTES)
-		verdict = DICT_NOTFOUND;
 	if (verdict != -2) {
 		queue_local(lc, r, (enum dict_status)verdict,
 		    verdict == DICT_TEMPFAIL ? err : "");
 		return r;
 	}
-	r->table = xstrdup(table);
-	r->key = xstrdup(key);
-	if (password != NULL) {
-		r->flags |= LOOKUP_F_VERIFY;
-		r->password = xstrdup(password);
-	}
 	if (lc->sock < 0 && conn_open(lc) < 0) {
-		snprintf(err, sizeof(err), "cannot connect to the lookup "
+		snprintf(why, sizeof(why), "cannot connect to the lookup "
 		    "process (%s): %s", lc->path, strerror(errno));
-		queue_local(lc, r, DICT_TEMPFAIL, err);
+		queue_local(lc, r, DICT_TEMPFAIL, why);
 		return r;
 	}
 	if (++lc->next_id == 0)
 		lc->next_id = 1;
 	r->id = lc->next_id;
-	if (lookup_proto_put_request(&lc->out, r->id, r->flags, table, key,
-	    r->password) < 0) {
+	if (put_req(&lc->out, r) < 0) {
 		queue_local(lc, r, DICT_TEMPFAIL, "too many lookups waiting "
 		    "to be sent to the lookup process");
 		return r;
@@ -526,6 +603,91 @@ lookup_client_verify(struct lookup_client *lc, const char *table,
 		event_active(lc->deliver_ev, EV_TIMEOUT, 0);
 	}
 	return r;
+}
+
+static struct lookup_request *
+req_new(struct lookup_client *lc, enum lookup_msg msg, unsigned flags,
+    lookup_client_fn *cb, void *ctx)
+{
+	struct lookup_request *r = xcalloc(1, sizeof(*r));
+
+	r->lc = lc;
+	r->msg = msg;
+	r->cb = cb;
+	r->ctx = ctx;
+	r->flags = flags;
+	lc->live++;
+	return r;
+}
+
+struct lookup_request *
+lookup_client_verify(struct lookup_client *lc, const char *table,
+    const char *key, const char *password, unsigned flags,
+    lookup_client_fn *cb, void *ctx)
+{
+	struct lookup_request *r = req_new(lc, LOOKUP_MSG_GET, flags, cb,
+	    ctx);
+	char err[DICT_ERR_MAX_BYTES];
+	int verdict;
+
+	verdict = check_request(table, key, flags, err, sizeof(err));
+	/* A password too long for the protocol matches nothing. */
+	if (verdict == -2 && password != NULL &&
+	    strlen(password) > LOOKUP_PASSWORD_MAX_BYTES)
+		verdict = DICT_NOTFOUND;
+	if (verdict == -2) {
+		r->table = xstrdup(table);
+		r->key = xstrdup(key);
+		if (password != NULL) {
+			r->flags |= LOOKUP_F_VERIFY;
+			r->password = xstrdup(password);
+		}
+	}
+	return submit(lc, r, verdict, err);
+}
+
+struct lookup_request *
+lookup_client_find(struct lookup_client *lc, const char *tables,
+    const char *key, enum lookup_find_order order, unsigned mflags,
+    const char *delimiters, lookup_client_fn *cb, void *ctx)
+{
+	struct lookup_request *r = req_new(lc, LOOKUP_MSG_FIND, 0, cb, ctx);
+	char err[DICT_ERR_MAX_BYTES];
+	int verdict;
+
+	if (delimiters == NULL || order != LOOKUP_FIND_ADDRESS)
+		delimiters = "";
+	verdict = check_find(tables, key, (uint32_t)order, mflags,
+	    delimiters, 0, err, sizeof(err));
+	if (verdict == -2) {
+		r->table = xstrdup(tables);
+		r->key = xstrdup(key);
+		r->delimiters = xstrdup(delimiters);
+		r->order = (uint32_t)order;
+		r->mflags = lookup_find_mflags_for(order, mflags);
+	}
+	return submit(lc, r, verdict, err);
+}
+
+struct lookup_request *
+lookup_client_route(struct lookup_client *lc, const char *service,
+    enum lookup_route_op op, const char *address, lookup_client_fn *cb,
+    void *ctx)
+{
+	struct lookup_request *r = req_new(lc, LOOKUP_MSG_ROUTE, 0, cb, ctx);
+	char err[DICT_ERR_MAX_BYTES];
+	int verdict;
+
+	if (service == NULL)
+		service = "";
+	verdict = check_route(service, (uint32_t)op, address, 0, err,
+	    sizeof(err));
+	if (verdict == -2) {
+		r->table = xstrdup(service);
+		r->key = xstrdup(address);
+		r->order = (uint32_t)op;
+	}
+	return submit(lc, r, verdict, err);
 }
 
 void
@@ -606,7 +768,7 @@ lookup_sync_new(const char *socket_path, unsigned timeout_ms)
 	s->path = xstrdup(socket_path);
 	s->timeout_ms = timeout_ms > 0 ? timeout_ms : LOOKUP_CLIENT_TIMEOUT_MS;
 	s->sock = -1;
-	buf_init(&s->out, IPC_HEADER_BYTES + LOOKUP_GET_MAX_BYTES);
+	buf_init(&s->out, IPC_HEADER_BYTES + LOOKUP_REQUEST_MAX_BYTES);
 	return s;
 }
 
@@ -718,26 +880,16 @@ timeout:
 	return SYNC_FAIL;
 }
 
-enum dict_status
-lookup_sync_get(struct lookup_sync *s, const char *table, const char *key,
-    unsigned flags, struct buf *value, char *err, size_t errsz)
+/*
+ * sync_run - send the request in s->out (id s->next_id) and wait for its
+ * answer, once more on a new connection when the first one broke.
+ */
+static enum dict_status
+sync_run(struct lookup_sync *s, struct buf *value, char *err, size_t errsz)
 {
 	uint64_t deadline = mono_ms() + s->timeout_ms;
 	enum dict_status st = DICT_TEMPFAIL;
-	int verdict;
 
-	buf_reset(value);
-	err[0] = '\0';
-	verdict = check_request(table, key, flags, err, errsz);
-	if (verdict != -2)
-		return (enum dict_status)verdict;
-	if (++s->next_id == 0)
-		s->next_id = 1;
-	buf_reset(&s->out);
-	if (lookup_proto_put_get(&s->out, s->next_id, flags, table, key) < 0) {
-		snprintf(err, errsz, "cannot encode the lookup request");
-		return DICT_TEMPFAIL;
-	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		enum sync_outcome o;
 
@@ -767,6 +919,89 @@ lookup_sync_get(struct lookup_sync *s, const char *table, const char *key,
 	return DICT_TEMPFAIL;
 }
 
+/* sync_next - a new id, and s->out emptied for its frame. */
+static void
+sync_next(struct lookup_sync *s)
+{
+	if (++s->next_id == 0)
+		s->next_id = 1;
+	buf_reset(&s->out);
+}
+
+enum dict_status
+lookup_sync_get(struct lookup_sync *s, const char *table, const char *key,
+    unsigned flags, struct buf *value, char *err, size_t errsz)
+{
+	int verdict;
+
+	buf_reset(value);
+	err[0] = '\0';
+	verdict = check_request(table, key, flags, err, errsz);
+	if (verdict != -2)
+		return (enum dict_status)verdict;
+	sync_next(s);
+	if (lookup_proto_put_get(&s->out, s->next_id, flags, table, key) < 0) {
+		snprintf(err, errsz, "cannot encode the lookup request");
+		return DICT_TEMPFAIL;
+	}
+	return sync_run(s, value, err, errsz);
+}
+
+enum dict_status
+lookup_sync_find(struct lookup_sync *s, const char *tables, const char *key,
+    enum lookup_find_order order, unsigned mflags, const char *delimiters,
+    unsigned flags, struct buf *value, char *err, size_t errsz)
+{
+	int verdict;
+
+	buf_reset(value);
+	err[0] = '\0';
+	if (delimiters == NULL || order != LOOKUP_FIND_ADDRESS)
+		delimiters = "";
+	verdict = check_find(tables, key, (uint32_t)order, mflags, delimiters,
+	    flags, err, errsz);
+	if (verdict != -2)
+		return (enum dict_status)verdict;
+	mflags = lookup_find_mflags_for(order, mflags);
+	sync_next(s);
+	if (lookup_proto_put_find(&s->out, s->next_id, flags, order, mflags,
+	    tables, key, delimiters) < 0) {
+		snprintf(err, errsz, "cannot encode the lookup request");
+		return DICT_TEMPFAIL;
+	}
+	return sync_run(s, value, err, errsz);
+}
+
+enum dict_status
+lookup_sync_route(struct lookup_sync *s, const char *service,
+    enum lookup_route_op op, const char *address, unsigned flags,
+    struct buf *value, char *err, size_t errsz)
+{
+	enum dict_status st;
+	int verdict;
+
+	buf_reset(value);
+	err[0] = '\0';
+	if (service == NULL)
+		service = "";
+	verdict = check_route(service, (uint32_t)op, address, flags, err,
+	    errsz);
+	if (verdict != -2)
+		return (enum dict_status)verdict;
+	sync_next(s);
+	if (lookup_proto_put_route(&s->out, s->next_id, flags, op, service,
+	    address) < 0) {
+		snprintf(err, errsz, "cannot encode the lookup request");
+		return DICT_TEMPFAIL;
+	}
+	st = sync_run(s, value, err, errsz);
+	if (st == DICT_NOTFOUND) {
+		snprintf(err, errsz, "%s", route_notfound);
+		st = DICT_TEMPFAIL;
+	}
+	return st;
+}
+
 void
 lookup_sync_free(struct lookup_sync **sp)
 {
@@ -792,4 +1027,318 @@ lookup_query(const char *socket_path, const char *table, const char *key,
 
 	lookup_sync_free(&s);
 	return st;
+}
+
+/* ---------------------------------------------------------------- */
+/* ROUTE answers                                                    */
+
+static const char *const class_words[] = {
+	[ROUTE_LOCAL] = "local",
+	[ROUTE_ALIAS] = "alias",
+	[ROUTE_VIRTUAL] = "virtual",
+	[ROUTE_RELAY] = "relay",
+	[ROUTE_DEFAULT] = "default",
+};
+
+static const struct {
+	unsigned bit;
+	const char *word;
+} flag_words[] = {
+	{ ROUTE_F_ROUTED, "routed" },
+	{ ROUTE_F_POSTMASTER, "postmaster" },
+	{ ROUTE_F_LITERAL, "literal" },
+};
+
+#define ALL_ROUTE_FLAGS (ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | ROUTE_F_LITERAL)
+
+void
+lookup_route_answer_deinit(struct lookup_route_answer *a)
+{
+	free(a->address);
+	free(a->transport);
+	free(a->nexthop);
+	free(a->dsn);
+	free(a->text);
+	strv_free(&a->rcpts);
+	memset(a, 0, sizeof(*a));
+}
+
+/* dup_value - a copy of value[0..len) when it is at most max bytes. */
+static int
+dup_value(char **dst, const char *value, size_t len, size_t max)
+{
+	if (*dst != NULL || len > max)
+		return -1;	/* a second line, or too long */
+	*dst = xmalloc(len + 1);
+	memcpy(*dst, value, len);
+	(*dst)[len] = '\0';
+	return 0;
+}
+
+static int
+parse_flags(const char *v, size_t len, unsigned *flags_r)
+{
+	unsigned flags = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t j = i, k;
+
+		while (j < len && v[j] != ',')
+			j++;
+		for (k = 0; k < N_ELEMENTS(flag_words); k++)
+			if (strlen(flag_words[k].word) == j - i &&
+			    memcmp(flag_words[k].word, v + i, j - i) == 0)
+				break;
+		if (k == N_ELEMENTS(flag_words))
+			return -1;	/* unknown, or an empty word */
+		flags |= flag_words[k].bit;
+		i = j + 1;
+		if (j + 1 == len)
+			return -1;	/* a trailing comma */
+	}
+	*flags_r = flags;
+	return 0;
+}
+
+/* dsn_ok - an RFC 3463 status code: class "." subject "." detail. */
+static bool
+dsn_ok(const char *v, size_t len)
+{
+	size_t i = 2, part;
+
+	if (len < 5 || (v[0] != '2' && v[0] != '4' && v[0] != '5') ||
+	    v[1] != '.')
+		return false;
+	for (int k = 0; k < 2; k++) {
+		for (part = 0; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+			part++;
+		if (part < 1 || part > 3)
+			return false;
+		if (k == 0) {
+			if (i >= len || v[i] != '.')
+				return false;
+			i++;
+		}
+	}
+	return i == len;
+}
+
+/* name_is - the line's name is exactly word. */
+static bool
+name_is(const char *name, size_t nlen, const char *word)
+{
+	return strlen(word) == nlen && memcmp(name, word, nlen) == 0;
+}
+
+int
+lookup_route_answer_parse(const char *text, size_t len,
+    struct lookup_route_answer *a)
+{
+	struct strv rcpts;
+	bool have_class = false, have_flags = false;
+	size_t off = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (len > DICT_VALUE_MAX_BYTES || memchr(text, '\0', len) != NULL)
+		return -1;
+	strv_init(&rcpts);
+	while (off < len) {
+		const char *line = text + off;
+		const char *nl = memchr(line, '\n', len - off);
+		const char *eq, *v;
+		size_t llen, nlen, vlen;
+
+		if (nl == NULL)
+			goto bad;	/* the last line has no newline */
+		llen = (size_t)(nl - line);
+		off += llen + 1;
+		eq = memchr(line, '=', llen);
+		if (eq == NULL || eq == line)
+			goto bad;
+		nlen = (size_t)(eq - line);
+		for (size_t i = 0; i < nlen; i++)
+			if (!((line[i] >= 'a' && line[i] <= 'z') ||
+			    (line[i] >= '0' && line[i] <= '9') ||
+			    line[i] == '_'))
+				goto bad;
+		v = eq + 1;
+		vlen = llen - nlen - 1;
+		if (memchr(v, '\r', vlen) != NULL)
+			goto bad;
+		if (name_is(line, nlen, "class")) {
+			size_t k;
+
+			if (have_class)
+				goto bad;
+			for (k = 0; k < N_ELEMENTS(class_words); k++)
+				if (strlen(class_words[k]) == vlen &&
+				    memcmp(class_words[k], v, vlen) == 0)
+					break;
+			if (k == N_ELEMENTS(class_words))
+				goto bad;
+			a->cls = (enum route_class)k;
+			have_class = true;
+		} else if (name_is(line, nlen, "flags")) {
+			if (have_flags || parse_flags(v, vlen, &a->flags) < 0)
+				goto bad;
+			have_flags = true;
+		} else if (name_is(line, nlen, "address")) {
+			if (dup_value(&a->address, v, vlen,
+			    ROUTE_ADDRESS_MAX_BYTES) < 0)
+				goto bad;
+		} else if (name_is(line, nlen, "transport")) {
+			if (dup_value(&a->transport, v, vlen,
+			    LOOKUP_ROUTE_TRANSPORT_MAX_BYTES) < 0)
+				goto bad;
+		} else if (name_is(line, nlen, "nexthop")) {
+			if (dup_value(&a->nexthop, v, vlen,
+			    ROUTE_ADDRESS_MAX_BYTES) < 0)
+				goto bad;
+		} else if (name_is(line, nlen, "listed")) {
+			if (a->has_listed)
+				goto bad;
+			if (vlen == 3 && memcmp(v, "yes", 3) == 0)
+				a->listed = true;
+			else if (vlen == 2 && memcmp(v, "no", 2) == 0)
+				a->listed = false;
+			else
+				goto bad;
+			a->has_listed = true;
+		} else if (name_is(line, nlen, "code")) {
+			if (a->code != 0 || vlen != 3 || v[0] < '4' ||
+			    v[0] > '5' || v[1] < '0' || v[1] > '9' ||
+			    v[2] < '0' || v[2] > '9')
+				goto bad;
+			a->code = (v[0] - '0') * 100 + (v[1] - '0') * 10 +
+			    (v[2] - '0');
+		} else if (name_is(line, nlen, "dsn")) {
+			if (!dsn_ok(v, vlen) || dup_value(&a->dsn, v, vlen,
+			    LOOKUP_ROUTE_DSN_MAX_BYTES) < 0)
+				goto bad;
+		} else if (name_is(line, nlen, "text")) {
+			if (dup_value(&a->text, v, vlen,
+			    LOOKUP_ROUTE_TEXT_MAX_BYTES) < 0)
+				goto bad;
+		} else if (name_is(line, nlen, "rcpt")) {
+			if (vlen > ROUTE_ADDRESS_MAX_BYTES)
+				goto bad;
+			strv_addn(&rcpts, v, vlen);
+		}
+		/* Any other name: a newer lookup process; ignored. */
+	}
+	if (!have_class)
+		goto bad;
+	if (a->address == NULL)
+		a->address = xstrdup("");
+	if (a->transport == NULL)
+		a->transport = xstrdup("");
+	if (a->nexthop == NULL)
+		a->nexthop = xstrdup("");
+	if (a->dsn == NULL)
+		a->dsn = xstrdup("");
+	if (a->text == NULL)
+		a->text = xstrdup("");
+	if (rcpts.n > 0)
+		a->rcpts = strv_steal(&rcpts);
+	strv_deinit(&rcpts);
+	return 0;
+bad:
+	strv_deinit(&rcpts);
+	lookup_route_answer_deinit(a);
+	return -1;
+}
+
+/* put_line - "name=value\n", value checked. */
+static int
+put_line(struct buf *out, const char *name, const char *value, size_t max,
+    const char **error_r)
+{
+	if (value == NULL)
+		value = "";
+	if (strlen(value) > max) {
+		*error_r = "a value is too long for a route answer";
+		return -1;
+	}
+	if (strpbrk(value, "\r\n") != NULL) {
+		*error_r = "a value holds a line break";
+		return -1;
+	}
+	if (buf_append_str(out, name) < 0 || buf_append_c(out, '=') < 0 ||
+	    buf_append_str(out, value) < 0 || buf_append_c(out, '\n') < 0) {
+		*error_r = "the route answer is too long for a reply";
+		return -1;
+	}
+	return 0;
+}
+
+int
+lookup_route_answer_format(const struct lookup_route_answer *a,
+    struct buf *out, const char **error_r)
+{
+	size_t old = out->len;
+	char flags[64] = "", code[16];
+	size_t fl = 0;
+
+	if ((size_t)a->cls >= N_ELEMENTS(class_words)) {
+		*error_r = "unknown address class";
+		return -1;
+	}
+	if ((a->flags & ~(unsigned)ALL_ROUTE_FLAGS) != 0) {
+		*error_r = "a route flag without a name";
+		return -1;
+	}
+	for (size_t k = 0; k < N_ELEMENTS(flag_words); k++)
+		if (a->flags & flag_words[k].bit) {
+			int n = snprintf(flags + fl, sizeof(flags) - fl,
+			    "%s%s", fl > 0 ? "," : "", flag_words[k].word);
+
+			if (n > 0)
+				fl += (size_t)n;
+		}
+	if (put_line(out, "class", class_words[a->cls], 16, error_r) < 0 ||
+	    put_line(out, "flags", flags, sizeof(flags), error_r) < 0 ||
+	    put_line(out, "address", a->address, ROUTE_ADDRESS_MAX_BYTES,
+	    error_r) < 0 ||
+	    put_line(out, "transport", a->transport,
+	    LOOKUP_ROUTE_TRANSPORT_MAX_BYTES, error_r) < 0 ||
+	    put_line(out, "nexthop", a->nexthop, ROUTE_ADDRESS_MAX_BYTES,
+	    error_r) < 0)
+		goto fail;
+	if (a->has_listed) {
+		if (put_line(out, "listed", a->listed ? "yes" : "no", 3,
+		    error_r) < 0)
+			goto fail;
+		if (!a->listed) {
+			if (a->code < 400 || a->code > 599) {
+				*error_r = "a reject code outside 400..599";
+				goto fail;
+			}
+			snprintf(code, sizeof(code), "%d", a->code);
+			if (a->dsn != NULL && a->dsn[0] != '\0' &&
+			    !dsn_ok(a->dsn, strlen(a->dsn))) {
+				*error_r = "an enhanced status code not of the "
+				    "form X.Y.Z";
+				goto fail;
+			}
+			if (put_line(out, "code", code, 3, error_r) < 0 ||
+			    (a->dsn != NULL && a->dsn[0] != '\0' &&
+			    put_line(out, "dsn", a->dsn,
+			    LOOKUP_ROUTE_DSN_MAX_BYTES, error_r) < 0) ||
+			    put_line(out, "text", a->text,
+			    LOOKUP_ROUTE_TEXT_MAX_BYTES, error_r) < 0)
+				goto fail;
+		}
+	}
+	for (size_t i = 0; a->rcpts != NULL && a->rcpts[i] != NULL; i++) {
+		if (put_line(out, "rcpt", a->rcpts[i], ROUTE_ADDRESS_MAX_BYTES,
+		    error_r) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	out->len = old;
+	if (out->data != NULL)
+		out->data[old] = '\0';
+	return -1;
 }

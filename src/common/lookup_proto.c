@@ -13,6 +13,7 @@
 #include "lookup_proto.h"
 
 #include <openssl/crypto.h>
+#include "compat.h"
 #include "xalloc.h"
 
 static void
@@ -88,6 +89,78 @@ lookup_proto_put_get(struct buf *out, uint32_t id, uint32_t flags,
     const char *table, const char *key)
 {
 	return lookup_proto_put_request(out, id, flags, table, key, NULL);
+}
+
+bool
+lookup_find_args_ok(uint32_t order, uint32_t mflags, const char *delimiters)
+{
+	size_t dl = strlen(delimiters);
+
+	switch (order) {
+	case LOOKUP_FIND_EXACT:
+	case LOOKUP_FIND_CLIENT_ADDR:
+		return mflags == 0 && dl == 0;
+	case LOOKUP_FIND_ADDRESS:
+		return (mflags & ~(uint32_t)LOOKUP_FIND_ADDR_FLAGS) == 0 &&
+		    dl <= LOOKUP_DELIMITERS_MAX_BYTES;
+	case LOOKUP_FIND_DOMAIN:
+		return (mflags & ~(uint32_t)MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS)
+		    == 0 && dl == 0;
+	}
+	return false;
+}
+
+unsigned
+lookup_find_mflags_for(enum lookup_find_order order, unsigned mflags)
+{
+	switch (order) {
+	case LOOKUP_FIND_ADDRESS:
+		return mflags & LOOKUP_FIND_ADDR_FLAGS;
+	case LOOKUP_FIND_DOMAIN:
+		return mflags & MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS;
+	case LOOKUP_FIND_EXACT:
+	case LOOKUP_FIND_CLIENT_ADDR:
+		break;
+	}
+	return 0;
+}
+
+int
+lookup_proto_put_find(struct buf *out, uint32_t id, uint32_t flags,
+    enum lookup_find_order order, unsigned mflags, const char *tables,
+    const char *key, const char *delimiters)
+{
+	uint32_t nums[4] = { id, flags, (uint32_t)order, mflags };
+	const char *strs[3] = { tables, key, delimiters };
+	size_t lens[3] = { strlen(tables), strlen(key), strlen(delimiters) };
+
+	if ((flags & ~(uint32_t)LOOKUP_F_FIND_ALL) != 0 || lens[0] == 0 ||
+	    lens[0] > LOOKUP_TABLES_MAX_BYTES || lens[1] > DICT_KEY_MAX_BYTES ||
+	    !lookup_find_args_ok((uint32_t)order, mflags, delimiters))
+		return -1;
+	return put_frame(out, LOOKUP_MSG_FIND, nums, 4, strs, lens, 3);
+}
+
+static bool
+route_op_ok(uint32_t op)
+{
+	return op == LOOKUP_ROUTE_RESOLVE || op == LOOKUP_ROUTE_CHECK ||
+	    op == LOOKUP_ROUTE_EXPAND;
+}
+
+int
+lookup_proto_put_route(struct buf *out, uint32_t id, uint32_t flags,
+    enum lookup_route_op op, const char *service, const char *address)
+{
+	uint32_t nums[3] = { id, flags, (uint32_t)op };
+	const char *strs[2] = { service, address };
+	size_t lens[2] = { strlen(service), strlen(address) };
+
+	if ((flags & ~(uint32_t)LOOKUP_F_ROUTE_ALL) != 0 ||
+	    !route_op_ok((uint32_t)op) || lens[0] > LOOKUP_SERVICE_MAX_BYTES ||
+	    lens[1] > ROUTE_ADDRESS_MAX_BYTES)
+		return -1;
+	return put_frame(out, LOOKUP_MSG_ROUTE, nums, 3, strs, lens, 2);
 }
 
 int
@@ -197,6 +270,129 @@ lookup_get_deinit(struct lookup_get *g)
 }
 
 int
+lookup_proto_find_decode(struct ipc_in *in, struct lookup_find *f,
+    const char **error_r)
+{
+	uint32_t order, mflags;
+
+	memset(f, 0, sizeof(*f));
+	f->id = ipc_get_u32(in);
+	f->flags = ipc_get_u32(in);
+	order = ipc_get_u32(in);
+	mflags = ipc_get_u32(in);
+	if (in->error) {
+		*error_r = "FIND: truncated header";
+		return -1;
+	}
+	if ((f->flags & ~(uint32_t)LOOKUP_F_FIND_ALL) != 0) {
+		*error_r = "FIND: unknown flags";
+		return -1;
+	}
+	/* The delimiters come last; order and mflags are checked now. */
+	if (!lookup_find_args_ok(order, mflags, "")) {
+		*error_r = "FIND: unknown order or flags it does not take";
+		return -1;
+	}
+	f->order = (enum lookup_find_order)order;
+	f->mflags = mflags;
+	f->tables = get_str(in, LOOKUP_TABLES_MAX_BYTES, NULL);
+	if (f->tables == NULL) {
+		*error_r = "FIND: bad list of tables (too long, truncated or "
+		    "with a NUL)";
+		return -1;
+	}
+	if (f->tables[0] == '\0') {
+		*error_r = "FIND: empty list of tables";
+		goto fail;
+	}
+	f->key = get_str(in, DICT_KEY_MAX_BYTES, NULL);
+	if (f->key == NULL) {
+		*error_r = "FIND: bad key (too long, truncated or with a NUL)";
+		goto fail;
+	}
+	f->delimiters = get_str(in, LOOKUP_DELIMITERS_MAX_BYTES, NULL);
+	if (f->delimiters == NULL) {
+		*error_r = "FIND: bad delimiters (too long, truncated or with "
+		    "a NUL)";
+		goto fail;
+	}
+	if (!lookup_find_args_ok(order, mflags, f->delimiters)) {
+		*error_r = "FIND: delimiters with an order that takes none";
+		goto fail;
+	}
+	if (!ipc_in_done(in)) {
+		*error_r = "FIND: bytes after the last field";
+		goto fail;
+	}
+	return 0;
+fail:
+	lookup_find_deinit(f);
+	return -1;
+}
+
+void
+lookup_find_deinit(struct lookup_find *f)
+{
+	free(f->tables);
+	free(f->key);
+	free(f->delimiters);
+	f->tables = f->key = f->delimiters = NULL;
+}
+
+int
+lookup_proto_route_decode(struct ipc_in *in, struct lookup_route *q,
+    const char **error_r)
+{
+	uint32_t op;
+
+	memset(q, 0, sizeof(*q));
+	q->id = ipc_get_u32(in);
+	q->flags = ipc_get_u32(in);
+	op = ipc_get_u32(in);
+	if (in->error) {
+		*error_r = "ROUTE: truncated header";
+		return -1;
+	}
+	if ((q->flags & ~(uint32_t)LOOKUP_F_ROUTE_ALL) != 0) {
+		*error_r = "ROUTE: unknown flags";
+		return -1;
+	}
+	if (!route_op_ok(op)) {
+		*error_r = "ROUTE: unknown operation";
+		return -1;
+	}
+	q->op = (enum lookup_route_op)op;
+	q->service = get_str(in, LOOKUP_SERVICE_MAX_BYTES, NULL);
+	if (q->service == NULL) {
+		*error_r = "ROUTE: bad service name (too long, truncated or "
+		    "with a NUL)";
+		return -1;
+	}
+	q->address = get_str(in, ROUTE_ADDRESS_MAX_BYTES, NULL);
+	if (q->address == NULL) {
+		*error_r = "ROUTE: bad address (too long, truncated or with "
+		    "a NUL)";
+		goto fail;
+	}
+	if (!ipc_in_done(in)) {
+		*error_r = "ROUTE: bytes after the last field";
+		goto fail;
+	}
+	return 0;
+fail:
+	lookup_route_deinit(q);
+	return -1;
+}
+
+void
+lookup_route_deinit(struct lookup_route *q)
+{
+	free(q->service);
+	free(q->address);
+	q->service = q->address = NULL;
+}
+
+int
 lookup_proto_reply_decode(struct ipc_in *in, struct lookup_reply *r,
     const char **error_r)
 {
@@ -245,6 +441,59 @@ lookup_reply_deinit(struct lookup_reply *r)
 	free(r->text);
 	r->text = NULL;
 	r->len = 0;
+}
+
+static const char *const find_order_names[] = {
+	[LOOKUP_FIND_EXACT] = "exact",
+	[LOOKUP_FIND_ADDRESS] = "address",
+	[LOOKUP_FIND_DOMAIN] = "domain",
+	[LOOKUP_FIND_CLIENT_ADDR] = "client",
+};
+
+static const char *const route_op_names[] = {
+	[LOOKUP_ROUTE_RESOLVE] = "resolve",
+	[LOOKUP_ROUTE_CHECK] = "check",
+	[LOOKUP_ROUTE_EXPAND] = "expand",
+};
+
+const char *
+lookup_find_order_name(enum lookup_find_order order)
+{
+	if ((size_t)order < N_ELEMENTS(find_order_names))
+		return find_order_names[order];
+	return "?";
+}
+
+int
+lookup_find_order_parse(const char *word, enum lookup_find_order *o)
+{
+	for (size_t i = 0; i < N_ELEMENTS(find_order_names); i++)
+		if (strcmp(word, find_order_names[i]) == 0) {
+			*o = (enum lookup_find_order)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+lookup_route_op_name(enum lookup_route_op op)
+{
+	if ((size_t)op < N_ELEMENTS(route_op_names) &&
+	    route_op_names[op] != NULL)
+		return route_op_names[op];
+	return "?";
+}
+
+int
+lookup_route_op_parse(const char *word, enum lookup_route_op *op)
+{
+	for (size_t i = 0; i < N_ELEMENTS(route_op_names); i++)
+		if (route_op_names[i] != NULL &&
+		    strcmp(word, route_op_names[i]) == 0) {
+			*op = (enum lookup_route_op)i;
+			return 0;
+		}
+	return -1;
 }
 
 const char *

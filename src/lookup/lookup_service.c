@@ -6,6 +6,15 @@
  * directory at queue_directory.  Requests are untrusted input: each
  * frame is checked field by field (lookup_proto.c) and anything
  * malformed ends that client's connection.
+ *
+ * GET asks one table (table_get: cache, file change check, the table,
+ * outage logging).  FIND and ROUTE (lookup_lists.h) search lists of
+ * tables built over "views": one dict per table whose lookups go
+ * through table_get too, so they share the cache and follow file
+ * changes; a view stays valid while its table is opened again, so the
+ * lists never point at a closed table.  The resolver's tables of every
+ * service are built at the preinit, as root; SIGHUP drops the cache and
+ * the FIND lists.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,11 +31,25 @@
 #include "ipc.h"
 #include "log.h"
 #include "lookup_cache.h"
+#include "lookup_lists.h"
 #include "lookup_proto.h"
 #include "lookup_service.h"
 #include "lookup_verify.h"
 #include "lookup_tables.h"
 #include "xalloc.h"
+
+/*
+ * What FIND and ROUTE lists borrow for each table (lookup_lists.h): a
+ * dict of the table's type flags whose lookups go through table_get(),
+ * so they use the cache, follow file changes and log outages like GETs.
+ * It never changes while the process lives, even when the table behind
+ * it is opened again.
+ */
+struct table_view {
+	struct dict d;
+	struct dict_type type;
+	size_t index;
+};
 
 /* Runtime state per table, beside lookup_tables' list. */
 struct table_rt {
@@ -56,6 +79,10 @@ static struct {
 	struct event_base *base;
 	struct lookup_tableset ts;
 	struct table_rt *rt;
+	struct table_view *views;	/* one per table, for the lists */
+	struct lookup_lists *lists;	/* FIND and ROUTE */
+	bool nocache;			/* the FIND/ROUTE being answered */
+	struct buf route_text;
 	struct dict_open_opts opts;
 	struct lookup_cache *cache;
 	struct event *hup_ev;
@@ -150,46 +177,42 @@ outage(size_t i, enum dict_status st, const char *err, uint64_t now)
 	}
 }
 
+/* not_configured - the reason for a table nobody named. */
+static void
+not_configured(char *err, size_t errsz, const char *spec)
+{
+	snprintf(err, errsz, "%s: table not configured in the lookup process "
+	    "(name it in a lookup-table parameter of main.cf or master.cf, "
+	    "e.g. virtual_alias_maps, and reload)", spec);
+}
+
 /*
- * answer - one GET: the status, with the value (FOUND) or the reason
- * (TEMPFAIL) in *text_r / *len_r (valid until the next request).
+ * table_get - key (already folded as the table's type wants) in table
+ * i, through the cache unless use_cache is false.  The value (FOUND) or
+ * the reason (TEMPFAIL, in err) in *text_r / *len_r, valid until the
+ * next lookup.
  */
 static enum dict_status
-answer(const struct lookup_get *g, const char **text_r, size_t *len_r,
-    char *err, size_t errsz)
+table_get(size_t i, const char *key, size_t keylen, bool use_cache,
+    const char **text_r, size_t *len_r, char *err, size_t errsz)
 {
-	struct lookup_table *t = lookup_tables_find(&ls.ts, g->table);
-	bool use_cache = !(g->flags & LOOKUP_F_NOCACHE);
+	struct lookup_table *t = &ls.ts.items[i];
 	uint64_t now = now_ms();
-	size_t i, keylen = strlen(g->key);
 	enum dict_status st;
 
 	*text_r = err;
 	*len_r = 0;
-	if (t == NULL) {
-		snprintf(err, errsz, "%s: table not configured in the lookup "
-		    "process (name it in a lookup-table parameter of main.cf "
-		    "or master.cf, e.g. virtual_alias_maps, and reload)",
-		    g->table);
-		return DICT_TEMPFAIL;
-	}
 	if (t->d == NULL) {
 		snprintf(err, errsz, "%s: the table could not be opened at "
 		    "start-up: %s", t->spec, t->open_error != NULL ?
 		    t->open_error : "unknown error");
 		return DICT_TEMPFAIL;
 	}
-	i = (size_t)(t - ls.ts.items);
 	table_maybe_reopen(i, now);
-	/* Fold here too, so that the cache sees one key per address. */
-	if (!(t->d->type->flags & DICT_TYPE_KEEP_CASE))
-		for (char *p = g->key; *p != '\0'; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p - 'A' + 'a');
-	if (use_cache && lookup_cache_get(ls.cache, (uint32_t)i, g->key,
+	if (use_cache && lookup_cache_get(ls.cache, (uint32_t)i, key,
 	    keylen, now, &st, text_r, len_r))
 		return st;
-	st = dict_get(t->d, g->key, &ls.value, err, errsz);
+	st = dict_get(t->d, key, &ls.value, err, errsz);
 	outage(i, st, err, now);
 	if (st == DICT_FOUND) {
 		if (ls.value.len > DICT_VALUE_MAX_BYTES ||
@@ -203,8 +226,143 @@ answer(const struct lookup_get *g, const char **text_r, size_t *len_r,
 		*len_r = ls.value.len;
 	}
 	if (use_cache)
-		lookup_cache_put(ls.cache, (uint32_t)i, g->key, keylen, st,
+		lookup_cache_put(ls.cache, (uint32_t)i, key, keylen, st,
 		    *text_r, *len_r, now);
+	return st;
+}
+
+/*
+ * answer - one GET: the status, with the value (FOUND) or the reason
+ * (TEMPFAIL) in *text_r / *len_r (valid until the next request).
+ */
+static enum dict_status
+answer(const struct lookup_get *g, const char **text_r, size_t *len_r,
+    char *err, size_t errsz)
+{
+	struct lookup_table *t = lookup_tables_find(&ls.ts, g->table);
+
+	*text_r = err;
+	*len_r = 0;
+	if (t == NULL) {
+		not_configured(err, errsz, g->table);
+		return DICT_TEMPFAIL;
+	}
+	/* Fold here too, so that the cache sees one key per address. */
+	if (t->d != NULL && !(t->d->type->flags & DICT_TYPE_KEEP_CASE))
+		for (char *p = g->key; *p != '\0'; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	return table_get((size_t)(t - ls.ts.items), g->key, strlen(g->key),
+	    !(g->flags & LOOKUP_F_NOCACHE), text_r, len_r, err, errsz);
+}
+
+/* view_lookup - a borrowed table's lookup: table_get (dict_get folded
+ * the key already, by the same type flags). */
+static enum dict_status
+view_lookup(struct dict *d, const char *key, size_t keylen,
+    struct buf *value, char *err, size_t errsz)
+{
+	struct table_view *tv = d->priv;
+	const char *text;
+	size_t len;
+	enum dict_status st;
+
+	st = table_get(tv->index, key, keylen, !ls.nocache, &text, &len, err,
+	    errsz);
+	if (st == DICT_FOUND && buf_append(value, text, len) < 0) {
+		snprintf(err, errsz, "%s: the value is too long", d->spec);
+		return DICT_TEMPFAIL;
+	}
+	return st;
+}
+
+/* borrow - lookup_lists.h's borrow function: the view of spec. */
+static struct dict *
+borrow(void *ctx, const char *spec, char *err, size_t errsz)
+{
+	struct lookup_table *t = lookup_tables_find(&ls.ts, spec);
+
+	if (t == NULL) {
+		not_configured(err, errsz, spec);
+		return NULL;
+	}
+	return &ls.views[t - ls.ts.items].d;
+}
+
+/* views_init - one view per table (after lookup_tables_open). */
+static void
+views_init(void)
+{
+	ls.views = xcalloc(ls.ts.n + 1, sizeof(*ls.views));
+	for (size_t i = 0; i < ls.ts.n; i++) {
+		struct lookup_table *t = &ls.ts.items[i];
+		struct table_view *tv = &ls.views[i];
+		const struct dict_type *type = t->d != NULL ? t->d->type : NULL;
+		char *colon = strchr(t->spec, ':');
+
+		if (type == NULL && colon != NULL) {
+			char tname[32];
+			size_t n = (size_t)(colon - t->spec);
+
+			if (n < sizeof(tname)) {
+				memcpy(tname, t->spec, n);
+				tname[n] = '\0';
+				type = dict_type_find(tname);
+			}
+		}
+		tv->index = i;
+		tv->type.name = type != NULL ? type->name : "unknown";
+		/* Changes are followed by table_get(). */
+		tv->type.flags = type != NULL ? type->flags : 0;
+		tv->type.lookup = view_lookup;
+		tv->d.type = &tv->type;
+		tv->d.spec = t->spec;
+		tv->d.name = colon != NULL ? colon + 1 : t->spec;
+		tv->d.priv = tv;
+	}
+}
+
+/*
+ * answer_find - one FIND: as answer(), the value or reason valid until
+ * the next request.
+ */
+static enum dict_status
+answer_find(const struct lookup_find *f, struct maps_result *r,
+    const char **text_r, size_t *len_r)
+{
+	enum dict_status st;
+
+	ls.nocache = (f->flags & LOOKUP_F_NOCACHE) != 0;
+	st = lookup_lists_find(ls.lists, f, r);
+	ls.nocache = false;
+	if (st == DICT_FOUND) {
+		*text_r = buf_cstr(&r->value);
+		*len_r = r->value.len;
+	} else {
+		*text_r = r->err;
+		*len_r = st == DICT_TEMPFAIL ? strlen(r->err) : 0;
+	}
+	return st;
+}
+
+/* answer_route - one ROUTE: as answer(). */
+static enum dict_status
+answer_route(const struct lookup_route *q, const char **text_r,
+    size_t *len_r, char *err, size_t errsz)
+{
+	enum dict_status st;
+
+	ls.nocache = (q->flags & LOOKUP_F_NOCACHE) != 0;
+	st = lookup_lists_route(ls.lists, q, &ls.route_text, err, errsz);
+	ls.nocache = false;
+	if (st == DICT_FOUND) {
+		*text_r = buf_cstr(&ls.route_text);
+		*len_r = ls.route_text.len;
+	} else {
+		st = DICT_TEMPFAIL;
+		*text_r = err;
+		*len_r = strlen(err);
+	}
 	return st;
 }
 
@@ -280,6 +438,54 @@ reply(struct lconn *lc, uint32_t id, enum dict_status st, const char *text,
 		log_panic("lookup: no room for a reply");
 }
 
+/* take_find_route - decode and answer a FIND or ROUTE.  -1: drop the
+ * connection. */
+static int
+take_find_route(struct lconn *lc, uint32_t type, struct ipc_in *in)
+{
+	char err[DICT_ERR_MAX_BYTES];
+	const char *error = NULL, *text;
+	enum dict_status st;
+	size_t len;
+
+	if (type == LOOKUP_MSG_FIND) {
+		struct lookup_find f;
+		struct maps_result r;
+
+		if (lookup_proto_find_decode(in, &f, &error) < 0) {
+			log_error("malformed request from a lookup client "
+			    "(%s); dropping the connection", error);
+			return -1;
+		}
+		maps_result_init(&r);
+		st = answer_find(&f, &r, &text, &len);
+		log_debug(2, "find %s %s \"%s\": %s%s",
+		    lookup_find_order_name(f.order), f.tables, f.key,
+		    st == DICT_FOUND ? "found with key " : st == DICT_NOTFOUND ?
+		    "not found" : "temporary failure",
+		    st == DICT_FOUND ? buf_cstr(&r.key) : "");
+		reply(lc, f.id, st, text, len);
+		maps_result_deinit(&r);
+		lookup_find_deinit(&f);
+		return 0;
+	} else {
+		struct lookup_route q;
+
+		if (lookup_proto_route_decode(in, &q, &error) < 0) {
+			log_error("malformed request from a lookup client "
+			    "(%s); dropping the connection", error);
+			return -1;
+		}
+		st = answer_route(&q, &text, &len, err, sizeof(err));
+		log_debug(2, "route %s \"%s\" for \"%s\": %s",
+		    lookup_route_op_name(q.op), q.address, q.service,
+		    st == DICT_FOUND ? "answered" : "temporary failure");
+		reply(lc, q.id, st, text, len);
+		lookup_route_deinit(&q);
+		return 0;
+	}
+}
+
 /*
  * take_frames - answer every complete request while the output stays
  * under LOOKUP_OUT_HIGH_BYTES.  -1: drop the connection.
@@ -304,6 +510,11 @@ take_frames(struct lconn *lc)
 			log_error("a lookup client sent a descriptor; "
 			    "dropping the connection");
 			return -1;
+		}
+		if (type == LOOKUP_MSG_FIND || type == LOOKUP_MSG_ROUTE) {
+			if (take_find_route(lc, type, &in) < 0)
+				return -1;
+			continue;
 		}
 		if (type != LOOKUP_MSG_GET) {
 			log_error("unexpected message %u from a lookup client; "
@@ -344,7 +555,7 @@ take_frames(struct lconn *lc)
 	if (r < 0) {
 		log_error("malformed frame from a lookup client (longer than "
 		    "%d bytes, or a descriptor announced but not sent); "
-		    "dropping the connection", LOOKUP_GET_MAX_BYTES);
+		    "dropping the connection", LOOKUP_REQUEST_MAX_BYTES);
 		return -1;
 	}
 	return 0;
@@ -420,7 +631,7 @@ lookup_accept(struct child *c, int fd, const char *client,
 
 	lc->child = c;
 	lc->sock = fd;
-	ipc_conn_init_max(&lc->ipc, fd, LOOKUP_GET_MAX_BYTES);
+	ipc_conn_init_max(&lc->ipc, fd, LOOKUP_REQUEST_MAX_BYTES);
 	buf_init(&lc->out, LOOKUP_OUT_HIGH_BYTES + IPC_HEADER_BYTES +
 	    LOOKUP_REPLY_MAX_BYTES);
 	lc->rev = event_new(ls.base, fd, EV_READ | EV_PERSIST, on_read, lc);
@@ -461,9 +672,11 @@ static void
 on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	size_t n = lookup_cache_clear(ls.cache);
+	size_t nl = lookup_lists_clear(ls.lists, false);
 
-	log_info("SIGHUP: dropped the lookup cache (%zu entr%s)", n,
-	    n == 1 ? "y" : "ies");
+	log_info("SIGHUP: dropped the lookup cache (%zu entr%s) and %zu "
+	    "list%s of tables", n, n == 1 ? "y" : "ies", nl,
+	    nl == 1 ? "" : "s");
 }
 
 /* lookup_preinit - as root: open every table (lookup_tables.h). */
@@ -473,6 +686,10 @@ lookup_preinit(struct child *c)
 	const struct config *cf = child_config(c);
 	struct diag_list diags;
 
+	ls.cache = lookup_cache_new(LOOKUP_CACHE_MAX_BYTES,
+	    LOOKUP_CACHE_TTL_MS, LOOKUP_NEGATIVE_CACHE_TTL_MS);
+	buf_init(&ls.value, DICT_VALUE_MAX_BYTES + 1);
+	buf_init(&ls.route_text, DICT_VALUE_MAX_BYTES);
 	lookup_tables_collect(cf, &ls.ts);
 	lookup_tables_opts(cf, &ls.opts);
 	diag_list_init(&diags);
@@ -487,6 +704,10 @@ lookup_preinit(struct child *c)
 	}
 	diag_list_deinit(&diags);
 	ls.rt = xcalloc(ls.ts.n + 1, sizeof(*ls.rt));
+	views_init();
+	ls.lists = lookup_lists_new(cf, borrow, NULL);
+	/* As root: the domain lists' /file elements are read now. */
+	(void)lookup_lists_prepare_routes(ls.lists);
 	log_debug(1, "serving %zu table%s", ls.ts.n, ls.ts.n == 1 ? "" : "s");
 }
 
@@ -494,9 +715,6 @@ static void
 lookup_init(struct child *c)
 {
 	ls.base = child_event_base(c);
-	ls.cache = lookup_cache_new(LOOKUP_CACHE_MAX_BYTES,
-	    LOOKUP_CACHE_TTL_MS, LOOKUP_NEGATIVE_CACHE_TTL_MS);
-	buf_init(&ls.value, DICT_VALUE_MAX_BYTES + 1);
 	ls.hup_ev = evsignal_new(ls.base, SIGHUP, on_sighup, NULL);
 	event_add(ls.hup_ev, NULL);
 	if (lookup_verify_start(ls.base, on_verified) < 0)

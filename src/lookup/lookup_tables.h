@@ -3,10 +3,25 @@
  * lookup_tables - which tables the lookup process serves, and opening
  * them.
  *
- * The set is every "type:name" named by a lookup-table parameter
- * (PT_MAPS in config_params.def) set in main.cf or by a master.cf
- * service's -o override; defaults are not opened (Postfix's defaults
- * name files such as /etc/aliases that an Ostia system need not have).
+ * The set is every "type:name" named, in main.cf's view and in each
+ * master.cf service's (its -o overrides on top):
+ *   - by a lookup-table parameter (PT_MAPS in config_params.def) that
+ *     is set; defaults are not opened (Postfix's defaults name files
+ *     such as /etc/aliases that an Ostia system need not have), except
+ *     those of the address resolver's parameters (route.h:
+ *     local_recipient_maps, alias_maps, virtual_alias_maps, ...), which
+ *     the lookup process needs to answer ROUTE as `ostia route` would;
+ *     a table only a default names is never strict;
+ *   - as an element of the domain and network lists mydestination,
+ *     relay_domains, virtual_alias_domains, virtual_mailbox_domains,
+ *     mynetworks, permit_mx_backup_networks ("type:name" or
+ *     "!type:name" with a known type; the address resolver and the
+ *     client checks look them up through the lookup process);
+ *   - as the table after a check_*_access restriction
+ *     (lookup_tables_access_word) in smtpd_{client,helo,sender,
+ *     recipient,relay,data,end_of_data,etrn}_restrictions and in every
+ *     restriction class named by smtpd_restriction_classes (a
+ *     user-defined main.cf name).
  * "proxy:type:name" is the table "type:name" (the lookup process is
  * the proxy: Postfix's proxymap semantics); a table named in several
  * places is opened once, under the first parameter that named it.
@@ -21,7 +36,9 @@
  * reload) and the lookup process exits.  A table of a parameter Ostia
  * does not use yet (PS_LATER) that does not open is a warning; lookups
  * in it answer TEMPFAIL with the reason until it is fixed (and the
- * configuration reloaded).
+ * configuration reloaded).  Tables of restriction lists and classes
+ * are always strict (the restriction engine honours every list); those
+ * of the domain lists follow their parameter's status.
  *
  * Tables are opened as root (the master's check, the lookup process's
  * preinit), with files trusted when owned by root or mail_owner.
@@ -42,6 +59,7 @@ struct lookup_table {
 	char *spec;		/* "type:name", proxy: removed */
 	char *param;		/* the first parameter that named it */
 	bool strict;		/* some parameter naming it is honoured */
+	bool by_default;	/* named only by a default value */
 	struct dict *d;		/* NULL: not opened (yet), or failed */
 	char *open_error;	/* why it failed to open, or NULL */
 };
@@ -61,6 +79,15 @@ bool lookup_tables_param_excluded(const char *param);
  */
 void lookup_tables_collect(const struct config *cf,
     struct lookup_tableset *ts);
+/* True when element (proxy: or not) is "type:name" with a known type. */
+bool lookup_tables_is_table(const char *element);
+/*
+ * True when word (any case) is a restriction whose argument is a table:
+ * check_sasl_access, check_ccert_access, and check_WHAT_access,
+ * check_WHAT_a_access, check_WHAT_mx_access, check_WHAT_ns_access for
+ * WHAT client, reverse_client_hostname, helo, sender, recipient.
+ */
+bool lookup_tables_access_word(const char *word);
 /*
  * "proxy:type:name" -> "type:name" (a pointer into spec); other specs
  * unchanged.

@@ -4,7 +4,7 @@
  * one interface.
  *
  * A table type (static, inline, texthash, hash, lmdb, pcre, regexp,
- * cidr, sqlite, mysql, pgsql, proxy) is a struct dict_type; each lives
+ * cidr, sqlite, mysql, pgsql, proxy, unix) is a struct dict_type; each lives
  * in its own module (src/maps/dict_TYPE.c) and exports
  * `const struct dict_type dict_type_TYPE`.  dict_open() finds the type
  * by name (dict_registry.def), opens the table and returns a struct

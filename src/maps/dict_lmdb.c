@@ -68,7 +68,8 @@ missing_file(struct dict *d, const char *name, const char *path, char *err,
 	bool has_db = stat(db, &st) == 0;
 
 	snprintf(err, errsz, "%s: no such file: build it from the text file "
-	    "with `ostia map %s:%s`%s%s%s", path, d->type->name, name,
+	    "with `ostia map %s:%s` (an aliases file: `ostia newaliases`)"
+	    "%s%s%s", path, d->type->name, name,
 	    has_db ? " (" : "", has_db ? db : "", has_db ? " is Postfix's "
 	    "Berkeley DB file, which Ostia does not read: Ostia reads hash: "
 	    "and lmdb: tables from NAME.lmdb)" : "");

@@ -17,6 +17,7 @@
 struct maps {
 	char *title;
 	struct dict **tables;
+	bool *borrowed;		/* per table: not ours to close */
 	size_t n;
 };
 
@@ -32,11 +33,26 @@ maps_new(const char *title)
 	return m;
 }
 
+static void
+add(struct maps *m, struct dict *d, bool borrowed)
+{
+	m->tables = xreallocarray(m->tables, m->n + 1, sizeof(*m->tables));
+	m->borrowed = xreallocarray(m->borrowed, m->n + 1,
+	    sizeof(*m->borrowed));
+	m->borrowed[m->n] = borrowed;
+	m->tables[m->n++] = d;
+}
+
 void
 maps_add(struct maps *m, struct dict *d)
 {
-	m->tables = xreallocarray(m->tables, m->n + 1, sizeof(*m->tables));
-	m->tables[m->n++] = d;
+	add(m, d, false);
+}
+
+void
+maps_add_borrowed(struct maps *m, struct dict *d)
+{
+	add(m, d, true);
 }
 
 void
@@ -47,8 +63,10 @@ maps_free(struct maps **mp)
 	if (m == NULL)
 		return;
 	for (size_t i = 0; i < m->n; i++)
-		dict_close(m->tables[i]);
+		if (!m->borrowed[i])
+			dict_close(m->tables[i]);
 	free(m->tables);
+	free(m->borrowed);
 	free(m->title);
 	free(m);
 	*mp = NULL;

@@ -54,7 +54,14 @@ struct maps *maps_open(const char *title, const char *value,
 struct maps *maps_new(const char *title);
 /* Append an open table; the list owns it from now on. */
 void maps_add(struct maps *m, struct dict *d);
-/* Close every table and free the list; *mp becomes NULL.  NULL ok. */
+/*
+ * Append an open table the list only uses: maps_free() leaves it open.
+ * The caller keeps it open for as long as the list lives (the lookup
+ * process builds lists over the tables it already has open).
+ */
+void maps_add_borrowed(struct maps *m, struct dict *d);
+/* Close every table the list owns and free the list; *mp becomes
+ * NULL.  NULL ok. */
 void maps_free(struct maps **mp);
 
 const char *maps_title(const struct maps *m);

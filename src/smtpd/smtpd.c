@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,8 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 #include "smtpd.h"
+#include "smtpd_check.h"
+#include "smtpd_hbc.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -451,6 +454,7 @@ smtpd_session_free(struct session *s)
 		    s->id);
 	log_disconnect(s);
 	smtpd_transaction_reset(s);
+	smtpd_check_session_end(s);
 	smtpd_auth_session_end(s);
 	free(s->rcpts);
 	free(s->helo);
@@ -490,16 +494,101 @@ smtpd_bev_setup(struct session *s, long long timeout)
 }
 
 /* greet - the 220 greeting (after the handshake on a wrapper port). */
+/* connect_checked - a refusal is kept and given to later commands. */
+static void
+connect_checked(struct session *s, const struct smtpd_check_result *r)
+{
+	if (r->reject)
+		smtpd_log_reject(s, "CONNECT", r->reply, NULL);
+}
+
 void
 smtpd_greet(struct session *s)
 {
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* smtpd_delay_reject = no: the client restrictions now. */
+	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT))
+		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,
+		    connect_checked);
 }
 
 /* ---------------------------------------------------------------- */
 /* Process                                                          */
+
+/*
+ * mynetworks_derive - Postfix's mynetworks when it is not set: "host"
+ * the addresses of this machine's interfaces, "subnet" (and "class",
+ * which Ostia narrows to subnet) their networks.  Caller frees.
+ */
+static char *
+mynetworks_derive(const char *style)
+{
+	struct ifaddrs *ifa, *p;
+	struct buf b;
+	bool subnet = strcasecmp(style, "host") != 0;
+
+	buf_init(&b, 64 * 1024);
+	(void)buf_append_str(&b, "127.0.0.0/8 [::1]/128");
+	if (strcasecmp(style, "class") == 0)
+		log_warning("mynetworks_style = class is treated as subnet: "
+		    "whole address classes are too wide to trust");
+	if (getifaddrs(&ifa) == 0) {
+		for (p = ifa; p != NULL; p = p->ifa_next) {
+			char a[INET6_ADDRSTRLEN], el[INET6_ADDRSTRLEN + 64];
+			int bits = 0;
+
+			if (p->ifa_addr == NULL)
+				continue;
+			if (p->ifa_addr->sa_family == AF_INET) {
+				struct in_addr in =
+				    ((struct sockaddr_in *)p->ifa_addr)->sin_addr;
+
+				if (subnet && p->ifa_netmask != NULL) {
+					uint32_t m = ntohl(((struct sockaddr_in *)
+					    p->ifa_netmask)->sin_addr.s_addr);
+
+					bits = __builtin_popcount(m);
+					in.s_addr &= htonl(m);
+				} else {
+					bits = 32;
+				}
+				inet_ntop(AF_INET, &in, a, sizeof(a));
+				snprintf(el, sizeof(el), " %s/%d", a, bits);
+				(void)buf_append_str(&b, el);
+			} else if (p->ifa_addr->sa_family == AF_INET6) {
+				struct in6_addr in6 = ((struct sockaddr_in6 *)
+				    p->ifa_addr)->sin6_addr;
+
+				if (IN6_IS_ADDR_LINKLOCAL(&in6))
+					continue;
+				bits = 128;
+				if (subnet && p->ifa_netmask != NULL) {
+					const unsigned char *m = ((struct
+					    sockaddr_in6 *)p->ifa_netmask)->
+					    sin6_addr.s6_addr;
+
+					bits = 0;
+					for (int i = 0; i < 16; i++) {
+						bits += __builtin_popcount(m[i]);
+						in6.s6_addr[i] &= m[i];
+					}
+				}
+				inet_ntop(AF_INET6, &in6, a, sizeof(a));
+				snprintf(el, sizeof(el), " [%s]/%d", a, bits);
+				(void)buf_append_str(&b, el);
+			}
+		}
+		freeifaddrs(ifa);
+	}
+	{
+		char *out = xstrdup(b.data);
+
+		buf_deinit(&b);
+		return out;
+	}
+}
 
 /* read_auth_settings - SMTP AUTH (smtpd_auth.c). */
 static void
@@ -563,27 +652,6 @@ read_auth_settings(const struct config_view *v)
 		 * check ends the list first (Postfix's order). */
 		char **rl = config_list(v, P_smtpd_sender_restrictions);
 
-		static const char *const known[] = {
-			"permit_mynetworks", "permit_sasl_authenticated",
-			"reject_sender_login_mismatch",
-			"reject_authenticated_sender_login_mismatch",
-			"reject_unauthenticated_sender_login_mismatch",
-			"reject_known_sender_login_mismatch",
-		};
-
-		/* Say once which parts of the list do nothing yet. */
-		for (size_t i = 0; rl[i] != NULL; i++) {
-			bool ok = false;
-
-			for (size_t k = 0; k < N_ELEMENTS(known); k++)
-				ok = ok || strcasecmp(rl[i], known[k]) == 0;
-			if (!ok)
-				log_warning("smtpd_sender_restrictions: \"%s\" is "
-				    "not implemented yet and is ignored (only "
-				    "permit_mynetworks, permit_sasl_authenticated "
-				    "and the reject_*_sender_login_mismatch "
-				    "restrictions work so far)", rl[i]);
-		}
 		for (size_t i = 0; rl[i] != NULL; i++) {
 			if (strstr(rl[i], "sender_login_mismatch") != NULL)
 				break;
@@ -593,16 +661,20 @@ read_auth_settings(const struct config_view *v)
 				smtpd_cfg.sender_permit_sasl = true;
 		}
 		strv_free(&rl);
-		if (smtpd_cfg.sender_permit_mynetworks) {
+		{
 			const char *mn = config_str(v, P_mynetworks);
 			const char *merr = NULL;
+			char *derived = NULL;
 
-			/* Unset: mynetworks_style = host, approximated by
-			 * the loopback networks. */
-			smtpd_cfg.mynetworks = peer_list_parse(*mn != '\0' ? mn :
-			    "127.0.0.0/8, [::1]/128", false, &merr);
+			/* Unset: derived from mynetworks_style. */
+			if (*mn == '\0')
+				mn = derived = mynetworks_derive(config_str(v,
+				    P_mynetworks_style));
+			smtpd_cfg.mynetworks = peer_list_parse(mn, false, &merr);
 			if (smtpd_cfg.mynetworks == NULL)
 				log_fatal("mynetworks: %s", merr);
+			log_debug(1, "mynetworks: %s", mn);
+			free(derived);
 		}
 		for (size_t k = 0; k < N_ELEMENTS(lists); k++) {
 			if (config_list_contains(v, lists[k],
@@ -643,6 +715,9 @@ smtpd_preinit(struct child *c)
 {
 	char err[1024];
 
+	/* Header and body check tables, while their files are reachable
+	 * (before the privilege drop and any chroot). */
+	smtpd_hbc_init(child_view(c));
 	preinit_tls = tls_server_create(child_view(c), err, sizeof(err));
 	if (preinit_tls == NULL && err[0] != '\0')
 		log_fatal("service %s: TLS cannot start: %s",
@@ -675,6 +750,10 @@ smtpd_init(struct child *c)
 	smtpd_cfg.banner = config_str(v, P_smtpd_banner);
 	smtpd_cfg.mail_name = config_str(v, P_mail_name);
 	smtpd_cfg.service = svc != NULL ? svc->name : "smtpd";
+	/* How the lookup process finds this service's view: "NAME/TYPE"
+	 * ("" = main.cf alone, for a child without a service). */
+	smtpd_cfg.route_service = svc != NULL ? xasprintf("%s/%s", svc->name,
+	    master_type_name(svc->type)) : xstrdup("");
 	smtpd_cfg.queue_directory = config_str(v, P_queue_directory);
 	/* The child works from queue_directory (or is chrooted to it). */
 	smtpd_cfg.queue_socket = QUEUE_SOCKET_PATH;
@@ -744,6 +823,7 @@ smtpd_init(struct child *c)
 		log_warning("smtpd_banner does not start with $myhostname "
 		    "(%s), as RFC 5321 4.3.1 asks", smtpd_cfg.myhostname);
 	smtpd_auth_init();
+	smtpd_check_init(v);
 }
 
 static void
@@ -781,6 +861,15 @@ smtpd_accept(struct child *c, int fd, const char *client,
 		snprintf(s->listener, sizeof(s->listener), "service %s (%s)",
 		    smtpd_cfg.service, listen_addr);
 	snprintf(s->addr, sizeof(s->addr), "%s", client);
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+			s->client_port = ntohs(ss.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&ss)->sin6_port :
+			    ((struct sockaddr_in *)&ss)->sin_port);
+	}
 	/* IPv4-mapped IPv6 clients are shown as IPv4, as Postfix does. */
 	if (strncmp(s->addr, "::ffff:", 7) == 0 && strchr(s->addr + 7, '.'))
 		memmove(s->addr, s->addr + 7, strlen(s->addr + 7) + 1);
@@ -826,6 +915,7 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
 		log_info("%s talked before the greeting (pregreet)",
 		    smtpd_client_label(s, who, sizeof(who)));
+		s->ill_pipelining = true;
 		if (smtpd_cfg.forbid_unauth_pipelining) {
 			smtpd_reply(s, "554 5.5.0 Error: SMTP protocol "
 			    "synchronization");
@@ -837,6 +927,10 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* smtpd_delay_reject = no: the client restrictions now. */
+	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT))
+		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,
+		    connect_checked);
 }
 
 static size_t

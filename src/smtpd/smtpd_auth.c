@@ -784,7 +784,7 @@ smtpd_sender_check_start(struct session *s)
 	/* A permit ahead of the check in smtpd_sender_restrictions. */
 	if (smtpd_cfg.sender_permit_sasl && s->authenticated)
 		return false;
-	if (smtpd_cfg.mynetworks != NULL &&
+	if (smtpd_cfg.sender_permit_mynetworks && smtpd_cfg.mynetworks != NULL &&
 	    peer_list_match(smtpd_cfg.mynetworks, s->name, s->addr) == 1)
 		return false;
 	if (smtpd_cfg.sender_login_table == NULL) {

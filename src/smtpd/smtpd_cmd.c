@@ -32,6 +32,7 @@
 #include "queue_proto.h"
 #include "smtp_command.h"
 #include "smtp_data.h"
+#include "smtpd_check.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -98,6 +99,10 @@ cmd_starttls(struct session *s, const struct smtp_command *c)
 	s->state = SS_STARTTLS;
 }
 
+static void helo_reply(struct session *s);
+static void helo_checked(struct session *s,
+    const struct smtpd_check_result *r);
+
 static void
 cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 {
@@ -117,7 +122,35 @@ cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 	/* RFC 5321 4.1.4: HELO/EHLO ends any transaction. */
 	smtpd_transaction_reset(s);
 	s->state = SS_READY;
-	s->oks[c->verb]++;
+	if (smtpd_check_wanted(s, SMTPD_CHECK_HELO)) {
+		smtpd_check_start(s, SMTPD_CHECK_HELO, NULL, helo_checked);
+		return;
+	}
+	helo_reply(s);
+}
+
+/* helo_checked - smtpd_helo_restrictions (smtpd_delay_reject = no). */
+static void
+helo_checked(struct session *s, const struct smtpd_check_result *r)
+{
+	if (r->reject) {
+		smtpd_log_reject(s, s->esmtp ? "EHLO" : "HELO", r->reply, NULL);
+		free(s->helo);
+		s->helo = NULL;
+		s->state = SS_CONNECTED;
+		smtpd_reply_error(s, "%s", r->reply);
+		return;
+	}
+	helo_reply(s);
+}
+
+/* helo_reply - 250 and, for EHLO, the extensions on offer. */
+static void
+helo_reply(struct session *s)
+{
+	bool esmtp = s->esmtp;
+
+	s->oks[esmtp ? SMTP_VERB_EHLO : SMTP_VERB_HELO]++;
 	if (!esmtp) {
 		smtpd_reply(s, "250 %s", smtpd_cfg.myhostname);
 		return;
@@ -254,11 +287,32 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 	smtpd_mail_accept(s);
 }
 
+static void
+mail_checked(struct session *s, const struct smtpd_check_result *r)
+{
+	if (r->reject) {
+		smtpd_mail_refuse(s, r->reply);
+		return;
+	}
+	s->oks[SMTP_VERB_MAIL]++;
+	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
 void
 smtpd_mail_accept(struct session *s)
 {
+	static unsigned long long instances;
+
 	s->have_mail = true;
 	s->state = SS_MAIL;
+	/* The policy protocol's "instance": one per transaction. */
+	snprintf(s->instance, sizeof(s->instance), "%lx.%llx",
+	    (unsigned long)getpid(), ++instances);
+	smtpd_check_reset_actions(s);
+	if (smtpd_check_wanted(s, SMTPD_CHECK_MAIL)) {
+		smtpd_check_start(s, SMTPD_CHECK_MAIL, NULL, mail_checked);
+		return;
+	}
 	s->oks[SMTP_VERB_MAIL]++;
 	smtpd_reply(s, "250 2.1.0 Ok");
 }
@@ -274,6 +328,9 @@ smtpd_mail_refuse(struct session *s, const char *text)
 	memset(&s->mail, 0, sizeof(s->mail));
 	smtpd_reply_error(s, "%s", text);
 }
+
+static void rcpt_checked(struct session *s,
+    const struct smtpd_check_result *r);
 
 static void
 cmd_rcpt(struct session *s, const struct smtp_command *c)
@@ -314,17 +371,41 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 		smtpd_reply(s, "%s", text);	/* RFC 5321 4.5.3.1.10: not an error */
 		return;
 	}
+	/* Held while the restrictions run. */
+	smtpd_rcpt_pending_clear(s);
+	s->pending_rcpt.addr = xstrdup(ra.to.text);
+	s->pending_rcpt.notify = ra.notify;
+	s->pending_rcpt.orcpt = ra.orcpt != NULL ? xstrdup(ra.orcpt) : NULL;
+	smtp_rcpt_args_deinit(&ra);
+	smtpd_check_start(s, SMTPD_CHECK_RCPT, s->pending_rcpt.addr,
+	    rcpt_checked);
+}
+
+void
+smtpd_rcpt_pending_clear(struct session *s)
+{
+	free(s->pending_rcpt.addr);
+	free(s->pending_rcpt.orcpt);
+	memset(&s->pending_rcpt, 0, sizeof(s->pending_rcpt));
+}
+
+static void
+rcpt_checked(struct session *s, const struct smtpd_check_result *r)
+{
+	if (r->reject) {
+		smtpd_log_reject(s, "RCPT", r->reply, s->pending_rcpt.addr);
+		smtpd_rcpt_pending_clear(s);
+		smtpd_reply_error(s, "%s", r->reply);
+		return;
+	}
 	if (s->nrcpts == s->rcpt_cap) {
 		s->rcpt_cap = s->rcpt_cap == 0 ? 4 : s->rcpt_cap * 2;
 		s->rcpts = xreallocarray(s->rcpts, s->rcpt_cap,
 		    sizeof(*s->rcpts));
 	}
-	s->rcpts[s->nrcpts].addr = xstrdup(ra.to.text);
-	s->rcpts[s->nrcpts].notify = ra.notify;
-	s->rcpts[s->nrcpts].orcpt = ra.orcpt != NULL ? xstrdup(ra.orcpt) :
-	    NULL;
+	s->rcpts[s->nrcpts] = s->pending_rcpt;
+	memset(&s->pending_rcpt, 0, sizeof(s->pending_rcpt));
 	s->nrcpts++;
-	smtp_rcpt_args_deinit(&ra);
 	s->state = SS_RCPT;
 	s->oks[SMTP_VERB_RCPT]++;
 	smtpd_reply(s, "250 2.1.5 Ok");
@@ -332,6 +413,9 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 	if (s->nrcpts == 1)
 		smtpd_prefetch_file(s);
 }
+
+static void data_checked(struct session *s,
+    const struct smtpd_check_result *r);
 
 static void
 cmd_data(struct session *s, const struct smtp_command *c)
@@ -356,6 +440,21 @@ cmd_data(struct session *s, const struct smtp_command *c)
 		/* RFC 3030 3: BINARYMIME needs BDAT. */
 		smtpd_reply_error(s, "503 5.5.1 Error: BODY=BINARYMIME requires "
 		    "BDAT");
+		return;
+	}
+	if (smtpd_check_wanted(s, SMTPD_CHECK_DATA)) {
+		smtpd_check_start(s, SMTPD_CHECK_DATA, NULL, data_checked);
+		return;
+	}
+	smtpd_request_file(s, "DATA");
+}
+
+static void
+data_checked(struct session *s, const struct smtpd_check_result *r)
+{
+	if (r->reject) {
+		smtpd_log_reject(s, "DATA", r->reply, NULL);
+		smtpd_reply_error(s, "%s", r->reply);
 		return;
 	}
 	smtpd_request_file(s, "DATA");
@@ -507,6 +606,16 @@ must_end_group(enum smtp_verb v)
 static void
 dispatch(struct session *s, const struct smtp_command *c)
 {
+	const char *sticky = smtpd_check_sticky_reject(s);
+
+	/* A client refused at connect (smtpd_delay_reject = no) gets the
+	 * refusal for everything but QUIT, RSET and NOOP. */
+	if (sticky != NULL && c->verb != SMTP_VERB_QUIT &&
+	    c->verb != SMTP_VERB_RSET && c->verb != SMTP_VERB_NOOP) {
+		smtpd_log_reject(s, smtp_verb_name(c->verb), sticky, NULL);
+		smtpd_reply_error(s, "%s", sticky);
+		return;
+	}
 	switch (c->verb) {
 	case SMTP_VERB_HELO:
 		cmd_helo(s, c, false);
@@ -641,6 +750,11 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	 * or any pipelining when PIPELINING was not offered, is a client
 	 * sending blind: the SMTP smuggling and spam-bot pattern.
 	 */
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) +
+	    smtp_line_reader_pending(&s->lr) > 0 &&
+	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining) &&
+	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT)
+		s->ill_pipelining = true;	/* reject_unauth_pipelining */
 	if (smtpd_cfg.forbid_unauth_pipelining &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&

@@ -28,6 +28,8 @@ struct event_base;
 struct evbuffer;
 struct lookup_request;
 struct sasl_dovecot_req;
+struct smtpd_check_state;
+struct smtpd_hbc;
 
 /* Longest reply line we build. */
 #define SMTPD_REPLY_MAX_BYTES 1024
@@ -59,6 +61,7 @@ struct smtpd_settings {
 	const char *banner;
 	const char *mail_name;
 	const char *service;
+	char *route_service;		/* "NAME/TYPE" for ROUTE requests */
 	const char *queue_socket;
 	const char *queue_directory;
 	uint64_t message_size_limit;
@@ -145,6 +148,9 @@ struct session {
 	int tls_bits, tls_alg_bits;
 	char local_addr[INET6_ADDRSTRLEN];
 	unsigned local_port;
+	unsigned client_port;
+	struct smtpd_check_state *chk;	/* smtpd_check.c; NULL until used */
+	struct smtpd_hbc *hbc;		/* header/body checks of the message */
 	/* AUTH */
 	bool authenticated;
 	char *auth_user;
@@ -171,11 +177,15 @@ struct session {
 	enum smtp_verb last_verb;
 	bool have_last_verb;
 	bool paused;			/* waiting for the queue or a timer */
+	bool ill_pipelining;		/* sent commands ahead where not
+					 * allowed, or before the greeting */
 	/* transaction */
 	struct smtp_mail_args mail;
 	bool have_mail;
 	struct rcpt *rcpts;
 	size_t nrcpts;
+	struct rcpt pending_rcpt;	/* RCPT while its checks run */
+	char instance[40];		/* per transaction (policy) */
 	size_t rcpt_cap;
 	struct queue_client *qc;
 	int qfd;
@@ -238,6 +248,7 @@ void smtpd_mail_accept(struct session *s);
 void smtpd_mail_refuse(struct session *s, const char *text);
 
 /* smtpd_cmd.c */
+void smtpd_rcpt_pending_clear(struct session *s);
 void smtpd_handle_line(struct session *s, enum smtp_line_status st,
     const char *line, size_t len);
 void smtpd_bdat_chunk_done(struct session *s);

@@ -31,6 +31,9 @@
 #include "queue_proto.h"
 #include "smtp_command.h"
 #include "smtp_data.h"
+#include "smtpd_hbc.h"
+#include "smtpd_check.h"
+#include "smtpd_policy.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -42,6 +45,12 @@
 void
 smtpd_transaction_reset(struct session *s)
 {
+	smtpd_check_cancel(s);
+	smtpd_rcpt_pending_clear(s);
+	smtpd_check_reset_actions(s);
+	if (s->instance[0] != '\0')
+		policy_instance_end(s->instance);
+	s->instance[0] = '\0';
 	smtp_mail_args_deinit(&s->mail);
 	memset(&s->mail, 0, sizeof(s->mail));
 	s->have_mail = false;
@@ -50,6 +59,7 @@ smtpd_transaction_reset(struct session *s)
 		free(s->rcpts[i].orcpt);
 	}
 	s->nrcpts = 0;
+	smtpd_hbc_release(s);	/* hbc: the message's header/body checks */
 	queue_client_free(&s->qc);
 	if (s->qw_open) {
 		queue_writer_deinit(&s->qw);
@@ -165,7 +175,7 @@ write_envelope(struct session *s)
 
 	/* RFC 5321 4.4: the trace header, first line of the message. */
 	rfc5322_date(date, sizeof(date));
-	buf_init(&rcv, 4096);
+	buf_init(&rcv, 256 * 1024);
 	(void)buf_appendf(&rcv, "Received: from %s (%s [%s])\r\n",
 	    helo[0] ? helo : s->addr, s->name, s->addr);
 	if (s->tls_active && smtpd_cfg.tls_received_header)
@@ -180,18 +190,46 @@ write_envelope(struct session *s)
 	if (s->nrcpts == 1)
 		(void)buf_appendf(&rcv, "\r\n\tfor <%s>", s->rcpts[0].addr);
 	(void)buf_appendf(&rcv, "; %s\r\n", date);
-	ret = queue_writer_content(&s->qw, rcv.data, rcv.len);
+	/* PREPEND results of access tables and policy services, after our
+	 * trace header (which stays first). */
+	if (s->chk != NULL) {
+		char **pp = smtpd_check_actions(s)->prepend;
+
+		for (size_t i = 0; pp != NULL && pp[i] != NULL; i++)
+			(void)buf_appendf(&rcv, "%s\r\n", pp[i]);
+	}
+	/* hbc: through the header checks like the client's text (Postfix's
+	 * smtpd sends its Received: to cleanup, whose header_checks see it);
+	 * a write error shows in qw.error. */
+	smtpd_data_out(s, rcv.data, rcv.len);
+	ret = s->qw.error != 0 ? -1 : 0;
+	if (ret < 0)
+		errno = s->qw.error;
 	buf_deinit(&rcv);
 	return ret;
+}
+
+/* store_out - message text as it goes into the queue file. */
+static void
+store_out(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->qw_open)
+		(void)queue_writer_content(&s->qw, data, len);
 }
 
 void
 smtpd_data_out(void *ctx, const char *data, size_t len)
 {
 	struct session *s = ctx;
+	struct smtpd_hbc *hbc = smtpd_hbc_of(s);
 
-	if (s->qw_open)
-		(void)queue_writer_content(&s->qw, data, len);
+	/* hbc: header and body checks between the reader and the file. */
+	if (hbc != NULL)
+		smtpd_hbc_feed(hbc, data, len);
+	else
+		store_out(s, data, len);
 }
 
 static void on_file(void *ctx, int fd, const char *id, const char *error);
@@ -241,6 +279,9 @@ start_message(struct session *s)
 	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit,
 	    smtpd_cfg.bare_lf);
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
+	/* hbc: the checks see the text from the Received: header on. */
+	if (smtpd_hbc_active())
+		smtpd_hbc_attach(s, smtpd_hbc_start(s, store_out, s));
 	if (write_envelope(s) < 0) {
 		log_error("%s: cannot write the queue file: %s", s->id,
 		    strerror(errno));
@@ -386,6 +427,10 @@ on_committed(void *ctx, bool ok, const char *reason)
  * finish_message - the end of DATA or of the LAST chunk: refuse what the
  * reader found wrong, else complete the file and ask for the commit.
  */
+static void eod_checked(struct session *s,
+    const struct smtpd_check_result *r);
+static void complete_message(struct session *s);
+
 void
 smtpd_finish_message(struct session *s)
 {
@@ -411,6 +456,114 @@ smtpd_finish_message(struct session *s)
 		smtpd_transaction_reset(s);
 		return;
 	}
+	/* ---- hbc: header/body checks decide (smtpd_hbc.h) ---- */
+	if (smtpd_hbc_of(s) != NULL) {
+		char reply[SMTPD_REPLY_MAX_BYTES];
+
+		switch (smtpd_hbc_finish(smtpd_hbc_of(s), reply,
+		    sizeof(reply))) {
+		case SMTPD_HBC_REFUSE:
+			smtpd_reply_error(s, "%s", reply);
+			smtpd_transaction_reset(s);
+			return;
+		case SMTPD_HBC_DISCARD:
+			/* Claim delivery; the uncommitted file is dropped
+			 * by the queue process with the connection. */
+			s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
+			smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+			smtpd_transaction_reset(s);
+			return;
+		case SMTPD_HBC_QUEUE:
+			break;	/* its HOLD/FILTER/... go in the trailer */
+		}
+		if (s->qw.error != 0) {
+			/* The flush at the end could not be written. */
+			log_error("%s: cannot write the queue file: %s", s->id,
+			    strerror(s->qw.error));
+			smtpd_reply_error(s, "451 4.3.0 Error: queue file "
+			    "write error");
+			smtpd_transaction_reset(s);
+			return;
+		}
+	}
+	/* ---- end hbc ---- */
+	if (smtpd_check_wanted(s, SMTPD_CHECK_EOD)) {
+		/* smtpd_end_of_data_restrictions, then the commit. */
+		s->state = SS_WAIT_COMMIT;
+		smtpd_check_start(s, SMTPD_CHECK_EOD, NULL, eod_checked);
+		return;
+	}
+	complete_message(s);
+}
+
+static void
+eod_checked(struct session *s, const struct smtpd_check_result *r)
+{
+	if (r->reject) {
+		smtpd_log_reject(s, s->bdat ? "BDAT" : "DATA", r->reply, NULL);
+		smtpd_reply_error(s, "%s", r->reply);
+		smtpd_transaction_reset(s);
+		return;
+	}
+	complete_message(s);
+}
+
+/*
+ * complete_message - what the access policy decided (DISCARD, or the
+ * trailer: content filter, HOLD, REDIRECT, BCC; the header and body
+ * checks' own win where both set one), then the end record and the
+ * commit.
+ */
+static void
+complete_message(struct session *s)
+{
+	struct smtpd_check_actions *a = s->chk != NULL ?
+	    smtpd_check_actions(s) : NULL;
+	struct queue_envelope env;
+
+	if (a != NULL && a->discard) {
+		char from[ADDRESS_PATH_MAX_BYTES * 4 + 8];
+
+		log_escape(from, sizeof(from), s->mail.from.text,
+		    strlen(s->mail.from.text), ADDRESS_PATH_MAX_BYTES);
+		log_info("%s: discard: %s; from=<%s>, nrcpt=%zu (not queued)",
+		    s->id, a->discard_reason != NULL ? a->discard_reason :
+		    "DISCARD", from, s->nrcpts);
+		s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+		smtpd_transaction_reset(s);
+		return;
+	}
+	memset(&env, 0, sizeof(env));
+	if (a != NULL) {
+		env.filter = a->filter != NULL ? xstrdup(a->filter) : NULL;
+		env.hold = a->hold != NULL ? xstrdup(a->hold) : NULL;
+		env.redirect = a->redirect != NULL ? xstrdup(a->redirect) :
+		    NULL;
+		for (size_t i = 0; a->bcc != NULL && a->bcc[i] != NULL; i++)
+			queue_envelope_add_bcc(&env, a->bcc[i]);
+	}
+	if (smtpd_hbc_of(s) != NULL)
+		smtpd_hbc_trailer(smtpd_hbc_of(s), &env);
+	if (env.filter != NULL || env.hold != NULL || env.redirect != NULL ||
+	    env.nbccs > 0) {
+		if (env.hold != NULL)
+			log_info("%s: hold: %s", s->id, env.hold);
+		if (env.filter != NULL)
+			log_info("%s: filter: %s", s->id, env.filter);
+		if (env.redirect != NULL)
+			log_info("%s: redirect: %s", s->id, env.redirect);
+		if (queue_writer_trailer(&s->qw, &env) < 0) {
+			log_error("%s: cannot write the queue file trailer: %s",
+			    s->id, strerror(errno));
+			queue_envelope_deinit(&env);
+			smtpd_reply_error(s, "451 4.3.0 Error: queue file "
+			    "write error");
+			smtpd_transaction_reset(s);
+			return;
+		}
+	}
+	queue_envelope_deinit(&env);
 	if (queue_writer_finish(&s->qw) < 0) {
 		log_error("%s: cannot complete the queue file: %s", s->id,
 		    strerror(errno));

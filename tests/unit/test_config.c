@@ -837,26 +837,26 @@ static void
 test_warn_later_once(void **state)
 {
 	const char *text =
-	    "myorigin = example.org\n"		/* 1 */
+	    "always_bcc = archive@example.org\n"	/* 1 */
 	    "relayhost = [smart]:587\n"		/* 2 */
 	    "biff = no\n";			/* 3 */
 	const char *master =
 	    "smtp inet n - n - - smtpd -o relayhost=[a]\n"	/* 1 */
 	    "smtps inet n - n - - smtpd\n"			/* 2 */
 	    "  -o relayhost=[b]\n"				/* 3 */
-	    "  -o smtpd_client_restrictions=permit\n"		/* 4 */
+	    "  -o smtp_data_done_timeout=600s\n"		/* 4 */
 	    "sub inet n - n - - smtpd\n"			/* 5 */
-	    "  -o smtpd_client_restrictions=permit\n";	/* 6 */
+	    "  -o smtp_data_done_timeout=600s\n";		/* 6 */
 	struct diag_list dl;
 	struct config *cf = load_ok(text, master, 0, &dl);
 
 	expect_diag(&dl, DIAG_WARNING, "parameter relayhost is known but not "
 	    "implemented yet", MAIN_PATH, 2);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "relayhost"), 1);
-	expect_diag(&dl, DIAG_WARNING, "parameter myorigin is known but not "
+	expect_diag(&dl, DIAG_WARNING, "parameter always_bcc is known but not "
 	    "implemented yet", MAIN_PATH, 1);
 	/* Set twice in master.cf only: warned once, at the first. */
-	expect_diag(&dl, DIAG_WARNING, "smtpd_client_restrictions is known but "
+	expect_diag(&dl, DIAG_WARNING, "smtp_data_done_timeout is known but "
 	    "not implemented", MASTER_PATH, 2);
 	expect_diag(&dl, DIAG_WARNING, "parameter biff is a Postfix setting "
 	    "with no meaning in Ostia", MAIN_PATH, 3);

@@ -10,9 +10,13 @@
  * For the asynchronous client it runs on the same event loop; for the
  * blocking client and proxy: in a forked process.
  *
+ * The fake answers FIND by echoing the request's fields (so the test
+ * sees what went on the wire) and ROUTE with a small answer; the ROUTE
+ * answer parser and formatter are tested on their own.
+ *
  * What must hold: answers reach the right request, callbacks never run
  * inside lookup_client_get(), and every way of not getting an answer is
- * TEMPFAIL (never NOTFOUND).
+ * TEMPFAIL (never NOTFOUND; for ROUTE not even a NOTFOUND answer).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +41,7 @@
 #include "ipc.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
+#include "strv.h"
 #include "xalloc.h"
 
 extern const struct dict_type dict_type_proxy;
@@ -95,6 +100,60 @@ fake_answer(struct buf *out, const struct lookup_get *g)
 		    LOOKUP_STATUS_NOTFOUND, "", 0), 0);
 }
 
+/*
+ * A FIND: key "missing" -> NOTFOUND, "fail" -> TEMPFAIL, anything else
+ * FOUND with the request's fields as the value
+ * ("ORDER MFLAGS [DELIMS] TABLES KEY").
+ */
+static void
+fake_answer_find(struct buf *out, const struct lookup_find *f)
+{
+	char v[16384];
+
+	if (strcmp(f->key, "missing") == 0) {
+		assert_int_equal(lookup_proto_put_reply(out, f->id,
+		    LOOKUP_STATUS_NOTFOUND, "", 0), 0);
+		return;
+	}
+	if (strcmp(f->key, "fail") == 0) {
+		assert_int_equal(lookup_proto_put_reply(out, f->id,
+		    LOOKUP_STATUS_TEMPFAIL, "fake: table down", 16), 0);
+		return;
+	}
+	snprintf(v, sizeof(v), "%s %x [%s] %s %s",
+	    lookup_find_order_name(f->order), f->mflags, f->delimiters,
+	    f->tables, f->key);
+	assert_int_equal(lookup_proto_put_reply(out, f->id,
+	    LOOKUP_STATUS_FOUND, v, strlen(v)), 0);
+}
+
+/*
+ * A ROUTE: address "notfound" -> NOTFOUND (which a ROUTE must never
+ * get), "fail" -> TEMPFAIL, anything else an answer naming the
+ * operation and service in its transport and next hop.
+ */
+static void
+fake_answer_route(struct buf *out, const struct lookup_route *q)
+{
+	char v[4096];
+
+	if (strcmp(q->address, "notfound") == 0) {
+		assert_int_equal(lookup_proto_put_reply(out, q->id,
+		    LOOKUP_STATUS_NOTFOUND, "", 0), 0);
+		return;
+	}
+	if (strcmp(q->address, "fail") == 0) {
+		assert_int_equal(lookup_proto_put_reply(out, q->id,
+		    LOOKUP_STATUS_TEMPFAIL, "fake: alias loop", 16), 0);
+		return;
+	}
+	snprintf(v, sizeof(v), "class=virtual\nflags=\naddress=%s\n"
+	    "transport=%s\nnexthop=[%s]\n", q->address,
+	    lookup_route_op_name(q->op), q->service);
+	assert_int_equal(lookup_proto_put_reply(out, q->id,
+	    LOOKUP_STATUS_FOUND, v, strlen(v)), 0);
+}
+
 static void
 write_all(int sock, const void *p, size_t n)
 {
@@ -109,12 +168,18 @@ write_all(int sock, const void *p, size_t n)
 	}
 }
 
+/* One request read by the fake: its id and its answer, built now. */
+struct fake_req {
+	uint32_t id;
+	struct buf ans;
+};
+
 static void
 on_fconn(evutil_socket_t fd, short what, void *arg)
 {
 	struct fconn *fc = arg;
 	struct fake *f = fc->f;
-	struct lookup_get batch[64];
+	struct fake_req batch[64];
 	size_t nb = 0;
 	struct ipc_in in;
 	uint32_t type;
@@ -127,16 +192,40 @@ on_fconn(evutil_socket_t fd, short what, void *arg)
 	}
 	while (nb < 64 && ipc_conn_next(&fc->ipc, &type, &in, &pfd) == 1) {
 		const char *err = NULL;
+		struct fake_req *q = &batch[nb++];
 
-		assert_int_equal(type, LOOKUP_MSG_GET);
-		assert_int_equal(lookup_proto_get_decode(&in, &batch[nb],
-		    &err), 0);
-		nb++;
+		buf_init(&q->ans, 1 << 20);
+		if (type == LOOKUP_MSG_GET) {
+			struct lookup_get g;
+
+			assert_int_equal(lookup_proto_get_decode(&in, &g,
+			    &err), 0);
+			q->id = g.id;
+			fake_answer(&q->ans, &g);
+			lookup_get_deinit(&g);
+		} else if (type == LOOKUP_MSG_FIND) {
+			struct lookup_find fi;
+
+			assert_int_equal(lookup_proto_find_decode(&in, &fi,
+			    &err), 0);
+			q->id = fi.id;
+			fake_answer_find(&q->ans, &fi);
+			lookup_find_deinit(&fi);
+		} else {
+			struct lookup_route rq;
+
+			assert_int_equal(type, LOOKUP_MSG_ROUTE);
+			assert_int_equal(lookup_proto_route_decode(&in, &rq,
+			    &err), 0);
+			q->id = rq.id;
+			fake_answer_route(&q->ans, &rq);
+			lookup_route_deinit(&rq);
+		}
 		f->requests++;
 	}
 	if (nb > 0 && f->mode == FAKE_CLOSE) {
 		for (size_t i = 0; i < nb; i++)
-			lookup_get_deinit(&batch[i]);
+			buf_deinit(&batch[i].ans);
 		fconn_free(fc);
 		return;
 	}
@@ -151,9 +240,9 @@ on_fconn(evutil_socket_t fd, short what, void *arg)
 			bad[11] = (uint8_t)batch[i].id;
 			buf_append(&out, bad, sizeof(bad));
 		} else if (f->mode != FAKE_SILENT) {
-			fake_answer(&out, &batch[i]);
+			buf_append(&out, batch[i].ans.data, batch[i].ans.len);
 		}
-		lookup_get_deinit(&batch[i]);
+		buf_deinit(&batch[i].ans);
 	}
 	if (out.len > 0)
 		write_all(fc->sock, out.data, out.len);
@@ -175,7 +264,7 @@ on_faccept(evutil_socket_t fd, short what, void *arg)
 	fc = xcalloc(1, sizeof(*fc));
 	fc->f = f;
 	fc->sock = s;
-	ipc_conn_init_max(&fc->ipc, s, LOOKUP_GET_MAX_BYTES);
+	ipc_conn_init_max(&fc->ipc, s, LOOKUP_REQUEST_MAX_BYTES);
 	fc->ev = event_new(f->base, s, EV_READ | EV_PERSIST, on_fconn, fc);
 	event_add(fc->ev, NULL);
 	for (size_t i = 0; i < 16; i++)
@@ -531,6 +620,202 @@ test_async_cancel_and_free_in_callback(void **state)
 }
 
 /* ---------------------------------------------------------------- */
+/* FIND and ROUTE, asynchronous                                     */
+
+static struct lookup_request *
+ask_find(struct lookup_client *lc, const char *tables, const char *key,
+    enum lookup_find_order order, unsigned mflags, const char *delims,
+    struct result *r)
+{
+	struct lookup_request *q;
+
+	memset(r->text, 0, sizeof(r->text));
+	r->done = false;
+	inside_get = true;
+	q = lookup_client_find(lc, tables, key, order, mflags, delims,
+	    on_result, r);
+	inside_get = false;
+	return q;
+}
+
+static struct lookup_request *
+ask_route(struct lookup_client *lc, const char *service,
+    enum lookup_route_op op, const char *address, struct result *r)
+{
+	struct lookup_request *q;
+
+	memset(r->text, 0, sizeof(r->text));
+	r->done = false;
+	inside_get = true;
+	q = lookup_client_route(lc, service, op, address, on_result, r);
+	inside_get = false;
+	return q;
+}
+
+static void
+test_async_find_route(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct fake f;
+	struct lookup_client *lc;
+	struct lookup_route_answer a;
+	struct result r[9];
+
+	fake_init(&f, FAKE_REVERSE);
+	fake_attach(&f, base);
+	lc = lookup_client_new(base, f.path);
+	ncallbacks = 0;
+	memset(&r, 0, sizeof(r));
+	ask_find(lc, "hash:/a, pcre:/b", "U+x@Example.COM",
+	    LOOKUP_FIND_ADDRESS, MAPS_ADDR_USER | MAPS_ADDR_ACCESS, "+",
+	    &r[0]);
+	/* Delimiters go with the address order only. */
+	ask_find(lc, "cidr:/c", "example.com", LOOKUP_FIND_DOMAIN,
+	    MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS | MAPS_ADDR_ACCESS, "+", &r[1]);
+	/* Flags an order does not take are dropped, not refused. */
+	ask_find(lc, "t:x", "missing", LOOKUP_FIND_EXACT, MAPS_ADDR_ACCESS |
+	    MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS, NULL, &r[2]);
+	ask_find(lc, "t:x", "fail", LOOKUP_FIND_CLIENT_ADDR, 0, NULL, &r[3]);
+	ask(lc, "t:x", "found:plain", &r[4]);
+	ask_route(lc, "smtp/inet", LOOKUP_ROUTE_CHECK, "u@example.com",
+	    &r[5]);
+	ask_route(lc, NULL, LOOKUP_ROUTE_EXPAND, "", &r[6]);
+	ask_route(lc, "", LOOKUP_ROUTE_RESOLVE, "notfound", &r[7]);
+	ask_route(lc, "", LOOKUP_ROUTE_RESOLVE, "fail", &r[8]);
+	assert_int_equal(lookup_client_pending(lc), 9);
+	run_until(base, 9);
+	/* One connection, answers matched by id although they came in
+	 * reverse order. */
+	assert_int_equal(f.accepted, 1);
+	assert_int_equal(f.requests, 9);
+	assert_int_equal(r[0].st, DICT_FOUND);
+	assert_string_equal(r[0].text, "address 3 [+] hash:/a, pcre:/b "
+	    "U+x@Example.COM");
+	assert_int_equal(r[1].st, DICT_FOUND);
+	assert_string_equal(r[1].text, "domain 4 [] cidr:/c example.com");
+	assert_int_equal(r[2].st, DICT_NOTFOUND);
+	assert_int_equal(r[3].st, DICT_TEMPFAIL);
+	assert_string_equal(r[3].text, "fake: table down");
+	assert_int_equal(r[4].st, DICT_FOUND);
+	assert_string_equal(r[4].text, "plain");
+	assert_int_equal(r[5].st, DICT_FOUND);
+	assert_int_equal(lookup_route_answer_parse(r[5].text, r[5].len, &a),
+	    0);
+	assert_int_equal(a.cls, ROUTE_VIRTUAL);
+	assert_string_equal(a.address, "u@example.com");
+	assert_string_equal(a.transport, "check");
+	assert_string_equal(a.nexthop, "[smtp/inet]");
+	lookup_route_answer_deinit(&a);
+	assert_int_equal(r[6].st, DICT_FOUND);
+	assert_non_null(strstr(r[6].text, "nexthop=[]\n"));
+	/* A ROUTE is never "not found": a failure, fail closed. */
+	assert_int_equal(r[7].st, DICT_TEMPFAIL);
+	assert_non_null(strstr(r[7].text, "not found"));
+	assert_int_equal(r[8].st, DICT_TEMPFAIL);
+	assert_string_equal(r[8].text, "fake: alias loop");
+	lookup_client_free(&lc);
+	fake_deinit(&f);
+	event_base_free(base);
+}
+
+static void
+test_async_find_route_local_verdicts(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct fake f;
+	struct lookup_client *lc;
+	struct result r[8];
+	char *key = xmalloc(DICT_KEY_MAX_BYTES + 2);
+	char *addr = xmalloc(ROUTE_ADDRESS_MAX_BYTES + 2);
+	char *tables = xmalloc(LOOKUP_TABLES_MAX_BYTES + 2);
+	char svc[LOOKUP_SERVICE_MAX_BYTES + 2];
+
+	memset(key, 'k', DICT_KEY_MAX_BYTES + 1);
+	key[DICT_KEY_MAX_BYTES + 1] = '\0';
+	memset(addr, 'a', ROUTE_ADDRESS_MAX_BYTES + 1);
+	addr[ROUTE_ADDRESS_MAX_BYTES + 1] = '\0';
+	memset(tables, 't', LOOKUP_TABLES_MAX_BYTES + 1);
+	tables[LOOKUP_TABLES_MAX_BYTES + 1] = '\0';
+	memset(svc, 's', sizeof(svc) - 1);
+	svc[sizeof(svc) - 1] = '\0';
+	fake_init(&f, FAKE_ANSWER);
+	fake_attach(&f, base);
+	lc = lookup_client_new(base, f.path);
+	ncallbacks = 0;
+	memset(&r, 0, sizeof(r));
+	ask_find(lc, "t:x", key, LOOKUP_FIND_EXACT, 0, NULL, &r[0]);
+	ask_find(lc, "", "k", LOOKUP_FIND_EXACT, 0, NULL, &r[1]);
+	ask_find(lc, tables, "k", LOOKUP_FIND_EXACT, 0, NULL, &r[2]);
+	ask_find(lc, "t:x", "k", LOOKUP_FIND_ADDRESS, 1u << 9, NULL, &r[3]);
+	ask_find(lc, "t:x", "k", (enum lookup_find_order)7, 0, NULL, &r[4]);
+	ask_route(lc, "", LOOKUP_ROUTE_RESOLVE, addr, &r[5]);
+	ask_route(lc, svc, LOOKUP_ROUTE_RESOLVE, "a@b", &r[6]);
+	ask_route(lc, "", (enum lookup_route_op)0, "a@b", &r[7]);
+	/* None of them is answered from inside the call. */
+	for (int i = 0; i < 8; i++)
+		assert_false(r[i].done);
+	run_until(base, 8);
+	/* A key no table can hold: not found, as dict_get() says. */
+	assert_int_equal(r[0].st, DICT_NOTFOUND);
+	for (int i = 1; i < 8; i++)
+		assert_int_equal(r[i].st, DICT_TEMPFAIL);
+	assert_non_null(strstr(r[1].text, "empty"));
+	assert_non_null(strstr(r[2].text, "too long"));
+	assert_non_null(strstr(r[5].text, "not routed"));
+	assert_non_null(strstr(r[6].text, "service name"));
+	assert_non_null(strstr(r[7].text, "unknown route operation"));
+	assert_int_equal(f.requests, 0);
+	lookup_client_free(&lc);
+	fake_deinit(&f);
+	event_base_free(base);
+	free(key);
+	free(addr);
+	free(tables);
+}
+
+static void
+test_async_find_route_resent_once(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct fake f;
+	struct lookup_client *lc;
+	struct result r[2];
+
+	/* Closed on every request: sent once more, then TEMPFAIL. */
+	fake_init(&f, FAKE_CLOSE);
+	fake_attach(&f, base);
+	lc = lookup_client_new(base, f.path);
+	ncallbacks = 0;
+	memset(&r, 0, sizeof(r));
+	ask_find(lc, "t:x", "k", LOOKUP_FIND_DOMAIN, 0, NULL, &r[0]);
+	ask_route(lc, "", LOOKUP_ROUTE_EXPAND, "a@b", &r[1]);
+	run_until(base, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(r[i].st, DICT_TEMPFAIL);
+		assert_non_null(strstr(r[i].text, "closed the connection"));
+	}
+	assert_int_equal(f.accepted, 2);
+	assert_int_equal(f.requests, 4);
+	lookup_client_free(&lc);
+	fake_deinit(&f);
+
+	/* Answered, then closed: the next ones go on a new connection. */
+	fake_init(&f, FAKE_ANSWER_CLOSE);
+	fake_attach(&f, base);
+	lc = lookup_client_new(base, f.path);
+	ask_find(lc, "t:x", "k", LOOKUP_FIND_EXACT, 0, NULL, &r[0]);
+	run_until(base, 3);
+	assert_int_equal(r[0].st, DICT_FOUND);
+	ask_route(lc, "", LOOKUP_ROUTE_RESOLVE, "a@b", &r[1]);
+	run_until(base, 4);
+	assert_int_equal(r[1].st, DICT_FOUND);
+	assert_true(f.accepted >= 2);
+	lookup_client_free(&lc);
+	fake_deinit(&f);
+	event_base_free(base);
+}
+
+/* ---------------------------------------------------------------- */
 /* Blocking client and proxy:, with the fake in a child process     */
 
 static pid_t
@@ -611,6 +896,373 @@ test_sync(void **state)
 }
 
 static void
+test_sync_find_route(void **state)
+{
+	struct fake f;
+	struct lookup_sync *s;
+	struct buf v;
+	char err[DICT_ERR_MAX_BYTES];
+	pid_t pid;
+
+	buf_init(&v, DICT_VALUE_MAX_BYTES);
+	fake_init(&f, FAKE_ANSWER);
+	pid = fake_fork(&f);
+	s = lookup_sync_new(f.path, 10000);
+	assert_int_equal(lookup_sync_find(s, "a:b c:d", "x@y",
+	    LOOKUP_FIND_ADDRESS, MAPS_ADDR_USER, "+-", LOOKUP_F_NOCACHE, &v,
+	    err, sizeof(err)), DICT_FOUND);
+	assert_string_equal(buf_cstr(&v), "address 1 [+-] a:b c:d x@y");
+	assert_int_equal(lookup_sync_find(s, "a:b", "missing",
+	    LOOKUP_FIND_EXACT, 0, NULL, 0, &v, err, sizeof(err)),
+	    DICT_NOTFOUND);
+	assert_int_equal(v.len, 0);
+	assert_int_equal(lookup_sync_find(s, "a:b", "fail",
+	    LOOKUP_FIND_CLIENT_ADDR, 0, NULL, 0, &v, err, sizeof(err)),
+	    DICT_TEMPFAIL);
+	assert_string_equal(err, "fake: table down");
+	/* Refused before asking. */
+	assert_int_equal(lookup_sync_find(s, "a:b", "k", LOOKUP_FIND_EXACT,
+	    0, NULL, LOOKUP_F_VERIFY, &v, err, sizeof(err)), DICT_TEMPFAIL);
+	assert_int_equal(lookup_sync_find(s, "a:b", "k", LOOKUP_FIND_EXACT,
+	    1u << 20, NULL, 0, &v, err, sizeof(err)), DICT_TEMPFAIL);
+	assert_int_equal(lookup_sync_find(s, "a:b", "k",
+	    LOOKUP_FIND_CLIENT_ADDR, MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS, "+",
+	    0, &v, err, sizeof(err)), DICT_FOUND);
+	assert_string_equal(buf_cstr(&v), "client 0 [] a:b k");
+	assert_int_equal(lookup_sync_route(s, "relay", LOOKUP_ROUTE_EXPAND,
+	    "a@b", 0, &v, err, sizeof(err)), DICT_FOUND);
+	assert_non_null(strstr(buf_cstr(&v), "transport=expand\nnexthop="
+	    "[relay]\n"));
+	assert_int_equal(lookup_sync_route(s, "", LOOKUP_ROUTE_RESOLVE,
+	    "notfound", 0, &v, err, sizeof(err)), DICT_TEMPFAIL);
+	assert_non_null(strstr(err, "not found"));
+	assert_int_equal(lookup_sync_route(s, NULL, LOOKUP_ROUTE_RESOLVE,
+	    "fail", 0, &v, err, sizeof(err)), DICT_TEMPFAIL);
+	assert_string_equal(err, "fake: alias loop");
+	/* The GET still works on the same connection. */
+	assert_int_equal(lookup_sync_get(s, "t:x", "found:abc", 0, &v, err,
+	    sizeof(err)), DICT_FOUND);
+	lookup_sync_free(&s);
+	fake_kill(&f, pid);
+
+	/* Nobody there: TEMPFAIL, never not found. */
+	s = lookup_sync_new("/nonexistent/lookup", 1000);
+	assert_int_equal(lookup_sync_find(s, "a:b", "k", LOOKUP_FIND_EXACT, 0,
+	    NULL, 0, &v, err, sizeof(err)), DICT_TEMPFAIL);
+	assert_int_equal(lookup_sync_route(s, "", LOOKUP_ROUTE_CHECK, "a@b",
+	    0, &v, err, sizeof(err)), DICT_TEMPFAIL);
+	assert_non_null(strstr(err, "cannot connect"));
+	lookup_sync_free(&s);
+	buf_deinit(&v);
+}
+
+/* ---------------------------------------------------------------- */
+/* ROUTE answers                                                    */
+
+static int
+parse_str(const char *text, struct lookup_route_answer *a)
+{
+	return lookup_route_answer_parse(text, strlen(text), a);
+}
+
+static void
+test_route_answer_parse(void **state)
+{
+	struct lookup_route_answer a;
+
+	assert_int_equal(parse_str("class=virtual\nflags=routed,literal\n"
+	    "address=u@example.com\ntransport=dovecot\nnexthop=\n"
+	    "listed=no\ncode=550\ndsn=5.1.1\ntext=User unknown\n"
+	    "future_name=whatever\n", &a), 0);
+	assert_int_equal(a.cls, ROUTE_VIRTUAL);
+	assert_int_equal(a.flags, ROUTE_F_ROUTED | ROUTE_F_LITERAL);
+	assert_string_equal(a.address, "u@example.com");
+	assert_string_equal(a.transport, "dovecot");
+	assert_string_equal(a.nexthop, "");
+	assert_true(a.has_listed);
+	assert_false(a.listed);
+	assert_int_equal(a.code, 550);
+	assert_string_equal(a.dsn, "5.1.1");
+	assert_string_equal(a.text, "User unknown");
+	assert_null(a.rcpts);
+	lookup_route_answer_deinit(&a);
+	assert_null(a.address);
+
+	/* Only class is required; the strings are then "". */
+	assert_int_equal(parse_str("class=default\n", &a), 0);
+	assert_int_equal(a.cls, ROUTE_DEFAULT);
+	assert_int_equal(a.flags, 0);
+	assert_string_equal(a.address, "");
+	assert_string_equal(a.transport, "");
+	assert_string_equal(a.text, "");
+	assert_string_equal(a.dsn, "");
+	assert_false(a.has_listed);
+	assert_false(a.listed);
+	lookup_route_answer_deinit(&a);
+
+	/* Expansion results, in order; '=' may occur in a value. */
+	assert_int_equal(parse_str("class=alias\nflags=postmaster\n"
+	    "rcpt=a@x\nrcpt=b=c@y\nlisted=yes\n", &a), 0);
+	assert_int_equal(a.cls, ROUTE_ALIAS);
+	assert_int_equal(a.flags, ROUTE_F_POSTMASTER);
+	assert_true(a.listed);
+	assert_non_null(a.rcpts);
+	assert_string_equal(a.rcpts[0], "a@x");
+	assert_string_equal(a.rcpts[1], "b=c@y");
+	assert_null(a.rcpts[2]);
+	lookup_route_answer_deinit(&a);
+	/* The null address expands to itself. */
+	assert_int_equal(parse_str("class=local\nrcpt=\n", &a), 0);
+	assert_string_equal(a.rcpts[0], "");
+	assert_null(a.rcpts[1]);
+	lookup_route_answer_deinit(&a);
+	assert_int_equal(parse_str("class=local\ndsn=4.123.0\n", &a), 0);
+	lookup_route_answer_deinit(&a);
+	assert_int_equal(parse_str("class=relay\n", &a), 0);
+	assert_int_equal(a.cls, ROUTE_RELAY);
+	lookup_route_answer_deinit(&a);
+}
+
+static void
+test_route_answer_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",				/* no class */
+		"flags=\n",			/* no class */
+		"class=virtual",		/* no newline at the end */
+		"class=virtual\n\n",		/* an empty line */
+		"class=virtual\nflags\n",	/* no '=' */
+		"class=virtual\n=x\n",		/* no name */
+		"class=virtual\nAddress=x\n",	/* a name out of [a-z0-9_] */
+		"class=virtual\nad dress=x\n",
+		"class=Virtual\n",		/* unknown class */
+		"class=\n",
+		"class=virtual\nclass=relay\n",	/* twice */
+		"class=virtual\naddress=a\naddress=b\n",
+		"class=virtual\nflags=\nflags=\n",
+		"class=virtual\nflags=routed,\n",	/* empty flag word */
+		"class=virtual\nflags=,routed\n",
+		"class=virtual\nflags=routed,,literal\n",
+		"class=virtual\nflags=bogus\n",	/* unknown flag */
+		"class=virtual\nlisted=maybe\n",
+		"class=virtual\nlisted=yes\nlisted=no\n",
+		"class=virtual\ncode=250\n",		/* not 4xx/5xx */
+		"class=virtual\ncode=55\n",
+		"class=virtual\ncode=5500\n",
+		"class=virtual\ncode=5x0\n",
+		"class=virtual\ncode=550\ncode=550\n",
+		"class=virtual\ntext=a\ntext=b\n",
+		"class=virtual\ndsn=5.1\n",		/* not X.Y.Z */
+		"class=virtual\ndsn=3.1.1\n",
+		"class=virtual\ndsn=5.1.1.1\n",
+		"class=virtual\ndsn=5..1\n",
+		"class=virtual\ndsn=5.1234.1\n",
+		"class=virtual\ndsn=5.1.1 \n",
+		"class=virtual\ndsn=5.1.1\ndsn=5.1.1\n",
+		"class=virtual\naddress=a\rb\n",	/* CR in a value */
+	};
+	struct lookup_route_answer a;
+	char *big = xmalloc(2 * ROUTE_ADDRESS_MAX_BYTES);
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_str(bad[i], &a) != -1)
+			fail_msg("accepted: \"%s\"", bad[i]);
+		assert_null(a.address);
+		assert_null(a.rcpts);
+	}
+	/* A NUL inside. */
+	assert_int_equal(lookup_route_answer_parse("class=virtual\n\0x\n",
+	    17, &a), -1);
+	/* Each value at its limit and one past it. */
+	for (int pass = 0; pass < 2; pass++) {
+		static const struct {
+			const char *name;
+			size_t max;
+		} lim[] = {
+			{ "address", ROUTE_ADDRESS_MAX_BYTES },
+			{ "nexthop", ROUTE_ADDRESS_MAX_BYTES },
+			{ "rcpt", ROUTE_ADDRESS_MAX_BYTES },
+			{ "transport", LOOKUP_ROUTE_TRANSPORT_MAX_BYTES },
+			{ "text", LOOKUP_ROUTE_TEXT_MAX_BYTES },
+		};
+
+		for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+			n = (size_t)snprintf(big, 2 * ROUTE_ADDRESS_MAX_BYTES,
+			    "class=local\n%s=", lim[i].name);
+			memset(big + n, 'v', lim[i].max + (size_t)pass);
+			n += lim[i].max + (size_t)pass;
+			big[n++] = '\n';
+			assert_int_equal(lookup_route_answer_parse(big, n, &a),
+			    pass == 0 ? 0 : -1);
+			lookup_route_answer_deinit(&a);
+		}
+	}
+	/* Longer than any reply. */
+	{
+		char *huge = xmalloc(DICT_VALUE_MAX_BYTES + 2);
+
+		memset(huge, 'x', DICT_VALUE_MAX_BYTES + 1);
+		memcpy(huge, "class=local\nx=", 14);
+		huge[DICT_VALUE_MAX_BYTES] = '\n';
+		assert_int_equal(lookup_route_answer_parse(huge,
+		    DICT_VALUE_MAX_BYTES + 1, &a), -1);
+		assert_int_equal(lookup_route_answer_parse(huge,
+		    DICT_VALUE_MAX_BYTES, &a), -1);	/* no final newline */
+		huge[DICT_VALUE_MAX_BYTES - 1] = '\n';
+		assert_int_equal(lookup_route_answer_parse(huge,
+		    DICT_VALUE_MAX_BYTES, &a), 0);
+		lookup_route_answer_deinit(&a);
+		free(huge);
+	}
+	free(big);
+}
+
+static void
+test_route_answer_format(void **state)
+{
+	char r1[] = "x@example.org", r2[] = "y@example.net";
+	char *rcpts[] = { r1, r2, NULL };
+	char address[] = "u%d@[192.0.2.1]", transport[] = "smtp";
+	char nexthop[] = "[relay.example.com]:587";
+	char text[] = "5.1.1 <u@x>: Recipient address rejected";
+	char bad_lf[] = "a@b\nclass=local", bad_cr[] = "a\r@b", ok[] = "a@b";
+	char empty_s[] = "", dsn[] = "5.1.1", bad_dsn[] = "5.1";
+	struct lookup_route_answer in, out;
+	const char *err = NULL;
+	struct buf b;
+
+	buf_init(&b, DICT_VALUE_MAX_BYTES);
+	memset(&in, 0, sizeof(in));
+	in.cls = ROUTE_RELAY;
+	in.flags = ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | ROUTE_F_LITERAL;
+	in.address = address;
+	in.transport = transport;
+	in.nexthop = nexthop;
+	in.has_listed = true;
+	in.listed = false;
+	in.code = 550;
+	in.dsn = dsn;
+	in.text = text;
+	in.rcpts = rcpts;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), 0);
+	assert_string_equal(buf_cstr(&b), "class=relay\n"
+	    "flags=routed,postmaster,literal\n"
+	    "address=u%d@[192.0.2.1]\ntransport=smtp\n"
+	    "nexthop=[relay.example.com]:587\nlisted=no\ncode=550\n"
+	    "dsn=5.1.1\ntext=5.1.1 <u@x>: Recipient address rejected\n"
+	    "rcpt=x@example.org\nrcpt=y@example.net\n");
+	assert_int_equal(lookup_route_answer_parse(b.data, b.len, &out), 0);
+	assert_int_equal(out.cls, in.cls);
+	assert_int_equal(out.flags, in.flags);
+	assert_string_equal(out.address, address);
+	assert_string_equal(out.transport, transport);
+	assert_string_equal(out.nexthop, nexthop);
+	assert_true(out.has_listed);
+	assert_false(out.listed);
+	assert_int_equal(out.code, 550);
+	assert_string_equal(out.text, text);
+	assert_string_equal(out.dsn, "5.1.1");
+	assert_string_equal(out.rcpts[1], "y@example.net");
+	lookup_route_answer_deinit(&out);
+
+	/* Listed: no code, no text; NULL strings are empty values. */
+	buf_reset(&b);
+	memset(&in, 0, sizeof(in));
+	in.cls = ROUTE_LOCAL;
+	in.has_listed = true;
+	in.listed = true;
+	in.code = 550;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), 0);
+	assert_string_equal(buf_cstr(&b), "class=local\nflags=\naddress=\n"
+	    "transport=\nnexthop=\nlisted=yes\n");
+
+	/* Refused, and nothing left in the buffer. */
+	buf_reset(&b);
+	assert_int_equal(buf_append_str(&b, "keep"), 0);
+	in.address = bad_lf;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), -1);
+	assert_non_null(strstr(err, "line break"));
+	in.address = bad_cr;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), -1);
+	in.address = ok;
+	in.flags = 1u << 10;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), -1);
+	in.flags = 0;
+	in.listed = false;
+	in.code = 250;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), -1);
+	in.code = 450;
+	in.cls = (enum route_class)17;
+	assert_int_equal(lookup_route_answer_format(&in, &b, &err), -1);
+	in.cls = ROUTE_LOCAL;
+	{
+		in.dsn = bad_dsn;
+		assert_int_equal(lookup_route_answer_format(&in, &b, &err),
+		    -1);
+		in.dsn = NULL;
+	}
+	{
+		char *longt = xmalloc(LOOKUP_ROUTE_TRANSPORT_MAX_BYTES + 2);
+
+		memset(longt, 't', LOOKUP_ROUTE_TRANSPORT_MAX_BYTES + 1);
+		longt[LOOKUP_ROUTE_TRANSPORT_MAX_BYTES + 1] = '\0';
+		in.transport = longt;
+		assert_int_equal(lookup_route_answer_format(&in, &b, &err),
+		    -1);
+		in.transport = NULL;
+		free(longt);
+	}
+	assert_string_equal(buf_cstr(&b), "keep");
+	/* The null address's expansion: one empty rcpt. */
+	{
+		char *empty[] = { empty_s, NULL };
+
+		buf_reset(&b);
+		in.rcpts = empty;
+		in.has_listed = false;
+		assert_int_equal(lookup_route_answer_format(&in, &b, &err), 0);
+		assert_non_null(strstr(buf_cstr(&b), "\nrcpt=\n"));
+		in.rcpts = NULL;
+	}
+
+	/* An expansion larger than a reply: refused as a whole. */
+	{
+		struct strv sv;
+		char addr[64];
+
+		strv_init(&sv);
+		for (int i = 0; i < 4000; i++) {
+			snprintf(addr, sizeof(addr), "recipient-%05d@example."
+			    "org", i);
+			strv_add(&sv, addr);
+		}
+		in.rcpts = sv.v;
+		buf_reset(&b);
+		assert_int_equal(lookup_route_answer_format(&in, &b, &err),
+		    -1);
+		assert_non_null(strstr(err, "too long"));
+		assert_int_equal(b.len, 0);
+		/* 1500 fit (33 bytes a line). */
+		free(sv.v[1500]);
+		sv.v[1500] = NULL;
+		assert_int_equal(lookup_route_answer_format(&in, &b, &err),
+		    0);
+		assert_int_equal(lookup_route_answer_parse(b.data, b.len,
+		    &out), 0);
+		assert_string_equal(out.rcpts[1499], "recipient-01499@example."
+		    "org");
+		assert_null(out.rcpts[1500]);
+		lookup_route_answer_deinit(&out);
+		for (int i = 1501; i < 4000; i++)
+			free(sv.v[i]);
+		sv.v[1501] = NULL;
+		strv_deinit(&sv);
+	}
+	buf_deinit(&b);
+}
+
+static void
 test_dict_proxy(void **state)
 {
 	struct dict_open_opts opts;
@@ -674,7 +1326,14 @@ main(void)
 		cmocka_unit_test(test_async_garbage_and_silence),
 		cmocka_unit_test(test_async_local_verdicts),
 		cmocka_unit_test(test_async_cancel_and_free_in_callback),
+		cmocka_unit_test(test_async_find_route),
+		cmocka_unit_test(test_async_find_route_local_verdicts),
+		cmocka_unit_test(test_async_find_route_resent_once),
 		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_sync_find_route),
+		cmocka_unit_test(test_route_answer_parse),
+		cmocka_unit_test(test_route_answer_malformed),
+		cmocka_unit_test(test_route_answer_format),
 		cmocka_unit_test(test_dict_proxy),
 	};
 

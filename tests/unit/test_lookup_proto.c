@@ -8,6 +8,8 @@
  * hand (NUL inside strings, lengths that lie, bytes left over, unknown
  * flags and statuses), every truncation of valid frames, and frames
  * pipelined through a real socket faster than the reader takes them.
+ * The same for FIND (orders, the maps.h flags each takes, delimiters)
+ * and ROUTE (operations, service and address limits).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +155,7 @@ test_get_limits(void **state)
 
 /* Hand-made payloads: u32s and strings with lying lengths. */
 struct raw {
-	uint8_t d[3 * DICT_KEY_MAX_BYTES];
+	uint8_t d[4 * DICT_KEY_MAX_BYTES];
 	size_t n;
 };
 
@@ -539,6 +541,521 @@ test_pipelined_large_frames(void **state)
 	free(key);
 }
 
+/* ---------------------------------------------------------------- */
+/* FIND                                                             */
+
+static int
+decode_find_buf(const struct buf *b, struct lookup_find *f,
+    const char **err)
+{
+	struct ipc_in in;
+
+	split_frame(b, LOOKUP_MSG_FIND, &in);
+	return lookup_proto_find_decode(&in, f, err);
+}
+
+static void
+test_find_roundtrip(void **state)
+{
+	static const struct {
+		enum lookup_find_order order;
+		unsigned mflags;
+		const char *delims;
+	} ok[] = {
+		{ LOOKUP_FIND_EXACT, 0, "" },
+		{ LOOKUP_FIND_ADDRESS, 0, "" },
+		{ LOOKUP_FIND_ADDRESS, MAPS_ADDR_USER, "+" },
+		{ LOOKUP_FIND_ADDRESS, MAPS_ADDR_ACCESS |
+		    MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS, "+-" },
+		{ LOOKUP_FIND_ADDRESS, LOOKUP_FIND_ADDR_FLAGS, "" },
+		{ LOOKUP_FIND_DOMAIN, 0, "" },
+		{ LOOKUP_FIND_DOMAIN, MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS, "" },
+		{ LOOKUP_FIND_CLIENT_ADDR, 0, "" },
+	};
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct lookup_find f;
+		const char *err = NULL;
+
+		buf_reset(&b);
+		assert_int_equal(lookup_proto_put_find(&b, (uint32_t)i + 100,
+		    i % 2 ? LOOKUP_F_NOCACHE : 0, ok[i].order, ok[i].mflags,
+		    "hash:/a, proxy:pcre:/b", "User+x@Example.ORG",
+		    ok[i].delims), 0);
+		assert_int_equal(decode_find_buf(&b, &f, &err), 0);
+		assert_int_equal(f.id, i + 100);
+		assert_int_equal(f.flags, i % 2 ? LOOKUP_F_NOCACHE : 0);
+		assert_int_equal(f.order, ok[i].order);
+		assert_int_equal(f.mflags, ok[i].mflags);
+		assert_string_equal(f.tables, "hash:/a, proxy:pcre:/b");
+		/* As given: folding is the tables' business. */
+		assert_string_equal(f.key, "User+x@Example.ORG");
+		assert_string_equal(f.delimiters, ok[i].delims);
+		lookup_find_deinit(&f);
+		assert_null(f.tables);
+	}
+	buf_deinit(&b);
+}
+
+static void
+test_find_limits(void **state)
+{
+	char *tables = filled(LOOKUP_TABLES_MAX_BYTES, 't');
+	char *tables1 = filled(LOOKUP_TABLES_MAX_BYTES + 1, 't');
+	char *key = filled(DICT_KEY_MAX_BYTES, 'k');
+	char *key1 = filled(DICT_KEY_MAX_BYTES + 1, 'k');
+	char *delims = filled(LOOKUP_DELIMITERS_MAX_BYTES, '+');
+	char *delims1 = filled(LOOKUP_DELIMITERS_MAX_BYTES + 1, '+');
+	struct lookup_find f;
+	const char *err = NULL;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	/* Everything at its limit: the largest FIND, and the largest
+	 * request of all. */
+	assert_int_equal(lookup_proto_put_find(&b, 1, LOOKUP_F_NOCACHE,
+	    LOOKUP_FIND_ADDRESS, LOOKUP_FIND_ADDR_FLAGS, tables, key, delims),
+	    0);
+	assert_int_equal(b.len, IPC_HEADER_BYTES + LOOKUP_FIND_MAX_BYTES);
+	assert_true(LOOKUP_REQUEST_MAX_BYTES >= LOOKUP_FIND_MAX_BYTES);
+	assert_true(LOOKUP_REQUEST_MAX_BYTES >= LOOKUP_GET_MAX_BYTES);
+	assert_true(LOOKUP_REQUEST_MAX_BYTES >= LOOKUP_ROUTE_MAX_BYTES);
+	assert_int_equal(decode_find_buf(&b, &f, &err), 0);
+	assert_int_equal(strlen(f.tables), LOOKUP_TABLES_MAX_BYTES);
+	assert_int_equal(strlen(f.key), DICT_KEY_MAX_BYTES);
+	assert_int_equal(strlen(f.delimiters), LOOKUP_DELIMITERS_MAX_BYTES);
+	lookup_find_deinit(&f);
+	buf_reset(&b);
+	/* One past each limit, and every combination that does not go
+	 * together: refused, nothing appended. */
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_EXACT, 0,
+	    tables1, "k", ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_EXACT, 0,
+	    "t:x", key1, ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_ADDRESS,
+	    0, "t:x", "k", delims1), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_EXACT, 0,
+	    "", "k", ""), -1);
+	/* VERIFY is for GET only. */
+	assert_int_equal(lookup_proto_put_find(&b, 1, LOOKUP_F_VERIFY,
+	    LOOKUP_FIND_EXACT, 0, "t:x", "k", ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0,
+	    (enum lookup_find_order)4, 0, "t:x", "k", ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_EXACT,
+	    MAPS_ADDR_USER, "t:x", "k", ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_EXACT, 0,
+	    "t:x", "k", "+"), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_DOMAIN,
+	    MAPS_ADDR_ACCESS, "t:x", "k", ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_DOMAIN,
+	    0, "t:x", "k", "+"), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0,
+	    LOOKUP_FIND_CLIENT_ADDR, MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS,
+	    "t:x", "k", ""), -1);
+	assert_int_equal(lookup_proto_put_find(&b, 1, 0, LOOKUP_FIND_ADDRESS,
+	    1u << 4, "t:x", "k", ""), -1);
+	assert_int_equal(b.len, 0);
+	assert_true(lookup_find_args_ok(LOOKUP_FIND_ADDRESS,
+	    LOOKUP_FIND_ADDR_FLAGS, delims));
+	assert_false(lookup_find_args_ok(LOOKUP_FIND_ADDRESS, 0, delims1));
+	assert_false(lookup_find_args_ok(99, 0, ""));
+	/* What clients send: the flags the order takes. */
+	assert_int_equal(lookup_find_mflags_for(LOOKUP_FIND_EXACT,
+	    MAPS_ADDR_USER), 0);
+	assert_int_equal(lookup_find_mflags_for(LOOKUP_FIND_CLIENT_ADDR,
+	    MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS), 0);
+	assert_int_equal(lookup_find_mflags_for(LOOKUP_FIND_DOMAIN,
+	    MAPS_ADDR_ACCESS | MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS),
+	    MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS);
+	assert_int_equal(lookup_find_mflags_for(LOOKUP_FIND_ADDRESS, ~0u),
+	    LOOKUP_FIND_ADDR_FLAGS);
+	buf_deinit(&b);
+	free(tables);
+	free(tables1);
+	free(key);
+	free(key1);
+	free(delims);
+	free(delims1);
+}
+
+static int
+decode_find_raw(const struct raw *r, const char **err)
+{
+	struct ipc_in in;
+	struct lookup_find f;
+	int ret;
+
+	ipc_in_init(&in, r->d, r->n);
+	ret = lookup_proto_find_decode(&in, &f, err);
+	if (ret == 0)
+		lookup_find_deinit(&f);
+	return ret;
+}
+
+/* raw_find - a FIND payload with every field chosen. */
+static void
+raw_find(struct raw *r, uint32_t flags, uint32_t order, uint32_t mflags,
+    const char *tables, size_t tl, const char *key, size_t kl,
+    const char *delims, size_t dl)
+{
+	r->n = 0;
+	raw_u32(r, 5);
+	raw_u32(r, flags);
+	raw_u32(r, order);
+	raw_u32(r, mflags);
+	raw_str(r, tables, tl);
+	raw_str(r, key, kl);
+	raw_str(r, delims, dl);
+}
+
+static void
+test_find_hostile(void **state)
+{
+	struct raw *r = xcalloc(1, sizeof(*r));
+	char *big = filled(LOOKUP_TABLES_MAX_BYTES + 1, 'x');
+	const char *err;
+
+	raw_find(r, 0, LOOKUP_FIND_ADDRESS, MAPS_ADDR_USER, "t:x", 3, "k", 1,
+	    "+", 1);
+	assert_int_equal(decode_find_raw(r, &err), 0);
+	/* Every proper prefix is refused. */
+	{
+		size_t full = r->n;
+
+		for (size_t n = 0; n < full; n++) {
+			r->n = n;
+			err = NULL;
+			assert_int_equal(decode_find_raw(r, &err), -1);
+			assert_non_null(err);
+		}
+	}
+	/* Unknown order, unknown flags, flags the order does not take. */
+	raw_find(r, 0, 4, 0, "t:x", 3, "k", 1, "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "order"));
+	raw_find(r, LOOKUP_F_VERIFY, 0, 0, "t:x", 3, "k", 1, "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "flags"));
+	raw_find(r, 0, LOOKUP_FIND_DOMAIN, MAPS_ADDR_USER, "t:x", 3, "k", 1,
+	    "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	raw_find(r, 0, LOOKUP_FIND_CLIENT_ADDR, 0, "t:x", 3, "k", 1, "+", 1);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "delimiters"));
+	raw_find(r, 0, LOOKUP_FIND_ADDRESS, 1u << 31, "t:x", 3, "k", 1, "",
+	    0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	/* NUL in each string. */
+	raw_find(r, 0, 0, 0, "t\0x", 3, "k", 1, "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "tables"));
+	raw_find(r, 0, 0, 0, "t:x", 3, "k\0", 2, "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "key"));
+	raw_find(r, 0, LOOKUP_FIND_ADDRESS, 0, "t:x", 3, "k", 1, "+\0", 2);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	/* Empty and over-long lists. */
+	raw_find(r, 0, 0, 0, "", 0, "k", 1, "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "empty"));
+	raw_find(r, 0, 0, 0, big, LOOKUP_TABLES_MAX_BYTES + 1, "k", 1, "", 0);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	/* A length that lies; bytes left over. */
+	r->n = 0;
+	raw_u32(r, 5);
+	raw_u32(r, 0);
+	raw_u32(r, 0);
+	raw_u32(r, 0);
+	raw_str(r, "t:x", 3);
+	raw_u32(r, 50);
+	raw_bytes(r, "k", 1);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	raw_find(r, 0, 0, 0, "t:x", 3, "k", 1, "", 0);
+	raw_bytes(r, "!", 1);
+	assert_int_equal(decode_find_raw(r, &err), -1);
+	assert_non_null(strstr(err, "after"));
+	free(big);
+	free(r);
+}
+
+/* ---------------------------------------------------------------- */
+/* ROUTE                                                            */
+
+static int
+decode_route_raw(const struct raw *r, const char **err)
+{
+	struct ipc_in in;
+	struct lookup_route q;
+	int ret;
+
+	ipc_in_init(&in, r->d, r->n);
+	ret = lookup_proto_route_decode(&in, &q, err);
+	if (ret == 0)
+		lookup_route_deinit(&q);
+	return ret;
+}
+
+static void
+test_route_frames(void **state)
+{
+	char *svc = filled(LOOKUP_SERVICE_MAX_BYTES, 's');
+	char *svc1 = filled(LOOKUP_SERVICE_MAX_BYTES + 1, 's');
+	char *addr = filled(ROUTE_ADDRESS_MAX_BYTES, 'a');
+	char *addr1 = filled(ROUTE_ADDRESS_MAX_BYTES + 1, 'a');
+	struct raw *r = xcalloc(1, sizeof(*r));
+	struct lookup_route q;
+	struct ipc_in in;
+	const char *err = NULL;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	for (int op = LOOKUP_ROUTE_RESOLVE; op <= LOOKUP_ROUTE_EXPAND; op++) {
+		buf_reset(&b);
+		assert_int_equal(lookup_proto_put_route(&b, 77, 0,
+		    (enum lookup_route_op)op, "submission/inet",
+		    "User@Example.COM"), 0);
+		split_frame(&b, LOOKUP_MSG_ROUTE, &in);
+		assert_int_equal(lookup_proto_route_decode(&in, &q, &err), 0);
+		assert_int_equal(q.id, 77);
+		assert_int_equal(q.op, op);
+		assert_int_equal(q.flags, 0);
+		assert_string_equal(q.service, "submission/inet");
+		assert_string_equal(q.address, "User@Example.COM");
+		lookup_route_deinit(&q);
+	}
+	/* main.cf's view, the null sender, at the limits. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_route(&b, 1, LOOKUP_F_NOCACHE,
+	    LOOKUP_ROUTE_CHECK, "", ""), 0);
+	split_frame(&b, LOOKUP_MSG_ROUTE, &in);
+	assert_int_equal(lookup_proto_route_decode(&in, &q, &err), 0);
+	assert_string_equal(q.service, "");
+	assert_string_equal(q.address, "");
+	lookup_route_deinit(&q);
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_route(&b, 1, 0, LOOKUP_ROUTE_EXPAND,
+	    svc, addr), 0);
+	assert_int_equal(b.len, IPC_HEADER_BYTES + LOOKUP_ROUTE_MAX_BYTES);
+	buf_reset(&b);
+	/* Past the limits, unknown operations and flags. */
+	assert_int_equal(lookup_proto_put_route(&b, 1, 0, LOOKUP_ROUTE_EXPAND,
+	    svc1, "a"), -1);
+	assert_int_equal(lookup_proto_put_route(&b, 1, 0, LOOKUP_ROUTE_EXPAND,
+	    "", addr1), -1);
+	assert_int_equal(lookup_proto_put_route(&b, 1, 0,
+	    (enum lookup_route_op)0, "", "a"), -1);
+	assert_int_equal(lookup_proto_put_route(&b, 1, 0,
+	    (enum lookup_route_op)4, "", "a"), -1);
+	assert_int_equal(lookup_proto_put_route(&b, 1, LOOKUP_F_VERIFY,
+	    LOOKUP_ROUTE_RESOLVE, "", "a"), -1);
+	assert_int_equal(b.len, 0);
+
+	/* Hostile payloads. */
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 0);
+	raw_u32(r, LOOKUP_ROUTE_CHECK);
+	raw_str(r, "smtp", 4);
+	raw_str(r, "a@b", 3);
+	assert_int_equal(decode_route_raw(r, &err), 0);
+	{
+		size_t full = r->n;
+
+		for (size_t n = 0; n < full; n++) {
+			r->n = n;
+			err = NULL;
+			assert_int_equal(decode_route_raw(r, &err), -1);
+			assert_non_null(err);
+		}
+		r->n = full;
+		raw_bytes(r, "x", 1);
+		assert_int_equal(decode_route_raw(r, &err), -1);
+		assert_non_null(strstr(err, "after"));
+	}
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 0);
+	raw_u32(r, 9);
+	raw_str(r, "", 0);
+	raw_str(r, "a@b", 3);
+	assert_int_equal(decode_route_raw(r, &err), -1);
+	assert_non_null(strstr(err, "operation"));
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 2);
+	raw_u32(r, LOOKUP_ROUTE_RESOLVE);
+	raw_str(r, "", 0);
+	raw_str(r, "a@b", 3);
+	assert_int_equal(decode_route_raw(r, &err), -1);
+	assert_non_null(strstr(err, "flags"));
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 0);
+	raw_u32(r, LOOKUP_ROUTE_RESOLVE);
+	raw_str(r, svc1, LOOKUP_SERVICE_MAX_BYTES + 1);
+	raw_str(r, "a@b", 3);
+	assert_int_equal(decode_route_raw(r, &err), -1);
+	assert_non_null(strstr(err, "service"));
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 0);
+	raw_u32(r, LOOKUP_ROUTE_RESOLVE);
+	raw_str(r, "", 0);
+	raw_str(r, addr1, ROUTE_ADDRESS_MAX_BYTES + 1);
+	assert_int_equal(decode_route_raw(r, &err), -1);
+	assert_non_null(strstr(err, "address"));
+	r->n = 0;
+	raw_u32(r, 1);
+	raw_u32(r, 0);
+	raw_u32(r, LOOKUP_ROUTE_RESOLVE);
+	raw_str(r, "", 0);
+	raw_str(r, "a\0b", 3);
+	assert_int_equal(decode_route_raw(r, &err), -1);
+
+	buf_deinit(&b);
+	free(r);
+	free(svc);
+	free(svc1);
+	free(addr);
+	free(addr1);
+}
+
+static void
+test_names(void **state)
+{
+	enum lookup_find_order o;
+	enum lookup_route_op op;
+
+	for (int i = LOOKUP_FIND_EXACT; i <= LOOKUP_FIND_CLIENT_ADDR; i++) {
+		assert_int_equal(lookup_find_order_parse(
+		    lookup_find_order_name((enum lookup_find_order)i), &o), 0);
+		assert_int_equal(o, i);
+	}
+	assert_string_equal(lookup_find_order_name(LOOKUP_FIND_CLIENT_ADDR),
+	    "client");
+	assert_int_equal(lookup_find_order_parse("Exact", &o), -1);
+	assert_string_equal(lookup_find_order_name((enum lookup_find_order)9),
+	    "?");
+	for (int i = LOOKUP_ROUTE_RESOLVE; i <= LOOKUP_ROUTE_EXPAND; i++) {
+		assert_int_equal(lookup_route_op_parse(
+		    lookup_route_op_name((enum lookup_route_op)i), &op), 0);
+		assert_int_equal(op, i);
+	}
+	assert_int_equal(lookup_route_op_parse("", &op), -1);
+	assert_string_equal(lookup_route_op_name((enum lookup_route_op)0),
+	    "?");
+}
+
+/*
+ * GET, FIND and ROUTE of the largest sizes mixed on one socket, read
+ * with the lookup process's bound: all taken, in order, by type.
+ */
+static void
+test_pipelined_mixed(void **state)
+{
+	char *tables = filled(LOOKUP_TABLES_MAX_BYTES, 't');
+	char *key = filled(DICT_KEY_MAX_BYTES, 'k');
+	char *addr = filled(ROUTE_ADDRESS_MAX_BYTES, 'a');
+	struct ipc_conn c;
+	struct buf out;
+	uint32_t next = 0;
+	const uint32_t total = 60;
+	size_t off = 0;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
+	    0, sv), 0);
+	buf_init(&out, 8 << 20);
+	for (uint32_t i = 0; i < total; i++) {
+		if (i % 3 == 0)
+			assert_int_equal(lookup_proto_put_get(&out, i, 0,
+			    "t:x", key), 0);
+		else if (i % 3 == 1)
+			assert_int_equal(lookup_proto_put_find(&out, i, 0,
+			    LOOKUP_FIND_DOMAIN, 0, tables, key, ""), 0);
+		else
+			assert_int_equal(lookup_proto_put_route(&out, i, 0,
+			    LOOKUP_ROUTE_EXPAND, "smtp", addr), 0);
+	}
+	ipc_conn_init_max(&c, sv[1], LOOKUP_REQUEST_MAX_BYTES);
+	while (next < total) {
+		struct ipc_in in;
+		uint32_t type;
+		int fd, r;
+
+		if (off < out.len) {
+			ssize_t n = write(sv[0], out.data + off,
+			    out.len - off);
+
+			if (n > 0)
+				off += (size_t)n;
+			else
+				assert_true(errno == EAGAIN);
+		}
+		assert_int_equal(ipc_conn_fill_once(&c), 0);
+		while ((r = ipc_conn_next(&c, &type, &in, &fd)) == 1) {
+			const char *err = NULL;
+
+			assert_int_equal(fd, -1);
+			if (next % 3 == 0) {
+				struct lookup_get g;
+
+				assert_int_equal(type, LOOKUP_MSG_GET);
+				assert_int_equal(lookup_proto_get_decode(&in,
+				    &g, &err), 0);
+				assert_int_equal(g.id, next);
+				lookup_get_deinit(&g);
+			} else if (next % 3 == 1) {
+				struct lookup_find f;
+
+				assert_int_equal(type, LOOKUP_MSG_FIND);
+				assert_int_equal(lookup_proto_find_decode(&in,
+				    &f, &err), 0);
+				assert_int_equal(f.id, next);
+				assert_int_equal(strlen(f.tables),
+				    LOOKUP_TABLES_MAX_BYTES);
+				lookup_find_deinit(&f);
+			} else {
+				struct lookup_route q;
+
+				assert_int_equal(type, LOOKUP_MSG_ROUTE);
+				assert_int_equal(lookup_proto_route_decode(&in,
+				    &q, &err), 0);
+				assert_int_equal(q.id, next);
+				assert_int_equal(strlen(q.address),
+				    ROUTE_ADDRESS_MAX_BYTES);
+				lookup_route_deinit(&q);
+			}
+			next++;
+		}
+		assert_int_equal(r, 0);
+	}
+	/* With the GET-only bound of before, the largest FIND is refused. */
+	ipc_conn_deinit(&c);
+	ipc_conn_init_max(&c, sv[1], LOOKUP_GET_MAX_BYTES);
+	buf_reset(&out);
+	assert_int_equal(lookup_proto_put_find(&out, 1, 0, LOOKUP_FIND_EXACT,
+	    0, tables, key, ""), 0);
+	assert_int_equal(write(sv[0], out.data, out.len), (ssize_t)out.len);
+	assert_int_equal(ipc_conn_fill_once(&c), 0);
+	{
+		struct ipc_in in;
+		uint32_t type;
+		int fd;
+
+		assert_int_equal(ipc_conn_next(&c, &type, &in, &fd), -1);
+	}
+	ipc_conn_deinit(&c);
+	close(sv[0]);
+	close(sv[1]);
+	buf_deinit(&out);
+	free(tables);
+	free(key);
+	free(addr);
+}
+
 int
 main(void)
 {
@@ -551,6 +1068,12 @@ main(void)
 		cmocka_unit_test(test_reply_hostile),
 		cmocka_unit_test(test_status_mapping),
 		cmocka_unit_test(test_pipelined_large_frames),
+		cmocka_unit_test(test_find_roundtrip),
+		cmocka_unit_test(test_find_limits),
+		cmocka_unit_test(test_find_hostile),
+		cmocka_unit_test(test_route_frames),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_pipelined_mixed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

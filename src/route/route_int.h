@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * route_int - what route.c (tables, rewriting, classes, transports) and
+ * route_check.c (recipient tables, virtual alias expansion) share.
+ * Private to src/route: callers use route.h.
+ */
+#ifndef OSTIA_ROUTE_INT_H
+#define OSTIA_ROUTE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compat.h"
+#include "config.h"
+#include "maps.h"
+#include "route.h"
+#include "route_dlist.h"
+
+/* Deepest virtual alias nesting followed, whatever
+ * virtual_alias_recursion_limit says (the expansion recurses). */
+#define ROUTE_ALIAS_DEPTH_MAX 1000
+/* Most table lookups one expansion may make. */
+#define ROUTE_ALIAS_LOOKUPS_MAX 100000
+/* Most interface addresses remembered for address literals. */
+#define ROUTE_IFACES_MAX 4096
+
+/* The lookup-table parameters, in route_tables_new()'s order. */
+enum rm_id {
+	RM_LOCAL_RCPT,
+	RM_ALIAS,
+	RM_VALIAS,
+	RM_VMBOX,
+	RM_RELAY_RCPT,
+	RM_TRANSPORT,
+	RM_SENDER_CANON,
+	RM_RCPT_CANON,
+	RM_CANON,
+	RM_RCPT_BCC,
+	RM_SENDER_BCC,
+	RM__COUNT,
+};
+
+struct rm_param {
+	enum param_id id;
+	const char *name;
+};
+
+extern const struct rm_param rt_maps_params[RM__COUNT];
+
+/* One PT_MAPS parameter: unset, open, or failed to open. */
+struct rmaps {
+	bool set;		/* the value names at least one table */
+	struct maps *m;		/* NULL when unset or failed */
+	char *err;		/* failed: why ("alias_maps: ...") */
+};
+
+struct iface {
+	int family;
+	unsigned char a[16];
+};
+
+struct route_tables {
+	char *myhostname;
+	char *mydomain;
+	char *myorigin;
+	char *local_transport;
+	char *virtual_transport;
+	char *relay_transport;
+	char *default_transport;
+	char *relayhost;
+	char *delim;			/* recipient_delimiter */
+	char *empty_rcpt;		/* empty_address_recipient */
+	char *double_bounce;		/* double_bounce_sender */
+	bool append_at_myorigin;
+	bool append_dot_mydomain;
+	bool percent_hack;
+	bool swap_bangpath;
+	bool dequoted;			/* resolve_dequoted_address */
+	bool show_table;		/* show_user_unknown_table_name */
+	bool transport_parent;		/* transport_maps parent style */
+	bool propagate_virtual;		/* propagate_unmatched_extensions */
+	long long expansion_limit;
+	long long recursion_limit;
+	int code_local;
+	int code_alias;
+	int code_virtual;
+	int code_relay;
+	struct route_dlist *mydest;
+	struct route_dlist *relay_domains;
+	struct route_dlist *valias_domains;
+	struct route_dlist *vmbox_domains;
+	struct rmaps maps[RM__COUNT];
+	struct iface *ifaces;		/* inet_interfaces, proxy_interfaces */
+	size_t nifaces;
+	char *iface_err;		/* "all" could not be listed */
+};
+
+/*
+ * Helpers (route.c).
+ *
+ * rt_step - record one step in r (NULL: none); at most ROUTE_STEPS_MAX,
+ *   the last one says that more were left out.
+ * rt_copy - bounded copy; 0, or -1 (dst untouched) when src does not fit.
+ * rt_format - snprintf() that says whether it fitted: 0 or -1.
+ * rt_errf - snprintf() for messages (truncation is fine).
+ * rt_find_op - index of the first (last) byte c of s outside double
+ *   quotes, or -1.
+ * rt_domain_of - the domain after the last '@' outside quotes, or NULL.
+ * rt_lower - fold ASCII to lower case in place.
+ * rt_quoted_inner - when s is one quoted string, its content unescaped
+ *   into out (0); else -1.
+ * rt_is_local - Postfix's resolve_local(): domain (lower case) is in
+ *   mydestination or an address literal of ours.  1, 0, or -1 with err;
+ *   why says what matched.
+ */
+void rt_step(struct route_result *r, const char *fmt, ...) ATTR_FORMAT(2, 3);
+int rt_copy(char *dst, size_t dstsz, const char *src);
+int rt_format(char *dst, size_t dstsz, const char *fmt, ...)
+    ATTR_FORMAT(3, 4);
+void rt_errf(char *dst, size_t dstsz, const char *fmt, ...) ATTR_FORMAT(3, 4);
+long rt_find_op(const char *s, char c, bool last);
+const char *rt_domain_of(const char *address);
+void rt_lower(char *s);
+int rt_quoted_inner(const char *s, char *out, size_t outsz);
+int rt_is_local(struct route_tables *rt, const char *domain, char *why,
+    size_t whysz, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,1610 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_check - the restriction engine (smtpd_check.h says what it
+ * does).  Lists are compiled once per process into arrays of
+ * restrictions; a check walks them with an explicit stack (restriction
+ * classes and access results that name restrictions nest), pausing the
+ * session whenever a restriction has to ask the lookup process or a
+ * policy service.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "compat.h"
+#include "config.h"
+#include "log.h"
+#include "lookup_client.h"
+#include "lookup_proto.h"
+#include "peer_match.h"
+#include "route.h"
+#include "smtpd_check.h"
+#include "smtpd_policy.h"
+#include "smtpd_session.h"
+#include "strv.h"
+#include "xalloc.h"
+
+/* Nesting of restriction classes and access results. */
+#define CHECK_DEPTH_MAX 20
+/* Restrictions evaluated in one check, all lists and nesting together:
+ * a loop of classes ends here with a configuration error. */
+#define CHECK_STEPS_MAX 1000
+/* Longest list element kept in messages. */
+#define CHECK_NAME_SHOW 100
+
+enum op {
+	OP_PERMIT, OP_REJECT, OP_DEFER, OP_DUNNO,
+	OP_DEFER_IF_PERMIT, OP_DEFER_IF_REJECT, OP_WARN_IF_REJECT,
+	OP_PERMIT_MYNETWORKS, OP_PERMIT_SASL,
+	OP_REJECT_UNAUTH_DEST, OP_DEFER_UNAUTH_DEST, OP_PERMIT_AUTH_DEST,
+	OP_REJECT_UNLISTED_RCPT, OP_REJECT_UNLISTED_SENDER,
+	OP_REJECT_NON_FQDN_SENDER, OP_REJECT_NON_FQDN_RCPT,
+	OP_REJECT_NON_FQDN_HELO, OP_REJECT_INVALID_HELO,
+	OP_REJECT_UNAUTH_PIPELINING,
+	OP_DNS,			/* needs DNS: defer_if_permit for now */
+	OP_SENDER_LOGIN,	/* done at MAIL FROM by smtpd_auth.c */
+	OP_ACCESS,		/* check_*_access TABLE */
+	OP_POLICY,		/* check_policy_service SPEC */
+	OP_CLASS,		/* a smtpd_restriction_classes name */
+	OP_UNKNOWN,		/* configuration error when reached */
+};
+
+/* What a check_*_access looks up. */
+enum access_kind {
+	AK_CLIENT, AK_REVERSE_CLIENT, AK_HELO, AK_SENDER, AK_RECIPIENT,
+	AK_SASL,
+	AK_DATA,		/* the DATA command */
+	AK_EOD,			/* the end of the message */
+};
+
+struct item {
+	enum op op;
+	enum access_kind ak;
+	char *name;		/* as written, for messages */
+	char *arg;		/* table, policy spec, RBL domain */
+	struct policy_spec *policy;
+	size_t cls;		/* OP_CLASS: index in classes */
+};
+
+struct list {
+	char *title;		/* parameter name */
+	struct item *items;
+	size_t n;
+};
+
+struct cls {
+	char *name;
+	struct list *list;	/* compiled on first use; NULL: not yet */
+	bool failed;		/* the value could not be read */
+};
+
+static struct {
+	struct list *client, *helo, *sender, *relay, *recipient, *data, *eod;
+	struct cls *classes;
+	size_t nclasses;
+	bool delay_reject;
+	bool relay_first;
+	bool reject_unlisted_rcpt, reject_unlisted_sender;
+	int reject_code, defer_code, access_reject_code, access_defer_code;
+	int relay_reject_code, unknown_address_code, non_fqdn_code;
+	int invalid_hostname_code;
+	const char *delimiter;
+	bool parent_matches;	/* smtpd_access_maps in
+				 * parent_domain_matches_subdomains */
+	const char *content_filter;
+	bool no_unknown_rcpt_checks;	/* receive_override_options */
+	const struct config_view *view;
+	struct lookup_client *lc;
+} ck;
+
+/*
+ * The implicit checks: smtpd_reject_unlisted_sender right after the
+ * sender restrictions, smtpd_reject_unlisted_recipient after the
+ * recipient ones.  Each is a one-item list of its own.
+ */
+static char implicit_sender_name[] = "smtpd_reject_unlisted_sender";
+static char implicit_rcpt_name[] = "smtpd_reject_unlisted_recipient";
+static struct item implicit_sender_item = {
+	.op = OP_REJECT_UNLISTED_SENDER,
+	.name = implicit_sender_name,
+};
+static struct item implicit_rcpt_item = {
+	.op = OP_REJECT_UNLISTED_RCPT,
+	.name = implicit_rcpt_name,
+};
+static const struct list implicit_sender_list = {
+	.title = implicit_sender_name, .items = &implicit_sender_item, .n = 1,
+};
+static const struct list implicit_rcpt_list = {
+	.title = implicit_rcpt_name, .items = &implicit_rcpt_item, .n = 1,
+};
+
+/* One nesting level of a running check. */
+struct frame {
+	const struct list *list;
+	size_t i;
+	struct list *owned;	/* a list parsed from an access result */
+};
+
+enum verdict { V_NONE, V_PERMIT, V_REJECT };
+
+struct smtpd_check_state {
+	struct session *s;
+	enum smtpd_check_stage stage;
+	char *rcpt;
+	smtpd_check_done *done;
+	bool running;
+	bool in_start;		/* inside smtpd_check_start */
+	bool went_async;	/* paused the session */
+	/* the lists of this stage, one after the other */
+	const struct list *seq[8];
+	size_t nseq, iseq;
+	struct frame stack[CHECK_DEPTH_MAX];
+	size_t depth;
+	unsigned steps;
+	bool warn_next, defer_next;	/* warn_if_reject, defer_if_reject */
+	bool warn_cur, defer_cur;	/* ... for the restriction running */
+	char *dip_reply;		/* defer_if_permit pending */
+	bool rejected;			/* decided: reply holds the refusal */
+	char reply[SMTPD_REPLY_MAX_BYTES];
+	struct lookup_request *lreq;
+	struct policy_request *preq;
+	const struct item *waiting;	/* the item whose answer we await */
+	char *sticky;			/* delay_reject = no refusal */
+	struct smtpd_check_actions act;
+};
+
+/* ---------------------------------------------------------------- */
+/* Compiling lists                                                  */
+
+static const struct {
+	const char *name;
+	enum op op;
+	enum access_kind ak;	/* OP_ACCESS */
+} ops[] = {
+	{ "permit", OP_PERMIT, 0 },
+	{ "reject", OP_REJECT, 0 },
+	{ "defer", OP_DEFER, 0 },
+	{ "dunno", OP_DUNNO, 0 },
+	{ "defer_if_permit", OP_DEFER_IF_PERMIT, 0 },
+	{ "defer_if_reject", OP_DEFER_IF_REJECT, 0 },
+	{ "warn_if_reject", OP_WARN_IF_REJECT, 0 },
+	{ "permit_mynetworks", OP_PERMIT_MYNETWORKS, 0 },
+	{ "permit_sasl_authenticated", OP_PERMIT_SASL, 0 },
+	{ "reject_unauth_destination", OP_REJECT_UNAUTH_DEST, 0 },
+	{ "defer_unauth_destination", OP_DEFER_UNAUTH_DEST, 0 },
+	{ "permit_auth_destination", OP_PERMIT_AUTH_DEST, 0 },
+	{ "reject_unlisted_recipient", OP_REJECT_UNLISTED_RCPT, 0 },
+	{ "check_recipient_maps", OP_REJECT_UNLISTED_RCPT, 0 },
+	{ "reject_unlisted_sender", OP_REJECT_UNLISTED_SENDER, 0 },
+	{ "reject_non_fqdn_sender", OP_REJECT_NON_FQDN_SENDER, 0 },
+	{ "reject_non_fqdn_recipient", OP_REJECT_NON_FQDN_RCPT, 0 },
+	{ "reject_non_fqdn_helo_hostname", OP_REJECT_NON_FQDN_HELO, 0 },
+	{ "reject_non_fqdn_hostname", OP_REJECT_NON_FQDN_HELO, 0 },
+	{ "reject_invalid_helo_hostname", OP_REJECT_INVALID_HELO, 0 },
+	{ "reject_invalid_hostname", OP_REJECT_INVALID_HELO, 0 },
+	{ "reject_unauth_pipelining", OP_REJECT_UNAUTH_PIPELINING, 0 },
+	{ "reject_unknown_sender_domain", OP_DNS, 0 },
+	{ "reject_unknown_recipient_domain", OP_DNS, 0 },
+	{ "reject_unknown_helo_hostname", OP_DNS, 0 },
+	{ "reject_unknown_hostname", OP_DNS, 0 },
+	{ "reject_unknown_client_hostname", OP_DNS, 0 },
+	{ "reject_unknown_client", OP_DNS, 0 },
+	{ "reject_unknown_reverse_client_hostname", OP_DNS, 0 },
+	{ "reject_rbl_client", OP_DNS, 0 },
+	{ "reject_rhsbl_sender", OP_DNS, 0 },
+	{ "reject_rhsbl_client", OP_DNS, 0 },
+	{ "reject_rhsbl_helo", OP_DNS, 0 },
+	{ "reject_rhsbl_recipient", OP_DNS, 0 },
+	{ "reject_rhsbl_reverse_client", OP_DNS, 0 },
+	{ "reject_sender_login_mismatch", OP_SENDER_LOGIN, 0 },
+	{ "reject_authenticated_sender_login_mismatch", OP_SENDER_LOGIN, 0 },
+	{ "reject_known_sender_login_mismatch", OP_SENDER_LOGIN, 0 },
+	{ "reject_unauthenticated_sender_login_mismatch", OP_SENDER_LOGIN,
+	    0 },
+	{ "check_client_access", OP_ACCESS, AK_CLIENT },
+	{ "check_reverse_client_hostname_access", OP_ACCESS,
+	    AK_REVERSE_CLIENT },
+	{ "check_helo_access", OP_ACCESS, AK_HELO },
+	{ "check_sender_access", OP_ACCESS, AK_SENDER },
+	{ "check_recipient_access", OP_ACCESS, AK_RECIPIENT },
+	{ "check_sasl_access", OP_ACCESS, AK_SASL },
+	{ "check_policy_service", OP_POLICY, 0 },
+};
+
+/* Restrictions that take the next list element as their argument. */
+static bool
+takes_arg(enum op op, const char *name)
+{
+	return op == OP_ACCESS || op == OP_POLICY ||
+	    (op == OP_DNS && (strncasecmp(name, "reject_rbl", 10) == 0 ||
+	    strncasecmp(name, "reject_rhsbl", 12) == 0));
+}
+
+/* DNS-based access checks Postfix has ({client,helo,sender,...}_
+ * {a,mx,ns}_access): they take a table and need DNS. */
+static bool
+is_dns_access(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(name, "check_", 6) == 0 && n > 11 &&
+	    (strcasecmp(name + n - 9, "_a_access") == 0 ||
+	    strcasecmp(name + n - 10, "_mx_access") == 0 ||
+	    strcasecmp(name + n - 10, "_ns_access") == 0);
+}
+
+static size_t
+class_find(const char *name)
+{
+	for (size_t i = 0; i < ck.nclasses; i++) {
+		if (strcasecmp(ck.classes[i].name, name) == 0)
+			return i;
+	}
+	return (size_t)-1;
+}
+
+static void
+list_free(struct list **lp)
+{
+	struct list *l = *lp;
+
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].name);
+		free(l->items[i].arg);
+		policy_spec_free(&l->items[i].policy);
+	}
+	free(l->items);
+	free(l->title);
+	free(l);
+	*lp = NULL;
+}
+
+/*
+ * compile - a restriction list from its elements.  Problems are warned
+ * about (when warn) and compiled into OP_UNKNOWN items that refuse
+ * temporarily when reached: a broken list never lets mail through.
+ */
+static struct list *
+compile(const char *title, char **elems, bool warn)
+{
+	struct list *l = xcalloc(1, sizeof(*l));
+	size_t cap = 0;
+
+	l->title = xstrdup(title);
+	for (size_t i = 0; elems[i] != NULL; i++) {
+		struct item it;
+		const char *name = elems[i];
+		bool found = false;
+
+		memset(&it, 0, sizeof(it));
+		it.op = OP_UNKNOWN;
+		it.name = xstrdup(name);
+		for (size_t k = 0; k < N_ELEMENTS(ops) && !found; k++) {
+			if (strcasecmp(ops[k].name, name) == 0) {
+				it.op = ops[k].op;
+				it.ak = ops[k].ak;
+				found = true;
+			}
+		}
+		if (!found && is_dns_access(name)) {
+			it.op = OP_DNS;
+			found = true;
+			if (elems[i + 1] != NULL)
+				it.arg = xstrdup(elems[++i]);
+		} else if (!found && (it.cls = class_find(name)) !=
+		    (size_t)-1) {
+			it.op = OP_CLASS;
+			found = true;
+		}
+		if (found && takes_arg(it.op, name)) {
+			if (elems[i + 1] == NULL) {
+				if (warn)
+					log_warning("%s: \"%s\" needs an "
+					    "argument (a table or service) "
+					    "after it; mail reaching it is "
+					    "deferred", title, name);
+				it.op = OP_UNKNOWN;
+			} else {
+				it.arg = xstrdup(elems[++i]);
+			}
+		}
+		if (found && it.op == OP_POLICY && it.arg != NULL) {
+			char err[512];
+
+			it.policy = policy_spec_parse(it.arg, ck.view, err,
+			    sizeof(err));
+			if (it.policy == NULL) {
+				log_warning("%s: check_policy_service %.*s: "
+				    "%s; mail reaching it is deferred", title,
+				    CHECK_NAME_SHOW, it.arg, err);
+				it.op = OP_UNKNOWN;
+			}
+		}
+		if (!found && warn)
+			log_warning("%s: unknown restriction \"%.*s\"; mail "
+			    "reaching it is deferred with \"451 4.3.5 Server "
+			    "configuration error\" (a typo, or a restriction "
+			    "Ostia does not have)", title, CHECK_NAME_SHOW,
+			    name);
+		if (found && it.op == OP_SENDER_LOGIN && warn &&
+		    strcmp(title, "smtpd_sender_restrictions") != 0 &&
+		    strcmp(title, "smtpd_recipient_restrictions") != 0 &&
+		    strcmp(title, "smtpd_relay_restrictions") != 0)
+			log_warning("%s: %s is applied at MAIL FROM only from "
+			    "smtpd_sender_restrictions, smtpd_recipient_"
+			    "restrictions and smtpd_relay_restrictions", title,
+			    name);
+		if (l->n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			l->items = xreallocarray(l->items, cap,
+			    sizeof(*l->items));
+		}
+		l->items[l->n++] = it;
+	}
+	return l;
+}
+
+static struct list *
+compile_param(const struct config_view *v, enum param_id id,
+    const char *title)
+{
+	char **elems = config_list(v, id);
+	struct list *l = compile(title, elems, true);
+
+	strv_free(&elems);
+	return l;
+}
+
+/* class_list - the compiled list of class i, compiling it first. */
+static struct list *
+class_list(size_t i)
+{
+	struct cls *c = &ck.classes[i];
+	char *value;
+	char **elems;
+
+	if (c->list != NULL || c->failed)
+		return c->list;
+	value = config_expand_name(ck.view, c->name);
+	if (value == NULL) {
+		log_warning("smtpd_restriction_classes: \"%s\" is not set in "
+		    "main.cf or master.cf; mail reaching it is deferred",
+		    c->name);
+		c->failed = true;
+		return NULL;
+	}
+	elems = config_split_list(value);
+	c->list = compile(c->name, elems, true);
+	strv_free(&elems);
+	free(value);
+	return c->list;
+}
+
+void
+smtpd_check_init(const struct config_view *v)
+{
+	char **names, **opts;
+
+	ck.view = v;
+	names = config_list(v, P_smtpd_restriction_classes);
+	for (size_t i = 0; names[i] != NULL; i++) {
+		ck.classes = xreallocarray(ck.classes, ck.nclasses + 1,
+		    sizeof(*ck.classes));
+		memset(&ck.classes[ck.nclasses], 0, sizeof(ck.classes[0]));
+		ck.classes[ck.nclasses++].name = xstrdup(names[i]);
+	}
+	strv_free(&names);
+	ck.client = compile_param(v, P_smtpd_client_restrictions,
+	    "smtpd_client_restrictions");
+	ck.helo = compile_param(v, P_smtpd_helo_restrictions,
+	    "smtpd_helo_restrictions");
+	ck.sender = compile_param(v, P_smtpd_sender_restrictions,
+	    "smtpd_sender_restrictions");
+	ck.relay = compile_param(v, P_smtpd_relay_restrictions,
+	    "smtpd_relay_restrictions");
+	ck.recipient = compile_param(v, P_smtpd_recipient_restrictions,
+	    "smtpd_recipient_restrictions");
+	ck.data = compile_param(v, P_smtpd_data_restrictions,
+	    "smtpd_data_restrictions");
+	ck.eod = compile_param(v, P_smtpd_end_of_data_restrictions,
+	    "smtpd_end_of_data_restrictions");
+	/* Compile every class now so that mistakes show at start-up. */
+	for (size_t i = 0; i < ck.nclasses; i++)
+		(void)class_list(i);
+	if (ck.relay->n == 0 && ck.recipient->n == 0)
+		log_warning("smtpd_relay_restrictions and smtpd_recipient_"
+		    "restrictions are both empty: every recipient is refused "
+		    "(an MTA without them would be an open relay)");
+	ck.delay_reject = config_bool(v, P_smtpd_delay_reject);
+	ck.relay_first = config_bool(v,
+	    P_smtpd_relay_before_recipient_restrictions);
+	ck.reject_unlisted_rcpt = config_bool(v,
+	    P_smtpd_reject_unlisted_recipient);
+	ck.reject_unlisted_sender = config_bool(v,
+	    P_smtpd_reject_unlisted_sender);
+	ck.reject_code = (int)config_int(v, P_reject_code);
+	ck.defer_code = (int)config_int(v, P_defer_code);
+	ck.access_reject_code = (int)config_int(v, P_access_map_reject_code);
+	ck.access_defer_code = (int)config_int(v, P_access_map_defer_code);
+	ck.relay_reject_code = (int)config_int(v, P_relay_domains_reject_code);
+	ck.unknown_address_code = (int)config_int(v,
+	    P_unknown_address_reject_code);
+	ck.non_fqdn_code = (int)config_int(v, P_non_fqdn_reject_code);
+	ck.invalid_hostname_code = (int)config_int(v,
+	    P_invalid_hostname_reject_code);
+	ck.delimiter = config_str(v, P_recipient_delimiter);
+	ck.parent_matches = config_list_contains(v,
+	    P_parent_domain_matches_subdomains, "smtpd_access_maps");
+	ck.content_filter = config_str(v, P_content_filter);
+	opts = config_list(v, P_receive_override_options);
+	for (size_t i = 0; opts[i] != NULL; i++) {
+		if (strcasecmp(opts[i], "no_unknown_recipient_checks") == 0)
+			ck.no_unknown_rcpt_checks = true;
+	}
+	strv_free(&opts);
+}
+
+/* ---------------------------------------------------------------- */
+/* Per-session state                                                */
+
+static struct smtpd_check_state *
+state_of(struct session *s)
+{
+	if (s->chk == NULL) {
+		s->chk = xcalloc(1, sizeof(*s->chk));
+		s->chk->s = s;
+	}
+	return s->chk;
+}
+
+struct smtpd_check_actions *
+smtpd_check_actions(struct session *s)
+{
+	return &state_of(s)->act;
+}
+
+void
+smtpd_check_reset_actions(struct session *s)
+{
+	struct smtpd_check_actions *a;
+
+	if (s->chk == NULL && *ck.content_filter == '\0')
+		return;
+	a = &state_of(s)->act;
+	free(a->filter);
+	free(a->hold);
+	free(a->redirect);
+	free(a->discard_reason);
+	strv_free(&a->prepend);
+	strv_free(&a->bcc);
+	memset(a, 0, sizeof(*a));
+	if (*ck.content_filter != '\0')
+		a->filter = xstrdup(ck.content_filter);
+}
+
+const char *
+smtpd_check_sticky_reject(const struct session *s)
+{
+	return s->chk != NULL ? s->chk->sticky : NULL;
+}
+
+static void
+frames_clear(struct smtpd_check_state *st)
+{
+	while (st->depth > 0) {
+		st->depth--;
+		list_free(&st->stack[st->depth].owned);
+	}
+}
+
+void
+smtpd_check_cancel(struct session *s)
+{
+	struct smtpd_check_state *st = s->chk;
+
+	if (st == NULL)
+		return;
+	if (st->lreq != NULL) {
+		lookup_client_cancel(st->lreq);
+		st->lreq = NULL;
+	}
+	if (st->preq != NULL) {
+		policy_request_cancel(st->preq);
+		st->preq = NULL;
+	}
+	st->waiting = NULL;
+	frames_clear(st);
+	free(st->rcpt);
+	st->rcpt = NULL;
+	free(st->dip_reply);
+	st->dip_reply = NULL;
+	st->running = false;
+}
+
+void
+smtpd_check_session_end(struct session *s)
+{
+	if (s->chk == NULL)
+		return;
+	smtpd_check_cancel(s);
+	smtpd_check_reset_actions(s);
+	free(s->chk->act.filter);
+	free(s->chk->sticky);
+	free(s->chk);
+	s->chk = NULL;
+}
+
+bool
+smtpd_check_wanted(const struct session *s, enum smtpd_check_stage stage)
+{
+	(void)s;
+	switch (stage) {
+	case SMTPD_CHECK_CONNECT:
+		return !ck.delay_reject && ck.client->n > 0;
+	case SMTPD_CHECK_HELO:
+		return !ck.delay_reject && ck.helo->n > 0;
+	case SMTPD_CHECK_MAIL:
+		return !ck.delay_reject && ck.sender->n > 0;
+	case SMTPD_CHECK_RCPT:
+		return true;	/* relay control always applies */
+	case SMTPD_CHECK_DATA:
+		return ck.data->n > 0;
+	case SMTPD_CHECK_EOD:
+		return ck.eod->n > 0;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------- */
+/* Evaluation                                                       */
+
+static void run(struct smtpd_check_state *st);
+static void dns_defer(struct smtpd_check_state *st, const struct item *it);
+
+/* The address or name a reply is about, and its words. */
+static const char *
+subject_text(struct smtpd_check_state *st, enum access_kind ak,
+    const char **what_r)
+{
+	struct session *s = st->s;
+	static char client[INET6_ADDRSTRLEN + 40];
+
+	switch (ak) {
+	case AK_CLIENT:
+	case AK_REVERSE_CLIENT:
+		snprintf(client, sizeof(client), "%s[%s]", s->name, s->addr);
+		*what_r = "Client host rejected";
+		return client;
+	case AK_HELO:
+		*what_r = "Helo command rejected";
+		return s->helo != NULL ? s->helo : "";
+	case AK_SENDER:
+	case AK_SASL:
+		*what_r = "Sender address rejected";
+		return s->have_mail ? s->mail.from.text : "";
+	case AK_RECIPIENT:
+		*what_r = "Recipient address rejected";
+		return st->rcpt != NULL ? st->rcpt : "";
+	case AK_DATA:
+		*what_r = "Data command rejected";
+		return "DATA";
+	case AK_EOD:
+		*what_r = "End-of-data rejected";
+		return "END-OF-MESSAGE";
+	}
+	*what_r = "Access denied";
+	return "";
+}
+
+/* The kind of subject a list's plain reject talks about. */
+static enum access_kind
+stage_kind(struct smtpd_check_state *st)
+{
+	const struct list *l = st->depth > 0 ? st->stack[0].list : NULL;
+
+	if (l == ck.client)
+		return AK_CLIENT;
+	if (l == ck.helo)
+		return AK_HELO;
+	if (l == ck.sender || l == &implicit_sender_list)
+		return AK_SENDER;
+	if (st->stage == SMTPD_CHECK_RCPT)
+		return AK_RECIPIENT;
+	if (st->stage == SMTPD_CHECK_DATA)
+		return AK_DATA;
+	if (st->stage == SMTPD_CHECK_EOD)
+		return AK_EOD;
+	return AK_CLIENT;
+}
+
+/* Table values and policy replies become reply text: no control
+ * characters (a CR or LF would end the reply line early). */
+static void
+reply_sanitize(char *p)
+{
+	for (; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
+/*
+ * set_reply - the reply for a reject: "CODE X.Y.Z <subject>: What:
+ * text".  A 4xx code gets a 4.x.x enhanced code.
+ */
+static void
+set_reply(struct smtpd_check_state *st, int code, const char *dsn,
+    enum access_kind ak, const char *fmt, ...) ATTR_FORMAT(5, 6);
+
+static void
+set_reply(struct smtpd_check_state *st, int code, const char *dsn,
+    enum access_kind ak, const char *fmt, ...)
+{
+	char text[512], d[16];
+	const char *what, *subj = subject_text(st, ak, &what);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(d, sizeof(d), "%s", dsn);
+	d[0] = code >= 500 ? '5' : '4';
+	snprintf(st->reply, sizeof(st->reply), "%d %s <%.300s>: %s: %s", code,
+	    d, subj, what, text);
+	reply_sanitize(st->reply);
+}
+
+/* Ends the whole check with a reject (or its softened forms). */
+static enum verdict
+do_reject(struct smtpd_check_state *st)
+{
+	char who[128];
+
+	if (st->warn_cur) {
+		log_info("warn: reject_warning: %s: %s (warn_if_reject)",
+		    smtpd_client_label(st->s, who, sizeof(who)), st->reply);
+		return V_NONE;
+	}
+	if (st->defer_cur && st->reply[0] == '5') {
+		/* defer_if_reject: a 5xx becomes 450 4.7.1 */
+		char *p = strchr(st->reply, ' ');
+		char tmp[SMTPD_REPLY_MAX_BYTES];
+
+		snprintf(tmp, sizeof(tmp), "%d 4%s", ck.defer_code,
+		    p != NULL && p[1] == '5' ? p + 2 : " 4.7.1 Try again");
+		snprintf(st->reply, sizeof(st->reply), "%s", tmp);
+	}
+	return V_REJECT;
+}
+
+/* Configuration problems: 451 4.3.5 and the cause in the log. */
+static enum verdict
+config_error(struct smtpd_check_state *st, const char *fmt, ...)
+    ATTR_FORMAT(2, 3);
+
+static enum verdict
+config_error(struct smtpd_check_state *st, const char *fmt, ...)
+{
+	char text[600], who[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_warning("%s: %s", smtpd_client_label(st->s, who, sizeof(who)),
+	    text);
+	snprintf(st->reply, sizeof(st->reply),
+	    "451 4.3.5 Server configuration error");
+	return V_REJECT;
+}
+
+/* Lookups that fail: 451 4.3.0 and the cause in the log. */
+static enum verdict
+lookup_failed(struct smtpd_check_state *st, const char *what,
+    const char *reason, size_t len)
+{
+	char who[128];
+	const char *w;
+	const char *subj = subject_text(st, stage_kind(st), &w);
+
+	log_warning("%s: %s failed: %.*s; the command gets a temporary "
+	    "failure", smtpd_client_label(st->s, who, sizeof(who)), what,
+	    (int)len, reason);
+	snprintf(st->reply, sizeof(st->reply), "451 4.3.0 <%.300s>: "
+	    "Temporary lookup failure", subj);
+	return V_REJECT;
+}
+
+static bool
+in_mynetworks(struct session *s)
+{
+	return smtpd_cfg.mynetworks != NULL &&
+	    peer_list_match(smtpd_cfg.mynetworks, s->name, s->addr) == 1;
+}
+
+/* A host name with at least one dot and only LDH labels. */
+static bool
+valid_hostname(const char *h, bool need_dot)
+{
+	size_t n = strlen(h), label = 0;
+	bool dot = false;
+
+	if (n == 0 || n > 255)
+		return false;
+	if (h[0] == '[')
+		return h[n - 1] == ']';	/* address literal */
+	if (h[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (c == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			dot = true;
+			continue;
+		}
+		if (!isalnum(c) && c != '-' && c != '_')
+			return false;
+		if (label == 0 && c == '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	if (label == 0)
+		return false;
+	return !need_dot || dot;
+}
+
+static bool
+fqdn_address(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL)
+		return false;
+	if (at[1] == '[')
+		return true;
+	return strchr(at + 1, '.') != NULL && valid_hostname(at + 1, true);
+}
+
+/* Push a list to evaluate inside the current one. */
+static enum verdict
+push(struct smtpd_check_state *st, const struct list *l, struct list *owned)
+{
+	if (st->depth >= CHECK_DEPTH_MAX) {
+		list_free(&owned);
+		return config_error(st, "restriction classes and access "
+		    "results nest deeper than %d levels (a loop?) in %s",
+		    CHECK_DEPTH_MAX, l->title);
+	}
+	st->stack[st->depth].list = l;
+	st->stack[st->depth].i = 0;
+	st->stack[st->depth].owned = owned;
+	st->depth++;
+	return V_NONE;
+}
+
+/*
+ * take_dsn - an enhanced status code of class cls ("5.7.9") at the
+ * start of text goes to dsn; returns the text after it.
+ */
+static const char *
+take_dsn(const char *text, char cls, char *dsn, size_t dsnsz)
+{
+	size_t n = strspn(text, "0123456789.");
+
+	if (n >= 5 && n < dsnsz && text[0] == cls && text[1] == '.' &&
+	    (text[n] == ' ' || text[n] == '\0') && text[n - 1] != '.' &&
+	    strchr(text + 2, '.') != NULL && strchr(text + 2, '.') < text + n) {
+		memcpy(dsn, text, n);
+		dsn[n] = '\0';
+		text += n;
+		while (*text == ' ')
+			text++;
+	}
+	return text;
+}
+
+/* Parse "NNN text" / "NNN X.Y.Z text" of an access result. */
+static bool
+numeric_reply(const char *v, int *code_r, char *dsn, size_t dsnsz,
+    const char **text_r)
+{
+	if (!(v[0] == '4' || v[0] == '5') || !isdigit((unsigned char)v[1]) ||
+	    !isdigit((unsigned char)v[2]) || (v[3] != ' ' && v[3] != '\0'))
+		return false;
+	*code_r = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+	v += 3;
+	while (*v == ' ')
+		v++;
+	/* An enhanced status code of the same class. */
+	if ((v[0] == '4' || v[0] == '5') && v[1] == '.' &&
+	    v[0] == '0' + *code_r / 100) {
+		size_t n = strspn(v, "0123456789.");
+
+		if (n < dsnsz && (v[n] == ' ' || v[n] == '\0')) {
+			memcpy(dsn, v, n);
+			dsn[n] = '\0';
+			v += n;
+			while (*v == ' ')
+				v++;
+		}
+	}
+	*text_r = v;
+	return true;
+}
+
+static char **
+strv_push(char **v, const char *s)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	v = xreallocarray(v, n + 2, sizeof(*v));
+	v[n] = xstrdup(s);
+	v[n + 1] = NULL;
+	return v;
+}
+
+/*
+ * access_result - what an access(5) table value means (Postfix's
+ * actions, or a restriction list to evaluate in place).
+ */
+static enum verdict
+access_result(struct smtpd_check_state *st, const struct item *it,
+    const char *value)
+{
+	char word[32], dsn[16] = "5.7.1", who[128];
+	const char *rest, *text;
+	size_t wn = strcspn(value, " \t");
+	int code;
+	struct smtpd_check_actions *a = &st->act;
+	/* A policy service's reply is about what the list checks. */
+	enum access_kind ak = it->op == OP_ACCESS ? it->ak : stage_kind(st);
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	wn = strcspn(value, " \t");
+	rest = value + wn;
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	if (wn < sizeof(word)) {
+		memcpy(word, value, wn);
+		word[wn] = '\0';
+	} else {
+		word[0] = '\0';
+	}
+	if (wn > 0 && strspn(value, "0123456789") == strlen(value))
+		return V_PERMIT;	/* all-numeric: OK */
+	if (strcasecmp(word, "OK") == 0)
+		return V_PERMIT;
+	if (strcasecmp(word, "DUNNO") == 0)
+		return V_NONE;
+	if (numeric_reply(value, &code, dsn, sizeof(dsn), &text)) {
+		if (strlen(dsn) < 5)
+			snprintf(dsn, sizeof(dsn), "%c.7.1", value[0]);
+		set_reply(st, code, dsn, ak, "%.400s", *text != '\0' ?
+		    text : "Access denied");
+		return do_reject(st);
+	}
+	if (strcasecmp(word, "REJECT") == 0 || strcasecmp(word, "DEFER") == 0) {
+		bool rej = word[0] == 'R' || word[0] == 'r';
+
+		snprintf(dsn, sizeof(dsn), "%s", rej ? "5.7.1" : "4.7.1");
+		rest = take_dsn(rest, rej ? '5' : '4', dsn, sizeof(dsn));
+		set_reply(st, rej ? ck.access_reject_code : ck.access_defer_code,
+		    dsn, ak, "%.400s", *rest != '\0' ? rest : "Access denied");
+		return do_reject(st);
+	}
+	if (strcasecmp(word, "DEFER_IF_REJECT") == 0) {
+		st->defer_next = true;
+		return V_NONE;
+	}
+	if (strcasecmp(word, "DEFER_IF_PERMIT") == 0) {
+		if (st->dip_reply == NULL) {
+			set_reply(st, ck.access_defer_code, "4.7.1", ak,
+			    "%.400s", *rest != '\0' ? rest :
+			    "Service unavailable");
+			st->dip_reply = xstrdup(st->reply);
+		}
+		return V_NONE;
+	}
+	if (strcasecmp(word, "WARN") == 0 || strcasecmp(word, "INFO") == 0) {
+		log_info("%s: %s: %s: %.400s", smtpd_client_label(st->s, who,
+		    sizeof(who)), strcasecmp(word, "WARN") == 0 ? "warning" :
+		    "info", it->name, rest);
+		return V_NONE;
+	}
+	if (strcasecmp(word, "HOLD") == 0) {
+		free(a->hold);
+		a->hold = xasprintf("%s: %s", it->name, *rest != '\0' ? rest :
+		    "HOLD");
+		log_info("%s: hold: %s: %.400s", smtpd_client_label(st->s, who,
+		    sizeof(who)), it->name, rest);
+		return V_NONE;
+	}
+	if (strcasecmp(word, "DISCARD") == 0) {
+		a->discard = true;
+		free(a->discard_reason);
+		a->discard_reason = xstrdup(*rest != '\0' ? rest : it->name);
+		log_info("%s: discard: %s: %.400s", smtpd_client_label(st->s,
+		    who, sizeof(who)), it->name, rest);
+		return V_PERMIT;	/* the rest does not matter */
+	}
+	if (strcasecmp(word, "FILTER") == 0) {
+		if (strchr(rest, ':') == NULL)
+			return config_error(st, "%s %s: FILTER needs "
+			    "transport:destination, got \"%.100s\"", it->name,
+			    it->arg, rest);
+		free(a->filter);
+		a->filter = xstrdup(rest);
+		return V_NONE;
+	}
+	if (strcasecmp(word, "REDIRECT") == 0 || strcasecmp(word, "BCC") == 0) {
+		if (*rest == '\0' || strchr(rest, '@') == NULL ||
+		    strpbrk(rest, " \t<>") != NULL)
+			return config_error(st, "%s %s: %s needs an address, "
+			    "got \"%.100s\"", it->name, it->arg, word, rest);
+		if (word[0] == 'R' || word[0] == 'r') {
+			free(a->redirect);
+			a->redirect = xstrdup(rest);
+		} else {
+			a->bcc = strv_push(a->bcc, rest);
+		}
+		return V_NONE;
+	}
+	if (strcasecmp(word, "PREPEND") == 0) {
+		size_t n = strcspn(rest, ":");
+
+		if (rest[n] != ':' || n == 0 || strpbrk(rest, "\r\n") != NULL ||
+		    strcspn(rest, " \t") < n)
+			return config_error(st, "%s %s: PREPEND needs a header "
+			    "\"Name: value\", got \"%.100s\"", it->name, it->arg,
+			    rest);
+		a->prepend = strv_push(a->prepend, rest);
+		return V_NONE;
+	}
+	/* Otherwise: restrictions (and class names) to apply here. */
+	{
+		char **elems = config_split_list(value);
+		struct list *l;
+		bool bad = elems[0] == NULL;
+
+		l = compile(it->name, elems, false);
+		strv_free(&elems);
+		for (size_t i = 0; i < l->n && !bad; i++)
+			bad = l->items[i].op == OP_UNKNOWN;
+		if (bad) {
+			list_free(&l);
+			return config_error(st, "%s %s: the table's value "
+			    "\"%.100s\" is not an access action, restriction "
+			    "or restriction class", it->name, it->arg, value);
+		}
+		return push(st, l, l);
+	}
+}
+
+/* ---- asynchronous answers ---- */
+
+/*
+ * decided - a restriction decided v: a reject ends the check (its reply
+ * is in st->reply), a permit ends the current top-level list with every
+ * level nested in it.
+ */
+static void
+decided(struct smtpd_check_state *st, enum verdict v)
+{
+	if (v == V_REJECT) {
+		frames_clear(st);
+		st->rejected = true;
+	} else if (v == V_PERMIT) {
+		frames_clear(st);
+	}
+}
+
+static void
+resume(struct smtpd_check_state *st, enum verdict v)
+{
+	st->waiting = NULL;
+	decided(st, v);
+	run(st);
+}
+
+static void
+on_access(void *ctx, enum dict_status status, const char *text, size_t len)
+{
+	struct smtpd_check_state *st = ctx;
+	const struct item *it = st->waiting;
+	enum verdict v = V_NONE;
+
+	st->lreq = NULL;
+	if (status == DICT_TEMPFAIL) {
+		char what[256];
+
+		snprintf(what, sizeof(what), "%s %.150s", it->name, it->arg);
+		v = lookup_failed(st, what, text, len);
+	} else if (status == DICT_FOUND) {
+		char *value = xstrndup(text, len);
+
+		v = access_result(st, it, value);
+		free(value);
+	}
+	resume(st, v);
+}
+
+/* Replies of reject_unauth_destination: no "Recipient address
+ * rejected:" words, as Postfix says it. */
+static void
+relay_denied(struct smtpd_check_state *st, int code, const char *dsn)
+{
+	snprintf(st->reply, sizeof(st->reply), "%d %s <%.300s>: Relay access "
+	    "denied", code, dsn, st->rcpt != NULL ? st->rcpt : "");
+}
+
+static void
+on_route(void *ctx, enum dict_status status, const char *text, size_t len)
+{
+	struct smtpd_check_state *st = ctx;
+	const struct item *it = st->waiting;
+	struct lookup_route_answer a;
+	enum verdict v = V_NONE;
+
+	st->lreq = NULL;
+	memset(&a, 0, sizeof(a));
+	if (status == DICT_TEMPFAIL) {
+		v = lookup_failed(st, "address resolution", text, len);
+	} else if (status != DICT_FOUND ||
+	    lookup_route_answer_parse(text, len, &a) < 0) {
+		v = config_error(st, "the lookup process sent a malformed "
+		    "route answer");
+	} else {
+		bool ours = a.cls != ROUTE_DEFAULT &&
+		    (a.flags & ROUTE_F_ROUTED) == 0;
+
+		switch (it->op) {
+		case OP_DNS:
+			if (a.cls != ROUTE_LOCAL && a.cls != ROUTE_VIRTUAL &&
+			    a.cls != ROUTE_ALIAS)
+				dns_defer(st, it);
+			break;
+		case OP_PERMIT_AUTH_DEST:
+			v = ours ? V_PERMIT : V_NONE;
+			break;
+		case OP_REJECT_UNAUTH_DEST:
+			if (!ours) {
+				relay_denied(st, ck.relay_reject_code, "5.7.1");
+				v = do_reject(st);
+			}
+			break;
+		case OP_DEFER_UNAUTH_DEST:
+			if (!ours) {
+				relay_denied(st, 454, "4.7.1");
+				v = do_reject(st);
+			}
+			break;
+		case OP_REJECT_UNLISTED_SENDER:
+			if (!a.listed) {
+				/* A sender is 5.1.0 where a recipient is
+				 * 5.1.1 (RFC 3463 3.2). */
+				char dsn[16];
+
+				snprintf(dsn, sizeof(dsn), "%s", a.dsn);
+				if (strcmp(dsn + 1, ".1.1") == 0)
+					dsn[4] = '0';
+				set_reply(st, a.code, dsn, AK_SENDER, "%.200s",
+				    a.text);
+				v = do_reject(st);
+			}
+			break;
+		default:	/* reject_unlisted_recipient */
+			if (!a.listed) {
+				set_reply(st, a.code, a.dsn, AK_RECIPIENT,
+				    "%.200s", a.text);
+				v = do_reject(st);
+			}
+			break;
+		}
+		lookup_route_answer_deinit(&a);
+	}
+	resume(st, v);
+}
+
+static void
+on_policy(void *ctx, bool ok, const char *action, const char *reason)
+{
+	struct smtpd_check_state *st = ctx;
+	const struct item *it = st->waiting;
+	enum verdict v;
+
+	st->preq = NULL;
+	if (!ok) {
+		char who[128];
+
+		log_warning("%s: policy service %s failed: %s; the command "
+		    "gets a temporary failure (set default_action to choose "
+		    "otherwise)", smtpd_client_label(st->s, who, sizeof(who)),
+		    it->arg, reason);
+		snprintf(st->reply, sizeof(st->reply),
+		    "451 4.3.5 Server configuration problem");
+		v = V_REJECT;
+	} else {
+		v = access_result(st, it, action);
+	}
+	resume(st, v);
+}
+
+static struct lookup_client *
+lc(void)
+{
+	if (ck.lc == NULL)
+		ck.lc = lookup_client_new(smtpd_base, LOOKUP_SOCKET_PATH);
+	return ck.lc;
+}
+
+static const char *
+stage_name(enum smtpd_check_stage stage)
+{
+	switch (stage) {
+	case SMTPD_CHECK_CONNECT: return "CONNECT";
+	case SMTPD_CHECK_HELO: return "HELO";
+	case SMTPD_CHECK_MAIL: return "MAIL";
+	case SMTPD_CHECK_RCPT: return "RCPT";
+	case SMTPD_CHECK_DATA: return "DATA";
+	case SMTPD_CHECK_EOD: return "END-OF-MESSAGE";
+	}
+	return "RCPT";
+}
+
+/* The attributes of a policy request (SMTPD_POLICY_README). */
+static void
+policy_ask(struct smtpd_check_state *st, const struct item *it)
+{
+	struct session *s = st->s;
+	char count[24], size[24], port[8], bits[16], sport[8];
+	const char *attrs[64];
+	size_t n = 0;
+	struct policy_client *pc;
+
+#define ATTR(name, value) do { attrs[n++] = (name); \
+	attrs[n++] = (value) != NULL ? (value) : ""; } while (0)
+	snprintf(count, sizeof(count), "%zu", s->nrcpts);
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)
+	    (st->stage == SMTPD_CHECK_EOD ? s->data_bytes :
+	    s->mail.has_size ? s->mail.size : 0));
+	snprintf(port, sizeof(port), "%u", s->client_port);
+	snprintf(sport, sizeof(sport), "%u", s->local_port);
+	snprintf(bits, sizeof(bits), "%d", s->tls_active ? s->tls_bits : 0);
+	ATTR("request", "smtpd_access_policy");
+	ATTR("protocol_state", st->stage == SMTPD_CHECK_HELO && s->esmtp ?
+	    "EHLO" : stage_name(st->stage));
+	ATTR("protocol_name", s->esmtp ? "ESMTP" : "SMTP");
+	ATTR("helo_name", s->helo);
+	ATTR("queue_id", s->id);
+	ATTR("sender", s->have_mail ? s->mail.from.text : "");
+	ATTR("recipient", st->rcpt != NULL ? st->rcpt :
+	    (s->nrcpts == 1 ? s->rcpts[0].addr : ""));
+	ATTR("recipient_count", st->stage >= SMTPD_CHECK_DATA ? count : "0");
+	ATTR("client_address", s->addr);
+	ATTR("client_name", s->name);
+	ATTR("client_port", port);
+	ATTR("reverse_client_name", s->name);
+	ATTR("server_address", s->local_addr);
+	ATTR("server_port", sport);
+	ATTR("instance", s->instance);
+	ATTR("sasl_method", s->authenticated ? s->auth_mech : "");
+	ATTR("sasl_username", s->authenticated ? s->auth_user : "");
+	ATTR("sasl_sender", "");
+	ATTR("size", size);
+	ATTR("encryption_protocol", s->tls_active ? s->tls_proto : "");
+	ATTR("encryption_cipher", s->tls_active ? s->tls_cipher : "");
+	ATTR("encryption_keysize", bits);
+	ATTR("etrn_domain", "");
+	ATTR("stress", "");
+	ATTR("ccert_subject", "");
+	ATTR("ccert_issuer", "");
+	ATTR("ccert_fingerprint", "");
+	ATTR("ccert_pubkey_fingerprint", "");
+	ATTR("compatibility_level", "3.6");
+	ATTR("mail_version", OSTIA_VERSION);
+	attrs[n] = NULL;
+#undef ATTR
+	pc = policy_client_get(smtpd_base, it->policy);
+	st->waiting = it;
+	st->preq = policy_query(pc, attrs, on_policy, st);
+}
+
+/* Ask the lookup process to resolve address for item it (on_route). */
+static void
+route_ask(struct smtpd_check_state *st, const struct item *it,
+    enum lookup_route_op op, const char *address)
+{
+	st->waiting = it;
+	st->lreq = lookup_client_route(lc(), smtpd_cfg.route_service, op,
+	    address, on_route, st);
+}
+
+/* A DNS-based check that cannot run: defer if the rest permits. */
+static void
+dns_defer(struct smtpd_check_state *st, const struct item *it)
+{
+	if (st->dip_reply == NULL) {
+		set_reply(st, 450, "4.4.3", stage_kind(st), "cannot check %s: "
+		    "DNS lookups are not available yet", it->name);
+		st->dip_reply = xstrdup(st->reply);
+	}
+}
+
+/* Does a DNS-based check have something to look at? */
+static bool
+dns_applies(struct smtpd_check_state *st, const char *name)
+{
+	struct session *s = st->s;
+	bool has_sender = s->have_mail && s->mail.from.text[0] != '\0';
+
+	if (strcasestr(name, "sender") != NULL)
+		return has_sender && strchr(s->mail.from.text, '@') != NULL &&
+		    strchr(s->mail.from.text, '@')[1] != '[';
+	if (strcasestr(name, "recipient") != NULL)
+		return st->rcpt != NULL && strchr(st->rcpt, '@') != NULL &&
+		    strchr(st->rcpt, '@')[1] != '[';
+	if (strcasestr(name, "helo") != NULL ||
+	    strcasecmp(name, "reject_unknown_hostname") == 0)
+		return s->helo != NULL && s->helo[0] != '[';
+	return true;	/* client checks */
+}
+
+/*
+ * step - one restriction.  V_NONE: go on (or, with st->waiting set, an
+ * answer is awaited); V_PERMIT / V_REJECT: the list (or check) ends.
+ */
+static enum verdict
+step(struct smtpd_check_state *st, const struct item *it)
+{
+	struct session *s = st->s;
+	enum access_kind sk = stage_kind(st);
+	const char *sender = s->have_mail ? s->mail.from.text : NULL;
+
+	switch (it->op) {
+	case OP_PERMIT:
+		return V_PERMIT;
+	case OP_DUNNO:
+		return V_NONE;
+	case OP_REJECT:
+		set_reply(st, ck.reject_code, "5.7.1", sk, "Access denied");
+		return do_reject(st);
+	case OP_DEFER:
+		set_reply(st, ck.defer_code, "4.7.1", sk, "Try again later");
+		return do_reject(st);
+	case OP_DEFER_IF_PERMIT:
+		if (st->dip_reply == NULL) {
+			set_reply(st, ck.defer_code, "4.7.1", sk,
+			    "Try again later");
+			st->dip_reply = xstrdup(st->reply);
+		}
+		return V_NONE;
+	case OP_DEFER_IF_REJECT:
+		st->defer_next = true;
+		return V_NONE;
+	case OP_WARN_IF_REJECT:
+		st->warn_next = true;
+		return V_NONE;
+	case OP_PERMIT_MYNETWORKS:
+		return in_mynetworks(s) ? V_PERMIT : V_NONE;
+	case OP_PERMIT_SASL:
+		return s->authenticated ? V_PERMIT : V_NONE;
+	case OP_SENDER_LOGIN:
+		return V_NONE;	/* enforced at MAIL FROM (smtpd_auth.c) */
+	case OP_REJECT_NON_FQDN_SENDER:
+		if (sender != NULL && *sender != '\0' && !fqdn_address(sender)) {
+			set_reply(st, ck.non_fqdn_code, "5.5.2", AK_SENDER,
+			    "need fully-qualified address");
+			return do_reject(st);
+		}
+		return V_NONE;
+	case OP_REJECT_NON_FQDN_RCPT:
+		if (st->rcpt != NULL && strcasecmp(st->rcpt, "postmaster")
+		    != 0 && !fqdn_address(st->rcpt)) {
+			set_reply(st, ck.non_fqdn_code, "5.5.2", AK_RECIPIENT,
+			    "need fully-qualified address");
+			return do_reject(st);
+		}
+		return V_NONE;
+	case OP_REJECT_NON_FQDN_HELO:
+		if (s->helo != NULL && !valid_hostname(s->helo, true) &&
+		    s->helo[0] != '[') {
+			set_reply(st, ck.non_fqdn_code, "5.5.2", AK_HELO,
+			    "need fully-qualified hostname");
+			return do_reject(st);
+		}
+		return V_NONE;
+	case OP_REJECT_INVALID_HELO:
+		if (s->helo != NULL && !valid_hostname(s->helo, false)) {
+			set_reply(st, ck.invalid_hostname_code, "5.5.2",
+			    AK_HELO, "Invalid name");
+			return do_reject(st);
+		}
+		if (s->helo == NULL && st->stage >= SMTPD_CHECK_MAIL) {
+			set_reply(st, ck.invalid_hostname_code, "5.5.2",
+			    AK_HELO, "Invalid name");
+			return do_reject(st);
+		}
+		return V_NONE;
+	case OP_REJECT_UNAUTH_PIPELINING:
+		if (s->ill_pipelining) {
+			set_reply(st, 503, "5.5.0", sk, "Improper use of SMTP "
+			    "command pipelining");
+			return do_reject(st);
+		}
+		return V_NONE;
+	case OP_DNS:
+		/* No resolver yet (outbound SMTP and DNS issue): never a
+		 * pass; a deferral when the mail would be accepted.  Checks
+		 * with nothing to check (the null sender, no HELO yet) do
+		 * nothing, as in Postfix. */
+		if (!dns_applies(st, it->name))
+			return V_NONE;
+		/* Our own final domains need no DNS (Postfix): resolve
+		 * first, decide in on_route. */
+		if (strcasecmp(it->name, "reject_unknown_sender_domain") == 0) {
+			route_ask(st, it, LOOKUP_ROUTE_RESOLVE, sender);
+			return V_NONE;
+		}
+		if (strcasecmp(it->name, "reject_unknown_recipient_domain") ==
+		    0) {
+			route_ask(st, it, LOOKUP_ROUTE_RESOLVE, st->rcpt);
+			return V_NONE;
+		}
+		dns_defer(st, it);
+		return V_NONE;
+	case OP_REJECT_UNAUTH_DEST:
+	case OP_DEFER_UNAUTH_DEST:
+	case OP_PERMIT_AUTH_DEST:
+	case OP_REJECT_UNLISTED_RCPT:
+		if (st->rcpt == NULL)
+			return V_NONE;	/* not at RCPT: nothing to check */
+		route_ask(st, it, it->op == OP_REJECT_UNLISTED_RCPT ?
+		    LOOKUP_ROUTE_CHECK : LOOKUP_ROUTE_RESOLVE, st->rcpt);
+		return V_NONE;
+	case OP_REJECT_UNLISTED_SENDER:
+		if (sender == NULL || *sender == '\0')
+			return V_NONE;
+		route_ask(st, it, LOOKUP_ROUTE_CHECK, sender);
+		return V_NONE;
+	case OP_ACCESS: {
+		const char *key = NULL;
+		enum lookup_find_order order = LOOKUP_FIND_EXACT;
+		unsigned mflags = 0;
+
+		switch (it->ak) {
+		case AK_CLIENT:
+			/* Postfix: the name, then the address forms */
+			key = s->addr;
+			order = LOOKUP_FIND_CLIENT_ADDR;
+			break;
+		case AK_REVERSE_CLIENT:
+			key = s->name;
+			order = LOOKUP_FIND_DOMAIN;
+			break;
+		case AK_HELO:
+			key = s->helo;
+			order = LOOKUP_FIND_DOMAIN;
+			break;
+		case AK_SENDER:
+			key = sender;
+			if (key != NULL && *key == '\0')
+				key = "<>";
+			order = LOOKUP_FIND_ADDRESS;
+			mflags = MAPS_ADDR_ACCESS;
+			break;
+		case AK_RECIPIENT:
+			key = st->rcpt;
+			order = LOOKUP_FIND_ADDRESS;
+			mflags = MAPS_ADDR_ACCESS;
+			break;
+		case AK_SASL:
+			key = s->authenticated ? s->auth_user : NULL;
+			order = LOOKUP_FIND_EXACT;
+			break;
+		case AK_DATA:
+		case AK_EOD:
+			break;
+		}
+		if (key == NULL || *key == '\0')
+			return V_NONE;
+		if (ck.parent_matches)
+			mflags |= MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS;
+		st->waiting = it;
+		st->lreq = lookup_client_find(lc(), it->arg, key, order, mflags,
+		    ck.delimiter, on_access, st);
+		return V_NONE;
+	}
+	case OP_POLICY:
+		policy_ask(st, it);
+		return V_NONE;
+	case OP_CLASS: {
+		struct list *l = class_list(it->cls);
+
+		if (l == NULL)
+			return config_error(st, "restriction class %s cannot "
+			    "be used: it is not set", it->name);
+		return push(st, l, NULL);
+	}
+	case OP_UNKNOWN:
+		return config_error(st, "%s: unknown restriction or missing "
+		    "argument \"%.100s\"", st->depth > 0 ?
+		    st->stack[st->depth - 1].list->title : "?", it->name);
+	}
+	return V_NONE;
+}
+
+static void
+finish(struct smtpd_check_state *st, bool reject)
+{
+	struct smtpd_check_result r;
+	struct session *s = st->s;
+	bool resume_input = st->went_async;
+	smtpd_check_done *done = st->done;
+
+	frames_clear(st);
+	r.reject = reject;
+	r.reply = reject ? st->reply : NULL;
+	st->running = false;
+	/* delay_reject = no: a client refused at connect is refused at
+	 * every later command. */
+	if (reject && st->stage == SMTPD_CHECK_CONNECT) {
+		free(st->sticky);
+		st->sticky = xstrdup(st->reply);
+	}
+	free(st->rcpt);
+	st->rcpt = NULL;
+	free(st->dip_reply);
+	st->dip_reply = NULL;
+	if (resume_input) {
+		s->paused = false;
+		st->went_async = false;
+	}
+	done(s, &r);
+	if (resume_input)
+		smtpd_session_process(s);
+}
+
+
+/* run - go on until the check ends or waits for an answer. */
+static void
+run(struct smtpd_check_state *st)
+{
+	struct session *s = st->s;
+
+	for (;;) {
+		if (st->waiting != NULL) {
+			if (!st->went_async) {
+				st->went_async = true;
+				s->paused = true;
+			}
+			return;
+		}
+		if (st->rejected) {
+			finish(st, true);
+			return;
+		}
+		if (st->depth == 0 && st->iseq < st->nseq) {
+			(void)push(st, st->seq[st->iseq++], NULL);
+			st->warn_next = st->defer_next = false;
+			continue;
+		}
+		if (st->depth == 0) {
+			/* Every list passed: a pending defer_if_permit. */
+			if (st->dip_reply != NULL) {
+				snprintf(st->reply, sizeof(st->reply), "%s",
+				    st->dip_reply);
+				finish(st, true);
+				return;
+			}
+			finish(st, false);
+			return;
+		}
+		{
+			struct frame *f = &st->stack[st->depth - 1];
+
+			if (f->i >= f->list->n) {
+				st->depth--;
+				list_free(&f->owned);
+				continue;
+			}
+			if (++st->steps > CHECK_STEPS_MAX) {
+				decided(st, config_error(st, "more than %d "
+				    "restrictions evaluated for one command "
+				    "(a loop of restriction classes?)",
+				    CHECK_STEPS_MAX));
+				continue;
+			}
+			/* warn_if_reject and defer_if_reject change the
+			 * restriction that follows them, only that one. */
+			st->warn_cur = st->warn_next;
+			st->defer_cur = st->defer_next;
+			st->warn_next = st->defer_next = false;
+			decided(st, step(st, &f->list->items[f->i++]));
+		}
+	}
+}
+
+void
+smtpd_check_start(struct session *s, enum smtpd_check_stage stage,
+    const char *rcpt, smtpd_check_done *done)
+{
+	struct smtpd_check_state *st = state_of(s);
+	bool has_sender = s->have_mail && s->mail.from.text[0] != '\0';
+
+	smtpd_check_cancel(s);
+	st->stage = stage;
+	st->rcpt = rcpt != NULL ? xstrdup(rcpt) : NULL;
+	st->done = done;
+	st->running = true;
+	st->went_async = false;
+	st->rejected = false;
+	st->nseq = st->iseq = 0;
+	st->depth = 0;
+	st->steps = 0;
+	st->warn_next = st->defer_next = false;
+	st->reply[0] = '\0';
+	switch (stage) {
+	case SMTPD_CHECK_CONNECT:
+		st->seq[st->nseq++] = ck.client;
+		break;
+	case SMTPD_CHECK_HELO:
+		st->seq[st->nseq++] = ck.helo;
+		break;
+	case SMTPD_CHECK_MAIL:
+		st->seq[st->nseq++] = ck.sender;
+		if (ck.reject_unlisted_sender && has_sender)
+			st->seq[st->nseq++] = &implicit_sender_list;
+		break;
+	case SMTPD_CHECK_RCPT:
+		if (ck.delay_reject) {
+			st->seq[st->nseq++] = ck.client;
+			st->seq[st->nseq++] = ck.helo;
+			st->seq[st->nseq++] = ck.sender;
+			if (ck.reject_unlisted_sender && has_sender)
+				st->seq[st->nseq++] = &implicit_sender_list;
+		}
+		if (ck.relay->n == 0 && ck.recipient->n == 0) {
+			/* Neither list: refuse (never an open relay). */
+			snprintf(st->reply, sizeof(st->reply), "451 4.3.5 "
+			    "Server configuration error");
+			log_warning("smtpd_relay_restrictions and smtpd_"
+			    "recipient_restrictions are both empty: refusing "
+			    "<%s>", rcpt != NULL ? rcpt : "");
+			finish(st, true);
+			return;
+		}
+		if (ck.relay_first) {
+			st->seq[st->nseq++] = ck.relay;
+			st->seq[st->nseq++] = ck.recipient;
+		} else {
+			st->seq[st->nseq++] = ck.recipient;
+			st->seq[st->nseq++] = ck.relay;
+		}
+		if (ck.reject_unlisted_rcpt && !ck.no_unknown_rcpt_checks)
+			st->seq[st->nseq++] = &implicit_rcpt_list;
+		break;
+	case SMTPD_CHECK_DATA:
+		st->seq[st->nseq++] = ck.data;
+		break;
+	case SMTPD_CHECK_EOD:
+		st->seq[st->nseq++] = ck.eod;
+		break;
+	}
+	run(st);
+}

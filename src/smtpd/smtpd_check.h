@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_check - the SMTP access policy: Postfix's restriction lists
+ * (smtpd_client_restrictions ... smtpd_end_of_data_restrictions,
+ * smtpd_restriction_classes) evaluated with Postfix's rules, and the
+ * access(5) table results.
+ *
+ * Evaluation.  Each list is tried in order; the first restriction that
+ * decides (permit or reject) ends that list, and DUNNO goes on to the
+ * next one.  A permit ends only its own list: at RCPT TO the client,
+ * HELO and sender lists (with smtpd_delay_reject = yes), then
+ * smtpd_relay_restrictions, then smtpd_recipient_restrictions are each
+ * evaluated, and any reject refuses the recipient.  With
+ * smtpd_delay_reject = no the client list runs at connect, the HELO list
+ * at HELO/EHLO and the sender list at MAIL FROM; a refusal there is
+ * given to every later command but QUIT, RSET and NOOP.
+ * smtpd_reject_unlisted_recipient / smtpd_reject_unlisted_sender apply
+ * after the lists passed.
+ *
+ * Fail closed.  A table or resolver that cannot answer makes the
+ * command a temporary failure (451 4.3.0), a policy service that is
+ * down one too (451 4.3.5, unless its default_action says otherwise), an
+ * unknown restriction or a malformed table result a "451 4.3.5 Server
+ * configuration error" with the cause in the log, and a DNS-based check
+ * (DNS is not available yet) a deferral when the mail would otherwise be
+ * accepted (defer_if_permit).  Nothing of that kind ever permits.
+ *
+ * Lookups go to the lookup process (FIND and ROUTE requests), policy
+ * queries to the policy services, all asynchronously: while a check runs
+ * the session reads no more input.
+ */
+#ifndef OSTIA_SMTPD_CHECK_H
+#define OSTIA_SMTPD_CHECK_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct session;
+
+enum smtpd_check_stage {
+	SMTPD_CHECK_CONNECT,
+	SMTPD_CHECK_HELO,
+	SMTPD_CHECK_MAIL,
+	SMTPD_CHECK_RCPT,
+	SMTPD_CHECK_DATA,
+	SMTPD_CHECK_EOD,
+};
+
+/* What the restrictions decided.  reject: reply holds the whole reply
+ * line (code, enhanced code, text); otherwise the command goes on. */
+struct smtpd_check_result {
+	bool reject;
+	const char *reply;
+};
+
+/*
+ * The end of a check.  Called exactly once per smtpd_check_start(),
+ * either from inside it (no lookup was needed) or later from the event
+ * loop; in the second case the engine resumes reading input after the
+ * callback returns.  The callback sends the reply.
+ */
+typedef void smtpd_check_done(struct session *s,
+    const struct smtpd_check_result *r);
+
+/* Read and compile every restriction list of the service's view.
+ * Unknown restriction names are warned about once here and give a
+ * temporary "configuration error" when reached. */
+void smtpd_check_init(const struct config_view *v);
+
+/* True when stage has anything to evaluate for this session (lists
+ * configured, or an implicit check); callers skip the machinery
+ * otherwise. */
+bool smtpd_check_wanted(const struct session *s,
+    enum smtpd_check_stage stage);
+
+/*
+ * Evaluate the restrictions of stage for s (rcpt: the recipient being
+ * added at SMTPD_CHECK_RCPT, else NULL).  Side effects of access
+ * results (HOLD, DISCARD, FILTER, REDIRECT, PREPEND, BCC) go to the
+ * transaction (smtpd_check_actions).
+ */
+void smtpd_check_start(struct session *s, enum smtpd_check_stage stage,
+    const char *rcpt, smtpd_check_done *done);
+
+/* The session ends or the transaction resets: stop any running check;
+ * its callback will not run. */
+void smtpd_check_cancel(struct session *s);
+
+/* With smtpd_delay_reject = no: the refusal from an earlier stage that
+ * every later command gets, or NULL. */
+const char *smtpd_check_sticky_reject(const struct session *s);
+
+/* Per-transaction actions gathered from access tables and
+ * content_filter; reset by smtpd_check_reset_actions (RSET, new MAIL,
+ * after a message). */
+struct smtpd_check_actions {
+	char *filter;		/* "transport:nexthop" */
+	char *hold;		/* reason */
+	char *redirect;		/* address */
+	bool discard;
+	char *discard_reason;
+	char **prepend;		/* header lines, NULL-terminated, or NULL */
+	char **bcc;		/* addresses, NULL-terminated, or NULL */
+};
+struct smtpd_check_actions *smtpd_check_actions(struct session *s);
+void smtpd_check_reset_actions(struct session *s);
+
+/* Free the per-session state (session end). */
+void smtpd_check_session_end(struct session *s);
+
+#endif

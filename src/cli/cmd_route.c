@@ -89,41 +89,23 @@ trusted(const struct config *cf)
 	return uid;
 }
 
+/* open_unproxied - a table opened directly (proxy: dropped). */
+static struct dict *
+open_unproxied(const void *ctx, const char *spec, char *err, size_t errsz)
+{
+	return dict_open(lookup_tables_unproxy(spec), ctx, err, errsz);
+}
+
 /*
  * open_tables - the route.h opener of the command: every table of the
- * list opened directly (proxy: dropped).
+ * list opened directly (proxy: dropped); ctx is the dict_open_opts.
  */
 static struct maps *
 open_tables(void *ctx, const char *param, const char *value, char *err,
     size_t errsz)
 {
-	const struct dict_open_opts *opts = ctx;
-	char **specs = config_split_list(value);
-	struct maps *m = maps_new(param);
-	char derr[DICT_ERR_MAX_BYTES];
-
-	for (size_t i = 0; specs[i] != NULL; i++) {
-		struct dict *d;
-
-		if (i >= MAPS_MAX_TABLES) {
-			snprintf(err, errsz, "%s: more than %d tables", param,
-			    MAPS_MAX_TABLES);
-			goto fail;
-		}
-		d = dict_open(lookup_tables_unproxy(specs[i]), opts, derr,
-		    sizeof(derr));
-		if (d == NULL) {
-			snprintf(err, errsz, "%s: %s", param, derr);
-			goto fail;
-		}
-		maps_add(m, d);
-	}
-	strv_free(&specs);
-	return m;
-fail:
-	strv_free(&specs);
-	maps_free(&m);
-	return NULL;
+	return maps_open_with(param, value, open_unproxied, ctx, false, err,
+	    errsz);
 }
 
 /* find_view - the view of SERVICE[/TYPE] in master.cf, or NULL. */
@@ -217,6 +199,22 @@ route_one(struct route_tables *rt, const char *arg)
 		printf("  error: temporary failure: %s\n", r.err);
 		ret = ROUTE_EXIT_TEMPFAIL;
 		goto steps;
+	}
+	{
+		/* What would be queued: canonical mapping and BCC of the
+		 * address as a recipient. */
+		char mapped[ROUTE_ADDRESS_MAX_BYTES], *bcc = NULL;
+
+		if (route_rewrite(rt, addr, false, mapped, sizeof(mapped), &bcc,
+		    &r) != ROUTE_OK) {
+			printf("  queued as: temporary failure: %s\n", r.err);
+			ret = ROUTE_EXIT_TEMPFAIL;
+		} else {
+			printf("  queued as: %s%s%s%s\n", mapped[0] ? mapped :
+			    "<>", bcc != NULL ? " (BCC " : "", bcc != NULL ?
+			    bcc : "", bcc != NULL ? ")" : "");
+		}
+		free(bcc);
 	}
 	printf("  resolved: %s\n", r.address[0] ? r.address : "<>");
 	printf("  class: %s\n", route_class_name(r.cls));

@@ -144,8 +144,7 @@ lookup_proto_put_find(struct buf *out, uint32_t id, uint32_t flags,
 static bool
 route_op_ok(uint32_t op)
 {
-	return op == LOOKUP_ROUTE_RESOLVE || op == LOOKUP_ROUTE_CHECK ||
-	    op == LOOKUP_ROUTE_EXPAND;
+	return op >= LOOKUP_ROUTE_RESOLVE && op <= LOOKUP_ROUTE_REWRITE_RCPT;
 }
 
 int
@@ -454,6 +453,8 @@ static const char *const route_op_names[] = {
 	[LOOKUP_ROUTE_RESOLVE] = "resolve",
 	[LOOKUP_ROUTE_CHECK] = "check",
 	[LOOKUP_ROUTE_EXPAND] = "expand",
+	[LOOKUP_ROUTE_REWRITE_SENDER] = "rewrite-sender",
+	[LOOKUP_ROUTE_REWRITE_RCPT] = "rewrite-recipient",
 };
 
 const char *

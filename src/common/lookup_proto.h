@@ -102,6 +102,10 @@ enum lookup_route_op {
 	LOOKUP_ROUTE_RESOLVE = 1,	/* route_resolve */
 	LOOKUP_ROUTE_CHECK = 2,		/* route_resolve, route_check_listed */
 	LOOKUP_ROUTE_EXPAND = 3,	/* route_resolve, route_expand_aliases */
+	LOOKUP_ROUTE_REWRITE_SENDER = 4,	/* route_rewrite of a sender:
+						 * address= the one to queue,
+						 * rcpt= the BCC if any */
+	LOOKUP_ROUTE_REWRITE_RCPT = 5,	/* route_rewrite of a recipient */
 };
 
 enum lookup_status {

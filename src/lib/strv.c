@@ -70,3 +70,16 @@ strv_steal(struct strv *sv)
 	sv->cap = 0;
 	return v;
 }
+
+char **
+strv_append(char **v, const char *s)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	v = xreallocarray(v, n + 2, sizeof(*v));
+	v[n] = xstrdup(s);
+	v[n + 1] = NULL;
+	return v;
+}

@@ -23,6 +23,9 @@ void strv_add_take(struct strv *sv, char *s);
 void strv_deinit(struct strv *sv);
 /* Free a bare NULL-terminated vector (as returned by strv_steal); NULL ok. */
 void strv_free(char ***vp);
+/* Append a copy of s to a bare vector (NULL: an empty one); returns
+ * the vector, which may have moved. */
+char **strv_append(char **v, const char *s);
 /* Hand over the vector (caller frees with strv_free); sv is left empty. */
 char **strv_steal(struct strv *sv);
 

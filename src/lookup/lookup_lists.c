@@ -122,6 +122,17 @@ lookup_lists_view(const struct config *cf, const char *service)
 	return NULL;
 }
 
+/* borrow_unproxied - build()'s opener: ll's table for spec, proxy:
+ * dropped. */
+static struct dict *
+borrow_unproxied(const void *ctx, const char *spec, char *err,
+    size_t errsz)
+{
+	const struct lookup_lists *ll = ctx;
+
+	return ll->borrow(ll->ctx, lookup_tables_unproxy(spec), err, errsz);
+}
+
 /*
  * build - a list over the tables of value (a *_maps value), every one
  * borrowed; NULL with err ("title: reason") when one is not served or
@@ -131,32 +142,8 @@ static struct maps *
 build(struct lookup_lists *ll, const char *title, const char *value,
     char *err, size_t errsz)
 {
-	char **specs = config_split_list(value);
-	struct maps *m = maps_new(title);
-	char derr[DICT_ERR_MAX_BYTES];
-
-	for (size_t i = 0; specs[i] != NULL; i++) {
-		struct dict *d;
-
-		if (i >= MAPS_MAX_TABLES) {
-			snprintf(err, errsz, "%s: more than %d tables", title,
-			    MAPS_MAX_TABLES);
-			goto fail;
-		}
-		d = ll->borrow(ll->ctx, lookup_tables_unproxy(specs[i]), derr,
-		    sizeof(derr));
-		if (d == NULL) {
-			snprintf(err, errsz, "%s: %s", title, derr);
-			goto fail;
-		}
-		maps_add_borrowed(m, d);
-	}
-	strv_free(&specs);
-	return m;
-fail:
-	strv_free(&specs);
-	maps_free(&m);
-	return NULL;
+	return maps_open_with(title, value, borrow_unproxied, ll, true, err,
+	    errsz);
 }
 
 /* find_maps - the cached list for tables, built when new. */
@@ -302,6 +289,7 @@ lookup_lists_route(struct lookup_lists *ll, const struct lookup_route *q,
 	struct route_verdict verdict;
 	struct lookup_route_answer a;
 	char **rcpts = NULL;
+	char mapped[ROUTE_ADDRESS_MAX_BYTES];
 	const char *ferr = NULL;
 	enum dict_status st = DICT_TEMPFAIL;
 
@@ -345,6 +333,23 @@ lookup_lists_route(struct lookup_lists *ll, const struct lookup_route *q,
 			goto out;
 		}
 		a.rcpts = rcpts;
+	} else if (q->op == LOOKUP_ROUTE_REWRITE_SENDER ||
+	    q->op == LOOKUP_ROUTE_REWRITE_RCPT) {
+		char *bcc = NULL;
+
+		if (route_rewrite(rt, q->address, q->op ==
+		    LOOKUP_ROUTE_REWRITE_SENDER, mapped, sizeof(mapped), &bcc,
+		    &xr) != ROUTE_OK) {
+			snprintf(err, errsz, "%s", xr.err[0] != '\0' ?
+			    xr.err : "the canonical mapping failed");
+			goto out;
+		}
+		a.address = mapped;
+		if (bcc != NULL) {
+			rcpts = xcalloc(2, sizeof(*rcpts));
+			rcpts[0] = bcc;
+			a.rcpts = rcpts;
+		}
 	}
 	if (lookup_route_answer_format(&a, text, &ferr) < 0) {
 		snprintf(err, errsz, "ROUTE %s: %s", lookup_route_op_name(q->op),

@@ -87,90 +87,59 @@ not_found_errno(int e)
 	return e == ENOENT || e == ESRCH;
 }
 
-static enum dict_status
-passwd_lookup(struct dict *d, const char *key, struct buf *value, char *err,
-    size_t errsz)
+/* One entry of either database, with the storage getpw*_r and
+ * getgr*_r fill in. */
+union unix_ent {
+	struct passwd pw;
+	struct group gr;
+};
+
+/* get_entry - getpwnam_r or getgrnam_r: its result code, *found_r
+ * whether it gave an entry. */
+static int
+get_entry(enum unix_map map, const char *key, union unix_ent *ent,
+    char *mem, size_t size, bool *found_r)
 {
-	size_t size = start_size(_SC_GETPW_R_SIZE_MAX);
-	struct passwd pw, *res;
-	char *mem;
 	int rc;
 
-	for (;;) {
-		mem = xmalloc(size);
-		res = NULL;
-		rc = getpwnam_r(key, &pw, mem, size, &res);
-		if (rc != ERANGE || size >= UNIX_BUF_MAX_BYTES)
-			break;
-		free(mem);
-		size *= 2;
+	if (map == UNIX_PASSWD_BYNAME) {
+		struct passwd *res = NULL;
+
+		rc = getpwnam_r(key, &ent->pw, mem, size, &res);
+		*found_r = res != NULL;
+	} else {
+		struct group *res = NULL;
+
+		rc = getgrnam_r(key, &ent->gr, mem, size, &res);
+		*found_r = res != NULL;
 	}
-	if (rc != 0 && !not_found_errno(rc)) {
-		snprintf(err, errsz, "%s: cannot read the user database: %s",
-		    d->spec, strerror(rc));
-		free(mem);
-		return DICT_TEMPFAIL;
-	}
-	if (res == NULL) {
-		free(mem);
-		return DICT_NOTFOUND;
-	}
-	if (buf_appendf(value, "%s:x:%lu:%lu:%s:%s:%s", pw.pw_name,
-	    (unsigned long)pw.pw_uid, (unsigned long)pw.pw_gid,
-	    pw.pw_gecos != NULL ? pw.pw_gecos : "",
-	    pw.pw_dir != NULL ? pw.pw_dir : "",
-	    pw.pw_shell != NULL ? pw.pw_shell : "") < 0) {
-		snprintf(err, errsz, "%s: the entry does not fit a table "
-		    "value", d->spec);
-		free(mem);
-		return DICT_TEMPFAIL;
-	}
-	free(mem);
-	return DICT_FOUND;
+	return rc;
 }
 
-static enum dict_status
-group_lookup(struct dict *d, const char *key, struct buf *value, char *err,
-    size_t errsz)
+/* format_entry - the value of a found entry (password field "x");
+ * -1 when it does not fit value. */
+static int
+format_entry(enum unix_map map, const union unix_ent *ent,
+    struct buf *value)
 {
-	size_t size = start_size(_SC_GETGR_R_SIZE_MAX);
-	struct group gr, *res;
-	char *mem;
-	int rc;
+	const struct passwd *pw = &ent->pw;
+	const struct group *gr = &ent->gr;
 
-	for (;;) {
-		mem = xmalloc(size);
-		res = NULL;
-		rc = getgrnam_r(key, &gr, mem, size, &res);
-		if (rc != ERANGE || size >= UNIX_BUF_MAX_BYTES)
-			break;
-		free(mem);
-		size *= 2;
-	}
-	if (rc != 0 && !not_found_errno(rc)) {
-		snprintf(err, errsz, "%s: cannot read the group database: %s",
-		    d->spec, strerror(rc));
-		free(mem);
-		return DICT_TEMPFAIL;
-	}
-	if (res == NULL) {
-		free(mem);
-		return DICT_NOTFOUND;
-	}
-	if (buf_appendf(value, "%s:x:%lu:", gr.gr_name,
-	    (unsigned long)gr.gr_gid) < 0)
-		goto too_long;
-	for (size_t i = 0; gr.gr_mem != NULL && gr.gr_mem[i] != NULL; i++)
+	if (map == UNIX_PASSWD_BYNAME)
+		return buf_appendf(value, "%s:x:%lu:%lu:%s:%s:%s",
+		    pw->pw_name, (unsigned long)pw->pw_uid,
+		    (unsigned long)pw->pw_gid,
+		    pw->pw_gecos != NULL ? pw->pw_gecos : "",
+		    pw->pw_dir != NULL ? pw->pw_dir : "",
+		    pw->pw_shell != NULL ? pw->pw_shell : "");
+	if (buf_appendf(value, "%s:x:%lu:", gr->gr_name,
+	    (unsigned long)gr->gr_gid) < 0)
+		return -1;
+	for (size_t i = 0; gr->gr_mem != NULL && gr->gr_mem[i] != NULL; i++)
 		if (buf_appendf(value, "%s%s", i > 0 ? "," : "",
-		    gr.gr_mem[i]) < 0)
-			goto too_long;
-	free(mem);
-	return DICT_FOUND;
-too_long:
-	snprintf(err, errsz, "%s: the entry does not fit a table value",
-	    d->spec);
-	free(mem);
-	return DICT_TEMPFAIL;
+		    gr->gr_mem[i]) < 0)
+			return -1;
+	return 0;
 }
 
 static enum dict_status
@@ -178,13 +147,39 @@ unix_lookup(struct dict *d, const char *key, size_t keylen,
     struct buf *value, char *err, size_t errsz)
 {
 	struct unix_priv *p = d->priv;
+	size_t size = start_size(p->map == UNIX_PASSWD_BYNAME ?
+	    _SC_GETPW_R_SIZE_MAX : _SC_GETGR_R_SIZE_MAX);
+	union unix_ent ent;
+	enum dict_status st = DICT_FOUND;
+	bool found;
+	char *mem;
+	int rc;
 
 	/* No account has an empty name; a NUL inside never reaches here. */
 	if (keylen == 0)
 		return DICT_NOTFOUND;
-	if (p->map == UNIX_PASSWD_BYNAME)
-		return passwd_lookup(d, key, value, err, errsz);
-	return group_lookup(d, key, value, err, errsz);
+	for (;;) {
+		mem = xmalloc(size);
+		rc = get_entry(p->map, key, &ent, mem, size, &found);
+		if (rc != ERANGE || size >= UNIX_BUF_MAX_BYTES)
+			break;
+		free(mem);
+		size *= 2;
+	}
+	if (rc != 0 && !not_found_errno(rc)) {
+		snprintf(err, errsz, "%s: cannot read the %s database: %s",
+		    d->spec, p->map == UNIX_PASSWD_BYNAME ? "user" : "group",
+		    strerror(rc));
+		st = DICT_TEMPFAIL;
+	} else if (!found)
+		st = DICT_NOTFOUND;
+	else if (format_entry(p->map, &ent, value) < 0) {
+		snprintf(err, errsz, "%s: the entry does not fit a table "
+		    "value", d->spec);
+		st = DICT_TEMPFAIL;
+	}
+	free(mem);
+	return st;
 }
 
 static void

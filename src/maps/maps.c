@@ -73,8 +73,8 @@ maps_free(struct maps **mp)
 }
 
 struct maps *
-maps_open(const char *title, const char *value,
-    const struct dict_open_opts *opts, char *err, size_t errsz)
+maps_open_with(const char *title, const char *value, maps_opener *opener,
+    const void *ctx, bool borrow, char *err, size_t errsz)
 {
 	char **specs = config_split_list(value);
 	struct maps *m = maps_new(title);
@@ -88,12 +88,15 @@ maps_open(const char *title, const char *value,
 			    MAPS_MAX_TABLES);
 			goto fail;
 		}
-		d = dict_open(specs[i], opts, derr, sizeof(derr));
+		d = opener(ctx, specs[i], derr, sizeof(derr));
 		if (d == NULL) {
 			snprintf(err, errsz, "%s: %s", title, derr);
 			goto fail;
 		}
-		maps_add(m, d);
+		if (borrow)
+			maps_add_borrowed(m, d);
+		else
+			maps_add(m, d);
 	}
 	strv_free(&specs);
 	return m;
@@ -101,6 +104,21 @@ fail:
 	strv_free(&specs);
 	maps_free(&m);
 	return NULL;
+}
+
+/* open_dict - maps_open()'s opener: dict_open() with the options. */
+static struct dict *
+open_dict(const void *ctx, const char *spec, char *err, size_t errsz)
+{
+	return dict_open(spec, ctx, err, errsz);
+}
+
+struct maps *
+maps_open(const char *title, const char *value,
+    const struct dict_open_opts *opts, char *err, size_t errsz)
+{
+	return maps_open_with(title, value, open_dict, opts, false, err,
+	    errsz);
 }
 
 const char *

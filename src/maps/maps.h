@@ -50,6 +50,22 @@ struct maps;
  */
 struct maps *maps_open(const char *title, const char *value,
     const struct dict_open_opts *opts, char *err, size_t errsz);
+/*
+ * A maps_open_with() opener: the open table for spec (one element of
+ * the value, as written), or NULL with the reason in err.
+ */
+typedef struct dict *maps_opener(const void *ctx, const char *spec,
+    char *err, size_t errsz);
+/*
+ * maps_open() with the tables given by opener(ctx, spec, ...): the same
+ * splitting, MAPS_MAX_TABLES limit and messages ("title: more than N
+ * tables", "title: <the opener's error>").  With borrow the list only
+ * borrows each table (maps_add_borrowed), otherwise it owns it
+ * (maps_add); either way a failure frees what it opened so far.
+ */
+struct maps *maps_open_with(const char *title, const char *value,
+    maps_opener *opener, const void *ctx, bool borrow, char *err,
+    size_t errsz);
 /* An empty list to fill with maps_add (tests, the proxy client). */
 struct maps *maps_new(const char *title);
 /* Append an open table; the list owns it from now on. */

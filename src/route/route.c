@@ -464,6 +464,16 @@ route_tables_new(const struct config_view *v, route_maps_open_fn *open,
 	    P_parent_domain_matches_subdomains, "transport_maps");
 	rt->propagate_virtual = config_list_contains(v,
 	    P_propagate_unmatched_extensions, "virtual");
+	rt->propagate_canonical = config_list_contains(v,
+	    P_propagate_unmatched_extensions, "canonical");
+	rt->canon_env_sender = config_list_contains(v, P_canonical_classes,
+	    "envelope_sender");
+	rt->canon_env_rcpt = config_list_contains(v, P_canonical_classes,
+	    "envelope_recipient");
+	rt->scanon_env_sender = config_list_contains(v,
+	    P_sender_canonical_classes, "envelope_sender");
+	rt->rcanon_env_rcpt = config_list_contains(v,
+	    P_recipient_canonical_classes, "envelope_recipient");
 	rt->expansion_limit = config_int(v, P_virtual_alias_expansion_limit);
 	rt->recursion_limit = config_int(v, P_virtual_alias_recursion_limit);
 	rt->code_local = (int)config_int(v,

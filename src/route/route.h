@@ -180,6 +180,26 @@ enum route_status route_expand_aliases(struct route_tables *rt,
     const char *address, char ***out, struct route_result *r);
 
 /*
+ * What Postfix's cleanup does to an envelope address before it is
+ * queued.  Canonical mapping: for a sender sender_canonical_maps, for a
+ * recipient recipient_canonical_maps, then canonical_maps; each only
+ * when its *_canonical_classes names the envelope address; the first
+ * match wins and is applied once (not recursively), with canonical(5)'s
+ * lookup order; a result "@domain" keeps the local part, a result
+ * without a domain gets @$myorigin, and an extension the matching key
+ * did not have is kept when propagate_unmatched_extensions names
+ * canonical.  Then the automatic BCC: sender_bcc_maps or
+ * recipient_bcc_maps, looked up with the mapped address; its value must
+ * be one address.  out gets the address to queue (address itself when
+ * nothing matched; the null sender is never mapped), *bcc_r a new
+ * string or NULL.  A table failure or a malformed result is
+ * ROUTE_TEMPFAIL with r->err.  Steps go to r.
+ */
+enum route_status route_rewrite(struct route_tables *rt, const char *address,
+    bool sender, char *out, size_t outsz, char **bcc_r,
+    struct route_result *r);
+
+/*
  * Is domain one of ours?  (mydestination, the virtual and relay domain
  * lists.)  *cls_r gets the class; ROUTE_DEFAULT when not.  For
  * reject_unauth_destination the caller also checks ROUTE_F_ROUTED.

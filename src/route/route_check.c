@@ -17,6 +17,7 @@
 #include "route_int.h"
 #include "strv.h"
 #include "xalloc.h"
+#include "xalloc.h"
 
 /* ------------------------------------------------------------ tables */
 
@@ -470,5 +471,150 @@ route_expand_aliases(struct route_tables *rt, const char *address,
 		buf_deinit(&all);
 	}
 	*out = strv_steal(&x.out);
+	return ROUTE_OK;
+}
+
+/* ------------------------------------------------- canonical, BCC */
+
+/*
+ * canon_one - one canonical table list (id) for address: 1 with the
+ * mapped address in out, 0 when nothing matched, -1 on a failure.
+ */
+static int
+canon_one(struct route_tables *rt, enum rm_id id, const char *address,
+    char *out, size_t outsz, struct route_result *r, char *err,
+    size_t errsz)
+{
+	struct maps_result res;
+	char ext[ROUTE_ADDRESS_MAX_BYTES];
+	const char *dom, *key, *value;
+	size_t llen, ulen;
+	unsigned flags;
+	enum dict_status st;
+	long at;
+	int ret;
+
+	if (user_flag(rt, address, &flags, err, errsz) < 0)
+		return -1;
+	maps_result_init(&res);
+	st = find_address(rt, id, address, flags, &res, err, errsz);
+	if (st != DICT_FOUND) {
+		maps_result_deinit(&res);
+		return st == DICT_TEMPFAIL ? -1 : 0;
+	}
+	key = buf_cstr(&res.key);
+	value = buf_cstr(&res.value);
+	while (*value == ' ' || *value == '\t')
+		value++;
+	/* The extension the matching key did not have. */
+	dom = rt_domain_of(address);
+	llen = dom != NULL ? (size_t)(dom - 1 - address) : strlen(address);
+	ulen = maps_split_extension(address, llen, rt->delim, 0);
+	ext[0] = '\0';
+	if (rt->propagate_canonical && ulen < llen && key[0] != '@' &&
+	    strcasecmp(key, address) != 0)
+		(void)rt_format(ext, sizeof(ext), "%.*s", (int)(llen - ulen),
+		    address + ulen);
+	at = rt_find_op(value, '@', true);
+	if (*value == '\0' || strpbrk(value, " \t,") != NULL) {
+		rt_errf(err, errsz, "%s: %s: the result \"%.100s\" is not one "
+		    "address", rt_maps_params[id].name, address, value);
+		ret = -1;
+	} else if (at == 0) {
+		/* "@domain": keep the local part. */
+		ret = rt_format(out, outsz, "%.*s%s", (int)llen, address,
+		    value) < 0 ? -1 : 1;
+	} else if (at < 0) {
+		ret = rt_format(out, outsz, "%s%s@%s", value, ext,
+		    rt->myorigin) < 0 ? -1 : 1;
+	} else {
+		ret = rt_format(out, outsz, "%.*s%s%s", (int)at, value, ext,
+		    value + at) < 0 ? -1 : 1;
+	}
+	if (ret < 0 && err[0] == '\0')
+		rt_errf(err, errsz, "%s: %s: the result is too long",
+		    rt_maps_params[id].name, address);
+	if (ret > 0)
+		rt_step(r, "%s: %s -> %s (key %s in %s)",
+		    rt_maps_params[id].name, address, out, key,
+		    res.table != NULL ? res.table->spec : "?");
+	maps_result_deinit(&res);
+	return ret;
+}
+
+enum route_status
+route_rewrite(struct route_tables *rt, const char *address, bool sender,
+    char *out, size_t outsz, char **bcc_r, struct route_result *r)
+{
+	char err[ROUTE_ERR_MAX_BYTES], mapped[ROUTE_ADDRESS_MAX_BYTES];
+	enum rm_id own = sender ? RM_SENDER_CANON : RM_RCPT_CANON;
+	bool own_on = sender ? rt->scanon_env_sender : rt->rcanon_env_rcpt;
+	bool all_on = sender ? rt->canon_env_sender : rt->canon_env_rcpt;
+	int rc = 0;
+
+	*bcc_r = NULL;
+	err[0] = '\0';
+	if (rt_copy(out, outsz, address) < 0) {
+		rt_errf(r->err, sizeof(r->err), "%s: address too long",
+		    address);
+		return ROUTE_TEMPFAIL;
+	}
+	/* The null sender and bare addresses are not mapped. */
+	if (*address == '\0' || rt_domain_of(address) == NULL)
+		return ROUTE_OK;
+	/* Postfix: the sender's or recipient's own table first, then
+	 * canonical_maps; each applied once, not recursively. */
+	if (own_on)
+		rc = canon_one(rt, own, address, mapped, sizeof(mapped), r,
+		    err, sizeof(err));
+	if (rc == 0 && all_on)
+		rc = canon_one(rt, RM_CANON, address, mapped, sizeof(mapped),
+		    r, err, sizeof(err));
+	if (rc < 0) {
+		rt_errf(r->err, sizeof(r->err), "%s", err);
+		return ROUTE_TEMPFAIL;
+	}
+	if (rc > 0 && rt_copy(out, outsz, mapped) < 0) {
+		rt_errf(r->err, sizeof(r->err), "%s: the mapped address is "
+		    "too long", address);
+		return ROUTE_TEMPFAIL;
+	}
+	/* The automatic BCC, for the address as it will be queued. */
+	{
+		struct maps_result res;
+		unsigned flags;
+		enum dict_status st;
+		enum rm_id id = sender ? RM_SENDER_BCC : RM_RCPT_BCC;
+
+		if (user_flag(rt, out, &flags, err, sizeof(err)) < 0) {
+			rt_errf(r->err, sizeof(r->err), "%s", err);
+			return ROUTE_TEMPFAIL;
+		}
+		maps_result_init(&res);
+		st = find_address(rt, id, out, flags, &res, err, sizeof(err));
+		if (st == DICT_TEMPFAIL) {
+			maps_result_deinit(&res);
+			rt_errf(r->err, sizeof(r->err), "%s", err);
+			return ROUTE_TEMPFAIL;
+		}
+		if (st == DICT_FOUND) {
+			const char *v = buf_cstr(&res.value);
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (*v == '\0' || strpbrk(v, " \t,") != NULL ||
+			    rt_find_op(v, '@', true) <= 0) {
+				rt_errf(r->err, sizeof(r->err), "%s: %s: the "
+				    "result \"%.100s\" is not one address",
+				    rt_maps_params[id].name, out, v);
+				maps_result_deinit(&res);
+				return ROUTE_TEMPFAIL;
+			}
+			*bcc_r = xstrdup(v);
+			rt_step(r, "%s: %s -> BCC %s", rt_maps_params[id].name,
+			    out, v);
+		}
+		maps_result_deinit(&res);
+	}
 	return ROUTE_OK;
 }

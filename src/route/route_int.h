@@ -79,6 +79,11 @@ struct route_tables {
 	bool show_table;		/* show_user_unknown_table_name */
 	bool transport_parent;		/* transport_maps parent style */
 	bool propagate_virtual;		/* propagate_unmatched_extensions */
+	bool propagate_canonical;	/* ... "canonical" */
+	/* *_canonical_classes: which envelope addresses are mapped */
+	bool canon_env_sender, canon_env_rcpt;		/* canonical_maps */
+	bool scanon_env_sender;		/* sender_canonical_maps */
+	bool rcanon_env_rcpt;		/* recipient_canonical_maps */
 	long long expansion_limit;
 	long long recursion_limit;
 	int code_local;

@@ -23,13 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "buf.h"
+#include "endpoint.h"
 #include "log.h"
 #include "sasl_dovecot.h"
 #include "sasl_dovecot_text.h"
@@ -84,15 +84,14 @@ struct sasl_dovecot_req {
 struct sasl_dovecot {
 	struct event_base *base;
 	char *path;		/* as configured, for logs */
-	char *unix_path;	/* NULL for inet: */
-	char *host, *port;
+	struct endpoint ep;	/* where to connect */
 	unsigned handshake_ms, reply_ms, backoff_min_ms, backoff_max_ms;
 
 	enum conn_state state;
 	int sock;
 	struct event *rev, *wev;
 	struct event *conn_timer, *req_timer, *deliver_ev;
-	struct addrinfo *ai, *ai_next;	/* inet: addresses still to try */
+	struct endpoint_addrs addrs;	/* inet: addresses still to try */
 	struct buf in, out;
 	size_t out_off;
 	uint32_t next_id;
@@ -332,10 +331,7 @@ conn_close(struct sasl_dovecot *d, const char *why, bool failure)
 	uint64_t now = mono_ms();
 
 	conn_drop_socket(d);
-	if (d->ai != NULL) {
-		freeaddrinfo(d->ai);
-		d->ai = d->ai_next = NULL;
-	}
+	endpoint_addrs_free(&d->addrs);
 	evtimer_del(d->conn_timer);
 	d->state = CS_IDLE;
 	d->conn_gen++;
@@ -509,76 +505,29 @@ conn_established(struct sasl_dovecot *d)
 	if (d->wev == NULL)
 		d->wev = event_new(d->base, d->sock, EV_WRITE | EV_PERSIST,
 		    on_write, d);
-	if (d->ai != NULL) {
-		freeaddrinfo(d->ai);
-		d->ai = d->ai_next = NULL;
-	}
+	endpoint_addrs_free(&d->addrs);
 	ms_to_tv(d->handshake_ms, &tv);
 	evtimer_add(d->conn_timer, &tv);
 	(void)send_flush(d);
 }
 
 /*
- * try_inet - connect to the next address of d->ai: 1 connected, 0 in
+ * try_inet - connect to the next address of d->addrs: 1 connected, 0 in
  * progress (state CS_CONNECTING, on_write will tell), -1 when no
  * address is left (errno from the last).
  */
 static int
 try_inet(struct sasl_dovecot *d)
 {
-	int e = ECONNREFUSED;
+	int r = endpoint_inet_try(&d->addrs, &d->sock);
 
-	while (d->ai_next != NULL) {
-		struct addrinfo *a = d->ai_next;
-		int s;
-
-		d->ai_next = a->ai_next;
-		s = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, 0);
-		if (s < 0) {
-			e = errno;
-			continue;
-		}
-		if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
-			d->sock = s;
-			return 1;
-		}
-		if (errno == EINPROGRESS) {
-			d->sock = s;
-			d->state = CS_CONNECTING;
-			d->wev = event_new(d->base, s, EV_WRITE | EV_PERSIST,
-			    on_write, d);
-			event_add(d->wev, NULL);
-			return 0;
-		}
-		e = errno;
-		close(s);
+	if (r == 0) {
+		d->state = CS_CONNECTING;
+		d->wev = event_new(d->base, d->sock, EV_WRITE | EV_PERSIST,
+		    on_write, d);
+		event_add(d->wev, NULL);
 	}
-	errno = e;
-	return -1;
-}
-
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un sun;
-	int s, e;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);	/* checked in new */
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -1;
-	/* A local stream connect completes at once or fails (EAGAIN: the
-	 * listener's backlog is full). */
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		e = errno;
-		close(s);
-		errno = e;
-		return -1;
-	}
-	return s;
+	return r;
 }
 
 /* start_attempt - connect now (state must be CS_IDLE). */
@@ -588,28 +537,21 @@ start_attempt(struct sasl_dovecot *d)
 	struct timeval tv;
 
 	d->conn_gen++;
-	if (d->unix_path != NULL) {
-		d->sock = unix_connect(d->unix_path);
+	if (d->ep.path != NULL) {
+		d->sock = endpoint_unix_connect(d->ep.path);
 		if (d->sock < 0) {
 			conn_fail(d, "cannot connect: %s", strerror(errno));
 			return;
 		}
 	} else {
-		struct addrinfo hints;
-		int r;
+		int r = endpoint_inet_resolve(&d->addrs, d->ep.host,
+		    d->ep.port);
 
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		r = getaddrinfo(d->host, d->port, &hints, &d->ai);
 		if (r != 0) {
-			d->ai = NULL;
-			conn_fail(d, "cannot look up %s: %s", d->host,
+			conn_fail(d, "cannot look up %s: %s", d->ep.host,
 			    gai_strerror(r));
 			return;
 		}
-		d->ai_next = d->ai;
 		if (try_inet(d) < 0) {
 			conn_fail(d, "cannot connect: %s", strerror(errno));
 			return;
@@ -1239,12 +1181,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	struct sasl_dovecot *d = arg;
 
 	if (d->state == CS_CONNECTING) {
-		int err = 0;
-		socklen_t elen = sizeof(err);
+		int err = endpoint_connect_error(d->sock);
 
-		if (getsockopt(d->sock, SOL_SOCKET, SO_ERROR, &err,
-		    &elen) < 0)
-			err = errno;
 		if (err == EINPROGRESS)
 			return;
 		if (err != 0) {
@@ -1272,38 +1210,21 @@ on_write(evutil_socket_t fd, short what, void *arg)
 /* ---------------------------------------------------------------- */
 /* Client                                                           */
 
-/* split "inet:host:port" (host may be "[v6]"). */
-static int
-parse_inet(struct sasl_dovecot *d, const char *spec, const char **error_r)
+/* endpoint_error - our wording for what endpoint_parse() refused. */
+static const char *
+endpoint_error(enum endpoint_status st)
 {
-	const char *colon, *hs = spec, *he;
-
-	if (spec[0] == '[') {
-		he = strchr(spec, ']');
-		if (he == NULL || he[1] != ':') {
-			*error_r = "malformed inet:[address]:port";
-			return -1;
-		}
-		hs = spec + 1;
-		colon = he + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (colon == NULL) {
-			*error_r = "inet: needs host:port";
-			return -1;
-		}
-		he = colon;
+	switch (st) {
+	case ENDPOINT_BAD_BRACKET:
+		return "malformed inet:[address]:port";
+	case ENDPOINT_NO_PORT:
+		return "inet: needs host:port";
+	case ENDPOINT_BAD_HOST:
+	case ENDPOINT_BAD_PORT:
+		return "inet: needs a host and a port 1-65535";
+	default:
+		return "Dovecot auth socket path empty or too long";
 	}
-	if (he == hs || colon[1] == '\0' || strlen(colon + 1) > 5 ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strtol(colon + 1, NULL, 10) < 1 ||
-	    strtol(colon + 1, NULL, 10) > 65535) {
-		*error_r = "inet: needs a host and a port 1-65535";
-		return -1;
-	}
-	d->host = xstrndup(hs, (size_t)(he - hs));
-	d->port = xstrdup(colon + 1);
-	return 0;
 }
 
 struct sasl_dovecot *
@@ -1311,29 +1232,21 @@ sasl_dovecot_new(struct event_base *base, const char *path,
     const char **error_r)
 {
 	struct sasl_dovecot *d;
-	struct sockaddr_un sun;
+	enum endpoint_status st;
 
 	if (path == NULL || path[0] == '\0') {
 		*error_r = "empty Dovecot auth socket path";
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
-	if (strncmp(path, "inet:", 5) == 0) {
-		if (parse_inet(d, path + 5, error_r) < 0) {
-			free(d);
-			return NULL;
-		}
-	} else {
-		if (strncmp(path, "unix:", 5) == 0)
-			path += 5;
-		if (path[0] == '\0' ||
-		    strlen(path) >= sizeof(sun.sun_path)) {
-			*error_r = "Dovecot auth socket path empty or too long";
-			free(d);
-			return NULL;
-		}
-		d->unix_path = xstrdup(path);
+	st = endpoint_parse(path, ENDPOINT_BARE_PATH, &d->ep);
+	if (st != ENDPOINT_OK) {
+		*error_r = endpoint_error(st);
+		free(d);
+		return NULL;
 	}
+	if (strncmp(path, "unix:", 5) == 0)
+		path += 5;
 	d->path = xstrdup(path);
 	d->base = base;
 	d->handshake_ms = SASL_DOVECOT_HANDSHAKE_TIMEOUT_MS;
@@ -1435,8 +1348,7 @@ destroy(struct sasl_dovecot *d)
 		req_free(r);
 	}
 	conn_drop_socket(d);
-	if (d->ai != NULL)
-		freeaddrinfo(d->ai);
+	endpoint_addrs_free(&d->addrs);
 	event_free(d->conn_timer);
 	event_free(d->req_timer);
 	event_free(d->deliver_ev);
@@ -1444,9 +1356,7 @@ destroy(struct sasl_dovecot *d)
 	buf_deinit(&d->out);
 	buf_deinit(&d->mechs_text);
 	free(d->path);
-	free(d->unix_path);
-	free(d->host);
-	free(d->port);
+	endpoint_clear(&d->ep);
 	free(d);
 }
 

@@ -99,6 +99,7 @@ static struct {
 				 * parent_domain_matches_subdomains */
 	const char *content_filter;
 	bool no_unknown_rcpt_checks;	/* receive_override_options */
+	bool rewrite_sender, rewrite_rcpt;	/* canonical or BCC maps */
 	const struct config_view *view;
 	struct lookup_client *lc;
 } ck;
@@ -158,6 +159,8 @@ struct smtpd_check_state {
 	const struct item *waiting;	/* the item whose answer we await */
 	char *sticky;			/* delay_reject = no refusal */
 	struct smtpd_check_actions act;
+	smtpd_rewrite_done *rewrite_done;	/* a rewrite is under way */
+	bool rewrite_sender;
 };
 
 /* ---------------------------------------------------------------- */
@@ -445,10 +448,18 @@ smtpd_check_init(const struct config_view *v)
 	ck.parent_matches = config_list_contains(v,
 	    P_parent_domain_matches_subdomains, "smtpd_access_maps");
 	ck.content_filter = config_str(v, P_content_filter);
+	ck.rewrite_sender = *config_str(v, P_sender_canonical_maps) != '\0' ||
+	    *config_str(v, P_canonical_maps) != '\0' ||
+	    *config_str(v, P_sender_bcc_maps) != '\0';
+	ck.rewrite_rcpt = *config_str(v, P_recipient_canonical_maps) != '\0' ||
+	    *config_str(v, P_canonical_maps) != '\0' ||
+	    *config_str(v, P_recipient_bcc_maps) != '\0';
 	opts = config_list(v, P_receive_override_options);
 	for (size_t i = 0; opts[i] != NULL; i++) {
 		if (strcasecmp(opts[i], "no_unknown_recipient_checks") == 0)
 			ck.no_unknown_rcpt_checks = true;
+		if (strcasecmp(opts[i], "no_address_mappings") == 0)
+			ck.rewrite_sender = ck.rewrite_rcpt = false;
 	}
 	strv_free(&opts);
 }
@@ -522,6 +533,7 @@ smtpd_check_cancel(struct session *s)
 		st->preq = NULL;
 	}
 	st->waiting = NULL;
+	st->rewrite_done = NULL;
 	frames_clear(st);
 	free(st->rcpt);
 	st->rcpt = NULL;
@@ -845,19 +857,6 @@ numeric_reply(const char *v, int *code_r, char *dsn, size_t dsnsz,
 	return true;
 }
 
-static char **
-strv_push(char **v, const char *s)
-{
-	size_t n = 0;
-
-	while (v != NULL && v[n] != NULL)
-		n++;
-	v = xreallocarray(v, n + 2, sizeof(*v));
-	v[n] = xstrdup(s);
-	v[n + 1] = NULL;
-	return v;
-}
-
 /*
  * access_result - what an access(5) table value means (Postfix's
  * actions, or a restriction list to evaluate in place).
@@ -961,7 +960,7 @@ access_result(struct smtpd_check_state *st, const struct item *it,
 			free(a->redirect);
 			a->redirect = xstrdup(rest);
 		} else {
-			a->bcc = strv_push(a->bcc, rest);
+			a->bcc = strv_append(a->bcc, rest);
 		}
 		return V_NONE;
 	}
@@ -973,7 +972,7 @@ access_result(struct smtpd_check_state *st, const struct item *it,
 			return config_error(st, "%s %s: PREPEND needs a header "
 			    "\"Name: value\", got \"%.100s\"", it->name, it->arg,
 			    rest);
-		a->prepend = strv_push(a->prepend, rest);
+		a->prepend = strv_append(a->prepend, rest);
 		return V_NONE;
 	}
 	/* Otherwise: restrictions (and class names) to apply here. */
@@ -1607,4 +1606,58 @@ smtpd_check_start(struct session *s, enum smtpd_check_stage stage,
 		break;
 	}
 	run(st);
+}
+
+/* ---------------------------------------------------------------- */
+/* Canonical mapping and automatic BCC                              */
+
+bool
+smtpd_check_rewrite_wanted(bool sender)
+{
+	return sender ? ck.rewrite_sender : ck.rewrite_rcpt;
+}
+
+static void
+on_rewrite(void *ctx, enum dict_status status, const char *text, size_t len)
+{
+	struct smtpd_check_state *st = ctx;
+	struct session *s = st->s;
+	smtpd_rewrite_done *done = st->rewrite_done;
+	struct lookup_route_answer a;
+	char who[128], reply[SMTPD_REPLY_MAX_BYTES];
+
+	st->lreq = NULL;
+	st->rewrite_done = NULL;
+	s->paused = false;
+	memset(&a, 0, sizeof(a));
+	if (status == DICT_FOUND && lookup_route_answer_parse(text, len, &a) ==
+	    0 && a.address != NULL) {
+		done(s, true, a.address, a.rcpts != NULL ? a.rcpts[0] : NULL,
+		    NULL);
+	} else {
+		log_warning("%s: %s address mapping failed: %.*s; the command "
+		    "gets a temporary failure", smtpd_client_label(s, who,
+		    sizeof(who)), st->rewrite_sender ? "sender" : "recipient",
+		    status == DICT_TEMPFAIL ? (int)len : 25, status ==
+		    DICT_TEMPFAIL ? text : "a malformed route answer");
+		snprintf(reply, sizeof(reply), "451 4.3.0 Error: temporary "
+		    "lookup failure");
+		done(s, false, NULL, NULL, reply);
+	}
+	lookup_route_answer_deinit(&a);
+	smtpd_session_process(s);
+}
+
+void
+smtpd_check_rewrite(struct session *s, bool sender, const char *address,
+    smtpd_rewrite_done *done)
+{
+	struct smtpd_check_state *st = state_of(s);
+
+	st->rewrite_done = done;
+	st->rewrite_sender = sender;
+	s->paused = true;
+	st->lreq = lookup_client_route(lc(), smtpd_cfg.route_service, sender ?
+	    LOOKUP_ROUTE_REWRITE_SENDER : LOOKUP_ROUTE_REWRITE_RCPT, address,
+	    on_rewrite, st);
 }

@@ -106,6 +106,22 @@ struct smtpd_check_actions {
 struct smtpd_check_actions *smtpd_check_actions(struct session *s);
 void smtpd_check_reset_actions(struct session *s);
 
+/*
+ * Canonical mapping and automatic BCC of an accepted envelope address
+ * (sender_canonical_maps, recipient_canonical_maps, canonical_maps,
+ * sender_bcc_maps, recipient_bcc_maps; off with receive_override_options
+ * = no_address_mappings), done by the lookup process.
+ * smtpd_check_rewrite_wanted: whether any applies to senders (or
+ * recipients).  smtpd_check_rewrite: always asynchronous; the session
+ * reads no input until done runs: ok with the address to queue and a
+ * BCC address or NULL, or !ok with a 451 reply (the cause is logged).
+ */
+typedef void smtpd_rewrite_done(struct session *s, bool ok,
+    const char *address, const char *bcc, const char *reply);
+bool smtpd_check_rewrite_wanted(bool sender);
+void smtpd_check_rewrite(struct session *s, bool sender, const char *address,
+    smtpd_rewrite_done *done);
+
 /* Free the per-session state (session end). */
 void smtpd_check_session_end(struct session *s);
 

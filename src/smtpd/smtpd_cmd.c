@@ -287,6 +287,37 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 	smtpd_mail_accept(s);
 }
 
+/* mail_ok - 250, after the sender's canonical mapping and BCC. */
+static void
+mail_rewritten(struct session *s, bool ok, const char *address,
+    const char *bcc, const char *reply)
+{
+	if (!ok) {
+		smtpd_mail_refuse(s, reply);
+		return;
+	}
+	free(s->queue_sender);
+	s->queue_sender = xstrdup(address);
+	if (bcc != NULL) {
+		struct smtpd_check_actions *a = smtpd_check_actions(s);
+
+		a->bcc = strv_append(a->bcc, bcc);
+	}
+	s->oks[SMTP_VERB_MAIL]++;
+	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+mail_ok(struct session *s)
+{
+	if (s->mail.from.text[0] != '\0' && smtpd_check_rewrite_wanted(true)) {
+		smtpd_check_rewrite(s, true, s->mail.from.text, mail_rewritten);
+		return;
+	}
+	s->oks[SMTP_VERB_MAIL]++;
+	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
 static void
 mail_checked(struct session *s, const struct smtpd_check_result *r)
 {
@@ -294,8 +325,7 @@ mail_checked(struct session *s, const struct smtpd_check_result *r)
 		smtpd_mail_refuse(s, r->reply);
 		return;
 	}
-	s->oks[SMTP_VERB_MAIL]++;
-	smtpd_reply(s, "250 2.1.0 Ok");
+	mail_ok(s);
 }
 
 void
@@ -313,8 +343,7 @@ smtpd_mail_accept(struct session *s)
 		smtpd_check_start(s, SMTPD_CHECK_MAIL, NULL, mail_checked);
 		return;
 	}
-	s->oks[SMTP_VERB_MAIL]++;
-	smtpd_reply(s, "250 2.1.0 Ok");
+	mail_ok(s);
 }
 
 void
@@ -389,6 +418,30 @@ smtpd_rcpt_pending_clear(struct session *s)
 	memset(&s->pending_rcpt, 0, sizeof(s->pending_rcpt));
 }
 
+static void rcpt_add(struct session *s);
+
+/* rcpt_rewritten - the recipient to queue (canonical maps) and its
+ * automatic BCC. */
+static void
+rcpt_rewritten(struct session *s, bool ok, const char *address,
+    const char *bcc, const char *reply)
+{
+	if (!ok) {
+		smtpd_log_reject(s, "RCPT", reply, s->pending_rcpt.addr);
+		smtpd_rcpt_pending_clear(s);
+		smtpd_reply_error(s, "%s", reply);
+		return;
+	}
+	free(s->pending_rcpt.addr);
+	s->pending_rcpt.addr = xstrdup(address);
+	if (bcc != NULL) {
+		struct smtpd_check_actions *a = smtpd_check_actions(s);
+
+		a->bcc = strv_append(a->bcc, bcc);
+	}
+	rcpt_add(s);
+}
+
 static void
 rcpt_checked(struct session *s, const struct smtpd_check_result *r)
 {
@@ -398,6 +451,18 @@ rcpt_checked(struct session *s, const struct smtpd_check_result *r)
 		smtpd_reply_error(s, "%s", r->reply);
 		return;
 	}
+	if (smtpd_check_rewrite_wanted(false)) {
+		smtpd_check_rewrite(s, false, s->pending_rcpt.addr,
+		    rcpt_rewritten);
+		return;
+	}
+	rcpt_add(s);
+}
+
+/* rcpt_add - the pending recipient joins the transaction: 250. */
+static void
+rcpt_add(struct session *s)
+{
 	if (s->nrcpts == s->rcpt_cap) {
 		s->rcpt_cap = s->rcpt_cap == 0 ? 4 : s->rcpt_cap * 2;
 		s->rcpts = xreallocarray(s->rcpts, s->rcpt_cap,

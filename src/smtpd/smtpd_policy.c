@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,16 +31,15 @@
 
 #include "buf.h"
 #include "config.h"
+#include "endpoint.h"
 #include "log.h"
 #include "smtpd_policy.h"
-#include "strnum.h"
 #include "strv.h"
 #include "xalloc.h"
 
 #define READ_CHUNK 4096
 #define WHY_MAX 512
 #define NAME_MAX_BYTES 64
-#define HOST_MAX_BYTES 255
 #define OPTION_VALUE_MAX POLICY_VALUE_MAX_BYTES
 
 /* ---------------------------------------------------------------- */
@@ -49,8 +47,7 @@
 
 struct policy_spec {
 	char *endpoint;		/* "inet:host:port" / "unix:path" */
-	char *host, *port;	/* inet: (host without brackets) */
-	char *path;		/* unix: */
+	struct endpoint ep;	/* parsed endpoint */
 	long long timeout, max_idle, max_ttl, retry_delay;	/* seconds */
 	long long request_limit, try_limit;
 	char *default_action;	/* NULL: none */
@@ -70,7 +67,7 @@ struct policy_conn {
 	enum conn_state state;
 	int sock;
 	struct event *rev, *wev, *timer;
-	struct addrinfo *ai, *ai_next;	/* inet: addresses still to try */
+	struct endpoint_addrs addrs;	/* inet: addresses still to try */
 	bool busy;		/* a request (maybe cancelled) is on it */
 	struct policy_request *req;	/* NULL when idle or cancelled */
 	struct buf in, out;
@@ -359,25 +356,6 @@ spec_defaults(struct policy_spec *s, const struct config_view *v)
 	}
 }
 
-static bool
-host_ok(const char *h, size_t len, bool bracketed)
-{
-	if (len == 0 || len > HOST_MAX_BYTES)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)h[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-		    c == '_')
-			continue;
-		if (bracketed && (c == ':' || c == '%'))
-			continue;
-		return false;
-	}
-	return true;
-}
-
 /* parse_endpoint - the first element: "inet:h:p", "unix:p", "local:p". */
 static int
 parse_endpoint(struct policy_spec *s, const char *ep, char *err,
@@ -385,65 +363,41 @@ parse_endpoint(struct policy_spec *s, const char *ep, char *err,
 {
 	const char *colon = strchr(ep, ':');
 
-	if (colon == NULL) {
+	switch (endpoint_parse(ep, 0, &s->ep)) {
+	case ENDPOINT_OK:
+		if (s->ep.path != NULL)
+			s->endpoint = xasprintf("unix:%s", s->ep.path);
+		else
+			s->endpoint = xstrdup(ep);
+		return 0;
+	case ENDPOINT_NO_TYPE:
 		set_err(err, errsz, "\"%.100s\" is not a policy service: use "
 		    "inet:host:port or unix:pathname (unix:private/name for "
 		    "a socket under the queue directory)", ep);
 		return -1;
-	}
-	if (strncmp(ep, "inet:", 5) == 0) {
-		const char *spec = ep + 5, *hs = spec, *he, *pc;
-		long long port;
-		const char *nerr = NULL;
-
-		if (spec[0] == '[') {
-			he = strchr(spec, ']');
-			if (he == NULL || he[1] != ':') {
-				set_err(err, errsz, "malformed policy service "
-				    "\"%.100s\": expected inet:[address]:port",
-				    ep);
-				return -1;
-			}
-			hs = spec + 1;
-			pc = he + 1;
-		} else {
-			pc = strrchr(spec, ':');
-			if (pc == NULL) {
-				set_err(err, errsz, "malformed policy service "
-				    "\"%.100s\": expected inet:host:port", ep);
-				return -1;
-			}
-			he = pc;
-		}
-		if (!host_ok(hs, (size_t)(he - hs), spec[0] == '[')) {
-			set_err(err, errsz, "malformed policy service "
-			    "\"%.100s\": bad host name or address", ep);
-			return -1;
-		}
-		if (strnum_parse_ll(pc + 1, 1, 65535, &port, &nerr) < 0) {
-			set_err(err, errsz, "malformed policy service "
-			    "\"%.100s\": the port must be a number 1-65535",
-			    ep);
-			return -1;
-		}
-		s->host = xstrndup(hs, (size_t)(he - hs));
-		s->port = xstrdup(pc + 1);
-		s->endpoint = xstrdup(ep);
-		return 0;
-	}
-	if (strncmp(ep, "unix:", 5) == 0 || strncmp(ep, "local:", 6) == 0) {
-		const char *p = colon + 1;
-		struct sockaddr_un sun;
-
-		if (p[0] == '\0' || strlen(p) >= sizeof(sun.sun_path)) {
-			set_err(err, errsz, "policy service \"%.100s\": the "
-			    "socket path is empty or longer than %zu bytes",
-			    ep, sizeof(sun.sun_path) - 1);
-			return -1;
-		}
-		s->path = xstrdup(p);
-		s->endpoint = xasprintf("unix:%s", p);
-		return 0;
+	case ENDPOINT_BAD_BRACKET:
+		set_err(err, errsz, "malformed policy service \"%.100s\": "
+		    "expected inet:[address]:port", ep);
+		return -1;
+	case ENDPOINT_NO_PORT:
+		set_err(err, errsz, "malformed policy service \"%.100s\": "
+		    "expected inet:host:port", ep);
+		return -1;
+	case ENDPOINT_BAD_HOST:
+		set_err(err, errsz, "malformed policy service \"%.100s\": "
+		    "bad host name or address", ep);
+		return -1;
+	case ENDPOINT_BAD_PORT:
+		set_err(err, errsz, "malformed policy service \"%.100s\": "
+		    "the port must be a number 1-65535", ep);
+		return -1;
+	case ENDPOINT_BAD_PATH:
+		set_err(err, errsz, "policy service \"%.100s\": the socket "
+		    "path is empty or longer than %zu bytes", ep,
+		    endpoint_path_max());
+		return -1;
+	case ENDPOINT_BAD_TYPE:
+		break;
 	}
 	set_err(err, errsz, "unknown policy service type \"%.*s:\" in "
 	    "\"%.100s\": use inet:host:port or unix:pathname",
@@ -628,9 +582,7 @@ policy_spec_free(struct policy_spec **sp)
 	if (s == NULL)
 		return;
 	free(s->endpoint);
-	free(s->host);
-	free(s->port);
-	free(s->path);
+	endpoint_clear(&s->ep);
 	free(s->default_action);
 	free(s->policy_context);
 	free(s->key);
@@ -644,9 +596,7 @@ spec_dup(const struct policy_spec *o)
 
 	*s = *o;
 	s->endpoint = xstrdup(o->endpoint);
-	s->host = o->host != NULL ? xstrdup(o->host) : NULL;
-	s->port = o->port != NULL ? xstrdup(o->port) : NULL;
-	s->path = o->path != NULL ? xstrdup(o->path) : NULL;
+	endpoint_copy(&s->ep, &o->ep);
 	s->default_action = o->default_action != NULL ?
 	    xstrdup(o->default_action) : NULL;
 	s->policy_context = xstrdup(o->policy_context);
@@ -869,8 +819,7 @@ conn_close(struct policy_conn *c)
 	event_free(c->timer);
 	if (c->sock >= 0)
 		close(c->sock);
-	if (c->ai != NULL)
-		freeaddrinfo(c->ai);
+	endpoint_addrs_free(&c->addrs);
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
 	free(c->instance);
@@ -995,64 +944,6 @@ conn_idle(struct policy_conn *c)
 	conn_arm_timer(c, now + until);
 }
 
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un sun;
-	int s, e;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);	/* checked in parse */
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -1;
-	/* A local stream connect completes at once or fails (EAGAIN: the
-	 * listener's backlog is full). */
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		e = errno;
-		close(s);
-		errno = e;
-		return -1;
-	}
-	return s;
-}
-
-/*
- * try_inet - connect c to its next address: 1 connected, 0 in progress
- * (on_conn_write tells), -1 when none is left (errno from the last).
- */
-static int
-try_inet(struct policy_conn *c)
-{
-	int e = ECONNREFUSED;
-
-	while (c->ai_next != NULL) {
-		struct addrinfo *a = c->ai_next;
-		int s;
-
-		c->ai_next = a->ai_next;
-		s = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, 0);
-		if (s < 0) {
-			e = errno;
-			continue;
-		}
-		if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
-			c->sock = s;
-			return 1;
-		}
-		if (errno == EINPROGRESS) {
-			c->sock = s;
-			return 0;
-		}
-		e = errno;
-		close(s);
-	}
-	errno = e;
-	return -1;
-}
-
 static void
 conn_fail_connect(struct policy_conn *c, int e)
 {
@@ -1069,10 +960,7 @@ conn_ready(struct policy_conn *c)
 	struct policy_client *pc = c->pc;
 
 	c->state = CONN_READY;
-	if (c->ai != NULL) {
-		freeaddrinfo(c->ai);
-		c->ai = c->ai_next = NULL;
-	}
+	endpoint_addrs_free(&c->addrs);
 	if (c->wev != NULL)
 		event_free(c->wev);
 	c->rev = event_new(pc->base, c->sock, EV_READ | EV_PERSIST,
@@ -1108,8 +996,8 @@ conn_open(struct policy_client *pc, struct policy_request *r)
 	pc->nconns++;
 	if (conn_attach(c, r) < 0)
 		return;
-	if (s->path != NULL) {
-		c->sock = unix_connect(s->path);
+	if (s->ep.path != NULL) {
+		c->sock = endpoint_unix_connect(s->ep.path);
 		if (c->sock < 0) {
 			conn_fail_connect(c, errno);
 			return;
@@ -1117,22 +1005,15 @@ conn_open(struct policy_client *pc, struct policy_request *r)
 		conn_ready(c);
 		return;
 	} else {
-		struct addrinfo hints;
-		int rc;
+		int rc = endpoint_inet_resolve(&c->addrs, s->ep.host,
+		    s->ep.port);
 
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		rc = getaddrinfo(s->host, s->port, &hints, &c->ai);
 		if (rc != 0) {
-			c->ai = NULL;
 			conn_fail(c, "cannot be reached: cannot look up "
-			    "%s: %s", s->host, gai_strerror(rc));
+			    "%s: %s", s->ep.host, gai_strerror(rc));
 			return;
 		}
-		c->ai_next = c->ai;
-		switch (try_inet(c)) {
+		switch (endpoint_inet_try(&c->addrs, &c->sock)) {
 		case -1:
 			conn_fail_connect(c, errno);
 			return;
@@ -1328,12 +1209,8 @@ on_conn_write(evutil_socket_t fd, short what, void *arg)
 	struct policy_client *pc = c->pc;
 
 	if (c->state == CONN_CONNECTING) {
-		int err = 0;
-		socklen_t elen = sizeof(err);
+		int err = endpoint_connect_error(c->sock);
 
-		if (getsockopt(c->sock, SOL_SOCKET, SO_ERROR, &err,
-		    &elen) < 0)
-			err = errno;
 		if (err == EINPROGRESS)
 			return;
 		if (err != 0) {
@@ -1341,7 +1218,7 @@ on_conn_write(evutil_socket_t fd, short what, void *arg)
 			c->wev = NULL;
 			close(c->sock);
 			c->sock = -1;
-			switch (try_inet(c)) {
+			switch (endpoint_inet_try(&c->addrs, &c->sock)) {
 			case -1:
 				conn_fail_connect(c, err);
 				dispatch(pc);

@@ -185,6 +185,8 @@ struct session {
 	struct rcpt *rcpts;
 	size_t nrcpts;
 	struct rcpt pending_rcpt;	/* RCPT while its checks run */
+	char *queue_sender;		/* sender after canonical mapping
+					 * (NULL: as the client gave it) */
 	char instance[40];		/* per transaction (policy) */
 	size_t rcpt_cap;
 	struct queue_client *qc;

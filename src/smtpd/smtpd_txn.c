@@ -51,6 +51,8 @@ smtpd_transaction_reset(struct session *s)
 	if (s->instance[0] != '\0')
 		policy_instance_end(s->instance);
 	s->instance[0] = '\0';
+	free(s->queue_sender);
+	s->queue_sender = NULL;
 	smtp_mail_args_deinit(&s->mail);
 	memset(&s->mail, 0, sizeof(s->mail));
 	s->have_mail = false;
@@ -139,7 +141,8 @@ write_envelope(struct session *s)
 	env.helo = helo;
 	env.protocol = UNCONST(proto);
 	env.service = UNCONST(smtpd_cfg.service);
-	env.sender = s->mail.from.text;
+	env.sender = s->queue_sender != NULL ? s->queue_sender :
+	    s->mail.from.text;
 	if (s->mail.has_size) {
 		snprintf(sizebuf, sizeof(sizebuf), "%llu",
 		    (unsigned long long)s->mail.size);

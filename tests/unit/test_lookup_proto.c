@@ -847,7 +847,7 @@ test_route_frames(void **state)
 	assert_int_equal(lookup_proto_put_route(&b, 1, 0,
 	    (enum lookup_route_op)0, "", "a"), -1);
 	assert_int_equal(lookup_proto_put_route(&b, 1, 0,
-	    (enum lookup_route_op)4, "", "a"), -1);
+	    (enum lookup_route_op)6, "", "a"), -1);
 	assert_int_equal(lookup_proto_put_route(&b, 1, LOOKUP_F_VERIFY,
 	    LOOKUP_ROUTE_RESOLVE, "", "a"), -1);
 	assert_int_equal(b.len, 0);

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "sasl_dovecot.h"
 #include "sasl_dovecot_text.h"
+#include "test_support.h"
 #include "xalloc.h"
 
 /* "\0alice\0secret" */
@@ -62,10 +63,8 @@
 
 struct fake {
 	struct event_base *base;
-	char dir[64];
-	char path[128];
+	struct test_listener l;	/* where it listens */
 	char spec[160];		/* what sasl_dovecot_new() gets */
-	int lsock;
 	struct event *lev;
 	unsigned accepted;
 	int conn;		/* the latest connection, -1 none */
@@ -75,20 +74,6 @@ struct fake {
 	const char *hello;	/* sent when a connection comes in */
 	bool close_after_hello;
 };
-
-static void
-write_all(int sock, const void *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		assert_true(w > 0);
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
-}
 
 static void
 fake_drop(struct fake *f)
@@ -124,7 +109,7 @@ static void
 on_faccept(evutil_socket_t fd, short what, void *arg)
 {
 	struct fake *f = arg;
-	int s = accept4(f->lsock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int s = accept4(f->l.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (s < 0)
 		return;
@@ -136,7 +121,7 @@ on_faccept(evutil_socket_t fd, short what, void *arg)
 	f->cev = event_new(f->base, s, EV_READ | EV_PERSIST, on_fconn, f);
 	event_add(f->cev, NULL);
 	if (f->hello != NULL)
-		write_all(s, f->hello, strlen(f->hello));
+		test_write_all(s, f->hello, strlen(f->hello));
 	if (f->close_after_hello)
 		shutdown(s, SHUT_WR);
 }
@@ -149,40 +134,14 @@ fake_init(struct fake *f, struct event_base *base, bool tcp)
 	f->conn = -1;
 	f->hello = HELLO;
 	buf_init(&f->in, 1 << 20);
-	if (tcp) {
-		struct sockaddr_in sin;
-		socklen_t slen = sizeof(sin);
-
-		f->lsock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		assert_true(f->lsock >= 0);
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(bind(f->lsock, (struct sockaddr *)&sin,
-		    sizeof(sin)), 0);
-		assert_int_equal(getsockname(f->lsock,
-		    (struct sockaddr *)&sin, &slen), 0);
+	test_listener_open(&f->l, tcp, "sdv", "auth-client");
+	if (tcp)
 		snprintf(f->spec, sizeof(f->spec), "inet:127.0.0.1:%u",
-		    (unsigned)ntohs(sin.sin_port));
-	} else {
-		struct sockaddr_un sun;
-
-		snprintf(f->dir, sizeof(f->dir), "/tmp/ostia-sdv-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		snprintf(f->path, sizeof(f->path), "%s/auth-client", f->dir);
-		snprintf(f->spec, sizeof(f->spec), "%s", f->path);
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, f->path, strlen(f->path) + 1);
-		f->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		assert_true(f->lsock >= 0);
-		assert_int_equal(bind(f->lsock, (struct sockaddr *)&sun,
-		    sizeof(sun)), 0);
-	}
-	assert_int_equal(listen(f->lsock, 16), 0);
-	f->lev = event_new(base, f->lsock, EV_READ | EV_PERSIST, on_faccept,
+		    f->l.port);
+	else
+		snprintf(f->spec, sizeof(f->spec), "%s", f->l.path);
+	assert_int_equal(listen(f->l.fd, 16), 0);
+	f->lev = event_new(base, f->l.fd, EV_READ | EV_PERSIST, on_faccept,
 	    f);
 	event_add(f->lev, NULL);
 }
@@ -192,12 +151,8 @@ fake_deinit(struct fake *f)
 {
 	fake_drop(f);
 	event_free(f->lev);
-	close(f->lsock);
+	test_listener_remove(&f->l);
 	buf_deinit(&f->in);
-	if (f->path[0] != '\0')
-		unlink(f->path);
-	if (f->dir[0] != '\0')
-		rmdir(f->dir);
 }
 
 static void
@@ -213,7 +168,7 @@ fake_send(struct fake *f, const char *fmt, ...)
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	write_all(f->conn, s, strlen(s));
+	test_write_all(f->conn, s, strlen(s));
 	free(s);
 }
 
@@ -247,43 +202,6 @@ fake_line(const struct fake *f, size_t i)
 	memcpy(line, p, (size_t)(lf - p));
 	line[lf - p] = '\0';
 	return line;
-}
-
-/* ---------------------------------------------------------------- */
-/* Running the loop                                                 */
-
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
-{
-}
-
-typedef bool cond_fn(void *arg);
-
-/* Run the loop until cond holds; fail the test after 10 s. */
-static void
-run_until(struct event_base *base, cond_fn *cond, void *arg)
-{
-	struct timeval tick = { 0, 2000 };
-	struct event *t = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-	time_t start = time(NULL);
-
-	event_add(t, &tick);
-	while (!cond(arg)) {
-		assert_true(time(NULL) - start < 10);
-		event_base_loop(base, EVLOOP_ONCE);
-	}
-	event_free(t);
-}
-
-/* Run the loop for about ms milliseconds. */
-static void
-run_for(struct event_base *base, unsigned ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
 }
 
 /* ---------------------------------------------------------------- */
@@ -456,7 +374,7 @@ wait_lines(struct ctx *c, size_t n)
 {
 	struct nlines_arg a = { &c->f, n };
 
-	run_until(c->base, has_nlines, &a);
+	test_run_until(c->base, has_nlines, &a);
 }
 
 struct accepted_arg {
@@ -478,7 +396,7 @@ wait_accepted(struct ctx *c, unsigned n)
 {
 	struct accepted_arg a = { &c->f, n };
 
-	run_until(c->base, has_accepted, &a);
+	test_run_until(c->base, has_accepted, &a);
 }
 
 static bool
@@ -500,7 +418,7 @@ handshake(struct ctx *c)
 	char cpid[32];
 
 	sasl_dovecot_connect(c->d);
-	run_until(c->base, is_ready, c->d);
+	test_run_until(c->base, is_ready, c->d);
 	wait_lines(c, 2);
 	assert_string_equal(fake_line(&c->f, 0), "VERSION\t1\t2");
 	snprintf(cpid, sizeof(cpid), "CPID\t%ld", (long)getpid());
@@ -524,7 +442,7 @@ test_handshake_and_mechs(void **state)
 	q = sasl_dovecot_wait(c->d, on_result, &w);
 	inside_api = false;
 	assert_non_null(q);
-	run_until(c->base, res_done, &w);
+	test_run_until(c->base, res_done, &w);
 	assert_int_equal(w.step, SASL_STEP_OK);
 	assert_string_equal(w.data, "PLAIN LOGIN CRAM-MD5 ANONYMOUS");
 	assert_int_equal(c->f.accepted, 1);
@@ -552,13 +470,13 @@ test_handshake_and_mechs(void **state)
 	(void)sasl_dovecot_wait(c->d, on_result, &w);
 	inside_api = false;
 	assert_int_equal(w.calls, 0);
-	run_until(c->base, res_done, &w);
+	test_run_until(c->base, res_done, &w);
 	assert_int_equal(w.step, SASL_STEP_OK);
 	assert_int_equal(sasl_dovecot_pending(c->d), 0);
 
 	/* The mechanisms outlive the connection. */
 	fake_drop(&c->f);
-	run_for(c->base, 30);
+	test_run_for(c->base, 30);
 	assert_false(sasl_dovecot_is_ready(c->d));
 	assert_string_equal(sasl_dovecot_mechs(c->d, 0, 0),
 	    "PLAIN LOGIN CRAM-MD5 ANONYMOUS");
@@ -583,7 +501,7 @@ test_plain_initial_response(void **state)
 	    "\tlport=587\trport=40001\tsession=sess-1.a\tresp=" PLAIN_ALICE);
 	assert_int_equal(sasl_dovecot_pending(c->d), 1);
 	fake_send(&c->f, "OK\t1\tuser=alice\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.step, SASL_STEP_OK);
 	assert_string_equal(r.data, "alice");
@@ -605,7 +523,7 @@ test_plain_initial_response(void **state)
 	assert_string_equal(fake_line(&c->f, 3),
 	    "AUTH\t2\tPLAIN\tservice=smtp\tresp==");
 	fake_send(&c->f, "FAIL\t2\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_FAIL);
 	assert_false(r.has_data);
 	assert_false(r.has_user);
@@ -625,7 +543,7 @@ test_login_two_steps(void **state)
 	assert_string_equal(fake_line(&c->f, 2),
 	    "AUTH\t1\tLOGIN\tservice=smtp");
 	fake_send(&c->f, "CONT\t1\tVXNlcm5hbWU6\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_CONTINUE);
 	assert_string_equal(r.data, "VXNlcm5hbWU6");
 	assert_false(r.has_user);
@@ -636,7 +554,7 @@ test_login_two_steps(void **state)
 	wait_lines(c, 4);
 	assert_string_equal(fake_line(&c->f, 3), "CONT\t1\t" B64_ALICE);
 	fake_send(&c->f, "CONT\t1\tUGFzc3dvcmQ6\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_CONTINUE);
 	assert_string_equal(r.data, "UGFzc3dvcmQ6");
 
@@ -645,7 +563,7 @@ test_login_two_steps(void **state)
 	wait_lines(c, 5);
 	assert_string_equal(fake_line(&c->f, 4), "CONT\t1\t" B64_SECRET);
 	fake_send(&c->f, "OK\t1\tuser=alice@example.org\tnologin\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_OK);
 	assert_string_equal(r.data, "alice@example.org");
 
@@ -664,7 +582,7 @@ test_login_two_steps(void **state)
 	r.respond_req = NULL;
 	r.calls = 0;
 	fake_send(&c->f, "FAIL\t2\tuser=\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.step, SASL_STEP_FAIL);
 }
@@ -681,7 +599,7 @@ test_fail_and_reason(void **state)
 	/* Tab-escaped values; the reason is cleaned for an SMTP reply. */
 	fake_send(&c->f, "FAIL\t1\tuser=al\001tice\tcode=authz_fail\t"
 	    "reason=Bad\001tpass\303\251\tnodelay\tunknown=x\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_FAIL);
 	assert_string_equal(r.data, "Bad?pass??");
 	assert_string_equal(r.user, "al\tice");
@@ -697,7 +615,7 @@ test_fail_and_reason(void **state)
 		longr[1000] = '\0';
 		fake_send(&c->f, "FAIL\t2\treason=%s\n", longr);
 	}
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_FAIL);
 	assert_int_equal(strlen(r.data), SASL_DOVECOT_REASON_MAX);
 	assert_int_equal(c->f.accepted, 1);
@@ -720,7 +638,7 @@ test_fail_temp(void **state)
 	fake_send(&c->f, "FAIL\t2\tuser=bob\ttemp\treason=db down\n");
 	/* other codes stay FAIL */
 	fake_send(&c->f, "FAIL\t3\tuser=bob\tcode=user_disabled\n");
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_int_equal(r1.step, SASL_STEP_TEMPFAIL);
 	assert_string_equal(r1.user, "bob");
 	assert_true(strlen(r1.data) > 0);
@@ -742,18 +660,18 @@ test_close_mid_exchange(void **state)
 	q2 = start(c, "LOGIN", NULL, NULL, &r2);
 	wait_lines(c, 4);
 	fake_send(&c->f, "CONT\t2\tVXNlcm5hbWU6\n");
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_int_equal(r2.step, SASL_STEP_CONTINUE);
 
 	/* Dovecot goes away: the waiting request fails temporarily; the
 	 * challenged one learns it when it responds. */
 	fake_drop(&c->f);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	assert_int_equal(r1.step, SASL_STEP_TEMPFAIL);
 	assert_int_equal(r2.calls, 1);
 	r2.calls = 0;
 	respond(q2, B64_ALICE);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_int_equal(r2.step, SASL_STEP_TEMPFAIL);
 	assert_int_equal(sasl_dovecot_pending(c->d), 0);
 
@@ -764,7 +682,7 @@ test_close_mid_exchange(void **state)
 	assert_string_equal(fake_line(&c->f, 2), "AUTH\t1\tPLAIN\t"
 	    "service=smtp\tresp=" PLAIN_ALICE);
 	fake_send(&c->f, "OK\t1\tuser=alice\n");
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_int_equal(r3.step, SASL_STEP_OK);
 }
 
@@ -784,13 +702,13 @@ test_restart_not_yet_noticed(void **state)
 	assert_string_equal(fake_line(&c->f, 2), "AUTH\t1\tPLAIN\t"
 	    "service=smtp\tresp=" PLAIN_ALICE);
 	fake_send(&c->f, "OK\t1\tuser=alice\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_OK);
 
 	/* The same for wait(). */
 	fake_drop(&c->f);
 	(void)sasl_dovecot_wait(c->d, on_result, &w);
-	run_until(c->base, res_done, &w);
+	test_run_until(c->base, res_done, &w);
 	assert_int_equal(w.step, SASL_STEP_OK);
 	assert_int_equal(c->f.accepted, 3);
 }
@@ -808,22 +726,22 @@ garbage_case(struct ctx *c, const char *garbage, size_t len)
 	assert_int_equal(c->f.accepted, accepted + 1);
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r);
 	wait_lines(c, 3);
-	write_all(c->f.conn, garbage, len);
-	run_until(c->base, res_done, &r);
+	test_write_all(c->f.conn, garbage, len);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_TEMPFAIL);
-	run_until(c->base, fake_saw_eof, &c->f);
+	test_run_until(c->base, fake_saw_eof, &c->f);
 	assert_false(sasl_dovecot_is_ready(c->d));
 
 	/* After the backoff (1 ms here) the next request reconnects. */
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r2);
 	wait_accepted(c, accepted + 2);
 	wait_lines(c, 3);
 	fake_send(&c->f, "OK\t1\tuser=alice\n");
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_int_equal(r2.step, SASL_STEP_OK);
 	fake_drop(&c->f);
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 }
 
 static void
@@ -862,9 +780,9 @@ test_bad_handshakes(void **state)
 	for (size_t i = 0; i < N_ELEMENTS(hellos); i++) {
 		memset(&r, 0, sizeof(r));
 		c->f.hello = hellos[i];
-		run_for(c->base, 10);
+		test_run_for(c->base, 10);
 		(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r);
-		run_until(c->base, res_done, &r);
+		test_run_until(c->base, res_done, &r);
 		assert_int_equal(r.step, SASL_STEP_TEMPFAIL);
 		assert_false(sasl_dovecot_is_ready(c->d));
 		assert_int_equal(sasl_dovecot_mech_flags(c->d, "PLAIN"), -1);
@@ -885,18 +803,18 @@ test_backoff(void **state)
 	sasl_dovecot_set_timeouts(c->d, 0, 0, 60 * 1000, 0);
 	c->f.hello = "VERSION\t9\t0\n";
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	assert_int_equal(r1.step, SASL_STEP_TEMPFAIL);
 	assert_int_equal(c->f.accepted, 1);
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r2);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_int_equal(r2.step, SASL_STEP_TEMPFAIL);
 	assert_non_null(strstr(r2.data, "next attempt"));
 	(void)sasl_dovecot_wait(c->d, on_result, &r3);
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_int_equal(r3.step, SASL_STEP_TEMPFAIL);
 	sasl_dovecot_connect(c->d);
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(c->f.accepted, 1);
 }
 
@@ -909,19 +827,19 @@ test_unreachable(void **state)
 	const char *err = NULL;
 	char path[200];
 
-	snprintf(path, sizeof(path), "%s/nothing-here", c->f.dir);
+	snprintf(path, sizeof(path), "%s/nothing-here", c->f.l.dir);
 	d = sasl_dovecot_new(c->base, path, &err);
 	assert_non_null(d);
 	inside_api = true;
 	assert_non_null(sasl_dovecot_start(d, "PLAIN", PLAIN_ALICE, NULL,
 	    on_result, &r, &err));
 	inside_api = false;
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_TEMPFAIL);
 	assert_non_null(strstr(r.data, "cannot connect"));
 	assert_false(r.has_user);
 	(void)sasl_dovecot_wait(d, on_result, &w);
-	run_until(c->base, res_done, &w);
+	test_run_until(c->base, res_done, &w);
 	assert_int_equal(w.step, SASL_STEP_TEMPFAIL);
 	assert_null(sasl_dovecot_mechs(d, 0, 0));
 	sasl_dovecot_free(&d);
@@ -940,7 +858,7 @@ test_cancel(void **state)
 	sasl_dovecot_cancel(q);
 	assert_int_equal(sasl_dovecot_pending(c->d), 0);
 	handshake(c);
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(fake_nlines(&c->f), 2);
 
 	/* Cancelled while waiting: CANCEL is sent, a late answer is
@@ -958,14 +876,14 @@ test_cancel(void **state)
 	assert_string_equal(fake_line(&c->f, 4), "AUTH\t2\tLOGIN\t"
 	    "service=smtp");
 	fake_send(&c->f, "CONT\t2\tVXNlcm5hbWU6\n");
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	sasl_dovecot_cancel(q);
 	wait_lines(c, 6);
 	assert_string_equal(fake_line(&c->f, 5), "CANCEL\t2");
 	fake_send(&c->f, "FAIL\t2\treason=Authentication request timed out\n");
 	/* (A request whose answer waits for delivery when it is cancelled:
 	 * test_callback_reentrancy.) */
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(r1.calls + r2.calls, 0);
 	assert_int_equal(r3.calls, 1);
 	assert_int_equal(sasl_dovecot_pending(c->d), 0);
@@ -991,8 +909,8 @@ test_long_lines(void **state)
 	n = (size_t)snprintf(big, 64, "FAIL\t1\treason=");
 	memset(big + n, 'x', SASL_DOVECOT_IN_LINE_MAX - 1 - n);
 	big[SASL_DOVECOT_IN_LINE_MAX - 1] = '\n';
-	write_all(c->f.conn, big, SASL_DOVECOT_IN_LINE_MAX);
-	run_until(c->base, res_done, &r);
+	test_write_all(c->f.conn, big, SASL_DOVECOT_IN_LINE_MAX);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_FAIL);
 	assert_true(sasl_dovecot_is_ready(c->d));
 
@@ -1003,10 +921,10 @@ test_long_lines(void **state)
 	n = (size_t)snprintf(big, 64, "FAIL\t2\treason=");
 	memset(big + n, 'x', SASL_DOVECOT_IN_LINE_MAX - n);
 	big[SASL_DOVECOT_IN_LINE_MAX] = '\n';
-	write_all(c->f.conn, big, SASL_DOVECOT_IN_LINE_MAX + 1);
-	run_until(c->base, res_done, &r);
+	test_write_all(c->f.conn, big, SASL_DOVECOT_IN_LINE_MAX + 1);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_TEMPFAIL);
-	run_until(c->base, fake_saw_eof, &c->f);
+	test_run_until(c->base, fake_saw_eof, &c->f);
 	free(big);
 }
 
@@ -1074,13 +992,13 @@ test_bad_client_input(void **state)
 		    "\tsession=\tresp=") + 2 * 45 + 64 +
 		    SASL_DOVECOT_RESP_MAX);
 		fake_send(&c->f, "FAIL\t1\n");
-		run_until(c->base, res_done, &r);
+		test_run_until(c->base, res_done, &r);
 		assert_int_equal(r.step, SASL_STEP_FAIL);
 	}
 	/* A mechanism Dovecot does not offer: refused, nothing sent. */
 	memset(&r, 0, sizeof(r));
 	(void)start(c, "CRAM-MD5", NULL, NULL, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_FAIL);
 	assert_string_equal(r.data, "mechanism not offered");
 	assert_int_equal(fake_nlines(&c->f), 3);
@@ -1091,7 +1009,7 @@ test_bad_client_input(void **state)
 	q = start(c, "LOGIN", NULL, NULL, &r);
 	wait_lines(c, 4);
 	fake_send(&c->f, "CONT\t2\tVXNlcm5hbWU6\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(sasl_dovecot_respond(q, "YWxp\tY2U=", &err), -1);
 	assert_non_null(strstr(err, "base64"));
 	wait_lines(c, 5);
@@ -1102,7 +1020,7 @@ test_bad_client_input(void **state)
 	q = start(c, "LOGIN", NULL, NULL, &r);
 	wait_lines(c, 6);
 	fake_send(&c->f, "CONT\t3\tVXNlcm5hbWU6\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	memset(big, 'A', SASL_DOVECOT_RESP_MAX + 4);
 	big[SASL_DOVECOT_RESP_MAX + 4] = '\0';
 	assert_int_equal(sasl_dovecot_respond(q, big, &err), -1);
@@ -1123,18 +1041,18 @@ test_timeouts(void **state)
 	sasl_dovecot_set_timeouts(c->d, 300, 200, 1, 1);
 	c->f.hello = "VERSION\t1\t2\n";
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	assert_int_equal(r1.step, SASL_STEP_TEMPFAIL);
 	assert_non_null(strstr(r1.data, "handshake"));
-	run_until(c->base, fake_saw_eof, &c->f);
+	test_run_until(c->base, fake_saw_eof, &c->f);
 
 	/* No answer: the request times out and is cancelled; the
 	 * connection stays, and a late answer is ignored. */
 	c->f.hello = HELLO;
-	run_for(c->base, 10);
+	test_run_for(c->base, 10);
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r2);
 	wait_lines(c, 3);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_int_equal(r2.step, SASL_STEP_TEMPFAIL);
 	assert_non_null(strstr(r2.data, "did not answer"));
 	wait_lines(c, 4);
@@ -1145,7 +1063,7 @@ test_timeouts(void **state)
 	assert_string_equal(fake_line(&c->f, 4), "AUTH\t2\tPLAIN\t"
 	    "service=smtp\tresp=" PLAIN_ALICE);
 	fake_send(&c->f, "OK\t2\tuser=alice\n");
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_int_equal(r3.step, SASL_STEP_OK);
 	assert_int_equal(c->f.accepted, 2);
 }
@@ -1165,8 +1083,8 @@ test_callback_reentrancy(void **state)
 	r1.cancel_other = &q2;
 	wait_lines(c, 4);
 	fake_drop(&c->f);	/* both get TEMPFAIL in one go */
-	run_until(c->base, res_done, &r1);
-	run_for(c->base, 20);
+	test_run_until(c->base, res_done, &r1);
+	test_run_for(c->base, 20);
 	assert_int_equal(r1.step, SASL_STEP_TEMPFAIL);
 	assert_int_equal(r2.calls, 0);
 	assert_null(q2);
@@ -1182,8 +1100,8 @@ test_callback_reentrancy(void **state)
 	wait_accepted(c, 2);
 	wait_lines(c, 5);
 	fake_send(&c->f, "OK\t1\tuser=alice\nOK\t2\tuser=alice\n");
-	run_until(c->base, res_done, &r1);
-	run_for(c->base, 20);
+	test_run_until(c->base, res_done, &r1);
+	test_run_for(c->base, 20);
 	assert_null(c->d);
 	assert_int_equal(r1.step, SASL_STEP_OK);
 	assert_int_equal(r2.calls + r3.calls, 0);
@@ -1210,7 +1128,7 @@ test_user_names(void **state)
 		(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r);
 		wait_lines(c, 2 + id);
 		fake_send(&c->f, "OK\t%u%s", id, bad[i]);
-		run_until(c->base, res_done, &r);
+		test_run_until(c->base, res_done, &r);
 		assert_int_equal(r.step, SASL_STEP_TEMPFAIL);
 	}
 	/* UTF-8, escapes of harmless characters, the last user= wins. */
@@ -1218,7 +1136,7 @@ test_user_names(void **state)
 	(void)start(c, "PLAIN", PLAIN_ALICE, NULL, &r);
 	wait_lines(c, 2 + id);
 	fake_send(&c->f, "OK\t%u\tuser=x\tuser=j\303\266rg\001x@ex\n", id);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_OK);
 	assert_string_equal(r.data, "j\303\266rgx@ex");
 	/* Names are logged escaped. */
@@ -1238,7 +1156,7 @@ test_inet(void **state)
 	assert_string_equal(fake_line(&c->f, 2), "AUTH\t1\tPLAIN\t"
 	    "service=smtp\tresp=" PLAIN_ALICE);
 	fake_send(&c->f, "OK\t1\tuser=alice\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_int_equal(r.step, SASL_STEP_OK);
 }
 

@@ -40,6 +40,7 @@
 #include "diag.h"
 #include "log.h"
 #include "smtpd_policy.h"
+#include "test_support.h"
 #include "xalloc.h"
 
 /* ---------------------------------------------------------------- */
@@ -68,10 +69,8 @@ typedef void fake_handler(struct fake *f, size_t conn, const char *req);
 
 struct fake {
 	struct event_base *base;
-	char dir[64];
-	char path[128];
+	struct test_listener l;	/* where it listens */
 	char spec[160];		/* "unix:/tmp/.../policy" */
-	int lsock;
 	struct event *lev;
 	size_t nconns;
 	struct fconn conns[FCONNS_MAX];
@@ -81,20 +80,6 @@ struct fake {
 	const char *reply;	/* for answer_handler */
 	unsigned close_first;	/* close_handler: close this many */
 };
-
-static void
-write_all(int sock, const void *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		assert_true(w > 0);
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
-}
 
 static void
 fconn_close(struct fconn *fc)
@@ -115,7 +100,7 @@ fake_reply(struct fake *f, size_t i, const char *text)
 {
 	assert_true(i < f->nconns);
 	assert_true(f->conns[i].fd >= 0);
-	write_all(f->conns[i].fd, text, strlen(text));
+	test_write_all(f->conns[i].fd, text, strlen(text));
 }
 
 /* The fake for an fconn: stored beside it. */
@@ -165,7 +150,7 @@ static void
 on_faccept(evutil_socket_t fd, short what, void *arg)
 {
 	struct fake *f = arg;
-	int s = accept4(f->lsock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int s = accept4(f->l.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct fconn *fc;
 
 	if (s < 0)
@@ -185,8 +170,8 @@ on_faccept(evutil_socket_t fd, short what, void *arg)
 static void
 fake_listen(struct fake *f)
 {
-	assert_int_equal(listen(f->lsock, 64), 0);
-	f->lev = event_new(f->base, f->lsock, EV_READ | EV_PERSIST,
+	assert_int_equal(listen(f->l.fd, 64), 0);
+	f->lev = event_new(f->base, f->l.fd, EV_READ | EV_PERSIST,
 	    on_faccept, f);
 	event_add(f->lev, NULL);
 }
@@ -196,39 +181,12 @@ fake_init(struct fake *f, struct event_base *base, bool tcp)
 {
 	memset(f, 0, sizeof(*f));
 	f->base = base;
-	f->lsock = -1;
-	if (tcp) {
-		struct sockaddr_in sin;
-		socklen_t slen = sizeof(sin);
-
-		f->lsock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		assert_true(f->lsock >= 0);
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(bind(f->lsock, (struct sockaddr *)&sin,
-		    sizeof(sin)), 0);
-		assert_int_equal(getsockname(f->lsock,
-		    (struct sockaddr *)&sin, &slen), 0);
+	test_listener_open(&f->l, tcp, "pol", "policy");
+	if (tcp)
 		snprintf(f->spec, sizeof(f->spec), "inet:127.0.0.1:%u",
-		    (unsigned)ntohs(sin.sin_port));
-	} else {
-		struct sockaddr_un sun;
-
-		snprintf(f->dir, sizeof(f->dir), "/tmp/ostia-pol-XXXXXX");
-		assert_non_null(mkdtemp(f->dir));
-		snprintf(f->path, sizeof(f->path), "%s/policy", f->dir);
-		snprintf(f->spec, sizeof(f->spec), "unix:%s", f->path);
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, f->path, strlen(f->path) + 1);
-		f->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		assert_true(f->lsock >= 0);
-		assert_int_equal(bind(f->lsock, (struct sockaddr *)&sun,
-		    sizeof(sun)), 0);
-	}
+		    f->l.port);
+	else
+		snprintf(f->spec, sizeof(f->spec), "unix:%s", f->l.path);
 	fake_listen(f);
 }
 
@@ -240,10 +198,7 @@ fake_refuse(struct fake *f)
 		event_free(f->lev);
 		f->lev = NULL;
 	}
-	if (f->lsock >= 0) {
-		close(f->lsock);
-		f->lsock = -1;
-	}
+	test_listener_close(&f->l);
 }
 
 static void
@@ -256,10 +211,7 @@ fake_deinit(struct fake *f)
 	for (size_t i = 0; i < f->nreqs; i++)
 		free(f->reqs[i].text);
 	fake_refuse(f);
-	if (f->path[0] != '\0')
-		unlink(f->path);
-	if (f->dir[0] != '\0')
-		rmdir(f->dir);
+	test_listener_remove(&f->l);
 }
 
 /* Handlers. */
@@ -323,43 +275,6 @@ req_lines(const struct fake *f, size_t i)
 		if (*p == '\n')
 			n++;
 	return n;
-}
-
-/* ---------------------------------------------------------------- */
-/* Running the loop                                                 */
-
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
-{
-}
-
-typedef bool cond_fn(void *arg);
-
-/* Run the loop until cond holds; fail the test after 10 s. */
-static void
-run_until(struct event_base *base, cond_fn *cond, void *arg)
-{
-	struct timeval tick = { 0, 2000 };
-	struct event *t = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-	time_t start = time(NULL);
-
-	event_add(t, &tick);
-	while (!cond(arg)) {
-		assert_true(time(NULL) - start < 10);
-		event_base_loop(base, EVLOOP_ONCE);
-	}
-	event_free(t);
-}
-
-/* Run the loop for about ms milliseconds. */
-static void
-run_for(struct event_base *base, unsigned ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
 }
 
 /* ---------------------------------------------------------------- */
@@ -555,7 +470,7 @@ wait_reqs(struct ctx *c, size_t n)
 {
 	struct nreqs_arg a = { &c->f, n };
 
-	run_until(c->base, has_nreqs, &a);
+	test_run_until(c->base, has_nreqs, &a);
 }
 
 static bool
@@ -918,7 +833,7 @@ test_answer(void **state)
 	c->f.reply = "action=DUNNO\n\n";
 	(void)query(pc, simple_attrs, &r);
 	assert_int_equal(policy_client_pending(pc), 1);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "DUNNO");
 	assert_false(r.has_reason);
@@ -935,7 +850,7 @@ test_answer(void **state)
 	    "policy_context=submission\n");
 	/* The connection stays open for the next request. */
 	assert_int_equal(policy_client_connections(pc), 1);
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_false(c->f.conns[0].eof);
 	assert_false(logged_has("warning:"));
 	assert_false(logged_has("error:"));
@@ -958,7 +873,7 @@ test_request_defaults(void **state)
 	struct res r = { 0 };
 
 	(void)query(pc, attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(c->f.reqs[0].text,
 	    "request=smtpd_access_policy\n"
@@ -979,14 +894,14 @@ test_multiline_reply(void **state)
 	(void)query(pc, simple_attrs, &r);
 	wait_reqs(c, 1);
 	fake_reply(&c->f, 0, "reason=greylisted\nact");
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(r.calls, 0);
 	fake_reply(&c->f, 0, "ion=DEFER_IF_PERMIT Greylisted, try again "
 	    "later\r\n");
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(r.calls, 0);
 	fake_reply(&c->f, 0, "x-extra=1\n\n");
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "DEFER_IF_PERMIT Greylisted, try again "
 	    "later");
@@ -1007,9 +922,9 @@ test_reuse(void **state)
 
 	c->f.reply = "action=OK\n\n";
 	(void)query(pc, a1, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	(void)query(pc, a2, &r2);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_true(r1.ok && r2.ok);
 	assert_int_equal(c->f.nconns, 1);
 	assert_int_equal(c->f.nreqs, 2);
@@ -1017,9 +932,9 @@ test_reuse(void **state)
 	assert_true(req_has(&c->f, 1, "recipient=y@example.com"));
 	/* Without instance attributes too. */
 	(void)query(pc, simple_attrs, &r3);
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	(void)query(pc, simple_attrs, &r4);
-	run_until(c->base, res_done, &r4);
+	test_run_until(c->base, res_done, &r4);
 	assert_int_equal(c->f.nconns, 1);
 	assert_int_equal(policy_client_connections(pc), 1);
 }
@@ -1042,9 +957,9 @@ test_instance_affinity(void **state)
 	memset(r, 0, sizeof(r));
 	/* Sequential, different instances: one connection. */
 	(void)query(pc, ia, &r[0]);
-	run_until(c->base, res_done, &r[0]);
+	test_run_until(c->base, res_done, &r[0]);
 	(void)query(pc, ib, &r[1]);
-	run_until(c->base, res_done, &r[1]);
+	test_run_until(c->base, res_done, &r[1]);
 	assert_int_equal(c->f.nconns, 1);
 	/* a and b at the same time: two connections. */
 	c->f.handler = hold_handler;
@@ -1057,27 +972,27 @@ test_instance_affinity(void **state)
 	assert_int_not_equal(ca, cb);
 	c->f.handler = answer_handler;
 	fake_reply(&c->f, cb, "action=DUNNO\n\n");
-	run_until(c->base, res_done, &r[3]);
+	test_run_until(c->base, res_done, &r[3]);
 	fake_reply(&c->f, ca, "action=DUNNO\n\n");
-	run_until(c->base, res_done, &r[2]);
+	test_run_until(c->base, res_done, &r[2]);
 	/* Each instance goes back to its connection (b's is now the least
 	 * recently used, a's the most). */
 	(void)query(pc, ib, &r[4]);
-	run_until(c->base, res_done, &r[4]);
+	test_run_until(c->base, res_done, &r[4]);
 	assert_int_equal(c->f.reqs[4].conn, cb);
 	(void)query(pc, ia, &r[5]);
-	run_until(c->base, res_done, &r[5]);
+	test_run_until(c->base, res_done, &r[5]);
 	assert_int_equal(c->f.reqs[5].conn, ca);
 	/* b is least recently used, but a has ended: c takes a's. */
 	policy_instance_end("1.a");
 	policy_instance_end(NULL);
 	policy_instance_end("");
 	(void)query(pc, ic, &r[6]);
-	run_until(c->base, res_done, &r[6]);
+	test_run_until(c->base, res_done, &r[6]);
 	assert_int_equal(c->f.reqs[6].conn, ca);
 	/* Nothing ended: the least recently used (b's). */
 	(void)query(pc, id, &r[7]);
-	run_until(c->base, res_done, &r[7]);
+	test_run_until(c->base, res_done, &r[7]);
 	assert_int_equal(c->f.reqs[7].conn, cb);
 	assert_int_equal(c->f.nconns, 2);
 }
@@ -1097,7 +1012,7 @@ test_concurrency(void **state)
 	for (size_t i = 0; i < N; i++)
 		(void)query(pc, simple_attrs, &r[i]);
 	wait_reqs(c, POLICY_CONNS_MAX);
-	run_for(c->base, 30);
+	test_run_for(c->base, 30);
 	assert_int_equal(c->f.nreqs, POLICY_CONNS_MAX);
 	assert_int_equal(c->f.nconns, POLICY_CONNS_MAX);
 	assert_int_equal(policy_client_connections(pc), POLICY_CONNS_MAX);
@@ -1108,7 +1023,7 @@ test_concurrency(void **state)
 	for (size_t i = POLICY_CONNS_MAX; i-- > 0;)
 		fake_reply(&c->f, i, "action=DUNNO\n\n");
 	for (size_t i = 0; i < N; i++)
-		run_until(c->base, res_done, &r[i]);
+		test_run_until(c->base, res_done, &r[i]);
 	assert_int_equal(c->f.nreqs, N);
 	assert_int_equal(c->f.nconns, POLICY_CONNS_MAX);
 	assert_int_equal(ncallbacks, N);
@@ -1135,7 +1050,7 @@ test_queue_timeout(void **state)
 	/* The ninth, with 300 ms, waits in vain. */
 	policy_client_set_timing_ms(pc, 300, 0, 0, 0);
 	(void)query(pc, simple_attrs, &r[POLICY_CONNS_MAX]);
-	run_until(c->base, res_done, &r[POLICY_CONNS_MAX]);
+	test_run_until(c->base, res_done, &r[POLICY_CONNS_MAX]);
 	assert_true(r[POLICY_CONNS_MAX].ok);
 	assert_string_equal(r[POLICY_CONNS_MAX].action, "DUNNO");
 	assert_non_null(strstr(r[POLICY_CONNS_MAX].reason, "had no free "
@@ -1145,7 +1060,7 @@ test_queue_timeout(void **state)
 		fake_reply(&c->f, i, "action=OK\n\n");
 	}
 	for (size_t i = 0; i < POLICY_CONNS_MAX; i++) {
-		run_until(c->base, res_done, &r[i]);
+		test_run_until(c->base, res_done, &r[i]);
 		assert_string_equal(r[i].action, "OK");
 	}
 	assert_int_equal(c->f.nreqs, POLICY_CONNS_MAX);
@@ -1164,7 +1079,7 @@ test_close_retry(void **state)
 	c->f.close_first = 1;
 	c->f.reply = "action=REJECT go away\n\n";
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_false(r.has_reason);
 	assert_string_equal(r.action, "REJECT go away");
@@ -1187,7 +1102,7 @@ test_close_default_action(void **state)
 	c->f.handler = close_handler;
 	c->f.close_first = 100;
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "DUNNO");
 	assert_true(r.has_reason);
@@ -1212,7 +1127,7 @@ test_timeout(void **state)
 	policy_client_set_timing_ms(pc, 200, 0, 0, 0);
 	c->f.handler = hold_handler;
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	/* The built-in default_action: a temporary failure. */
 	assert_true(r.ok);
 	assert_string_equal(r.action, "451 4.3.5 Server configuration "
@@ -1221,7 +1136,7 @@ test_timeout(void **state)
 	assert_true(logged_has(c->f.spec));
 	assert_true(logged_has("did not answer within 200ms"));
 	/* The connection was closed. */
-	run_until(c->base, conn_eof, &c->f.conns[0]);
+	test_run_until(c->base, conn_eof, &c->f.conns[0]);
 	assert_int_equal(policy_client_connections(pc), 0);
 }
 
@@ -1252,7 +1167,7 @@ test_no_default_action(void **state)
 	policy_client_set_timing_ms(pc, 200, 10, 0, 0);
 	c->f.handler = hold_handler;
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_false(r.ok);
 	assert_false(r.has_action);
 	assert_non_null(strstr(r.reason, "did not answer within 200ms"));
@@ -1277,13 +1192,13 @@ test_overlong_reply(void **state)
 	wait_reqs(c, 1);
 	fake_reply(&c->f, 0, junk);
 	free(junk);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "DUNNO");
 	assert_non_null(strstr(r.reason, "longer than 8192 bytes"));
 	assert_true(logged_has("sent a bad reply (reply longer than 8192 "
 	    "bytes)"));
-	run_until(c->base, conn_eof, &c->f.conns[0]);
+	test_run_until(c->base, conn_eof, &c->f.conns[0]);
 }
 
 /* Malformed replies fail the attempt (and are retried). */
@@ -1297,7 +1212,7 @@ test_malformed_reply(void **state)
 
 	c->f.reply = "DUNNO\n\n";
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "DEFER_IF_PERMIT x");
 	assert_non_null(strstr(r.reason, "reply line without name=value"));
@@ -1315,7 +1230,7 @@ test_refused(void **state)
 
 	fake_refuse(&c->f);
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "DUNNO");
 	assert_non_null(strstr(r.reason, "refused the connection"));
@@ -1350,7 +1265,7 @@ test_attr_injection(void **state)
 		(void)query(pc, cases[i], &r[i]);
 	(void)query(pc, longv, &r[N_ELEMENTS(cases)]);
 	for (size_t i = 0; i <= N_ELEMENTS(cases); i++) {
-		run_until(c->base, res_done, &r[i]);
+		test_run_until(c->base, res_done, &r[i]);
 		assert_false(r[i].ok);
 		assert_false(r[i].has_action);
 		assert_non_null(strstr(r[i].reason, "request refused"));
@@ -1358,7 +1273,7 @@ test_attr_injection(void **state)
 	assert_non_null(strstr(r[0].reason, "helo_name"));
 	assert_non_null(strstr(r[0].reason, "line break"));
 	assert_non_null(strstr(r[N_ELEMENTS(cases)].reason, "longer than"));
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(c->f.nconns, 0);
 	assert_int_equal(c->f.nreqs, 0);
 	/* Client text is not logged raw. */
@@ -1367,7 +1282,7 @@ test_attr_injection(void **state)
 	big[POLICY_VALUE_MAX_BYTES] = '\0';
 	memset(&r[0], 0, sizeof(r[0]));
 	(void)query(pc, longv, &r[0]);
-	run_until(c->base, res_done, &r[0]);
+	test_run_until(c->base, res_done, &r[0]);
 	assert_true(r[0].ok);
 	assert_false(r[0].has_reason);
 	assert_int_equal(c->f.nreqs, 1);
@@ -1392,11 +1307,11 @@ test_cancel(void **state)
 	policy_request_cancel(NULL);
 	assert_int_equal(policy_client_pending(pc), 0);
 	fake_reply(&c->f, 0, "action=REJECT\n\n");
-	run_for(c->base, 30);
+	test_run_for(c->base, 30);
 	assert_int_equal(r1.calls, 0);
 	c->f.handler = answer_handler;
 	(void)query(pc, simple_attrs, &r3);
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_true(r3.ok);
 	assert_string_equal(r3.action, "DUNNO");
 	assert_int_equal(c->f.nconns, 1);
@@ -1424,8 +1339,8 @@ test_cancel_queued(void **state)
 	for (size_t i = 0; i < POLICY_CONNS_MAX; i++)
 		fake_reply(&c->f, i, "action=DUNNO\n\n");
 	for (size_t i = 0; i < POLICY_CONNS_MAX; i++)
-		run_until(c->base, res_done, &r[i]);
-	run_for(c->base, 30);
+		test_run_until(c->base, res_done, &r[i]);
+	test_run_for(c->base, 30);
 	assert_int_equal(r[POLICY_CONNS_MAX].calls, 0);
 	assert_int_equal(c->f.nreqs, POLICY_CONNS_MAX);
 	assert_int_equal(ncallbacks, POLICY_CONNS_MAX);
@@ -1443,7 +1358,7 @@ test_cancel_refused(void **state)
 	struct policy_request *q = query(pc, lf, &r);
 
 	policy_request_cancel(q);
-	run_for(c->base, 20);
+	test_run_for(c->base, 20);
 	assert_int_equal(r.calls, 0);
 	assert_int_equal(policy_client_pending(pc), 0);
 	/* Connecting fails at once: the request waits for its retry. */
@@ -1451,7 +1366,7 @@ test_cancel_refused(void **state)
 	q = query(pc, simple_attrs, &r2);
 	assert_true(logged_has("refused the connection"));
 	policy_request_cancel(q);
-	run_for(c->base, 50);
+	test_run_for(c->base, 50);
 	assert_int_equal(r2.calls, 0);
 	assert_int_equal(logged_count("refused the connection"), 1);
 	assert_int_equal(ncallbacks, 0);
@@ -1475,9 +1390,9 @@ test_callback_reentry(void **state)
 	r1.query_again = pc;
 	r1.again_res = &r3;
 	fake_reply(&c->f, c->f.reqs[0].conn, "action=OK\n\n");
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	assert_null(other);
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_true(r3.ok);
 	assert_int_equal(r2.calls, 0);
 }
@@ -1493,10 +1408,10 @@ test_server_closes_idle(void **state)
 
 	c->f.handler = answer_close_handler;
 	(void)query(pc, simple_attrs, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	/* Do not give the loop a chance to see the EOF. */
 	(void)query(pc, simple_attrs, &r2);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_true(r1.ok && r2.ok);
 	assert_false(r2.has_reason);
 	assert_int_equal(c->f.nconns, 2);
@@ -1513,10 +1428,10 @@ test_request_limit(void **state)
 	struct res r1 = { 0 }, r2 = { 0 };
 
 	(void)query(pc, simple_attrs, &r1);
-	run_until(c->base, res_done, &r1);
-	run_until(c->base, conn_eof, &c->f.conns[0]);
+	test_run_until(c->base, res_done, &r1);
+	test_run_until(c->base, conn_eof, &c->f.conns[0]);
 	(void)query(pc, simple_attrs, &r2);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_true(r1.ok && r2.ok);
 	assert_int_equal(c->f.nconns, 2);
 }
@@ -1531,17 +1446,17 @@ test_idle_ttl(void **state)
 
 	policy_client_set_timing_ms(pc, 0, 0, 50, 0);
 	(void)query(pc, simple_attrs, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	assert_int_equal(policy_client_connections(pc), 1);
-	run_until(c->base, conn_eof, &c->f.conns[0]);
+	test_run_until(c->base, conn_eof, &c->f.conns[0]);
 	assert_int_equal(policy_client_connections(pc), 0);
 	/* max_ttl: a connection older than that is not reused. */
 	policy_client_set_timing_ms(pc, 0, 0, 60000, 1);
 	(void)query(pc, simple_attrs, &r2);
-	run_until(c->base, res_done, &r2);
-	run_until(c->base, conn_eof, &c->f.conns[1]);
+	test_run_until(c->base, res_done, &r2);
+	test_run_until(c->base, conn_eof, &c->f.conns[1]);
 	(void)query(pc, simple_attrs, &r3);
-	run_until(c->base, res_done, &r3);
+	test_run_until(c->base, res_done, &r3);
 	assert_int_equal(c->f.nconns, 3);
 	assert_true(r2.ok && r3.ok);
 }
@@ -1556,15 +1471,15 @@ test_unsolicited(void **state)
 
 	c->f.reply = "action=DUNNO\n\naction=OK\n\n";
 	(void)query(pc, simple_attrs, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	assert_string_equal(r1.action, "DUNNO");
-	run_until(c->base, conn_eof, &c->f.conns[0]);
+	test_run_until(c->base, conn_eof, &c->f.conns[0]);
 	/* One read or two: either way the connection ends. */
 	assert_true(logged_has("more than one reply") ||
 	    logged_has("sent data without a request"));
 	c->f.reply = NULL;
 	(void)query(pc, simple_attrs, &r2);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_true(r2.ok);
 	assert_int_equal(c->f.nconns, 2);
 }
@@ -1581,7 +1496,7 @@ test_queue_full(void **state)
 	c->f.handler = hold_handler;
 	for (size_t i = 0; i < N; i++)
 		(void)query(pc, simple_attrs, &r[i]);
-	run_until(c->base, res_done, &r[N - 1]);
+	test_run_until(c->base, res_done, &r[N - 1]);
 	assert_true(r[N - 1].ok);
 	assert_string_equal(r[N - 1].action, "DUNNO");
 	assert_non_null(strstr(r[N - 1].reason, "too many requests"));
@@ -1602,9 +1517,9 @@ test_inet(void **state)
 
 	c->f.reply = "action=PREPEND X-Policy: checked\n\n";
 	(void)query(pc, simple_attrs, &r1);
-	run_until(c->base, res_done, &r1);
+	test_run_until(c->base, res_done, &r1);
 	(void)query(pc, simple_attrs, &r2);
-	run_until(c->base, res_done, &r2);
+	test_run_until(c->base, res_done, &r2);
 	assert_true(r1.ok && r2.ok);
 	assert_string_equal(r2.action, "PREPEND X-Policy: checked");
 	assert_int_equal(c->f.nconns, 1);
@@ -1622,7 +1537,7 @@ test_inet_refused(void **state)
 
 	fake_refuse(&c->f);
 	(void)query(pc, simple_attrs, &r);
-	run_until(c->base, res_done, &r);
+	test_run_until(c->base, res_done, &r);
 	assert_true(r.ok);
 	assert_string_equal(r.action, "451 4.3.5 Server configuration "
 	    "problem");

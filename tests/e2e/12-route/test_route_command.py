@@ -301,3 +301,27 @@ def test_newaliases(inst):
     r = inst.cli("newaliases")
     assert r.returncode == 0
     assert "nothing to build" in r.stdout
+
+
+def test_canonical_and_bcc(ostia_factory):
+    """`queued as:` shows recipient_canonical_maps / canonical_maps and
+    the recipient_bcc_maps address, with a step for each."""
+    o = ostia_factory()
+    cfg = routing_config(o)
+    d = tables_dir(o)
+    write(os.path.join(d, "rcanon"), "old@vmail.test u@vmail.test\n")
+    write(os.path.join(d, "canon"), "@oldname.test @vmail.test\n")
+    write(os.path.join(d, "rbcc"), "u@vmail.test v@vmail.test\n")
+    cfg.update({"recipient_canonical_maps": "texthash:%s/rcanon" % d,
+                "canonical_maps": "texthash:%s/canon" % d,
+                "recipient_bcc_maps": "texthash:%s/rbcc" % d})
+    o.update_main_cf(cfg)
+    r, rep = route(o, "old@vmail.test", "v@oldname.test", "x@remote.test")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert rep["old@vmail.test"]["queued as"] == \
+        "u@vmail.test (BCC v@vmail.test)"
+    assert any(s.startswith("recipient_canonical_maps: old@vmail.test -> "
+                            "u@vmail.test") for s in
+               rep["old@vmail.test"]["steps"])
+    assert rep["v@oldname.test"]["queued as"] == "v@vmail.test"
+    assert rep["x@remote.test"]["queued as"] == "x@remote.test"

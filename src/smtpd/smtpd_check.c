@@ -159,6 +159,7 @@ struct smtpd_check_state {
 	const struct item *waiting;	/* the item whose answer we await */
 	char *sticky;			/* delay_reject = no refusal */
 	struct smtpd_check_actions act;
+	char *cache_key;		/* of the request under way */
 	smtpd_rewrite_done *rewrite_done;	/* a rewrite is under way */
 	bool rewrite_sender;
 };
@@ -551,6 +552,7 @@ smtpd_check_session_end(struct session *s)
 	smtpd_check_reset_actions(s);
 	free(s->chk->act.filter);
 	free(s->chk->sticky);
+	free(s->chk->cache_key);
 	free(s->chk);
 	s->chk = NULL;
 }
@@ -580,6 +582,93 @@ smtpd_check_wanted(const struct session *s, enum smtpd_check_stage stage)
 /* Evaluation                                                       */
 
 static void run(struct smtpd_check_state *st);
+
+/*
+ * Answers of the lookup process (ROUTE and FIND; found and not found,
+ * never a failure), kept a few seconds: a session usually asks the same
+ * thing for every recipient and every message, as Postfix's smtpd keeps
+ * its last trivial-rewrite answer.  Direct-mapped, bounded: a slot is
+ * replaced by the next key that hashes to it; long keys and values are
+ * not kept.  The lookup process caches table answers longer, so this
+ * adds at most ANSWER_CACHE_TTL_MS of staleness.
+ */
+#define ANSWER_CACHE_SLOTS 1024
+#define ANSWER_CACHE_TTL_MS 5000
+#define ANSWER_CACHE_KEY_MAX 2048
+#define ANSWER_CACHE_VALUE_MAX 4096
+
+struct cslot {
+	char *key;
+	char *value;
+	size_t len;
+	enum dict_status status;
+	uint64_t expires_ms;
+};
+
+static struct cslot answer_cache[ANSWER_CACHE_SLOTS];
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct cslot *
+cache_slot(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return &answer_cache[h % ANSWER_CACHE_SLOTS];
+}
+
+static void
+cache_put(const char *key, enum dict_status status, const char *text,
+    size_t len)
+{
+	struct cslot *c;
+
+	if (key == NULL || status == DICT_TEMPFAIL ||
+	    len > ANSWER_CACHE_VALUE_MAX)
+		return;
+	c = cache_slot(key);
+	free(c->key);
+	free(c->value);
+	c->key = xstrdup(key);
+	c->value = xstrndup(text, len);
+	c->len = len;
+	c->status = status;
+	c->expires_ms = mono_ms() + ANSWER_CACHE_TTL_MS;
+}
+
+static const struct cslot *
+cache_get(const char *key)
+{
+	struct cslot *c;
+
+	if (key == NULL)
+		return NULL;
+	c = cache_slot(key);
+	if (c->key == NULL || strcmp(c->key, key) != 0 ||
+	    mono_ms() >= c->expires_ms)
+		return NULL;
+	return c;
+}
+
+/* The key of a request, or NULL when too long to keep. */
+static char *
+cache_key(const char *kind, const char *a, const char *b, const char *c,
+    unsigned n1, unsigned n2)
+{
+	if (strlen(a) + strlen(b) + strlen(c) > ANSWER_CACHE_KEY_MAX)
+		return NULL;
+	return xasprintf("%s\x1f%u\x1f%u\x1f%s\x1f%s\x1f%s", kind, n1, n2, a,
+	    b, c);
+}
 static void dns_defer(struct smtpd_check_state *st, const struct item *it);
 
 /* The address or name a reply is about, and its words. */
@@ -1021,14 +1110,13 @@ resume(struct smtpd_check_state *st, enum verdict v)
 	run(st);
 }
 
-static void
-on_access(void *ctx, enum dict_status status, const char *text, size_t len)
+/* access_answer - what a check_*_access answer decides. */
+static enum verdict
+access_answer(struct smtpd_check_state *st, const struct item *it,
+    enum dict_status status, const char *text, size_t len)
 {
-	struct smtpd_check_state *st = ctx;
-	const struct item *it = st->waiting;
 	enum verdict v = V_NONE;
 
-	st->lreq = NULL;
 	if (status == DICT_TEMPFAIL) {
 		char what[256];
 
@@ -1040,7 +1128,17 @@ on_access(void *ctx, enum dict_status status, const char *text, size_t len)
 		v = access_result(st, it, value);
 		free(value);
 	}
-	resume(st, v);
+	return v;
+}
+
+static void
+on_access(void *ctx, enum dict_status status, const char *text, size_t len)
+{
+	struct smtpd_check_state *st = ctx;
+
+	st->lreq = NULL;
+	cache_put(st->cache_key, status, text, len);
+	resume(st, access_answer(st, st->waiting, status, text, len));
 }
 
 /* Replies of reject_unauth_destination: no "Recipient address
@@ -1052,15 +1150,14 @@ relay_denied(struct smtpd_check_state *st, int code, const char *dsn)
 	    "denied", code, dsn, st->rcpt != NULL ? st->rcpt : "");
 }
 
-static void
-on_route(void *ctx, enum dict_status status, const char *text, size_t len)
+/* route_answer - what a ROUTE answer decides for item it. */
+static enum verdict
+route_answer(struct smtpd_check_state *st, const struct item *it,
+    enum dict_status status, const char *text, size_t len)
 {
-	struct smtpd_check_state *st = ctx;
-	const struct item *it = st->waiting;
 	struct lookup_route_answer a;
 	enum verdict v = V_NONE;
 
-	st->lreq = NULL;
 	memset(&a, 0, sizeof(a));
 	if (status == DICT_TEMPFAIL) {
 		v = lookup_failed(st, "address resolution", text, len);
@@ -1117,7 +1214,17 @@ on_route(void *ctx, enum dict_status status, const char *text, size_t len)
 		}
 		lookup_route_answer_deinit(&a);
 	}
-	resume(st, v);
+	return v;
+}
+
+static void
+on_route(void *ctx, enum dict_status status, const char *text, size_t len)
+{
+	struct smtpd_check_state *st = ctx;
+
+	st->lreq = NULL;
+	cache_put(st->cache_key, status, text, len);
+	resume(st, route_answer(st, st->waiting, status, text, len));
 }
 
 static void
@@ -1224,14 +1331,43 @@ policy_ask(struct smtpd_check_state *st, const struct item *it)
 	st->preq = policy_query(pc, attrs, on_policy, st);
 }
 
-/* Ask the lookup process to resolve address for item it (on_route). */
-static void
+/*
+ * route_ask - resolve address for item it: the verdict at once from
+ * the answer cache, else V_NONE with the request under way (on_route).
+ */
+static enum verdict
 route_ask(struct smtpd_check_state *st, const struct item *it,
     enum lookup_route_op op, const char *address)
 {
+	const struct cslot *c;
+
+	free(st->cache_key);
+	st->cache_key = cache_key("R", smtpd_cfg.route_service, address, "",
+	    (unsigned)op, 0);
+	if ((c = cache_get(st->cache_key)) != NULL)
+		return route_answer(st, it, c->status, c->value, c->len);
 	st->waiting = it;
 	st->lreq = lookup_client_route(lc(), smtpd_cfg.route_service, op,
 	    address, on_route, st);
+	return V_NONE;
+}
+
+/* find_ask - the same for a check_*_access search (on_access). */
+static enum verdict
+find_ask(struct smtpd_check_state *st, const struct item *it,
+    const char *key, enum lookup_find_order order, unsigned mflags)
+{
+	const struct cslot *c;
+
+	free(st->cache_key);
+	st->cache_key = cache_key("F", it->arg, key, ck.delimiter,
+	    (unsigned)order, mflags);
+	if ((c = cache_get(st->cache_key)) != NULL)
+		return access_answer(st, it, c->status, c->value, c->len);
+	st->waiting = it;
+	st->lreq = lookup_client_find(lc(), it->arg, key, order, mflags,
+	    ck.delimiter, on_access, st);
+	return V_NONE;
 }
 
 /* A DNS-based check that cannot run: defer if the rest permits. */
@@ -1356,15 +1492,11 @@ step(struct smtpd_check_state *st, const struct item *it)
 			return V_NONE;
 		/* Our own final domains need no DNS (Postfix): resolve
 		 * first, decide in on_route. */
-		if (strcasecmp(it->name, "reject_unknown_sender_domain") == 0) {
-			route_ask(st, it, LOOKUP_ROUTE_RESOLVE, sender);
-			return V_NONE;
-		}
+		if (strcasecmp(it->name, "reject_unknown_sender_domain") == 0)
+			return route_ask(st, it, LOOKUP_ROUTE_RESOLVE, sender);
 		if (strcasecmp(it->name, "reject_unknown_recipient_domain") ==
-		    0) {
-			route_ask(st, it, LOOKUP_ROUTE_RESOLVE, st->rcpt);
-			return V_NONE;
-		}
+		    0)
+			return route_ask(st, it, LOOKUP_ROUTE_RESOLVE, st->rcpt);
 		dns_defer(st, it);
 		return V_NONE;
 	case OP_REJECT_UNAUTH_DEST:
@@ -1373,14 +1505,12 @@ step(struct smtpd_check_state *st, const struct item *it)
 	case OP_REJECT_UNLISTED_RCPT:
 		if (st->rcpt == NULL)
 			return V_NONE;	/* not at RCPT: nothing to check */
-		route_ask(st, it, it->op == OP_REJECT_UNLISTED_RCPT ?
+		return route_ask(st, it, it->op == OP_REJECT_UNLISTED_RCPT ?
 		    LOOKUP_ROUTE_CHECK : LOOKUP_ROUTE_RESOLVE, st->rcpt);
-		return V_NONE;
 	case OP_REJECT_UNLISTED_SENDER:
 		if (sender == NULL || *sender == '\0')
 			return V_NONE;
-		route_ask(st, it, LOOKUP_ROUTE_CHECK, sender);
-		return V_NONE;
+		return route_ask(st, it, LOOKUP_ROUTE_CHECK, sender);
 	case OP_ACCESS: {
 		const char *key = NULL;
 		enum lookup_find_order order = LOOKUP_FIND_EXACT;
@@ -1424,10 +1554,7 @@ step(struct smtpd_check_state *st, const struct item *it)
 			return V_NONE;
 		if (ck.parent_matches)
 			mflags |= MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS;
-		st->waiting = it;
-		st->lreq = lookup_client_find(lc(), it->arg, key, order, mflags,
-		    ck.delimiter, on_access, st);
-		return V_NONE;
+		return find_ask(st, it, key, order, mflags);
 	}
 	case OP_POLICY:
 		policy_ask(st, it);

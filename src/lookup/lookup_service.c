@@ -697,9 +697,18 @@ lookup_preinit(struct child *c)
 	for (size_t i = 0; i < diags.n; i++) {
 		char *s = diag_format(&diags.items[i]);
 
+		/*
+		 * The master refused to start with such a table; here it
+		 * broke since (a restart after a crash): keep serving, with
+		 * that table answering "temporary failure" at once.  Exiting
+		 * would make every client wait for its timeout, again and
+		 * again.
+		 */
 		if (diags.items[i].level == DIAG_ERROR)
-			log_fatal("%s", s);
-		log_warning("%s", s);
+			log_error("%s; lookups in it fail (temporary failure) "
+			    "until it is fixed and Ostia reloaded", s);
+		else
+			log_warning("%s", s);
 		free(s);
 	}
 	diag_list_deinit(&diags);

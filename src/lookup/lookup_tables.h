@@ -33,7 +33,10 @@
  *
  * How strictly: a table of a parameter Ostia honours (PS_IMPL) that
  * does not open is an error: the master refuses to start (or to
- * reload) and the lookup process exits.  A table of a parameter Ostia
+ * reload); a lookup process restarted later (after a crash) logs the
+ * error and answers TEMPFAIL for that table, at once, instead of
+ * exiting (clients would wait for their timeout each time).  A table of
+ * a parameter Ostia
  * does not use yet (PS_LATER) that does not open is a warning; lookups
  * in it answer TEMPFAIL with the reason until it is fixed (and the
  * configuration reloaded).  Tables of restriction lists and classes

@@ -106,6 +106,14 @@ def test_a_failing_mapping_table_is_a_temporary_failure(ostia_factory):
                     "FROM canon WHERE from_addr = '%%s'\n" % db)
     setup.update({"recipient_canonical_maps": "sqlite:" + cf})
     o = setup.start()
+    # One recipient through the working table first: the lookup
+    # process has it open before it breaks.
+    s = Smtp(o, source=OUTSIDER)
+    s.ehlo()
+    s.mail("x@" + ELSEWHERE)
+    r = s.rcpt("<alice@%s>" % HOSTED)
+    assert r.code == 250, r
+    s.quit()
     con.execute("DROP TABLE canon")
     con.commit()
     con.close()

@@ -503,10 +503,19 @@ def test_unauth_pipelining_talking_before_greeting(ostia_factory):
     is refused."""
     o = pipelining_server(ostia_factory)
     before = queue_files(o)
+    mark = o.log_mark()
     s = Smtp(o, source=INSIDER, greet=False)
     s.c.send_line("EHLO " + HELO)
     assert s.c.read_reply().code == 220
     assert s.c.read_reply().code == 250
+    # Whether the EHLO arrived before the server looked is a race on a
+    # loaded machine; the server logs what it saw.
+    try:
+        o.wait_for_log(r"talked before the greeting", start=mark,
+                       timeout=2)
+    except AssertionError:
+        pytest.skip("the EHLO reached the server after its greeting "
+                    "(timing this test cannot control)")
     assert s.mail(SOMEONE).code == 250
     assert s.rcpt("<%s>" % ALICE).code == 250
     r, final = s.data()

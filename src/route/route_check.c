@@ -325,6 +325,23 @@ fix_target(struct expand *x, const char *target, const char *ext,
 	    target + at);
 }
 
+/* postmaster_of_alias_domain - is addr postmaster@ a domain of
+ * virtual_alias_domains?  1 yes, 0 no, -1 a lookup failed (x->err). */
+static int
+postmaster_of_alias_domain(struct expand *x, const char *addr)
+{
+	const char *dom = rt_domain_of(addr);
+	enum route_class cls;
+
+	if (dom == NULL || (size_t)(dom - 1 - addr) != 10 ||
+	    strncasecmp(addr, "postmaster", 10) != 0)
+		return 0;
+	if (route_domain_class(x->rt, dom, &cls, x->err, x->errsz) !=
+	    ROUTE_OK)
+		return -1;
+	return cls == ROUTE_ALIAS;
+}
+
 static int
 expand_one(struct expand *x, const char *addr, long long depth)
 {
@@ -335,7 +352,7 @@ expand_one(struct expand *x, const char *addr, long long depth)
 	size_t llen, ulen;
 	unsigned flags;
 	enum dict_status st;
-	int ret = 0;
+	int ret = 0, pm_rc = 0;
 
 	if (in_strv(&x->self, addr))
 		return add_out(x, addr, x->chain.n ? x->chain.v[0] : addr);
@@ -360,6 +377,24 @@ expand_one(struct expand *x, const char *addr, long long depth)
 	    x->errsz);
 	if (st == DICT_TEMPFAIL)
 		return -1;
+	if (st == DICT_NOTFOUND && (pm_rc = postmaster_of_alias_domain(x,
+	    addr)) < 0)
+		return -1;
+	if (st == DICT_NOTFOUND && pm_rc == 1) {
+		/* RFC 5321 4.5.1: postmaster of a domain whose every address
+		 * is an alias, without an alias of its own, reaches the local
+		 * postmaster (and its local aliases). */
+		char pm[ROUTE_ADDRESS_MAX_BYTES];
+
+		if (rt_format(pm, sizeof(pm), "postmaster@%s", rt->myorigin) <
+		    0) {
+			rt_errf(x->err, x->errsz, "myorigin is too long");
+			return -1;
+		}
+		rt_step(x->r, "postmaster: %s has no alias; delivered to %s",
+		    addr, pm);
+		return add_out(x, pm, x->chain.n ? x->chain.v[0] : addr);
+	}
 	if (st == DICT_NOTFOUND)
 		return add_out(x, addr, x->chain.n ? x->chain.v[0] : addr);
 

@@ -159,6 +159,11 @@ def test_postmaster(inst):
     for a in rep.values():
         assert a["flags"] == "postmaster"
         assert a["listed"] == "yes"
+    # A domain whose every address is an alias, without a postmaster
+    # alias: the local postmaster gets it (RFC 5321 4.5.1).
+    assert rep["postmaster@alias.test"]["virtual aliases"] == \
+        "postmaster@example.com"
+    assert rep["postmaster@vmail.test"]["virtual aliases"] == "none"
 
 
 def test_relay_tricks(inst):

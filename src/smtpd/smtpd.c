@@ -542,13 +542,18 @@ mynetworks_derive(const char *style)
 			if (p->ifa_addr == NULL)
 				continue;
 			if (p->ifa_addr->sa_family == AF_INET) {
-				struct in_addr in =
-				    ((struct sockaddr_in *)p->ifa_addr)->sin_addr;
+				struct sockaddr_in sin, mask;
+				struct in_addr in;
 
+				/* Copies: the getifaddrs() pointers are only
+				 * as aligned as a struct sockaddr. */
+				memcpy(&sin, p->ifa_addr, sizeof(sin));
+				in = sin.sin_addr;
 				if (subnet && p->ifa_netmask != NULL) {
-					uint32_t m = ntohl(((struct sockaddr_in *)
-					    p->ifa_netmask)->sin_addr.s_addr);
+					uint32_t m;
 
+					memcpy(&mask, p->ifa_netmask, sizeof(mask));
+					m = ntohl(mask.sin_addr.s_addr);
 					bits = __builtin_popcount(m);
 					in.s_addr &= htonl(m);
 				} else {
@@ -558,17 +563,20 @@ mynetworks_derive(const char *style)
 				snprintf(el, sizeof(el), " %s/%d", a, bits);
 				(void)buf_append_str(&b, el);
 			} else if (p->ifa_addr->sa_family == AF_INET6) {
-				struct in6_addr in6 = ((struct sockaddr_in6 *)
-				    p->ifa_addr)->sin6_addr;
+				struct sockaddr_in6 sin6, mask6;
+				struct in6_addr in6;
 
+				memcpy(&sin6, p->ifa_addr, sizeof(sin6));
+				in6 = sin6.sin6_addr;
 				if (IN6_IS_ADDR_LINKLOCAL(&in6))
 					continue;
 				bits = 128;
 				if (subnet && p->ifa_netmask != NULL) {
-					const unsigned char *m = ((struct
-					    sockaddr_in6 *)p->ifa_netmask)->
-					    sin6_addr.s6_addr;
+					const unsigned char *m;
 
+					memcpy(&mask6, p->ifa_netmask,
+					    sizeof(mask6));
+					m = mask6.sin6_addr.s6_addr;
 					bits = 0;
 					for (int i = 0; i < 16; i++) {
 						bits += __builtin_popcount(m[i]);

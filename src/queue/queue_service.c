@@ -454,8 +454,14 @@ on_qconn(evutil_socket_t fd, short what, void *arg)
 	int pfd, r;
 
 	if (ipc_conn_fill(&q->ipc) < 0) {
-		log_warning("%s: queue connection error: %s",
-		    q->id[0] ? q->id : "NOQUEUE", strerror(errno));
+		/* smtpd closing with a request still unread (its client went
+		 * away mid-transaction) is a reset, not a fault. */
+		if (errno == ECONNRESET)
+			log_debug(1, "%s: smtpd closed the connection",
+			    q->id[0] ? q->id : "NOQUEUE");
+		else
+			log_warning("%s: queue connection error: %s",
+			    q->id[0] ? q->id : "NOQUEUE", strerror(errno));
 		goto drop;
 	}
 	while ((r = ipc_conn_next(&q->ipc, &type, &in, &pfd)) == 1) {

@@ -956,7 +956,7 @@ access_result(struct smtpd_check_state *st, const struct item *it,
 {
 	char word[32], dsn[16] = "5.7.1", who[128];
 	const char *rest, *text;
-	size_t wn = strcspn(value, " \t");
+	size_t wn;
 	int code;
 	struct smtpd_check_actions *a = &st->act;
 	/* A policy service's reply is about what the list checks. */
@@ -1470,12 +1470,7 @@ step(struct smtpd_check_state *st, const struct item *it)
 			    AK_HELO, "Invalid name");
 			return do_reject(st);
 		}
-		if (s->helo == NULL && st->stage >= SMTPD_CHECK_MAIL) {
-			set_reply(st, ck.invalid_hostname_code, "5.5.2",
-			    AK_HELO, "Invalid name");
-			return do_reject(st);
-		}
-		return V_NONE;
+		return V_NONE;	/* no HELO: smtpd_helo_required decides */
 	case OP_REJECT_UNAUTH_PIPELINING:
 		if (s->ill_pipelining) {
 			set_reply(st, 503, "5.5.0", sk, "Improper use of SMTP "

@@ -669,3 +669,19 @@ def test_client_table_lookup_failure_is_temporary(ostia_factory):
     o = s.start()
     stage, r = rcpt_reply(o, ALICE)
     assert_reply(r, CLIENT_LOOKUP_FAILURE, client=client_re(OUTSIDER))
+
+
+def test_helo_checks_without_helo(ostia_factory):
+    """A client that never sends HELO (smtpd_helo_required = no) is not
+    refused by reject_invalid_helo_hostname: there is no name to judge,
+    as in Postfix; smtpd_helo_required is the control for that."""
+    o = server(ostia_factory, smtpd_helo_required="no",
+               smtpd_helo_restrictions="reject_invalid_helo_hostname, "
+               "reject_non_fqdn_helo_hostname")
+    s = Smtp(o, source=OUTSIDER)
+    stage, r = try_rcpt(s, SOMEONE, "<%s>" % ALICE)
+    s.quit()
+    assert (stage, r.code) == ("RCPT", 250), (stage, r)
+    # With a bad name the same list refuses.
+    stage, r = rcpt_reply(o, ALICE, helo="bad_name!")
+    assert r.code == 501, (stage, r)

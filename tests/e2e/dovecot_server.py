@@ -261,6 +261,13 @@ class DovecotAuth:
             "passdb {",
             "  driver = checkpassword",
             "  args = %s" % self.tempfail_script,
+        ]
+        if self.tempfail_users:
+            # Only the tempfail names reach the script; others fail in
+            # the passwd-file without a process being started.
+            lines.append("  username_filter = %s"
+                         % " ".join(self.tempfail_users))
+        lines += [
             "}",
             "userdb {",
             "  driver = static",
@@ -280,6 +287,10 @@ class DovecotAuth:
         script = ("#!/bin/sh\n"
                   "# Ostia tests: a passdb that fails temporarily for\n"
                   "# some names (exit 111) and refuses the others.\n"
+                  "# It reads Dovecot's input (fd 3) before exiting:\n"
+                  "# exiting first makes Dovecot's write fail, which it\n"
+                  "# reports as an internal (temporary) failure.\n"
+                  "cat <&3 >/dev/null\n"
                   "case \"$AUTH_USER\" in\n"
                   "%s) exit 111 ;;\n"
                   "esac\n"

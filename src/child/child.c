@@ -17,10 +17,12 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "agent.h"
 #include "child.h"
 #include "log.h"
 #include "lookup_service.h"
@@ -47,6 +49,7 @@ struct child {
 	struct event *ctl_ev;
 	struct event *drain_timer;
 	int draining;
+	bool paused;		/* child_accept_pause */
 	unsigned char ctl_buf[CHILD_CTL_MSG_MAX + CHILD_CTL_HDR_BYTES];
 	size_t ctl_len;
 };
@@ -73,6 +76,12 @@ const struct config *
 child_config(struct child *c)
 {
 	return c->cf;
+}
+
+bool
+child_draining(const struct child *c)
+{
+	return c->draining != 0;
 }
 
 static void
@@ -127,7 +136,7 @@ on_accept(evutil_socket_t wfd, short what, void *arg)
 		if (c->listen_evs[i] != NULL &&
 		    event_get_fd(c->listen_evs[i]) == wfd)
 			break;
-	if (i == c->nlisten)
+	if (i == c->nlisten || c->paused)
 		return;
 	if (c->wake_fds[i] >= 0)
 		(void)epoll_wait(c->wake_fds[i], drop, 4, 0);
@@ -149,8 +158,24 @@ on_accept(evutil_socket_t wfd, short what, void *arg)
 		}
 		format_peer(&ss, peer, sizeof(peer));
 		c->prog->accept_fn(c, fd, peer, c->listen_addrs[i]);
-		if (c->draining || c->listen_evs[i] == NULL)
+		if (c->draining || c->paused || c->listen_evs[i] == NULL)
 			return;
+	}
+}
+
+void
+child_accept_pause(struct child *c, bool paused)
+{
+	if (c->paused == paused)
+		return;
+	c->paused = paused;
+	for (size_t i = 0; i < c->nlisten; i++) {
+		if (c->listen_evs[i] == NULL)
+			continue;
+		if (paused)
+			event_del(c->listen_evs[i]);
+		else
+			event_add(c->listen_evs[i], NULL);
 	}
 }
 
@@ -269,6 +294,9 @@ find_program(const char *command)
 		command = slash + 1;
 	if (strcmp(command, "smtpd") == 0)
 		return &smtpd_program;
+	/* Delivery agents: virtual, lmtp, pipe, discard, error. */
+	if (agent_find(command) != NULL)
+		return agent_program(agent_find(command));
 	return NULL;
 }
 
@@ -383,6 +411,23 @@ child_main(const char *config_dir, const char *service, const char *type,
 	/* Files only root may read (TLS keys) are read now. */
 	if (c.prog->preinit != NULL)
 		c.prog->preinit(&c);
+	if (c.prog->choose_user != NULL) {
+		uid_t uid = user.uid;
+		gid_t gid = user.gid;
+
+		c.prog->choose_user(&c, &uid, &gid);
+		if (uid == 0 || gid == 0) {
+			log_error("service %s: refusing to run as uid %u gid "
+			    "%u; running as %s instead", service,
+			    (unsigned)uid, (unsigned)gid, user.name);
+		} else if (uid != user.uid || gid != user.gid) {
+			free(user.name);
+			user.name = xasprintf("uid %u gid %u", (unsigned)uid,
+			    (unsigned)gid);
+			user.uid = uid;
+			user.gid = gid;
+		}
+	}
 	privs_drop(&user, chroot_dir);
 	privs_user_deinit(&user);
 
@@ -403,10 +448,21 @@ child_main(const char *config_dir, const char *service, const char *type,
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 			log_fatal("listener fd %d: %s", fd, strerror(errno));
 		format_peer(&ss, host, sizeof(host));
-		c.listen_addrs[i] = xasprintf(ss.ss_family == AF_INET6 ?
-		    "[%s]:%u" : "%s:%u", host, ss.ss_family == AF_INET6 ?
-		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
-		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		if (ss.ss_family == AF_UNIX) {
+			const struct sockaddr_un *su = (const void *)&ss;
+			size_t plen = sl > offsetof(struct sockaddr_un,
+			    sun_path) ? sl - offsetof(struct sockaddr_un,
+			    sun_path) : 0;
+
+			c.listen_addrs[i] = xstrndup(su->sun_path,
+			    strnlen(su->sun_path, plen));
+		} else {
+			c.listen_addrs[i] = xasprintf(ss.ss_family ==
+			    AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+			    ss.ss_family == AF_INET6 ?
+			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+			    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		}
 		c.listen_fds[i] = fd;
 		c.wake_fds[i] = epoll_create1(EPOLL_CLOEXEC);
 		if (c.wake_fds[i] >= 0) {

@@ -21,9 +21,9 @@
  * reported its warnings), finds its service and that service's view
  * (TYPE "internal": a service the master starts by itself, such as the
  * queue process, with the main.cf view), changes to queue_directory,
- * drops to mail_owner (chroot to queue_directory when the service's
- * chroot field is y, and for internal services), then runs one libevent
- * loop.  SIGTERM stops
+ * drops to mail_owner or the user the program chooses (choose_user;
+ * chroot to queue_directory when the service's chroot field is y, and
+ * for internal services), then runs one libevent loop.  SIGTERM stops
  * accepting, lets open connections finish (at most
  * CHILD_DRAIN_MAX_SECONDS) and exits 0.  SIGINT is ignored: Ctrl-C in
  * a terminal reaches the whole process group, and the master decides.
@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -56,6 +57,15 @@ struct child_program {
 	/* Before privileges are dropped, in queue_directory: read files
 	 * only root may read.  No event loop yet. */
 	void (*preinit)(struct child *c);
+	/*
+	 * Optional, right after preinit (as root when the master is root):
+	 * the user to become.  *uid_r and *gid_r arrive set to mail_owner's
+	 * and may be changed (a delivery agent runs as the user its
+	 * configuration names).  The skeleton never becomes uid 0 or gid
+	 * 0: it logs an error and keeps mail_owner instead.  NULL:
+	 * mail_owner.
+	 */
+	void (*choose_user)(struct child *c, uid_t *uid_r, gid_t *gid_r);
 	void (*init)(struct child *c);
 	/* A message from the master (tag: 4 bytes, not terminated). */
 	void (*ctl_msg)(struct child *c, const char *tag,
@@ -78,7 +88,18 @@ const struct master_service *child_service(struct child *c);
 /* The whole configuration (every service's view), for the lookup
  * process, which serves the tables of all of them. */
 const struct config *child_config(struct child *c);
+/* True once the child was asked to stop (SIGTERM): it finishes what it
+ * has and takes no new work. */
+bool child_draining(const struct child *c);
 /* Tell the skeleton a connection ended (so a draining child can exit). */
 void child_connection_done(struct child *c);
+/*
+ * Stop (paused true) or resume accepting connections; the listening
+ * sockets stay open, connections wait in their backlog for another
+ * process of the service.  A program that serves one connection at a
+ * time (the delivery agents) pauses in accept_fn and resumes when the
+ * connection ends.  Nothing happens once the child is draining.
+ */
+void child_accept_pause(struct child *c, bool paused);
 
 #endif

@@ -33,7 +33,8 @@ static const struct {
 	{ "stop", cmd_stop, "stop the mail system gracefully" },
 	{ "reload", cmd_reload, "re-read the configuration" },
 	{ "status", cmd_status, "tell whether the mail system runs" },
-	{ "queue", cmd_queue, "list queued mail, show one message" },
+	{ "queue", cmd_queue, "queued mail: list, show, flush, hold, "
+	    "release, delete" },
 	{ "map", cmd_map, "build or query lookup tables (like postmap)" },
 	{ "lookup", cmd_lookup, "ask the running lookup process" },
 	{ "route", cmd_route, "show where addresses go: class, transport, "
@@ -59,7 +60,8 @@ usage(FILE *f)
 	    "  ostia conf -X NAME...                remove from main.cf\n"
 	    "  ostia conf --reference               configuration reference "
 	    "(Markdown)\n"
-	    "  ostia queue list | show ID           queued messages\n"
+	    "  ostia queue [list | show ID]         queued messages\n"
+	    "  ostia queue flush|hold|release|requeue|delete ID|ALL\n"
 	    "  ostia map [-f] [hash:|lmdb:]FILE     build FILE.lmdb (hash: "
 	    "reads it too)\n"
 	    "  ostia map [-f] -q KEY|- type:NAME    look keys up (exit 0 "

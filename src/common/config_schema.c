@@ -42,7 +42,7 @@ const struct param_suffix_def config_param_suffixes[] = {
 	    "Per-transport "
 	    "default_destination_concurrency_failed_cohort_limit" },
 	{ "_destination_concurrency_limit", PT_INT, 0, 2147483647, NULL,
-	    PS_LATER,
+	    PS_IMPL,
 	    "Per-transport default_destination_concurrency_limit" },
 	{ "_destination_concurrency_negative_feedback", PT_STRING, 0, 0, NULL,
 	    PS_LATER,
@@ -53,7 +53,7 @@ const struct param_suffix_def config_param_suffixes[] = {
 	{ "_destination_rate_delay", PT_TIME, 0, 2147483647, "s", PS_LATER,
 	    "Per-transport default_destination_rate_delay" },
 	{ "_destination_recipient_limit", PT_INT, 0, 2147483647, NULL,
-	    PS_LATER,
+	    PS_IMPL,
 	    "Per-transport default_destination_recipient_limit" },
 	{ "_extra_recipient_limit", PT_INT, 1, 2147483647, NULL, PS_LATER,
 	    "Per-transport default_extra_recipient_limit" },

@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "file_read.h"
 #include "cf_lines.h"
+#include "config.h"
 #include "log.h"
 #include "master_cf.h"
 #include "strnum.h"
@@ -758,6 +759,16 @@ mcf_entry(void *ctx, const char *text, size_t len, unsigned lineno)
 		    "host:port, [host]:port or *:port (for example smtp, "
 		    "127.0.0.1:10025 or [::1]:25)", s.name, err);
 		errors++;
+	} else if (s.type != MASTER_TYPE_INET &&
+	    !master_service_name_is_safe(s.name)) {
+		diag_add(p->diags, DIAG_ERROR, p->file, lineno,
+		    "bad %s service name '%s': it names a socket under "
+		    "$queue_directory/private and a transport, so it must be "
+		    "1 to %d letters, digits, '.', '_' or '-', not starting "
+		    "with '.' or '-' (for example dovecot or smtp-amavis)",
+		    master_type_name(s.type), s.name,
+		    MASTER_SERVICE_NAME_MAX);
+		errors++;
 	}
 	for (size_t i = 0; i < 3; i++) {
 		*flags[i] = mcf_flag(w.v[2 + i].text);
@@ -1076,4 +1087,51 @@ master_service_format(const struct master_service *s)
 			mcf_append(&b, " %s", *a);
 	}
 	return buf_steal(&b);
+}
+
+bool
+master_service_name_is_safe(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > MASTER_SERVICE_NAME_MAX || name[0] == '.' ||
+	    name[0] == '-')
+		return false;
+	return mcf_chars_ok(name, n, "._-");
+}
+
+/* mcf_cpu_count - online CPU cores, 1 to MASTER_SERVICE_PROCS_MAX. */
+static unsigned
+mcf_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > MASTER_SERVICE_PROCS_MAX ?
+	    MASTER_SERVICE_PROCS_MAX : (unsigned)n;
+}
+
+unsigned
+master_service_process_count(const struct master_service *ms,
+    const struct config_view *v)
+{
+	const char *cmd = strrchr(ms->command, '/');
+	unsigned long long n;
+
+	cmd = cmd != NULL ? cmd + 1 : ms->command;
+	if (ms->maxproc > 0) {
+		n = (unsigned long long)ms->maxproc;
+	} else if (strcmp(cmd, "smtpd") == 0) {
+		n = mcf_cpu_count();
+	} else {
+		long long limit = config_int(v, P_default_process_limit);
+
+		n = 4ULL * mcf_cpu_count();
+		if (limit > 0 && (unsigned long long)limit < n)
+			n = (unsigned long long)limit;
+	}
+	if (n < 1)
+		n = 1;
+	if (n > MASTER_SERVICE_PROCS_MAX)
+		n = MASTER_SERVICE_PROCS_MAX;
+	return (unsigned)n;
 }

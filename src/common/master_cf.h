@@ -21,6 +21,13 @@
 
 /* Largest master.cf accepted. */
 #define MASTER_CF_MAX_BYTES (4 * 1024 * 1024)
+/* Longest name of a service that is not of type inet (a socket file
+ * name, and a transport name in the delivery protocol). */
+#define MASTER_SERVICE_NAME_MAX 64
+/* Most processes the master starts for one service. */
+#define MASTER_SERVICE_PROCS_MAX 64
+
+struct config_view;
 
 enum master_type {
 	MASTER_TYPE_INET,
@@ -80,6 +87,24 @@ const struct master_service *master_cf_find(const struct master_cf *cf,
  * and arguments in order; file and line are not compared. */
 bool master_service_equal(const struct master_service *a,
     const struct master_service *b);
+/*
+ * True if name can be a file name under $queue_directory/private: 1 to
+ * MASTER_SERVICE_NAME_MAX bytes of letters, digits, '.', '_' and '-',
+ * not starting with '.' or '-' (so never "..", never a '/').  Services
+ * of every type but inet must have such a name (master_cf_parse refuses
+ * others with file:line).
+ */
+bool master_service_name_is_safe(const char *name);
+/*
+ * How many processes the master runs for service ms (v: its view), at
+ * least 1 and at most MASTER_SERVICE_PROCS_MAX; the queue manager uses
+ * the same number as a delivery agent's concurrency.  smtpd: maxproc,
+ * or one per CPU core when maxproc is "-" or 0.  Delivery agents (every
+ * other command): maxproc when given (0 counts as "-"), else
+ * min(default_process_limit, 4 x CPU cores).
+ */
+unsigned master_service_process_count(const struct master_service *ms,
+    const struct config_view *v);
 /* "inet", "unix", ... */
 const char *master_type_name(enum master_type type);
 /*

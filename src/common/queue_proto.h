@@ -26,12 +26,25 @@ enum queue_msg {
 	QUEUE_MSG_COMMIT = 3,
 	QUEUE_MSG_OK = 4,
 	QUEUE_MSG_FAIL = 5,
+	/* `ostia queue` (root or mail_owner, SO_PEERCRED):
+	 *   CTL        str request ("hold ID", ... see qmgr.h)
+	 *   CTL_REPLY  u32 status (0 done, 1 nothing matched, 2 bad
+	 *              request), str text (lines) */
+	QUEUE_MSG_CTL = 6,
+	QUEUE_MSG_CTL_REPLY = 7,
 };
 
 /* Relative to queue_directory. */
 #define QUEUE_SOCKET_PATH "private/queue"
 #define QUEUE_TMP_DIR "tmp"
 #define QUEUE_INCOMING_DIR "incoming"
+/* The queue manager's: messages waiting for a retry, held by the
+ * administrator or a header check, unreadable; per-message delivery
+ * status logs. */
+#define QUEUE_DEFERRED_DIR "deferred"
+#define QUEUE_HOLD_DIR "hold"
+#define QUEUE_CORRUPT_DIR "corrupt"
+#define QUEUE_STATUS_DIR "status"
 /* Longest FAIL reason. */
 #define QUEUE_REASON_MAX_BYTES 512
 

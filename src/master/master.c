@@ -113,14 +113,6 @@ ms_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000000);
 }
 
-static unsigned
-cpu_count(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
-}
-
 /* ---------------------------------------------------------------- */
 /* Logging set-up                                                   */
 
@@ -650,6 +642,51 @@ build_internal(struct master *m, struct config *cf, struct msvc *old,
 }
 
 /*
+ * build_agent_socket - the listening socket of delivery agent service ms
+ * (type unix): $queue_directory/private/NAME, owner mail_owner, mode
+ * 0600; on reload the old socket of the same service is kept, so the
+ * queue manager never finds it missing.  *taken_r: the old service
+ * whose socket it took, or -1.  0, or -1 with *error_r.
+ */
+static int
+build_agent_socket(struct master *m, struct config *cf, struct msvc *old,
+    size_t nold, const struct master_service *ms, struct msvc *s,
+    size_t *taken_r, char **error_r)
+{
+	char *path;
+	size_t o;
+	int r = 0;
+
+	*taken_r = (size_t)-1;
+	/* master_cf_parse refused other names; the internal services'
+	 * sockets are private/queue and private/lookup. */
+	if (!master_service_name_is_safe(ms->name) ||
+	    master_service_name_is_reserved(ms->name)) {
+		*error_r = xasprintf("%s:%u: service %s/unix: this name "
+		    "cannot be a socket under %s/private (reserved or not a "
+		    "safe file name)", ms->file, ms->line, ms->name,
+		    config_str(config_main(cf), P_queue_directory));
+		return -1;
+	}
+	path = xasprintf("%s/private/%s", config_str(config_main(cf),
+	    P_queue_directory), ms->name);
+	for (o = 0; o < nold; o++)
+		if (old[o].cf_index != MSVC_INTERNAL && old[o].ls.n == 1 &&
+		    strcmp(old[o].type, "unix") == 0 &&
+		    strcmp(old[o].ls.items[0].addr, path) == 0)
+			break;
+	if (o < nold) {
+		s->ls = old[o].ls;
+		*taken_r = o;
+	} else {
+		r = master_listen_unix(path, m->user.uid, m->user.gid, &s->ls,
+		    error_r);
+	}
+	free(path);
+	return r;
+}
+
+/*
  * build_services - one msvc per master.cf service that Ostia runs, with
  * listeners bound.  On reload (old given), a service that listens where
  * an old one did takes over its sockets, so no connection is refused
@@ -693,11 +730,15 @@ build_services(struct master *m, struct config *cf, struct msvc *old,
 		s->type = xstrdup(master_type_name(ms->type));
 		s->command = xstrdup(ms->command);
 		s->cf_index = i;
-		s->nprocs = ms->maxproc > 0 ? (unsigned)ms->maxproc :
-		    cpu_count();
-		if (s->nprocs > 64)
-			s->nprocs = 64;
+		s->nprocs = master_service_process_count(ms, v);
 		s->procs = xcalloc(s->nprocs, sizeof(*s->procs));
+		if (ms->type == MASTER_TYPE_UNIX) {
+			/* A delivery agent, on private/NAME. */
+			if (build_agent_socket(m, cf, old, nold, ms, s,
+			    &taken[n - 1], error_r) < 0)
+				goto fail;
+			continue;
+		}
 		for (o = 0; o < nold; o++)
 			if (same_listen(m, &old[o], ms, v))
 				break;
@@ -747,8 +788,13 @@ load_config(const struct master_opts *o, struct diag_list *diags)
 	struct config *cf;
 
 	cf = config_load(o->config_dir, 0, diags);
-	if (cf != NULL)
+	if (cf != NULL) {
+		size_t before = diags->errors;
+
 		master_programs_check(config_master(cf), diags);
+		if (diags->errors > before)
+			config_free(&cf);
+	}
 	/* Every table the lookup process will serve must open. */
 	if (cf != NULL && lookup_tables_check(cf, diags) < 0)
 		config_free(&cf);
@@ -768,6 +814,12 @@ log_config_errors(const struct master_opts *o, const struct diag_list *diags,
 static int
 make_dirs(struct master *m, const struct config_view *v, char **error_r)
 {
+	/* The queue process's own: files being written, committed ones,
+	 * deferred, held and unreadable ones, delivery status logs. */
+	static const char *const queue_dirs[] = {
+		QUEUE_TMP_DIR, QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR,
+		QUEUE_HOLD_DIR, QUEUE_CORRUPT_DIR, QUEUE_STATUS_DIR,
+	};
 	const char *q = config_str(v, P_queue_directory);
 	const char *d = config_str(v, P_data_directory);
 	uid_t ou = m->user.uid;
@@ -800,17 +852,13 @@ make_dirs(struct master *m, const struct config_view *v, char **error_r)
 	free(p);
 	if (r < 0)
 		return -1;
-	/* The queue process's own: files being written, committed ones. */
-	p = xasprintf("%s/%s", q, QUEUE_TMP_DIR);
-	r = privs_ensure_dir(p, ou, og, 0700, error_r);
-	free(p);
-	if (r < 0)
-		return -1;
-	p = xasprintf("%s/%s", q, QUEUE_INCOMING_DIR);
-	r = privs_ensure_dir(p, ou, og, 0700, error_r);
-	free(p);
-	if (r < 0)
-		return -1;
+	for (size_t i = 0; i < N_ELEMENTS(queue_dirs); i++) {
+		p = xasprintf("%s/%s", q, queue_dirs[i]);
+		r = privs_ensure_dir(p, ou, og, 0700, error_r);
+		free(p);
+		if (r < 0)
+			return -1;
+	}
 	return privs_ensure_dir(d, ou, og, 0700, error_r);
 }
 

@@ -7,44 +7,63 @@
 #include "master_programs.h"
 
 static const struct program_def programs[] = {
-	{ "smtpd", PROGRAM_RUN, "SMTP server" },
+	{ "smtpd", PROGRAM_RUN, "SMTP server", MASTER_TYPE_INET },
+	/* Delivery agents (src/deliver), on private/NAME sockets. */
+	{ "discard", PROGRAM_RUN, "discard delivery agent", MASTER_TYPE_UNIX },
+	{ "error", PROGRAM_RUN, "error delivery agent", MASTER_TYPE_UNIX },
+	{ "lmtp", PROGRAM_RUN, "LMTP delivery agent", MASTER_TYPE_UNIX },
+	{ "pipe", PROGRAM_RUN, "pipe delivery agent", MASTER_TYPE_UNIX },
+	{ "virtual", PROGRAM_RUN, "virtual mailbox delivery agent",
+	    MASTER_TYPE_UNIX },
 
-	{ "anvil", PROGRAM_BUILTIN, "connection counting" },
-	{ "bounce", PROGRAM_BUILTIN, "bounce and delay notices" },
-	{ "cleanup", PROGRAM_BUILTIN, "message cleanup" },
-	{ "flush", PROGRAM_BUILTIN, "fast flush service" },
-	{ "oqmgr", PROGRAM_BUILTIN, "queue manager" },
-	{ "pickup", PROGRAM_BUILTIN, "local mail pickup" },
-	{ "postlogd", PROGRAM_BUILTIN, "logging to maillog_file" },
-	{ "proxymap", PROGRAM_BUILTIN, "lookup table proxy" },
-	{ "qmgr", PROGRAM_BUILTIN, "queue manager" },
-	{ "scache", PROGRAM_BUILTIN, "connection cache" },
-	{ "showq", PROGRAM_BUILTIN, "queue listing" },
-	{ "tlsmgr", PROGRAM_BUILTIN, "TLS session cache and keys" },
-	{ "trivial-rewrite", PROGRAM_BUILTIN, "address rewriting" },
-	{ "verify", PROGRAM_BUILTIN, "address verification cache" },
+	{ "anvil", PROGRAM_BUILTIN, "connection counting", 0 },
+	{ "bounce", PROGRAM_BUILTIN, "bounce and delay notices", 0 },
+	{ "cleanup", PROGRAM_BUILTIN, "message cleanup", 0 },
+	{ "flush", PROGRAM_BUILTIN, "fast flush service", 0 },
+	{ "oqmgr", PROGRAM_BUILTIN, "queue manager", 0 },
+	{ "pickup", PROGRAM_BUILTIN, "local mail pickup", 0 },
+	{ "postlogd", PROGRAM_BUILTIN, "logging to maillog_file", 0 },
+	{ "proxymap", PROGRAM_BUILTIN, "lookup table proxy", 0 },
+	{ "qmgr", PROGRAM_BUILTIN, "queue manager", 0 },
+	{ "scache", PROGRAM_BUILTIN, "connection cache", 0 },
+	{ "showq", PROGRAM_BUILTIN, "queue listing", 0 },
+	{ "tlsmgr", PROGRAM_BUILTIN, "TLS session cache and keys", 0 },
+	{ "trivial-rewrite", PROGRAM_BUILTIN, "address rewriting", 0 },
+	{ "verify", PROGRAM_BUILTIN, "address verification cache", 0 },
 
-	{ "discard", PROGRAM_LATER, "discard delivery agent" },
-	{ "dnsblog", PROGRAM_LATER, "DNSBL logger for postscreen" },
-	{ "error", PROGRAM_LATER, "error delivery agent" },
-	{ "lmtp", PROGRAM_LATER, "LMTP delivery agent" },
-	{ "local", PROGRAM_LATER, "local delivery agent" },
-	{ "pipe", PROGRAM_LATER, "pipe delivery agent" },
-	{ "postscreen", PROGRAM_LATER, "postscreen" },
-	{ "qmqpd", PROGRAM_LATER, "QMQP server" },
-	{ "smtp", PROGRAM_LATER, "SMTP delivery agent" },
-	{ "spawn", PROGRAM_LATER, "spawn" },
-	{ "tlsproxy", PROGRAM_LATER, "TLS proxy" },
-	{ "virtual", PROGRAM_LATER, "virtual mailbox delivery agent" },
+	{ "dnsblog", PROGRAM_LATER, "DNSBL logger for postscreen", 0 },
+	{ "local", PROGRAM_LATER, "local delivery agent", 0 },
+	{ "postscreen", PROGRAM_LATER, "postscreen", 0 },
+	{ "qmqpd", PROGRAM_LATER, "QMQP server", 0 },
+	{ "smtp", PROGRAM_LATER, "SMTP delivery agent", 0 },
+	{ "spawn", PROGRAM_LATER, "spawn", 0 },
+	{ "tlsproxy", PROGRAM_LATER, "TLS proxy", 0 },
+};
+
+/* The programs Ostia runs, on a service of another type. */
+static const struct program_def wrong_type[] = {
+	{ "smtpd", PROGRAM_LATER, "SMTP server on a non-inet service", 0 },
+	{ "discard", PROGRAM_LATER, "discard delivery agent on a non-unix "
+	    "service", 0 },
+	{ "error", PROGRAM_LATER, "error delivery agent on a non-unix "
+	    "service", 0 },
+	{ "lmtp", PROGRAM_LATER, "LMTP delivery agent on a non-unix service",
+	    0 },
+	{ "pipe", PROGRAM_LATER, "pipe delivery agent on a non-unix service",
+	    0 },
+	{ "virtual", PROGRAM_LATER, "virtual mailbox delivery agent on a "
+	    "non-unix service", 0 },
 };
 
 static const struct program_def unknown_program = {
-	"", PROGRAM_UNKNOWN, "unknown program"
+	"", PROGRAM_UNKNOWN, "unknown program", 0
 };
 
-static const struct program_def smtpd_not_inet = {
-	"smtpd", PROGRAM_LATER, "SMTP server on a non-inet service"
-};
+bool
+master_service_name_is_reserved(const char *name)
+{
+	return strcmp(name, "queue") == 0 || strcmp(name, "lookup") == 0;
+}
 
 const struct program_def *
 master_program_for(const struct master_service *s)
@@ -58,8 +77,11 @@ master_program_for(const struct master_service *s)
 		if (strcmp(programs[i].command, cmd) != 0)
 			continue;
 		if (programs[i].kind == PROGRAM_RUN &&
-		    s->type != MASTER_TYPE_INET)
-			return &smtpd_not_inet;
+		    s->type != programs[i].run_type) {
+			for (size_t k = 0; k < N_ELEMENTS(wrong_type); k++)
+				if (strcmp(wrong_type[k].command, cmd) == 0)
+					return &wrong_type[k];
+		}
 		return &programs[i];
 	}
 	return &unknown_program;
@@ -72,7 +94,15 @@ master_programs_check(const struct master_cf *cf, struct diag_list *diags)
 		const struct master_service *s = &cf->services[i];
 		const struct program_def *p = master_program_for(s);
 
-		if (p->kind == PROGRAM_LATER)
+		if (p->kind == PROGRAM_RUN && s->type == MASTER_TYPE_UNIX &&
+		    master_service_name_is_reserved(s->name))
+			diag_add(diags, DIAG_ERROR, s->file, s->line,
+			    "service %s/%s: the name %s is reserved for "
+			    "Ostia's own %s process (its socket is "
+			    "private/%s); give the %s another name", s->name,
+			    master_type_name(s->type), s->name, s->name,
+			    s->name, p->what);
+		else if (p->kind == PROGRAM_LATER)
 			diag_add(diags, DIAG_WARNING, s->file, s->line,
 			    "service %s/%s: the %s (%s) is not implemented "
 			    "yet in Ostia %s; this service is not started",

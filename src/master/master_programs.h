@@ -11,6 +11,8 @@
 #ifndef OSTIA_MASTER_PROGRAMS_H
 #define OSTIA_MASTER_PROGRAMS_H
 
+#include <stdbool.h>
+
 #include "diag.h"
 #include "master_cf.h"
 
@@ -25,14 +27,26 @@ struct program_def {
 	const char *command;
 	enum program_kind kind;
 	const char *what;	/* plain words for messages */
+	enum master_type run_type;	/* PROGRAM_RUN: the only service
+					 * type it runs as */
 };
 
 /* The definition of a command for a service type (smtpd runs only as an
- * inet service for now).  Never NULL: unknown commands get a
- * PROGRAM_UNKNOWN definition. */
+ * inet service for now, the delivery agents discard, error, lmtp, pipe
+ * and virtual only as unix services; on another type they are
+ * PROGRAM_LATER).  Never NULL: unknown commands get a PROGRAM_UNKNOWN
+ * definition. */
 const struct program_def *master_program_for(const struct master_service *s);
-/* Add one warning per service Ostia will not run (LATER, UNKNOWN). */
+/*
+ * Add one warning per service Ostia will not run (LATER, UNKNOWN), and
+ * an error for a delivery agent service whose name is reserved (its
+ * socket would be the queue or lookup process's).
+ */
 void master_programs_check(const struct master_cf *cf,
     struct diag_list *diags);
+/* True for the names of the internal services' sockets under
+ * private/ ("queue", "lookup"), which no master.cf service that Ostia
+ * runs on a Unix socket may use. */
+bool master_service_name_is_reserved(const char *name);
 
 #endif

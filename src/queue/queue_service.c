@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
+#include "qmgr.h"
 #include "queue_file.h"
 #include "queue_proto.h"
 #include "queue_service.h"
@@ -39,6 +42,9 @@ enum qconn_state {
 	QCONN_COMMITTING,	/* its commit job is in flight */
 	QCONN_DONE,		/* OK or FAIL sent */
 };
+
+/* Longest control request and answer (`ostia queue`). */
+#define QUEUE_CTL_REQUEST_MAX 512
 
 struct commit_job;
 
@@ -102,7 +108,23 @@ static struct {
 	/* threads, under mu: renamed jobs waiting for a directory sync */
 	struct job_list renamed;
 	bool dirsync_running;
+	/* The queue manager starts once it holds the lock on incoming/: a
+	 * queue process replaced at a reload finishes its deliveries
+	 * first, so no message is worked on by two processes. */
+	struct event *lock_ev;
+	struct child *child;
 } qs;
+
+void
+queue_service_new_id(char id[QUEUE_ID_LEN + 1])
+{
+	struct timespec ts;
+	uint64_t usec;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+	queue_id_new(id, usec, ++qs.counter, getpid());
+}
 
 static void
 job_list_push(struct job_list *l, struct commit_job *j)
@@ -176,13 +198,9 @@ qconn_fail(struct qconn *q, const char *fmt, ...)
 static void
 handle_new(struct qconn *q)
 {
-	struct timespec ts;
 	struct ipc_out o;
-	uint64_t usec;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-	queue_id_new(q->id, usec, ++qs.counter, getpid());
+	queue_service_new_id(q->id);
 	snprintf(q->tmp_path, sizeof(q->tmp_path), "%s/%s.%ld", QUEUE_TMP_DIR,
 	    q->id, (long)getpid());
 	q->file_fd = open(q->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
@@ -381,6 +399,7 @@ answer_ok(struct commit_job *j)
 		log_warning("%s: queued, but smtpd could not be told: %s",
 		    q->id, strerror(errno));
 	q->state = QCONN_DONE;
+	qmgr_committed(j->id);
 }
 
 static void
@@ -445,6 +464,42 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 	submit(j);
 }
 
+/* handle_ctl - a request of `ostia queue` (root or mail_owner only). */
+static void
+handle_ctl(struct qconn *q, struct ipc_in *in)
+{
+	char *req = ipc_get_str(in, QUEUE_CTL_REQUEST_MAX);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct ipc_out o;
+	struct buf out;
+	int r;
+
+	buf_init(&out, IPC_PAYLOAD_MAX_BYTES - 64);
+	if (req == NULL || !ipc_in_done(in) || memchr(req, '\n', strlen(req))
+	    != NULL) {
+		(void)buf_append_str(&out, "malformed request\n");
+		r = 2;
+	} else if (getsockopt(q->sock, SOL_SOCKET, SO_PEERCRED, &cred,
+	    &cl) < 0 || (cred.uid != 0 && cred.uid != geteuid())) {
+		(void)buf_append_str(&out, "permission denied: only root and "
+		    "mail_owner may control the queue\n");
+		r = 2;
+	} else {
+		log_info("queue control: %s (uid %ld)", req, (long)cred.uid);
+		r = qmgr_control(req, &out);
+	}
+	free(req);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, (uint32_t)r);
+	ipc_put_str(&o, buf_cstr(&out));
+	if (ipc_send(q->sock, QUEUE_MSG_CTL_REPLY, &o, -1) < 0)
+		log_warning("cannot answer a queue control request: %s",
+		    strerror(errno));
+	buf_deinit(&out);
+	q->state = QCONN_DONE;
+}
+
 static void
 on_qconn(evutil_socket_t fd, short what, void *arg)
 {
@@ -477,6 +532,8 @@ on_qconn(evutil_socket_t fd, short what, void *arg)
 		} else if (type == QUEUE_MSG_COMMIT &&
 		    q->state == QCONN_WRITING) {
 			handle_commit(q, &in);
+		} else if (type == QUEUE_MSG_CTL && q->state == QCONN_IDLE) {
+			handle_ctl(q, &in);
 		} else {
 			log_error("unexpected message %u from smtpd in state "
 			    "%d; dropping the connection", type, q->state);
@@ -530,6 +587,32 @@ clean_tmp(void)
 		    "stopped process", removed, removed == 1 ? "" : "s");
 }
 
+/* try_lock - start the queue manager once incoming/ is ours. */
+static void
+try_lock(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	if (flock(qs.incoming_fd, LOCK_EX | LOCK_NB) < 0) {
+		struct timeval tv = { 0, 200 * 1000 };
+
+		if (errno != EWOULDBLOCK)
+			log_error("cannot lock %s: %s", QUEUE_INCOMING_DIR,
+			    strerror(errno));
+		if (qs.lock_ev == NULL)
+			qs.lock_ev = evtimer_new(qs.base, try_lock, c);
+		evtimer_add(qs.lock_ev, &tv);
+		return;
+	}
+	if (!qmgr_configured(child_config(c))) {
+		log_warning("master.cf has no qmgr service: mail is queued but "
+		    "not delivered (add \"qmgr unix n - n 300 1 qmgr\" to "
+		    "master.cf to deliver it)");
+		return;
+	}
+	qmgr_init(c);
+}
+
 static void
 queue_init(struct child *c)
 {
@@ -567,6 +650,8 @@ queue_init(struct child *c)
 		pthread_detach(t);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	qs.child = c;
+	try_lock(-1, 0, c);
 }
 
 static void
@@ -588,7 +673,7 @@ queue_accept(struct child *c, int fd, const char *client,
 static size_t
 queue_active(struct child *c)
 {
-	return qs.nconns;
+	return qs.nconns + qmgr_active();
 }
 
 const struct child_program queue_service_program = {

@@ -15,14 +15,19 @@
  * removed.  At start it removes tmp/ files
  * whose writer process is gone (crashed transactions).
  *
- * Until the queue manager exists, committed messages stay in incoming/
- * (`ostia queue list`, `ostia queue show ID`).
+ * The queue manager (qmgr.h) runs in this process and takes every
+ * committed message from there; `ostia queue` requests come on the
+ * same socket (QUEUE_MSG_CTL).
  */
 #ifndef OSTIA_QUEUE_SERVICE_H
 #define OSTIA_QUEUE_SERVICE_H
 
 #include "child.h"
+#include "queue_file.h"
 
 extern const struct child_program queue_service_program;
+
+/* A new queue ID, unique among the IDs this process makes. */
+void queue_service_new_id(char id[QUEUE_ID_LEN + 1]);
 
 #endif

@@ -649,3 +649,289 @@ def check_password(address, user, password, mech="PLAIN", **params):
         if mech.upper() == "LOGIN":
             return c.login(user, password, **params)
         raise ValueError("mechanism %s not supported here" % mech)
+
+
+# ---------------------------------------------------------------- mail
+
+class DovecotMail(DovecotAuth):
+    """A private Dovecot (2.3) storing mail: LMTP, the LDA and doveadm.
+
+    For the delivery tests (tests/e2e/15-delivery).  Same life cycle as
+    DovecotAuth (start(), stop(), restart(), close(), log_text()), its
+    own temporary directory, nothing of the system's Dovecot used.
+
+      .lmtp_socket   Dovecot's LMTP on a UNIX-domain socket, mode 0666
+                     (Ostia's lmtp agent runs as the unprivileged mail
+                     owner): <dir>/lmtp; .lmtp_unix is "unix:<path>"
+      .lmtp_port     LMTP on 127.0.0.1:PORT; .lmtp_inet "inet:127.0.0.1:P"
+      .config        dovecot.conf, for `doveadm -c` and Dovecot itself
+      .lda_config    a configuration for dovecot-lda run by an
+                     unprivileged user (Ostia's pipe service): the same
+                     settings, but logging to .lda_log (mode 0666)
+      .lda_path      /usr/lib/dovecot/dovecot-lda (class attribute
+                     LDA_PATH; require_lda() skips when it is missing)
+
+    Users: `users` is a list of addresses (or a dict address -> extra
+    passwd-file fields); they live in a passwd-file serving as passdb
+    and userdb, each with uid/gid `uid`/`gid` (default: the current
+    user's; give the Maildir owner's, e.g. the Ostia test user's, so
+    that Dovecot's LMTP, the LDA and doveadm write as that user).
+    Mail goes to `mail_location` (default maildir:<dir>/mail/%d/%n, so
+    .maildir(address) is <dir>/mail/DOMAIN/LOCAL); give
+    "maildir:BASE/%d/%n" to read Ostia's virtual Maildirs with doveadm.
+    An unknown address is refused by LMTP with 550 5.1.1 and makes the
+    LDA exit 67 (EX_NOUSER).
+
+        srv = DovecotMail.start(users=["alice@lmtp.test"], uid=U, gid=G)
+        srv.fetch("alice@lmtp.test")        # doveadm fetch 'hdr body' all
+        srv.search("alice@lmtp.test")       # [(guid, uid), ...]
+        srv.message_files("alice@lmtp.test")
+        srv.close()
+    """
+
+    LDA_PATH = "/usr/lib/dovecot/dovecot-lda"
+
+    def __init__(self, users=(), uid=None, gid=None, mail_location=None,
+                 extra_config="", lmtp_socket=None):
+        super().__init__(users={}, tempfail_users=(), protocols="lmtp",
+                         extra_config=extra_config)
+        if isinstance(users, dict):
+            self.mail_users = dict(users)
+        else:
+            self.mail_users = {u: "" for u in users}
+        self.uid = os.getuid() if uid is None else int(uid)
+        self.gid = os.getgid() if gid is None else int(gid)
+        self.mail_root = os.path.join(self.base, "mail")
+        self.mail_location = mail_location or \
+            "maildir:%s/%%d/%%n" % self.mail_root
+        self.lmtp_socket = lmtp_socket or os.path.join(self.base, "lmtp")
+        self.lmtp_port = free_port()
+        self.lda_config = os.path.join(self.base, "lda.conf")
+        self.lda_log = os.path.join(self.base, "lda.log")
+        self.lda_path = self.LDA_PATH
+
+    @property
+    def lmtp_unix(self):
+        return "unix:" + self.lmtp_socket
+
+    @property
+    def lmtp_inet(self):
+        return "inet:127.0.0.1:%d" % self.lmtp_port
+
+    @property
+    def lmtp_address(self):
+        return ("127.0.0.1", self.lmtp_port)
+
+    @classmethod
+    def require_lda(cls):
+        """The LDA's path; skip the calling test when it is missing."""
+        if not os.access(cls.LDA_PATH, os.X_OK):
+            pytest.skip("Dovecot's LDA %s is not installed (Debian package "
+                        "dovecot-core)" % cls.LDA_PATH)
+        return cls.LDA_PATH
+
+    def _write_passwd(self):
+        lines = []
+        for name, extra in self.mail_users.items():
+            if ":" in name or "\n" in name or "\n" in extra:
+                raise ValueError("user %r cannot go in a passwd-file" % name)
+            # user:password:uid:gid:gecos:home:shell:extra_fields
+            lines.append("%s:{PLAIN}unused-%s:%d:%d::::%s\n"
+                         % (name, secrets.token_hex(4), self.uid, self.gid,
+                            extra))
+        tmp = self.passwd_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.passwd_file)
+
+    def _config_text(self):
+        ids = self._ids()
+        lines = [
+            "# Written by tests/e2e/dovecot_server.py (DovecotMail)",
+            "base_dir = %s" % self.base_dir,
+            "state_dir = %s" % self.state_dir,
+            "instance_name = %s" % self.instance,
+            "log_path = %s" % self.log_path,
+            "protocols = lmtp",
+            "listen = 127.0.0.1",
+            "ssl = no",
+            "auth_verbose = yes",
+            "mail_location = %s" % self.mail_location,
+            "first_valid_uid = 1",
+            "first_valid_gid = 1",
+            "mail_fsync = always",
+            "lmtp_save_to_detail_mailbox = no",
+        ]
+        if ids is not None:
+            lines += [
+                "default_internal_user = %s" % ids[0],
+                "default_internal_group = %s" % ids[1],
+                "default_login_user = %s" % ids[0],
+            ]
+        lines += [
+            "passdb {",
+            "  driver = passwd-file",
+            "  args = %s" % self.passwd_file,
+            "}",
+            "userdb {",
+            "  driver = passwd-file",
+            "  args = %s" % self.passwd_file,
+            "}",
+            "service lmtp {",
+            "  unix_listener %s {" % self.lmtp_socket,
+            "    mode = 0666",
+            "  }",
+            "  inet_listener lmtp {",
+            "    address = 127.0.0.1",
+            "    port = %d" % self.lmtp_port,
+            "  }",
+            "}",
+            # The LDA runs as an unprivileged user: it must reach the
+            # userdb and the stats writer.
+            "service auth {",
+            "  unix_listener auth-userdb {",
+            "    mode = 0666",
+            "  }",
+            "}",
+            "service stats {",
+            "  unix_listener stats-writer {",
+            "    mode = 0666",
+            "  }",
+            "}",
+        ]
+        return "\n".join(lines) + "\n" + self.extra_config, None
+
+    def _setup(self):
+        for d in (self.base_dir, self.state_dir):
+            os.makedirs(d, 0o755, exist_ok=True)
+        if not os.path.isdir(self.mail_root):
+            os.makedirs(self.mail_root, 0o755)
+            if os.geteuid() == 0:
+                os.chown(self.mail_root, self.uid, self.gid)
+        self._write_passwd()
+        conf, _ = self._config_text()
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(conf)
+        os.chmod(self.config, 0o644)
+        # The LDA reads the same settings but logs to a file it may
+        # write as the unprivileged user the pipe agent runs as.
+        with open(self.lda_log, "a", encoding="utf-8"):
+            pass
+        os.chmod(self.lda_log, 0o666)
+        with open(self.lda_config, "w", encoding="utf-8") as f:
+            f.write("!include %s\nlog_path = %s\n"
+                    % (self.config, self.lda_log))
+        os.chmod(self.lda_config, 0o644)
+
+    def _lmtp_greets(self, address):
+        family = socket.AF_UNIX if isinstance(address, str) \
+            else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(2.0)
+            s.connect(address)
+            return s.recv(512).startswith(b"220 ")
+
+    def _ready(self):
+        try:
+            return (self._lmtp_greets(self.lmtp_socket)
+                    and self._lmtp_greets(self.lmtp_address)
+                    and os.path.exists(os.path.join(self.base_dir,
+                                                    "auth-userdb")))
+        except OSError:
+            return False
+
+    def _port_busy(self):
+        try:
+            with socket.create_connection(self.lmtp_address, timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def close(self):
+        super().close()
+        if not os.environ.get("OSTIA_E2E_KEEP") and \
+                not self.lmtp_socket.startswith(self.base + "/"):
+            try:
+                os.unlink(self.lmtp_socket)
+            except OSError:
+                pass
+
+    # -- the mail
+
+    def lda_log_text(self):
+        return _read(self.lda_log)
+
+    def maildir(self, address):
+        """The Maildir of address under the default mail_location."""
+        local, _, domain = address.rpartition("@")
+        return os.path.join(self.mail_root, domain, local)
+
+    def message_files(self, address):
+        """Paths of the messages in address's Maildir (new/ and cur/),
+        sorted; [] when it does not exist yet."""
+        out = []
+        root = self.maildir(address)
+        for sub in ("new", "cur"):
+            d = os.path.join(root, sub)
+            try:
+                out += [os.path.join(d, n) for n in os.listdir(d)
+                        if not n.startswith(".")]
+            except FileNotFoundError:
+                pass
+        return sorted(out)
+
+    def doveadm(self, *args, timeout=60):
+        """Run `doveadm -c CONFIG ARGS...`; the CompletedProcess (text)."""
+        return subprocess.run([self.doveadm_bin, "-c", self.config,
+                               *[str(a) for a in args]],
+                              stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True,
+                              errors="replace", timeout=timeout)
+
+    def _doveadm_ok(self, *args):
+        r = self.doveadm(*args)
+        if r.returncode != 0:
+            raise AssertionError(
+                "doveadm -c %s %s exited %d\nstdout:\n%s\nstderr:\n%s\n"
+                "--- dovecot log (tail) ---\n%s"
+                % (self.config, " ".join(args), r.returncode, r.stdout,
+                   r.stderr, tail(self.log_text())))
+        return r
+
+    def fetch(self, user, fields="hdr body", query="all"):
+        """`doveadm fetch -u USER FIELDS QUERY`: its output (AssertionError
+        with stderr and Dovecot's log when it fails)."""
+        return self._doveadm_ok("fetch", "-u", user, fields,
+                                *query.split()).stdout
+
+    def fetch_checked(self, user, fields="hdr body", query="all"):
+        """fetch(), also failing when doveadm complained on stderr (e.g.
+        about a Maildir file name whose S= size is wrong)."""
+        r = self._doveadm_ok("fetch", "-u", user, fields, *query.split())
+        if r.stderr.strip():
+            raise AssertionError("doveadm fetch -u %s printed errors:\n%s"
+                                 % (user, r.stderr))
+        return r.stdout
+
+    def search(self, user, query="all"):
+        """`doveadm search -u USER QUERY`: [(mailbox_guid, uid), ...]."""
+        out = self._doveadm_ok("search", "-u", user,
+                               *query.split()).stdout
+        res = []
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) == 2:
+                res.append((f[0], int(f[1])))
+        return res
+
+
+@pytest.fixture
+def dovecot_mail():
+    """A started DovecotMail with alice@ and bob@lmtp.test; closed
+    afterwards."""
+    srv = DovecotMail.start(users=["alice@lmtp.test", "bob@lmtp.test"])
+    try:
+        yield srv
+    finally:
+        srv.close()

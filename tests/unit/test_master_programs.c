@@ -4,7 +4,9 @@
  * (run, built in, not yet, unknown; smtpd only as an inet service; path
  * forms), and master_programs_check: exactly one warning, with file and
  * line, per service that is not started, none for the others; on a
- * small master.cf and on the seed configuration.
+ * small master.cf and on the seed configuration.  Also what the master
+ * needs to run the delivery agents: reserved and unsafe service names
+ * are refused with file and line, and master_service_process_count.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "diag.h"
 #include "master_cf.h"
 #include "master_programs.h"
@@ -60,7 +64,7 @@ static const struct {
 	    "non-inet" },
 	{ "/usr/lib/postfix/sbin/qmgr", MASTER_TYPE_UNIX, PROGRAM_BUILTIN,
 	    "queue manager" },
-	{ "sbin/pipe", MASTER_TYPE_UNIX, PROGRAM_LATER, "pipe" },
+	{ "sbin/pipe", MASTER_TYPE_UNIX, PROGRAM_RUN, "pipe" },
 	/* Jobs done by Ostia's fixed processes, whatever the type. */
 	{ "qmgr", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "queue manager" },
 	{ "qmgr", MASTER_TYPE_FIFO, PROGRAM_BUILTIN, NULL },
@@ -79,14 +83,22 @@ static const struct {
 	{ "anvil", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "connection" },
 	{ "scache", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "connection cache" },
 	{ "postlogd", MASTER_TYPE_UNIX_DGRAM, PROGRAM_BUILTIN, "maillog" },
+	/* Delivery agents run only as unix services. */
+	{ "pipe", MASTER_TYPE_UNIX, PROGRAM_RUN, "pipe" },
+	{ "lmtp", MASTER_TYPE_UNIX, PROGRAM_RUN, "LMTP" },
+	{ "virtual", MASTER_TYPE_UNIX, PROGRAM_RUN, "virtual" },
+	{ "error", MASTER_TYPE_UNIX, PROGRAM_RUN, "error" },
+	{ "discard", MASTER_TYPE_UNIX, PROGRAM_RUN, "discard" },
+	{ "/usr/lib/postfix/sbin/lmtp", MASTER_TYPE_UNIX, PROGRAM_RUN,
+	    "LMTP" },
+	{ "pipe", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
+	{ "lmtp", MASTER_TYPE_FIFO, PROGRAM_LATER, "non-unix" },
+	{ "virtual", MASTER_TYPE_UNIX_DGRAM, PROGRAM_LATER, "non-unix" },
+	{ "error", MASTER_TYPE_PASS, PROGRAM_LATER, "non-unix" },
+	{ "discard", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
 	/* Known programs that Ostia does not have yet. */
-	{ "pipe", MASTER_TYPE_UNIX, PROGRAM_LATER, "pipe" },
 	{ "smtp", MASTER_TYPE_UNIX, PROGRAM_LATER, "SMTP delivery" },
-	{ "lmtp", MASTER_TYPE_UNIX, PROGRAM_LATER, "LMTP" },
 	{ "local", MASTER_TYPE_UNIX, PROGRAM_LATER, "local delivery" },
-	{ "virtual", MASTER_TYPE_UNIX, PROGRAM_LATER, "virtual" },
-	{ "error", MASTER_TYPE_UNIX, PROGRAM_LATER, "error" },
-	{ "discard", MASTER_TYPE_UNIX, PROGRAM_LATER, "discard" },
 	{ "postscreen", MASTER_TYPE_INET, PROGRAM_LATER, "postscreen" },
 	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_LATER, "DNSBL" },
 	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_LATER, "TLS proxy" },
@@ -102,6 +114,7 @@ static const struct {
 	{ "/", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
 	{ "", MASTER_TYPE_INET, PROGRAM_UNKNOWN, NULL },
 	{ "trivial_rewrite", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, NULL },
+	{ "pipe2", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, NULL },
 };
 
 static void
@@ -212,8 +225,6 @@ test_check_small(void **state)
 		unsigned line;
 		const char *texts[3];
 	} want[] = {
-		{ 8, { "service dovecot/unix", "pipe delivery agent",
-		    "not implemented yet" } },
 		{ 10, { "service amavis/unix", "no program called "
 		    "\"amavisd\"", "not started" } },
 		{ 11, { "service lmtpsock/unix", "SMTP server on a non-inet "
@@ -221,7 +232,8 @@ test_check_small(void **state)
 		{ 12, { "service relay/unix", "SMTP delivery agent (smtp)",
 		    "not started" } },
 	};
-	static const unsigned quiet[] = { 1, 2, 3, 4, 5, 6, 7, 9, 13 };
+	/* dovecot (line 8) is a pipe delivery agent: it runs. */
+	static const unsigned quiet[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 13 };
 	struct master_cf *cf = parse_ok(small_master_cf, file);
 	struct diag_list dl;
 
@@ -250,10 +262,10 @@ test_check_small(void **state)
 		assert_int_equal(diags_at(&dl, file, quiet[i]), 0);
 	/* The formatted form leads with file:line. */
 	{
-		char *s = diag_format(diag_at(&dl, 8));
+		char *s = diag_format(diag_at(&dl, 10));
 
 		assert_non_null(s);
-		assert_true(strncmp(s, "/etc/ostia/master.cf:8: ", 24) == 0);
+		assert_true(strncmp(s, "/etc/ostia/master.cf:10: ", 25) == 0);
 		free(s);
 	}
 	/* Checking twice adds the same warnings again, nothing else. */
@@ -322,15 +334,157 @@ test_check_seed(void **state)
 		}
 	}
 	assert_int_equal(dl.n - before, later + unknown);
-	/* smtp, smtps, submission and 127.0.0.1:10025 are started. */
-	assert_int_equal(run, 4);
-	/* smtp (as smtp, relay, smtp-amavis), error (as error, retry),
-	 * discard, local, virtual, lmtp, pipe (as dovecot). */
-	assert_int_equal(later, 10);
+	/* smtp, smtps, submission and 127.0.0.1:10025 (smtpd); error (as
+	 * error, retry), discard, virtual, lmtp, pipe (as dovecot). */
+	assert_int_equal(run, 10);
+	/* smtp (as smtp, relay, smtp-amavis), local. */
+	assert_int_equal(later, 4);
 	assert_int_equal(unknown, 0);
 	diag_list_deinit(&dl);
 	master_cf_free(&cf);
 	free(path);
+}
+
+
+/* An agent service may not take the internal services' socket names. */
+static void
+test_check_reserved(void **state)
+{
+	static const char text[] =
+	    "queue unix - - n - - discard\n"			/* 1 */
+	    "lookup unix - - n - - lmtp\n"			/* 2 */
+	    "retry unix - - n - - error\n"			/* 3 */
+	    "queue inet n - n - - smtpd\n";			/* 4 */
+	struct master_cf *cf = parse_ok(text, "m.cf");
+	struct diag_list dl;
+
+	(void)state;
+	diag_list_init(&dl);
+	master_programs_check(cf, &dl);
+	if (dl.errors != 2)
+		test_print_diags(&dl);
+	assert_int_equal(dl.n, 2);
+	assert_int_equal(dl.errors, 2);
+	assert_non_null(strstr(diag_at(&dl, 1)->text,
+	    "the name queue is reserved"));
+	assert_non_null(strstr(diag_at(&dl, 2)->text,
+	    "the name lookup is reserved"));
+	assert_int_equal(diags_at(&dl, "m.cf", 3), 0);
+	assert_int_equal(diags_at(&dl, "m.cf", 4), 0);
+	assert_true(master_service_name_is_reserved("queue"));
+	assert_true(master_service_name_is_reserved("lookup"));
+	assert_false(master_service_name_is_reserved("queues"));
+	diag_list_deinit(&dl);
+	master_cf_free(&cf);
+}
+
+/* Names of services that are not inet become file names: checked. */
+static void
+test_service_names(void **state)
+{
+	static const char *const good[] = {
+		"dovecot", "smtp-amavis", "a", "x.y_z-1", "Retry2",
+		/* 64 bytes */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	static const char *const bad[] = {
+		"a/b", "..", ".hidden", "-x", "a b", "a:b", "private/x",
+		"\xc3\xa9t\xc3\xa9", "a*",
+		/* 65 bytes */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	static const char *const types[] = { "unix", "fifo", "unix-dgram",
+	    "pass" };
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(good); i++)
+		assert_true(master_service_name_is_safe(good[i]));
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++)
+		assert_false(master_service_name_is_safe(bad[i]));
+	assert_false(master_service_name_is_safe(""));
+	for (size_t t = 0; t < N_ELEMENTS(types); t++) {
+		for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+			struct diag_list dl;
+			struct master_cf *cf = NULL;
+			char *text;
+
+			if (strchr(bad[i], ' ') != NULL)
+				continue;	/* not one field */
+			text = xasprintf("ok unix - - n - - discard\n"
+			    "%s %s - - n - - discard\n", bad[i], types[t]);
+			diag_list_init(&dl);
+			assert_int_equal(master_cf_parse(text, strlen(text),
+			    "m.cf", &cf, &dl), -1);
+			assert_null(cf);
+			assert_int_equal(dl.errors, 1);
+			assert_int_equal(dl.items[0].line, 2);
+			assert_string_equal(dl.items[0].file, "m.cf");
+			if (strstr(dl.items[0].text, "service name") == NULL)
+				test_print_diags(&dl);
+			assert_non_null(strstr(dl.items[0].text,
+			    "service name"));
+			diag_list_deinit(&dl);
+			free(text);
+		}
+	}
+	/* inet services are addresses: "127.0.0.1:25" is fine there. */
+	{
+		static const char text[] =
+		    "127.0.0.1:10025 inet n - n - - smtpd\n";
+		struct master_cf *cf = parse_ok(text, "m.cf");
+
+		master_cf_free(&cf);
+	}
+}
+
+static void
+test_process_count(void **state)
+{
+	static const char main_text[] = "default_process_limit = 3\n";
+	static const char master_text[] =
+	    "smtp inet n - n - - smtpd\n"			/* 0 */
+	    "s2 inet n - n - 5 smtpd\n"			/* 1 */
+	    "s3 inet n - n - 0 /usr/sbin/smtpd\n"		/* 2 */
+	    "s4 inet n - n - 500 smtpd\n"			/* 3 */
+	    "virtual unix - n n - - virtual\n"			/* 4 */
+	    "lmtp unix - - n - 7 lmtp\n"			/* 5 */
+	    "dovecot unix - n n - 0 pipe\n"			/* 6 */
+	    "  user=x argv=/bin/true\n"
+	    "big unix - - n - 1000 discard\n"			/* 7 */
+	    "error unix - - n - - error\n"			/* 8 */
+	    "  -o default_process_limit=1\n";
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned cores = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
+	unsigned agent_default = 4 * cores < 3 ? 4 * cores : 3;
+	struct diag_list dl;
+	struct config *cf;
+	const struct master_cf *mcf;
+
+	(void)state;
+	diag_list_init(&dl);
+	cf = config_load_text("/nonexistent-ostia-test", main_text,
+	    strlen(main_text), master_text, strlen(master_text),
+	    CONFIG_LOAD_QUIET, &dl);
+	if (cf == NULL)
+		test_print_diags(&dl);
+	assert_non_null(cf);
+	mcf = config_master(cf);
+	assert_int_equal(mcf->nservices, 9);
+#define COUNT(i) master_service_process_count(&mcf->services[i], \
+	config_service(cf, i))
+	assert_int_equal(COUNT(0), cores);
+	assert_int_equal(COUNT(1), 5);
+	assert_int_equal(COUNT(2), cores);
+	assert_int_equal(COUNT(3), 64);
+	assert_int_equal(COUNT(4), agent_default);
+	assert_int_equal(COUNT(5), 7);
+	assert_int_equal(COUNT(6), agent_default);
+	assert_int_equal(COUNT(7), 64);
+	/* -o default_process_limit counts for that service. */
+	assert_int_equal(COUNT(8), 1);
+#undef COUNT
+	diag_list_deinit(&dl);
+	config_free(&cf);
 }
 
 int
@@ -341,6 +495,9 @@ main(void)
 		cmocka_unit_test(test_check_small),
 		cmocka_unit_test(test_check_none),
 		cmocka_unit_test(test_check_seed),
+		cmocka_unit_test(test_check_reserved),
+		cmocka_unit_test(test_service_names),
+		cmocka_unit_test(test_process_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,8 +137,10 @@ def test_seed_unhonoured_parameters_named_once_each(ostia_factory):
     assert re.search(r"master\.cf:\d+: parameter smtp_data_done_timeout "
                      r"is known but not implemented yet", r.stderr)
     # Services Ostia does not run yet are named.
-    assert re.search(r"service dovecot/unix: the pipe delivery agent \(pipe\) "
+    assert re.search(r"service relay/unix: the SMTP delivery agent \(smtp\) "
                      r"is not implemented yet", r.stderr)
+    # Delivery agents Ostia runs (pipe as dovecot, ...) are not named.
+    assert "service dovecot/unix" not in r.stderr
 
 
 def test_seed_conf_M_lists_services_with_overrides(ostia_factory):

@@ -372,15 +372,17 @@ def test_unimplemented_services_are_named(ostia_factory):
         "127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
         "pickup unix n - n 60 1 pickup\n"
         "smtp unix - - n - - smtp\n"
-        "dovecot unix - n n - - pipe\n"
+        "127.0.0.1:@port:pipe@ inet n - n - - pipe\n"
         "  flags=DRhu user=vmail:vmail argv=/usr/lib/dovecot/deliver -d ${user}\n"
         "frob unix - - n - - frobnicate\n"))
     o.start_foreground()
     log = o.log_text()
     assert re.search(r"master\.cf:3: service smtp/unix: the SMTP delivery "
                      r"agent \(smtp\) is not implemented yet", log), log
-    assert re.search(r"master\.cf:4: service dovecot/unix: the pipe delivery "
-                     r"agent \(pipe\) is not implemented yet", log), log
+    # Delivery agents run only as unix services.
+    assert re.search(r"master\.cf:4: service 127\.0\.0\.1:\d+/inet: the pipe "
+                     r"delivery agent on a non-unix service \(pipe\) is not "
+                     r"implemented yet", log), log
     assert re.search(r"master\.cf:6: service frob/unix: Ostia has no program "
                      r"called \"frobnicate\"", log), log
     assert "pickup" not in log  # done by Ostia's own processes

@@ -1,0 +1,1546 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lmtp_client - a blocking LMTP client (RFC 2033): the reply parser,
+ * the command text, dot-stuffing, and the conversation over a socket
+ * with poll() timeouts.  See lmtp_client.h for the contracts.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "lmtp_client.h"
+#include "log.h"
+#include "strnum.h"
+#include "xalloc.h"
+
+/* Pending output before it is flushed (commands or message pieces). */
+#define LMTP_OUTPUT_FLUSH_BYTES (64 * 1024)
+/* The output buffer's hard maximum: a flushed piece of the message
+ * (LMTP_OUTPUT_FLUSH_BYTES of input) at most doubles (bare LF), plus a
+ * command of the longest parameters. */
+#define LMTP_OUTPUT_MAX_BYTES (4 * LMTP_OUTPUT_FLUSH_BYTES)
+/* Bytes read from the socket at a time. */
+#define LMTP_READ_BYTES 4096
+
+/* ------------------------------------------------------------------ */
+/* Replies */
+
+void
+lmtp_reply_deinit(struct lmtp_reply *r)
+{
+	for (size_t i = 0; i < r->nlines; i++)
+		free(r->lines[i]);
+	free(r->lines);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+lmtp_reply_copy(struct lmtp_reply *dst, const struct lmtp_reply *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->code = src->code;
+	memcpy(dst->dsn, src->dsn, sizeof(dst->dsn));
+	if (src->nlines == 0)
+		return;
+	dst->lines = xcalloc(src->nlines, sizeof(*dst->lines));
+	for (size_t i = 0; i < src->nlines; i++)
+		dst->lines[i] = xstrdup(src->lines[i]);
+	dst->nlines = src->nlines;
+}
+
+/*
+ * enhanced_len - the length of an enhanced status code "C.S.D" at the
+ * start of t (C = cls, S and D 1-3 digits) followed by a space or the
+ * end, or 0 when there is none.
+ */
+static size_t
+enhanced_len(const char *t, char cls)
+{
+	size_t i = 0, n;
+
+	if (t[0] != cls || t[1] != '.')
+		return 0;
+	i = 2;
+	for (n = 0; t[i] >= '0' && t[i] <= '9'; i++, n++)
+		;
+	if (n < 1 || n > 3 || t[i] != '.')
+		return 0;
+	i++;
+	for (n = 0; t[i] >= '0' && t[i] <= '9'; i++, n++)
+		;
+	if (n < 1 || n > 3 || (t[i] != ' ' && t[i] != '\0'))
+		return 0;
+	return i;
+}
+
+/* text_put - append len bytes of s to dst[*pos], printable ASCII only,
+ * keeping room for the NUL; false when it did not all fit. */
+static bool
+text_put(char *dst, size_t max, size_t *pos, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (*pos + 1 >= max)
+			return false;
+		dst[(*pos)++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	return true;
+}
+
+char *
+lmtp_reply_text(const struct lmtp_reply *r, size_t max)
+{
+	char code[8];
+	char *out;
+	size_t pos = 0;
+	bool fits = true;
+
+	if (max < 16)
+		max = 16;
+	out = xmalloc(max);
+	snprintf(code, sizeof(code), "%03u", r->code % 1000);
+	fits = text_put(out, max, &pos, code, strlen(code));
+	for (size_t i = 0; fits && i < r->nlines; i++) {
+		const char *t = r->lines[i];
+		size_t dl = strlen(r->dsn);
+
+		if (i > 0 && dl > 0 && strncmp(t, r->dsn, dl) == 0 &&
+		    (t[dl] == ' ' || t[dl] == '\0'))
+			t += dl + (t[dl] == ' ');
+		if (t[0] == '\0')
+			continue;
+		fits = text_put(out, max, &pos, " ", 1) &&
+		    text_put(out, max, &pos, t, strlen(t));
+	}
+	if (!fits) {
+		pos = max - 1;
+		memcpy(out + pos - 3, "...", 3);
+	}
+	out[pos] = '\0';
+	return out;
+}
+
+void
+lmtp_reply_parser_init(struct lmtp_reply_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void
+lmtp_reply_parser_deinit(struct lmtp_reply_parser *p)
+{
+	lmtp_reply_deinit(&p->cur);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * finish_line - the current line is complete (its LF seen): check it
+ * and add it to the reply.  1 the reply is complete, 0 more lines
+ * follow, -1 with *error_r.
+ */
+static int
+finish_line(struct lmtp_reply_parser *p, const char **error_r)
+{
+	const char *l = p->line;
+	size_t n = p->linelen;
+	unsigned code;
+	bool last;
+	char *text;
+
+	if (n > 0 && l[n - 1] == '\r')
+		n--;
+	if (n < 3) {
+		*error_r = "a reply line shorter than a reply code";
+		return -1;
+	}
+	if (l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '5' ||
+	    l[2] < '0' || l[2] > '9') {
+		*error_r = "a reply line that does not start with a reply code";
+		return -1;
+	}
+	code = (unsigned)(l[0] - '0') * 100 + (unsigned)(l[1] - '0') * 10 +
+	    (unsigned)(l[2] - '0');
+	if (p->cur.nlines > 0 && code != p->cur.code) {
+		*error_r = "the lines of a multiline reply have different codes";
+		return -1;
+	}
+	if (n > 3 && l[3] != '-' && l[3] != ' ') {
+		*error_r = "a reply code followed by neither a space nor '-'";
+		return -1;
+	}
+	if (p->cur.nlines >= LMTP_REPLY_LINES_MAX) {
+		*error_r = "a reply of more than 100 lines";
+		return -1;
+	}
+	last = n == 3 || l[3] == ' ';
+	text = n > 4 ? xstrndup(l + 4, n - 4) : xstrdup("");
+	p->cur.lines = xreallocarray(p->cur.lines, p->cur.nlines + 1,
+	    sizeof(*p->cur.lines));
+	p->cur.lines[p->cur.nlines++] = text;
+	if (p->cur.nlines == 1) {
+		size_t el = enhanced_len(text, l[0]);
+
+		p->cur.code = code;
+		if (el > 0 && el < sizeof(p->cur.dsn)) {
+			memcpy(p->cur.dsn, text, el);
+			p->cur.dsn[el] = '\0';
+		}
+	}
+	return last ? 1 : 0;
+}
+
+int
+lmtp_reply_parse(struct lmtp_reply_parser *p, const char *data, size_t len,
+    size_t *used_r, struct lmtp_reply *reply_r, const char **error_r)
+{
+	size_t i;
+
+	*used_r = 0;
+	if (p->error != NULL) {
+		*error_r = p->error;
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		char ch = data[i];
+
+		if (ch == '\n') {
+			const char *err = NULL;
+			int r = finish_line(p, &err);
+
+			p->linelen = 0;
+			if (r < 0) {
+				p->error = err;
+				break;
+			}
+			if (r == 1) {
+				*reply_r = p->cur;
+				memset(&p->cur, 0, sizeof(p->cur));
+				*used_r = i + 1;
+				return 1;
+			}
+			continue;
+		}
+		if (ch == '\0') {
+			p->error = "a NUL byte in a reply";
+			break;
+		}
+		if (p->linelen >= sizeof(p->line) - 1) {
+			p->error = "a reply line longer than 512 bytes";
+			break;
+		}
+		p->line[p->linelen++] = ch;
+	}
+	if (p->error != NULL) {
+		lmtp_reply_deinit(&p->cur);
+		*used_r = len;
+		*error_r = p->error;
+		return -1;
+	}
+	*used_r = len;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Extensions */
+
+void
+lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	for (size_t i = 1; i < r->nlines; i++) {
+		const char *l = r->lines[i];
+		size_t kl = strcspn(l, " ");
+		const char *arg = l + kl;
+
+		while (*arg == ' ')
+			arg++;
+		if (kl == 4 && strncasecmp(l, "SIZE", 4) == 0) {
+			uint64_t v = 0;
+			const char *err;
+
+			caps->size = true;
+			if (*arg != '\0' &&
+			    strnum_parse_u64(arg, UINT64_MAX, &v, &err) == 0)
+				caps->size_max = v;
+		} else if (kl == 8 && strncasecmp(l, "8BITMIME", 8) == 0)
+			caps->eightbitmime = true;
+		else if (kl == 10 && strncasecmp(l, "PIPELINING", 10) == 0)
+			caps->pipelining = true;
+		else if (kl == 19 &&
+		    strncasecmp(l, "ENHANCEDSTATUSCODES", 19) == 0)
+			caps->enhancedstatuscodes = true;
+		else if (kl == 3 && strncasecmp(l, "DSN", 3) == 0)
+			caps->dsn = true;
+		else if (kl == 8 && strncasecmp(l, "SMTPUTF8", 8) == 0)
+			caps->smtputf8 = true;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Command text */
+
+/* RFC 5321 4.1.2 atext (RFC 5322 3.2.3), plus UTF-8 bytes. */
+static bool
+is_atext(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c >= 0x80)
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+/* Dot-string: atext runs separated by single dots. */
+static bool
+is_dot_string(const char *s, size_t n)
+{
+	bool after_dot = true;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (after_dot)
+				return false;
+			after_dot = true;
+		} else if (is_atext(c))
+			after_dot = false;
+		else
+			return false;
+	}
+	return !after_dot;
+}
+
+/* Quoted-string (RFC 5321 4.1.2): DQUOTE *( qtextSMTP /
+ * quoted-pairSMTP ) DQUOTE. */
+static bool
+is_quoted_string(const char *s, size_t n)
+{
+	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
+		return false;
+	for (size_t i = 1; i < n - 1; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\\') {
+			if (++i >= n - 1)
+				return false;
+			c = (unsigned char)s[i];
+			if (c < 32 || c == 127)
+				return false;
+		} else if (c == '"' || c < 32 || c == 127)
+			return false;
+	}
+	return true;
+}
+
+int
+lmtp_address_quote(const char *addr, struct buf *out)
+{
+	const char *at = strrchr(addr, '@');
+	size_t ll = at != NULL ? (size_t)(at - addr) : strlen(addr);
+	size_t start = out->len;
+
+	for (const char *p = addr; *p != '\0'; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			return -1;
+	if (addr[0] == '\0')
+		return 0;
+	if (is_dot_string(addr, ll) || is_quoted_string(addr, ll)) {
+		if (buf_append(out, addr, ll) < 0)
+			goto full;
+	} else {
+		if (buf_append_c(out, '"') < 0)
+			goto full;
+		for (size_t i = 0; i < ll; i++) {
+			if ((addr[i] == '"' || addr[i] == '\\') &&
+			    buf_append_c(out, '\\') < 0)
+				goto full;
+			if (buf_append_c(out, addr[i]) < 0)
+				goto full;
+		}
+		if (buf_append_c(out, '"') < 0)
+			goto full;
+	}
+	if (at != NULL && buf_append_str(out, at) < 0)
+		goto full;
+	return 0;
+full:
+	out->len = start;
+	if (out->data != NULL)
+		out->data[start] = '\0';
+	return -1;
+}
+
+int
+lmtp_xtext_append(const char *s, struct buf *out)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
+	    p++) {
+		int r;
+
+		if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
+			r = buf_appendf(out, "+%02X", *p);
+		else
+			r = buf_append_c(out, (char)*p);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+lmtp_dot_stuff(struct lmtp_dot_state *st, const char *data, size_t len,
+    struct buf *out)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t j;
+
+		if (st->cr) {
+			st->cr = false;
+			if (data[i] == '\n') {
+				if (buf_append(out, "\r\n", 2) < 0)
+					return -1;
+				st->mid_line = false;
+				i++;
+				continue;
+			}
+			/* A bare CR goes out as it is, inside a line. */
+			if (buf_append_c(out, '\r') < 0)
+				return -1;
+			st->mid_line = true;
+		}
+		if (data[i] == '\r') {
+			st->cr = true;
+			i++;
+			continue;
+		}
+		if (data[i] == '\n') {
+			if (buf_append(out, "\r\n", 2) < 0)
+				return -1;
+			st->mid_line = false;
+			i++;
+			continue;
+		}
+		if (!st->mid_line && data[i] == '.' &&
+		    buf_append_c(out, '.') < 0)
+			return -1;
+		for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++)
+			;
+		if (buf_append(out, data + i, j - i) < 0)
+			return -1;
+		st->mid_line = true;
+		i = j;
+	}
+	return 0;
+}
+
+int
+lmtp_dot_stuff_end(struct lmtp_dot_state *st, struct buf *out)
+{
+	/* A CR at the very end is taken as the end of the last line. */
+	if (st->cr || st->mid_line) {
+		if (buf_append(out, "\r\n", 2) < 0)
+			return -1;
+	}
+	st->cr = false;
+	st->mid_line = false;
+	return buf_append(out, ".\r\n", 3);
+}
+
+/* port_resolve - port as digits (a copy), or a service name's number
+ * (tcp); NULL when neither. */
+static char *
+port_resolve(const char *port)
+{
+	struct servent *se;
+
+	if (port[0] == '\0')
+		return NULL;
+	if (strspn(port, "0123456789") == strlen(port))
+		return xstrdup(port);
+	se = getservbyname(port, "tcp");
+	if (se == NULL)
+		return NULL;
+	return xasprintf("%u", (unsigned)ntohs((uint16_t)se->s_port));
+}
+
+int
+lmtp_dest_parse(const char *text, const char *default_port,
+    struct endpoint *ep, char **error_r)
+{
+	const char *t = text, *hs, *he, *ps = NULL;
+	char *host = NULL, *port = NULL, *spec = NULL;
+	enum endpoint_status st;
+
+	memset(ep, 0, sizeof(*ep));
+	if (text[0] == '\0') {
+		*error_r = xstrdup("no LMTP destination");
+		return -1;
+	}
+	if (strncmp(text, "unix:", 5) == 0 || text[0] == '/') {
+		st = endpoint_parse(text, ENDPOINT_BARE_PATH, ep);
+		if (st != ENDPOINT_OK) {
+			*error_r = xasprintf("bad LMTP destination %s: the "
+			    "socket path is empty or longer than %zu bytes",
+			    text, endpoint_path_max());
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(t, "inet:", 5) == 0)
+		t += 5;
+	if (t[0] == '[') {
+		hs = t + 1;
+		he = strchr(hs, ']');
+		if (he == NULL || (he[1] != '\0' && he[1] != ':')) {
+			*error_r = xasprintf("bad LMTP destination %s: '[' "
+			    "without ']' or text after it", text);
+			return -1;
+		}
+		if (he[1] == ':')
+			ps = he + 2;
+		if (he - hs > 5 && strncasecmp(hs, "ipv6:", 5) == 0)
+			hs += 5;
+	} else {
+		const char *colon = strrchr(t, ':');
+
+		if (colon != NULL && strchr(t, ':') != colon) {
+			*error_r = xasprintf("bad LMTP destination %s: an IPv6 "
+			    "address must be written in brackets", text);
+			return -1;
+		}
+		hs = t;
+		he = colon != NULL ? colon : t + strlen(t);
+		if (colon != NULL)
+			ps = colon + 1;
+	}
+	if (ps == NULL)
+		ps = default_port != NULL ? default_port : "";
+	port = port_resolve(ps);
+	if (port == NULL) {
+		*error_r = xasprintf("bad LMTP destination %s: unknown port "
+		    "\"%s\"", text, ps);
+		return -1;
+	}
+	host = xstrndup(hs, (size_t)(he - hs));
+	spec = xasprintf("inet:[%s]:%s", host, port);
+	st = endpoint_parse(spec, 0, ep);
+	free(spec);
+	if (st != ENDPOINT_OK) {
+		*error_r = xasprintf("bad LMTP destination %s: %s", text,
+		    st == ENDPOINT_BAD_PORT ? "the port is not 1-65535" :
+		    "not a host name or address");
+		free(host);
+		free(port);
+		return -1;
+	}
+	free(host);
+	free(port);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The client */
+
+struct lmtp_client {
+	char *dest;
+	struct endpoint ep;
+	char *lhlo_name;
+	struct lmtp_timeouts to;
+	int fd;
+	bool eof;		/* the server closed its side */
+	struct lmtp_caps caps;
+	struct lmtp_reply_parser parser;
+	struct buf in;		/* read, not yet parsed */
+	struct buf out;		/* to send from outoff on */
+	size_t outoff;
+};
+
+enum io_result {
+	IO_OK = 0,
+	IO_EOF,			/* connection closed by the server */
+	IO_ERRNO,		/* errno says */
+	IO_TIMEOUT,
+	IO_OVERFLOW,		/* the server sent too much */
+};
+
+const char *
+lmtp_stage_command(enum lmtp_stage st)
+{
+	switch (st) {
+	case LMTP_STAGE_CONNECT:
+		return "connect";
+	case LMTP_STAGE_GREETING:
+		return "initial greeting";
+	case LMTP_STAGE_LHLO:
+		return "LHLO";
+	case LMTP_STAGE_MAIL:
+		return "MAIL FROM";
+	case LMTP_STAGE_RCPT:
+		return "RCPT TO";
+	case LMTP_STAGE_DATA:
+		return "DATA";
+	case LMTP_STAGE_MESSAGE:
+		return "message content";
+	case LMTP_STAGE_DOT:
+		return "end of DATA";
+	case LMTP_STAGE_RSET:
+		return "RSET";
+	case LMTP_STAGE_QUIT:
+		return "QUIT";
+	}
+	return "?";
+}
+
+/* doing - what we were doing at st, for "... while %s". */
+static const char *
+doing(enum lmtp_stage st, bool writing)
+{
+	switch (st) {
+	case LMTP_STAGE_CONNECT:
+		return "connecting";
+	case LMTP_STAGE_GREETING:
+		return "receiving the initial greeting";
+	case LMTP_STAGE_LHLO:
+		return writing ? "sending LHLO" : "receiving the reply to LHLO";
+	case LMTP_STAGE_MAIL:
+		return writing ? "sending MAIL FROM" :
+		    "receiving the reply to MAIL FROM";
+	case LMTP_STAGE_RCPT:
+		return writing ? "sending RCPT TO" :
+		    "receiving the reply to RCPT TO";
+	case LMTP_STAGE_DATA:
+		return writing ? "sending DATA" : "receiving the reply to DATA";
+	case LMTP_STAGE_MESSAGE:
+		return "sending the message";
+	case LMTP_STAGE_DOT:
+		return "receiving the replies after the end of the message";
+	case LMTP_STAGE_RSET:
+		return writing ? "sending RSET" : "receiving the reply to RSET";
+	case LMTP_STAGE_QUIT:
+		return writing ? "sending QUIT" : "receiving the reply to QUIT";
+	}
+	return "talking";
+}
+
+void
+lmtp_failure_deinit(struct lmtp_failure *f)
+{
+	free(f->text);
+	lmtp_reply_deinit(&f->reply);
+	memset(f, 0, sizeof(*f));
+}
+
+void
+lmtp_rcpt_deinit(struct lmtp_rcpt *r)
+{
+	lmtp_reply_deinit(&r->reply);
+	r->done = false;
+}
+
+static void fail_set(struct lmtp_failure *f, enum lmtp_failure_kind kind,
+    enum lmtp_stage st, const char *fmt, ...) ATTR_FORMAT(4, 5);
+
+/* fail_set - fill *f (its old content is dropped). */
+static void
+fail_set(struct lmtp_failure *f, enum lmtp_failure_kind kind,
+    enum lmtp_stage st, const char *fmt, ...)
+{
+	va_list ap;
+
+	lmtp_failure_deinit(f);
+	f->kind = kind;
+	f->stage = st;
+	va_start(ap, fmt);
+	f->text = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* deadline_of - the deadline timeout_ms from now, -1 for none. */
+static int64_t
+deadline_of(unsigned timeout_ms)
+{
+	return timeout_ms == 0 ? -1 : now_ms() + (int64_t)timeout_ms;
+}
+
+/* poll_ms - the poll() timeout until deadline (-1: none). */
+static int
+poll_ms(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	if (left < 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* close_conn - close the socket and forget the connection's state. */
+static void
+close_conn(struct lmtp_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->eof = false;
+	buf_reset(&c->in);
+	buf_reset(&c->out);
+	c->outoff = 0;
+	lmtp_reply_parser_deinit(&c->parser);
+	lmtp_reply_parser_init(&c->parser);
+}
+
+/* read_some - one read() into c->in (the socket is readable or at
+ * EOF).  IO_OK (bytes, or nothing yet), IO_EOF, IO_ERRNO, IO_OVERFLOW. */
+static enum io_result
+read_some(struct lmtp_client *c)
+{
+	char tmp[LMTP_READ_BYTES];
+	size_t room = LMTP_INPUT_MAX_BYTES - c->in.len;
+	ssize_t n;
+
+	if (room == 0)
+		return IO_OVERFLOW;
+	for (;;) {
+		n = read(c->fd, tmp, room < sizeof(tmp) ? room : sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? IO_OK :
+		    IO_ERRNO;
+	if (n == 0) {
+		c->eof = true;
+		return IO_EOF;
+	}
+	if (buf_append(&c->in, tmp, (size_t)n) < 0)
+		return IO_OVERFLOW;
+	return IO_OK;
+}
+
+/*
+ * last_words - after the connection broke while we were writing: read
+ * what is still there without waiting and, if it holds complete
+ * replies, the last one (a 421 or 554 sent before closing) as a new
+ * string " (the server said: TEXT)"; else a new "".
+ */
+static char *
+last_words(struct lmtp_client *c)
+{
+	struct lmtp_reply r = { 0 }, last = { 0 };
+	size_t used;
+	const char *err;
+	char *t, *s;
+
+	for (int i = 0; i < 16 && !c->eof; i++)
+		if (read_some(c) != IO_OK || c->in.len == 0)
+			break;
+	while (c->in.len > 0 && lmtp_reply_parse(&c->parser, c->in.data,
+	    c->in.len, &used, &r, &err) == 1) {
+		buf_consume(&c->in, used);
+		lmtp_reply_deinit(&last);
+		last = r;
+	}
+	if (last.nlines == 0)
+		return xstrdup("");
+	t = lmtp_reply_text(&last, 400);
+	s = xasprintf(" (the server said: %s)", t);
+	free(t);
+	lmtp_reply_deinit(&last);
+	return s;
+}
+
+/* io_fail - a failed read or write at st: fill *f (CONVERSATION) and
+ * close the connection.  Returns -1. */
+static int
+io_fail(struct lmtp_client *c, struct lmtp_failure *f, enum lmtp_stage st,
+    bool writing, enum io_result io, int err, unsigned timeout_ms)
+{
+	char *said = NULL;
+
+	switch (io) {
+	case IO_TIMEOUT:
+		if (timeout_ms % 1000 == 0)
+			fail_set(f, LMTP_FAIL_CONVERSATION, st, "conversation "
+			    "with LMTP server %s timed out after %us while %s",
+			    c->dest, timeout_ms / 1000, doing(st, writing));
+		else
+			fail_set(f, LMTP_FAIL_CONVERSATION, st, "conversation "
+			    "with LMTP server %s timed out after %u.%03us "
+			    "while %s", c->dest, timeout_ms / 1000,
+			    timeout_ms % 1000, doing(st, writing));
+		break;
+	case IO_OVERFLOW:
+		fail_set(f, LMTP_FAIL_CONVERSATION, st, "LMTP server %s sent "
+		    "more than %u bytes of replies while %s", c->dest,
+		    (unsigned)LMTP_INPUT_MAX_BYTES, doing(st, writing));
+		break;
+	case IO_EOF:
+	case IO_ERRNO:
+	case IO_OK:
+		said = writing ? last_words(c) : xstrdup("");
+		if (io == IO_ERRNO && err != EPIPE)
+			fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost "
+			    "connection with LMTP server %s while %s: %s%s",
+			    c->dest, doing(st, writing), strerror(err), said);
+		else
+			fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost "
+			    "connection with LMTP server %s while %s%s",
+			    c->dest, doing(st, writing), said);
+		free(said);
+		break;
+	}
+	close_conn(c);
+	return -1;
+}
+
+/* log_line - debug trace of one line of the conversation. */
+static void
+log_line(const struct lmtp_client *c, const char *dir, const char *s,
+    size_t len)
+{
+	char esc[600];
+
+	if (log_get_verbose() < 2)
+		return;
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	log_escape(esc, sizeof(esc), s, len, 512);
+	log_debug(2, "lmtp %s: %s %s", c->dest, dir, esc);
+}
+
+/*
+ * flush - send c->out; while waiting to write, read what the server
+ * sends (it may answer pipelined commands before it reads the rest).
+ * timeout_ms bounds each wait for progress.  0, or -1 with *f.
+ */
+static int
+flush(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
+    struct lmtp_failure *f)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+
+	if (c->fd < 0)
+		return io_fail(c, f, st, true, IO_EOF, 0, 0);
+	for (;;) {
+		size_t before = c->out.len - c->outoff;
+		struct pollfd pfd;
+		int r = buf_send(&c->out, &c->outoff, c->fd);
+
+		if (r == 1)
+			return 0;
+		if (r < 0)
+			return io_fail(c, f, st, true, IO_ERRNO, errno,
+			    timeout_ms);
+		if (c->out.len - c->outoff < before)
+			deadline = deadline_of(timeout_ms);
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT | (c->eof ? 0 : POLLIN);
+		pfd.revents = 0;
+		r = poll(&pfd, 1, poll_ms(deadline));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return io_fail(c, f, st, true, IO_ERRNO, errno,
+			    timeout_ms);
+		if (r == 0)
+			return io_fail(c, f, st, true, IO_TIMEOUT, 0,
+			    timeout_ms);
+		if (!c->eof && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+			enum io_result io = read_some(c);
+
+			if (io == IO_OVERFLOW || io == IO_ERRNO)
+				return io_fail(c, f, st, true, io, errno,
+				    timeout_ms);
+		}
+	}
+}
+
+/*
+ * read_reply - the next reply, within timeout_ms.  0 with *reply_r
+ * (caller deinits), or -1 with *f (CONVERSATION; connection closed).
+ */
+static int
+read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
+    struct lmtp_reply *reply_r, struct lmtp_failure *f)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+
+	memset(reply_r, 0, sizeof(*reply_r));
+	if (c->fd < 0)
+		return io_fail(c, f, st, false, IO_EOF, 0, 0);
+	for (;;) {
+		struct pollfd pfd;
+		enum io_result io;
+		int r;
+
+		if (c->in.len > 0) {
+			size_t used = 0;
+			const char *err = NULL;
+
+			r = lmtp_reply_parse(&c->parser, c->in.data, c->in.len,
+			    &used, reply_r, &err);
+			buf_consume(&c->in, used);
+			if (r == 1) {
+				if (log_get_verbose() >= 2) {
+					char *t = lmtp_reply_text(reply_r,
+					    512);
+
+					log_line(c, "<", t, strlen(t));
+					free(t);
+				}
+				return 0;
+			}
+			if (r < 0) {
+				fail_set(f, LMTP_FAIL_CONVERSATION, st,
+				    "LMTP server %s sent a malformed reply "
+				    "while %s: %s", c->dest, doing(st, false),
+				    err);
+				close_conn(c);
+				return -1;
+			}
+		}
+		if (c->eof)
+			return io_fail(c, f, st, false, IO_EOF, 0, timeout_ms);
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, poll_ms(deadline));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return io_fail(c, f, st, false, IO_ERRNO, errno,
+			    timeout_ms);
+		if (r == 0)
+			return io_fail(c, f, st, false, IO_TIMEOUT, 0,
+			    timeout_ms);
+		io = read_some(c);
+		if (io == IO_OVERFLOW || io == IO_ERRNO)
+			return io_fail(c, f, st, false, io, errno, timeout_ms);
+	}
+}
+
+/* command - queue one command line (without CRLF, in c->out already
+ * from mark on) for sending: adds CRLF and traces it. */
+static void
+command_end(struct lmtp_client *c, size_t mark)
+{
+	log_line(c, ">", c->out.data + mark, c->out.len - mark);
+	if (buf_append(&c->out, "\r\n", 2) < 0)
+		log_panic("lmtp: command buffer full");
+}
+
+/* unexpected - a reply whose class makes no sense at st (a 354 to
+ * RCPT, a 250 to DATA): a protocol error; the connection is closed.
+ * Takes the reply.  Returns -1. */
+static int
+unexpected(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
+    struct lmtp_failure *f)
+{
+	char *t = lmtp_reply_text(r, 600);
+
+	fail_set(f, LMTP_FAIL_CONVERSATION, st, "LMTP server %s gave an "
+	    "unexpected reply to %s: %s", c->dest, lmtp_stage_command(st), t);
+	free(t);
+	lmtp_reply_deinit(r);
+	close_conn(c);
+	return -1;
+}
+
+/* refused - the reply of a command was not the one wanted: FAIL_REPLY
+ * for 4xx/5xx (a 421 closes the connection: the server does), else
+ * unexpected().  Takes the reply.  Returns -1. */
+static int
+refused(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
+    struct lmtp_failure *f)
+{
+	unsigned code = r->code;
+	char *t;
+
+	if (code / 100 != 4 && code / 100 != 5)
+		return unexpected(c, st, r, f);
+	t = lmtp_reply_text(r, 600);
+	if (st == LMTP_STAGE_GREETING)
+		fail_set(f, LMTP_FAIL_REPLY, st, "LMTP server %s refused to "
+		    "talk to me: %s", c->dest, t);
+	else
+		fail_set(f, LMTP_FAIL_REPLY, st, "LMTP server %s said: %s (in "
+		    "reply to %s command)", c->dest, t,
+		    lmtp_stage_command(st));
+	free(t);
+	f->reply = *r;
+	memset(r, 0, sizeof(*r));
+	if (code == 421)
+		close_conn(c);
+	return -1;
+}
+
+static int
+open_socket(struct lmtp_client *c, struct lmtp_failure *f)
+{
+	struct endpoint_addrs addrs = { 0 };
+	int e, r, s = -1;
+
+	if (c->ep.path != NULL) {
+		c->fd = endpoint_unix_connect(c->ep.path);
+		if (c->fd < 0) {
+			fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
+			    "cannot connect to LMTP server %s: %s", c->dest,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	r = endpoint_inet_resolve(&addrs, c->ep.host, c->ep.port);
+	if (r != 0) {
+		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "cannot "
+		    "find the address of LMTP server %s: %s", c->dest,
+		    gai_strerror(r));
+		return -1;
+	}
+	for (;;) {
+		r = endpoint_inet_try(&addrs, &s);
+		if (r < 0) {
+			e = errno;
+			break;
+		}
+		if (r == 0) {
+			struct pollfd pfd = { s, POLLOUT, 0 };
+			int64_t deadline = deadline_of(c->to.connect_ms);
+
+			do
+				r = poll(&pfd, 1, poll_ms(deadline));
+			while (r < 0 && errno == EINTR);
+			e = r == 0 ? ETIMEDOUT : r < 0 ? errno :
+			    endpoint_connect_error(s);
+			if (e != 0) {
+				close(s);
+				s = -1;
+				continue;
+			}
+		}
+		c->fd = s;
+		endpoint_addrs_free(&addrs);
+		return 0;
+	}
+	endpoint_addrs_free(&addrs);
+	fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
+	    "cannot connect to LMTP server %s: %s", c->dest, strerror(e));
+	return -1;
+}
+
+/* greet - the greeting, LHLO and its extensions.  0, or -1 with *f. */
+static int
+greet(struct lmtp_client *c, struct lmtp_failure *f)
+{
+	struct lmtp_reply r;
+	size_t mark;
+
+	if (read_reply(c, LMTP_STAGE_GREETING, c->to.lhlo_ms, &r, f) < 0)
+		return -1;
+	if (r.code / 100 != 2)
+		return refused(c, LMTP_STAGE_GREETING, &r, f);
+	lmtp_reply_deinit(&r);
+	mark = c->out.len;
+	if (buf_appendf(&c->out, "LHLO %s", c->lhlo_name) < 0)
+		log_panic("lmtp: LHLO name too long");
+	command_end(c, mark);
+	if (flush(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, f) < 0 ||
+	    read_reply(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, &r, f) < 0)
+		return -1;
+	if (r.code / 100 != 2)
+		return refused(c, LMTP_STAGE_LHLO, &r, f);
+	lmtp_caps_parse(&r, &c->caps);
+	lmtp_reply_deinit(&r);
+	return 0;
+}
+
+struct lmtp_client *
+lmtp_client_connect(const char *dest, const struct lmtp_client_settings *set,
+    struct lmtp_failure *f)
+{
+	struct lmtp_client *c = xcalloc(1, sizeof(*c));
+	char *err = NULL;
+
+	c->fd = -1;
+	c->dest = xstrdup(dest);
+	c->lhlo_name = xstrdup(set->lhlo_name != NULL &&
+	    set->lhlo_name[0] != '\0' ? set->lhlo_name : "localhost");
+	c->to = set->timeouts;
+	lmtp_reply_parser_init(&c->parser);
+	buf_init(&c->in, LMTP_INPUT_MAX_BYTES);
+	buf_init(&c->out, LMTP_OUTPUT_MAX_BYTES);
+	if (strlen(c->lhlo_name) > 255 ||
+	    strpbrk(c->lhlo_name, "\r\n") != NULL) {
+		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
+		    "bad LHLO name for LMTP server %s", dest);
+		goto fail;
+	}
+	if (lmtp_dest_parse(dest, set->default_port, &c->ep, &err) < 0) {
+		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "%s", err);
+		free(err);
+		goto fail;
+	}
+	if (open_socket(c, f) < 0 || greet(c, f) < 0)
+		goto fail;
+	log_debug(1, "lmtp %s: connected%s%s%s%s%s%s", dest,
+	    c->caps.pipelining ? " PIPELINING" : "",
+	    c->caps.size ? " SIZE" : "",
+	    c->caps.eightbitmime ? " 8BITMIME" : "",
+	    c->caps.enhancedstatuscodes ? " ENHANCEDSTATUSCODES" : "",
+	    c->caps.dsn ? " DSN" : "", c->caps.smtputf8 ? " SMTPUTF8" : "");
+	return c;
+fail:
+	lmtp_client_free(&c);
+	return NULL;
+}
+
+const char *
+lmtp_client_dest(const struct lmtp_client *c)
+{
+	return c->dest;
+}
+
+const struct lmtp_caps *
+lmtp_client_caps(const struct lmtp_client *c)
+{
+	return &c->caps;
+}
+
+bool
+lmtp_client_is_open(const struct lmtp_client *c)
+{
+	return c->fd >= 0;
+}
+
+int
+lmtp_client_reset(struct lmtp_client *c, struct lmtp_failure *f)
+{
+	struct pollfd pfd;
+	struct lmtp_reply r;
+	size_t mark;
+
+	if (c->fd < 0)
+		return io_fail(c, f, LMTP_STAGE_RSET, true, IO_EOF, 0, 0);
+	/* While idle the server may only have closed (perhaps after a
+	 * 421): anything readable now means the connection is gone. */
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (c->in.len > 0 || poll(&pfd, 1, 0) > 0) {
+		char *said = last_words(c);
+
+		fail_set(f, LMTP_FAIL_CONVERSATION, LMTP_STAGE_RSET, "LMTP "
+		    "server %s closed the connection while it was idle%s",
+		    c->dest, said);
+		free(said);
+		close_conn(c);
+		return -1;
+	}
+	mark = c->out.len;
+	buf_append_str(&c->out, "RSET");
+	command_end(c, mark);
+	if (flush(c, LMTP_STAGE_RSET, c->to.rset_ms, f) < 0 ||
+	    read_reply(c, LMTP_STAGE_RSET, c->to.rset_ms, &r, f) < 0)
+		return -1;
+	if (r.code / 100 != 2) {
+		refused(c, LMTP_STAGE_RSET, &r, f);
+		close_conn(c);
+		return -1;
+	}
+	lmtp_reply_deinit(&r);
+	return 0;
+}
+
+/* has_8bit - any byte >= 0x80 in s? */
+static bool
+has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
+/* append_param - " NAME=" and value as xtext, unless the parameter
+ * would be longer than max (then nothing: a DSN parameter is advice,
+ * and a server may refuse one over the RFC's limit). */
+static int
+append_param(struct buf *out, const char *name, const char *value,
+    size_t max)
+{
+	size_t mark = out->len;
+
+	if (buf_appendf(out, " %s=", name) < 0 ||
+	    lmtp_xtext_append(value, out) < 0 ||
+	    out->len - mark - strlen(name) - 2 > max) {
+		out->len = mark;
+		if (out->data != NULL)
+			out->data[mark] = '\0';
+	}
+	return 0;
+}
+
+/* append_orcpt - " ORCPT=rfc822;xtext" for an "rfc822;address" ORCPT
+ * in ASCII (at most 500 characters, RFC 3461 4.2); other types (utf-8
+ * needs its own encoding) are not sent. */
+static int
+append_orcpt(struct buf *out, const char *orcpt)
+{
+	char *v;
+
+	if (orcpt == NULL || strncasecmp(orcpt, "rfc822;", 7) != 0 ||
+	    orcpt[7] == '\0' || has_8bit(orcpt) || strlen(orcpt) > 500)
+		return 0;
+	v = xasprintf("rfc822;%s", orcpt + 7);
+	/* The type stays as it is; only the address is xtext. */
+	append_param(out, "ORCPT", v, 500);
+	free(v);
+	return 0;
+}
+
+static int
+append_notify(struct buf *out, uint32_t notify)
+{
+	static const struct {
+		uint32_t bit;
+		const char *word;
+	} words[] = {
+		{ 0x1u, "SUCCESS" }, { 0x2u, "FAILURE" }, { 0x4u, "DELAY" },
+	};
+	const char *sep = " NOTIFY=";
+
+	if (notify == 0)
+		return 0;
+	if ((notify & 0x8u) != 0)
+		return buf_append_str(out, " NOTIFY=NEVER");
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if ((notify & words[i].bit) == 0)
+			continue;
+		if (buf_appendf(out, "%s%s", sep, words[i].word) < 0)
+			return -1;
+		sep = ",";
+	}
+	return 0;
+}
+
+/* mail_command - queue MAIL FROM with its parameters. */
+static int
+mail_command(struct lmtp_client *c, const struct lmtp_mail *m)
+{
+	size_t mark = c->out.len;
+
+	if (buf_append_str(&c->out, "MAIL FROM:<") < 0 ||
+	    lmtp_address_quote(m->sender, &c->out) < 0 ||
+	    buf_append_c(&c->out, '>') < 0)
+		goto bad;
+	if (c->caps.size && buf_appendf(&c->out, " SIZE=%zu", m->len) < 0)
+		goto bad;
+	if (m->body_8bitmime && c->caps.eightbitmime &&
+	    buf_append_str(&c->out, " BODY=8BITMIME") < 0)
+		goto bad;
+	if ((m->smtputf8 || m->smtputf8_param) && c->caps.smtputf8 &&
+	    buf_append_str(&c->out, " SMTPUTF8") < 0)
+		goto bad;
+	if (c->caps.dsn && m->ret != NULL &&
+	    (strcasecmp(m->ret, "FULL") == 0 ||
+	    strcasecmp(m->ret, "HDRS") == 0) &&
+	    buf_appendf(&c->out, " RET=%s", m->ret) < 0)
+		goto bad;
+	/* ENVID: at most 100 characters (RFC 3461 4.4). */
+	if (c->caps.dsn && m->envid != NULL && m->envid[0] != '\0')
+		append_param(&c->out, "ENVID", m->envid, 100);
+	command_end(c, mark);
+	return 0;
+bad:
+	c->out.len = mark;
+	if (c->out.data != NULL)
+		c->out.data[mark] = '\0';
+	return -1;
+}
+
+static int
+rcpt_command(struct lmtp_client *c, const struct lmtp_rcpt *rc)
+{
+	size_t mark = c->out.len;
+
+	if (buf_append_str(&c->out, "RCPT TO:<") < 0 ||
+	    lmtp_address_quote(rc->address, &c->out) < 0 ||
+	    buf_append_c(&c->out, '>') < 0)
+		goto bad;
+	if (c->caps.dsn && (append_notify(&c->out, rc->notify) < 0 ||
+	    append_orcpt(&c->out, rc->orcpt) < 0))
+		goto bad;
+	command_end(c, mark);
+	return 0;
+bad:
+	c->out.len = mark;
+	if (c->out.data != NULL)
+		c->out.data[mark] = '\0';
+	return -1;
+}
+
+/* check_mail - what we refuse to send before saying anything. */
+static int
+check_mail(struct lmtp_client *c, const struct lmtp_mail *m,
+    const struct lmtp_rcpt *rcpts, size_t n, struct lmtp_failure *f)
+{
+	struct buf scratch;
+	int bad = 0;
+
+	buf_init(&scratch, 4096);
+	if (lmtp_address_quote(m->sender, &scratch) < 0) {
+		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the sender "
+		    "address cannot be written in an LMTP command");
+		memcpy(f->dsn, "5.1.7", 6);
+		bad = -1;
+	}
+	for (size_t i = 0; bad == 0 && i < n; i++) {
+		buf_reset(&scratch);
+		if (rcpts[i].address[0] == '\0' ||
+		    lmtp_address_quote(rcpts[i].address, &scratch) < 0) {
+			fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_RCPT, "a "
+			    "recipient address cannot be written in an LMTP "
+			    "command");
+			memcpy(f->dsn, "5.1.3", 6);
+			bad = -1;
+		}
+	}
+	buf_deinit(&scratch);
+	if (bad < 0)
+		return -1;
+	if (m->smtputf8 && !c->caps.smtputf8) {
+		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the message "
+		    "needs SMTPUTF8 (non-ASCII addresses or headers), which "
+		    "LMTP server %s does not support", c->dest);
+		memcpy(f->dsn, "5.6.7", 6);
+		return -1;
+	}
+	if (c->caps.size && c->caps.size_max > 0 &&
+	    (uint64_t)m->len > c->caps.size_max) {
+		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the message "
+		    "size %zu exceeds the size limit %llu of LMTP server %s",
+		    m->len, (unsigned long long)c->caps.size_max, c->dest);
+		memcpy(f->dsn, "5.3.4", 6);
+		return -1;
+	}
+	return 0;
+}
+
+/* send_message - DATA's content, dot-stuffed, and the final dot. */
+static int
+send_message(struct lmtp_client *c, const struct lmtp_mail *m,
+    struct lmtp_failure *f)
+{
+	struct lmtp_dot_state ds = { false, false };
+	size_t off = 0;
+
+	while (off < m->len) {
+		size_t n = m->len - off;
+
+		if (n > LMTP_OUTPUT_FLUSH_BYTES)
+			n = LMTP_OUTPUT_FLUSH_BYTES;
+		if (lmtp_dot_stuff(&ds, m->content + off, n, &c->out) < 0)
+			log_panic("lmtp: message buffer full");
+		off += n;
+		if (c->out.len >= LMTP_OUTPUT_FLUSH_BYTES &&
+		    flush(c, LMTP_STAGE_MESSAGE, c->to.data_xfer_ms, f) < 0)
+			return -1;
+	}
+	if (lmtp_dot_stuff_end(&ds, &c->out) < 0)
+		log_panic("lmtp: message buffer full");
+	log_line(c, ">", "(message) .", 11);
+	return flush(c, LMTP_STAGE_MESSAGE, c->to.data_xfer_ms, f);
+}
+
+int
+lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
+    struct lmtp_rcpt *rcpts, size_t n, struct lmtp_failure *f)
+{
+	struct lmtp_reply r;
+	bool *accepted = NULL, mail_ok = true;
+	size_t naccepted = 0, i, mark;
+	int ret = -1;
+
+	for (i = 0; i < n; i++) {
+		rcpts[i].done = false;
+		memset(&rcpts[i].reply, 0, sizeof(rcpts[i].reply));
+	}
+	if (c->fd < 0)
+		return io_fail(c, f, LMTP_STAGE_MAIL, true, IO_EOF, 0, 0);
+	if (n == 0)
+		return 0;
+	if (check_mail(c, m, rcpts, n, f) < 0)
+		return -1;
+	accepted = xcalloc(n, sizeof(*accepted));
+
+	/* MAIL FROM and RCPT TO: pipelined when offered (RFC 2920; an
+	 * LMTP server must offer it, RFC 2033 4.1) */
+	if (mail_command(c, m) < 0)
+		log_panic("lmtp: command buffer full");
+	if (!c->caps.pipelining) {
+		if (flush(c, LMTP_STAGE_MAIL, c->to.mail_ms, f) < 0)
+			goto out;
+	}
+	for (i = 0; c->caps.pipelining && i < n; i++) {
+		if (rcpt_command(c, &rcpts[i]) < 0)
+			log_panic("lmtp: command buffer full");
+		if (c->out.len >= LMTP_OUTPUT_FLUSH_BYTES &&
+		    flush(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, f) < 0)
+			goto out;
+	}
+	if (c->caps.pipelining &&
+	    flush(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, f) < 0)
+		goto out;
+	if (read_reply(c, LMTP_STAGE_MAIL, c->to.mail_ms, &r, f) < 0)
+		goto out;
+	if (r.code / 100 != 2) {
+		refused(c, LMTP_STAGE_MAIL, &r, f);
+		if (f->kind != LMTP_FAIL_REPLY || !c->caps.pipelining ||
+		    c->fd < 0)
+			goto out;
+		mail_ok = false;
+	} else
+		lmtp_reply_deinit(&r);
+	if (!mail_ok) {
+		/* f says why; the RCPT replies (errors) keep the stream in
+		 * step.  If that fails the connection is closed, and the
+		 * refusal of MAIL is still the answer. */
+		struct lmtp_failure f2 = { 0 };
+
+		for (i = 0; i < n; i++) {
+			if (read_reply(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, &r,
+			    &f2) < 0)
+				break;
+			lmtp_reply_deinit(&r);
+		}
+		lmtp_failure_deinit(&f2);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!c->caps.pipelining) {
+			if (rcpt_command(c, &rcpts[i]) < 0)
+				log_panic("lmtp: command buffer full");
+			if (flush(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, f) < 0)
+				goto out;
+		}
+		if (read_reply(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, &r, f) < 0)
+			goto out;
+		if (r.code / 100 == 2) {
+			accepted[i] = true;
+			naccepted++;
+			lmtp_reply_deinit(&r);
+		} else if (r.code / 100 == 4 || r.code / 100 == 5) {
+			rcpts[i].done = true;
+			rcpts[i].stage = LMTP_STAGE_RCPT;
+			rcpts[i].reply = r;
+		} else {
+			unexpected(c, LMTP_STAGE_RCPT, &r, f);
+			goto out;
+		}
+	}
+	if (naccepted == 0) {
+		ret = 0;
+		goto out;
+	}
+
+	/* DATA, the message, and one reply per accepted recipient. */
+	mark = c->out.len;
+	buf_append_str(&c->out, "DATA");
+	command_end(c, mark);
+	if (flush(c, LMTP_STAGE_DATA, c->to.data_init_ms, f) < 0 ||
+	    read_reply(c, LMTP_STAGE_DATA, c->to.data_init_ms, &r, f) < 0)
+		goto out;
+	if (r.code / 100 != 3) {
+		refused(c, LMTP_STAGE_DATA, &r, f);
+		goto out;
+	}
+	lmtp_reply_deinit(&r);
+	if (send_message(c, m, f) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!accepted[i])
+			continue;
+		if (read_reply(c, LMTP_STAGE_DOT, c->to.data_done_ms, &r,
+		    f) < 0)
+			goto out;
+		if (r.code / 100 == 3) {
+			unexpected(c, LMTP_STAGE_DOT, &r, f);
+			goto out;
+		}
+		rcpts[i].done = true;
+		rcpts[i].stage = LMTP_STAGE_DOT;
+		rcpts[i].reply = r;
+	}
+	ret = 0;
+out:
+	free(accepted);
+	return ret;
+}
+
+void
+lmtp_client_quit(struct lmtp_client **cp)
+{
+	struct lmtp_client *c = *cp;
+	struct lmtp_failure f = { 0 };
+	struct lmtp_reply r;
+	size_t mark;
+
+	if (c == NULL)
+		return;
+	if (c->fd >= 0) {
+		buf_reset(&c->out);
+		c->outoff = 0;
+		mark = c->out.len;
+		buf_append_str(&c->out, "QUIT");
+		command_end(c, mark);
+		if (flush(c, LMTP_STAGE_QUIT, c->to.quit_ms, &f) == 0 &&
+		    read_reply(c, LMTP_STAGE_QUIT, c->to.quit_ms, &r, &f) == 0)
+			lmtp_reply_deinit(&r);
+		lmtp_failure_deinit(&f);
+	}
+	lmtp_client_free(cp);
+}
+
+void
+lmtp_client_free(struct lmtp_client **cp)
+{
+	struct lmtp_client *c = *cp;
+
+	if (c == NULL)
+		return;
+	close_conn(c);
+	lmtp_reply_parser_deinit(&c->parser);
+	buf_deinit(&c->in);
+	buf_deinit(&c->out);
+	endpoint_clear(&c->ep);
+	free(c->dest);
+	free(c->lhlo_name);
+	free(c);
+	*cp = NULL;
+}

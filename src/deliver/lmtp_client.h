@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lmtp_client - a blocking LMTP client (RFC 2033), with the parts an
+ * SMTP client can share.
+ *
+ * Two layers:
+ *
+ * 1. The protocol core, which knows nothing about sockets:
+ *    - lmtp_reply_parser: replies ("250-..." lines, then "250 ..."),
+ *      fed any split of the input, bounded (LMTP_LINE_MAX_BYTES per
+ *      line, LMTP_REPLY_LINES_MAX lines per reply), with the enhanced
+ *      status code (RFC 3463, RFC 2034) of the first line;
+ *    - lmtp_caps_parse: the extensions of an LHLO/EHLO reply;
+ *    - lmtp_address_quote, lmtp_xtext_append: the paths and parameters
+ *      of MAIL FROM and RCPT TO (RFC 5321 4.1.2, RFC 3461 4);
+ *    - lmtp_dot_stuff: the message as DATA sends it (RFC 5321 4.5.2);
+ *    - lmtp_dest_parse: the destination forms of a Postfix LMTP next
+ *      hop.
+ *
+ * 2. The client: one connection (lmtp_client_connect reads the greeting
+ *    and says LHLO), any number of transactions on it (lmtp_client_send;
+ *    lmtp_client_reset in between), lmtp_client_quit at the end.
+ *    Blocking: every wait is a poll() with the timeout of its step, and
+ *    while commands or the message are being written the replies that
+ *    arrive are read too, so a pipelining peer can never deadlock us.
+ *    The socket is non-blocking and close-on-exec; SIGPIPE is never
+ *    raised (MSG_NOSIGNAL).
+ *
+ * Failures come back in a struct lmtp_failure: what went wrong (no
+ * connection, a broken conversation, a refusal by the server, or a
+ * refusal decided here), at which step, in plain words, with the
+ * server's reply when there was one.  Nothing here logs except debug
+ * lines (log_debug level 2: the conversation, escaped).
+ */
+#ifndef OSTIA_LMTP_CLIENT_H
+#define OSTIA_LMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "endpoint.h"
+
+/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its
+ * CRLF.  A longer line, or a reply of more lines, ends the
+ * conversation. */
+#define LMTP_LINE_MAX_BYTES 512
+#define LMTP_REPLY_LINES_MAX 100
+/* Bytes of replies buffered while we write (a peer that sends more
+ * without reading is broken). */
+#define LMTP_INPUT_MAX_BYTES (1024 * 1024)
+
+/* ------------------------------------------------------------------ */
+/* Replies */
+
+struct lmtp_reply {
+	unsigned code;		/* 200..599 */
+	char dsn[12];		/* enhanced code of the first line, "X.Y.Z"
+				 * (class = first digit of code), or "" */
+	char **lines;		/* the text of each line after "NNN-"/"NNN "
+				 * (CR LF removed; may hold control bytes) */
+	size_t nlines;		/* 1..LMTP_REPLY_LINES_MAX */
+};
+
+/* Free the lines; r is zeroed (and may be deinit'ed again). */
+void lmtp_reply_deinit(struct lmtp_reply *r);
+/* *dst (zeroed or deinit'ed) becomes a deep copy of *src. */
+void lmtp_reply_copy(struct lmtp_reply *dst, const struct lmtp_reply *src);
+
+/*
+ * The reply in one line, "550 5.1.1 text of line 1 text of line 2":
+ * the code, then the lines joined with a space, the enhanced code of
+ * the following lines dropped when it repeats the first one's, control
+ * bytes and 8-bit bytes shown as '?', at most max - 1 bytes (cut with
+ * "..." when longer; max >= 16).  Returns a new string (caller frees).
+ */
+char *lmtp_reply_text(const struct lmtp_reply *r, size_t max);
+
+struct lmtp_reply_parser {
+	char line[LMTP_LINE_MAX_BYTES];
+	size_t linelen;		/* bytes of the current line so far */
+	struct lmtp_reply cur;	/* the lines of the reply so far */
+	const char *error;	/* sticky once set */
+};
+
+void lmtp_reply_parser_init(struct lmtp_reply_parser *p);
+void lmtp_reply_parser_deinit(struct lmtp_reply_parser *p);
+
+/*
+ * Feed len bytes of server output.  Returns:
+ *   1  a reply is complete: *reply_r is filled (caller deinits it),
+ *      *used_r bytes of data were used (the rest belongs to the next
+ *      reply: feed it again);
+ *   0  need more: all of data was used (*used_r = len);
+ *  -1  not a valid reply: *error_r (static text, plain words); the
+ *      parser stays failed until deinit.
+ * Lines end with LF; a CR before the LF is dropped.  Every line is
+ * "DDD" then '-' (more follow), ' ' or nothing (the last), the same code
+ * on every line, D1 in 2..5, D2 in 0..5, D3 a digit; no NUL byte.
+ */
+int lmtp_reply_parse(struct lmtp_reply_parser *p, const char *data,
+    size_t len, size_t *used_r, struct lmtp_reply *reply_r,
+    const char **error_r);
+
+/* ------------------------------------------------------------------ */
+/* Extensions (RFC 2033 4.1: LHLO replies as EHLO, RFC 5321 4.1.1.1) */
+
+struct lmtp_caps {
+	bool size;		/* SIZE offered */
+	uint64_t size_max;	/* its limit, 0 = none given */
+	bool eightbitmime;
+	bool pipelining;
+	bool enhancedstatuscodes;
+	bool dsn;
+	bool smtputf8;
+};
+
+/* The keywords of the lines after the first one (case-insensitive);
+ * unknown ones are ignored, as is a SIZE value that is not a number. */
+void lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps);
+
+/* ------------------------------------------------------------------ */
+/* Command text */
+
+/*
+ * Append addr as it goes between the angle brackets of MAIL FROM or
+ * RCPT TO: "" stays empty (the null sender), a local part that is a
+ * dot-string stays as it is, a local part already written as a valid
+ * quoted-string stays as it is, any other is quoted ('"' and '\'
+ * escaped with '\').  The local part ends at the last '@' (an address
+ * without '@' is all local part).  Bytes >= 0x80 count as atext (they
+ * are only sent with SMTPUTF8).  0, or -1 when the buffer is full.
+ */
+int lmtp_address_quote(const char *addr, struct buf *out);
+
+/* Append s as xtext (RFC 3461 4): '+', '=' and bytes outside 33..126
+ * become "+XX".  0, or -1 when the buffer is full. */
+int lmtp_xtext_append(const char *s, struct buf *out);
+
+/*
+ * The message as DATA sends it: every line end becomes CRLF (a bare LF
+ * too; a bare CR is sent as it is), a line that starts with '.' gets
+ * one more, the last line is ended if it was not, and ".\r\n" follows.
+ * Keeps state across calls so that the message may come in pieces:
+ * st must be zeroed before the first piece; lmtp_dot_stuff_end() adds
+ * the end.  0, or -1 when the buffer is full (nothing of the piece
+ * appended is reliable then: the caller gives up).
+ */
+struct lmtp_dot_state {
+	bool mid_line;		/* the last byte written was not a LF */
+	bool cr;		/* the last byte seen was a CR (held back) */
+};
+int lmtp_dot_stuff(struct lmtp_dot_state *st, const char *data,
+    size_t len, struct buf *out);
+int lmtp_dot_stuff_end(struct lmtp_dot_state *st, struct buf *out);
+
+/*
+ * Parse an LMTP destination into *ep (zeroed): "unix:/path", "/path",
+ * "inet:host:port", "host:port", "[host]:port", "[host]", "inet:host",
+ * "host" (port default_port: digits, or a service name looked up in
+ * the services database).  0, or -1 with *error_r (new string, plain
+ * words) and *ep empty.
+ */
+int lmtp_dest_parse(const char *text, const char *default_port,
+    struct endpoint *ep, char **error_r);
+
+/* ------------------------------------------------------------------ */
+/* The client */
+
+/* Where in the conversation something happened. */
+enum lmtp_stage {
+	LMTP_STAGE_CONNECT = 0,
+	LMTP_STAGE_GREETING,
+	LMTP_STAGE_LHLO,
+	LMTP_STAGE_MAIL,
+	LMTP_STAGE_RCPT,
+	LMTP_STAGE_DATA,	/* the reply to DATA */
+	LMTP_STAGE_MESSAGE,	/* sending the message */
+	LMTP_STAGE_DOT,		/* the replies after the final dot */
+	LMTP_STAGE_RSET,
+	LMTP_STAGE_QUIT,
+};
+
+/* "RCPT TO", "end of DATA", ...: for "in reply to %s command". */
+const char *lmtp_stage_command(enum lmtp_stage st);
+
+/* Timeouts in milliseconds; 0 = no limit of our own (connect: the
+ * system's). */
+struct lmtp_timeouts {
+	unsigned connect_ms;
+	unsigned lhlo_ms;	/* the greeting, and the reply to LHLO */
+	unsigned mail_ms;
+	unsigned rcpt_ms;
+	unsigned data_init_ms;	/* the reply to DATA */
+	unsigned data_xfer_ms;	/* each write of the message */
+	unsigned data_done_ms;	/* each reply after the final dot */
+	unsigned rset_ms;
+	unsigned quit_ms;
+};
+
+struct lmtp_client_settings {
+	const char *lhlo_name;		/* the LHLO argument, not empty */
+	const char *default_port;	/* for "host" and "[host]" */
+	struct lmtp_timeouts timeouts;
+};
+
+enum lmtp_failure_kind {
+	LMTP_FAIL_NONE = 0,
+	LMTP_FAIL_CONNECT,	/* no connection (or no address for it) */
+	LMTP_FAIL_CONVERSATION,	/* lost connection, timeout, a reply
+				 * that is not LMTP; connection closed */
+	LMTP_FAIL_REPLY,	/* the server refused (reply: 4xx/5xx) the
+				 * greeting, LHLO, MAIL, DATA or RSET */
+	LMTP_FAIL_LOCAL,	/* we refused to send (dsn, 5.x.x) */
+};
+
+struct lmtp_failure {
+	enum lmtp_failure_kind kind;
+	enum lmtp_stage stage;
+	char *text;		/* plain words, one line, names the server */
+	char dsn[12];		/* LMTP_FAIL_LOCAL: "5.6.7", "5.3.4" */
+	struct lmtp_reply reply;	/* LMTP_FAIL_REPLY; else nlines 0 */
+};
+
+void lmtp_failure_deinit(struct lmtp_failure *f);
+
+struct lmtp_client;
+
+/*
+ * Connect to the destination dest (lmtp_dest_parse forms), read the
+ * greeting, send LHLO and read the extensions.  Returns the client, or
+ * NULL with *f filled (f zeroed before; LMTP_FAIL_CONNECT,
+ * _CONVERSATION or _REPLY at GREETING/LHLO).  The settings are copied.
+ */
+struct lmtp_client *lmtp_client_connect(const char *dest,
+    const struct lmtp_client_settings *set, struct lmtp_failure *f);
+
+/* The destination as given, the extensions of the LHLO reply. */
+const char *lmtp_client_dest(const struct lmtp_client *c);
+const struct lmtp_caps *lmtp_client_caps(const struct lmtp_client *c);
+/* False once the connection was lost or closed. */
+bool lmtp_client_is_open(const struct lmtp_client *c);
+
+/*
+ * RSET, for the next transaction on a connection that was used.  Also
+ * notices a connection the server has closed (or a 421 it sent) while
+ * it was idle.  0, or -1 with *f (the connection is closed then:
+ * connect again).
+ */
+int lmtp_client_reset(struct lmtp_client *c, struct lmtp_failure *f);
+
+/* One message. */
+struct lmtp_mail {
+	const char *sender;	/* "" = null sender */
+	bool body_8bitmime;	/* BODY=8BITMIME when offered */
+	bool smtputf8;		/* SMTPUTF8 is needed: refused (LOCAL
+				 * 5.6.7) when the server lacks it */
+	bool smtputf8_param;	/* send SMTPUTF8 when the server offers it
+				 * (set with smtputf8; also alone) */
+	const char *envid;	/* "" / NULL: none (sent with DSN) */
+	const char *ret;	/* "" / NULL, "FULL", "HDRS" (with DSN) */
+	const char *content;	/* CRLF lines (LF tolerated) */
+	size_t len;
+};
+
+/* One recipient of the transaction, and what became of it. */
+struct lmtp_rcpt {
+	const char *address;	/* not empty */
+	const char *orcpt;	/* "type;address" or "" / NULL (with DSN) */
+	uint32_t notify;	/* DELIVER_NOTIFY_* bits, 0 = not given */
+	/* Out: */
+	bool done;		/* reply holds its final answer */
+	enum lmtp_stage stage;	/* RCPT (refused) or DOT */
+	struct lmtp_reply reply;
+};
+
+/*
+ * One transaction: MAIL FROM, RCPT TO for each recipient (pipelined
+ * when the server offers PIPELINING), DATA and the message when one was
+ * accepted, and the replies after the final dot, one per accepted
+ * recipient (RFC 2033 4.2).  Returns 0 when every recipient has its
+ * answer (done: 2xx delivered, 4xx/5xx refused at RCPT or after the
+ * dot); -1 with *f when not: the failure concerns every recipient that
+ * is not done (a refusal of MAIL or DATA, a local refusal, or the
+ * conversation broke; in that last case some recipients may have their
+ * answers already).  The caller deinits the replies of rcpts
+ * (lmtp_rcpt_deinit) and *f.  Call lmtp_client_reset before the next
+ * transaction on the same connection.
+ */
+int lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
+    struct lmtp_rcpt *rcpts, size_t n, struct lmtp_failure *f);
+void lmtp_rcpt_deinit(struct lmtp_rcpt *r);
+
+/* QUIT (reply awaited with the quit timeout, its content ignored) and
+ * close; then free.  *cp may be NULL; it is NULL afterwards. */
+void lmtp_client_quit(struct lmtp_client **cp);
+/* Close without QUIT and free (*cp may be NULL; NULL afterwards). */
+void lmtp_client_free(struct lmtp_client **cp);
+
+#endif

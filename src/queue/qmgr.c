@@ -1,0 +1,1866 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmgr - the queue manager; see qmgr.h.
+ *
+ * Runs on the queue process's event loop, as mail_owner, with the
+ * current directory at queue_directory.  Everything an agent or a file
+ * says is checked: a STATUS for a recipient the request did not hold, a
+ * frame out of turn or a queue file that does not parse never makes a
+ * message disappear; the recipients concerned are deferred (or the file
+ * goes to corrupt/) and the reason is logged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "child.h"
+#include "compat.h"
+#include "config.h"
+#include "deliver_proto.h"
+#include "dsn.h"
+#include "file_read.h"
+#include "ipc.h"
+#include "log.h"
+#include "lookup_client.h"
+#include "lookup_proto.h"
+#include "master_cf.h"
+#include "qmgr.h"
+#include "qmgr_status.h"
+#include "queue_file.h"
+#include "queue_proto.h"
+#include "queue_service.h"
+#include "strv.h"
+#include "xalloc.h"
+
+/* Messages held in memory at once; more wait in their directory. */
+#define QMGR_ACTIVE_MAX 10000
+#define QMGR_HASH_SIZE 4096
+/* How long a transport whose agent cannot be reached is not tried. */
+#define QMGR_TRANSPORT_RETRY_SECONDS 10
+/* Recipients a message may have after alias expansion. */
+#define QMGR_RCPTS_MAX 10000
+/* Text of a deferral shown in logs and `ostia queue`. */
+#define QMGR_TEXT_MAX 1024
+
+enum rstate {
+	R_RESOLVING,	/* waiting for the lookup process */
+	R_WAITING,	/* in its destination's queue */
+	R_INFLIGHT,	/* in a request to an agent */
+	R_SENT,
+	R_BOUNCED,
+	R_DEFERRED,
+	R_SKIP,		/* final in an earlier attempt (status log) */
+};
+
+struct qmsg;
+struct qdest;
+
+struct qrcpt {
+	struct qmsg *m;
+	long idx;		/* number in the queue file (R, then b) */
+	char *orig;		/* as in the queue file */
+	char *address;		/* final recipient */
+	char *orcpt;		/* may be NULL */
+	uint32_t notify;
+	char *transport;
+	char *nexthop;
+	enum rstate st;
+	bool logged;		/* its final state is in status/ID */
+	char *dsn, *remote, *text;
+	time_t when;
+	struct qrcpt *dnext;	/* destination queue */
+};
+
+struct qmsg {
+	char id[QUEUE_ID_LEN + 1];
+	const char *dir;	/* QUEUE_INCOMING_DIR or QUEUE_DEFERRED_DIR */
+	struct queue_envelope env;
+	time_t arrival;
+	struct qrcpt **r;
+	size_t nr;
+	size_t lookups;		/* ROUTE requests not answered */
+	size_t busy;		/* recipients waiting or in flight */
+	bool hold_req;		/* `ostia queue hold` while active */
+	bool delete_req;
+	bool no_mappings;	/* receive_override_options */
+	struct qstatus log;
+	struct qmsg *hnext;
+};
+
+struct qtransport;
+
+struct qdest {
+	struct qtransport *t;
+	char *nexthop;
+	struct qrcpt *head, *tail;
+	size_t waiting;
+	unsigned busy;		/* requests in flight */
+	unsigned limit;
+	struct qdest *next;
+};
+
+struct agent_conn;
+
+struct qtransport {
+	char *name;
+	unsigned maxproc;
+	unsigned busy;
+	size_t rcpt_limit;
+	unsigned dest_limit;
+	bool exists;		/* a master.cf service runs it */
+	char *why_missing;
+	time_t down_until;
+	char *down_why;
+	struct qdest *dests;
+	struct qdest *rr;	/* round robin position */
+	struct agent_conn *idle;
+	struct qtransport *next;
+};
+
+struct qjob {
+	struct qmsg *m;
+	struct qdest *d;
+	struct qrcpt **r;
+	size_t n;
+	bool *got;
+};
+
+struct agent_conn {
+	struct qtransport *t;
+	int sock;
+	struct event *ev;
+	struct ipc_conn ipc;
+	struct qjob *job;
+	struct agent_conn *next;	/* idle list */
+};
+
+/* An outstanding ROUTE request. */
+struct qlookup {
+	struct qmsg *m;
+	long idx;
+	char *orig;
+	char *orcpt;
+	uint32_t notify;
+	bool expand;
+	char *address;		/* resolve: the expanded address */
+};
+
+static struct {
+	struct event_base *base;
+	struct child *child;
+	const struct config *cf;
+	const struct config_view *v;
+	struct lookup_client *lc;
+	struct qmsg *hash[QMGR_HASH_SIZE];
+	size_t nactive;
+	bool backlog;		/* incoming/ has files not loaded */
+	struct qtransport *transports;
+	struct event *scan_ev;
+	struct event *sched_ev;
+	time_t min_backoff, max_backoff, lifetime, bounce_lifetime;
+	unsigned default_dest_limit;
+	size_t default_rcpt_limit;
+	uint64_t max_file_bytes;
+	char *myhostname;
+	char *double_bounce;
+	bool notify_2bounce;
+	char *bounce2_rcpt;
+	uint64_t bounce_size_limit;
+} qm;
+
+static void schedule_soon(void);
+static void msg_check_done(struct qmsg *m);
+static void load_message(const char *dir, const char *id);
+
+/* ---------------------------------------------------------------- */
+/* Active messages                                                  */
+
+static unsigned
+hash_id(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % QMGR_HASH_SIZE;
+}
+
+static struct qmsg *
+msg_find(const char *id)
+{
+	for (struct qmsg *m = qm.hash[hash_id(id)]; m != NULL; m = m->hnext)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+rcpt_free(struct qrcpt *r)
+{
+	free(r->orig);
+	free(r->address);
+	free(r->orcpt);
+	free(r->transport);
+	free(r->nexthop);
+	free(r->dsn);
+	free(r->remote);
+	free(r->text);
+	free(r);
+}
+
+static void
+msg_free(struct qmsg *m)
+{
+	struct qmsg **pp = &qm.hash[hash_id(m->id)];
+
+	while (*pp != NULL && *pp != m)
+		pp = &(*pp)->hnext;
+	if (*pp == m)
+		*pp = m->hnext;
+	for (size_t i = 0; i < m->nr; i++)
+		rcpt_free(m->r[i]);
+	free(m->r);
+	queue_envelope_deinit(&m->env);
+	qstatus_free(&m->log);
+	free(m);
+	qm.nactive--;
+	if (qm.backlog && qm.nactive < QMGR_ACTIVE_MAX / 2)
+		schedule_soon();	/* the scan loads more */
+}
+
+static void
+set_result(struct qrcpt *r, enum rstate st, const char *dsn,
+    const char *remote, const char *text)
+{
+	r->st = st;
+	free(r->dsn);
+	free(r->remote);
+	free(r->text);
+	r->dsn = xstrdup(dsn != NULL ? dsn : "");
+	r->remote = xstrdup(remote != NULL ? remote : "");
+	r->text = xstrndup(text != NULL ? text : "", QMGR_TEXT_MAX);
+	r->when = time(NULL);
+}
+
+static char *
+path_of(const char *dir, const char *id)
+{
+	return xasprintf("%s/%s", dir, id);
+}
+
+/* ---------------------------------------------------------------- */
+/* Transports and destinations                                      */
+
+/* A per-transport number: NAME_SUFFIX when set, else dflt. */
+static long long
+transport_number(const char *name, const char *suffix, long long dflt)
+{
+	char *pname = xasprintf("%s%s", name, suffix);
+	char *val = config_expand_name(qm.v, pname);
+	long long n = dflt;
+
+	if (val != NULL && *val != '\0') {
+		char *end;
+		long long x = strtoll(val, &end, 10);
+
+		if (*end == '\0' && x >= 0)
+			n = x;
+		else
+			log_warning("%s = %s is not a number; using %lld",
+			    pname, val, dflt);
+	}
+	free(val);
+	free(pname);
+	return n;
+}
+
+static struct qtransport *
+transport_get(const char *name)
+{
+	const struct master_cf *mcf = config_master(qm.cf);
+	struct qtransport *t;
+
+	for (t = qm.transports; t != NULL; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	t->maxproc = 1;
+	for (size_t i = 0; mcf != NULL && i < mcf->nservices; i++) {
+		const struct master_service *ms = &mcf->services[i];
+
+		if (ms->type != MASTER_TYPE_UNIX || strcmp(ms->name, name) != 0)
+			continue;
+		t->exists = true;
+		t->maxproc = master_service_process_count(ms,
+		    config_service(qm.cf, i));
+		break;
+	}
+	if (!t->exists)
+		t->why_missing = xasprintf("mail transport \"%s\" is not "
+		    "available: master.cf has no unix service of that name",
+		    name);
+	if (t->maxproc == 0)
+		t->maxproc = 1;
+	t->rcpt_limit = (size_t)transport_number(name,
+	    "_destination_recipient_limit", (long long)qm.default_rcpt_limit);
+	if (t->rcpt_limit == 0 || t->rcpt_limit > DELIVER_RCPTS_MAX)
+		t->rcpt_limit = DELIVER_RCPTS_MAX;
+	t->dest_limit = (unsigned)transport_number(name,
+	    "_destination_concurrency_limit", qm.default_dest_limit);
+	if (t->dest_limit == 0)
+		t->dest_limit = t->maxproc;	/* 0 = no per-destination cap */
+	t->next = qm.transports;
+	qm.transports = t;
+	return t;
+}
+
+static struct qdest *
+dest_get(struct qtransport *t, const char *nexthop)
+{
+	struct qdest *d;
+
+	for (d = t->dests; d != NULL; d = d->next)
+		if (strcmp(d->nexthop, nexthop) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->t = t;
+	d->nexthop = xstrdup(nexthop);
+	d->limit = t->dest_limit;
+	d->next = t->dests;
+	t->dests = d;
+	return d;
+}
+
+static void
+dest_push(struct qdest *d, struct qrcpt *r)
+{
+	r->dnext = NULL;
+	if (d->tail != NULL)
+		d->tail->dnext = r;
+	else
+		d->head = r;
+	d->tail = r;
+	d->waiting++;
+}
+
+/* ---------------------------------------------------------------- */
+/* Recipients enter the schedule                                    */
+
+static void
+rcpt_route(struct qrcpt *r)
+{
+	struct qtransport *t;
+	time_t now = time(NULL);
+
+	if (r->transport[0] == '\0') {
+		set_result(r, R_DEFERRED, "4.3.5", "", "the address resolver "
+		    "gave no transport for this address");
+		r->m->busy--;
+		return;
+	}
+	t = transport_get(r->transport);
+	if (!t->exists || now < t->down_until) {
+		set_result(r, R_DEFERRED, "4.3.0", "",
+		    !t->exists ? t->why_missing : t->down_why);
+		r->m->busy--;
+		return;
+	}
+	r->st = R_WAITING;
+	dest_push(dest_get(t, r->nexthop), r);
+	schedule_soon();
+}
+
+/* add_rcpt - a final address with its route; busy counted by caller. */
+static struct qrcpt *
+add_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
+    const char *orcpt, uint32_t notify, const char *transport,
+    const char *nexthop)
+{
+	struct qrcpt *r = xcalloc(1, sizeof(*r));
+	const struct qstatus_entry *e;
+
+	r->m = m;
+	r->idx = idx;
+	r->orig = xstrdup(orig);
+	r->address = xstrdup(address);
+	r->orcpt = orcpt != NULL ? xstrdup(orcpt) : NULL;
+	r->notify = notify;
+	r->transport = xstrdup(transport != NULL ? transport : "");
+	r->nexthop = xstrdup(nexthop != NULL ? nexthop : "");
+	m->r = xreallocarray(m->r, m->nr + 1, sizeof(*m->r));
+	m->r[m->nr++] = r;
+	e = qstatus_find(&m->log, idx, address);
+	if (e != NULL && (e->action == QSTATUS_SENT ||
+	    e->action == QSTATUS_BOUNCED)) {
+		r->st = R_SKIP;
+		r->logged = true;
+		return r;
+	}
+	m->busy++;
+	rcpt_route(r);
+	return r;
+}
+
+static void on_route(void *ctx, enum dict_status st, const char *text,
+    size_t len);
+
+static void
+ask_route(struct qmsg *m, long idx, const char *orig, const char *address,
+    const char *orcpt, uint32_t notify, bool expand)
+{
+	struct qlookup *l = xcalloc(1, sizeof(*l));
+
+	l->m = m;
+	l->idx = idx;
+	l->orig = xstrdup(orig);
+	l->orcpt = orcpt != NULL ? xstrdup(orcpt) : NULL;
+	l->notify = notify;
+	l->expand = expand;
+	l->address = xstrdup(address);
+	m->lookups++;
+	(void)lookup_client_route(qm.lc, "", expand ? LOOKUP_ROUTE_EXPAND :
+	    LOOKUP_ROUTE_RESOLVE, address, on_route, l);
+}
+
+/* A recipient whose lookups failed: deferred with the reason. */
+static void
+lookup_failed(struct qlookup *l, const char *why)
+{
+	struct qrcpt *r = add_rcpt(l->m, l->idx, l->orig, l->address,
+	    l->orcpt, l->notify, "", "");
+
+	if (r->st == R_SKIP)
+		return;
+	set_result(r, R_DEFERRED, "4.3.0", "", why);
+}
+
+static void
+on_route(void *ctx, enum dict_status st, const char *text, size_t len)
+{
+	struct qlookup *l = ctx;
+	struct qmsg *m = l->m;
+	struct lookup_route_answer a;
+	char *why = NULL;
+
+	if (st != DICT_FOUND) {
+		why = xasprintf("address lookup failed: %s", text);
+	} else if (lookup_route_answer_parse(text, len, &a) < 0) {
+		why = xstrdup("address lookup failed: the lookup process "
+		    "sent a malformed answer");
+	} else {
+		if (!l->expand || a.rcpts == NULL || (a.rcpts[0] != NULL &&
+		    a.rcpts[1] == NULL && (strcmp(a.rcpts[0], l->address) ==
+		    0 || strcmp(a.rcpts[0], a.address) == 0))) {
+			/* No alias applies: this answer routes it. */
+			(void)add_rcpt(m, l->idx, l->orig, a.address,
+			    l->orcpt, l->notify, a.transport, a.nexthop);
+		} else {
+			size_t n = 0;
+
+			for (char **p = a.rcpts; *p != NULL; p++)
+				n++;
+			if (m->nr + n > QMGR_RCPTS_MAX) {
+				why = xasprintf("alias expansion of <%s> "
+				    "gives too many recipients (%zu)",
+				    l->address, n);
+			} else {
+				for (char **p = a.rcpts; *p != NULL; p++)
+					ask_route(m, l->idx, l->orig, *p,
+					    l->orcpt, l->notify, false);
+			}
+		}
+		lookup_route_answer_deinit(&a);
+	}
+	if (why != NULL) {
+		log_warning("%s: to=<%s>: %s", m->id, l->address, why);
+		lookup_failed(l, why);
+		free(why);
+	}
+	free(l->orig);
+	free(l->orcpt);
+	free(l->address);
+	free(l);
+	m->lookups--;
+	msg_check_done(m);
+}
+
+/* ---------------------------------------------------------------- */
+/* Loading a message                                                */
+
+static bool
+service_no_mappings(const char *service)
+{
+	const struct master_cf *mcf = config_master(qm.cf);
+	const struct config_view *v = qm.v;
+	bool r = false;
+	char **opts;
+
+	for (size_t i = 0; service != NULL && mcf != NULL &&
+	    i < mcf->nservices; i++)
+		if (strcmp(mcf->services[i].name, service) == 0) {
+			v = config_service(qm.cf, i);
+			break;
+		}
+	opts = config_list(v, P_receive_override_options);
+	for (size_t i = 0; opts[i] != NULL; i++)
+		if (strcasecmp(opts[i], "no_address_mappings") == 0)
+			r = true;
+	strv_free(&opts);
+	return r;
+}
+
+static void
+move_to(const char *from_dir, const char *id, const char *to_dir)
+{
+	char *from = path_of(from_dir, id), *to = path_of(to_dir, id);
+
+	if (rename(from, to) < 0)
+		log_error("%s: cannot move %s to %s: %s", id, from, to,
+		    strerror(errno));
+	free(from);
+	free(to);
+}
+
+static void
+append_log(struct qmsg *m, const struct qstatus_entry *e, size_t n)
+{
+	struct buf b;
+	char line[QSTATUS_LINE_MAX];
+	char *path = path_of(QUEUE_STATUS_DIR, m->id);
+
+	buf_init(&b, n * QSTATUS_LINE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = qstatus_format(line, sizeof(line), &e[i]);
+
+		(void)buf_append(&b, line, len);
+	}
+	if (b.len > 0 && qstatus_append(path, b.data, b.len) < 0)
+		log_error("%s: cannot record delivery status in %s: %s "
+		    "(a restart may deliver those recipients again)", m->id,
+		    path, strerror(errno));
+	buf_deinit(&b);
+	free(path);
+}
+
+static void
+load_message(const char *dir, const char *id)
+{
+	char *path = path_of(dir, id), *err = NULL, *text;
+	const char *perr = NULL;
+	struct qmsg *m;
+	size_t len = 0;
+	int e = 0;
+
+	if (msg_find(id) != NULL) {
+		free(path);
+		return;
+	}
+	text = file_read_capped(path, qm.max_file_bytes, &len, &e, &err);
+	if (text == NULL) {
+		if (e != ENOENT)
+			log_error("%s: cannot read %s: %s", id, path, err);
+		free(err);
+		free(path);
+		return;
+	}
+	m = xcalloc(1, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->dir = dir;
+	if (queue_file_parse(text, len, &m->env, NULL, &perr) < 0 ||
+	    m->env.id == NULL || strcmp(m->env.id, id) != 0) {
+		log_error("%s: %s is not a valid queue file (%s); moved to "
+		    "%s/ and never delivered: inspect it with `ostia queue "
+		    "show`", id, path, perr != NULL ? perr : "another ID",
+		    QUEUE_CORRUPT_DIR);
+		free(text);
+		free(path);
+		queue_envelope_deinit(&m->env);
+		free(m);
+		move_to(dir, id, QUEUE_CORRUPT_DIR);
+		return;
+	}
+	free(text);
+	free(path);
+	m->arrival = (time_t)strtoll(m->env.arrival, NULL, 10);
+	path = path_of(QUEUE_STATUS_DIR, id);
+	if (qstatus_load(path, &m->log) < 0)
+		log_warning("%s: cannot read %s: %s", id, path,
+		    strerror(errno));
+	free(path);
+
+	m->hnext = qm.hash[hash_id(id)];
+	qm.hash[hash_id(id)] = m;
+	qm.nactive++;
+	/* Being worked on: incoming/ (listed with '*'); a restart tries
+	 * everything there at once. */
+	if (strcmp(dir, QUEUE_DEFERRED_DIR) == 0) {
+		move_to(dir, id, QUEUE_INCOMING_DIR);
+		m->dir = QUEUE_INCOMING_DIR;
+	}
+
+	if (m->env.hold != NULL && !qstatus_has_hold(&m->log)) {
+		struct qstatus_entry h = { .idx = -1, .action = QSTATUS_HOLD,
+			.when = time(NULL), .text = m->env.hold };
+
+		append_log(m, &h, 1);
+		log_info("%s: held: %s (release it with `ostia queue release "
+		    "%s`)", id, m->env.hold, id);
+		move_to(m->dir, id, QUEUE_HOLD_DIR);
+		msg_free(m);
+		return;
+	}
+	m->no_mappings = service_no_mappings(m->env.service);
+	/* Recipients: R records, or the REDIRECT address, then BCCs. */
+	m->busy++;	/* held while the lookups are issued */
+	for (size_t i = 0; i < m->env.nrcpts; i++) {
+		const struct queue_rcpt *q = &m->env.rcpts[i];
+		const char *addr = q->addr;
+		uint32_t notify = deliver_notify_bits(q->notify);
+
+		if (m->env.redirect != NULL) {
+			if (i > 0)
+				break;
+			addr = m->env.redirect;
+		}
+		if (m->env.filter != NULL) {
+			char *f = xstrdup(m->env.filter);
+			char *colon = strchr(f, ':');
+
+			if (colon != NULL)
+				*colon++ = '\0';
+			(void)add_rcpt(m, (long)i, q->addr, addr, q->orcpt,
+			    notify, f, colon != NULL ? colon : "");
+			free(f);
+		} else {
+			ask_route(m, (long)i, q->addr, addr, q->orcpt, notify,
+			    !m->no_mappings);
+		}
+	}
+	for (size_t j = 0; j < m->env.nbccs; j++)
+		ask_route(m, (long)(m->env.nrcpts + j), m->env.bccs[j],
+		    m->env.bccs[j], NULL, DELIVER_NOTIFY_NEVER,
+		    !m->no_mappings);
+	m->busy--;
+	msg_check_done(m);
+}
+
+/* ---------------------------------------------------------------- */
+/* Agent connections                                                */
+
+static void job_finish(struct agent_conn *ac, const char *why);
+
+static void
+conn_free(struct agent_conn *ac)
+{
+	if (ac->ev != NULL)
+		event_free(ac->ev);
+	ipc_conn_deinit(&ac->ipc);
+	close(ac->sock);
+	free(ac);
+}
+
+static void
+handle_status(struct agent_conn *ac, struct ipc_in *in)
+{
+	struct qjob *j = ac->job;
+	struct deliver_result res;
+	const char *err = NULL;
+	struct qrcpt *r;
+
+	if (deliver_result_decode(in, &res, &err) < 0) {
+		log_error("%s: delivery agent %s sent a bad status (%s)",
+		    j->m->id, ac->t->name, err);
+		job_finish(ac, "the delivery agent sent a malformed answer");
+		return;
+	}
+	if (res.idx >= j->n || j->got[res.idx]) {
+		log_error("%s: delivery agent %s sent a status for a "
+		    "recipient it was not given", j->m->id, ac->t->name);
+		deliver_result_free(&res);
+		job_finish(ac, "the delivery agent sent a malformed answer");
+		return;
+	}
+	j->got[res.idx] = true;
+	r = j->r[res.idx];
+	set_result(r, res.status == DELIVER_OK ? R_SENT :
+	    res.status == DELIVER_BOUNCE ? R_BOUNCED : R_DEFERRED, res.dsn,
+	    res.remote, res.text);
+	deliver_result_free(&res);
+}
+
+static void
+on_agent(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent_conn *ac = arg;
+	struct ipc_in in;
+	uint32_t type;
+	int pfd, r;
+
+	if (ipc_conn_fill(&ac->ipc) < 0) {
+		if (ac->job != NULL) {
+			char *why = xasprintf("lost the connection to delivery "
+			    "agent %s: %s (see its log)", ac->t->name,
+			    strerror(errno));
+
+			job_finish(ac, why);
+			free(why);
+		}
+		goto drop;
+	}
+	while ((r = ipc_conn_next(&ac->ipc, &type, &in, &pfd)) == 1) {
+		if (pfd >= 0)
+			close(pfd);
+		if (ac->job == NULL || pfd >= 0) {
+			log_error("delivery agent %s sent an unexpected "
+			    "message; dropping the connection", ac->t->name);
+			if (ac->job != NULL)
+				job_finish(ac, "the delivery agent sent a "
+				    "malformed answer");
+			goto drop;
+		}
+		if (type == DELIVER_MSG_STATUS) {
+			handle_status(ac, &in);
+		} else if (type == DELIVER_MSG_DONE && ipc_in_done(&in)) {
+			job_finish(ac, NULL);
+			/* The connection may carry the next request. */
+			ac->next = ac->t->idle;
+			ac->t->idle = ac;
+			schedule_soon();
+			return;
+		} else {
+			log_error("delivery agent %s sent message type %u out "
+			    "of turn", ac->t->name, type);
+			job_finish(ac, "the delivery agent sent a malformed "
+			    "answer");
+			goto drop;
+		}
+		if (ac->job == NULL)	/* finished by an error above */
+			goto drop;
+	}
+	if (r < 0) {
+		log_error("malformed frame from delivery agent %s",
+		    ac->t->name);
+		if (ac->job != NULL)
+			job_finish(ac, "the delivery agent sent a malformed "
+			    "answer");
+		goto drop;
+	}
+	if (ac->ipc.eof) {
+		if (ac->job != NULL)
+			job_finish(ac, "the delivery agent closed the "
+			    "connection during the delivery (it may have "
+			    "crashed: see its log)");
+		goto drop;
+	}
+	return;
+drop:
+	/* Remove from the idle list if it is there. */
+	for (struct agent_conn **pp = &ac->t->idle; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (*pp == ac) {
+			*pp = ac->next;
+			break;
+		}
+	conn_free(ac);
+}
+
+static struct agent_conn *
+conn_new(struct qtransport *t, char **why_r)
+{
+	struct sockaddr_un sun;
+	struct agent_conn *ac;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "private/%s",
+	    t->name) >= sizeof(sun.sun_path)) {
+		*why_r = xasprintf("transport name %s is too long", t->name);
+		return NULL;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*why_r = xasprintf("socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		*why_r = xasprintf("delivery agent %s is not available "
+		    "(cannot connect to %s/%s: %s); is its master.cf service "
+		    "running? `ostia status` shows it", t->name,
+		    config_str(qm.v, P_queue_directory), sun.sun_path,
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	ac = xcalloc(1, sizeof(*ac));
+	ac->t = t;
+	ac->sock = fd;
+	ipc_conn_init(&ac->ipc, fd);
+	ac->ev = event_new(qm.base, fd, EV_READ | EV_PERSIST, on_agent, ac);
+	event_add(ac->ev, NULL);
+	return ac;
+}
+
+/* set_blocking - the sends of one request wait (bounded) for room. */
+static void
+set_blocking(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	struct timeval tv = { 10, 0 };
+
+	if (fl < 0)
+		return;
+	(void)fcntl(fd, F_SETFL, on ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK));
+	if (on)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int
+send_job(struct agent_conn *ac, struct qjob *j, char **why_r)
+{
+	struct qmsg *m = j->m;
+	struct deliver_req req;
+	struct ipc_out o;
+	char *path = path_of(m->dir, m->id);
+	int fd, r = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*why_r = xasprintf("cannot open the queue file %s: %s", path,
+		    strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	memset(&req, 0, sizeof(req));
+	req.queue_id = m->id;
+	req.transport = ac->t->name;
+	req.nexthop = j->d->nexthop;
+	req.sender = m->env.sender;
+	req.envid = m->env.envid != NULL ? m->env.envid : UNCONST("");
+	req.ret = m->env.ret != NULL ? m->env.ret : UNCONST("");
+	req.flags = (m->env.smtputf8 ? DELIVER_F_SMTPUTF8 : 0) |
+	    (m->env.sender[0] == '\0' ? DELIVER_F_NOTICE : 0);
+	req.arrival = (uint64_t)m->arrival;
+	req.client_name = m->env.client_name;
+	req.client_addr = m->env.client_addr;
+	req.helo = m->env.helo;
+	req.protocol = m->env.protocol;
+	req.sasl_user = m->env.sasl_user != NULL ? m->env.sasl_user :
+	    UNCONST("");
+	req.nrcpts = j->n;
+	set_blocking(ac->sock, true);
+	if (deliver_req_encode(&req, &o) < 0) {
+		*why_r = xstrdup("the message's envelope does not fit in a "
+		    "delivery request");
+		goto out;
+	}
+	if (ipc_send(ac->sock, DELIVER_MSG_REQ, &o, fd) < 0) {
+		*why_r = xasprintf("cannot send the request to delivery agent "
+		    "%s: %s", ac->t->name, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		struct deliver_rcpt dr = {
+			.idx = (uint32_t)i,
+			.address = j->r[i]->address,
+			.orig_rcpt = j->r[i]->orig,
+			.orcpt = j->r[i]->orcpt != NULL ? j->r[i]->orcpt :
+			    UNCONST(""),
+			.notify = j->r[i]->notify,
+		};
+
+		if (deliver_rcpt_encode(&dr, &o) < 0) {
+			*why_r = xasprintf("recipient <%s> does not fit in a "
+			    "delivery request", j->r[i]->address);
+			goto out;
+		}
+		if (ipc_send(ac->sock, DELIVER_MSG_RCPT, &o, -1) < 0) {
+			*why_r = xasprintf("cannot send the request to "
+			    "delivery agent %s: %s", ac->t->name,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	set_blocking(ac->sock, false);
+	close(fd);
+	return r;
+}
+
+/*
+ * job_finish - the request on ac is over: recipients without a status
+ * get why (or "no status"); the message moves on.  ac->job is cleared.
+ */
+static void
+job_finish(struct agent_conn *ac, const char *why)
+{
+	struct qjob *j = ac->job;
+	struct qmsg *m = j->m;
+	struct qstatus_entry *log = NULL;
+	size_t nlog = 0;
+
+	ac->job = NULL;
+	ac->t->busy--;
+	j->d->busy--;
+	for (size_t i = 0; i < j->n; i++) {
+		struct qrcpt *r = j->r[i];
+
+		if (!j->got[i])
+			set_result(r, R_DEFERRED, "4.3.0", "", why != NULL ?
+			    why : "the delivery agent gave no status for this "
+			    "recipient");
+		m->busy--;
+		if (r->st == R_SENT)
+			log_info("%s: to=<%s>%s%s%s, relay=%s, status=sent (%s)",
+			    m->id, r->address, strcmp(r->orig, r->address) ?
+			    ", orig_to=<" : "", strcmp(r->orig, r->address) ?
+			    r->orig : "", strcmp(r->orig, r->address) ? ">" :
+			    "", ac->t->name, r->text);
+		else
+			log_info("%s: to=<%s>, relay=%s, dsn=%s, status=%s "
+			    "(%s%s%s)", m->id, r->address, ac->t->name, r->dsn,
+			    r->st == R_BOUNCED ? "bounced" : "deferred",
+			    r->text, r->remote[0] ? "; " : "", r->remote);
+	}
+	/* Others of this message are still out: record the finals now, so
+	 * that a crash does not deliver these again. */
+	if (m->busy > 0 || m->lookups > 0) {
+		log = xcalloc(j->n, sizeof(*log));
+		for (size_t i = 0; i < j->n; i++) {
+			struct qrcpt *r = j->r[i];
+
+			if (r->st != R_SENT && r->st != R_BOUNCED)
+				continue;
+			log[nlog++] = (struct qstatus_entry){ .idx = r->idx,
+			    .action = r->st == R_SENT ? QSTATUS_SENT :
+			    QSTATUS_BOUNCED, .when = r->when, .dsn = r->dsn,
+			    .address = r->address, .remote = r->remote,
+			    .text = r->text };
+			r->logged = true;
+		}
+		if (nlog > 0)
+			append_log(m, log, nlog);
+		free(log);
+	}
+	free(j->r);
+	free(j->got);
+	free(j);
+	msg_check_done(m);
+}
+
+/* ---------------------------------------------------------------- */
+/* The scheduler                                                    */
+
+static void
+defer_waiting(struct qtransport *t, const char *why)
+{
+	for (struct qdest *d = t->dests; d != NULL; d = d->next) {
+		struct qrcpt *r;
+
+		while ((r = d->head) != NULL) {
+			d->head = r->dnext;
+			d->waiting--;
+			set_result(r, R_DEFERRED, "4.3.0", "", why);
+			r->m->busy--;
+			msg_check_done(r->m);
+		}
+		d->tail = NULL;
+	}
+}
+
+/* next_job - recipients of one message from d's queue, up to the limit. */
+static struct qjob *
+next_job(struct qdest *d)
+{
+	struct qjob *j = xcalloc(1, sizeof(*j));
+	struct qrcpt **pp = &d->head, *last = NULL;
+	size_t limit = d->t->rcpt_limit;
+
+	j->d = d;
+	j->m = d->head->m;
+	j->r = xcalloc(limit, sizeof(*j->r));
+	while (*pp != NULL && j->n < limit) {
+		struct qrcpt *r = *pp;
+
+		if (r->m != j->m) {
+			last = r;
+			pp = &r->dnext;
+			continue;
+		}
+		*pp = r->dnext;
+		d->waiting--;
+		r->st = R_INFLIGHT;
+		j->r[j->n++] = r;
+	}
+	/* Fix the tail: the last one kept. */
+	if (*pp == NULL)
+		d->tail = last;
+	if (d->head == NULL)
+		d->tail = NULL;
+	else if (d->tail == NULL)
+		for (struct qrcpt *r = d->head; r != NULL; r = r->dnext)
+			d->tail = r;
+	j->got = xcalloc(j->n, sizeof(*j->got));
+	return j;
+}
+
+static void
+run_transport(struct qtransport *t)
+{
+	while (t->busy < t->maxproc) {
+		struct qdest *d = NULL, *start;
+		struct agent_conn *ac;
+		struct qjob *j;
+		char *why = NULL;
+
+		/* Round robin over destinations with work and room. */
+		start = t->rr != NULL ? t->rr : t->dests;
+		for (struct qdest *x = start; x != NULL;) {
+			if (x->head != NULL && x->busy < x->limit) {
+				d = x;
+				break;
+			}
+			x = x->next != NULL ? x->next : t->dests;
+			if (x == start)
+				break;
+		}
+		if (d == NULL)
+			return;
+		t->rr = d->next;
+		ac = t->idle;
+		if (ac != NULL) {
+			t->idle = ac->next;
+		} else if ((ac = conn_new(t, &why)) == NULL) {
+			log_warning("%s", why);
+			t->down_until = time(NULL) + QMGR_TRANSPORT_RETRY_SECONDS;
+			free(t->down_why);
+			t->down_why = why;
+			defer_waiting(t, why);
+			return;
+		}
+		j = next_job(d);
+		ac->job = j;
+		t->busy++;
+		d->busy++;
+		if (send_job(ac, j, &why) < 0) {
+			log_warning("%s: %s", j->m->id, why);
+			job_finish(ac, why);
+			free(why);
+			conn_free(ac);
+		}
+	}
+}
+
+static void
+on_schedule(evutil_socket_t fd, short what, void *arg)
+{
+	for (struct qtransport *t = qm.transports; t != NULL; t = t->next)
+		run_transport(t);
+	if (qm.backlog && qm.nactive < QMGR_ACTIVE_MAX / 2)
+		event_active(qm.scan_ev, EV_TIMEOUT, 0);
+}
+
+static void
+schedule_soon(void)
+{
+	if (qm.sched_ev != NULL)
+		event_active(qm.sched_ev, EV_TIMEOUT, 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* Finishing an attempt                                             */
+
+static time_t
+backoff(const struct qmsg *m, time_t now)
+{
+	time_t age = now - m->arrival;
+
+	if (age < qm.min_backoff)
+		age = qm.min_backoff;
+	if (age > qm.max_backoff)
+		age = qm.max_backoff;
+	return age;
+}
+
+static void
+remove_files(struct qmsg *m)
+{
+	char *p = path_of(m->dir, m->id);
+
+	if (unlink(p) < 0 && errno != ENOENT)
+		log_error("%s: cannot remove %s: %s", m->id, p,
+		    strerror(errno));
+	free(p);
+	p = path_of(QUEUE_STATUS_DIR, m->id);
+	(void)unlink(p);
+	free(p);
+}
+
+/* write_notice - queue a new message (sender "") to rcpt. */
+static int
+write_notice(const char *sender, const char *rcpt, const struct buf *text,
+    bool smtputf8, const char *about)
+{
+	struct queue_envelope env;
+	struct queue_writer w;
+	struct timespec ts;
+	char id[QUEUE_ID_LEN + 1], tmp[64], dst[64], arrival[48];
+	int fd, dfd, r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	queue_service_new_id(id);
+	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, id,
+	    (long)getpid());
+	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, id);
+	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
+	    (long)(ts.tv_nsec / 1000));
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0) {
+		log_error("%s: cannot create a queue file for the notice: %s",
+		    about, strerror(errno));
+		return -1;
+	}
+	memset(&env, 0, sizeof(env));
+	env.id = id;
+	env.arrival = arrival;
+	env.client_name = UNCONST("localhost");
+	env.client_addr = UNCONST("127.0.0.1");
+	env.helo = UNCONST("");
+	env.protocol = UNCONST("local");
+	env.service = UNCONST("qmgr");
+	env.sender = UNCONST(sender);
+	env.smtputf8 = smtputf8;
+	for (size_t i = 0; i < text->len; i++)
+		if ((unsigned char)text->data[i] >= 0x80) {
+			env.body = UNCONST("8BITMIME");
+			break;
+		}
+	queue_writer_init(&w, fd);
+	r = 0;
+	{
+		struct queue_rcpt qr = { .addr = UNCONST(rcpt) };
+
+		env.rcpts = &qr;
+		env.nrcpts = 1;
+		if (queue_writer_envelope(&w, &env) < 0 ||
+		    queue_writer_content(&w, text->data, text->len) < 0 ||
+		    queue_writer_finish(&w) < 0)
+			r = -1;
+		env.rcpts = NULL;
+		env.nrcpts = 0;
+	}
+	queue_writer_deinit(&w);
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -1;
+	/* link(), not rename(): never replace a queued message. */
+	if (r == 0 && link(tmp, dst) < 0)
+		r = -1;
+	(void)unlink(tmp);
+	if (r == 0) {
+		dfd = open(QUEUE_INCOMING_DIR, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+	if (r < 0) {
+		log_error("%s: cannot write the notice to <%s>: %s", about,
+		    rcpt, strerror(errno));
+	}
+	close(fd);
+	if (r == 0) {
+		log_info("%s: sender notice: %s", about, id);
+		qmgr_committed(id);
+	}
+	return r;
+}
+
+static bool
+notify_wants(uint32_t notify, uint32_t bit)
+{
+	if (notify & DELIVER_NOTIFY_NEVER)
+		return false;
+	if (notify == 0)	/* not given: failures only */
+		return bit == DELIVER_NOTIFY_FAILURE;
+	return (notify & bit) != 0;
+}
+
+/* The content of a message, for a notice. */
+static char *
+read_content(struct qmsg *m, size_t *len_r)
+{
+	char *path = path_of(m->dir, m->id), *err = NULL, *text;
+	struct queue_envelope env;
+	struct buf content;
+	const char *perr;
+	size_t len = 0;
+	int e = 0;
+
+	text = file_read_capped(path, qm.max_file_bytes, &len, &e, &err);
+	free(path);
+	free(err);
+	if (text == NULL)
+		return NULL;
+	buf_init(&content, len);
+	memset(&env, 0, sizeof(env));
+	if (queue_file_parse(text, len, &env, &content, &perr) < 0) {
+		buf_deinit(&content);
+		free(text);
+		return NULL;
+	}
+	queue_envelope_deinit(&env);
+	free(text);
+	*len_r = content.len;
+	return buf_steal(&content);
+}
+
+/*
+ * send_notice - a notice of kind for the recipients of m that are in
+ * state st (plus those the status log says), when their NOTIFY asks.
+ */
+static void
+send_notice(struct qmsg *m, enum dsn_kind kind)
+{
+	enum rstate want = kind == DSN_KIND_SUCCESS ? R_SENT : R_BOUNCED;
+	enum qstatus_action lwant = kind == DSN_KIND_SUCCESS ? QSTATUS_SENT :
+	    QSTATUS_BOUNCED;
+	uint32_t bit = kind == DSN_KIND_SUCCESS ? DELIVER_NOTIFY_SUCCESS :
+	    DELIVER_NOTIFY_FAILURE;
+	struct dsn_rcpt *dr = NULL;
+	struct dsn_params p;
+	struct buf out;
+	const char *err = NULL, *to;
+	char *content = NULL, *from = NULL, *diag;
+	size_t n = 0, clen = 0;
+	char **diags = NULL;
+	bool is_notice = m->env.sender[0] == '\0' ||
+	    strcmp(m->env.sender, qm.double_bounce) == 0;
+
+	for (size_t i = 0; i < m->nr; i++) {
+		struct qrcpt *r = m->r[i];
+		const struct qstatus_entry *e = NULL;
+		const char *action;
+
+		if (r->st == R_SKIP) {
+			e = qstatus_find(&m->log, r->idx, r->address);
+			if (e == NULL || e->action != lwant)
+				continue;
+		} else if (r->st != want) {
+			continue;
+		}
+		if (!notify_wants(r->notify, bit))
+			continue;
+		dr = xreallocarray(dr, n + 1, sizeof(*dr));
+		diags = xreallocarray(diags, n + 1, sizeof(*diags));
+		action = kind == DSN_KIND_SUCCESS ? "delivered" : "failed";
+		diag = NULL;
+		if (e != NULL ? e->remote[0] != '\0' : r->remote[0] != '\0')
+			diag = xstrdup(e != NULL ? e->remote : r->remote);
+		else
+			diag = xasprintf("x-ostia; %s", e != NULL ? e->text :
+			    r->text);
+		diags[n] = diag;
+		dr[n] = (struct dsn_rcpt){
+			.final_rcpt = r->address,
+			.orcpt = r->orcpt,
+			.action = action,
+			.status = e != NULL ? e->dsn : r->dsn,
+			.remote_mta = NULL,
+			.diagnostic = diag,
+			.text = e != NULL ? e->text : r->text,
+			.last_attempt = e != NULL ? e->when : r->when,
+		};
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	if (is_notice && kind == DSN_KIND_SUCCESS)
+		goto out;
+	if (is_notice) {
+		/* A notice that cannot be delivered: no notice about it,
+		 * except to the postmaster when notify_classes asks. */
+		if (!qm.notify_2bounce ||
+		    strcmp(m->env.sender, qm.double_bounce) == 0) {
+			log_warning("%s: undeliverable delivery status notice "
+			    "discarded (its recipient failed; add 2bounce to "
+			    "notify_classes to send these to %s)", m->id,
+			    qm.bounce2_rcpt);
+			goto out;
+		}
+		to = qm.bounce2_rcpt;
+	} else {
+		to = m->env.sender;
+	}
+	content = read_content(m, &clen);
+	from = xasprintf("MAILER-DAEMON@%s", qm.myhostname);
+	memset(&p, 0, sizeof(p));
+	p.kind = kind;
+	p.queue_id = m->id;
+	p.reporting_mta = qm.myhostname;
+	p.from_addr = from;
+	p.mail_name = "Ostia";
+	p.sender = to;
+	p.envid = m->env.envid;
+	p.ret_full = m->env.ret == NULL || strcmp(m->env.ret, "HDRS") != 0;
+	p.smtputf8 = m->env.smtputf8;
+	p.arrival = m->arrival;
+	p.now = time(NULL);
+	p.received_from = NULL;
+	p.rcpts = dr;
+	p.nrcpts = n;
+	p.content = content != NULL ? content : "";
+	p.content_len = content != NULL ? clen : 0;
+	p.size_limit = qm.bounce_size_limit;
+	p.message_id_domain = qm.myhostname;
+	{
+		uint64_t u = 0;
+
+		(void)RAND_bytes((unsigned char *)&u, sizeof(u));
+		p.unique = u ^ (uint64_t)p.now;
+	}
+	/* Room for the part of the original the notice may carry, the
+	 * headers and per-recipient text. */
+	buf_init(&out, (qm.bounce_size_limit != 0 ? qm.bounce_size_limit :
+	    clen) + 1024 * 1024 + n * 16 * 1024);
+	if (dsn_build(&p, &out, &err) < 0)
+		log_error("%s: cannot build the notice to <%s>: %s", m->id, to,
+		    err);
+	else
+		(void)write_notice(is_notice ? qm.double_bounce : "", to, &out,
+		    dsn_needs_smtputf8(&p), m->id);
+	buf_deinit(&out);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(diags[i]);
+	free(diags);
+	free(dr);
+	free(content);
+	free(from);
+}
+
+/* A recipient's dsn as a 4.x.x turned into a failure after expiry. */
+static void
+expire(struct qrcpt *r, time_t lifetime)
+{
+	char *text = xasprintf("message expired after %lld seconds in the "
+	    "queue; last problem: %s", (long long)lifetime, r->text);
+	char *dsn = xstrdup(r->dsn[0] == '4' ? r->dsn : "4.4.7");
+	char *remote = xstrdup(r->remote);
+
+	set_result(r, R_BOUNCED, dsn, remote, text);
+	free(text);
+	free(dsn);
+	free(remote);
+}
+
+static void
+msg_check_done(struct qmsg *m)
+{
+	time_t now = time(NULL), lifetime;
+	size_t ndef = 0, nsent = 0, nbounced = 0, nlog = 0;
+	struct qstatus_entry *log;
+	const char *last_why = NULL;
+	char *p;
+
+	if (m->busy > 0 || m->lookups > 0)
+		return;
+	if (m->delete_req) {
+		log_info("%s: removed by `ostia queue delete`", m->id);
+		remove_files(m);
+		msg_free(m);
+		return;
+	}
+	for (size_t i = 0; i < m->nr; i++) {
+		if (m->r[i]->st == R_DEFERRED) {
+			ndef++;
+			last_why = m->r[i]->text;
+		}
+	}
+	lifetime = m->env.sender[0] == '\0' ? qm.bounce_lifetime :
+	    qm.lifetime;
+	if (ndef > 0 && now - m->arrival >= lifetime) {
+		for (size_t i = 0; i < m->nr; i++)
+			if (m->r[i]->st == R_DEFERRED)
+				expire(m->r[i], lifetime);
+		log_info("%s: expired after %lld seconds; returned to sender",
+		    m->id, (long long)lifetime);
+		ndef = 0;
+	}
+	for (size_t i = 0; i < m->nr; i++) {
+		if (m->r[i]->st == R_SENT)
+			nsent++;
+		else if (m->r[i]->st == R_BOUNCED)
+			nbounced++;
+	}
+	if (ndef > 0) {
+		struct timespec ts[2];
+		time_t next = now + backoff(m, now);
+
+		/* Record what is final and why the rest waits. */
+		log = xcalloc(m->nr, sizeof(*log));
+		for (size_t i = 0; i < m->nr; i++) {
+			struct qrcpt *r = m->r[i];
+
+			if (r->st == R_SKIP || r->logged)
+				continue;
+			log[nlog++] = (struct qstatus_entry){ .idx = r->idx,
+			    .action = r->st == R_SENT ? QSTATUS_SENT :
+			    r->st == R_BOUNCED ? QSTATUS_BOUNCED :
+			    QSTATUS_DEFERRED, .when = r->when, .dsn = r->dsn,
+			    .address = r->address, .remote = r->remote,
+			    .text = r->text };
+		}
+		if (nlog > 0)
+			append_log(m, log, nlog);
+		free(log);
+		p = path_of(m->dir, m->id);
+		ts[0].tv_sec = next;
+		ts[0].tv_nsec = 0;
+		ts[1] = ts[0];
+		if (utimensat(AT_FDCWD, p, ts, 0) < 0)
+			log_warning("%s: cannot set the retry time of %s: %s",
+			    m->id, p, strerror(errno));
+		free(p);
+		if (m->hold_req) {
+			move_to(m->dir, m->id, QUEUE_HOLD_DIR);
+			log_info("%s: held by `ostia queue hold`", m->id);
+		} else {
+			if (strcmp(m->dir, QUEUE_DEFERRED_DIR) != 0)
+				move_to(m->dir, m->id, QUEUE_DEFERRED_DIR);
+			log_info("%s: deferred: %zu recipient%s not delivered "
+			    "yet (%s); next attempt in %lld s", m->id, ndef,
+			    ndef == 1 ? "" : "s", last_why,
+			    (long long)(next - now));
+		}
+		msg_free(m);
+		return;
+	}
+	/* Every recipient is done. */
+	if (nbounced > 0 || m->log.n > 0)
+		send_notice(m, DSN_KIND_FAILURE);
+	if (nsent > 0 || m->log.n > 0)
+		send_notice(m, DSN_KIND_SUCCESS);
+	log_info("%s: removed", m->id);
+	remove_files(m);
+	msg_free(m);
+}
+
+/* ---------------------------------------------------------------- */
+/* Queue scans                                                      */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* list_dir - valid queue IDs in dir, sorted (oldest first). */
+static char **
+list_dir(const char *dir, size_t *n_r)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+
+	*n_r = 0;
+	if (d == NULL) {
+		log_warning("cannot read %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_is_valid(de->d_name))
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*n_r = n;
+	return names;
+}
+
+static void
+free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void
+scan_incoming(void)
+{
+	size_t n;
+	char **names = list_dir(QUEUE_INCOMING_DIR, &n);
+
+	qm.backlog = false;
+	for (size_t i = 0; i < n; i++) {
+		if (qm.nactive >= QMGR_ACTIVE_MAX) {
+			qm.backlog = true;
+			break;
+		}
+		load_message(QUEUE_INCOMING_DIR, names[i]);
+	}
+	free_names(names, n);
+}
+
+static void
+scan_deferred(bool all)
+{
+	time_t now = time(NULL);
+	size_t n;
+	char **names = list_dir(QUEUE_DEFERRED_DIR, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		char *p;
+
+		if (qm.nactive >= QMGR_ACTIVE_MAX)
+			break;
+		p = path_of(QUEUE_DEFERRED_DIR, names[i]);
+		if (stat(p, &st) == 0 && (all || st.st_mtime <= now))
+			load_message(QUEUE_DEFERRED_DIR, names[i]);
+		free(p);
+	}
+	free_names(names, n);
+}
+
+static void
+on_scan(evutil_socket_t fd, short what, void *arg)
+{
+	/* A stopping queue process finishes what it has and loads nothing
+	 * more: its successor waits for the lock on incoming/. */
+	if (child_draining(qm.child))
+		return;
+	if (qm.backlog)
+		scan_incoming();
+	scan_deferred(false);
+}
+
+/* ---------------------------------------------------------------- */
+/* Control                                                          */
+
+static const char *const dirs_searched[] = {
+	QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR, QUEUE_HOLD_DIR,
+};
+
+/* where - the directory that holds id, or NULL. */
+static const char *
+where(const char *id)
+{
+	for (size_t i = 0; i < N_ELEMENTS(dirs_searched); i++) {
+		char *p = path_of(dirs_searched[i], id);
+		struct stat st;
+		int r = lstat(p, &st);
+
+		free(p);
+		if (r == 0)
+			return dirs_searched[i];
+	}
+	return NULL;
+}
+
+static void
+touch_now(const char *dir, const char *id)
+{
+	char *p = path_of(dir, id);
+
+	(void)utimensat(AT_FDCWD, p, NULL, 0);
+	free(p);
+}
+
+/* One message: 0 done, 1 not there (or not applicable). */
+static int
+ctl_one(const char *verb, const char *id, struct buf *out)
+{
+	const char *dir = where(id);
+	struct qmsg *m = msg_find(id);
+
+	if (dir == NULL && m == NULL) {
+		buf_appendf(out, "%s: no such message in the queue\n", id);
+		return 1;
+	}
+	if (strcmp(verb, "flush") == 0 || strcmp(verb, "requeue") == 0) {
+		if (m != NULL) {
+			buf_appendf(out, "%s: being delivered now\n", id);
+			return 0;
+		}
+		if (strcmp(dir, QUEUE_HOLD_DIR) == 0) {
+			buf_appendf(out, "%s: held; release it first\n", id);
+			return 1;
+		}
+		touch_now(dir, id);
+		load_message(dir, id);
+		buf_appendf(out, "%s: scheduled for delivery now\n", id);
+		return 0;
+	}
+	if (strcmp(verb, "hold") == 0) {
+		if (m != NULL) {
+			m->hold_req = true;
+			buf_appendf(out, "%s: will be held when its current "
+			    "delivery attempt ends\n", id);
+			return 0;
+		}
+		if (strcmp(dir, QUEUE_HOLD_DIR) == 0) {
+			buf_appendf(out, "%s: already held\n", id);
+			return 0;
+		}
+		move_to(dir, id, QUEUE_HOLD_DIR);
+		log_info("%s: held by `ostia queue hold`", id);
+		buf_appendf(out, "%s: held\n", id);
+		return 0;
+	}
+	if (strcmp(verb, "release") == 0) {
+		struct qstatus_entry h = { .idx = -1, .action = QSTATUS_HOLD,
+			.when = time(NULL), .text = UNCONST("released") };
+		struct qmsg tmp;
+
+		if (dir == NULL || strcmp(dir, QUEUE_HOLD_DIR) != 0) {
+			if (m != NULL)
+				m->hold_req = false;
+			buf_appendf(out, "%s: not held\n", id);
+			return m != NULL ? 0 : 1;
+		}
+		/* A released message is not held again by its Q record. */
+		memset(&tmp, 0, sizeof(tmp));
+		snprintf(tmp.id, sizeof(tmp.id), "%s", id);
+		append_log(&tmp, &h, 1);
+		move_to(QUEUE_HOLD_DIR, id, QUEUE_DEFERRED_DIR);
+		touch_now(QUEUE_DEFERRED_DIR, id);
+		log_info("%s: released by `ostia queue release`", id);
+		load_message(QUEUE_DEFERRED_DIR, id);
+		buf_appendf(out, "%s: released\n", id);
+		return 0;
+	}
+	if (strcmp(verb, "delete") == 0) {
+		if (m != NULL) {
+			m->delete_req = true;
+			buf_appendf(out, "%s: will be deleted when its current "
+			    "delivery attempt ends\n", id);
+			return 0;
+		}
+		{
+			char *p = path_of(dir, id);
+
+			if (unlink(p) < 0) {
+				buf_appendf(out, "%s: cannot delete: %s\n", id,
+				    strerror(errno));
+				free(p);
+				return 1;
+			}
+			free(p);
+			p = path_of(QUEUE_STATUS_DIR, id);
+			(void)unlink(p);
+			free(p);
+		}
+		log_info("%s: removed by `ostia queue delete`", id);
+		buf_appendf(out, "%s: deleted\n", id);
+		return 0;
+	}
+	return 2;
+}
+
+/* Does a message in dir have a recipient not done in domain? */
+static bool
+msg_has_domain(const char *dir, const char *id, const char *domain)
+{
+	char *p = path_of(dir, id), *err = NULL, *text;
+	struct queue_envelope env;
+	const char *perr;
+	size_t len = 0;
+	bool hit = false;
+	int e = 0;
+
+	text = file_read_capped(p, qm.max_file_bytes, &len, &e, &err);
+	free(p);
+	free(err);
+	if (text == NULL)
+		return false;
+	memset(&env, 0, sizeof(env));
+	if (queue_file_parse(text, len, &env, NULL, &perr) == 0)
+		for (size_t i = 0; i < env.nrcpts && !hit; i++) {
+			const char *at = strrchr(env.rcpts[i].addr, '@');
+
+			hit = at != NULL && strcasecmp(at + 1, domain) == 0;
+		}
+	queue_envelope_deinit(&env);
+	free(text);
+	return hit;
+}
+
+int
+qmgr_control(const char *request, struct buf *out)
+{
+	char **w;
+	size_t n = 0;
+	int ret = 0;
+
+	if (qm.base == NULL) {
+		buf_appendf(out, "the queue manager is not running (master.cf "
+		    "has no qmgr service, or a stopping queue process still "
+		    "holds the queue)\n");
+		return 2;
+	}
+	w = config_split_list(request);
+	while (w[n] != NULL)
+		n++;
+	if (n == 0 || (strcmp(w[0], "flush") != 0 &&
+	    strcmp(w[0], "requeue") != 0 && strcmp(w[0], "hold") != 0 &&
+	    strcmp(w[0], "release") != 0 && strcmp(w[0], "delete") != 0) ||
+	    n > 3 || (n == 3 && (strcmp(w[0], "flush") != 0 ||
+	    strcmp(w[1], "-d") != 0)) || (n == 1 &&
+	    strcmp(w[0], "flush") != 0)) {
+		buf_appendf(out, "usage: flush [ID | -d DOMAIN] | hold|release|"
+		    "requeue|delete ID|ALL\n");
+		strv_free(&w);
+		return 2;
+	}
+	if (n == 2 && strcmp(w[1], "ALL") != 0 && !queue_id_is_valid(w[1])) {
+		buf_appendf(out, "\"%s\" is not a queue ID\n", w[1]);
+		strv_free(&w);
+		return 2;
+	}
+	if (n == 1 || n == 3 || strcmp(w[1], "ALL") == 0) {
+		/* Every message the verb applies to. */
+		const char *dir = strcmp(w[0], "release") == 0 ?
+		    QUEUE_HOLD_DIR : QUEUE_DEFERRED_DIR;
+		size_t k = 0, cnt;
+		char **names;
+
+		if (strcmp(w[0], "hold") == 0 || strcmp(w[0], "delete") == 0) {
+			/* incoming, deferred (and hold for delete) */
+			for (size_t di = 0; di < N_ELEMENTS(dirs_searched);
+			    di++) {
+				if (strcmp(w[0], "hold") == 0 &&
+				    strcmp(dirs_searched[di],
+				    QUEUE_HOLD_DIR) == 0)
+					continue;
+				names = list_dir(dirs_searched[di], &cnt);
+				for (size_t i = 0; i < cnt; i++)
+					if (ctl_one(w[0], names[i], out) == 0)
+						k++;
+				free_names(names, cnt);
+			}
+		} else {
+			names = list_dir(dir, &cnt);
+			for (size_t i = 0; i < cnt; i++) {
+				if (n == 3 && !msg_has_domain(dir, names[i],
+				    w[2]))
+					continue;
+				if (ctl_one(w[0], names[i], out) == 0)
+					k++;
+			}
+			free_names(names, cnt);
+		}
+		buf_appendf(out, "%s: %zu message%s\n", w[0], k, k == 1 ? "" :
+		    "s");
+		if (n == 3 && k == 0)
+			ret = 1;
+	} else {
+		ret = ctl_one(w[0], w[1], out);
+	}
+	strv_free(&w);
+	return ret;
+}
+
+bool
+qmgr_configured(const struct config *cf)
+{
+	const struct master_cf *mcf = config_master(cf);
+
+	for (size_t i = 0; mcf != NULL && i < mcf->nservices; i++) {
+		const char *cmd = mcf->services[i].command;
+		const char *slash = strrchr(cmd, '/');
+
+		if (slash != NULL)
+			cmd = slash + 1;
+		if (mcf->services[i].type == MASTER_TYPE_UNIX &&
+		    strcmp(cmd, "qmgr") == 0)
+			return true;
+	}
+	return false;
+}
+
+size_t
+qmgr_active(void)
+{
+	return qm.nactive;
+}
+
+void
+qmgr_committed(const char *id)
+{
+	if (qm.base == NULL || child_draining(qm.child))
+		return;
+	if (qm.nactive >= QMGR_ACTIVE_MAX) {
+		qm.backlog = true;
+		return;
+	}
+	load_message(QUEUE_INCOMING_DIR, id);
+}
+
+void
+qmgr_init(struct child *c)
+{
+	struct event_base *base = child_event_base(c);
+	const struct config *cf = child_config(c);
+	const struct config_view *v = child_view(c);
+	struct timeval tv;
+	uint64_t limit = config_size(v, P_message_size_limit);
+	char **classes;
+
+	qm.base = base;
+	qm.child = c;
+	qm.cf = cf;
+	qm.v = v;
+	qm.lc = lookup_client_new(base, LOOKUP_SOCKET_PATH);
+	qm.min_backoff = (time_t)config_time(v, P_minimal_backoff_time);
+	qm.max_backoff = (time_t)config_time(v, P_maximal_backoff_time);
+	if (qm.max_backoff < qm.min_backoff)
+		qm.max_backoff = qm.min_backoff;
+	qm.lifetime = (time_t)config_time(v, P_maximal_queue_lifetime);
+	qm.bounce_lifetime = (time_t)config_time(v, P_bounce_queue_lifetime);
+	qm.default_dest_limit = (unsigned)config_int(v,
+	    P_default_destination_concurrency_limit);
+	qm.default_rcpt_limit = (size_t)config_int(v,
+	    P_default_destination_recipient_limit);
+	qm.max_file_bytes = limit == 0 ? ((uint64_t)1 << 32) :
+	    limit * 2 + 1024 * 1024;
+	qm.myhostname = xstrdup(config_str(v, P_myhostname));
+	qm.double_bounce = xstrdup(config_str(v, P_double_bounce_sender));
+	qm.bounce2_rcpt = xstrdup(config_str(v, P_2bounce_notice_recipient));
+	qm.bounce_size_limit = config_size(v, P_bounce_size_limit);
+	classes = config_list(v, P_notify_classes);
+	for (size_t i = 0; classes[i] != NULL; i++)
+		if (strcasecmp(classes[i], "2bounce") == 0)
+			qm.notify_2bounce = true;
+	strv_free(&classes);
+	qm.sched_ev = event_new(base, -1, 0, on_schedule, NULL);
+	qm.scan_ev = event_new(base, -1, EV_PERSIST, on_scan, NULL);
+	tv.tv_sec = config_time(v, P_queue_run_delay);
+	tv.tv_usec = 0;
+	event_add(qm.scan_ev, &tv);
+	scan_incoming();
+	scan_deferred(false);
+}

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: MIT
+"""The discard, error and retry agents (master.cf services `discard`,
+`error`, `retry`), reached through transport_maps.  smtpd refuses at RCPT
+an address routed to a transport named error or retry (as Postfix
+does), so those two are reached through a virtual alias, expanded by the
+queue manager after smtpd accepted the alias.
+
+discard: the recipient is done, nothing is delivered, nobody is told,
+and the log says it was discarded.  error (error:TEXT): the recipient
+bounces with TEXT, in the log and in the notice to the sender.  retry
+(a service running the error command): the recipient is deferred, the
+message stays queued with the reason.
+"""
+
+import re
+
+from delivery_e2e import (DISCARD_DOMAIN, ERROR_ALIAS, ERROR_TEXT, PROC,
+                          QUEUE_ID, RETRY_ALIAS, RETRY_TEXT, SENDER,
+                          VDOMAIN, agent_log_re, check_dsn_structure,
+                          make_message, token)
+
+ALICE = "alice@" + VDOMAIN
+
+
+def test_discard(delivery):
+    d = delivery().start()
+    tok = token()
+    gone = "x@" + DISCARD_DOMAIN
+    d.send([ALICE, gone], make_message(tok, to=gone))
+    d.wait_messages(ALICE, 1, tok)
+    line = d.wait_log(agent_log_re(gone, "sent") + r".*$").group(0)
+    assert "discard" in line.lower(), \
+        "the log should say the recipient was discarded: %r" % line
+    d.wait_queue_empty()
+    files = d.all_maildir_files()
+    assert len(files) == 1, "only alice's copy may exist: %r" % files
+    assert not d.messages(SENDER), "a discard must not notify the sender"
+
+
+def test_error_bounces_with_text(delivery):
+    d = delivery().start()
+    tok = token()
+    rcpt = "x@errsvc.test"              # ERROR_ALIAS's target
+    d.send(ERROR_ALIAS, make_message(tok, to=ERROR_ALIAS))
+    d.wait_log(agent_log_re(rcpt, "bounced", re.escape(ERROR_TEXT)))
+    dsn = d.wait_dsn(SENDER, tok)
+    check_dsn_structure(dsn)
+    r = dsn.recipient(rcpt)
+    assert r.get("action") == "failed", dsn.describe()
+    assert r.get("status", "").startswith("5."), dsn.describe()
+    assert ERROR_TEXT in dsn.text or \
+        ERROR_TEXT in r.get("diagnostic-code", ""), \
+        "the error text should reach the sender:\n" + dsn.describe()
+    d.wait_queue_empty()
+
+
+def test_retry_service_defers(delivery):
+    d = delivery().start()
+    tok = token()
+    rcpt = "x@retrysvc.test"            # RETRY_ALIAS's target
+    qid = d.send(RETRY_ALIAS, make_message(tok, to=RETRY_ALIAS))
+    d.wait_log(agent_log_re(rcpt, "deferred", re.escape(RETRY_TEXT)))
+    e = d.wait_listed(qid, lambda e: RETRY_TEXT in e.reason,
+                      "with the deferral reason")
+    assert e.rcpts == [RETRY_ALIAS], e
+    assert d.spool_has(qid)
+    assert not d.messages(SENDER)
+    assert not re.search(PROC + QUEUE_ID + r": to=<%s>.*status=bounced"
+                         % re.escape(rcpt), d.o.log_text())

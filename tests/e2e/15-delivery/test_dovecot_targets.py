@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: MIT
+"""Dovecot as the delivery target: its LMTP server (UNIX socket and TCP)
+through Ostia's lmtp agent, and its LDA through the seed's `dovecot`
+pipe service (flags=DRhu user=... argv=dovecot-lda -f ${sender} -d
+${user}@${domain}, dovecot_destination_recipient_limit = 1).
+
+Each test starts a private Dovecot (dovecot_server.DovecotMail: passwd-file
+userdb, Maildirs in its own directory) and checks with doveadm that the
+message arrived.  An address Dovecot does not know is refused (LMTP 550
+5.1.1, LDA exit 67 EX_NOUSER): the sender, a local mailbox, gets a
+bounce that names the recipient and Dovecot's reply.
+"""
+
+import re
+
+import pytest
+
+from delivery_e2e import (LMTP_DOMAIN, PIPE_DOMAIN, SENDER, agent_log_re,
+                          check_dsn_structure, make_message, read_bytes,
+                          token)
+from ostia_harness import wait_until
+
+ALICE = "alice@" + LMTP_DOMAIN
+BOB = "bob@" + LMTP_DOMAIN
+NOBODY = "nobody@" + LMTP_DOMAIN
+
+
+def wait_dovecot(dv, address, tok, d):
+    """Wait until doveadm finds tok in address's mailbox; return the
+    message file's bytes."""
+    def found():
+        for p in dv.message_files(address):
+            try:
+                data = read_bytes(p)
+            except FileNotFoundError:
+                continue
+            if tok.encode() in data:
+                return data
+        return None
+    try:
+        return wait_until(found, 30, 0.1, "a message with %s for %s in "
+                          "Dovecot's Maildir" % (tok, address))
+    except AssertionError as e:
+        raise AssertionError("%s\n--- Dovecot log ---\n%s\n"
+                             "--- Dovecot LDA log ---\n%s\n%s"
+                             % (e, dv.log_text()[-4000:],
+                                dv.lda_log_text()[-4000:],
+                                d.diag())) from None
+
+
+@pytest.mark.parametrize("form", ["unix", "inet"])
+def test_lmtp_to_dovecot(delivery, dovecot, form):
+    dv = dovecot(users=[ALICE, BOB])
+    d = delivery()
+    d.route(LMTP_DOMAIN, "lmtp:" + (dv.lmtp_unix if form == "unix"
+                                    else dv.lmtp_inet))
+    d.start()
+    tok = token()
+    d.send([ALICE, BOB], make_message(tok, to=ALICE, eightbit=True),
+           mail_opts=["BODY=8BITMIME"])
+    for rcpt in (ALICE, BOB):
+        wait_dovecot(dv, rcpt, tok, d)
+        out = dv.fetch(rcpt, "hdr body")
+        assert "Subject: delivery test %s" % tok in out, out
+        assert "Grüße aus Köln" in out, out
+        assert "Return-Path: <%s>" % SENDER in out, out
+        d.wait_log(agent_log_re(rcpt, "sent"))
+    d.wait_queue_empty()
+    for rcpt in (ALICE, BOB):
+        assert len(dv.search(rcpt)) == 1, "%s: %r" % (rcpt, dv.search(rcpt))
+    assert not d.messages(SENDER), "unexpected notice to the sender"
+
+
+def test_lmtp_unknown_user_bounces(delivery, dovecot):
+    dv = dovecot(users=[ALICE])
+    d = delivery()
+    d.route(LMTP_DOMAIN, "lmtp:" + dv.lmtp_unix)
+    d.start()
+    tok = token()
+    d.send([ALICE, NOBODY], make_message(tok, to=ALICE))
+    wait_dovecot(dv, ALICE, tok, d)
+    d.wait_log(agent_log_re(NOBODY, "bounced", r"[^)]*550"))
+    dsn = d.wait_dsn(SENDER, tok)
+    check_dsn_structure(dsn)
+    r = dsn.recipient(NOBODY)
+    assert r.get("action") == "failed", dsn.describe()
+    assert r.get("status") == "5.1.1", dsn.describe()
+    diag = r.get("diagnostic-code", "")
+    assert re.match(r"\w+; *550 5\.1\.1 ", diag), \
+        "Diagnostic-Code should carry Dovecot's reply: %r\n%s" % (
+            diag, dsn.describe())
+    assert len(dsn.per_recipient) == 1, \
+        "only the failed recipient belongs in the bounce:\n" + dsn.describe()
+    d.wait_queue_empty()
+
+
+def test_pipe_to_dovecot_lda(delivery, dovecot):
+    from dovecot_server import DovecotMail
+    DovecotMail.require_lda()
+    alice, bob, carol = ("%s@%s" % (u, PIPE_DOMAIN)
+                         for u in ("alice", "bob", "carol"))
+    dv = dovecot(users=[alice, bob, carol])
+    d = delivery(lda=dv)
+    d.start()
+    tok = token()
+    # flags=hu: the LDA gets -d carol@pipe.test for Carol@PIPE.test.
+    mixed = "Carol@" + PIPE_DOMAIN.upper()
+    d.send([alice, bob, mixed], make_message(tok, to=alice, eightbit=True),
+           mail_opts=["BODY=8BITMIME"])
+    for rcpt in (alice, bob, carol):
+        data = wait_dovecot(dv, rcpt, tok, d)
+        # flags=DR: the pipe agent prepends Delivered-To: and Return-Path:
+        assert re.search(rb"^Return-Path: <%s>" % re.escape(SENDER.encode()),
+                         data, re.M | re.I), data[:600]
+        assert re.search(rb"^Delivered-To: <?%s>?\r?$"
+                         % re.escape(rcpt.encode()), data,
+                         re.M | re.I), data[:600]
+        assert "Grüße aus Köln".encode() in data
+        out = dv.fetch(rcpt, "hdr body")
+        assert "Subject: delivery test %s" % tok in out, out
+    for rcpt in (alice, bob):
+        d.wait_log(agent_log_re(rcpt, "sent"))
+    d.wait_log("(?i)" + agent_log_re(mixed, "sent"))
+    d.wait_queue_empty()
+    for rcpt in (alice, bob, carol):
+        assert len(dv.search(rcpt)) == 1, "%s: %r" % (rcpt, dv.search(rcpt))
+    saved = dv.lda_log_text().count("saved mail to INBOX")
+    assert saved == 3, "the LDA should have run once per recipient " \
+        "(dovecot_destination_recipient_limit = 1):\n" + dv.lda_log_text()
+
+
+def test_pipe_lda_unknown_user_bounces(delivery, dovecot):
+    from dovecot_server import DovecotMail
+    DovecotMail.require_lda()
+    alice = "alice@" + PIPE_DOMAIN
+    nobody = "nobody@" + PIPE_DOMAIN
+    dv = dovecot(users=[alice])
+    d = delivery(lda=dv)
+    d.start()
+    tok = token()
+    d.send([alice, nobody], make_message(tok, to=alice))
+    wait_dovecot(dv, alice, tok, d)
+    d.wait_log(agent_log_re(nobody, "bounced"))
+    dsn = d.wait_dsn(SENDER, tok)
+    check_dsn_structure(dsn)
+    r = dsn.recipient(nobody)
+    assert r.get("action") == "failed", dsn.describe()
+    # EX_NOUSER (67) -> 5.1.1
+    assert r.get("status") == "5.1.1", dsn.describe()
+    d.wait_queue_empty()

@@ -1,0 +1,750 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_agent_virtual - the virtual delivery agent (src/deliver/
+ * agent_virtual.c) as the queue manager drives it (agent_serve_fd on a
+ * socketpair, a real queue file), with a fake lookup process (a forked
+ * process on $dir/private/lookup; the test's working directory is $dir,
+ * as queue_directory is the agents').
+ *
+ * The fake answers FIND from a fixed table, and TEMPFAIL when the
+ * request is not what the agent must send (the virtual_mailbox_maps
+ * value, the address order, recipient_delimiter), so a wrong request
+ * shows as a deferral.  It notes each connection in $dir/connections:
+ * the agent keeps one.
+ *
+ * Checked: setup's uid/gid from static: maps and its refusals (uid or
+ * gid 0, below virtual_minimum_uid, other map types, no base, no maps);
+ * the Maildir file (Return-Path:, Delivered-To:, LF line ends) for a
+ * found recipient; unknown (5.1.1), lookup failure (4.3.0), mbox value,
+ * ".." or an absolute path outside the base (4.3.5), a Delivered-To:
+ * loop (5.4.6), virtual_mailbox_limit (5.2.2), a missing base (4.3.5).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "compat.h"
+#include "config.h"
+#include "deliver_proto.h"
+#include "diag.h"
+#include "ipc.h"
+#include "log.h"
+#include "lookup_proto.h"
+#include "queue_file.h"
+#include "strv.h"
+#include "test_support.h"
+#include "xalloc.h"
+
+#define ID1 "0123456789ABCDEF"
+#define MAPS "texthash:/etc/ostia/vmailbox"
+
+static char dir[64];
+static pid_t fake_pid;
+
+/* ---- Scratch directory ---- */
+
+static void
+remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		(void)unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *p;
+
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			p = xasprintf("%s/%s", path, e->d_name);
+			remove_tree(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	(void)rmdir(path);
+}
+
+/* ---- The fake lookup process ---- */
+
+static void
+write_all(int fd, const void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k <= 0)
+			_exit(3);
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+}
+
+/* fake_answer - the REPLY for one FIND. */
+static void
+fake_answer(struct buf *out, const struct lookup_find *f)
+{
+	static const struct {
+		const char *key, *value;
+	} table[] = {
+		{ "alice@vmail.test", "vmail.test/alice/" },
+		{ "bob@vmail.test", "vmail.test/bob/" },
+		{ "mbox@vmail.test", "vmail.test/mbox" },
+		{ "dotdot@vmail.test", "vmail.test/../../etc/" },
+		{ "abs@vmail.test", "/etc/x/" },
+		{ "empty@vmail.test", "" },
+	};
+	char *why = NULL, *absin = NULL;
+
+	if (f->order != LOOKUP_FIND_ADDRESS)
+		why = xasprintf("bad request: order %d", (int)f->order);
+	else if (strcmp(f->tables, MAPS) != 0)
+		why = xasprintf("bad request: tables %s", f->tables);
+	else if (strcmp(f->delimiters, "+") != 0)
+		why = xasprintf("bad request: delimiters %s", f->delimiters);
+	else if (f->mflags != 0)
+		why = xasprintf("bad request: mflags %u", f->mflags);
+	if (why != NULL) {
+		(void)lookup_proto_put_reply(out, f->id,
+		    LOOKUP_STATUS_TEMPFAIL, why, strlen(why));
+		free(why);
+		return;
+	}
+	if (strcmp(f->key, "fail@vmail.test") == 0) {
+		(void)lookup_proto_put_reply(out, f->id,
+		    LOOKUP_STATUS_TEMPFAIL, "database down", 13);
+		return;
+	}
+	if (strcmp(f->key, "absin@vmail.test") == 0) {
+		absin = xasprintf("%s/vmail/abs/in/", dir);
+		(void)lookup_proto_put_reply(out, f->id, LOOKUP_STATUS_FOUND,
+		    absin, strlen(absin));
+		free(absin);
+		return;
+	}
+	for (size_t i = 0; i < N_ELEMENTS(table); i++) {
+		if (strcmp(f->key, table[i].key) == 0) {
+			(void)lookup_proto_put_reply(out, f->id,
+			    LOOKUP_STATUS_FOUND, table[i].value,
+			    strlen(table[i].value));
+			return;
+		}
+	}
+	(void)lookup_proto_put_reply(out, f->id, LOOKUP_STATUS_NOTFOUND, "",
+	    0);
+}
+
+static void
+fake_serve(int lfd)
+{
+	for (;;) {
+		int c = accept(lfd, NULL, NULL);
+		struct ipc_conn ic;
+		char *log;
+		int logfd;
+
+		if (c < 0)
+			continue;
+		log = xasprintf("%s/connections", dir);
+		logfd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		if (logfd >= 0) {
+			write_all(logfd, "c\n", 2);
+			close(logfd);
+		}
+		free(log);
+		ipc_conn_init_max(&ic, c, LOOKUP_REQUEST_MAX_BYTES);
+		while (!ic.eof && ipc_conn_fill_once(&ic) == 0) {
+			struct ipc_in in;
+			uint32_t type;
+			int fd;
+
+			while (ipc_conn_next(&ic, &type, &in, &fd) == 1) {
+				struct lookup_find f;
+				struct buf out;
+				const char *err = NULL;
+
+				if (type != LOOKUP_MSG_FIND ||
+				    lookup_proto_find_decode(&in, &f,
+				    &err) < 0)
+					_exit(4);
+				buf_init(&out, 1 << 20);
+				fake_answer(&out, &f);
+				write_all(c, out.data, out.len);
+				buf_deinit(&out);
+				lookup_find_deinit(&f);
+			}
+		}
+		ipc_conn_deinit(&ic);
+		close(c);
+	}
+}
+
+static void
+fake_start(void)
+{
+	struct sockaddr_un sun;
+	char *priv = xasprintf("%s/private", dir);
+	int lfd;
+
+	assert_int_equal(mkdir(priv, 0700), 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/private/lookup",
+	    dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	fake_pid = fork();
+	assert_true(fake_pid >= 0);
+	if (fake_pid == 0)
+		fake_serve(lfd);
+	close(lfd);
+	free(priv);
+}
+
+/* connections - how many connections the fake took. */
+static int
+connections(void)
+{
+	char *p = xasprintf("%s/connections", dir);
+	size_t len = 0;
+	char *data;
+	int n = 0;
+
+	if (access(p, F_OK) < 0) {
+		free(p);
+		return 0;
+	}
+	data = test_read_file(p, &len);
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\n')
+			n++;
+	free(data);
+	free(p);
+	return n;
+}
+
+static int
+setup(void **state)
+{
+	char *vmail;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ostia-virtual-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	vmail = xasprintf("%s/vmail", dir);
+	assert_int_equal(mkdir(vmail, 0755), 0);
+	free(vmail);
+	fake_start();
+	assert_int_equal(chdir(dir), 0);
+	log_init("ostia", "test", LOG_STYLE_DAEMON);
+	log_use_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	int status;
+
+	(void)state;
+	assert_int_equal(chdir("/"), 0);
+	kill(fake_pid, SIGKILL);
+	waitpid(fake_pid, &status, 0);
+	remove_tree(dir);
+	return 0;
+}
+
+/* ---- Configuration ---- */
+
+/* load - main.cf of the standard settings plus extra lines. */
+static struct config *
+load(const char *extra)
+{
+	struct diag_list dl;
+	struct config *cf;
+	char *text = xasprintf("queue_directory = %s\n"
+	    "virtual_mailbox_base = %s/vmail/\n"
+	    "virtual_mailbox_maps = " MAPS "\n"
+	    "virtual_uid_maps = static:4321\n"
+	    "virtual_gid_maps = static:4322\n"
+	    "recipient_delimiter = +\n"
+	    "%s", dir, dir, extra);
+
+	diag_list_init(&dl);
+	cf = config_load_text(dir, text, strlen(text), NULL, 0,
+	    CONFIG_LOAD_NO_MASTER | CONFIG_LOAD_QUIET, &dl);
+	if (cf == NULL) {
+		test_print_diags(&dl);
+		fail_msg("configuration refused");
+	}
+	diag_list_deinit(&dl);
+	free(text);
+	return cf;
+}
+
+static const struct master_service virtual_service = {
+	.name = UNCONST("virtual"),
+	.type = MASTER_TYPE_UNIX,
+	.command = UNCONST("virtual"),
+};
+
+/* prepare - agent_prepare with cf's main view; its result. */
+static int
+prepare(struct agent_ctx *a, const struct config *cf, uid_t *uid,
+    gid_t *gid)
+{
+	memset(a, 0, sizeof(*a));
+	a->view = config_main(cf);
+	a->service = &virtual_service;
+	*uid = 1111;
+	*gid = 1112;
+	return agent_prepare(&agent_virtual, a, uid, gid);
+}
+
+/* release - free what setup keeps (a setup without a view). */
+static void
+release(struct agent_ctx *a)
+{
+	uid_t uid = 1111;
+	gid_t gid = 1112;
+
+	a->view = NULL;
+	(void)agent_prepare(&agent_virtual, a, &uid, &gid);
+	free(a->refusal);
+	a->refusal = NULL;
+}
+
+/* ---- The queue manager's side ---- */
+
+static int
+queue_fd(const char *content)
+{
+	struct queue_envelope env;
+	struct queue_writer w;
+	int fd = memfd_create("queue", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	memset(&env, 0, sizeof(env));
+	env.id = xstrdup(ID1);
+	env.arrival = xstrdup("1717171717.250000");
+	env.client_name = xstrdup("mx.example.net");
+	env.client_addr = xstrdup("192.0.2.7");
+	env.helo = xstrdup("helo.example.net");
+	env.protocol = xstrdup("ESMTP");
+	env.service = xstrdup("smtp");
+	env.sender = xstrdup("sender@example.net");
+	queue_envelope_add_rcpt(&env, "x@vmail.test", NULL, NULL);
+	queue_writer_init(&w, fd);
+	assert_int_equal(queue_writer_envelope(&w, &env), 0);
+	assert_int_equal(queue_writer_content(&w, content, strlen(content)),
+	    0);
+	assert_int_equal(queue_writer_finish(&w), 0);
+	queue_writer_deinit(&w);
+	queue_envelope_deinit(&env);
+	return fd;
+}
+
+#define NSTS_MAX 16
+
+struct qmgr {
+	struct ipc_conn ipc;
+	uint32_t idx[NSTS_MAX];
+	enum deliver_status st[NSTS_MAX];
+	char *dsn[NSTS_MAX];
+	char *text[NSTS_MAX];
+	size_t nsts;
+	size_t ndone;
+	bool eof, bad;
+};
+
+static bool
+done_cond(void *arg)
+{
+	struct qmgr *q = arg;
+	struct ipc_in in;
+	uint32_t type;
+	int fd, r;
+
+	if (ipc_conn_fill_once(&q->ipc) < 0) {
+		q->eof = true;
+		return true;
+	}
+	while ((r = ipc_conn_next(&q->ipc, &type, &in, &fd)) == 1) {
+		struct deliver_result res;
+		const char *err = NULL;
+
+		if (fd < 0 && type == DELIVER_MSG_STATUS &&
+		    q->nsts < NSTS_MAX &&
+		    deliver_result_decode(&in, &res, &err) == 0) {
+			q->idx[q->nsts] = res.idx;
+			q->st[q->nsts] = res.status;
+			q->dsn[q->nsts] = res.dsn;
+			q->text[q->nsts] = res.text;
+			free(res.remote);
+			q->nsts++;
+		} else if (fd < 0 && type == DELIVER_MSG_DONE &&
+		    ipc_in_done(&in))
+			q->ndone++;
+		else
+			q->bad = true;
+	}
+	if (r < 0 || q->ipc.eof)
+		q->eof = true;
+	return q->ndone > 0 || q->eof;
+}
+
+static bool
+idle_cond(void *arg)
+{
+	return agent_busy() == 0;
+}
+
+/* deliver - one request for rcpts with the message content. */
+static void
+deliver(struct qmgr *q, struct agent_ctx *a, const char *const *rcpts,
+    size_t n, const char *content)
+{
+	struct event_base *base = event_base_new();
+	struct deliver_req r;
+	struct ipc_out o;
+	int sv[2], fd;
+
+	memset(q, 0, sizeof(*q));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	ipc_conn_init(&q->ipc, sv[0]);
+	agent_serve_fd(&agent_virtual, a, base, sv[1]);
+	memset(&r, 0, sizeof(r));
+	r.queue_id = xstrdup(ID1);
+	r.transport = xstrdup("virtual");
+	r.nexthop = xstrdup("vmail.test");
+	r.sender = xstrdup("sender@example.net");
+	r.envid = xstrdup("");
+	r.ret = xstrdup("");
+	r.arrival = 1717171717;
+	r.client_name = xstrdup("");
+	r.client_addr = xstrdup("");
+	r.helo = xstrdup("");
+	r.protocol = xstrdup("");
+	r.sasl_user = xstrdup("");
+	r.nrcpts = n;
+	r.rcpts = xcalloc(n, sizeof(*r.rcpts));
+	for (size_t i = 0; i < n; i++) {
+		r.rcpts[i].idx = (uint32_t)i;
+		r.rcpts[i].address = xstrdup(rcpts[i]);
+		r.rcpts[i].orig_rcpt = xstrdup(rcpts[i]);
+		r.rcpts[i].orcpt = xstrdup("");
+	}
+	assert_int_equal(deliver_req_encode(&r, &o), 0);
+	fd = queue_fd(content);
+	assert_int_equal(ipc_send(sv[0], DELIVER_MSG_REQ, &o, fd), 0);
+	close(fd);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(deliver_rcpt_encode(&r.rcpts[i], &o), 0);
+		assert_int_equal(ipc_send(sv[0], DELIVER_MSG_RCPT, &o, -1), 0);
+	}
+	deliver_req_free(&r);
+	test_run_until(base, done_cond, q);
+	assert_false(q->bad);
+	assert_int_equal(q->ndone, 1);
+	assert_int_equal(q->nsts, n);
+	ipc_conn_deinit(&q->ipc);
+	close(sv[0]);
+	test_run_until(base, idle_cond, NULL);
+	test_run_for(base, 10);
+	event_base_free(base);
+}
+
+static void
+qmgr_free(struct qmgr *q)
+{
+	for (size_t i = 0; i < q->nsts; i++) {
+		free(q->dsn[i]);
+		free(q->text[i]);
+	}
+	q->nsts = 0;
+}
+
+static void
+expect(const struct qmgr *q, uint32_t idx, enum deliver_status st,
+    const char *dsn, const char *words)
+{
+	for (size_t i = 0; i < q->nsts; i++) {
+		if (q->idx[i] != idx)
+			continue;
+		if (q->st[i] != st || strcmp(q->dsn[i], dsn) != 0 ||
+		    strstr(q->text[i], words) == NULL)
+			fail_msg("rcpt %u: %d %s (%s), want %d %s (...%s...)",
+			    idx, (int)q->st[i], q->dsn[i], q->text[i],
+			    (int)st, dsn, words);
+		return;
+	}
+	fail_msg("no status for rcpt %u", idx);
+}
+
+/* maildir_file - the one message file in base/sub/new (caller frees
+ * the contents), or NULL when there is none. */
+static char *
+maildir_file(const char *sub)
+{
+	char *newdir = xasprintf("%s/vmail/%s/new", dir, sub), *data = NULL;
+	DIR *d = opendir(newdir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *p;
+
+			if (e->d_name[0] == '.')
+				continue;
+			n++;
+			p = xasprintf("%s/%s", newdir, e->d_name);
+			free(data);
+			data = test_read_file(p, NULL);
+			free(p);
+		}
+		closedir(d);
+	}
+	assert_true(n <= 1);
+	free(newdir);
+	return data;
+}
+
+#define MSG "Received: from x\r\nSubject: hi\r\n\r\nhello\r\n"
+
+/* ---- Tests ---- */
+
+static void
+test_setup_user(void **state)
+{
+	struct config *cf = load("virtual_minimum_uid = 100\n");
+	struct agent_ctx a;
+	uid_t uid;
+	gid_t gid;
+
+	(void)state;
+	assert_int_equal(prepare(&a, cf, &uid, &gid), 0);
+	assert_null(a.refusal);
+	assert_int_equal(uid, 4321);
+	assert_int_equal(gid, 4322);
+	release(&a);
+	config_free(&cf);
+	/* static:{N} is the same. */
+	cf = load("virtual_uid_maps = static:{4400}\n");
+	assert_int_equal(prepare(&a, cf, &uid, &gid), 0);
+	assert_int_equal(uid, 4400);
+	release(&a);
+	config_free(&cf);
+}
+
+static void
+test_setup_refusals(void **state)
+{
+	static const struct {
+		const char *extra;
+		const char *words;
+	} cases[] = {
+		{ "virtual_uid_maps = static:0\n", "static:0" },
+		{ "virtual_gid_maps = static:0\n", "gid 0" },
+		{ "virtual_minimum_uid = 5000\n", "uid 4321, below "
+		    "virtual_minimum_uid (5000)" },
+		{ "virtual_uid_maps = hash:/etc/ostia/uids\n", "only static: "
+		    "virtual_uid_maps are supported" },
+		{ "virtual_uid_maps = static:4321, static:4322\n",
+		    "several tables" },
+		{ "virtual_uid_maps = static:vmail\n", "write static:N" },
+		{ "virtual_uid_maps =\n", "virtual_uid_maps is empty" },
+		{ "virtual_gid_maps =\n", "virtual_gid_maps is empty" },
+		{ "virtual_mailbox_base =\n", "virtual_mailbox_base is empty" },
+		{ "virtual_mailbox_base = vmail\n", "must be an absolute path" },
+		{ "virtual_mailbox_base = /var/../vmail\n", "without \"..\"" },
+		{ "virtual_mailbox_maps =\n", "virtual_mailbox_maps is empty" },
+	};
+	const char *rcpts[] = { "alice@vmail.test" };
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct config *cf = load(cases[i].extra);
+		struct agent_ctx a;
+		struct qmgr q;
+		uid_t uid;
+		gid_t gid;
+
+		assert_int_equal(prepare(&a, cf, &uid, &gid), -1);
+		assert_int_equal(uid, 1111);
+		assert_non_null(a.refusal);
+		if (strstr(a.refusal, cases[i].words) == NULL)
+			fail_msg("\"%s\": refusal \"%s\" lacks \"%s\"",
+			    cases[i].extra, a.refusal, cases[i].words);
+		deliver(&q, &a, rcpts, 1, MSG);
+		expect(&q, 0, DELIVER_DEFER, "4.3.5", cases[i].words);
+		qmgr_free(&q);
+		release(&a);
+		config_free(&cf);
+	}
+	assert_null(maildir_file("vmail.test/alice"));
+}
+
+static void
+test_deliveries(void **state)
+{
+	const char *rcpts[] = { "alice@vmail.test", "unknown@vmail.test",
+	    "fail@vmail.test", "mbox@vmail.test", "dotdot@vmail.test",
+	    "abs@vmail.test", "absin@vmail.test", "empty@vmail.test" };
+	struct config *cf = load("");
+	struct agent_ctx a;
+	struct qmgr q;
+	uid_t uid;
+	gid_t gid;
+	char *data, *where;
+
+	(void)state;
+	assert_int_equal(prepare(&a, cf, &uid, &gid), 0);
+	deliver(&q, &a, rcpts, N_ELEMENTS(rcpts), MSG "last line");
+	where = xasprintf("delivered to maildir %s/vmail/vmail.test/alice/",
+	    dir);
+	expect(&q, 0, DELIVER_OK, "2.0.0", where);
+	free(where);
+	expect(&q, 1, DELIVER_BOUNCE, "5.1.1", "user unknown in virtual "
+	    "mailbox table");
+	expect(&q, 2, DELIVER_DEFER, "4.3.0", "cannot look up "
+	    "fail@vmail.test in virtual_mailbox_maps: database down");
+	expect(&q, 3, DELIVER_DEFER, "4.3.5", "mbox delivery is not "
+	    "supported yet");
+	expect(&q, 4, DELIVER_DEFER, "4.3.5", "\"..\" is not allowed");
+	expect(&q, 5, DELIVER_DEFER, "4.3.5", "outside virtual_mailbox_base");
+	expect(&q, 6, DELIVER_OK, "2.0.0", "/vmail/abs/in/");
+	expect(&q, 7, DELIVER_DEFER, "4.3.5", "empty mailbox path");
+	qmgr_free(&q);
+	data = maildir_file("vmail.test/alice");
+	assert_non_null(data);
+	assert_string_equal(data, "Return-Path: <sender@example.net>\n"
+	    "Delivered-To: alice@vmail.test\nReceived: from x\nSubject: hi\n"
+	    "\nhello\nlast line\n");
+	free(data);
+	data = maildir_file("abs/in");
+	assert_non_null(data);
+	free(data);
+	/* Nothing escaped the base. */
+	assert_int_equal(access("/etc/x", F_OK), -1);
+	/* One connection to the lookup process, kept. */
+	deliver(&q, &a, rcpts, 1, MSG);
+	expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to maildir");
+	qmgr_free(&q);
+	assert_int_equal(connections(), 1);
+	release(&a);
+	config_free(&cf);
+}
+
+static void
+test_loop_and_limit(void **state)
+{
+	const char *rcpts[] = { "alice@vmail.test", "bob@vmail.test" };
+	struct config *cf = load("virtual_mailbox_limit = 200\n");
+	struct agent_ctx a;
+	struct qmgr q;
+	uid_t uid;
+	gid_t gid;
+	char *data, *big;
+
+	(void)state;
+	assert_int_equal(prepare(&a, cf, &uid, &gid), 0);
+	/* Alice's address (folded, any case) in a Delivered-To: header:
+	 * a loop for her, not for Bob. */
+	deliver(&q, &a, rcpts, 2, "Received: from x\r\nDelivered-To: "
+	    "other@vmail.test\r\nDelivered-To:\r\n  <ALICE@vmail.TEST> \r\n"
+	    "Subject: s\r\n\r\nDelivered-To: bob@vmail.test\r\n");
+	expect(&q, 0, DELIVER_BOUNCE, "5.4.6", "mail forwarding loop for "
+	    "alice@vmail.test");
+	expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to maildir");
+	qmgr_free(&q);
+	assert_null(maildir_file("vmail.test/alice"));
+	data = maildir_file("vmail.test/bob");
+	assert_non_null(data);
+	free(data);
+	/* Larger than virtual_mailbox_limit (the file as written). */
+	big = xmalloc(300);
+	memset(big, 'x', 299);
+	big[299] = '\0';
+	deliver(&q, &a, rcpts, 1, big);
+	expect(&q, 0, DELIVER_BOUNCE, "5.2.2", "message is larger than the "
+	    "mailbox limit (virtual_mailbox_limit = 200 bytes");
+	qmgr_free(&q);
+	free(big);
+	release(&a);
+	config_free(&cf);
+}
+
+static void
+test_missing_base(void **state)
+{
+	const char *rcpts[] = { "alice@vmail.test" };
+	struct config *cf;
+	struct agent_ctx a;
+	struct qmgr q;
+	uid_t uid;
+	gid_t gid;
+	char *extra = xasprintf("virtual_mailbox_base = %s/gone\n", dir);
+
+	(void)state;
+	cf = load(extra);
+	assert_int_equal(prepare(&a, cf, &uid, &gid), 0);
+	deliver(&q, &a, rcpts, 1, MSG);
+	expect(&q, 0, DELIVER_DEFER, "4.3.5", "No such file or directory: "
+	    "it must be a directory that uid 4321 can write to");
+	qmgr_free(&q);
+	release(&a);
+	config_free(&cf);
+	free(extra);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_setup_user, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_setup_refusals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliveries, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_loop_and_limit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missing_base, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

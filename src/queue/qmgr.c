@@ -172,6 +172,7 @@ static struct {
 	struct event *scan_ev;
 	struct event *sched_ev;
 	time_t min_backoff, max_backoff, lifetime, bounce_lifetime;
+	time_t delay_warning;		/* 0: no delay notices */
 	unsigned default_dest_limit;
 	size_t default_rcpt_limit;
 	uint64_t max_file_bytes;
@@ -1199,8 +1200,8 @@ notify_wants(uint32_t notify, uint32_t bit)
 {
 	if (notify & DELIVER_NOTIFY_NEVER)
 		return false;
-	if (notify == 0)	/* not given: failures only */
-		return bit == DELIVER_NOTIFY_FAILURE;
+	if (notify == 0)	/* not given: failures and delays */
+		return bit != DELIVER_NOTIFY_SUCCESS;
 	return (notify & bit) != 0;
 }
 
@@ -1240,10 +1241,12 @@ read_content(struct qmsg *m, size_t *len_r)
 static void
 send_notice(struct qmsg *m, enum dsn_kind kind)
 {
-	enum rstate want = kind == DSN_KIND_SUCCESS ? R_SENT : R_BOUNCED;
+	enum rstate want = kind == DSN_KIND_SUCCESS ? R_SENT :
+	    kind == DSN_KIND_DELAY ? R_DEFERRED : R_BOUNCED;
 	enum qstatus_action lwant = kind == DSN_KIND_SUCCESS ? QSTATUS_SENT :
 	    QSTATUS_BOUNCED;
 	uint32_t bit = kind == DSN_KIND_SUCCESS ? DELIVER_NOTIFY_SUCCESS :
+	    kind == DSN_KIND_DELAY ? DELIVER_NOTIFY_DELAY :
 	    DELIVER_NOTIFY_FAILURE;
 	struct dsn_rcpt *dr = NULL;
 	struct dsn_params p;
@@ -1261,6 +1264,8 @@ send_notice(struct qmsg *m, enum dsn_kind kind)
 		const char *action;
 
 		if (r->st == R_SKIP) {
+			if (kind == DSN_KIND_DELAY)
+				continue;
 			e = qstatus_find(&m->log, r->idx, r->address);
 			if (e == NULL || e->action != lwant)
 				continue;
@@ -1271,7 +1276,8 @@ send_notice(struct qmsg *m, enum dsn_kind kind)
 			continue;
 		dr = xreallocarray(dr, n + 1, sizeof(*dr));
 		diags = xreallocarray(diags, n + 1, sizeof(*diags));
-		action = kind == DSN_KIND_SUCCESS ? "delivered" : "failed";
+		action = kind == DSN_KIND_SUCCESS ? "delivered" :
+		    kind == DSN_KIND_DELAY ? "delayed" : "failed";
 		diag = NULL;
 		if (e != NULL ? e->remote[0] != '\0' : r->remote[0] != '\0')
 			diag = xstrdup(e != NULL ? e->remote : r->remote);
@@ -1293,7 +1299,7 @@ send_notice(struct qmsg *m, enum dsn_kind kind)
 	}
 	if (n == 0)
 		goto out;
-	if (is_notice && kind == DSN_KIND_SUCCESS)
+	if (is_notice && kind != DSN_KIND_FAILURE)
 		goto out;
 	if (is_notice) {
 		/* A notice that cannot be delivered: no notice about it,
@@ -1324,6 +1330,8 @@ send_notice(struct qmsg *m, enum dsn_kind kind)
 	p.smtputf8 = m->env.smtputf8;
 	p.arrival = m->arrival;
 	p.now = time(NULL);
+	if (kind == DSN_KIND_DELAY)
+		p.retry_until = m->arrival + qm.lifetime;
 	p.received_from = NULL;
 	p.rcpts = dr;
 	p.nrcpts = n;
@@ -1416,7 +1424,7 @@ msg_check_done(struct qmsg *m)
 		time_t next = now + backoff(m, now);
 
 		/* Record what is final and why the rest waits. */
-		log = xcalloc(m->nr, sizeof(*log));
+		log = xcalloc(m->nr + 1, sizeof(*log));
 		for (size_t i = 0; i < m->nr; i++) {
 			struct qrcpt *r = m->r[i];
 
@@ -1428,6 +1436,16 @@ msg_check_done(struct qmsg *m)
 			    QSTATUS_DEFERRED, .when = r->when, .dsn = r->dsn,
 			    .address = r->address, .remote = r->remote,
 			    .text = r->text };
+		}
+		/* delay_warning_time: one delay notice per message. */
+		if (qm.delay_warning > 0 && now - m->arrival >=
+		    qm.delay_warning && !qstatus_has_warned(&m->log) &&
+		    m->env.sender[0] != '\0') {
+			log[nlog++] = (struct qstatus_entry){ .idx = -1,
+			    .action = QSTATUS_WARNED, .when = now,
+			    .dsn = UNCONST(""), .address = UNCONST(""),
+			    .remote = UNCONST(""), .text = UNCONST("") };
+			send_notice(m, DSN_KIND_DELAY);
 		}
 		if (nlog > 0)
 			append_log(m, log, nlog);
@@ -1841,6 +1859,7 @@ qmgr_init(struct child *c)
 		qm.max_backoff = qm.min_backoff;
 	qm.lifetime = (time_t)config_time(v, P_maximal_queue_lifetime);
 	qm.bounce_lifetime = (time_t)config_time(v, P_bounce_queue_lifetime);
+	qm.delay_warning = (time_t)config_time(v, P_delay_warning_time);
 	qm.default_dest_limit = (unsigned)config_int(v,
 	    P_default_destination_concurrency_limit);
 	qm.default_rcpt_limit = (size_t)config_int(v,

@@ -20,6 +20,7 @@ static const char *const action_names[] = {
 	[QSTATUS_BOUNCED] = "bounced",
 	[QSTATUS_DEFERRED] = "deferred",
 	[QSTATUS_HOLD] = "hold",
+	[QSTATUS_WARNED] = "warned",
 };
 
 const char *
@@ -97,7 +98,8 @@ parse_line(const char *p, size_t len, struct qstatus_entry *e)
 	if (i == sizeof(action_names) / sizeof(action_names[0]))
 		return -1;
 	e->action = (enum qstatus_action)i;
-	if ((e->idx < 0) != (e->action == QSTATUS_HOLD))
+	if ((e->idx < 0) != (e->action == QSTATUS_HOLD ||
+	    e->action == QSTATUS_WARNED))
 		return -1;
 	if (fl[2] == 0 || fl[2] >= 20)
 		return -1;
@@ -176,6 +178,15 @@ qstatus_find(const struct qstatus *st, long idx, const char *address)
 			return e;
 	}
 	return NULL;
+}
+
+bool
+qstatus_has_warned(const struct qstatus *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->e[i].action == QSTATUS_WARNED)
+			return true;
+	return false;
 }
 
 bool

@@ -16,7 +16,7 @@
  *            about the whole message
  *   ACTION   sent | bounced | deferred (recipients), hold (the message's
  *            Q record was applied once: a released message is not held
- *            again)
+ *            again), warned (the delay notice was sent)
  *   TIME     seconds since the epoch
  *   DSN      "X.Y.Z" (may be empty for hold)
  *   ADDRESS  the final recipient (after alias expansion)
@@ -44,6 +44,7 @@ enum qstatus_action {
 	QSTATUS_BOUNCED,
 	QSTATUS_DEFERRED,
 	QSTATUS_HOLD,
+	QSTATUS_WARNED,
 };
 
 struct qstatus_entry {
@@ -74,6 +75,8 @@ const struct qstatus_entry *qstatus_find(const struct qstatus *st, long idx,
     const char *address);
 /* True if a "hold" line is there. */
 bool qstatus_has_hold(const struct qstatus *st);
+/* True if a "warned" line is there. */
+bool qstatus_has_warned(const struct qstatus *st);
 
 /* Format one line into out (at most outsz, always terminated, cut to
  * fit with the LF kept).  Returns its length. */

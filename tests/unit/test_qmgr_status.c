@@ -96,6 +96,7 @@ test_bad_lines(void **state)
 		"+1\tsent\t1\t2.0.0\ta\t\tt\n",
 		"1\tsentx\t1\t2.0.0\ta\t\tt\n",		/* action */
 		"1\thold\t1\t\t\t\t\n",			/* hold needs "-" */
+		"1\twarned\t1\t\t\t\t\n",		/* so does warned */
 		"-\tsent\t1\t2.0.0\ta\t\tt\n",		/* sent needs an idx */
 		"1\tsent\t\t2.0.0\ta\t\tt\n",		/* time */
 		"1\tsent\t-5\t2.0.0\ta\t\tt\n",
@@ -162,6 +163,15 @@ test_format_roundtrip(void **state)
 	qstatus_parse(line, len, &st, NULL);
 	assert_int_equal(st.n, 1);
 	assert_true(qstatus_has_hold(&st));
+	assert_false(qstatus_has_warned(&st));
+	qstatus_free(&st);
+	e.action = QSTATUS_WARNED;
+	len = qstatus_format(line, sizeof(line), &e);
+	assert_memory_equal(line, "-\twarned\t", 9);
+	qstatus_parse(line, len, &st, NULL);
+	assert_int_equal(st.n, 1);
+	assert_true(qstatus_has_warned(&st));
+	assert_false(qstatus_has_hold(&st));
 	qstatus_free(&st);
 }
 

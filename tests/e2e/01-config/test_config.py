@@ -118,8 +118,13 @@ def test_seed_unhonoured_parameters_named_once_each(ostia_factory):
                                check=True).stdout
     honoured = set(re.findall(r"^\| `(\w+)` \|[^\n]*\| yes \|", reference,
                               re.M))
+    # Per-transport parameters: SERVICE + an honoured suffix
+    # ("dovecot" + "_destination_recipient_limit").
+    suffixes = [h for h in honoured if h.startswith("_")]
     for name in settings_of(text):
-        assert name in honoured or name in warned, name
+        assert name in honoured or name in warned or any(
+            name.endswith(sfx) and len(name) > len(sfx)
+            for sfx in suffixes), name
     # Some well-known ones, with the file and line they were set on.
     lines = text.splitlines()
     lineno = next(i + 1 for i, l in enumerate(lines)
@@ -130,9 +135,10 @@ def test_seed_unhonoured_parameters_named_once_each(ostia_factory):
     assert "smtpd_tls_cert_file" not in r.stderr
     assert "parameter daemon_directory is a Postfix setting with no " \
         "meaning in Ostia" in r.stderr
-    assert re.search(r"parameter dovecot_destination_recipient_limit "
-                     r"\(destination_recipient_limit for service dovecot\)",
-                     r.stderr)
+    # A per-transport parameter the queue manager honours is not named;
+    # one it does not honour yet is (with its service).
+    assert "dovecot_destination_recipient_limit" not in r.stderr
+    assert "smtp-amavis_destination_recipient_limit" not in r.stderr
     # -o overrides in master.cf are checked too, once per name.
     assert re.search(r"master\.cf:\d+: parameter smtp_data_done_timeout "
                      r"is known but not implemented yet", r.stderr)

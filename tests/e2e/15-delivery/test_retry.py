@@ -130,6 +130,34 @@ def test_expiry_returns_message(delivery, lmtp_server):
         "the log should say %s expired / was returned\n%s" % (qid, d.diag())
 
 
+def test_delay_notice_once(delivery, lmtp_server):
+    """delay_warning_time: one notice (Action: delayed, the 4.x.x status
+    and the server's reply), the message stays queued and is still
+    retried; no second notice on later attempts."""
+    d, srv = lmtp_setup(delivery, lmtp_server, delay_warning_time="2s")
+    tok = token()
+    reply = "451 4.2.1 slow down %s" % tok
+    srv.rule(None, reply)
+    qid = d.send(A, make_message(tok, to=A))
+    dsn = d.wait_dsn(SENDER, tok)
+    check_dsn_structure(dsn)
+    r = dsn.recipient(A)
+    assert r.get("action") == "delayed", dsn.describe()
+    assert r.get("status", "").startswith("4."), dsn.describe()
+    assert reply in r.get("diagnostic-code", ""), dsn.describe()
+    n = srv.attempts(A)
+    srv.wait(lambda s: s.attempts(A) >= n + 2, "two more attempts",
+             diag=d.diag)
+    # Still one notice, and the message is still queued.
+    assert len(d.wait_messages(SENDER, 1, tok)) == 1, d.diag()
+    d.wait_listed(qid, lambda e: True, "still queued")
+    srv.clear(None)
+    srv.wait(lambda s: s.delivered(A) == 1, "delivered at last",
+             diag=d.diag)
+    d.wait_queue_empty()
+    assert len(d.wait_messages(SENDER, 1, tok)) == 1, d.diag()
+
+
 def test_restart_resumes_without_redelivery(delivery, lmtp_server):
     """The queue directory is the only state: after a full stop and
     start, the deferred recipient is delivered and the one already done

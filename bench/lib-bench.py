@@ -625,8 +625,10 @@ class PostfixServer(Server):
 
     main.cf: its own spool, data directory and log file, loopback only,
     nothing local, no peer name lookups, every message accepted and put
-    on hold; extra_main: [(name, value)] appended (a later line wins in
-    Postfix).  master.cf: Debian's stock services without chroot;
+    on hold (hold=False: Postfix's default smtpd_recipient_restrictions,
+    mail is delivered); extra_main: [(name, value)] appended (a later
+    line wins in Postfix).  master.cf: Debian's stock services without
+    chroot;
     smtpd_lines replace the default SMTP listener
     "127.0.0.1:PORT inet n - n - MAXPROC smtpd" ("{port}" is replaced by
     self.port).
@@ -635,7 +637,7 @@ class PostfixServer(Server):
     name = "Postfix"
 
     def __init__(self, base, smtpd_maxproc="-", extra_main=(),
-                 smtpd_lines=None, writer="bench"):
+                 smtpd_lines=None, writer="bench", hold=True):
         super().__init__(base)
         self.confdir = os.path.join(self.dir, "etc")
         self.spool = os.path.join(self.dir, "spool")
@@ -669,12 +671,13 @@ class PostfixServer(Server):
             ("biff", "no"),
             # Ostia does no DNS yet; do not make Postfix do any either.
             ("smtpd_peername_lookup", "no"),
+        ]
+        if hold:
             # Accept (relay for mynetworks), then hold: cleanup writes and
             # fsyncs the queue file as usual and files it under hold/,
             # where the queue manager leaves it alone.
-            ("smtpd_recipient_restrictions",
-             "check_client_access static:HOLD"),
-        ]
+            main_cf.append(("smtpd_recipient_restrictions",
+                            "check_client_access static:HOLD"))
         main_cf.extend(extra_main)
         with open(os.path.join(self.confdir, "main.cf"), "w") as f:
             f.write("# written by %s\n" % writer)

@@ -38,6 +38,7 @@
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "master_cf.h"
+#include "master_programs.h"
 #include "qmgr.h"
 #include "qmgr_status.h"
 #include "queue_file.h"
@@ -53,6 +54,8 @@
 #define QMGR_TRANSPORT_RETRY_SECONDS 10
 /* Recipients a message may have after alias expansion. */
 #define QMGR_RCPTS_MAX 10000
+/* Recipients compared for duplicates. */
+#define QMGR_DUP_FILTER_LIMIT 1000
 /* Text of a deferral shown in logs and `ostia queue`. */
 #define QMGR_TEXT_MAX 1024
 
@@ -306,12 +309,19 @@ transport_get(const char *name)
 
 		if (ms->type != MASTER_TYPE_UNIX || strcmp(ms->name, name) != 0)
 			continue;
+		if (master_program_for(ms)->kind != PROGRAM_RUN) {
+			t->why_missing = xasprintf("mail transport \"%s\" "
+			    "uses the %s (%s), which this version of Ostia "
+			    "does not have yet; the mail stays queued", name,
+			    master_program_for(ms)->what, ms->command);
+			break;
+		}
 		t->exists = true;
 		t->maxproc = master_service_process_count(ms,
 		    config_service(qm.cf, i));
 		break;
 	}
-	if (!t->exists)
+	if (!t->exists && t->why_missing == NULL)
 		t->why_missing = xasprintf("mail transport \"%s\" is not "
 		    "available: master.cf has no unix service of that name",
 		    name);
@@ -395,6 +405,22 @@ add_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
 	struct qrcpt *r = xcalloc(1, sizeof(*r));
 	const struct qstatus_entry *e;
 
+	/* One delivery per final address and route (Postfix's duplicate
+	 * filter): two recipients that expand to the same mailbox get one
+	 * copy.  Bounded, like Postfix's duplicate_filter_limit. */
+	for (size_t i = 0; i < m->nr && i < QMGR_DUP_FILTER_LIMIT; i++) {
+		struct qrcpt *o = m->r[i];
+
+		if (strcasecmp(o->address, address) == 0 &&
+		    strcmp(o->transport, transport != NULL ? transport : "") ==
+		    0 && strcmp(o->nexthop, nexthop != NULL ? nexthop : "") ==
+		    0) {
+			log_debug(1, "%s: <%s> (from <%s>) is a duplicate; one "
+			    "delivery", m->id, address, orig);
+			free(r);
+			return NULL;
+		}
+	}
 	r->m = m;
 	r->idx = idx;
 	r->orig = xstrdup(orig);
@@ -445,7 +471,7 @@ lookup_failed(struct qlookup *l, const char *why)
 	struct qrcpt *r = add_rcpt(l->m, l->idx, l->orig, l->address,
 	    l->orcpt, l->notify, "", "");
 
-	if (r->st == R_SKIP)
+	if (r == NULL || r->st == R_SKIP)
 		return;
 	set_result(r, R_DEFERRED, "4.3.0", "", why);
 }

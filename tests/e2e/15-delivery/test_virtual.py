@@ -212,3 +212,19 @@ def test_delivered_to_loop_bounces(delivery):
     assert r.get("status") == "5.4.6", dsn.describe()
     assert r.get("action") == "failed", dsn.describe()
     assert not d.messages(ALICE), "the looping message was delivered"
+
+
+def test_duplicates_delivered_once(delivery):
+    """Two recipients that expand to the same mailbox (an alias and the
+    mailbox itself, and the same address twice) give one copy, as
+    Postfix's duplicate filter does; a different mailbox still gets its
+    own."""
+    d = delivery()
+    d.valiases["team@" + VDOMAIN] = ALICE
+    d.start()
+    tok = token()
+    d.send([ALICE, "team@" + VDOMAIN, ALICE, BOB],
+           make_message(tok, to=ALICE))
+    d.wait_messages(BOB, 1, tok)
+    d.wait_queue_empty()
+    assert len(d.wait_messages(ALICE, 1, tok)) == 1, d.diag()

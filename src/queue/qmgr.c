@@ -40,6 +40,7 @@
 #include "master_cf.h"
 #include "master_programs.h"
 #include "qmgr.h"
+#include "qmgr_int.h"
 #include "qmgr_status.h"
 #include "queue_file.h"
 #include "queue_proto.h"
@@ -1603,229 +1604,76 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---------------------------------------------------------------- */
-/* Control                                                          */
+/* For qmgr_ctl.c (qmgr_int.h)                                      */
 
-static const char *const dirs_searched[] = {
-	QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR, QUEUE_HOLD_DIR,
-};
-
-/* where - the directory that holds id, or NULL. */
-static const char *
-where(const char *id)
+bool
+qmgr_running(void)
 {
-	for (size_t i = 0; i < N_ELEMENTS(dirs_searched); i++) {
-		char *p = path_of(dirs_searched[i], id);
-		struct stat st;
-		int r = lstat(p, &st);
-
-		free(p);
-		if (r == 0)
-			return dirs_searched[i];
-	}
-	return NULL;
+	return qm.base != NULL;
 }
 
-static void
-touch_now(const char *dir, const char *id)
+uint64_t
+qmgr_max_file_bytes(void)
 {
-	char *p = path_of(dir, id);
-
-	(void)utimensat(AT_FDCWD, p, NULL, 0);
-	free(p);
+	return qm.max_file_bytes;
 }
 
-/* One message: 0 done, 1 not there (or not applicable). */
-static int
-ctl_one(const char *verb, const char *id, struct buf *out)
+struct qmsg *
+qmgr_find(const char *id)
 {
-	const char *dir = where(id);
-	struct qmsg *m = msg_find(id);
-
-	if (dir == NULL && m == NULL) {
-		buf_appendf(out, "%s: no such message in the queue\n", id);
-		return 1;
-	}
-	if (strcmp(verb, "flush") == 0 || strcmp(verb, "requeue") == 0) {
-		if (m != NULL) {
-			buf_appendf(out, "%s: being delivered now\n", id);
-			return 0;
-		}
-		if (strcmp(dir, QUEUE_HOLD_DIR) == 0) {
-			buf_appendf(out, "%s: held; release it first\n", id);
-			return 1;
-		}
-		touch_now(dir, id);
-		load_message(dir, id);
-		buf_appendf(out, "%s: scheduled for delivery now\n", id);
-		return 0;
-	}
-	if (strcmp(verb, "hold") == 0) {
-		if (m != NULL) {
-			m->hold_req = true;
-			buf_appendf(out, "%s: will be held when its current "
-			    "delivery attempt ends\n", id);
-			return 0;
-		}
-		if (strcmp(dir, QUEUE_HOLD_DIR) == 0) {
-			buf_appendf(out, "%s: already held\n", id);
-			return 0;
-		}
-		move_to(dir, id, QUEUE_HOLD_DIR);
-		log_info("%s: held by `ostia queue hold`", id);
-		buf_appendf(out, "%s: held\n", id);
-		return 0;
-	}
-	if (strcmp(verb, "release") == 0) {
-		struct qstatus_entry h = { .idx = -1, .action = QSTATUS_HOLD,
-			.when = time(NULL), .text = UNCONST("released") };
-		struct qmsg tmp;
-
-		if (dir == NULL || strcmp(dir, QUEUE_HOLD_DIR) != 0) {
-			if (m != NULL)
-				m->hold_req = false;
-			buf_appendf(out, "%s: not held\n", id);
-			return m != NULL ? 0 : 1;
-		}
-		/* A released message is not held again by its Q record. */
-		memset(&tmp, 0, sizeof(tmp));
-		snprintf(tmp.id, sizeof(tmp.id), "%s", id);
-		append_log(&tmp, &h, 1);
-		move_to(QUEUE_HOLD_DIR, id, QUEUE_DEFERRED_DIR);
-		touch_now(QUEUE_DEFERRED_DIR, id);
-		log_info("%s: released by `ostia queue release`", id);
-		load_message(QUEUE_DEFERRED_DIR, id);
-		buf_appendf(out, "%s: released\n", id);
-		return 0;
-	}
-	if (strcmp(verb, "delete") == 0) {
-		if (m != NULL) {
-			m->delete_req = true;
-			buf_appendf(out, "%s: will be deleted when its current "
-			    "delivery attempt ends\n", id);
-			return 0;
-		}
-		{
-			char *p = path_of(dir, id);
-
-			if (unlink(p) < 0) {
-				buf_appendf(out, "%s: cannot delete: %s\n", id,
-				    strerror(errno));
-				free(p);
-				return 1;
-			}
-			free(p);
-			p = path_of(QUEUE_STATUS_DIR, id);
-			(void)unlink(p);
-			free(p);
-		}
-		log_info("%s: removed by `ostia queue delete`", id);
-		buf_appendf(out, "%s: deleted\n", id);
-		return 0;
-	}
-	return 2;
+	return msg_find(id);
 }
 
-/* Does a message in dir have a recipient not done in domain? */
-static bool
-msg_has_domain(const char *dir, const char *id, const char *domain)
+void
+qmgr_msg_want_hold(struct qmsg *m, bool hold)
 {
-	char *p = path_of(dir, id), *err = NULL, *text;
-	struct queue_envelope env;
-	const char *perr;
-	size_t len = 0;
-	bool hit = false;
-	int e = 0;
-
-	text = file_read_capped(p, qm.max_file_bytes, &len, &e, &err);
-	free(p);
-	free(err);
-	if (text == NULL)
-		return false;
-	memset(&env, 0, sizeof(env));
-	if (queue_file_parse(text, len, &env, NULL, &perr) == 0)
-		for (size_t i = 0; i < env.nrcpts && !hit; i++) {
-			const char *at = strrchr(env.rcpts[i].addr, '@');
-
-			hit = at != NULL && strcasecmp(at + 1, domain) == 0;
-		}
-	queue_envelope_deinit(&env);
-	free(text);
-	return hit;
+	m->hold_req = hold;
 }
 
-int
-qmgr_control(const char *request, struct buf *out)
+void
+qmgr_msg_want_delete(struct qmsg *m)
 {
-	char **w;
-	size_t n = 0;
-	int ret = 0;
+	m->delete_req = true;
+}
 
-	if (qm.base == NULL) {
-		buf_appendf(out, "the queue manager is not running (master.cf "
-		    "has no qmgr service, or a stopping queue process still "
-		    "holds the queue)\n");
-		return 2;
-	}
-	w = config_split_list(request);
-	while (w[n] != NULL)
-		n++;
-	if (n == 0 || (strcmp(w[0], "flush") != 0 &&
-	    strcmp(w[0], "requeue") != 0 && strcmp(w[0], "hold") != 0 &&
-	    strcmp(w[0], "release") != 0 && strcmp(w[0], "delete") != 0) ||
-	    n > 3 || (n == 3 && (strcmp(w[0], "flush") != 0 ||
-	    strcmp(w[1], "-d") != 0)) || (n == 1 &&
-	    strcmp(w[0], "flush") != 0)) {
-		buf_appendf(out, "usage: flush [ID | -d DOMAIN] | hold|release|"
-		    "requeue|delete ID|ALL\n");
-		strv_free(&w);
-		return 2;
-	}
-	if (n == 2 && strcmp(w[1], "ALL") != 0 && !queue_id_is_valid(w[1])) {
-		buf_appendf(out, "\"%s\" is not a queue ID\n", w[1]);
-		strv_free(&w);
-		return 2;
-	}
-	if (n == 1 || n == 3 || strcmp(w[1], "ALL") == 0) {
-		/* Every message the verb applies to. */
-		const char *dir = strcmp(w[0], "release") == 0 ?
-		    QUEUE_HOLD_DIR : QUEUE_DEFERRED_DIR;
-		size_t k = 0, cnt;
-		char **names;
+void
+qmgr_load(const char *dir, const char *id)
+{
+	load_message(dir, id);
+}
 
-		if (strcmp(w[0], "hold") == 0 || strcmp(w[0], "delete") == 0) {
-			/* incoming, deferred (and hold for delete) */
-			for (size_t di = 0; di < N_ELEMENTS(dirs_searched);
-			    di++) {
-				if (strcmp(w[0], "hold") == 0 &&
-				    strcmp(dirs_searched[di],
-				    QUEUE_HOLD_DIR) == 0)
-					continue;
-				names = list_dir(dirs_searched[di], &cnt);
-				for (size_t i = 0; i < cnt; i++)
-					if (ctl_one(w[0], names[i], out) == 0)
-						k++;
-				free_names(names, cnt);
-			}
-		} else {
-			names = list_dir(dir, &cnt);
-			for (size_t i = 0; i < cnt; i++) {
-				if (n == 3 && !msg_has_domain(dir, names[i],
-				    w[2]))
-					continue;
-				if (ctl_one(w[0], names[i], out) == 0)
-					k++;
-			}
-			free_names(names, cnt);
-		}
-		buf_appendf(out, "%s: %zu message%s\n", w[0], k, k == 1 ? "" :
-		    "s");
-		if (n == 3 && k == 0)
-			ret = 1;
-	} else {
-		ret = ctl_one(w[0], w[1], out);
-	}
-	strv_free(&w);
-	return ret;
+void
+qmgr_move(const char *from_dir, const char *id, const char *to_dir)
+{
+	move_to(from_dir, id, to_dir);
+}
+
+void
+qmgr_log_status(const char *id, const struct qstatus_entry *e, size_t n)
+{
+	struct qmsg tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	snprintf(tmp.id, sizeof(tmp.id), "%s", id);
+	append_log(&tmp, e, n);
+}
+
+char *
+qmgr_path(const char *dir, const char *id)
+{
+	return path_of(dir, id);
+}
+
+char **
+qmgr_list_dir(const char *dir, size_t *n_r)
+{
+	return list_dir(dir, n_r);
+}
+
+void
+qmgr_free_names(char **names, size_t n)
+{
+	free_names(names, n);
 }
 
 bool

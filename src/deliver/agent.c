@@ -70,6 +70,7 @@ enum aconn_state {
 };
 
 struct aconn {
+	struct aconn *next, *prev;	/* ag.conns: every open one */
 	const struct agent_def *def;
 	struct agent_ctx *a;
 	int sock;
@@ -92,6 +93,8 @@ static struct {
 	struct child *child;
 	size_t busy;		/* connections not idle */
 	size_t nconns;		/* connections open */
+	struct aconn *conns;	/* open connections (still reachable at
+				 * exit: the queue manager keeps idle ones) */
 } ag;
 
 /* ---------------------------------------------------------------- */
@@ -219,7 +222,7 @@ results_free(struct agent_results *res)
 /* agent_find's table; agent_program's programs are in the same order. */
 static const struct agent_def *const agents[] = {
 	&agent_discard, &agent_error, &agent_virtual, &agent_pipe,
-	&agent_lmtp,
+	&agent_lmtp, &agent_local,
 };
 
 const struct agent_def *
@@ -319,7 +322,7 @@ agent_busy(void)
 static const struct child_program programs[] = {
 	AGENT_PROGRAM("discard"), AGENT_PROGRAM("error"),
 	AGENT_PROGRAM("virtual"), AGENT_PROGRAM("pipe"),
-	AGENT_PROGRAM("lmtp"),
+	AGENT_PROGRAM("lmtp"), AGENT_PROGRAM("local"),
 };
 
 const struct child_program *
@@ -458,6 +461,12 @@ static void conn_process(struct aconn *q);
 static void
 conn_free(struct aconn *q)
 {
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else if (ag.conns == q)
+		ag.conns = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
 	if (q->state != ACONN_IDLE && ag.busy > 0)
 		ag.busy--;
 	if (q->msg_fd >= 0)
@@ -813,5 +822,9 @@ agent_serve_fd(const struct agent_def *def, struct agent_ctx *a,
 	if (q->rev == NULL || q->wev == NULL)
 		log_fatal("cannot create connection events");
 	event_add(q->rev, NULL);
+	q->next = ag.conns;
+	if (ag.conns != NULL)
+		ag.conns->prev = q;
+	ag.conns = q;
 	ag.nconns++;
 }

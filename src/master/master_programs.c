@@ -12,6 +12,7 @@ static const struct program_def programs[] = {
 	{ "discard", PROGRAM_RUN, "discard delivery agent", MASTER_TYPE_UNIX },
 	{ "error", PROGRAM_RUN, "error delivery agent", MASTER_TYPE_UNIX },
 	{ "lmtp", PROGRAM_RUN, "LMTP delivery agent", MASTER_TYPE_UNIX },
+	{ "local", PROGRAM_RUN, "local delivery agent", MASTER_TYPE_UNIX },
 	{ "pipe", PROGRAM_RUN, "pipe delivery agent", MASTER_TYPE_UNIX },
 	{ "virtual", PROGRAM_RUN, "virtual mailbox delivery agent",
 	    MASTER_TYPE_UNIX },
@@ -32,7 +33,6 @@ static const struct program_def programs[] = {
 	{ "verify", PROGRAM_BUILTIN, "address verification cache", 0 },
 
 	{ "dnsblog", PROGRAM_LATER, "DNSBL logger for postscreen", 0 },
-	{ "local", PROGRAM_LATER, "local delivery agent", 0 },
 	{ "postscreen", PROGRAM_LATER, "postscreen", 0 },
 	{ "qmqpd", PROGRAM_LATER, "QMQP server", 0 },
 	{ "smtp", PROGRAM_LATER, "SMTP delivery agent", 0 },
@@ -49,6 +49,8 @@ static const struct program_def wrong_type[] = {
 	    "service", 0 },
 	{ "lmtp", PROGRAM_LATER, "LMTP delivery agent on a non-unix service",
 	    0 },
+	{ "local", PROGRAM_LATER, "local delivery agent on a non-unix "
+	    "service", 0 },
 	{ "pipe", PROGRAM_LATER, "pipe delivery agent on a non-unix service",
 	    0 },
 	{ "virtual", PROGRAM_LATER, "virtual mailbox delivery agent on a "

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
+#include "pickup.h"
 #include "qmgr.h"
 #include "queue_file.h"
 #include "queue_proto.h"
@@ -611,6 +612,7 @@ try_lock(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	qmgr_init(c);
+	pickup_init(c);		/* local submissions, where the qmgr runs */
 }
 
 static void

@@ -881,8 +881,8 @@ test_warn_quiet(void **state)
 	    "mynetwork = 127.0.0.0/8\n"
 	    "relayhost = [smart]\n"
 	    "biff = no\n"
-	    "dovecot_destination_recipient_limit = 1\n"
-	    "smtp-amavis_destination_recipient_limit = 1\n";
+	    "dovecot_destination_rate_delay = 1s\n"
+	    "smtp-amavis_destination_rate_delay = 1s\n";
 	const char *master =
 	    "dovecot unix - n n - - pipe\n"
 	    "smtp inet n - n - - smtpd -o relayhost=[a] -o typo_param=1\n";
@@ -901,9 +901,9 @@ test_warn_quiet(void **state)
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "relayhost"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "biff"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING,
-	    "dovecot_destination_recipient_limit"), 1);
+	    "dovecot_destination_rate_delay"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING,
-	    "smtp-amavis_destination_recipient_limit"), 1);
+	    "smtp-amavis_destination_rate_delay"), 1);
 	expect_diag(&dl, DIAG_WARNING, "typo_param", MASTER_PATH, 2);
 	config_free(&cf);
 	diag_list_deinit(&dl);
@@ -915,7 +915,8 @@ test_per_service(void **state)
 {
 	const char *text =
 	    "virtual_transport = dovecot\n"			/* 1 */
-	    "dovecot_destination_recipient_limit = 1\n";	/* 2 */
+	    "dovecot_destination_recipient_limit = 1\n"	/* 2 */
+	    "dovecot_destination_rate_delay = 1s\n";		/* 3 */
 	const char *master_with =
 	    "smtp inet n - n - - smtpd\n"
 	    "dovecot unix - n n - - pipe\n"
@@ -927,9 +928,12 @@ test_per_service(void **state)
 
 	cf = load_ok(text, master_with, 0, &dl);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "unknown"), 0);
-	expect_diag(&dl, DIAG_WARNING, "dovecot_destination_recipient_limit "
-	    "(destination_recipient_limit for service dovecot) is known but "
-	    "not implemented", MAIN_PATH, 2);
+	/* The queue manager honours the recipient limit: no warning. */
+	assert_int_equal(count_diags(&dl, DIAG_WARNING,
+	    "dovecot_destination_recipient_limit"), 0);
+	expect_diag(&dl, DIAG_WARNING, "dovecot_destination_rate_delay "
+	    "(destination_rate_delay for service dovecot) is known but "
+	    "not implemented", MAIN_PATH, 3);
 	assert_string_equal(config_raw(config_main(cf),
 	    "dovecot_destination_recipient_limit", NULL), "1");
 	config_free(&cf);

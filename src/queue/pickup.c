@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pickup - local submissions from maildrop/; see pickup.h.
+ *
+ * Runs in the queue process (mail_owner, current directory or chroot at
+ * queue_directory, so paths are relative).  mail_owner owns maildrop/
+ * and may therefore read every complete file (mode 0444) and remove or
+ * move any entry despite the sticky bit.  Everything in a file is
+ * untrusted: the submitter is the owner the kernel recorded, and only
+ * root and mail_owner may choose the sender.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "maildrop.h"
+#include "pickup.h"
+#include "qmgr.h"
+#include "queue_file.h"
+#include "queue_proto.h"
+#include "queue_service.h"
+#include "sendmail.h"
+#include "xalloc.h"
+
+/* Files converted in one turn of the event loop; more wait for the
+ * next turn, so that deliveries and smtpd commits go on meanwhile. */
+#define PICKUP_BATCH 100
+/* Names read from maildrop/ in one scan. */
+#define PICKUP_SCAN_MAX 10000
+
+/* ------------------------------------------------------------------ */
+/* Checking and converting one file (no I/O)                          */
+
+void
+pickup_msg_deinit(struct pickup_msg *m)
+{
+	queue_envelope_deinit(&m->env);
+	buf_deinit(&m->content);
+	free(m->ignored_sender);
+	m->ignored_sender = NULL;
+}
+
+size_t
+pickup_max_file_bytes(uint64_t limit)
+{
+	uint64_t max;
+
+	if (limit == 0 || limit > ((uint64_t)1 << 31))
+		limit = (uint64_t)1 << 31;
+	/* The message, its 'D' record headers, the envelope. */
+	max = limit + (limit / QUEUE_DATA_RECORD_MAX_BYTES + 1) * 5 +
+	    PICKUP_ENVELOPE_MAX_BYTES + MAILDROP_HEADER_MAX_BYTES + 5;
+	return (size_t)max;
+}
+
+/* refused_record - the first record a maildrop file may not have. */
+static const char *
+refused_record(const struct queue_envelope *e)
+{
+	if (e->sasl_user != NULL)
+		return "'W' (SASL user)";
+	if (e->tls != NULL)
+		return "'K' (TLS)";
+	if (e->size != NULL)
+		return "'z' (SIZE)";
+	if (e->body != NULL)
+		return "'B' (BODY)";
+	if (e->smtputf8)
+		return "'U' (SMTPUTF8)";
+	for (size_t i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].orcpt != NULL)
+			return "'O' (ORCPT)";
+	if (e->filter != NULL)
+		return "'F' (content filter)";
+	if (e->hold != NULL)
+		return "'Q' (hold)";
+	if (e->redirect != NULL)
+		return "'J' (redirect)";
+	if (e->nbccs > 0)
+		return "'b' (BCC)";
+	return NULL;
+}
+
+static bool
+has_8bit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* envid_ok - RFC 3461 4.4: 1 to 100 printable US-ASCII characters. */
+static bool
+envid_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SENDMAIL_ENVID_MAX_BYTES)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126)
+			return false;
+	return true;
+}
+
+static int
+bad(char *why, size_t whysz, const char *fmt, ...) ATTR_FORMAT(3, 4);
+
+static int
+bad(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+pickup_convert(const char *data, size_t len, uid_t owner_uid,
+    const char *id, const struct pickup_params *p, struct pickup_msg *m,
+    char *why, size_t whysz)
+{
+	struct queue_envelope fe;
+	struct buf body;
+	const char *err = NULL;
+	char arrival[48], date[SENDMAIL_DATE_BYTES];
+	bool utf8 = false;
+	long hl;
+	int ret = -1;
+
+	memset(m, 0, sizeof(*m));
+	memset(&fe, 0, sizeof(fe));
+	buf_init(&m->content, pickup_max_file_bytes(p->message_size_limit));
+	buf_init(&body, pickup_max_file_bytes(p->message_size_limit));
+	hl = maildrop_header_parse((const unsigned char *)data, len, &m->uid,
+	    m->login, &err);
+	if (hl < 0) {
+		bad(why, whysz, "%s", err);
+		goto out;
+	}
+	if (m->uid != owner_uid) {
+		bad(why, whysz, "the maildrop header names uid %lu, but the "
+		    "file belongs to uid %lu", (unsigned long)m->uid,
+		    (unsigned long)owner_uid);
+		goto out;
+	}
+	m->trusted = owner_uid == 0 || owner_uid == p->mail_owner_uid;
+	if (queue_file_parse(data + hl, len - (size_t)hl, &fe, &body,
+	    &err) < 0) {
+		bad(why, whysz, "not a valid queue file: %s", err);
+		goto out;
+	}
+	if (strcmp(fe.protocol, "maildrop") != 0) {
+		bad(why, whysz, "protocol record 'P' is not \"maildrop\"");
+		goto out;
+	}
+	if ((err = refused_record(&fe)) != NULL) {
+		bad(why, whysz, "record %s is not allowed in a maildrop file",
+		    err);
+		goto out;
+	}
+	if (fe.envid != NULL && !envid_ok(fe.envid)) {
+		bad(why, whysz, "the envelope ID is not 1 to %d printable "
+		    "characters", SENDMAIL_ENVID_MAX_BYTES);
+		goto out;
+	}
+	if (fe.nrcpts > SENDMAIL_RCPTS_MAX) {
+		bad(why, whysz, "%zu recipients, more than %d", fe.nrcpts,
+		    SENDMAIL_RCPTS_MAX);
+		goto out;
+	}
+	if (p->message_size_limit != 0 &&
+	    fe.content_size > p->message_size_limit) {
+		bad(why, whysz, "the message has %llu bytes, more than "
+		    "message_size_limit (%llu)",
+		    (unsigned long long)fe.content_size,
+		    (unsigned long long)p->message_size_limit);
+		goto out;
+	}
+
+	/* The sender: the file's only from a trusted submitter. */
+	if (m->trusted) {
+		m->env.sender = sendmail_canon_address(fe.sender, p->myorigin,
+		    true, &err);
+		if (m->env.sender == NULL) {
+			bad(why, whysz, "sender: %s", err);
+			goto out;
+		}
+	} else {
+		m->env.sender = xasprintf("%s@%s", m->login, p->myorigin);
+		if (strcmp(fe.sender, m->env.sender) != 0)
+			m->ignored_sender = xstrdup(fe.sender);
+	}
+	utf8 |= has_8bit(m->env.sender, strlen(m->env.sender));
+	for (size_t i = 0; i < fe.nrcpts; i++) {
+		char *a = sendmail_canon_address(fe.rcpts[i].addr, p->myorigin,
+		    false, &err);
+
+		if (a == NULL) {
+			bad(why, whysz, "recipient %zu: %s", i + 1, err);
+			goto out;
+		}
+		utf8 |= has_8bit(a, strlen(a));
+		queue_envelope_add_rcpt(&m->env, a, fe.rcpts[i].notify, NULL);
+		free(a);
+	}
+
+	snprintf(arrival, sizeof(arrival), "%lld.000000", (long long)p->now);
+	m->env.id = xstrdup(id);
+	m->env.arrival = xstrdup(arrival);
+	m->env.client_name = xstrdup("localhost");
+	m->env.client_addr = xstrdup("127.0.0.1");
+	m->env.helo = xstrdup("");
+	m->env.protocol = xstrdup("local");
+	m->env.service = xstrdup("pickup");
+	m->env.smtputf8 = utf8;
+	if (has_8bit(body.data, body.len))
+		m->env.body = xstrdup("8BITMIME");
+	m->env.ret = fe.ret != NULL ? xstrdup(fe.ret) : NULL;
+	m->env.envid = fe.envid != NULL ? xstrdup(fe.envid) : NULL;
+
+	/* RFC 5321 4.4 trace field first, then the message with CRLF
+	 * line ends (a bare LF becomes CRLF; the last line gets one). */
+	sendmail_date(date, p->now, true);
+	if (buf_appendf(&m->content, "Received: by %s (%s, from userid %lu)"
+	    "\r\n\tid %s; %s\r\n", p->myhostname, p->mail_name,
+	    (unsigned long)owner_uid, id, date) < 0)
+		goto toolarge;
+	for (size_t i = 0, start = 0; i <= body.len; i++) {
+		if (i < body.len && body.data[i] != '\n')
+			continue;
+		if (i == body.len) {
+			if (start < i && (buf_append(&m->content, body.data +
+			    start, i - start) < 0 ||
+			    buf_append(&m->content, "\r\n", 2) < 0))
+				goto toolarge;
+			break;
+		}
+		if (buf_append(&m->content, body.data + start, i - start) < 0 ||
+		    ((i == 0 || body.data[i - 1] != '\r') &&
+		    buf_append_c(&m->content, '\r') < 0) ||
+		    buf_append_c(&m->content, '\n') < 0)
+			goto toolarge;
+		start = i + 1;
+	}
+	ret = 0;
+	goto out;
+toolarge:
+	bad(why, whysz, "the message is too large");
+out:
+	queue_envelope_deinit(&fe);
+	buf_deinit(&body);
+	if (ret < 0)
+		pickup_msg_deinit(m);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The maildrop directory                                             */
+
+static struct {
+	struct child *c;
+	struct event_base *base;
+	int dirfd;		/* maildrop/, -1 until it opens */
+	int ino_fd;
+	struct event *ino_ev;
+	struct event *tick_ev;
+	struct event *run_ev;
+	struct pickup_params p;
+	size_t max_file;
+	bool warned_dir;
+} pk = { .dirfd = -1, .ino_fd = -1 };
+
+/* open_dir - maildrop/, and its inotify watch.  0 or -1 (logged once). */
+static int
+open_dir(void)
+{
+	if (pk.dirfd >= 0)
+		return 0;
+	pk.dirfd = open(MAILDROP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (pk.dirfd < 0) {
+		if (!pk.warned_dir)
+			log_warning("cannot open %s: %s: local submissions "
+			    "(sendmail) are not picked up until it exists",
+			    MAILDROP_DIR, strerror(errno));
+		pk.warned_dir = true;
+		return -1;
+	}
+	if (pk.ino_fd >= 0 && inotify_add_watch(pk.ino_fd, MAILDROP_DIR,
+	    IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
+		log_warning("inotify on %s: %s (scanning it every %d s)",
+		    MAILDROP_DIR, strerror(errno), PICKUP_RESCAN_SECONDS);
+	return 0;
+}
+
+/* pid_bits - the process id field (low 12 bits) of a queue ID. */
+static unsigned
+pid_bits(const char *id)
+{
+	static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	unsigned v = 0;
+
+	for (size_t i = QUEUE_ID_LEN - 3; i < QUEUE_ID_LEN; i++)
+		v = v << 5 | (unsigned)(strchr(alphabet, id[i]) - alphabet);
+	return v & 0xfff;
+}
+
+/*
+ * choose_id - the maildrop name when it can be the queue ID (so that
+ * `sendmail -v` printed the ID the logs show): not made with this
+ * process's pid bits (which this process's own IDs carry) and not in
+ * use in any queue directory.  Else a new ID.
+ */
+static void
+choose_id(const char *name, char id[QUEUE_ID_LEN + 1])
+{
+	static const char *const dirs[] = {
+		QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR, QUEUE_HOLD_DIR,
+		QUEUE_CORRUPT_DIR, QUEUE_STATUS_DIR,
+	};
+	bool ok = queue_id_is_valid(name) &&
+	    pid_bits(name) != ((unsigned)getpid() & 0xfff);
+
+	for (size_t i = 0; ok && i < N_ELEMENTS(dirs); i++) {
+		char path[64];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		if (lstat(path, &st) == 0 || errno != ENOENT)
+			ok = false;
+	}
+	if (ok)
+		memcpy(id, name, QUEUE_ID_LEN + 1);
+	else
+		queue_service_new_id(id);
+}
+
+/*
+ * aside - move maildrop/name to corrupt/maildrop.NAME and say why; a
+ * file that cannot be moved is removed (it would be tried forever).
+ */
+static void
+aside(const char *name, uid_t uid, const char *why)
+{
+	char shown[64], dst[96], id[QUEUE_ID_LEN + 1];
+	int r;
+
+	log_escape(shown, sizeof(shown), name, strlen(name), 40);
+	if (maildrop_name_valid(name))
+		snprintf(id, sizeof(id), "%s", name);
+	else
+		queue_service_new_id(id);
+	snprintf(dst, sizeof(dst), "%s/maildrop.%s", QUEUE_CORRUPT_DIR, id);
+	r = renameat2(pk.dirfd, name, AT_FDCWD, dst, RENAME_NOREPLACE);
+	if (r < 0 && errno == EEXIST) {
+		queue_service_new_id(id);
+		snprintf(dst, sizeof(dst), "%s/maildrop.%s", QUEUE_CORRUPT_DIR,
+		    id);
+		r = renameat2(pk.dirfd, name, AT_FDCWD, dst, RENAME_NOREPLACE);
+	}
+	if (r < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return;		/* gone meanwhile */
+		log_error("maildrop file %s from uid %lu: %s; cannot move it "
+		    "to %s (%s), removed it", shown, (unsigned long)uid, why,
+		    dst, strerror(e));
+		if (unlinkat(pk.dirfd, name, 0) < 0)
+			(void)unlinkat(pk.dirfd, name, AT_REMOVEDIR);
+		return;
+	}
+	log_warning("maildrop file %s from uid %lu moved to %s: %s", shown,
+	    (unsigned long)uid, dst, why);
+}
+
+/*
+ * commit - write m as incoming/ID: tmp/ID.PID, fdatasync, link (never
+ * replacing a queued message), fsync incoming/; as the queue manager
+ * writes its notices.  0, or -1 with errno.
+ */
+static int
+commit(const struct pickup_msg *m, const char *id)
+{
+	struct queue_writer w;
+	char tmp[64], dst[64];
+	int fd, dfd, r = 0, e = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, id,
+	    (long)getpid());
+	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, id);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return -1;
+	queue_writer_init(&w, fd);
+	if (queue_writer_envelope(&w, &m->env) < 0 ||
+	    queue_writer_content(&w, m->content.data, m->content.len) < 0 ||
+	    queue_writer_finish(&w) < 0)
+		r = -1;
+	queue_writer_deinit(&w);
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -1;
+	if (r == 0 && link(tmp, dst) < 0)
+		r = -1;
+	e = errno;
+	(void)unlink(tmp);
+	close(fd);
+	if (r < 0) {
+		errno = e;
+		return -1;
+	}
+	dfd = open(QUEUE_INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		(void)unlink(dst);
+		errno = e;
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* read_file - the whole file fd of size bytes (it must not change). */
+static char *
+read_file(int fd, size_t size, const char **why_r)
+{
+	char *data = xmalloc(size + 1);
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t r = read(fd, data + got, size + 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*why_r = strerror(errno);
+			free(data);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got > size) {
+			*why_r = "the file grew while it was read";
+			free(data);
+			return NULL;
+		}
+	}
+	if (got != size) {
+		*why_r = "the file shrank while it was read";
+		free(data);
+		return NULL;
+	}
+	return data;
+}
+
+/*
+ * pickup_one - one entry of maildrop/.  Returns true when it was dealt
+ * with (queued or moved aside), false when it was left (still being
+ * written, gone, or a temporary failure: tried again later).
+ */
+static bool
+pickup_one(const char *name)
+{
+	struct pickup_msg m;
+	struct stat lst, st;
+	char why[512], id[QUEUE_ID_LEN + 1];
+	const char *err = NULL;
+	char *data;
+	int fd;
+
+	if (fstatat(pk.dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (!maildrop_name_valid(name)) {
+		aside(name, lst.st_uid, "its name is not one the sendmail "
+		    "command gives");
+		return true;
+	}
+	if (!S_ISREG(lst.st_mode)) {
+		aside(name, lst.st_uid, "not a regular file");
+		return true;
+	}
+	if ((lst.st_mode & 0444) == 0) {
+		/* Being written (MAILDROP_MODE_WRITING). */
+		if (time(NULL) - lst.st_mtime <= PICKUP_ABANDONED_SECONDS)
+			return false;
+		aside(name, lst.st_uid, "left unfinished for more than an "
+		    "hour (its writer stopped)");
+		return true;
+	}
+	if ((lst.st_mode & 07777) != MAILDROP_MODE_READY) {
+		snprintf(why, sizeof(why), "mode %04o, not %04o",
+		    (unsigned)(lst.st_mode & 07777), MAILDROP_MODE_READY);
+		aside(name, lst.st_uid, why);
+		return true;
+	}
+	fd = openat(pk.dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return false;
+		snprintf(why, sizeof(why), "cannot open it: %s",
+		    strerror(errno));
+		aside(name, lst.st_uid, why);
+		return true;
+	}
+	if (fstat(fd, &st) < 0 || st.st_dev != lst.st_dev ||
+	    st.st_ino != lst.st_ino) {
+		close(fd);
+		return false;	/* replaced meanwhile: the next scan */
+	}
+	if (st.st_nlink != 1) {
+		close(fd);
+		snprintf(why, sizeof(why), "it has %lu hard links",
+		    (unsigned long)st.st_nlink);
+		aside(name, st.st_uid, why);
+		return true;
+	}
+	if ((uint64_t)st.st_size > pk.max_file) {
+		close(fd);
+		snprintf(why, sizeof(why), "%lld bytes, more than "
+		    "message_size_limit allows", (long long)st.st_size);
+		aside(name, st.st_uid, why);
+		return true;
+	}
+	data = read_file(fd, (size_t)st.st_size, &err);
+	close(fd);
+	if (data == NULL) {
+		snprintf(why, sizeof(why), "cannot read it: %s", err);
+		aside(name, st.st_uid, why);
+		return true;
+	}
+	choose_id(name, id);
+	pk.p.now = time(NULL);
+	if (pickup_convert(data, (size_t)st.st_size, st.st_uid, id, &pk.p,
+	    &m, why, sizeof(why)) < 0) {
+		free(data);
+		aside(name, st.st_uid, why);
+		return true;
+	}
+	free(data);
+	if (commit(&m, id) < 0) {
+		log_warning("maildrop file %s from uid %lu: cannot queue it "
+		    "now: %s; trying again later", name,
+		    (unsigned long)st.st_uid, strerror(errno));
+		pickup_msg_deinit(&m);
+		return false;
+	}
+	if (unlinkat(pk.dirfd, name, 0) < 0)
+		log_error("%s: queued, but cannot remove %s/%s: %s (it will be "
+		    "queued again)", id, MAILDROP_DIR, name, strerror(errno));
+	if (m.ignored_sender != NULL) {
+		char shown[300];
+
+		log_escape(shown, sizeof(shown), m.ignored_sender,
+		    strlen(m.ignored_sender), 256);
+		log_info("%s: uid=%lu from=<%s> (sender <%s> not honoured: "
+		    "only root and mail_owner may choose the sender)", id,
+		    (unsigned long)m.uid, m.env.sender, shown);
+	} else {
+		log_info("%s: uid=%lu from=<%s>", id, (unsigned long)m.uid,
+		    m.env.sender);
+	}
+	if (strcmp(id, name) != 0)
+		log_info("%s: picked up from %s/%s", id, MAILDROP_DIR, name);
+	pickup_msg_deinit(&m);
+	qmgr_committed(id);
+	return true;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* on_run - scan maildrop/ and pick up what is complete. */
+static void
+on_run(evutil_socket_t fd, short what, void *arg)
+{
+	char **names = NULL;
+	size_t n = 0, done = 0, i;
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if (child_draining(pk.c) || open_dir() < 0)
+		return;
+	dfd = dup(pk.dirfd);
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		log_error("cannot read %s: %s", MAILDROP_DIR, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	rewinddir(d);
+	while (n < PICKUP_SCAN_MAX && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 0; i < n && done < PICKUP_BATCH; i++)
+		if (pickup_one(names[i]))
+			done++;
+	/* More than a batch: go on after the loop had its turn. */
+	if (i < n || n == PICKUP_SCAN_MAX)
+		event_active(pk.run_ev, 0, 0);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* on_inotify - something changed in maildrop/: drain, then scan. */
+static void
+on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	char evbuf[4096] __attribute__((aligned(__alignof__(
+	    struct inotify_event))));
+
+	while (read(pk.ino_fd, evbuf, sizeof(evbuf)) > 0)
+		;
+	event_active(pk.run_ev, 0, 0);
+}
+
+void
+pickup_init(struct child *c)
+{
+	const struct config_view *v = child_view(c);
+	struct timeval tv = { PICKUP_RESCAN_SECONDS, 0 };
+
+	pk.c = c;
+	pk.base = child_event_base(c);
+	pk.p.myhostname = config_str(v, P_myhostname);
+	pk.p.myorigin = config_str(v, P_myorigin);
+	pk.p.mail_name = config_str(v, P_mail_name);
+	pk.p.message_size_limit = config_size(v, P_message_size_limit);
+	pk.p.mail_owner_uid = geteuid();
+	pk.max_file = pickup_max_file_bytes(pk.p.message_size_limit);
+	pk.run_ev = event_new(pk.base, -1, 0, on_run, NULL);
+	pk.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (pk.ino_fd < 0) {
+		log_warning("inotify: %s (scanning %s every second)",
+		    strerror(errno), MAILDROP_DIR);
+		tv.tv_sec = 1;
+	} else {
+		pk.ino_ev = event_new(pk.base, pk.ino_fd, EV_READ | EV_PERSIST,
+		    on_inotify, NULL);
+		event_add(pk.ino_ev, NULL);
+	}
+	pk.tick_ev = event_new(pk.base, -1, EV_PERSIST, on_run, NULL);
+	event_add(pk.tick_ev, &tv);
+	(void)open_dir();
+	event_active(pk.run_ev, 0, 0);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pickup - local submissions, in the queue process.
+ *
+ * The sendmail command (src/cli/cmd_sendmail.c) leaves each message as
+ * a file in $queue_directory/maildrop (maildrop.h: a maildrop header
+ * naming the submitter's uid and login, then a queue file).  pickup
+ * takes every complete file (mode 0444), treats it as untrusted input
+ * and turns it into a normal queue file in incoming/:
+ *
+ *   - the submitter is the file's owner (fstat), which must be the uid
+ *     of the maildrop header; root and mail_owner are trusted;
+ *   - the whole file is parsed (queue_file_parse) and checked: protocol
+ *     "maildrop", only the records sendmail writes (no content filter,
+ *     hold, redirect, BCC, ORCPT, SASL or TLS records), at most
+ *     SENDMAIL_RCPTS_MAX recipients, each a valid address (@$myorigin
+ *     added to a bare name), the message within message_size_limit;
+ *   - the envelope is rebuilt: protocol "local", client "localhost"
+ *     [127.0.0.1], service "pickup", the sender of the file only for a
+ *     trusted submitter, else LOGIN@$myorigin; a Received: header
+ *     "by $myhostname ($mail_name, from userid UID)" goes first; line
+ *     ends become CRLF;
+ *   - the queue file is written, fdatasync'ed, linked into incoming/
+ *     and the directory fsync'ed (as the queue manager's notices are),
+ *     then the maildrop file is removed and the queue manager told.
+ *
+ * A file that fails a check goes to corrupt/maildrop.NAME with a log
+ * line naming its uid and the reason; one still being written (no read
+ * permission) is left alone, unless it was abandoned more than
+ * PICKUP_ABANDONED_SECONDS ago.  Runs only where the queue manager
+ * runs, on the queue process's event loop: inotify on maildrop/, and a
+ * rescan every PICKUP_RESCAN_SECONDS (every second without inotify).
+ */
+#ifndef OSTIA_PICKUP_H
+#define OSTIA_PICKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+#include "maildrop.h"
+#include "queue_file.h"
+
+#define PICKUP_RESCAN_SECONDS 10
+#define PICKUP_ABANDONED_SECONDS 3600
+/* Envelope bytes a maildrop file may have beside the message. */
+#define PICKUP_ENVELOPE_MAX_BYTES (4 * 1024 * 1024)
+
+struct child;
+
+/* Start watching maildrop/ (the queue process, once the queue manager
+ * runs). */
+void pickup_init(struct child *c);
+
+/* What pickup_convert() needs from the configuration. */
+struct pickup_params {
+	const char *myhostname;
+	const char *myorigin;
+	const char *mail_name;
+	uint64_t message_size_limit;	/* 0: none */
+	uid_t mail_owner_uid;		/* trusted, like root */
+	time_t now;
+};
+
+struct pickup_msg {
+	uid_t uid;
+	char login[MAILDROP_LOGIN_MAX_BYTES + 1];
+	bool trusted;
+	struct queue_envelope env;	/* the new envelope, strings owned */
+	struct buf content;		/* Received: + the message, CRLF */
+	char *ignored_sender;		/* the file's sender when it was not
+					 * honoured (untrusted), else NULL */
+};
+
+/*
+ * Check the maildrop file data (len bytes) owned by owner_uid and build
+ * the queue file of queue ID id from it.  Returns 0 with m filled (free
+ * with pickup_msg_deinit), or -1 with why (plain words for the log) and
+ * m empty.
+ */
+int pickup_convert(const char *data, size_t len, uid_t owner_uid,
+    const char *id, const struct pickup_params *p, struct pickup_msg *m,
+    char *why, size_t whysz);
+void pickup_msg_deinit(struct pickup_msg *m);
+
+/* Largest maildrop file read for a message_size_limit (0: none). */
+size_t pickup_max_file_bytes(uint64_t message_size_limit);
+
+#endif

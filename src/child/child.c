@@ -294,7 +294,7 @@ find_program(const char *command)
 		command = slash + 1;
 	if (strcmp(command, "smtpd") == 0)
 		return &smtpd_program;
-	/* Delivery agents: virtual, lmtp, pipe, discard, error. */
+	/* Delivery agents: virtual, lmtp, pipe, local, discard, error. */
 	if (agent_find(command) != NULL)
 		return agent_program(agent_find(command));
 	return NULL;

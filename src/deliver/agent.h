@@ -3,8 +3,8 @@
  * agent - the framework every delivery agent runs in.
  *
  * A delivery agent is a master.cf service of type unix whose command is
- * one of the agents below (virtual, lmtp, pipe, discard, error, local).  The
- * master starts its processes in the child skeleton (child.h) with the
+ * one of the agents below (virtual, lmtp, pipe, discard, error, local).
+ * The master starts its processes in the child skeleton (child.h) with the
  * socket $queue_directory/private/NAME; the queue manager connects there
  * and sends requests (deliver_proto.h).  The framework reads a request
  * and its recipients, opens the message from the queue file descriptor

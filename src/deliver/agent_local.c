@@ -349,8 +349,9 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	{
 		long long t = config_time(v, P_command_time_limit);
 
-		st->timeout = t > 0 && t < LOCAL_WORKER_TIME_MAX - 10 ?
-		    (unsigned)t : LOCAL_DEFAULT_TIME_LIMIT;
+		st->timeout = t <= 0 ? LOCAL_DEFAULT_TIME_LIMIT :
+		    t > LOCAL_WORKER_TIME_MAX - 10 ?
+		    LOCAL_WORKER_TIME_MAX - 10 : (unsigned)t;
 	}
 	st->sp = local_spawner_start(*uid_r, &err);
 	if (st->sp == NULL) {
@@ -1179,6 +1180,9 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 		    "aliases is not supported yet (%s gives %s)",
 		    x.v[k].address, x.v[k].target);
 	}
+	if (!x.stop && x.n == 0)
+		x_stop(&x, "4.3.5", "the aliases of %s give no destinations "
+		    "(empty :include: files?)", addr);
 	if (x.stop) {
 		agent_set_result(res, i, DELIVER_DEFER, x.dsn, NULL, "%s",
 		    x.why);

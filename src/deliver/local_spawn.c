@@ -537,8 +537,10 @@ worker_start(int helper_sock, int sock, const struct spawn_req *req,
 
 /*
  * close_inherited - the child skeleton's descriptors the helper must
- * not keep: the control socket to the master and the listening sockets
- * (the syslog socket, if any, stays).
+ * not keep: the control socket to the master (a stream socket at
+ * CHILD_CTL_FD) and the listening sockets.  Nothing else: the log
+ * descriptor or the syslog socket stay open (closing one would let a
+ * descriptor received later take its number and get log lines).
  */
 static void
 close_inherited(int keep)
@@ -549,8 +551,14 @@ close_inherited(int keep)
 
 		if (fd == keep)
 			continue;
-		if (fd == CHILD_CTL_FD || (getsockopt(fd, SOL_SOCKET,
-		    SO_ACCEPTCONN, &v, &vl) == 0 && v != 0))
+		if (fd == CHILD_CTL_FD && getsockopt(fd, SOL_SOCKET, SO_TYPE,
+		    &v, &vl) == 0 && v == SOCK_STREAM) {
+			(void)close(fd);
+			continue;
+		}
+		vl = sizeof(v);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) == 0 &&
+		    v != 0)
 			(void)close(fd);
 	}
 }
@@ -831,8 +839,9 @@ local_spawn_run(struct local_spawner *s, const struct local_creds *c,
 		return -1;
 	}
 	if (send_with_fd(jv[0], b.data, b.len, content_fd) < 0) {
-		set_r(r, DELIVER_DEFER, "4.3.0", "the delivery process did "
-		    "not start (%s; see the log)", strerror(errno));
+		set_r(r, DELIVER_DEFER, "4.3.0", "the delivery process ended "
+		    "without a result (it did not take the job: %s; see the "
+		    "log)", strerror(errno));
 		close(jv[0]);
 		buf_deinit(&b);
 		return 0;
@@ -855,6 +864,8 @@ local_spawn_run(struct local_spawner *s, const struct local_creds *c,
 		break;
 	}
 	n = recv_with_fd(jv[0], &wr, sizeof(wr), &fd);
+	if (n < 0 && errno != EMSGSIZE)
+		n = 0;	/* ECONNRESET: it went away with the job unread */
 	close(jv[0]);
 	if (fd >= 0)
 		close(fd);

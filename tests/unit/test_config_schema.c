@@ -510,6 +510,15 @@ test_statuses(void **state)
 		"proxy_interfaces",
 		/* Queue manager and delivery agents (issue 8). */
 		"delay_warning_time",
+		/* The local delivery agent (issue 8). */
+		"home_mailbox",
+		"mail_spool_directory",
+		"mailbox_command",
+		"allow_mail_to_commands",
+		"allow_mail_to_files",
+		"default_privs",
+		"mailbox_size_limit",
+		"enable_original_recipient",
 		"minimal_backoff_time",
 		"maximal_backoff_time",
 		"queue_run_delay",

@@ -89,6 +89,9 @@ static const struct {
 	{ "virtual", MASTER_TYPE_UNIX, PROGRAM_RUN, "virtual" },
 	{ "error", MASTER_TYPE_UNIX, PROGRAM_RUN, "error" },
 	{ "discard", MASTER_TYPE_UNIX, PROGRAM_RUN, "discard" },
+	{ "local", MASTER_TYPE_UNIX, PROGRAM_RUN, "local delivery" },
+	{ "/usr/lib/postfix/sbin/local", MASTER_TYPE_UNIX, PROGRAM_RUN,
+	    "local delivery" },
 	{ "/usr/lib/postfix/sbin/lmtp", MASTER_TYPE_UNIX, PROGRAM_RUN,
 	    "LMTP" },
 	{ "pipe", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
@@ -96,9 +99,9 @@ static const struct {
 	{ "virtual", MASTER_TYPE_UNIX_DGRAM, PROGRAM_LATER, "non-unix" },
 	{ "error", MASTER_TYPE_PASS, PROGRAM_LATER, "non-unix" },
 	{ "discard", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
+	{ "local", MASTER_TYPE_FIFO, PROGRAM_LATER, "non-unix" },
 	/* Known programs that Ostia does not have yet. */
 	{ "smtp", MASTER_TYPE_UNIX, PROGRAM_LATER, "SMTP delivery" },
-	{ "local", MASTER_TYPE_UNIX, PROGRAM_LATER, "local delivery" },
 	{ "postscreen", MASTER_TYPE_INET, PROGRAM_LATER, "postscreen" },
 	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_LATER, "DNSBL" },
 	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_LATER, "TLS proxy" },
@@ -335,10 +338,10 @@ test_check_seed(void **state)
 	}
 	assert_int_equal(dl.n - before, later + unknown);
 	/* smtp, smtps, submission and 127.0.0.1:10025 (smtpd); error (as
-	 * error, retry), discard, virtual, lmtp, pipe (as dovecot). */
-	assert_int_equal(run, 10);
-	/* smtp (as smtp, relay, smtp-amavis), local. */
-	assert_int_equal(later, 4);
+	 * error, retry), discard, virtual, lmtp, pipe (as dovecot), local. */
+	assert_int_equal(run, 11);
+	/* smtp (as smtp, relay, smtp-amavis). */
+	assert_int_equal(later, 3);
 	assert_int_equal(unknown, 0);
 	diag_list_deinit(&dl);
 	master_cf_free(&cf);

@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: MIT
+"""The local delivery agent: mail for mydestination users.
+
+smtpd accepts mail for LOCAL_DOMAIN (local_recipient_maps empty), the
+queue manager hands it to the `local` service, which delivers as the
+recipient's system user: into ~/Maildir/ (home_mailbox = Maildir/) or the
+mbox file mail_spool_directory/USER (From_ line, Return-Path:,
+X-Original-To:, Delivered-To:, ">From " quoting), through alias_maps to
+another user or to a command (run as default_privs, without a shell).
+The agent process itself runs as mail_owner and only its helper keeps
+root.  An unknown user bounces (5.1.1) and the sender gets the notice.
+The parts that need other users run as root only (skipped otherwise).
+"""
+
+import os
+import re
+import stat
+
+from conftest import LOCAL_DOMAIN, LOCAL_USERS
+from delivery_e2e import (SENDER, agent_log_re, header_block, make_message,
+                          maildir_files, proc_ids, read_bytes, service_pids,
+                          token, wait_services_ready)
+from ostia_harness import wait_until
+
+U1, U2 = LOCAL_USERS
+A1 = "%s@%s" % (U1, LOCAL_DOMAIN)
+A2 = "%s@%s" % (U2, LOCAL_DOMAIN)
+
+
+def wait_maildir(d, home, tok):
+    def found():
+        for p in maildir_files(os.path.join(home, "Maildir")):
+            try:
+                if tok.encode() in read_bytes(p):
+                    return p
+            except FileNotFoundError:
+                pass
+        return None
+    try:
+        return wait_until(found, 30, 0.1, "a message with %s in %s/Maildir"
+                          % (tok, home))
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, d.diag())) from None
+
+
+def test_maildir_in_home(local_delivery, local_users, clean_homes):
+    d = local_delivery()
+    d.params["home_mailbox"] = "Maildir/"
+    d.start()
+    pw = local_users[U1]
+    tok = token()
+    d.send(A1, make_message(tok, to=A1))
+    path = wait_maildir(d, pw.pw_dir, tok)
+    assert os.path.dirname(path) == os.path.join(pw.pw_dir, "Maildir",
+                                                 "new"), path
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid), \
+        "message file owned by %d:%d, expected the recipient %d:%d" % (
+            st.st_uid, st.st_gid, pw.pw_uid, pw.pw_gid)
+    data = read_bytes(path)
+    assert b"\r" not in data
+    head = header_block(data)
+    assert head[0] == ("Return-Path: <%s>" % SENDER).encode(), head[:4]
+    assert head[1] == ("X-Original-To: %s" % A1).encode(), head[:4]
+    assert head[2] == ("Delivered-To: %s" % A1).encode(), head[:4]
+    assert head[3].startswith(b"Received: "), head[:4]
+    d.wait_log(agent_log_re(A1, "sent", "delivered to maildir %s"
+                            % re.escape(os.path.join(pw.pw_dir,
+                                                     "Maildir/"))))
+    assert re.search(r"to=<%s>, relay=local," % re.escape(A1),
+                     d.o.log_text()), d.diag()
+
+
+def test_mbox_in_spool_and_privileges(local_delivery, local_users):
+    d = local_delivery()
+    d.start()
+    pw = local_users[U1]
+    tok = token()
+    body = ["Hello %s." % tok, "From the start of a line.", "bye"]
+    d.send(A1, make_message(tok, to=A1, body=body))
+    data = d.wait_file(d.mbox(U1), tok)
+    st = os.stat(d.mbox(U1))
+    assert stat.S_ISREG(st.st_mode)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (pw.pw_uid, 0o600), \
+        "mailbox owned by uid %d mode %o, expected %d 600" % (
+            st.st_uid, stat.S_IMODE(st.st_mode), pw.pw_uid)
+    lines = data.split(b"\n")
+    assert re.match(rb"From %s \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$"
+                    % re.escape(SENDER.encode()), lines[0]), lines[:2]
+    assert lines[1] == ("Return-Path: <%s>" % SENDER).encode(), lines[:4]
+    assert b"\n>From the start of a line.\n" in data, data
+    assert data.endswith(b"bye\n\n"), data[-40:]
+    assert not os.path.exists(d.mbox(U1) + ".lock")
+    d.wait_log(agent_log_re(A1, "sent", "delivered to mailbox"))
+    # The agent process runs as mail_owner; its helper (its child) is
+    # the only root process of the service.
+    wait_services_ready(d.o)
+    mail_owner = uid_of(d.user)
+    agents = service_pids(d.o, "local")
+    assert agents, d.diag()
+    for pid in agents:
+        ids = proc_ids(pid)
+        assert ids is not None and ids[:2] == (mail_owner, mail_owner), \
+            "local agent %d runs as %r, expected mail_owner %d" % (
+                pid, ids, mail_owner)
+        helpers = children_of(pid)
+        assert helpers, "local agent %d has no helper process" % pid
+        for h in helpers:
+            assert proc_ids(h)[:2] == (0, 0), (h, proc_ids(h))
+
+
+def uid_of(user):
+    import pwd
+    return pwd.getpwnam(user).pw_uid
+
+
+def children_of(pid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % name) as f:
+                text = f.read()
+        except OSError:
+            continue
+        m = re.search(r"^PPid:\s+(\d+)", text, re.M)
+        if m and int(m.group(1)) == pid:
+            out.append(int(name))
+    return out
+
+
+def test_alias_to_another_user(local_delivery, local_users):
+    d = local_delivery()
+    d.aliases = {"team": U2, "both": "%s, %s" % (U1, U2)}
+    d.start()
+    tok = token()
+    team = "team@" + LOCAL_DOMAIN
+    d.send(team, make_message(tok, to=team))
+    data = d.wait_file(d.mbox(U2), tok)
+    assert ("\nX-Original-To: %s\nDelivered-To: %s\n" % (team, A2)).encode() \
+        in data, data[:400]
+    assert os.stat(d.mbox(U2)).st_uid == local_users[U2].pw_uid
+    assert not os.path.exists(d.mbox(U1))
+    d.wait_log(agent_log_re(team, "sent", "delivered to mailbox"))
+    # One alias, two users: each mailbox once.
+    tok2 = token()
+    both = "both@" + LOCAL_DOMAIN
+    d.send(both, make_message(tok2, to=both))
+    d.wait_file(d.mbox(U1), tok2)
+    data = d.wait_file(d.mbox(U2), tok2)
+    assert data.count(("Message-ID: <%s@" % tok2).encode()) == 1, data
+    d.wait_log(agent_log_re(both, "sent", "delivered to 2 destinations"))
+
+
+def test_alias_command_writes_a_file(local_delivery, local_users):
+    import pwd
+    d = local_delivery()
+    out = os.path.join(d.out, "piped")
+    d.aliases = {"robot": "|/usr/bin/tee -a %s" % out,
+                 "shelly": "|/usr/bin/tee -a %s/x > /dev/null" % d.out}
+    d.start()
+    tok = token()
+    robot = "robot@" + LOCAL_DOMAIN
+    d.send(robot, make_message(tok, to=robot))
+    data = d.wait_file(out, tok)
+    assert data.startswith(("From %s " % SENDER).encode()), data[:100]
+    assert ("\nDelivered-To: %s\n" % robot).encode() in data, data[:400]
+    # Run as default_privs (nobody), never as root or mail_owner.
+    assert os.stat(out).st_uid == pwd.getpwnam("nobody").pw_uid
+    d.wait_log(agent_log_re(robot, "sent", "delivered to command: "
+                            "/usr/bin/tee"))
+    # A command that needs a shell is deferred with the reason.
+    shelly = "shelly@" + LOCAL_DOMAIN
+    d.send(shelly, make_message(token(), to=shelly))
+    d.wait_log(agent_log_re(shelly, "deferred", r".*holds the shell "
+                            r"character '>'"))
+    assert not os.path.exists(os.path.join(d.out, "x"))
+
+
+def test_unknown_user_bounces(local_delivery):
+    d = local_delivery()
+    d.start()
+    tok = token()
+    rcpt = "nosuchuser-%s@%s" % (tok[-6:], LOCAL_DOMAIN)
+    qid = d.send(rcpt, make_message(tok, to=rcpt))
+    d.wait_log(agent_log_re(rcpt, "bounced", r"unknown user: \"nosuchuser"))
+    dsn = d.wait_dsn(SENDER, containing=tok)
+    r = dsn.recipient(rcpt)
+    assert r.get("status") == "5.1.1", dsn.describe()
+    assert r.get("action") == "failed", dsn.describe()
+    assert "unknown user" in dsn.raw.decode("utf-8", "replace"), \
+        dsn.describe()
+    d.wait_queue_empty()
+    assert qid not in d.spool_ids()

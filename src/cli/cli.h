@@ -32,6 +32,8 @@ int cmd_map(struct cli *cli, int argc, char **argv);
 /* cmd_route.c: where addresses go (route.h); building alias_database. */
 int cmd_route(struct cli *cli, int argc, char **argv);
 int cmd_newaliases(struct cli *cli, int argc, char **argv);
+/* cmd_sendmail.c: sendmail, mailq, newaliases (argv[0] decides). */
+int cmd_sendmail(struct cli *cli, int argc, char **argv);
 /* cmd_account.c: the embedded account database (docs/accounts.md). */
 int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);

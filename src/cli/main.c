@@ -40,6 +40,8 @@ static const struct {
 	{ "route", cmd_route, "show where addresses go: class, transport, "
 	    "next hop, rewriting" },
 	{ "newaliases", cmd_newaliases, "build the alias_database files" },
+	{ "sendmail", cmd_sendmail, "submit a message from standard input "
+	    "(also as sendmail, mailq, newaliases)" },
 	{ "domain", cmd_domain, "add, list, delete mail domains (account "
 	    "database)" },
 	{ "user", cmd_user, "add, list, delete mailboxes; set passwords" },
@@ -76,6 +78,10 @@ usage(FILE *f)
 	    "unlisted, 2 error)\n"
 	    "  ostia newaliases                     build alias_database "
 	    "(FILE.lmdb)\n"
+	    "  ostia sendmail [-t] [-i] [-f SENDER] [-F NAME] [-N DSN] [-v] "
+	    "[RECIPIENT...]\n"
+	    "                                       submit standard input "
+	    "(exit status: sysexits)\n"
 	    "  ostia domain add|del|list|enable|disable [DOMAIN]\n"
 	    "  ostia user add ADDRESS [--name N] [--quota SIZE] [--scheme "
 	    "SHA512-CRYPT|ARGON2ID]\n"
@@ -127,6 +133,16 @@ main(int argc, char **argv)
 	cli.config_dir = getenv("OSTIA_CONFIG_DIR");
 	if (cli.config_dir == NULL || cli.config_dir[0] == '\0')
 		cli.config_dir = CONFIG_DEFAULT_DIR;
+	/* Run as sendmail, mailq or newaliases: sendmail's options. */
+	if (argc > 0 && argv[0] != NULL) {
+		const char *base = strrchr(argv[0], '/');
+
+		base = base != NULL ? base + 1 : argv[0];
+		if (strcmp(base, "sendmail") == 0 ||
+		    strcmp(base, "mailq") == 0 ||
+		    strcmp(base, "newaliases") == 0)
+			return cmd_sendmail(&cli, argc, argv);
+	}
 
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {

@@ -111,7 +111,7 @@ envid_valid(const char *s)
 	return true;
 }
 
-/* interval - "30m", "1h", "15": the -q argument of a daemon. */
+/* is_interval - "30m", "1h", "15": the -q argument of a daemon. */
 static bool
 is_interval(const char *s)
 {
@@ -208,12 +208,8 @@ sendmail_parse_args(int argc, char **argv, struct sendmail_opts *o,
 					o->mode = SENDMAIL_MODE_FLUSH;
 					o->flush_id = p + 1;
 				} else if (is_interval(p)) {
-					if (o->mode != SENDMAIL_MODE_DAEMON)
-						strv_add_take(&o->warnings,
-						    xasprintf("-q%s: the queue "
-						    "manager retries on its "
-						    "own (queue_run_delay); "
-						    "nothing to do", p));
+					/* A queue runner daemon. */
+					o->mode = SENDMAIL_MODE_DAEMON;
 				} else {
 					return fail(err, errsz, "-q%.100s: not "
 					    "-q, -qRsite, -qIqueueid or "

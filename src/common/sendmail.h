@@ -35,7 +35,7 @@ enum sendmail_mode {
 	SENDMAIL_MODE_NEWALIASES,	/* -bi, -I, newaliases */
 	SENDMAIL_MODE_FLUSH,		/* -q, -qRsite, -qIid */
 	SENDMAIL_MODE_SMTP,		/* -bs (not supported yet) */
-	SENDMAIL_MODE_DAEMON,		/* -bd, -q with an interval */
+	SENDMAIL_MODE_DAEMON,		/* -bd, -qINTERVAL (not supported) */
 	SENDMAIL_MODE_VERIFY,		/* -bv */
 };
 

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "lookup_proto.h"
 #include "lookup_tables.h"
+#include "maildrop.h"
 #include "master.h"
 #include "master_listen.h"
 #include "master_pid.h"
@@ -823,7 +824,7 @@ make_dirs(struct master *m, const struct config_view *v, char **error_r)
 	const char *q = config_str(v, P_queue_directory);
 	const char *d = config_str(v, P_data_directory);
 	uid_t ou = m->user.uid;
-	gid_t og = m->user.gid;
+	gid_t og = m->user.gid, dg = (gid_t)-1;
 	bool root = geteuid() == 0;
 	char *p;
 	int r;
@@ -859,6 +860,16 @@ make_dirs(struct master *m, const struct config_view *v, char **error_r)
 		if (r < 0)
 			return -1;
 	}
+	/* Local submissions (maildrop.h): the group may add files, not
+	 * read or list them; the sticky bit keeps them apart. */
+	if (root && privs_group_resolve(MAILDROP_GROUP, true, &dg,
+	    error_r) < 0)
+		return -1;
+	p = xasprintf("%s/%s", q, MAILDROP_DIR);
+	r = privs_ensure_dir(p, ou, dg, MAILDROP_DIR_MODE, error_r);
+	free(p);
+	if (r < 0)
+		return -1;
 	return privs_ensure_dir(d, ou, og, 0700, error_r);
 }
 

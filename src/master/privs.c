@@ -16,58 +16,139 @@
 #include "privs.h"
 #include "xalloc.h"
 
-/* run_useradd - create a system account; no shell between us and it. */
+/*
+ * run_tool - run /usr/sbin/TOOL (or /sbin/TOOL) with args (args[0] is
+ * the tool's name, NULL-terminated), without a shell and with a fixed
+ * environment; what names the account for the messages.  0 when it
+ * exits 0, else -1 with *error_r.
+ */
 static int
-run_useradd(const char *name, char **error_r)
+run_tool(const char *tool, char *const *args, const char *what,
+    char **error_r)
 {
-	static const char *const paths[] = {
-		"/usr/sbin/useradd", "/sbin/useradd",
-	};
-	const char *useradd = NULL;
+	char *paths[2];
+	const char *path = NULL;
 	int status;
 	pid_t pid;
 
-	for (size_t i = 0; i < N_ELEMENTS(paths); i++)
+	paths[0] = xasprintf("/usr/sbin/%s", tool);
+	paths[1] = xasprintf("/sbin/%s", tool);
+	for (size_t i = N_ELEMENTS(paths); i-- > 0;)
 		if (access(paths[i], X_OK) == 0)
-			useradd = paths[i];
-	if (useradd == NULL) {
-		*error_r = xasprintf("user %s does not exist and useradd was "
-		    "not found to create it; create it by hand", name);
-		return -1;
+			path = paths[i];
+	if (path == NULL) {
+		*error_r = xasprintf("%s does not exist and %s was not found "
+		    "to create it; create it by hand", what, tool);
+		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
 		*error_r = xasprintf("fork: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (pid == 0) {
-		char *const argv[] = {
-			UNCONST(useradd), UNCONST("--system"),
-			UNCONST("--user-group"), UNCONST("--no-create-home"),
-			UNCONST("--home-dir"), UNCONST("/nonexistent"),
-			UNCONST("--shell"), UNCONST("/usr/sbin/nologin"),
-			UNCONST("--comment"), UNCONST("Ostia mail system"),
-			UNCONST(name), NULL,
-		};
 		char *const envp[] = { UNCONST("PATH=/usr/sbin:/usr/bin:/sbin:/bin"),
 			NULL };
 
-		execve(useradd, argv, envp);
+		execve(path, args, envp);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			*error_r = xasprintf("waitpid: %s", strerror(errno));
-			return -1;
+			goto fail;
 		}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		*error_r = xasprintf("%s could not create user %s (exit "
-		    "status %d)", useradd, name,
-		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		*error_r = xasprintf("%s could not create %s (exit status %d)",
+		    path, what, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		goto fail;
+	}
+	free(paths[0]);
+	free(paths[1]);
+	return 0;
+fail:
+	free(paths[0]);
+	free(paths[1]);
+	return -1;
+}
+
+/* run_useradd - create a system account; no shell between us and it. */
+static int
+run_useradd(const char *name, char **error_r)
+{
+	char *const argv[] = {
+		UNCONST("useradd"), UNCONST("--system"),
+		UNCONST("--user-group"), UNCONST("--no-create-home"),
+		UNCONST("--home-dir"), UNCONST("/nonexistent"),
+		UNCONST("--shell"), UNCONST("/usr/sbin/nologin"),
+		UNCONST("--comment"), UNCONST("Ostia mail system"),
+		UNCONST(name), NULL,
+	};
+	char *what = xasprintf("user %s", name);
+	int r = run_tool("useradd", argv, what, error_r);
+
+	free(what);
+	if (r == 0)
+		log_info("created system user %s for mail_owner (no shell, no "
+		    "home)", name);
+	return r;
+}
+
+/* name_creatable - a plain account name that may reach useradd's or
+ * groupadd's argv. */
+static bool
+name_creatable(const char *name)
+{
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+	    strlen(name) && name[0] != '-' && name[0] != '\0' &&
+	    strlen(name) <= 32;
+}
+
+int
+privs_group_resolve(const char *name, bool create, gid_t *gid_r,
+    char **error_r)
+{
+	struct group *gr;
+
+	errno = 0;
+	gr = getgrnam(name);
+	if (gr == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+		*error_r = xasprintf("group %s: cannot look it up: %s", name,
+		    strerror(errno));
 		return -1;
 	}
-	log_info("created system user %s for mail_owner (no shell, no home)",
-	    name);
+	if (gr == NULL && create && geteuid() == 0) {
+		char *const argv[] = {
+			UNCONST("groupadd"), UNCONST("--system"),
+			UNCONST(name), NULL,
+		};
+		char *what = xasprintf("group %s", name);
+		int r;
+
+		if (!name_creatable(name)) {
+			*error_r = xasprintf("group \"%s\" does not exist and "
+			    "is not a name Ostia will create", name);
+			free(what);
+			return -1;
+		}
+		r = run_tool("groupadd", argv, what, error_r);
+		free(what);
+		if (r < 0)
+			return -1;
+		log_info("created system group %s", name);
+		gr = getgrnam(name);
+	}
+	if (gr == NULL) {
+		*error_r = xasprintf("group %s does not exist%s", name,
+		    geteuid() == 0 ? "" : " (only root can create it)");
+		return -1;
+	}
+	if (gr->gr_gid == 0) {
+		*error_r = xasprintf("group %s has gid 0; it must not be the "
+		    "root group", name);
+		return -1;
+	}
+	*gid_r = gr->gr_gid;
 	return 0;
 }
 
@@ -92,8 +173,7 @@ privs_user_resolve(const char *name, bool create, struct privs_user *u,
 	}
 	if (pw == NULL && create && geteuid() == 0) {
 		/* Only a plain account name reaches useradd's argv. */
-		if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-		    strlen(name) || name[0] == '-' || strlen(name) > 32) {
+		if (!name_creatable(name)) {
 			*error_r = xasprintf("mail_owner \"%s\" does not exist "
 			    "and is not a name Ostia will create (use "
 			    "lower-case letters, digits, '_' and '-', not "

@@ -30,6 +30,15 @@ int privs_user_resolve(const char *name, bool create, struct privs_user *u,
 void privs_user_deinit(struct privs_user *u);
 
 /*
+ * Look up group name; when it does not exist and create is true and we
+ * are root, create it as a system group (groupadd --system, run without
+ * a shell).  Refuses gid 0.  0 with *gid_r, or -1 with *error_r (new
+ * string, caller frees).
+ */
+int privs_group_resolve(const char *name, bool create, gid_t *gid_r,
+    char **error_r);
+
+/*
  * Make sure path is a directory with the given owner and mode, creating
  * it (and no parents) when missing.  Owner changes only when running as
  * root (uid/gid (uid_t)-1 mean "leave").  An existing directory with

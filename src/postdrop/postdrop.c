@@ -34,6 +34,22 @@
 
 #include "maildrop.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POSTDROP_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(POSTDROP_ASAN)
+/* Sanitizer builds (tests): LeakSanitizer cannot inspect a
+ * set-group-ID process, which the kernel makes undumpable. */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -43,6 +59,11 @@ main(int argc, char **argv)
 	uid_t uid = getuid();
 	int dirfd, r;
 
+	/* Descriptors 0-2 open, so that neither the new file nor the
+	 * directory can become "standard error" and receive messages. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return MAILDROP_EX_OSERR;
 	/* The kernel keeps a set-group-ID process from being traced or
 	 * dumped; a closed pipe is an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);

@@ -131,6 +131,43 @@ bad(char *why, size_t whysz, const char *fmt, ...)
 	return -1;
 }
 
+struct rcpt_ref {
+	const char *addr;
+	size_t i;
+};
+
+static int
+cmp_rcpt(const void *a, const void *b)
+{
+	const struct rcpt_ref *x = a, *y = b;
+	int c = strcmp(x->addr, y->addr);
+
+	if (c != 0)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* mark_duplicates - dup[i] for every address that an earlier one
+ * repeats (the first occurrence is kept). */
+static void
+mark_duplicates(char *const *rcpts, size_t n, bool *dup)
+{
+	struct rcpt_ref *r;
+
+	if (n < 2)
+		return;
+	r = xcalloc(n, sizeof(*r));
+	for (size_t i = 0; i < n; i++) {
+		r[i].addr = rcpts[i];
+		r[i].i = i;
+	}
+	qsort(r, n, sizeof(*r), cmp_rcpt);
+	for (size_t k = 1; k < n; k++)
+		if (strcmp(r[k].addr, r[k - 1].addr) == 0)
+			dup[r[k].i] = true;
+	free(r);
+}
+
 int
 pickup_convert(const char *data, size_t len, uid_t owner_uid,
     const char *id, const struct pickup_params *p, struct pickup_msg *m,
@@ -141,6 +178,8 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 	const char *err = NULL;
 	char arrival[48], date[SENDMAIL_DATE_BYTES];
 	bool utf8 = false;
+	char **rcpts = NULL;
+	bool *dup = NULL;
 	long hl;
 	int ret = -1;
 
@@ -208,18 +247,24 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 			m->ignored_sender = xstrdup(fe.sender);
 	}
 	utf8 |= has_8bit(m->env.sender, strlen(m->env.sender));
+	rcpts = xcalloc(fe.nrcpts + 1, sizeof(*rcpts));
 	for (size_t i = 0; i < fe.nrcpts; i++) {
-		char *a = sendmail_canon_address(fe.rcpts[i].addr, p->myorigin,
-		    false, &err);
-
-		if (a == NULL) {
+		rcpts[i] = sendmail_canon_address(fe.rcpts[i].addr,
+		    p->myorigin, false, &err);
+		if (rcpts[i] == NULL) {
 			bad(why, whysz, "recipient %zu: %s", i + 1, err);
 			goto out;
 		}
-		utf8 |= has_8bit(a, strlen(a));
-		queue_envelope_add_rcpt(&m->env, a, fe.rcpts[i].notify, NULL);
-		free(a);
+		utf8 |= has_8bit(rcpts[i], strlen(rcpts[i]));
 	}
+	/* The same address twice (To: and Cc:, -t and the command line)
+	 * is delivered once, with the first one's NOTIFY. */
+	dup = xcalloc(fe.nrcpts + 1, sizeof(*dup));
+	mark_duplicates(rcpts, fe.nrcpts, dup);
+	for (size_t i = 0; i < fe.nrcpts; i++)
+		if (!dup[i])
+			queue_envelope_add_rcpt(&m->env, rcpts[i],
+			    fe.rcpts[i].notify, NULL);
 
 	snprintf(arrival, sizeof(arrival), "%lld.000000", (long long)p->now);
 	m->env.id = xstrdup(id);
@@ -264,6 +309,10 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 toolarge:
 	bad(why, whysz, "the message is too large");
 out:
+	for (size_t i = 0; rcpts != NULL && i < fe.nrcpts; i++)
+		free(rcpts[i]);
+	free(rcpts);
+	free(dup);
 	queue_envelope_deinit(&fe);
 	buf_deinit(&body);
 	if (ret < 0)
@@ -310,23 +359,25 @@ open_dir(void)
 	return 0;
 }
 
-/* pid_bits - the process id field (low 12 bits) of a queue ID. */
-static unsigned
-pid_bits(const char *id)
+/* id_bits - the value of characters [from, to) of a valid queue ID. */
+static uint64_t
+id_bits(const char *id, size_t from, size_t to)
 {
 	static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-	unsigned v = 0;
+	uint64_t v = 0;
 
-	for (size_t i = QUEUE_ID_LEN - 3; i < QUEUE_ID_LEN; i++)
-		v = v << 5 | (unsigned)(strchr(alphabet, id[i]) - alphabet);
-	return v & 0xfff;
+	for (size_t i = from; i < to; i++)
+		v = v << 5 | (uint64_t)(strchr(alphabet, id[i]) - alphabet);
+	return v;
 }
 
 /*
  * choose_id - the maildrop name when it can be the queue ID (so that
- * `sendmail -v` printed the ID the logs show): not made with this
- * process's pid bits (which this process's own IDs carry) and not in
- * use in any queue directory.  Else a new ID.
+ * `sendmail -v` printed the ID the logs show).  The submitter chose the
+ * name, so it must be unable to collide with an ID this or a later
+ * queue process makes: not made with this process's pid bits (its own
+ * IDs carry them), not from the future (IDs are made from the clock),
+ * and not in use in any queue directory.  Else a new ID.
  */
 static void
 choose_id(const char *name, char id[QUEUE_ID_LEN + 1])
@@ -335,8 +386,18 @@ choose_id(const char *name, char id[QUEUE_ID_LEN + 1])
 		QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR, QUEUE_HOLD_DIR,
 		QUEUE_CORRUPT_DIR, QUEUE_STATUS_DIR,
 	};
-	bool ok = queue_id_is_valid(name) &&
-	    pid_bits(name) != ((unsigned)getpid() & 0xfff);
+	struct timespec ts;
+	uint64_t now_id;
+	bool ok;
+
+	/* The ID's time field: microseconds since 2024-01-01 UTC. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_id = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+	now_id = now_id > UINT64_C(1704067200000000) ?
+	    now_id - UINT64_C(1704067200000000) : 0;
+	ok = queue_id_is_valid(name) &&
+	    (id_bits(name, QUEUE_ID_LEN - 3, QUEUE_ID_LEN) & 0xfff) !=
+	    ((uint64_t)getpid() & 0xfff) && id_bits(name, 0, 10) <= now_id;
 
 	for (size_t i = 0; ok && i < N_ELEMENTS(dirs); i++) {
 		char path[64];
@@ -627,8 +688,9 @@ on_run(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < n && done < PICKUP_BATCH; i++)
 		if (pickup_one(names[i]))
 			done++;
-	/* More than a batch: go on after the loop had its turn. */
-	if (i < n || n == PICKUP_SCAN_MAX)
+	/* A full batch: go on after the loop had its turn (files still
+	 * being written do not count, so this never spins on them). */
+	if (done == PICKUP_BATCH)
 		event_active(pk.run_ev, 0, 0);
 	for (i = 0; i < n; i++)
 		free(names[i]);

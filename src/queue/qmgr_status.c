@@ -50,6 +50,18 @@ qstatus_free(struct qstatus *st)
 	st->n = 0;
 }
 
+/* all_digits - n > 0 bytes of 0-9 only (no sign, no space). */
+static bool
+all_digits(const char *p, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
 /* parse_line - one line without its LF; 0 or -1. */
 static int
 parse_line(const char *p, size_t len, struct qstatus_entry *e)
@@ -81,7 +93,7 @@ parse_line(const char *p, size_t len, struct qstatus_entry *e)
 	if (fl[0] == 1 && f[0][0] == '-') {
 		e->idx = -1;
 	} else {
-		if (fl[0] == 0 || fl[0] >= 12)
+		if (fl[0] >= 12 || !all_digits(f[0], fl[0]))
 			return -1;
 		memcpy(num, f[0], fl[0]);
 		num[fl[0]] = '\0';
@@ -101,7 +113,7 @@ parse_line(const char *p, size_t len, struct qstatus_entry *e)
 	if ((e->idx < 0) != (e->action == QSTATUS_HOLD ||
 	    e->action == QSTATUS_WARNED))
 		return -1;
-	if (fl[2] == 0 || fl[2] >= 20)
+	if (fl[2] >= 19 || !all_digits(f[2], fl[2]))
 		return -1;
 	memcpy(num, f[2], fl[2]);
 	num[fl[2]] = '\0';

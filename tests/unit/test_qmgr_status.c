@@ -101,6 +101,8 @@ test_bad_lines(void **state)
 		"1\tsent\t\t2.0.0\ta\t\tt\n",		/* time */
 		"1\tsent\t-5\t2.0.0\ta\t\tt\n",
 		"1\tsent\t1x\t2.0.0\ta\t\tt\n",
+		"1\tsent\t -5\t2.0.0\ta\t\tt\n",		/* found by libFuzzer */
+		" 1\tsent\t5\t2.0.0\ta\t\tt\n",
 		"1\tsent\t1\t2.0.0\ta\tt\n",		/* 6 fields */
 		"1\tsent\t1\t2.0.0\ta\t\tt\tx\n",	/* 8 fields */
 		"1\tsent\t1\t2.0.0\ta\r\t\tt\n",	/* CR */

@@ -263,6 +263,13 @@ subdir(int dfd, const char *dir, const char *name, int *errno_r,
 {
 	int fd;
 
+	/* The usual case: it exists (one openat, no failing mkdirat). */
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		goto open_failed;
 	if (mkdirat(dfd, name, 0700) == 0)
 		(void)fsync(dfd);
 	else if (errno != EEXIST)
@@ -270,6 +277,7 @@ subdir(int dfd, const char *dir, const char *name, int *errno_r,
 		    "cannot create the directory %s/%s", dir, name);
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
+open_failed:
 	if (fd < 0) {
 		if (errno == ELOOP || errno == ENOTDIR) {
 			*errno_r = errno;

@@ -101,6 +101,7 @@ struct qmsg {
 	bool hold_req;		/* `ostia queue hold` while active */
 	bool delete_req;
 	bool no_mappings;	/* receive_override_options */
+	bool has_log;		/* status/ID exists (read or written) */
 	struct qstatus log;
 	struct qmsg *hnext;
 };
@@ -577,6 +578,7 @@ append_log(struct qmsg *m, const struct qstatus_entry *e, size_t n)
 
 		(void)buf_append(&b, line, len);
 	}
+	m->has_log = true;
 	if (b.len > 0 && qstatus_append(path, b.data, b.len) < 0)
 		log_error("%s: cannot record delivery status in %s: %s "
 		    "(a restart may deliver those recipients again)", m->id,
@@ -626,9 +628,18 @@ load_message(const char *dir, const char *id)
 	free(path);
 	m->arrival = (time_t)strtoll(m->env.arrival, NULL, 10);
 	path = path_of(QUEUE_STATUS_DIR, id);
-	if (qstatus_load(path, &m->log) < 0)
+	switch (qstatus_load(path, &m->log)) {
+	case -1:
 		log_warning("%s: cannot read %s: %s", id, path,
 		    strerror(errno));
+		m->has_log = true;
+		break;
+	case 1:
+		m->has_log = true;
+		break;
+	default:
+		break;
+	}
 	free(path);
 
 	m->hnext = qm.hash[hash_id(id)];
@@ -1136,9 +1147,11 @@ remove_files(struct qmsg *m)
 		log_error("%s: cannot remove %s: %s", m->id, p,
 		    strerror(errno));
 	free(p);
-	p = path_of(QUEUE_STATUS_DIR, m->id);
-	(void)unlink(p);
-	free(p);
+	if (m->has_log || m->log.n > 0) {
+		p = path_of(QUEUE_STATUS_DIR, m->id);
+		(void)unlink(p);
+		free(p);
+	}
 }
 
 /* write_notice - queue a new message (sender "") to rcpt. */

@@ -176,7 +176,7 @@ qstatus_load(const char *path, struct qstatus *st)
 	}
 	qstatus_parse(text, len, st, NULL);
 	free(text);
-	return 0;
+	return 1;
 }
 
 const struct qstatus_entry *

@@ -66,8 +66,8 @@ struct qstatus {
  * *bad_r when not NULL). */
 void qstatus_parse(const char *text, size_t len, struct qstatus *st,
     size_t *bad_r);
-/* Read the file (status/ID relative to the current directory); a
- * missing file is an empty log.  0, or -1 with errno. */
+/* Read the file (status/ID relative to the current directory).  1 when
+ * it exists, 0 when it does not (an empty log), -1 with errno. */
 int qstatus_load(const char *path, struct qstatus *st);
 void qstatus_free(struct qstatus *st);
 /* The last entry for (idx, address), or NULL.  address NULL: any. */

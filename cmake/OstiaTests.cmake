@@ -4,10 +4,12 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
-# add_unit_test(NAME) builds tests/unit/NAME.c against the core library.
+# add_unit_test(NAME) builds tests/unit/NAME.c against the core library,
+# with the shared helpers test_support.c and agent_test_support.c.
 function(add_unit_test name)
 	add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c
-		${CMAKE_SOURCE_DIR}/tests/unit/test_support.c)
+		${CMAKE_SOURCE_DIR}/tests/unit/test_support.c
+		${CMAKE_SOURCE_DIR}/tests/unit/agent_test_support.c)
 	target_link_libraries(${name} PRIVATE ostiadaemon ostiacore PkgConfig::CMOCKA)
 	target_compile_definitions(${name} PRIVATE
 		OSTIA_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")

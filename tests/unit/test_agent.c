@@ -39,10 +39,11 @@
 #include "log.h"
 #include "queue_file.h"
 #include "strv.h"
+#include "agent_test_support.h"
 #include "test_support.h"
 #include "xalloc.h"
 
-#define ID1 "0123456789ABCDEF"
+#define ID1 AGENT_TEST_ID
 #define ID2 "0123456789ABCDEG"
 #define MSG "Received: from x\r\nSubject: hi\r\n\r\nhello\r\n"
 
@@ -80,33 +81,24 @@ print_log(void)
 
 /* ---- Queue files ---- */
 
+/* The test message (agent_test_support.h); req_fill sets the transport
+ * and next hop. */
+static const struct agent_test_msg the_msg = {
+	.sender = "alice@example.net",
+	.queue_rcpt = "list@example.org",
+	.queue_helo = "mx.example.net",
+	.client_name = "mx.example.net",
+	.client_addr = "192.0.2.7",
+	.helo = "mx.example.net",
+	.protocol = "ESMTP",
+	.first_idx = 100,
+};
+
 /* queue_fd - a memfd holding a valid queue file of id. */
 static int
 queue_fd(const char *id, const char *content)
 {
-	struct queue_envelope env;
-	struct queue_writer w;
-	int fd = memfd_create("queue", MFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	memset(&env, 0, sizeof(env));
-	env.id = xstrdup(id);
-	env.arrival = xstrdup("1717171717.250000");
-	env.client_name = xstrdup("mx.example.net");
-	env.client_addr = xstrdup("192.0.2.7");
-	env.helo = xstrdup("mx.example.net");
-	env.protocol = xstrdup("ESMTP");
-	env.service = xstrdup("smtp");
-	env.sender = xstrdup("alice@example.net");
-	queue_envelope_add_rcpt(&env, "list@example.org", NULL, NULL);
-	queue_writer_init(&w, fd);
-	assert_int_equal(queue_writer_envelope(&w, &env), 0);
-	assert_int_equal(queue_writer_content(&w, content, strlen(content)),
-	    0);
-	assert_int_equal(queue_writer_finish(&w), 0);
-	queue_writer_deinit(&w);
-	queue_envelope_deinit(&env);
-	return fd;
+	return agent_test_queue_fd(&the_msg, id, content);
 }
 
 /* file_fd - a memfd holding len bytes of data. */
@@ -120,151 +112,29 @@ file_fd(const void *data, size_t len)
 	return fd;
 }
 
-/* ---- The queue manager's side ---- */
-
-struct status {
-	uint32_t idx;
-	enum deliver_status st;
-	char *dsn;
-	char *remote;
-	char *text;
-};
-
-struct qmgr {
-	struct event_base *base;
-	int sock;		/* our end */
-	struct ipc_conn ipc;
-	struct status *sts;
-	size_t nsts;
-	size_t ndone;
-	bool eof;
-	bool bad;		/* the agent sent something wrong */
-};
+/* ---- The queue manager's side (agent_test_support.h) ---- */
 
 static void
-qmgr_init(struct qmgr *q, const struct agent_def *def, struct agent_ctx *a)
+qmgr_deinit(struct agent_test_qmgr *q)
 {
-	int sv[2];
-
-	memset(q, 0, sizeof(*q));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	q->base = event_base_new();
-	assert_non_null(q->base);
-	q->sock = sv[0];
-	evutil_make_socket_nonblocking(q->sock);
-	ipc_conn_init(&q->ipc, q->sock);
-	agent_serve_fd(def, a, q->base, sv[1]);
-}
-
-static bool
-agent_idle(void *arg)
-{
-	return agent_busy() == 0;
-}
-
-static void
-qmgr_clear(struct qmgr *q)
-{
-	for (size_t i = 0; i < q->nsts; i++) {
-		free(q->sts[i].dsn);
-		free(q->sts[i].remote);
-		free(q->sts[i].text);
-	}
-	free(q->sts);
-	q->sts = NULL;
-	q->nsts = 0;
-	q->ndone = 0;
-}
-
-static void
-qmgr_deinit(struct qmgr *q)
-{
-	qmgr_clear(q);
-	ipc_conn_deinit(&q->ipc);
-	if (q->sock >= 0)
-		close(q->sock);
-	/* Let the agent see the end of the stream and free its side. */
-	test_run_until(q->base, agent_idle, NULL);
-	test_run_for(q->base, 10);
-	event_base_free(q->base);
-}
-
-/* qmgr_read - take what the agent sent. */
-static void
-qmgr_read(struct qmgr *q)
-{
-	struct ipc_in in;
-	uint32_t type;
-	int fd, r;
-
-	if (ipc_conn_fill_once(&q->ipc) < 0) {
-		q->eof = true;
-		return;
-	}
-	while ((r = ipc_conn_next(&q->ipc, &type, &in, &fd)) == 1) {
-		struct deliver_result res;
-		const char *err = NULL;
-
-		if (fd >= 0) {
-			close(fd);
-			q->bad = true;
-		} else if (type == DELIVER_MSG_STATUS) {
-			if (deliver_result_decode(&in, &res, &err) < 0) {
-				print_message("bad status: %s\n", err);
-				q->bad = true;
-				continue;
-			}
-			q->sts = xreallocarray(q->sts, q->nsts + 1,
-			    sizeof(*q->sts));
-			q->sts[q->nsts].idx = res.idx;
-			q->sts[q->nsts].st = res.status;
-			q->sts[q->nsts].dsn = res.dsn;
-			q->sts[q->nsts].remote = res.remote;
-			q->sts[q->nsts].text = res.text;
-			q->nsts++;
-		} else if (type == DELIVER_MSG_DONE && ipc_in_done(&in)) {
-			q->ndone++;
-		} else {
-			q->bad = true;
-		}
-	}
-	if (r < 0)
-		q->bad = true;
-	if (q->ipc.eof)
-		q->eof = true;
-}
-
-struct wait_done {
-	struct qmgr *q;
-	size_t ndone;
-};
-
-static bool
-done_cond(void *arg)
-{
-	struct wait_done *w = arg;
-
-	qmgr_read(w->q);
-	return w->q->ndone >= w->ndone || w->q->eof;
+	agent_test_qmgr_clear(q);
+	agent_test_qmgr_close(q);
 }
 
 static bool
 eof_cond(void *arg)
 {
-	struct qmgr *q = arg;
+	struct agent_test_qmgr *q = arg;
 
-	qmgr_read(q);
+	agent_test_qmgr_read(q);
 	return q->eof;
 }
 
 /* qmgr_wait - run the loop until ndone DONE frames came (in all). */
 static void
-qmgr_wait(struct qmgr *q, size_t ndone)
+qmgr_wait(struct agent_test_qmgr *q, size_t ndone)
 {
-	struct wait_done w = { q, ndone };
-
-	test_run_until(q->base, done_cond, &w);
+	agent_test_qmgr_run(q, ndone);
 	assert_false(q->bad);
 	if (q->ndone != ndone)
 		print_log();
@@ -273,101 +143,39 @@ qmgr_wait(struct qmgr *q, size_t ndone)
 
 /* qmgr_wait_eof - the agent must close the connection. */
 static void
-qmgr_wait_eof(struct qmgr *q)
+qmgr_wait_eof(struct agent_test_qmgr *q)
 {
 	test_run_until(q->base, eof_cond, q);
 	assert_true(q->eof);
 	assert_int_equal(q->ndone, 0);
 }
 
+/* req_fill - a request of ID1 by transport to nexthop for nrcpts
+ * recipients userN@example.org (idx 100 + N), the first one originally
+ * list@example.org. */
 static void
 req_fill(struct deliver_req *r, const char *transport, const char *nexthop,
     size_t nrcpts)
 {
-	memset(r, 0, sizeof(*r));
-	r->queue_id = xstrdup(ID1);
-	r->transport = xstrdup(transport);
-	r->nexthop = xstrdup(nexthop);
-	r->sender = xstrdup("alice@example.net");
-	r->envid = xstrdup("");
-	r->ret = xstrdup("");
-	r->arrival = 1717171717;
-	r->nrcpts = nrcpts;
-	r->client_name = xstrdup("mx.example.net");
-	r->client_addr = xstrdup("192.0.2.7");
-	r->helo = xstrdup("mx.example.net");
-	r->protocol = xstrdup("ESMTP");
-	r->sasl_user = xstrdup("");
-	r->rcpts = xcalloc(nrcpts, sizeof(*r->rcpts));
+	struct agent_test_msg m = the_msg;
+
+	m.transport = transport;
+	m.nexthop = nexthop;
+	agent_test_req_init(r, &m, nrcpts);
 	for (size_t i = 0; i < nrcpts; i++) {
-		r->rcpts[i].idx = (uint32_t)(100 + i);
-		r->rcpts[i].address = xasprintf("user%zu@example.org", i);
-		r->rcpts[i].orig_rcpt = xstrdup(i == 0 ? "list@example.org" :
-		    "");
-		r->rcpts[i].orcpt = xstrdup("");
-	}
-}
+		char *address = xasprintf("user%zu@example.org", i);
 
-/*
- * send_frame - one frame.  With a descriptor: ipc_send (the socket has
- * room for one small frame).  Without: the bytes are written as the
- * socket takes them, running the agent's loop while it is full.
- */
-static void
-send_frame(struct qmgr *q, uint32_t type, const struct ipc_out *o, int fd)
-{
-	uint8_t frame[IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES];
-	size_t len = o != NULL ? o->len : 0, off = 0;
-	time_t start = time(NULL);
-
-	if (fd >= 0) {
-		if (ipc_send(q->sock, type, o, fd) < 0)
-			fail_msg("ipc_send: %s", strerror(errno));
-		return;
-	}
-	for (int i = 0; i < 4; i++) {
-		frame[i] = (uint8_t)(type >> (24 - 8 * i));
-		frame[4 + i] = (uint8_t)(len >> (24 - 8 * i));
-	}
-	if (len > 0)
-		memcpy(frame + IPC_HEADER_BYTES, o->data, len);
-	len += IPC_HEADER_BYTES;
-	while (off < len) {
-		ssize_t n = send(q->sock, frame + off, len - off,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			fail_msg("send: %s", strerror(errno));
-		assert_true(time(NULL) - start < 10);
-		event_base_loop(q->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	}
-}
-
-/* send_req - REQ with fd (closed here) and its RCPTs. */
-static void
-send_req(struct qmgr *q, const struct deliver_req *r, int fd)
-{
-	struct ipc_out o;
-
-	assert_int_equal(deliver_req_encode(r, &o), 0);
-	send_frame(q, DELIVER_MSG_REQ, &o, fd);
-	if (fd >= 0)
-		close(fd);
-	for (size_t i = 0; i < r->nrcpts; i++) {
-		assert_int_equal(deliver_rcpt_encode(&r->rcpts[i], &o), 0);
-		send_frame(q, DELIVER_MSG_RCPT, &o, -1);
+		agent_test_req_rcpt(r, i, address, i == 0 ?
+		    "list@example.org" : "");
+		free(address);
 	}
 }
 
 /* find - the status of idx (exactly one). */
-static const struct status *
-find(const struct qmgr *q, uint32_t idx)
+static const struct agent_test_status *
+find(const struct agent_test_qmgr *q, uint32_t idx)
 {
-	const struct status *found = NULL;
+	const struct agent_test_status *found = NULL;
 
 	for (size_t i = 0; i < q->nsts; i++) {
 		if (q->sts[i].idx != idx)
@@ -381,10 +189,10 @@ find(const struct qmgr *q, uint32_t idx)
 }
 
 static void
-assert_status(const struct qmgr *q, uint32_t idx, enum deliver_status st,
-    const char *dsn, const char *text)
+assert_status(const struct agent_test_qmgr *q, uint32_t idx,
+    enum deliver_status st, const char *dsn, const char *text)
 {
-	const struct status *s = find(q, idx);
+	const struct agent_test_status *s = find(q, idx);
 
 	if (s->st != st || strcmp(s->dsn, dsn) != 0 ||
 	    strcmp(s->text, text) != 0)
@@ -439,12 +247,12 @@ test_discard(void **state)
 {
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
-	qmgr_init(&q, &agent_discard, &a);
+	agent_test_qmgr_open(&q, &agent_discard, &a);
 	req_fill(&r, "discard", "", 2);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_int_equal(q.nsts, 2);
 	assert_status(&q, 100, DELIVER_OK, "2.0.0", "discarded");
@@ -461,10 +269,10 @@ test_discard(void **state)
 	    2);
 
 	/* The connection carries the next request; nexthop is the text. */
-	qmgr_clear(&q);
+	agent_test_qmgr_clear(&q);
 	free(r.nexthop);
 	r.nexthop = xstrdup("spam from a known source");
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_status(&q, 100, DELIVER_OK, "2.0.0",
 	    "spam from a known source");
@@ -508,16 +316,16 @@ test_error(void **state)
 		    "mailbox disabled" },
 	};
 	struct agent_ctx a = { 0 };
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
-	qmgr_init(&q, &agent_error, &a);
+	agent_test_qmgr_open(&q, &agent_error, &a);
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		struct deliver_req r;
 
-		qmgr_clear(&q);
+		agent_test_qmgr_clear(&q);
 		req_fill(&r, cases[i].transport, cases[i].nexthop, 1);
-		send_req(&q, &r, queue_fd(ID1, MSG));
+		agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 		qmgr_wait(&q, 1);
 		assert_int_equal(q.nsts, 1);
 		print_message("case %zu: %s\n", i, cases[i].nexthop);
@@ -616,13 +424,13 @@ test_fake_message(void **state)
 {
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
 	fake_reset();
-	qmgr_init(&q, &fake_agent, &a);
+	agent_test_qmgr_open(&q, &fake_agent, &a);
 	req_fill(&r, "dovecot", "", 3);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_int_equal(fake.calls, 1);
 	assert_string_equal(fake.content, MSG);
@@ -645,15 +453,15 @@ test_fake_missing_and_bad_dsn(void **state)
 {
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
 	fake_reset();
 	fake.skip_second = true;
 	fake.bad_dsn = true;
-	qmgr_init(&q, &fake_agent, &a);
+	agent_test_qmgr_open(&q, &fake_agent, &a);
 	req_fill(&r, "dovecot", "", 3);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_int_equal(q.nsts, 3);
 	assert_status(&q, 100, DELIVER_OK, "2.0.0",
@@ -675,18 +483,19 @@ test_fake_many(void **state)
 {
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
 	fake_reset();
 	fake.long_text = true;
-	qmgr_init(&q, &fake_agent, &a);
+	agent_test_qmgr_open(&q, &fake_agent, &a);
 	req_fill(&r, "dovecot", "", DELIVER_RCPTS_MAX);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_int_equal(q.nsts, DELIVER_RCPTS_MAX);
 	for (size_t i = 0; i < DELIVER_RCPTS_MAX; i++) {
-		const struct status *s = find(&q, (uint32_t)(100 + i));
+		const struct agent_test_status *s = find(&q,
+		    (uint32_t)(100 + i));
 
 		assert_int_equal(s->st, DELIVER_DEFER);
 		assert_string_equal(s->dsn, "4.2.2");
@@ -697,11 +506,11 @@ test_fake_many(void **state)
 		assert_int_equal(s->text[5], ' ');
 	}
 	/* And the connection still works. */
-	qmgr_clear(&q);
+	agent_test_qmgr_clear(&q);
 	deliver_req_free(&r);
 	fake.long_text = false;
 	req_fill(&r, "dovecot", "", 1);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_int_equal(q.nsts, 1);
 	deliver_req_free(&r);
@@ -715,17 +524,17 @@ test_two_at_once(void **state)
 {
 	struct agent_ctx a = { 0 };
 	struct deliver_req r1, r2;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
 	fake_reset();
-	qmgr_init(&q, &fake_agent, &a);
+	agent_test_qmgr_open(&q, &fake_agent, &a);
 	req_fill(&r1, "dovecot", "", 2);
 	req_fill(&r2, "dovecot", "", 2);
 	r2.rcpts[0].idx = 200;
 	r2.rcpts[1].idx = 201;
-	send_req(&q, &r1, queue_fd(ID1, MSG));
-	send_req(&q, &r2, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r1, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r2, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 2);
 	assert_int_equal(fake.calls, 2);
 	assert_int_equal(q.nsts, 4);
@@ -745,7 +554,7 @@ test_bad_queue_files(void **state)
 	static const char junk[] = "this is not a queue file";
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	int p[2];
 	struct {
 		int fd;
@@ -766,15 +575,15 @@ test_bad_queue_files(void **state)
 	    "regular file";
 	cases[3].fd = file_fd("", 0);
 	cases[3].text = "queue file unreadable: impossible size (0 bytes";
-	qmgr_init(&q, &fake_agent, &a);
+	agent_test_qmgr_open(&q, &fake_agent, &a);
 	req_fill(&r, "dovecot", "", 2);
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
-		qmgr_clear(&q);
-		send_req(&q, &r, cases[i].fd);
+		agent_test_qmgr_clear(&q);
+		agent_test_send_req(&q, &r, cases[i].fd);
 		qmgr_wait(&q, 1);
 		assert_int_equal(q.nsts, 2);
 		for (uint32_t k = 100; k < 102; k++) {
-			const struct status *s = find(&q, k);
+			const struct agent_test_status *s = find(&q, k);
 
 			assert_int_equal(s->st, DELIVER_DEFER);
 			assert_string_equal(s->dsn, "4.3.0");
@@ -801,7 +610,7 @@ test_setup(void **state)
 {
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	uid_t uid;
 	gid_t gid;
 
@@ -836,9 +645,9 @@ test_setup(void **state)
 	    "would run as uid 1000 gid 0"), 1);
 
 	/* Every request is then deferred 4.3.5 with the reason. */
-	qmgr_init(&q, &fake_agent, &a);
+	agent_test_qmgr_open(&q, &fake_agent, &a);
 	req_fill(&r, "dovecot", "", 2);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_int_equal(fake.calls, 0);
 	assert_int_equal(q.nsts, 2);
@@ -850,8 +659,8 @@ test_setup(void **state)
 	fake.setup = 1;
 	assert_int_equal(agent_prepare(&fake_agent, &a, &uid, &gid), -1);
 	assert_string_equal(a.refusal, "virtual_uid_maps must be static:N");
-	qmgr_clear(&q);
-	send_req(&q, &r, queue_fd(ID1, MSG));
+	agent_test_qmgr_clear(&q);
+	agent_test_send_req(&q, &r, queue_fd(ID1, MSG));
 	qmgr_wait(&q, 1);
 	assert_status(&q, 100, DELIVER_DEFER, "4.3.5",
 	    "virtual_uid_maps must be static:N");
@@ -879,7 +688,7 @@ enum bad_kind {
 };
 
 static void
-send_bad(struct qmgr *q, enum bad_kind kind)
+send_bad(struct agent_test_qmgr *q, enum bad_kind kind)
 {
 	struct deliver_req r;
 	struct ipc_out o;
@@ -888,18 +697,18 @@ send_bad(struct qmgr *q, enum bad_kind kind)
 	switch (kind) {
 	case BAD_REQ_NO_FD:
 		assert_int_equal(deliver_req_encode(&r, &o), 0);
-		send_frame(q, DELIVER_MSG_REQ, &o, -1);
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, -1);
 		break;
 	case BAD_RCPT_FIRST:
 		assert_int_equal(deliver_rcpt_encode(&r.rcpts[0], &o), 0);
-		send_frame(q, DELIVER_MSG_RCPT, &o, -1);
+		agent_test_send_frame(q, DELIVER_MSG_RCPT, &o, -1);
 		break;
 	case BAD_DONE:
-		send_frame(q, DELIVER_MSG_DONE, NULL, -1);
+		agent_test_send_frame(q, DELIVER_MSG_DONE, NULL, -1);
 		break;
 	case BAD_UNKNOWN_TYPE:
 		ipc_out_init(&o);
-		send_frame(q, 99, &o, -1);
+		agent_test_send_frame(q, 99, &o, -1);
 		break;
 	case BAD_REQ_FIELD:
 		free(r.transport);
@@ -907,28 +716,33 @@ send_bad(struct qmgr *q, enum bad_kind kind)
 		assert_int_equal(deliver_req_encode(&r, &o), 0);
 		/* "ok" -> "o/" */
 		o.data[4 + 4 + QUEUE_ID_LEN + 4 + 1] = '/';
-		send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1,
+		    MSG));
 		break;
 	case BAD_RCPT_FIELD:
 		assert_int_equal(deliver_req_encode(&r, &o), 0);
-		send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1,
+		    MSG));
 		assert_int_equal(deliver_rcpt_encode(&r.rcpts[0], &o), 0);
 		o.data[o.len - 1] = 0x10;	/* notify 16 */
-		send_frame(q, DELIVER_MSG_RCPT, &o, -1);
+		agent_test_send_frame(q, DELIVER_MSG_RCPT, &o, -1);
 		break;
 	case BAD_RCPT_FD:
 		assert_int_equal(deliver_req_encode(&r, &o), 0);
-		send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1,
+		    MSG));
 		assert_int_equal(deliver_rcpt_encode(&r.rcpts[0], &o), 0);
-		send_frame(q, DELIVER_MSG_RCPT, &o, queue_fd(ID1, MSG));
+		agent_test_send_frame(q, DELIVER_MSG_RCPT, &o, queue_fd(ID1,
+		    MSG));
 		break;
 	case BAD_TOO_MANY:
 		r.nrcpts = 1;
 		assert_int_equal(deliver_req_encode(&r, &o), 0);
-		send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1,
+		    MSG));
 		assert_int_equal(deliver_rcpt_encode(&r.rcpts[0], &o), 0);
-		send_frame(q, DELIVER_MSG_RCPT, &o, -1);
-		send_frame(q, DELIVER_MSG_RCPT, &o, -1);
+		agent_test_send_frame(q, DELIVER_MSG_RCPT, &o, -1);
+		agent_test_send_frame(q, DELIVER_MSG_RCPT, &o, -1);
 		r.nrcpts = 2;
 		break;
 	case BAD_OVERSIZED: {
@@ -939,8 +753,10 @@ send_bad(struct qmgr *q, enum bad_kind kind)
 	}
 	case BAD_REQ_TWICE:
 		assert_int_equal(deliver_req_encode(&r, &o), 0);
-		send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
-		send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1,
+		    MSG));
+		agent_test_send_frame(q, DELIVER_MSG_REQ, &o, queue_fd(ID1,
+		    MSG));
 		break;
 	}
 	deliver_req_free(&r);
@@ -958,17 +774,15 @@ test_bad_frames(void **state)
 	(void)state;
 	for (size_t i = 0; i < N_ELEMENTS(kinds); i++) {
 		struct agent_ctx a = { 0 };
-		struct qmgr q;
+		struct agent_test_qmgr q;
 		size_t errors = log_count("error:");
 
 		print_message("bad frame kind %d\n", (int)kinds[i]);
-		qmgr_init(&q, &agent_discard, &a);
+		agent_test_qmgr_open(&q, &agent_discard, &a);
 		send_bad(&q, kinds[i]);
 		if (kinds[i] == BAD_TOO_MANY) {
 			/* The request itself is answered first. */
-			struct wait_done w = { &q, 1 };
-
-			test_run_until(q.base, done_cond, &w);
+			agent_test_qmgr_run(&q, 1);
 			assert_int_equal(q.nsts, 1);
 			q.ndone = 0;
 		}
@@ -986,15 +800,15 @@ test_eof_mid_request(void **state)
 	struct agent_ctx a = { 0 };
 	struct deliver_req r;
 	struct ipc_out o;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 
 	(void)state;
-	qmgr_init(&q, &agent_discard, &a);
+	agent_test_qmgr_open(&q, &agent_discard, &a);
 	req_fill(&r, "discard", "", 2);
 	assert_int_equal(deliver_req_encode(&r, &o), 0);
-	send_frame(&q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
+	agent_test_send_frame(&q, DELIVER_MSG_REQ, &o, queue_fd(ID1, MSG));
 	assert_int_equal(deliver_rcpt_encode(&r.rcpts[0], &o), 0);
-	send_frame(&q, DELIVER_MSG_RCPT, &o, -1);
+	agent_test_send_frame(&q, DELIVER_MSG_RCPT, &o, -1);
 	test_run_for(q.base, 20);
 	assert_int_equal(agent_busy(), 1);
 	/* qmgr_deinit closes our end and checks the agent is idle. */

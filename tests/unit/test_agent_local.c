@@ -63,10 +63,11 @@
 #include "lookup_proto.h"
 #include "queue_file.h"
 #include "strv.h"
+#include "agent_test_support.h"
 #include "test_support.h"
 #include "xalloc.h"
 
-#define ID1 "0123456789ABCDEF"
+#define ID1 AGENT_TEST_ID
 #define ALIASES "texthash:/etc/ostia/aliases"
 #define SENDER "sender@example.net"
 
@@ -502,179 +503,46 @@ release(struct agent_ctx *a)
 
 /* ---- The queue manager's side ---- */
 
-static int
-queue_fd(const char *content)
-{
-	struct queue_envelope env;
-	struct queue_writer w;
-	int fd = memfd_create("queue", MFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	memset(&env, 0, sizeof(env));
-	env.id = xstrdup(ID1);
-	env.arrival = xstrdup("1717171717.250000");
-	env.client_name = xstrdup("mx.example.net");
-	env.client_addr = xstrdup("192.0.2.7");
-	env.helo = xstrdup("helo.example.net");
-	env.protocol = xstrdup("ESMTP");
-	env.service = xstrdup("smtp");
-	env.sender = xstrdup(SENDER);
-	queue_envelope_add_rcpt(&env, "x@local.test", NULL, NULL);
-	queue_writer_init(&w, fd);
-	assert_int_equal(queue_writer_envelope(&w, &env), 0);
-	assert_int_equal(queue_writer_content(&w, content, strlen(content)),
-	    0);
-	assert_int_equal(queue_writer_finish(&w), 0);
-	queue_writer_deinit(&w);
-	queue_envelope_deinit(&env);
-	return fd;
-}
-
-#define NSTS_MAX 32
-
-struct qmgr {
-	struct ipc_conn ipc;
-	uint32_t idx[NSTS_MAX];
-	enum deliver_status st[NSTS_MAX];
-	char *dsn[NSTS_MAX];
-	char *text[NSTS_MAX];
-	size_t nsts;
-	size_t ndone;
-	bool eof, bad;
+/* The test message (agent_test_support.h). */
+static const struct agent_test_msg the_msg = {
+	.sender = SENDER,
+	.queue_rcpt = "x@local.test",
+	.queue_helo = "helo.example.net",
+	.transport = "local",
+	.nexthop = "mx.test",
+	.client_name = "",
+	.client_addr = "192.0.2.7",
+	.helo = "",
+	.protocol = "ESMTP",
+	.first_idx = 0,
 };
 
-static bool
-done_cond(void *arg)
-{
-	struct qmgr *q = arg;
-	struct ipc_in in;
-	uint32_t type;
-	int fd, r;
-
-	if (ipc_conn_fill_once(&q->ipc) < 0) {
-		q->eof = true;
-		return true;
-	}
-	while ((r = ipc_conn_next(&q->ipc, &type, &in, &fd)) == 1) {
-		struct deliver_result res;
-		const char *err = NULL;
-
-		if (fd < 0 && type == DELIVER_MSG_STATUS &&
-		    q->nsts < NSTS_MAX &&
-		    deliver_result_decode(&in, &res, &err) == 0) {
-			q->idx[q->nsts] = res.idx;
-			q->st[q->nsts] = res.status;
-			q->dsn[q->nsts] = res.dsn;
-			q->text[q->nsts] = res.text;
-			free(res.remote);
-			q->nsts++;
-		} else if (fd < 0 && type == DELIVER_MSG_DONE &&
-		    ipc_in_done(&in))
-			q->ndone++;
-		else
-			q->bad = true;
-	}
-	if (r < 0 || q->ipc.eof)
-		q->eof = true;
-	return q->ndone > 0 || q->eof;
-}
-
-static bool
-idle_cond(void *arg)
-{
-	return agent_busy() == 0;
-}
-
-/* deliver - one request for rcpts (orig: their orig_rcpt, or NULL). */
+/*
+ * deliver_orig - one request for rcpts (idx 0..n-1; orig: their
+ * orig_rcpt, or NULL for themselves) with the message content,
+ * answered into q.
+ */
 static void
-deliver_orig(struct qmgr *q, struct agent_ctx *a, const char *const *rcpts,
-    const char *const *orig, size_t n, const char *content)
+deliver_orig(struct agent_test_qmgr *q, struct agent_ctx *a,
+    const char *const *rcpts, const char *const *orig, size_t n,
+    const char *content)
 {
-	struct event_base *base = event_base_new();
 	struct deliver_req r;
-	struct ipc_out o;
-	int sv[2], fd;
 
-	memset(q, 0, sizeof(*q));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	ipc_conn_init(&q->ipc, sv[0]);
-	agent_serve_fd(&agent_local, a, base, sv[1]);
-	memset(&r, 0, sizeof(r));
-	r.queue_id = xstrdup(ID1);
-	r.transport = xstrdup("local");
-	r.nexthop = xstrdup("mx.test");
-	r.sender = xstrdup(SENDER);
-	r.envid = xstrdup("");
-	r.ret = xstrdup("");
-	r.arrival = 1717171717;
-	r.client_name = xstrdup("");
-	r.client_addr = xstrdup("192.0.2.7");
-	r.helo = xstrdup("");
-	r.protocol = xstrdup("ESMTP");
-	r.sasl_user = xstrdup("");
-	r.nrcpts = n;
-	r.rcpts = xcalloc(n, sizeof(*r.rcpts));
-	for (size_t i = 0; i < n; i++) {
-		r.rcpts[i].idx = (uint32_t)i;
-		r.rcpts[i].address = xstrdup(rcpts[i]);
-		r.rcpts[i].orig_rcpt = xstrdup(orig != NULL ? orig[i] :
-		    rcpts[i]);
-		r.rcpts[i].orcpt = xstrdup("");
-	}
-	assert_int_equal(deliver_req_encode(&r, &o), 0);
-	fd = queue_fd(content);
-	assert_int_equal(ipc_send(sv[0], DELIVER_MSG_REQ, &o, fd), 0);
-	close(fd);
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(deliver_rcpt_encode(&r.rcpts[i], &o), 0);
-		assert_int_equal(ipc_send(sv[0], DELIVER_MSG_RCPT, &o, -1), 0);
-	}
+	agent_test_req_init(&r, &the_msg, n);
+	for (size_t i = 0; i < n; i++)
+		agent_test_req_rcpt(&r, i, rcpts[i],
+		    orig != NULL ? orig[i] : rcpts[i]);
+	agent_test_deliver(q, &agent_local, a, &r,
+	    agent_test_queue_fd(&the_msg, ID1, content));
 	deliver_req_free(&r);
-	test_run_until(base, done_cond, q);
-	assert_false(q->bad);
-	assert_int_equal(q->ndone, 1);
-	assert_int_equal(q->nsts, n);
-	ipc_conn_deinit(&q->ipc);
-	close(sv[0]);
-	test_run_until(base, idle_cond, NULL);
-	test_run_for(base, 10);
-	event_base_free(base);
 }
 
 static void
-deliver(struct qmgr *q, struct agent_ctx *a, const char *const *rcpts,
-    size_t n, const char *content)
+deliver(struct agent_test_qmgr *q, struct agent_ctx *a,
+    const char *const *rcpts, size_t n, const char *content)
 {
 	deliver_orig(q, a, rcpts, NULL, n, content);
-}
-
-static void
-qmgr_free(struct qmgr *q)
-{
-	for (size_t i = 0; i < q->nsts; i++) {
-		free(q->dsn[i]);
-		free(q->text[i]);
-	}
-	q->nsts = 0;
-}
-
-static void
-expect(const struct qmgr *q, uint32_t idx, enum deliver_status st,
-    const char *dsn, const char *words)
-{
-	for (size_t i = 0; i < q->nsts; i++) {
-		if (q->idx[i] != idx)
-			continue;
-		if (q->st[i] != st || strcmp(q->dsn[i], dsn) != 0 ||
-		    strstr(q->text[i], words) == NULL)
-			fail_msg("rcpt %u: %d %s (%s), want %d %s (...%s...)",
-			    idx, (int)q->st[i], q->dsn[i], q->text[i],
-			    (int)st, dsn, words);
-		return;
-	}
-	fail_msg("no status for rcpt %u", idx);
 }
 
 /* file_of - dir/rel's contents (caller frees), or NULL. */
@@ -716,27 +584,10 @@ count(const char *hay, const char *needle)
 static char *
 maildir_file(const char *rel)
 {
-	char *newdir = xasprintf("%s/%s/new", dir, rel), *data = NULL;
-	DIR *d = opendir(newdir);
-	struct dirent *e;
-	int n = 0;
+	char *maildir = xasprintf("%s/%s", dir, rel);
+	char *data = agent_test_maildir_file(maildir);
 
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			char *p;
-
-			if (e->d_name[0] == '.')
-				continue;
-			n++;
-			p = xasprintf("%s/%s", newdir, e->d_name);
-			free(data);
-			data = test_read_file(p, NULL);
-			free(p);
-		}
-		closedir(d);
-	}
-	assert_true(n <= 1);
-	free(newdir);
+	free(maildir);
 	return data;
 }
 
@@ -770,7 +621,7 @@ test_setup_refusals(void **state)
 	};
 	struct config *cf;
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *box;
 
 	(void)state;
@@ -782,8 +633,9 @@ test_setup_refusals(void **state)
 			fail_msg("\"%s\": refusal \"%s\" lacks \"%s\"",
 			    cases[i].extra, a.refusal, cases[i].words);
 		deliver(&q, &a, rcpts, 1, MSG);
-		expect(&q, 0, DELIVER_DEFER, "4.3.5", cases[i].words);
-		qmgr_free(&q);
+		agent_test_expect(&q, 0, DELIVER_DEFER, "4.3.5",
+		    cases[i].words);
+		agent_test_qmgr_clear(&q);
 		release(&a);
 		config_free(&cf);
 	}
@@ -807,22 +659,24 @@ test_spool_mbox(void **state)
 	    "fail@local.test" };
 	struct config *cf = load("");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *box, *where, *want;
 
 	(void)state;
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver_orig(&q, &a, rcpts, orig, N_ELEMENTS(rcpts), MSG);
 	where = xasprintf("delivered to mailbox %s/spool/alice", dir);
-	expect(&q, 0, DELIVER_OK, "2.0.0", where);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", where);
 	free(where);
-	expect(&q, 1, DELIVER_BOUNCE, "5.1.1", "unknown user: \"nosuch\"");
-	expect(&q, 2, DELIVER_OK, "2.0.0", "/spool/root");
-	expect(&q, 3, DELIVER_OK, "2.0.0", "/spool/alice");
-	expect(&q, 4, DELIVER_OK, "2.0.0", "/spool/alice");
-	expect(&q, 5, DELIVER_DEFER, "4.3.0", "cannot look up fail in "
+	agent_test_expect(&q, 1, DELIVER_BOUNCE, "5.1.1",
+	    "unknown user: \"nosuch\"");
+	agent_test_expect(&q, 2, DELIVER_OK, "2.0.0", "/spool/root");
+	agent_test_expect(&q, 3, DELIVER_OK, "2.0.0", "/spool/alice");
+	agent_test_expect(&q, 4, DELIVER_OK, "2.0.0", "/spool/alice");
+	agent_test_expect(&q, 5, DELIVER_DEFER, "4.3.0",
+	    "cannot look up fail in "
 	    "alias_maps: database down");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	box = file_of("spool/alice");
 	assert_non_null(box);
 	/* Three messages, each after a From_ line, ">From " quoted. */
@@ -867,26 +721,31 @@ test_aliases(void **state)
 	    "bad@local.test" };
 	struct config *cf = load("");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *box;
 
 	(void)state;
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, N_ELEMENTS(rcpts), MSG);
-	expect(&q, 0, DELIVER_BOUNCE, "5.1.1", "unknown user: \"nosuch\" "
+	agent_test_expect(&q, 0, DELIVER_BOUNCE, "5.1.1",
+	    "unknown user: \"nosuch\" "
 	    "(1 of 3 destinations of the alias failed; the others were "
 	    "delivered)");
-	expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to 2 destinations: "
+	agent_test_expect(&q, 1, DELIVER_OK, "2.0.0",
+	    "delivered to 2 destinations: "
 	    "delivered to mailbox");
 	/* loop1 -> loop2 -> loop1: its own mailbox, and there is none. */
-	expect(&q, 2, DELIVER_BOUNCE, "5.1.1", "unknown user: \"loop1\"");
-	expect(&q, 3, DELIVER_DEFER, "4.3.5", "forwarding to non-local "
+	agent_test_expect(&q, 2, DELIVER_BOUNCE, "5.1.1",
+	    "unknown user: \"loop1\"");
+	agent_test_expect(&q, 3, DELIVER_DEFER, "4.3.5",
+	    "forwarding to non-local "
 	    "addresses from aliases is not supported yet "
 	    "(mixed@local.test gives someone@elsewhere.test)");
-	expect(&q, 4, DELIVER_OK, "2.0.0", "/spool/bob");
-	expect(&q, 5, DELIVER_DEFER, "4.3.5", "alias bad in alias_maps: "
+	agent_test_expect(&q, 4, DELIVER_OK, "2.0.0", "/spool/bob");
+	agent_test_expect(&q, 5, DELIVER_DEFER, "4.3.5",
+	    "alias bad in alias_maps: "
 	    "unbalanced double quote");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	/* team: alice and bob once each; mixed: nothing for alice. */
 	box = file_of("spool/alice");
 	assert_non_null(box);
@@ -915,28 +774,30 @@ test_commands_files(void **state)
 	    "inc@local.test", "badinc@local.test", "emptyinc@local.test" };
 	struct config *cf = load("");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *data;
 
 	(void)state;
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, N_ELEMENTS(rcpts), MSG);
-	expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to command: "
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to command: "
 	    "/usr/bin/tee -a");
-	expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to command: "
+	agent_test_expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to command: "
 	    "/usr/bin/tee -a");
-	expect(&q, 2, DELIVER_DEFER, "4.3.5", "holds the shell character "
+	agent_test_expect(&q, 2, DELIVER_DEFER, "4.3.5",
+	    "holds the shell character "
 	    "'$'");
-	expect(&q, 3, DELIVER_OK, "2.0.0", "delivered to file: ");
-	expect(&q, 4, DELIVER_OK, "2.0.0", "/dev/null");
+	agent_test_expect(&q, 3, DELIVER_OK, "2.0.0", "delivered to file: ");
+	agent_test_expect(&q, 4, DELIVER_OK, "2.0.0", "/dev/null");
 	/* allow_mail_to_commands = alias, forward: no commands from
 	 * :include: files; bob is delivered. */
-	expect(&q, 5, DELIVER_BOUNCE, "5.7.1", "mail to command is "
+	agent_test_expect(&q, 5, DELIVER_BOUNCE, "5.7.1", "mail to command is "
 	    "restricted (allow_mail_to_commands has no include)");
-	expect(&q, 6, DELIVER_DEFER, "4.3.5", "cannot read :include: file");
-	expect(&q, 7, DELIVER_DEFER, "4.3.5", "the aliases of "
+	agent_test_expect(&q, 6, DELIVER_DEFER, "4.3.5",
+	    "cannot read :include: file");
+	agent_test_expect(&q, 7, DELIVER_DEFER, "4.3.5", "the aliases of "
 	    "emptyinc@local.test give no destinations");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	data = file_of("out/cmd");
 	assert_non_null(data);
 	assert_int_equal(strncmp(data, "From " SENDER " ", 6 +
@@ -979,11 +840,12 @@ test_commands_files(void **state)
 		free(inc);
 		assert_int_equal(prepare(&a, cf), 0);
 		deliver(&q, &a, r2, 2, MSG);
-		expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to 2 "
+		agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to 2 "
 		    "destinations");
-		expect(&q, 1, DELIVER_BOUNCE, "5.7.1", "mail to file is "
+		agent_test_expect(&q, 1, DELIVER_BOUNCE, "5.7.1",
+		    "mail to file is "
 		    "restricted (allow_mail_to_files has no alias)");
-		qmgr_free(&q);
+		agent_test_qmgr_clear(&q);
 		data = file_of("out/inc");
 		assert_non_null(data);
 		assert_non_null(strstr(data, "Delivered-To: inc@local.test\n"));
@@ -999,17 +861,17 @@ test_home_mailbox(void **state)
 	const char *rcpts[] = { "alice@local.test", "nohome@local.test" };
 	struct config *cf = load("home_mailbox = Maildir/\n");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *data, *where;
 
 	(void)state;
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, 2, MSG);
 	where = xasprintf("delivered to maildir %s/home/alice/Maildir/", dir);
-	expect(&q, 0, DELIVER_OK, "2.0.0", where);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", where);
 	free(where);
-	expect(&q, 1, DELIVER_DEFER, "4.3.0", "home directory");
-	qmgr_free(&q);
+	agent_test_expect(&q, 1, DELIVER_DEFER, "4.3.0", "home directory");
+	agent_test_qmgr_clear(&q);
 	data = maildir_file("home/alice/Maildir");
 	assert_non_null(data);
 	assert_string_equal(data, "Return-Path: <" SENDER ">\n"
@@ -1027,8 +889,8 @@ test_home_mailbox(void **state)
 	cf = load("home_mailbox = Mailbox\nenable_original_recipient = no\n");
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 0, DELIVER_OK, "2.0.0", "/home/alice/Mailbox");
-	qmgr_free(&q);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "/home/alice/Mailbox");
+	agent_test_qmgr_clear(&q);
 	data = file_of("home/alice/Mailbox");
 	assert_non_null(data);
 	assert_null(strstr(data, "X-Original-To:"));
@@ -1048,16 +910,16 @@ test_mailbox_command(void **state)
 	    "%s/out/mbcmd\n", dir);
 	struct config *cf = load(extra);
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *data;
 
 	(void)state;
 	free(extra);
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to command: "
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to command: "
 	    "/usr/bin/tee -a");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	data = file_of("out/mbcmd");
 	assert_non_null(data);
 	assert_non_null(strstr(data, "Delivered-To: alice@local.test\n"));
@@ -1072,10 +934,11 @@ test_mailbox_command(void **state)
 	cf = load("mailbox_command = /usr/bin/procmail -a \"$EXTENSION\"\n");
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 0, DELIVER_DEFER, "4.3.5", "mailbox_command: the command "
+	agent_test_expect(&q, 0, DELIVER_DEFER, "4.3.5",
+	    "mailbox_command: the command "
 	    "\"/usr/bin/procmail -a \"$EXTENSION\"\" holds the shell "
 	    "character");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	release(&a);
 	config_free(&cf);
 }
@@ -1087,27 +950,29 @@ test_loop_and_limit(void **state)
 	    "postmaster@local.test" };
 	struct config *cf = load("mailbox_size_limit = 400\n");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *big, *box;
 
 	(void)state;
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, 3, "Received: from x\r\nDelivered-To: "
 	    "<Alice@Local.Test>\r\nSubject: s\r\n\r\nbody\r\n");
-	expect(&q, 0, DELIVER_BOUNCE, "5.4.6", "mail forwarding loop for "
+	agent_test_expect(&q, 0, DELIVER_BOUNCE, "5.4.6",
+	    "mail forwarding loop for "
 	    "alice@local.test");
-	expect(&q, 1, DELIVER_OK, "2.0.0", "/spool/bob");
+	agent_test_expect(&q, 1, DELIVER_OK, "2.0.0", "/spool/bob");
 	/* Through an alias: the loop is seen at alice's mailbox. */
-	expect(&q, 2, DELIVER_BOUNCE, "5.4.6", "mail forwarding loop for "
+	agent_test_expect(&q, 2, DELIVER_BOUNCE, "5.4.6",
+	    "mail forwarding loop for "
 	    "alice@local.test");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	assert_null(file_of("spool/alice"));
 	big = xmalloc(500);
 	memset(big, 'x', 499);
 	big[499] = '\0';
 	deliver(&q, &a, rcpts + 1, 1, big);
-	expect(&q, 0, DELIVER_BOUNCE, "5.2.2", "mailbox_size_limit");
-	qmgr_free(&q);
+	agent_test_expect(&q, 0, DELIVER_BOUNCE, "5.2.2", "mailbox_size_limit");
+	agent_test_qmgr_clear(&q);
 	box = file_of("spool/bob");
 	assert_non_null(box);
 	assert_null(strstr(box, "xxxxx"));
@@ -1125,7 +990,7 @@ test_spool_group(void **state)
 	char *extra;
 	struct config *cf;
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	struct stat st;
 	char *p;
 
@@ -1138,8 +1003,8 @@ test_spool_group(void **state)
 	free(extra);
 	assert_int_equal(prepare(&a, cf), 0);
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 0, DELIVER_OK, "2.0.0", "/gspool/alice");
-	qmgr_free(&q);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "/gspool/alice");
+	agent_test_qmgr_clear(&q);
 	p = at_dir("gspool/alice");
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_uid, U_ALICE);

@@ -50,10 +50,11 @@
 #include "pipe_run.h"
 #include "queue_file.h"
 #include "strv.h"
+#include "agent_test_support.h"
 #include "test_support.h"
 #include "xalloc.h"
 
-#define ID1 "0123456789ABCDEF"
+#define ID1 AGENT_TEST_ID
 
 static char dir[64];
 
@@ -512,198 +513,38 @@ capture(enum log_level level, const char *text, void *ctx)
 	strv_add_take(&logged, xasprintf("%d: %s", (int)level, text));
 }
 
-static int
-queue_fd(const char *content)
-{
-	struct queue_envelope env;
-	struct queue_writer w;
-	int fd = memfd_create("queue", MFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	memset(&env, 0, sizeof(env));
-	env.id = xstrdup(ID1);
-	env.arrival = xstrdup("1717171717.250000");
-	env.client_name = xstrdup("mx.example.net");
-	env.client_addr = xstrdup("192.0.2.7");
-	env.helo = xstrdup("helo.example.net");
-	env.protocol = xstrdup("ESMTP");
-	env.service = xstrdup("smtp");
-	env.sender = xstrdup("alice@example.net");
-	queue_envelope_add_rcpt(&env, "list@example.org", NULL, NULL);
-	queue_writer_init(&w, fd);
-	assert_int_equal(queue_writer_envelope(&w, &env), 0);
-	assert_int_equal(queue_writer_content(&w, content, strlen(content)),
-	    0);
-	assert_int_equal(queue_writer_finish(&w), 0);
-	queue_writer_deinit(&w);
-	queue_envelope_deinit(&env);
-	return fd;
-}
-
-struct status {
-	uint32_t idx;
-	enum deliver_status st;
-	char *dsn, *remote, *text;
+/* The test message (agent_test_support.h). */
+static const struct agent_test_msg the_msg = {
+	.sender = "alice@example.net",
+	.queue_rcpt = "list@example.org",
+	.queue_helo = "helo.example.net",
+	.transport = "pipetest",
+	.nexthop = "Example.ORG",
+	.client_name = "mx.example.net",
+	.client_addr = "192.0.2.7",
+	.helo = "helo.example.net",
+	.protocol = "ESMTP",
+	.first_idx = 100,
 };
-
-struct qmgr {
-	struct event_base *base;
-	int sock;
-	struct ipc_conn ipc;
-	struct status sts[16];
-	size_t nsts;
-	size_t ndone;
-	bool eof, bad;
-};
-
-static void
-qmgr_read(struct qmgr *q)
-{
-	struct ipc_in in;
-	uint32_t type;
-	int fd, r;
-
-	if (ipc_conn_fill_once(&q->ipc) < 0) {
-		q->eof = true;
-		return;
-	}
-	while ((r = ipc_conn_next(&q->ipc, &type, &in, &fd)) == 1) {
-		struct deliver_result res;
-		const char *err = NULL;
-
-		if (fd >= 0) {
-			close(fd);
-			q->bad = true;
-		} else if (type == DELIVER_MSG_STATUS && q->nsts < 16 &&
-		    deliver_result_decode(&in, &res, &err) == 0) {
-			q->sts[q->nsts].idx = res.idx;
-			q->sts[q->nsts].st = res.status;
-			q->sts[q->nsts].dsn = res.dsn;
-			q->sts[q->nsts].remote = res.remote;
-			q->sts[q->nsts].text = res.text;
-			q->nsts++;
-		} else if (type == DELIVER_MSG_DONE && ipc_in_done(&in)) {
-			q->ndone++;
-		} else
-			q->bad = true;
-	}
-	if (r < 0)
-		q->bad = true;
-	if (q->ipc.eof)
-		q->eof = true;
-}
-
-static bool
-done_cond(void *arg)
-{
-	struct qmgr *q = arg;
-
-	qmgr_read(q);
-	return q->ndone > 0 || q->eof;
-}
-
-static bool
-idle_cond(void *arg)
-{
-	return agent_busy() == 0;
-}
-
-static void
-qmgr_clear(struct qmgr *q)
-{
-	for (size_t i = 0; i < q->nsts; i++) {
-		free(q->sts[i].dsn);
-		free(q->sts[i].remote);
-		free(q->sts[i].text);
-	}
-	q->nsts = 0;
-	q->ndone = 0;
-}
 
 /*
- * deliver - one request of nrcpts recipients (rcpts[i]) with the agent
- * in a, answered into q (the connection is closed after).
+ * deliver - one request of nrcpts recipients (rcpts[i], idx 100 + i,
+ * the first one originally list@example.org) with the agent in a,
+ * answered into q (the connection is closed after).
  */
 static void
-deliver(struct qmgr *q, struct agent_ctx *a, const char *const *rcpts,
-    size_t nrcpts, const char *content)
+deliver(struct agent_test_qmgr *q, struct agent_ctx *a,
+    const char *const *rcpts, size_t nrcpts, const char *content)
 {
 	struct deliver_req r;
-	struct ipc_out o;
-	int sv[2], fd;
 
-	memset(q, 0, sizeof(*q));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	q->base = event_base_new();
-	q->sock = sv[0];
-	evutil_make_socket_nonblocking(q->sock);
-	ipc_conn_init(&q->ipc, q->sock);
-	agent_serve_fd(&agent_pipe, a, q->base, sv[1]);
-
-	memset(&r, 0, sizeof(r));
-	r.queue_id = xstrdup(ID1);
-	r.transport = xstrdup("pipetest");
-	r.nexthop = xstrdup("Example.ORG");
-	r.sender = xstrdup("alice@example.net");
-	r.envid = xstrdup("");
-	r.ret = xstrdup("");
-	r.arrival = 1717171717;
-	r.client_name = xstrdup("mx.example.net");
-	r.client_addr = xstrdup("192.0.2.7");
-	r.helo = xstrdup("helo.example.net");
-	r.protocol = xstrdup("ESMTP");
-	r.sasl_user = xstrdup("");
-	r.nrcpts = nrcpts;
-	r.rcpts = xcalloc(nrcpts, sizeof(*r.rcpts));
-	for (size_t i = 0; i < nrcpts; i++) {
-		r.rcpts[i].idx = (uint32_t)(100 + i);
-		r.rcpts[i].address = xstrdup(rcpts[i]);
-		r.rcpts[i].orig_rcpt = xstrdup(i == 0 ? "list@example.org" :
-		    "");
-		r.rcpts[i].orcpt = xstrdup("");
-	}
-	assert_int_equal(deliver_req_encode(&r, &o), 0);
-	fd = queue_fd(content);
-	assert_int_equal(ipc_send(q->sock, DELIVER_MSG_REQ, &o, fd), 0);
-	close(fd);
-	for (size_t i = 0; i < nrcpts; i++) {
-		assert_int_equal(deliver_rcpt_encode(&r.rcpts[i], &o), 0);
-		assert_int_equal(ipc_send(q->sock, DELIVER_MSG_RCPT, &o, -1),
-		    0);
-	}
+	agent_test_req_init(&r, &the_msg, nrcpts);
+	for (size_t i = 0; i < nrcpts; i++)
+		agent_test_req_rcpt(&r, i, rcpts[i], i == 0 ?
+		    "list@example.org" : "");
+	agent_test_deliver(q, &agent_pipe, a, &r,
+	    agent_test_queue_fd(&the_msg, ID1, content));
 	deliver_req_free(&r);
-	test_run_until(q->base, done_cond, q);
-	assert_false(q->bad);
-	assert_int_equal(q->ndone, 1);
-	assert_int_equal(q->nsts, nrcpts);
-	ipc_conn_deinit(&q->ipc);
-	close(q->sock);
-	test_run_until(q->base, idle_cond, NULL);
-	test_run_for(q->base, 10);
-	event_base_free(q->base);
-}
-
-static const struct status *
-status_of(const struct qmgr *q, uint32_t idx)
-{
-	for (size_t i = 0; i < q->nsts; i++)
-		if (q->sts[i].idx == idx)
-			return &q->sts[i];
-	fail_msg("no status for %u", idx);
-	abort();
-}
-
-static void
-expect(const struct qmgr *q, uint32_t idx, enum deliver_status st,
-    const char *dsn, const char *text_part)
-{
-	const struct status *s = status_of(q, idx);
-
-	if (s->st != st || strcmp(s->dsn, dsn) != 0 ||
-	    strstr(s->text, text_part) == NULL)
-		fail_msg("idx %u: %d %s (%s), want %d %s (...%s...)", idx,
-		    (int)s->st, s->dsn, s->text, (int)st, dsn, text_part);
 }
 
 /* The user= of the tests: any unprivileged account. */
@@ -811,7 +652,7 @@ test_agent_per_recipient(void **state)
 	    "nouser@example.org" };
 	struct master_service svc;
 	struct agent_ctx a = { 0 };
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *args = xasprintf("flags=DRhu user=%s argv=%s %s ${recipient}",
 	    test_user(), cmd, dir);
 	char *path, *data, *env, *runs;
@@ -821,12 +662,14 @@ test_agent_per_recipient(void **state)
 	if (prepare(&a, &svc, args) != 0)
 		fail_msg("setup refused: %s", a.refusal);
 	deliver(&q, &a, rcpts, 3, MSG);
-	expect(&q, 100, DELIVER_OK, "2.0.0", "delivered to command ");
-	expect(&q, 101, DELIVER_DEFER, "4.3.0", "exited with status 75 "
+	agent_test_expect(&q, 100, DELIVER_OK, "2.0.0",
+	    "delivered to command ");
+	agent_test_expect(&q, 101, DELIVER_DEFER, "4.3.0",
+	    "exited with status 75 "
 	    "(EX_TEMPFAIL, temporary failure); output: disk on fire");
-	assert_string_equal(status_of(&q, 101)->remote,
+	assert_string_equal(agent_test_status_of(&q, 101)->remote,
 	    "x-unix; disk on fire");
-	expect(&q, 102, DELIVER_BOUNCE, "5.1.1", "unknown user "
+	agent_test_expect(&q, 102, DELIVER_BOUNCE, "5.1.1", "unknown user "
 	    "nouser@example.org");
 	/* One process per recipient; h and u folded the argument. */
 	path = xasprintf("%s/runs", dir);
@@ -859,7 +702,7 @@ test_agent_per_recipient(void **state)
 	assert_null(strstr(env, "SASL_USERNAME"));
 	free(env);
 	free(path);
-	qmgr_clear(&q);
+	agent_test_qmgr_clear(&q);
 	release(&a, &svc);
 	free(runs);
 	free(args);
@@ -876,7 +719,7 @@ test_agent_one_for_all(void **state)
 	const char *rcpts[] = { "a@example.org", "b@example.org" };
 	struct master_service svc;
 	struct agent_ctx a = { 0 };
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *args = xasprintf("flags=R. eol=\\r\\n user=%s argv=%s $nexthop "
 	    "${sender} $$", test_user(), cmd);
 	char *runs, *input, *p;
@@ -885,8 +728,8 @@ test_agent_one_for_all(void **state)
 	if (prepare(&a, &svc, args) != 0)
 		fail_msg("setup refused: %s", a.refusal);
 	deliver(&q, &a, rcpts, 2, MSG);
-	expect(&q, 100, DELIVER_BOUNCE, "5.3.0", "EX_UNAVAILABLE");
-	expect(&q, 101, DELIVER_BOUNCE, "5.3.0", "EX_UNAVAILABLE");
+	agent_test_expect(&q, 100, DELIVER_BOUNCE, "5.3.0", "EX_UNAVAILABLE");
+	agent_test_expect(&q, 101, DELIVER_BOUNCE, "5.3.0", "EX_UNAVAILABLE");
 	p = xasprintf("%s/runs", dir);
 	runs = test_read_file(p, NULL);
 	free(p);
@@ -897,7 +740,7 @@ test_agent_one_for_all(void **state)
 	assert_string_equal(input, "Return-Path: <alice@example.net>\r\n"
 	    "Received: from x\r\nSubject: hi\r\n\r\n..hello\r\n"
 	    "From here\r\n");
-	qmgr_clear(&q);
+	agent_test_qmgr_clear(&q);
 	release(&a, &svc);
 	free(runs);
 	free(input);
@@ -912,15 +755,16 @@ test_agent_size_limit(void **state)
 	const char *rcpts[] = { "a@example.org" };
 	struct master_service svc;
 	struct agent_ctx a = { 0 };
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	char *args = xasprintf("size=10 user=%s argv=/bin/true", test_user());
 
 	(void)state;
 	assert_int_equal(prepare(&a, &svc, args), 0);
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 100, DELIVER_BOUNCE, "5.2.3", "larger than the size limit "
+	agent_test_expect(&q, 100, DELIVER_BOUNCE, "5.2.3",
+	    "larger than the size limit "
 	    "of pipe service pipetest (size=10 bytes");
-	qmgr_clear(&q);
+	agent_test_qmgr_clear(&q);
 	release(&a, &svc);
 	free(args);
 }
@@ -950,7 +794,7 @@ test_agent_refusals(void **state)
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		struct master_service svc;
 		struct agent_ctx a = { 0 };
-		struct qmgr q;
+		struct agent_test_qmgr q;
 		char *args = with_user(cases[i].args);
 
 		assert_int_equal(prepare(&a, &svc, args), -1);
@@ -960,9 +804,11 @@ test_agent_refusals(void **state)
 			    cases[i].words);
 		/* Every recipient deferred with the reason. */
 		deliver(&q, &a, rcpts, 2, MSG);
-		expect(&q, 100, DELIVER_DEFER, "4.3.5", cases[i].words);
-		expect(&q, 101, DELIVER_DEFER, "4.3.5", cases[i].words);
-		qmgr_clear(&q);
+		agent_test_expect(&q, 100, DELIVER_DEFER, "4.3.5",
+		    cases[i].words);
+		agent_test_expect(&q, 101, DELIVER_DEFER, "4.3.5",
+		    cases[i].words);
+		agent_test_qmgr_clear(&q);
 		release(&a, &svc);
 		free(args);
 	}

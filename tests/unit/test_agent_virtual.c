@@ -52,10 +52,11 @@
 #include "lookup_proto.h"
 #include "queue_file.h"
 #include "strv.h"
+#include "agent_test_support.h"
 #include "test_support.h"
 #include "xalloc.h"
 
-#define ID1 "0123456789ABCDEF"
+#define ID1 AGENT_TEST_ID
 #define MAPS "texthash:/etc/ostia/vmailbox"
 
 static char dir[64];
@@ -346,171 +347,34 @@ release(struct agent_ctx *a)
 
 /* ---- The queue manager's side ---- */
 
-static int
-queue_fd(const char *content)
-{
-	struct queue_envelope env;
-	struct queue_writer w;
-	int fd = memfd_create("queue", MFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	memset(&env, 0, sizeof(env));
-	env.id = xstrdup(ID1);
-	env.arrival = xstrdup("1717171717.250000");
-	env.client_name = xstrdup("mx.example.net");
-	env.client_addr = xstrdup("192.0.2.7");
-	env.helo = xstrdup("helo.example.net");
-	env.protocol = xstrdup("ESMTP");
-	env.service = xstrdup("smtp");
-	env.sender = xstrdup("sender@example.net");
-	queue_envelope_add_rcpt(&env, "x@vmail.test", NULL, NULL);
-	queue_writer_init(&w, fd);
-	assert_int_equal(queue_writer_envelope(&w, &env), 0);
-	assert_int_equal(queue_writer_content(&w, content, strlen(content)),
-	    0);
-	assert_int_equal(queue_writer_finish(&w), 0);
-	queue_writer_deinit(&w);
-	queue_envelope_deinit(&env);
-	return fd;
-}
-
-#define NSTS_MAX 16
-
-struct qmgr {
-	struct ipc_conn ipc;
-	uint32_t idx[NSTS_MAX];
-	enum deliver_status st[NSTS_MAX];
-	char *dsn[NSTS_MAX];
-	char *text[NSTS_MAX];
-	size_t nsts;
-	size_t ndone;
-	bool eof, bad;
+/* The test message (agent_test_support.h). */
+static const struct agent_test_msg the_msg = {
+	.sender = "sender@example.net",
+	.queue_rcpt = "x@vmail.test",
+	.queue_helo = "helo.example.net",
+	.transport = "virtual",
+	.nexthop = "vmail.test",
+	.client_name = "",
+	.client_addr = "",
+	.helo = "",
+	.protocol = "",
+	.first_idx = 0,
 };
 
-static bool
-done_cond(void *arg)
-{
-	struct qmgr *q = arg;
-	struct ipc_in in;
-	uint32_t type;
-	int fd, r;
-
-	if (ipc_conn_fill_once(&q->ipc) < 0) {
-		q->eof = true;
-		return true;
-	}
-	while ((r = ipc_conn_next(&q->ipc, &type, &in, &fd)) == 1) {
-		struct deliver_result res;
-		const char *err = NULL;
-
-		if (fd < 0 && type == DELIVER_MSG_STATUS &&
-		    q->nsts < NSTS_MAX &&
-		    deliver_result_decode(&in, &res, &err) == 0) {
-			q->idx[q->nsts] = res.idx;
-			q->st[q->nsts] = res.status;
-			q->dsn[q->nsts] = res.dsn;
-			q->text[q->nsts] = res.text;
-			free(res.remote);
-			q->nsts++;
-		} else if (fd < 0 && type == DELIVER_MSG_DONE &&
-		    ipc_in_done(&in))
-			q->ndone++;
-		else
-			q->bad = true;
-	}
-	if (r < 0 || q->ipc.eof)
-		q->eof = true;
-	return q->ndone > 0 || q->eof;
-}
-
-static bool
-idle_cond(void *arg)
-{
-	return agent_busy() == 0;
-}
-
-/* deliver - one request for rcpts with the message content. */
+/* deliver - one request for rcpts (idx 0..n-1, originally themselves)
+ * with the message content, answered into q. */
 static void
-deliver(struct qmgr *q, struct agent_ctx *a, const char *const *rcpts,
-    size_t n, const char *content)
+deliver(struct agent_test_qmgr *q, struct agent_ctx *a,
+    const char *const *rcpts, size_t n, const char *content)
 {
-	struct event_base *base = event_base_new();
 	struct deliver_req r;
-	struct ipc_out o;
-	int sv[2], fd;
 
-	memset(q, 0, sizeof(*q));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	ipc_conn_init(&q->ipc, sv[0]);
-	agent_serve_fd(&agent_virtual, a, base, sv[1]);
-	memset(&r, 0, sizeof(r));
-	r.queue_id = xstrdup(ID1);
-	r.transport = xstrdup("virtual");
-	r.nexthop = xstrdup("vmail.test");
-	r.sender = xstrdup("sender@example.net");
-	r.envid = xstrdup("");
-	r.ret = xstrdup("");
-	r.arrival = 1717171717;
-	r.client_name = xstrdup("");
-	r.client_addr = xstrdup("");
-	r.helo = xstrdup("");
-	r.protocol = xstrdup("");
-	r.sasl_user = xstrdup("");
-	r.nrcpts = n;
-	r.rcpts = xcalloc(n, sizeof(*r.rcpts));
-	for (size_t i = 0; i < n; i++) {
-		r.rcpts[i].idx = (uint32_t)i;
-		r.rcpts[i].address = xstrdup(rcpts[i]);
-		r.rcpts[i].orig_rcpt = xstrdup(rcpts[i]);
-		r.rcpts[i].orcpt = xstrdup("");
-	}
-	assert_int_equal(deliver_req_encode(&r, &o), 0);
-	fd = queue_fd(content);
-	assert_int_equal(ipc_send(sv[0], DELIVER_MSG_REQ, &o, fd), 0);
-	close(fd);
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(deliver_rcpt_encode(&r.rcpts[i], &o), 0);
-		assert_int_equal(ipc_send(sv[0], DELIVER_MSG_RCPT, &o, -1), 0);
-	}
+	agent_test_req_init(&r, &the_msg, n);
+	for (size_t i = 0; i < n; i++)
+		agent_test_req_rcpt(&r, i, rcpts[i], rcpts[i]);
+	agent_test_deliver(q, &agent_virtual, a, &r,
+	    agent_test_queue_fd(&the_msg, ID1, content));
 	deliver_req_free(&r);
-	test_run_until(base, done_cond, q);
-	assert_false(q->bad);
-	assert_int_equal(q->ndone, 1);
-	assert_int_equal(q->nsts, n);
-	ipc_conn_deinit(&q->ipc);
-	close(sv[0]);
-	test_run_until(base, idle_cond, NULL);
-	test_run_for(base, 10);
-	event_base_free(base);
-}
-
-static void
-qmgr_free(struct qmgr *q)
-{
-	for (size_t i = 0; i < q->nsts; i++) {
-		free(q->dsn[i]);
-		free(q->text[i]);
-	}
-	q->nsts = 0;
-}
-
-static void
-expect(const struct qmgr *q, uint32_t idx, enum deliver_status st,
-    const char *dsn, const char *words)
-{
-	for (size_t i = 0; i < q->nsts; i++) {
-		if (q->idx[i] != idx)
-			continue;
-		if (q->st[i] != st || strcmp(q->dsn[i], dsn) != 0 ||
-		    strstr(q->text[i], words) == NULL)
-			fail_msg("rcpt %u: %d %s (%s), want %d %s (...%s...)",
-			    idx, (int)q->st[i], q->dsn[i], q->text[i],
-			    (int)st, dsn, words);
-		return;
-	}
-	fail_msg("no status for rcpt %u", idx);
 }
 
 /* maildir_file - the one message file in base/sub/new (caller frees
@@ -518,27 +382,10 @@ expect(const struct qmgr *q, uint32_t idx, enum deliver_status st,
 static char *
 maildir_file(const char *sub)
 {
-	char *newdir = xasprintf("%s/vmail/%s/new", dir, sub), *data = NULL;
-	DIR *d = opendir(newdir);
-	struct dirent *e;
-	int n = 0;
+	char *maildir = xasprintf("%s/vmail/%s", dir, sub);
+	char *data = agent_test_maildir_file(maildir);
 
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			char *p;
-
-			if (e->d_name[0] == '.')
-				continue;
-			n++;
-			p = xasprintf("%s/%s", newdir, e->d_name);
-			free(data);
-			data = test_read_file(p, NULL);
-			free(p);
-		}
-		closedir(d);
-	}
-	assert_true(n <= 1);
-	free(newdir);
+	free(maildir);
 	return data;
 }
 
@@ -598,7 +445,7 @@ test_setup_refusals(void **state)
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		struct config *cf = load(cases[i].extra);
 		struct agent_ctx a;
-		struct qmgr q;
+		struct agent_test_qmgr q;
 		uid_t uid;
 		gid_t gid;
 
@@ -609,8 +456,9 @@ test_setup_refusals(void **state)
 			fail_msg("\"%s\": refusal \"%s\" lacks \"%s\"",
 			    cases[i].extra, a.refusal, cases[i].words);
 		deliver(&q, &a, rcpts, 1, MSG);
-		expect(&q, 0, DELIVER_DEFER, "4.3.5", cases[i].words);
-		qmgr_free(&q);
+		agent_test_expect(&q, 0, DELIVER_DEFER, "4.3.5",
+		    cases[i].words);
+		agent_test_qmgr_clear(&q);
 		release(&a);
 		config_free(&cf);
 	}
@@ -625,7 +473,7 @@ test_deliveries(void **state)
 	    "abs@vmail.test", "absin@vmail.test", "empty@vmail.test" };
 	struct config *cf = load("");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	uid_t uid;
 	gid_t gid;
 	char *data, *where;
@@ -635,19 +483,22 @@ test_deliveries(void **state)
 	deliver(&q, &a, rcpts, N_ELEMENTS(rcpts), MSG "last line");
 	where = xasprintf("delivered to maildir %s/vmail/vmail.test/alice/",
 	    dir);
-	expect(&q, 0, DELIVER_OK, "2.0.0", where);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", where);
 	free(where);
-	expect(&q, 1, DELIVER_BOUNCE, "5.1.1", "user unknown in virtual "
+	agent_test_expect(&q, 1, DELIVER_BOUNCE, "5.1.1",
+	    "user unknown in virtual "
 	    "mailbox table");
-	expect(&q, 2, DELIVER_DEFER, "4.3.0", "cannot look up "
+	agent_test_expect(&q, 2, DELIVER_DEFER, "4.3.0", "cannot look up "
 	    "fail@vmail.test in virtual_mailbox_maps: database down");
-	expect(&q, 3, DELIVER_DEFER, "4.3.5", "mbox delivery is not "
+	agent_test_expect(&q, 3, DELIVER_DEFER, "4.3.5", "mbox delivery is not "
 	    "supported yet");
-	expect(&q, 4, DELIVER_DEFER, "4.3.5", "\"..\" is not allowed");
-	expect(&q, 5, DELIVER_DEFER, "4.3.5", "outside virtual_mailbox_base");
-	expect(&q, 6, DELIVER_OK, "2.0.0", "/vmail/abs/in/");
-	expect(&q, 7, DELIVER_DEFER, "4.3.5", "empty mailbox path");
-	qmgr_free(&q);
+	agent_test_expect(&q, 4, DELIVER_DEFER, "4.3.5",
+	    "\"..\" is not allowed");
+	agent_test_expect(&q, 5, DELIVER_DEFER, "4.3.5",
+	    "outside virtual_mailbox_base");
+	agent_test_expect(&q, 6, DELIVER_OK, "2.0.0", "/vmail/abs/in/");
+	agent_test_expect(&q, 7, DELIVER_DEFER, "4.3.5", "empty mailbox path");
+	agent_test_qmgr_clear(&q);
 	data = maildir_file("vmail.test/alice");
 	assert_non_null(data);
 	assert_string_equal(data, "Return-Path: <sender@example.net>\n"
@@ -661,8 +512,8 @@ test_deliveries(void **state)
 	assert_int_equal(access("/etc/x", F_OK), -1);
 	/* One connection to the lookup process, kept. */
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to maildir");
-	qmgr_free(&q);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to maildir");
+	agent_test_qmgr_clear(&q);
 	assert_int_equal(connections(), 1);
 	release(&a);
 	config_free(&cf);
@@ -674,7 +525,7 @@ test_loop_and_limit(void **state)
 	const char *rcpts[] = { "alice@vmail.test", "bob@vmail.test" };
 	struct config *cf = load("virtual_mailbox_limit = 200\n");
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	uid_t uid;
 	gid_t gid;
 	char *data, *big;
@@ -686,10 +537,11 @@ test_loop_and_limit(void **state)
 	deliver(&q, &a, rcpts, 2, "Received: from x\r\nDelivered-To: "
 	    "other@vmail.test\r\nDelivered-To:\r\n  <ALICE@vmail.TEST> \r\n"
 	    "Subject: s\r\n\r\nDelivered-To: bob@vmail.test\r\n");
-	expect(&q, 0, DELIVER_BOUNCE, "5.4.6", "mail forwarding loop for "
+	agent_test_expect(&q, 0, DELIVER_BOUNCE, "5.4.6",
+	    "mail forwarding loop for "
 	    "alice@vmail.test");
-	expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to maildir");
-	qmgr_free(&q);
+	agent_test_expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to maildir");
+	agent_test_qmgr_clear(&q);
 	assert_null(maildir_file("vmail.test/alice"));
 	data = maildir_file("vmail.test/bob");
 	assert_non_null(data);
@@ -699,9 +551,10 @@ test_loop_and_limit(void **state)
 	memset(big, 'x', 299);
 	big[299] = '\0';
 	deliver(&q, &a, rcpts, 1, big);
-	expect(&q, 0, DELIVER_BOUNCE, "5.2.2", "message is larger than the "
+	agent_test_expect(&q, 0, DELIVER_BOUNCE, "5.2.2",
+	    "message is larger than the "
 	    "mailbox limit (virtual_mailbox_limit = 200 bytes");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	free(big);
 	release(&a);
 	config_free(&cf);
@@ -713,7 +566,7 @@ test_missing_base(void **state)
 	const char *rcpts[] = { "alice@vmail.test" };
 	struct config *cf;
 	struct agent_ctx a;
-	struct qmgr q;
+	struct agent_test_qmgr q;
 	uid_t uid;
 	gid_t gid;
 	char *extra = xasprintf("virtual_mailbox_base = %s/gone\n", dir);
@@ -722,9 +575,10 @@ test_missing_base(void **state)
 	cf = load(extra);
 	assert_int_equal(prepare(&a, cf, &uid, &gid), 0);
 	deliver(&q, &a, rcpts, 1, MSG);
-	expect(&q, 0, DELIVER_DEFER, "4.3.5", "No such file or directory: "
+	agent_test_expect(&q, 0, DELIVER_DEFER, "4.3.5",
+	    "No such file or directory: "
 	    "it must be a directory that uid 4321 can write to");
-	qmgr_free(&q);
+	agent_test_qmgr_clear(&q);
 	release(&a);
 	config_free(&cf);
 	free(extra);

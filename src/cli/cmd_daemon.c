@@ -75,9 +75,14 @@ load_checked(struct cli *cli, unsigned flags)
 	diag_list_init(&diags);
 	cf = config_load(cli->config_dir, flags, &diags);
 	if (cf != NULL) {
+		size_t before = diags.errors;
+
 		master_programs_check(config_master(cf), &diags);
-		/* The tables the master would refuse to start with. */
-		if (lookup_tables_check(cf, &diags) < 0) {
+		/* The services and tables the master would refuse to start
+		 * with (a reserved service name, a table that does not
+		 * open). */
+		if (diags.errors > before ||
+		    lookup_tables_check(cf, &diags) < 0) {
 			cli_print_diags(&diags);
 			log_error("%s: the configuration has %zu error%s",
 			    cli->config_dir, diags.errors,

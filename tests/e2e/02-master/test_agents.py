@@ -243,6 +243,11 @@ def test_agent_service_names_are_checked(ostia_factory):
     # The internal processes' socket names are not for agents.
     o.write_master_cf("127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
                       "queue unix - - n - 1 discard\n")
+    # `ostia check` refuses it as the master would.
+    r = o.check()
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert re.search(r"master\.cf:2: service queue/unix: the name queue is "
+                     r"reserved", r.stderr), r.stderr
     r = o.cli("run", timeout=20)
     assert r.returncode == 1
     log = r.stderr + o.log_text()

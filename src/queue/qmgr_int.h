@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * qmgr_int - what the queue manager's modules share (qmgr.c keeps the
- * state; qmgr_ctl.c carries out `ostia queue` requests).  Not for use
- * outside src/queue/.
+ * state and schedules; qmgr_notice.c makes the notices; qmgr_ctl.c
+ * carries out `ostia queue` requests).  Not for use outside src/queue/.
  */
 #ifndef OSTIA_QMGR_INT_H
 #define OSTIA_QMGR_INT_H
@@ -11,9 +11,80 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <time.h>
+
+#include "dsn.h"
 #include "qmgr_status.h"
+#include "queue_file.h"
+
+/* What happened to a recipient in this attempt. */
+enum rstate {
+	R_RESOLVING,	/* waiting for the lookup process */
+	R_WAITING,	/* in its destination's queue */
+	R_INFLIGHT,	/* in a request to an agent */
+	R_SENT,
+	R_BOUNCED,
+	R_DEFERRED,
+	R_SKIP,		/* final in an earlier attempt (status log) */
+};
 
 struct qmsg;
+
+struct qrcpt {
+	struct qmsg *m;
+	long idx;		/* number in the queue file (R, then b) */
+	char *orig;		/* as in the queue file */
+	char *address;		/* final recipient */
+	char *orcpt;		/* may be NULL */
+	uint32_t notify;
+	char *transport;
+	char *nexthop;
+	enum rstate st;
+	bool logged;		/* its final state is in status/ID */
+	char *dsn, *remote, *text;
+	time_t when;
+	struct qrcpt *dnext;	/* destination queue */
+};
+
+struct qmsg {
+	char id[QUEUE_ID_LEN + 1];
+	const char *dir;	/* QUEUE_INCOMING_DIR or QUEUE_DEFERRED_DIR */
+	struct queue_envelope env;
+	time_t arrival;
+	struct qrcpt **r;
+	size_t nr;
+	size_t lookups;		/* ROUTE requests not answered */
+	size_t busy;		/* recipients waiting or in flight */
+	bool hold_req;		/* `ostia queue hold` while active */
+	bool delete_req;
+	bool no_mappings;	/* receive_override_options */
+	bool has_log;		/* status/ID exists (read or written) */
+	struct qstatus log;
+	struct qmsg *hnext;
+};
+
+/* The settings the notices need. */
+struct qmgr_settings {
+	const char *myhostname;
+	const char *double_bounce;	/* double_bounce_sender */
+	const char *bounce2_rcpt;	/* 2bounce_notice_recipient */
+	bool notify_2bounce;		/* notify_classes has 2bounce */
+	uint64_t bounce_size_limit;
+	time_t lifetime;		/* maximal_queue_lifetime */
+	uint64_t max_file_bytes;
+};
+
+const struct qmgr_settings *qmgr_settings(void);
+
+/*
+ * qmgr_send_notice - queue a notice of kind (qmgr_notice.c) to m's
+ * sender about the recipients in the matching state (sent: success,
+ * deferred: delay, bounced: failure; plus those the status log says
+ * for success and failure) whose NOTIFY asks for it.  A notice about a
+ * notice goes to 2bounce_notice_recipient or is dropped, with a log
+ * line.
+ */
+void qmgr_send_notice(struct qmsg *m, enum dsn_kind kind);
 
 /* True once the queue manager was started (qmgr_init). */
 bool qmgr_running(void);

@@ -828,3 +828,13 @@ agent_serve_fd(const struct agent_def *def, struct agent_ctx *a,
 	ag.conns = q;
 	ag.nconns++;
 }
+
+bool
+agent_path_has_dotdot(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' ||
+		    p[2] == '/'))
+			return true;
+	return false;
+}

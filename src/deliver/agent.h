@@ -116,6 +116,10 @@ extern const struct agent_def agent_local;
 /* The agent for a master.cf command (its basename: "/usr/lib/postfix/
  * sbin/pipe" is pipe), or NULL. */
 const struct agent_def *agent_find(const char *command);
+
+/* True if path has a ".." component (mailbox and file paths from
+ * tables are refused with one). */
+bool agent_path_has_dotdot(const char *path);
 /* The child skeleton's program that runs def (its name is def->command,
  * the process name in the log); NULL for a def agent_find() does not
  * know. */

@@ -224,17 +224,6 @@ local_state_free(struct local_state *st)
 	free(st);
 }
 
-/* has_dotdot - does path have a ".." component? */
-static bool
-has_dotdot(const char *path)
-{
-	for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
-		if ((p == path || p[-1] == '/') && (p[2] == '\0' ||
-		    p[2] == '/'))
-			return true;
-	return false;
-}
-
 static bool
 has_ctl(const char *s)
 {
@@ -293,7 +282,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	n = strlen(st->spool);
 	while (n > 1 && st->spool[n - 1] == '/')
 		st->spool[--n] = '\0';
-	if (st->spool[0] != '/' || has_dotdot(st->spool) ||
+	if (st->spool[0] != '/' || agent_path_has_dotdot(st->spool) ||
 	    strcmp(st->spool, "/") == 0 || has_ctl(st->spool)) {
 		*error_r = xasprintf("mail_spool_directory = %s: it must be an "
 		    "absolute path other than / without \"..\"", st->spool);
@@ -302,7 +291,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	}
 	st->home_mailbox = xstrdup(config_str(v, P_home_mailbox));
 	if (st->home_mailbox[0] != '\0' && (st->home_mailbox[0] == '/' ||
-	    has_dotdot(st->home_mailbox) || has_ctl(st->home_mailbox) ||
+	    agent_path_has_dotdot(st->home_mailbox) || has_ctl(st->home_mailbox) ||
 	    strcmp(st->home_mailbox, "/") == 0)) {
 		*error_r = xasprintf("home_mailbox = %s: it must be a path "
 		    "relative to the home directory without \"..\" "
@@ -648,7 +637,7 @@ expand_dests(struct expansion *x, const struct local_dests *d,
 				    "mail to file is restricted "
 				    "(allow_mail_to_files has no %s): %s",
 				    ctx, e->text);
-			else if (has_dotdot(e->text))
+			else if (agent_path_has_dotdot(e->text))
 				x_fail(x, owner, DELIVER_BOUNCE, "5.7.1",
 				    "file destination %s has \"..\"",
 				    e->text);

@@ -67,17 +67,6 @@ virtual_state_free(struct virtual_state *vs)
 	free(vs);
 }
 
-/* has_dotdot - does path have a ".." component? */
-static bool
-has_dotdot(const char *path)
-{
-	for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
-		if ((p == path || p[-1] == '/') && (p[2] == '\0' ||
-		    p[2] == '/'))
-			return true;
-	return false;
-}
-
 /*
  * static_id - the N of a "static:N" (or "static:{N}") virtual_uid_maps /
  * virtual_gid_maps value.  0, or -1 with *error_r saying what to write.
@@ -181,7 +170,7 @@ virtual_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r,
 	n = strlen(vs->base);
 	while (n > 1 && vs->base[n - 1] == '/')
 		vs->base[--n] = '\0';
-	if (vs->base[0] != '/' || has_dotdot(vs->base) ||
+	if (vs->base[0] != '/' || agent_path_has_dotdot(vs->base) ||
 	    strcmp(vs->base, "/") == 0) {
 		*error_r = vs->base[0] == '\0' ?
 		    xstrdup("virtual_mailbox_base is empty: set it to the "
@@ -305,7 +294,7 @@ mailbox_dir(const struct virtual_state *vs, const char *addr,
 			return -1;
 		}
 	}
-	if (has_dotdot(value)) {
+	if (agent_path_has_dotdot(value)) {
 		*error_r = xasprintf("virtual_mailbox_maps gives %s for %s: "
 		    "\"..\" is not allowed in mailbox paths", value, addr);
 		return -1;

@@ -452,53 +452,12 @@ aside(const char *name, uid_t uid, const char *why)
 	    (unsigned long)uid, dst, why);
 }
 
-/*
- * commit - write m as incoming/ID: tmp/ID.PID, fdatasync, link (never
- * replacing a queued message), fsync incoming/; as the queue manager
- * writes its notices.  0, or -1 with errno.
- */
+/* commit - m as incoming/ID (queue_service_write). */
 static int
 commit(const struct pickup_msg *m, const char *id)
 {
-	struct queue_writer w;
-	char tmp[64], dst[64];
-	int fd, dfd, r = 0, e = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, id,
-	    (long)getpid());
-	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, id);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0)
-		return -1;
-	queue_writer_init(&w, fd);
-	if (queue_writer_envelope(&w, &m->env) < 0 ||
-	    queue_writer_content(&w, m->content.data, m->content.len) < 0 ||
-	    queue_writer_finish(&w) < 0)
-		r = -1;
-	queue_writer_deinit(&w);
-	if (r == 0 && fdatasync(fd) < 0)
-		r = -1;
-	if (r == 0 && link(tmp, dst) < 0)
-		r = -1;
-	e = errno;
-	(void)unlink(tmp);
-	close(fd);
-	if (r < 0) {
-		errno = e;
-		return -1;
-	}
-	dfd = open(QUEUE_INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		e = errno;
-		if (dfd >= 0)
-			close(dfd);
-		(void)unlink(dst);
-		errno = e;
-		return -1;
-	}
-	close(dfd);
-	return 0;
+	(void)id;	/* m->env.id */
+	return queue_service_write(&m->env, m->content.data, m->content.len);
 }
 
 /* read_file - the whole file fd of size bytes (it must not change). */

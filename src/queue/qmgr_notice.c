@@ -34,25 +34,14 @@ write_notice(const char *sender, const char *rcpt, const struct buf *text,
     bool smtputf8, const char *about)
 {
 	struct queue_envelope env;
-	struct queue_writer w;
+	struct queue_rcpt qr = { .addr = UNCONST(rcpt) };
 	struct timespec ts;
-	char id[QUEUE_ID_LEN + 1], tmp[64], dst[64], arrival[48];
-	int fd, dfd, r;
+	char id[QUEUE_ID_LEN + 1], arrival[48];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	queue_service_new_id(id);
-	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, id,
-	    (long)getpid());
-	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, id);
 	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
 	    (long)(ts.tv_nsec / 1000));
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0) {
-		log_error("%s: cannot create a queue file for the notice: %s",
-		    about, strerror(errno));
-		return -1;
-	}
 	memset(&env, 0, sizeof(env));
 	env.id = id;
 	env.arrival = arrival;
@@ -68,45 +57,16 @@ write_notice(const char *sender, const char *rcpt, const struct buf *text,
 			env.body = UNCONST("8BITMIME");
 			break;
 		}
-	queue_writer_init(&w, fd);
-	r = 0;
-	{
-		struct queue_rcpt qr = { .addr = UNCONST(rcpt) };
-
-		env.rcpts = &qr;
-		env.nrcpts = 1;
-		if (queue_writer_envelope(&w, &env) < 0 ||
-		    queue_writer_content(&w, text->data, text->len) < 0 ||
-		    queue_writer_finish(&w) < 0)
-			r = -1;
-		env.rcpts = NULL;
-		env.nrcpts = 0;
-	}
-	queue_writer_deinit(&w);
-	if (r == 0 && fdatasync(fd) < 0)
-		r = -1;
-	/* link(), not rename(): never replace a queued message. */
-	if (r == 0 && link(tmp, dst) < 0)
-		r = -1;
-	(void)unlink(tmp);
-	if (r == 0) {
-		dfd = open(QUEUE_INCOMING_DIR, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
-	if (r < 0) {
+	env.rcpts = &qr;
+	env.nrcpts = 1;
+	if (queue_service_write(&env, text->data, text->len) < 0) {
 		log_error("%s: cannot write the notice to <%s>: %s", about,
 		    rcpt, strerror(errno));
+		return -1;
 	}
-	close(fd);
-	if (r == 0) {
-		log_info("%s: sender notice: %s", about, id);
-		qmgr_committed(id);
-	}
-	return r;
+	log_info("%s: sender notice: %s", about, id);
+	qmgr_committed(id);
+	return 0;
 }
 
 static bool

@@ -127,6 +127,51 @@ queue_service_new_id(char id[QUEUE_ID_LEN + 1])
 	queue_id_new(id, usec, ++qs.counter, getpid());
 }
 
+int
+queue_service_write(const struct queue_envelope *env, const char *content,
+    size_t len)
+{
+	struct queue_writer w;
+	char tmp[64], dst[64];
+	int fd, dfd, r = 0, e;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, env->id,
+	    (long)getpid());
+	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, env->id);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return -1;
+	queue_writer_init(&w, fd);
+	if (queue_writer_envelope(&w, env) < 0 ||
+	    queue_writer_content(&w, content, len) < 0 ||
+	    queue_writer_finish(&w) < 0)
+		r = -1;
+	queue_writer_deinit(&w);
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -1;
+	if (r == 0 && link(tmp, dst) < 0)
+		r = -1;
+	e = errno;
+	(void)unlink(tmp);
+	close(fd);
+	if (r < 0) {
+		errno = e;
+		return -1;
+	}
+	dfd = open(QUEUE_INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		(void)unlink(dst);
+		errno = e;
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
 static void
 job_list_push(struct job_list *l, struct commit_job *j)
 {

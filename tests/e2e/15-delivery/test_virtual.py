@@ -54,8 +54,12 @@ def test_maildir_file_format(delivery):
                 "%s/%s owned by %d:%d, expected the virtual_uid_maps " \
                 "user %d:%d" % (maildir, sub, st.st_uid, st.st_gid,
                                 d.uid, d.gid)
-    assert not os.listdir(os.path.join(maildir, "tmp")), \
-        "files left in tmp/: %r" % os.listdir(os.path.join(maildir, "tmp"))
+    # The file appears in new/ (link) just before its tmp/ name is
+    # removed; once the delivery is logged, tmp/ must be empty.
+    d.wait_log(agent_log_re(ALICE, "sent", r"[^)]*"))
+    tmpdir = os.path.join(maildir, "tmp")
+    wait_until(lambda: not os.listdir(tmpdir), 10,
+               what="tmp/ to be empty (left: %r)" % os.listdir(tmpdir))
     name = os.path.basename(path)
     assert MAILDIR_NAME.match(name), "Maildir file name %r" % name
     data = read_bytes(path)

@@ -39,6 +39,7 @@ int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_alias(struct cli *cli, int argc, char **argv);
 int cmd_account(struct cli *cli, int argc, char **argv);
+int cmd_dns(struct cli *cli, int argc, char **argv);	/* cmd_dns.c */
 
 /*
  * check_tls.c: the TLS part of `ostia check` for a loaded configuration:

@@ -48,6 +48,7 @@ static const struct {
 	{ "alias", cmd_alias, "add, list, delete aliases" },
 	{ "account", cmd_account, "write the SQL table files of the account "
 	    "database" },
+	{ "dns", cmd_dns, "NAME [a|aaaa|mx|ptr|txt|tlsa]: ask DNS as mail does" },
 };
 
 static void

@@ -222,7 +222,7 @@ results_free(struct agent_results *res)
 /* agent_find's table; agent_program's programs are in the same order. */
 static const struct agent_def *const agents[] = {
 	&agent_discard, &agent_error, &agent_virtual, &agent_pipe,
-	&agent_lmtp, &agent_local,
+	&agent_lmtp, &agent_local, &agent_smtp,
 };
 
 const struct agent_def *
@@ -322,7 +322,7 @@ agent_busy(void)
 static const struct child_program programs[] = {
 	AGENT_PROGRAM("discard"), AGENT_PROGRAM("error"),
 	AGENT_PROGRAM("virtual"), AGENT_PROGRAM("pipe"),
-	AGENT_PROGRAM("lmtp"), AGENT_PROGRAM("local"),
+	AGENT_PROGRAM("lmtp"), AGENT_PROGRAM("local"), AGENT_PROGRAM("smtp"),
 };
 
 const struct child_program *

@@ -3,7 +3,8 @@
  * agent - the framework every delivery agent runs in.
  *
  * A delivery agent is a master.cf service of type unix whose command is
- * one of the agents below (virtual, lmtp, pipe, discard, error, local).
+ * one of the agents below (virtual, lmtp, smtp, pipe, discard, error,
+ * local).
  * The master starts its processes in the child skeleton (child.h) with the
  * socket $queue_directory/private/NAME; the queue manager connects there
  * and sends requests (deliver_proto.h).  The framework reads a request
@@ -112,6 +113,7 @@ extern const struct agent_def agent_virtual;
 extern const struct agent_def agent_pipe;
 extern const struct agent_def agent_lmtp;
 extern const struct agent_def agent_local;
+extern const struct agent_def agent_smtp;
 
 /* The agent for a master.cf command (its basename: "/usr/lib/postfix/
  * sbin/pipe" is pipe), or NULL. */

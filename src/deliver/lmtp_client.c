@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lmtp_client - a blocking LMTP client (RFC 2033): the reply parser,
- * the command text, dot-stuffing, and the conversation over a socket
- * with poll() timeouts.  See lmtp_client.h for the contracts.
+ * lmtp_client - a blocking LMTP client (RFC 2033) that also speaks
+ * SMTP with STARTTLS and AUTH: the reply parser, the command text,
+ * dot-stuffing, and the conversation over a socket (plain or TLS) with
+ * poll() timeouts.  See lmtp_client.h for the contracts.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "base64.h"
 #include "lmtp_client.h"
 #include "log.h"
 #include "strnum.h"
@@ -283,6 +289,27 @@ lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps)
 			caps->dsn = true;
 		else if (kl == 8 && strncasecmp(l, "SMTPUTF8", 8) == 0)
 			caps->smtputf8 = true;
+		else if (kl == 8 && strncasecmp(l, "STARTTLS", 8) == 0)
+			caps->starttls = true;
+		else if (kl >= 4 && strncasecmp(l, "AUTH", 4) == 0 &&
+		    (kl == 4 || l[4] == '=')) {
+			/* "AUTH PLAIN LOGIN" or the old "AUTH=PLAIN LOGIN"
+			 * (RFC 4954 and what early clients needed). */
+			const char *m = kl == 4 ? arg : l + 5;
+
+			while (*m != '\0') {
+				size_t ml = strcspn(m, " ");
+
+				if (ml == 5 && strncasecmp(m, "PLAIN", 5) == 0)
+					caps->auth_plain = true;
+				else if (ml == 5 &&
+				    strncasecmp(m, "LOGIN", 5) == 0)
+					caps->auth_login = true;
+				m += ml;
+				while (*m == ' ')
+					m++;
+			}
+		}
 	}
 }
 
@@ -557,11 +584,26 @@ lmtp_dest_parse(const char *text, const char *default_port,
 
 struct lmtp_client {
 	char *dest;
+	char *peer;		/* how texts name the server */
+	const char *pname;	/* "LMTP" / "SMTP" */
+	enum lmtp_protocol proto;
 	struct endpoint ep;
 	char *lhlo_name;
+	char *bind_address;	/* NULL: none */
 	struct lmtp_timeouts to;
 	int fd;
 	bool eof;		/* the server closed its side */
+	bool helo;		/* SMTP: EHLO refused, HELO used */
+	struct tls_client_ctx *tls_ctx;
+	SSL *ssl;		/* TLS active when set */
+	struct tls_client_info tlsinfo;
+	char *tls_error;	/* the last TLS I/O error, words */
+	bool want_write;	/* SSL_read wants to write first */
+	char *auth_user, *auth_pass;
+	bool auth_plaintext_ok;
+	bool authenticated;
+	bool masking;		/* the next command line is a secret */
+	char doing[80];		/* doing()'s text */
 	struct lmtp_caps caps;
 	struct lmtp_reply_parser parser;
 	struct buf in;		/* read, not yet parsed */
@@ -575,6 +617,7 @@ enum io_result {
 	IO_ERRNO,		/* errno says */
 	IO_TIMEOUT,
 	IO_OVERFLOW,		/* the server sent too much */
+	IO_TLS,			/* TLS failed: c->tls_error says */
 };
 
 const char *
@@ -601,39 +644,50 @@ lmtp_stage_command(enum lmtp_stage st)
 		return "RSET";
 	case LMTP_STAGE_QUIT:
 		return "QUIT";
+	case LMTP_STAGE_STARTTLS:
+		return "STARTTLS";
+	case LMTP_STAGE_AUTH:
+		return "AUTH";
 	}
 	return "?";
 }
 
-/* doing - what we were doing at st, for "... while %s". */
-static const char *
-doing(enum lmtp_stage st, bool writing)
+const char *
+lmtp_client_stage_command(const struct lmtp_client *c, enum lmtp_stage st)
 {
+	if (st == LMTP_STAGE_LHLO && c->proto == LMTP_PROTO_SMTP)
+		return c->helo ? "HELO" : "EHLO";
+	return lmtp_stage_command(st);
+}
+
+/* doing - what we were doing at st, for "... while %s" (valid until
+ * the next call). */
+static const char *
+doing(struct lmtp_client *c, enum lmtp_stage st, bool writing)
+{
+	const char *cmd = lmtp_client_stage_command(c, st);
+
 	switch (st) {
 	case LMTP_STAGE_CONNECT:
 		return "connecting";
 	case LMTP_STAGE_GREETING:
 		return "receiving the initial greeting";
-	case LMTP_STAGE_LHLO:
-		return writing ? "sending LHLO" : "receiving the reply to LHLO";
-	case LMTP_STAGE_MAIL:
-		return writing ? "sending MAIL FROM" :
-		    "receiving the reply to MAIL FROM";
-	case LMTP_STAGE_RCPT:
-		return writing ? "sending RCPT TO" :
-		    "receiving the reply to RCPT TO";
-	case LMTP_STAGE_DATA:
-		return writing ? "sending DATA" : "receiving the reply to DATA";
 	case LMTP_STAGE_MESSAGE:
 		return "sending the message";
 	case LMTP_STAGE_DOT:
-		return "receiving the replies after the end of the message";
-	case LMTP_STAGE_RSET:
-		return writing ? "sending RSET" : "receiving the reply to RSET";
-	case LMTP_STAGE_QUIT:
-		return writing ? "sending QUIT" : "receiving the reply to QUIT";
+		return c->proto == LMTP_PROTO_SMTP ? "receiving the reply "
+		    "after the end of the message" : "receiving the replies "
+		    "after the end of the message";
+	case LMTP_STAGE_STARTTLS:
+		if (c->ssl != NULL)
+			return "in the TLS handshake";
+		break;
+	default:
+		break;
 	}
-	return "talking";
+	snprintf(c->doing, sizeof(c->doing), writing ? "sending %s" :
+	    "receiving the reply to %s", cmd);
+	return c->doing;
 }
 
 void
@@ -703,6 +757,11 @@ poll_ms(int64_t deadline)
 static void
 close_conn(struct lmtp_client *c)
 {
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	memset(&c->tlsinfo, 0, sizeof(c->tlsinfo));
+	c->want_write = false;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -712,6 +771,60 @@ close_conn(struct lmtp_client *c)
 	c->outoff = 0;
 	lmtp_reply_parser_deinit(&c->parser);
 	lmtp_reply_parser_init(&c->parser);
+}
+
+/* tls_error_set - c->tls_error from the OpenSSL error queue (emptied)
+ * after an SSL_read/SSL_write that failed with sslerr. */
+static void
+tls_error_set(struct lmtp_client *c, int sslerr, int err_no)
+{
+	unsigned long e = ERR_peek_error();
+
+	free(c->tls_error);
+	if (sslerr == SSL_ERROR_SYSCALL && e == 0)
+		c->tls_error = xstrdup(err_no != 0 ? strerror(err_no) :
+		    "the connection broke");
+	else if (e != 0 && ERR_reason_error_string(e) != NULL)
+		c->tls_error = xasprintf("TLS error: %s",
+		    ERR_reason_error_string(e));
+	else
+		c->tls_error = xstrdup("TLS error");
+	ERR_clear_error();
+}
+
+/* tls_read_some - read_some over TLS: at most max bytes into c->in. */
+static enum io_result
+tls_read_some(struct lmtp_client *c, char *tmp, size_t max)
+{
+	int n, se, e;
+
+	c->want_write = false;
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(c->ssl, tmp, (int)max);
+	if (n > 0) {
+		if (buf_append(&c->in, tmp, (size_t)n) < 0)
+			return IO_OVERFLOW;
+		return IO_OK;
+	}
+	e = errno;
+	se = SSL_get_error(c->ssl, n);
+	switch (se) {
+	case SSL_ERROR_WANT_READ:
+		return IO_OK;
+	case SSL_ERROR_WANT_WRITE:
+		c->want_write = true;
+		return IO_OK;
+	case SSL_ERROR_ZERO_RETURN:
+		c->eof = true;
+		return IO_EOF;
+	}
+	if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && e == 0) {
+		c->eof = true;
+		return IO_EOF;
+	}
+	tls_error_set(c, se, e);
+	return IO_TLS;
 }
 
 /* read_some - one read() into c->in (the socket is readable or at
@@ -725,6 +838,9 @@ read_some(struct lmtp_client *c)
 
 	if (room == 0)
 		return IO_OVERFLOW;
+	if (c->ssl != NULL)
+		return tls_read_some(c, tmp, room < sizeof(tmp) ? room :
+		    sizeof(tmp));
 	for (;;) {
 		n = read(c->fd, tmp, room < sizeof(tmp) ? room : sizeof(tmp));
 		if (n < 0 && errno == EINTR)
@@ -787,18 +903,24 @@ io_fail(struct lmtp_client *c, struct lmtp_failure *f, enum lmtp_stage st,
 	case IO_TIMEOUT:
 		if (timeout_ms % 1000 == 0)
 			fail_set(f, LMTP_FAIL_CONVERSATION, st, "conversation "
-			    "with LMTP server %s timed out after %us while %s",
-			    c->dest, timeout_ms / 1000, doing(st, writing));
+			    "with %s server %s timed out after %us while %s",
+			    c->pname, c->peer, timeout_ms / 1000, doing(c, st, writing));
 		else
 			fail_set(f, LMTP_FAIL_CONVERSATION, st, "conversation "
-			    "with LMTP server %s timed out after %u.%03us "
-			    "while %s", c->dest, timeout_ms / 1000,
-			    timeout_ms % 1000, doing(st, writing));
+			    "with %s server %s timed out after %u.%03us "
+			    "while %s", c->pname, c->peer, timeout_ms / 1000,
+			    timeout_ms % 1000, doing(c, st, writing));
+		break;
+	case IO_TLS:
+		fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost connection "
+		    "with %s server %s while %s: %s", c->pname, c->peer,
+		    doing(c, st, writing), c->tls_error != NULL ?
+		    c->tls_error : "TLS error");
 		break;
 	case IO_OVERFLOW:
-		fail_set(f, LMTP_FAIL_CONVERSATION, st, "LMTP server %s sent "
-		    "more than %u bytes of replies while %s", c->dest,
-		    (unsigned)LMTP_INPUT_MAX_BYTES, doing(st, writing));
+		fail_set(f, LMTP_FAIL_CONVERSATION, st, "%s server %s sent "
+		    "more than %u bytes of replies while %s", c->pname, c->peer,
+		    (unsigned)LMTP_INPUT_MAX_BYTES, doing(c, st, writing));
 		break;
 	case IO_EOF:
 	case IO_ERRNO:
@@ -806,12 +928,12 @@ io_fail(struct lmtp_client *c, struct lmtp_failure *f, enum lmtp_stage st,
 		said = writing ? last_words(c) : xstrdup("");
 		if (io == IO_ERRNO && err != EPIPE)
 			fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost "
-			    "connection with LMTP server %s while %s: %s%s",
-			    c->dest, doing(st, writing), strerror(err), said);
+			    "connection with %s server %s while %s: %s%s",
+			    c->pname, c->peer, doing(c, st, writing), strerror(err), said);
 		else
 			fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost "
-			    "connection with LMTP server %s while %s%s",
-			    c->dest, doing(st, writing), said);
+			    "connection with %s server %s while %s%s",
+			    c->pname, c->peer, doing(c, st, writing), said);
 		free(said);
 		break;
 	}
@@ -831,7 +953,50 @@ log_line(const struct lmtp_client *c, const char *dir, const char *s,
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		len--;
 	log_escape(esc, sizeof(esc), s, len, 512);
-	log_debug(2, "lmtp %s: %s %s", c->dest, dir, esc);
+	log_debug(2, "%s %s: %s %s", c->proto == LMTP_PROTO_SMTP ? "smtp" :
+	    "lmtp", c->peer, dir, esc);
+}
+
+/*
+ * send_some - send c->out from c->outoff until it would block: 1 all
+ * sent (out emptied), 0 some remain (*want_read: TLS must read first),
+ * -1 failed (errno, or c->tls_error set under TLS).  Under TLS a retry
+ * after WANT_WRITE passes the same bytes (out only grows at its end
+ * while they wait; SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+ */
+static int
+send_some(struct lmtp_client *c, bool *want_read)
+{
+	if (c->ssl == NULL)
+		return buf_send(&c->out, &c->outoff, c->fd);
+	while (c->outoff < c->out.len) {
+		size_t n = c->out.len - c->outoff;
+		int w, se, e;
+
+		if (n > 16384)
+			n = 16384;
+		ERR_clear_error();
+		errno = 0;
+		w = SSL_write(c->ssl, c->out.data + c->outoff, (int)n);
+		if (w > 0) {
+			c->outoff += (size_t)w;
+			continue;
+		}
+		e = errno;
+		se = SSL_get_error(c->ssl, w);
+		if (se == SSL_ERROR_WANT_WRITE)
+			return 0;
+		if (se == SSL_ERROR_WANT_READ) {
+			*want_read = true;
+			return 0;
+		}
+		tls_error_set(c, se, e);
+		errno = e != 0 ? e : EPIPE;
+		return -1;
+	}
+	buf_reset(&c->out);
+	c->outoff = 0;
+	return 1;
 }
 
 /*
@@ -850,17 +1015,20 @@ flush(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 	for (;;) {
 		size_t before = c->out.len - c->outoff;
 		struct pollfd pfd;
-		int r = buf_send(&c->out, &c->outoff, c->fd);
+		bool want_read = false;
+		int r = send_some(c, &want_read);
 
 		if (r == 1)
 			return 0;
 		if (r < 0)
-			return io_fail(c, f, st, true, IO_ERRNO, errno,
+			return io_fail(c, f, st, true, c->ssl != NULL &&
+			    c->tls_error != NULL ? IO_TLS : IO_ERRNO, errno,
 			    timeout_ms);
 		if (c->out.len - c->outoff < before)
 			deadline = deadline_of(timeout_ms);
 		pfd.fd = c->fd;
-		pfd.events = POLLOUT | (c->eof ? 0 : POLLIN);
+		pfd.events = (want_read ? 0 : POLLOUT) |
+		    (c->eof ? 0 : POLLIN);
 		pfd.revents = 0;
 		r = poll(&pfd, 1, poll_ms(deadline));
 		if (r < 0 && errno == EINTR)
@@ -874,7 +1042,8 @@ flush(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 		if (!c->eof && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
 			enum io_result io = read_some(c);
 
-			if (io == IO_OVERFLOW || io == IO_ERRNO)
+			if (io == IO_OVERFLOW || io == IO_ERRNO ||
+			    io == IO_TLS)
 				return io_fail(c, f, st, true, io, errno,
 				    timeout_ms);
 		}
@@ -918,8 +1087,8 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 			}
 			if (r < 0) {
 				fail_set(f, LMTP_FAIL_CONVERSATION, st,
-				    "LMTP server %s sent a malformed reply "
-				    "while %s: %s", c->dest, doing(st, false),
+				    "%s server %s sent a malformed reply "
+				    "while %s: %s", c->pname, c->peer, doing(c, st, false),
 				    err);
 				close_conn(c);
 				return -1;
@@ -927,8 +1096,19 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 		}
 		if (c->eof)
 			return io_fail(c, f, st, false, IO_EOF, 0, timeout_ms);
+		if (c->ssl != NULL && SSL_has_pending(c->ssl) &&
+		    !c->want_write) {
+			size_t before = c->in.len;
+
+			io = read_some(c);
+			if (io == IO_OVERFLOW || io == IO_TLS)
+				return io_fail(c, f, st, false, io, errno,
+				    timeout_ms);
+			if (c->in.len > before || c->eof)
+				continue;
+		}
 		pfd.fd = c->fd;
-		pfd.events = POLLIN;
+		pfd.events = c->want_write ? POLLOUT : POLLIN;
 		pfd.revents = 0;
 		r = poll(&pfd, 1, poll_ms(deadline));
 		if (r < 0 && errno == EINTR)
@@ -940,7 +1120,7 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 			return io_fail(c, f, st, false, IO_TIMEOUT, 0,
 			    timeout_ms);
 		io = read_some(c);
-		if (io == IO_OVERFLOW || io == IO_ERRNO)
+		if (io == IO_OVERFLOW || io == IO_ERRNO || io == IO_TLS)
 			return io_fail(c, f, st, false, io, errno, timeout_ms);
 	}
 }
@@ -950,7 +1130,20 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 static void
 command_end(struct lmtp_client *c, size_t mark)
 {
-	log_line(c, ">", c->out.data + mark, c->out.len - mark);
+	if (c->masking) {
+		/* AUTH: the mechanism at most, never the credentials. */
+		const char *l = c->out.data + mark;
+		size_t n = c->out.len - mark;
+
+		if (n > 10 && strncmp(l, "AUTH PLAIN", 10) == 0)
+			log_line(c, ">", "AUTH PLAIN ********", 19);
+		else if (n >= 10 && strncmp(l, "AUTH LOGIN", 10) == 0)
+			log_line(c, ">", l, n);
+		else
+			log_line(c, ">", "********", 8);
+		c->masking = false;
+	} else
+		log_line(c, ">", c->out.data + mark, c->out.len - mark);
 	if (buf_append(&c->out, "\r\n", 2) < 0)
 		log_panic("lmtp: command buffer full");
 }
@@ -964,8 +1157,9 @@ unexpected(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
 {
 	char *t = lmtp_reply_text(r, 600);
 
-	fail_set(f, LMTP_FAIL_CONVERSATION, st, "LMTP server %s gave an "
-	    "unexpected reply to %s: %s", c->dest, lmtp_stage_command(st), t);
+	fail_set(f, LMTP_FAIL_CONVERSATION, st, "%s server %s gave an "
+	    "unexpected reply to %s: %s", c->pname, c->peer,
+	    lmtp_client_stage_command(c, st), t);
 	free(t);
 	lmtp_reply_deinit(r);
 	close_conn(c);
@@ -986,12 +1180,12 @@ refused(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
 		return unexpected(c, st, r, f);
 	t = lmtp_reply_text(r, 600);
 	if (st == LMTP_STAGE_GREETING)
-		fail_set(f, LMTP_FAIL_REPLY, st, "LMTP server %s refused to "
-		    "talk to me: %s", c->dest, t);
+		fail_set(f, LMTP_FAIL_REPLY, st, "%s server %s refused to "
+		    "talk to me: %s", c->pname, c->peer, t);
 	else
-		fail_set(f, LMTP_FAIL_REPLY, st, "LMTP server %s said: %s (in "
-		    "reply to %s command)", c->dest, t,
-		    lmtp_stage_command(st));
+		fail_set(f, LMTP_FAIL_REPLY, st, "%s server %s said: %s (in "
+		    "reply to %s command)", c->pname, c->peer, t,
+		    lmtp_client_stage_command(c, st));
 	free(t);
 	f->reply = *r;
 	memset(r, 0, sizeof(*r));
@@ -1000,18 +1194,79 @@ refused(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
 	return -1;
 }
 
+/*
+ * bind_try - endpoint_inet_try with a bind to c->bind_address before
+ * each connect; addresses of another family than the bind address are
+ * skipped.  Same returns; -1 with errno (*bind_failed set when binding
+ * was what failed last).
+ */
+static int
+bind_try(struct lmtp_client *c, struct endpoint_addrs *a, int *sock_r,
+    bool *bind_failed)
+{
+	int e = ECONNREFUSED;
+
+	while (a->next != NULL) {
+		struct addrinfo *ai = a->next, hints, *local = NULL;
+		int s;
+
+		a->next = ai->ai_next;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = ai->ai_family;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+		if (getaddrinfo(c->bind_address, NULL, &hints, &local) != 0 ||
+		    local == NULL) {
+			if (local != NULL)
+				freeaddrinfo(local);
+			e = EAFNOSUPPORT;
+			*bind_failed = true;
+			continue;
+		}
+		s = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (s < 0) {
+			e = errno;
+			freeaddrinfo(local);
+			continue;
+		}
+		if (bind(s, local->ai_addr, local->ai_addrlen) < 0) {
+			e = errno;
+			*bind_failed = true;
+			freeaddrinfo(local);
+			close(s);
+			continue;
+		}
+		freeaddrinfo(local);
+		*bind_failed = false;
+		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
+			*sock_r = s;
+			return 1;
+		}
+		if (errno == EINPROGRESS) {
+			*sock_r = s;
+			return 0;
+		}
+		e = errno;
+		close(s);
+	}
+	errno = e;
+	return -1;
+}
+
 static int
 open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 {
 	struct endpoint_addrs addrs = { 0 };
+	bool bind_failed = false;
 	int e, r, s = -1;
 
 	if (c->ep.path != NULL) {
 		c->fd = endpoint_unix_connect(c->ep.path);
 		if (c->fd < 0) {
 			fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
-			    "cannot connect to LMTP server %s: %s", c->dest,
-			    strerror(errno));
+			    "cannot connect to %s server %s: %s", c->pname,
+			    c->peer, strerror(errno));
 			return -1;
 		}
 		return 0;
@@ -1019,12 +1274,15 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 	r = endpoint_inet_resolve(&addrs, c->ep.host, c->ep.port);
 	if (r != 0) {
 		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "cannot "
-		    "find the address of LMTP server %s: %s", c->dest,
+		    "find the address of %s server %s: %s", c->pname, c->peer,
 		    gai_strerror(r));
 		return -1;
 	}
 	for (;;) {
-		r = endpoint_inet_try(&addrs, &s);
+		if (c->bind_address != NULL)
+			r = bind_try(c, &addrs, &s, &bind_failed);
+		else
+			r = endpoint_inet_try(&addrs, &s);
 		if (r < 0) {
 			e = errno;
 			break;
@@ -1049,34 +1307,280 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 		return 0;
 	}
 	endpoint_addrs_free(&addrs);
-	fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
-	    "cannot connect to LMTP server %s: %s", c->dest, strerror(e));
+	if (bind_failed)
+		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "cannot "
+		    "connect to %s server %s from the local address %s: %s",
+		    c->pname, c->peer, c->bind_address,
+		    e == EAFNOSUPPORT ? "not an address of the server's "
+		    "address family" : strerror(e));
+	else
+		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
+		    "cannot connect to %s server %s: %s", c->pname, c->peer,
+		    strerror(e));
 	return -1;
 }
 
-/* greet - the greeting, LHLO and its extensions.  0, or -1 with *f. */
+/* hello - LHLO, or EHLO (falling back to HELO after a 5xx), and the
+ * extensions (forgotten first).  0, or -1 with *f. */
 static int
-greet(struct lmtp_client *c, struct lmtp_failure *f)
+hello(struct lmtp_client *c, struct lmtp_failure *f)
 {
 	struct lmtp_reply r;
 	size_t mark;
+
+	memset(&c->caps, 0, sizeof(c->caps));
+	c->helo = false;
+	mark = c->out.len;
+	if (buf_appendf(&c->out, "%s %s", c->proto == LMTP_PROTO_SMTP ?
+	    "EHLO" : "LHLO", c->lhlo_name) < 0)
+		log_panic("lmtp: LHLO name too long");
+	command_end(c, mark);
+	if (flush(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, f) < 0 ||
+	    read_reply(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, &r, f) < 0)
+		return -1;
+	if (r.code / 100 == 5 && c->proto == LMTP_PROTO_SMTP) {
+		/* RFC 5321 3.2: an old server; HELO, no extensions. */
+		lmtp_reply_deinit(&r);
+		c->helo = true;
+		mark = c->out.len;
+		if (buf_appendf(&c->out, "HELO %s", c->lhlo_name) < 0)
+			log_panic("lmtp: HELO name too long");
+		command_end(c, mark);
+		if (flush(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, f) < 0 ||
+		    read_reply(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, &r, f) < 0)
+			return -1;
+		if (r.code / 100 != 2)
+			return refused(c, LMTP_STAGE_LHLO, &r, f);
+		lmtp_reply_deinit(&r);
+		return 0;
+	}
+	if (r.code / 100 != 2)
+		return refused(c, LMTP_STAGE_LHLO, &r, f);
+	lmtp_caps_parse(&r, &c->caps);
+	lmtp_reply_deinit(&r);
+	return 0;
+}
+
+/* tls_fail - a LMTP_FAIL_TLS (dsn 4.7.5) at STARTTLS with the text
+ * why (taken); closes the connection.  Returns -1. */
+static int
+tls_fail(struct lmtp_client *c, struct lmtp_failure *f, char *why)
+{
+	fail_set(f, LMTP_FAIL_TLS, LMTP_STAGE_STARTTLS, "%s", why);
+	memcpy(f->dsn, "4.7.5", 6);
+	free(why);
+	close_conn(c);
+	return -1;
+}
+
+/*
+ * starttls - STARTTLS as the policy asks (see lmtp_client.h), the
+ * handshake, the certificate check and the EHLO after.  0 (TLS active,
+ * or not wanted/possible at level may), or -1 with *f.
+ */
+static int
+starttls(struct lmtp_client *c, const struct tls_client_policy *pol,
+    struct lmtp_failure *f)
+{
+	enum tls_client_level lev = tls_client_effective_level(pol);
+	struct lmtp_reply r;
+	SSL *ssl;
+	char *who, *why = NULL;
+	size_t mark;
+	int ret;
+
+	if (lev == TLS_LEV_NONE)
+		return 0;
+	who = xasprintf("%s server %s", c->pname, c->peer);
+	if (!c->caps.starttls) {
+		if (lev == TLS_LEV_MAY) {
+			free(who);
+			return 0;
+		}
+		why = xasprintf("%s does not offer STARTTLS%s, which the TLS "
+		    "security level %s requires", who, c->helo ? " (it "
+		    "refused EHLO)" : "", tls_level_name(lev));
+		free(who);
+		return tls_fail(c, f, why);
+	}
+	if (c->tls_ctx == NULL) {
+		why = xasprintf("no TLS client context for %s (TLS security "
+		    "level %s)", who, tls_level_name(lev));
+		free(who);
+		return tls_fail(c, f, why);
+	}
+	/* Made first: a level that cannot be used fails before we say
+	 * anything. */
+	ssl = tls_client_ssl_new(c->tls_ctx, pol, c->fd, who, &why);
+	if (ssl == NULL) {
+		free(who);
+		return tls_fail(c, f, why);
+	}
+	mark = c->out.len;
+	buf_append_str(&c->out, "STARTTLS");
+	command_end(c, mark);
+	if (flush(c, LMTP_STAGE_STARTTLS, c->to.starttls_ms, f) < 0 ||
+	    read_reply(c, LMTP_STAGE_STARTTLS, c->to.starttls_ms, &r, f) < 0) {
+		SSL_free(ssl);
+		free(who);
+		return -1;
+	}
+	if (r.code / 100 != 2) {
+		char *t;
+
+		SSL_free(ssl);
+		if (lev == TLS_LEV_MAY && r.code / 100 != 3 && r.code != 421) {
+			/* Opportunistic: on without TLS. */
+			lmtp_reply_deinit(&r);
+			free(who);
+			return 0;
+		}
+		if (r.code / 100 == 3 || r.code == 421) {
+			free(who);
+			return refused(c, LMTP_STAGE_STARTTLS, &r, f);
+		}
+		t = lmtp_reply_text(&r, 400);
+		why = xasprintf("%s refused STARTTLS, which the TLS security "
+		    "level %s requires: %s", who, tls_level_name(lev), t);
+		free(t);
+		free(who);
+		ret = tls_fail(c, f, why);
+		f->reply = r;
+		return ret;
+	}
+	lmtp_reply_deinit(&r);
+	if (c->in.len > 0) {
+		/* Plaintext after the 220 would be taken as said inside
+		 * TLS (RFC 3207 6, CVE-2011-0411 and kin). */
+		why = xasprintf("%s sent more after its reply to STARTTLS "
+		    "(%zu bytes): an attempt to inject commands into the TLS "
+		    "session?", who, c->in.len);
+		SSL_free(ssl);
+		free(who);
+		return tls_fail(c, f, why);
+	}
+	c->ssl = ssl;
+	if (tls_client_handshake(c->ssl, who, c->to.starttls_ms, &why) < 0 ||
+	    tls_client_check(c->ssl, pol, who, &c->tlsinfo, &why) < 0) {
+		free(who);
+		return tls_fail(c, f, why);
+	}
+	log_debug(1, "%s: %s TLS connection established: %s with cipher %s "
+	    "(%d/%d bits)", who, c->tlsinfo.trust, c->tlsinfo.protocol,
+	    c->tlsinfo.cipher, c->tlsinfo.bits, c->tlsinfo.alg_bits);
+	free(who);
+	return hello(c, f);
+}
+
+/* auth - AUTH PLAIN (initial response) or LOGIN.  0, or -1 with *f
+ * (the connection closed). */
+static int
+auth(struct lmtp_client *c, struct lmtp_failure *f)
+{
+	struct buf secret;
+	struct lmtp_reply r;
+	bool plain = c->caps.auth_plain;
+	size_t ul = strlen(c->auth_user), pl = strlen(c->auth_pass), mark;
+	char *enc;
+	int step;
+
+	if (c->ssl == NULL && !c->auth_plaintext_ok) {
+		fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "will not send "
+		    "the password for %s to %s server %s without TLS (%s)",
+		    c->auth_user, c->pname, c->peer, c->caps.starttls ?
+		    "TLS was not used" : "it offers no STARTTLS");
+		memcpy(f->dsn, "4.7.8", 6);
+		close_conn(c);
+		return -1;
+	}
+	if (!c->caps.auth_plain && !c->caps.auth_login) {
+		fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "cannot "
+		    "authenticate to %s server %s: it offers %s (we can do "
+		    "PLAIN and LOGIN)", c->pname, c->peer,
+		    c->helo ? "no extensions (it refused EHLO)" :
+		    "no AUTH mechanism in common");
+		memcpy(f->dsn, "4.7.8", 6);
+		close_conn(c);
+		return -1;
+	}
+	buf_init(&secret, 4096);
+	buf_set_sensitive(&secret);
+	enc = xmalloc(BASE64_ENCODED_SIZE(2 * 1024 + 2));
+	mark = c->out.len;
+	if (plain) {
+		/* RFC 4616: authzid (empty) NUL authcid NUL passwd. */
+		buf_append_c(&secret, '\0');
+		buf_append(&secret, c->auth_user, ul);
+		buf_append_c(&secret, '\0');
+		buf_append(&secret, c->auth_pass, pl);
+		base64_encode(secret.data, secret.len, enc);
+		c->masking = true;
+		buf_appendf(&c->out, "AUTH PLAIN %s", enc);
+	} else
+		buf_append_str(&c->out, "AUTH LOGIN");
+	command_end(c, mark);
+	explicit_bzero(enc, BASE64_ENCODED_SIZE(2 * 1024 + 2));
+	for (step = 0;; step++) {
+		if (flush(c, LMTP_STAGE_AUTH, c->to.lhlo_ms, f) < 0 ||
+		    read_reply(c, LMTP_STAGE_AUTH, c->to.lhlo_ms, &r, f) < 0)
+			goto fail;
+		if (r.code / 100 != 3 || plain || step >= 2)
+			break;
+		/* LOGIN: 334 for the user name, then the password. */
+		lmtp_reply_deinit(&r);
+		base64_encode(step == 0 ? c->auth_user : c->auth_pass,
+		    step == 0 ? ul : pl, enc);
+		mark = c->out.len;
+		c->masking = true;
+		buf_append_str(&c->out, enc);
+		command_end(c, mark);
+		explicit_bzero(enc, BASE64_ENCODED_SIZE(2 * 1024 + 2));
+	}
+	if (r.code / 100 == 2) {
+		lmtp_reply_deinit(&r);
+		c->authenticated = true;
+		free(enc);
+		buf_deinit(&secret);
+		return 0;
+	}
+	if (r.code / 100 == 4 || r.code / 100 == 5) {
+		char *t = lmtp_reply_text(&r, 400);
+
+		fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "%s server %s "
+		    "refused to authenticate %s with %s: %s", c->pname, c->peer,
+		    c->auth_user, plain ? "PLAIN" : "LOGIN", t);
+		free(t);
+		snprintf(f->dsn, sizeof(f->dsn), "%s", r.dsn[0] != '\0' ?
+		    r.dsn : r.code / 100 == 4 ? "4.7.0" : "5.7.8");
+		f->reply = r;
+		close_conn(c);
+	} else
+		unexpected(c, LMTP_STAGE_AUTH, &r, f);
+fail:
+	free(enc);
+	buf_deinit(&secret);
+	return -1;
+}
+
+/* greet - the greeting, LHLO/EHLO and its extensions, STARTTLS, AUTH.
+ * 0, or -1 with *f. */
+static int
+greet(struct lmtp_client *c, const struct tls_client_policy *pol,
+    struct lmtp_failure *f)
+{
+	struct lmtp_reply r;
 
 	if (read_reply(c, LMTP_STAGE_GREETING, c->to.lhlo_ms, &r, f) < 0)
 		return -1;
 	if (r.code / 100 != 2)
 		return refused(c, LMTP_STAGE_GREETING, &r, f);
 	lmtp_reply_deinit(&r);
-	mark = c->out.len;
-	if (buf_appendf(&c->out, "LHLO %s", c->lhlo_name) < 0)
-		log_panic("lmtp: LHLO name too long");
-	command_end(c, mark);
-	if (flush(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, f) < 0 ||
-	    read_reply(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, &r, f) < 0)
+	if (hello(c, f) < 0)
 		return -1;
-	if (r.code / 100 != 2)
-		return refused(c, LMTP_STAGE_LHLO, &r, f);
-	lmtp_caps_parse(&r, &c->caps);
-	lmtp_reply_deinit(&r);
+	if (pol != NULL && starttls(c, pol, f) < 0)
+		return -1;
+	if (c->auth_user != NULL && auth(c, f) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1089,31 +1593,58 @@ lmtp_client_connect(const char *dest, const struct lmtp_client_settings *set,
 
 	c->fd = -1;
 	c->dest = xstrdup(dest);
+	c->proto = set->protocol;
+	c->pname = c->proto == LMTP_PROTO_SMTP ? "SMTP" : "LMTP";
+	c->peer = xstrdup(set->peer_name != NULL && set->peer_name[0] != '\0' ?
+	    set->peer_name : dest);
 	c->lhlo_name = xstrdup(set->lhlo_name != NULL &&
 	    set->lhlo_name[0] != '\0' ? set->lhlo_name : "localhost");
+	if (set->bind_address != NULL && set->bind_address[0] != '\0')
+		c->bind_address = xstrdup(set->bind_address);
 	c->to = set->timeouts;
+	c->tls_ctx = set->tls_ctx;
+	c->auth_plaintext_ok = set->auth_plaintext_ok;
 	lmtp_reply_parser_init(&c->parser);
 	buf_init(&c->in, LMTP_INPUT_MAX_BYTES);
 	buf_init(&c->out, LMTP_OUTPUT_MAX_BYTES);
 	if (strlen(c->lhlo_name) > 255 ||
 	    strpbrk(c->lhlo_name, "\r\n") != NULL) {
 		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
-		    "bad LHLO name for LMTP server %s", dest);
+		    "bad %s name for %s server %s", c->proto ==
+		    LMTP_PROTO_SMTP ? "EHLO" : "LHLO", c->pname, c->peer);
 		goto fail;
+	}
+	if (set->auth_user != NULL) {
+		const char *pw = set->auth_pass != NULL ? set->auth_pass : "";
+
+		if (strlen(set->auth_user) > 1024 || strlen(pw) > 1024 ||
+		    set->auth_user[0] == '\0') {
+			fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "the "
+			    "user name or password for %s server %s is empty "
+			    "or longer than 1024 bytes", c->pname, c->peer);
+			memcpy(f->dsn, "4.7.8", 6);
+			goto fail;
+		}
+		c->auth_user = xstrdup(set->auth_user);
+		c->auth_pass = xstrdup(pw);
+		buf_set_sensitive(&c->out);
 	}
 	if (lmtp_dest_parse(dest, set->default_port, &c->ep, &err) < 0) {
 		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "%s", err);
 		free(err);
 		goto fail;
 	}
-	if (open_socket(c, f) < 0 || greet(c, f) < 0)
+	if (open_socket(c, f) < 0 || greet(c, set->tls, f) < 0)
 		goto fail;
-	log_debug(1, "lmtp %s: connected%s%s%s%s%s%s", dest,
+	log_debug(1, "%s %s: connected%s%s%s%s%s%s%s%s%s", c->proto ==
+	    LMTP_PROTO_SMTP ? "smtp" : "lmtp", c->peer,
 	    c->caps.pipelining ? " PIPELINING" : "",
 	    c->caps.size ? " SIZE" : "",
 	    c->caps.eightbitmime ? " 8BITMIME" : "",
 	    c->caps.enhancedstatuscodes ? " ENHANCEDSTATUSCODES" : "",
-	    c->caps.dsn ? " DSN" : "", c->caps.smtputf8 ? " SMTPUTF8" : "");
+	    c->caps.dsn ? " DSN" : "", c->caps.smtputf8 ? " SMTPUTF8" : "",
+	    c->helo ? " (HELO)" : "", c->ssl != NULL ? " TLS" : "",
+	    c->authenticated ? " AUTH" : "");
 	return c;
 fail:
 	lmtp_client_free(&c);
@@ -1132,10 +1663,55 @@ lmtp_client_caps(const struct lmtp_client *c)
 	return &c->caps;
 }
 
+const struct tls_client_info *
+lmtp_client_tls(const struct lmtp_client *c)
+{
+	return c->ssl != NULL ? &c->tlsinfo : NULL;
+}
+
+bool
+lmtp_client_authenticated(const struct lmtp_client *c)
+{
+	return c->authenticated;
+}
+
+bool
+lmtp_client_helo(const struct lmtp_client *c)
+{
+	return c->helo;
+}
+
 bool
 lmtp_client_is_open(const struct lmtp_client *c)
 {
 	return c->fd >= 0;
+}
+
+/*
+ * idle_gone - the socket of an idle connection is readable: gone, or
+ * (TLS) only records without data arrived, such as the session tickets
+ * of TLS 1.3, which SSL_read consumes?
+ */
+static bool
+idle_gone(struct lmtp_client *c)
+{
+	struct pollfd pfd;
+
+	if (c->ssl == NULL)
+		return true;
+	for (int i = 0; i < 16; i++) {
+		if (read_some(c) != IO_OK || c->in.len > 0 || c->eof ||
+		    c->want_write)
+			return true;
+		if (SSL_has_pending(c->ssl))
+			continue;
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) <= 0)
+			return false;
+	}
+	return true;
 }
 
 int
@@ -1152,12 +1728,12 @@ lmtp_client_reset(struct lmtp_client *c, struct lmtp_failure *f)
 	pfd.fd = c->fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
-	if (c->in.len > 0 || poll(&pfd, 1, 0) > 0) {
+	if (c->in.len > 0 || (poll(&pfd, 1, 0) > 0 && idle_gone(c))) {
 		char *said = last_words(c);
 
-		fail_set(f, LMTP_FAIL_CONVERSATION, LMTP_STAGE_RSET, "LMTP "
+		fail_set(f, LMTP_FAIL_CONVERSATION, LMTP_STAGE_RSET, "%s "
 		    "server %s closed the connection while it was idle%s",
-		    c->dest, said);
+		    c->pname, c->peer, said);
 		free(said);
 		close_conn(c);
 		return -1;
@@ -1316,7 +1892,7 @@ check_mail(struct lmtp_client *c, const struct lmtp_mail *m,
 	buf_init(&scratch, 4096);
 	if (lmtp_address_quote(m->sender, &scratch) < 0) {
 		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the sender "
-		    "address cannot be written in an LMTP command");
+		    "address cannot be written in an %s command", c->pname);
 		memcpy(f->dsn, "5.1.7", 6);
 		bad = -1;
 	}
@@ -1325,8 +1901,8 @@ check_mail(struct lmtp_client *c, const struct lmtp_mail *m,
 		if (rcpts[i].address[0] == '\0' ||
 		    lmtp_address_quote(rcpts[i].address, &scratch) < 0) {
 			fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_RCPT, "a "
-			    "recipient address cannot be written in an LMTP "
-			    "command");
+			    "recipient address cannot be written in an %s "
+			    "command", c->pname);
 			memcpy(f->dsn, "5.1.3", 6);
 			bad = -1;
 		}
@@ -1337,15 +1913,15 @@ check_mail(struct lmtp_client *c, const struct lmtp_mail *m,
 	if (m->smtputf8 && !c->caps.smtputf8) {
 		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the message "
 		    "needs SMTPUTF8 (non-ASCII addresses or headers), which "
-		    "LMTP server %s does not support", c->dest);
+		    "%s server %s does not support", c->pname, c->peer);
 		memcpy(f->dsn, "5.6.7", 6);
 		return -1;
 	}
 	if (c->caps.size && c->caps.size_max > 0 &&
 	    (uint64_t)m->len > c->caps.size_max) {
 		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the message "
-		    "size %zu exceeds the size limit %llu of LMTP server %s",
-		    m->len, (unsigned long long)c->caps.size_max, c->dest);
+		    "size %zu exceeds the size limit %llu of %s server %s",
+		    m->len, (unsigned long long)c->caps.size_max, c->pname, c->peer);
 		memcpy(f->dsn, "5.3.4", 6);
 		return -1;
 	}
@@ -1483,6 +2059,26 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 	lmtp_reply_deinit(&r);
 	if (send_message(c, m, f) < 0)
 		goto out;
+	if (c->proto == LMTP_PROTO_SMTP) {
+		/* SMTP: one reply for the whole transaction. */
+		if (read_reply(c, LMTP_STAGE_DOT, c->to.data_done_ms, &r,
+		    f) < 0)
+			goto out;
+		if (r.code / 100 == 3) {
+			unexpected(c, LMTP_STAGE_DOT, &r, f);
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			if (!accepted[i])
+				continue;
+			rcpts[i].done = true;
+			rcpts[i].stage = LMTP_STAGE_DOT;
+			lmtp_reply_copy(&rcpts[i].reply, &r);
+		}
+		lmtp_reply_deinit(&r);
+		ret = 0;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		if (!accepted[i])
 			continue;
@@ -1523,6 +2119,11 @@ lmtp_client_quit(struct lmtp_client **cp)
 		    read_reply(c, LMTP_STAGE_QUIT, c->to.quit_ms, &r, &f) == 0)
 			lmtp_reply_deinit(&r);
 		lmtp_failure_deinit(&f);
+		/* One close_notify, not waited for. */
+		if (c->ssl != NULL && c->fd >= 0) {
+			(void)SSL_shutdown(c->ssl);
+			ERR_clear_error();
+		}
 	}
 	lmtp_client_free(cp);
 }
@@ -1540,7 +2141,14 @@ lmtp_client_free(struct lmtp_client **cp)
 	buf_deinit(&c->out);
 	endpoint_clear(&c->ep);
 	free(c->dest);
+	free(c->peer);
 	free(c->lhlo_name);
+	free(c->bind_address);
+	free(c->tls_error);
+	free(c->auth_user);
+	if (c->auth_pass != NULL)
+		explicit_bzero(c->auth_pass, strlen(c->auth_pass));
+	free(c->auth_pass);
 	free(c);
 	*cp = NULL;
 }

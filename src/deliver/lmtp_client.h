@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lmtp_client - a blocking LMTP client (RFC 2033), with the parts an
- * SMTP client can share.
+ * lmtp_client - a blocking LMTP client (RFC 2033) that also speaks
+ * SMTP (RFC 5321) to other mail servers, with STARTTLS (RFC 3207) and
+ * AUTH PLAIN/LOGIN (RFC 4954, 4616).
  *
  * Two layers:
  *
@@ -18,19 +19,24 @@
  *      hop.
  *
  * 2. The client: one connection (lmtp_client_connect reads the greeting
- *    and says LHLO), any number of transactions on it (lmtp_client_send;
- *    lmtp_client_reset in between), lmtp_client_quit at the end.
+ *    and says LHLO, or in SMTP mode EHLO (HELO when EHLO is refused with
+ *    5xx), then STARTTLS and AUTH as the settings ask), any number of
+ *    transactions on it (lmtp_client_send; lmtp_client_reset in
+ *    between), lmtp_client_quit at the end.
  *    Blocking: every wait is a poll() with the timeout of its step, and
  *    while commands or the message are being written the replies that
  *    arrive are read too, so a pipelining peer can never deadlock us.
  *    The socket is non-blocking and close-on-exec; SIGPIPE is never
- *    raised (MSG_NOSIGNAL).
+ *    raised (MSG_NOSIGNAL).  Once TLS is active every read and write
+ *    goes through it (SSL_read/SSL_write, poll() for WANT_READ/WRITE
+ *    under the same deadlines).
  *
  * Failures come back in a struct lmtp_failure: what went wrong (no
  * connection, a broken conversation, a refusal by the server, or a
  * refusal decided here), at which step, in plain words, with the
  * server's reply when there was one.  Nothing here logs except debug
- * lines (log_debug level 2: the conversation, escaped).
+ * lines (log_debug level 2: the conversation, escaped; the AUTH
+ * exchange shown masked, never the credentials).
  */
 #ifndef OSTIA_LMTP_CLIENT_H
 #define OSTIA_LMTP_CLIENT_H
@@ -41,6 +47,7 @@
 
 #include "buf.h"
 #include "endpoint.h"
+#include "tls_client.h"
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its
  * CRLF.  A longer line, or a reply of more lines, ends the
@@ -114,6 +121,9 @@ struct lmtp_caps {
 	bool enhancedstatuscodes;
 	bool dsn;
 	bool smtputf8;
+	bool starttls;		/* STARTTLS offered */
+	bool auth_plain;	/* AUTH (or the old AUTH=) lists PLAIN */
+	bool auth_login;	/* ... LOGIN */
 };
 
 /* The keywords of the lines after the first one (case-insensitive);
@@ -180,16 +190,21 @@ enum lmtp_stage {
 	LMTP_STAGE_DOT,		/* the replies after the final dot */
 	LMTP_STAGE_RSET,
 	LMTP_STAGE_QUIT,
+	LMTP_STAGE_STARTTLS,	/* STARTTLS, the handshake, the check */
+	LMTP_STAGE_AUTH,
 };
 
-/* "RCPT TO", "end of DATA", ...: for "in reply to %s command". */
+/* "RCPT TO", "end of DATA", ...: for "in reply to %s command".
+ * LMTP_STAGE_LHLO is "LHLO"; see lmtp_client_stage_command for the
+ * name of the command a connection really sent (EHLO/HELO). */
 const char *lmtp_stage_command(enum lmtp_stage st);
 
 /* Timeouts in milliseconds; 0 = no limit of our own (connect: the
  * system's). */
 struct lmtp_timeouts {
 	unsigned connect_ms;
-	unsigned lhlo_ms;	/* the greeting, and the reply to LHLO */
+	unsigned lhlo_ms;	/* the greeting, and the reply to LHLO
+				 * (EHLO/HELO, and each AUTH step) */
 	unsigned mail_ms;
 	unsigned rcpt_ms;
 	unsigned data_init_ms;	/* the reply to DATA */
@@ -197,12 +212,53 @@ struct lmtp_timeouts {
 	unsigned data_done_ms;	/* each reply after the final dot */
 	unsigned rset_ms;
 	unsigned quit_ms;
+	unsigned starttls_ms;	/* the reply to STARTTLS, and the TLS
+				 * handshake */
 };
 
+enum lmtp_protocol {
+	LMTP_PROTO_LMTP = 0,
+	LMTP_PROTO_SMTP,
+};
+
+/*
+ * Zero the struct, then set what is needed: the zero value of every
+ * field added for SMTP keeps the LMTP behaviour.
+ */
 struct lmtp_client_settings {
-	const char *lhlo_name;		/* the LHLO argument, not empty */
+	const char *lhlo_name;		/* the LHLO/EHLO/HELO argument */
 	const char *default_port;	/* for "host" and "[host]" */
 	struct lmtp_timeouts timeouts;
+	/*
+	 * SMTP: the greeting, EHLO (HELO without extensions when EHLO is
+	 * refused with 5xx); after the final dot ONE reply, which counts
+	 * for every recipient accepted at RCPT.
+	 */
+	enum lmtp_protocol protocol;
+	const char *peer_name;		/* how texts name the server, e.g.
+					 * "mx1.remote.test[127.0.0.2]:25";
+					 * NULL: the destination */
+	const char *bind_address;	/* inet: the local address to bind
+					 * before connecting; NULL/"": none */
+	/*
+	 * TLS: tls NULL or level none: never STARTTLS.  Level may: STARTTLS
+	 * when offered (a refusal of STARTTLS: on in plaintext; a failed
+	 * handshake: LMTP_FAIL_TLS, the caller may connect again without
+	 * TLS).  Levels >= encrypt (tls_client_effective_level): STARTTLS
+	 * must be offered and succeed and the certificate pass
+	 * tls_client_check.  tls_ctx and *tls (with its strings and TLSA
+	 * records) are not copied: they must stay valid until
+	 * lmtp_client_connect returns, tls_ctx until the client is freed.
+	 */
+	struct tls_client_ctx *tls_ctx;
+	const struct tls_client_policy *tls;
+	/*
+	 * AUTH after the (second) EHLO when auth_user is set: PLAIN when
+	 * offered, else LOGIN.  Without TLS only with auth_plaintext_ok.
+	 * The strings are copied (the password wiped when freed).
+	 */
+	const char *auth_user, *auth_pass;
+	bool auth_plaintext_ok;
 };
 
 enum lmtp_failure_kind {
@@ -213,14 +269,29 @@ enum lmtp_failure_kind {
 	LMTP_FAIL_REPLY,	/* the server refused (reply: 4xx/5xx) the
 				 * greeting, LHLO, MAIL, DATA or RSET */
 	LMTP_FAIL_LOCAL,	/* we refused to send (dsn, 5.x.x) */
+	LMTP_FAIL_TLS,		/* TLS required by the policy but not
+				 * offered (or STARTTLS refused: reply
+				 * set), the handshake failed, or the
+				 * certificate/DANE check failed; dsn
+				 * "4.7.5"; connection closed */
+	LMTP_FAIL_AUTH,		/* the server refused our credentials
+				 * (reply set; dsn from it, else "5.7.8"),
+				 * or we could not try: no mechanism in
+				 * common, or no TLS and plaintext not
+				 * allowed (dsn "4.7.8": an admin must fix
+				 * the setup; the mail waits); connection
+				 * closed */
 };
 
 struct lmtp_failure {
 	enum lmtp_failure_kind kind;
 	enum lmtp_stage stage;
 	char *text;		/* plain words, one line, names the server */
-	char dsn[12];		/* LMTP_FAIL_LOCAL: "5.6.7", "5.3.4" */
-	struct lmtp_reply reply;	/* LMTP_FAIL_REPLY; else nlines 0 */
+	char dsn[12];		/* LMTP_FAIL_LOCAL: "5.6.7", "5.3.4";
+				 * _TLS: "4.7.5"; _AUTH: see above */
+	struct lmtp_reply reply;	/* LMTP_FAIL_REPLY, and _TLS/_AUTH
+					 * when the server refused; else
+					 * nlines 0 */
 };
 
 void lmtp_failure_deinit(struct lmtp_failure *f);
@@ -228,17 +299,33 @@ void lmtp_failure_deinit(struct lmtp_failure *f);
 struct lmtp_client;
 
 /*
- * Connect to the destination dest (lmtp_dest_parse forms), read the
- * greeting, send LHLO and read the extensions.  Returns the client, or
- * NULL with *f filled (f zeroed before; LMTP_FAIL_CONNECT,
- * _CONVERSATION or _REPLY at GREETING/LHLO).  The settings are copied.
+ * Connect to the destination dest (lmtp_dest_parse forms; bind first
+ * to bind_address), read the greeting, send LHLO (SMTP: EHLO, or HELO)
+ * and read the extensions; then STARTTLS, the handshake and the
+ * certificate check, and EHLO again (the extensions before TLS are
+ * forgotten), as the TLS policy asks; then AUTH when auth_user is set.
+ * Returns the client, or NULL with *f filled (f zeroed before;
+ * LMTP_FAIL_CONNECT, _CONVERSATION or _REPLY at GREETING/LHLO/
+ * STARTTLS/AUTH, _TLS, _AUTH).  The settings are copied (see above for
+ * tls_ctx and tls).
  */
 struct lmtp_client *lmtp_client_connect(const char *dest,
     const struct lmtp_client_settings *set, struct lmtp_failure *f);
 
-/* The destination as given, the extensions of the LHLO reply. */
+/* The destination as given, the extensions of the LHLO reply (the
+ * EHLO after STARTTLS; all false after HELO). */
 const char *lmtp_client_dest(const struct lmtp_client *c);
 const struct lmtp_caps *lmtp_client_caps(const struct lmtp_client *c);
+/* The TLS session of the connection, or NULL without TLS. */
+const struct tls_client_info *lmtp_client_tls(const struct lmtp_client *c);
+/* True when AUTH succeeded on the connection. */
+bool lmtp_client_authenticated(const struct lmtp_client *c);
+/* True when the connection uses HELO (EHLO was refused). */
+bool lmtp_client_helo(const struct lmtp_client *c);
+/* The command of st as this connection sent it: "EHLO" or "HELO" for
+ * LMTP_STAGE_LHLO in SMTP mode; else lmtp_stage_command(st). */
+const char *lmtp_client_stage_command(const struct lmtp_client *c,
+    enum lmtp_stage st);
 /* False once the connection was lost or closed. */
 bool lmtp_client_is_open(const struct lmtp_client *c);
 
@@ -279,7 +366,8 @@ struct lmtp_rcpt {
  * One transaction: MAIL FROM, RCPT TO for each recipient (pipelined
  * when the server offers PIPELINING), DATA and the message when one was
  * accepted, and the replies after the final dot, one per accepted
- * recipient (RFC 2033 4.2).  Returns 0 when every recipient has its
+ * recipient (RFC 2033 4.2; SMTP: one reply, copied to every accepted
+ * recipient).  Returns 0 when every recipient has its
  * answer (done: 2xx delivered, 4xx/5xx refused at RCPT or after the
  * dot); -1 with *f when not: the failure concerns every recipient that
  * is not done (a refusal of MAIL or DATA, a local refusal, or the

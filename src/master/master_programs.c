@@ -14,6 +14,7 @@ static const struct program_def programs[] = {
 	{ "lmtp", PROGRAM_RUN, "LMTP delivery agent", MASTER_TYPE_UNIX },
 	{ "local", PROGRAM_RUN, "local delivery agent", MASTER_TYPE_UNIX },
 	{ "pipe", PROGRAM_RUN, "pipe delivery agent", MASTER_TYPE_UNIX },
+	{ "smtp", PROGRAM_RUN, "SMTP delivery agent", MASTER_TYPE_UNIX },
 	{ "virtual", PROGRAM_RUN, "virtual mailbox delivery agent",
 	    MASTER_TYPE_UNIX },
 
@@ -35,7 +36,6 @@ static const struct program_def programs[] = {
 	{ "dnsblog", PROGRAM_LATER, "DNSBL logger for postscreen", 0 },
 	{ "postscreen", PROGRAM_LATER, "postscreen", 0 },
 	{ "qmqpd", PROGRAM_LATER, "QMQP server", 0 },
-	{ "smtp", PROGRAM_LATER, "SMTP delivery agent", 0 },
 	{ "spawn", PROGRAM_LATER, "spawn", 0 },
 	{ "tlsproxy", PROGRAM_LATER, "TLS proxy", 0 },
 };
@@ -52,6 +52,8 @@ static const struct program_def wrong_type[] = {
 	{ "local", PROGRAM_LATER, "local delivery agent on a non-unix "
 	    "service", 0 },
 	{ "pipe", PROGRAM_LATER, "pipe delivery agent on a non-unix service",
+	    0 },
+	{ "smtp", PROGRAM_LATER, "SMTP delivery agent on a non-unix service",
 	    0 },
 	{ "virtual", PROGRAM_LATER, "virtual mailbox delivery agent on a "
 	    "non-unix service", 0 },

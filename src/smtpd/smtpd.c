@@ -28,9 +28,8 @@
  * TLS (STARTTLS, RFC 3207, and implicit TLS, RFC 8314) is in
  * smtpd_tls.c.
  *
- * Known limits (later issues): no DNS (clients are "unknown[addr]"), no
- * AUTH, no restrictions or recipient validation: every
- * recipient is accepted, and nothing delivers the queue yet.
+ * The client's name is looked up at connect (smtpd_dns.h: PTR, then a
+ * forward check) before the "connect from" line and the greeting.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -63,6 +62,7 @@
 #include "smtp_data.h"
 #include "smtpd.h"
 #include "smtpd_check.h"
+#include "smtpd_dns.h"
 #include "smtpd_hbc.h"
 #include "smtpd_session.h"
 #include "strnum.h"
@@ -133,7 +133,7 @@ bool
 smtpd_reply_error(struct session *s, const char *fmt, ...)
 {
 	char line[SMTPD_REPLY_MAX_BYTES];
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 	va_list ap;
 	int n;
 
@@ -178,7 +178,7 @@ void
 smtpd_log_reject(struct session *s, const char *cmd, const char *replytext,
     const char *rcpt)
 {
-	char who[128], helo[SMTPD_HELO_MAX_BYTES * 4 + 8];
+	char who[SMTPD_LABEL_MAX], helo[SMTPD_HELO_MAX_BYTES * 4 + 8];
 	char from[ADDRESS_PATH_MAX_BYTES * 4 + 8];
 	char to[ADDRESS_PATH_MAX_BYTES * 4 + 8];
 
@@ -269,7 +269,7 @@ feed_data(struct session *s, struct evbuffer *in)
 	}
 	if ((s->state == SS_DATA || s->state == SS_BDAT) &&
 	    data_deadline_passed(s)) {
-		char who[128];
+		char who[SMTPD_LABEL_MAX];
 
 		log_info("%s: timeout: data arrives slower than "
 		    "smtpd_min_data_rate (%lld bytes/s) after %llu bytes from "
@@ -333,7 +333,7 @@ smtpd_session_process(struct session *s)
 	}
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
 	    SMTPD_OUTPUT_MAX_BYTES) {
-		char who[128];
+		char who[SMTPD_LABEL_MAX];
 
 		log_info("client %s does not read its replies; closing",
 		    smtpd_client_label(s, who, sizeof(who)));
@@ -383,7 +383,7 @@ static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (s->state == SS_TLS_HANDSHAKE) {
 		smtpd_tls_event(s, what);
@@ -417,7 +417,7 @@ log_disconnect(struct session *s)
 		SMTP_VERB_HELP, SMTP_VERB_EXPN, SMTP_VERB_STARTTLS,
 		SMTP_VERB_AUTH, SMTP_VERB_QUIT, SMTP_VERB_UNKNOWN,
 	};
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 	struct buf b;
 	unsigned total = 0, total_ok = 0;
 
@@ -453,6 +453,8 @@ smtpd_session_free(struct session *s)
 		log_info("%s: message not queued: the client went away",
 		    s->id);
 	log_disconnect(s);
+	smtpd_peer_lookup_cancel(s);
+	free(s->name_reason);
 	smtpd_transaction_reset(s);
 	smtpd_check_session_end(s);
 	smtpd_auth_session_end(s);
@@ -832,14 +834,16 @@ smtpd_init(struct child *c)
 		    "(%s), as RFC 5321 4.3.1 asks", smtpd_cfg.myhostname);
 	smtpd_auth_init();
 	smtpd_check_init(v);
+	smtpd_dns_init(v);
 }
+
+static void accept_named(struct session *s);
 
 static void
 smtpd_accept(struct child *c, int fd, const char *client,
     const char *listen_addr)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
-	char who[128], peek;
 
 	s->child = c;
 	s->qfd = -1;
@@ -882,9 +886,9 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	if (strncmp(s->addr, "::ffff:", 7) == 0 && strchr(s->addr + 7, '.'))
 		memmove(s->addr, s->addr + 7, strlen(s->addr + 7) + 1);
 	snprintf(s->name, sizeof(s->name), "unknown");
+	snprintf(s->reverse_name, sizeof(s->reverse_name), "unknown");
+	s->name_status = s->reverse_status = SMTPD_NAME_TEMP;
 	s->saved_verbose = log_get_verbose();
-	if (peer_list_match(smtpd_cfg.debug_peers, s->name, s->addr) == 1)
-		log_set_verbose(s->saved_verbose + smtpd_cfg.debug_level);
 	smtp_line_reader_init(&s->lr, smtpd_cfg.line_max);
 	buf_init(&s->pending_reply, 16 * 1024);
 	s->timer = evtimer_new(smtpd_base, on_error_sleep, s);
@@ -910,6 +914,26 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	}
 	smtpd_nsessions++;
 	smtpd_bev_setup(s, smtpd_cfg.timeout);
+	/* The client name first (bounded: SMTPD_PEER_LOOKUP_MS); nothing
+	 * is read from the client meanwhile. */
+	if (smtpd_peer_lookup_start(s, accept_named))
+		return;
+	accept_named(s);
+}
+
+/*
+ * accept_named - the rest of a new session once its client name is
+ * known: the "connect from" log line, debug_peer_list, then the TLS
+ * hello (wrapper mode) or the greeting.
+ */
+static void
+accept_named(struct session *s)
+{
+	char who[SMTPD_LABEL_MAX], peek;
+	int fd = s->fd;
+
+	if (peer_list_match(smtpd_cfg.debug_peers, s->name, s->addr) == 1)
+		log_set_verbose(s->saved_verbose + smtpd_cfg.debug_level);
 	log_info("connect from %s", smtpd_client_label(s, who, sizeof(who)));
 	if (tls_server_wrapper(smtpd_cfg.tls)) {
 		/* Implicit TLS: the client speaks first, with its hello. */

@@ -194,7 +194,7 @@ penalty_blocked(struct session *s)
 {
 	struct auth_penalty *p;
 	time_t now = time(NULL);
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (smtpd_cfg.auth_failure_limit <= 0)
 		return false;
@@ -240,7 +240,7 @@ exchange_end(struct session *s)
 static void
 auth_ok(struct session *s, const char *user)
 {
-	char who[128], shown[SMTPD_AUTH_USER_MAX * 4 + 1];
+	char who[SMTPD_LABEL_MAX], shown[SMTPD_AUTH_USER_MAX * 4 + 1];
 
 	free(s->auth_user);
 	s->auth_user = xstrndup(user, SMTPD_AUTH_USER_MAX);
@@ -263,7 +263,7 @@ static void
 auth_failed(struct session *s, bool temporary, const char *reason,
     const char *user)
 {
-	char who[128], shown[SMTPD_AUTH_USER_MAX * 4 + 1];
+	char who[SMTPD_LABEL_MAX], shown[SMTPD_AUTH_USER_MAX * 4 + 1];
 	char why[256];
 
 	log_escape(shown, sizeof(shown), user != NULL ? user : "",
@@ -301,7 +301,7 @@ on_verified(void *ctx, enum dict_status st, const char *text, size_t len)
 	else if (st == DICT_NOTFOUND)
 		auth_failed(s, false, "authentication failure", user);
 	else {
-		char who[128];
+		char who[SMTPD_LABEL_MAX];
 
 		log_warning("%s: cannot check a password: %.*s",
 		    smtpd_client_label(s, who, sizeof(who)), (int)len, text);
@@ -459,7 +459,7 @@ on_dovecot(void *ctx, enum sasl_step step, const char *data,
 	default:
 		s->ax_dreq = NULL;
 		{
-			char who[128];
+			char who[SMTPD_LABEL_MAX];
 
 			log_warning("%s: Dovecot authentication is not "
 			    "available: %s", smtpd_client_label(s, who,
@@ -608,7 +608,7 @@ smtpd_auth_response(struct session *s, const char *line, size_t len)
 		if (s->ax_dreq != NULL)
 			sasl_dovecot_cancel(s->ax_dreq);
 		{
-			char who[128];
+			char who[SMTPD_LABEL_MAX];
 
 			log_info("%s: SASL %s authentication cancelled by the "
 			    "client", smtpd_client_label(s, who, sizeof(who)),
@@ -735,7 +735,7 @@ on_sender(void *ctx, enum dict_status st, const char *text, size_t len)
 	s->sender_req = NULL;
 	s->paused = false;
 	if (st == DICT_TEMPFAIL) {
-		char who[128], reply[SMTPD_REPLY_MAX_BYTES];
+		char who[SMTPD_LABEL_MAX], reply[SMTPD_REPLY_MAX_BYTES];
 
 		log_warning("%s: cannot look up the owners of <%s> in %s: %.*s",
 		    smtpd_client_label(s, who, sizeof(who)), s->mail.from.text,

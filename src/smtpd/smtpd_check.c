@@ -7,6 +7,7 @@
  * session whenever a restriction has to ask the lookup process or a
  * policy service.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,12 +20,14 @@
 
 #include "compat.h"
 #include "config.h"
+#include "dns.h"
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "peer_match.h"
 #include "route.h"
 #include "smtpd_check.h"
+#include "smtpd_dns.h"
 #include "smtpd_policy.h"
 #include "smtpd_session.h"
 #include "strv.h"
@@ -47,7 +50,14 @@ enum op {
 	OP_REJECT_NON_FQDN_SENDER, OP_REJECT_NON_FQDN_RCPT,
 	OP_REJECT_NON_FQDN_HELO, OP_REJECT_INVALID_HELO,
 	OP_REJECT_UNAUTH_PIPELINING,
-	OP_DNS,			/* needs DNS: defer_if_permit for now */
+	OP_DNS,			/* check_*_{a,mx,ns}_access: not done;
+				 * defer_if_permit */
+	OP_UNKNOWN_CLIENT,	/* reject_unknown_client_hostname */
+	OP_UNKNOWN_REVERSE,	/* reject_unknown_reverse_client_hostname */
+	OP_UNKNOWN_HELO,	/* reject_unknown_helo_hostname */
+	OP_UNKNOWN_SENDER_DOMAIN, OP_UNKNOWN_RCPT_DOMAIN,
+	OP_RBL,			/* reject_rbl_client ZONE[=PATTERN] */
+	OP_RHSBL,		/* reject_rhsbl_* ZONE[=PATTERN]; ak: which */
 	OP_SENDER_LOGIN,	/* done at MAIL FROM by smtpd_auth.c */
 	OP_ACCESS,		/* check_*_access TABLE */
 	OP_POLICY,		/* check_policy_service SPEC */
@@ -94,6 +104,7 @@ static struct {
 	int reject_code, defer_code, access_reject_code, access_defer_code;
 	int relay_reject_code, unknown_address_code, non_fqdn_code;
 	int invalid_hostname_code;
+	int unknown_client_code, unknown_hostname_code;
 	const char *delimiter;
 	bool parent_matches;	/* smtpd_access_maps in
 				 * parent_domain_matches_subdomains */
@@ -160,6 +171,10 @@ struct smtpd_check_state {
 	char *sticky;			/* delay_reject = no refusal */
 	struct smtpd_check_actions act;
 	char *cache_key;		/* of the request under way */
+	bool client_addr_next;		/* check_client_access: the name was
+					 * asked; the address comes next */
+	struct smtpd_dns_req *dreq;	/* DNS lookup under way */
+	struct dns_job *job;		/* the DNS check running */
 	smtpd_rewrite_done *rewrite_done;	/* a rewrite is under way */
 	bool rewrite_sender;
 };
@@ -194,19 +209,19 @@ static const struct {
 	{ "reject_invalid_helo_hostname", OP_REJECT_INVALID_HELO, 0 },
 	{ "reject_invalid_hostname", OP_REJECT_INVALID_HELO, 0 },
 	{ "reject_unauth_pipelining", OP_REJECT_UNAUTH_PIPELINING, 0 },
-	{ "reject_unknown_sender_domain", OP_DNS, 0 },
-	{ "reject_unknown_recipient_domain", OP_DNS, 0 },
-	{ "reject_unknown_helo_hostname", OP_DNS, 0 },
-	{ "reject_unknown_hostname", OP_DNS, 0 },
-	{ "reject_unknown_client_hostname", OP_DNS, 0 },
-	{ "reject_unknown_client", OP_DNS, 0 },
-	{ "reject_unknown_reverse_client_hostname", OP_DNS, 0 },
-	{ "reject_rbl_client", OP_DNS, 0 },
-	{ "reject_rhsbl_sender", OP_DNS, 0 },
-	{ "reject_rhsbl_client", OP_DNS, 0 },
-	{ "reject_rhsbl_helo", OP_DNS, 0 },
-	{ "reject_rhsbl_recipient", OP_DNS, 0 },
-	{ "reject_rhsbl_reverse_client", OP_DNS, 0 },
+	{ "reject_unknown_sender_domain", OP_UNKNOWN_SENDER_DOMAIN, 0 },
+	{ "reject_unknown_recipient_domain", OP_UNKNOWN_RCPT_DOMAIN, 0 },
+	{ "reject_unknown_helo_hostname", OP_UNKNOWN_HELO, 0 },
+	{ "reject_unknown_hostname", OP_UNKNOWN_HELO, 0 },
+	{ "reject_unknown_client_hostname", OP_UNKNOWN_CLIENT, 0 },
+	{ "reject_unknown_client", OP_UNKNOWN_CLIENT, 0 },
+	{ "reject_unknown_reverse_client_hostname", OP_UNKNOWN_REVERSE, 0 },
+	{ "reject_rbl_client", OP_RBL, AK_CLIENT },
+	{ "reject_rhsbl_sender", OP_RHSBL, AK_SENDER },
+	{ "reject_rhsbl_client", OP_RHSBL, AK_CLIENT },
+	{ "reject_rhsbl_helo", OP_RHSBL, AK_HELO },
+	{ "reject_rhsbl_recipient", OP_RHSBL, AK_RECIPIENT },
+	{ "reject_rhsbl_reverse_client", OP_RHSBL, AK_REVERSE_CLIENT },
 	{ "reject_sender_login_mismatch", OP_SENDER_LOGIN, 0 },
 	{ "reject_authenticated_sender_login_mismatch", OP_SENDER_LOGIN, 0 },
 	{ "reject_known_sender_login_mismatch", OP_SENDER_LOGIN, 0 },
@@ -226,9 +241,92 @@ static const struct {
 static bool
 takes_arg(enum op op, const char *name)
 {
-	return op == OP_ACCESS || op == OP_POLICY ||
-	    (op == OP_DNS && (strncasecmp(name, "reject_rbl", 10) == 0 ||
-	    strncasecmp(name, "reject_rhsbl", 12) == 0));
+	(void)name;
+	return op == OP_ACCESS || op == OP_POLICY || op == OP_RBL ||
+	    op == OP_RHSBL;
+}
+
+/*
+ * rbl_pattern - does the address a (host order) match a reply filter
+ * "d.d.d.d" (reject_rbl_client zone=filter)?  Each d is a number
+ * 0..255, "[a..b]" (a range) or "[a;b;...]" (a set, whose elements may
+ * be ranges).  -1 when the filter is malformed.
+ */
+static int
+rbl_pattern(const char *pat, uint32_t a)
+{
+	const char *p = pat;
+	bool all = true;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = (a >> (24 - 8 * i)) & 0xff;
+		bool hit = false;
+
+		if (*p == '[') {
+			p++;
+			for (;;) {
+				char *end;
+				unsigned long lo, hi;
+
+				if (*p < '0' || *p > '9')
+					return -1;
+				lo = strtoul(p, &end, 10);
+				p = end;
+				hi = lo;
+				if (p[0] == '.' && p[1] == '.') {
+					if (p[2] < '0' || p[2] > '9')
+						return -1;
+					hi = strtoul(p + 2, &end, 10);
+					p = end;
+				}
+				if (lo > 255 || hi > 255 || lo > hi)
+					return -1;
+				if (v >= lo && v <= hi)
+					hit = true;
+				if (*p == ';') {
+					p++;
+					continue;
+				}
+				if (*p != ']')
+					return -1;
+				p++;
+				break;
+			}
+		} else {
+			char *end;
+			unsigned long n;
+
+			if (*p < '0' || *p > '9')
+				return -1;
+			n = strtoul(p, &end, 10);
+			p = end;
+			if (n > 255)
+				return -1;
+			hit = n == v;
+		}
+		if (!hit)
+			all = false;
+		if (i < 3 && *p++ != '.')
+			return -1;
+	}
+	return *p == '\0' ? all : -1;
+}
+
+/* "zone" or "zone=filter" of reject_rbl_client / reject_rhsbl_*. */
+static bool
+rbl_arg_ok(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char zone[DNS_NAME_MAX];
+	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+
+	if (n == 0 || n >= sizeof(zone))
+		return false;
+	memcpy(zone, arg, n);
+	zone[n] = '\0';
+	if (!dns_name_valid(zone))
+		return false;
+	return eq == NULL || rbl_pattern(eq + 1, 0) >= 0;
 }
 
 /* DNS-based access checks Postfix has ({client,helo,sender,...}_
@@ -320,6 +418,15 @@ compile(const char *title, char **elems, bool warn)
 			} else {
 				it.arg = xstrdup(elems[++i]);
 			}
+		}
+		if (found && (it.op == OP_RBL || it.op == OP_RHSBL) &&
+		    it.arg != NULL && !rbl_arg_ok(it.arg)) {
+			if (warn)
+				log_warning("%s: %s %.*s: not a DNS zone, or a "
+				    "zone=d.d.d.d reply filter Ostia does not "
+				    "understand; mail reaching it is deferred",
+				    title, name, CHECK_NAME_SHOW, it.arg);
+			it.op = OP_UNKNOWN;
 		}
 		if (found && it.op == OP_POLICY && it.arg != NULL) {
 			char err[512];
@@ -445,6 +552,10 @@ smtpd_check_init(const struct config_view *v)
 	ck.non_fqdn_code = (int)config_int(v, P_non_fqdn_reject_code);
 	ck.invalid_hostname_code = (int)config_int(v,
 	    P_invalid_hostname_reject_code);
+	ck.unknown_client_code = (int)config_int(v,
+	    P_unknown_client_reject_code);
+	ck.unknown_hostname_code = (int)config_int(v,
+	    P_unknown_hostname_reject_code);
 	ck.delimiter = config_str(v, P_recipient_delimiter);
 	ck.parent_matches = config_list_contains(v,
 	    P_parent_domain_matches_subdomains, "smtpd_access_maps");
@@ -533,6 +644,10 @@ smtpd_check_cancel(struct session *s)
 		policy_request_cancel(st->preq);
 		st->preq = NULL;
 	}
+	smtpd_dns_cancel(&st->dreq);
+	free(st->job);
+	st->job = NULL;
+	st->client_addr_next = false;
 	st->waiting = NULL;
 	st->rewrite_done = NULL;
 	frames_clear(st);
@@ -670,6 +785,11 @@ cache_key(const char *kind, const char *a, const char *b, const char *c,
 	    b, c);
 }
 static void dns_defer(struct smtpd_check_state *st, const struct item *it);
+static enum verdict mailhost_start(struct smtpd_check_state *st,
+    const struct item *it);
+static enum verdict find_ask(struct smtpd_check_state *st,
+    const struct item *it, const char *key, enum lookup_find_order order,
+    unsigned mflags);
 
 /* The address or name a reply is about, and its words. */
 static const char *
@@ -677,12 +797,13 @@ subject_text(struct smtpd_check_state *st, enum access_kind ak,
     const char **what_r)
 {
 	struct session *s = st->s;
-	static char client[INET6_ADDRSTRLEN + 40];
+	static char client[SMTPD_LABEL_MAX];
 
 	switch (ak) {
 	case AK_CLIENT:
 	case AK_REVERSE_CLIENT:
-		snprintf(client, sizeof(client), "%s[%s]", s->name, s->addr);
+		snprintf(client, sizeof(client), "%s[%s]", ak == AK_CLIENT ?
+		    s->name : s->reverse_name, s->addr);
 		*what_r = "Client host rejected";
 		return client;
 	case AK_HELO:
@@ -768,7 +889,7 @@ set_reply(struct smtpd_check_state *st, int code, const char *dsn,
 static enum verdict
 do_reject(struct smtpd_check_state *st)
 {
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (st->warn_cur) {
 		log_info("warn: reject_warning: %s: %s (warn_if_reject)",
@@ -795,7 +916,7 @@ config_error(struct smtpd_check_state *st, const char *fmt, ...)
 static enum verdict
 config_error(struct smtpd_check_state *st, const char *fmt, ...)
 {
-	char text[600], who[128];
+	char text[600], who[SMTPD_LABEL_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -813,7 +934,7 @@ static enum verdict
 lookup_failed(struct smtpd_check_state *st, const char *what,
     const char *reason, size_t len)
 {
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 	const char *w;
 	const char *subj = subject_text(st, stage_kind(st), &w);
 
@@ -954,7 +1075,7 @@ static enum verdict
 access_result(struct smtpd_check_state *st, const struct item *it,
     const char *value)
 {
-	char word[32], dsn[16] = "5.7.1", who[128];
+	char word[32], dsn[16] = "5.7.1", who[SMTPD_LABEL_MAX];
 	const char *rest, *text;
 	size_t wn;
 	int code;
@@ -1102,12 +1223,23 @@ decided(struct smtpd_check_state *st, enum verdict v)
 	}
 }
 
+/* resume - an answer decided v (st->waiting was cleared before the
+ * answer was read: it may have asked something else). */
 static void
 resume(struct smtpd_check_state *st, enum verdict v)
 {
-	st->waiting = NULL;
 	decided(st, v);
 	run(st);
+}
+
+/* The item an answer is for; nothing is awaited after this. */
+static const struct item *
+answered(struct smtpd_check_state *st)
+{
+	const struct item *it = st->waiting;
+
+	st->waiting = NULL;
+	return it;
 }
 
 /* access_answer - what a check_*_access answer decides. */
@@ -1117,6 +1249,14 @@ access_answer(struct smtpd_check_state *st, const struct item *it,
 {
 	enum verdict v = V_NONE;
 
+	if (st->client_addr_next) {
+		/* check_client_access: the name was not found; now the
+		 * address. */
+		st->client_addr_next = false;
+		if (status == DICT_NOTFOUND)
+			return find_ask(st, it, st->s->addr,
+			    LOOKUP_FIND_CLIENT_ADDR, 0);
+	}
 	if (status == DICT_TEMPFAIL) {
 		char what[256];
 
@@ -1138,7 +1278,7 @@ on_access(void *ctx, enum dict_status status, const char *text, size_t len)
 
 	st->lreq = NULL;
 	cache_put(st->cache_key, status, text, len);
-	resume(st, access_answer(st, st->waiting, status, text, len));
+	resume(st, access_answer(st, answered(st), status, text, len));
 }
 
 /* Replies of reject_unauth_destination: no "Recipient address
@@ -1170,10 +1310,11 @@ route_answer(struct smtpd_check_state *st, const struct item *it,
 		    (a.flags & ROUTE_F_ROUTED) == 0;
 
 		switch (it->op) {
-		case OP_DNS:
+		case OP_UNKNOWN_SENDER_DOMAIN:
+		case OP_UNKNOWN_RCPT_DOMAIN:
 			if (a.cls != ROUTE_LOCAL && a.cls != ROUTE_VIRTUAL &&
 			    a.cls != ROUTE_ALIAS)
-				dns_defer(st, it);
+				v = mailhost_start(st, it);
 			break;
 		case OP_PERMIT_AUTH_DEST:
 			v = ours ? V_PERMIT : V_NONE;
@@ -1224,19 +1365,19 @@ on_route(void *ctx, enum dict_status status, const char *text, size_t len)
 
 	st->lreq = NULL;
 	cache_put(st->cache_key, status, text, len);
-	resume(st, route_answer(st, st->waiting, status, text, len));
+	resume(st, route_answer(st, answered(st), status, text, len));
 }
 
 static void
 on_policy(void *ctx, bool ok, const char *action, const char *reason)
 {
 	struct smtpd_check_state *st = ctx;
-	const struct item *it = st->waiting;
+	const struct item *it = answered(st);
 	enum verdict v;
 
 	st->preq = NULL;
 	if (!ok) {
-		char who[128];
+		char who[SMTPD_LABEL_MAX];
 
 		log_warning("%s: policy service %s failed: %s; the command "
 		    "gets a temporary failure (set default_action to choose "
@@ -1305,7 +1446,7 @@ policy_ask(struct smtpd_check_state *st, const struct item *it)
 	ATTR("client_address", s->addr);
 	ATTR("client_name", s->name);
 	ATTR("client_port", port);
-	ATTR("reverse_client_name", s->name);
+	ATTR("reverse_client_name", s->reverse_name);
 	ATTR("server_address", s->local_addr);
 	ATTR("server_port", sport);
 	ATTR("instance", s->instance);
@@ -1370,34 +1511,412 @@ find_ask(struct smtpd_check_state *st, const struct item *it,
 	return V_NONE;
 }
 
-/* A DNS-based check that cannot run: defer if the rest permits. */
+/* A check Ostia does not have (check_*_{a,mx,ns}_access): defer if the
+ * rest permits, never a pass. */
 static void
 dns_defer(struct smtpd_check_state *st, const struct item *it)
 {
 	if (st->dip_reply == NULL) {
 		set_reply(st, 450, "4.4.3", stage_kind(st), "cannot check %s: "
-		    "DNS lookups are not available yet", it->name);
+		    "Ostia does not support it yet", it->name);
 		st->dip_reply = xstrdup(st->reply);
 	}
 }
 
-/* Does a DNS-based check have something to look at? */
+/* ---- DNS-based restrictions ---- */
+
+/* maps_rbl_reject_code (Postfix's default; not a parameter yet). */
+#define RBL_REJECT_CODE 554
+/* Most bytes of a DNSBL's TXT record put into the reply. */
+#define RBL_TXT_SHOW 200
+
+enum job_kind {
+	J_MAILHOST,	/* reject_unknown_{sender,recipient}_domain */
+	J_HELO,		/* reject_unknown_helo_hostname */
+	J_LIST,		/* reject_rbl_client, reject_rhsbl_* */
+};
+
+struct dns_job {
+	enum job_kind kind;
+	const struct item *it;
+	enum access_kind ak;		/* whose name it is (reply words) */
+	char name[DNS_NAME_MAX];	/* the domain, host or address checked */
+	char qname[2 * DNS_NAME_MAX];	/* J_LIST: the name under the zone */
+	char zone[DNS_NAME_MAX];	/* J_LIST */
+	const char *filter;		/* J_LIST: "d.d.d.d" or NULL */
+	const uint16_t *types;		/* to ask in turn, 0-ended */
+	size_t i;
+	bool temp;			/* a lookup failed (words in err) */
+	char err[600];
+};
+
+static const uint16_t mailhost_types[] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA,
+    0 };
+static const uint16_t helo_types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX, 0 };
+static const uint16_t list_types[] = { DNS_T_A, DNS_T_TXT, 0 };
+
+static const char *
+type_name(uint16_t t)
+{
+	switch (t) {
+	case DNS_T_A: return "A";
+	case DNS_T_AAAA: return "AAAA";
+	case DNS_T_MX: return "MX";
+	case DNS_T_TXT: return "TXT";
+	case DNS_T_PTR: return "PTR";
+	}
+	return "?";
+}
+
+static void on_dns(struct dns_result *res, void *ctx);
+
+/* Ask the job's current question; the answer comes to on_dns. */
+static enum verdict
+job_ask(struct smtpd_check_state *st)
+{
+	struct dns_job *j = st->job;
+
+	st->waiting = j->it;
+	st->dreq = smtpd_dns_lookup(j->kind == J_LIST ? j->qname : j->name,
+	    j->types[j->i], on_dns, st);
+	return V_NONE;
+}
+
+static struct dns_job *
+job_new(struct smtpd_check_state *st, const struct item *it,
+    enum job_kind kind, enum access_kind ak, const char *name)
+{
+	struct dns_job *j = xcalloc(1, sizeof(*j));
+	size_t n;
+
+	free(st->job);
+	st->job = j;
+	j->kind = kind;
+	j->it = it;
+	j->ak = ak;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	n = strlen(j->name);
+	if (n > 1 && j->name[n - 1] == '.')
+		j->name[n - 1] = '\0';
+	j->types = kind == J_MAILHOST ? mailhost_types : kind == J_HELO ?
+	    helo_types : list_types;
+	return j;
+}
+
+static enum verdict
+job_done(struct smtpd_check_state *st, enum verdict v)
+{
+	free(st->job);
+	st->job = NULL;
+	return v;
+}
+
+/*
+ * dns_tempfail - a lookup of check it failed: logged (the check, the
+ * name, the error), and the reply now in st->reply becomes the pending
+ * defer_if_permit: the mail is deferred unless something rejects it.
+ */
+static void
+dns_tempfail(struct smtpd_check_state *st, const struct item *it,
+    const char *name, const char *err)
+{
+	char who[SMTPD_LABEL_MAX];
+
+	log_warning("%s: %s: cannot check %s: %s; the mail is deferred "
+	    "unless another restriction rejects it", smtpd_client_label(st->s,
+	    who, sizeof(who)), it->name, name, err);
+	if (st->dip_reply == NULL)
+		st->dip_reply = xstrdup(st->reply);
+}
+
+/* The domain of an address ("" when none or an address literal). */
+static const char *
+address_domain(const char *addr)
+{
+	const char *at = addr != NULL ? strrchr(addr, '@') : NULL;
+
+	if (at == NULL || at[1] == '[')
+		return "";
+	return at + 1;
+}
+
+/* A domain is not found (J_MAILHOST, J_HELO): reject. */
+static enum verdict
+job_not_found(struct smtpd_check_state *st)
+{
+	struct dns_job *j = st->job;
+
+	if (j->kind == J_HELO)
+		set_reply(st, ck.unknown_hostname_code, "4.7.1", AK_HELO,
+		    "Host not found");
+	else
+		set_reply(st, ck.unknown_address_code, j->ak == AK_SENDER ?
+		    "4.1.8" : "4.1.2", j->ak, "Domain not found");
+	return job_done(st, do_reject(st));
+}
+
+/* Every type asked: found nothing, or could not find out. */
+static enum verdict
+job_exhausted(struct smtpd_check_state *st)
+{
+	struct dns_job *j = st->job;
+
+	if (!j->temp)
+		return job_not_found(st);
+	/* Postfix's words, and why it is only temporary. */
+	if (j->kind == J_HELO)
+		set_reply(st, 450, "4.7.1", AK_HELO, "Host not found "
+		    "(temporary DNS failure)");
+	else
+		set_reply(st, 450, "4.4.3", j->ak, "Domain not found "
+		    "(temporary DNS failure)");
+	dns_tempfail(st, j->it, j->name, j->err);
+	return job_done(st, V_NONE);
+}
+
+/* Words of the DNSBL replies: Postfix's rbl_class. */
+static const char *
+rbl_class(enum access_kind ak)
+{
+	switch (ak) {
+	case AK_CLIENT: return "Client host";
+	case AK_REVERSE_CLIENT: return "Unverified Client host";
+	case AK_HELO: return "Helo command";
+	case AK_SENDER: return "Sender address";
+	case AK_RECIPIENT: return "Recipient address";
+	default: return "Client host";
+	}
+}
+
+/* J_LIST: listed; the reply, with the TXT record's text when any. */
+static enum verdict
+list_reject(struct smtpd_check_state *st, const struct dns_result *txt)
+{
+	struct dns_job *j = st->job;
+	char why[RBL_TXT_SHOW + 1] = "";
+
+	if (txt != NULL && txt->status == DNS_OK) {
+		for (size_t i = 0; i < txt->n; i++) {
+			if (txt->rrs[i].type == DNS_T_TXT &&
+			    txt->rrs[i].u.txt.text != NULL) {
+				snprintf(why, sizeof(why), "%s",
+				    txt->rrs[i].u.txt.text);
+				break;
+			}
+		}
+	}
+	snprintf(st->reply, sizeof(st->reply), "%d 5.7.1 Service "
+	    "unavailable; %s [%.255s] blocked using %.255s%s%s",
+	    RBL_REJECT_CODE, rbl_class(j->ak), j->name, j->zone,
+	    why[0] != '\0' ? "; " : "", why);
+	reply_sanitize(st->reply);
+	return job_done(st, do_reject(st));
+}
+
+/* J_LIST: does an A answer list the name (any address, or one that
+ * matches the filter)? */
 static bool
-dns_applies(struct smtpd_check_state *st, const char *name)
+list_hit(const struct dns_job *j, const struct dns_result *res)
+{
+	for (size_t i = 0; i < res->n; i++) {
+		if (res->rrs[i].type != DNS_T_A)
+			continue;
+		if (j->filter == NULL || rbl_pattern(j->filter,
+		    ntohl(res->rrs[i].u.a.s_addr)) == 1)
+			return true;
+	}
+	return false;
+}
+
+/* job_answer - what one answer means for the running job. */
+static enum verdict
+job_answer(struct smtpd_check_state *st, const struct dns_result *res)
+{
+	struct dns_job *j = st->job;
+	uint16_t type = j->types[j->i];
+	bool temp = res->status == DNS_TEMPFAIL || res->status == DNS_BOGUS;
+
+	if (j->kind == J_LIST) {
+		if (type == DNS_T_TXT)
+			return list_reject(st, res);
+		if (temp) {
+			snprintf(st->reply, sizeof(st->reply), "450 4.7.1 "
+			    "Service unavailable; %s [%.255s] could not be "
+			    "checked with %.255s (temporary DNS failure)",
+			    rbl_class(j->ak), j->name, j->zone);
+			reply_sanitize(st->reply);
+			snprintf(j->err, sizeof(j->err), "DNS lookup of %.255s "
+			    "(A) failed: %s", j->qname, smtpd_dns_error(res));
+			dns_tempfail(st, j->it, j->name, j->err);
+			return job_done(st, V_NONE);
+		}
+		if (res->status != DNS_OK || !list_hit(j, res))
+			return job_done(st, V_NONE);	/* not listed */
+		j->i++;
+		return job_ask(st);	/* the TXT record, for the reply */
+	}
+	if (res->status == DNS_OK) {
+		/* RFC 7505: a null MX says the domain takes no mail. */
+		if (j->kind == J_MAILHOST && type == DNS_T_MX && res->n == 1 &&
+		    res->rrs[0].u.mx.host[0] == '\0') {
+			bool sender = j->ak == AK_SENDER;
+
+			set_reply(st, sender ? 550 : 556, sender ? "5.7.27" :
+			    "5.1.10", j->ak, "Domain %.255s does not accept "
+			    "mail (nullMX)", j->name);
+			return job_done(st, do_reject(st));
+		}
+		return job_done(st, V_NONE);	/* it exists */
+	}
+	if (temp) {
+		if (j->kind == J_MAILHOST && type == DNS_T_MX) {
+			/* Without the MX answer a null MX cannot be told
+			 * from a mail domain: never a pass. */
+			j->temp = true;
+			snprintf(j->err, sizeof(j->err), "DNS lookup of %s "
+			    "(MX) failed: %s", j->name, smtpd_dns_error(res));
+			return job_exhausted(st);
+		}
+		if (!j->temp)
+			snprintf(j->err, sizeof(j->err), "DNS lookup of %s "
+			    "(%s) failed: %s", j->name, type_name(type),
+			    smtpd_dns_error(res));
+		j->temp = true;
+	} else if (res->status == DNS_NXDOMAIN && !j->temp) {
+		return job_not_found(st);	/* no type can exist */
+	}
+	if (j->types[++j->i] == 0)
+		return job_exhausted(st);
+	return job_ask(st);
+}
+
+static void
+on_dns(struct dns_result *res, void *ctx)
+{
+	struct smtpd_check_state *st = ctx;
+	enum verdict v;
+
+	st->dreq = NULL;
+	st->waiting = NULL;
+	v = job_answer(st, res);
+	dns_result_free(&res);
+	decided(st, v);
+	run(st);
+}
+
+/* reject_unknown_{sender,recipient}_domain, once the domain is known
+ * not to be ours. */
+static enum verdict
+mailhost_start(struct smtpd_check_state *st, const struct item *it)
+{
+	bool sender = it->op == OP_UNKNOWN_SENDER_DOMAIN;
+	const char *d = address_domain(sender ? st->s->mail.from.text :
+	    st->rcpt);
+
+	if (*d == '\0')
+		return V_NONE;
+	job_new(st, it, J_MAILHOST, sender ? AK_SENDER : AK_RECIPIENT, d);
+	return job_ask(st);
+}
+
+/* reject_unknown_client_hostname and _reverse_client_hostname. */
+static enum verdict
+unknown_client(struct smtpd_check_state *st, const struct item *it,
+    bool reverse)
 {
 	struct session *s = st->s;
-	bool has_sender = s->have_mail && s->mail.from.text[0] != '\0';
+	enum smtpd_name_status ns = reverse ? s->reverse_status :
+	    s->name_status;
+	const char *what = reverse ? "reverse hostname" : "hostname";
+	int code = ck.unknown_client_code;
 
-	if (strcasestr(name, "sender") != NULL)
-		return has_sender && strchr(s->mail.from.text, '@') != NULL &&
-		    strchr(s->mail.from.text, '@')[1] != '[';
-	if (strcasestr(name, "recipient") != NULL)
-		return st->rcpt != NULL && strchr(st->rcpt, '@') != NULL &&
-		    strchr(st->rcpt, '@')[1] != '[';
-	if (strcasestr(name, "helo") != NULL ||
-	    strcasecmp(name, "reject_unknown_hostname") == 0)
-		return s->helo != NULL && s->helo[0] != '[';
-	return true;	/* client checks */
+	if (ns == SMTPD_NAME_OK)
+		return V_NONE;
+	if (ns == SMTPD_NAME_TEMP) {
+		snprintf(st->reply, sizeof(st->reply), "450 4.7.25 Client host "
+		    "rejected: cannot find your %s, [%s]", what, s->addr);
+		dns_tempfail(st, it, s->addr, s->name_reason != NULL ?
+		    s->name_reason : "temporary DNS failure");
+		return V_NONE;
+	}
+	snprintf(st->reply, sizeof(st->reply), "%d %s Client host rejected: "
+	    "cannot find your %s, [%s]", code, code >= 500 ? "5.7.25" :
+	    "4.7.25", what, s->addr);
+	return do_reject(st);
+}
+
+/* reject_unknown_helo_hostname: the HELO name has an A, AAAA or MX. */
+static enum verdict
+unknown_helo(struct smtpd_check_state *st, const struct item *it)
+{
+	const char *h = st->s->helo;
+
+	/* No HELO yet, or an address literal: nothing to look up. */
+	if (h == NULL || *h == '\0' || *h == '[')
+		return V_NONE;
+	job_new(st, it, J_HELO, AK_HELO, h);
+	return job_ask(st);
+}
+
+/* reject_rbl_client and reject_rhsbl_*: start the A lookup under the
+ * zone, or V_NONE when there is nothing to look up. */
+static enum verdict
+list_start(struct smtpd_check_state *st, const struct item *it)
+{
+	struct session *s = st->s;
+	const char *eq = strchr(it->arg, '=');
+	const char *name = NULL;
+	struct dns_job *j;
+	char zone[DNS_NAME_MAX];
+	size_t zl = eq != NULL ? (size_t)(eq - it->arg) : strlen(it->arg);
+
+	if (zl >= sizeof(zone))
+		return V_NONE;	/* refused by rbl_arg_ok */
+	memcpy(zone, it->arg, zl);
+	zone[zl] = '\0';
+	if (it->op == OP_RBL) {
+		struct sockaddr_storage ss;
+
+		if (!smtpd_session_sockaddr(s, &ss))
+			return V_NONE;
+		j = job_new(st, it, J_LIST, AK_CLIENT, s->addr);
+		if (dns_rbl_name((struct sockaddr *)&ss, zone, j->qname,
+		    sizeof(j->qname)) < 0)
+			return job_done(st, V_NONE);
+	} else {
+		switch (it->ak) {
+		case AK_SENDER:
+			name = s->have_mail ? address_domain(s->mail.from.text) :
+			    "";
+			break;
+		case AK_RECIPIENT:
+			name = address_domain(st->rcpt);
+			break;
+		case AK_CLIENT:
+			name = s->name_status == SMTPD_NAME_OK ? s->name : "";
+			break;
+		case AK_REVERSE_CLIENT:
+			name = s->reverse_status == SMTPD_NAME_OK ?
+			    s->reverse_name : "";
+			break;
+		case AK_HELO:
+			name = s->helo != NULL && s->helo[0] != '[' ? s->helo :
+			    "";
+			break;
+		default:
+			name = "";
+			break;
+		}
+		if (*name == '\0')
+			return V_NONE;
+		j = job_new(st, it, J_LIST, it->ak, name);
+		if (strlen(j->name) + 1 + zl >= DNS_NAME_MAX)
+			return job_done(st, V_NONE);	/* cannot be listed */
+		snprintf(j->qname, sizeof(j->qname), "%s.%s", j->name, zone);
+	}
+	snprintf(j->zone, sizeof(j->zone), "%s", zone);
+	j->filter = eq != NULL ? eq + 1 : NULL;
+	return job_ask(st);
 }
 
 /*
@@ -1479,21 +1998,29 @@ step(struct smtpd_check_state *st, const struct item *it)
 		}
 		return V_NONE;
 	case OP_DNS:
-		/* No resolver yet (outbound SMTP and DNS issue): never a
-		 * pass; a deferral when the mail would be accepted.  Checks
-		 * with nothing to check (the null sender, no HELO yet) do
-		 * nothing, as in Postfix. */
-		if (!dns_applies(st, it->name))
-			return V_NONE;
-		/* Our own final domains need no DNS (Postfix): resolve
-		 * first, decide in on_route. */
-		if (strcasecmp(it->name, "reject_unknown_sender_domain") == 0)
-			return route_ask(st, it, LOOKUP_ROUTE_RESOLVE, sender);
-		if (strcasecmp(it->name, "reject_unknown_recipient_domain") ==
-		    0)
-			return route_ask(st, it, LOOKUP_ROUTE_RESOLVE, st->rcpt);
 		dns_defer(st, it);
 		return V_NONE;
+	case OP_UNKNOWN_CLIENT:
+	case OP_UNKNOWN_REVERSE:
+		return unknown_client(st, it, it->op == OP_UNKNOWN_REVERSE);
+	case OP_UNKNOWN_HELO:
+		return unknown_helo(st, it);
+	case OP_UNKNOWN_SENDER_DOMAIN:
+	case OP_UNKNOWN_RCPT_DOMAIN: {
+		/* Checks with nothing to check (the null sender, not at
+		 * RCPT, an address literal) do nothing, as in Postfix.  Our
+		 * own final domains need no DNS: resolve first, then the DNS
+		 * (route_answer). */
+		const char *a = it->op == OP_UNKNOWN_SENDER_DOMAIN ? sender :
+		    st->rcpt;
+
+		if (a == NULL || *address_domain(a) == '\0')
+			return V_NONE;
+		return route_ask(st, it, LOOKUP_ROUTE_RESOLVE, a);
+	}
+	case OP_RBL:
+	case OP_RHSBL:
+		return list_start(st, it);
 	case OP_REJECT_UNAUTH_DEST:
 	case OP_DEFER_UNAUTH_DEST:
 	case OP_PERMIT_AUTH_DEST:
@@ -1513,12 +2040,12 @@ step(struct smtpd_check_state *st, const struct item *it)
 
 		switch (it->ak) {
 		case AK_CLIENT:
-			/* Postfix: the name, then the address forms */
-			key = s->addr;
-			order = LOOKUP_FIND_CLIENT_ADDR;
-			break;
 		case AK_REVERSE_CLIENT:
-			key = s->name;
+			/* Postfix: the name (even "unknown") and its parent
+			 * domains, then, when not found, the address and its
+			 * networks (access_answer) */
+			st->client_addr_next = true;
+			key = it->ak == AK_CLIENT ? s->name : s->reverse_name;
 			order = LOOKUP_FIND_DOMAIN;
 			break;
 		case AK_HELO:
@@ -1746,7 +2273,7 @@ on_rewrite(void *ctx, enum dict_status status, const char *text, size_t len)
 	struct session *s = st->s;
 	smtpd_rewrite_done *done = st->rewrite_done;
 	struct lookup_route_answer a;
-	char who[128], reply[SMTPD_REPLY_MAX_BYTES];
+	char who[SMTPD_LABEL_MAX], reply[SMTPD_REPLY_MAX_BYTES];
 
 	st->lreq = NULL;
 	st->rewrite_done = NULL;

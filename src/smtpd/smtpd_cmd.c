@@ -68,7 +68,7 @@ static void
 cmd_starttls(struct session *s, const struct smtp_command *c)
 {
 	size_t pending;
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (!starttls_offered(s)) {
 		smtpd_reply_error(s, s->tls_active ?
@@ -631,7 +631,7 @@ static bool
 junk_command(struct session *s)
 {
 	if (++s->junk > (unsigned)smtpd_cfg.junk_limit) {
-		char who[128];
+		char who[SMTPD_LABEL_MAX];
 
 		log_info("too many junk commands after %s from %s",
 		    smtp_verb_name(s->last_verb),
@@ -759,7 +759,7 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
     size_t len)
 {
 	struct smtp_command c;
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (st == SMTP_LINE_TOO_LONG) {
 		if (s->state == SS_AUTH) {

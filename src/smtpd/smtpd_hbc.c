@@ -295,7 +295,7 @@ log_cb(void *ctx, const struct hbc_event *ev)
 	char content[200 * 4 + 8], text[HBC_TEXT_MAX_BYTES * 4 + 8];
 	char from[ADDRESS_PATH_MAX_BYTES * 4 + 8];
 	char to[ADDRESS_PATH_MAX_BYTES * 4 + 8];
-	char helo[SMTPD_HELO_MAX_BYTES * 4 + 8], who[128];
+	char helo[SMTPD_HELO_MAX_BYTES * 4 + 8], who[SMTPD_LABEL_MAX];
 	const char *rcpt = s->nrcpts > 0 ? s->rcpts[s->nrcpts - 1].addr : "";
 
 	log_escape(content, sizeof(content), ev->content, ev->content_len,

@@ -30,6 +30,7 @@ struct lookup_request;
 struct sasl_dovecot_req;
 struct smtpd_check_state;
 struct smtpd_hbc;
+struct smtpd_peer;
 
 /* Longest reply line we build. */
 #define SMTPD_REPLY_MAX_BYTES 1024
@@ -42,6 +43,10 @@ struct smtpd_hbc;
 /* Longest SASL user name and mechanism name kept. */
 #define SMTPD_AUTH_USER_MAX 320
 #define SMTPD_AUTH_MECH_MAX 20
+/* Client host names kept (a DNS name, DNS_NAME_MAX, fits). */
+#define SMTPD_CLIENT_NAME_MAX 256
+/* "name[address]" of smtpd_client_label. */
+#define SMTPD_LABEL_MAX (SMTPD_CLIENT_NAME_MAX + INET6_ADDRSTRLEN + 4)
 /* smtpd_sasl_security_options bits. */
 #define SASL_SEC_NOPLAINTEXT (1u << 0)
 #define SASL_SEC_NOANONYMOUS (1u << 1)
@@ -112,6 +117,15 @@ struct smtpd_settings {
 	long long auth_failure_window;	/* seconds */
 };
 
+/* What the client name lookup (smtpd_dns.h) found out. */
+enum smtpd_name_status {
+	SMTPD_NAME_OK,		/* a name (forward-confirmed, or a PTR) */
+	SMTPD_NAME_PERM,	/* definitely none: no PTR, no match, or
+				 * smtpd_peername_lookup = no */
+	SMTPD_NAME_TEMP,	/* could not find out (DNS failure, no
+				 * resolver, too slow) */
+};
+
 enum session_state {
 	SS_CONNECTED,		/* greeting sent, no HELO/EHLO yet */
 	SS_READY,		/* HELO/EHLO done, no transaction */
@@ -165,7 +179,13 @@ struct session {
 	struct event *timer;		/* error sleep */
 	enum session_state state;
 	char addr[INET6_ADDRSTRLEN];
-	char name[16];			/* "unknown" until DNS exists */
+	/* Client names (smtpd_dns.h): the forward-confirmed name or
+	 * "unknown", and the PTR name or "unknown". */
+	char name[SMTPD_CLIENT_NAME_MAX];
+	char reverse_name[SMTPD_CLIENT_NAME_MAX];
+	enum smtpd_name_status name_status, reverse_status;
+	char *name_reason;		/* why name is "unknown", or NULL */
+	struct smtpd_peer *peer;	/* the name lookup under way */
 	char *helo;
 	bool esmtp;
 	int saved_verbose;

@@ -53,7 +53,7 @@ static void
 fail(struct session *s, const char *reason, const char *offer,
     const char *raw)
 {
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	log_info("TLS handshake failed on %s from %s: %s%s%s%s%s",
 	    s->listener, smtpd_client_label(s, who, sizeof(who)), reason,
@@ -226,7 +226,7 @@ handshake_done(struct session *s)
 {
 	const SSL_CIPHER *c = SSL_get_current_cipher(s->ssl);
 	bool wrapper = tls_server_wrapper(smtpd_cfg.tls);
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	s->tls_active = true;
 	snprintf(s->tls_proto, sizeof(s->tls_proto), "%s",

@@ -309,7 +309,7 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 {
 	struct session *s = ctx;
 	bool waiting = s->state == SS_WAIT_FILE;
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (fd < 0) {
 		log_error("%s: no queue file: %s", smtpd_client_label(s, who,
@@ -370,7 +370,7 @@ bool
 smtpd_request_file(struct session *s, const char *cmd)
 {
 	const char *err = NULL;
-	char who[128];
+	char who[SMTPD_LABEL_MAX];
 
 	if (s->qfd >= 0) {
 		if (start_message(s))

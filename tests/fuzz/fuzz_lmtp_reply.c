@@ -8,7 +8,9 @@
  *   same byte counts, the same error.  A reply has 1..100 lines of at
  *   most 512 bytes, one code in 200..559, an enhanced code of its class
  *   or none; lmtp_reply_text() stays within its bound, printable; the
- *   extensions parse without trouble.
+ *   extensions parse without trouble, and STARTTLS, AUTH PLAIN and AUTH
+ *   LOGIN (also the old "AUTH=" form) are only found when a line after
+ *   the first names them.
  * - lmtp_dot_stuff() of the input: no line of the output but the last
  *   is ".", all lines end in CRLF (bare CRs aside), and removing the
  *   stuffing gives back the input with its line ends made CRLF.
@@ -19,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "lmtp_client.h"
@@ -60,6 +63,29 @@ check_reply(const struct lmtp_reply *r)
 			abort();
 	free(t);
 	lmtp_caps_parse(r, &caps);
+	{
+		bool tls = false, auth_plain = false, auth_login = false;
+
+		for (size_t i = 1; i < r->nlines; i++) {
+			const char *l = r->lines[i];
+
+			if (strncasecmp(l, "STARTTLS", 8) == 0 &&
+			    (l[8] == '\0' || l[8] == ' '))
+				tls = true;
+			if (strncasecmp(l, "AUTH", 4) != 0 ||
+			    (l[4] != ' ' && l[4] != '=' && l[4] != '\0'))
+				continue;
+			for (const char *m = l + 4; *m != '\0'; m++) {
+				if (strncasecmp(m, "PLAIN", 5) == 0)
+					auth_plain = true;
+				if (strncasecmp(m, "LOGIN", 5) == 0)
+					auth_login = true;
+			}
+		}
+		if ((caps.starttls && !tls) || (caps.auth_plain &&
+		    !auth_plain) || (caps.auth_login && !auth_login))
+			abort();
+	}
 }
 
 /* run - parse the stream of replies in data, step bytes at a time

@@ -831,7 +831,9 @@ test_find(void **state)
 	assert_ptr_equal(agent_find("virtual"), &agent_virtual);
 	assert_ptr_equal(agent_find("pipe"), &agent_pipe);
 	assert_ptr_equal(agent_find("lmtp"), &agent_lmtp);
-	assert_null(agent_find("smtp"));
+	assert_ptr_equal(agent_find("smtp"), &agent_smtp);
+	assert_ptr_equal(agent_find("/usr/lib/postfix/sbin/smtp"),
+	    &agent_smtp);
 	assert_null(agent_find("smtpd"));
 	assert_null(agent_find("discard/"));
 	assert_null(agent_find(""));

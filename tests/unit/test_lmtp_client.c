@@ -27,6 +27,7 @@
 #include "compat.h"
 #include "deliver_proto.h"
 #include "lmtp_client.h"
+#include "log.h"
 #include "test_support.h"
 #include "xalloc.h"
 
@@ -491,6 +492,7 @@ enum step_kind {
 	S_CLOSE,	/* close the connection */
 	S_HANG,		/* say nothing until the client goes away */
 	S_ACCEPT,	/* accept the next connection */
+	S_EOF,		/* the client closes without sending more */
 };
 
 struct step {
@@ -656,6 +658,14 @@ srv_main(void *arg)
 		case S_HANG:
 			while (srv_fill(s))
 				s->inlen = 0;
+			break;
+		case S_EOF:
+			if (srv_line(s, line, sizeof(line), false, NULL))
+				srv_problem(s, "step %zu: got \"%s\", wanted "
+				    "the end", i, line);
+			else if (s->inlen > 0)
+				srv_problem(s, "step %zu: %zu bytes before "
+				    "the end", i, s->inlen);
 			break;
 		}
 	}
@@ -1450,6 +1460,338 @@ test_tcp_many_rcpts(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* SMTP mode, HELO, AUTH without TLS */
+
+#define SMTP_GREET "220 mx.remote.test ESMTP\r\n"
+#define EHLO_AUTH "250-mx.remote.test\r\n250-PIPELINING\r\n" \
+	"250-AUTH LOGIN PLAIN\r\n250 8BITMIME\r\n"
+
+static void
+smtp_settings(struct lmtp_client_settings *set)
+{
+	settings(set, 10000);
+	set->protocol = LMTP_PROTO_SMTP;
+	set->peer_name = "mx.remote.test[127.0.0.1]:25";
+	set->timeouts.starttls_ms = 10000;
+}
+
+/* The new keywords: STARTTLS, AUTH and the old AUTH= form. */
+static void
+test_caps_smtp(void **state)
+{
+	static const struct {
+		const char *in;
+		bool starttls, plain, login;
+	} cases[] = {
+		{ "250-x\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n", true,
+		    true, true },
+		{ "250-x\r\n250-auth cram-md5 login\r\n250 8BITMIME\r\n",
+		    false, false, true },
+		{ "250-x\r\n250-AUTH=PLAIN\r\n250 STARTTLSX\r\n", false, true,
+		    false },
+		{ "250-x\r\n250-AUTHX PLAIN\r\n250 AUTH\r\n", false, false,
+		    false },
+		{ "250 AUTH PLAIN\r\n", false, false, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lmtp_reply r;
+		struct lmtp_caps caps;
+		const char *err;
+		size_t used;
+
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(parse_with(cases[i].in, strlen(cases[i].in),
+		    0, &r, &used, &err), 1);
+		lmtp_caps_parse(&r, &caps);
+		if (caps.starttls != cases[i].starttls ||
+		    caps.auth_plain != cases[i].plain ||
+		    caps.auth_login != cases[i].login)
+			fail_msg("case %zu: %d %d %d", i, caps.starttls,
+			    caps.auth_plain, caps.auth_login);
+		lmtp_reply_deinit(&r);
+	}
+	assert_string_equal(lmtp_stage_command(LMTP_STAGE_STARTTLS),
+	    "STARTTLS");
+	assert_string_equal(lmtp_stage_command(LMTP_STAGE_AUTH), "AUTH");
+}
+
+/* SMTP: EHLO, pipelined MAIL/RCPT, and ONE reply after the dot for
+ * every accepted recipient; texts name the peer as told. */
+static void
+test_smtp_one_reply(void **state)
+{
+	const struct step steps[] = {
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, "250-mx.remote.test\r\n250-PIPELINING\r\n"
+		    "250 ENHANCEDSTATUSCODES\r\n" },
+		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ S_SEND, "250 2.1.0 OK\r\n" },
+		{ S_EXPECT, "RCPT TO:<a@example.org>" },
+		{ S_SEND, "250 2.1.5 OK\r\n" },
+		{ S_EXPECT, "RCPT TO:<b@example.org>" },
+		{ S_SEND, "550 5.1.1 no such user\r\n" },
+		{ S_EXPECT, "RCPT TO:<c@example.org>" },
+		{ S_SEND, "250 2.1.5 OK\r\n" },
+		{ S_EXPECT, "DATA" },
+		{ S_SEND, "354 go\r\n" },
+		{ S_BODY, NULL },
+		{ S_SEND, "250 2.0.0 Ok: queued as 4XyZ\r\n" },
+		{ S_EXPECT, "RSET" },
+		{ S_SEND, "250 2.0.0 OK\r\n" },
+		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ S_SEND, "452 4.3.1 insufficient system storage\r\n" },
+		{ S_EXPECT, "RCPT TO:<a@example.org>" },
+		{ S_SEND, "503 5.5.1 no MAIL\r\n" },
+		{ S_EXPECT, "QUIT" },
+		{ S_SEND, "221 2.0.0 Bye\r\n" },
+		{ S_END, NULL },
+	};
+	struct server s;
+	struct lmtp_client_settings set;
+	struct lmtp_failure f = { 0 };
+	struct lmtp_client *c;
+	struct lmtp_mail m;
+	struct lmtp_rcpt r[3];
+	char *dest;
+
+	srv_start(&s, steps, true);
+	dest = srv_dest(&s);
+	smtp_settings(&set);
+	c = lmtp_client_connect(dest, &set, &f);
+	if (c == NULL)
+		fail_msg("connect: %s", f.text);
+	assert_false(lmtp_client_helo(c));
+	assert_null(lmtp_client_tls(c));
+	assert_string_equal(lmtp_client_stage_command(c, LMTP_STAGE_LHLO),
+	    "EHLO");
+	mail_init(&m, "s@example.org");
+	memset(r, 0, sizeof(r));
+	r[0].address = "a@example.org";
+	r[1].address = "b@example.org";
+	r[2].address = "c@example.org";
+	if (lmtp_client_send(c, &m, r, 3, &f) != 0)
+		fail_msg("send: %s", f.text);
+	assert_true(r[0].done && r[1].done && r[2].done);
+	assert_int_equal(r[0].stage, LMTP_STAGE_DOT);
+	assert_int_equal(r[0].reply.code, 250);
+	assert_string_equal(r[0].reply.lines[0], "2.0.0 Ok: queued as 4XyZ");
+	assert_int_equal(r[1].stage, LMTP_STAGE_RCPT);
+	assert_int_equal(r[1].reply.code, 550);
+	assert_int_equal(r[2].stage, LMTP_STAGE_DOT);
+	assert_string_equal(r[2].reply.lines[0], "2.0.0 Ok: queued as 4XyZ");
+	for (int i = 0; i < 3; i++)
+		lmtp_rcpt_deinit(&r[i]);
+	assert_int_equal(lmtp_client_reset(c, &f), 0);
+	/* A refusal of MAIL names the peer as set, and says SMTP. */
+	memset(r, 0, sizeof(r));
+	r[0].address = "a@example.org";
+	assert_int_equal(lmtp_client_send(c, &m, r, 1, &f), -1);
+	assert_int_equal(f.kind, LMTP_FAIL_REPLY);
+	assert_string_equal(f.text, "SMTP server mx.remote.test[127.0.0.1]:25 "
+	    "said: 452 4.3.1 insufficient system storage (in reply to MAIL "
+	    "FROM command)");
+	lmtp_failure_deinit(&f);
+	lmtp_rcpt_deinit(&r[0]);
+	lmtp_client_quit(&c);
+	srv_finish(&s);
+	free(dest);
+}
+
+/* EHLO refused with 5xx: HELO, no extensions (no SIZE, no pipelining);
+ * a 4xx to EHLO is a refusal, not a reason for HELO. */
+static void
+test_smtp_helo_fallback(void **state)
+{
+	const struct step steps[] = {
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, "502 5.5.2 what?\r\n" },
+		{ S_EXPECT, "HELO client.example" },
+		{ S_SEND, "250 mx.remote.test\r\n" },
+		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ S_QUIET, NULL },
+		{ S_SEND, "250 OK\r\n" },
+		{ S_EXPECT, "RCPT TO:<a@example.org>" },
+		{ S_SEND, "250 OK\r\n" },
+		{ S_EXPECT, "DATA" },
+		{ S_SEND, "354 go\r\n" },
+		{ S_BODY, NULL },
+		{ S_SEND, "250 OK\r\n" },
+		{ S_EXPECT, "QUIT" },
+		{ S_SEND, "221 Bye\r\n" },
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, "421 4.3.2 busy\r\n" },
+		{ S_EOF, NULL },
+		{ S_END, NULL },
+	};
+	struct server s;
+	struct lmtp_client_settings set;
+	struct lmtp_failure f = { 0 };
+	struct lmtp_client *c;
+	struct lmtp_mail m;
+	struct lmtp_rcpt r[1];
+	char *dest;
+
+	srv_start(&s, steps, true);
+	dest = srv_dest(&s);
+	smtp_settings(&set);
+	c = lmtp_client_connect(dest, &set, &f);
+	if (c == NULL)
+		fail_msg("connect: %s", f.text);
+	assert_true(lmtp_client_helo(c));
+	assert_false(lmtp_client_caps(c)->pipelining);
+	assert_false(lmtp_client_caps(c)->size);
+	assert_string_equal(lmtp_client_stage_command(c, LMTP_STAGE_LHLO),
+	    "HELO");
+	mail_init(&m, "s@example.org");
+	m.body_8bitmime = true;
+	memset(r, 0, sizeof(r));
+	r[0].address = "a@example.org";
+	if (lmtp_client_send(c, &m, r, 1, &f) != 0)
+		fail_msg("send: %s", f.text);
+	assert_int_equal(r[0].reply.code, 250);
+	lmtp_rcpt_deinit(&r[0]);
+	lmtp_client_quit(&c);
+	assert_false(s.pipelined);
+
+	c = lmtp_client_connect(dest, &set, &f);
+	assert_null(c);
+	assert_int_equal(f.kind, LMTP_FAIL_REPLY);
+	assert_int_equal(f.stage, LMTP_STAGE_LHLO);
+	assert_non_null(strstr(f.text, "(in reply to EHLO command)"));
+	lmtp_failure_deinit(&f);
+	srv_finish(&s);
+	free(dest);
+}
+
+static void
+capture_log(enum log_level level, const char *text, void *ctx)
+{
+	buf_appendf(ctx, "%s\n", text);
+}
+
+/* AUTH PLAIN and LOGIN byte for byte (plaintext allowed), a refusal,
+ * and no AUTH at all without TLS unless allowed.  The debug log of the
+ * conversation shows neither the password nor its base64. */
+static void
+test_smtp_auth_plaintext(void **state)
+{
+	const struct step steps[] = {
+		/* PLAIN: "\0user@example.org\0pa ss" */
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, EHLO_AUTH },
+		{ S_EXPECT, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M=" },
+		{ S_SEND, "235 2.7.0 Authentication successful\r\n" },
+		{ S_EXPECT, "QUIT" },
+		{ S_SEND, "221 Bye\r\n" },
+		/* LOGIN: offered alone. */
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, "250-mx.remote.test\r\n250 AUTH=LOGIN\r\n" },
+		{ S_EXPECT, "AUTH LOGIN" },
+		{ S_SEND, "334 VXNlcm5hbWU6\r\n" },
+		{ S_EXPECT, "dXNlckBleGFtcGxlLm9yZw==" },
+		{ S_SEND, "334 UGFzc3dvcmQ6\r\n" },
+		{ S_EXPECT, "cGEgc3M=" },
+		{ S_SEND, "235 2.7.0 OK\r\n" },
+		{ S_EXPECT, "QUIT" },
+		{ S_SEND, "221 Bye\r\n" },
+		/* Refused. */
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, EHLO_AUTH },
+		{ S_EXPECT, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M=" },
+		{ S_SEND, "535 5.7.8 Error: authentication failed\r\n" },
+		{ S_EOF, NULL },
+		/* Not allowed without TLS: nothing sent after EHLO. */
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, EHLO_AUTH },
+		{ S_EOF, NULL },
+		/* No mechanism in common. */
+		{ S_ACCEPT, NULL },
+		{ S_SEND, SMTP_GREET },
+		{ S_EXPECT, "EHLO client.example" },
+		{ S_SEND, "250-mx.remote.test\r\n250 AUTH CRAM-MD5\r\n" },
+		{ S_EOF, NULL },
+		{ S_END, NULL },
+	};
+	struct server s;
+	struct lmtp_client_settings set;
+	struct lmtp_failure f = { 0 };
+	struct lmtp_client *c;
+	struct buf logged;
+	char *dest;
+
+	srv_start(&s, steps, true);
+	dest = srv_dest(&s);
+	smtp_settings(&set);
+	set.auth_user = "user@example.org";
+	set.auth_pass = "pa ss";
+	set.auth_plaintext_ok = true;
+	buf_init(&logged, 1 << 20);
+	log_set_capture(capture_log, &logged);
+	log_set_verbose(2);
+	for (int i = 0; i < 2; i++) {
+		c = lmtp_client_connect(dest, &set, &f);
+		if (c == NULL)
+			fail_msg("connect %d: %s", i, f.text);
+		assert_true(lmtp_client_authenticated(c));
+		lmtp_client_quit(&c);
+	}
+	log_set_verbose(0);
+	log_set_capture(NULL, NULL);
+	assert_non_null(strstr(buf_cstr(&logged), "> AUTH PLAIN ********"));
+	assert_non_null(strstr(buf_cstr(&logged), "> AUTH LOGIN"));
+	assert_non_null(strstr(buf_cstr(&logged), "< 334 VXNlcm5hbWU6"));
+	assert_null(strstr(buf_cstr(&logged), "AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M"));
+	assert_null(strstr(buf_cstr(&logged), "cGEgc3M"));
+	assert_null(strstr(buf_cstr(&logged), "dXNlckBleGFtcGxlLm9yZw"));
+	assert_null(strstr(buf_cstr(&logged), "pa ss"));
+	buf_deinit(&logged);
+	c = lmtp_client_connect(dest, &set, &f);
+	assert_null(c);
+	assert_int_equal(f.kind, LMTP_FAIL_AUTH);
+	assert_int_equal(f.stage, LMTP_STAGE_AUTH);
+	assert_int_equal(f.reply.code, 535);
+	assert_string_equal(f.dsn, "5.7.8");
+	assert_non_null(strstr(f.text, "refused to authenticate "
+	    "user@example.org with PLAIN: 535 5.7.8"));
+	assert_null(strstr(f.text, "pa ss"));
+	lmtp_failure_deinit(&f);
+
+	set.auth_plaintext_ok = false;
+	c = lmtp_client_connect(dest, &set, &f);
+	assert_null(c);
+	assert_int_equal(f.kind, LMTP_FAIL_AUTH);
+	assert_string_equal(f.dsn, "4.7.8");
+	assert_int_equal(f.reply.nlines, 0);
+	assert_non_null(strstr(f.text, "without TLS"));
+	lmtp_failure_deinit(&f);
+
+	set.auth_plaintext_ok = true;
+	c = lmtp_client_connect(dest, &set, &f);
+	assert_null(c);
+	assert_int_equal(f.kind, LMTP_FAIL_AUTH);
+	assert_string_equal(f.dsn, "4.7.8");
+	assert_non_null(strstr(f.text, "no AUTH mechanism in common"));
+	lmtp_failure_deinit(&f);
+	srv_finish(&s);
+	free(dest);
+}
+
 int
 main(void)
 {
@@ -1474,6 +1816,10 @@ main(void)
 		cmocka_unit_test(test_local_refusals),
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_tcp_many_rcpts),
+		cmocka_unit_test(test_caps_smtp),
+		cmocka_unit_test(test_smtp_one_reply),
+		cmocka_unit_test(test_smtp_helo_fallback),
+		cmocka_unit_test(test_smtp_auth_plaintext),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -100,8 +100,11 @@ static const struct {
 	{ "error", MASTER_TYPE_PASS, PROGRAM_LATER, "non-unix" },
 	{ "discard", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
 	{ "local", MASTER_TYPE_FIFO, PROGRAM_LATER, "non-unix" },
+	{ "smtp", MASTER_TYPE_UNIX, PROGRAM_RUN, "SMTP delivery" },
+	{ "/usr/lib/postfix/sbin/smtp", MASTER_TYPE_UNIX, PROGRAM_RUN,
+	    "SMTP delivery" },
+	{ "smtp", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
 	/* Known programs that Ostia does not have yet. */
-	{ "smtp", MASTER_TYPE_UNIX, PROGRAM_LATER, "SMTP delivery" },
 	{ "postscreen", MASTER_TYPE_INET, PROGRAM_LATER, "postscreen" },
 	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_LATER, "DNSBL" },
 	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_LATER, "TLS proxy" },
@@ -232,11 +235,10 @@ test_check_small(void **state)
 		    "\"amavisd\"", "not started" } },
 		{ 11, { "service lmtpsock/unix", "SMTP server on a non-inet "
 		    "service", "(smtpd)" } },
-		{ 12, { "service relay/unix", "SMTP delivery agent (smtp)",
-		    "not started" } },
 	};
-	/* dovecot (line 8) is a pipe delivery agent: it runs. */
-	static const unsigned quiet[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 13 };
+	/* dovecot (line 8) is a pipe delivery agent, relay (line 12) the
+	 * smtp agent: they run. */
+	static const unsigned quiet[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13 };
 	struct master_cf *cf = parse_ok(small_master_cf, file);
 	struct diag_list dl;
 
@@ -338,10 +340,10 @@ test_check_seed(void **state)
 	}
 	assert_int_equal(dl.n - before, later + unknown);
 	/* smtp, smtps, submission and 127.0.0.1:10025 (smtpd); error (as
-	 * error, retry), discard, virtual, lmtp, pipe (as dovecot), local. */
-	assert_int_equal(run, 11);
-	/* smtp (as smtp, relay, smtp-amavis). */
-	assert_int_equal(later, 3);
+	 * error, retry), discard, virtual, lmtp, pipe (as dovecot), local;
+	 * smtp (as smtp, relay, smtp-amavis). */
+	assert_int_equal(run, 14);
+	assert_int_equal(later, 0);
 	assert_int_equal(unknown, 0);
 	diag_list_deinit(&dl);
 	master_cf_free(&cf);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agent_client - what the lmtp and smtp delivery agents share: the
+ * transaction a delivery request becomes (lmtp_client.h's lmtp_mail and
+ * lmtp_rcpt list), and the per-recipient results the server's replies
+ * or a failure give.
+ *
+ * Results:
+ *   - a recipient's own reply: 2xx sent, 4xx deferred, 5xx bounced,
+ *     the DSN status from the reply's enhanced code when it fits the
+ *     class (else 2.0.0 / 4.0.0 / 5.0.0), Diagnostic-Code "TYPE; REPLY";
+ *   - a failure (lmtp_failure) counts for every recipient without a
+ *     result: a refusal by its reply's class; a local refusal bounced
+ *     with its status (5.6.7, 5.3.4); no connection deferred 4.4.1; a
+ *     broken conversation deferred 4.4.2; TLS and AUTH failures
+ *     deferred with the client's status (4.7.x), or bounced when it is
+ *     a 5.x.x one.
+ */
+#ifndef OSTIA_AGENT_CLIENT_H
+#define OSTIA_AGENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agent.h"
+#include "lmtp_client.h"
+
+struct agent_txn {
+	struct lmtp_mail mail;
+	struct lmtp_rcpt *rc;	/* the recipients sent */
+	char **orcpts;		/* their ORCPT texts (owned) */
+	size_t *slot;		/* rc[k] is req->rcpts[slot[k]] */
+	size_t n;		/* 0: nothing to send */
+};
+
+/*
+ * Build the transaction of req and msg.  A recipient (or sender) the
+ * protocol cannot carry (control characters) is bounced here, with proto
+ * ("LMTP", "SMTP") in the words.  Always leaves *t ready for
+ * agent_txn_deinit; t->n is 0 when nothing is left to send.
+ */
+void agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
+    const struct deliver_msg *msg, struct agent_results *res,
+    const char *proto);
+void agent_txn_deinit(struct agent_txn *t);
+/* Forget the answers of the recipients (for another attempt on
+ * another server). */
+void agent_txn_forget(struct agent_txn *t);
+
+/*
+ * Recipient req->rcpts[i]'s result from its reply rc (rc->done):
+ * dtype is the Diagnostic-Code type ("lmtp", "smtp"), server how the
+ * words name the server ("LMTP server unix:/run/lmtp", "host
+ * mx.example.net[192.0.2.1]").
+ */
+void agent_txn_set_reply(struct agent_results *res, size_t i,
+    const char *dtype, const char *server, const struct lmtp_rcpt *rc);
+/* Every recipient of t with an answer gets it (agent_txn_set_reply). */
+void agent_txn_set_answers(struct agent_results *res,
+    const struct agent_txn *t, const char *dtype, const char *server);
+/* Every recipient without a result gets failure f. */
+void agent_txn_set_failure(struct agent_results *res, const char *dtype,
+    const struct lmtp_failure *f);
+
+#endif

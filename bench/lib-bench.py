@@ -14,7 +14,10 @@ import names from it; see the top of either script.  It holds:
     loopback only, started and stopped with every process accounted for.
 
 Callers may add main.cf parameters (extra_main) and replace the SMTP
-listener lines of master.cf (smtpd_lines); see the classes.
+listener lines of master.cf (smtpd_lines); see the classes.  Each server
+also tells which of its queue directories still hold mail (queue_left),
+and RoleSampler splits a server's CPU time by process role (used by
+bench/outbound-smtp).
 """
 
 import os
@@ -278,6 +281,72 @@ class MemorySampler(threading.Thread):
         self._stop_ev.set()
         self.join(5)
         self.sample()
+
+
+def process_role(pid):
+    """What a server process is: Postfix's program name (its comm), or
+    for Ostia the master.cf service of "ostia ... child NAME ..." (the
+    SMTP listener, named by its address, is "smtpd"), else "master"."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+        with open("/proc/%d/comm" % pid) as f:
+            comm = f.read().strip()
+    except OSError:
+        return "?"
+    argv = [a.decode("utf-8", "replace") for a in argv]
+    if os.path.basename(argv[0]) != "ostia":
+        return comm
+    if "child" in argv and argv.index("child") + 1 < len(argv):
+        name = argv[argv.index("child") + 1]
+        return "smtpd" if ":" in name else name
+    return "master"
+
+
+class RoleSampler(threading.Thread):
+    """Samples utime+stime of every process in root's tree every
+    `interval` seconds and sums the growth per role (process_role).  A
+    process that exits is counted up to its last sample; the rest of
+    its time reaches the tree's total through its parent's cutime, so
+    total - sum(roles) is "exited" time."""
+
+    def __init__(self, root, interval=0.5):
+        super().__init__(daemon=True)
+        self.root = root
+        self.interval = interval
+        self.base, self.last, self.role = {}, {}, {}
+        self._stop_ev = threading.Event()
+        self.sample(first=True)
+
+    def sample(self, first=False):
+        for pid in process_tree(self.root):
+            st = proc_stat(pid)
+            if st is None:
+                continue
+            key = (pid, st["start"])
+            cpu = st["utime"] + st["stime"]
+            if key not in self.role:
+                self.role[key] = process_role(pid)
+                if first:
+                    self.base[key] = cpu
+            self.last[key] = cpu
+
+    def run(self):
+        while not self._stop_ev.wait(self.interval):
+            self.sample()
+
+    def stop(self):
+        self._stop_ev.set()
+        self.join(5)
+        self.sample()
+
+    def by_role(self):
+        """{role: CPU seconds}."""
+        out = {}
+        for key, cpu in self.last.items():
+            r = self.role[key]
+            out[r] = out.get(r, 0) + (cpu - self.base.get(key, 0)) / CLK_TCK
+        return out
 
 
 def kill_pids(pids, sig=signal.SIGKILL):
@@ -591,6 +660,13 @@ class OstiaServer(Server):
     def queued(self):
         return count_files(os.path.join(self.spool, "incoming"))
 
+    def queue_left(self):
+        """{queue directory: files} of every directory that holds mail
+        not yet delivered (all zero: the queue is empty)."""
+        return {q: count_files(os.path.join(self.spool, q))
+                for q in ("incoming", "deferred", "hold", "corrupt",
+                          "status")}
+
     def problems(self):
         return log_problems(self.log)
 
@@ -752,6 +828,13 @@ class PostfixServer(Server):
         return sum(count_files(os.path.join(self.spool, q))
                    for q in ("maildrop", "incoming", "active", "deferred",
                              "hold"))
+
+    def queue_left(self):
+        """{queue directory: files} of every directory that holds mail
+        not yet delivered (all zero: the queue is empty)."""
+        return {q: count_files(os.path.join(self.spool, q))
+                for q in ("maildrop", "incoming", "active", "deferred",
+                          "hold", "corrupt")}
 
     def problems(self):
         return log_problems(self.log)

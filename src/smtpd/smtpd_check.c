@@ -1701,6 +1701,13 @@ list_reject(struct smtpd_check_state *st, const struct dns_result *txt)
 			    txt->rrs[i].u.txt.text != NULL) {
 				snprintf(why, sizeof(why), "%s",
 				    txt->rrs[i].u.txt.text);
+				/* Untrusted bytes into a reply: printable
+				 * ASCII only. */
+				for (char *p = why; *p != '\0'; p++) {
+					if ((unsigned char)*p < 0x20 ||
+					    (unsigned char)*p > 0x7e)
+						*p = '?';
+				}
 				break;
 			}
 		}
@@ -1769,22 +1776,18 @@ job_answer(struct smtpd_check_state *st, const struct dns_result *res)
 		return job_done(st, V_NONE);	/* it exists */
 	}
 	if (temp) {
-		if (j->kind == J_MAILHOST && type == DNS_T_MX) {
-			/* Without the MX answer a null MX cannot be told
-			 * from a mail domain: never a pass. */
-			j->temp = true;
-			snprintf(j->err, sizeof(j->err), "DNS lookup of %s "
-			    "(MX) failed: %s", j->name, smtpd_dns_error(res));
-			return job_exhausted(st);
-		}
-		if (!j->temp)
-			snprintf(j->err, sizeof(j->err), "DNS lookup of %s "
-			    "(%s) failed: %s", j->name, type_name(type),
-			    smtpd_dns_error(res));
+		/* Never a pass; and no more questions: each could take the
+		 * whole timeout of a dead server.  (Without the MX answer a
+		 * null MX cannot be told from a mail domain anyway.) */
 		j->temp = true;
-	} else if (res->status == DNS_NXDOMAIN && !j->temp) {
-		return job_not_found(st);	/* no type can exist */
+		snprintf(j->err, sizeof(j->err), "DNS lookup of %s (%s) "
+		    "failed: %s", j->name, type_name(type),
+		    smtpd_dns_error(res));
+		return job_exhausted(st);
 	}
+	/* No such name, or a name that cannot be one: no type exists. */
+	if (res->status == DNS_NXDOMAIN || res->status == DNS_INVALID)
+		return job_not_found(st);
 	if (j->types[++j->i] == 0)
 		return job_exhausted(st);
 	return job_ask(st);

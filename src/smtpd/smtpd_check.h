@@ -21,13 +21,36 @@
  * command a temporary failure (451 4.3.0), a policy service that is
  * down one too (451 4.3.5, unless its default_action says otherwise), an
  * unknown restriction or a malformed table result a "451 4.3.5 Server
- * configuration error" with the cause in the log, and a DNS-based check
- * (DNS is not available yet) a deferral when the mail would otherwise be
- * accepted (defer_if_permit).  Nothing of that kind ever permits.
+ * configuration error" with the cause in the log, and a DNS lookup that
+ * fails (reject_unknown_*, reject_rbl_client, reject_rhsbl_*: a
+ * timeout, SERVFAIL, a DNSSEC failure, no resolver) a 450 deferral when
+ * the mail would otherwise be accepted (defer_if_permit), logged with
+ * the check, the name and the error.  Nothing of that kind ever
+ * permits, and a lookup error is never read as "not found".
+ *
+ * DNS restrictions (Postfix's replies and codes):
+ *   reject_unknown_client_hostname (reject_unknown_client): no PTR, or
+ *     the PTR name does not resolve back (unknown_client_reject_code;
+ *     "450 4.7.25 Client host rejected: cannot find your hostname, [A]")
+ *   reject_unknown_reverse_client_hostname: no PTR (the same code)
+ *   reject_unknown_helo_hostname (reject_unknown_hostname): no A, AAAA
+ *     or MX for the HELO name (unknown_hostname_reject_code)
+ *   reject_unknown_sender_domain, reject_unknown_recipient_domain: not
+ *     one of our domains and no MX, A or AAAA (unknown_address_reject_
+ *     code, 4.1.8 / 4.1.2 "Domain not found"); a null MX (RFC 7505)
+ *     is 550 5.7.27 for a sender, 556 5.1.10 for a recipient
+ *   reject_rbl_client ZONE[=d.d.d.d], reject_rhsbl_{client,sender,helo,
+ *     recipient,reverse_client} ZONE[=d.d.d.d]: listed (an A record,
+ *     matching the filter if given) is "554 5.7.1 Service unavailable;
+ *     Client host [A] blocked using ZONE; <TXT record>"
+ * check_client_access and check_reverse_client_hostname_access look up
+ * the (reverse) client name and its parent domains first, then the
+ * address and its networks.
  *
  * Lookups go to the lookup process (FIND and ROUTE requests), policy
- * queries to the policy services, all asynchronously: while a check runs
- * the session reads no more input.
+ * queries to the policy services, DNS queries to the resolver
+ * (smtpd_dns.h), all asynchronously: while a check runs the session
+ * reads no more input.
  */
 #ifndef OSTIA_SMTPD_CHECK_H
 #define OSTIA_SMTPD_CHECK_H

@@ -52,12 +52,6 @@ smtpd_dns_init(const struct config_view *v)
 	}
 }
 
-bool
-smtpd_dns_available(void)
-{
-	return sd.r != NULL;
-}
-
 const char *
 smtpd_dns_error(const struct dns_result *res)
 {

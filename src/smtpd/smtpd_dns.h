@@ -44,8 +44,6 @@ struct session;
  * smtpd_peername_lookup.
  */
 void smtpd_dns_init(const struct config_view *v);
-/* True when the resolver could be made. */
-bool smtpd_dns_available(void);
 
 /*
  * One lookup.  cb runs exactly once, always from the event loop (never

@@ -132,8 +132,13 @@ def _query_packet(qid, name, qtype=6):
 class DnsServer:
     """unbound serving test zones; see the module comment."""
 
-    def __init__(self, tmpdir, zones, signed_zones=None, broken_zones=()):
+    def __init__(self, tmpdir, zones, signed_zones=None, broken_zones=(),
+                 refuse_all=False):
+        """refuse_all: answer every query REFUSED at once (a DNS that
+        is there but gives no answers: every lookup is a quick
+        temporary failure)."""
         self.tmpdir = tmpdir
+        self.refuse_all = refuse_all
         self.zones = dict(zones or {})
         self.signed_zones = dict(signed_zones or {})
         self.broken_zones = tuple(broken_zones)
@@ -217,7 +222,8 @@ class DnsServer:
             "  verbosity: 1",
             "  module-config: \"iterator\"",
             "  access-control: 127.0.0.0/8 allow",
-            "  local-zone: \".\" static",
+            "  local-zone: \".\" %s" % ("refuse" if self.refuse_all
+                                         else "static"),
             "  local-zone: \"test.\" nodefault",
         ]
         for zone, rrs in self.zones.items():

@@ -636,6 +636,10 @@ class Ostia:
             "inet_interfaces": "127.0.0.1",
             "myhostname": "test.example",
             "service_throttle_time": "1s",
+            # No reverse lookups of clients: the machine's resolver may
+            # be slow or absent.  Tests of DNS (18-, 19-, 20-) set
+            # dns_resolvers to their own server and turn this on.
+            "smtpd_peername_lookup": "no",
         }
 
     @property

@@ -545,6 +545,10 @@ test_statuses(void **state)
 		"local_destination_recipient_limit",
 		"local_destination_concurrency_limit",
 		/* Outbound SMTP and DNS (issue 9). */
+		"smtpd_peername_lookup",
+		"unknown_client_reject_code",
+		"unknown_hostname_reject_code",
+		"unknown_address_reject_code",
 		"transport_maps",
 		"default_transport",
 		"relay_transport",

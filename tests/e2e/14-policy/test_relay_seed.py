@@ -30,10 +30,11 @@ the guard.  mynetworks = 127.0.0.1/32: the client connects from
 127.0.0.2 to be an outsider.
 
 DNS: reject_unknown_sender_domain / reject_unknown_recipient_domain
-need the resolver of the outbound-SMTP issue; until it exists they must
-give a temporary failure (defer_if_permit: only when the mail would
-otherwise be accepted), never a pass.  The battery runs on the variant
-without them; the DNS variant has its own tests.
+while DNS gives no answers (a server that refuses every query: the
+DNS variant's dns_resolvers) must give a temporary failure
+(defer_if_permit: only when the mail would otherwise be accepted),
+never a pass.  The battery runs on the variant without them; the DNS
+variant has its own tests (19-smtpd-dns has the answers).
 
 Also the seed's master.cf services: submission (client restrictions
 permit_mynetworks, permit_sasl_authenticated, reject) and the content
@@ -45,6 +46,7 @@ import re
 import pytest
 
 import relay_tricks
+from dns_server import DnsServer
 from policy_e2e import (ELSEWHERE, HOSTED, INSIDER, OUTSIDER, RELAYED, Setup,
                         Smtp, assert_no_data, assert_nothing_new,
                         assert_reply, client_re, envelope_recipients, queue_files,
@@ -75,8 +77,19 @@ ALICE = "alice@" + HOSTED
 BATTERY = relay_tricks.expanded([HOSTED])
 
 
-def seed_server(factory, dns=False, master_cf=None, **params):
-    s = seed(Setup(factory, master_cf=master_cf), dns=dns)
+@pytest.fixture(scope="module")
+def refusing_dns(tmp_path_factory):
+    """A DNS server that refuses every query (see the module comment)."""
+    with DnsServer(str(tmp_path_factory.mktemp("dns")), {},
+                   refuse_all=True) as d:
+        yield d
+
+
+def seed_server(factory, dns=None, master_cf=None, **params):
+    """dns: None, or the refusing DnsServer for the DNS variant."""
+    s = seed(Setup(factory, master_cf=master_cf), dns=dns is not None)
+    if dns is not None:
+        s.update({"dns_resolvers": dns.resolvers})
     s.update(params)
     return s.start()
 
@@ -169,11 +182,11 @@ def test_seed_mynetworks_and_authenticated_may_relay(ostia_factory):
 
 # ---------------------------------------------------------------- DNS
 
-def test_dns_restriction_defers_acceptable_mail(ostia_factory):
+def test_dns_restriction_defers_acceptable_mail(ostia_factory, refusing_dns):
     """An otherwise acceptable message (outsider -> our mailbox, sender
     in a remote domain) gets a temporary failure naming DNS, never 250;
     nothing is queued; the refusal is logged."""
-    o = seed_server(ostia_factory, dns=True)
+    o = seed_server(ostia_factory, dns=refusing_dns)
     mark = o.log_mark()
     stage, r = attempt(o, "<%s>" % ALICE)
     assert stage == "RCPT", r
@@ -181,20 +194,21 @@ def test_dns_restriction_defers_acceptable_mail(ostia_factory):
     reject_logged(o, mark, "RCPT", OUTSIDER, r, [ALICE])
 
 
-def test_dns_restriction_spares_the_null_sender(ostia_factory):
+def test_dns_restriction_spares_the_null_sender(ostia_factory, refusing_dns):
     """Postfix skips reject_unknown_sender_domain for <> and
     reject_unknown_recipient_domain for our own (final) domains: a
     bounce to our mailbox needs no DNS and is accepted."""
-    o = seed_server(ostia_factory, dns=True)
+    o = seed_server(ostia_factory, dns=refusing_dns)
     s = Smtp(o, source=OUTSIDER)
     s.ehlo()
     send_message(s, "", ["<%s>" % ALICE])
     s.quit()
 
 
-def test_dns_restriction_does_not_hide_unknown_user(ostia_factory):
+def test_dns_restriction_does_not_hide_unknown_user(ostia_factory,
+                                                    refusing_dns):
     """defer_if_permit: a later reject wins over the DNS deferral."""
-    o = seed_server(ostia_factory, dns=True)
+    o = seed_server(ostia_factory, dns=refusing_dns)
     stage, r = attempt(o, "<nobody@%s>" % HOSTED)
     assert_reply(r, UNKNOWN_VIRTUAL, rcpt="nobody@" + HOSTED)
 
@@ -207,8 +221,9 @@ def test_dns_restriction_does_not_hide_unknown_user(ostia_factory):
     # A relay domain is not final: its recipient domain is checked.
     ("", "<user@%s>" % RELAYED, OUTSIDER, None),
 ], ids=["mynetworks", "authenticated", "relay-domain"])
-def test_dns_restriction_defers(ostia_factory, sender, path, source, auth):
-    o = seed_server(ostia_factory, dns=True)
+def test_dns_restriction_defers(ostia_factory, refusing_dns, sender, path,
+                                source, auth):
+    o = seed_server(ostia_factory, dns=refusing_dns)
     stage, r = attempt(o, path, sender=sender, source=source, auth=auth)
     assert stage == "RCPT", r
     assert_reply(r, DNS_TEMPFAIL, "RCPT TO:%s" % path)
@@ -221,8 +236,9 @@ DNS_TRICKS = [b for b in BATTERY if b[0].split("@")[0] in
 
 @pytest.mark.parametrize("tid,trick,path,names", DNS_TRICKS,
                          ids=[b[0] for b in DNS_TRICKS])
-def test_dns_variant_trick_refused(ostia_factory, tid, trick, path, names):
-    o = seed_server(ostia_factory, dns=True)
+def test_dns_variant_trick_refused(ostia_factory, refusing_dns, tid, trick,
+                                   path, names):
+    o = seed_server(ostia_factory, dns=refusing_dns)
     stage, r = attempt(o, path)
     assert_reply(r, REFUSED, "RCPT TO:%s" % path)
 

@@ -95,7 +95,44 @@ static struct {
 	size_t nconns;		/* connections open */
 	struct aconn *conns;	/* open connections (still reachable at
 				 * exit: the queue manager keeps idle ones) */
+	/* The idle hook's timer (agent_def.idle) and whom it calls. */
+	struct event *idle_ev;
+	const struct agent_def *idle_def;
+	struct agent_ctx *idle_ctx;
 } ag;
+
+/* on_idle - the agent's housekeeping; again in a while if it asks. */
+static void
+on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { AGENT_IDLE_SECONDS, 0 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (ag.idle_def != NULL && ag.idle_def->idle(ag.idle_ctx))
+		evtimer_add(ag.idle_ev, &tv);
+}
+
+/* idle_schedule - after a request: run def's idle hook in a while. */
+static void
+idle_schedule(const struct agent_def *def, struct agent_ctx *a,
+    struct event_base *base)
+{
+	struct timeval tv = { AGENT_IDLE_SECONDS, 0 };
+
+	if (def->idle == NULL)
+		return;
+	if (ag.idle_ev == NULL) {
+		ag.idle_ev = evtimer_new(base, on_idle, NULL);
+		if (ag.idle_ev == NULL)
+			log_fatal("cannot create the idle timer");
+	}
+	ag.idle_def = def;
+	ag.idle_ctx = a;
+	if (!evtimer_pending(ag.idle_ev, NULL))
+		evtimer_add(ag.idle_ev, &tv);
+}
 
 /* ---------------------------------------------------------------- */
 /* Results                                                          */
@@ -666,6 +703,7 @@ run_request(struct aconn *q)
 	buf_deinit(&content);
 	set_state(q, ACONN_SENDING);
 	event_del(q->rev);
+	idle_schedule(q->def, q->a, event_get_base(q->rev));
 	return conn_flush(q);
 }
 

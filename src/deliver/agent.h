@@ -83,7 +83,16 @@ struct agent_def {
 	/* The relay= of the log line (may be NULL: the service name). */
 	const char *(*relay)(struct agent_ctx *a,
 	    const struct deliver_req *req);
+	/*
+	 * Housekeeping between requests (may be NULL): called from the
+	 * event loop about every AGENT_IDLE_SECONDS after a request, until
+	 * it returns false (nothing left to expire), e.g. to close cached
+	 * connections that stayed idle too long.  Never called while a
+	 * request is being delivered.
+	 */
+	bool (*idle)(struct agent_ctx *a);
 };
+#define AGENT_IDLE_SECONDS 1
 
 /*
  * The result for req->rcpts[i]: dsn "X.Y.Z" (class must match st, else

@@ -47,8 +47,10 @@
  *
  * Connection reuse: when smtp_connection_cache_on_demand is yes, or the
  * next hop is in smtp_connection_cache_destinations, the connection is
- * kept after a delivery and used again (after RSET) for the next request
- * to the same next hop within smtp_connection_cache_time_limit.
+ * kept after a delivery (up to SMTP_AGENT_CACHE_MAX idle connections per
+ * process, to as many next hops) and used again, after RSET, by a later
+ * request to the same next hop with the same TLS policy; one idle for
+ * smtp_connection_cache_time_limit is closed (QUIT) by the idle hook.
  *
  * One request at a time per process (agent.h): concurrency comes from
  * the number of smtp processes.  Runs as mail_owner.
@@ -85,6 +87,8 @@
 #define SMTP_AGENT_MX_MAX 16
 /* Most addresses tried per request whatever smtp_mx_address_limit. */
 #define SMTP_AGENT_ADDR_MAX 32
+/* Idle connections a process keeps (to as many next hops). */
+#define SMTP_AGENT_CACHE_MAX 8
 /* How a server is named in texts: "host[addr]:port". */
 #define SMTP_PEER_MAX (DNS_NAME_MAX + INET6_ADDRSTRLEN + 16)
 
@@ -94,12 +98,22 @@ struct smtp_target {
 	bool dnssec;			/* host found through secure DNS */
 };
 
+/* An idle connection kept for the next request to the same next hop. */
+struct smtp_cached {
+	struct lmtp_client *c;		/* NULL: free slot */
+	char *key;			/* next hop, TLS level, match list */
+	char peer[SMTP_PEER_MAX];
+	time_t used;
+};
+
 struct smtp_agent {
 	bool loaded;
 	char *helo_name;
 	char *tcp_port;
 	struct lmtp_client_settings set;
 	enum tls_client_level level;
+	const struct config_view *view;
+	bool tls_loaded;		/* load_tls() was called */
 	struct tls_client_ctx *tls_ctx;
 	char *tls_error;		/* why there is no TLS context */
 	char *verify_match, *secure_match;
@@ -117,11 +131,11 @@ struct smtp_agent {
 	char **cache_dests;
 	long long cache_time_limit;
 	struct lookup_sync *ls;
-	/* The kept connection. */
+	/* The connection of the request being delivered. */
 	struct lmtp_client *conn;
-	char *conn_key;
 	char conn_peer[SMTP_PEER_MAX];
-	time_t conn_used;
+	/* Idle connections kept for later requests. */
+	struct smtp_cached cache[SMTP_AGENT_CACHE_MAX];
 	bool atexit_done;
 	/* relay= of the last request's log lines. */
 	char relay[SMTP_PEER_MAX];
@@ -177,10 +191,13 @@ cipher_list(const struct config_view *v, enum param_id grade_id,
 	return clist;
 }
 
-/* load_tls - the TLS context of the service's settings. */
+/* load_tls - the TLS context of the service's settings, made when the
+ * first connection wants TLS (a process that only sends plaintext
+ * never pays for it). */
 static void
-load_tls(struct smtp_agent *st, const struct config_view *v)
+load_tls(struct smtp_agent *st)
 {
+	const struct config_view *v = st->view;
 	struct tls_client_config cfg;
 	char err[TLS_POLICY_ERROR_MAX_BYTES];
 	char *clist = NULL, *mlist = NULL, *cert = NULL, *key = NULL;
@@ -208,6 +225,10 @@ load_tls(struct smtp_agent *st, const struct config_view *v)
 	cfg.loglevel = (int)config_int(v, P_smtp_tls_loglevel);
 	st->tls_ctx = tls_client_ctx_new(&cfg, &st->tls_error);
 out:
+	st->tls_loaded = true;
+	if (st->tls_ctx == NULL)
+		log_warning("smtp: %s; mail that needs TLS is deferred",
+		    st->tls_error != NULL ? st->tls_error : "no TLS context");
 	free(clist);
 	free(mlist);
 	free(cert);
@@ -259,7 +280,7 @@ load(struct agent_ctx *a)
 	st->secure_match = xstrdup(config_str(v, P_smtp_tls_secure_cert_match));
 	st->policy_maps = xstrdup(config_str(v, P_smtp_tls_policy_maps));
 	st->note_starttls = config_bool(v, P_smtp_tls_note_starttls_offer);
-	load_tls(st, v);
+	st->view = v;
 
 	st->sasl_enable = config_bool(v, P_smtp_sasl_auth_enable);
 	st->sasl_maps = xstrdup(config_str(v, P_smtp_sasl_password_maps));
@@ -303,9 +324,98 @@ load(struct agent_ctx *a)
 }
 
 static void
+cached_drop(struct smtp_cached *e)
+{
+	lmtp_client_quit(&e->c);
+	free(e->key);
+	e->key = NULL;
+}
+
+static void
 smtp_agent_exit(void)
 {
 	lmtp_client_quit(&smtp_agent.conn);
+	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++)
+		cached_drop(&smtp_agent.cache[i]);
+}
+
+/* cache_put - keep st->conn (to key) for later; the least recently used
+ * entry makes room when all are taken. */
+static void
+cache_put(struct smtp_agent *st, const char *key)
+{
+	struct smtp_cached *e = &st->cache[0];
+
+	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++) {
+		if (st->cache[i].c == NULL) {
+			e = &st->cache[i];
+			break;
+		}
+		if (st->cache[i].used < e->used)
+			e = &st->cache[i];
+	}
+	cached_drop(e);
+	e->c = st->conn;
+	st->conn = NULL;
+	e->key = xstrdup(key);
+	(void)snprintf(e->peer, sizeof(e->peer), "%s", st->conn_peer);
+	e->used = time(NULL);
+	if (!st->atexit_done) {
+		atexit(smtp_agent_exit);
+		st->atexit_done = true;
+	}
+}
+
+/* cache_take - the cached connection to key, moved to st->conn; false
+ * when there is none that may still be used. */
+static bool
+cache_take(struct smtp_agent *st, const char *key)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++) {
+		struct smtp_cached *e = &st->cache[i];
+
+		if (e->c == NULL || strcmp(e->key, key) != 0)
+			continue;
+		if (!lmtp_client_is_open(e->c) ||
+		    now - e->used > st->cache_time_limit) {
+			cached_drop(e);
+			return false;
+		}
+		st->conn = e->c;
+		e->c = NULL;
+		(void)snprintf(st->conn_peer, sizeof(st->conn_peer), "%s",
+		    e->peer);
+		free(e->key);
+		e->key = NULL;
+		return true;
+	}
+	return false;
+}
+
+/* smtp_idle - close cached connections idle longer than
+ * smtp_connection_cache_time_limit; true while some are left. */
+static bool
+smtp_idle(struct agent_ctx *a)
+{
+	struct smtp_agent *st = &smtp_agent;
+	time_t now = time(NULL);
+	bool left = false;
+
+	(void)a;
+	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++) {
+		struct smtp_cached *e = &st->cache[i];
+
+		if (e->c == NULL)
+			continue;
+		if (!lmtp_client_is_open(e->c) ||
+		    now - e->used >= st->cache_time_limit)
+			cached_drop(e);
+		else
+			left = true;
+	}
+	return left;
 }
 
 static int
@@ -313,10 +423,6 @@ smtp_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 {
 	/* No user change: the process stays mail_owner. */
 	load(a);
-	if (smtp_agent.tls_ctx == NULL && smtp_agent.level != TLS_LEV_NONE)
-		log_warning("smtp: %s; mail that needs TLS is deferred",
-		    smtp_agent.tls_error != NULL ? smtp_agent.tls_error :
-		    "no TLS context");
 	return 0;
 }
 
@@ -897,6 +1003,8 @@ try_target(struct smtp_agent *st, const struct smtp_nexthop *nh,
 		free(why);
 		return 0;
 	}
+	if (pol.level != TLS_LEV_NONE && !st->tls_loaded)
+		load_tls(st);
 	if (pol.level != TLS_LEV_NONE && st->tls_ctx == NULL) {
 		lmtp_failure_deinit(f);
 		f->kind = LMTP_FAIL_TLS;
@@ -950,19 +1058,14 @@ out_fail:
 	return 0;
 }
 
-/* reuse - send t on the kept connection for key, when there is one.
+/* reuse - send t on a cached connection for key, when there is one.
  * 1: tried (results in t / *f); 0: no usable connection. */
 static int
 reuse(struct smtp_agent *st, const char *key, struct agent_txn *t,
     struct lmtp_failure *f)
 {
-	if (st->conn == NULL)
+	if (!cache_take(st, key))
 		return 0;
-	if (strcmp(st->conn_key, key) != 0 || !lmtp_client_is_open(st->conn) ||
-	    time(NULL) - st->conn_used > st->cache_time_limit) {
-		lmtp_client_quit(&st->conn);
-		return 0;
-	}
 	if (lmtp_client_reset(st->conn, f) < 0) {
 		log_debug(1, "smtp %s: not reusing the connection: %s",
 		    st->conn_peer, f->text);
@@ -1052,17 +1155,10 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 	if (f.kind != LMTP_FAIL_NONE)
 		agent_txn_set_failure(res, "smtp", &f);
 	if (st->conn != NULL) {
-		if (cache_wanted(st, text, &nh)) {
-			free(st->conn_key);
-			st->conn_key = xstrdup(key);
-			st->conn_used = time(NULL);
-			if (!st->atexit_done) {
-				atexit(smtp_agent_exit);
-				st->atexit_done = true;
-			}
-		} else {
+		if (cache_wanted(st, text, &nh))
+			cache_put(st, key);
+		else
 			lmtp_client_quit(&st->conn);
-		}
 	}
 out:
 	free(plan.text);
@@ -1079,4 +1175,5 @@ const struct agent_def agent_smtp = {
 	.setup = smtp_setup,
 	.deliver = smtp_deliver,
 	.relay = smtp_relay,
+	.idle = smtp_idle,
 };

@@ -39,6 +39,11 @@ struct tls_client_ctx {
 	struct tls_protocols protos, mprotos;
 	char *ciphers, *mciphers;	/* "" = OpenSSL's default */
 	int loglevel;
+	/* The system's trust store is loaded on the first verify or
+	 * secure connection: reading it costs tens of milliseconds, which
+	 * every smtp process would pay at start for nothing at the may and
+	 * encrypt levels. */
+	bool default_paths_pending;
 };
 
 /* What one connection recorded (ex_data of the SSL). */
@@ -184,13 +189,7 @@ tls_client_ctx_new(const struct tls_client_config *cfg, char **error_r)
 		goto fail;
 	}
 	if (empty(cfg->CAfile) && empty(cfg->CApath)) {
-		if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-			e = ssl_errors();
-			*error_r = xasprintf("cannot load the system's trusted "
-			    "CA certificates: %s", e);
-			free(e);
-			goto fail;
-		}
+		t->default_paths_pending = true;
 	} else if (SSL_CTX_load_verify_locations(t->ctx,
 	    empty(cfg->CAfile) ? NULL : cfg->CAfile,
 	    empty(cfg->CApath) ? NULL : cfg->CApath) != 1) {
@@ -369,6 +368,17 @@ tls_client_ssl_new(struct tls_client_ctx *t, const struct tls_client_policy *p,
 		*error_r = xasprintf("DANE for %s needs the TLSA base name",
 		    who);
 		return NULL;
+	}
+	if (t->default_paths_pending && (lev == TLS_LEV_VERIFY ||
+	    lev == TLS_LEV_SECURE)) {
+		if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+			e = ssl_errors();
+			*error_r = xasprintf("cannot load the system's trusted "
+			    "CA certificates (for %s): %s", who, e);
+			free(e);
+			return NULL;
+		}
+		t->default_paths_pending = false;
 	}
 	ssl = SSL_new(t->ctx);
 	if (ssl == NULL)

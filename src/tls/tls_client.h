@@ -77,7 +77,12 @@ const char *tls_level_name(enum tls_client_level lev);
 
 struct tls_client_config {
 	const char *CAfile, *CApath;	/* both empty/NULL: the system's
-					 * default trust store */
+					 * default trust store, loaded at
+					 * the first verify/secure
+					 * connection (may and encrypt
+					 * report "Untrusted" without it,
+					 * as Postfix does without a
+					 * CAfile) */
 	const char *protocols;		/* tls_policy.h list syntax */
 	const char *mandatory_protocols;
 	const char *ciphers_list;	/* OpenSSL list (tls_cipher_list()

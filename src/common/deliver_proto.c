@@ -27,6 +27,7 @@
  *           str dsn          deliver_dsn_valid() for that status
  *           str remote       <= 1024, may be ""
  *           str text         <= 1024, may be ""
+ *           u32 flags        DELIVER_R_* only, 0 unless DELIVER_OK
  *   DONE    (empty)
  *
  * No string field holds a control character (bytes 0-31 and 127: CR,
@@ -275,6 +276,9 @@ result_error(const struct deliver_result *r)
 		return "bad remote reply";
 	if (!text_ok(r->text, DELIVER_FIELD_MAX))
 		return "bad status text";
+	if ((r->flags & ~DELIVER_R_ALL) != 0 ||
+	    (r->flags != 0 && r->status != DELIVER_OK))
+		return "bad result flags";
 	return NULL;
 }
 
@@ -330,6 +334,7 @@ deliver_result_encode(const struct deliver_result *r, struct ipc_out *o)
 	ipc_put_str(o, r->dsn);
 	ipc_put_str(o, r->remote);
 	ipc_put_str(o, r->text);
+	ipc_put_u32(o, r->flags);
 	return o->overflow ? -1 : 0;
 }
 
@@ -416,6 +421,7 @@ deliver_result_decode(struct ipc_in *in, struct deliver_result *r,
 	r->dsn = ipc_get_str(in, DELIVER_DSN_MAX);
 	r->remote = ipc_get_str(in, DELIVER_FIELD_MAX);
 	r->text = ipc_get_str(in, DELIVER_FIELD_MAX);
+	r->flags = ipc_get_u32(in);
 	if (!ipc_in_done(in)) {
 		err = "malformed status";
 	} else if (st > DELIVER_BOUNCE) {

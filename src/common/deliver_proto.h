@@ -90,12 +90,21 @@ struct deliver_req {
 	size_t nrcpts;		/* decoded: the count announced in REQ */
 };
 
+/* Result flags (STATUS), for delivery status notifications. */
+#define DELIVER_R_RELAYED 0x1u	/* sent to an MTA that does not notify
+				 * (no DSN): a success notice says
+				 * "relayed", not "delivered" */
+#define DELIVER_R_DSN_PASSED 0x2u	/* the next hop took the DSN request
+				 * (RFC 3461 5.2.2): it notifies, not us */
+#define DELIVER_R_ALL (DELIVER_R_RELAYED | DELIVER_R_DSN_PASSED)
+
 struct deliver_result {
 	uint32_t idx;
 	enum deliver_status status;
 	char *dsn;		/* "X.Y.Z", class matching status */
 	char *remote;		/* "" or "lmtp; 550 5.1.1 ..." */
 	char *text;		/* plain words, one line */
+	uint32_t flags;		/* DELIVER_R_* (DELIVER_OK only) */
 };
 
 /* Free the members (not r itself); r is left zeroed. */

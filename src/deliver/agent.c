@@ -51,6 +51,7 @@
 
 struct agent_slot {
 	bool set;
+	uint32_t flags;		/* DELIVER_R_* */
 	enum deliver_status st;
 	char dsn[AGENT_DSN_MAX];
 	char *remote;
@@ -191,6 +192,7 @@ agent_vset_result(struct agent_results *res, size_t i,
 	free(s->remote);
 	free(s->text);
 	s->set = true;
+	s->flags = 0;
 	s->st = st;
 	if (dsn != NULL && !deliver_dsn_valid(dsn, st)) {
 		char shown[64];
@@ -233,6 +235,13 @@ agent_set_all(struct agent_results *res, enum deliver_status st,
 		agent_vset_result(res, i, st, dsn, remote, fmt, ap);
 		va_end(ap);
 	}
+}
+
+void
+agent_set_flags(struct agent_results *res, size_t i, uint32_t flags)
+{
+	if (i < res->n && res->v[i].set && res->v[i].st == DELIVER_OK)
+		res->v[i].flags |= flags & DELIVER_R_ALL;
 }
 
 bool
@@ -601,12 +610,14 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 		dr.dsn = s->dsn;
 		dr.remote = s->remote;
 		dr.text = s->text;
+		dr.flags = s->st == DELIVER_OK ? s->flags & DELIVER_R_ALL : 0;
 		if (deliver_result_encode(&dr, &o) < 0) {
 			/* Cannot happen: one_line() bounds every field. */
 			dr.status = DELIVER_DEFER;
 			dr.dsn = UNCONST("4.3.0");
 			dr.remote = UNCONST("");
 			dr.text = UNCONST("internal error: unencodable status");
+			dr.flags = 0;
 			if (deliver_result_encode(&dr, &o) < 0)
 				log_panic("agent: cannot encode a status");
 		}

@@ -112,6 +112,9 @@ void agent_vset_result(struct agent_results *res, size_t i,
 void agent_set_all(struct agent_results *res, enum deliver_status st,
     const char *dsn, const char *remote, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Set DELIVER_R_* flags on req->rcpts[i]'s result (which must be
+ * DELIVER_OK: flags on another status are dropped). */
+void agent_set_flags(struct agent_results *res, size_t i, uint32_t flags);
 /* True if req->rcpts[i] has a result. */
 bool agent_has_result(const struct agent_results *res, size_t i);
 

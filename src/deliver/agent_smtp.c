@@ -43,7 +43,9 @@
  * used only where smtp_sasl_security_options (without TLS) or
  * smtp_sasl_tls_security_options (with TLS) lack noplaintext; when
  * neither allows them the mail is deferred with words that say which
- * setting to change.  The password is never logged.
+ * setting to change.  A server that refuses the login (535) defers the
+ * mail (4.7.8), as Postfix's default smtp_sasl_auth_soft_bounce = yes
+ * does.  The password is never logged.
  *
  * Connection reuse: when smtp_connection_cache_on_demand is yes, or the
  * next hop is in smtp_connection_cache_destinations, the connection is
@@ -139,6 +141,7 @@ struct smtp_agent {
 	bool atexit_done;
 	/* relay= of the last request's log lines. */
 	char relay[SMTP_PEER_MAX];
+	bool peer_dsn;			/* that server offered DSN */
 };
 
 static struct smtp_agent smtp_agent;
@@ -988,11 +991,9 @@ try_target(struct smtp_agent *st, const struct smtp_nexthop *nh,
 	bool plaintext_retry = false;
 	struct lmtp_client *c;
 
-	if (strcmp(tg->host, tg->addr) == 0)
-		(void)snprintf(peer, peersz, "[%s]:%s", tg->addr, nh->port);
-	else
-		(void)snprintf(peer, peersz, "%s[%s]:%s", tg->host, tg->addr,
-		    nh->port);
+	/* Postfix's form, also for an address next hop: "IP[IP]:port". */
+	(void)snprintf(peer, peersz, "%s[%s]:%s", tg->host, tg->addr,
+	    nh->port);
 	(void)snprintf(dest, sizeof(dest), "[%s]:%s", tg->addr, nh->port);
 	if (target_tls(st, hp, nh, tg, &pol, &names, &tlsa, &why) < 0) {
 		lmtp_failure_deinit(f);
@@ -1038,6 +1039,7 @@ again:
 	if (c == NULL)
 		goto out_fail;
 	log_tls(peer, c);
+	st->peer_dsn = lmtp_client_caps(c)->dsn;
 	if (pol.level == TLS_LEV_NONE && st->note_starttls &&
 	    lmtp_client_caps(c)->starttls)
 		log_info("Host offered STARTTLS: [%s]", tg->host);
@@ -1074,6 +1076,7 @@ reuse(struct smtp_agent *st, const char *key, struct agent_txn *t,
 		return 0;
 	}
 	(void)snprintf(st->relay, sizeof(st->relay), "%s", st->conn_peer);
+	st->peer_dsn = lmtp_client_caps(st->conn)->dsn;
 	(void)lmtp_client_send(st->conn, &t->mail, t->rc, t->n, f);
 	if (!lmtp_client_is_open(st->conn))
 		lmtp_client_free(&st->conn);
@@ -1145,6 +1148,20 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 				    "address" : "");
 		}
 	}
+	if (!tried && f.kind == LMTP_FAIL_AUTH) {
+		/* A refused login is the setup's problem (password, account),
+		 * not the message's: retry later, as Postfix does with its
+		 * default smtp_sasl_auth_soft_bounce = yes. */
+		char *r = f.reply.nlines > 0 ? lmtp_reply_text(&f.reply,
+		    DELIVER_FIELD_MAX - 8) : NULL;
+		char *remote = r != NULL ? xasprintf("smtp; %s", r) : NULL;
+
+		agent_set_all(res, DELIVER_DEFER, "4.7.8", remote, "%s",
+		    f.text != NULL ? f.text : "authentication failed");
+		free(remote);
+		free(r);
+		goto out;
+	}
 	if (!tried) {
 		agent_txn_set_failure(res, "smtp", &f);
 		goto out;
@@ -1152,6 +1169,12 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 	server = xasprintf("host %s", st->relay);
 	agent_txn_set_answers(res, &t, "smtp", server);
 	free(server);
+	/* Success notices (RFC 3461): a server with DSN took the request
+	 * and notifies itself; one without it gets the mail "relayed". */
+	for (size_t k = 0; k < t.n; k++)
+		if (t.rc[k].done && t.rc[k].reply.code / 100 == 2)
+			agent_set_flags(res, t.slot[k], st->peer_dsn ?
+			    DELIVER_R_DSN_PASSED : DELIVER_R_RELAYED);
 	if (f.kind != LMTP_FAIL_NONE)
 		agent_txn_set_failure(res, "smtp", &f);
 	if (st->conn != NULL) {

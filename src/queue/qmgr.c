@@ -213,6 +213,7 @@ set_result(struct qrcpt *r, enum rstate st, const char *dsn,
 	r->dsn = xstrdup(dsn != NULL ? dsn : "");
 	r->remote = xstrdup(remote != NULL ? remote : "");
 	r->text = xstrndup(text != NULL ? text : "", QMGR_TEXT_MAX);
+	r->rflags = 0;
 	r->when = time(NULL);
 }
 
@@ -693,6 +694,7 @@ handle_status(struct agent_conn *ac, struct ipc_in *in)
 	set_result(r, res.status == DELIVER_OK ? R_SENT :
 	    res.status == DELIVER_BOUNCE ? R_BOUNCED : R_DEFERRED, res.dsn,
 	    res.remote, res.text);
+	r->rflags = res.flags;
 	deliver_result_free(&res);
 }
 

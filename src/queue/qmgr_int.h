@@ -42,6 +42,8 @@ struct qrcpt {
 	enum rstate st;
 	bool logged;		/* its final state is in status/ID */
 	char *dsn, *remote, *text;
+	uint32_t rflags;	/* DELIVER_R_* of a sent result (kept in
+				 * memory only: a restart forgets them) */
 	time_t when;
 	struct qrcpt *dnext;	/* destination queue */
 };

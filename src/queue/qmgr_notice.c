@@ -149,10 +149,17 @@ qmgr_send_notice(struct qmsg *m, enum dsn_kind kind)
 		}
 		if (!notify_wants(r->notify, bit))
 			continue;
+		/* The next hop took the DSN request: it notifies (RFC 3461
+		 * 5.2.2), not us. */
+		if (kind == DSN_KIND_SUCCESS && e == NULL &&
+		    (r->rflags & DELIVER_R_DSN_PASSED) != 0)
+			continue;
 		dr = xreallocarray(dr, n + 1, sizeof(*dr));
 		diags = xreallocarray(diags, n + 1, sizeof(*diags));
-		action = kind == DSN_KIND_SUCCESS ? "delivered" :
-		    kind == DSN_KIND_DELAY ? "delayed" : "failed";
+		action = kind == DSN_KIND_SUCCESS ? (e == NULL &&
+		    (r->rflags & DELIVER_R_RELAYED) != 0 ? "relayed" :
+		    "delivered") : kind == DSN_KIND_DELAY ? "delayed" :
+		    "failed";
 		diag = NULL;
 		if (e != NULL ? e->remote[0] != '\0' : r->remote[0] != '\0')
 			diag = xstrdup(e != NULL ? e->remote : r->remote);

@@ -138,6 +138,7 @@ result_raw(const struct deliver_result *r, uint32_t status,
 	put_str_raw(o, r->dsn);
 	put_str_raw(o, r->remote);
 	put_str_raw(o, r->text);
+	ipc_put_u32(o, r->flags);
 }
 
 /* ---- Round trips ---- */
@@ -335,6 +336,7 @@ result_round_trip(const struct deliver_result *r)
 	assert_string_equal(d.dsn, r->dsn);
 	assert_string_equal(d.remote, r->remote);
 	assert_string_equal(d.text, r->text);
+	assert_int_equal(d.flags, r->flags);
 	assert_int_equal(deliver_result_encode(&d, &o2), 0);
 	assert_int_equal(o.len, o2.len);
 	assert_memory_equal(o.data, o2.data, o.len);
@@ -355,6 +357,11 @@ test_result_round_trip(void **state)
 	set(&r.remote, "");
 	set(&r.text, "");
 	result_round_trip(&r);
+	r.flags = DELIVER_R_RELAYED;
+	result_round_trip(&r);
+	r.flags = DELIVER_R_DSN_PASSED;
+	result_round_trip(&r);
+	r.flags = 0;
 	r.status = DELIVER_DEFER;
 	set(&r.dsn, "4.999.999");
 	set(&r.remote, big);
@@ -434,6 +441,12 @@ MUT(remote_long, struct deliver_result, set(&r->remote, long_field))
 MUT(text_lf, struct deliver_result, set(&r->text, "a\nb"))
 MUT(text_long, struct deliver_result, set(&r->text, long_field))
 MUT(status_bad, struct deliver_result, r->status = (enum deliver_status)3)
+MUT(rflags_bad, struct deliver_result, {
+	r->status = DELIVER_OK;
+	set(&r->dsn, "2.0.0");
+	r->flags = 0x4;
+})
+MUT(flags_on_bounce, struct deliver_result, r->flags = DELIVER_R_RELAYED)
 
 static const struct violation violations[] = {
 	{ "queue id too short", W_REQ, mut_qid_short },
@@ -483,6 +496,8 @@ static const struct violation violations[] = {
 	{ "remote too long", W_RESULT, mut_remote_long },
 	{ "text LF", W_RESULT, mut_text_lf },
 	{ "text too long", W_RESULT, mut_text_long },
+	{ "result flag 4", W_RESULT, mut_rflags_bad },
+	{ "result flags on a bounce", W_RESULT, mut_flags_on_bounce },
 	{ "status 3", W_RESULT, mut_status_bad },
 };
 

@@ -1,0 +1,283 @@
+# SPDX-License-Identifier: MIT
+"""Client TLS of the smtp agent, level by level, against B (an Ostia
+with a certificate for mx1.remote.test from tls_certs, on
+127.0.0.2:PORT, the MX of remote.test) or a scripted peer.
+
+- may: "Untrusted TLS connection established to mx1.remote.test[...]"
+  (no CA configured), delivered; a peer without STARTTLS still gets the
+  message in clear.
+- encrypt against a peer without STARTTLS: deferred, nothing sent.
+- verify with smtp_tls_CAfile = the test CA and a matching name:
+  "Verified TLS connection established"; secure (match nexthop and
+  dot-nexthop) likewise.
+- verify against a certificate for another name, or from an unknown
+  CA: deferred, with words naming the host and the certificate problem,
+  not delivered.
+- DANE (RFC 7672): the zone is signed, TLSA 3 1 1 of B's certificate
+  (or 2 0 1 of its issuing CA), smtp_dns_support_level = dnssec,
+  level dane: "Verified"; a TLSA record that does not match: deferred,
+  not delivered; no signed TLSA (zone not signed): opportunistic TLS.
+- smtp_tls_policy_maps overriding the global level per domain.
+"""
+
+import os
+import re
+
+from delivery_e2e import SENDER, settle, token
+from outbound_e2e import (REMOTE, b_receiver, message_for, mx_zone,
+                          tls_re)
+
+BOB = "bob@" + REMOTE
+MX1 = "mx1.remote.test"
+
+
+def tls_receiver(ostia_factory, certs, port, cert=None, key=None,
+                 mailboxes=("bob@" + REMOTE,)):
+    b = b_receiver(ostia_factory, mailboxes=mailboxes)
+    b.params.update({
+        "smtpd_tls_cert_file": cert or certs.leaf_chain,
+        "smtpd_tls_key_file": key or certs.leaf_key,
+        "smtpd_tls_security_level": "may",
+    })
+    return b.listen("127.0.0.2", port).start()
+
+
+def sender(mta, srv, port, **params):
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.params.update(params)
+    return a.start()
+
+
+def sent_via_mx1(a, rcpt, port):
+    return a.wait_sent(rcpt, MX1, "127.0.0.2", port)
+
+
+def test_may_untrusted(mta, ostia_factory, dns, certs, port):
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, smtp_tls_security_level="may")
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Untrusted", MX1, "127.0.0.2", port) +
+               r" with cipher \S+")
+
+
+def test_may_without_starttls_sends_in_clear(mta, peer, dns, port):
+    p = peer(host="127.0.0.2", port=port, name=MX1)
+    srv = dns({REMOTE: mx_zone()})
+    a = sender(mta, srv, port, smtp_tls_security_level="may")
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery in clear",
+           diag=a.diag)
+    assert p.completed()[0]["tls"] is None
+    sent_via_mx1(a, BOB, port)
+
+
+def test_encrypt_without_starttls_deferred_unsent(mta, peer, dns, port):
+    p = peer(host="127.0.0.2", port=port, name=MX1)
+    srv = dns({REMOTE: mx_zone()})
+    a = sender(mta, srv, port, smtp_tls_security_level="encrypt")
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert re.search(r"TLS", line) and re.search(r"not offered|offer|"
+                                                  r"STARTTLS", line), line
+    assert MX1 in line, "the deferral should name the host: %r" % line
+    a.wait_deferred_in_queue(qid, "TLS")
+    assert p.connections >= 1, "the peer was never contacted"
+    assert not p.transactions, \
+        "nothing may be sent without TLS at level encrypt:\n" + p.describe()
+
+
+def test_verify_trusted_name(mta, ostia_factory, dns, certs, port):
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, smtp_tls_security_level="verify",
+               smtp_tls_CAfile=certs.ca_bundle)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+
+
+def test_secure_dot_nexthop(mta, ostia_factory, dns, certs, port):
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, smtp_tls_security_level="secure",
+               smtp_tls_CAfile=certs.ca_bundle)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+
+
+def _refused_by_verification(a, b, qid, tok):
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert MX1 in line, "the deferral should name the host: %r" % line
+    a.wait_deferred_in_queue(qid)
+    settle(2)
+    assert not b.messages(BOB), \
+        "delivered despite a failed verification:\n" + b.diag()
+    a.assert_no_status(BOB, "sent")
+    a.assert_no_status(BOB, "bounced")
+    return line
+
+
+def test_verify_name_mismatch_deferred(mta, ostia_factory, dns, certs,
+                                       port):
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port,
+                     cert=certs.wrongname_chain, key=certs.wrongname_key)
+    a = sender(mta, srv, port, smtp_tls_security_level="verify",
+               smtp_tls_CAfile=certs.ca_bundle)
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = _refused_by_verification(a, b, qid, tok)
+    assert re.search(r"certificate", line, re.I), line
+    assert re.search(r"match|name", line, re.I), \
+        "the deferral should say the name is wrong: %r" % line
+
+
+def test_verify_unknown_ca_deferred(mta, ostia_factory, dns, certs, port):
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port,
+                     cert=certs.selfsigned_cert, key=certs.selfsigned_key)
+    a = sender(mta, srv, port, smtp_tls_security_level="verify",
+               smtp_tls_CAfile=certs.ca_bundle)
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = _refused_by_verification(a, b, qid, tok)
+    assert re.search(r"certificate", line, re.I), line
+    assert re.search(r"trust|verif|issuer|self.signed", line, re.I), line
+
+
+def _cert_der_sha256(pem_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    import hashlib
+    with open(pem_path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    return hashlib.sha256(cert.public_bytes(
+        serialization.Encoding.DER)).hexdigest()
+
+
+def dane_zone(port, tlsa):
+    return mx_zone() + ["_%d._tcp.%s. 300 IN TLSA %s" % (port, MX1, tlsa)]
+
+
+def dane_sender(mta, srv, port):
+    assert srv.trust_anchor_file and os.path.exists(srv.trust_anchor_file)
+    return sender(mta, srv, port, smtp_dns_support_level="dnssec",
+                  smtp_tls_security_level="dane")
+
+
+def test_dane_ee_match_verified(mta, ostia_factory, dns, certs, port):
+    import dns_server
+    tlsa = dns_server.tlsa_rdata(certs.leaf_cert, 3, 1, 1)
+    srv = dns({}, signed_zones={REMOTE: dane_zone(port, tlsa)})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = dane_sender(mta, srv, port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+
+
+def test_dane_ta_match_verified(mta, ostia_factory, dns, certs, port):
+    # 2 0 1: the issuing (intermediate) CA, which B sends in its chain.
+    tlsa = "2 0 1 " + _cert_der_sha256(certs.inter_ca)
+    srv = dns({}, signed_zones={REMOTE: dane_zone(port, tlsa)})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = dane_sender(mta, srv, port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+
+
+def test_dane_mismatch_deferred(mta, ostia_factory, dns, certs, port):
+    import dns_server
+    # A digest of another key: B's certificate matches no record.
+    tlsa = dns_server.tlsa_rdata(certs.other_cert, 3, 1, 1)
+    srv = dns({}, signed_zones={REMOTE: dane_zone(port, tlsa)})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = dane_sender(mta, srv, port)
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = _refused_by_verification(a, b, qid, tok)
+    assert re.search(r"TLSA|DANE", line), \
+        "the deferral should say no TLSA record matched: %r" % line
+
+
+def test_dane_without_signed_zone_is_opportunistic(mta, ostia_factory, dns,
+                                                   certs, port):
+    """Level dane, but remote.test is not signed (no usable TLSA): as in
+    Postfix, TLS is used when offered, unauthenticated, and the message
+    is delivered."""
+    import dns_server
+    tlsa = dns_server.tlsa_rdata(certs.other_cert, 3, 1, 1)
+    # An unsigned zone (with a TLSA record that does not even match, which
+    # must be ignored since it is not DNSSEC-validated), plus a signed
+    # zone elsewhere so that a trust anchor exists.
+    srv = dns({REMOTE: dane_zone(port, tlsa)},
+              signed_zones={"signed.test": ["signed.test. 300 IN A "
+                                            "127.0.0.9"]})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = dane_sender(mta, srv, port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re(r"(?:Untrusted|Anonymous)", MX1, "127.0.0.2", port))
+    a.assert_no_status(BOB, "deferred")
+
+
+def test_policy_maps_override_per_domain(mta, ostia_factory, dns, certs,
+                                         port, tmp_path):
+    """Global level encrypt; the policy table says: plain.test none
+    (sent in clear although B offers TLS), remote.test verify
+    (Verified), bad.test verify match=nowhere.test (deferred: the name
+    does not match)."""
+    zones = {REMOTE: mx_zone(),
+             "plain.test": mx_zone("plain.test"),
+             "bad.test": mx_zone("bad.test")}
+    srv = dns(zones)
+    b = tls_receiver(ostia_factory, certs, port,
+                     mailboxes=(BOB, "bob@plain.test", "bob@bad.test"))
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.params.update({"smtp_tls_security_level": "encrypt",
+                     "smtp_tls_CAfile": certs.ca_bundle})
+    a.params["smtp_tls_policy_maps"] = a.table("tls_policy", {
+        "plain.test": "none",
+        REMOTE: "verify",
+        "bad.test": "verify match=nowhere.test",
+    })
+    a.start()
+    # plain.test: level none, no TLS.
+    tok = token()
+    a.send("bob@plain.test", message_for(tok, "bob@plain.test"))
+    b.wait_messages("bob@plain.test", 1, tok)
+    a.wait_sent("bob@plain.test", MX1, "127.0.0.2", port)
+    assert not re.search(r"TLS connection established", a.o.log_text()), \
+        "plain.test has level none in the policy table:\n" + a.diag()
+    # remote.test: verify.
+    mark = a.o.log_mark()
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port), start=mark)
+    # bad.test: verify with a name the certificate does not have.
+    tok = token()
+    qid = a.send("bob@bad.test", message_for(tok, "bob@bad.test"))
+    line = a.wait_status("bob@bad.test", "deferred").group(0)
+    assert re.search(r"certificate", line, re.I), line
+    a.wait_deferred_in_queue(qid)
+    assert not b.messages("bob@bad.test"), b.diag()
+    assert not a.messages(SENDER), a.diag()

@@ -14,6 +14,19 @@
 /* The remote reply in a result, after "smtp; ". */
 #define AGENT_CLIENT_REMOTE_MAX (DELIVER_FIELD_MAX - 8)
 
+/* Seconds a timeout may have in ms without overflow (~46 days). */
+#define AGENT_CLIENT_TIMEOUT_MAX_S 4000000LL
+
+unsigned
+agent_client_ms(long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s > AGENT_CLIENT_TIMEOUT_MAX_S)
+		s = AGENT_CLIENT_TIMEOUT_MAX_S;
+	return (unsigned)(s * 1000);
+}
+
 static bool
 has_8bit(const char *s, size_t len)
 {

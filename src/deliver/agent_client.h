@@ -25,6 +25,10 @@
 #include "agent.h"
 #include "lmtp_client.h"
 
+/* Seconds of a *_timeout parameter in milliseconds for lmtp_client.h:
+ * negative is 0, more than about 46 days is cut there. */
+unsigned agent_client_ms(long long seconds);
+
 struct agent_txn {
 	struct lmtp_mail mail;
 	struct lmtp_rcpt *rc;	/* the recipients sent */

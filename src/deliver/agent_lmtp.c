@@ -47,8 +47,6 @@
 #define LMTP_AGENT_RSET_TIMEOUT_S 20
 /* QUIT is only politeness: never hold an exiting process long. */
 #define LMTP_AGENT_QUIT_TIMEOUT_S 5
-/* Seconds a timeout may have in ms without overflow (~49 days). */
-#define LMTP_AGENT_TIMEOUT_MAX_S 4000000LL
 
 struct lmtp_agent {
 	bool loaded;
@@ -60,16 +58,6 @@ struct lmtp_agent {
 };
 
 static struct lmtp_agent lmtp_agent;
-
-static unsigned
-secs_to_ms(long long s)
-{
-	if (s < 0)
-		s = 0;
-	if (s > LMTP_AGENT_TIMEOUT_MAX_S)
-		s = LMTP_AGENT_TIMEOUT_MAX_S;
-	return (unsigned)(s * 1000);
-}
 
 /* load - the settings of the service's view, once. */
 static void
@@ -88,18 +76,18 @@ load(struct agent_ctx *a)
 	st->tcp_port = xstrdup(config_str(v, P_lmtp_tcp_port));
 	st->set.lhlo_name = st->lhlo_name;
 	st->set.default_port = st->tcp_port;
-	t->connect_ms = secs_to_ms(config_time(v, P_lmtp_connect_timeout));
-	t->lhlo_ms = secs_to_ms(LMTP_AGENT_LHLO_TIMEOUT_S);
-	t->mail_ms = secs_to_ms(LMTP_AGENT_MAIL_TIMEOUT_S);
-	t->rcpt_ms = secs_to_ms(config_time(v, P_lmtp_rcpt_timeout));
-	t->data_init_ms = secs_to_ms(config_time(v,
+	t->connect_ms = agent_client_ms(config_time(v, P_lmtp_connect_timeout));
+	t->lhlo_ms = agent_client_ms(LMTP_AGENT_LHLO_TIMEOUT_S);
+	t->mail_ms = agent_client_ms(LMTP_AGENT_MAIL_TIMEOUT_S);
+	t->rcpt_ms = agent_client_ms(config_time(v, P_lmtp_rcpt_timeout));
+	t->data_init_ms = agent_client_ms(config_time(v,
 	    P_lmtp_data_init_timeout));
-	t->data_xfer_ms = secs_to_ms(config_time(v,
+	t->data_xfer_ms = agent_client_ms(config_time(v,
 	    P_lmtp_data_xfer_timeout));
-	t->data_done_ms = secs_to_ms(config_time(v,
+	t->data_done_ms = agent_client_ms(config_time(v,
 	    P_lmtp_data_done_timeout));
-	t->rset_ms = secs_to_ms(LMTP_AGENT_RSET_TIMEOUT_S);
-	t->quit_ms = secs_to_ms(LMTP_AGENT_QUIT_TIMEOUT_S);
+	t->rset_ms = agent_client_ms(LMTP_AGENT_RSET_TIMEOUT_S);
+	t->quit_ms = agent_client_ms(LMTP_AGENT_QUIT_TIMEOUT_S);
 	a->priv = st;
 	st->loaded = true;
 }

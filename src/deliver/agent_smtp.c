@@ -80,8 +80,6 @@
 #include "tls_policy.h"
 #include "xalloc.h"
 
-/* Seconds a timeout may have in ms without overflow (~49 days). */
-#define SMTP_AGENT_TIMEOUT_MAX_S 4000000LL
 #define SMTP_AGENT_RSET_TIMEOUT_S 20
 /* QUIT is only politeness: never hold a process long. */
 #define SMTP_AGENT_QUIT_TIMEOUT_S 5
@@ -145,16 +143,6 @@ struct smtp_agent {
 };
 
 static struct smtp_agent smtp_agent;
-
-static unsigned
-secs_to_ms(long long s)
-{
-	if (s < 0)
-		s = 0;
-	if (s > SMTP_AGENT_TIMEOUT_MAX_S)
-		s = SMTP_AGENT_TIMEOUT_MAX_S;
-	return (unsigned)(s * 1000);
-}
 
 /* has_option - is word in the list value of a *_security_options? */
 static bool
@@ -257,19 +245,19 @@ load(struct agent_ctx *a)
 	st->set.protocol = LMTP_PROTO_SMTP;
 	st->set.lhlo_name = st->helo_name;
 	st->set.default_port = st->tcp_port;
-	t->connect_ms = secs_to_ms(config_time(v, P_smtp_connect_timeout));
-	t->lhlo_ms = secs_to_ms(config_time(v, P_smtp_helo_timeout));
-	t->mail_ms = secs_to_ms(config_time(v, P_smtp_mail_timeout));
-	t->rcpt_ms = secs_to_ms(config_time(v, P_smtp_rcpt_timeout));
-	t->data_init_ms = secs_to_ms(config_time(v,
+	t->connect_ms = agent_client_ms(config_time(v, P_smtp_connect_timeout));
+	t->lhlo_ms = agent_client_ms(config_time(v, P_smtp_helo_timeout));
+	t->mail_ms = agent_client_ms(config_time(v, P_smtp_mail_timeout));
+	t->rcpt_ms = agent_client_ms(config_time(v, P_smtp_rcpt_timeout));
+	t->data_init_ms = agent_client_ms(config_time(v,
 	    P_smtp_data_init_timeout));
-	t->data_xfer_ms = secs_to_ms(config_time(v,
+	t->data_xfer_ms = agent_client_ms(config_time(v,
 	    P_smtp_data_xfer_timeout));
-	t->data_done_ms = secs_to_ms(config_time(v,
+	t->data_done_ms = agent_client_ms(config_time(v,
 	    P_smtp_data_done_timeout));
-	t->starttls_ms = secs_to_ms(config_time(v, P_smtp_starttls_timeout));
-	t->rset_ms = secs_to_ms(SMTP_AGENT_RSET_TIMEOUT_S);
-	t->quit_ms = secs_to_ms(SMTP_AGENT_QUIT_TIMEOUT_S);
+	t->starttls_ms = agent_client_ms(config_time(v, P_smtp_starttls_timeout));
+	t->rset_ms = agent_client_ms(SMTP_AGENT_RSET_TIMEOUT_S);
+	t->quit_ms = agent_client_ms(SMTP_AGENT_QUIT_TIMEOUT_S);
 	st->set.bind_address = config_str(v, P_smtp_bind_address);
 
 	lev = config_str(v, P_smtp_tls_security_level);

@@ -90,7 +90,12 @@ def parse_status(p):
     dsn, off = get_str(p, 8)
     remote, off = get_str(p, off)
     text, off = get_str(p, off)
+    (flags,) = struct.unpack(">I", p[off:off + 4])
+    off += 4
     assert off == len(p)
+    # Result flags (relayed, DSN passed on) only come from the smtp
+    # agent.
+    assert flags == 0
     return idx, st, dsn, remote, text
 
 

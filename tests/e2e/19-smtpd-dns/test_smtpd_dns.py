@@ -85,6 +85,7 @@ def test_check_client_access_matches_the_name(ostia_factory, dns):
         f.write("good.test REJECT known by name\n"
                 "127.0.0.4 REJECT known by address\n")
     o.update_main_cf({"dns_resolvers": dns.resolvers,
+                      "smtpd_peername_lookup": "yes",
                       "mynetworks": "127.0.0.0/8",
                       "smtpd_client_restrictions":
                       "check_client_access texthash:" + table})

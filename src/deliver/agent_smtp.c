@@ -90,7 +90,7 @@
 /* Idle connections a process keeps (to as many next hops). */
 #define SMTP_AGENT_CACHE_MAX 8
 /* How a server is named in texts: "host[addr]:port". */
-#define SMTP_PEER_MAX (DNS_NAME_MAX + INET6_ADDRSTRLEN + 16)
+#define SMTP_PEER_MAX (DNS_NAME_MAX + INET6_ADDRSTRLEN + SMTP_PORT_MAX_BYTES + 8)
 
 struct smtp_target {
 	char host[DNS_NAME_MAX];	/* the name (or the IP literal) */
@@ -875,7 +875,7 @@ target_tls(struct smtp_agent *st, const struct hop_policy *hp,
 			}
 			lev = TLS_LEV_MAY;
 		} else {
-			char qname[DNS_NAME_MAX + 16];
+			char qname[DNS_NAME_MAX + SMTP_PORT_MAX_BYTES + 8];
 			struct dns_result *r;
 			const char *port = nh->port;
 			struct servent *se = NULL;

@@ -320,10 +320,12 @@ on_forward(struct dns_result *res, void *ctx)
 	if (res->status != DNS_OK && res->status != DNS_NXDOMAIN &&
 	    res->status != DNS_NODATA && !p->forward_temp) {
 		p->forward_temp = true;
-		snprintf(p->temp_error, sizeof(p->temp_error), "temporary DNS "
-		    "failure looking up %s (%s): %s", name,
+		/* Cut to the buffer: it is a log text. */
+		if (snprintf(p->temp_error, sizeof(p->temp_error), "temporary "
+		    "DNS failure looking up %s (%s): %s", name,
 		    p->ss.ss_family == AF_INET ? "A" : "AAAA",
-		    smtpd_dns_error(res));
+		    smtpd_dns_error(res)) >= (int)sizeof(p->temp_error))
+			log_debug(2, "smtpd: DNS failure text cut");
 	}
 	dns_result_free(&res);
 	p->iptr++;

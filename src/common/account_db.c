@@ -1251,8 +1251,8 @@ account_list(struct account_db *adb, enum account_kind kind,
 		"THEN substr(password, 2, instr(password, '}') - 2) ELSE '?' "
 		"END, maildir, created, name FROM mailbox "
 		"WHERE ?1 IS NULL OR domain = ?1 ORDER BY domain, username",
-		"SELECT address, active, goto FROM alias "
-		"WHERE ?1 IS NULL OR domain = ?1 ORDER BY domain, address",
+		("SELECT address, active, goto FROM alias "
+		"WHERE ?1 IS NULL OR domain = ?1 ORDER BY domain, address"),
 	};
 	enum account_status st = ACCOUNT_OK;
 	struct strv cells;

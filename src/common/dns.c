@@ -736,8 +736,8 @@ no_local_zones(struct ub_ctx *ctx)
 {
 	static const char *const zones[] = {
 		"localhost.", "127.in-addr.arpa.",
-		"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
-		    "0.0.ip6.arpa.",
+		("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+		    "0.0.ip6.arpa."),
 		"home.arpa.", "onion.", "test.", "invalid.", "resolver.arpa.",
 		"service.arpa.",
 	};

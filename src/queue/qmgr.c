@@ -104,6 +104,8 @@ struct agent_conn {
 	struct event *ev;
 	struct ipc_conn ipc;
 	struct qjob *job;
+	char *last_hop;		/* next hop of its last request: the agent
+				 * may keep a connection there (smtp, lmtp) */
 	struct agent_conn *next;	/* idle list */
 };
 
@@ -665,6 +667,7 @@ conn_free(struct agent_conn *ac)
 		event_free(ac->ev);
 	ipc_conn_deinit(&ac->ipc);
 	close(ac->sock);
+	free(ac->last_hop);
 	free(ac);
 }
 
@@ -772,6 +775,31 @@ drop:
 			break;
 		}
 	conn_free(ac);
+}
+
+/*
+ * idle_conn_for - an idle agent connection for a request to d, taken off
+ * the idle list: one whose last request went to the same next hop when
+ * there is one (its agent may still hold a connection there), else the
+ * first.  NULL when none is idle.
+ */
+static struct agent_conn *
+idle_conn_for(struct qtransport *t, const struct qdest *d)
+{
+	struct agent_conn **pick = t->idle != NULL ? &t->idle : NULL, *ac;
+
+	for (struct agent_conn **pp = &t->idle; *pp != NULL;
+	    pp = &(*pp)->next)
+		if ((*pp)->last_hop != NULL &&
+		    strcmp((*pp)->last_hop, d->nexthop) == 0) {
+			pick = pp;
+			break;
+		}
+	if (pick == NULL)
+		return NULL;
+	ac = *pick;
+	*pick = ac->next;
+	return ac;
 }
 
 static struct agent_conn *
@@ -1039,10 +1067,8 @@ run_transport(struct qtransport *t)
 		if (d == NULL)
 			return;
 		t->rr = d->next;
-		ac = t->idle;
-		if (ac != NULL) {
-			t->idle = ac->next;
-		} else if ((ac = conn_new(t, &why)) == NULL) {
+		ac = idle_conn_for(t, d);
+		if (ac == NULL && (ac = conn_new(t, &why)) == NULL) {
 			log_warning("%s", why);
 			t->down_until = time(NULL) + QMGR_TRANSPORT_RETRY_SECONDS;
 			free(t->down_why);
@@ -1052,6 +1078,11 @@ run_transport(struct qtransport *t)
 		}
 		j = next_job(d);
 		ac->job = j;
+		if (ac->last_hop == NULL || strcmp(ac->last_hop, d->nexthop) !=
+		    0) {
+			free(ac->last_hop);
+			ac->last_hop = xstrdup(d->nexthop);
+		}
 		t->busy++;
 		d->busy++;
 		if (send_job(ac, j, &why) < 0) {

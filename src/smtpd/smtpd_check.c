@@ -105,6 +105,7 @@ static struct {
 	int relay_reject_code, unknown_address_code, non_fqdn_code;
 	int invalid_hostname_code;
 	int unknown_client_code, unknown_hostname_code;
+	int rbl_code;		/* maps_rbl_reject_code */
 	const char *delimiter;
 	bool parent_matches;	/* smtpd_access_maps in
 				 * parent_domain_matches_subdomains */
@@ -549,6 +550,7 @@ smtpd_check_init(const struct config_view *v)
 	ck.relay_reject_code = (int)config_int(v, P_relay_domains_reject_code);
 	ck.unknown_address_code = (int)config_int(v,
 	    P_unknown_address_reject_code);
+	ck.rbl_code = (int)config_int(v, P_maps_rbl_reject_code);
 	ck.non_fqdn_code = (int)config_int(v, P_non_fqdn_reject_code);
 	ck.invalid_hostname_code = (int)config_int(v,
 	    P_invalid_hostname_reject_code);
@@ -1525,8 +1527,6 @@ dns_defer(struct smtpd_check_state *st, const struct item *it)
 
 /* ---- DNS-based restrictions ---- */
 
-/* maps_rbl_reject_code (Postfix's default; not a parameter yet). */
-#define RBL_REJECT_CODE 554
 /* Most bytes of a DNSBL's TXT record put into the reply. */
 #define RBL_TXT_SHOW 200
 
@@ -1712,10 +1712,10 @@ list_reject(struct smtpd_check_state *st, const struct dns_result *txt)
 			}
 		}
 	}
-	snprintf(st->reply, sizeof(st->reply), "%d 5.7.1 Service "
+	snprintf(st->reply, sizeof(st->reply), "%d %d.7.1 Service "
 	    "unavailable; %s [%.255s] blocked using %.255s%s%s",
-	    RBL_REJECT_CODE, rbl_class(j->ak), j->name, j->zone,
-	    why[0] != '\0' ? "; " : "", why);
+	    ck.rbl_code, ck.rbl_code / 100, rbl_class(j->ak), j->name,
+	    j->zone, why[0] != '\0' ? "; " : "", why);
 	reply_sanitize(st->reply);
 	return job_done(st, do_reject(st));
 }

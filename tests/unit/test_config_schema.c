@@ -545,6 +545,7 @@ test_statuses(void **state)
 		"local_destination_recipient_limit",
 		"local_destination_concurrency_limit",
 		/* Outbound SMTP and DNS (issue 9). */
+		"maps_rbl_reject_code",
 		"smtpd_peername_lookup",
 		"unknown_client_reject_code",
 		"unknown_hostname_reject_code",

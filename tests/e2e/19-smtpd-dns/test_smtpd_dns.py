@@ -240,6 +240,18 @@ def test_reject_rbl_client(ostia_factory, dns):
         assert rcpt[0] == 250 and qid, (source, rcpt)
 
 
+def test_maps_rbl_reject_code(ostia_factory, dns):
+    """maps_rbl_reject_code sets the code, and the enhanced code's class
+    follows it."""
+    o = start(ostia_factory, dns.resolvers,
+              smtpd_client_restrictions="reject_rbl_client dnsbl.test",
+              maps_rbl_reject_code="450")
+    _, rcpt, qid = transaction(o, LISTED, data=False)
+    assert rcpt == (450, "4.7.1 Service unavailable; Client host "
+                    "[127.0.0.2] blocked using dnsbl.test; " + TXT_RBL), rcpt
+    assert qid is None
+
+
 def test_reject_rbl_client_reply_filter(ostia_factory, dns):
     """zone=d.d.d.d: only that reply lists."""
     o = start(ostia_factory, dns.resolvers, smtpd_client_restrictions=

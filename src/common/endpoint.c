@@ -174,8 +174,41 @@ endpoint_inet_resolve(struct endpoint_addrs *a, const char *host,
 int
 endpoint_inet_try(struct endpoint_addrs *a, int *sock_r)
 {
+	bool bind_failed;
+
+	return endpoint_inet_try_from(a, NULL, sock_r, &bind_failed);
+}
+
+/* bind_local - bind s to the numeric address text (family family).
+ * 0, or -1 with errno (EAFNOSUPPORT: not an address of that family). */
+static int
+bind_local(int s, int family, const char *text)
+{
+	struct addrinfo hints, *local = NULL;
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	if (getaddrinfo(text, NULL, &hints, &local) != 0 || local == NULL) {
+		if (local != NULL)
+			freeaddrinfo(local);
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	r = bind(s, local->ai_addr, local->ai_addrlen);
+	freeaddrinfo(local);
+	return r;
+}
+
+int
+endpoint_inet_try_from(struct endpoint_addrs *a, const char *bind_address,
+    int *sock_r, bool *bind_failed_r)
+{
 	int e = ECONNREFUSED;
 
+	*bind_failed_r = false;
 	while (a->next != NULL) {
 		struct addrinfo *ai = a->next;
 		int s;
@@ -186,6 +219,15 @@ endpoint_inet_try(struct endpoint_addrs *a, int *sock_r)
 		if (s < 0) {
 			e = errno;
 			continue;
+		}
+		if (bind_address != NULL && bind_address[0] != '\0') {
+			if (bind_local(s, ai->ai_family, bind_address) < 0) {
+				e = errno;
+				*bind_failed_r = true;
+				close(s);
+				continue;
+			}
+			*bind_failed_r = false;
 		}
 		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
 			*sock_r = s;

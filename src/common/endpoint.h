@@ -25,6 +25,7 @@
 #ifndef OSTIA_ENDPOINT_H
 #define OSTIA_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct addrinfo;
@@ -105,6 +106,17 @@ int endpoint_inet_resolve(struct endpoint_addrs *a, const char *host,
  * untouched.  The caller owns *sock_r.
  */
 int endpoint_inet_try(struct endpoint_addrs *a, int *sock_r);
+
+/*
+ * endpoint_inet_try_from - endpoint_inet_try, with each socket bound to
+ * the numeric address bind_address (NULL or "": no bind) before its
+ * connect; addresses of another family than bind_address are skipped.
+ * Same returns; on -1, *bind_failed_r says whether binding (rather than
+ * connecting) is what failed last (errno EAFNOSUPPORT: no address of
+ * bind_address's family).
+ */
+int endpoint_inet_try_from(struct endpoint_addrs *a, const char *bind_address,
+    int *sock_r, bool *bind_failed_r);
 
 /*
  * endpoint_connect_error - for a socket whose connect was in progress

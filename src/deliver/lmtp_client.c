@@ -1194,66 +1194,6 @@ refused(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
 	return -1;
 }
 
-/*
- * bind_try - endpoint_inet_try with a bind to c->bind_address before
- * each connect; addresses of another family than the bind address are
- * skipped.  Same returns; -1 with errno (*bind_failed set when binding
- * was what failed last).
- */
-static int
-bind_try(struct lmtp_client *c, struct endpoint_addrs *a, int *sock_r,
-    bool *bind_failed)
-{
-	int e = ECONNREFUSED;
-
-	while (a->next != NULL) {
-		struct addrinfo *ai = a->next, hints, *local = NULL;
-		int s;
-
-		a->next = ai->ai_next;
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = ai->ai_family;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-		if (getaddrinfo(c->bind_address, NULL, &hints, &local) != 0 ||
-		    local == NULL) {
-			if (local != NULL)
-				freeaddrinfo(local);
-			e = EAFNOSUPPORT;
-			*bind_failed = true;
-			continue;
-		}
-		s = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (s < 0) {
-			e = errno;
-			freeaddrinfo(local);
-			continue;
-		}
-		if (bind(s, local->ai_addr, local->ai_addrlen) < 0) {
-			e = errno;
-			*bind_failed = true;
-			freeaddrinfo(local);
-			close(s);
-			continue;
-		}
-		freeaddrinfo(local);
-		*bind_failed = false;
-		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
-			*sock_r = s;
-			return 1;
-		}
-		if (errno == EINPROGRESS) {
-			*sock_r = s;
-			return 0;
-		}
-		e = errno;
-		close(s);
-	}
-	errno = e;
-	return -1;
-}
-
 static int
 open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 {
@@ -1279,10 +1219,8 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 		return -1;
 	}
 	for (;;) {
-		if (c->bind_address != NULL)
-			r = bind_try(c, &addrs, &s, &bind_failed);
-		else
-			r = endpoint_inet_try(&addrs, &s);
+		r = endpoint_inet_try_from(&addrs, c->bind_address, &s,
+		    &bind_failed);
 		if (r < 0) {
 			e = errno;
 			break;

@@ -18,6 +18,12 @@
 
 #include <cmocka.h>
 
+#include <netinet/in.h>
+
+#include <stdbool.h>
+
+#include <arpa/inet.h>
+
 #include "compat.h"
 #include "endpoint.h"
 
@@ -165,6 +171,70 @@ test_connect(void **state)
 	endpoint_addrs_free(&a);
 }
 
+/* connect_from - endpoint_inet_try_from to 127.0.0.1:port, finished. */
+static int
+connect_from(const char *port, const char *from, bool *bind_failed)
+{
+	struct endpoint_addrs a;
+	int s = -1, rc;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(endpoint_inet_resolve(&a, "127.0.0.1", port), 0);
+	rc = endpoint_inet_try_from(&a, from, &s, bind_failed);
+	if (rc == 0) {
+		struct pollfd pfd = { .fd = s, .events = POLLOUT };
+
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		assert_int_equal(endpoint_connect_error(s), 0);
+	}
+	endpoint_addrs_free(&a);
+	return rc < 0 ? -1 : s;
+}
+
+/* A bind address: the connection comes from it; one of another family
+ * is refused as a bind failure. */
+static void
+test_connect_from(void **state)
+{
+	struct sockaddr_in sin, got;
+	socklen_t len = sizeof(sin);
+	char port[16], addr[INET_ADDRSTRLEN];
+	bool bind_failed = true;
+	int l, s;
+
+	(void)state;
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(l >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	snprintf(port, sizeof(port), "%u", (unsigned)ntohs(sin.sin_port));
+
+	s = connect_from(port, "127.0.0.3", &bind_failed);
+	assert_true(s >= 0);
+	assert_false(bind_failed);
+	len = sizeof(got);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&got, &len), 0);
+	assert_string_equal(inet_ntop(AF_INET, &got.sin_addr, addr,
+	    sizeof(addr)), "127.0.0.3");
+	close(s);
+
+	/* No bind address: as endpoint_inet_try. */
+	s = connect_from(port, "", &bind_failed);
+	assert_true(s >= 0);
+	assert_false(bind_failed);
+	close(s);
+
+	errno = 0;
+	assert_int_equal(connect_from(port, "::1", &bind_failed), -1);
+	assert_true(bind_failed);
+	assert_int_equal(errno, EAFNOSUPPORT);
+	close(l);
+}
+
 int
 main(void)
 {
@@ -172,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_path_limit),
 		cmocka_unit_test(test_connect),
+		cmocka_unit_test(test_connect_from),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

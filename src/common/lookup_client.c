@@ -139,7 +139,7 @@ check_route(const char *service, uint32_t op, const char *address,
 		    LOOKUP_SERVICE_MAX_BYTES);
 		return DICT_TEMPFAIL;
 	}
-	if (op < LOOKUP_ROUTE_RESOLVE || op > LOOKUP_ROUTE_REWRITE_RCPT) {
+	if (op < LOOKUP_ROUTE_RESOLVE || op > LOOKUP_ROUTE_OP_LAST) {
 		snprintf(err, errsz, "unknown route operation %u", op);
 		return DICT_TEMPFAIL;
 	}

@@ -144,7 +144,7 @@ lookup_proto_put_find(struct buf *out, uint32_t id, uint32_t flags,
 static bool
 route_op_ok(uint32_t op)
 {
-	return op >= LOOKUP_ROUTE_RESOLVE && op <= LOOKUP_ROUTE_REWRITE_RCPT;
+	return op >= LOOKUP_ROUTE_RESOLVE && op <= LOOKUP_ROUTE_OP_LAST;
 }
 
 int
@@ -455,6 +455,8 @@ static const char *const route_op_names[] = {
 	[LOOKUP_ROUTE_EXPAND] = "expand",
 	[LOOKUP_ROUTE_REWRITE_SENDER] = "rewrite-sender",
 	[LOOKUP_ROUTE_REWRITE_RCPT] = "rewrite-recipient",
+	[LOOKUP_ROUTE_HEADER_SENDER] = "header-sender",
+	[LOOKUP_ROUTE_HEADER_RCPT] = "header-recipient",
 };
 
 const char *

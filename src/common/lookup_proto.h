@@ -106,7 +106,13 @@ enum lookup_route_op {
 						 * address= the one to queue,
 						 * rcpt= the BCC if any */
 	LOOKUP_ROUTE_REWRITE_RCPT = 5,	/* route_rewrite of a recipient */
+	LOOKUP_ROUTE_HEADER_SENDER = 6,	/* route_rewrite_header of an
+					 * address in a sender header:
+					 * address= the mapped one; the
+					 * address is not resolved */
+	LOOKUP_ROUTE_HEADER_RCPT = 7,	/* ... in a recipient header */
 };
+#define LOOKUP_ROUTE_OP_LAST LOOKUP_ROUTE_HEADER_RCPT
 
 enum lookup_status {
 	LOOKUP_STATUS_FOUND = 0,

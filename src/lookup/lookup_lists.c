@@ -289,7 +289,7 @@ lookup_lists_route(struct lookup_lists *ll, const struct lookup_route *q,
 	struct route_verdict verdict;
 	struct lookup_route_answer a;
 	char **rcpts = NULL;
-	char mapped[ROUTE_ADDRESS_MAX_BYTES];
+	char mapped[ROUTE_ADDRESS_MAX_BYTES], none[1] = "";
 	const char *ferr = NULL;
 	enum dict_status st = DICT_TEMPFAIL;
 
@@ -301,6 +301,23 @@ lookup_lists_route(struct lookup_lists *ll, const struct lookup_route *q,
 	route_result_init(&res);
 	route_result_init(&xr);
 	memset(&a, 0, sizeof(a));
+	if (q->op == LOOKUP_ROUTE_HEADER_SENDER ||
+	    q->op == LOOKUP_ROUTE_HEADER_RCPT) {
+		/* A header address is only mapped, never resolved: it need
+		 * not be routable (a From: of a domain we do not know). */
+		if (route_rewrite_header(rt, q->address, q->op ==
+		    LOOKUP_ROUTE_HEADER_SENDER, mapped, sizeof(mapped), &xr) !=
+		    ROUTE_OK) {
+			snprintf(err, errsz, "%s", xr.err[0] != '\0' ?
+			    xr.err : "the canonical mapping failed");
+			goto out;
+		}
+		a.cls = ROUTE_DEFAULT;
+		a.address = mapped;
+		a.transport = none;
+		a.nexthop = none;
+		goto answer;
+	}
 	if (route_resolve(rt, q->address, &res) != ROUTE_OK) {
 		snprintf(err, errsz, "%s", res.err[0] != '\0' ? res.err :
 		    "the address could not be resolved");
@@ -351,6 +368,7 @@ lookup_lists_route(struct lookup_lists *ll, const struct lookup_route *q,
 			a.rcpts = rcpts;
 		}
 	}
+answer:
 	if (lookup_route_answer_format(&a, text, &ferr) < 0) {
 		snprintf(err, errsz, "ROUTE %s: %s", lookup_route_op_name(q->op),
 		    ferr);

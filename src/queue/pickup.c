@@ -25,6 +25,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "header_rewrite.h"
 #include "log.h"
 #include "maildrop.h"
 #include "pickup.h"
@@ -168,6 +169,46 @@ mark_duplicates(char *const *rcpts, size_t n, bool *dup)
 	free(r);
 }
 
+/* complete_headers - the header addresses of content completed in the
+ * local context.  0, or -1 when the result is too large. */
+static int
+complete_headers(struct buf *content, const struct pickup_params *p)
+{
+	struct header_rewrite_ctx c = {
+		.local = true,
+		.append_at_myorigin = p->append_at_myorigin,
+		.append_dot_mydomain = p->append_dot_mydomain,
+		.myorigin = p->myorigin,
+		.mydomain = p->mydomain != NULL ? p->mydomain : "",
+		.remote_domain = "",
+	};
+	struct header_block_scan sc = { 0, false };
+	struct header_edit *e = NULL;
+	struct buf out;
+	size_t n;
+	int ret = 0;
+
+	if (!p->append_at_myorigin && !p->append_dot_mydomain)
+		return 0;
+	(void)header_block_end(&sc, content->data, content->len, true);
+	n = header_rewrite_edits(content->data, sc.scanned, &c, &e, NULL,
+	    NULL);
+	if (n > 0) {
+		buf_init(&out, content->max);
+		if (header_rewrite_apply(content->data, sc.scanned, e, n, NULL,
+		    &out) < 0 || buf_append(&out, content->data + sc.scanned,
+		    content->len - sc.scanned) < 0) {
+			buf_deinit(&out);
+			ret = -1;
+		} else {
+			buf_deinit(content);
+			*content = out;
+		}
+	}
+	header_edits_free(e, n);
+	return ret;
+}
+
 int
 pickup_convert(const char *data, size_t len, uid_t owner_uid,
     const char *id, const struct pickup_params *p, struct pickup_msg *m,
@@ -304,6 +345,8 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 			goto toolarge;
 		start = i + 1;
 	}
+	if (complete_headers(&m->content, p) < 0)
+		goto toolarge;
 	ret = 0;
 	goto out;
 toolarge:
@@ -678,6 +721,9 @@ pickup_init(struct child *c)
 	pk.base = child_event_base(c);
 	pk.p.myhostname = config_str(v, P_myhostname);
 	pk.p.myorigin = config_str(v, P_myorigin);
+	pk.p.mydomain = config_str(v, P_mydomain);
+	pk.p.append_at_myorigin = config_bool(v, P_append_at_myorigin);
+	pk.p.append_dot_mydomain = config_bool(v, P_append_dot_mydomain);
 	pk.p.mail_name = config_str(v, P_mail_name);
 	pk.p.message_size_limit = config_size(v, P_message_size_limit);
 	pk.p.mail_owner_uid = geteuid();

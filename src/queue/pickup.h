@@ -19,7 +19,10 @@
  *     [127.0.0.1], service "pickup", the sender of the file only for a
  *     trusted submitter, else LOGIN@$myorigin; a Received: header
  *     "by $myhostname ($mail_name, from userid UID)" goes first; line
- *     ends become CRLF;
+ *     ends become CRLF; the addresses in the address headers (From:,
+ *     To:, ...) are completed in the local context (append_at_myorigin,
+ *     append_dot_mydomain; header_rewrite.h) -- canonical maps are not
+ *     applied to local submissions yet;
  *   - the queue file is written, fdatasync'ed, linked into incoming/
  *     and the directory fsync'ed (as the queue manager's notices are),
  *     then the maildrop file is removed and the queue manager told.
@@ -59,7 +62,13 @@ void pickup_init(struct child *c);
 struct pickup_params {
 	const char *myhostname;
 	const char *myorigin;
+	const char *mydomain;		/* NULL: "" */
 	const char *mail_name;
+	/* Header addresses are completed as Postfix's cleanup does for
+	 * local mail (header_rewrite.h): "user" -> user@myorigin,
+	 * "user@host" -> user@host.mydomain. */
+	bool append_at_myorigin;
+	bool append_dot_mydomain;
 	uint64_t message_size_limit;	/* 0: none */
 	uid_t mail_owner_uid;		/* trusted, like root */
 	time_t now;

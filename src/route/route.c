@@ -474,6 +474,14 @@ route_tables_new(const struct config_view *v, route_maps_open_fn *open,
 	    P_sender_canonical_classes, "envelope_sender");
 	rt->rcanon_env_rcpt = config_list_contains(v,
 	    P_recipient_canonical_classes, "envelope_recipient");
+	rt->canon_hdr_sender = config_list_contains(v, P_canonical_classes,
+	    "header_sender");
+	rt->canon_hdr_rcpt = config_list_contains(v, P_canonical_classes,
+	    "header_recipient");
+	rt->scanon_hdr_sender = config_list_contains(v,
+	    P_sender_canonical_classes, "header_sender");
+	rt->rcanon_hdr_rcpt = config_list_contains(v,
+	    P_recipient_canonical_classes, "header_recipient");
 	rt->expansion_limit = config_int(v, P_virtual_alias_expansion_limit);
 	rt->recursion_limit = config_int(v, P_virtual_alias_recursion_limit);
 	rt->code_local = (int)config_int(v,

@@ -200,6 +200,19 @@ enum route_status route_rewrite(struct route_tables *rt, const char *address,
     struct route_result *r);
 
 /*
+ * Canonical mapping of an address found in a message header (smtpd's
+ * header rewriting, after the address was completed): as route_rewrite
+ * without the BCC, with the header classes of *_canonical_classes
+ * (header_sender for a sender header such as From:, header_recipient
+ * for a recipient header such as To:).  out gets the address (itself
+ * when nothing matched or it has no domain).  ROUTE_TEMPFAIL with
+ * r->err when a table fails or its result is not one address.
+ */
+enum route_status route_rewrite_header(struct route_tables *rt,
+    const char *address, bool sender, char *out, size_t outsz,
+    struct route_result *r);
+
+/*
  * Is domain one of ours?  (mydestination, the virtual and relay domain
  * lists.)  *cls_r gets the class; ROUTE_DEFAULT when not.  For
  * reject_unauth_destination the caller also checks ROUTE_F_ROUTED.

@@ -577,17 +577,21 @@ canon_one(struct route_tables *rt, enum rm_id id, const char *address,
 	return ret;
 }
 
-enum route_status
-route_rewrite(struct route_tables *rt, const char *address, bool sender,
-    char *out, size_t outsz, char **bcc_r, struct route_result *r)
+/*
+ * canon_map - canonical mapping of address into out (address itself
+ * when no table matched): the sender's or recipient's own table first,
+ * then canonical_maps, each when its class flag is on; the first match
+ * wins and is applied once, not recursively (see route.h).
+ */
+static enum route_status
+canon_map(struct route_tables *rt, const char *address, bool sender,
+    bool own_on, bool all_on, char *out, size_t outsz,
+    struct route_result *r)
 {
 	char err[ROUTE_ERR_MAX_BYTES], mapped[ROUTE_ADDRESS_MAX_BYTES];
 	enum rm_id own = sender ? RM_SENDER_CANON : RM_RCPT_CANON;
-	bool own_on = sender ? rt->scanon_env_sender : rt->rcanon_env_rcpt;
-	bool all_on = sender ? rt->canon_env_sender : rt->canon_env_rcpt;
 	int rc = 0;
 
-	*bcc_r = NULL;
 	err[0] = '\0';
 	if (rt_copy(out, outsz, address) < 0) {
 		rt_errf(r->err, sizeof(r->err), "%s: address too long",
@@ -597,8 +601,6 @@ route_rewrite(struct route_tables *rt, const char *address, bool sender,
 	/* The null sender and bare addresses are not mapped. */
 	if (*address == '\0' || rt_domain_of(address) == NULL)
 		return ROUTE_OK;
-	/* Postfix: the sender's or recipient's own table first, then
-	 * canonical_maps; each applied once, not recursively. */
 	if (own_on)
 		rc = canon_one(rt, own, address, mapped, sizeof(mapped), r,
 		    err, sizeof(err));
@@ -614,6 +616,34 @@ route_rewrite(struct route_tables *rt, const char *address, bool sender,
 		    "too long", address);
 		return ROUTE_TEMPFAIL;
 	}
+	return ROUTE_OK;
+}
+
+enum route_status
+route_rewrite_header(struct route_tables *rt, const char *address,
+    bool sender, char *out, size_t outsz, struct route_result *r)
+{
+	return canon_map(rt, address, sender, sender ? rt->scanon_hdr_sender :
+	    rt->rcanon_hdr_rcpt, sender ? rt->canon_hdr_sender :
+	    rt->canon_hdr_rcpt, out, outsz, r);
+}
+
+enum route_status
+route_rewrite(struct route_tables *rt, const char *address, bool sender,
+    char *out, size_t outsz, char **bcc_r, struct route_result *r)
+{
+	char err[ROUTE_ERR_MAX_BYTES];
+	enum route_status rs;
+
+	*bcc_r = NULL;
+	err[0] = '\0';
+	rs = canon_map(rt, address, sender, sender ? rt->scanon_env_sender :
+	    rt->rcanon_env_rcpt, sender ? rt->canon_env_sender :
+	    rt->canon_env_rcpt, out, outsz, r);
+	if (rs != ROUTE_OK)
+		return rs;
+	if (*address == '\0' || rt_domain_of(address) == NULL)
+		return ROUTE_OK;
 	/* The automatic BCC, for the address as it will be queued. */
 	{
 		struct maps_result res;

@@ -84,6 +84,10 @@ struct route_tables {
 	bool canon_env_sender, canon_env_rcpt;		/* canonical_maps */
 	bool scanon_env_sender;		/* sender_canonical_maps */
 	bool rcanon_env_rcpt;		/* recipient_canonical_maps */
+	/* ... and which header addresses */
+	bool canon_hdr_sender, canon_hdr_rcpt;		/* canonical_maps */
+	bool scanon_hdr_sender;		/* sender_canonical_maps */
+	bool rcanon_hdr_rcpt;		/* recipient_canonical_maps */
 	long long expansion_limit;
 	long long recursion_limit;
 	int code_local;

@@ -64,6 +64,7 @@
 #include "smtpd_check.h"
 #include "smtpd_dns.h"
 #include "smtpd_hbc.h"
+#include "smtpd_hdrw.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -223,7 +224,9 @@ data_deadline_passed(struct session *s)
 static bool
 feed_data(struct session *s, struct evbuffer *in)
 {
-	while (s->state == SS_DATA || s->state == SS_BDAT) {
+	/* paused: the header address rewriting waits for the lookup
+	 * process (smtpd_hdrw.h); the rest is read when it has answered. */
+	while ((s->state == SS_DATA || s->state == SS_BDAT) && !s->paused) {
 		struct evbuffer_iovec v;
 		size_t take, used = 0;
 
@@ -728,6 +731,7 @@ smtpd_preinit(struct child *c)
 	/* Header and body check tables, while their files are reachable
 	 * (before the privilege drop and any chroot). */
 	smtpd_hbc_init(child_view(c));
+	smtpd_hdrw_init(child_view(c));
 	preinit_tls = tls_server_create(child_view(c), err, sizeof(err));
 	if (preinit_tls == NULL && err[0] != '\0')
 		log_fatal("service %s: TLS cannot start: %s",

@@ -1402,6 +1402,12 @@ lc(void)
 	return ck.lc;
 }
 
+struct lookup_client *
+smtpd_check_lookup_client(void)
+{
+	return lc();
+}
+
 static const char *
 stage_name(enum smtpd_check_stage stage)
 {

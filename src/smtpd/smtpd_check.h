@@ -59,6 +59,7 @@
 
 #include "config.h"
 
+struct lookup_client;
 struct session;
 
 enum smtpd_check_stage {
@@ -142,6 +143,11 @@ void smtpd_check_reset_actions(struct session *s);
 typedef void smtpd_rewrite_done(struct session *s, bool ok,
     const char *address, const char *bcc, const char *reply);
 bool smtpd_check_rewrite_wanted(bool sender);
+
+/* The process's asynchronous client of the lookup process (made at
+ * the first call), for the other parts of smtpd that ask it
+ * (smtpd_hdrw.c). */
+struct lookup_client *smtpd_check_lookup_client(void);
 void smtpd_check_rewrite(struct session *s, bool sender, const char *address,
     smtpd_rewrite_done *done);
 

@@ -30,6 +30,7 @@ struct lookup_request;
 struct sasl_dovecot_req;
 struct smtpd_check_state;
 struct smtpd_hbc;
+struct smtpd_hdrw;
 struct smtpd_peer;
 
 /* Longest reply line we build. */
@@ -165,6 +166,7 @@ struct session {
 	unsigned client_port;
 	struct smtpd_check_state *chk;	/* smtpd_check.c; NULL until used */
 	struct smtpd_hbc *hbc;		/* header/body checks of the message */
+	struct smtpd_hdrw *hdrw;	/* its header address rewriting */
 	/* AUTH */
 	bool authenticated;
 	char *auth_user;

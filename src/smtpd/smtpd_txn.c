@@ -32,6 +32,7 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 #include "smtpd_hbc.h"
+#include "smtpd_hdrw.h"
 #include "smtpd_check.h"
 #include "smtpd_policy.h"
 #include "smtpd_session.h"
@@ -62,6 +63,7 @@ smtpd_transaction_reset(struct session *s)
 	}
 	s->nrcpts = 0;
 	smtpd_hbc_release(s);	/* hbc: the message's header/body checks */
+	smtpd_hdrw_free(&s->hdrw);
 	queue_client_free(&s->qc);
 	if (s->qw_open) {
 		queue_writer_deinit(&s->qw);
@@ -222,17 +224,31 @@ store_out(void *ctx, const char *data, size_t len)
 		(void)queue_writer_content(&s->qw, data, len);
 }
 
+/* rewrite_out - text after the header and body checks, into the
+ * header address rewriting (then the file). */
+static void
+rewrite_out(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->hdrw != NULL)
+		smtpd_hdrw_feed(s->hdrw, data, len);
+	else
+		store_out(s, data, len);
+}
+
 void
 smtpd_data_out(void *ctx, const char *data, size_t len)
 {
 	struct session *s = ctx;
 	struct smtpd_hbc *hbc = smtpd_hbc_of(s);
 
-	/* hbc: header and body checks between the reader and the file. */
+	/* hbc: header and body checks between the reader and the file,
+	 * then the header address rewriting (smtpd_hdrw.h). */
 	if (hbc != NULL)
 		smtpd_hbc_feed(hbc, data, len);
 	else
-		store_out(s, data, len);
+		rewrite_out(s, data, len);
 }
 
 static void on_file(void *ctx, int fd, const char *id, const char *error);
@@ -282,9 +298,12 @@ start_message(struct session *s)
 	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit,
 	    smtpd_cfg.bare_lf);
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
-	/* hbc: the checks see the text from the Received: header on. */
+	/* hbc: the checks see the text from the Received: header on,
+	 * then the header addresses are rewritten (smtpd_hdrw.h). */
+	smtpd_hdrw_free(&s->hdrw);
+	s->hdrw = smtpd_hdrw_start(s, store_out, s);
 	if (smtpd_hbc_active())
-		smtpd_hbc_attach(s, smtpd_hbc_start(s, store_out, s));
+		smtpd_hbc_attach(s, smtpd_hbc_start(s, rewrite_out, s));
 	if (write_envelope(s) < 0) {
 		log_error("%s: cannot write the queue file: %s", s->id,
 		    strerror(errno));
@@ -433,6 +452,8 @@ on_committed(void *ctx, bool ok, const char *reason)
 static void eod_checked(struct session *s,
     const struct smtpd_check_result *r);
 static void complete_message(struct session *s);
+static void rewrite_done(struct session *s, bool ok);
+static void after_rewrite(struct session *s);
 
 void
 smtpd_finish_message(struct session *s)
@@ -490,6 +511,55 @@ smtpd_finish_message(struct session *s)
 		}
 	}
 	/* ---- end hbc ---- */
+	if (s->hdrw != NULL) {
+		switch (smtpd_hdrw_finish(s->hdrw, rewrite_done)) {
+		case -1:
+			/* Answers awaited: rewrite_done goes on. */
+			s->state = SS_WAIT_COMMIT;
+			return;
+		case 0:
+			rewrite_done(s, false);
+			return;
+		default:
+			break;
+		}
+	}
+	after_rewrite(s);
+}
+
+/*
+ * rewrite_done - the header addresses are rewritten (ok), or a lookup
+ * failed: 451, nothing queued.  From smtpd_finish_message or, after a
+ * wait, from the event loop (then the session goes on here).
+ */
+static void
+rewrite_done(struct session *s, bool ok)
+{
+	bool waited = s->state == SS_WAIT_COMMIT;
+
+	if (!ok) {
+		const char *why = "451 4.3.0 Error: temporary lookup failure";
+
+		smtpd_log_reject(s, s->bdat ? "BDAT" : "DATA", why, NULL);
+		smtpd_reply_error(s, "%s", why);
+		smtpd_transaction_reset(s);
+	} else if (s->qw.error != 0) {
+		log_error("%s: cannot write the queue file: %s", s->id,
+		    strerror(s->qw.error));
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write "
+		    "error");
+		smtpd_transaction_reset(s);
+	} else {
+		after_rewrite(s);
+	}
+	if (waited && s->state != SS_WAIT_COMMIT)
+		smtpd_session_process(s);
+}
+
+/* after_rewrite - smtpd_end_of_data_restrictions, then the commit. */
+static void
+after_rewrite(struct session *s)
+{
 	if (smtpd_check_wanted(s, SMTPD_CHECK_EOD)) {
 		/* smtpd_end_of_data_restrictions, then the commit. */
 		s->state = SS_WAIT_COMMIT;

@@ -129,7 +129,7 @@ check_route(const uint8_t *data, size_t size)
 	if (strlen(q.service) > LOOKUP_SERVICE_MAX_BYTES ||
 	    strlen(q.address) > ROUTE_ADDRESS_MAX_BYTES ||
 	    (q.flags & ~(uint32_t)LOOKUP_F_ROUTE_ALL) != 0 ||
-	    q.op < LOOKUP_ROUTE_RESOLVE || q.op > LOOKUP_ROUTE_REWRITE_RCPT)
+	    q.op < LOOKUP_ROUTE_RESOLVE || q.op > LOOKUP_ROUTE_OP_LAST)
 		abort();
 	buf_init(&b, IPC_HEADER_BYTES + LOOKUP_REQUEST_MAX_BYTES);
 	if (lookup_proto_put_route(&b, q.id, q.flags, q.op, q.service,

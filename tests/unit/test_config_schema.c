@@ -473,6 +473,7 @@ test_statuses(void **state)
 		"canonical_classes",
 		"sender_canonical_classes",
 		"recipient_canonical_classes",
+		"local_header_rewrite_clients", "remote_header_rewrite_domain",
 		"propagate_unmatched_extensions",
 		"header_checks",
 		"mime_header_checks",

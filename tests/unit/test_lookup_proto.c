@@ -811,7 +811,7 @@ test_route_frames(void **state)
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
-	for (int op = LOOKUP_ROUTE_RESOLVE; op <= LOOKUP_ROUTE_REWRITE_RCPT; op++) {
+	for (int op = LOOKUP_ROUTE_RESOLVE; op <= LOOKUP_ROUTE_OP_LAST; op++) {
 		buf_reset(&b);
 		assert_int_equal(lookup_proto_put_route(&b, 77, 0,
 		    (enum lookup_route_op)op, "submission/inet",
@@ -847,7 +847,7 @@ test_route_frames(void **state)
 	assert_int_equal(lookup_proto_put_route(&b, 1, 0,
 	    (enum lookup_route_op)0, "", "a"), -1);
 	assert_int_equal(lookup_proto_put_route(&b, 1, 0,
-	    (enum lookup_route_op)6, "", "a"), -1);
+	    (enum lookup_route_op)(LOOKUP_ROUTE_OP_LAST + 1), "", "a"), -1);
 	assert_int_equal(lookup_proto_put_route(&b, 1, LOOKUP_F_VERIFY,
 	    LOOKUP_ROUTE_RESOLVE, "", "a"), -1);
 	assert_int_equal(b.len, 0);
@@ -938,7 +938,7 @@ test_names(void **state)
 	assert_int_equal(lookup_find_order_parse("Exact", &o), -1);
 	assert_string_equal(lookup_find_order_name((enum lookup_find_order)9),
 	    "?");
-	for (int i = LOOKUP_ROUTE_RESOLVE; i <= LOOKUP_ROUTE_REWRITE_RCPT; i++) {
+	for (int i = LOOKUP_ROUTE_RESOLVE; i <= LOOKUP_ROUTE_OP_LAST; i++) {
 		assert_int_equal(lookup_route_op_parse(
 		    lookup_route_op_name((enum lookup_route_op)i), &op), 0);
 		assert_int_equal(op, i);

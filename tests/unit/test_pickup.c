@@ -115,17 +115,24 @@ build(struct buf *b, const struct mf *m)
 }
 
 static int
-convert(const struct mf *mf, uid_t owner, struct pickup_msg *m, char *why,
-    size_t whysz)
+convert_with(const struct mf *mf, uid_t owner, const struct pickup_params *p,
+    struct pickup_msg *m, char *why, size_t whysz)
 {
 	struct buf b;
 	int r;
 
 	build(&b, mf);
 	why[0] = '\0';
-	r = pickup_convert(b.data, b.len, owner, ID, &params, m, why, whysz);
+	r = pickup_convert(b.data, b.len, owner, ID, p, m, why, whysz);
 	buf_deinit(&b);
 	return r;
+}
+
+static int
+convert(const struct mf *mf, uid_t owner, struct pickup_msg *m, char *why,
+    size_t whysz)
+{
+	return convert_with(mf, owner, &params, m, why, whysz);
 }
 
 /* ---- the maildrop header ---- */
@@ -303,6 +310,62 @@ test_convert_user(void **state)
 	pickup_msg_deinit(&m);
 }
 
+/* Header addresses are completed as local mail (header_rewrite.h):
+ * only the primary header block, only address headers. */
+static void
+test_convert_header_completion(void **state)
+{
+	static const char body[] =
+	    "From: Root User <root>\r\n"
+	    "To: bob, carol@host,\r\n\tdave@example.net (Dave)\r\n"
+	    "Reply-To: \"a@b\"\r\n"
+	    "Subject: root\r\n"
+	    "\r\n"
+	    "To: body\r\n";
+	static const struct {
+		bool at, dot;
+		const char *head;
+	} cases[] = {
+		{ false, false,
+		  "From: Root User <root>\r\n"
+		  "To: bob, carol@host,\r\n\tdave@example.net (Dave)\r\n"
+		  "Reply-To: \"a@b\"\r\n" },
+		{ true, false,
+		  "From: Root User <root@example.org>\r\n"
+		  "To: bob@example.org, carol@host,\r\n"
+		  "\tdave@example.net (Dave)\r\n"
+		  "Reply-To: \"a@b\"@example.org\r\n" },
+		{ true, true,
+		  "From: Root User <root@example.org>\r\n"
+		  "To: bob@example.org, carol@host.dom.example,\r\n"
+		  "\tdave@example.net (Dave)\r\n"
+		  "Reply-To: \"a@b\"@example.org\r\n" },
+	};
+	struct mf mf = {
+		.rcpts = { "bob@example.org" },
+		.body = body,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct pickup_params p = params;
+		struct pickup_msg m;
+		char why[256], want[1024];
+
+		p.mydomain = "dom.example";
+		p.append_at_myorigin = cases[i].at;
+		p.append_dot_mydomain = cases[i].dot;
+		assert_int_equal(convert_with(&mf, 1000, &p, &m, why,
+		    sizeof(why)), 0);
+		snprintf(want, sizeof(want), "Received: by mx.example.org "
+		    "(Ostia, from userid 1000)\r\n\tid " ID "; Fri, 31 May "
+		    "2024 16:08:37 +0000\r\n%sSubject: root\r\n\r\n"
+		    "To: body\r\n", cases[i].head);
+		assert_string_equal(buf_cstr(&m.content), want);
+		pickup_msg_deinit(&m);
+	}
+}
+
 static void
 test_convert_trusted(void **state)
 {
@@ -448,6 +511,7 @@ main(void)
 		cmocka_unit_test(test_header_bad),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_convert_user),
+		cmocka_unit_test(test_convert_header_completion),
 		cmocka_unit_test(test_convert_trusted),
 		cmocka_unit_test(test_convert_refused),
 		cmocka_unit_test(test_convert_limits),

@@ -123,6 +123,25 @@ def test_t_delivers_and_removes_bcc(delivery, bindir):
     assert not os.listdir(os.path.join(d.o.queue_dir, "maildrop"))
 
 
+def test_header_addresses_are_completed(delivery, bindir):
+    """Local mail gets what Postfix's cleanup does to its header
+    addresses: "user" -> user@$myorigin (append_at_myorigin), only in
+    the address headers of the primary header block; display names and
+    comments stay."""
+    d = delivery().start()
+    tok = token()
+    msg = ("To: Alice <%s>\nCc: bob (the builder)\nReply-To: helpdesk\n"
+           "Subject: %s bob\n\nCc: carol\n" % (ALICE, tok)).encode()
+    ok(run(bindir, d, ["-t", "-i"], msg))
+    data = delivered(d, ALICE, tok)
+    h = headers(data)
+    assert h["to"] == ["Alice <%s>" % ALICE], h
+    assert h["cc"] == ["bob@%s (the builder)" % VDOMAIN], h
+    assert h["reply-to"] == ["helpdesk@%s" % VDOMAIN], h
+    assert h["subject"] == ["%s bob" % tok], h
+    assert body_of(data) == b"Cc: carol\n", data
+
+
 def test_f_and_F_honoured_for_a_trusted_user(delivery, bindir):
     """Root (or, without root, the test user, who is mail_owner) chooses
     the sender; -F names it in the From: header; -v prints the ID."""

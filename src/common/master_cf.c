@@ -1110,14 +1110,50 @@ mcf_cpu_count(void)
 	    MASTER_SERVICE_PROCS_MAX : (unsigned)n;
 }
 
+/* mcf_basename - the command without its directory. */
+static const char *
+mcf_basename(const char *command)
+{
+	const char *cmd = strrchr(command, '/');
+
+	return cmd != NULL ? cmd + 1 : command;
+}
+
+bool
+master_service_is_event_driven(const struct master_service *ms)
+{
+	return strcmp(mcf_basename(ms->command), "smtp") == 0;
+}
+
+unsigned
+master_service_concurrency(const struct master_service *ms,
+    const struct config_view *v)
+{
+	long long n;
+
+	if (!master_service_is_event_driven(ms))
+		return master_service_process_count(ms, v);
+	n = ms->maxproc > 0 ? (long long)ms->maxproc :
+	    config_int(v, P_default_process_limit);
+	if (n < 1)
+		n = 1;
+	if (n > MASTER_SERVICE_CONCURRENCY_MAX)
+		n = MASTER_SERVICE_CONCURRENCY_MAX;
+	return (unsigned)n;
+}
+
 unsigned
 master_service_process_count(const struct master_service *ms,
     const struct config_view *v)
 {
-	const char *cmd = strrchr(ms->command, '/');
+	const char *cmd = mcf_basename(ms->command);
 	unsigned long long n;
 
-	cmd = cmd != NULL ? cmd + 1 : ms->command;
+	if (master_service_is_event_driven(ms)) {
+		unsigned c = master_service_concurrency(ms, v);
+
+		return c < mcf_cpu_count() ? c : mcf_cpu_count();
+	}
 	if (ms->maxproc > 0) {
 		n = (unsigned long long)ms->maxproc;
 	} else if (strcmp(cmd, "smtpd") == 0) {

@@ -26,6 +26,8 @@
 #define MASTER_SERVICE_NAME_MAX 64
 /* Most processes the master starts for one service. */
 #define MASTER_SERVICE_PROCS_MAX 64
+/* Deliveries at once of an event-driven agent's service. */
+#define MASTER_SERVICE_CONCURRENCY_MAX 1000
 
 struct config_view;
 
@@ -101,9 +103,24 @@ bool master_service_name_is_safe(const char *name);
  * the same number as a delivery agent's concurrency.  smtpd: maxproc,
  * or one per CPU core when maxproc is "-" or 0.  Delivery agents (every
  * other command): maxproc when given (0 counts as "-"), else
- * min(default_process_limit, 4 x CPU cores).
+ * min(default_process_limit, 4 x CPU cores).  An event-driven agent
+ * (master_service_is_event_driven): min(its concurrency, CPU cores).
  */
 unsigned master_service_process_count(const struct master_service *ms,
+    const struct config_view *v);
+
+/* True for a delivery agent whose processes each serve many deliveries
+ * at once on an event loop (smtp). */
+bool master_service_is_event_driven(const struct master_service *ms);
+/*
+ * How many deliveries service ms runs at once (the queue manager's
+ * limit for the transport): for an event-driven agent, maxproc as
+ * Postfix means it (deliveries, not processes: "-" or 0 is
+ * default_process_limit), at most MASTER_SERVICE_CONCURRENCY_MAX,
+ * shared out over master_service_process_count() processes; for every
+ * other service, master_service_process_count().
+ */
+unsigned master_service_concurrency(const struct master_service *ms,
     const struct config_view *v);
 /* "inet", "unix", ... */
 const char *master_type_name(enum master_type type);

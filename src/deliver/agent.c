@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "ipc.h"
 #include "log.h"
+#include "master_cf.h"
 #include "xalloc.h"
 
 /* Largest queue file read when message_size_limit is 0 (no limit). */
@@ -67,7 +68,21 @@ struct agent_results {
 enum aconn_state {
 	ACONN_IDLE,		/* waiting for REQ */
 	ACONN_RCPTS,		/* REQ taken, waiting for its RCPTs */
+	ACONN_DELIVERING,	/* an event-driven agent has the request */
 	ACONN_SENDING,		/* statuses and DONE being written */
+};
+
+struct aconn;
+
+/* A request an event-driven agent delivers (agent_job_done ends it). */
+struct agent_job {
+	struct aconn *q;	/* NULL when the connection went away */
+	struct agent_results res;
+	struct deliver_msg msg;
+	struct buf content;
+	char *relay;
+	bool done;
+	struct event *ev;	/* runs the end from the event loop */
 };
 
 struct aconn {
@@ -85,6 +100,7 @@ struct aconn {
 	struct buf out;
 	size_t out_off;
 	size_t out_frames;	/* STATUS frames in out, for a failure log */
+	struct agent_job *job;	/* ACONN_DELIVERING */
 };
 
 /* The process's agent (one program per process). */
@@ -94,6 +110,7 @@ static struct {
 	struct child *child;
 	size_t busy;		/* connections not idle */
 	size_t nconns;		/* connections open */
+	size_t cap;		/* connections taken at once (0: 1) */
 	struct aconn *conns;	/* open connections (still reachable at
 				 * exit: the queue manager keeps idle ones) */
 	/* The idle hook's timer (agent_def.idle) and whom it calls. */
@@ -330,6 +347,23 @@ bind_child(struct child *c)
 		    child_service(c)->name, child_service(c)->command);
 	ag.ctx.view = child_view(c);
 	ag.ctx.service = child_service(c);
+	ag.cap = 1;
+	if (ag.def->deliver_async != NULL) {
+		unsigned conc = master_service_concurrency(child_service(c),
+		    child_view(c));
+		unsigned procs = master_service_process_count(
+		    child_service(c), child_view(c));
+
+		ag.cap = procs > 0 ? (conc + procs - 1) / procs : conc;
+		if (ag.cap < 1)
+			ag.cap = 1;
+	}
+}
+
+size_t
+agent_connection_cap(void)
+{
+	return ag.cap > 0 ? ag.cap : 1;
 }
 
 static void
@@ -345,9 +379,11 @@ agent_accept(struct child *c, int fd, const char *client,
 {
 	bind_child(c);
 	agent_serve_fd(ag.def, &ag.ctx, child_event_base(c), fd);
-	/* One connection at a time: the next one goes to an idle
-	 * process, so concurrency is the number of processes. */
-	child_accept_pause(c, true);
+	/* A blocking agent takes one connection at a time: the next one
+	 * goes to an idle process, so concurrency is the number of
+	 * processes.  An event-driven one takes its share. */
+	if (ag.nconns >= agent_connection_cap())
+		child_accept_pause(c, true);
 }
 
 static size_t
@@ -515,6 +551,8 @@ conn_free(struct aconn *q)
 		q->next->prev = q->prev;
 	if (q->state != ACONN_IDLE && ag.busy > 0)
 		ag.busy--;
+	if (q->job != NULL)
+		q->job->q = NULL;	/* freed when the agent is done */
 	if (q->msg_fd >= 0)
 		close(q->msg_fd);
 	deliver_req_free(&q->req);
@@ -529,7 +567,7 @@ conn_free(struct aconn *q)
 	if (ag.nconns > 0)
 		ag.nconns--;
 	if (ag.child != NULL) {
-		if (ag.nconns == 0)
+		if (ag.nconns < agent_connection_cap())
 			child_accept_pause(ag.child, false);
 		child_connection_done(ag.child);
 	}
@@ -670,7 +708,69 @@ conn_flush(struct aconn *q)
 	return 0;
 }
 
-/* run_request - deliver the complete request and start the answer. */
+/*
+ * answer - the results of q's request are complete: the statuses and
+ * DONE go out.  0, or -1 when q must be freed (conn_flush).
+ */
+static int
+answer(struct aconn *q, struct agent_results *res, const char *relay,
+    const struct deliver_msg *msg)
+{
+	if (relay == NULL)
+		relay = q->req.transport;
+	finish_request(q, res, relay, arrival_of(&q->req, msg));
+	set_state(q, ACONN_SENDING);
+	event_del(q->rev);
+	idle_schedule(q->def, q->a, event_get_base(q->rev));
+	return conn_flush(q);
+}
+
+static void
+job_free(struct agent_job *job)
+{
+	results_free(&job->res);
+	queue_envelope_deinit(&job->msg.env);
+	buf_deinit(&job->content);
+	free(job->relay);
+	event_free(job->ev);
+	free(job);
+}
+
+/* on_job_done - an event-driven delivery ended (agent_job_done). */
+static void
+on_job_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent_job *job = arg;
+	struct aconn *q = job->q;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (q == NULL) {
+		job_free(job);
+		return;
+	}
+	q->job = NULL;
+	rc = answer(q, &job->res, job->relay, &job->msg);
+	job_free(job);
+	if (rc < 0)
+		conn_free(q);
+	else if (q->state == ACONN_IDLE)
+		conn_process(q);	/* frames that came early */
+}
+
+void
+agent_job_done(struct agent_job *job, const char *relay)
+{
+	if (job->done)
+		log_panic("agent: a delivery ended twice");
+	job->done = true;
+	job->relay = relay != NULL ? xstrdup(relay) : NULL;
+	event_active(job->ev, EV_TIMEOUT, 0);
+}
+
+/* run_request - deliver the complete request and start the answer (or
+ * hand it to an event-driven agent).  0, or -1 when q must be freed. */
 static int
 run_request(struct aconn *q)
 {
@@ -680,7 +780,7 @@ run_request(struct aconn *q)
 	char *why = NULL;
 	const char *relay;
 	bool loaded = false;
-	double arrival;
+	int rc;
 
 	res.agent = q->def->command;
 	res.n = q->req.nrcpts;
@@ -699,23 +799,36 @@ run_request(struct aconn *q)
 		free(why);
 	} else {
 		loaded = true;
-		q->def->deliver(q->a, &q->req, &msg, &res);
 	}
 	close(q->msg_fd);
 	q->msg_fd = -1;
+	if (loaded && q->def->deliver_async != NULL) {
+		struct agent_job *job = xcalloc(1, sizeof(*job));
+
+		job->q = q;
+		job->res = res;
+		job->msg = msg;		/* msg.content points into content */
+		job->content = content;
+		job->ev = evtimer_new(event_get_base(q->rev), on_job_done,
+		    job);
+		if (job->ev == NULL)
+			log_fatal("cannot create a delivery event");
+		q->job = job;
+		set_state(q, ACONN_DELIVERING);
+		event_del(q->rev);
+		q->def->deliver_async(q->a, &q->req, &job->msg, &job->res,
+		    job);
+		return 0;
+	}
+	if (loaded)
+		q->def->deliver(q->a, &q->req, &msg, &res);
 	relay = q->def->relay != NULL ? q->def->relay(q->a, &q->req) : NULL;
-	if (relay == NULL)
-		relay = q->req.transport;
-	arrival = arrival_of(&q->req, loaded ? &msg : NULL);
-	finish_request(q, &res, relay, arrival);
+	rc = answer(q, &res, relay, loaded ? &msg : NULL);
 	results_free(&res);
 	if (loaded)
 		queue_envelope_deinit(&msg.env);
 	buf_deinit(&content);
-	set_state(q, ACONN_SENDING);
-	event_del(q->rev);
-	idle_schedule(q->def, q->a, event_get_base(q->rev));
-	return conn_flush(q);
+	return rc;
 }
 
 /*
@@ -777,7 +890,8 @@ conn_process(struct aconn *q)
 		uint32_t type;
 		int fd, r;
 
-		if (q->state == ACONN_SENDING)
+		if (q->state == ACONN_SENDING ||
+		    q->state == ACONN_DELIVERING)
 			return;
 		r = ipc_conn_next(&q->ipc, &type, &in, &fd);
 		if (r == 0)
@@ -859,6 +973,7 @@ agent_serve_fd(const struct agent_def *def, struct agent_ctx *a,
 	struct aconn *q = xcalloc(1, sizeof(*q));
 
 	(void)evutil_make_socket_nonblocking(fd);
+	a->base = base;
 	q->def = def;
 	q->a = a;
 	q->sock = fd;

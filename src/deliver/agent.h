@@ -14,13 +14,17 @@
  *
  *   ID: to=<a@b>, orig_to=<c@d>, relay=R, delay=D, status=sent (TEXT)
  *
- * One connection at a time per process (the process stops accepting
- * while it has one), one request at a time per connection: deliver()
- * may block (file system, a child process, a socket with timeouts).
- * Concurrency comes from the number of agent processes
- * (master_service_process_count()); a client that keeps more
- * connections open than that, idle ones included, finds the extra ones
- * waiting in the listen backlog until one closes.
+ * One request at a time per connection.  A blocking agent (deliver())
+ * has one connection at a time per process (the process stops accepting
+ * while it has one): deliver() may block (file system, a child process,
+ * a socket with timeouts), and concurrency comes from the number of
+ * agent processes (master_service_process_count()).  An event-driven
+ * agent (deliver_async(), the smtp agent) serves up to
+ * agent_connection_cap() connections per process at once, each
+ * delivery waiting on the process's event loop, never blocking it.  A
+ * client that keeps more connections open than the service takes, idle
+ * ones included, finds the extra ones waiting in the listen backlog
+ * until one closes.
  *
  * Privileges: setup() runs as root (when the master is root) before the
  * drop, and chooses the user the process becomes (default mail_owner).
@@ -41,6 +45,8 @@
 #include "master_cf.h"
 #include "queue_file.h"
 
+struct event_base;
+
 /* The message of a request. */
 struct deliver_msg {
 	struct queue_envelope env;	/* parsed from the queue file */
@@ -51,6 +57,8 @@ struct deliver_msg {
 
 /* One result slot per recipient of the request (private). */
 struct agent_results;
+/* One request of an event-driven agent being delivered (private). */
+struct agent_job;
 
 /* The agent's state, owned by the framework; agents keep theirs in
  * their own static or in a pointer set by setup. */
@@ -62,6 +70,9 @@ struct agent_ctx {
 	 * chose root: the reason every request is deferred (4.3.5) with,
 	 * instead of calling deliver().  Owned by the framework. */
 	char *refusal;
+	/* The process's event loop (set by agent_serve_fd), for
+	 * event-driven agents. */
+	struct event_base *base;
 };
 
 struct agent_def {
@@ -77,18 +88,31 @@ struct agent_def {
 	int (*setup)(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r,
 	    char **error_r);
 	/* Deliver the message to req->rcpts; set a result for each
-	 * (agent_set_result / agent_set_all). */
+	 * (agent_set_result / agent_set_all).  NULL for an event-driven
+	 * agent. */
 	void (*deliver)(struct agent_ctx *a, const struct deliver_req *req,
 	    const struct deliver_msg *msg, struct agent_results *res);
-	/* The relay= of the log line (may be NULL: the service name). */
+	/*
+	 * Event-driven agents instead: start delivering and return; end
+	 * with exactly one agent_job_done(job, relay), from the event loop
+	 * or from inside this call.  req, msg and res stay valid until
+	 * then.  Many run at once in one process.
+	 */
+	void (*deliver_async)(struct agent_ctx *a,
+	    const struct deliver_req *req, const struct deliver_msg *msg,
+	    struct agent_results *res, struct agent_job *job);
+	/* The relay= of the log line (may be NULL: the service name);
+	 * blocking agents only (event-driven ones pass it to
+	 * agent_job_done). */
 	const char *(*relay)(struct agent_ctx *a,
 	    const struct deliver_req *req);
 	/*
 	 * Housekeeping between requests (may be NULL): called from the
 	 * event loop about every AGENT_IDLE_SECONDS after a request, until
 	 * it returns false (nothing left to expire), e.g. to close cached
-	 * connections that stayed idle too long.  Never called while a
-	 * request is being delivered.
+	 * connections that stayed idle too long.  A blocking agent's is
+	 * never called while it delivers; an event-driven agent's may run
+	 * while its deliveries wait on the loop.
 	 */
 	bool (*idle)(struct agent_ctx *a);
 };
@@ -117,6 +141,18 @@ void agent_set_all(struct agent_results *res, enum deliver_status st,
 void agent_set_flags(struct agent_results *res, size_t i, uint32_t flags);
 /* True if req->rcpts[i] has a result. */
 bool agent_has_result(const struct agent_results *res, size_t i);
+
+/*
+ * The end of an event-driven delivery: the results are complete
+ * (missing ones become deferrals), relay (copied; NULL: the service
+ * name) goes into the log lines.  The statuses are sent from the event
+ * loop after this returns; req, msg and res must not be used any more.
+ */
+void agent_job_done(struct agent_job *job, const char *relay);
+/* How many connections one process of an event-driven agent takes at
+ * once (its service's concurrency shared out over its processes; 1
+ * for other agents and before the service is known). */
+size_t agent_connection_cap(void);
 
 /* The agents. */
 extern const struct agent_def agent_discard;
@@ -163,7 +199,6 @@ int agent_prepare(const struct agent_def *def, struct agent_ctx *a,
  * it on a socketpair.
  */
 #define AGENT_IO_TIMEOUT_SECONDS 300
-struct event_base;
 void agent_serve_fd(const struct agent_def *def, struct agent_ctx *a,
     struct event_base *base, int fd);
 /* Connections in the middle of a request (what a draining child waits

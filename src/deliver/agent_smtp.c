@@ -2,8 +2,8 @@
 /*
  * agent_smtp - the smtp delivery agent: sends mail to other mail
  * servers (the MX hosts of a domain, a relayhost, a content filter such
- * as the seed's amavis at [127.0.0.1]:10024) with lmtp_client.c in SMTP
- * mode.
+ * as the seed's amavis at [127.0.0.1]:10024) with smtp_conn.c, the
+ * event-driven client.
  *
  * Where to (smtp_route.h): the request's next hop, or the first
  * recipient's domain when it is empty.  "domain" and "domain:port" are
@@ -50,13 +50,22 @@
  * Connection reuse: when smtp_connection_cache_on_demand is yes, or the
  * next hop is in smtp_connection_cache_destinations, the connection is
  * kept after a delivery (up to SMTP_AGENT_CACHE_MAX idle connections per
- * process, to as many next hops) and used again, after RSET, by a later
- * request to the same next hop with the same TLS policy; one idle for
+ * process) and used again, after RSET, by a later request to the same
+ * next hop with the same TLS policy; one idle for
  * smtp_connection_cache_time_limit is closed (QUIT) by the idle hook.
  *
- * One request at a time per process (agent.h): concurrency comes from
- * the number of smtp processes.  Runs as mail_owner.
+ * Event-driven (agent.h: deliver_async): each process delivers many
+ * requests at once on its event loop -- the DNS lookups (libunbound,
+ * dns.h), the table lookups (lookup_client.h), the connections
+ * (smtp_conn.h) all wait there, none blocks the others.  A request is a
+ * chain of callbacks over one struct smtp_job: next hop, TLS policy and
+ * credentials, a cached connection or the plan (MX, addresses), then
+ * one address after the other (TLSA, connect, EHLO, TLS, AUTH,
+ * transaction) until one takes the transaction.  Only
+ * smtp_dns_support_level = disabled resolves with the system's
+ * getaddrinfo, which blocks.  Runs as mail_owner.
  */
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -74,6 +83,7 @@
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
+#include "smtp_conn.h"
 #include "smtp_route.h"
 #include "strv.h"
 #include "tls_client.h"
@@ -88,7 +98,7 @@
 /* Most addresses tried per request whatever smtp_mx_address_limit. */
 #define SMTP_AGENT_ADDR_MAX 32
 /* Idle connections a process keeps (to as many next hops). */
-#define SMTP_AGENT_CACHE_MAX 8
+#define SMTP_AGENT_CACHE_MAX 128
 /* How a server is named in texts: "host[addr]:port". */
 #define SMTP_PEER_MAX (DNS_NAME_MAX + INET6_ADDRSTRLEN + SMTP_PORT_MAX_BYTES + 8)
 
@@ -100,9 +110,10 @@ struct smtp_target {
 
 /* An idle connection kept for the next request to the same next hop. */
 struct smtp_cached {
-	struct lmtp_client *c;		/* NULL: free slot */
+	struct smtp_conn *c;		/* NULL: free slot */
 	char *key;			/* next hop, TLS level, match list */
 	char peer[SMTP_PEER_MAX];
+	bool peer_dsn;			/* the server offered DSN */
 	time_t used;
 };
 
@@ -113,6 +124,7 @@ struct smtp_agent {
 	struct lmtp_client_settings set;
 	enum tls_client_level level;
 	const struct config_view *view;
+	struct event_base *base;
 	bool tls_loaded;		/* load_tls() was called */
 	struct tls_client_ctx *tls_ctx;
 	char *tls_error;		/* why there is no TLS context */
@@ -130,16 +142,10 @@ struct smtp_agent {
 	bool cache_on_demand;
 	char **cache_dests;
 	long long cache_time_limit;
-	struct lookup_sync *ls;
-	/* The connection of the request being delivered. */
-	struct lmtp_client *conn;
-	char conn_peer[SMTP_PEER_MAX];
+	struct lookup_client *lc;
 	/* Idle connections kept for later requests. */
 	struct smtp_cached cache[SMTP_AGENT_CACHE_MAX];
 	bool atexit_done;
-	/* relay= of the last request's log lines. */
-	char relay[SMTP_PEER_MAX];
-	bool peer_dsn;			/* that server offered DSN */
 };
 
 static struct smtp_agent smtp_agent;
@@ -310,6 +316,7 @@ load(struct agent_ctx *a)
 	st->cache_dests = config_list(v, P_smtp_connection_cache_destinations);
 	st->cache_time_limit = config_time(v,
 	    P_smtp_connection_cache_time_limit);
+	st->base = a->base;
 	a->priv = st;
 	st->loaded = true;
 }
@@ -317,7 +324,7 @@ load(struct agent_ctx *a)
 static void
 cached_drop(struct smtp_cached *e)
 {
-	lmtp_client_quit(&e->c);
+	smtp_conn_quit(&e->c);
 	free(e->key);
 	e->key = NULL;
 }
@@ -325,15 +332,18 @@ cached_drop(struct smtp_cached *e)
 static void
 smtp_agent_exit(void)
 {
-	lmtp_client_quit(&smtp_agent.conn);
-	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++)
-		cached_drop(&smtp_agent.cache[i]);
+	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++) {
+		smtp_conn_free(&smtp_agent.cache[i].c);
+		free(smtp_agent.cache[i].key);
+		smtp_agent.cache[i].key = NULL;
+	}
 }
 
-/* cache_put - keep st->conn (to key) for later; the least recently used
+/* cache_put - keep c (to key, peer) for later; the least recently used
  * entry makes room when all are taken. */
 static void
-cache_put(struct smtp_agent *st, const char *key)
+cache_put(struct smtp_agent *st, struct smtp_conn *c, const char *key,
+    const char *peer, bool peer_dsn)
 {
 	struct smtp_cached *e = &st->cache[0];
 
@@ -346,10 +356,10 @@ cache_put(struct smtp_agent *st, const char *key)
 			e = &st->cache[i];
 	}
 	cached_drop(e);
-	e->c = st->conn;
-	st->conn = NULL;
+	e->c = c;
 	e->key = xstrdup(key);
-	(void)snprintf(e->peer, sizeof(e->peer), "%s", st->conn_peer);
+	(void)snprintf(e->peer, sizeof(e->peer), "%s", peer);
+	e->peer_dsn = peer_dsn;
 	e->used = time(NULL);
 	if (!st->atexit_done) {
 		atexit(smtp_agent_exit);
@@ -357,32 +367,35 @@ cache_put(struct smtp_agent *st, const char *key)
 	}
 }
 
-/* cache_take - the cached connection to key, moved to st->conn; false
- * when there is none that may still be used. */
-static bool
-cache_take(struct smtp_agent *st, const char *key)
+/* cache_take - a cached connection to key (its peer in peer, whether it
+ * offered DSN in *dsn_r), taken out of the cache; NULL when there is
+ * none that may still be used. */
+static struct smtp_conn *
+cache_take(struct smtp_agent *st, const char *key, char *peer,
+    size_t peersz, bool *dsn_r)
 {
 	time_t now = time(NULL);
 
 	for (size_t i = 0; i < SMTP_AGENT_CACHE_MAX; i++) {
 		struct smtp_cached *e = &st->cache[i];
+		struct smtp_conn *c;
 
 		if (e->c == NULL || strcmp(e->key, key) != 0)
 			continue;
-		if (!lmtp_client_is_open(e->c) ||
+		if (!smtp_conn_is_open(e->c) ||
 		    now - e->used > st->cache_time_limit) {
 			cached_drop(e);
-			return false;
+			continue;
 		}
-		st->conn = e->c;
+		c = e->c;
 		e->c = NULL;
-		(void)snprintf(st->conn_peer, sizeof(st->conn_peer), "%s",
-		    e->peer);
+		(void)snprintf(peer, peersz, "%s", e->peer);
+		*dsn_r = e->peer_dsn;
 		free(e->key);
 		e->key = NULL;
-		return true;
+		return c;
 	}
-	return false;
+	return NULL;
 }
 
 /* smtp_idle - close cached connections idle longer than
@@ -400,7 +413,7 @@ smtp_idle(struct agent_ctx *a)
 
 		if (e->c == NULL)
 			continue;
-		if (!lmtp_client_is_open(e->c) ||
+		if (!smtp_conn_is_open(e->c) ||
 		    now - e->used >= st->cache_time_limit)
 			cached_drop(e);
 		else
@@ -417,42 +430,15 @@ smtp_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	return 0;
 }
 
-static const char *
-smtp_relay(struct agent_ctx *a, const struct deliver_req *req)
+/* lookups - the process's lookup client (made on first use). */
+static struct lookup_client *
+lookups(struct smtp_agent *st)
 {
-	return smtp_agent.relay[0] != '\0' ? smtp_agent.relay : "none";
-}
-
-/* lookup - the kept lookup connection (made on first use). */
-static struct lookup_sync *
-lookup(struct smtp_agent *st)
-{
-	if (st->ls == NULL)
-		st->ls = lookup_sync_new(LOOKUP_SOCKET_PATH,
-		    LOOKUP_CLIENT_TIMEOUT_MS);
-	return st->ls;
-}
-
-/*
- * map_find - the value of the first of keys found in maps (an exact
- * lookup each).  DICT_FOUND with value, DICT_NOTFOUND, or DICT_TEMPFAIL
- * with err.
- */
-static enum dict_status
-map_find(struct smtp_agent *st, const char *maps, const char *const *keys,
-    size_t nkeys, struct buf *value, char *err, size_t errsz)
-{
-	for (size_t i = 0; i < nkeys; i++) {
-		enum dict_status ds;
-
-		if (keys[i] == NULL || keys[i][0] == '\0')
-			continue;
-		ds = lookup_sync_find(lookup(st), maps, keys[i],
-		    LOOKUP_FIND_EXACT, 0, NULL, 0, value, err, errsz);
-		if (ds != DICT_NOTFOUND)
-			return ds;
+	if (st->lc == NULL) {
+		st->lc = lookup_client_new(st->base, LOOKUP_SOCKET_PATH);
+		lookup_client_set_timeout(st->lc, LOOKUP_CLIENT_TIMEOUT_MS);
 	}
-	return DICT_NOTFOUND;
+	return st->lc;
 }
 
 /* resolver - the DNS resolver, made on first use; NULL with
@@ -461,7 +447,8 @@ static struct dns_resolver *
 resolver(struct smtp_agent *st)
 {
 	if (st->dns == NULL && st->dns_error == NULL) {
-		st->dns = dns_resolver_new(NULL, &st->dns_set, &st->dns_error);
+		st->dns = dns_resolver_new(st->base, &st->dns_set,
+		    &st->dns_error);
 		if (st->dns == NULL)
 			log_error("smtp: no DNS resolver: %s", st->dns_error);
 		else if (st->dnssec && !dns_resolver_validates(st->dns))
@@ -526,58 +513,6 @@ add_target(struct smtp_agent *st, struct smtp_plan *p, const char *host,
 	p->n++;
 }
 
-/*
- * host_addrs_dns - the A/AAAA addresses of host into p.  Returns the
- * worst DNS status met: DNS_OK when at least one address was added or
- * the name simply has none of one family; otherwise the status that
- * says why there is none.
- */
-static enum dns_status
-host_addrs_dns(struct smtp_agent *st, struct smtp_plan *p, const char *host,
-    bool mx_secure, char **why_r)
-{
-	uint16_t types[2];
-	size_t nt = 0, before = p->n;
-	enum dns_status worst = DNS_NXDOMAIN;
-
-	if (st->want4)
-		types[nt++] = DNS_T_A;
-	if (st->want6)
-		types[nt++] = DNS_T_AAAA;
-	for (size_t k = 0; k < nt; k++) {
-		struct dns_result *r = dns_lookup_sync(st->dns, host, types[k]);
-
-		if (r->status == DNS_OK) {
-			for (size_t i = 0; i < r->n; i++) {
-				char a[INET6_ADDRSTRLEN];
-
-				if (r->rrs[i].type == DNS_T_A)
-					inet_ntop(AF_INET, &r->rrs[i].u.a, a,
-					    sizeof(a));
-				else if (r->rrs[i].type == DNS_T_AAAA)
-					inet_ntop(AF_INET6, &r->rrs[i].u.aaaa,
-					    a, sizeof(a));
-				else
-					continue;
-				add_target(st, p, host, a, mx_secure &&
-				    r->secure);
-			}
-		} else if (r->status == DNS_TEMPFAIL ||
-		    r->status == DNS_BOGUS) {
-			free(*why_r);
-			*why_r = xasprintf("%s lookup of %s failed: %s",
-			    types[k] == DNS_T_A ? "A" : "AAAA", host,
-			    r->error != NULL ? r->error :
-			    dns_status_name(r->status));
-			worst = r->status;
-		} else if (worst == DNS_NXDOMAIN && r->status == DNS_NODATA) {
-			worst = DNS_NODATA;
-		}
-		dns_result_free(&r);
-	}
-	return p->n > before ? DNS_OK : worst;
-}
-
 /* host_addrs_native - the addresses of host from the system
  * (getaddrinfo). */
 static enum dns_status
@@ -616,165 +551,11 @@ host_addrs_native(struct smtp_agent *st, struct smtp_plan *p,
 	return p->n > before ? DNS_OK : DNS_NODATA;
 }
 
-/* plan_host - the addresses of one host name (no MX). */
-static void
-plan_host(struct smtp_agent *st, struct smtp_plan *p, const char *host)
-{
-	char *why = NULL;
-	enum dns_status ds;
-
-	if (!st->dns_enabled)
-		ds = host_addrs_native(st, p, host, &why);
-	else
-		ds = host_addrs_dns(st, p, host, true, &why);
-	if (ds == DNS_OK)
-		p->st = DELIVER_OK;
-	else if (ds == DNS_NXDOMAIN || ds == DNS_NODATA)
-		plan_fail(p, DELIVER_BOUNCE, "5.1.2", "Host or domain name "
-		    "not found: %s has no %s address", host,
-		    st->want4 && st->want6 ? "IPv4 or IPv6" : st->want4 ?
-		    "IPv4" : "IPv6");
-	else
-		plan_fail(p, DELIVER_DEFER, "4.4.3", "%s", why != NULL ? why :
-		    "DNS lookup failed");
-	free(why);
-}
-
-/* plan_mx - the MX hosts of domain and their addresses. */
-static void
-plan_mx(struct smtp_agent *st, struct smtp_plan *p, const char *domain)
-{
-	struct dns_result *r = dns_lookup_sync(st->dns, domain, DNS_T_MX);
-	struct smtp_mx mx[SMTP_AGENT_MX_MAX];
-	size_t n;
-	bool null_mx;
-	char *why = NULL;
-
-	switch (r->status) {
-	case DNS_OK:
-		break;
-	case DNS_NODATA:
-		/* RFC 5321 5.1: no MX, the domain itself. */
-		dns_result_free(&r);
-		plan_host(st, p, domain);
-		return;
-	case DNS_NXDOMAIN:
-		plan_fail(p, DELIVER_BOUNCE, "5.1.2", "Host or domain name not "
-		    "found: the domain %s does not exist (DNS)", domain);
-		dns_result_free(&r);
-		return;
-	case DNS_INVALID:
-		plan_fail(p, DELIVER_BOUNCE, "5.1.2", "%s is not a valid "
-		    "domain name", domain);
-		dns_result_free(&r);
-		return;
-	default:
-		plan_fail(p, DELIVER_DEFER, r->status == DNS_BOGUS ? "4.7.5" :
-		    "4.4.3", "MX lookup of %s failed: %s", domain,
-		    r->error != NULL ? r->error : dns_status_name(r->status));
-		dns_result_free(&r);
-		return;
-	}
-	n = smtp_mx_order(r->rrs, r->n, rnd, mx, SMTP_AGENT_MX_MAX, &null_mx);
-	if (null_mx) {
-		plan_fail(p, DELIVER_BOUNCE, "5.1.10", "the domain %s accepts "
-		    "no mail: its MX record is the null MX \".\" (RFC 7505)",
-		    domain);
-		dns_result_free(&r);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		enum dns_status ds = host_addrs_dns(st, p, mx[i].host,
-		    r->secure, &why);
-
-		if (ds != DNS_OK && why == NULL)
-			why = xasprintf("MX host %s has no address",
-			    mx[i].host);
-	}
-	if (p->n > 0)
-		p->st = DELIVER_OK;
-	else
-		plan_fail(p, DELIVER_DEFER, "4.4.3", "no MX host of %s could "
-		    "be reached by address: %s", domain, why != NULL ? why :
-		    "no addresses");
-	free(why);
-	dns_result_free(&r);
-}
-
-/* make_plan - every address to try for next hop nh. */
-static void
-make_plan(struct smtp_agent *st, struct smtp_plan *p,
-    const struct smtp_nexthop *nh)
-{
-	memset(p, 0, sizeof(*p));
-	p->st = DELIVER_DEFER;
-	if (nh->is_ip) {
-		add_target(st, p, nh->host, nh->host, false);
-		p->st = DELIVER_OK;
-		return;
-	}
-	if (st->dns_enabled && resolver(st) == NULL) {
-		plan_fail(p, DELIVER_DEFER, "4.4.3", "no DNS resolver: %s",
-		    st->dns_error != NULL ? st->dns_error : "unknown error");
-		return;
-	}
-	if (nh->no_mx || !st->dns_enabled)
-		plan_host(st, p, nh->host);
-	else
-		plan_mx(st, p, nh->host);
-}
-
 /* The TLS policy of one next hop (smtp_tls_policy_maps). */
 struct hop_policy {
 	enum tls_client_level level;
 	char *match;		/* match= list, or NULL */
 };
-
-/*
- * hop_policy - the policy of next hop text (as written) / nh.  0, or -1
- * with *why_r (a lookup failure: defer).
- */
-static int
-hop_policy(struct smtp_agent *st, const char *text,
-    const struct smtp_nexthop *nh, struct hop_policy *hp, char **why_r)
-{
-	struct buf value;
-	char err[DICT_ERR_MAX_BYTES];
-	const char *keys[2] = { text, nh->host };
-	enum dict_status ds;
-	int ret = 0;
-
-	hp->level = st->level;
-	hp->match = NULL;
-	if (st->policy_maps[0] == '\0')
-		return 0;
-	buf_init(&value, DICT_VALUE_MAX_BYTES);
-	ds = map_find(st, st->policy_maps, keys, strcmp(text, nh->host) == 0 ?
-	    1 : 2, &value, err, sizeof(err));
-	if (ds == DICT_TEMPFAIL) {
-		*why_r = xasprintf("smtp_tls_policy_maps lookup of %s failed: "
-		    "%s", text, err);
-		ret = -1;
-	} else if (ds == DICT_FOUND) {
-		char **w = config_split_list(buf_cstr(&value));
-
-		if (w[0] == NULL || tls_level_parse(w[0], &hp->level) < 0) {
-			*why_r = xasprintf("smtp_tls_policy_maps: the entry "
-			    "for %s does not start with a TLS level (none, "
-			    "may, encrypt, dane, dane-only, verify, secure)",
-			    text);
-			ret = -1;
-		}
-		for (size_t i = 1; ret == 0 && w[i] != NULL; i++)
-			if (strncasecmp(w[i], "match=", 6) == 0) {
-				free(hp->match);
-				hp->match = xstrdup(w[i] + 6);
-			}
-		strv_free(&w);
-	}
-	buf_deinit(&value);
-	return ret;
-}
 
 /* The credentials for a next hop. */
 struct hop_auth {
@@ -791,160 +572,6 @@ hop_auth_clear(struct hop_auth *ha)
 	ha->user = ha->pass = NULL;
 }
 
-/* hop_auth - the credentials of next hop text / nh.  0, or -1 with
- * *why_r (defer). */
-static int
-hop_auth(struct smtp_agent *st, const char *text,
-    const struct smtp_nexthop *nh, struct hop_auth *ha, char **why_r)
-{
-	struct buf value;
-	char err[DICT_ERR_MAX_BYTES];
-	const char *keys[2] = { text, nh->host };
-	enum dict_status ds;
-	const char *v, *colon;
-	int ret = 0;
-
-	memset(ha, 0, sizeof(*ha));
-	if (!st->sasl_enable || st->sasl_maps[0] == '\0')
-		return 0;
-	buf_init(&value, DICT_VALUE_MAX_BYTES);
-	buf_set_sensitive(&value);
-	ds = map_find(st, st->sasl_maps, keys, strcmp(text, nh->host) == 0 ?
-	    1 : 2, &value, err, sizeof(err));
-	if (ds == DICT_TEMPFAIL) {
-		*why_r = xasprintf("smtp_sasl_password_maps lookup of %s "
-		    "failed: %s", text, err);
-		ret = -1;
-	} else if (ds == DICT_FOUND) {
-		v = buf_cstr(&value);
-		colon = strchr(v, ':');
-		if (colon == NULL || colon == v) {
-			*why_r = xasprintf("smtp_sasl_password_maps: the entry "
-			    "for %s is not \"user:password\"", text);
-			ret = -1;
-		} else if (!st->sasl_plain_ok && !st->sasl_plain_tls_ok) {
-			*why_r = xasprintf("cannot authenticate to %s: Ostia "
-			    "has only the PLAIN and LOGIN mechanisms, and "
-			    "smtp_sasl_security_options and smtp_sasl_tls_"
-			    "security_options both forbid them "
-			    "(noplaintext); set smtp_sasl_tls_security_options"
-			    " = noanonymous to allow them over TLS", text);
-			ret = -1;
-		} else {
-			ha->user = xstrndup(v, (size_t)(colon - v));
-			ha->pass = xstrdup(colon + 1);
-		}
-	}
-	buf_deinit(&value);
-	return ret;
-}
-
-/*
- * target_tls - the TLS policy for one target.  Fills *pol (whose match
- * vector and TLSA result are owned by the caller through *names_r /
- * *tlsa_r).  0, or -1 with *why_r when this target cannot be used
- * (TLSA lookup failure; dane-only without records).
- */
-static int
-target_tls(struct smtp_agent *st, const struct hop_policy *hp,
-    const struct smtp_nexthop *nh, const struct smtp_target *tg,
-    struct tls_client_policy *pol, char ***names_r,
-    struct dns_result **tlsa_r, char **why_r)
-{
-	enum tls_client_level lev = hp->level;
-
-	memset(pol, 0, sizeof(*pol));
-	*names_r = NULL;
-	*tlsa_r = NULL;
-	if (lev == TLS_LEV_DANE || lev == TLS_LEV_DANE_ONLY) {
-		bool usable = st->dnssec && st->dns != NULL &&
-		    dns_resolver_validates(st->dns) && !nh->is_ip;
-
-		if (!usable) {
-			lev = lev == TLS_LEV_DANE ? TLS_LEV_MAY :
-			    TLS_LEV_ENCRYPT;
-		} else if (!tg->dnssec) {
-			/* The host was not found through secure DNS: no
-			 * DANE for it (RFC 7672 2.2.2). */
-			if (lev == TLS_LEV_DANE_ONLY) {
-				*why_r = xasprintf("dane-only: the address of "
-				    "%s was not found through DNSSEC-secure "
-				    "DNS, so its TLSA records cannot be used",
-				    tg->host);
-				return -1;
-			}
-			lev = TLS_LEV_MAY;
-		} else {
-			char qname[DNS_NAME_MAX + SMTP_PORT_MAX_BYTES + 8];
-			struct dns_result *r;
-			const char *port = nh->port;
-			struct servent *se = NULL;
-			char pbuf[8];
-
-			if (port[0] < '0' || port[0] > '9') {
-				se = getservbyname(port, "tcp");
-				(void)snprintf(pbuf, sizeof(pbuf), "%u",
-				    se != NULL ? (unsigned)ntohs((uint16_t)
-				    se->s_port) : 25u);
-				port = pbuf;
-			}
-			(void)snprintf(qname, sizeof(qname), "_%s._tcp.%s",
-			    port, tg->host);
-			r = dns_lookup_sync(st->dns, qname, DNS_T_TLSA);
-			if (r->status == DNS_TEMPFAIL ||
-			    r->status == DNS_BOGUS) {
-				*why_r = xasprintf("TLSA lookup of %s failed: "
-				    "%s", qname, r->error != NULL ? r->error :
-				    dns_status_name(r->status));
-				dns_result_free(&r);
-				return -1;
-			}
-			if (r->status == DNS_OK && r->secure) {
-				pol->tlsa = r->rrs;
-				pol->ntlsa = r->n;
-				pol->dane_base = tg->host;
-				*tlsa_r = r;
-			} else {
-				dns_result_free(&r);
-				if (lev == TLS_LEV_DANE_ONLY) {
-					*why_r = xasprintf("dane-only: %s has "
-					    "no DNSSEC-secure TLSA record",
-					    qname);
-					return -1;
-				}
-				lev = TLS_LEV_MAY;
-			}
-		}
-	}
-	pol->level = lev;
-	if (lev == TLS_LEV_VERIFY || lev == TLS_LEV_SECURE) {
-		const char *list = hp->match != NULL ? hp->match :
-		    lev == TLS_LEV_VERIFY ? st->verify_match :
-		    st->secure_match;
-
-		*names_r = smtp_match_names(list, tg->host, nh->host);
-		pol->match = (const char *const *)*names_r;
-		for (size_t i = 0; (*names_r)[i] != NULL; i++)
-			pol->nmatch++;
-	}
-	if (lev >= TLS_LEV_DANE && !nh->is_ip)
-		pol->sni = tg->host;
-	return 0;
-}
-
-/* log_tls - the "TLS connection established" line. */
-static void
-log_tls(const char *peer, const struct lmtp_client *c)
-{
-	const struct tls_client_info *ti = lmtp_client_tls(c);
-
-	if (ti == NULL || !ti->active)
-		return;
-	log_info("%s TLS connection established to %s: %s with cipher %s "
-	    "(%d/%d bits)", ti->trust, peer, ti->protocol, ti->cipher,
-	    ti->bits, ti->alg_bits);
-}
-
 /* cache_wanted - keep the connection to next hop text after use? */
 static bool
 cache_wanted(const struct smtp_agent *st, const char *text,
@@ -959,118 +586,6 @@ cache_wanted(const struct smtp_agent *st, const char *text,
 	return false;
 }
 
-/*
- * try_target - connect to one target and send the transaction.  Returns
- * 1 when the transaction was tried (results are in t / *f), 0 when this
- * target failed before it (*f holds why; try the next).
- */
-static int
-try_target(struct smtp_agent *st, const struct smtp_nexthop *nh,
-    const struct hop_policy *hp, const struct hop_auth *ha,
-    const struct smtp_target *tg, struct agent_txn *t,
-    struct lmtp_failure *f, char *peer, size_t peersz)
-{
-	struct lmtp_client_settings set = st->set;
-	struct tls_client_policy pol;
-	struct dns_result *tlsa = NULL;
-	char **names = NULL;
-	char dest[INET6_ADDRSTRLEN + SMTP_PORT_MAX_BYTES + 4];
-	char *why = NULL;
-	bool plaintext_retry = false;
-	struct lmtp_client *c;
-
-	/* Postfix's form, also for an address next hop: "IP[IP]:port". */
-	(void)snprintf(peer, peersz, "%s[%s]:%s", tg->host, tg->addr,
-	    nh->port);
-	(void)snprintf(dest, sizeof(dest), "[%s]:%s", tg->addr, nh->port);
-	if (target_tls(st, hp, nh, tg, &pol, &names, &tlsa, &why) < 0) {
-		lmtp_failure_deinit(f);
-		f->kind = LMTP_FAIL_TLS;
-		f->stage = LMTP_STAGE_CONNECT;
-		f->text = xasprintf("%s: %s", peer, why);
-		(void)snprintf(f->dsn, sizeof(f->dsn), "4.7.5");
-		free(why);
-		return 0;
-	}
-	if (pol.level != TLS_LEV_NONE && !st->tls_loaded)
-		load_tls(st);
-	if (pol.level != TLS_LEV_NONE && st->tls_ctx == NULL) {
-		lmtp_failure_deinit(f);
-		f->kind = LMTP_FAIL_TLS;
-		f->stage = LMTP_STAGE_CONNECT;
-		f->text = xasprintf("TLS to %s is wanted (%s) but cannot be "
-		    "set up: %s", peer, tls_level_name(pol.level),
-		    st->tls_error != NULL ? st->tls_error : "no context");
-		(void)snprintf(f->dsn, sizeof(f->dsn), "4.7.5");
-		goto out_fail;
-	}
-	set.peer_name = peer;
-	set.tls_ctx = st->tls_ctx;
-	set.tls = pol.level != TLS_LEV_NONE ? &pol : NULL;
-	if (ha->user != NULL) {
-		set.auth_user = ha->user;
-		set.auth_pass = ha->pass;
-		set.auth_plaintext_ok = st->sasl_plain_ok;
-	}
-again:
-	lmtp_failure_deinit(f);
-	c = lmtp_client_connect(dest, &set, f);
-	if (c == NULL && f->kind == LMTP_FAIL_TLS && pol.level ==
-	    TLS_LEV_MAY && !plaintext_retry) {
-		log_info("%s: %s; trying again without TLS (opportunistic "
-		    "TLS, smtp_tls_security_level = may)", peer,
-		    f->text != NULL ? f->text : "TLS failed");
-		set.tls = NULL;
-		plaintext_retry = true;
-		goto again;
-	}
-	if (c == NULL)
-		goto out_fail;
-	log_tls(peer, c);
-	st->peer_dsn = lmtp_client_caps(c)->dsn;
-	if (pol.level == TLS_LEV_NONE && st->note_starttls &&
-	    lmtp_client_caps(c)->starttls)
-		log_info("Host offered STARTTLS: [%s]", tg->host);
-	(void)snprintf(st->relay, sizeof(st->relay), "%s", peer);
-	(void)lmtp_client_send(c, &t->mail, t->rc, t->n, f);
-	if (lmtp_client_is_open(c)) {
-		st->conn = c;
-		(void)snprintf(st->conn_peer, sizeof(st->conn_peer), "%s", peer);
-	} else {
-		lmtp_client_free(&c);
-	}
-	strv_free(&names);
-	dns_result_free(&tlsa);
-	return 1;
-out_fail:
-	strv_free(&names);
-	dns_result_free(&tlsa);
-	return 0;
-}
-
-/* reuse - send t on a cached connection for key, when there is one.
- * 1: tried (results in t / *f); 0: no usable connection. */
-static int
-reuse(struct smtp_agent *st, const char *key, struct agent_txn *t,
-    struct lmtp_failure *f)
-{
-	if (!cache_take(st, key))
-		return 0;
-	if (lmtp_client_reset(st->conn, f) < 0) {
-		log_debug(1, "smtp %s: not reusing the connection: %s",
-		    st->conn_peer, f->text);
-		lmtp_failure_deinit(f);
-		lmtp_client_free(&st->conn);
-		return 0;
-	}
-	(void)snprintf(st->relay, sizeof(st->relay), "%s", st->conn_peer);
-	st->peer_dsn = lmtp_client_caps(st->conn)->dsn;
-	(void)lmtp_client_send(st->conn, &t->mail, t->rc, t->n, f);
-	if (!lmtp_client_is_open(st->conn))
-		lmtp_client_free(&st->conn);
-	return 1;
-}
-
 /* first_domain - the domain of the first recipient (the next hop when
  * the request has none). */
 static const char *
@@ -1082,109 +597,884 @@ first_domain(const struct deliver_req *req)
 	return at != NULL ? at + 1 : "";
 }
 
-static void
-smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
-    const struct deliver_msg *msg, struct agent_results *res)
-{
-	struct smtp_agent *st = &smtp_agent;
-	struct lmtp_failure f = { 0 };
-	struct agent_txn t;
-	struct smtp_nexthop nh;
-	struct smtp_plan plan;
-	struct hop_policy hp = { 0 };
-	struct hop_auth ha = { 0 };
-	const char *text = req->nexthop != NULL && req->nexthop[0] != '\0' ?
-	    req->nexthop : first_domain(req);
-	const char *err = NULL;
-	char *why = NULL, *key = NULL, *server;
-	char peer[SMTP_PEER_MAX];
-	int tried = 0;
+/* ---------------------------------------------------------------- */
+/* One request                                                      */
 
-	load(a);
-	st->relay[0] = '\0';
-	memset(&plan, 0, sizeof(plan));
-	agent_txn_init(&t, req, msg, res, "SMTP");
-	if (t.n == 0)
-		goto out;
-	if (smtp_nexthop_parse(text, st->tcp_port, &nh, &err) < 0) {
-		agent_set_all(res, DELIVER_DEFER, "4.3.5", NULL, "bad next hop "
-		    "\"%s\" of transport %s: %s", text, req->transport, err);
-		goto out;
+struct smtp_job;
+
+/* A DNS query of the plan: the host (index in hosts) and the record
+ * type slot (index in types). */
+struct plan_query {
+	struct smtp_job *j;
+	size_t host;
+	size_t k;
+};
+
+struct smtp_job {
+	struct smtp_agent *st;
+	struct agent_job *aj;
+	const struct deliver_req *req;
+	struct agent_results *res;
+	struct agent_txn t;
+	char *text;			/* the next hop as written */
+	struct smtp_nexthop nh;
+	struct hop_policy hp;
+	struct hop_auth ha;
+	char *key;			/* the connection cache key */
+	/* Table lookups (smtp_tls_policy_maps, smtp_sasl_password_maps):
+	 * the first of mkeys found in mmaps, then mdone. */
+	const char *mmaps;
+	const char *mkeys[2];
+	size_t nmkeys, mkey;
+	void (*mdone)(struct smtp_job *, enum dict_status, const char *);
+	/* The plan: hosts (the MX hosts in order, or the one host) and
+	 * the answers of their address lookups. */
+	struct smtp_plan plan;
+	bool mx_secure;			/* the MX answer was secure */
+	bool mx_mode;			/* hosts come from MX records */
+	char hosts[SMTP_AGENT_MX_MAX][DNS_NAME_MAX];
+	size_t nhosts;
+	uint16_t types[2];
+	size_t ntypes;
+	struct dns_result *ans[SMTP_AGENT_MX_MAX][2];
+	struct plan_query pq[SMTP_AGENT_MX_MAX][2];
+	size_t pending;			/* DNS queries in flight */
+	/* The address being tried. */
+	size_t ti;
+	struct tls_client_policy pol;
+	char **names;
+	struct dns_result *tlsa;
+	struct lmtp_client_settings set;
+	bool plaintext_retry;
+	char dest[INET6_ADDRSTRLEN + SMTP_PORT_MAX_BYTES + 4];
+	struct smtp_conn *conn;
+	char peer[SMTP_PEER_MAX];
+	char relay[SMTP_PEER_MAX];
+	bool peer_dsn;
+	bool tried;			/* a transaction was tried */
+	struct lmtp_failure f;
+};
+
+static void job_after_maps(struct smtp_job *j);
+static void job_plan(struct smtp_job *j);
+static void job_try(struct smtp_job *j);
+static void job_send(struct smtp_job *j);
+
+/* job_target_free - what belonged to the address just tried. */
+static void
+job_target_free(struct smtp_job *j)
+{
+	strv_free(&j->names);
+	dns_result_free(&j->tlsa);
+	memset(&j->pol, 0, sizeof(j->pol));
+}
+
+/* job_end - the results are set: hand them back, free the job. */
+static void
+job_end(struct smtp_job *j)
+{
+	agent_job_done(j->aj, j->relay[0] != '\0' ? j->relay : "none");
+	smtp_conn_free(&j->conn);
+	job_target_free(j);
+	for (size_t i = 0; i < SMTP_AGENT_MX_MAX; i++)
+		for (size_t k = 0; k < 2; k++)
+			dns_result_free(&j->ans[i][k]);
+	free(j->plan.text);
+	free(j->key);
+	free(j->text);
+	free(j->hp.match);
+	hop_auth_clear(&j->ha);
+	lmtp_failure_deinit(&j->f);
+	agent_txn_deinit(&j->t);
+	free(j);
+}
+
+/* take_failure - keep the connection's failure f in j->f. */
+static void
+take_failure(struct smtp_job *j, struct lmtp_failure *f)
+{
+	lmtp_failure_deinit(&j->f);
+	if (f != NULL) {
+		j->f = *f;
+		memset(f, 0, sizeof(*f));
 	}
-	if (hop_policy(st, text, &nh, &hp, &why) < 0 ||
-	    hop_auth(st, text, &nh, &ha, &why) < 0) {
-		agent_set_all(res, DELIVER_DEFER, "4.3.0", NULL, "%s", why);
-		goto out;
+}
+
+/* ---- table lookups: the first of j->mkeys found in j->mmaps ---- */
+
+static void map_next(struct smtp_job *j);
+
+static void
+on_map(void *ctx, enum dict_status ds, const char *text, size_t len)
+{
+	struct smtp_job *j = ctx;
+	char *copy;
+
+	if (ds == DICT_NOTFOUND && ++j->mkey < j->nmkeys) {
+		map_next(j);
+		return;
 	}
-	key = xasprintf("%s|%s|%s", text, tls_level_name(hp.level),
-	    hp.match != NULL ? hp.match : "");
-	tried = reuse(st, key, &t, &f);
-	if (!tried) {
-		make_plan(st, &plan, &nh);
-		if (plan.st != DELIVER_OK) {
-			agent_set_all(res, plan.st, plan.dsn, NULL, "%s",
-			    plan.text);
-			goto out;
+	copy = xstrndup(text, len);
+	j->mdone(j, ds, copy);
+	explicit_bzero(copy, len);	/* may be a password */
+	free(copy);
+}
+
+static void
+map_next(struct smtp_job *j)
+{
+	(void)lookup_client_find(lookups(j->st), j->mmaps, j->mkeys[j->mkey],
+	    LOOKUP_FIND_EXACT, 0, NULL, on_map, j);
+}
+
+/* map_find - look up the next hop as written, then its host, in maps;
+ * done(j, status, value or TEMPFAIL reason) follows. */
+static void
+map_find(struct smtp_job *j, const char *maps,
+    void (*done)(struct smtp_job *, enum dict_status, const char *))
+{
+	j->mmaps = maps;
+	j->mdone = done;
+	j->mkeys[0] = j->text;
+	j->mkeys[1] = j->nh.host;
+	j->nmkeys = strcmp(j->text, j->nh.host) == 0 ? 1 : 2;
+	j->mkey = 0;
+	map_next(j);
+}
+
+/* ---- smtp_tls_policy_maps, smtp_sasl_password_maps ---- */
+
+static void
+on_auth(struct smtp_job *j, enum dict_status ds, const char *v)
+{
+	struct smtp_agent *st = j->st;
+	const char *colon;
+	char *why = NULL;
+
+	if (ds == DICT_TEMPFAIL) {
+		why = xasprintf("smtp_sasl_password_maps lookup of %s "
+		    "failed: %s", j->text, v);
+	} else if (ds == DICT_FOUND) {
+		colon = strchr(v, ':');
+		if (colon == NULL || colon == v) {
+			why = xasprintf("smtp_sasl_password_maps: the entry "
+			    "for %s is not \"user:password\"", j->text);
+		} else if (!st->sasl_plain_ok && !st->sasl_plain_tls_ok) {
+			why = xasprintf("cannot authenticate to %s: Ostia "
+			    "has only the PLAIN and LOGIN mechanisms, and "
+			    "smtp_sasl_security_options and smtp_sasl_tls_"
+			    "security_options both forbid them "
+			    "(noplaintext); set smtp_sasl_tls_security_options"
+			    " = noanonymous to allow them over TLS", j->text);
+		} else {
+			j->ha.user = xstrndup(v, (size_t)(colon - v));
+			j->ha.pass = xstrdup(colon + 1);
 		}
-		for (size_t i = 0; i < plan.n && !tried; i++) {
-			tried = try_target(st, &nh, &hp, &ha, &plan.t[i], &t,
-			    &f, peer, sizeof(peer));
-			if (!tried)
-				log_info("%s: %s%s", req->queue_id, f.text !=
-				    NULL ? f.text : "delivery failed",
-				    i + 1 < plan.n ? "; trying the next "
-				    "address" : "");
-		}
 	}
-	if (!tried && f.kind == LMTP_FAIL_AUTH) {
-		/* A refused login is the setup's problem (password, account),
-		 * not the message's: retry later, as Postfix does with its
-		 * default smtp_sasl_auth_soft_bounce = yes. */
-		char *r = f.reply.nlines > 0 ? lmtp_reply_text(&f.reply,
+	if (why != NULL) {
+		agent_set_all(j->res, DELIVER_DEFER, "4.3.0", NULL, "%s", why);
+		free(why);
+		job_end(j);
+		return;
+	}
+	job_after_maps(j);
+}
+
+static void
+job_auth(struct smtp_job *j)
+{
+	if (!j->st->sasl_enable || j->st->sasl_maps[0] == '\0') {
+		job_after_maps(j);
+		return;
+	}
+	map_find(j, j->st->sasl_maps, on_auth);
+}
+
+static void
+on_policy(struct smtp_job *j, enum dict_status ds, const char *v)
+{
+	char *why = NULL;
+
+	if (ds == DICT_TEMPFAIL) {
+		why = xasprintf("smtp_tls_policy_maps lookup of %s failed: "
+		    "%s", j->text, v);
+	} else if (ds == DICT_FOUND) {
+		char **w = config_split_list(v);
+
+		if (w[0] == NULL || tls_level_parse(w[0], &j->hp.level) < 0)
+			why = xasprintf("smtp_tls_policy_maps: the entry for "
+			    "%s does not start with a TLS level (none, may, "
+			    "encrypt, dane, dane-only, verify, secure)",
+			    j->text);
+		for (size_t i = 1; why == NULL && w[i] != NULL; i++)
+			if (strncasecmp(w[i], "match=", 6) == 0) {
+				free(j->hp.match);
+				j->hp.match = xstrdup(w[i] + 6);
+			}
+		strv_free(&w);
+	}
+	if (why != NULL) {
+		agent_set_all(j->res, DELIVER_DEFER, "4.3.0", NULL, "%s", why);
+		free(why);
+		job_end(j);
+		return;
+	}
+	job_auth(j);
+}
+
+/* ---- a cached connection ---- */
+
+static void
+on_reset(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
+{
+	struct smtp_job *j = ctx;
+
+	(void)c;
+	if (rc < 0) {
+		log_debug(1, "smtp %s: not reusing the connection: %s",
+		    j->peer, f->text != NULL ? f->text : "?");
+		smtp_conn_free(&j->conn);
+		job_plan(j);
+		return;
+	}
+	(void)snprintf(j->relay, sizeof(j->relay), "%s", j->peer);
+	job_send(j);
+}
+
+static void
+job_after_maps(struct smtp_job *j)
+{
+	j->key = xasprintf("%s|%s|%s", j->text, tls_level_name(j->hp.level),
+	    j->hp.match != NULL ? j->hp.match : "");
+	j->conn = cache_take(j->st, j->key, j->peer, sizeof(j->peer),
+	    &j->peer_dsn);
+	if (j->conn != NULL) {
+		smtp_conn_reset(j->conn, on_reset, j);
+		return;
+	}
+	job_plan(j);
+}
+
+/* ---- the plan: MX hosts and their addresses ---- */
+
+/* copy_name - a host name into a DNS_NAME_MAX slot (names longer than
+ * a DNS name cannot come from the parsers; cut if they did). */
+static void
+copy_name(char *dst, const char *src)
+{
+	size_t n = strnlen(src, DNS_NAME_MAX - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* plan_done - the targets are known (or why there are none). */
+static void
+plan_done(struct smtp_job *j)
+{
+	if (j->plan.st != DELIVER_OK) {
+		agent_set_all(j->res, j->plan.st, j->plan.dsn, NULL, "%s",
+		    j->plan.text != NULL ? j->plan.text : "no address to "
+		    "send to");
+		job_end(j);
+		return;
+	}
+	j->ti = 0;
+	job_try(j);
+}
+
+/* plan_assemble - every address answer is in: the targets in host
+ * order (A before AAAA per host), or why there are none. */
+static void
+plan_assemble(struct smtp_job *j)
+{
+	struct smtp_agent *st = j->st;
+	struct smtp_plan *p = &j->plan;
+	char *why = NULL;
+	enum dns_status host_worst = DNS_NXDOMAIN;
+
+	for (size_t h = 0; h < j->nhosts; h++) {
+		size_t before = p->n;
+		enum dns_status worst = DNS_NXDOMAIN;
+
+		for (size_t k = 0; k < j->ntypes; k++) {
+			const struct dns_result *r = j->ans[h][k];
+
+			if (r == NULL)
+				continue;
+			if (r->status == DNS_OK) {
+				for (size_t i = 0; i < r->n; i++) {
+					char a[INET6_ADDRSTRLEN];
+
+					if (r->rrs[i].type == DNS_T_A)
+						inet_ntop(AF_INET,
+						    &r->rrs[i].u.a, a,
+						    sizeof(a));
+					else if (r->rrs[i].type == DNS_T_AAAA)
+						inet_ntop(AF_INET6,
+						    &r->rrs[i].u.aaaa, a,
+						    sizeof(a));
+					else
+						continue;
+					add_target(st, p, j->hosts[h], a,
+					    j->mx_secure && r->secure);
+				}
+			} else if (r->status == DNS_TEMPFAIL ||
+			    r->status == DNS_BOGUS) {
+				free(why);
+				why = xasprintf("%s lookup of %s failed: %s",
+				    j->types[k] == DNS_T_A ? "A" : "AAAA",
+				    j->hosts[h], r->error != NULL ? r->error :
+				    dns_status_name(r->status));
+				worst = r->status;
+			} else if (worst == DNS_NXDOMAIN &&
+			    r->status == DNS_NODATA) {
+				worst = DNS_NODATA;
+			}
+		}
+		if (p->n > before)
+			worst = DNS_OK;
+		if (worst != DNS_OK && why == NULL && j->mx_mode)
+			why = xasprintf("MX host %s has no address",
+			    j->hosts[h]);
+		host_worst = worst;
+	}
+	if (p->n > 0) {
+		p->st = DELIVER_OK;
+	} else if (j->mx_mode) {
+		plan_fail(p, DELIVER_DEFER, "4.4.3", "no MX host of %s could "
+		    "be reached by address: %s", j->nh.host, why != NULL ?
+		    why : "no addresses");
+	} else if (host_worst == DNS_NXDOMAIN || host_worst == DNS_NODATA) {
+		plan_fail(p, DELIVER_BOUNCE, "5.1.2", "Host or domain name "
+		    "not found: %s has no %s address", j->hosts[0],
+		    st->want4 && st->want6 ? "IPv4 or IPv6" : st->want4 ?
+		    "IPv4" : "IPv6");
+	} else {
+		plan_fail(p, DELIVER_DEFER, "4.4.3", "%s", why != NULL ? why :
+		    "DNS lookup failed");
+	}
+	free(why);
+	plan_done(j);
+}
+
+static void
+on_addr(struct dns_result *r, void *ctx)
+{
+	struct plan_query *q = ctx;
+	struct smtp_job *j = q->j;
+
+	j->ans[q->host][q->k] = r;
+	if (--j->pending == 0)
+		plan_assemble(j);
+}
+
+/* plan_addrs - look up the addresses of every host, all at once. */
+static void
+plan_addrs(struct smtp_job *j)
+{
+	struct smtp_agent *st = j->st;
+	const char *err = NULL;
+
+	j->ntypes = 0;
+	if (st->want4)
+		j->types[j->ntypes++] = DNS_T_A;
+	if (st->want6)
+		j->types[j->ntypes++] = DNS_T_AAAA;
+	/* Counted first: an answer cannot come before the loop runs. */
+	j->pending = j->nhosts * j->ntypes;
+	for (size_t h = 0; h < j->nhosts; h++)
+		for (size_t k = 0; k < j->ntypes; k++) {
+			struct plan_query *q = &j->pq[h][k];
+
+			q->j = j;
+			q->host = h;
+			q->k = k;
+			if (dns_lookup(st->dns, j->hosts[h], j->types[k],
+			    on_addr, q, &err) == NULL) {
+				struct dns_result *r = xcalloc(1, sizeof(*r));
+
+				r->status = DNS_TEMPFAIL;
+				r->error = xstrdup(err != NULL ? err :
+				    "the query could not be started");
+				j->ans[h][k] = r;
+				j->pending--;
+			}
+		}
+	if (j->pending == 0)
+		plan_assemble(j);
+}
+
+static void
+on_mx(struct dns_result *r, void *ctx)
+{
+	struct smtp_job *j = ctx;
+	struct smtp_plan *p = &j->plan;
+	struct smtp_mx mx[SMTP_AGENT_MX_MAX];
+	const char *domain = j->nh.host;
+	bool null_mx;
+	size_t n;
+
+	switch (r->status) {
+	case DNS_OK:
+		break;
+	case DNS_NODATA:
+		/* RFC 5321 5.1: no MX, the domain itself. */
+		dns_result_free(&r);
+		j->mx_mode = false;
+		j->mx_secure = true;
+		copy_name(j->hosts[0], domain);
+		j->nhosts = 1;
+		plan_addrs(j);
+		return;
+	case DNS_NXDOMAIN:
+		plan_fail(p, DELIVER_BOUNCE, "5.1.2", "Host or domain name not "
+		    "found: the domain %s does not exist (DNS)", domain);
+		dns_result_free(&r);
+		plan_done(j);
+		return;
+	case DNS_INVALID:
+		plan_fail(p, DELIVER_BOUNCE, "5.1.2", "%s is not a valid "
+		    "domain name", domain);
+		dns_result_free(&r);
+		plan_done(j);
+		return;
+	default:
+		plan_fail(p, DELIVER_DEFER, r->status == DNS_BOGUS ? "4.7.5" :
+		    "4.4.3", "MX lookup of %s failed: %s", domain,
+		    r->error != NULL ? r->error : dns_status_name(r->status));
+		dns_result_free(&r);
+		plan_done(j);
+		return;
+	}
+	n = smtp_mx_order(r->rrs, r->n, rnd, mx, SMTP_AGENT_MX_MAX, &null_mx);
+	if (null_mx) {
+		plan_fail(p, DELIVER_BOUNCE, "5.1.10", "the domain %s accepts "
+		    "no mail: its MX record is the null MX \".\" (RFC 7505)",
+		    domain);
+		dns_result_free(&r);
+		plan_done(j);
+		return;
+	}
+	j->mx_mode = true;
+	j->mx_secure = r->secure;
+	for (size_t i = 0; i < n; i++)
+		copy_name(j->hosts[i], mx[i].host);
+	j->nhosts = n;
+	dns_result_free(&r);
+	if (n == 0) {
+		plan_fail(p, DELIVER_DEFER, "4.4.3", "no MX host of %s could "
+		    "be reached by address: no addresses", domain);
+		plan_done(j);
+		return;
+	}
+	plan_addrs(j);
+}
+
+static void
+job_plan(struct smtp_job *j)
+{
+	struct smtp_agent *st = j->st;
+	struct smtp_plan *p = &j->plan;
+	const char *err = NULL;
+
+	free(p->text);
+	memset(p, 0, sizeof(*p));
+	p->st = DELIVER_DEFER;
+	if (j->nh.is_ip) {
+		add_target(st, p, j->nh.host, j->nh.host, false);
+		p->st = DELIVER_OK;
+		plan_done(j);
+		return;
+	}
+	if (!st->dns_enabled) {
+		/* The system's resolver (blocks). */
+		char *why = NULL;
+		enum dns_status ds = host_addrs_native(st, p, j->nh.host, &why);
+
+		if (ds == DNS_OK)
+			p->st = DELIVER_OK;
+		else if (ds == DNS_NXDOMAIN || ds == DNS_NODATA)
+			plan_fail(p, DELIVER_BOUNCE, "5.1.2", "Host or domain "
+			    "name not found: %s has no %s address",
+			    j->nh.host, st->want4 && st->want6 ?
+			    "IPv4 or IPv6" : st->want4 ? "IPv4" : "IPv6");
+		else
+			plan_fail(p, DELIVER_DEFER, "4.4.3", "%s", why != NULL ?
+			    why : "DNS lookup failed");
+		free(why);
+		plan_done(j);
+		return;
+	}
+	if (resolver(st) == NULL) {
+		plan_fail(p, DELIVER_DEFER, "4.4.3", "no DNS resolver: %s",
+		    st->dns_error != NULL ? st->dns_error : "unknown error");
+		plan_done(j);
+		return;
+	}
+	if (j->nh.no_mx) {
+		j->mx_mode = false;
+		j->mx_secure = true;
+		copy_name(j->hosts[0], j->nh.host);
+		j->nhosts = 1;
+		plan_addrs(j);
+		return;
+	}
+	if (dns_lookup(st->dns, j->nh.host, DNS_T_MX, on_mx, j, &err) ==
+	    NULL) {
+		plan_fail(p, DELIVER_DEFER, "4.4.3", "MX lookup of %s failed: "
+		    "%s", j->nh.host, err != NULL ? err : "not started");
+		plan_done(j);
+	}
+}
+
+/* ---- one address after the other ---- */
+
+/* job_next - the address just tried did not take the transaction
+ * (j->f says why): log it and try the next one. */
+static void
+job_next(struct smtp_job *j)
+{
+	log_info("%s: %s%s", j->req->queue_id, j->f.text != NULL ? j->f.text :
+	    "delivery failed", j->ti + 1 < j->plan.n ? "; trying the next "
+	    "address" : "");
+	job_target_free(j);
+	j->ti++;
+	job_try(j);
+}
+
+/* job_none_took - every address failed before its transaction. */
+static void
+job_none_took(struct smtp_job *j)
+{
+	if (j->f.kind == LMTP_FAIL_AUTH) {
+		/* A refused login is the setup's problem (password,
+		 * account), not the message's: retry later, as Postfix does
+		 * with its default smtp_sasl_auth_soft_bounce = yes. */
+		char *r = j->f.reply.nlines > 0 ? lmtp_reply_text(&j->f.reply,
 		    DELIVER_FIELD_MAX - 8) : NULL;
 		char *remote = r != NULL ? xasprintf("smtp; %s", r) : NULL;
 
-		agent_set_all(res, DELIVER_DEFER, "4.7.8", remote, "%s",
-		    f.text != NULL ? f.text : "authentication failed");
+		agent_set_all(j->res, DELIVER_DEFER, "4.7.8", remote, "%s",
+		    j->f.text != NULL ? j->f.text : "authentication failed");
 		free(remote);
 		free(r);
-		goto out;
+	} else {
+		agent_txn_set_failure(j->res, "smtp", &j->f);
 	}
-	if (!tried) {
-		agent_txn_set_failure(res, "smtp", &f);
-		goto out;
-	}
-	server = xasprintf("host %s", st->relay);
-	agent_txn_set_answers(res, &t, "smtp", server);
+	job_end(j);
+}
+
+static void
+on_sent(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
+{
+	struct smtp_job *j = ctx;
+	struct agent_txn *t = &j->t;
+	char *server;
+
+	(void)c;
+	if (rc < 0)
+		take_failure(j, f);
+	job_target_free(j);
+	server = xasprintf("host %s", j->relay);
+	agent_txn_set_answers(j->res, t, "smtp", server);
 	free(server);
 	/* Success notices (RFC 3461): a server with DSN took the request
 	 * and notifies itself; one without it gets the mail "relayed". */
-	for (size_t k = 0; k < t.n; k++)
-		if (t.rc[k].done && t.rc[k].reply.code / 100 == 2)
-			agent_set_flags(res, t.slot[k], st->peer_dsn ?
+	for (size_t k = 0; k < t->n; k++)
+		if (t->rc[k].done && t->rc[k].reply.code / 100 == 2)
+			agent_set_flags(j->res, t->slot[k], j->peer_dsn ?
 			    DELIVER_R_DSN_PASSED : DELIVER_R_RELAYED);
-	if (f.kind != LMTP_FAIL_NONE)
-		agent_txn_set_failure(res, "smtp", &f);
-	if (st->conn != NULL) {
-		if (cache_wanted(st, text, &nh))
-			cache_put(st, key);
+	if (j->f.kind != LMTP_FAIL_NONE)
+		agent_txn_set_failure(j->res, "smtp", &j->f);
+	if (j->conn != NULL && smtp_conn_is_open(j->conn)) {
+		if (cache_wanted(j->st, j->text, &j->nh))
+			cache_put(j->st, j->conn, j->key, j->relay,
+			    j->peer_dsn);
 		else
-			lmtp_client_quit(&st->conn);
+			smtp_conn_quit(&j->conn);
+		j->conn = NULL;
 	}
-out:
-	free(plan.text);
+	job_end(j);
+}
+
+/* job_send - the transaction on j->conn (open, reset if it was used). */
+static void
+job_send(struct smtp_job *j)
+{
+	j->tried = true;
+	smtp_conn_send(j->conn, &j->t.mail, j->t.rc, j->t.n, on_sent, j);
+}
+
+/* log_tls - the "TLS connection established" line. */
+static void
+log_tls(const char *peer, const struct smtp_conn *c)
+{
+	const struct tls_client_info *ti = smtp_conn_tls(c);
+
+	if (ti == NULL || !ti->active)
+		return;
+	log_info("%s TLS connection established to %s: %s with cipher %s "
+	    "(%d/%d bits)", ti->trust, peer, ti->protocol, ti->cipher,
+	    ti->bits, ti->alg_bits);
+}
+
+static void job_connect(struct smtp_job *j);
+
+static void
+on_open(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
+{
+	struct smtp_job *j = ctx;
+	const struct smtp_target *tg = &j->plan.t[j->ti];
+
+	if (rc < 0) {
+		bool tls_retry = f->kind == LMTP_FAIL_TLS && j->pol.level ==
+		    TLS_LEV_MAY && !j->plaintext_retry;
+
+		take_failure(j, f);
+		smtp_conn_free(&j->conn);
+		if (tls_retry) {
+			log_info("%s: %s; trying again without TLS "
+			    "(opportunistic TLS, smtp_tls_security_level = "
+			    "may)", j->peer, j->f.text != NULL ? j->f.text :
+			    "TLS failed");
+			j->set.tls = NULL;
+			j->plaintext_retry = true;
+			job_connect(j);
+			return;
+		}
+		job_next(j);
+		return;
+	}
+	log_tls(j->peer, c);
+	j->peer_dsn = smtp_conn_caps(c)->dsn;
+	if (j->pol.level == TLS_LEV_NONE && j->st->note_starttls &&
+	    smtp_conn_caps(c)->starttls)
+		log_info("Host offered STARTTLS: [%s]", tg->host);
+	(void)snprintf(j->relay, sizeof(j->relay), "%s", j->peer);
+	job_send(j);
+}
+
+static void
+job_connect(struct smtp_job *j)
+{
+	lmtp_failure_deinit(&j->f);
+	j->conn = smtp_conn_new(j->st->base, &j->set);
+	smtp_conn_open(j->conn, j->dest, on_open, j);
+}
+
+/* job_tls_ready - j->pol is complete: check the TLS context, set up the
+ * connection settings and connect. */
+static void
+job_tls_ready(struct smtp_job *j)
+{
+	struct smtp_agent *st = j->st;
+
+	if (j->pol.level != TLS_LEV_NONE) {
+		if (!st->tls_loaded)
+			load_tls(st);
+		if (st->tls_ctx == NULL) {
+			lmtp_failure_deinit(&j->f);
+			j->f.kind = LMTP_FAIL_TLS;
+			j->f.stage = LMTP_STAGE_CONNECT;
+			j->f.text = xasprintf("TLS to %s is wanted (%s) but "
+			    "cannot be set up: %s", j->peer,
+			    tls_level_name(j->pol.level), st->tls_error !=
+			    NULL ? st->tls_error : "no context");
+			(void)snprintf(j->f.dsn, sizeof(j->f.dsn), "4.7.5");
+			job_next(j);
+			return;
+		}
+	}
+	j->set = st->set;
+	j->set.peer_name = j->peer;
+	j->set.tls_ctx = st->tls_ctx;
+	j->set.tls = j->pol.level != TLS_LEV_NONE ? &j->pol : NULL;
+	if (j->ha.user != NULL) {
+		j->set.auth_user = j->ha.user;
+		j->set.auth_pass = j->ha.pass;
+		j->set.auth_plaintext_ok = st->sasl_plain_ok;
+	}
+	j->plaintext_retry = false;
+	job_connect(j);
+}
+
+/* tls_target_fail - this address cannot be used with its TLS policy. */
+static void
+tls_target_fail(struct smtp_job *j, char *why)
+{
+	lmtp_failure_deinit(&j->f);
+	j->f.kind = LMTP_FAIL_TLS;
+	j->f.stage = LMTP_STAGE_CONNECT;
+	j->f.text = xasprintf("%s: %s", j->peer, why);
+	(void)snprintf(j->f.dsn, sizeof(j->f.dsn), "4.7.5");
 	free(why);
-	free(key);
-	free(hp.match);
-	hop_auth_clear(&ha);
-	lmtp_failure_deinit(&f);
-	agent_txn_deinit(&t);
+	job_next(j);
+}
+
+/* job_level - the level and names of j->pol (after any TLSA answer). */
+static void
+job_level(struct smtp_job *j, enum tls_client_level lev)
+{
+	const struct smtp_target *tg = &j->plan.t[j->ti];
+
+	j->pol.level = lev;
+	if (lev == TLS_LEV_VERIFY || lev == TLS_LEV_SECURE) {
+		const char *list = j->hp.match != NULL ? j->hp.match :
+		    lev == TLS_LEV_VERIFY ? j->st->verify_match :
+		    j->st->secure_match;
+
+		j->names = smtp_match_names(list, tg->host, j->nh.host);
+		j->pol.match = (const char *const *)j->names;
+		for (size_t i = 0; j->names[i] != NULL; i++)
+			j->pol.nmatch++;
+	}
+	if (lev >= TLS_LEV_DANE && !j->nh.is_ip)
+		j->pol.sni = tg->host;
+	job_tls_ready(j);
+}
+
+static void
+on_tlsa(struct dns_result *r, void *ctx)
+{
+	struct smtp_job *j = ctx;
+	const struct smtp_target *tg = &j->plan.t[j->ti];
+	enum tls_client_level lev = j->hp.level;
+
+	if (r->status == DNS_TEMPFAIL || r->status == DNS_BOGUS) {
+		char *why = xasprintf("TLSA lookup of %s failed: %s", r->qname,
+		    r->error != NULL ? r->error : dns_status_name(r->status));
+
+		dns_result_free(&r);
+		tls_target_fail(j, why);
+		return;
+	}
+	if (r->status == DNS_OK && r->secure) {
+		j->tlsa = r;
+		j->pol.tlsa = r->rrs;
+		j->pol.ntlsa = r->n;
+		j->pol.dane_base = tg->host;
+	} else {
+		char *why = lev == TLS_LEV_DANE_ONLY ? xasprintf("dane-only: "
+		    "%s has no DNSSEC-secure TLSA record", r->qname) : NULL;
+
+		dns_result_free(&r);
+		if (why != NULL) {
+			tls_target_fail(j, why);
+			return;
+		}
+		lev = TLS_LEV_MAY;
+	}
+	job_level(j, lev);
+}
+
+/* job_try - the next address of the plan: its TLS policy (with a TLSA
+ * lookup for DANE), then connect. */
+static void
+job_try(struct smtp_job *j)
+{
+	struct smtp_agent *st = j->st;
+	const struct smtp_target *tg;
+	enum tls_client_level lev = j->hp.level;
+
+	if (j->ti >= j->plan.n) {
+		job_none_took(j);
+		return;
+	}
+	tg = &j->plan.t[j->ti];
+	/* Postfix's form, also for an address next hop: "IP[IP]:port". */
+	(void)snprintf(j->peer, sizeof(j->peer), "%s[%s]:%s", tg->host,
+	    tg->addr, j->nh.port);
+	(void)snprintf(j->dest, sizeof(j->dest), "[%s]:%s", tg->addr,
+	    j->nh.port);
+	job_target_free(j);
+	if (lev == TLS_LEV_DANE || lev == TLS_LEV_DANE_ONLY) {
+		bool usable = st->dnssec && st->dns != NULL &&
+		    dns_resolver_validates(st->dns) && !j->nh.is_ip;
+
+		if (!usable) {
+			lev = lev == TLS_LEV_DANE ? TLS_LEV_MAY :
+			    TLS_LEV_ENCRYPT;
+		} else if (!tg->dnssec) {
+			/* The host was not found through secure DNS: no
+			 * DANE for it (RFC 7672 2.2.2). */
+			if (lev == TLS_LEV_DANE_ONLY) {
+				tls_target_fail(j, xasprintf("dane-only: the "
+				    "address of %s was not found through "
+				    "DNSSEC-secure DNS, so its TLSA records "
+				    "cannot be used", tg->host));
+				return;
+			}
+			lev = TLS_LEV_MAY;
+		} else {
+			char qname[DNS_NAME_MAX + SMTP_PORT_MAX_BYTES + 8];
+			const char *port = j->nh.port, *err = NULL;
+			struct servent *se = NULL;
+			char pbuf[8];
+
+			if (port[0] < '0' || port[0] > '9') {
+				se = getservbyname(port, "tcp");
+				(void)snprintf(pbuf, sizeof(pbuf), "%u",
+				    se != NULL ? (unsigned)ntohs((uint16_t)
+				    se->s_port) : 25u);
+				port = pbuf;
+			}
+			(void)snprintf(qname, sizeof(qname), "_%s._tcp.%s",
+			    port, tg->host);
+			if (dns_lookup(st->dns, qname, DNS_T_TLSA, on_tlsa, j,
+			    &err) == NULL)
+				tls_target_fail(j, xasprintf("TLSA lookup of "
+				    "%s failed: %s", qname, err != NULL ? err :
+				    "not started"));
+			return;
+		}
+	}
+	job_level(j, lev);
+}
+
+/* ---- the agent ---- */
+
+static void
+smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
+    const struct deliver_msg *msg, struct agent_results *res,
+    struct agent_job *aj)
+{
+	struct smtp_agent *st = &smtp_agent;
+	struct smtp_job *j = xcalloc(1, sizeof(*j));
+	const char *err = NULL;
+
+	load(a);
+	if (st->base == NULL)
+		st->base = a->base;
+	j->st = st;
+	j->aj = aj;
+	j->req = req;
+	j->res = res;
+	j->text = xstrdup(req->nexthop != NULL && req->nexthop[0] != '\0' ?
+	    req->nexthop : first_domain(req));
+	j->hp.level = st->level;
+	agent_txn_init(&j->t, req, msg, res, "SMTP");
+	if (j->t.n == 0) {
+		job_end(j);
+		return;
+	}
+	if (smtp_nexthop_parse(j->text, st->tcp_port, &j->nh, &err) < 0) {
+		agent_set_all(res, DELIVER_DEFER, "4.3.5", NULL, "bad next hop "
+		    "\"%s\" of transport %s: %s", j->text, req->transport,
+		    err);
+		job_end(j);
+		return;
+	}
+	if (st->policy_maps[0] != '\0') {
+		map_find(j, st->policy_maps, on_policy);
+		return;
+	}
+	job_auth(j);
 }
 
 const struct agent_def agent_smtp = {
 	.command = "smtp",
 	.setup = smtp_setup,
-	.deliver = smtp_deliver,
-	.relay = smtp_relay,
+	.deliver_async = smtp_deliver,
 	.idle = smtp_idle,
 };

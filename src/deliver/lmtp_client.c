@@ -3,7 +3,9 @@
  * lmtp_client - a blocking LMTP client (RFC 2033) that also speaks
  * SMTP with STARTTLS and AUTH: the reply parser, the command text,
  * dot-stuffing, and the conversation over a socket (plain or TLS) with
- * poll() timeouts.  See lmtp_client.h for the contracts.
+ * poll() timeouts.  See lmtp_client.h for the contracts.  The texts,
+ * commands and decisions it shares with the event-driven client
+ * (smtp_conn.c) are in lmtp_common.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,20 +24,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "base64.h"
 #include "lmtp_client.h"
+#include "lmtp_common.h"
 #include "log.h"
 #include "strnum.h"
 #include "xalloc.h"
 
-/* Pending output before it is flushed (commands or message pieces). */
-#define LMTP_OUTPUT_FLUSH_BYTES (64 * 1024)
-/* The output buffer's hard maximum: a flushed piece of the message
- * (LMTP_OUTPUT_FLUSH_BYTES of input) at most doubles (bare LF), plus a
- * command of the longest parameters. */
-#define LMTP_OUTPUT_MAX_BYTES (4 * LMTP_OUTPUT_FLUSH_BYTES)
-/* Bytes read from the socket at a time. */
-#define LMTP_READ_BYTES 4096
 
 /* ------------------------------------------------------------------ */
 /* Replies */
@@ -583,41 +577,17 @@ lmtp_dest_parse(const char *text, const char *default_port,
 /* The client */
 
 struct lmtp_client {
-	char *dest;
-	char *peer;		/* how texts name the server */
-	const char *pname;	/* "LMTP" / "SMTP" */
-	enum lmtp_protocol proto;
-	struct endpoint ep;
-	char *lhlo_name;
-	char *bind_address;	/* NULL: none */
-	struct lmtp_timeouts to;
+	struct lmtp_session s;
 	int fd;
 	bool eof;		/* the server closed its side */
-	bool helo;		/* SMTP: EHLO refused, HELO used */
-	struct tls_client_ctx *tls_ctx;
 	SSL *ssl;		/* TLS active when set */
 	struct tls_client_info tlsinfo;
 	char *tls_error;	/* the last TLS I/O error, words */
 	bool want_write;	/* SSL_read wants to write first */
-	char *auth_user, *auth_pass;
-	bool auth_plaintext_ok;
-	bool authenticated;
-	bool masking;		/* the next command line is a secret */
-	char doing[80];		/* doing()'s text */
-	struct lmtp_caps caps;
 	struct lmtp_reply_parser parser;
 	struct buf in;		/* read, not yet parsed */
 	struct buf out;		/* to send from outoff on */
 	size_t outoff;
-};
-
-enum io_result {
-	IO_OK = 0,
-	IO_EOF,			/* connection closed by the server */
-	IO_ERRNO,		/* errno says */
-	IO_TIMEOUT,
-	IO_OVERFLOW,		/* the server sent too much */
-	IO_TLS,			/* TLS failed: c->tls_error says */
 };
 
 const char *
@@ -655,39 +625,7 @@ lmtp_stage_command(enum lmtp_stage st)
 const char *
 lmtp_client_stage_command(const struct lmtp_client *c, enum lmtp_stage st)
 {
-	if (st == LMTP_STAGE_LHLO && c->proto == LMTP_PROTO_SMTP)
-		return c->helo ? "HELO" : "EHLO";
-	return lmtp_stage_command(st);
-}
-
-/* doing - what we were doing at st, for "... while %s" (valid until
- * the next call). */
-static const char *
-doing(struct lmtp_client *c, enum lmtp_stage st, bool writing)
-{
-	const char *cmd = lmtp_client_stage_command(c, st);
-
-	switch (st) {
-	case LMTP_STAGE_CONNECT:
-		return "connecting";
-	case LMTP_STAGE_GREETING:
-		return "receiving the initial greeting";
-	case LMTP_STAGE_MESSAGE:
-		return "sending the message";
-	case LMTP_STAGE_DOT:
-		return c->proto == LMTP_PROTO_SMTP ? "receiving the reply "
-		    "after the end of the message" : "receiving the replies "
-		    "after the end of the message";
-	case LMTP_STAGE_STARTTLS:
-		if (c->ssl != NULL)
-			return "in the TLS handshake";
-		break;
-	default:
-		break;
-	}
-	snprintf(c->doing, sizeof(c->doing), writing ? "sending %s" :
-	    "receiving the reply to %s", cmd);
-	return c->doing;
+	return lmtp_session_stage_command(&c->s, st);
 }
 
 void
@@ -703,24 +641,6 @@ lmtp_rcpt_deinit(struct lmtp_rcpt *r)
 {
 	lmtp_reply_deinit(&r->reply);
 	r->done = false;
-}
-
-static void fail_set(struct lmtp_failure *f, enum lmtp_failure_kind kind,
-    enum lmtp_stage st, const char *fmt, ...) ATTR_FORMAT(4, 5);
-
-/* fail_set - fill *f (its old content is dropped). */
-static void
-fail_set(struct lmtp_failure *f, enum lmtp_failure_kind kind,
-    enum lmtp_stage st, const char *fmt, ...)
-{
-	va_list ap;
-
-	lmtp_failure_deinit(f);
-	f->kind = kind;
-	f->stage = st;
-	va_start(ap, fmt);
-	f->text = xvasprintf(fmt, ap);
-	va_end(ap);
 }
 
 static int64_t
@@ -778,22 +698,12 @@ close_conn(struct lmtp_client *c)
 static void
 tls_error_set(struct lmtp_client *c, int sslerr, int err_no)
 {
-	unsigned long e = ERR_peek_error();
-
 	free(c->tls_error);
-	if (sslerr == SSL_ERROR_SYSCALL && e == 0)
-		c->tls_error = xstrdup(err_no != 0 ? strerror(err_no) :
-		    "the connection broke");
-	else if (e != 0 && ERR_reason_error_string(e) != NULL)
-		c->tls_error = xasprintf("TLS error: %s",
-		    ERR_reason_error_string(e));
-	else
-		c->tls_error = xstrdup("TLS error");
-	ERR_clear_error();
+	c->tls_error = lmtp_tls_io_error(sslerr, err_no);
 }
 
 /* tls_read_some - read_some over TLS: at most max bytes into c->in. */
-static enum io_result
+static enum lmtp_io
 tls_read_some(struct lmtp_client *c, char *tmp, size_t max)
 {
 	int n, se, e;
@@ -804,32 +714,32 @@ tls_read_some(struct lmtp_client *c, char *tmp, size_t max)
 	n = SSL_read(c->ssl, tmp, (int)max);
 	if (n > 0) {
 		if (buf_append(&c->in, tmp, (size_t)n) < 0)
-			return IO_OVERFLOW;
-		return IO_OK;
+			return LMTP_IO_OVERFLOW;
+		return LMTP_IO_OK;
 	}
 	e = errno;
 	se = SSL_get_error(c->ssl, n);
 	switch (se) {
 	case SSL_ERROR_WANT_READ:
-		return IO_OK;
+		return LMTP_IO_OK;
 	case SSL_ERROR_WANT_WRITE:
 		c->want_write = true;
-		return IO_OK;
+		return LMTP_IO_OK;
 	case SSL_ERROR_ZERO_RETURN:
 		c->eof = true;
-		return IO_EOF;
+		return LMTP_IO_EOF;
 	}
 	if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && e == 0) {
 		c->eof = true;
-		return IO_EOF;
+		return LMTP_IO_EOF;
 	}
 	tls_error_set(c, se, e);
-	return IO_TLS;
+	return LMTP_IO_TLS;
 }
 
 /* read_some - one read() into c->in (the socket is readable or at
- * EOF).  IO_OK (bytes, or nothing yet), IO_EOF, IO_ERRNO, IO_OVERFLOW. */
-static enum io_result
+ * EOF).  LMTP_IO_OK (bytes, or nothing yet), _EOF, _ERRNO, _OVERFLOW. */
+static enum lmtp_io
 read_some(struct lmtp_client *c)
 {
 	char tmp[LMTP_READ_BYTES];
@@ -837,7 +747,7 @@ read_some(struct lmtp_client *c)
 	ssize_t n;
 
 	if (room == 0)
-		return IO_OVERFLOW;
+		return LMTP_IO_OVERFLOW;
 	if (c->ssl != NULL)
 		return tls_read_some(c, tmp, room < sizeof(tmp) ? room :
 		    sizeof(tmp));
@@ -848,15 +758,15 @@ read_some(struct lmtp_client *c)
 		break;
 	}
 	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? IO_OK :
-		    IO_ERRNO;
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ?
+		    LMTP_IO_OK : LMTP_IO_ERRNO;
 	if (n == 0) {
 		c->eof = true;
-		return IO_EOF;
+		return LMTP_IO_EOF;
 	}
 	if (buf_append(&c->in, tmp, (size_t)n) < 0)
-		return IO_OVERFLOW;
-	return IO_OK;
+		return LMTP_IO_OVERFLOW;
+	return LMTP_IO_OK;
 }
 
 /*
@@ -871,10 +781,10 @@ last_words(struct lmtp_client *c)
 	struct lmtp_reply r = { 0 }, last = { 0 };
 	size_t used;
 	const char *err;
-	char *t, *s;
+	char *s;
 
 	for (int i = 0; i < 16 && !c->eof; i++)
-		if (read_some(c) != IO_OK || c->in.len == 0)
+		if (read_some(c) != LMTP_IO_OK || c->in.len == 0)
 			break;
 	while (c->in.len > 0 && lmtp_reply_parse(&c->parser, c->in.data,
 	    c->in.len, &used, &r, &err) == 1) {
@@ -882,11 +792,7 @@ last_words(struct lmtp_client *c)
 		lmtp_reply_deinit(&last);
 		last = r;
 	}
-	if (last.nlines == 0)
-		return xstrdup("");
-	t = lmtp_reply_text(&last, 400);
-	s = xasprintf(" (the server said: %s)", t);
-	free(t);
+	s = lmtp_said(&last);
 	lmtp_reply_deinit(&last);
 	return s;
 }
@@ -895,66 +801,18 @@ last_words(struct lmtp_client *c)
  * close the connection.  Returns -1. */
 static int
 io_fail(struct lmtp_client *c, struct lmtp_failure *f, enum lmtp_stage st,
-    bool writing, enum io_result io, int err, unsigned timeout_ms)
+    bool writing, enum lmtp_io io, int err, unsigned timeout_ms)
 {
 	char *said = NULL;
 
-	switch (io) {
-	case IO_TIMEOUT:
-		if (timeout_ms % 1000 == 0)
-			fail_set(f, LMTP_FAIL_CONVERSATION, st, "conversation "
-			    "with %s server %s timed out after %us while %s",
-			    c->pname, c->peer, timeout_ms / 1000, doing(c, st, writing));
-		else
-			fail_set(f, LMTP_FAIL_CONVERSATION, st, "conversation "
-			    "with %s server %s timed out after %u.%03us "
-			    "while %s", c->pname, c->peer, timeout_ms / 1000,
-			    timeout_ms % 1000, doing(c, st, writing));
-		break;
-	case IO_TLS:
-		fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost connection "
-		    "with %s server %s while %s: %s", c->pname, c->peer,
-		    doing(c, st, writing), c->tls_error != NULL ?
-		    c->tls_error : "TLS error");
-		break;
-	case IO_OVERFLOW:
-		fail_set(f, LMTP_FAIL_CONVERSATION, st, "%s server %s sent "
-		    "more than %u bytes of replies while %s", c->pname, c->peer,
-		    (unsigned)LMTP_INPUT_MAX_BYTES, doing(c, st, writing));
-		break;
-	case IO_EOF:
-	case IO_ERRNO:
-	case IO_OK:
-		said = writing ? last_words(c) : xstrdup("");
-		if (io == IO_ERRNO && err != EPIPE)
-			fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost "
-			    "connection with %s server %s while %s: %s%s",
-			    c->pname, c->peer, doing(c, st, writing), strerror(err), said);
-		else
-			fail_set(f, LMTP_FAIL_CONVERSATION, st, "lost "
-			    "connection with %s server %s while %s%s",
-			    c->pname, c->peer, doing(c, st, writing), said);
-		free(said);
-		break;
-	}
+	if ((io == LMTP_IO_EOF || io == LMTP_IO_ERRNO || io == LMTP_IO_OK) &&
+	    writing)
+		said = last_words(c);
+	lmtp_fail_io(&c->s, f, st, writing, c->ssl != NULL, io, err,
+	    c->tls_error, said, timeout_ms);
+	free(said);
 	close_conn(c);
 	return -1;
-}
-
-/* log_line - debug trace of one line of the conversation. */
-static void
-log_line(const struct lmtp_client *c, const char *dir, const char *s,
-    size_t len)
-{
-	char esc[600];
-
-	if (log_get_verbose() < 2)
-		return;
-	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		len--;
-	log_escape(esc, sizeof(esc), s, len, 512);
-	log_debug(2, "%s %s: %s %s", c->proto == LMTP_PROTO_SMTP ? "smtp" :
-	    "lmtp", c->peer, dir, esc);
 }
 
 /*
@@ -1011,7 +869,7 @@ flush(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 	int64_t deadline = deadline_of(timeout_ms);
 
 	if (c->fd < 0)
-		return io_fail(c, f, st, true, IO_EOF, 0, 0);
+		return io_fail(c, f, st, true, LMTP_IO_EOF, 0, 0);
 	for (;;) {
 		size_t before = c->out.len - c->outoff;
 		struct pollfd pfd;
@@ -1022,8 +880,8 @@ flush(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 			return 0;
 		if (r < 0)
 			return io_fail(c, f, st, true, c->ssl != NULL &&
-			    c->tls_error != NULL ? IO_TLS : IO_ERRNO, errno,
-			    timeout_ms);
+			    c->tls_error != NULL ? LMTP_IO_TLS : LMTP_IO_ERRNO,
+			    errno, timeout_ms);
 		if (c->out.len - c->outoff < before)
 			deadline = deadline_of(timeout_ms);
 		pfd.fd = c->fd;
@@ -1034,16 +892,16 @@ flush(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return io_fail(c, f, st, true, IO_ERRNO, errno,
+			return io_fail(c, f, st, true, LMTP_IO_ERRNO, errno,
 			    timeout_ms);
 		if (r == 0)
-			return io_fail(c, f, st, true, IO_TIMEOUT, 0,
+			return io_fail(c, f, st, true, LMTP_IO_TIMEOUT, 0,
 			    timeout_ms);
 		if (!c->eof && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-			enum io_result io = read_some(c);
+			enum lmtp_io io = read_some(c);
 
-			if (io == IO_OVERFLOW || io == IO_ERRNO ||
-			    io == IO_TLS)
+			if (io == LMTP_IO_OVERFLOW || io == LMTP_IO_ERRNO ||
+			    io == LMTP_IO_TLS)
 				return io_fail(c, f, st, true, io, errno,
 				    timeout_ms);
 		}
@@ -1062,10 +920,10 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 
 	memset(reply_r, 0, sizeof(*reply_r));
 	if (c->fd < 0)
-		return io_fail(c, f, st, false, IO_EOF, 0, 0);
+		return io_fail(c, f, st, false, LMTP_IO_EOF, 0, 0);
 	for (;;) {
 		struct pollfd pfd;
-		enum io_result io;
+		enum lmtp_io io;
 		int r;
 
 		if (c->in.len > 0) {
@@ -1076,32 +934,25 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 			    &used, reply_r, &err);
 			buf_consume(&c->in, used);
 			if (r == 1) {
-				if (log_get_verbose() >= 2) {
-					char *t = lmtp_reply_text(reply_r,
-					    512);
-
-					log_line(c, "<", t, strlen(t));
-					free(t);
-				}
+				lmtp_log_reply(&c->s, reply_r);
 				return 0;
 			}
 			if (r < 0) {
-				fail_set(f, LMTP_FAIL_CONVERSATION, st,
-				    "%s server %s sent a malformed reply "
-				    "while %s: %s", c->pname, c->peer, doing(c, st, false),
-				    err);
+				lmtp_fail_malformed(&c->s, f, st,
+				    c->ssl != NULL, err);
 				close_conn(c);
 				return -1;
 			}
 		}
 		if (c->eof)
-			return io_fail(c, f, st, false, IO_EOF, 0, timeout_ms);
+			return io_fail(c, f, st, false, LMTP_IO_EOF, 0,
+			    timeout_ms);
 		if (c->ssl != NULL && SSL_has_pending(c->ssl) &&
 		    !c->want_write) {
 			size_t before = c->in.len;
 
 			io = read_some(c);
-			if (io == IO_OVERFLOW || io == IO_TLS)
+			if (io == LMTP_IO_OVERFLOW || io == LMTP_IO_TLS)
 				return io_fail(c, f, st, false, io, errno,
 				    timeout_ms);
 			if (c->in.len > before || c->eof)
@@ -1114,83 +965,49 @@ read_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return io_fail(c, f, st, false, IO_ERRNO, errno,
+			return io_fail(c, f, st, false, LMTP_IO_ERRNO, errno,
 			    timeout_ms);
 		if (r == 0)
-			return io_fail(c, f, st, false, IO_TIMEOUT, 0,
+			return io_fail(c, f, st, false, LMTP_IO_TIMEOUT, 0,
 			    timeout_ms);
 		io = read_some(c);
-		if (io == IO_OVERFLOW || io == IO_ERRNO || io == IO_TLS)
+		if (io == LMTP_IO_OVERFLOW || io == LMTP_IO_ERRNO ||
+		    io == LMTP_IO_TLS)
 			return io_fail(c, f, st, false, io, errno, timeout_ms);
 	}
 }
 
-/* command - queue one command line (without CRLF, in c->out already
- * from mark on) for sending: adds CRLF and traces it. */
-static void
-command_end(struct lmtp_client *c, size_t mark)
+/* command_reply - flush, then the reply, at st within timeout_ms.  0
+ * with *r, or -1 with *f. */
+static int
+command_reply(struct lmtp_client *c, enum lmtp_stage st, unsigned timeout_ms,
+    struct lmtp_reply *r, struct lmtp_failure *f)
 {
-	if (c->masking) {
-		/* AUTH: the mechanism at most, never the credentials. */
-		const char *l = c->out.data + mark;
-		size_t n = c->out.len - mark;
-
-		if (n > 10 && strncmp(l, "AUTH PLAIN", 10) == 0)
-			log_line(c, ">", "AUTH PLAIN ********", 19);
-		else if (n >= 10 && strncmp(l, "AUTH LOGIN", 10) == 0)
-			log_line(c, ">", l, n);
-		else
-			log_line(c, ">", "********", 8);
-		c->masking = false;
-	} else
-		log_line(c, ">", c->out.data + mark, c->out.len - mark);
-	if (buf_append(&c->out, "\r\n", 2) < 0)
-		log_panic("lmtp: command buffer full");
+	if (flush(c, st, timeout_ms, f) < 0)
+		return -1;
+	return read_reply(c, st, timeout_ms, r, f);
 }
 
-/* unexpected - a reply whose class makes no sense at st (a 354 to
- * RCPT, a 250 to DATA): a protocol error; the connection is closed.
+/* refused - the reply of a command was not the one wanted: FAIL_REPLY
+ * for 4xx/5xx (a 421 closes the connection: the server does), else
+ * an unexpected reply (closed).  Takes the reply.  Returns -1. */
+static int
+refused(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
+    struct lmtp_failure *f)
+{
+	if (lmtp_fail_refused(&c->s, st, r, f))
+		close_conn(c);
+	return -1;
+}
+
+/* unexpected - a reply whose class makes no sense at st: closed.
  * Takes the reply.  Returns -1. */
 static int
 unexpected(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
     struct lmtp_failure *f)
 {
-	char *t = lmtp_reply_text(r, 600);
-
-	fail_set(f, LMTP_FAIL_CONVERSATION, st, "%s server %s gave an "
-	    "unexpected reply to %s: %s", c->pname, c->peer,
-	    lmtp_client_stage_command(c, st), t);
-	free(t);
-	lmtp_reply_deinit(r);
+	lmtp_fail_unexpected(&c->s, st, r, f);
 	close_conn(c);
-	return -1;
-}
-
-/* refused - the reply of a command was not the one wanted: FAIL_REPLY
- * for 4xx/5xx (a 421 closes the connection: the server does), else
- * unexpected().  Takes the reply.  Returns -1. */
-static int
-refused(struct lmtp_client *c, enum lmtp_stage st, struct lmtp_reply *r,
-    struct lmtp_failure *f)
-{
-	unsigned code = r->code;
-	char *t;
-
-	if (code / 100 != 4 && code / 100 != 5)
-		return unexpected(c, st, r, f);
-	t = lmtp_reply_text(r, 600);
-	if (st == LMTP_STAGE_GREETING)
-		fail_set(f, LMTP_FAIL_REPLY, st, "%s server %s refused to "
-		    "talk to me: %s", c->pname, c->peer, t);
-	else
-		fail_set(f, LMTP_FAIL_REPLY, st, "%s server %s said: %s (in "
-		    "reply to %s command)", c->pname, c->peer, t,
-		    lmtp_client_stage_command(c, st));
-	free(t);
-	f->reply = *r;
-	memset(r, 0, sizeof(*r));
-	if (code == 421)
-		close_conn(c);
 	return -1;
 }
 
@@ -1201,25 +1018,21 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 	bool bind_failed = false;
 	int e, r, s = -1;
 
-	if (c->ep.path != NULL) {
-		c->fd = endpoint_unix_connect(c->ep.path);
+	if (c->s.ep.path != NULL) {
+		c->fd = endpoint_unix_connect(c->s.ep.path);
 		if (c->fd < 0) {
-			fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
-			    "cannot connect to %s server %s: %s", c->pname,
-			    c->peer, strerror(errno));
+			lmtp_fail_connect(&c->s, f, errno, false);
 			return -1;
 		}
 		return 0;
 	}
-	r = endpoint_inet_resolve(&addrs, c->ep.host, c->ep.port);
+	r = endpoint_inet_resolve(&addrs, c->s.ep.host, c->s.ep.port);
 	if (r != 0) {
-		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "cannot "
-		    "find the address of %s server %s: %s", c->pname, c->peer,
-		    gai_strerror(r));
+		lmtp_fail_resolve(&c->s, f, r);
 		return -1;
 	}
 	for (;;) {
-		r = endpoint_inet_try_from(&addrs, c->bind_address, &s,
+		r = endpoint_inet_try_from(&addrs, c->s.bind_address, &s,
 		    &bind_failed);
 		if (r < 0) {
 			e = errno;
@@ -1227,7 +1040,7 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 		}
 		if (r == 0) {
 			struct pollfd pfd = { s, POLLOUT, 0 };
-			int64_t deadline = deadline_of(c->to.connect_ms);
+			int64_t deadline = deadline_of(c->s.to.connect_ms);
 
 			do
 				r = poll(&pfd, 1, poll_ms(deadline));
@@ -1245,16 +1058,7 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 		return 0;
 	}
 	endpoint_addrs_free(&addrs);
-	if (bind_failed)
-		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "cannot "
-		    "connect to %s server %s from the local address %s: %s",
-		    c->pname, c->peer, c->bind_address,
-		    e == EAFNOSUPPORT ? "not an address of the server's "
-		    "address family" : strerror(e));
-	else
-		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
-		    "cannot connect to %s server %s: %s", c->pname, c->peer,
-		    strerror(e));
+	lmtp_fail_connect(&c->s, f, e, bind_failed);
 	return -1;
 }
 
@@ -1264,28 +1068,16 @@ static int
 hello(struct lmtp_client *c, struct lmtp_failure *f)
 {
 	struct lmtp_reply r;
-	size_t mark;
 
-	memset(&c->caps, 0, sizeof(c->caps));
-	c->helo = false;
-	mark = c->out.len;
-	if (buf_appendf(&c->out, "%s %s", c->proto == LMTP_PROTO_SMTP ?
-	    "EHLO" : "LHLO", c->lhlo_name) < 0)
-		log_panic("lmtp: LHLO name too long");
-	command_end(c, mark);
-	if (flush(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, f) < 0 ||
-	    read_reply(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, &r, f) < 0)
+	lmtp_hello_command(&c->s, &c->out, false);
+	if (command_reply(c, LMTP_STAGE_LHLO, c->s.to.lhlo_ms, &r, f) < 0)
 		return -1;
-	if (r.code / 100 == 5 && c->proto == LMTP_PROTO_SMTP) {
+	if (r.code / 100 == 5 && c->s.proto == LMTP_PROTO_SMTP) {
 		/* RFC 5321 3.2: an old server; HELO, no extensions. */
 		lmtp_reply_deinit(&r);
-		c->helo = true;
-		mark = c->out.len;
-		if (buf_appendf(&c->out, "HELO %s", c->lhlo_name) < 0)
-			log_panic("lmtp: HELO name too long");
-		command_end(c, mark);
-		if (flush(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, f) < 0 ||
-		    read_reply(c, LMTP_STAGE_LHLO, c->to.lhlo_ms, &r, f) < 0)
+		lmtp_hello_command(&c->s, &c->out, true);
+		if (command_reply(c, LMTP_STAGE_LHLO, c->s.to.lhlo_ms, &r,
+		    f) < 0)
 			return -1;
 		if (r.code / 100 != 2)
 			return refused(c, LMTP_STAGE_LHLO, &r, f);
@@ -1294,7 +1086,7 @@ hello(struct lmtp_client *c, struct lmtp_failure *f)
 	}
 	if (r.code / 100 != 2)
 		return refused(c, LMTP_STAGE_LHLO, &r, f);
-	lmtp_caps_parse(&r, &c->caps);
+	lmtp_hello_caps(&c->s, &r);
 	lmtp_reply_deinit(&r);
 	return 0;
 }
@@ -1304,9 +1096,7 @@ hello(struct lmtp_client *c, struct lmtp_failure *f)
 static int
 tls_fail(struct lmtp_client *c, struct lmtp_failure *f, char *why)
 {
-	fail_set(f, LMTP_FAIL_TLS, LMTP_STAGE_STARTTLS, "%s", why);
-	memcpy(f->dsn, "4.7.5", 6);
-	free(why);
+	lmtp_fail_tls(f, why);
 	close_conn(c);
 	return -1;
 }
@@ -1320,92 +1110,54 @@ static int
 starttls(struct lmtp_client *c, const struct tls_client_policy *pol,
     struct lmtp_failure *f)
 {
-	enum tls_client_level lev = tls_client_effective_level(pol);
+	enum tls_client_level lev;
 	struct lmtp_reply r;
 	SSL *ssl;
 	char *who, *why = NULL;
-	size_t mark;
 	int ret;
 
-	if (lev == TLS_LEV_NONE)
-		return 0;
-	who = xasprintf("%s server %s", c->pname, c->peer);
-	if (!c->caps.starttls) {
-		if (lev == TLS_LEV_MAY) {
-			free(who);
-			return 0;
-		}
-		why = xasprintf("%s does not offer STARTTLS%s, which the TLS "
-		    "security level %s requires", who, c->helo ? " (it "
-		    "refused EHLO)" : "", tls_level_name(lev));
-		free(who);
-		return tls_fail(c, f, why);
-	}
-	if (c->tls_ctx == NULL) {
-		why = xasprintf("no TLS client context for %s (TLS security "
-		    "level %s)", who, tls_level_name(lev));
-		free(who);
-		return tls_fail(c, f, why);
+	ret = lmtp_starttls_plan(&c->s, pol, &lev, &who, f);
+	if (ret <= 0) {
+		if (ret < 0)
+			close_conn(c);
+		return ret;
 	}
 	/* Made first: a level that cannot be used fails before we say
 	 * anything. */
-	ssl = tls_client_ssl_new(c->tls_ctx, pol, c->fd, who, &why);
+	ssl = tls_client_ssl_new(c->s.tls_ctx, pol, c->fd, who, &why);
 	if (ssl == NULL) {
 		free(who);
 		return tls_fail(c, f, why);
 	}
-	mark = c->out.len;
-	buf_append_str(&c->out, "STARTTLS");
-	command_end(c, mark);
-	if (flush(c, LMTP_STAGE_STARTTLS, c->to.starttls_ms, f) < 0 ||
-	    read_reply(c, LMTP_STAGE_STARTTLS, c->to.starttls_ms, &r, f) < 0) {
+	lmtp_command(&c->s, &c->out, "STARTTLS", NULL);
+	if (command_reply(c, LMTP_STAGE_STARTTLS, c->s.to.starttls_ms, &r,
+	    f) < 0) {
 		SSL_free(ssl);
 		free(who);
 		return -1;
 	}
-	if (r.code / 100 != 2) {
-		char *t;
-
+	ret = lmtp_starttls_reply(&c->s, lev, who, &r, f);
+	if (ret <= 0) {
 		SSL_free(ssl);
-		if (lev == TLS_LEV_MAY && r.code / 100 != 3 && r.code != 421) {
-			/* Opportunistic: on without TLS. */
-			lmtp_reply_deinit(&r);
-			free(who);
-			return 0;
-		}
-		if (r.code / 100 == 3 || r.code == 421) {
-			free(who);
-			return refused(c, LMTP_STAGE_STARTTLS, &r, f);
-		}
-		t = lmtp_reply_text(&r, 400);
-		why = xasprintf("%s refused STARTTLS, which the TLS security "
-		    "level %s requires: %s", who, tls_level_name(lev), t);
-		free(t);
 		free(who);
-		ret = tls_fail(c, f, why);
-		f->reply = r;
+		if (ret < 0)
+			close_conn(c);
 		return ret;
 	}
-	lmtp_reply_deinit(&r);
 	if (c->in.len > 0) {
-		/* Plaintext after the 220 would be taken as said inside
-		 * TLS (RFC 3207 6, CVE-2011-0411 and kin). */
-		why = xasprintf("%s sent more after its reply to STARTTLS "
-		    "(%zu bytes): an attempt to inject commands into the TLS "
-		    "session?", who, c->in.len);
+		lmtp_fail_tls_injection(f, who, c->in.len);
 		SSL_free(ssl);
 		free(who);
-		return tls_fail(c, f, why);
+		close_conn(c);
+		return -1;
 	}
 	c->ssl = ssl;
-	if (tls_client_handshake(c->ssl, who, c->to.starttls_ms, &why) < 0 ||
+	if (tls_client_handshake(c->ssl, who, c->s.to.starttls_ms, &why) < 0 ||
 	    tls_client_check(c->ssl, pol, who, &c->tlsinfo, &why) < 0) {
 		free(who);
 		return tls_fail(c, f, why);
 	}
-	log_debug(1, "%s: %s TLS connection established: %s with cipher %s "
-	    "(%d/%d bits)", who, c->tlsinfo.trust, c->tlsinfo.protocol,
-	    c->tlsinfo.cipher, c->tlsinfo.bits, c->tlsinfo.alg_bits);
+	lmtp_log_tls(who, &c->tlsinfo);
 	free(who);
 	return hello(c, f);
 }
@@ -1415,89 +1167,27 @@ starttls(struct lmtp_client *c, const struct tls_client_policy *pol,
 static int
 auth(struct lmtp_client *c, struct lmtp_failure *f)
 {
-	struct buf secret;
 	struct lmtp_reply r;
-	bool plain = c->caps.auth_plain;
-	size_t ul = strlen(c->auth_user), pl = strlen(c->auth_pass), mark;
-	char *enc;
-	int step;
+	bool plain;
+	int step, ret;
 
-	if (c->ssl == NULL && !c->auth_plaintext_ok) {
-		fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "will not send "
-		    "the password for %s to %s server %s without TLS (%s)",
-		    c->auth_user, c->pname, c->peer, c->caps.starttls ?
-		    "TLS was not used" : "it offers no STARTTLS");
-		memcpy(f->dsn, "4.7.8", 6);
+	if (lmtp_auth_check(&c->s, c->ssl != NULL, f) < 0) {
 		close_conn(c);
 		return -1;
 	}
-	if (!c->caps.auth_plain && !c->caps.auth_login) {
-		fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "cannot "
-		    "authenticate to %s server %s: it offers %s (we can do "
-		    "PLAIN and LOGIN)", c->pname, c->peer,
-		    c->helo ? "no extensions (it refused EHLO)" :
-		    "no AUTH mechanism in common");
-		memcpy(f->dsn, "4.7.8", 6);
-		close_conn(c);
-		return -1;
-	}
-	buf_init(&secret, 4096);
-	buf_set_sensitive(&secret);
-	enc = xmalloc(BASE64_ENCODED_SIZE(2 * 1024 + 2));
-	mark = c->out.len;
-	if (plain) {
-		/* RFC 4616: authzid (empty) NUL authcid NUL passwd. */
-		buf_append_c(&secret, '\0');
-		buf_append(&secret, c->auth_user, ul);
-		buf_append_c(&secret, '\0');
-		buf_append(&secret, c->auth_pass, pl);
-		base64_encode(secret.data, secret.len, enc);
-		c->masking = true;
-		buf_appendf(&c->out, "AUTH PLAIN %s", enc);
-	} else
-		buf_append_str(&c->out, "AUTH LOGIN");
-	command_end(c, mark);
-	explicit_bzero(enc, BASE64_ENCODED_SIZE(2 * 1024 + 2));
+	lmtp_auth_start(&c->s, &c->out, &plain);
 	for (step = 0;; step++) {
-		if (flush(c, LMTP_STAGE_AUTH, c->to.lhlo_ms, f) < 0 ||
-		    read_reply(c, LMTP_STAGE_AUTH, c->to.lhlo_ms, &r, f) < 0)
-			goto fail;
-		if (r.code / 100 != 3 || plain || step >= 2)
-			break;
-		/* LOGIN: 334 for the user name, then the password. */
-		lmtp_reply_deinit(&r);
-		base64_encode(step == 0 ? c->auth_user : c->auth_pass,
-		    step == 0 ? ul : pl, enc);
-		mark = c->out.len;
-		c->masking = true;
-		buf_append_str(&c->out, enc);
-		command_end(c, mark);
-		explicit_bzero(enc, BASE64_ENCODED_SIZE(2 * 1024 + 2));
+		if (command_reply(c, LMTP_STAGE_AUTH, c->s.to.lhlo_ms, &r,
+		    f) < 0)
+			return -1;
+		ret = lmtp_auth_reply(&c->s, &c->out, plain, step, &r, f);
+		if (ret == 0)
+			return 0;
+		if (ret < 0) {
+			close_conn(c);
+			return -1;
+		}
 	}
-	if (r.code / 100 == 2) {
-		lmtp_reply_deinit(&r);
-		c->authenticated = true;
-		free(enc);
-		buf_deinit(&secret);
-		return 0;
-	}
-	if (r.code / 100 == 4 || r.code / 100 == 5) {
-		char *t = lmtp_reply_text(&r, 400);
-
-		fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "%s server %s "
-		    "refused to authenticate %s with %s: %s", c->pname, c->peer,
-		    c->auth_user, plain ? "PLAIN" : "LOGIN", t);
-		free(t);
-		snprintf(f->dsn, sizeof(f->dsn), "%s", r.dsn[0] != '\0' ?
-		    r.dsn : r.code / 100 == 4 ? "4.7.0" : "5.7.8");
-		f->reply = r;
-		close_conn(c);
-	} else
-		unexpected(c, LMTP_STAGE_AUTH, &r, f);
-fail:
-	free(enc);
-	buf_deinit(&secret);
-	return -1;
 }
 
 /* greet - the greeting, LHLO/EHLO and its extensions, STARTTLS, AUTH.
@@ -1508,7 +1198,7 @@ greet(struct lmtp_client *c, const struct tls_client_policy *pol,
 {
 	struct lmtp_reply r;
 
-	if (read_reply(c, LMTP_STAGE_GREETING, c->to.lhlo_ms, &r, f) < 0)
+	if (read_reply(c, LMTP_STAGE_GREETING, c->s.to.lhlo_ms, &r, f) < 0)
 		return -1;
 	if (r.code / 100 != 2)
 		return refused(c, LMTP_STAGE_GREETING, &r, f);
@@ -1517,7 +1207,7 @@ greet(struct lmtp_client *c, const struct tls_client_policy *pol,
 		return -1;
 	if (pol != NULL && starttls(c, pol, f) < 0)
 		return -1;
-	if (c->auth_user != NULL && auth(c, f) < 0)
+	if (c->s.auth_user != NULL && auth(c, f) < 0)
 		return -1;
 	return 0;
 }
@@ -1527,62 +1217,19 @@ lmtp_client_connect(const char *dest, const struct lmtp_client_settings *set,
     struct lmtp_failure *f)
 {
 	struct lmtp_client *c = xcalloc(1, sizeof(*c));
-	char *err = NULL;
 
 	c->fd = -1;
-	c->dest = xstrdup(dest);
-	c->proto = set->protocol;
-	c->pname = c->proto == LMTP_PROTO_SMTP ? "SMTP" : "LMTP";
-	c->peer = xstrdup(set->peer_name != NULL && set->peer_name[0] != '\0' ?
-	    set->peer_name : dest);
-	c->lhlo_name = xstrdup(set->lhlo_name != NULL &&
-	    set->lhlo_name[0] != '\0' ? set->lhlo_name : "localhost");
-	if (set->bind_address != NULL && set->bind_address[0] != '\0')
-		c->bind_address = xstrdup(set->bind_address);
-	c->to = set->timeouts;
-	c->tls_ctx = set->tls_ctx;
-	c->auth_plaintext_ok = set->auth_plaintext_ok;
+	lmtp_session_init(&c->s, set);
 	lmtp_reply_parser_init(&c->parser);
 	buf_init(&c->in, LMTP_INPUT_MAX_BYTES);
 	buf_init(&c->out, LMTP_OUTPUT_MAX_BYTES);
-	if (strlen(c->lhlo_name) > 255 ||
-	    strpbrk(c->lhlo_name, "\r\n") != NULL) {
-		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
-		    "bad %s name for %s server %s", c->proto ==
-		    LMTP_PROTO_SMTP ? "EHLO" : "LHLO", c->pname, c->peer);
-		goto fail;
-	}
-	if (set->auth_user != NULL) {
-		const char *pw = set->auth_pass != NULL ? set->auth_pass : "";
-
-		if (strlen(set->auth_user) > 1024 || strlen(pw) > 1024 ||
-		    set->auth_user[0] == '\0') {
-			fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "the "
-			    "user name or password for %s server %s is empty "
-			    "or longer than 1024 bytes", c->pname, c->peer);
-			memcpy(f->dsn, "4.7.8", 6);
-			goto fail;
-		}
-		c->auth_user = xstrdup(set->auth_user);
-		c->auth_pass = xstrdup(pw);
+	if (c->s.auth_user != NULL)
 		buf_set_sensitive(&c->out);
-	}
-	if (lmtp_dest_parse(dest, set->default_port, &c->ep, &err) < 0) {
-		fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT, "%s", err);
-		free(err);
+	if (lmtp_session_start(&c->s, dest, f) < 0)
 		goto fail;
-	}
 	if (open_socket(c, f) < 0 || greet(c, set->tls, f) < 0)
 		goto fail;
-	log_debug(1, "%s %s: connected%s%s%s%s%s%s%s%s%s", c->proto ==
-	    LMTP_PROTO_SMTP ? "smtp" : "lmtp", c->peer,
-	    c->caps.pipelining ? " PIPELINING" : "",
-	    c->caps.size ? " SIZE" : "",
-	    c->caps.eightbitmime ? " 8BITMIME" : "",
-	    c->caps.enhancedstatuscodes ? " ENHANCEDSTATUSCODES" : "",
-	    c->caps.dsn ? " DSN" : "", c->caps.smtputf8 ? " SMTPUTF8" : "",
-	    c->helo ? " (HELO)" : "", c->ssl != NULL ? " TLS" : "",
-	    c->authenticated ? " AUTH" : "");
+	lmtp_log_connected(&c->s, c->ssl != NULL);
 	return c;
 fail:
 	lmtp_client_free(&c);
@@ -1592,13 +1239,13 @@ fail:
 const char *
 lmtp_client_dest(const struct lmtp_client *c)
 {
-	return c->dest;
+	return c->s.dest;
 }
 
 const struct lmtp_caps *
 lmtp_client_caps(const struct lmtp_client *c)
 {
-	return &c->caps;
+	return &c->s.caps;
 }
 
 const struct tls_client_info *
@@ -1610,13 +1257,13 @@ lmtp_client_tls(const struct lmtp_client *c)
 bool
 lmtp_client_authenticated(const struct lmtp_client *c)
 {
-	return c->authenticated;
+	return c->s.authenticated;
 }
 
 bool
 lmtp_client_helo(const struct lmtp_client *c)
 {
-	return c->helo;
+	return c->s.helo;
 }
 
 bool
@@ -1638,7 +1285,7 @@ idle_gone(struct lmtp_client *c)
 	if (c->ssl == NULL)
 		return true;
 	for (int i = 0; i < 16; i++) {
-		if (read_some(c) != IO_OK || c->in.len > 0 || c->eof ||
+		if (read_some(c) != LMTP_IO_OK || c->in.len > 0 || c->eof ||
 		    c->want_write)
 			return true;
 		if (SSL_has_pending(c->ssl))
@@ -1657,10 +1304,9 @@ lmtp_client_reset(struct lmtp_client *c, struct lmtp_failure *f)
 {
 	struct pollfd pfd;
 	struct lmtp_reply r;
-	size_t mark;
 
 	if (c->fd < 0)
-		return io_fail(c, f, LMTP_STAGE_RSET, true, IO_EOF, 0, 0);
+		return io_fail(c, f, LMTP_STAGE_RSET, true, LMTP_IO_EOF, 0, 0);
 	/* While idle the server may only have closed (perhaps after a
 	 * 421): anything readable now means the connection is gone. */
 	pfd.fd = c->fd;
@@ -1669,18 +1315,13 @@ lmtp_client_reset(struct lmtp_client *c, struct lmtp_failure *f)
 	if (c->in.len > 0 || (poll(&pfd, 1, 0) > 0 && idle_gone(c))) {
 		char *said = last_words(c);
 
-		fail_set(f, LMTP_FAIL_CONVERSATION, LMTP_STAGE_RSET, "%s "
-		    "server %s closed the connection while it was idle%s",
-		    c->pname, c->peer, said);
+		lmtp_fail_idle(&c->s, f, said);
 		free(said);
 		close_conn(c);
 		return -1;
 	}
-	mark = c->out.len;
-	buf_append_str(&c->out, "RSET");
-	command_end(c, mark);
-	if (flush(c, LMTP_STAGE_RSET, c->to.rset_ms, f) < 0 ||
-	    read_reply(c, LMTP_STAGE_RSET, c->to.rset_ms, &r, f) < 0)
+	lmtp_command(&c->s, &c->out, "RSET", NULL);
+	if (command_reply(c, LMTP_STAGE_RSET, c->s.to.rset_ms, &r, f) < 0)
 		return -1;
 	if (r.code / 100 != 2) {
 		refused(c, LMTP_STAGE_RSET, &r, f);
@@ -1688,181 +1329,6 @@ lmtp_client_reset(struct lmtp_client *c, struct lmtp_failure *f)
 		return -1;
 	}
 	lmtp_reply_deinit(&r);
-	return 0;
-}
-
-/* has_8bit - any byte >= 0x80 in s? */
-static bool
-has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return true;
-	return false;
-}
-
-/* append_param - " NAME=" and value as xtext, unless the parameter
- * would be longer than max (then nothing: a DSN parameter is advice,
- * and a server may refuse one over the RFC's limit). */
-static int
-append_param(struct buf *out, const char *name, const char *value,
-    size_t max)
-{
-	size_t mark = out->len;
-
-	if (buf_appendf(out, " %s=", name) < 0 ||
-	    lmtp_xtext_append(value, out) < 0 ||
-	    out->len - mark - strlen(name) - 2 > max) {
-		out->len = mark;
-		if (out->data != NULL)
-			out->data[mark] = '\0';
-	}
-	return 0;
-}
-
-/* append_orcpt - " ORCPT=rfc822;xtext" for an "rfc822;address" ORCPT
- * in ASCII (at most 500 characters, RFC 3461 4.2); other types (utf-8
- * needs its own encoding) are not sent. */
-static int
-append_orcpt(struct buf *out, const char *orcpt)
-{
-	char *v;
-
-	if (orcpt == NULL || strncasecmp(orcpt, "rfc822;", 7) != 0 ||
-	    orcpt[7] == '\0' || has_8bit(orcpt) || strlen(orcpt) > 500)
-		return 0;
-	v = xasprintf("rfc822;%s", orcpt + 7);
-	/* The type stays as it is; only the address is xtext. */
-	append_param(out, "ORCPT", v, 500);
-	free(v);
-	return 0;
-}
-
-static int
-append_notify(struct buf *out, uint32_t notify)
-{
-	static const struct {
-		uint32_t bit;
-		const char *word;
-	} words[] = {
-		{ 0x1u, "SUCCESS" }, { 0x2u, "FAILURE" }, { 0x4u, "DELAY" },
-	};
-	const char *sep = " NOTIFY=";
-
-	if (notify == 0)
-		return 0;
-	if ((notify & 0x8u) != 0)
-		return buf_append_str(out, " NOTIFY=NEVER");
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if ((notify & words[i].bit) == 0)
-			continue;
-		if (buf_appendf(out, "%s%s", sep, words[i].word) < 0)
-			return -1;
-		sep = ",";
-	}
-	return 0;
-}
-
-/* mail_command - queue MAIL FROM with its parameters. */
-static int
-mail_command(struct lmtp_client *c, const struct lmtp_mail *m)
-{
-	size_t mark = c->out.len;
-
-	if (buf_append_str(&c->out, "MAIL FROM:<") < 0 ||
-	    lmtp_address_quote(m->sender, &c->out) < 0 ||
-	    buf_append_c(&c->out, '>') < 0)
-		goto bad;
-	if (c->caps.size && buf_appendf(&c->out, " SIZE=%zu", m->len) < 0)
-		goto bad;
-	if (m->body_8bitmime && c->caps.eightbitmime &&
-	    buf_append_str(&c->out, " BODY=8BITMIME") < 0)
-		goto bad;
-	if ((m->smtputf8 || m->smtputf8_param) && c->caps.smtputf8 &&
-	    buf_append_str(&c->out, " SMTPUTF8") < 0)
-		goto bad;
-	if (c->caps.dsn && m->ret != NULL &&
-	    (strcasecmp(m->ret, "FULL") == 0 ||
-	    strcasecmp(m->ret, "HDRS") == 0) &&
-	    buf_appendf(&c->out, " RET=%s", m->ret) < 0)
-		goto bad;
-	/* ENVID: at most 100 characters (RFC 3461 4.4). */
-	if (c->caps.dsn && m->envid != NULL && m->envid[0] != '\0')
-		append_param(&c->out, "ENVID", m->envid, 100);
-	command_end(c, mark);
-	return 0;
-bad:
-	c->out.len = mark;
-	if (c->out.data != NULL)
-		c->out.data[mark] = '\0';
-	return -1;
-}
-
-static int
-rcpt_command(struct lmtp_client *c, const struct lmtp_rcpt *rc)
-{
-	size_t mark = c->out.len;
-
-	if (buf_append_str(&c->out, "RCPT TO:<") < 0 ||
-	    lmtp_address_quote(rc->address, &c->out) < 0 ||
-	    buf_append_c(&c->out, '>') < 0)
-		goto bad;
-	if (c->caps.dsn && (append_notify(&c->out, rc->notify) < 0 ||
-	    append_orcpt(&c->out, rc->orcpt) < 0))
-		goto bad;
-	command_end(c, mark);
-	return 0;
-bad:
-	c->out.len = mark;
-	if (c->out.data != NULL)
-		c->out.data[mark] = '\0';
-	return -1;
-}
-
-/* check_mail - what we refuse to send before saying anything. */
-static int
-check_mail(struct lmtp_client *c, const struct lmtp_mail *m,
-    const struct lmtp_rcpt *rcpts, size_t n, struct lmtp_failure *f)
-{
-	struct buf scratch;
-	int bad = 0;
-
-	buf_init(&scratch, 4096);
-	if (lmtp_address_quote(m->sender, &scratch) < 0) {
-		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the sender "
-		    "address cannot be written in an %s command", c->pname);
-		memcpy(f->dsn, "5.1.7", 6);
-		bad = -1;
-	}
-	for (size_t i = 0; bad == 0 && i < n; i++) {
-		buf_reset(&scratch);
-		if (rcpts[i].address[0] == '\0' ||
-		    lmtp_address_quote(rcpts[i].address, &scratch) < 0) {
-			fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_RCPT, "a "
-			    "recipient address cannot be written in an %s "
-			    "command", c->pname);
-			memcpy(f->dsn, "5.1.3", 6);
-			bad = -1;
-		}
-	}
-	buf_deinit(&scratch);
-	if (bad < 0)
-		return -1;
-	if (m->smtputf8 && !c->caps.smtputf8) {
-		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the message "
-		    "needs SMTPUTF8 (non-ASCII addresses or headers), which "
-		    "%s server %s does not support", c->pname, c->peer);
-		memcpy(f->dsn, "5.6.7", 6);
-		return -1;
-	}
-	if (c->caps.size && c->caps.size_max > 0 &&
-	    (uint64_t)m->len > c->caps.size_max) {
-		fail_set(f, LMTP_FAIL_LOCAL, LMTP_STAGE_MAIL, "the message "
-		    "size %zu exceeds the size limit %llu of %s server %s",
-		    m->len, (unsigned long long)c->caps.size_max, c->pname, c->peer);
-		memcpy(f->dsn, "5.3.4", 6);
-		return -1;
-	}
 	return 0;
 }
 
@@ -1883,13 +1349,13 @@ send_message(struct lmtp_client *c, const struct lmtp_mail *m,
 			log_panic("lmtp: message buffer full");
 		off += n;
 		if (c->out.len >= LMTP_OUTPUT_FLUSH_BYTES &&
-		    flush(c, LMTP_STAGE_MESSAGE, c->to.data_xfer_ms, f) < 0)
+		    flush(c, LMTP_STAGE_MESSAGE, c->s.to.data_xfer_ms, f) < 0)
 			return -1;
 	}
 	if (lmtp_dot_stuff_end(&ds, &c->out) < 0)
 		log_panic("lmtp: message buffer full");
-	log_line(c, ">", "(message) .", 11);
-	return flush(c, LMTP_STAGE_MESSAGE, c->to.data_xfer_ms, f);
+	lmtp_log_line(&c->s, ">", "(message) .", 11);
+	return flush(c, LMTP_STAGE_MESSAGE, c->s.to.data_xfer_ms, f);
 }
 
 int
@@ -1898,7 +1364,7 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 {
 	struct lmtp_reply r;
 	bool *accepted = NULL, mail_ok = true;
-	size_t naccepted = 0, i, mark;
+	size_t naccepted = 0, i;
 	int ret = -1;
 
 	for (i = 0; i < n; i++) {
@@ -1906,36 +1372,34 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 		memset(&rcpts[i].reply, 0, sizeof(rcpts[i].reply));
 	}
 	if (c->fd < 0)
-		return io_fail(c, f, LMTP_STAGE_MAIL, true, IO_EOF, 0, 0);
+		return io_fail(c, f, LMTP_STAGE_MAIL, true, LMTP_IO_EOF, 0, 0);
 	if (n == 0)
 		return 0;
-	if (check_mail(c, m, rcpts, n, f) < 0)
+	if (lmtp_check_mail(&c->s, m, rcpts, n, f) < 0)
 		return -1;
 	accepted = xcalloc(n, sizeof(*accepted));
 
 	/* MAIL FROM and RCPT TO: pipelined when offered (RFC 2920; an
 	 * LMTP server must offer it, RFC 2033 4.1) */
-	if (mail_command(c, m) < 0)
-		log_panic("lmtp: command buffer full");
-	if (!c->caps.pipelining) {
-		if (flush(c, LMTP_STAGE_MAIL, c->to.mail_ms, f) < 0)
+	lmtp_mail_command(&c->s, &c->out, m);
+	if (!c->s.caps.pipelining) {
+		if (flush(c, LMTP_STAGE_MAIL, c->s.to.mail_ms, f) < 0)
 			goto out;
 	}
-	for (i = 0; c->caps.pipelining && i < n; i++) {
-		if (rcpt_command(c, &rcpts[i]) < 0)
-			log_panic("lmtp: command buffer full");
+	for (i = 0; c->s.caps.pipelining && i < n; i++) {
+		lmtp_rcpt_command(&c->s, &c->out, &rcpts[i]);
 		if (c->out.len >= LMTP_OUTPUT_FLUSH_BYTES &&
-		    flush(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, f) < 0)
+		    flush(c, LMTP_STAGE_RCPT, c->s.to.rcpt_ms, f) < 0)
 			goto out;
 	}
-	if (c->caps.pipelining &&
-	    flush(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, f) < 0)
+	if (c->s.caps.pipelining &&
+	    flush(c, LMTP_STAGE_RCPT, c->s.to.rcpt_ms, f) < 0)
 		goto out;
-	if (read_reply(c, LMTP_STAGE_MAIL, c->to.mail_ms, &r, f) < 0)
+	if (read_reply(c, LMTP_STAGE_MAIL, c->s.to.mail_ms, &r, f) < 0)
 		goto out;
 	if (r.code / 100 != 2) {
 		refused(c, LMTP_STAGE_MAIL, &r, f);
-		if (f->kind != LMTP_FAIL_REPLY || !c->caps.pipelining ||
+		if (f->kind != LMTP_FAIL_REPLY || !c->s.caps.pipelining ||
 		    c->fd < 0)
 			goto out;
 		mail_ok = false;
@@ -1948,7 +1412,7 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 		struct lmtp_failure f2 = { 0 };
 
 		for (i = 0; i < n; i++) {
-			if (read_reply(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, &r,
+			if (read_reply(c, LMTP_STAGE_RCPT, c->s.to.rcpt_ms, &r,
 			    &f2) < 0)
 				break;
 			lmtp_reply_deinit(&r);
@@ -1957,13 +1421,12 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (!c->caps.pipelining) {
-			if (rcpt_command(c, &rcpts[i]) < 0)
-				log_panic("lmtp: command buffer full");
-			if (flush(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, f) < 0)
+		if (!c->s.caps.pipelining) {
+			lmtp_rcpt_command(&c->s, &c->out, &rcpts[i]);
+			if (flush(c, LMTP_STAGE_RCPT, c->s.to.rcpt_ms, f) < 0)
 				goto out;
 		}
-		if (read_reply(c, LMTP_STAGE_RCPT, c->to.rcpt_ms, &r, f) < 0)
+		if (read_reply(c, LMTP_STAGE_RCPT, c->s.to.rcpt_ms, &r, f) < 0)
 			goto out;
 		if (r.code / 100 == 2) {
 			accepted[i] = true;
@@ -1984,11 +1447,8 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 	}
 
 	/* DATA, the message, and one reply per accepted recipient. */
-	mark = c->out.len;
-	buf_append_str(&c->out, "DATA");
-	command_end(c, mark);
-	if (flush(c, LMTP_STAGE_DATA, c->to.data_init_ms, f) < 0 ||
-	    read_reply(c, LMTP_STAGE_DATA, c->to.data_init_ms, &r, f) < 0)
+	lmtp_command(&c->s, &c->out, "DATA", NULL);
+	if (command_reply(c, LMTP_STAGE_DATA, c->s.to.data_init_ms, &r, f) < 0)
 		goto out;
 	if (r.code / 100 != 3) {
 		refused(c, LMTP_STAGE_DATA, &r, f);
@@ -1997,9 +1457,9 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 	lmtp_reply_deinit(&r);
 	if (send_message(c, m, f) < 0)
 		goto out;
-	if (c->proto == LMTP_PROTO_SMTP) {
+	if (c->s.proto == LMTP_PROTO_SMTP) {
 		/* SMTP: one reply for the whole transaction. */
-		if (read_reply(c, LMTP_STAGE_DOT, c->to.data_done_ms, &r,
+		if (read_reply(c, LMTP_STAGE_DOT, c->s.to.data_done_ms, &r,
 		    f) < 0)
 			goto out;
 		if (r.code / 100 == 3) {
@@ -2020,7 +1480,7 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 	for (i = 0; i < n; i++) {
 		if (!accepted[i])
 			continue;
-		if (read_reply(c, LMTP_STAGE_DOT, c->to.data_done_ms, &r,
+		if (read_reply(c, LMTP_STAGE_DOT, c->s.to.data_done_ms, &r,
 		    f) < 0)
 			goto out;
 		if (r.code / 100 == 3) {
@@ -2043,18 +1503,15 @@ lmtp_client_quit(struct lmtp_client **cp)
 	struct lmtp_client *c = *cp;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_reply r;
-	size_t mark;
 
 	if (c == NULL)
 		return;
 	if (c->fd >= 0) {
 		buf_reset(&c->out);
 		c->outoff = 0;
-		mark = c->out.len;
-		buf_append_str(&c->out, "QUIT");
-		command_end(c, mark);
-		if (flush(c, LMTP_STAGE_QUIT, c->to.quit_ms, &f) == 0 &&
-		    read_reply(c, LMTP_STAGE_QUIT, c->to.quit_ms, &r, &f) == 0)
+		lmtp_command(&c->s, &c->out, "QUIT", NULL);
+		if (command_reply(c, LMTP_STAGE_QUIT, c->s.to.quit_ms, &r,
+		    &f) == 0)
 			lmtp_reply_deinit(&r);
 		lmtp_failure_deinit(&f);
 		/* One close_notify, not waited for. */
@@ -2077,16 +1534,8 @@ lmtp_client_free(struct lmtp_client **cp)
 	lmtp_reply_parser_deinit(&c->parser);
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
-	endpoint_clear(&c->ep);
-	free(c->dest);
-	free(c->peer);
-	free(c->lhlo_name);
-	free(c->bind_address);
+	lmtp_session_deinit(&c->s);
 	free(c->tls_error);
-	free(c->auth_user);
-	if (c->auth_pass != NULL)
-		explicit_bzero(c->auth_pass, strlen(c->auth_pass));
-	free(c->auth_pass);
 	free(c);
 	*cp = NULL;
 }

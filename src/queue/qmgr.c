@@ -276,7 +276,7 @@ transport_get(const char *name)
 			break;
 		}
 		t->exists = true;
-		t->maxproc = master_service_process_count(ms,
+		t->maxproc = master_service_concurrency(ms,
 		    config_service(qm.cf, i));
 		break;
 	}

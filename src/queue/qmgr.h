@@ -9,8 +9,9 @@
  * to a delivery agent of that transport (deliver_proto.h; the agent is
  * the master.cf service of the transport's name, at private/NAME).
  *
- * Limits: per transport, as many requests at once as the service has
- * processes (master_service_process_count); per next hop,
+ * Limits: per transport, as many requests at once as the service runs
+ * deliveries (master_service_concurrency: its processes, or for the
+ * event-driven smtp agent maxproc / default_process_limit); per next hop,
  * NAME_destination_concurrency_limit (else
  * default_destination_concurrency_limit); recipients per request,
  * NAME_destination_recipient_limit (else

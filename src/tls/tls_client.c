@@ -576,33 +576,78 @@ handshake_reason(SSL *ssl, int sslerr, int err_no)
 	return xstrdup("the handshake failed for an unknown reason");
 }
 
+/* handshake_failed - *why_r for a handshake that failed with reason
+ * (taken). */
+static void
+handshake_failed(SSL *ssl, const char *who, char *reason, char **why_r)
+{
+	struct tls_client_conn *cc = conn_get(ssl);
+	char *raw = NULL;
+
+	if (cc != NULL && cc->ctx->loglevel >= 2)
+		raw = ssl_errors();
+	ERR_clear_error();
+	if (raw != NULL)
+		*why_r = xasprintf("TLS handshake with %s failed: %s "
+		    "(OpenSSL: %s)", who, reason, raw);
+	else
+		*why_r = xasprintf("TLS handshake with %s failed: %s", who,
+		    reason);
+	free(reason);
+	free(raw);
+}
+
+int
+tls_client_handshake_step(SSL *ssl, const char *who, bool *want_write_r,
+    char **why_r)
+{
+	int r, se, e;
+
+	*why_r = NULL;
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_connect(ssl);
+	if (r == 1)
+		return 1;
+	e = errno;
+	se = SSL_get_error(ssl, r);
+	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
+		*want_write_r = se == SSL_ERROR_WANT_WRITE;
+		return 0;
+	}
+	handshake_failed(ssl, who, handshake_reason(ssl, se, e), why_r);
+	return -1;
+}
+
+char *
+tls_client_handshake_timeout(const char *who, unsigned timeout_ms)
+{
+	ERR_clear_error();
+	if (timeout_ms % 1000 == 0)
+		return xasprintf("TLS handshake with %s timed out after %us",
+		    who, timeout_ms / 1000);
+	return xasprintf("TLS handshake with %s timed out after %u.%03us",
+	    who, timeout_ms / 1000, timeout_ms % 1000);
+}
+
 int
 tls_client_handshake(SSL *ssl, const char *who, unsigned timeout_ms,
     char **why_r)
 {
-	struct tls_client_conn *cc = conn_get(ssl);
 	int64_t deadline = timeout_ms == 0 ? -1 : now_ms() + timeout_ms;
 	int fd = SSL_get_fd(ssl);
-	char *reason, *raw = NULL;
 
 	*why_r = NULL;
 	for (;;) {
 		struct pollfd pfd;
-		int r, se, e, ms;
+		bool want_write = false;
+		int r, ms;
 
-		ERR_clear_error();
-		errno = 0;
-		r = SSL_connect(ssl);
-		if (r == 1)
-			return 0;
-		e = errno;
-		se = SSL_get_error(ssl, r);
-		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
-			reason = handshake_reason(ssl, se, e);
-			break;
-		}
+		r = tls_client_handshake_step(ssl, who, &want_write, why_r);
+		if (r != 0)
+			return r > 0 ? 0 : -1;
 		pfd.fd = fd;
-		pfd.events = se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		pfd.events = want_write ? POLLOUT : POLLIN;
 		pfd.revents = 0;
 		for (;;) {
 			if (deadline < 0)
@@ -618,34 +663,15 @@ tls_client_handshake(SSL *ssl, const char *who, unsigned timeout_ms,
 				break;
 		}
 		if (r == 0) {
-			if (timeout_ms % 1000 == 0)
-				*why_r = xasprintf("TLS handshake with %s "
-				    "timed out after %us", who,
-				    timeout_ms / 1000);
-			else
-				*why_r = xasprintf("TLS handshake with %s "
-				    "timed out after %u.%03us", who,
-				    timeout_ms / 1000, timeout_ms % 1000);
-			ERR_clear_error();
+			*why_r = tls_client_handshake_timeout(who, timeout_ms);
 			return -1;
 		}
 		if (r < 0) {
-			reason = xasprintf("%s", strerror(errno));
-			break;
+			handshake_failed(ssl, who, xasprintf("%s",
+			    strerror(errno)), why_r);
+			return -1;
 		}
 	}
-	if (cc != NULL && cc->ctx->loglevel >= 2)
-		raw = ssl_errors();
-	ERR_clear_error();
-	if (raw != NULL)
-		*why_r = xasprintf("TLS handshake with %s failed: %s "
-		    "(OpenSSL: %s)", who, reason, raw);
-	else
-		*why_r = xasprintf("TLS handshake with %s failed: %s", who,
-		    reason);
-	free(reason);
-	free(raw);
-	return -1;
 }
 
 /* ---------------------------------------------------------------- */

@@ -156,6 +156,17 @@ SSL *tls_client_ssl_new(struct tls_client_ctx *ctx,
 int tls_client_handshake(SSL *ssl, const char *who, unsigned timeout_ms,
     char **why_r);
 
+/*
+ * One step of the handshake, for a caller on an event loop: 1 done,
+ * 0 to be called again when the socket is writable (*want_write_r) or
+ * readable, -1 failed with *why_r (as tls_client_handshake's).
+ */
+int tls_client_handshake_step(SSL *ssl, const char *who, bool *want_write_r,
+    char **why_r);
+/* The text of a handshake that took longer than timeout_ms (new
+ * string, as tls_client_handshake's). */
+char *tls_client_handshake_timeout(const char *who, unsigned timeout_ms);
+
 struct tls_client_info {
 	bool active;
 	char protocol[16];		/* "TLSv1.3" */

@@ -4,7 +4,8 @@
  * reply parser (whole and byte by byte, bad replies, limits), the
  * extensions, address quoting, xtext, dot-stuffing, destinations, and
  * conversations with a scripted LMTP server in a thread on a Unix
- * socket (or TCP) in a temporary directory.
+ * socket (or TCP) in a temporary directory (test_support.h's
+ * test_script).
  */
 #include <errno.h>
 #include <poll.h>
@@ -481,233 +482,6 @@ test_dest_parse(void **state)
 /* ------------------------------------------------------------------ */
 /* Scripted server */
 
-enum step_kind {
-	S_END = 0,
-	S_SEND,		/* send text */
-	S_EXPECT,	/* read a command line, which must equal text */
-	S_BODY,		/* read the message up to and with ".\r\n" */
-	S_BODY_PART,	/* read some of the message (at least 100 bytes) */
-	S_QUIET,	/* nothing more may arrive for a while (no
-			 * pipelining without PIPELINING) */
-	S_CLOSE,	/* close the connection */
-	S_HANG,		/* say nothing until the client goes away */
-	S_ACCEPT,	/* accept the next connection */
-	S_EOF,		/* the client closes without sending more */
-};
-
-struct step {
-	enum step_kind kind;
-	const char *text;
-};
-
-struct server {
-	struct test_listener l;
-	const struct step *steps;
-	pthread_t th;
-	int fd;
-	char in[65536];
-	size_t inlen;
-	struct buf body;
-	struct buf lines;	/* every command line, LF-separated */
-	char *problem;		/* first thing that went wrong */
-	bool pipelined;
-};
-
-static void srv_problem(struct server *s, const char *fmt, ...)
-    ATTR_FORMAT(2, 3);
-
-static void
-srv_problem(struct server *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (s->problem != NULL)
-		return;
-	va_start(ap, fmt);
-	s->problem = xvasprintf(fmt, ap);
-	va_end(ap);
-}
-
-static bool
-srv_accept(struct server *s)
-{
-	struct pollfd pfd = { s->l.fd, POLLIN, 0 };
-	struct timeval tv = { 10, 0 };
-
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	s->inlen = 0;
-	if (poll(&pfd, 1, 10000) != 1) {
-		srv_problem(s, "no connection");
-		return false;
-	}
-	s->fd = accept(s->l.fd, NULL, NULL);
-	if (s->fd < 0) {
-		srv_problem(s, "accept: %s", strerror(errno));
-		return false;
-	}
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return true;
-}
-
-/* srv_fill - read more into s->in; false at EOF/error. */
-static bool
-srv_fill(struct server *s)
-{
-	ssize_t n;
-
-	if (s->inlen == sizeof(s->in))
-		return false;
-	n = read(s->fd, s->in + s->inlen, sizeof(s->in) - s->inlen);
-	if (n <= 0)
-		return false;
-	s->inlen += (size_t)n;
-	return true;
-}
-
-/* srv_line - the next line without CRLF into out; false at EOF. */
-static bool
-srv_line(struct server *s, char *out, size_t outsz, bool raw,
-    size_t *rawlen)
-{
-	for (;;) {
-		char *lf = memchr(s->in, '\n', s->inlen);
-
-		if (lf != NULL) {
-			size_t n = (size_t)(lf - s->in) + 1;
-			size_t keep = raw ? n : n - 1;
-
-			if (!raw && keep > 0 && s->in[keep - 1] == '\r')
-				keep--;
-			if (keep >= outsz)
-				keep = outsz - 1;
-			memcpy(out, s->in, keep);
-			out[keep] = '\0';
-			if (rawlen != NULL)
-				*rawlen = keep;
-			memmove(s->in, s->in + n, s->inlen - n);
-			s->inlen -= n;
-			return true;
-		}
-		if (!srv_fill(s))
-			return false;
-	}
-}
-
-static void *
-srv_main(void *arg)
-{
-	struct server *s = arg;
-	char line[8192];
-	size_t rawlen;
-
-	for (size_t i = 0; s->steps[i].kind != S_END && s->problem == NULL;
-	    i++) {
-		const struct step *st = &s->steps[i];
-
-		switch (st->kind) {
-		case S_END:
-			break;
-		case S_ACCEPT:
-			srv_accept(s);
-			break;
-		case S_SEND:
-			test_write_all(s->fd, st->text, strlen(st->text));
-			break;
-		case S_EXPECT:
-			if (!srv_line(s, line, sizeof(line), false, NULL)) {
-				srv_problem(s, "step %zu: EOF, wanted \"%s\"",
-				    i, st->text);
-				break;
-			}
-			buf_appendf(&s->lines, "%s\n", line);
-			if (strcmp(line, st->text) != 0)
-				srv_problem(s, "step %zu: got \"%s\", wanted "
-				    "\"%s\"", i, line, st->text);
-			break;
-		case S_BODY:
-			for (;;) {
-				if (!srv_line(s, line, sizeof(line), true,
-				    &rawlen)) {
-					srv_problem(s, "step %zu: EOF in body",
-					    i);
-					break;
-				}
-				buf_append(&s->body, line, rawlen);
-				if (strcmp(line, ".\r\n") == 0)
-					break;
-			}
-			break;
-		case S_BODY_PART:
-			while (s->inlen < 100 && srv_fill(s))
-				;
-			s->inlen = 0;
-			break;
-		case S_QUIET: {
-			struct pollfd pfd = { s->fd, POLLIN, 0 };
-
-			if (s->inlen > 0 || poll(&pfd, 1, 200) > 0)
-				s->pipelined = true;
-			break;
-		}
-		case S_CLOSE:
-			close(s->fd);
-			s->fd = -1;
-			break;
-		case S_HANG:
-			while (srv_fill(s))
-				s->inlen = 0;
-			break;
-		case S_EOF:
-			if (srv_line(s, line, sizeof(line), false, NULL))
-				srv_problem(s, "step %zu: got \"%s\", wanted "
-				    "the end", i, line);
-			else if (s->inlen > 0)
-				srv_problem(s, "step %zu: %zu bytes before "
-				    "the end", i, s->inlen);
-			break;
-		}
-	}
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	return NULL;
-}
-
-static void
-srv_start(struct server *s, const struct step *steps, bool tcp)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	s->steps = steps;
-	buf_init(&s->body, 4 << 20);
-	buf_init(&s->lines, 1 << 20);
-	test_listener_open(&s->l, tcp, "lmtp", "lmtp");
-	assert_int_equal(listen(s->l.fd, 8), 0);
-	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-}
-
-/* srv_finish - wait for the script's end; fail on its problems. */
-static void
-srv_finish(struct server *s)
-{
-	assert_int_equal(pthread_join(s->th, NULL), 0);
-	test_listener_remove(&s->l);
-	if (s->problem != NULL)
-		fail_msg("server: %s (lines: %s)", s->problem,
-		    buf_cstr(&s->lines));
-	buf_deinit(&s->body);
-	buf_deinit(&s->lines);
-}
-
-static char *
-srv_dest(const struct server *s)
-{
-	return s->l.port != 0 ? xasprintf("inet:127.0.0.1:%u", s->l.port) :
-	    xasprintf("unix:%s", s->l.path);
-}
-
 static void
 settings(struct lmtp_client_settings *set, unsigned ms)
 {
@@ -767,35 +541,35 @@ static void
 test_conversation_mixed(void **state)
 {
 	char mail_line[256];
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_ALL },
-		{ S_EXPECT, mail_line },
-		{ S_SEND, "250 2.1.0 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org> NOTIFY=SUCCESS,FAILURE "
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_ALL },
+		{ TS_EXPECT, mail_line },
+		{ TS_SEND, "250 2.1.0 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org> NOTIFY=SUCCESS,FAILURE "
 		    "ORCPT=rfc822;a+2Borig@example.org" },
-		{ S_SEND, "250 2.1.5 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<\"b c\"@example.org> NOTIFY=NEVER" },
-		{ S_SEND, "250 2.1.5 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<d@example.org>" },
-		{ S_SEND, "550 5.1.1 <d@example.org> User doesn't exist\r\n" },
-		{ S_EXPECT, "RCPT TO:<e@example.org>" },
-		{ S_SEND, "250 2.1.5 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 OK\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 2.0.0 <a@example.org> Saved\r\n"
+		{ TS_SEND, "250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<\"b c\"@example.org> NOTIFY=NEVER" },
+		{ TS_SEND, "250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<d@example.org>" },
+		{ TS_SEND, "550 5.1.1 <d@example.org> User doesn't exist\r\n" },
+		{ TS_EXPECT, "RCPT TO:<e@example.org>" },
+		{ TS_SEND, "250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 OK\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 <a@example.org> Saved\r\n"
 		    "452-4.2.2 mailbox\r\n452 4.2.2 full\r\n"
 		    "552 5.2.2 over quota\r\n" },
-		{ S_EXPECT, "RSET" },
-		{ S_SEND, "250 2.0.0 OK\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 2.0.0 Bye\r\n" },
-		{ S_END, NULL },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 2.0.0 OK\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 2.0.0 Bye\r\n" },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -806,8 +580,8 @@ test_conversation_mixed(void **state)
 	snprintf(mail_line, sizeof(mail_line), "MAIL FROM:<s@example.org> "
 	    "SIZE=%zu BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=id+2B1",
 	    sizeof(message) - 1);
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c == NULL)
@@ -854,7 +628,7 @@ test_conversation_mixed(void **state)
 	assert_int_equal(lmtp_client_reset(c, &f), 0);
 	lmtp_client_quit(&c);
 	assert_null(c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -862,23 +636,23 @@ test_conversation_mixed(void **state)
 static void
 test_conversation_body(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_PIPE },
-		{ S_EXPECT, "MAIL FROM:<>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 2.0.0 ok\r\n" },
-		{ S_HANG, NULL },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_PIPE },
+		{ TS_EXPECT, "MAIL FROM:<>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 ok\r\n" },
+		{ TS_HANG, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -886,8 +660,8 @@ test_conversation_body(void **state)
 	struct lmtp_rcpt r;
 	char *dest;
 
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_non_null(c);
@@ -920,29 +694,29 @@ test_conversation_body(void **state)
 static void
 test_conversation_no_pipelining(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_BARE },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_QUIET, NULL },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_QUIET, NULL },
-		{ S_SEND, "450 4.2.1 try later\r\n" },
-		{ S_EXPECT, "RCPT TO:<b@example.org>" },
-		{ S_QUIET, NULL },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 ok\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_BARE },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_QUIET, NULL },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_QUIET, NULL },
+		{ TS_SEND, "450 4.2.1 try later\r\n" },
+		{ TS_EXPECT, "RCPT TO:<b@example.org>" },
+		{ TS_QUIET, NULL },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 ok\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -950,8 +724,8 @@ test_conversation_no_pipelining(void **state)
 	struct lmtp_rcpt r[2];
 	char *dest;
 
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_non_null(c);
@@ -968,7 +742,7 @@ test_conversation_no_pipelining(void **state)
 	lmtp_rcpt_deinit(&r[0]);
 	lmtp_rcpt_deinit(&r[1]);
 	lmtp_client_quit(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	assert_false(s.pipelined);
 	free(dest);
 }
@@ -978,36 +752,36 @@ test_conversation_no_pipelining(void **state)
 static void
 test_conversation_refusals(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_PIPE },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "451 4.3.0 temporary failure\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "503 5.5.1 MAIL needed first\r\n" },
-		{ S_EXPECT, "RSET" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<b@example.org>" },
-		{ S_SEND, "550 5.1.1 no\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "554 5.3.0 no DATA today\r\n" },
-		{ S_EXPECT, "RSET" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "550 5.1.1 no\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_PIPE },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "451 4.3.0 temporary failure\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "503 5.5.1 MAIL needed first\r\n" },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<b@example.org>" },
+		{ TS_SEND, "550 5.1.1 no\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "554 5.3.0 no DATA today\r\n" },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "550 5.1.1 no\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1015,8 +789,8 @@ test_conversation_refusals(void **state)
 	struct lmtp_rcpt r[2];
 	char *dest;
 
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_non_null(c);
@@ -1055,7 +829,7 @@ test_conversation_refusals(void **state)
 	assert_int_equal(r[0].reply.code, 550);
 	lmtp_rcpt_deinit(&r[0]);
 	lmtp_client_quit(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -1063,23 +837,23 @@ test_conversation_refusals(void **state)
 static void
 test_conversation_close_mid_data(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_PIPE },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY_PART, NULL },
-		{ S_SEND, "421 4.3.2 shutting down\r\n" },
-		{ S_CLOSE, NULL },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_PIPE },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY_PART, NULL },
+		{ TS_SEND, "421 4.3.2 shutting down\r\n" },
+		{ TS_CLOSE, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1091,8 +865,8 @@ test_conversation_close_mid_data(void **state)
 	big = xmalloc(biglen);
 	for (size_t i = 0; i < biglen; i++)
 		big[i] = (i % 80 == 79) ? '\n' : 'x';
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_non_null(c);
@@ -1120,7 +894,7 @@ test_conversation_close_mid_data(void **state)
 	assert_int_equal(f.kind, LMTP_FAIL_CONVERSATION);
 	lmtp_failure_deinit(&f);
 	lmtp_client_quit(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(big);
 	free(dest);
 }
@@ -1130,30 +904,30 @@ test_conversation_close_mid_data(void **state)
 static void
 test_conversation_timeouts(void **state)
 {
-	const struct step silent[] = {
-		{ S_ACCEPT, NULL },
-		{ S_HANG, NULL },
-		{ S_END, NULL },
+	const struct test_step silent[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_HANG, NULL },
+		{ TS_END, NULL },
 	};
-	const struct step silent_dot[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_PIPE },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<b@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 2.0.0 first done\r\n" },
-		{ S_HANG, NULL },
-		{ S_END, NULL },
+	const struct test_step silent_dot[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_PIPE },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<b@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 first done\r\n" },
+		{ TS_HANG, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1161,8 +935,8 @@ test_conversation_timeouts(void **state)
 	struct lmtp_rcpt r[2];
 	char *dest;
 
-	srv_start(&s, silent, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, silent, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	set.timeouts.lhlo_ms = 300;
 	c = lmtp_client_connect(dest, &set, &f);
@@ -1172,11 +946,11 @@ test_conversation_timeouts(void **state)
 	assert_non_null(strstr(f.text, "timed out after 0.300s while "
 	    "receiving the initial greeting"));
 	lmtp_failure_deinit(&f);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 
-	srv_start(&s, silent_dot, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, silent_dot, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	set.timeouts.data_done_ms = 300;
 	c = lmtp_client_connect(dest, &set, &f);
@@ -1196,7 +970,7 @@ test_conversation_timeouts(void **state)
 	lmtp_rcpt_deinit(&r[0]);
 	lmtp_failure_deinit(&f);
 	lmtp_client_free(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -1204,29 +978,29 @@ test_conversation_timeouts(void **state)
 static void
 test_conversation_connect_failures(void **state)
 {
-	const struct step refuse[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, "554 5.3.2 not today\r\n" },
-		{ S_HANG, NULL },
-		{ S_END, NULL },
+	const struct test_step refuse[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, "554 5.3.2 not today\r\n" },
+		{ TS_HANG, NULL },
+		{ TS_END, NULL },
 	};
-	const struct step garbled[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, "250-lmtp.test\r\n220 what\r\n" },
-		{ S_HANG, NULL },
-		{ S_END, NULL },
+	const struct test_step garbled[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, "250-lmtp.test\r\n220 what\r\n" },
+		{ TS_HANG, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
 	char *dest;
 
 	settings(&set, 10000);
-	srv_start(&s, refuse, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, refuse, false, NULL);
+	dest = test_script_dest(&s);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_null(c);
 	assert_int_equal(f.kind, LMTP_FAIL_REPLY);
@@ -1235,11 +1009,11 @@ test_conversation_connect_failures(void **state)
 	assert_non_null(strstr(f.text, "refused to talk to me: 554 5.3.2 "
 	    "not today"));
 	lmtp_failure_deinit(&f);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 
-	srv_start(&s, garbled, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, garbled, false, NULL);
+	dest = test_script_dest(&s);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_null(c);
 	assert_int_equal(f.kind, LMTP_FAIL_CONVERSATION);
@@ -1247,7 +1021,7 @@ test_conversation_connect_failures(void **state)
 	assert_non_null(strstr(f.text, "malformed reply"));
 	assert_non_null(strstr(f.text, "different codes"));
 	lmtp_failure_deinit(&f);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 
 	c = lmtp_client_connect("unix:/nonexistent-ostia-dir/lmtp", &set,
@@ -1270,16 +1044,16 @@ test_conversation_connect_failures(void **state)
 static void
 test_local_refusals(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, "250-lmtp.test\r\n250-PIPELINING\r\n250 SIZE 10\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, "250-lmtp.test\r\n250-PIPELINING\r\n250 SIZE 10\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1287,8 +1061,8 @@ test_local_refusals(void **state)
 	struct lmtp_rcpt r;
 	char *dest;
 
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_non_null(c);
@@ -1316,7 +1090,7 @@ test_local_refusals(void **state)
 	assert_string_equal(f.dsn, "5.1.3");
 	lmtp_failure_deinit(&f);
 	lmtp_client_quit(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -1324,23 +1098,23 @@ test_local_refusals(void **state)
 static void
 test_idle_close(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "LHLO client.example" },
-		{ S_SEND, LHLO_PIPE },
-		{ S_SEND, "421 4.4.2 idle for too long\r\n" },
-		{ S_CLOSE, NULL },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, LHLO_PIPE },
+		{ TS_SEND, "421 4.4.2 idle for too long\r\n" },
+		{ TS_CLOSE, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
 	char *dest;
 
-	srv_start(&s, steps, false);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	assert_non_null(c);
@@ -1366,9 +1140,9 @@ static void
 test_tcp_many_rcpts(void **state)
 {
 	enum { NRCPT = 1000 };
-	struct step *steps = xcalloc(3 * NRCPT + 20, sizeof(*steps));
+	struct test_step *steps = xcalloc(3 * NRCPT + 20, sizeof(*steps));
 	char **lines = xcalloc(NRCPT, sizeof(*lines));
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1377,32 +1151,32 @@ test_tcp_many_rcpts(void **state)
 	char *dest, **addrs = xcalloc(NRCPT, sizeof(*addrs));
 	size_t k = 0;
 
-	steps[k++] = (struct step){ S_ACCEPT, NULL };
-	steps[k++] = (struct step){ S_SEND, GREET };
-	steps[k++] = (struct step){ S_EXPECT, "LHLO client.example" };
-	steps[k++] = (struct step){ S_SEND, LHLO_PIPE };
-	steps[k++] = (struct step){ S_EXPECT, "MAIL FROM:<s@example.org>" };
-	steps[k++] = (struct step){ S_SEND, "250 OK\r\n" };
+	steps[k++] = (struct test_step){ TS_ACCEPT, NULL };
+	steps[k++] = (struct test_step){ TS_SEND, GREET };
+	steps[k++] = (struct test_step){ TS_EXPECT, "LHLO client.example" };
+	steps[k++] = (struct test_step){ TS_SEND, LHLO_PIPE };
+	steps[k++] = (struct test_step){ TS_EXPECT, "MAIL FROM:<s@example.org>" };
+	steps[k++] = (struct test_step){ TS_SEND, "250 OK\r\n" };
 	for (int i = 0; i < NRCPT; i++) {
 		/* Long addresses: the commands pass the flush size. */
 		addrs[i] = xasprintf("user%04d.%0200d@example.org", i, 0);
 		lines[i] = xasprintf("RCPT TO:<%s>", addrs[i]);
-		steps[k++] = (struct step){ S_EXPECT, lines[i] };
-		steps[k++] = (struct step){ S_SEND, i % 2 ? "550 5.1.1 no\r\n" :
+		steps[k++] = (struct test_step){ TS_EXPECT, lines[i] };
+		steps[k++] = (struct test_step){ TS_SEND, i % 2 ? "550 5.1.1 no\r\n" :
 		    "250 2.1.5 OK, and some text to fill the socket buffer of "
 		    "the client while it is still writing\r\n" };
 		r[i].address = addrs[i];
 	}
-	steps[k++] = (struct step){ S_EXPECT, "DATA" };
-	steps[k++] = (struct step){ S_SEND, "354 go\r\n" };
-	steps[k++] = (struct step){ S_BODY, NULL };
+	steps[k++] = (struct test_step){ TS_EXPECT, "DATA" };
+	steps[k++] = (struct test_step){ TS_SEND, "354 go\r\n" };
+	steps[k++] = (struct test_step){ TS_BODY, NULL };
 	for (int i = 0; i < NRCPT; i += 2)
-		steps[k++] = (struct step){ S_SEND, "250 2.0.0 ok\r\n" };
-	steps[k++] = (struct step){ S_HANG, NULL };
-	steps[k++] = (struct step){ S_END, NULL };
+		steps[k++] = (struct test_step){ TS_SEND, "250 2.0.0 ok\r\n" };
+	steps[k++] = (struct test_step){ TS_HANG, NULL };
+	steps[k++] = (struct test_step){ TS_END, NULL };
 
-	srv_start(&s, steps, true);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
 	settings(&set, 10000);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c == NULL)
@@ -1418,7 +1192,7 @@ test_tcp_many_rcpts(void **state)
 		lmtp_rcpt_deinit(&r[i]);
 	}
 	lmtp_client_free(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	for (int i = 0; i < NRCPT; i++) {
 		free(lines[i]);
 		free(addrs[i]);
@@ -1431,24 +1205,24 @@ test_tcp_many_rcpts(void **state)
 
 	/* "[127.0.0.1]:PORT" and a refused TCP connection. */
 	{
-		const struct step quick[] = {
-			{ S_ACCEPT, NULL },
-			{ S_SEND, GREET },
-			{ S_EXPECT, "LHLO client.example" },
-			{ S_SEND, LHLO_BARE },
-			{ S_EXPECT, "QUIT" },
-			{ S_SEND, "221 Bye\r\n" },
-			{ S_END, NULL },
+		const struct test_step quick[] = {
+			{ TS_ACCEPT, NULL },
+			{ TS_SEND, GREET },
+			{ TS_EXPECT, "LHLO client.example" },
+			{ TS_SEND, LHLO_BARE },
+			{ TS_EXPECT, "QUIT" },
+			{ TS_SEND, "221 Bye\r\n" },
+			{ TS_END, NULL },
 		};
 		unsigned port;
 
-		srv_start(&s, quick, true);
+		test_script_start(&s, quick, true, NULL);
 		port = s.l.port;
 		dest = xasprintf("[127.0.0.1]:%u", port);
 		c = lmtp_client_connect(dest, &set, &f);
 		assert_non_null(c);
 		lmtp_client_quit(&c);
-		srv_finish(&s);
+		test_script_finish(&s);
 		free(dest);
 		dest = xasprintf("inet:127.0.0.1:%u", port);
 		c = lmtp_client_connect(dest, &set, &f);
@@ -1522,35 +1296,35 @@ test_caps_smtp(void **state)
 static void
 test_smtp_one_reply(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "250-mx.remote.test\r\n250-PIPELINING\r\n"
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.remote.test\r\n250-PIPELINING\r\n"
 		    "250 ENHANCEDSTATUSCODES\r\n" },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "250 2.1.0 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "250 2.1.5 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<b@example.org>" },
-		{ S_SEND, "550 5.1.1 no such user\r\n" },
-		{ S_EXPECT, "RCPT TO:<c@example.org>" },
-		{ S_SEND, "250 2.1.5 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 2.0.0 Ok: queued as 4XyZ\r\n" },
-		{ S_EXPECT, "RSET" },
-		{ S_SEND, "250 2.0.0 OK\r\n" },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_SEND, "452 4.3.1 insufficient system storage\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "503 5.5.1 no MAIL\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 2.0.0 Bye\r\n" },
-		{ S_END, NULL },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "250 2.1.0 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<b@example.org>" },
+		{ TS_SEND, "550 5.1.1 no such user\r\n" },
+		{ TS_EXPECT, "RCPT TO:<c@example.org>" },
+		{ TS_SEND, "250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 Ok: queued as 4XyZ\r\n" },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 2.0.0 OK\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "452 4.3.1 insufficient system storage\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "503 5.5.1 no MAIL\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 2.0.0 Bye\r\n" },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1558,8 +1332,8 @@ test_smtp_one_reply(void **state)
 	struct lmtp_rcpt r[3];
 	char *dest;
 
-	srv_start(&s, steps, true);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
 	smtp_settings(&set);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c == NULL)
@@ -1597,7 +1371,7 @@ test_smtp_one_reply(void **state)
 	lmtp_failure_deinit(&f);
 	lmtp_rcpt_deinit(&r[0]);
 	lmtp_client_quit(&c);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -1606,32 +1380,32 @@ test_smtp_one_reply(void **state)
 static void
 test_smtp_helo_fallback(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "502 5.5.2 what?\r\n" },
-		{ S_EXPECT, "HELO client.example" },
-		{ S_SEND, "250 mx.remote.test\r\n" },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_QUIET, NULL },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "421 4.3.2 busy\r\n" },
-		{ S_EOF, NULL },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "502 5.5.2 what?\r\n" },
+		{ TS_EXPECT, "HELO client.example" },
+		{ TS_SEND, "250 mx.remote.test\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_QUIET, NULL },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "421 4.3.2 busy\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -1639,8 +1413,8 @@ test_smtp_helo_fallback(void **state)
 	struct lmtp_rcpt r[1];
 	char *dest;
 
-	srv_start(&s, steps, true);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
 	smtp_settings(&set);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c == NULL)
@@ -1667,7 +1441,7 @@ test_smtp_helo_fallback(void **state)
 	assert_int_equal(f.stage, LMTP_STAGE_LHLO);
 	assert_non_null(strstr(f.text, "(in reply to EHLO command)"));
 	lmtp_failure_deinit(&f);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -1683,60 +1457,60 @@ capture_log(enum log_level level, const char *text, void *ctx)
 static void
 test_smtp_auth_plaintext(void **state)
 {
-	const struct step steps[] = {
+	const struct test_step steps[] = {
 		/* PLAIN: "\0user@example.org\0pa ss" */
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_AUTH },
-		{ S_EXPECT, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M=" },
-		{ S_SEND, "235 2.7.0 Authentication successful\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_AUTH },
+		{ TS_EXPECT, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M=" },
+		{ TS_SEND, "235 2.7.0 Authentication successful\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
 		/* LOGIN: offered alone. */
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "250-mx.remote.test\r\n250 AUTH=LOGIN\r\n" },
-		{ S_EXPECT, "AUTH LOGIN" },
-		{ S_SEND, "334 VXNlcm5hbWU6\r\n" },
-		{ S_EXPECT, "dXNlckBleGFtcGxlLm9yZw==" },
-		{ S_SEND, "334 UGFzc3dvcmQ6\r\n" },
-		{ S_EXPECT, "cGEgc3M=" },
-		{ S_SEND, "235 2.7.0 OK\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.remote.test\r\n250 AUTH=LOGIN\r\n" },
+		{ TS_EXPECT, "AUTH LOGIN" },
+		{ TS_SEND, "334 VXNlcm5hbWU6\r\n" },
+		{ TS_EXPECT, "dXNlckBleGFtcGxlLm9yZw==" },
+		{ TS_SEND, "334 UGFzc3dvcmQ6\r\n" },
+		{ TS_EXPECT, "cGEgc3M=" },
+		{ TS_SEND, "235 2.7.0 OK\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
 		/* Refused. */
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_AUTH },
-		{ S_EXPECT, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M=" },
-		{ S_SEND, "535 5.7.8 Error: authentication failed\r\n" },
-		{ S_EOF, NULL },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_AUTH },
+		{ TS_EXPECT, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5vcmcAcGEgc3M=" },
+		{ TS_SEND, "535 5.7.8 Error: authentication failed\r\n" },
+		{ TS_EOF, NULL },
 		/* Not allowed without TLS: nothing sent after EHLO. */
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_AUTH },
-		{ S_EOF, NULL },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_AUTH },
+		{ TS_EOF, NULL },
 		/* No mechanism in common. */
-		{ S_ACCEPT, NULL },
-		{ S_SEND, SMTP_GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "250-mx.remote.test\r\n250 AUTH CRAM-MD5\r\n" },
-		{ S_EOF, NULL },
-		{ S_END, NULL },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, SMTP_GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.remote.test\r\n250 AUTH CRAM-MD5\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
 	};
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
 	struct buf logged;
 	char *dest;
 
-	srv_start(&s, steps, true);
-	dest = srv_dest(&s);
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
 	smtp_settings(&set);
 	set.auth_user = "user@example.org";
 	set.auth_pass = "pa ss";
@@ -1788,7 +1562,7 @@ test_smtp_auth_plaintext(void **state)
 	assert_string_equal(f.dsn, "4.7.8");
 	assert_non_null(strstr(f.text, "no AUTH mechanism in common"));
 	lmtp_failure_deinit(&f);
-	srv_finish(&s);
+	test_script_finish(&s);
 	free(dest);
 }
 

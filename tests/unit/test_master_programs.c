@@ -457,7 +457,10 @@ test_process_count(void **state)
 	    "  user=x argv=/bin/true\n"
 	    "big unix - - n - 1000 discard\n"			/* 7 */
 	    "error unix - - n - - error\n"			/* 8 */
-	    "  -o default_process_limit=1\n";
+	    "  -o default_process_limit=1\n"
+	    "smtp unix - - n - - smtp\n"			/* 9 */
+	    "amavis unix - - n - 2 /usr/lib/postfix/sbin/smtp\n" /* 10 */
+	    "relay unix - - n - 5000 smtp\n";			/* 11 */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned cores = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
 	unsigned agent_default = 4 * cores < 3 ? 4 * cores : 3;
@@ -474,8 +477,10 @@ test_process_count(void **state)
 		test_print_diags(&dl);
 	assert_non_null(cf);
 	mcf = config_master(cf);
-	assert_int_equal(mcf->nservices, 9);
+	assert_int_equal(mcf->nservices, 12);
 #define COUNT(i) master_service_process_count(&mcf->services[i], \
+	config_service(cf, i))
+#define CONC(i) master_service_concurrency(&mcf->services[i], \
 	config_service(cf, i))
 	assert_int_equal(COUNT(0), cores);
 	assert_int_equal(COUNT(1), 5);
@@ -487,6 +492,22 @@ test_process_count(void **state)
 	assert_int_equal(COUNT(7), 64);
 	/* -o default_process_limit counts for that service. */
 	assert_int_equal(COUNT(8), 1);
+	/* The event-driven smtp agent: maxproc (else
+	 * default_process_limit) deliveries at once, at most one process
+	 * per core. */
+	assert_int_equal(CONC(9), 3);
+	assert_int_equal(COUNT(9), cores < 3 ? cores : 3);
+	assert_int_equal(CONC(10), 2);
+	assert_int_equal(COUNT(10), cores < 2 ? cores : 2);
+	assert_int_equal(CONC(11), MASTER_SERVICE_CONCURRENCY_MAX);
+	assert_int_equal(COUNT(11), cores);
+	assert_true(master_service_is_event_driven(&mcf->services[9]));
+	assert_true(master_service_is_event_driven(&mcf->services[10]));
+	assert_false(master_service_is_event_driven(&mcf->services[5]));
+	/* Other services: as many deliveries as processes. */
+	for (size_t i = 0; i < 9; i++)
+		assert_int_equal(CONC(i), COUNT(i));
+#undef CONC
 #undef COUNT
 	diag_list_deinit(&dl);
 	config_free(&cf);

@@ -19,9 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/time.h>
+
 #include <cmocka.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
+#include "compat.h"
 #include "diag.h"
 #include "file_read.h"
 #include "test_support.h"
@@ -167,4 +175,316 @@ test_run_for(struct event_base *base, unsigned ms)
 
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scripted SMTP/LMTP server */
+
+static void script_problem(struct test_script *s, const char *fmt, ...)
+    ATTR_FORMAT(2, 3);
+
+static void
+script_problem(struct test_script *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->problem != NULL)
+		return;
+	va_start(ap, fmt);
+	s->problem = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void
+script_close(struct test_script *s)
+{
+	if (s->ssl != NULL)
+		SSL_free(s->ssl);
+	s->ssl = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->inlen = 0;
+}
+
+static void
+script_accept(struct test_script *s)
+{
+	struct pollfd pfd = { s->l.fd, POLLIN, 0 };
+	struct timeval tv = { 10, 0 };
+
+	script_close(s);
+	if (poll(&pfd, 1, 10000) != 1) {
+		script_problem(s, "no connection");
+		return;
+	}
+	s->fd = accept(s->l.fd, NULL, NULL);
+	if (s->fd < 0) {
+		script_problem(s, "accept: %s", strerror(errno));
+		return;
+	}
+	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* script_fill - read at most max more bytes into s->in; false at
+ * EOF/error. */
+static bool
+script_fill(struct test_script *s, size_t max)
+{
+	size_t room = sizeof(s->in) - s->inlen;
+	ssize_t n;
+
+	if (room == 0 || s->fd < 0)
+		return false;
+	if (room > max)
+		room = max;
+	if (s->ssl != NULL)
+		n = SSL_read(s->ssl, s->in + s->inlen, (int)room);
+	else
+		n = read(s->fd, s->in + s->inlen, room);
+	if (n <= 0)
+		return false;
+	s->inlen += (size_t)n;
+	return true;
+}
+
+static void
+script_write(struct test_script *s, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (s->fd < 0) {
+		script_problem(s, "write without a connection");
+		return;
+	}
+	if (s->ssl != NULL) {
+		if (SSL_write(s->ssl, text, (int)n) <= 0)
+			script_problem(s, "SSL_write failed");
+		return;
+	}
+	while (n > 0) {
+		ssize_t w = send(s->fd, text, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			script_problem(s, "send: %s", strerror(errno));
+			return;
+		}
+		text += w;
+		n -= (size_t)w;
+	}
+}
+
+/* script_line - the next line into out (raw: with its CRLF, *rawlen
+ * its length); false at EOF. */
+static bool
+script_line(struct test_script *s, char *out, size_t outsz, bool raw,
+    size_t *rawlen, size_t fill_max)
+{
+	for (;;) {
+		char *lf = memchr(s->in, '\n', s->inlen);
+
+		if (lf != NULL) {
+			size_t n = (size_t)(lf - s->in) + 1;
+			size_t keep = raw ? n : n - 1;
+
+			if (!raw && keep > 0 && s->in[keep - 1] == '\r')
+				keep--;
+			if (keep >= outsz)
+				keep = outsz - 1;
+			memcpy(out, s->in, keep);
+			out[keep] = '\0';
+			if (rawlen != NULL)
+				*rawlen = keep;
+			memmove(s->in, s->in + n, s->inlen - n);
+			s->inlen -= n;
+			return true;
+		}
+		if (fill_max < sizeof(s->in))
+			usleep(1000);
+		if (!script_fill(s, fill_max))
+			return false;
+	}
+}
+
+static void
+script_body(struct test_script *s, size_t i, size_t fill_max)
+{
+	char line[8192];
+	size_t rawlen;
+
+	for (;;) {
+		if (!script_line(s, line, sizeof(line), true, &rawlen,
+		    fill_max)) {
+			script_problem(s, "step %zu: EOF in body", i);
+			return;
+		}
+		if (buf_append(&s->body, line, rawlen) < 0) {
+			script_problem(s, "step %zu: body too long", i);
+			return;
+		}
+		if (strcmp(line, ".\r\n") == 0)
+			return;
+	}
+}
+
+static void *
+script_main(void *arg)
+{
+	struct test_script *s = arg;
+	char line[8192];
+	sigset_t pipe_set;
+
+	/* Writes to a client that has gone may raise SIGPIPE (OpenSSL's
+	 * socket BIO): blocked in this thread. */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+	for (size_t i = 0; s->steps[i].kind != TS_END && s->problem == NULL;
+	    i++) {
+		const struct test_step *st = &s->steps[i];
+
+		switch (st->kind) {
+		case TS_END:
+			break;
+		case TS_ACCEPT:
+			script_accept(s);
+			break;
+		case TS_SEND:
+			script_write(s, st->text);
+			break;
+		case TS_EXPECT:
+			if (!script_line(s, line, sizeof(line), false, NULL,
+			    sizeof(s->in))) {
+				script_problem(s, "step %zu: EOF, wanted "
+				    "\"%s\"", i, st->text);
+				break;
+			}
+			buf_appendf(&s->lines, "%s\n", line);
+			if (strcmp(line, st->text) != 0)
+				script_problem(s, "step %zu: got \"%s\", "
+				    "wanted \"%s\"", i, line, st->text);
+			break;
+		case TS_BODY:
+			script_body(s, i, sizeof(s->in));
+			break;
+		case TS_BODY_SLOW:
+			script_body(s, i, 8192);
+			break;
+		case TS_BODY_PART:
+			while (s->inlen < 100 && script_fill(s, sizeof(s->in)))
+				;
+			s->inlen = 0;
+			break;
+		case TS_QUIET: {
+			struct pollfd pfd = { s->fd, POLLIN, 0 };
+
+			if (s->inlen > 0 || poll(&pfd, 1, 200) > 0)
+				s->pipelined = true;
+			break;
+		}
+		case TS_CLOSE:
+			script_close(s);
+			break;
+		case TS_HANG:
+			while (script_fill(s, sizeof(s->in)))
+				s->inlen = 0;
+			break;
+		case TS_EOF:
+			if (script_line(s, line, sizeof(line), false, NULL,
+			    sizeof(s->in)))
+				script_problem(s, "step %zu: got \"%s\", "
+				    "wanted the end", i, line);
+			else if (s->inlen > 0)
+				script_problem(s, "step %zu: %zu bytes before "
+				    "the end", i, s->inlen);
+			break;
+		case TS_STARTTLS:
+			if (s->inlen > 0) {
+				script_problem(s, "step %zu: %zu bytes sent "
+				    "before the TLS handshake", i, s->inlen);
+				break;
+			}
+			if (s->tls == NULL) {
+				script_problem(s, "step %zu: no TLS context",
+				    i);
+				break;
+			}
+			s->ssl = SSL_new(s->tls);
+			SSL_set_fd(s->ssl, s->fd);
+			if (SSL_accept(s->ssl) != 1) {
+				ERR_clear_error();
+				script_problem(s, "step %zu: TLS handshake "
+				    "failed", i);
+			}
+			break;
+		}
+	}
+	script_close(s);
+	return NULL;
+}
+
+void
+test_script_start(struct test_script *s, const struct test_step *steps,
+    bool tcp, SSL_CTX *tls)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->steps = steps;
+	s->tls = tls;
+	buf_init(&s->body, 64 << 20);
+	buf_init(&s->lines, 1 << 20);
+	test_listener_open(&s->l, tcp, "script", "smtp");
+	assert_int_equal(listen(s->l.fd, 8), 0);
+	assert_int_equal(pthread_create(&s->th, NULL, script_main, s), 0);
+}
+
+void
+test_script_finish(struct test_script *s)
+{
+	assert_int_equal(pthread_join(s->th, NULL), 0);
+	test_listener_remove(&s->l);
+	if (s->problem != NULL)
+		fail_msg("server: %s (lines: %s)", s->problem,
+		    buf_cstr(&s->lines));
+	buf_deinit(&s->body);
+	buf_deinit(&s->lines);
+}
+
+char *
+test_script_dest(const struct test_script *s)
+{
+	return s->l.port != 0 ? xasprintf("inet:127.0.0.1:%u", s->l.port) :
+	    xasprintf("unix:%s", s->l.path);
+}
+
+SSL_CTX *
+test_tls_server_ctx(const char *cn)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *n;
+	SSL_CTX *ctx;
+
+	assert_non_null(key);
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -86400);
+	X509_gmtime_adj(X509_getm_notAfter(x), 30 * 86400);
+	X509_set_pubkey(x, key);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	ctx = SSL_CTX_new(TLS_server_method());
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, x), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ctx;
 }

@@ -7,8 +7,13 @@
 #ifndef OSTIA_TEST_SUPPORT_H
 #define OSTIA_TEST_SUPPORT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "buf.h"
 
 struct diag_list;
 struct event_base;
@@ -49,5 +54,60 @@ typedef bool test_cond_fn(void *arg);
 void test_run_until(struct event_base *base, test_cond_fn *cond, void *arg);
 /* Run the loop for about ms milliseconds. */
 void test_run_for(struct event_base *base, unsigned ms);
+
+/*
+ * A scripted SMTP/LMTP server in a thread, for the clients' tests
+ * (test_lmtp_client, test_smtp_conn): it follows steps, one at a time,
+ * on one connection at a time, and notes the first thing that went
+ * differently (test_script_finish fails the test with it).
+ */
+enum test_step_kind {
+	TS_END = 0,
+	TS_SEND,	/* send text */
+	TS_EXPECT,	/* read a command line, which must equal text */
+	TS_BODY,	/* read the message up to and with ".\r\n" into body */
+	TS_BODY_SLOW,	/* the same, 8 KB at a time with pauses */
+	TS_BODY_PART,	/* read some of the message (at least 100 bytes) */
+	TS_QUIET,	/* nothing more may arrive for a while, else
+			 * pipelined is set (no pipelining without
+			 * PIPELINING) */
+	TS_CLOSE,	/* close the connection */
+	TS_HANG,	/* say nothing until the client goes away */
+	TS_ACCEPT,	/* accept the next connection */
+	TS_EOF,		/* the client closes without sending more */
+	TS_STARTTLS,	/* nothing may be buffered; SSL_accept (tls) */
+};
+
+struct test_step {
+	enum test_step_kind kind;
+	const char *text;
+};
+
+struct test_script {
+	struct test_listener l;
+	const struct test_step *steps;
+	SSL_CTX *tls;		/* TS_STARTTLS's, not owned */
+	SSL *ssl;
+	pthread_t th;
+	int fd;
+	char in[65536];
+	size_t inlen;
+	struct buf body;	/* what TS_BODY read, as sent */
+	struct buf lines;	/* every command line, LF-separated */
+	char *problem;		/* first thing that went wrong */
+	bool pipelined;
+};
+
+/* Listen (tcp: on 127.0.0.1, else a unix socket) and run steps in a
+ * thread; tls may be NULL (no TS_STARTTLS). */
+void test_script_start(struct test_script *s, const struct test_step *steps,
+    bool tcp, SSL_CTX *tls);
+/* Wait for the script's end (the thread); fail on its problems; free. */
+void test_script_finish(struct test_script *s);
+/* "inet:127.0.0.1:PORT" or "unix:PATH" (caller frees). */
+char *test_script_dest(const struct test_script *s);
+/* A server context with a new self-signed certificate for cn (caller
+ * frees with SSL_CTX_free). */
+SSL_CTX *test_tls_server_ctx(const char *cn);
 
 #endif

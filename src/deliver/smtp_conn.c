@@ -121,9 +121,13 @@ struct smtp_conn {
 	struct lmtp_dot_state ds;
 	size_t msg_off;
 	bool msg_ended;		/* the final dot is queued */
+	/* Every connection that exists, QUIT in the background included:
+	 * one the caller gave away is still reachable from here. */
+	struct smtp_conn *next, *prev;
 };
 
 static size_t conn_count;
+static struct smtp_conn *conns;
 
 static void run(struct smtp_conn *c);
 
@@ -1191,6 +1195,10 @@ smtp_conn_new(struct event_base *base, const struct lmtp_client_settings *set)
 	c->ev_done = event_new(base, -1, 0, on_done, c);
 	if (c->ev_timer == NULL || c->ev_done == NULL)
 		log_panic("smtp_conn: out of memory for events");
+	c->next = conns;
+	if (conns != NULL)
+		conns->prev = c;
+	conns = c;
 	conn_count++;
 	return c;
 }
@@ -1372,6 +1380,12 @@ smtp_conn_free(struct smtp_conn **cp)
 	free(c->tls_error);
 	endpoint_addrs_free(&c->addrs);
 	lmtp_session_deinit(&c->s);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	free(c);
 	conn_count--;
 }

@@ -14,9 +14,11 @@
  * and lmtp_client.h's protocol core (reply parser, extensions, address
  * quoting, xtext, dot-stuffing).
  *
- * One operation at a time per connection: open, send, reset.  Each
- * ends with ONE call of its callback, always from the event loop (never
- * from inside the call that started it, even when it fails at once).
+ * One operation at a time per connection: open, send, reset (starting
+ * one while another is pending is a programming error: the process
+ * aborts).  Each ends with ONE call of its callback, always from the
+ * event loop (never from inside the call that started it, even when it
+ * fails at once); the callback may free the connection.
  * Each wait has the timeout of its step (struct lmtp_timeouts); a
  * timeout is LMTP_FAIL_CONVERSATION and closes the connection.
  *
@@ -90,8 +92,8 @@ void smtp_conn_reset(struct smtp_conn *c, smtp_conn_cb *cb, void *ctx);
  * QUIT in the background: the reply is awaited at most the quit
  * timeout (its content ignored), then the connection closes and frees
  * itself.  *cp is NULL afterwards (the connection is no longer the
- * caller's).  A connection that is not open is freed at once.  Must
- * not be called while an operation is pending.
+ * caller's).  A connection that is not open, or one with an operation
+ * pending (whose callback then never runs), is freed at once.
  */
 void smtp_conn_quit(struct smtp_conn **cp);
 

@@ -90,7 +90,12 @@ def test_mbox_in_spool_and_privileges(local_delivery, local_users):
     assert lines[1] == ("Return-Path: <%s>" % SENDER).encode(), lines[:4]
     assert b"\n>From the start of a line.\n" in data, data
     assert data.endswith(b"bye\n\n"), data[-40:]
-    assert not os.path.exists(d.mbox(U1) + ".lock")
+    # The dotlock goes once the delivery is complete, which is a moment
+    # after the text is in the file (the agent unlinks it after its
+    # fsync): wait for that instead of racing it.
+    lock = d.mbox(U1) + ".lock"
+    wait_until(lambda: not os.path.exists(lock), timeout=30,
+               what="the dotlock %s to be removed" % lock)
     d.wait_log(agent_log_re(A1, "sent", "delivered to mailbox"))
     # The agent process runs as mail_owner; its helper (its child) is
     # the only root process of the service.

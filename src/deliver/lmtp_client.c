@@ -778,23 +778,10 @@ read_some(struct lmtp_client *c)
 static char *
 last_words(struct lmtp_client *c)
 {
-	struct lmtp_reply r = { 0 }, last = { 0 };
-	size_t used;
-	const char *err;
-	char *s;
-
 	for (int i = 0; i < 16 && !c->eof; i++)
 		if (read_some(c) != LMTP_IO_OK || c->in.len == 0)
 			break;
-	while (c->in.len > 0 && lmtp_reply_parse(&c->parser, c->in.data,
-	    c->in.len, &used, &r, &err) == 1) {
-		buf_consume(&c->in, used);
-		lmtp_reply_deinit(&last);
-		last = r;
-	}
-	s = lmtp_said(&last);
-	lmtp_reply_deinit(&last);
-	return s;
+	return lmtp_said_in(&c->parser, &c->in);
 }
 
 /* io_fail - a failed read or write at st: fill *f (CONVERSATION) and

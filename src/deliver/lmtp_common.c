@@ -275,6 +275,25 @@ lmtp_said(const struct lmtp_reply *r)
 }
 
 char *
+lmtp_said_in(struct lmtp_reply_parser *p, struct buf *in)
+{
+	struct lmtp_reply r = { 0 }, last = { 0 };
+	const char *err;
+	size_t used;
+	char *s;
+
+	while (in->len > 0 && lmtp_reply_parse(p, in->data, in->len, &used, &r,
+	    &err) == 1) {
+		buf_consume(in, used);
+		lmtp_reply_deinit(&last);
+		last = r;
+	}
+	s = lmtp_said(&last);
+	lmtp_reply_deinit(&last);
+	return s;
+}
+
+char *
 lmtp_tls_io_error(int sslerr, int err_no)
 {
 	unsigned long e = ERR_peek_error();

@@ -119,6 +119,10 @@ void lmtp_fail_idle(struct lmtp_session *s, struct lmtp_failure *f,
 /* " (the server said: TEXT)" for the last reply r, or "" when r has no
  * lines; new string. */
 char *lmtp_said(const struct lmtp_reply *r);
+/* lmtp_said() of the last complete reply that p finds in the input
+ * buffered in *in (which it takes from *in): what a server sent before
+ * it closed the connection (a 421 or 554), or "". */
+char *lmtp_said_in(struct lmtp_reply_parser *p, struct buf *in);
 /* The words of an SSL_read/SSL_write failure sslerr (OpenSSL's error
  * queue emptied); new string. */
 char *lmtp_tls_io_error(int sslerr, int err_no);

@@ -410,23 +410,12 @@ send_some(struct smtp_conn *c)
 static char *
 last_words(struct smtp_conn *c)
 {
-	struct lmtp_reply r = { 0 }, last = { 0 };
-	size_t used, got;
-	const char *err;
-	char *s;
+	size_t got;
 
 	for (int i = 0; i < 16 && !c->eof && c->fd >= 0; i++)
 		if (read_some(c, &got) != LMTP_IO_OK || got == 0)
 			break;
-	while (c->in.len > 0 && lmtp_reply_parse(&c->parser, c->in.data,
-	    c->in.len, &used, &r, &err) == 1) {
-		buf_consume(&c->in, used);
-		lmtp_reply_deinit(&last);
-		last = r;
-	}
-	s = lmtp_said(&last);
-	lmtp_reply_deinit(&last);
-	return s;
+	return lmtp_said_in(&c->parser, &c->in);
 }
 
 /* io_fail - the wait failed with io: the CONVERSATION failure, closed,

@@ -330,6 +330,36 @@ script_body(struct test_script *s, size_t i, size_t fill_max)
 	}
 }
 
+/* script_tls - SSL_accept on the connection, noting the SNI the client
+ * sent; nothing may be buffered before it.  False when it failed (no
+ * TLS then); a problem only when it could not be tried. */
+static bool
+script_tls(struct test_script *s, size_t i)
+{
+	const char *sni;
+
+	if (s->inlen > 0) {
+		script_problem(s, "step %zu: %zu bytes sent before the TLS "
+		    "handshake", i, s->inlen);
+		return false;
+	}
+	if (s->tls == NULL) {
+		script_problem(s, "step %zu: no TLS context", i);
+		return false;
+	}
+	s->ssl = SSL_new(s->tls);
+	SSL_set_fd(s->ssl, s->fd);
+	if (SSL_accept(s->ssl) != 1) {
+		ERR_clear_error();
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+		return false;
+	}
+	sni = SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name);
+	snprintf(s->sni, sizeof(s->sni), "%s", sni != NULL ? sni : "");
+	return true;
+}
+
 static void *
 script_main(void *arg)
 {
@@ -402,23 +432,14 @@ script_main(void *arg)
 				    "the end", i, s->inlen);
 			break;
 		case TS_STARTTLS:
-			if (s->inlen > 0) {
-				script_problem(s, "step %zu: %zu bytes sent "
-				    "before the TLS handshake", i, s->inlen);
-				break;
-			}
-			if (s->tls == NULL) {
-				script_problem(s, "step %zu: no TLS context",
-				    i);
-				break;
-			}
-			s->ssl = SSL_new(s->tls);
-			SSL_set_fd(s->ssl, s->fd);
-			if (SSL_accept(s->ssl) != 1) {
-				ERR_clear_error();
+			if (!script_tls(s, i))
 				script_problem(s, "step %zu: TLS handshake "
 				    "failed", i);
-			}
+			break;
+		case TS_TLS_FAIL:
+			if (script_tls(s, i))
+				script_problem(s, "step %zu: TLS handshake "
+				    "succeeded", i);
 			break;
 		}
 	}

@@ -57,9 +57,10 @@ void test_run_for(struct event_base *base, unsigned ms);
 
 /*
  * A scripted SMTP/LMTP server in a thread, for the clients' tests
- * (test_lmtp_client, test_smtp_conn): it follows steps, one at a time,
- * on one connection at a time, and notes the first thing that went
- * differently (test_script_finish fails the test with it).
+ * (test_lmtp_client, test_smtp_conn, test_tls_client): it follows
+ * steps, one at a time, on one connection at a time, and notes the
+ * first thing that went differently (test_script_finish fails the test
+ * with it).
  */
 enum test_step_kind {
 	TS_END = 0,
@@ -76,6 +77,7 @@ enum test_step_kind {
 	TS_ACCEPT,	/* accept the next connection */
 	TS_EOF,		/* the client closes without sending more */
 	TS_STARTTLS,	/* nothing may be buffered; SSL_accept (tls) */
+	TS_TLS_FAIL,	/* nothing may be buffered; SSL_accept must fail */
 };
 
 struct test_step {
@@ -96,6 +98,7 @@ struct test_script {
 	struct buf lines;	/* every command line, LF-separated */
 	char *problem;		/* first thing that went wrong */
 	bool pipelined;
+	char sni[256];		/* the last handshake's SNI, "" none */
 };
 
 /* Listen (tcp: on 127.0.0.1, else a unix socket) and run steps in a

@@ -2,32 +2,24 @@
 /*
  * test_tls_client - client TLS (src/tls/tls_client.c) and STARTTLS in
  * the SMTP client (src/deliver/lmtp_client.c): level names, contexts,
- * and conversations with a scripted SMTP server in a thread on
- * 127.0.0.1 that does STARTTLS with OpenSSL's SSL_accept, using
+ * and conversations with the scripted SMTP server of test_support on
+ * 127.0.0.1, which does STARTTLS with OpenSSL's SSL_accept, using
  * certificates made here (a CA, leaves signed by it, self-signed and
  * expired ones): may with a self-signed certificate, encrypt without
  * STARTTLS, verify (right CA, wrong name, expired), DANE 3 1 1 (match,
  * mismatch, only unusable records), no protocol in common, AUTH after
  * TLS, and nothing pipelined after STARTTLS before the handshake.
  */
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -35,7 +27,6 @@
 #include <openssl/x509v3.h>
 
 #include "buf.h"
-#include "compat.h"
 #include "dns.h"
 #include "lmtp_client.h"
 #include "test_support.h"
@@ -172,281 +163,37 @@ spki_sha256(X509 *cert, unsigned char out[32])
 }
 
 /* ------------------------------------------------------------------ */
-/* Scripted SMTP server with STARTTLS */
+/* The scripted SMTP server (test_support's test_script) with STARTTLS */
 
-enum step_kind {
-	S_END = 0,
-	S_SEND,		/* send text */
-	S_EXPECT,	/* read a command line, which must equal text */
-	S_BODY,		/* read the message up to and with ".\r\n" */
-	S_STARTTLS,	/* nothing may be buffered; SSL_accept */
-	S_TLS_FAIL,	/* nothing may be buffered; SSL_accept fails */
-	S_EOF,		/* the client closes without sending more */
-	S_ACCEPT,	/* accept the next connection */
-};
-
-struct step {
-	enum step_kind kind;
-	const char *text;
-};
-
-struct server {
-	struct test_listener l;
-	const struct step *steps;
-	const struct cred *cred;	/* the server's certificate */
-	bool with_chain;		/* send the CA too */
-	int max_version;		/* 0 = OpenSSL's */
-	pthread_t th;
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	char in[65536];
-	size_t inlen;
-	struct buf lines;
-	char *problem;
-	char sni[256];
-};
-
-static void srv_problem(struct server *s, const char *fmt, ...)
-    ATTR_FORMAT(2, 3);
-
+/* srv_start - start steps on 127.0.0.1 with a new server context: the
+ * certificate of c (and the CA's after it when with_chain), TLS up to
+ * max_version (0: OpenSSL's). */
 static void
-srv_problem(struct server *s, const char *fmt, ...)
+srv_start(struct test_script *s, const struct test_step *steps,
+    const struct cred *c, bool with_chain, int max_version)
 {
-	va_list ap;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
-	if (s->problem != NULL)
-		return;
-	va_start(ap, fmt);
-	s->problem = xvasprintf(fmt, ap);
-	va_end(ap);
-}
-
-static void
-srv_close(struct server *s)
-{
-	if (s->ssl != NULL)
-		SSL_free(s->ssl);
-	s->ssl = NULL;
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	s->inlen = 0;
-}
-
-static void
-srv_accept(struct server *s)
-{
-	struct pollfd pfd = { s->l.fd, POLLIN, 0 };
-	struct timeval tv = { 10, 0 };
-
-	srv_close(s);
-	if (poll(&pfd, 1, 10000) != 1) {
-		srv_problem(s, "no connection");
-		return;
-	}
-	s->fd = accept(s->l.fd, NULL, NULL);
-	if (s->fd < 0) {
-		srv_problem(s, "accept: %s", strerror(errno));
-		return;
-	}
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-static bool
-srv_fill(struct server *s)
-{
-	int n;
-
-	if (s->inlen == sizeof(s->in) || s->fd < 0)
-		return false;
-	if (s->ssl != NULL)
-		n = SSL_read(s->ssl, s->in + s->inlen,
-		    (int)(sizeof(s->in) - s->inlen));
-	else
-		n = (int)read(s->fd, s->in + s->inlen,
-		    sizeof(s->in) - s->inlen);
-	if (n <= 0)
-		return false;
-	s->inlen += (size_t)n;
-	return true;
-}
-
-static void
-srv_write(struct server *s, const char *text)
-{
-	if (s->ssl != NULL) {
-		if (SSL_write(s->ssl, text, (int)strlen(text)) <= 0)
-			srv_problem(s, "SSL_write failed");
-	} else
-		test_write_all(s->fd, text, strlen(text));
-}
-
-static bool
-srv_line(struct server *s, char *out, size_t outsz, bool raw)
-{
-	for (;;) {
-		char *lf = memchr(s->in, '\n', s->inlen);
-
-		if (lf != NULL) {
-			size_t n = (size_t)(lf - s->in) + 1;
-			size_t keep = raw ? n : n - 1;
-
-			if (!raw && keep > 0 && s->in[keep - 1] == '\r')
-				keep--;
-			if (keep >= outsz)
-				keep = outsz - 1;
-			memcpy(out, s->in, keep);
-			out[keep] = '\0';
-			memmove(s->in, s->in + n, s->inlen - n);
-			s->inlen -= n;
-			return true;
-		}
-		if (!srv_fill(s))
-			return false;
-	}
-}
-
-static int
-srv_sni(SSL *ssl, int *al, void *arg)
-{
-	struct server *s = arg;
-	const char *n = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-
-	snprintf(s->sni, sizeof(s->sni), "%s", n != NULL ? n : "");
-	return SSL_TLSEXT_ERR_OK;
-}
-
-/* srv_tls - SSL_accept on the connection; false when it failed. */
-static bool
-srv_tls(struct server *s, size_t i)
-{
-	if (s->inlen > 0) {
-		srv_problem(s, "step %zu: %zu bytes sent before the TLS "
-		    "handshake", i, s->inlen);
-		return false;
-	}
-	s->ssl = SSL_new(s->ctx);
-	SSL_set_fd(s->ssl, s->fd);
-	if (SSL_accept(s->ssl) != 1) {
-		ERR_clear_error();
-		SSL_free(s->ssl);
-		s->ssl = NULL;
-		return false;
-	}
-	return true;
-}
-
-static void *
-srv_main(void *arg)
-{
-	struct server *s = arg;
-	char line[8192];
-	sigset_t pipe_set;
-
-	/* The server's writes to a client that has gone may raise
-	 * SIGPIPE (OpenSSL's socket BIO): blocked in this thread only, so
-	 * that one raised by the client still ends the test. */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
-	for (size_t i = 0; s->steps[i].kind != S_END && s->problem == NULL;
-	    i++) {
-		const struct step *st = &s->steps[i];
-
-		switch (st->kind) {
-		case S_END:
-			break;
-		case S_ACCEPT:
-			srv_accept(s);
-			break;
-		case S_SEND:
-			srv_write(s, st->text);
-			break;
-		case S_EXPECT:
-			if (!srv_line(s, line, sizeof(line), false)) {
-				srv_problem(s, "step %zu: EOF, wanted \"%s\"",
-				    i, st->text);
-				break;
-			}
-			buf_appendf(&s->lines, "%s\n", line);
-			if (strcmp(line, st->text) != 0)
-				srv_problem(s, "step %zu: got \"%s\", wanted "
-				    "\"%s\"", i, line, st->text);
-			break;
-		case S_BODY:
-			for (;;) {
-				if (!srv_line(s, line, sizeof(line), true)) {
-					srv_problem(s, "step %zu: EOF in body",
-					    i);
-					break;
-				}
-				if (strcmp(line, ".\r\n") == 0)
-					break;
-			}
-			break;
-		case S_STARTTLS:
-			if (!srv_tls(s, i))
-				srv_problem(s, "step %zu: TLS handshake "
-				    "failed", i);
-			break;
-		case S_TLS_FAIL:
-			if (srv_tls(s, i))
-				srv_problem(s, "step %zu: TLS handshake "
-				    "succeeded", i);
-			break;
-		case S_EOF:
-			if (srv_line(s, line, sizeof(line), false))
-				srv_problem(s, "step %zu: got \"%s\", wanted "
-				    "the end", i, line);
-			else if (s->inlen > 0)
-				srv_problem(s, "step %zu: %zu bytes before "
-				    "the end", i, s->inlen);
-			break;
-		}
-	}
-	srv_close(s);
-	return NULL;
-}
-
-static void
-srv_start(struct server *s, const struct step *steps, const struct cred *c,
-    bool with_chain, int max_version)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	s->steps = steps;
-	s->cred = c;
-	buf_init(&s->lines, 1 << 20);
-	s->ctx = SSL_CTX_new(TLS_server_method());
-	assert_non_null(s->ctx);
-	assert_int_equal(SSL_CTX_use_certificate(s->ctx, c->cert), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey(s->ctx, c->key), 1);
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, c->cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, c->key), 1);
 	if (with_chain) {
 		X509_up_ref(ca.cert);
-		assert_int_equal(SSL_CTX_add_extra_chain_cert(s->ctx, ca.cert),
-		    1);
+		assert_int_equal(SSL_CTX_add_extra_chain_cert(ctx, ca.cert), 1);
 	}
 	if (max_version != 0)
-		SSL_CTX_set_max_proto_version(s->ctx, max_version);
-	SSL_CTX_set_tlsext_servername_callback(s->ctx, srv_sni);
-	SSL_CTX_set_tlsext_servername_arg(s->ctx, s);
-	test_listener_open(&s->l, true, "tlsc", "smtp");
-	assert_int_equal(listen(s->l.fd, 8), 0);
-	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+		SSL_CTX_set_max_proto_version(ctx, max_version);
+	test_script_start(s, steps, true, ctx);
 }
 
+/* srv_finish - test_script_finish, then free the server context. */
 static void
-srv_finish(struct server *s)
+srv_finish(struct test_script *s)
 {
-	assert_int_equal(pthread_join(s->th, NULL), 0);
-	test_listener_remove(&s->l);
-	SSL_CTX_free(s->ctx);
-	if (s->problem != NULL)
-		fail_msg("server: %s (lines: %s)", s->problem,
-		    buf_cstr(&s->lines));
-	buf_deinit(&s->lines);
+	SSL_CTX *ctx = s->tls;
+
+	test_script_finish(s);
+	SSL_CTX_free(ctx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -499,27 +246,21 @@ settings(struct lmtp_client_settings *set, struct tls_client_ctx *t,
 	set->tls = p;
 }
 
-static char *
-srv_dest(const struct server *s)
-{
-	return xasprintf("inet:127.0.0.1:%u", s->l.port);
-}
-
 /* One connection that fails with LMTP_FAIL_TLS; the text is returned
  * (caller frees). */
 static char *
-connect_fails(const struct step *steps, const struct cred *cred,
+connect_fails(const struct test_step *steps, const struct cred *cred,
     bool chain, int max_version, struct tls_client_ctx *t,
     const struct tls_client_policy *p)
 {
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
 	char *dest, *text;
 
 	srv_start(&s, steps, cred, chain, max_version);
-	dest = srv_dest(&s);
+	dest = test_script_dest(&s);
 	settings(&set, t, p);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c != NULL)
@@ -538,16 +279,16 @@ connect_fails(const struct step *steps, const struct cred *cred,
 
 /* STARTTLS, the handshake, then the client closes: the steps of a
  * connection whose certificate the client refuses. */
-static const struct step refused_cert[] = {
-	{ S_ACCEPT, NULL },
-	{ S_SEND, GREET },
-	{ S_EXPECT, "EHLO client.example" },
-	{ S_SEND, EHLO_TLS },
-	{ S_EXPECT, "STARTTLS" },
-	{ S_SEND, "220 2.0.0 Ready to start TLS\r\n" },
-	{ S_STARTTLS, NULL },
-	{ S_EOF, NULL },
-	{ S_END, NULL },
+static const struct test_step refused_cert[] = {
+	{ TS_ACCEPT, NULL },
+	{ TS_SEND, GREET },
+	{ TS_EXPECT, "EHLO client.example" },
+	{ TS_SEND, EHLO_TLS },
+	{ TS_EXPECT, "STARTTLS" },
+	{ TS_SEND, "220 2.0.0 Ready to start TLS\r\n" },
+	{ TS_STARTTLS, NULL },
+	{ TS_EOF, NULL },
+	{ TS_END, NULL },
 };
 
 static void
@@ -638,36 +379,36 @@ test_ctx_errors(void **state)
 static void
 test_may_selfsigned_auth(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_TLS },
-		{ S_EXPECT, "STARTTLS" },
-		{ S_SEND, "220 2.0.0 Ready to start TLS\r\n" },
-		{ S_STARTTLS, NULL },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_AFTER },
-		{ S_EXPECT, "AUTH PLAIN AHUAcA==" },
-		{ S_SEND, "235 2.7.0 OK\r\n" },
-		{ S_EXPECT, "MAIL FROM:<s@example.org>" },
-		{ S_EXPECT, "RCPT TO:<a@example.org>" },
-		{ S_EXPECT, "RCPT TO:<b@example.org>" },
-		{ S_SEND, "250 OK\r\n250 OK\r\n250 OK\r\n" },
-		{ S_EXPECT, "DATA" },
-		{ S_SEND, "354 go\r\n" },
-		{ S_BODY, NULL },
-		{ S_SEND, "250 2.0.0 queued\r\n" },
-		{ S_EXPECT, "RSET" },
-		{ S_SEND, "250 OK\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_TLS },
+		{ TS_EXPECT, "STARTTLS" },
+		{ TS_SEND, "220 2.0.0 Ready to start TLS\r\n" },
+		{ TS_STARTTLS, NULL },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_AFTER },
+		{ TS_EXPECT, "AUTH PLAIN AHUAcA==" },
+		{ TS_SEND, "235 2.7.0 OK\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_EXPECT, "RCPT TO:<b@example.org>" },
+		{ TS_SEND, "250 OK\r\n250 OK\r\n250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 queued\r\n" },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
 	struct tls_client_ctx *t = ctx_new("");
 	struct tls_client_policy p = { .level = TLS_LEV_MAY,
 	    .sni = "mx.tls.test" };
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -677,7 +418,7 @@ test_may_selfsigned_auth(void **state)
 	char *dest;
 
 	srv_start(&s, steps, &selfsigned, false, 0);
-	dest = srv_dest(&s);
+	dest = test_script_dest(&s);
 	settings(&set, t, &p);
 	set.auth_user = "u";
 	set.auth_pass = "p";
@@ -722,34 +463,34 @@ test_may_selfsigned_auth(void **state)
 static void
 test_encrypt_not_offered(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "250-mx.tls.test\r\n250 PIPELINING\r\n" },
-		{ S_EOF, NULL },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.tls.test\r\n250 PIPELINING\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
 	};
-	const struct step may_steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, "250-mx.tls.test\r\n250 PIPELINING\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_TLS },
-		{ S_EXPECT, "STARTTLS" },
-		{ S_SEND, "454 4.7.0 TLS not available\r\n" },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step may_steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.tls.test\r\n250 PIPELINING\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_TLS },
+		{ TS_EXPECT, "STARTTLS" },
+		{ TS_SEND, "454 4.7.0 TLS not available\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
 	struct tls_client_ctx *t = ctx_new("");
 	struct tls_client_policy p = { .level = TLS_LEV_ENCRYPT };
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -763,7 +504,7 @@ test_encrypt_not_offered(void **state)
 
 	p.level = TLS_LEV_MAY;
 	srv_start(&s, may_steps, &leaf, true, 0);
-	dest = srv_dest(&s);
+	dest = test_script_dest(&s);
 	settings(&set, t, &p);
 	for (int i = 0; i < 2; i++) {
 		c = lmtp_client_connect(dest, &set, &f);
@@ -783,19 +524,19 @@ test_encrypt_not_offered(void **state)
 static void
 test_verify(void **state)
 {
-	const struct step ok_steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_TLS },
-		{ S_EXPECT, "STARTTLS" },
-		{ S_SEND, "220 2.0.0 go ahead\r\n" },
-		{ S_STARTTLS, NULL },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_AFTER },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step ok_steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_TLS },
+		{ TS_EXPECT, "STARTTLS" },
+		{ TS_SEND, "220 2.0.0 go ahead\r\n" },
+		{ TS_STARTTLS, NULL },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_AFTER },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
 	static const char *const good[] = { "other.test", "mx.tls.test" };
 	static const char *const dot[] = { ".tls.test" };
@@ -803,7 +544,7 @@ test_verify(void **state)
 	struct tls_client_ctx *t = ctx_new(">=TLSv1.2");
 	struct tls_client_policy p = { .level = TLS_LEV_VERIFY,
 	    .match = good, .nmatch = 2 };
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -811,7 +552,7 @@ test_verify(void **state)
 
 	for (int i = 0; i < 2; i++) {
 		srv_start(&s, ok_steps, &leaf, true, 0);
-		dest = srv_dest(&s);
+		dest = test_script_dest(&s);
 		if (i == 1) {
 			p.level = TLS_LEV_SECURE;
 			p.match = dot;
@@ -873,34 +614,34 @@ test_verify(void **state)
 static void
 test_dane(void **state)
 {
-	const struct step ok_steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_TLS },
-		{ S_EXPECT, "STARTTLS" },
-		{ S_SEND, "220 2.0.0 go ahead\r\n" },
-		{ S_STARTTLS, NULL },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_AFTER },
-		{ S_EXPECT, "QUIT" },
-		{ S_SEND, "221 Bye\r\n" },
-		{ S_END, NULL },
+	const struct test_step ok_steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_TLS },
+		{ TS_EXPECT, "STARTTLS" },
+		{ TS_SEND, "220 2.0.0 go ahead\r\n" },
+		{ TS_STARTTLS, NULL },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_AFTER },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
 	};
-	const struct step no_tls[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_TLS },
-		{ S_EOF, NULL },
-		{ S_END, NULL },
+	const struct test_step no_tls[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_TLS },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
 	};
 	struct tls_client_ctx *t = ctx_new("");
 	unsigned char good[32], bad[32];
 	struct dns_rr rr[2];
 	struct tls_client_policy p = { .level = TLS_LEV_DANE,
 	    .dane_base = "mx.dane.test" };
-	struct server s;
+	struct test_script s;
 	struct lmtp_client_settings set;
 	struct lmtp_failure f = { 0 };
 	struct lmtp_client *c;
@@ -921,7 +662,7 @@ test_dane(void **state)
 	p.ntlsa = 2;
 
 	srv_start(&s, ok_steps, &selfsigned, false, 0);
-	dest = srv_dest(&s);
+	dest = test_script_dest(&s);
 	settings(&set, t, &p);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c == NULL)
@@ -951,7 +692,7 @@ test_dane(void **state)
 	/* Usage 1 only: ignored (RFC 7672), so encrypt applies. */
 	rr[0].u.tlsa.usage = 1;
 	srv_start(&s, ok_steps, &selfsigned, false, 0);
-	dest = srv_dest(&s);
+	dest = test_script_dest(&s);
 	c = lmtp_client_connect(dest, &set, &f);
 	if (c == NULL)
 		fail_msg("connect: %s", f.text);
@@ -972,15 +713,15 @@ test_dane(void **state)
 static void
 test_handshake_failure(void **state)
 {
-	const struct step steps[] = {
-		{ S_ACCEPT, NULL },
-		{ S_SEND, GREET },
-		{ S_EXPECT, "EHLO client.example" },
-		{ S_SEND, EHLO_TLS },
-		{ S_EXPECT, "STARTTLS" },
-		{ S_SEND, "220 2.0.0 go ahead\r\n" },
-		{ S_TLS_FAIL, NULL },
-		{ S_END, NULL },
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_TLS },
+		{ TS_EXPECT, "STARTTLS" },
+		{ TS_SEND, "220 2.0.0 go ahead\r\n" },
+		{ TS_TLS_FAIL, NULL },
+		{ TS_END, NULL },
 	};
 	struct tls_client_ctx *t = ctx_new(">=TLSv1.3");
 	struct tls_client_policy p = { .level = TLS_LEV_ENCRYPT };

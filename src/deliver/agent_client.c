@@ -47,10 +47,31 @@ headers_8bit(const char *p, size_t len)
 	return has_8bit(p, end != NULL ? (size_t)(end - p) : len);
 }
 
+/* xforward_init - t->xf from the envelope; t->mail.xforward set. */
+static void
+xforward_init(struct agent_txn *t, const struct deliver_req *req,
+    const struct deliver_msg *msg)
+{
+	const struct queue_envelope *e = &msg->env;
+	bool local = (e->protocol != NULL &&
+	    strcasecmp(e->protocol, "local") == 0) ||
+	    (e->service != NULL && strcmp(e->service, "pickup") == 0);
+
+	t->xf.name = e->client_name;
+	t->xf.addr = e->client_addr;
+	t->xf.port = NULL;	/* not kept in the queue file */
+	t->xf.proto = e->protocol;
+	t->xf.helo = e->helo;
+	t->xf.ident = e->id != NULL && e->id[0] != '\0' ? e->id :
+	    req->queue_id;
+	t->xf.source = local ? "LOCAL" : "REMOTE";
+	t->mail.xforward = &t->xf;
+}
+
 void
 agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
     const struct deliver_msg *msg, struct agent_results *res,
-    const char *proto)
+    const char *proto, bool xforward)
 {
 	struct buf scratch;
 	bool utf8;
@@ -107,6 +128,8 @@ agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
 	t->mail.ret = req->ret;
 	t->mail.content = msg->content;
 	t->mail.len = msg->len;
+	if (xforward)
+		xforward_init(t, req, msg);
 }
 
 void

@@ -35,17 +35,22 @@ struct agent_txn {
 	char **orcpts;		/* their ORCPT texts (owned) */
 	size_t *slot;		/* rc[k] is req->rcpts[slot[k]] */
 	size_t n;		/* 0: nothing to send */
+	struct lmtp_xforward xf;	/* mail.xforward points here */
 };
 
 /*
  * Build the transaction of req and msg.  A recipient (or sender) the
  * protocol cannot carry (control characters) is bounced here, with proto
  * ("LMTP", "SMTP") in the words.  Always leaves *t ready for
- * agent_txn_deinit; t->n is 0 when nothing is left to send.
+ * agent_txn_deinit; t->n is 0 when nothing is left to send.  xforward
+ * (*_send_xforward_command): t->mail.xforward is the original client
+ * from msg's envelope (SOURCE LOCAL for local submission: protocol
+ * "local" or service "pickup"; IDENT the queue ID), else NULL.  t must
+ * not move while t->mail is used.
  */
 void agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
     const struct deliver_msg *msg, struct agent_results *res,
-    const char *proto);
+    const char *proto, bool xforward);
 void agent_txn_deinit(struct agent_txn *t);
 /* Forget the answers of the recipients (for another attempt on
  * another server). */

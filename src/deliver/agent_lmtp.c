@@ -54,6 +54,7 @@ struct lmtp_agent {
 	char *tcp_port;
 	struct lmtp_client_settings set;
 	struct lmtp_client *conn;	/* kept between requests */
+	bool send_xforward;		/* lmtp_send_xforward_command */
 	bool atexit_done;
 };
 
@@ -76,6 +77,7 @@ load(struct agent_ctx *a)
 	st->tcp_port = xstrdup(config_str(v, P_lmtp_tcp_port));
 	st->set.lhlo_name = st->lhlo_name;
 	st->set.default_port = st->tcp_port;
+	st->send_xforward = config_bool(v, P_lmtp_send_xforward_command);
 	t->connect_ms = agent_client_ms(config_time(v, P_lmtp_connect_timeout));
 	t->lhlo_ms = agent_client_ms(LMTP_AGENT_LHLO_TIMEOUT_S);
 	t->mail_ms = agent_client_ms(LMTP_AGENT_MAIL_TIMEOUT_S);
@@ -165,7 +167,7 @@ lmtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 	endpoint_clear(&ep);
 
 	/* Addresses LMTP cannot carry are bounced here, the rest sent. */
-	agent_txn_init(&t, req, msg, res, "LMTP");
+	agent_txn_init(&t, req, msg, res, "LMTP", st->send_xforward);
 	if (t.n == 0)
 		goto out;
 	server = xasprintf("LMTP server %s", dest);

@@ -131,6 +131,7 @@ struct smtp_agent {
 	char *verify_match, *secure_match;
 	char *policy_maps, *sasl_maps;
 	bool sasl_enable, sasl_plain_ok, sasl_plain_tls_ok;
+	bool send_xforward;		/* smtp_send_xforward_command */
 	bool dns_enabled, dnssec;
 	struct dns_settings dns_set;
 	char *dns_resolvers, *dns_anchor;
@@ -251,6 +252,7 @@ load(struct agent_ctx *a)
 	st->set.protocol = LMTP_PROTO_SMTP;
 	st->set.lhlo_name = st->helo_name;
 	st->set.default_port = st->tcp_port;
+	st->send_xforward = config_bool(v, P_smtp_send_xforward_command);
 	t->connect_ms = agent_client_ms(config_time(v, P_smtp_connect_timeout));
 	t->lhlo_ms = agent_client_ms(config_time(v, P_smtp_helo_timeout));
 	t->mail_ms = agent_client_ms(config_time(v, P_smtp_mail_timeout));
@@ -1453,7 +1455,7 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 	j->text = xstrdup(req->nexthop != NULL && req->nexthop[0] != '\0' ?
 	    req->nexthop : first_domain(req));
 	j->hp.level = st->level;
-	agent_txn_init(&j->t, req, msg, res, "SMTP");
+	agent_txn_init(&j->t, req, msg, res, "SMTP", st->send_xforward);
 	if (j->t.n == 0) {
 		job_end(j);
 		return;

@@ -253,6 +253,36 @@ lmtp_reply_parse(struct lmtp_reply_parser *p, const char *data, size_t len,
 /* ------------------------------------------------------------------ */
 /* Extensions */
 
+/* xforward_attrs - the LMTP_XF_* bits of the attribute names in a
+ * (separated by spaces; unknown names ignored). */
+static unsigned
+xforward_attrs(const char *a)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} attrs[] = {
+		{ "NAME", LMTP_XF_NAME }, { "ADDR", LMTP_XF_ADDR },
+		{ "PORT", LMTP_XF_PORT }, { "PROTO", LMTP_XF_PROTO },
+		{ "HELO", LMTP_XF_HELO }, { "IDENT", LMTP_XF_IDENT },
+		{ "SOURCE", LMTP_XF_SOURCE },
+	};
+	unsigned bits = 0;
+
+	while (*a != '\0') {
+		size_t n = strcspn(a, " ");
+
+		for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+			if (strlen(attrs[i].name) == n &&
+			    strncasecmp(a, attrs[i].name, n) == 0)
+				bits |= attrs[i].bit;
+		a += n;
+		while (*a == ' ')
+			a++;
+	}
+	return bits;
+}
+
 void
 lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps)
 {
@@ -303,7 +333,8 @@ lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps)
 				while (*m == ' ')
 					m++;
 			}
-		}
+		} else if (kl == 8 && strncasecmp(l, "XFORWARD", 8) == 0)
+			caps->xforward = xforward_attrs(arg);
 	}
 }
 
@@ -618,6 +649,8 @@ lmtp_stage_command(enum lmtp_stage st)
 		return "STARTTLS";
 	case LMTP_STAGE_AUTH:
 		return "AUTH";
+	case LMTP_STAGE_XFORWARD:
+		return "XFORWARD";
 	}
 	return "?";
 }
@@ -1364,6 +1397,16 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 		return 0;
 	if (lmtp_check_mail(&c->s, m, rcpts, n, f) < 0)
 		return -1;
+	/* XFORWARD first when there is some to say (each awaited). */
+	for (i = 0; lmtp_xforward_command(&c->s, &c->out, m, i); i++) {
+		if (command_reply(c, LMTP_STAGE_XFORWARD, c->s.to.mail_ms, &r,
+		    f) < 0)
+			return -1;
+		if (lmtp_xforward_reply(&c->s, &r, f) < 0) {
+			close_conn(c);
+			return -1;
+		}
+	}
 	accepted = xcalloc(n, sizeof(*accepted));
 
 	/* MAIL FROM and RCPT TO: pipelined when offered (RFC 2920; an

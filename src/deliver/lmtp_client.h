@@ -11,7 +11,8 @@
  *      fed any split of the input, bounded (LMTP_LINE_MAX_BYTES per
  *      line, LMTP_REPLY_LINES_MAX lines per reply), with the enhanced
  *      status code (RFC 3463, RFC 2034) of the first line;
- *    - lmtp_caps_parse: the extensions of an LHLO/EHLO reply;
+ *    - lmtp_caps_parse: the extensions of an LHLO/EHLO reply (with
+ *      the XFORWARD attributes the server lists);
  *    - lmtp_address_quote, lmtp_xtext_append: the paths and parameters
  *      of MAIL FROM and RCPT TO (RFC 5321 4.1.2, RFC 3461 4);
  *    - lmtp_dot_stuff: the message as DATA sends it (RFC 5321 4.5.2);
@@ -36,7 +37,8 @@
  * refusal decided here), at which step, in plain words, with the
  * server's reply when there was one.  Nothing here logs except debug
  * lines (log_debug level 2: the conversation, escaped; the AUTH
- * exchange shown masked, never the credentials).
+ * exchange shown masked, never the credentials), and the warning of a
+ * refused XFORWARD (which is no failure).
  */
 #ifndef OSTIA_LMTP_CLIENT_H
 #define OSTIA_LMTP_CLIENT_H
@@ -124,6 +126,20 @@ struct lmtp_caps {
 	bool starttls;		/* STARTTLS offered */
 	bool auth_plain;	/* AUTH (or the old AUTH=) lists PLAIN */
 	bool auth_login;	/* ... LOGIN */
+	unsigned xforward;	/* LMTP_XF_* bits: the attributes XFORWARD
+				 * lists (0: not offered, or none known) */
+};
+
+/* XFORWARD attributes (Postfix's XFORWARD_README), in the order they
+ * are sent. */
+enum {
+	LMTP_XF_NAME = 1u << 0,
+	LMTP_XF_ADDR = 1u << 1,
+	LMTP_XF_PORT = 1u << 2,
+	LMTP_XF_PROTO = 1u << 3,
+	LMTP_XF_HELO = 1u << 4,
+	LMTP_XF_IDENT = 1u << 5,
+	LMTP_XF_SOURCE = 1u << 6,
 };
 
 /* The keywords of the lines after the first one (case-insensitive);
@@ -192,6 +208,7 @@ enum lmtp_stage {
 	LMTP_STAGE_QUIT,
 	LMTP_STAGE_STARTTLS,	/* STARTTLS, the handshake, the check */
 	LMTP_STAGE_AUTH,
+	LMTP_STAGE_XFORWARD,	/* before MAIL FROM */
 };
 
 /* "RCPT TO", "end of DATA", ...: for "in reply to %s command".
@@ -349,6 +366,19 @@ struct lmtp_mail {
 	const char *ret;	/* "" / NULL, "FULL", "HDRS" (with DSN) */
 	const char *content;	/* CRLF lines (LF tolerated) */
 	size_t len;
+	/* NULL: no XFORWARD; else the original client, sent before MAIL
+	 * FROM when the server offers XFORWARD (see lmtp_client_send). */
+	const struct lmtp_xforward *xforward;
+};
+
+/*
+ * The original client of a message, for XFORWARD.  Each value NULL or
+ * "": not known ("[UNAVAILABLE]" is sent).  addr: an IPv6 address gets
+ * the "IPV6:" prefix.  source: "LOCAL" or "REMOTE".  ident: the queue
+ * ID, for the server's logs.
+ */
+struct lmtp_xforward {
+	const char *name, *addr, *port, *proto, *helo, *ident, *source;
 };
 
 /* One recipient of the transaction, and what became of it. */
@@ -363,8 +393,15 @@ struct lmtp_rcpt {
 };
 
 /*
- * One transaction: MAIL FROM, RCPT TO for each recipient (pipelined
- * when the server offers PIPELINING), DATA and the message when one was
+ * One transaction: first, with m->xforward set and XFORWARD offered
+ * with an attribute whose value is known, the XFORWARD commands (every
+ * attribute the server lists, xtext, lines of at most
+ * LMTP_LINE_MAX_BYTES; a value too long for a line goes as
+ * "[UNAVAILABLE]"), each awaited (the MAIL timeout); a refusal (4xx,
+ * 5xx but 421) is logged as a warning and the transaction goes on,
+ * as Postfix's client does; a 421 or an unexpected reply is a failure
+ * at LMTP_STAGE_XFORWARD.  Then MAIL FROM, RCPT TO for each
+ * recipient (pipelined when the server offers PIPELINING), DATA and the message when one was
  * accepted, and the replies after the final dot, one per accepted
  * recipient (RFC 2033 4.2; SMTP: one reply, copied to every accepted
  * recipient).  Returns 0 when every recipient has its

@@ -557,6 +557,128 @@ bad:
 	log_panic("lmtp: command buffer full");
 }
 
+/* ------------------------------------------------------------------ */
+/* XFORWARD */
+
+/* "XFORWARD" and the CRLF taken from a line's maximum. */
+#define XF_ROOM (LMTP_LINE_MAX_BYTES - 2 - 8)
+#define XF_UNAVAILABLE "[UNAVAILABLE]"
+
+/* xf_value - attribute bit's value in x (NULL: not known). */
+static const char *
+xf_value(const struct lmtp_xforward *x, unsigned bit)
+{
+	const char *v = NULL;
+
+	switch (bit) {
+	case LMTP_XF_NAME: v = x->name; break;
+	case LMTP_XF_ADDR: v = x->addr; break;
+	case LMTP_XF_PORT: v = x->port; break;
+	case LMTP_XF_PROTO: v = x->proto; break;
+	case LMTP_XF_HELO: v = x->helo; break;
+	case LMTP_XF_IDENT: v = x->ident; break;
+	case LMTP_XF_SOURCE: v = x->source; break;
+	default: break;
+	}
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* xf_item - " NAME=value" of attribute bit into item (reset first):
+ * the value as xtext, or [UNAVAILABLE] when not known or too long. */
+static void
+xf_item(const struct lmtp_xforward *x, unsigned bit, const char *name,
+    struct buf *item)
+{
+	const char *v = xf_value(x, bit);
+	bool ok = v != NULL;
+
+	buf_reset(item);
+	if (buf_appendf(item, " %s=", name) < 0)
+		log_panic("lmtp: XFORWARD buffer full");
+	/* An IPv6 address says so (XFORWARD_README). */
+	if (ok && bit == LMTP_XF_ADDR && strchr(v, ':') != NULL &&
+	    strncasecmp(v, "IPV6:", 5) != 0)
+		ok = buf_append_str(item, "IPV6:") == 0;
+	if (ok)
+		ok = lmtp_xtext_append(v, item) == 0 && item->len <= XF_ROOM;
+	if (!ok) {
+		buf_reset(item);
+		if (buf_appendf(item, " %s=%s", name, XF_UNAVAILABLE) < 0)
+			log_panic("lmtp: XFORWARD buffer full");
+	}
+}
+
+bool
+lmtp_xforward_command(struct lmtp_session *s, struct buf *out,
+    const struct lmtp_mail *m, size_t k)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} attrs[] = {
+		{ LMTP_XF_NAME, "NAME" }, { LMTP_XF_ADDR, "ADDR" },
+		{ LMTP_XF_PORT, "PORT" }, { LMTP_XF_PROTO, "PROTO" },
+		{ LMTP_XF_HELO, "HELO" }, { LMTP_XF_IDENT, "IDENT" },
+		{ LMTP_XF_SOURCE, "SOURCE" },
+	};
+	const size_t nattrs = sizeof(attrs) / sizeof(attrs[0]);
+	const struct lmtp_xforward *x = m->xforward;
+	struct buf item;
+	size_t line = 0, used = 0, mark = out->len;
+	bool known = false, any = false;
+
+	if (x == NULL || s->caps.xforward == 0)
+		return false;
+	for (size_t i = 0; i < nattrs; i++)
+		if ((s->caps.xforward & attrs[i].bit) != 0 &&
+		    xf_value(x, attrs[i].bit) != NULL)
+			known = true;
+	if (!known)
+		return false;
+	/* The items in order, a new line when the next does not fit. */
+	buf_init(&item, LMTP_LINE_MAX_BYTES * 4);
+	for (size_t i = 0; i < nattrs && line <= k; i++) {
+		if ((s->caps.xforward & attrs[i].bit) == 0)
+			continue;
+		xf_item(x, attrs[i].bit, attrs[i].name, &item);
+		if (used > 0 && used + item.len > XF_ROOM) {
+			line++;
+			used = 0;
+		}
+		used += item.len;
+		if (line != k)
+			continue;
+		if ((!any && buf_append_str(out, "XFORWARD") < 0) ||
+		    buf_append(out, item.data, item.len) < 0)
+			log_panic("lmtp: command buffer full");
+		any = true;
+	}
+	buf_deinit(&item);
+	if (any)
+		lmtp_command_end(s, out, mark);
+	return any;
+}
+
+int
+lmtp_xforward_reply(struct lmtp_session *s, struct lmtp_reply *r,
+    struct lmtp_failure *f)
+{
+	if (r->code / 100 == 2 || ((r->code / 100 == 4 ||
+	    r->code / 100 == 5) && r->code != 421)) {
+		if (r->code / 100 != 2) {
+			char *t = lmtp_reply_text(r, 600);
+
+			log_warning("%s server %s said: %s (in reply to "
+			    "XFORWARD command)", s->pname, s->peer, t);
+			free(t);
+		}
+		lmtp_reply_deinit(r);
+		return 0;
+	}
+	(void)lmtp_fail_refused(s, LMTP_STAGE_XFORWARD, r, f);
+	return -1;
+}
+
 int
 lmtp_check_mail(struct lmtp_session *s, const struct lmtp_mail *m,
     const struct lmtp_rcpt *rcpts, size_t n, struct lmtp_failure *f)

@@ -168,6 +168,25 @@ void lmtp_rcpt_command(struct lmtp_session *s, struct buf *out,
     const struct lmtp_rcpt *rc);
 
 /*
+ * XFORWARD before MAIL FROM: queue the command k (0 the first) of the
+ * attributes of m->xforward the server listed, packed into lines of at
+ * most LMTP_LINE_MAX_BYTES (a value too long for a line alone goes as
+ * "[UNAVAILABLE]").  False (nothing queued) when there is no command
+ * k: past the last one, or nothing to send (m->xforward NULL, XFORWARD
+ * not offered, or no listed attribute with a known value).
+ */
+bool lmtp_xforward_command(struct lmtp_session *s, struct buf *out,
+    const struct lmtp_mail *m, size_t k);
+/*
+ * The reply r to an XFORWARD command: 0 go on (r freed; a 4xx/5xx
+ * refusal but 421 is logged as a warning, as Postfix's client does),
+ * -1 failure with *f (a 421 or an unexpected reply; r taken or freed;
+ * close).
+ */
+int lmtp_xforward_reply(struct lmtp_session *s, struct lmtp_reply *r,
+    struct lmtp_failure *f);
+
+/*
  * STARTTLS, before saying it, for the policy pol (not NULL): 0 not
  * wanted (level none, or may and not offered), 1 say STARTTLS (make
  * the SSL first with *who_r, a new "%s server %s" string for the TLS

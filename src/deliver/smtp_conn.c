@@ -48,6 +48,7 @@ enum state {
 	ST_STARTTLS,
 	ST_HANDSHAKE,
 	ST_AUTH,
+	ST_XFORWARD,		/* the reply to XFORWARD xf_i */
 	ST_PIPE,		/* pipelining: MAIL and RCPTs being written */
 	ST_MAIL,		/* the reply to MAIL */
 	ST_DRAIN,		/* MAIL refused: the RCPT replies */
@@ -115,6 +116,7 @@ struct smtp_conn {
 	size_t n;
 	bool *accepted;
 	size_t naccepted;
+	size_t xf_i;		/* the XFORWARD command awaited */
 	size_t rcpt_queued;	/* pipelining: RCPTs queued */
 	size_t rcpt_i;		/* the next RCPT reply */
 	size_t dot_i;		/* LMTP: the next reply after the dot */
@@ -812,6 +814,39 @@ rcpt_next(struct smtp_conn *c)
 	return STEP_AGAIN;
 }
 
+/* mail_begin - MAIL FROM and RCPT TO: pipelined when offered (RFC 2920;
+ * an LMTP server must offer it, RFC 2033 4.1). */
+static enum step_result
+mail_begin(struct smtp_conn *c)
+{
+	lmtp_mail_command(&c->s, &c->out, c->m);
+	if (c->s.caps.pipelining)
+		set_wait(c, ST_PIPE, LMTP_STAGE_RCPT, c->s.to.rcpt_ms);
+	else
+		set_wait(c, ST_MAIL, LMTP_STAGE_MAIL, c->s.to.mail_ms);
+	return STEP_AGAIN;
+}
+
+/* step_xforward - the reply to XFORWARD command xf_i; then the next
+ * one, or MAIL FROM.  One at a time: there are one or two. */
+static enum step_result
+step_xforward(struct smtp_conn *c)
+{
+	struct lmtp_reply r;
+	int g = get_reply(c, &r);
+
+	if (g <= 0)
+		return g < 0 ? STEP_DONE : STEP_WAIT;
+	if (lmtp_xforward_reply(&c->s, &r, &c->f) < 0)
+		return fail_closed(c);
+	c->xf_i++;
+	if (lmtp_xforward_command(&c->s, &c->out, c->m, c->xf_i)) {
+		set_wait(c, ST_XFORWARD, LMTP_STAGE_XFORWARD, c->s.to.mail_ms);
+		return STEP_AGAIN;
+	}
+	return mail_begin(c);
+}
+
 static enum step_result
 step_pipe(struct smtp_conn *c)
 {
@@ -1050,6 +1085,8 @@ step(struct smtp_conn *c)
 		return step_handshake(c);
 	case ST_AUTH:
 		return step_auth(c);
+	case ST_XFORWARD:
+		return step_xforward(c);
 	case ST_PIPE:
 		return step_pipe(c);
 	case ST_MAIL:
@@ -1259,13 +1296,12 @@ smtp_conn_send(struct smtp_conn *c, const struct lmtp_mail *m,
 	c->naccepted = 0;
 	c->rcpt_queued = 0;
 	c->rcpt_i = 0;
-	/* MAIL FROM and RCPT TO: pipelined when offered (RFC 2920; an
-	 * LMTP server must offer it, RFC 2033 4.1). */
-	lmtp_mail_command(&c->s, &c->out, m);
-	if (c->s.caps.pipelining)
-		set_wait(c, ST_PIPE, LMTP_STAGE_RCPT, c->s.to.rcpt_ms);
+	/* XFORWARD first when there is some to say (each awaited). */
+	c->xf_i = 0;
+	if (lmtp_xforward_command(&c->s, &c->out, m, 0))
+		set_wait(c, ST_XFORWARD, LMTP_STAGE_XFORWARD, c->s.to.mail_ms);
 	else
-		set_wait(c, ST_MAIL, LMTP_STAGE_MAIL, c->s.to.mail_ms);
+		(void)mail_begin(c);
 	start(c);
 }
 

@@ -3,7 +3,8 @@
  * smtp_conn - the event-driven SMTP (and LMTP) client: the conversation
  * of lmtp_client.h's blocking client -- greeting, EHLO (HELO when EHLO
  * is refused with 5xx) or LHLO, STARTTLS with the certificate check,
- * AUTH PLAIN/LOGIN, transactions with PIPELINING, RSET, QUIT -- on a
+ * AUTH PLAIN/LOGIN, transactions with XFORWARD and PIPELINING, RSET,
+ * QUIT -- on a
  * libevent loop, so that one process holds many connections at once
  * (the smtp delivery agent).
  *
@@ -29,7 +30,8 @@
  * can never deadlock us); input is bounded (LMTP_INPUT_MAX_BYTES), the
  * message is dot-stuffed into a bounded output buffer as it drains.
  * Debug logging as the blocking client (level 2: the conversation,
- * AUTH masked).  Nothing else is logged.
+ * AUTH masked).  Nothing else is logged but the warning of a refused
+ * XFORWARD (lmtp_client_send).
  *
  * Destinations: the lmtp_dest_parse() forms.  A host name (not an
  * address) is resolved with getaddrinfo, which blocks: the smtp agent

@@ -543,6 +543,7 @@ test_statuses(void **state)
 		"lmtp_data_init_timeout",
 		"lmtp_data_xfer_timeout",
 		"lmtp_data_done_timeout",
+		"lmtp_send_xforward_command",
 		"local_destination_recipient_limit",
 		"local_destination_concurrency_limit",
 		/* Outbound SMTP and DNS (issue 9). */
@@ -575,6 +576,7 @@ test_statuses(void **state)
 		"smtp_mail_timeout",
 		"smtp_mx_address_limit",
 		"smtp_rcpt_timeout",
+		"smtp_send_xforward_command",
 		"smtp_sasl_auth_enable",
 		"smtp_sasl_password_maps",
 		"smtp_sasl_security_options",

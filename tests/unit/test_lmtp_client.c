@@ -315,6 +315,16 @@ test_caps(void **state)
 	assert_true(caps.size);
 	assert_int_equal(caps.size_max, 0);
 	assert_false(caps.dsn || caps.smtputf8 || caps.eightbitmime);
+	assert_int_equal(caps.xforward, 0);
+	lmtp_reply_deinit(&r);
+
+	/* XFORWARD: the attributes it lists (unknown ones ignored). */
+	in = "250-x\r\n250-XFORWARD name ADDR BOGUS HELO  SOURCE\r\n"
+	    "250 XFORWARDX PORT\r\n";
+	assert_int_equal(parse_with(in, strlen(in), 0, &r, &used, &err), 1);
+	lmtp_caps_parse(&r, &caps);
+	assert_int_equal(caps.xforward, LMTP_XF_NAME | LMTP_XF_ADDR |
+	    LMTP_XF_HELO | LMTP_XF_SOURCE);
 	lmtp_reply_deinit(&r);
 }
 
@@ -744,6 +754,61 @@ test_conversation_no_pipelining(void **state)
 	lmtp_client_quit(&c);
 	test_script_finish(&s);
 	assert_false(s.pipelined);
+	free(dest);
+}
+
+/* XFORWARD offered (LMTP, pipelining): the listed attributes in one
+ * command, awaited before MAIL FROM. */
+static void
+test_conversation_xforward(void **state)
+{
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "LHLO client.example" },
+		{ TS_SEND, "250-lmtp.test\r\n250-PIPELINING\r\n"
+		    "250 XFORWARD NAME ADDR PROTO HELO SOURCE\r\n" },
+		{ TS_EXPECT, "XFORWARD NAME=localhost ADDR=127.0.0.1 "
+		    "PROTO=local HELO=[UNAVAILABLE] SOURCE=LOCAL" },
+		{ TS_QUIET, NULL },
+		{ TS_SEND, "250 OK\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 OK\r\n250 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 ok\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 Bye\r\n" },
+		{ TS_END, NULL },
+	};
+	const struct lmtp_xforward xf = {
+		.name = "localhost", .addr = "127.0.0.1", .proto = "local",
+		.helo = "", .ident = "4ABCD", .source = "LOCAL",
+	};
+	struct test_script s;
+	struct lmtp_client_settings set;
+	struct lmtp_failure f = { 0 };
+	struct lmtp_client *c;
+	struct lmtp_mail m;
+	struct lmtp_rcpt r;
+	char *dest;
+
+	test_script_start(&s, steps, false, NULL);
+	dest = test_script_dest(&s);
+	settings(&set, 10000);
+	c = lmtp_client_connect(dest, &set, &f);
+	assert_non_null(c);
+	mail_init(&m, "s@example.org");
+	m.xforward = &xf;
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	assert_int_equal(lmtp_client_send(c, &m, &r, 1, &f), 0);
+	assert_int_equal(r.reply.code, 250);
+	lmtp_rcpt_deinit(&r);
+	lmtp_client_quit(&c);
+	test_script_finish(&s);
 	free(dest);
 }
 
@@ -1289,6 +1354,8 @@ test_caps_smtp(void **state)
 	assert_string_equal(lmtp_stage_command(LMTP_STAGE_STARTTLS),
 	    "STARTTLS");
 	assert_string_equal(lmtp_stage_command(LMTP_STAGE_AUTH), "AUTH");
+	assert_string_equal(lmtp_stage_command(LMTP_STAGE_XFORWARD),
+	    "XFORWARD");
 }
 
 /* SMTP: EHLO, pipelined MAIL/RCPT, and ONE reply after the dot for
@@ -1583,6 +1650,7 @@ main(void)
 		cmocka_unit_test(test_conversation_mixed),
 		cmocka_unit_test(test_conversation_body),
 		cmocka_unit_test(test_conversation_no_pipelining),
+		cmocka_unit_test(test_conversation_xforward),
 		cmocka_unit_test(test_conversation_refusals),
 		cmocka_unit_test(test_conversation_close_mid_data),
 		cmocka_unit_test(test_conversation_timeouts),

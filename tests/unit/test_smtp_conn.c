@@ -8,8 +8,9 @@
  * accepted, DATA refused, LMTP replies after the dot, a server that
  * closes mid-DATA, timeouts, RSET on a connection closed while idle,
  * QUIT in the background, a large message to a slow reader, a server
- * that answers pipelined commands early, STARTTLS (may, encrypt) and
- * AUTH PLAIN.  Every operation: no callback from inside the starting
+ * that answers pipelined commands early, STARTTLS (may, encrypt),
+ * AUTH PLAIN, and XFORWARD (the lines sent, none when not offered, a
+ * refusal).  Every operation: no callback from inside the starting
  * call, exactly one callback, and freeing from inside it is safe.
  */
 #include <errno.h>
@@ -1217,6 +1218,286 @@ test_starttls(void **state)
 	free(dest);
 }
 
+/* ------------------------------------------------------------------ */
+/* XFORWARD */
+
+/* The warnings logged (a refused XFORWARD). */
+static char warned[1024];
+
+static void
+capture_warning(enum log_level level, const char *text, void *ctx)
+{
+	(void)ctx;
+	if (level == LOG_LVL_WARNING)
+		snprintf(warned, sizeof(warned), "%s", text);
+}
+
+/* Offered with some attributes (pipelining): only those are sent, in
+ * one line, xtext, unknown ones as [UNAVAILABLE]; a mail without
+ * xforward after RSET sends none. */
+static void
+test_xforward_offered(void **state)
+{
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.remote.test\r\n250-PIPELINING\r\n"
+		    "250-XFORWARD NAME ADDR PROTO HELO\r\n250 8BITMIME\r\n" },
+		{ TS_EXPECT, "XFORWARD NAME=mail.client.test ADDR=192.0.2.7 "
+		    "PROTO=ESMTP HELO=helo+2Bname+3Dx" },
+		{ TS_SEND, "250 2.0.0 Ok\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 2.1.0 OK\r\n250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 Ok: queued\r\n" },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 2.0.0 OK\r\n" },
+		/* Not available at all: not even the command. */
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 2.1.0 OK\r\n250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 Ok: queued\r\n" },
+		{ TS_EXPECT, "RSET" },
+		{ TS_SEND, "250 2.0.0 OK\r\n" },
+		/* No xforward for the mail: none. */
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 2.1.0 OK\r\n250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 Ok: queued\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 2.0.0 Bye\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
+	};
+	const struct lmtp_xforward xf = {
+		.name = "mail.client.test", .addr = "192.0.2.7",
+		.port = "4711", .proto = "ESMTP", .helo = "helo+name=x",
+		.ident = "4ABCD", .source = "REMOTE",
+	};
+	/* Only values the server did not list are known. */
+	const struct lmtp_xforward xf_unlisted = {
+		.name = "", .addr = NULL, .port = "4711", .ident = "4ABCD",
+		.source = "REMOTE",
+	};
+	struct test_script s;
+	struct lmtp_client_settings set;
+	struct smtp_conn *c;
+	struct lmtp_mail m;
+	struct lmtp_rcpt r;
+	struct result res;
+	char *dest;
+
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
+	settings(&set, LMTP_PROTO_SMTP, 10000);
+	c = smtp_conn_new(base, &set);
+	if (do_open(c, dest, &res) != 0)
+		fail_msg("open: %s", res.f.text);
+	assert_int_equal(smtp_conn_caps(c)->xforward, LMTP_XF_NAME |
+	    LMTP_XF_ADDR | LMTP_XF_PROTO | LMTP_XF_HELO);
+	mail_init(&m, "s@example.org");
+	m.xforward = &xf;
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	if (do_send(c, &m, &r, 1, &res) != 0)
+		fail_msg("send: %s", res.f.text);
+	assert_true(r.done);
+	assert_int_equal(r.reply.code, 250);
+	lmtp_rcpt_deinit(&r);
+	assert_int_equal(do_reset(c, &res), 0);
+
+	m.xforward = &xf_unlisted;
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	if (do_send(c, &m, &r, 1, &res) != 0)
+		fail_msg("send: %s", res.f.text);
+	assert_true(r.done);
+	lmtp_rcpt_deinit(&r);
+	assert_int_equal(do_reset(c, &res), 0);
+
+	m.xforward = NULL;
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	if (do_send(c, &m, &r, 1, &res) != 0)
+		fail_msg("send: %s", res.f.text);
+	assert_true(r.done);
+	lmtp_rcpt_deinit(&r);
+	quit(&c);
+	test_script_finish(&s);
+	free(dest);
+}
+
+/* Every attribute listed, no pipelining: two lines of at most 512
+ * bytes (a long NAME), each awaited; an IPv6 address with IPV6:; a HELO
+ * name too long for a line as [UNAVAILABLE]; the first one refused
+ * with 550: a warning, and the transaction goes on. */
+static void
+test_xforward_lines_refused(void **state)
+{
+	char name[401], helo[600], line1[600];
+	struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.remote.test\r\n"
+		    "250 XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n" },
+		{ TS_EXPECT, line1 },
+		{ TS_SEND, "550 5.5.4 XFORWARD not allowed\r\n" },
+		{ TS_EXPECT, "XFORWARD SOURCE=LOCAL" },
+		{ TS_SEND, "250 2.0.0 Ok\r\n" },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org>" },
+		{ TS_SEND, "250 2.1.0 OK\r\n" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 Ok: queued\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 2.0.0 Bye\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
+	};
+	struct lmtp_xforward xf = {
+		.name = name, .addr = "2001:db8::7", .port = NULL,
+		.proto = "ESMTP", .helo = helo, .ident = "4ABCD",
+		.source = "LOCAL",
+	};
+	struct test_script s;
+	struct lmtp_client_settings set;
+	struct smtp_conn *c;
+	struct lmtp_mail m;
+	struct lmtp_rcpt r;
+	struct result res;
+	char *dest;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memset(helo, 'h', sizeof(helo) - 1);
+	helo[sizeof(helo) - 1] = '\0';
+	snprintf(line1, sizeof(line1), "XFORWARD NAME=%s "
+	    "ADDR=IPV6:2001:db8::7 PORT=[UNAVAILABLE] PROTO=ESMTP "
+	    "HELO=[UNAVAILABLE] IDENT=4ABCD", name);
+	assert_true(strlen(line1) + 2 <= LMTP_LINE_MAX_BYTES);
+	/* SOURCE would not have fitted on it. */
+	assert_true(strlen(line1) + strlen(" SOURCE=LOCAL") + 2 >
+	    LMTP_LINE_MAX_BYTES);
+
+	warned[0] = '\0';
+	log_set_capture(capture_warning, NULL);
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
+	settings(&set, LMTP_PROTO_SMTP, 10000);
+	c = smtp_conn_new(base, &set);
+	if (do_open(c, dest, &res) != 0)
+		fail_msg("open: %s", res.f.text);
+	mail_init(&m, "s@example.org");
+	m.xforward = &xf;
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	if (do_send(c, &m, &r, 1, &res) != 0)
+		fail_msg("send: %s", res.f.text);
+	assert_true(r.done);
+	assert_int_equal(r.reply.code, 250);
+	lmtp_rcpt_deinit(&r);
+	assert_string_equal(warned, "SMTP server "
+	    "mx.remote.test[127.0.0.1]:25 said: 550 5.5.4 XFORWARD not "
+	    "allowed (in reply to XFORWARD command)");
+	quit(&c);
+	test_script_finish(&s);
+	log_set_capture(NULL, NULL);
+	free(dest);
+}
+
+/* Not offered: none sent although the mail has the values.  A 421
+ * to XFORWARD: the transaction fails with the reply, closed. */
+static void
+test_xforward_none_and_421(void **state)
+{
+	const struct test_step steps[] = {
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, EHLO_PIPE },
+		{ TS_EXPECT, "MAIL FROM:<s@example.org> SIZE=62" },
+		{ TS_EXPECT, "RCPT TO:<a@example.org>" },
+		{ TS_SEND, "250 2.1.0 OK\r\n250 2.1.5 OK\r\n" },
+		{ TS_EXPECT, "DATA" },
+		{ TS_SEND, "354 go\r\n" },
+		{ TS_BODY, NULL },
+		{ TS_SEND, "250 2.0.0 Ok: queued\r\n" },
+		{ TS_EXPECT, "QUIT" },
+		{ TS_SEND, "221 2.0.0 Bye\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_ACCEPT, NULL },
+		{ TS_SEND, GREET },
+		{ TS_EXPECT, "EHLO client.example" },
+		{ TS_SEND, "250-mx.remote.test\r\n250-PIPELINING\r\n"
+		    "250 XFORWARD ADDR\r\n" },
+		{ TS_EXPECT, "XFORWARD ADDR=192.0.2.7" },
+		{ TS_SEND, "421 4.3.2 shutting down\r\n" },
+		{ TS_EOF, NULL },
+		{ TS_END, NULL },
+	};
+	const struct lmtp_xforward xf = {
+		.name = "mail.client.test", .addr = "192.0.2.7",
+	};
+	struct test_script s;
+	struct lmtp_client_settings set;
+	struct smtp_conn *c;
+	struct lmtp_mail m;
+	struct lmtp_rcpt r;
+	struct result res;
+	char *dest;
+
+	test_script_start(&s, steps, true, NULL);
+	dest = test_script_dest(&s);
+	settings(&set, LMTP_PROTO_SMTP, 10000);
+	c = smtp_conn_new(base, &set);
+	if (do_open(c, dest, &res) != 0)
+		fail_msg("open: %s", res.f.text);
+	assert_int_equal(smtp_conn_caps(c)->xforward, 0);
+	mail_init(&m, "s@example.org");
+	m.xforward = &xf;
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	if (do_send(c, &m, &r, 1, &res) != 0)
+		fail_msg("send: %s", res.f.text);
+	assert_true(r.done);
+	lmtp_rcpt_deinit(&r);
+	quit(&c);
+
+	c = smtp_conn_new(base, &set);
+	if (do_open(c, dest, &res) != 0)
+		fail_msg("open: %s", res.f.text);
+	memset(&r, 0, sizeof(r));
+	r.address = "a@example.org";
+	assert_int_equal(do_send(c, &m, &r, 1, &res), -1);
+	assert_int_equal(res.f.kind, LMTP_FAIL_REPLY);
+	assert_int_equal(res.f.stage, LMTP_STAGE_XFORWARD);
+	assert_int_equal(res.f.reply.code, 421);
+	assert_string_equal(res.f.text, "SMTP server "
+	    "mx.remote.test[127.0.0.1]:25 said: 421 4.3.2 shutting down "
+	    "(in reply to XFORWARD command)");
+	assert_false(r.done);
+	assert_false(smtp_conn_is_open(c));
+	lmtp_failure_deinit(&res.f);
+	lmtp_rcpt_deinit(&r);
+	smtp_conn_free(&c);
+	test_script_finish(&s);
+	free(dest);
+}
+
 int
 main(void)
 {
@@ -1245,6 +1526,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_starttls, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_xforward_offered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_xforward_lines_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xforward_none_and_421,
+		    setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -24,9 +24,9 @@ until close().  Options:
                 (the content-filter stand-in re-sends the message there)
 
 Replies are scripted while the peer runs: rule(stage, reply, rcpt=None)
-with stage "greeting", "ehlo", "mail", "rcpt" (per recipient, or for all
-when rcpt is None), "data" (the reply to the DATA command) or "dot" (the
-reply after the message); the special reply CLOSE ("close") makes the
+with stage "greeting", "ehlo", "xforward" (each XFORWARD command), "mail",
+"rcpt" (per recipient, or for all when rcpt is None), "data" (the reply
+to the DATA command) or "dot" (the reply after the message); the special reply CLOSE ("close") makes the
 peer close the connection at that point, and at stage "body" it closes
 after the first line of the message content (a connection lost
 mid-DATA); STALL ("stall") makes it say nothing until the client
@@ -34,7 +34,9 @@ gives up (or 60 s, or close()), then close.  clear(stage, rcpt=None)
 removes a rule.
 
 Records (under .lock): .connections, .ehlo (names), .transactions, a
-list of dicts {"mail": MAIL line, "rcpts": [(address, RCPT line,
+list of dicts {"mail": MAIL line, "xforward": the XFORWARD command lines
+since the last MAIL, RSET or EHLO (answered 250, or 502 when the
+capabilities do not list XFORWARD), "rcpts": [(address, RCPT line,
 reply)], "data": message bytes or None, "reply": the final reply or
 None, "before_mail_reply": the command lines that had arrived before the
 reply to MAIL was sent, "tls": the TLS version or None, "auth": the user
@@ -159,8 +161,8 @@ class SmtpPeer:
 
     # -- script
     def rule(self, stage, reply, rcpt=None):
-        if stage not in ("greeting", "ehlo", "mail", "rcpt", "data", "body",
-                         "dot"):
+        if stage not in ("greeting", "ehlo", "xforward", "mail", "rcpt",
+                         "data", "body", "dot"):
             raise ValueError("unknown stage %r" % stage)
         with self.lock:
             self.rules[(stage, rcpt.lower() if rcpt else None)] = reply
@@ -220,9 +222,9 @@ class SmtpPeer:
                        self.starttls, self.auth_attempts, self.rules,
                        self.errors)]
             for i, t in enumerate(self.transactions):
-                out.append("#%d %s rcpts=%r data=%s reply=%r tls=%r "
-                           "auth=%r closed=%r before_mail_reply=%r" % (
-                               i, t["mail"], t["rcpts"],
+                out.append("#%d %s xforward=%r rcpts=%r data=%s reply=%r "
+                           "tls=%r auth=%r closed=%r before_mail_reply=%r"
+                           % (i, t["mail"], t["xforward"], t["rcpts"],
                                "none" if t["data"] is None
                                else "%d bytes" % len(t["data"]),
                                t["reply"], t["tls"], t["auth"],
@@ -344,6 +346,10 @@ class SmtpPeer:
         txn = None
         tls_version = None
         user = None
+        xforward = []
+        xforward_offered = any(
+            cap.split(" ", 1)[0].upper() == "XFORWARD"
+            for cap in self.capabilities)
         while not self._closing:
             raw = c.readline()
             if len(raw) > MAX_LINE:
@@ -355,6 +361,7 @@ class SmtpPeer:
                 with self.lock:
                     self.ehlo.append(line[5:].strip())
                 txn = None
+                xforward = []
                 if verb == "HELO":
                     self._reply(c, "ehlo", "250 %s" % self.name)
                     continue
@@ -383,10 +390,18 @@ class SmtpPeer:
                     c.send("503 5.5.1 Already authenticated")
                     continue
                 user = self._do_auth(c, line)
+            elif verb == "XFORWARD":
+                xforward.append(line)
+                if xforward_offered:
+                    self._reply(c, "xforward", "250 2.0.0 Ok")
+                else:
+                    c.send("502 5.5.2 Error: command not recognized")
             elif verb == "MAIL":
-                txn = {"mail": line, "rcpts": [], "data": None,
+                txn = {"mail": line, "xforward": xforward,
+                       "rcpts": [], "data": None,
                        "reply": None, "before_mail_reply": [],
                        "tls": tls_version, "auth": user, "closed": False}
+                xforward = []
                 with self.lock:
                     self.transactions.append(txn)
                 if self.hold_mail_reply:
@@ -439,6 +454,7 @@ class SmtpPeer:
                 txn = None
             elif verb == "RSET":
                 txn = None
+                xforward = []
                 c.send("250 2.0.0 Ok")
             elif verb == "NOOP":
                 c.send("250 2.0.0 Ok")

@@ -17,6 +17,8 @@ smtp delivery agent end to end.
 - mx_port(): a port free on 127.0.0.2, .3 and .4 (the MX hosts of the
   tests all use smtp_tcp_port).
 - Log regexes for the agent's lines (relay_re, tls_re).
+- submit_from(): a submission from another loopback address and HELO
+  name (the original client XFORWARD passes on).
 
 Standard library, pytest and the e2e helpers only.  No timing
 assertions: every wait is a bounded poll for a condition.
@@ -32,9 +34,9 @@ import time
 
 import pytest
 
-from delivery_e2e import (DEFAULT_USERS, PROC, QUEUE_ID, SENDER, VDOMAIN,
-                          WAIT, Delivery, header_block, make_message,
-                          maildir_files, read_bytes)
+from delivery_e2e import (DEFAULT_USERS, PROC, QUEUE_ID, QUEUED_RE,
+                          SENDER, VDOMAIN, WAIT, Delivery, header_block,
+                          make_message, maildir_files, read_bytes)
 from ostia_harness import find_binary, wait_until
 from smtp_peer import SmtpPeer
 
@@ -226,6 +228,33 @@ def message_for(tok, to, sender=SENDER, extra_headers=(), eightbit=False,
                 body=None):
     return make_message(tok, sender=sender, to=to, eightbit=eightbit,
                         extra_headers=extra_headers, body=body)
+
+
+def submit_from(mta, addr, helo, rcpts, message, sender=SENDER):
+    """Submit one message to mta's smtpd from the local address addr
+    (a loopback one other than 127.0.0.1: an original client that
+    XFORWARD must name) with EHLO helo; return its queue ID."""
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    s = smtplib.SMTP("127.0.0.1", mta.o.port, local_hostname=helo,
+                     timeout=WAIT, source_address=(addr, 0))
+    try:
+        s.ehlo()
+        code, resp = s.mail(sender)
+        assert code == 250, (code, resp, mta.diag())
+        for r in rcpts:
+            code, resp = s.rcpt(r)
+            assert code == 250, (r, code, resp, mta.diag())
+        code, resp = s.data(message)
+        assert code == 250, (code, resp, mta.diag())
+        m = QUEUED_RE.search(resp.decode("utf-8", errors="replace"))
+        assert m, "no queue ID in %r" % resp
+        return m.group(1)
+    finally:
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
 
 
 def received_headers(data):

@@ -34,6 +34,10 @@ Virtual Maildir delivery as the other delivery tests
   whose id is the mail_id of amavis's "Passed CLEAN {RelayedInbound}"
   log line for that queue ID; amavis passed exactly two messages; no
   notice to the sender.
+- test_amavis_sees_original_client: submitted from 127.0.0.5, the
+  message reaches amavis with XFORWARD (the seed's
+  smtp_send_xforward_command=yes): amavis's Passed line names
+  [127.0.0.5], not the 127.0.0.1 of the hand-off.
 - test_amavis_down_defers_then_delivers: amavis's port closed ->
   status=deferred (connection refused), the message stays in
   deferred/, nothing delivered, nothing bounced; amavis started, then
@@ -59,7 +63,8 @@ from amavis_server import AmavisServer
 from delivery_e2e import PROC, QUEUE_ID, SENDER, VDOMAIN, read_bytes, \
     settle, token
 from ostia_harness import free_port, require_peer
-from outbound_e2e import message_for, no_more_copies, received_headers
+from outbound_e2e import message_for, no_more_copies, received_headers, \
+    submit_from
 
 ALICE = "alice@" + VDOMAIN
 BOB = "bob@" + VDOMAIN
@@ -252,6 +257,27 @@ def test_amavis_loop_one_copy(mta, dns, amavis):
     assert not re.search(r"\b(?:Blocked|TROUBLE|TEMPFAIL)\b", alog), \
         srv.diagnostics()
     assert not a.messages(SENDER), "a notice reached the sender\n" + a.diag()
+
+
+def test_amavis_sees_original_client(mta, dns, amavis):
+    """smtp_send_xforward_command=yes (the seed's): amavis logs the
+    client that submitted the message (127.0.0.5), not the 127.0.0.1 of
+    the hand-off."""
+    port = free_port()
+    a = seed_mta(mta, dns, port)
+    srv = amavis(a.o.ports["reinject"], port=port).start()
+    a.start()
+    tok = token()
+    submit_from(a, "127.0.0.5", "orig-client.test", ALICE,
+                message_for(tok, ALICE))
+    _, _, qid2 = sent_via_amavis(a, ALICE, port)
+    [path] = a.wait_messages(ALICE, 1, tok)
+    check_copy(path, tok, port)
+    pat = re.compile(r"Passed CLEAN \{Relayed\w*\}, \[127\.0\.0\.5\]"
+                     r"(?::\d+)? <[^>]*> -> <%s>, .*queued_as: %s\b"
+                     % (re.escape(ALICE), qid2))
+    assert pat.search(srv.log_text()), "no %r in amavis's log\n%s" % (
+        pat.pattern, srv.diagnostics())
 
 
 def test_amavis_down_defers_then_delivers(mta, dns, amavis):

@@ -24,10 +24,9 @@ No timing assertions: every wait is a bounded poll.
 """
 
 import re
-import smtplib
 
-from delivery_e2e import QUEUED_RE, SENDER, WAIT, token
-from outbound_e2e import message_for
+from delivery_e2e import token
+from outbound_e2e import message_for, submit_from
 from smtp_peer import DEFAULT_CAPS
 
 XF_DOMAIN = "xf.remote.test"
@@ -52,25 +51,7 @@ def two_transports(mta, peer, dns):
 
 
 def submit(a, rcpt, message):
-    """Submit from CLIENT_ADDR with EHLO CLIENT_HELO; the queue ID."""
-    s = smtplib.SMTP("127.0.0.1", a.o.port, local_hostname=CLIENT_HELO,
-                     timeout=WAIT, source_address=(CLIENT_ADDR, 0))
-    try:
-        s.ehlo()
-        code, resp = s.mail(SENDER)
-        assert code == 250, (code, resp, a.diag())
-        code, resp = s.rcpt(rcpt)
-        assert code == 250, (code, resp, a.diag())
-        code, resp = s.data(message)
-        assert code == 250, (code, resp, a.diag())
-        m = QUEUED_RE.search(resp.decode("utf-8", errors="replace"))
-        assert m, "no queue ID in %r" % resp
-        return m.group(1)
-    finally:
-        try:
-            s.quit()
-        except smtplib.SMTPException:
-            pass
+    return submit_from(a, CLIENT_ADDR, CLIENT_HELO, rcpt, message)
 
 
 def transaction_for(p, rcpt, a):

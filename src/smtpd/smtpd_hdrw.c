@@ -213,7 +213,6 @@ struct smtpd_hdrw {
 	struct session *s;
 	smtp_data_out_fn *out;
 	void *out_ctx;
-	bool local;
 	enum hw_phase phase;
 	struct header_rewrite_ctx ctx;
 	struct buf blk;		/* the header block so far */
@@ -248,7 +247,6 @@ smtpd_hdrw_start(struct session *s, smtp_data_out_fn *out, void *out_ctx)
 	w->s = s;
 	w->out = out;
 	w->out_ctx = out_ctx;
-	w->local = local;
 	w->ctx.local = local;
 	w->ctx.append_at_myorigin = hw.append_at_myorigin;
 	w->ctx.append_dot_mydomain = hw.append_dot_mydomain;

@@ -6,6 +6,8 @@
  * logging never allocates (it is also how an out-of-memory is reported).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,23 @@ static log_capture_fn *log_capture = NULL;
 static void *log_capture_ctx = NULL;
 static void (*log_fatal_hook)(void) = NULL;
 static char log_hostname[256] = "";
+/* getpid() is a system call on every line otherwise; a forked child
+ * clears the cache (pthread_atfork in log_init). */
+static pid_t log_pid_cache = 0;
+
+static void
+log_pid_forget(void)
+{
+	log_pid_cache = 0;
+}
+
+static long
+log_pid(void)
+{
+	if (log_pid_cache == 0)
+		log_pid_cache = getpid();
+	return (long)log_pid_cache;
+}
 
 static const struct {
 	const char *name;
@@ -47,6 +66,14 @@ log_init(const char *syslog_name, const char *process_name,
 		snprintf(log_ident_buf, sizeof(log_ident_buf), "%s",
 		    syslog_name);
 	log_style = style;
+	{
+		static bool atfork_set;
+
+		if (!atfork_set && pthread_atfork(NULL, NULL,
+		    log_pid_forget) == 0)
+			atfork_set = true;
+	}
+	log_pid_cache = 0;
 	if (gethostname(log_hostname, sizeof(log_hostname)) < 0)
 		snprintf(log_hostname, sizeof(log_hostname), "localhost");
 	log_hostname[sizeof(log_hostname) - 1] = '\0';
@@ -207,7 +234,7 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s.%06ld %s %s[%ld]: %s%s\n",
 		    stamp, ts.tv_nsec / 1000, log_hostname, log_ident_buf,
-		    (long)getpid(), log_prefix(level), text);
+		    log_pid(), log_prefix(level), text);
 		if (n >= (int)sizeof(line)) {
 			line[sizeof(line) - 2] = '\n';
 			n = (int)sizeof(line) - 1;

@@ -44,6 +44,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,232 @@ smtpd_client_label(struct session *s, char *out, size_t outsz)
 }
 
 /*
+ * Replies on a plain socket leave by a direct write, not through the
+ * bufferevent's write event: that would cost two epoll_ctl calls and a
+ * trip round the loop for every reply.  A reply is appended to the
+ * bufferevent's output buffer (so order is kept whatever path it takes)
+ * and the session joins the flush list; once the callbacks of this
+ * loop iteration are done, one write sends all of a session's replies
+ * (pipelined replies stay one write).  What the socket does not take
+ * is left to the bufferevent, with its write event enabled until the
+ * buffer drains (on_write).  TLS sessions always go through their
+ * bufferevent.
+ */
+static TAILQ_HEAD(, session) flush_list = TAILQ_HEAD_INITIALIZER(flush_list);
+static struct event *flush_ev;
+
+static bool
+plain_socket(const struct session *s)
+{
+	return s->bev != NULL && !s->bev_owns_fd;
+}
+
+/* reply_out - queue bytes of replies for the client. */
+static void
+reply_out(struct session *s, const void *data, size_t len)
+{
+	if (s->bev == NULL)
+		return;
+	bufferevent_write(s->bev, data, len);
+	if (!plain_socket(s) || s->flush_queued)
+		return;
+	s->flush_queued = true;
+	TAILQ_INSERT_TAIL(&flush_list, s, flush_link);
+	event_active(flush_ev, EV_WRITE, 1);
+}
+
+/*
+ * output_drained - everything written has left: a session that said
+ * QUIT ends, one that said STARTTLS starts the handshake.  May free s.
+ */
+static void
+output_drained(struct session *s)
+{
+	if (s->state == SS_QUIT)
+		smtpd_session_free(s);
+	else if (s->state == SS_STARTTLS)
+		smtpd_tls_begin(s);
+}
+
+/* flush_session - write a session's queued replies now.  May free s. */
+static void
+flush_session(struct session *s)
+{
+	struct evbuffer *out;
+	int n, e;
+
+	if (!plain_socket(s))
+		return;
+	out = bufferevent_get_output(s->bev);
+	if (evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(s->bev) & EV_WRITE) != 0)
+		return;		/* nothing, or the bufferevent is on it */
+	/* A socket bufferevent keeps the front of its output frozen: only
+	 * its own writer drains it.  Do as that writer does. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, s->fd);
+	e = errno;
+	evbuffer_freeze(out, 1);
+	if (n < 0 && e != EAGAIN && e != EINTR) {
+		/* Let the bufferevent meet the error and report it. */
+		bufferevent_enable(s->bev, EV_WRITE);
+		return;
+	}
+	if (evbuffer_get_length(out) != 0) {
+		bufferevent_enable(s->bev, EV_WRITE);
+		return;
+	}
+	output_drained(s);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&flush_list)) != NULL) {
+		TAILQ_REMOVE(&flush_list, s, flush_link);
+		s->flush_queued = false;
+		flush_session(s);
+	}
+}
+
+/*
+ * Reading a plain socket is ours too: the bufferevent's reader asks the
+ * kernel how much is waiting (an ioctl) before every read and takes at
+ * most 4 KiB a time, so a message of 100 KiB cost 25 trips round the
+ * loop.  read_update() keeps s->rev armed while reading is wanted
+ * (s->read_on) and the input holds less than SMTPD_INPUT_MAX_BYTES; its
+ * timeout, smtpd_timeout, restarts with every read, as the
+ * bufferevent's did.  TLS sessions read through their bufferevent.
+ */
+#define SMTPD_READ_CHUNK_BYTES (64 * 1024)
+
+static void session_event(struct session *s, short what);
+
+static void
+read_update(struct session *s)
+{
+	struct timeval tv = { (time_t)smtpd_cfg.timeout, 0 };
+	bool want, armed;
+
+	if (!plain_socket(s) || s->rev == NULL)
+		return;
+	want = s->read_on && evbuffer_get_length(bufferevent_get_input(
+	    s->bev)) < SMTPD_INPUT_MAX_BYTES;
+	armed = event_pending(s->rev, EV_READ, NULL) != 0;
+	if (want && !armed)
+		event_add(s->rev, &tv);
+	else if (!want && armed)
+		event_del(s->rev);
+}
+
+void
+smtpd_read_enable(struct session *s, bool on)
+{
+	if (s->bev == NULL)
+		return;
+	if (!plain_socket(s)) {
+		if (on)
+			bufferevent_enable(s->bev, EV_READ);
+		else
+			bufferevent_disable(s->bev, EV_READ);
+		return;
+	}
+	s->read_on = on;
+	read_update(s);
+}
+
+/*
+ * read_some - one read into the input buffer, at most what keeps it
+ * under SMTPD_INPUT_MAX_BYTES.  Returns what read() returned.
+ */
+static ssize_t
+read_some(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v[2];
+	size_t have = evbuffer_get_length(in), want, got;
+	ssize_t n;
+	int nv, i;
+
+	if (have >= SMTPD_INPUT_MAX_BYTES) {
+		errno = EAGAIN;		/* full: read_update() stops us */
+		return -1;
+	}
+	want = SMTPD_INPUT_MAX_BYTES - have;
+	if (want > SMTPD_READ_CHUNK_BYTES)
+		want = SMTPD_READ_CHUNK_BYTES;
+	/* The bufferevent keeps the end of its input frozen. */
+	evbuffer_unfreeze(in, 0);
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	if (nv < 1) {
+		evbuffer_freeze(in, 0);
+		errno = ENOMEM;
+		return -1;
+	}
+	{
+		struct iovec iov[2];
+
+		for (i = 0; i < nv; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		n = readv(s->fd, iov, nv);
+	}
+	got = n > 0 ? (size_t)n : 0;
+	for (i = 0; i < nv; i++) {
+		size_t take = got < v[i].iov_len ? got : v[i].iov_len;
+
+		v[i].iov_len = take;
+		got -= take;
+	}
+	{
+		int e = errno;
+
+		(void)evbuffer_commit_space(in, v, nv);
+		evbuffer_freeze(in, 0);
+		errno = e;
+	}
+	return n;
+}
+
+static void
+on_sock_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		session_event(s, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+		return;
+	}
+	n = read_some(s);
+	read_update(s);
+	if (n == 0) {
+		session_event(s, BEV_EVENT_READING | BEV_EVENT_EOF);
+		return;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		session_event(s, BEV_EVENT_READING | BEV_EVENT_ERROR);
+		return;
+	}
+	smtpd_session_process(s);
+}
+
+/* bev_enable - reading, and writing where the bufferevent writes. */
+static void
+bev_enable(struct session *s)
+{
+	if (plain_socket(s))
+		smtpd_read_enable(s, true);
+	else
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/*
  * reply - queue one reply line ("250 2.1.0 Ok").  text is ours (never
  * raw client input).  An error reply counts towards the error limits.
  */
@@ -110,8 +337,7 @@ smtpd_reply(struct session *s, const char *fmt, ...)
 		(void)buf_append(&s->pending_reply, line, (size_t)n + 2);
 		return;
 	}
-	if (s->bev != NULL)
-		bufferevent_write(s->bev, line, (size_t)n + 2);
+	reply_out(s, line, (size_t)n + 2);
 }
 
 /*
@@ -125,7 +351,7 @@ on_error_sleep(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	s->paused = false;
-	bufferevent_write(s->bev, s->pending_reply.data, s->pending_reply.len);
+	reply_out(s, s->pending_reply.data, s->pending_reply.len);
 	buf_reset(&s->pending_reply);
 	smtpd_session_process(s);
 }
@@ -329,7 +555,7 @@ smtpd_session_process(struct session *s)
 	}
 	if (s->state == SS_QUIT) {
 		/* Close once the last reply has left. */
-		bufferevent_disable(s->bev, EV_READ);
+		smtpd_read_enable(s, false);
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 			smtpd_session_free(s);
 		return;
@@ -341,7 +567,9 @@ smtpd_session_process(struct session *s)
 		log_info("client %s does not read its replies; closing",
 		    smtpd_client_label(s, who, sizeof(who)));
 		smtpd_session_free(s);
+		return;
 	}
+	read_update(s);		/* input drained below the limit */
 }
 
 static void
@@ -357,10 +585,10 @@ on_write(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (s->state == SS_QUIT)
-		smtpd_session_free(s);
-	else if (s->state == SS_STARTTLS)
-		smtpd_tls_begin(s);
+	/* Back to direct writes (reply_out). */
+	if (plain_socket(s))
+		bufferevent_disable(bev, EV_WRITE);
+	output_drained(s);
 }
 
 static const char *
@@ -382,11 +610,35 @@ state_command(struct session *s)
 	}
 }
 
+/*
+ * session_event - timeout, end of input or an error on the connection
+ * (BEV_EVENT_* flags, from the bufferevent or from on_sock_read).
+ */
+static void
+session_event(struct session *s, short what)
+{
+	char who[SMTPD_LABEL_MAX];
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("timeout after %s from %s", state_command(s),
+		    smtpd_client_label(s, who, sizeof(who)));
+		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", smtpd_cfg.myhostname);
+		s->state = SS_QUIT;
+		smtpd_read_enable(s, false);
+		if (!plain_socket(s))
+			bufferevent_enable(s->bev, EV_WRITE);
+		return;
+	}
+	if (s->state != SS_QUIT)
+		log_info("lost connection after %s from %s", state_command(s),
+		    smtpd_client_label(s, who, sizeof(who)));
+	smtpd_session_free(s);
+}
+
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
-	char who[SMTPD_LABEL_MAX];
 
 	if (s->state == SS_TLS_HANDSHAKE) {
 		smtpd_tls_event(s, what);
@@ -394,19 +646,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("timeout after %s from %s", state_command(s),
-		    smtpd_client_label(s, who, sizeof(who)));
-		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", smtpd_cfg.myhostname);
-		s->state = SS_QUIT;
-		bufferevent_disable(bev, EV_READ);
-		bufferevent_enable(bev, EV_WRITE);
-		return;
-	}
-	if (s->state != SS_QUIT)
-		log_info("lost connection after %s from %s", state_command(s),
-		    smtpd_client_label(s, who, sizeof(who)));
-	smtpd_session_free(s);
+	session_event(s, what);
 }
 
 /* log_disconnect - Postfix's "disconnect from ... ehlo=1 mail=1 ...". */
@@ -456,6 +696,8 @@ smtpd_session_free(struct session *s)
 		log_info("%s: message not queued: the client went away",
 		    s->id);
 	log_disconnect(s);
+	if (s->flush_queued)
+		TAILQ_REMOVE(&flush_list, s, flush_link);
 	smtpd_peer_lookup_cancel(s);
 	free(s->name_reason);
 	smtpd_transaction_reset(s);
@@ -466,6 +708,8 @@ smtpd_session_free(struct session *s)
 	smtp_line_reader_deinit(&s->lr);
 	buf_deinit(&s->pending_reply);
 	event_free(s->timer);
+	if (s->rev != NULL)
+		event_free(s->rev);
 	if (s->tls_wait != NULL)
 		event_free(s->tls_wait);
 	if (s->bev != NULL)
@@ -512,7 +756,7 @@ smtpd_greet(struct session *s)
 {
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bev_enable(s);
 	/* smtpd_delay_reject = no: the client restrictions now. */
 	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT))
 		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,
@@ -759,6 +1003,9 @@ smtpd_init(struct child *c)
 
 	smtpd_child = c;
 	smtpd_base = child_event_base(c);
+	flush_ev = event_new(smtpd_base, -1, 0, on_flush, NULL);
+	if (flush_ev == NULL)
+		log_fatal("cannot create an event: out of memory");
 	memset(&smtpd_cfg, 0, sizeof(smtpd_cfg));
 	smtpd_cfg.myhostname = config_str(v, P_myhostname);
 	smtpd_cfg.banner = config_str(v, P_smtpd_banner);
@@ -916,6 +1163,18 @@ smtpd_accept(struct child *c, int fd, const char *client,
 		free(s);
 		return;
 	}
+	/* A new bufferevent writes by itself; ours waits for a flush
+	 * (reply_out) and reads through s->rev (on_sock_read). */
+	bufferevent_disable(s->bev, EV_WRITE);
+	s->rev = event_new(smtpd_base, fd, EV_READ | EV_PERSIST, on_sock_read,
+	    s);
+	if (s->rev == NULL) {
+		bufferevent_free(s->bev);
+		close(fd);
+		event_free(s->timer);
+		free(s);
+		return;
+	}
 	smtpd_nsessions++;
 	smtpd_bev_setup(s, smtpd_cfg.timeout);
 	/* The client name first (bounded: SMTPD_PEER_LOOKUP_MS); nothing
@@ -956,13 +1215,12 @@ accept_named(struct session *s)
 			smtpd_reply(s, "554 5.5.0 Error: SMTP protocol "
 			    "synchronization");
 			s->state = SS_QUIT;
-			bufferevent_enable(s->bev, EV_WRITE);
 			return;
 		}
 	}
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bev_enable(s);
 	/* smtpd_delay_reject = no: the client restrictions now. */
 	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT))
 		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,

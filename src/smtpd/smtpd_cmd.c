@@ -95,7 +95,7 @@ cmd_starttls(struct session *s, const struct smtp_command *c)
 	s->oks[SMTP_VERB_STARTTLS]++;
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
 	/* No more reading; the handshake starts once the 220 is out. */
-	bufferevent_disable(s->bev, EV_READ);
+	smtpd_read_enable(s, false);
 	s->state = SS_STARTTLS;
 }
 
@@ -207,11 +207,19 @@ smtpd_queue_has_room(uint64_t need)
 		minfree = smtpd_cfg.message_size_limit / 2 > UINT64_MAX -
 		    smtpd_cfg.message_size_limit ? UINT64_MAX :
 		    smtpd_cfg.message_size_limit + smtpd_cfg.message_size_limit / 2;
+	static time_t checked_at;	/* the free space, read at most */
+	static uint64_t avail_then;	/* once a second */
+	time_t now = time(NULL);
+
 	if (minfree == 0 && need == 0)
 		return true;
-	if (statvfs(".", &sv) < 0)
-		return true;	/* cannot tell: the write will say */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (checked_at != now) {
+		if (statvfs(".", &sv) < 0)
+			return true;	/* cannot tell: the write will say */
+		avail_then = (uint64_t)sv.f_bavail * sv.f_frsize;
+		checked_at = now;
+	}
+	avail = avail_then;
 	/* Written so that no sum can wrap around. */
 	return avail >= minfree && avail - minfree >= need;
 }
@@ -332,12 +340,15 @@ void
 smtpd_mail_accept(struct session *s)
 {
 	static unsigned long long instances;
+	static unsigned long pid;	/* smtpd does not fork */
 
+	if (pid == 0)
+		pid = (unsigned long)getpid();
 	s->have_mail = true;
 	s->state = SS_MAIL;
 	/* The policy protocol's "instance": one per transaction. */
-	snprintf(s->instance, sizeof(s->instance), "%lx.%llx",
-	    (unsigned long)getpid(), ++instances);
+	snprintf(s->instance, sizeof(s->instance), "%lx.%llx", pid,
+	    ++instances);
 	smtpd_check_reset_actions(s);
 	if (smtpd_check_wanted(s, SMTPD_CHECK_MAIL)) {
 		smtpd_check_start(s, SMTPD_CHECK_MAIL, NULL, mail_checked);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -212,7 +213,84 @@ struct smtpd_peer {
 	size_t nptr, iptr;
 	bool forward_temp;		/* a forward lookup failed */
 	char temp_error[200];
+	uint32_t ttl;			/* smallest TTL of the answers used */
 };
+
+/*
+ * The outcome of recent client name lookups, per address, kept for the
+ * smallest TTL of the answers that made it (at most
+ * PEER_CACHE_MAX_SECONDS): a client that connects again does not cost
+ * a round trip to the resolver's thread.  A temporary failure is never
+ * kept.  Direct-mapped by a hash of the address; a newer outcome
+ * replaces an older one in its slot.
+ */
+#define PEER_CACHE_SLOTS 64
+#define PEER_CACHE_MAX_SECONDS 60
+#define PEER_REASON_MAX (DNS_NAME_MAX + 300)
+
+struct peer_cache_entry {
+	char addr[INET6_ADDRSTRLEN];
+	time_t expires;			/* CLOCK_MONOTONIC seconds */
+	enum smtpd_name_status st, rst;
+	char name[SMTPD_CLIENT_NAME_MAX];
+	char rname[SMTPD_CLIENT_NAME_MAX];
+	char reason[PEER_REASON_MAX];	/* "" when the name is known */
+};
+
+static struct peer_cache_entry peer_cache[PEER_CACHE_SLOTS];
+
+static time_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static struct peer_cache_entry *
+peer_cache_slot(const char *addr)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *c = addr; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return &peer_cache[h % PEER_CACHE_SLOTS];
+}
+
+static void
+peer_cache_put(const struct session *s, uint32_t ttl)
+{
+	struct peer_cache_entry *e;
+
+	if (ttl == 0 || s->name_status == SMTPD_NAME_TEMP ||
+	    s->reverse_status == SMTPD_NAME_TEMP ||
+	    strlen(s->addr) >= sizeof(e->addr))
+		return;
+	if (ttl > PEER_CACHE_MAX_SECONDS)
+		ttl = PEER_CACHE_MAX_SECONDS;
+	e = peer_cache_slot(s->addr);
+	snprintf(e->addr, sizeof(e->addr), "%s", s->addr);
+	e->expires = mono_seconds() + (time_t)ttl;
+	e->st = s->name_status;
+	e->rst = s->reverse_status;
+	snprintf(e->name, sizeof(e->name), "%s", s->name);
+	snprintf(e->rname, sizeof(e->rname), "%s", s->reverse_name);
+	if (snprintf(e->reason, sizeof(e->reason), "%s", s->name_reason !=
+	    NULL ? s->name_reason : "") >= (int)sizeof(e->reason))
+		e->addr[0] = '\0';	/* too long to keep whole */
+}
+
+static const struct peer_cache_entry *
+peer_cache_get(const char *addr)
+{
+	const struct peer_cache_entry *e = peer_cache_slot(addr);
+
+	if (e->addr[0] == '\0' || strcmp(e->addr, addr) != 0 ||
+	    mono_seconds() >= e->expires)
+		return NULL;
+	return e;
+}
 
 static void peer_next(struct smtpd_peer *p);
 
@@ -259,6 +337,7 @@ peer_finish(struct smtpd_peer *p, enum smtpd_name_status st,
 	    rst == SMTPD_NAME_OK ? p->ptr[0] : "unknown", reason);
 	if (st != SMTPD_NAME_OK)
 		log_info("client %s: name is unknown: %s", s->addr, reason);
+	peer_cache_put(s, p->ttl);
 	smtpd_dns_cancel(&p->req);
 	if (p->timer != NULL)
 		event_free(p->timer);
@@ -309,6 +388,8 @@ on_forward(struct dns_result *res, void *ctx)
 	const char *name = p->ptr[p->iptr];
 
 	p->req = NULL;
+	if (res->ttl < p->ttl)
+		p->ttl = res->ttl;
 	if (res->status == DNS_OK && forward_matches(p, res)) {
 		char ok[DNS_NAME_MAX];
 
@@ -373,6 +454,8 @@ on_ptr(struct dns_result *res, void *ctx)
 	char why[DNS_NAME_MAX + 300];
 
 	p->req = NULL;
+	if (res->ttl < p->ttl)
+		p->ttl = res->ttl;
 	switch (res->status) {
 	case DNS_OK:
 		for (size_t i = 0; i < res->n && p->nptr < PEER_PTR_MAX; i++) {
@@ -429,9 +512,22 @@ smtpd_peer_lookup_start(struct session *s, void (*done)(struct session *s))
 		    s->addr);
 		return false;
 	}
+	{
+		const struct peer_cache_entry *e = peer_cache_get(s->addr);
+
+		if (e != NULL) {
+			set_names(s, e->st, e->rst, e->name, e->rname,
+			    e->reason[0] != '\0' ? e->reason : NULL);
+			if (e->st != SMTPD_NAME_OK)
+				log_info("client %s: name is unknown: %s",
+				    s->addr, e->reason);
+			return false;
+		}
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->s = s;
 	p->done = done;
+	p->ttl = UINT32_MAX;
 	if (!smtpd_session_sockaddr(s, &p->ss) ||
 	    dns_reverse_name((struct sockaddr *)&p->ss, rname,
 	    sizeof(rname)) < 0) {

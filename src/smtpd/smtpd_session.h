@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "buf.h"
@@ -227,6 +228,12 @@ struct session {
 	bool bdat_last;
 	uint64_t bdat_size;		/* of the current chunk, for the reply */
 	struct buf pending_reply;	/* reply delayed by error sleep */
+	/* smtpd.c: a plain socket is read through rev while read_on */
+	struct event *rev;
+	bool read_on;
+	/* smtpd.c: replies wait in the output buffer for one write */
+	bool flush_queued;
+	TAILQ_ENTRY(session) flush_link;
 };
 
 
@@ -255,6 +262,8 @@ void smtpd_tls_begin(struct session *s);
 void smtpd_tls_event(struct session *s, short what);
 /* smtpd.c: callbacks and timeouts of s->bev; the 220 greeting. */
 void smtpd_bev_setup(struct session *s, long long timeout);
+/* Read from the client (on) or not (off); either transport. */
+void smtpd_read_enable(struct session *s, bool on);
 void smtpd_greet(struct session *s);
 
 /* smtpd_auth.c */

@@ -71,6 +71,10 @@ smtpd_tls_begin(struct session *s)
 
 	/* The plain bufferevent goes; the socket stays (not ours to
 	 * close: bev_owns_fd is false). */
+	if (s->rev != NULL) {
+		event_free(s->rev);
+		s->rev = NULL;
+	}
 	if (s->bev != NULL) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;

@@ -146,7 +146,7 @@ static struct {
 
 static void schedule_soon(void);
 static void msg_check_done(struct qmsg *m);
-static void load_message(const char *dir, const char *id);
+static void load_message(const char *dir, const char *id, bool fresh);
 
 /* ---------------------------------------------------------------- */
 /* Active messages                                                  */
@@ -544,8 +544,12 @@ append_log(struct qmsg *m, const struct qstatus_entry *e, size_t n)
 	free(path);
 }
 
+/*
+ * load_message - read dir/id and route its recipients.  fresh: it was
+ * just committed (qmgr_committed), so it cannot have a status log.
+ */
 static void
-load_message(const char *dir, const char *id)
+load_message(const char *dir, const char *id, bool fresh)
 {
 	char *path = path_of(dir, id), *err = NULL, *text;
 	const char *perr = NULL;
@@ -584,8 +588,9 @@ load_message(const char *dir, const char *id)
 	free(text);
 	free(path);
 	m->arrival = (time_t)strtoll(m->env.arrival, NULL, 10);
+	/* A message just committed has a new ID: no status log yet. */
 	path = path_of(QUEUE_STATUS_DIR, id);
-	switch (qstatus_load(path, &m->log)) {
+	switch (fresh ? 0 : qstatus_load(path, &m->log)) {
 	case -1:
 		log_warning("%s: cannot read %s: %s", id, path,
 		    strerror(errno));
@@ -839,20 +844,6 @@ conn_new(struct qtransport *t, char **why_r)
 	return ac;
 }
 
-/* set_blocking - the sends of one request wait (bounded) for room. */
-static void
-set_blocking(int fd, bool on)
-{
-	int fl = fcntl(fd, F_GETFL);
-	struct timeval tv = { 10, 0 };
-
-	if (fl < 0)
-		return;
-	(void)fcntl(fd, F_SETFL, on ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK));
-	if (on)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
 static int
 send_job(struct agent_conn *ac, struct qjob *j, char **why_r)
 {
@@ -887,7 +878,8 @@ send_job(struct agent_conn *ac, struct qjob *j, char **why_r)
 	req.sasl_user = m->env.sasl_user != NULL ? m->env.sasl_user :
 	    UNCONST("");
 	req.nrcpts = j->n;
-	set_blocking(ac->sock, true);
+	/* ipc_send() never blocks (MSG_DONTWAIT): a request that does not
+	 * fit in the socket's buffer fails here and the job is deferred. */
 	if (deliver_req_encode(&req, &o) < 0) {
 		*why_r = xstrdup("the message's envelope does not fit in a "
 		    "delivery request");
@@ -922,7 +914,6 @@ send_job(struct agent_conn *ac, struct qjob *j, char **why_r)
 	}
 	r = 0;
 out:
-	set_blocking(ac->sock, false);
 	close(fd);
 	return r;
 }
@@ -1314,7 +1305,7 @@ scan_incoming(void)
 			qm.backlog = true;
 			break;
 		}
-		load_message(QUEUE_INCOMING_DIR, names[i]);
+		load_message(QUEUE_INCOMING_DIR, names[i], false);
 	}
 	free_names(names, n);
 }
@@ -1334,7 +1325,7 @@ scan_deferred(bool all)
 			break;
 		p = path_of(QUEUE_DEFERRED_DIR, names[i]);
 		if (stat(p, &st) == 0 && (all || st.st_mtime <= now))
-			load_message(QUEUE_DEFERRED_DIR, names[i]);
+			load_message(QUEUE_DEFERRED_DIR, names[i], false);
 		free(p);
 	}
 	free_names(names, n);
@@ -1403,7 +1394,7 @@ qmgr_msg_want_delete(struct qmsg *m)
 void
 qmgr_load(const char *dir, const char *id)
 {
-	load_message(dir, id);
+	load_message(dir, id, false);
 }
 
 void
@@ -1473,7 +1464,7 @@ qmgr_committed(const char *id)
 		qm.backlog = true;
 		return;
 	}
-	load_message(QUEUE_INCOMING_DIR, id);
+	load_message(QUEUE_INCOMING_DIR, id, true);
 }
 
 void

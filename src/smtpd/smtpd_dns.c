@@ -516,6 +516,9 @@ smtpd_peer_lookup_start(struct session *s, void (*done)(struct session *s))
 		const struct peer_cache_entry *e = peer_cache_get(s->addr);
 
 		if (e != NULL) {
+			log_debug(1, "client %s: name %s (PTR name %s) from "
+			    "the cache of recent lookups", s->addr, e->name,
+			    e->rname);
 			set_names(s, e->st, e->rst, e->name, e->rname,
 			    e->reason[0] != '\0' ? e->reason : NULL);
 			if (e->st != SMTPD_NAME_OK)

@@ -133,12 +133,15 @@ class DnsServer:
     """unbound serving test zones; see the module comment."""
 
     def __init__(self, tmpdir, zones, signed_zones=None, broken_zones=(),
-                 refuse_all=False):
+                 refuse_all=False, refuse_zones=()):
         """refuse_all: answer every query REFUSED at once (a DNS that
         is there but gives no answers: every lookup is a quick
-        temporary failure)."""
+        temporary failure).  refuse_zones: the same for names under
+        these zones only (e.g. "127.in-addr.arpa", which unbound
+        otherwise answers itself)."""
         self.tmpdir = tmpdir
         self.refuse_all = refuse_all
+        self.refuse_zones = tuple(refuse_zones)
         self.zones = dict(zones or {})
         self.signed_zones = dict(signed_zones or {})
         self.broken_zones = tuple(broken_zones)
@@ -226,6 +229,8 @@ class DnsServer:
                                          else "static"),
             "  local-zone: \"test.\" nodefault",
         ]
+        for zone in self.refuse_zones:
+            lines.append("  local-zone: %s refuse" % _quote(_fqdn(zone)))
         for zone, rrs in self.zones.items():
             lines.append("  local-zone: %s static" % _quote(_fqdn(zone)))
             for rr in _complete_zone(zone, rrs, False):

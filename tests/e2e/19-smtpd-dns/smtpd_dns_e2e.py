@@ -71,9 +71,10 @@ MESSAGE = (b"From: sender@good.test\r\n"
            b"Hello.\r\n")
 
 
-def start(factory, resolvers, **params):
+def start(factory, resolvers, extra_args=(), **params):
     """An Ostia whose smtpd asks resolvers (a DnsServer's .resolvers or
-    dns_server.dead_resolver()); params go to main.cf."""
+    dns_server.dead_resolver()); params go to main.cf, extra_args to
+    `ostia run` (("-v",) for debug logging)."""
     main = {
         "dns_resolvers": resolvers,
         "smtpd_peername_lookup": "yes",
@@ -84,7 +85,7 @@ def start(factory, resolvers, **params):
     }
     main.update(params)
     o = factory(main_cf=main)
-    o.start_foreground()
+    o.start_foreground(extra_args=extra_args)
     return o
 
 

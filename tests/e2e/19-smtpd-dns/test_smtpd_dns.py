@@ -69,6 +69,56 @@ def test_ptr_not_resolving_back_is_unknown(ostia_factory, dns):
     o.wait_for_log(SMTPD + r"connect from unknown\[127\.0\.0\.3\]$")
 
 
+CACHED = r"name %s \(PTR name %s\) from the cache of recent lookups$"
+
+
+def test_client_name_cached_for_the_next_connection(ostia_factory, dns):
+    """smtpd keeps a client name outcome (for the DNS TTL, at most 60 s):
+    the second connection from the same address takes it from there, with
+    the same name and the same log lines."""
+    o = start(ostia_factory, dns.resolvers, extra_args=("-v",))
+    for _ in range(2):
+        _, rcpt, _ = transaction(o, GOOD, data=False)
+        assert rcpt[0] == 250, rcpt
+    for _ in range(2):
+        _, rcpt, _ = transaction(o, NOPTR, data=False)
+        assert rcpt[0] == 250, rcpt
+    o.wait_for_log(SMTPD + r"client 127\.0\.0\.1: " +
+                   CACHED % (r"client\.good\.test", r"client\.good\.test"))
+    o.wait_for_log(SMTPD + r"client 127\.0\.0\.4: " +
+                   CACHED % ("unknown", "unknown"))
+    text = o.log_text()
+    # Once each: the first connection asked DNS.
+    assert len(re.findall(r"127\.0\.0\.1: name .* from the cache", text)) \
+        == 1, text[-3000:]
+    assert len(re.findall(r"127\.0\.0\.4: name .* from the cache", text)) \
+        == 1, text[-3000:]
+    assert len(re.findall(r"connect from client\.good\.test"
+                          r"\[127\.0\.0\.1\]$", text, re.M)) == 2
+    # The reason is logged for a cached "unknown" too.
+    assert len(re.findall(r"client 127\.0\.0\.4: name is unknown: no PTR "
+                          r"record for 127\.0\.0\.4$", text, re.M)) == 2
+
+
+def test_temporary_failure_not_cached(ostia_factory, tmp_path):
+    """A temporary DNS failure is never kept: every connection asks
+    again."""
+    import dns_server
+
+    with dns_server.DnsServer(str(tmp_path), {},
+                              refuse_zones=("127.in-addr.arpa",)) as d:
+        o = start(ostia_factory, d.resolvers, extra_args=("-v",))
+        for _ in range(2):
+            _, rcpt, _ = transaction(o, GOOD, data=False)
+            assert rcpt[0] == 250, rcpt
+        o.wait_for_log(SMTPD + r"disconnect from unknown\[127\.0\.0\.1\]")
+        text = o.log_text()
+        assert len(re.findall(r"client 127\.0\.0\.1: name is unknown: "
+                              r"temporary DNS failure", text)) == 2, \
+            text[-3000:]
+        assert "from the cache" not in text
+
+
 def test_peername_lookup_off(ostia_factory, dns):
     o = start(ostia_factory, dns.resolvers, smtpd_peername_lookup="no")
     _, rcpt, _ = transaction(o, GOOD, data=False)

@@ -23,8 +23,11 @@
  * abandoned tag, which it ignores, do not meet a new transaction).
  * NEW answers FILE or FAIL; COMMIT answers OK or FAIL.  The queue
  * process ends the whole connection on a NEW with a tag in use, on a
- * COMMIT or ABORT for a tag not in use, on a COMMIT whose id is not the
- * tag's file or that comes twice, and on any malformed frame; a NEW
+ * COMMIT for a tag not in use, on a COMMIT whose id is not the tag's
+ * file or that comes twice, and on any malformed frame.  An ABORT for a
+ * tag not in use is ignored: smtpd sends ABORT when it gives up waiting
+ * for FILE or OK (client gone, timeout), and the answer may already be
+ * on its way, ending the tag on the queue's side first.  A NEW
  * beyond QUEUE_CONN_TXN_MAX open transactions gets FAIL "too many
  * messages in progress" and the connection stays.  A connection that
  * ends (or breaks) abandons every open transaction of it, like ABORT:

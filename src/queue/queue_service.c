@@ -744,11 +744,17 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 	return 0;
 }
 
-/* handle_abort - ABORT: smtpd gives the message up.  -1: drop q. */
+/*
+ * handle_abort - ABORT: smtpd gives the message up.  A tag not in use
+ * is no fault: smtpd sends ABORT when its client leaves while it waits
+ * for FILE or OK, and the answer may be on its way already.  -1: drop
+ * q.
+ */
 static int
 handle_abort(struct qconn *q, struct ipc_in *in)
 {
 	uint32_t tag = ipc_get_u32(in);
+	struct tagmap_node *n;
 	struct qtxn *t;
 
 	if (!ipc_in_done(in)) {
@@ -756,8 +762,16 @@ handle_abort(struct qconn *q, struct ipc_in *in)
 		    "connection");
 		return -1;
 	}
-	if (!channel(q, "ABORT") || (t = find_txn(q, tag, "ABORT")) == NULL)
+	if (!channel(q, "ABORT"))
 		return -1;
+	n = tagmap_find(&q->txns, tag);
+	if (n == NULL) {
+		/* Its OK or FAIL crossed the ABORT: nothing is left. */
+		log_debug(1, "ABORT for tag %lu, which is no longer in use",
+		    (unsigned long)tag);
+		return 0;
+	}
+	t = TAGMAP_ENTRY(n, struct qtxn, node);
 	txn_abandon(t);
 	txn_end(t);
 	return 0;

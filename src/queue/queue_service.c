@@ -67,9 +67,6 @@ enum qtxn_state {
 #define QCONN_OUT_HIGH (64 * 1024)
 #define QCONN_OUT_MAX (QCONN_OUT_HIGH + QUEUE_CONN_TXN_MAX * \
 	(IPC_HEADER_BYTES + 12 + QUEUE_REASON_MAX_BYTES))
-/* Reads per readable event, so that one busy smtpd does not starve the
- * others or the commits. */
-#define QCONN_READS_PER_EVENT 8
 /* Files up to this size are read (pread) for the commit check, bigger
  * ones mapped: unmapping in a process with threads makes every CPU
  * flush its TLB, which costs more than copying a small file. */
@@ -866,6 +863,11 @@ on_qconn_write(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * on_qconn - q is readable: one read (level-triggered: the loop comes
+ * back while more waits, without a read that finds nothing), then every
+ * complete frame.
+ */
 static void
 on_qconn(evutil_socket_t fd, short what, void *arg)
 {
@@ -874,44 +876,37 @@ on_qconn(evutil_socket_t fd, short what, void *arg)
 	uint32_t type;
 	int pfd, r;
 
-	for (int i = 0; i < QCONN_READS_PER_EVENT; i++) {
-		int got = ipc_conn_read(&q->ipc);
-
-		if (got < 0) {
-			/* smtpd closing with frames still unread (it went
-			 * away) is a reset, not a fault. */
-			if (errno == ECONNRESET)
-				log_debug(1, "smtpd closed the connection");
-			else
-				log_warning("queue connection error: %s",
-				    strerror(errno));
-			goto drop;
-		}
-		while ((r = ipc_conn_next(&q->ipc, &type, &in, &pfd)) == 1) {
-			if (pfd >= 0) {
-				close(pfd);	/* smtpd never sends one */
-				log_error("smtpd sent a descriptor; dropping "
-				    "the connection");
-				goto drop;
-			}
-			if (handle_frame(q, type, &in) < 0)
-				goto drop;
-		}
-		if (r < 0) {
-			log_error("malformed frame from smtpd; dropping the "
+	if (ipc_conn_read(&q->ipc) < 0) {
+		/* smtpd closing with frames still unread (it went away) is a
+		 * reset, not a fault. */
+		if (errno == ECONNRESET)
+			log_debug(1, "smtpd closed the connection");
+		else
+			log_warning("queue connection error: %s",
+			    strerror(errno));
+		goto drop;
+	}
+	while ((r = ipc_conn_next(&q->ipc, &type, &in, &pfd)) == 1) {
+		if (pfd >= 0) {
+			close(pfd);	/* smtpd never sends one */
+			log_error("smtpd sent a descriptor; dropping the "
 			    "connection");
 			goto drop;
 		}
-		if (q->ipc.eof)
+		if (handle_frame(q, type, &in) < 0)
 			goto drop;
-		if (got == 0)
-			return;
-		if (ipc_writer_pending(&q->out) > QCONN_OUT_HIGH) {
-			/* Read again once smtpd took its answers. */
-			q->reading = false;
-			event_del(q->ev);
-			return;
-		}
+	}
+	if (r < 0) {
+		log_error("malformed frame from smtpd; dropping the "
+		    "connection");
+		goto drop;
+	}
+	if (q->ipc.eof)
+		goto drop;
+	if (ipc_writer_pending(&q->out) > QCONN_OUT_HIGH) {
+		/* Read again once smtpd took its answers. */
+		q->reading = false;
+		event_del(q->ev);
 	}
 	return;
 drop:

@@ -40,8 +40,6 @@
 /* Frames that may wait for the queue process to read (a NEW, COMMIT or
  * ABORT is at most 32 bytes: this is many thousand transactions). */
 #define QC_OUT_MAX (4 * 1024 * 1024)
-/* Reads per readable event, so that answers do not starve sessions. */
-#define QC_READS_PER_EVENT 8
 
 enum qc_state {
 	QC_WAIT_FILE,		/* NEW sent */
@@ -344,6 +342,11 @@ bad:
 	return false;
 }
 
+/*
+ * on_chan_read - the channel is readable: one read (level-triggered:
+ * the loop comes back while more waits, without a read that finds
+ * nothing), then every complete frame.
+ */
 static void
 on_chan_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -352,38 +355,28 @@ on_chan_read(evutil_socket_t fd, short what, void *arg)
 	uint32_t type;
 	int pfd, r;
 
-	for (int i = 0; i < QC_READS_PER_EVENT; i++) {
-		int got = ipc_conn_read(&chan.ipc);
-
-		if (got < 0) {
-			chan_break("lost the connection to the queue process");
-			return;
-		}
-		while ((r = ipc_conn_next(&chan.ipc, &type, &in, &pfd)) == 1) {
-			if (!handle_answer(type, &in, pfd)) {
-				log_error("unexpected answer %lu from the queue "
-				    "process; closing the connection",
-				    (unsigned long)type);
-				chan_break("unexpected answer from the queue "
-				    "process");
-				return;
-			}
-			if (chan.gen != gen)
-				return;	/* a callback ended the channel */
-		}
-		if (r < 0) {
-			log_error("malformed frame from the queue process; "
-			    "closing the connection");
+	if (ipc_conn_read(&chan.ipc) < 0) {
+		chan_break("lost the connection to the queue process");
+		return;
+	}
+	while ((r = ipc_conn_next(&chan.ipc, &type, &in, &pfd)) == 1) {
+		if (!handle_answer(type, &in, pfd)) {
+			log_error("unexpected answer %lu from the queue process; "
+			    "closing the connection", (unsigned long)type);
 			chan_break("unexpected answer from the queue process");
 			return;
 		}
-		if (chan.ipc.eof) {
-			chan_break("the queue process closed the connection");
-			return;
-		}
-		if (got == 0)
-			return;
+		if (chan.gen != gen)
+			return;	/* a callback ended the channel */
 	}
+	if (r < 0) {
+		log_error("malformed frame from the queue process; closing the "
+		    "connection");
+		chan_break("unexpected answer from the queue process");
+		return;
+	}
+	if (chan.ipc.eof)
+		chan_break("the queue process closed the connection");
 }
 
 struct queue_client *

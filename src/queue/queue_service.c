@@ -134,6 +134,7 @@ static struct {
 	size_t nwaiting;	/* connections with answers waiting */
 	size_t nfresh;		/* connections that sent nothing yet */
 	uint32_t counter;
+	pid_t pid;		/* ours, asked once (two per message saved) */
 	uint64_t max_file_bytes;	/* 0: no limit */
 	int incoming_fd;
 	/* main -> threads */
@@ -154,6 +155,15 @@ static struct {
 	struct child *child;
 } qs;
 
+/* self - our process id. */
+static pid_t
+self(void)
+{
+	if (qs.pid == 0)
+		qs.pid = getpid();
+	return qs.pid;
+}
+
 void
 queue_service_new_id(char id[QUEUE_ID_LEN + 1])
 {
@@ -162,7 +172,7 @@ queue_service_new_id(char id[QUEUE_ID_LEN + 1])
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-	queue_id_new(id, usec, ++qs.counter, getpid());
+	queue_id_new(id, usec, ++qs.counter, self());
 }
 
 int
@@ -174,7 +184,7 @@ queue_service_write(const struct queue_envelope *env, const char *content,
 	int fd, dfd, r = 0, e;
 
 	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, env->id,
-	    (long)getpid());
+	    (long)self());
 	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, env->id);
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
@@ -398,7 +408,7 @@ handle_new(struct qconn *q, struct ipc_in *in)
 	t->q = q;
 	queue_service_new_id(t->id);
 	snprintf(t->tmp_path, sizeof(t->tmp_path), "%s/%s.%ld", QUEUE_TMP_DIR,
-	    t->id, (long)getpid());
+	    t->id, (long)self());
 	t->file_fd = open(t->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (t->file_fd < 0) {
@@ -934,7 +944,7 @@ clean_tmp(void)
 		if (de->d_name[0] == '.')
 			continue;
 		pid = dot != NULL ? strtol(dot + 1, NULL, 10) : 0;
-		if (pid > 0 && pid != (long)getpid() &&
+		if (pid > 0 && pid != (long)self() &&
 		    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 			continue;	/* another live queue process */
 		snprintf(path, sizeof(path), "%s/%s", QUEUE_TMP_DIR,

@@ -2,20 +2,48 @@
 /*
  * queue_proto - messages between smtpd and the queue process.
  *
- * smtpd connects to the queue process at $queue_directory/private/queue
- * (a Unix stream socket owned by mail_owner, mode 0600) once per
- * message; the connection is the transaction.  Frames are ipc.h frames:
+ * Each smtpd process keeps ONE connection to the queue process at
+ * $queue_directory/private/queue (a Unix stream socket owned by
+ * mail_owner, mode 0600), made at its first message and made again at
+ * the next message after it broke.  It carries any number of
+ * transactions at once, each named by a u32 tag that smtpd chooses.
+ * Frames are ipc.h frames:
  *
- *   smtpd -> queue  NEW     (empty)       make a queue file
- *   queue -> smtpd  FILE    str id + fd   the file, open for writing
- *   smtpd -> queue  COMMIT  str id        the whole file is written
- *   queue -> smtpd  OK      str id        fsync'ed and in incoming/
- *   queue -> smtpd  FAIL    str reason    not queued; file removed
+ *   smtpd -> queue  NEW     u32 tag                make a queue file
+ *   queue -> smtpd  FILE    u32 tag, str id + fd   the file, open for writing
+ *   smtpd -> queue  COMMIT  u32 tag, str id        the whole file is written
+ *   queue -> smtpd  OK      u32 tag, str id        fsync'ed and in incoming/
+ *   queue -> smtpd  FAIL    u32 tag, str reason    not queued; file removed
+ *   smtpd -> queue  ABORT   u32 tag                abandon it: the queue
+ *                                                  process removes the file
+ *                                                  (no answer)
  *
- * Closing the connection before OK abandons the message: the queue
- * process removes the file.  The queue process checks the whole file
- * (queue_file_parse) before it commits it: smtpd is the less trusted
- * side.  docs/architecture.md has the sequence.
+ * A tag is in use from NEW until OK, FAIL or ABORT; then smtpd may use
+ * it again (smtpd counts tags up, so frames still on their way for an
+ * abandoned tag, which it ignores, do not meet a new transaction).
+ * NEW answers FILE or FAIL; COMMIT answers OK or FAIL.  The queue
+ * process ends the whole connection on a NEW with a tag in use, on a
+ * COMMIT for a tag not in use, on a COMMIT whose id is not the tag's
+ * file or that comes twice, and on any malformed frame.  An ABORT for a
+ * tag not in use is ignored: smtpd sends ABORT when it gives up waiting
+ * for FILE or OK (client gone, timeout), and the answer may already be
+ * on its way, ending the tag on the queue's side first.  A NEW
+ * beyond QUEUE_CONN_TXN_MAX open transactions gets FAIL "too many
+ * messages in progress" and the connection stays.  A connection that
+ * ends (or breaks) abandons every open transaction of it, like ABORT:
+ * files being written are removed, and a commit already under way
+ * removes its message again once renamed (its client never heard 250).
+ * smtpd ends the connection on an answer that does not fit (a FILE or
+ * OK or FAIL for a tag in another state, a malformed frame); every
+ * open transaction then fails.
+ *
+ * The queue process checks the whole file (queue_file_parse) before it
+ * commits it: smtpd is the less trusted side.  docs/architecture.md
+ * has the sequence.
+ *
+ * `ostia queue` sends CTL on a connection of its own (one request, one
+ * CTL_REPLY); a connection that sent NEW takes no CTL and the other way
+ * round.
  */
 #ifndef OSTIA_QUEUE_PROTO_H
 #define OSTIA_QUEUE_PROTO_H
@@ -32,7 +60,12 @@ enum queue_msg {
 	 *              request), str text (lines) */
 	QUEUE_MSG_CTL = 6,
 	QUEUE_MSG_CTL_REPLY = 7,
+	QUEUE_MSG_ABORT = 8,
 };
+
+/* Open transactions (NEW answered, no OK/FAIL/ABORT yet) on one
+ * connection. */
+#define QUEUE_CONN_TXN_MAX 4096
 
 /* Relative to queue_directory. */
 #define QUEUE_SOCKET_PATH "private/queue"

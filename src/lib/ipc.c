@@ -7,6 +7,7 @@
  * the frames that announce them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,24 +65,13 @@ ipc_put_str(struct ipc_out *o, const char *s)
 	put_bytes(o, s, n);
 }
 
-int
-ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd)
+/*
+ * put_header - the 8 header octets of a frame of type t (IPC_FLAG_FD
+ * already in it when a descriptor goes along) and len payload octets.
+ */
+static void
+put_header(uint8_t hdr[IPC_HEADER_BYTES], uint32_t t, size_t len)
 {
-	uint8_t hdr[IPC_HEADER_BYTES];
-	struct iovec iov[2];
-	struct msghdr mh;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	size_t len = o != NULL ? o->len : 0, total;
-	ssize_t n;
-	uint32_t t = type | (fd >= 0 ? IPC_FLAG_FD : 0);
-
-	if (o != NULL && o->overflow) {
-		errno = EMSGSIZE;
-		return -1;
-	}
 	hdr[0] = (uint8_t)(t >> 24);
 	hdr[1] = (uint8_t)(t >> 16);
 	hdr[2] = (uint8_t)(t >> 8);
@@ -90,13 +80,26 @@ ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd)
 	hdr[5] = (uint8_t)(len >> 16);
 	hdr[6] = (uint8_t)(len >> 8);
 	hdr[7] = (uint8_t)len;
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = sizeof(hdr);
-	iov[1].iov_base = o != NULL ? UNCONST(o->data) : NULL;
-	iov[1].iov_len = len;
+}
+
+/*
+ * send_iov - one sendmsg() of iov (with fd when fd >= 0) on the
+ * non-blocking sock.  The bytes sent (the descriptor went with them when
+ * at least one was), or -1 with errno (EAGAIN when nothing was taken).
+ */
+static ssize_t
+send_iov(int sock, struct iovec *iov, size_t niov, int fd)
+{
+	struct msghdr mh;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	ssize_t n;
+
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
-	mh.msg_iovlen = len > 0 ? 2 : 1;
+	mh.msg_iovlen = niov;
 	if (fd >= 0) {
 		struct cmsghdr *c;
 
@@ -109,18 +112,204 @@ ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	total = sizeof(hdr) + len;
 	do {
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EWOULDBLOCK)
+		errno = EAGAIN;
+	return n;
+}
+
+int
+ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd)
+{
+	uint8_t hdr[IPC_HEADER_BYTES];
+	struct iovec iov[2];
+	size_t len = o != NULL ? o->len : 0;
+	ssize_t n;
+
+	if (o != NULL && o->overflow) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	put_header(hdr, type | (fd >= 0 ? IPC_FLAG_FD : 0), len);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = o != NULL ? UNCONST(o->data) : NULL;
+	iov[1].iov_len = len;
+	n = send_iov(sock, iov, len > 0 ? 2 : 1, fd);
 	if (n < 0)
 		return -1;
-	if ((size_t)n != total) {
+	if ((size_t)n != sizeof(hdr) + len) {
 		/* A partial frame would desynchronise the stream. */
 		errno = EAGAIN;
 		return -1;
 	}
 	return 0;
+}
+
+void
+ipc_writer_init(struct ipc_writer *w, int sock, size_t max)
+{
+	memset(w, 0, sizeof(*w));
+	w->sock = sock;
+	w->max = max < IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES ?
+	    IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES : max;
+}
+
+void
+ipc_writer_deinit(struct ipc_writer *w)
+{
+	for (size_t i = w->fds_head; i < w->nfds; i++)
+		close(w->fds[i].fd);
+	free(w->fds);
+	free(w->data);
+	memset(w, 0, sizeof(*w));
+	w->sock = -1;
+}
+
+size_t
+ipc_writer_pending(const struct ipc_writer *w)
+{
+	return w->len - w->off;
+}
+
+/*
+ * writer_keep - append n bytes to what waits (room checked by the
+ * caller), with a duplicate of fd (when fd >= 0) going out with the
+ * first of them.  0, or -1 with errno (the duplicate failed; nothing
+ * kept).
+ */
+static int
+writer_keep(struct ipc_writer *w, const uint8_t *p, size_t n, int fd)
+{
+	int dup_fd = -1;
+
+	if (fd >= 0) {
+		dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dup_fd < 0)
+			return -1;
+	}
+	if (w->off == w->len)
+		w->off = w->len = 0;
+	if (w->cap - w->len < n) {
+		/* Slide what waits to the front before growing. */
+		if (w->off > 0) {
+			memmove(w->data, w->data + w->off, w->len - w->off);
+			for (size_t i = w->fds_head; i < w->nfds; i++)
+				w->fds[i].at -= w->off;
+			w->len -= w->off;
+			w->off = 0;
+		}
+		if (w->cap - w->len < n) {
+			size_t cap = w->cap > 0 ? w->cap : 4096;
+
+			while (cap - w->len < n)
+				cap *= 2;
+			w->data = xreallocarray(w->data, cap, 1);
+			w->cap = cap;
+		}
+	}
+	if (dup_fd >= 0) {
+		if (w->fds_head == w->nfds)
+			w->fds_head = w->nfds = 0;
+		if (w->nfds == w->fds_cap && w->fds_head > 0) {
+			memmove(w->fds, w->fds + w->fds_head,
+			    (w->nfds - w->fds_head) * sizeof(*w->fds));
+			w->nfds -= w->fds_head;
+			w->fds_head = 0;
+		}
+		if (w->nfds == w->fds_cap) {
+			w->fds_cap = w->fds_cap > 0 ? w->fds_cap * 2 : 4;
+			w->fds = xreallocarray(w->fds, w->fds_cap,
+			    sizeof(*w->fds));
+		}
+		w->fds[w->nfds].at = w->len;
+		w->fds[w->nfds].fd = dup_fd;
+		w->nfds++;
+	}
+	memcpy(w->data + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
+int
+ipc_writer_put(struct ipc_writer *w, uint32_t type, const struct ipc_out *o,
+    int fd)
+{
+	uint8_t frame[IPC_HEADER_BYTES + IPC_PAYLOAD_MAX_BYTES];
+	size_t len = o != NULL ? o->len : 0, total = IPC_HEADER_BYTES + len;
+	size_t sent = 0;
+
+	if (o != NULL && o->overflow) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (ipc_writer_pending(w) + total > w->max) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	put_header(frame, type | (fd >= 0 ? IPC_FLAG_FD : 0), len);
+	if (len > 0)
+		memcpy(frame + IPC_HEADER_BYTES, o->data, len);
+	if (ipc_writer_pending(w) == 0) {
+		struct iovec iov = { frame, total };
+		ssize_t n = send_iov(w->sock, &iov, 1, fd);
+
+		if (n < 0 && errno != EAGAIN)
+			return -1;
+		if (n > 0) {
+			sent = (size_t)n;
+			fd = -1;	/* it went with the first byte */
+		}
+		if (sent == total)
+			return 0;
+	}
+	/* Only a frame none of which left can fail here (a duplicate is
+	 * made only then), so the stream stays whole. */
+	return writer_keep(w, frame + sent, total - sent, fd);
+}
+
+int
+ipc_writer_flush(struct ipc_writer *w)
+{
+	while (w->off < w->len) {
+		struct iovec iov;
+		size_t end = w->len, h = w->fds_head;
+		int fd = -1;
+		ssize_t n;
+
+		/* At most one descriptor per sendmsg(), with its frame's
+		 * first byte; the bytes before the next one go without. */
+		if (h < w->nfds && w->fds[h].at == w->off) {
+			fd = w->fds[h].fd;
+			if (h + 1 < w->nfds)
+				end = w->fds[h + 1].at;
+		} else if (h < w->nfds) {
+			end = w->fds[h].at;
+		}
+		iov.iov_base = w->data + w->off;
+		iov.iov_len = end - w->off;
+		n = send_iov(w->sock, &iov, 1, fd);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EPIPE;
+			return -1;
+		}
+		if (fd >= 0) {
+			close(fd);
+			w->fds_head++;
+		}
+		w->off += (size_t)n;
+	}
+	if (w->off == w->len) {
+		w->off = w->len = 0;
+		w->fds_head = w->nfds = 0;
+		return 0;
+	}
+	return 1;
 }
 
 void
@@ -295,6 +484,12 @@ int
 ipc_conn_fill_once(struct ipc_conn *c)
 {
 	return read_once(c) < 0 ? -1 : 0;
+}
+
+int
+ipc_conn_read(struct ipc_conn *c)
+{
+	return read_once(c);
 }
 
 int

@@ -10,9 +10,12 @@
  * must be used up exactly (STYLE.md 1.3): anything else means a bug or a
  * compromised peer, and the receiver drops the connection.
  *
- * Sending is done with one sendmsg() on a non-blocking socket: messages
- * are small, so a full socket buffer means the peer stopped reading,
- * which is reported as an error (EAGAIN) instead of blocking the loop.
+ * ipc_send() sends with one sendmsg() on a non-blocking socket: for a
+ * connection that carries one request at a time, a full socket buffer
+ * means the peer stopped reading, which is reported as an error (EAGAIN)
+ * instead of blocking the loop.  A connection that carries many frames
+ * at once (queue_proto.h) sends through an ipc_writer instead, which
+ * keeps what the socket does not take until it is writable again.
  */
 #ifndef OSTIA_IPC_H
 #define OSTIA_IPC_H
@@ -47,6 +50,59 @@ void ipc_put_str(struct ipc_out *o, const char *s);
  * reading).
  */
 int ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd);
+
+/*
+ * Sending side of a connection that carries many frames at once: a frame
+ * goes out at once when nothing waits, else (and whatever part of it the
+ * socket did not take) it waits here, in order, until ipc_writer_flush()
+ * when the socket is writable.  A frame's descriptor leaves with the
+ * frame's first byte, never with bytes of another frame, so the receiver
+ * (ipc_conn) gets it before the frame is complete.
+ */
+struct ipc_writer_fd {
+	size_t at;		/* offset in data of the frame it goes with */
+	int fd;			/* a duplicate, owned by the writer */
+};
+
+struct ipc_writer {
+	int sock;
+	uint8_t *data;		/* waiting bytes are data[off..len) */
+	size_t off;
+	size_t len;
+	size_t cap;
+	size_t max;		/* most bytes that may wait */
+	struct ipc_writer_fd *fds;	/* in order; fds[fds_head..nfds) */
+	size_t fds_head;
+	size_t nfds;
+	size_t fds_cap;
+};
+
+/*
+ * A writer on sock (not owned) holding at most max waiting bytes (raised
+ * to one whole frame if smaller).
+ */
+void ipc_writer_init(struct ipc_writer *w, int sock, size_t max);
+/* Frees the buffer and closes the descriptors still waiting (not sock). */
+void ipc_writer_deinit(struct ipc_writer *w);
+/*
+ * Queue one frame (with fd when fd >= 0).  The writer does not take fd:
+ * when the frame must wait, it keeps a duplicate (close-on-exec) that it
+ * closes once sent.  0 when the frame left or waits; -1 with errno when
+ * the frame was not queued (nothing of it sent): EMSGSIZE (the payload
+ * overflowed), ENOBUFS (more than max bytes would wait), EMFILE and such
+ * (no duplicate), or the send error (EPIPE, ECONNRESET...: the connection
+ * is unusable from then on).
+ */
+int ipc_writer_put(struct ipc_writer *w, uint32_t type,
+    const struct ipc_out *o, int fd);
+/*
+ * Send what waits, as far as the socket takes it.  0 when nothing waits
+ * any more, 1 when some still does (wait until the socket is writable),
+ * -1 with errno when the connection is unusable.
+ */
+int ipc_writer_flush(struct ipc_writer *w);
+/* Bytes waiting. */
+size_t ipc_writer_pending(const struct ipc_writer *w);
 
 /* Payload reader over one received frame. */
 struct ipc_in {
@@ -103,6 +159,15 @@ int ipc_conn_fill(struct ipc_conn *c);
  * (level-triggered).  0 (c->eof set at end of stream), or -1 with errno.
  */
 int ipc_conn_fill_once(struct ipc_conn *c);
+/*
+ * Like ipc_conn_fill_once, telling whether bytes came: 1 when some were
+ * read (there may be more: take the frames and call again), 0 when none
+ * (nothing to read now, c->eof, or the buffer is full), -1 with errno.
+ * One read takes at most one sendmsg()'s descriptors, so a caller that
+ * takes every complete frame between reads never holds more than
+ * IPC_FDS_MAX of them when each frame carries at most one.
+ */
+int ipc_conn_read(struct ipc_conn *c);
 /*
  * Take the next complete frame: 1 with *type_r, the payload (valid until
  * the next call) and *fd_r (-1, or a descriptor that came with the frame,

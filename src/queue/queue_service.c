@@ -5,8 +5,17 @@
  * Runs as mail_owner with the current directory (or chroot) at
  * queue_directory, so every path here is relative to it.  Input from
  * smtpd is untrusted: frames are checked field by field, the file is
- * parsed whole before it is committed, and a malformed frame ends that
- * connection (and its message).
+ * parsed whole before it is committed, and a frame that is malformed or
+ * does not fit a transaction's state ends that connection (and every
+ * open transaction of it: queue_proto.h).
+ *
+ * A connection (struct qconn) is an smtpd process's channel, holding
+ * its open transactions (struct qtxn) by tag, or an `ostia queue`
+ * request.  Answers go through an ipc_writer: several smtpd processes
+ * and thousands of transactions share few sockets, and a socket that is
+ * full must neither lose a frame nor block the loop.  A connection
+ * whose smtpd sends faster than it reads the answers is not read until
+ * it caught up.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,30 +44,57 @@
 #include "queue_file.h"
 #include "queue_proto.h"
 #include "queue_service.h"
+#include "tagmap.h"
 #include "xalloc.h"
 
-enum qconn_state {
-	QCONN_IDLE,		/* waiting for NEW */
-	QCONN_WRITING,		/* FILE sent, waiting for COMMIT */
-	QCONN_COMMITTING,	/* its commit job is in flight */
-	QCONN_DONE,		/* OK or FAIL sent */
+enum qconn_kind {
+	QCONN_FRESH,		/* nothing received yet */
+	QCONN_CHANNEL,		/* smtpd's: transactions */
+	QCONN_CTL,		/* `ostia queue`: its request was answered */
+};
+
+enum qtxn_state {
+	QTXN_WRITING,		/* FILE sent, waiting for COMMIT */
+	QTXN_COMMITTING,	/* its commit job is in flight */
 };
 
 /* Longest control request and answer (`ostia queue`). */
 #define QUEUE_CTL_REQUEST_MAX 512
+/* Answers waiting for smtpd beyond which its connection is not read
+ * (until half of them left), and the most that may wait: the mark plus
+ * an answer (at most a FAIL with its reason) to every open transaction,
+ * which only in-flight commits add once reading stopped. */
+#define QCONN_OUT_HIGH (64 * 1024)
+#define QCONN_OUT_MAX (QCONN_OUT_HIGH + QUEUE_CONN_TXN_MAX * \
+	(IPC_HEADER_BYTES + 12 + QUEUE_REASON_MAX_BYTES))
+/* Files up to this size are read (pread) for the commit check, bigger
+ * ones mapped: unmapping in a process with threads makes every CPU
+ * flush its TLB, which costs more than copying a small file. */
+#define CHECK_READ_MAX_BYTES (64 * 1024)
 
 struct commit_job;
 
 struct qconn {
-	struct child *child;
 	int sock;
-	struct event *ev;
+	struct event *ev;	/* readable; deleted while !reading */
+	struct event *wev;	/* writable; added while answers wait */
+	bool reading;
+	bool writing;
+	enum qconn_kind kind;
 	struct ipc_conn ipc;
-	enum qconn_state state;
+	struct ipc_writer out;
+	struct tagmap txns;	/* struct qtxn by tag */
+};
+
+/* One message of a channel, from NEW until OK, FAIL or ABORT. */
+struct qtxn {
+	struct tagmap_node node;	/* the tag */
+	struct qconn *q;
+	enum qtxn_state state;
 	char id[QUEUE_ID_LEN + 1];
 	char tmp_path[64];
-	int file_fd;
-	struct commit_job *job;	/* while QCONN_COMMITTING */
+	int file_fd;		/* while QTXN_WRITING */
+	struct commit_job *job;	/* while QTXN_COMMITTING */
 };
 
 /*
@@ -66,13 +102,13 @@ struct qconn {
  * file, fdatasync it, rename it into incoming/.  The thread that finds
  * no directory sync running then fsyncs incoming/ for every renamed job
  * waiting (group commit: the others leave theirs to it), and the loop
- * answers OK.  A job owns its descriptor and paths; its connection may
- * go away meanwhile (q becomes NULL, main thread only), and then a
- * message that was already renamed is removed again: its client never
- * heard "250".
+ * answers OK.  A job owns its descriptor and paths; its transaction may
+ * end meanwhile (ABORT, or its connection went away: t becomes NULL,
+ * main thread only), and then a message that was already renamed is
+ * removed again: its client never heard "250".
  */
 struct commit_job {
-	struct qconn *q;
+	struct qtxn *t;
 	int fd;
 	char id[QUEUE_ID_LEN + 1];
 	char tmp_path[64];
@@ -94,8 +130,11 @@ struct job_list {
 
 static struct {
 	struct event_base *base;
-	size_t nconns;
+	size_t ntxns;		/* open transactions, every connection */
+	size_t nwaiting;	/* connections with answers waiting */
+	size_t nfresh;		/* connections that sent nothing yet */
 	uint32_t counter;
+	pid_t pid;		/* ours, asked once (two per message saved) */
 	uint64_t max_file_bytes;	/* 0: no limit */
 	int incoming_fd;
 	/* main -> threads */
@@ -116,6 +155,15 @@ static struct {
 	struct child *child;
 } qs;
 
+/* self - our process id. */
+static pid_t
+self(void)
+{
+	if (qs.pid == 0)
+		qs.pid = getpid();
+	return qs.pid;
+}
+
 void
 queue_service_new_id(char id[QUEUE_ID_LEN + 1])
 {
@@ -124,7 +172,7 @@ queue_service_new_id(char id[QUEUE_ID_LEN + 1])
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-	queue_id_new(id, usec, ++qs.counter, getpid());
+	queue_id_new(id, usec, ++qs.counter, self());
 }
 
 int
@@ -136,7 +184,7 @@ queue_service_write(const struct queue_envelope *env, const char *content,
 	int fd, dfd, r = 0, e;
 
 	snprintf(tmp, sizeof(tmp), "%s/%s.%ld", QUEUE_TMP_DIR, env->id,
-	    (long)getpid());
+	    (long)self());
 	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, env->id);
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
@@ -193,33 +241,98 @@ job_list_take_all(struct job_list *l)
 	return h;
 }
 
+/* txn_end - t is over (answered, aborted or abandoned): forget it. */
 static void
-qconn_free(struct qconn *q)
+txn_end(struct qtxn *t)
 {
-	struct child *c = q->child;
+	tagmap_remove(&t->q->txns, &t->node);
+	free(t);
+	qs.ntxns--;
+	child_connection_done(qs.child);
+}
 
-	if (q->job != NULL)
-		q->job->q = NULL;	/* the job finishes on its own */
-	if (q->file_fd >= 0) {
-		close(q->file_fd);
-		if (unlink(q->tmp_path) == 0)
+/*
+ * txn_abandon - (t still in its map) smtpd gave t up or went away: the
+ * file being written is removed; a commit in flight removes its message
+ * once it is done (answer_ok, answer_fail).
+ */
+static void
+txn_abandon(struct qtxn *t)
+{
+	if (t->state == QTXN_COMMITTING) {
+		t->job->t = NULL;
+		t->job = NULL;
+	} else if (t->file_fd >= 0) {
+		close(t->file_fd);
+		t->file_fd = -1;
+		if (unlink(t->tmp_path) == 0)
 			log_debug(1, "%s: transaction abandoned; removed %s",
-			    q->id, q->tmp_path);
+			    t->id, t->tmp_path);
 	}
-	if (q->ev != NULL)
-		event_free(q->ev);
-	ipc_conn_deinit(&q->ipc);
-	close(q->sock);
-	free(q);
-	qs.nconns--;
-	child_connection_done(c);
 }
 
 static void
-qconn_fail(struct qconn *q, const char *fmt, ...) ATTR_FORMAT(2, 3);
+qconn_free(struct qconn *q)
+{
+	struct tagmap_node *n, *next;
 
-static void
-qconn_fail(struct qconn *q, const char *fmt, ...)
+	for (n = tagmap_take_all(&q->txns); n != NULL; n = next) {
+		struct qtxn *t = TAGMAP_ENTRY(n, struct qtxn, node);
+
+		next = n->next;
+		txn_abandon(t);
+		free(t);
+		qs.ntxns--;
+	}
+	tagmap_deinit(&q->txns);
+	if (q->kind == QCONN_FRESH)
+		qs.nfresh--;
+	if (q->writing)
+		qs.nwaiting--;
+	event_free(q->ev);
+	event_free(q->wev);
+	ipc_conn_deinit(&q->ipc);
+	ipc_writer_deinit(&q->out);
+	close(q->sock);
+	free(q);
+	child_connection_done(qs.child);
+}
+
+/*
+ * qconn_put - queue a frame for smtpd (with fd when >= 0; not taken).
+ * 0, or -1 when the connection is unusable (logged; the caller drops
+ * it).
+ */
+static int
+qconn_put(struct qconn *q, uint32_t type, const struct ipc_out *o, int fd)
+{
+	if (ipc_writer_put(&q->out, type, o, fd) < 0) {
+		if (errno == ENOBUFS)
+			log_error("smtpd does not read the answers of the queue "
+			    "process; dropping the connection");
+		else if (errno == EPIPE || errno == ECONNRESET)
+			log_debug(1, "smtpd closed the connection");
+		else
+			log_warning("cannot answer smtpd: %s", strerror(errno));
+		return -1;
+	}
+	if (!q->writing && ipc_writer_pending(&q->out) > 0) {
+		q->writing = true;
+		qs.nwaiting++;
+		event_add(q->wev, NULL);
+	}
+	return 0;
+}
+
+/* send_fail - answer FAIL for tag (id: for the log, may be NULL); the
+ * result of qconn_put. */
+static int
+send_fail(struct qconn *q, uint32_t tag, const char *id, const char *fmt,
+    ...) ATTR_FORMAT(4, 5);
+
+static int
+send_fail(struct qconn *q, uint32_t tag, const char *id, const char *fmt,
+    ...)
 {
 	struct ipc_out o;
 	char reason[QUEUE_REASON_MAX_BYTES];
@@ -228,53 +341,138 @@ qconn_fail(struct qconn *q, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_warning("%s: not queued: %s", q->id[0] ? q->id : "NOQUEUE",
+	log_warning("%s: not queued: %s", id != NULL ? id : "NOQUEUE",
 	    reason);
 	ipc_out_init(&o);
+	ipc_put_u32(&o, tag);
 	ipc_put_str(&o, reason);
-	(void)ipc_send(q->sock, QUEUE_MSG_FAIL, &o, -1);
-	if (q->file_fd >= 0) {
-		close(q->file_fd);
-		q->file_fd = -1;
-		(void)unlink(q->tmp_path);
-	}
-	q->state = QCONN_DONE;
+	return qconn_put(q, QUEUE_MSG_FAIL, &o, -1);
 }
 
-static void
-handle_new(struct qconn *q)
+/* channel - q carries transactions from now on; false (logged) when it
+ * is an `ostia queue` connection. */
+static bool
+channel(struct qconn *q, const char *what)
 {
-	struct ipc_out o;
+	if (q->kind == QCONN_CHANNEL)
+		return true;
+	if (q->kind == QCONN_FRESH) {
+		q->kind = QCONN_CHANNEL;
+		qs.nfresh--;
+		return true;
+	}
+	log_error("%s on a queue control connection; dropping the "
+	    "connection", what);
+	return false;
+}
 
-	queue_service_new_id(q->id);
-	snprintf(q->tmp_path, sizeof(q->tmp_path), "%s/%s.%ld", QUEUE_TMP_DIR,
-	    q->id, (long)getpid());
-	q->file_fd = open(q->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+/* find_txn - the transaction of tag, or NULL (logged: smtpd named a tag
+ * not in use). */
+static struct qtxn *
+find_txn(struct qconn *q, uint32_t tag, const char *what)
+{
+	struct tagmap_node *n = tagmap_find(&q->txns, tag);
+
+	if (n == NULL) {
+		log_error("smtpd sent %s for tag %lu, which is not in use; "
+		    "dropping the connection", what, (unsigned long)tag);
+		return NULL;
+	}
+	return TAGMAP_ENTRY(n, struct qtxn, node);
+}
+
+/* handle_new - NEW: make a file and hand it over.  -1: drop q. */
+static int
+handle_new(struct qconn *q, struct ipc_in *in)
+{
+	uint32_t tag = ipc_get_u32(in);
+	struct ipc_out o;
+	struct qtxn *t;
+	int r;
+
+	if (!ipc_in_done(in)) {
+		log_error("malformed NEW from smtpd; dropping the connection");
+		return -1;
+	}
+	if (!channel(q, "NEW"))
+		return -1;
+	if (tagmap_find(&q->txns, tag) != NULL) {
+		log_error("smtpd sent NEW with tag %lu, which is in use; "
+		    "dropping the connection", (unsigned long)tag);
+		return -1;
+	}
+	if (q->txns.count >= QUEUE_CONN_TXN_MAX)
+		return send_fail(q, tag, NULL, "too many messages in progress");
+	t = xcalloc(1, sizeof(*t));
+	t->node.tag = tag;
+	t->q = q;
+	queue_service_new_id(t->id);
+	snprintf(t->tmp_path, sizeof(t->tmp_path), "%s/%s.%ld", QUEUE_TMP_DIR,
+	    t->id, (long)self());
+	t->file_fd = open(t->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	if (q->file_fd < 0) {
-		qconn_fail(q, "cannot create a queue file: %s",
+	if (t->file_fd < 0) {
+		r = send_fail(q, tag, t->id, "cannot create a queue file: %s",
 		    strerror(errno));
-		return;
+		free(t);
+		return r;
 	}
 	ipc_out_init(&o);
-	ipc_put_str(&o, q->id);
-	if (ipc_send(q->sock, QUEUE_MSG_FILE, &o, q->file_fd) < 0) {
-		log_warning("%s: cannot hand the queue file to smtpd: %s",
-		    q->id, strerror(errno));
-		q->state = QCONN_DONE;
-		return;
+	ipc_put_u32(&o, tag);
+	ipc_put_str(&o, t->id);
+	if (qconn_put(q, QUEUE_MSG_FILE, &o, t->file_fd) < 0) {
+		close(t->file_fd);
+		(void)unlink(t->tmp_path);
+		free(t);
+		return -1;
 	}
-	q->state = QCONN_WRITING;
+	t->state = QTXN_WRITING;
+	tagmap_insert(&q->txns, &t->node);
+	qs.ntxns++;
+	return 0;
 }
 
-/* check_file - (sync thread) the whole file must parse, with our ID. */
+/*
+ * read_small - (sync thread) the size bytes of fd into rbuf.  0, or -1
+ * with j->why.
+ */
 static int
-check_file(struct commit_job *j)
+read_small(struct commit_job *j, char *rbuf, size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(j->fd, rbuf + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(j->why, sizeof(j->why), "cannot read the queue "
+			    "file: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			snprintf(j->why, sizeof(j->why), "the queue file "
+			    "shrank while it was checked");
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * check_file - (sync thread) the whole file must parse, with our ID.
+ * rbuf: CHECK_READ_MAX_BYTES of the thread's, for a small file.
+ */
+static int
+check_file(struct commit_job *j, char *rbuf)
 {
 	struct queue_envelope env;
-	const char *err = NULL;
+	const char *err = NULL, *data;
 	struct stat st;
-	void *map;
+	void *map = NULL;
+	size_t size;
 	int ret;
 
 	if (fstat(j->fd, &st) < 0) {
@@ -287,13 +485,22 @@ check_file(struct commit_job *j)
 		    "size (%lld bytes)", (long long)st.st_size);
 		return -1;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, j->fd, 0);
-	if (map == MAP_FAILED) {
-		snprintf(j->why, sizeof(j->why), "mmap: %s", strerror(errno));
-		return -1;
+	size = (size_t)st.st_size;
+	if (size <= CHECK_READ_MAX_BYTES) {
+		if (read_small(j, rbuf, size) < 0)
+			return -1;
+		data = rbuf;
+	} else {
+		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, j->fd, 0);
+		if (map == MAP_FAILED) {
+			snprintf(j->why, sizeof(j->why), "mmap: %s",
+			    strerror(errno));
+			return -1;
+		}
+		data = map;
 	}
 	memset(&env, 0, sizeof(env));
-	ret = queue_file_parse(map, (size_t)st.st_size, &env, NULL, &err);
+	ret = queue_file_parse(data, size, &env, NULL, &err);
 	if (ret == 0 && (env.id == NULL || strcmp(env.id, j->id) != 0)) {
 		err = "the file names another queue ID";
 		ret = -1;
@@ -302,16 +509,17 @@ check_file(struct commit_job *j)
 		snprintf(j->why, sizeof(j->why), "invalid queue file from "
 		    "smtpd: %s", err);
 	queue_envelope_deinit(&env);
-	munmap(map, (size_t)st.st_size);
+	if (map != NULL)
+		munmap(map, size);
 	return ret;
 }
 
 /* run_job - (sync thread) check, sync and rename one file. */
 static void
-run_job(struct commit_job *j)
+run_job(struct commit_job *j, char *rbuf)
 {
 	j->result = -1;
-	if (check_file(j) < 0)
+	if (check_file(j, rbuf) < 0)
 		return;
 	if (fdatasync(j->fd) < 0) {
 		snprintf(j->why, sizeof(j->why), "cannot sync the queue file: "
@@ -376,6 +584,8 @@ group_commit(void)
 static void *
 sync_thread(void *arg)
 {
+	char *rbuf = xmalloc(CHECK_READ_MAX_BYTES);
+
 	for (;;) {
 		struct commit_job *j;
 
@@ -388,7 +598,7 @@ sync_thread(void *arg)
 			qs.todo.tail = NULL;
 		pthread_mutex_unlock(&qs.mu);
 
-		run_job(j);
+		run_job(j, rbuf);
 
 		pthread_mutex_lock(&qs.mu);
 		if (j->result < 0) {
@@ -427,40 +637,54 @@ job_free(struct commit_job *j)
 static void
 answer_ok(struct commit_job *j)
 {
-	struct qconn *q = j->q;
+	struct qtxn *t = j->t;
+	struct qconn *q;
 	struct ipc_out o;
+	int r;
 
-	if (q == NULL) {
-		/* Its smtpd gave up before OK: the client never saw 250. */
+	if (t == NULL) {
+		/* smtpd gave it up before OK: its client never saw 250. */
 		if (unlink(j->dst) == 0)
 			log_info("%s: removed: smtpd left before the commit "
 			    "was confirmed", j->id);
 		return;
 	}
-	q->job = NULL;
-	snprintf(q->tmp_path, sizeof(q->tmp_path), "%s", j->dst);
+	q = t->q;
+	t->job = NULL;
 	ipc_out_init(&o);
-	ipc_put_str(&o, q->id);
-	if (ipc_send(q->sock, QUEUE_MSG_OK, &o, -1) < 0)
-		log_warning("%s: queued, but smtpd could not be told: %s",
-		    q->id, strerror(errno));
-	q->state = QCONN_DONE;
+	ipc_put_u32(&o, t->node.tag);
+	ipc_put_str(&o, t->id);
+	r = qconn_put(q, QUEUE_MSG_OK, &o, -1);
+	txn_end(t);
+	if (r < 0) {
+		if (unlink(j->dst) == 0)
+			log_info("%s: removed: smtpd could not be told that it "
+			    "was queued", j->id);
+		qconn_free(q);
+		return;
+	}
 	qmgr_committed(j->id);
 }
 
 static void
 answer_fail(struct commit_job *j, bool renamed)
 {
-	struct qconn *q = j->q;
+	struct qtxn *t = j->t;
+	struct qconn *q;
+	int r;
 
 	if (renamed)
 		(void)unlink(j->dst);
 	else
 		(void)unlink(j->tmp_path);
-	if (q == NULL)
+	if (t == NULL)
 		return;
-	q->job = NULL;
-	qconn_fail(q, "%s", j->why);
+	q = t->q;
+	t->job = NULL;
+	r = send_fail(q, t->node.tag, t->id, "%s", j->why);
+	txn_end(t);
+	if (r < 0)
+		qconn_free(q);
 }
 
 /* on_jobs_done - (event loop) answer every finished job. */
@@ -485,42 +709,101 @@ on_jobs_done(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void
+/* handle_commit - COMMIT: check, sync and rename off the loop.  -1:
+ * drop q. */
+static int
 handle_commit(struct qconn *q, struct ipc_in *in)
 {
+	uint32_t tag = ipc_get_u32(in);
 	char *id = ipc_get_str(in, QUEUE_ID_LEN);
 	struct commit_job *j;
+	struct qtxn *t;
 
-	if (!ipc_in_done(in) || id == NULL || strcmp(id, q->id) != 0) {
+	if (!ipc_in_done(in) || id == NULL) {
 		free(id);
-		qconn_fail(q, "COMMIT for a queue ID this connection does not "
-		    "hold");
-		return;
+		log_error("malformed COMMIT from smtpd; dropping the "
+		    "connection");
+		return -1;
+	}
+	if (!channel(q, "COMMIT") || (t = find_txn(q, tag, "COMMIT")) ==
+	    NULL) {
+		free(id);
+		return -1;
+	}
+	if (t->state != QTXN_WRITING || strcmp(id, t->id) != 0) {
+		log_error("%s: smtpd sent %s; dropping the connection", t->id,
+		    t->state != QTXN_WRITING ? "COMMIT twice" :
+		    "COMMIT for another queue ID");
+		free(id);
+		return -1;
 	}
 	free(id);
 	j = xcalloc(1, sizeof(*j));
-	j->q = q;
-	j->fd = q->file_fd;	/* the job owns the file from now on */
-	q->file_fd = -1;
-	memcpy(j->id, q->id, sizeof(j->id));
-	snprintf(j->tmp_path, sizeof(j->tmp_path), "%s", q->tmp_path);
-	snprintf(j->dst, sizeof(j->dst), "%s/%s", QUEUE_INCOMING_DIR, q->id);
-	q->job = j;
-	q->state = QCONN_COMMITTING;
+	j->t = t;
+	j->fd = t->file_fd;	/* the job owns the file from now on */
+	t->file_fd = -1;
+	memcpy(j->id, t->id, sizeof(j->id));
+	snprintf(j->tmp_path, sizeof(j->tmp_path), "%s", t->tmp_path);
+	snprintf(j->dst, sizeof(j->dst), "%s/%s", QUEUE_INCOMING_DIR, t->id);
+	t->job = j;
+	t->state = QTXN_COMMITTING;
 	submit(j);
+	return 0;
 }
 
-/* handle_ctl - a request of `ostia queue` (root or mail_owner only). */
-static void
+/*
+ * handle_abort - ABORT: smtpd gives the message up.  A tag not in use
+ * is no fault: smtpd sends ABORT when its client leaves while it waits
+ * for FILE or OK, and the answer may be on its way already.  -1: drop
+ * q.
+ */
+static int
+handle_abort(struct qconn *q, struct ipc_in *in)
+{
+	uint32_t tag = ipc_get_u32(in);
+	struct tagmap_node *n;
+	struct qtxn *t;
+
+	if (!ipc_in_done(in)) {
+		log_error("malformed ABORT from smtpd; dropping the "
+		    "connection");
+		return -1;
+	}
+	if (!channel(q, "ABORT"))
+		return -1;
+	n = tagmap_find(&q->txns, tag);
+	if (n == NULL) {
+		/* Its OK or FAIL crossed the ABORT: nothing is left. */
+		log_debug(1, "ABORT for tag %lu, which is no longer in use",
+		    (unsigned long)tag);
+		return 0;
+	}
+	t = TAGMAP_ENTRY(n, struct qtxn, node);
+	txn_abandon(t);
+	txn_end(t);
+	return 0;
+}
+
+/* handle_ctl - a request of `ostia queue` (root or mail_owner only).
+ * -1: drop q. */
+static int
 handle_ctl(struct qconn *q, struct ipc_in *in)
 {
-	char *req = ipc_get_str(in, QUEUE_CTL_REQUEST_MAX);
+	char *req;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct ipc_out o;
 	struct buf out;
 	int r;
 
+	if (q->kind != QCONN_FRESH) {
+		log_error("a queue control request on a connection that is "
+		    "not fresh; dropping the connection");
+		return -1;
+	}
+	q->kind = QCONN_CTL;
+	qs.nfresh--;
+	req = ipc_get_str(in, QUEUE_CTL_REQUEST_MAX);
 	buf_init(&out, IPC_PAYLOAD_MAX_BYTES - 64);
 	if (req == NULL || !ipc_in_done(in) || memchr(req, '\n', strlen(req))
 	    != NULL) {
@@ -539,13 +822,62 @@ handle_ctl(struct qconn *q, struct ipc_in *in)
 	ipc_out_init(&o);
 	ipc_put_u32(&o, (uint32_t)r);
 	ipc_put_str(&o, buf_cstr(&out));
-	if (ipc_send(q->sock, QUEUE_MSG_CTL_REPLY, &o, -1) < 0)
-		log_warning("cannot answer a queue control request: %s",
-		    strerror(errno));
+	r = qconn_put(q, QUEUE_MSG_CTL_REPLY, &o, -1);
 	buf_deinit(&out);
-	q->state = QCONN_DONE;
+	return r;
 }
 
+/* handle_frame - one frame from q's peer.  -1: drop q. */
+static int
+handle_frame(struct qconn *q, uint32_t type, struct ipc_in *in)
+{
+	switch (type) {
+	case QUEUE_MSG_NEW:
+		return handle_new(q, in);
+	case QUEUE_MSG_COMMIT:
+		return handle_commit(q, in);
+	case QUEUE_MSG_ABORT:
+		return handle_abort(q, in);
+	case QUEUE_MSG_CTL:
+		return handle_ctl(q, in);
+	default:
+		log_error("unexpected message %lu from smtpd; dropping the "
+		    "connection", (unsigned long)type);
+		return -1;
+	}
+}
+
+static void
+on_qconn_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct qconn *q = arg;
+	int r = ipc_writer_flush(&q->out);
+
+	if (r < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			log_debug(1, "smtpd closed the connection");
+		else
+			log_warning("cannot answer smtpd: %s", strerror(errno));
+		qconn_free(q);
+		return;
+	}
+	if (!q->reading && ipc_writer_pending(&q->out) <= QCONN_OUT_HIGH / 2) {
+		q->reading = true;
+		event_add(q->ev, NULL);
+	}
+	if (r == 0) {
+		event_del(q->wev);
+		q->writing = false;
+		qs.nwaiting--;
+		child_connection_done(qs.child);
+	}
+}
+
+/*
+ * on_qconn - q is readable: one read (level-triggered: the loop comes
+ * back while more waits, without a read that finds nothing), then every
+ * complete frame.
+ */
 static void
 on_qconn(evutil_socket_t fd, short what, void *arg)
 {
@@ -554,37 +886,25 @@ on_qconn(evutil_socket_t fd, short what, void *arg)
 	uint32_t type;
 	int pfd, r;
 
-	if (ipc_conn_fill(&q->ipc) < 0) {
-		/* smtpd closing with a request still unread (its client went
-		 * away mid-transaction) is a reset, not a fault. */
+	if (ipc_conn_read(&q->ipc) < 0) {
+		/* smtpd closing with frames still unread (it went away) is a
+		 * reset, not a fault. */
 		if (errno == ECONNRESET)
-			log_debug(1, "%s: smtpd closed the connection",
-			    q->id[0] ? q->id : "NOQUEUE");
+			log_debug(1, "smtpd closed the connection");
 		else
-			log_warning("%s: queue connection error: %s",
-			    q->id[0] ? q->id : "NOQUEUE", strerror(errno));
+			log_warning("queue connection error: %s",
+			    strerror(errno));
 		goto drop;
 	}
 	while ((r = ipc_conn_next(&q->ipc, &type, &in, &pfd)) == 1) {
 		if (pfd >= 0) {
-			close(pfd);	/* smtpd never sends descriptors */
+			close(pfd);	/* smtpd never sends one */
 			log_error("smtpd sent a descriptor; dropping the "
 			    "connection");
 			goto drop;
 		}
-		if (type == QUEUE_MSG_NEW && q->state == QCONN_IDLE &&
-		    ipc_in_done(&in)) {
-			handle_new(q);
-		} else if (type == QUEUE_MSG_COMMIT &&
-		    q->state == QCONN_WRITING) {
-			handle_commit(q, &in);
-		} else if (type == QUEUE_MSG_CTL && q->state == QCONN_IDLE) {
-			handle_ctl(q, &in);
-		} else {
-			log_error("unexpected message %u from smtpd in state "
-			    "%d; dropping the connection", type, q->state);
+		if (handle_frame(q, type, &in) < 0)
 			goto drop;
-		}
 	}
 	if (r < 0) {
 		log_error("malformed frame from smtpd; dropping the "
@@ -593,6 +913,11 @@ on_qconn(evutil_socket_t fd, short what, void *arg)
 	}
 	if (q->ipc.eof)
 		goto drop;
+	if (ipc_writer_pending(&q->out) > QCONN_OUT_HIGH) {
+		/* Read again once smtpd took its answers. */
+		q->reading = false;
+		event_del(q->ev);
+	}
 	return;
 drop:
 	qconn_free(q);
@@ -619,7 +944,7 @@ clean_tmp(void)
 		if (de->d_name[0] == '.')
 			continue;
 		pid = dot != NULL ? strtol(dot + 1, NULL, 10) : 0;
-		if (pid > 0 && pid != (long)getpid() &&
+		if (pid > 0 && pid != (long)self() &&
 		    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 			continue;	/* another live queue process */
 		snprintf(path, sizeof(path), "%s/%s", QUEUE_TMP_DIR,
@@ -707,20 +1032,30 @@ queue_accept(struct child *c, int fd, const char *client,
 {
 	struct qconn *q = xcalloc(1, sizeof(*q));
 
-	q->child = c;
 	q->sock = fd;
-	q->file_fd = -1;
-	q->state = QCONN_IDLE;
+	q->kind = QCONN_FRESH;
 	ipc_conn_init(&q->ipc, fd);
+	ipc_writer_init(&q->out, fd, QCONN_OUT_MAX);
+	tagmap_init(&q->txns);
 	q->ev = event_new(qs.base, fd, EV_READ | EV_PERSIST, on_qconn, q);
+	q->wev = event_new(qs.base, fd, EV_WRITE | EV_PERSIST, on_qconn_write,
+	    q);
+	q->reading = true;
 	event_add(q->ev, NULL);
-	qs.nconns++;
+	qs.nfresh++;
 }
 
+/*
+ * queue_active - what a stopping queue process waits for: open
+ * transactions, answers not yet sent, connections that did not say what
+ * they are, and the queue manager's deliveries.  An smtpd channel with
+ * no transaction open does not count: smtpd connects again (to the
+ * process that took over the socket) for its next message.
+ */
 static size_t
 queue_active(struct child *c)
 {
-	return qs.nconns + qmgr_active();
+	return qs.ntxns + qs.nwaiting + qs.nfresh + qmgr_active();
 }
 
 const struct child_program queue_service_program = {

@@ -4,15 +4,18 @@
  *
  * Started by the master as the internal service "queue" (one process,
  * mail_owner, chrooted to queue_directory when started as root), it
- * listens on $queue_directory/private/queue.  For each smtpd
- * transaction (queue_proto.h) it creates tmp/ID.PID (O_EXCL, 0600) and
+ * listens on $queue_directory/private/queue, where each smtpd process
+ * keeps one connection carrying all its transactions (queue_proto.h).
+ * For each transaction it creates tmp/ID.PID (O_EXCL, 0600) and
  * hands smtpd the open descriptor; on COMMIT a sync thread (off the
  * event loop, several in parallel so that the file system commits them
  * together) checks the whole file, fdatasync()s it and renames it to
  * incoming/ID; then one fsync() of incoming/ covers every commit that
  * finished meanwhile (group commit), and only then is OK sent.  A
- * transaction that ends any other way leaves nothing: its file is
- * removed.  At start it removes tmp/ files
+ * transaction that ends any other way (ABORT, its connection closed)
+ * leaves nothing: its file is removed.  A stopping queue process waits
+ * for open transactions, not for idle smtpd connections (smtpd connects
+ * again for its next message).  At start it removes tmp/ files
  * whose writer process is gone (crashed transactions).
  *
  * The queue manager (qmgr.h) runs in this process and takes every

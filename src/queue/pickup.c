@@ -647,7 +647,7 @@ pickup_one(const char *name)
 	if (strcmp(id, name) != 0)
 		log_info("%s: picked up from %s/%s", id, MAILDROP_DIR, name);
 	pickup_msg_deinit(&m);
-	qmgr_committed(id);
+	qmgr_committed(id, NULL);
 	return true;
 }
 

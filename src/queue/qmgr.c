@@ -146,7 +146,8 @@ static struct {
 
 static void schedule_soon(void);
 static void msg_check_done(struct qmsg *m);
-static void load_message(const char *dir, const char *id, bool fresh);
+static void load_message(const char *dir, const char *id,
+    struct queue_envelope *fresh);
 
 /* ---------------------------------------------------------------- */
 /* Active messages                                                  */
@@ -545,11 +546,12 @@ append_log(struct qmsg *m, const struct qstatus_entry *e, size_t n)
 }
 
 /*
- * load_message - read dir/id and route its recipients.  fresh: it was
- * just committed (qmgr_committed), so it cannot have a status log.
+ * load_message - read dir/id and route its recipients.  fresh: the
+ * envelope of a message just committed (qmgr_committed), taken over;
+ * such a message cannot have a status log.  NULL: read the file.
  */
 static void
-load_message(const char *dir, const char *id, bool fresh)
+load_message(const char *dir, const char *id, struct queue_envelope *fresh)
 {
 	char *path = path_of(dir, id), *err = NULL, *text;
 	const char *perr = NULL;
@@ -558,9 +560,21 @@ load_message(const char *dir, const char *id, bool fresh)
 	int e = 0;
 
 	if (msg_find(id) != NULL) {
+		if (fresh != NULL)
+			queue_envelope_deinit(fresh);
 		free(path);
 		return;
 	}
+	if (fresh != NULL && fresh->id != NULL && strcmp(fresh->id, id) == 0) {
+		m = xcalloc(1, sizeof(*m));
+		snprintf(m->id, sizeof(m->id), "%s", id);
+		m->dir = dir;
+		m->env = *fresh;	/* taken over */
+		free(path);
+		goto parsed;
+	}
+	if (fresh != NULL)
+		queue_envelope_deinit(fresh);
 	text = file_read_capped(path, qm.max_file_bytes, &len, &e, &err);
 	if (text == NULL) {
 		if (e != ENOENT)
@@ -587,10 +601,11 @@ load_message(const char *dir, const char *id, bool fresh)
 	}
 	free(text);
 	free(path);
+parsed:
 	m->arrival = (time_t)strtoll(m->env.arrival, NULL, 10);
 	/* A message just committed has a new ID: no status log yet. */
 	path = path_of(QUEUE_STATUS_DIR, id);
-	switch (fresh ? 0 : qstatus_load(path, &m->log)) {
+	switch (fresh != NULL ? 0 : qstatus_load(path, &m->log)) {
 	case -1:
 		log_warning("%s: cannot read %s: %s", id, path,
 		    strerror(errno));
@@ -1305,7 +1320,7 @@ scan_incoming(void)
 			qm.backlog = true;
 			break;
 		}
-		load_message(QUEUE_INCOMING_DIR, names[i], false);
+		load_message(QUEUE_INCOMING_DIR, names[i], NULL);
 	}
 	free_names(names, n);
 }
@@ -1325,7 +1340,7 @@ scan_deferred(bool all)
 			break;
 		p = path_of(QUEUE_DEFERRED_DIR, names[i]);
 		if (stat(p, &st) == 0 && (all || st.st_mtime <= now))
-			load_message(QUEUE_DEFERRED_DIR, names[i], false);
+			load_message(QUEUE_DEFERRED_DIR, names[i], NULL);
 		free(p);
 	}
 	free_names(names, n);
@@ -1394,7 +1409,7 @@ qmgr_msg_want_delete(struct qmsg *m)
 void
 qmgr_load(const char *dir, const char *id)
 {
-	load_message(dir, id, false);
+	load_message(dir, id, NULL);
 }
 
 void
@@ -1456,15 +1471,20 @@ qmgr_active(void)
 }
 
 void
-qmgr_committed(const char *id)
+qmgr_committed(const char *id, struct queue_envelope *env)
 {
-	if (qm.base == NULL || child_draining(qm.child))
-		return;
-	if (qm.nactive >= QMGR_ACTIVE_MAX) {
-		qm.backlog = true;
+	if (qm.base == NULL || child_draining(qm.child)) {
+		if (env != NULL)
+			queue_envelope_deinit(env);
 		return;
 	}
-	load_message(QUEUE_INCOMING_DIR, id, true);
+	if (qm.nactive >= QMGR_ACTIVE_MAX) {
+		qm.backlog = true;
+		if (env != NULL)
+			queue_envelope_deinit(env);
+		return;
+	}
+	load_message(QUEUE_INCOMING_DIR, id, env);
 }
 
 void

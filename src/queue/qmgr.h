@@ -45,6 +45,7 @@
 #include "config.h"
 
 struct event_base;
+struct queue_envelope;
 
 /*
  * True if master.cf has a qmgr service (type unix, command qmgr).  As
@@ -58,8 +59,12 @@ bool qmgr_configured(const struct config *cf);
  * loaded; what is in memory is finished. */
 void qmgr_init(struct child *c);
 
-/* A message was just committed to incoming/ID. */
-void qmgr_committed(const char *id);
+/*
+ * A message was just committed to incoming/ID.  env: its envelope as
+ * the commit check parsed it, or NULL (then the file is read again);
+ * the queue manager takes it over (keeps it or frees it).
+ */
+void qmgr_committed(const char *id, struct queue_envelope *env);
 
 /*
  * A control request from `ostia queue` (one line: "flush", "flush ID",

@@ -65,7 +65,7 @@ write_notice(const char *sender, const char *rcpt, const struct buf *text,
 		return -1;
 	}
 	log_info("%s: sender notice: %s", about, id);
-	qmgr_committed(id);
+	qmgr_committed(id, NULL);
 	return 0;
 }
 

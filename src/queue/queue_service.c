@@ -116,6 +116,10 @@ struct commit_job {
 	int result;		/* 0: committed, -1: failed */
 	bool renamed;		/* dst exists (even if the dir sync failed) */
 	char why[QUEUE_REASON_MAX_BYTES];
+	/* The envelope the check parsed, handed to the queue manager so
+	 * that it need not read and parse the file again. */
+	struct queue_envelope env;
+	bool have_env;
 	struct commit_job *next;
 };
 
@@ -508,7 +512,12 @@ check_file(struct commit_job *j, char *rbuf)
 	if (ret < 0)
 		snprintf(j->why, sizeof(j->why), "invalid queue file from "
 		    "smtpd: %s", err);
-	queue_envelope_deinit(&env);
+	if (ret == 0) {
+		j->env = env;		/* the job owns it now */
+		j->have_env = true;
+	} else {
+		queue_envelope_deinit(&env);
+	}
 	if (map != NULL)
 		munmap(map, size);
 	return ret;
@@ -631,6 +640,8 @@ job_free(struct commit_job *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->have_env)
+		queue_envelope_deinit(&j->env);
 	free(j);
 }
 
@@ -663,7 +674,8 @@ answer_ok(struct commit_job *j)
 		qconn_free(q);
 		return;
 	}
-	qmgr_committed(j->id);
+	qmgr_committed(j->id, j->have_env ? &j->env : NULL);
+	j->have_env = false;	/* taken (or freed) by the queue manager */
 }
 
 static void

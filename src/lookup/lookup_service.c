@@ -14,7 +14,9 @@
  * changes; a view stays valid while its table is opened again, so the
  * lists never point at a closed table.  The resolver's tables of every
  * service are built at the preinit, as root; SIGHUP drops the cache and
- * the FIND lists.
+ * the FIND lists.  The SQL client libraries (sql_dl.h) that the tables
+ * need are loaded at the preinit too, before any chroot: this is the
+ * only daemon that maps them.
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,6 +38,7 @@
 #include "lookup_service.h"
 #include "lookup_verify.h"
 #include "lookup_tables.h"
+#include "sql_dl.h"
 #include "xalloc.h"
 
 /*
@@ -692,6 +695,18 @@ lookup_preinit(struct child *c)
 	buf_init(&ls.route_text, DICT_VALUE_MAX_BYTES);
 	lookup_tables_collect(cf, &ls.ts);
 	lookup_tables_opts(cf, &ls.opts);
+	/*
+	 * The SQL client libraries the tables need, now: dlopen reads the
+	 * file system, and the process may chroot after this preinit.  The
+	 * tables' open loads them too (and reports a failure, which is why
+	 * it is ignored here); this keeps the load before the chroot
+	 * whatever the open does first.
+	 */
+	for (size_t i = 0; i < ls.ts.n; i++) {
+		char err[DICT_ERR_MAX_BYTES];
+
+		(void)sql_dl_load_for(ls.ts.items[i].spec, err, sizeof(err));
+	}
 	diag_list_init(&diags);
 	(void)lookup_tables_open(&ls.ts, &ls.opts, &diags);
 	for (size_t i = 0; i < diags.n; i++) {

@@ -45,6 +45,10 @@
  * certificate and name.
  *
  * changed() watches the .cf file (device, inode, size, mtime).
+ *
+ * libmariadb is loaded (and mysql_library_init run) when the first
+ * table is opened (sql_dl.h): a table whose open cannot load it fails
+ * to open.  Every libmariadb call goes through sql_my, set by then.
  */
 #include <errno.h>
 #include <errmsg.h>
@@ -58,6 +62,7 @@
 #include "buf.h"
 #include "dict.h"
 #include "sql_cf.h"
+#include "sql_dl.h"
 #include "xalloc.h"
 
 #define MYSQL_CONNECT_TIMEOUT_S 5
@@ -87,7 +92,7 @@ static void
 disconnect(struct mysql_priv *p)
 {
 	if (p->conn != NULL) {
-		mysql_close(p->conn);
+		sql_my->mysql_close(p->conn);
 		p->conn = NULL;
 	}
 }
@@ -111,44 +116,44 @@ connect_host(struct mysql_priv *p, size_t i)
 	unsigned int iotimeout = MYSQL_IO_TIMEOUT_S;
 	unsigned int zero = 0;
 	my_bool no = 0, yes = 1;
-	MYSQL *m = mysql_init(NULL);
+	MYSQL *m = sql_my->mysql_init(NULL);
 
 	if (m == NULL) {
 		set_reason(p, i, "out of memory");
 		return NULL;
 	}
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &iotimeout);
-	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &iotimeout);
-	mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &zero);
-	mysql_options(m, MYSQL_OPT_RECONNECT, &no);
-	mysql_options(m, MYSQL_SET_CHARSET_NAME, cf->charset);
+	sql_my->mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout);
+	sql_my->mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &iotimeout);
+	sql_my->mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &iotimeout);
+	sql_my->mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &zero);
+	sql_my->mysql_options(m, MYSQL_OPT_RECONNECT, &no);
+	sql_my->mysql_options(m, MYSQL_SET_CHARSET_NAME, cf->charset);
 	if (h->kind == SQL_HOST_UNIX) {
 		unsigned int proto = MYSQL_PROTOCOL_SOCKET;
 
-		mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
+		sql_my->mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
 	} else if (strncmp(h->spec, "inet:", 5) == 0) {
 		unsigned int proto = MYSQL_PROTOCOL_TCP;
 
-		mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
+		sql_my->mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
 	}
 	if (cf->tls_CAfile != NULL || cf->tls_CApath != NULL ||
 	    cf->tls_cert_file != NULL || cf->tls_key_file != NULL ||
 	    cf->tls_ciphers != NULL) {
-		mysql_ssl_set(m, cf->tls_key_file, cf->tls_cert_file,
+		sql_my->mysql_ssl_set(m, cf->tls_key_file, cf->tls_cert_file,
 		    cf->tls_CAfile, cf->tls_CApath, cf->tls_ciphers);
-		mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+		sql_my->mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
 	}
-	mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+	sql_my->mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
 	    cf->tls_verify_cert ? &yes : &no);
-	if (mysql_real_connect(m,
+	if (sql_my->mysql_real_connect(m,
 	    h->kind == SQL_HOST_UNIX ? "localhost" : h->name,
 	    cf->user, cf->password, cf->dbname,
 	    h->kind == SQL_HOST_UNIX ? 0 : h->port,
 	    h->kind == SQL_HOST_UNIX ? h->name : NULL,
 	    CLIENT_MULTI_RESULTS) == NULL) {
-		set_reason(p, i, mysql_error(m));
-		mysql_close(m);
+		set_reason(p, i, sql_my->mysql_error(m));
+		sql_my->mysql_close(m);
 		return NULL;
 	}
 	return m;
@@ -189,7 +194,7 @@ run_query(struct dict *d, struct mysql_priv *p, size_t i,
 			r = buf_append(&sql, pp->s, pp->n);
 		} else {
 			esc = xmalloc(pp->n * 2 + 1);
-			n = mysql_real_escape_string(m, esc, pp->s,
+			n = sql_my->mysql_real_escape_string(m, esc, pp->s,
 			    (unsigned long)pp->n);
 			if (n == (unsigned long)-1) {
 				free(esc);
@@ -206,11 +211,12 @@ run_query(struct dict *d, struct mysql_priv *p, size_t i,
 			goto out;
 		}
 	}
-	if (mysql_real_query(m, buf_cstr(&sql), (unsigned long)sql.len) != 0)
+	if (sql_my->mysql_real_query(m, buf_cstr(&sql),
+	    (unsigned long)sql.len) != 0)
 		goto failed;
-	res = mysql_store_result(m);
+	res = sql_my->mysql_store_result(m);
 	if (res == NULL) {
-		if (mysql_errno(m) != 0)
+		if (sql_my->mysql_errno(m) != 0)
 			goto failed;
 		/* A statement without a result set. */
 		if (p->cf.require_result_set) {
@@ -222,54 +228,54 @@ run_query(struct dict *d, struct mysql_priv *p, size_t i,
 		q = Q_OK;
 		goto drain;
 	}
-	if (mysql_num_fields(res) < 1) {
+	if (sql_my->mysql_num_fields(res) < 1) {
 		snprintf(err, errsz, "%s: the query returns no column",
 		    d->spec);
 		goto drain;
 	}
 	/* Postfix: every column of every row is a result. */
-	while ((row = mysql_fetch_row(res)) != NULL) {
-		unsigned nf = mysql_num_fields(res);
+	while ((row = sql_my->mysql_fetch_row(res)) != NULL) {
+		unsigned nf = sql_my->mysql_num_fields(res);
 
 		for (unsigned j = 0; j < nf; j++)
 			if (sql_result_append(&p->cf, key, row[j], value,
 			    &nresults, err, errsz) < 0)
 				goto drain;
 	}
-	if (mysql_errno(m) != 0)
+	if (sql_my->mysql_errno(m) != 0)
 		goto failed;
 	*status = nresults > 0 ? DICT_FOUND : DICT_NOTFOUND;
 	q = Q_OK;
 drain:
 	/* Results of a stored procedure: read and drop the rest. */
-	while (mysql_more_results(m)) {
+	while (sql_my->mysql_more_results(m)) {
 		MYSQL_RES *more;
-		int r = mysql_next_result(m);
+		int r = sql_my->mysql_next_result(m);
 
 		if (r > 0)
 			goto failed;
 		if (r < 0)
 			break;
-		more = mysql_store_result(m);
+		more = sql_my->mysql_store_result(m);
 		if (more != NULL)
-			mysql_free_result(more);
+			sql_my->mysql_free_result(more);
 	}
 	goto out;
 failed:
-	e = mysql_errno(m);
+	e = sql_my->mysql_errno(m);
 	if (client_error(e)) {
-		set_reason(p, i, mysql_error(m));
+		set_reason(p, i, sql_my->mysql_error(m));
 		q = Q_CONN_ERR;
 	} else {
 		snprintf(err, errsz, "%s: query failed on %s: %s", d->spec,
-		    p->cf.host[i].spec, mysql_error(m));
+		    p->cf.host[i].spec, sql_my->mysql_error(m));
 		q = Q_QUERY_ERR;
 	}
 	if (q == Q_CONN_ERR)
 		buf_reset(value);
 out:
 	if (res != NULL)
-		mysql_free_result(res);
+		sql_my->mysql_free_result(res);
 	buf_deinit(&sql);
 	return q;
 }
@@ -403,8 +409,13 @@ static int
 dmysql_open(struct dict *d, const char *name,
     const struct dict_open_opts *opts, char *err, size_t errsz)
 {
-	struct mysql_priv *p = xcalloc(1, sizeof(*p));
+	struct mysql_priv *p;
 
+	/* Fail closed: no libmariadb, no table (a lookup error, never
+	 * "not found"). */
+	if (sql_dl_load_mysql(err, errsz) < 0)
+		return -1;
+	p = xcalloc(1, sizeof(*p));
 	d->priv = p;
 	if (name[0] == '\0') {
 		snprintf(err, errsz, "mysql: needs the path of a .cf file "

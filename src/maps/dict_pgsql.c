@@ -2,6 +2,9 @@
 /*
  * dict_pgsql - PostgreSQL tables through libpq; see dict_pgsql.h.
  *
+ * libpq is loaded when the first table is opened (sql_dl.h): every
+ * libpq call goes through sql_pq, set by then.
+ *
  * Runs in the lookup process only (DICT_TYPE_NETWORK): it holds the
  * database password and blocks while it talks to the server (at most
  * PGSQL_CONNECT_TIMEOUT per address tried and PGSQL_QUERY_TIMEOUT per
@@ -24,6 +27,7 @@
 #include "dict_pgsql.h"
 #include "log.h"
 #include "sql_cf.h"
+#include "sql_dl.h"
 #include "strnum.h"
 #include "strv.h"
 #include "xalloc.h"
@@ -206,10 +210,10 @@ pgsql_hosts_init(struct dict_pgsql *p, char *err, size_t errsz)
 		switch (sh->kind) {
 		case SQL_HOST_URI:
 			h->label = pgsql_uri_label(sh->name);
-			h->uri = PQconninfoParse(sh->name, &perr);
+			h->uri = sql_pq->PQconninfoParse(sh->name, &perr);
 			if (h->uri == NULL) {
 				/* libpq's text may quote the URI: not shown */
-				PQfreemem(perr);
+				sql_pq->PQfreemem(perr);
 				snprintf(err, errsz, "%s: hosts: %s is not a "
 				    "connection URI that libpq accepts",
 				    p->cf.path, h->label);
@@ -255,7 +259,7 @@ pgsql_hosts_free(struct dict_pgsql *p)
 			for (PQconninfoOption *o = h->uri; o->keyword; o++)
 				if (o->val != NULL)
 					explicit_bzero(o->val, strlen(o->val));
-			PQconninfoFree(h->uri);
+			sql_pq->PQconninfoFree(h->uri);
 		}
 	}
 	free(p->hosts);
@@ -335,21 +339,21 @@ pgsql_connect_host(struct dict_pgsql *p, size_t i, char *why, size_t whysz)
 	pgsql_kw_add(&k, "fallback_application_name", "ostia");
 
 	/* expand_dbname 0: a dbname is a name, never a connection string. */
-	conn = PQconnectdbParams(k.kw, k.val, 0);
+	conn = sql_pq->PQconnectdbParams(k.kw, k.val, 0);
 	if (conn == NULL) {
 		snprintf(why, whysz, "%s: out of memory in libpq", h->label);
 		return NULL;
 	}
-	if (PQstatus(conn) != CONNECTION_OK) {
+	if (sql_pq->PQstatus(conn) != CONNECTION_OK) {
 		char text[PGSQL_TEXT_MAX + 8];
 
 		snprintf(why, whysz, "%s: %s", h->label,
 		    pgsql_first_line(text, sizeof(text),
-		    PQerrorMessage(conn)));
-		PQfinish(conn);
+		    sql_pq->PQerrorMessage(conn)));
+		sql_pq->PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, pgsql_notice, p);
+	sql_pq->PQsetNoticeProcessor(conn, pgsql_notice, p);
 	return conn;
 }
 
@@ -357,7 +361,7 @@ static void
 pgsql_disconnect(struct dict_pgsql *p)
 {
 	if (p->conn != NULL) {
-		PQfinish(p->conn);
+		sql_pq->PQfinish(p->conn);
 		p->conn = NULL;
 	}
 }
@@ -396,30 +400,30 @@ pgsql_ensure_connected(struct dict_pgsql *p, char *why, size_t whysz)
 
 	why[0] = '\0';
 	if (p->conn != NULL) {
-		if (PQstatus(p->conn) == CONNECTION_OK &&
+		if (sql_pq->PQstatus(p->conn) == CONNECTION_OK &&
 		    (p->cf.idle_interval <= 0 ||
 		    now - p->last_used <= p->cf.idle_interval))
 			return 0;
-		if (PQstatus(p->conn) == CONNECTION_OK) {
+		if (sql_pq->PQstatus(p->conn) == CONNECTION_OK) {
 			/* Idle too long: a firewall may have dropped it. */
 			log_debug(1, "%s: closing the connection to %s, idle "
 			    "for %lld s", p->spec, p->hosts[p->cur].label,
 			    (long long)(now - p->last_used));
 			pgsql_disconnect(p);
 		} else {
-			PQreset(p->conn);
-			if (PQstatus(p->conn) == CONNECTION_OK) {
+			sql_pq->PQreset(p->conn);
+			if (sql_pq->PQstatus(p->conn) == CONNECTION_OK) {
 				log_info("%s: reconnected to %s", p->spec,
 				    p->hosts[p->cur].label);
-				PQsetNoticeProcessor(p->conn, pgsql_notice,
-				    p);
+				sql_pq->PQsetNoticeProcessor(p->conn,
+				    pgsql_notice, p);
 				p->last_used = now;
 				return 0;
 			}
 			snprintf(one, sizeof(one), "%s: %s",
 			    p->hosts[p->cur].label,
 			    pgsql_first_line(text, sizeof(text),
-			    PQerrorMessage(p->conn)));
+			    sql_pq->PQerrorMessage(p->conn)));
 			pgsql_why_add(why, whysz, one);
 			pgsql_disconnect(p);
 			sql_host_failed(&p->cf, p->cur, now);
@@ -490,14 +494,14 @@ pgsql_wait(PGconn *c, long long deadline, char *why, size_t whysz)
 {
 	char text[PGSQL_TEXT_MAX + 8];
 
-	while (PQisBusy(c)) {
+	while (sql_pq->PQisBusy(c)) {
 		struct pollfd pfd;
 		long long left = deadline - pgsql_ms_now();
 		int r;
 
 		if (left <= 0)
 			return -2;
-		pfd.fd = PQsocket(c);
+		pfd.fd = sql_pq->PQsocket(c);
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		if (pfd.fd < 0) {
@@ -509,9 +513,9 @@ pgsql_wait(PGconn *c, long long deadline, char *why, size_t whysz)
 			snprintf(why, whysz, "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (r > 0 && !PQconsumeInput(c)) {
+		if (r > 0 && !sql_pq->PQconsumeInput(c)) {
 			snprintf(why, whysz, "%s", pgsql_first_line(text,
-			    sizeof(text), PQerrorMessage(c)));
+			    sizeof(text), sql_pq->PQerrorMessage(c)));
 			return -1;
 		}
 	}
@@ -535,18 +539,19 @@ pgsql_run(struct dict_pgsql *p, const char *sql, const struct strv *params,
 	int w;
 
 	why[0] = '\0';
-	if (!PQsendQueryParams(c, sql, (int)params->n, NULL,
+	if (!sql_pq->PQsendQueryParams(c, sql, (int)params->n, NULL,
 	    (const char *const *)params->v, NULL, NULL, 0)) {
 		snprintf(why, whysz, "%s", pgsql_first_line(text,
-		    sizeof(text), PQerrorMessage(c)));
-		return PQstatus(c) == CONNECTION_BAD ? PGSQL_RUN_LOST :
+		    sizeof(text), sql_pq->PQerrorMessage(c)));
+		return sql_pq->PQstatus(c) == CONNECTION_BAD ? PGSQL_RUN_LOST :
 		    PGSQL_RUN_FAIL;
 	}
 	/* Rows one at a time: a huge answer is never held whole. */
-	(void)PQsetSingleRowMode(c);
+	(void)sql_pq->PQsetSingleRowMode(c);
 
 	for (;;) {
 		PGresult *r;
+		int nrows, ncols;
 
 		w = pgsql_wait(c, deadline, why, whysz);
 		if (w == -2) {
@@ -563,17 +568,19 @@ pgsql_run(struct dict_pgsql *p, const char *sql, const struct strv *params,
 		}
 		if (w == -1)
 			return PGSQL_RUN_LOST;
-		r = PQgetResult(c);
+		r = sql_pq->PQgetResult(c);
 		if (r == NULL)
 			break;
-		switch (PQresultStatus(r)) {
+		switch (sql_pq->PQresultStatus(r)) {
 		case PGRES_SINGLE_TUPLE:
 		case PGRES_TUPLES_OK:
-			for (int i = 0; !failed && i < PQntuples(r); i++)
-				for (int j = 0; !failed && j < PQnfields(r);
-				    j++) {
-					const char *v = PQgetisnull(r, i, j) ?
-					    NULL : PQgetvalue(r, i, j);
+			nrows = sql_pq->PQntuples(r);
+			ncols = sql_pq->PQnfields(r);
+			for (int i = 0; !failed && i < nrows; i++)
+				for (int j = 0; !failed && j < ncols; j++) {
+					const char *v =
+					    sql_pq->PQgetisnull(r, i, j) ? NULL :
+					    sql_pq->PQgetvalue(r, i, j);
 
 					if (sql_result_append(&p->cf, key, v,
 					    value, nresults, why, whysz) < 0)
@@ -587,11 +594,11 @@ pgsql_run(struct dict_pgsql *p, const char *sql, const struct strv *params,
 			if (!failed)
 				snprintf(why, whysz, "query failed: %s",
 				    pgsql_first_line(text, sizeof(text),
-				    PQresultErrorMessage(r)));
+				    sql_pq->PQresultErrorMessage(r)));
 			failed = true;
 			break;
 		}
-		PQclear(r);
+		sql_pq->PQclear(r);
 		if (too_many) {
 			/*
 			 * Too many results: stop reading them.  Dropping the
@@ -601,10 +608,10 @@ pgsql_run(struct dict_pgsql *p, const char *sql, const struct strv *params,
 			return PGSQL_RUN_FAIL;
 		}
 	}
-	if (PQstatus(c) == CONNECTION_BAD) {
+	if (sql_pq->PQstatus(c) == CONNECTION_BAD) {
 		if (why[0] == '\0')
 			snprintf(why, whysz, "%s", pgsql_first_line(text,
-			    sizeof(text), PQerrorMessage(c)));
+			    sizeof(text), sql_pq->PQerrorMessage(c)));
 		return PGSQL_RUN_LOST;
 	}
 	p->last_used = time(NULL);
@@ -617,9 +624,14 @@ static int
 pgsql_open(struct dict *d, const char *name,
     const struct dict_open_opts *opts, char *err, size_t errsz)
 {
-	struct dict_pgsql *p = xcalloc(1, sizeof(*p));
+	struct dict_pgsql *p;
 	long at;
 
+	/* Fail closed: no libpq, no table (a lookup error, never "not
+	 * found"). */
+	if (sql_dl_load_pq(err, errsz) < 0)
+		return -1;
+	p = xcalloc(1, sizeof(*p));
 	if (sql_cf_load(name, "pgsql", opts, &p->cf, err, errsz) < 0) {
 		free(p);
 		return -1;
@@ -689,7 +701,8 @@ pgsql_lookup(struct dict *d, const char *key, size_t keylen,
 		 * Lost: try again once; the reset happens on the way in.  A
 		 * connection libpq still calls healthy is out of step.
 		 */
-		if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK)
+		if (p->conn != NULL &&
+		    sql_pq->PQstatus(p->conn) == CONNECTION_OK)
 			pgsql_disconnect(p);
 		log_warning("%s: lost the connection to %s: %s", d->spec,
 		    p->hosts[p->cur].label, why);

@@ -76,9 +76,9 @@ mout_put(struct mout *o, const char *p, size_t n)
 			memcpy(o->chunk + o->used, p, k);
 		o->used += k;
 		o->total += k;
-		for (size_t i = 0; i < k; i++)
-			if (p[i] == '\n')
-				o->lfs++;
+		for (const char *q = p, *e = p + k;
+		    (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
+			o->lfs++;
 		p += k;
 		n -= k;
 		if (o->used == sizeof(o->chunk))
@@ -98,12 +98,20 @@ mout_message(struct mout *o, const char *prefix, const char *content,
 	 * below. */
 	if (len > 0 && content[len - 1] == '\r')
 		len--;
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (content[i] == '\r' && content[i + 1] == '\n') {
+	for (size_t i = 0; i + 1 < len;) {
+		const char *cr = memchr(content + i, '\r', len - 1 - i);
+		size_t k;
+
+		if (cr == NULL)
+			break;
+		k = (size_t)(cr - content);
+		if (content[k + 1] == '\n') {
 			/* Everything up to the CR, then the LF. */
-			mout_put(o, content + start, i - start);
-			start = i + 1;
-			i++;
+			mout_put(o, content + start, k - start);
+			start = k + 1;
+			i = k + 2;
+		} else {
+			i = k + 1;
 		}
 	}
 	mout_put(o, content + start, len - start);
@@ -184,21 +192,24 @@ maildir_encode_host(const char *host)
 static char *
 unique_name(uint64_t size, uint64_t vsize)
 {
-	char host[256];
+	/* The host name, encoded, asked once per process (a system call
+	 * per delivery otherwise). */
+	static char *enc;
 	struct timespec ts;
-	char *enc, *name;
 
-	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	enc = maildir_encode_host(host);
+	if (enc == NULL) {
+		char host[256];
+
+		if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		enc = maildir_encode_host(host);
+	}
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	maildir_counter++;
-	name = xasprintf("%lld.M%06ldP%ldQ%u.%s,S=%" PRIu64 ",W=%" PRIu64,
+	return xasprintf("%lld.M%06ldP%ldQ%u.%s,S=%" PRIu64 ",W=%" PRIu64,
 	    (long long)ts.tv_sec, (long)(ts.tv_nsec / 1000), (long)getpid(),
 	    maildir_counter, enc, size, vsize);
-	free(enc);
-	return name;
 }
 
 /* ------------------------------------------------------------ dirs */

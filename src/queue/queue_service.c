@@ -631,8 +631,10 @@ submit(struct commit_job *j)
 {
 	pthread_mutex_lock(&qs.mu);
 	job_list_push(&qs.todo, j);
-	pthread_cond_signal(&qs.cv);
 	pthread_mutex_unlock(&qs.mu);
+	/* After the unlock: a thread woken while the lock is still held
+	 * would only block on it again (two more futex calls). */
+	pthread_cond_signal(&qs.cv);
 }
 
 static void

@@ -40,37 +40,6 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/*
- * unix_connect - a stream socket connected to path; non-blocking when
- * nonblock.  -1 with errno.  A local connect completes at once or fails
- * (EAGAIN: the lookup process's backlog is full).
- */
-static int
-unix_connect(const char *path, bool nonblock)
-{
-	struct sockaddr_un sun;
-	int sock, e;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-	    (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (sock < 0)
-		return -1;
-	if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		e = errno;
-		close(sock);
-		errno = e;
-		return -1;
-	}
-	return sock;
-}
-
 /* check_request - local verdict on a request, or -2 when it may go. */
 static int
 check_request(const char *table, const char *key, unsigned flags,
@@ -313,7 +282,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg);
 static int
 conn_open(struct lookup_client *lc)
 {
-	lc->sock = unix_connect(lc->path, true);
+	lc->sock = ipc_unix_connect(lc->path, true);
 	if (lc->sock < 0)
 		return -1;
 	ipc_conn_init_max(&lc->ipc, lc->sock, LOOKUP_REPLY_MAX_BYTES);
@@ -893,7 +862,7 @@ sync_run(struct lookup_sync *s, struct buf *value, char *err, size_t errsz)
 		enum sync_outcome o;
 
 		if (s->sock < 0) {
-			s->sock = unix_connect(s->path, false);
+			s->sock = ipc_unix_connect(s->path, false);
 			if (s->sock < 0) {
 				snprintf(err, errsz, "cannot connect to the "
 				    "lookup process (%s): %s", s->path,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -310,6 +311,32 @@ ipc_writer_flush(struct ipc_writer *w)
 		return 0;
 	}
 	return 1;
+}
+
+int
+ipc_unix_connect(const char *path, bool nonblock)
+{
+	struct sockaddr_un sun;
+	int sock, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (sock < 0)
+		return -1;
+	if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(sock);
+		errno = e;
+		return -1;
+	}
+	return sock;
 }
 
 void

@@ -52,6 +52,14 @@ void ipc_put_str(struct ipc_out *o, const char *s);
 int ipc_send(int sock, uint32_t type, const struct ipc_out *o, int fd);
 
 /*
+ * A stream socket connected to the Unix socket at path (close-on-exec;
+ * non-blocking when nonblock).  -1 with errno (ENAMETOOLONG for a path
+ * that does not fit).  A local connect completes at once or fails
+ * (EAGAIN: the listener's backlog is full).
+ */
+int ipc_unix_connect(const char *path, bool nonblock);
+
+/*
  * Sending side of a connection that carries many frames at once: a frame
  * goes out at once when nothing waits, else (and whatever part of it the
  * socket did not take) it waits here, in order, until ipc_writer_flush()

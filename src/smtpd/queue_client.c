@@ -86,28 +86,11 @@ static void on_chan_write(evutil_socket_t fd, short what, void *arg);
 static int
 chan_open(struct event_base *base, const char *path, const char **error_r)
 {
-	struct sockaddr_un sun;
-	int sock, e;
+	int sock = ipc_unix_connect(path, true);
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		*error_r = "queue socket path too long";
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (sock < 0) {
-		*error_r = "cannot create a socket for the queue process";
-		return -1;
-	}
-	/* A local stream connect completes at once or fails. */
-	if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		e = errno;
-		close(sock);
-		errno = e;
-		*error_r = "cannot connect to the queue process";
+		*error_r = errno == ENAMETOOLONG ? "queue socket path too long" :
+		    "cannot connect to the queue process";
 		return -1;
 	}
 	chan.sock = sock;

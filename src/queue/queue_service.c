@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -67,9 +66,10 @@ enum qtxn_state {
 #define QCONN_OUT_HIGH (64 * 1024)
 #define QCONN_OUT_MAX (QCONN_OUT_HIGH + QUEUE_CONN_TXN_MAX * \
 	(IPC_HEADER_BYTES + 12 + QUEUE_REASON_MAX_BYTES))
-/* Files up to this size are read (pread) for the commit check, bigger
- * ones mapped: unmapping in a process with threads makes every CPU
- * flush its TLB, which costs more than copying a small file. */
+/* The commit check reads files up to this size into each sync thread's
+ * buffer, bigger ones into one allocated for them.  Never mapped: a
+ * file cut short by its writer would raise SIGBUS, and unmapping in a
+ * process with threads makes every CPU flush its TLB. */
 #define CHECK_READ_MAX_BYTES (64 * 1024)
 
 struct commit_job;
@@ -467,7 +467,8 @@ read_small(struct commit_job *j, char *rbuf, size_t size)
 
 /*
  * check_file - (sync thread) the whole file must parse, with our ID.
- * rbuf: CHECK_READ_MAX_BYTES of the thread's, for a small file.
+ * rbuf: CHECK_READ_MAX_BYTES of the thread's, for a small file; a
+ * bigger one (at most max_file_bytes) is read into a buffer of its own.
  */
 static int
 check_file(struct commit_job *j, char *rbuf)
@@ -475,7 +476,7 @@ check_file(struct commit_job *j, char *rbuf)
 	struct queue_envelope env;
 	const char *err = NULL, *data;
 	struct stat st;
-	void *map = NULL;
+	char *big = NULL;
 	size_t size;
 	int ret;
 
@@ -490,18 +491,24 @@ check_file(struct commit_job *j, char *rbuf)
 		return -1;
 	}
 	size = (size_t)st.st_size;
+	/* Read, never mapped: smtpd (the less trusted side) still has the
+	 * file open for writing, and a mapped file cut short under us
+	 * would kill the process with SIGBUS. */
 	if (size <= CHECK_READ_MAX_BYTES) {
-		if (read_small(j, rbuf, size) < 0)
-			return -1;
 		data = rbuf;
 	} else {
-		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, j->fd, 0);
-		if (map == MAP_FAILED) {
-			snprintf(j->why, sizeof(j->why), "mmap: %s",
-			    strerror(errno));
+		/* Not xmalloc: with message_size_limit = 0 nothing bounds
+		 * the size, and a refusal (451) beats an abort. */
+		if ((big = malloc(size)) == NULL) {
+			snprintf(j->why, sizeof(j->why), "no memory to check a "
+			    "queue file of %zu bytes", size);
 			return -1;
 		}
-		data = map;
+		data = big;
+	}
+	if (read_small(j, big != NULL ? big : rbuf, size) < 0) {
+		free(big);
+		return -1;
 	}
 	memset(&env, 0, sizeof(env));
 	ret = queue_file_parse(data, size, &env, NULL, &err);
@@ -518,8 +525,7 @@ check_file(struct commit_job *j, char *rbuf)
 	} else {
 		queue_envelope_deinit(&env);
 	}
-	if (map != NULL)
-		munmap(map, size);
+	free(big);
 	return ret;
 }
 

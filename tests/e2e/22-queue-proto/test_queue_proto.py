@@ -579,3 +579,33 @@ def test_many_concurrent_smtp_sessions(ostia_factory):
             assert ("Subject: %s\r\n" % token).encode() in f.read()
     assert len(incoming) == n
     assert listdir(o, "tmp") == []
+
+
+def test_big_message_is_checked_and_queued_whole(ostia_factory):
+    """A message far bigger than the commit check's per-thread buffer
+    (64 KiB) is read whole, checked and queued byte for byte, in one read
+    from the client and in the queue file."""
+    o = start(ostia_factory)
+    token = "big-message"
+    line = b"0123456789" * 7 + b"\r\n"                  # 72 bytes
+    body = line * (3 * 1024 * 1024 // len(line))      # about 3 MiB
+    msg = (b"From: <sender@example.net>\r\nTo: <rcpt@example.org>\r\n"
+           b"Subject: " + token.encode() + b"\r\n\r\n" + body)
+    with smtplib.SMTP("127.0.0.1", o.port, timeout=120) as s:
+        s.ehlo("client.example")
+        code, _ = s.mail("sender@example.net")
+        assert code == 250
+        code, _ = s.rcpt("rcpt@example.org")
+        assert code == 250
+        code, resp = s.data(msg)
+    assert code == 250, (code, resp)
+    qid = QUEUED_RE.match(resp.decode()).group(1)
+    assert qid in listdir(o, "incoming")
+    assert listdir(o, "tmp") == []
+    # `ostia queue show` parses the file: the body comes back whole.
+    r = o.cli("queue", "show", qid, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout if isinstance(r.stdout, bytes) else r.stdout.encode()
+    want = line.rstrip(b"\r\n")
+    got = sum(1 for ln in out.splitlines() if ln.rstrip(b"\r") == want)
+    assert got == body.count(line)

@@ -44,7 +44,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,54 +224,40 @@ smtpd_read_enable(struct session *s, bool on)
 
 /*
  * read_some - one read into the input buffer, at most what keeps it
- * under SMTPD_INPUT_MAX_BYTES.  Returns what read() returned.
+ * under SMTPD_INPUT_MAX_BYTES.  Returns what read() returned.  The read
+ * goes through one buffer of the process and is then copied, so that
+ * the session's input holds only what came (a reservation of the full
+ * chunk in every session that waits with input pending would cost
+ * 64 KiB each).
  */
 static ssize_t
 read_some(struct session *s)
 {
+	static char chunk[SMTPD_READ_CHUNK_BYTES];
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	struct evbuffer_iovec v[2];
-	size_t have = evbuffer_get_length(in), want, got;
+	size_t have = evbuffer_get_length(in), want;
 	ssize_t n;
-	int nv, i;
+	int e;
 
 	if (have >= SMTPD_INPUT_MAX_BYTES) {
 		errno = EAGAIN;		/* full: read_update() stops us */
 		return -1;
 	}
 	want = SMTPD_INPUT_MAX_BYTES - have;
-	if (want > SMTPD_READ_CHUNK_BYTES)
-		want = SMTPD_READ_CHUNK_BYTES;
+	if (want > sizeof(chunk))
+		want = sizeof(chunk);
+	n = read(s->fd, chunk, want);
+	if (n <= 0)
+		return n;
+	e = 0;
 	/* The bufferevent keeps the end of its input frozen. */
 	evbuffer_unfreeze(in, 0);
-	nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
-	if (nv < 1) {
-		evbuffer_freeze(in, 0);
-		errno = ENOMEM;
-		return -1;
-	}
-	{
-		struct iovec iov[2];
-
-		for (i = 0; i < nv; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-		}
-		n = readv(s->fd, iov, nv);
-	}
-	got = n > 0 ? (size_t)n : 0;
-	for (i = 0; i < nv; i++) {
-		size_t take = got < v[i].iov_len ? got : v[i].iov_len;
-
-		v[i].iov_len = take;
-		got -= take;
-	}
-	{
-		int e = errno;
-
-		(void)evbuffer_commit_space(in, v, nv);
-		evbuffer_freeze(in, 0);
+	if (evbuffer_add(in, chunk, (size_t)n) < 0)
+		e = ENOMEM;
+	evbuffer_freeze(in, 0);
+	if (e != 0) {
 		errno = e;
+		return -1;
 	}
 	return n;
 }
@@ -619,6 +604,14 @@ session_event(struct session *s, short what)
 {
 	char who[SMTPD_LABEL_MAX];
 
+	if ((what & BEV_EVENT_TIMEOUT) && s->state == SS_QUIT) {
+		/* The last reply (421 or 221) did not leave in time: a
+		 * client that does not read is not waited for again. */
+		log_info("timeout sending the last reply to %s; closing",
+		    smtpd_client_label(s, who, sizeof(who)));
+		smtpd_session_free(s);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("timeout after %s from %s", state_command(s),
 		    smtpd_client_label(s, who, sizeof(who)));

@@ -137,6 +137,14 @@ smtp_nexthop_parse(const char *text, const char *default_port,
 			 * nothing sensible can come of it. */
 			nh->no_mx = true;
 		}
+	} else if (hlen > 1 && host[hlen - 1] == '.' &&
+	    ip_literal(host, hlen - 1)) {
+		/* "192.0.2.1." would lose its dot below and then read as
+		 * the address, or as a name when written back. */
+		*error_r = "the host of the next hop is an IP address with a "
+		    "trailing dot: write the address in brackets, "
+		    "[192.0.2.1]";
+		return -1;
 	} else {
 		char name[DNS_NAME_MAX];
 

@@ -84,6 +84,11 @@ test_bad(void **state)
 	parse_bad("bad host.example", "not a valid");
 	parse_bad("a..b", "not a valid");
 	parse_bad("exa\nmple.net", "not a valid");
+	/* Found by fuzz_smtp_nexthop: the dot went, and the name read as
+	 * an address when written back in brackets. */
+	parse_bad("0.0.0.0.", "trailing dot");
+	parse_bad("[192.0.2.1.]:25", "trailing dot");
+	parse_bad("192.0.2.1.:2525", "trailing dot");
 	{
 		char longer[SMTP_NEXTHOP_MAX_BYTES + 2];
 

@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ dir_of(const struct config *cf, const char *id)
 		int r = lstat(p, &st);
 
 		free(p);
-		if (r == 0)
+		if (r == 0 && !queue_file_partial(&st))
 			return queue_dirs[i];
 	}
 	return QUEUE_INCOMING_DIR;
@@ -72,11 +73,17 @@ load_message_in(const struct config *cf, const char *dir, const char *id,
 {
 	char *path, *err = NULL, *text;
 	const char *perr = NULL;
+	struct stat st;
 	size_t len = 0;
 	int e = 0, r;
 
 	path = xasprintf("%s/%s/%s", config_str(config_main(cf),
 	    P_queue_directory), dir, id);
+	if (lstat(path, &st) == 0 && queue_file_partial(&st)) {
+		log_error("%s: still being received (not queued yet)", path);
+		free(path);
+		return -1;
+	}
 	text = file_read_capped(path, max_file_bytes(cf), &len, &e, &err);
 	if (text == NULL) {
 		log_error("%s: %s%s", path, err, e == ENOENT ?
@@ -195,24 +202,32 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int
-queue_list(const struct config *cf, const char *qname)
+/*
+ * queue_names - the queue IDs in dir, sorted, leaving out partial files
+ * (messages still being received: queue_proto.h).  NULL with *n_r 0
+ * when there are none; -1 in *err_r when dir cannot be read (errno).
+ */
+static char **
+queue_names(const char *dir, size_t *n_r, int *err_r)
 {
-	char *dir = xasprintf("%s/%s", config_str(config_main(cf),
-	    P_queue_directory), qname);
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0;
-	int ret = 0;
 
+	*n_r = 0;
+	*err_r = 0;
 	if (d == NULL) {
-		log_error("%s: %s", dir, strerror(errno));
-		free(dir);
-		return 1;
+		*err_r = -1;
+		return NULL;
 	}
 	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
 		if (!queue_id_is_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && queue_file_partial(&st))
 			continue;
 		names = xreallocarray(names, n + 1, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);
@@ -220,6 +235,25 @@ queue_list(const struct config *cf, const char *qname)
 	closedir(d);
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_names);
+	*n_r = n;
+	return names;
+}
+
+static int
+queue_list(const struct config *cf, const char *qname)
+{
+	char *dir = xasprintf("%s/%s", config_str(config_main(cf),
+	    P_queue_directory), qname);
+	char **names;
+	size_t n;
+	int ret = 0, err;
+
+	names = queue_names(dir, &n, &err);
+	if (err < 0) {
+		log_error("%s: %s", dir, strerror(errno));
+		free(dir);
+		return 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct queue_envelope env;
 
@@ -337,12 +371,12 @@ queue_summary(const struct config *cf)
 
 	for (size_t k = 0; k < N_ELEMENTS(qs); k++) {
 		char *dir = xasprintf("%s/%s", q, qs[k].dir);
-		DIR *d = opendir(dir);
-		struct dirent *de;
-		char **names = NULL;
-		size_t n = 0;
+		char **names;
+		size_t n;
+		int err;
 
-		if (d == NULL) {
+		names = queue_names(dir, &n, &err);
+		if (err < 0) {
 			if (errno != ENOENT) {
 				log_error("%s: %s", dir, strerror(errno));
 				ret = 1;
@@ -350,15 +384,6 @@ queue_summary(const struct config *cf)
 			free(dir);
 			continue;
 		}
-		while ((de = readdir(d)) != NULL) {
-			if (!queue_id_is_valid(de->d_name))
-				continue;
-			names = xreallocarray(names, n + 1, sizeof(*names));
-			names[n++] = xstrdup(de->d_name);
-		}
-		closedir(d);
-		if (n > 1)
-			qsort(names, n, sizeof(*names), cmp_names);
 		for (size_t i = 0; i < n; i++) {
 			long long sz;
 

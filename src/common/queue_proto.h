@@ -10,9 +10,10 @@
  * Frames are ipc.h frames:
  *
  *   smtpd -> queue  NEW     u32 tag                make a queue file
- *   queue -> smtpd  FILE    u32 tag, str id + fd   the file, open for writing
+ *   queue -> smtpd  FILE    u32 tag, str id + fd   the file, open write-only
  *   smtpd -> queue  COMMIT  u32 tag, str id        the whole file is written
- *   queue -> smtpd  OK      u32 tag, str id        fsync'ed and in incoming/
+ *   queue -> smtpd  OK      u32 tag, str id        committed: fsync'ed, with
+ *                                                  incoming/ synced too
  *   queue -> smtpd  FAIL    u32 tag, str reason    not queued; file removed
  *   smtpd -> queue  ABORT   u32 tag                abandon it: the queue
  *                                                  process removes the file
@@ -32,7 +33,7 @@
  * messages in progress" and the connection stays.  A connection that
  * ends (or breaks) abandons every open transaction of it, like ABORT:
  * files being written are removed, and a commit already under way
- * removes its message again once renamed (its client never heard 250).
+ * removes its message again once done (its client never heard 250).
  * smtpd ends the connection on an answer that does not fit (a FILE or
  * OK or FAIL for a tag in another state, a malformed frame); every
  * open transaction then fails.
@@ -47,6 +48,9 @@
  */
 #ifndef OSTIA_QUEUE_PROTO_H
 #define OSTIA_QUEUE_PROTO_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
 
 enum queue_msg {
 	QUEUE_MSG_NEW = 1,
@@ -66,6 +70,29 @@ enum queue_msg {
 /* Open transactions (NEW answered, no OK/FAIL/ABORT yet) on one
  * connection. */
 #define QUEUE_CONN_TXN_MAX 4096
+
+/*
+ * The file of a transaction is incoming/ID from NEW on, so that the
+ * commit needs one sync, not a rename and a second one.  Until it is
+ * committed it has mode QUEUE_PARTIAL_MODE (owner write only: not even
+ * mail_owner reads it by name) and the queue process that made it holds
+ * an flock() on it, on its own open file (smtpd gets another): a
+ * partial file nobody holds a lock on was left by a queue process that
+ * died, and is removed.  The commit sets QUEUE_FILE_MODE
+ * and then fsyncs the file.  Everything that reads incoming/ skips
+ * partial files.
+ */
+#define QUEUE_PARTIAL_MODE 0200
+#define QUEUE_FILE_MODE 0600
+
+/* queue_file_partial - st (from stat, not following links) is a queue
+ * file still being written. */
+static inline bool
+queue_file_partial(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) &&
+	    (st->st_mode & 07777) == QUEUE_PARTIAL_MODE;
+}
 
 /* Relative to queue_directory. */
 #define QUEUE_SOCKET_PATH "private/queue"

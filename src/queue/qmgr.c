@@ -1273,7 +1273,8 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* list_dir - valid queue IDs in dir, sorted (oldest first). */
+/* list_dir - valid queue IDs in dir, sorted (oldest first); partial
+ * files (being written: queue_proto.h) are not messages yet. */
 static char **
 list_dir(const char *dir, size_t *n_r)
 {
@@ -1288,7 +1289,12 @@ list_dir(const char *dir, size_t *n_r)
 		return NULL;
 	}
 	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
 		if (!queue_id_is_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && queue_file_partial(&st))
 			continue;
 		names = xreallocarray(names, n + 1, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);

@@ -31,7 +31,8 @@ static const char *const dirs_searched[] = {
 	QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR, QUEUE_HOLD_DIR,
 };
 
-/* where - the directory that holds id, or NULL. */
+/* where - the directory that holds id, or NULL (also while it is a
+ * partial file, still being received). */
 static const char *
 where(const char *id)
 {
@@ -41,6 +42,8 @@ where(const char *id)
 		int r = lstat(p, &st);
 
 		free(p);
+		if (r == 0 && queue_file_partial(&st))
+			return NULL;
 		if (r == 0)
 			return dirs_searched[i];
 	}

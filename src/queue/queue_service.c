@@ -73,6 +73,9 @@ enum qtxn_state {
 #define CHECK_READ_MAX_BYTES (64 * 1024)
 
 struct commit_job;
+struct qtxn;
+
+static void dir_sync_request(struct qtxn *t);
 
 struct qconn {
 	int sock;
@@ -92,29 +95,32 @@ struct qtxn {
 	struct qconn *q;
 	enum qtxn_state state;
 	char id[QUEUE_ID_LEN + 1];
-	char tmp_path[64];
+	char path[64];		/* incoming/ID */
+	uint64_t dir_gen;	/* qs.dir_created when it was made */
 	int file_fd;		/* while QTXN_WRITING */
 	struct commit_job *job;	/* while QTXN_COMMITTING */
 };
 
 /*
  * A commit, done off the event loop by a sync thread: check the whole
- * file, fdatasync it, rename it into incoming/.  The thread that finds
- * no directory sync running then fsyncs incoming/ for every renamed job
- * waiting (group commit: the others leave theirs to it), and the loop
- * answers OK.  A job owns its descriptor and paths; its transaction may
- * end meanwhile (ABORT, or its connection went away: t becomes NULL,
- * main thread only), and then a message that was already renamed is
- * removed again: its client never heard "250".
+ * file, give it QUEUE_FILE_MODE and fsync it (one sync: the file is in
+ * incoming/ already).  Its directory entry was made at NEW; a sync
+ * thread fsyncs incoming/ whenever files were made since the last time,
+ * one sync for all of them (group commit), usually while the clients
+ * are still sending.  A job is answered once both its file and a
+ * directory sync that began after the file was made are done.  A job
+ * owns its descriptor and path; its transaction may end meanwhile
+ * (ABORT, or its connection went away: t becomes NULL, main thread
+ * only), and then the message is removed again: its client never heard
+ * "250".
  */
 struct commit_job {
 	struct qtxn *t;
 	int fd;
 	char id[QUEUE_ID_LEN + 1];
-	char tmp_path[64];
-	char dst[64];
+	char path[64];		/* incoming/ID */
+	uint64_t dir_gen;
 	int result;		/* 0: committed, -1: failed */
-	bool renamed;		/* dst exists (even if the dir sync failed) */
 	char why[QUEUE_REASON_MAX_BYTES];
 	/* The envelope the check parsed, handed to the queue manager so
 	 * that it need not read and parse the file again. */
@@ -123,7 +129,7 @@ struct commit_job {
 	struct commit_job *next;
 };
 
-/* Threads that sync; concurrent fdatasync()s let the file system
+/* Threads that sync; concurrent fsync()s let the file system
  * commit them together. */
 #define QUEUE_SYNC_THREADS 4
 
@@ -149,8 +155,15 @@ static struct {
 	struct job_list done;
 	int done_efd;
 	struct event *done_ev;
-	/* threads, under mu: renamed jobs waiting for a directory sync */
-	struct job_list renamed;
+	/* Directory syncs of incoming/, under mu: files made (counted by
+	 * the main thread at NEW), the count a finished sync covered, the
+	 * count the last successful one covered; jobs whose file is synced
+	 * and whose entry waits for a directory sync. */
+	uint64_t dir_created;
+	uint64_t dir_synced;
+	uint64_t dir_good;
+	int dir_errno;		/* of the last failed directory sync */
+	struct job_list dirwait;
 	bool dirsync_running;
 	/* The queue manager starts once it holds the lock on incoming/: a
 	 * queue process replaced at a reload finishes its deliveries
@@ -191,7 +204,7 @@ queue_service_write(const struct queue_envelope *env, const char *content,
 	    (long)self());
 	snprintf(dst, sizeof(dst), "%s/%s", QUEUE_INCOMING_DIR, env->id);
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	    QUEUE_FILE_MODE);
 	if (fd < 0)
 		return -1;
 	queue_writer_init(&w, fd);
@@ -267,11 +280,13 @@ txn_abandon(struct qtxn *t)
 		t->job->t = NULL;
 		t->job = NULL;
 	} else if (t->file_fd >= 0) {
+		/* Removed while still locked: no sweep can take it for an
+		 * orphan meanwhile. */
+		if (unlink(t->path) == 0)
+			log_debug(1, "%s: transaction abandoned; removed %s",
+			    t->id, t->path);
 		close(t->file_fd);
 		t->file_fd = -1;
-		if (unlink(t->tmp_path) == 0)
-			log_debug(1, "%s: transaction abandoned; removed %s",
-			    t->id, t->tmp_path);
 	}
 }
 
@@ -392,7 +407,7 @@ handle_new(struct qconn *q, struct ipc_in *in)
 	uint32_t tag = ipc_get_u32(in);
 	struct ipc_out o;
 	struct qtxn *t;
-	int r;
+	int r, wfd = -1;
 
 	if (!ipc_in_done(in)) {
 		log_error("malformed NEW from smtpd; dropping the connection");
@@ -411,22 +426,39 @@ handle_new(struct qconn *q, struct ipc_in *in)
 	t->node.tag = tag;
 	t->q = q;
 	queue_service_new_id(t->id);
-	snprintf(t->tmp_path, sizeof(t->tmp_path), "%s/%s.%ld", QUEUE_TMP_DIR,
-	    t->id, (long)self());
-	t->file_fd = open(t->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	snprintf(t->path, sizeof(t->path), "%s/%s", QUEUE_INCOMING_DIR, t->id);
+	t->file_fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, QUEUE_PARTIAL_MODE);
 	if (t->file_fd < 0) {
-		r = send_fail(q, tag, t->id, "cannot create a queue file: %s",
-		    strerror(errno));
+		r = send_fail(q, tag, t->id, "cannot create a queue file in "
+		    "%s: %s", QUEUE_INCOMING_DIR, strerror(errno));
 		free(t);
 		return r;
 	}
+	/*
+	 * The mark of a live writer (queue_proto.h), on this process's own
+	 * open file: smtpd gets another one (write only), so that the lock
+	 * goes when this process does, whatever smtpd still holds.  Nobody
+	 * else can hold a lock on a file just made with O_EXCL.
+	 */
+	if (flock(t->file_fd, LOCK_EX | LOCK_NB) < 0 ||
+	    (wfd = open(t->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		r = send_fail(q, tag, t->id, "cannot open the queue file "
+		    "for smtpd: %s", strerror(errno));
+		close(t->file_fd);
+		(void)unlink(t->path);
+		free(t);
+		return r;
+	}
+	dir_sync_request(t);
 	ipc_out_init(&o);
 	ipc_put_u32(&o, tag);
 	ipc_put_str(&o, t->id);
-	if (qconn_put(q, QUEUE_MSG_FILE, &o, t->file_fd) < 0) {
+	r = qconn_put(q, QUEUE_MSG_FILE, &o, wfd);
+	close(wfd);
+	if (r < 0) {
 		close(t->file_fd);
-		(void)unlink(t->tmp_path);
+		(void)unlink(t->path);
 		free(t);
 		return -1;
 	}
@@ -529,24 +561,24 @@ check_file(struct commit_job *j, char *rbuf)
 	return ret;
 }
 
-/* run_job - (sync thread) check, sync and rename one file. */
+/* run_job - (sync thread) check one file, mark it committed, sync it. */
 static void
 run_job(struct commit_job *j, char *rbuf)
 {
 	j->result = -1;
 	if (check_file(j, rbuf) < 0)
 		return;
-	if (fdatasync(j->fd) < 0) {
+	/* The mode goes to disk with the data: fsync, not fdatasync. */
+	if (fchmod(j->fd, QUEUE_FILE_MODE) < 0) {
+		snprintf(j->why, sizeof(j->why), "cannot mark the queue file "
+		    "committed: %s", strerror(errno));
+		return;
+	}
+	if (fsync(j->fd) < 0) {
 		snprintf(j->why, sizeof(j->why), "cannot sync the queue file: "
 		    "%s", strerror(errno));
 		return;
 	}
-	if (rename(j->tmp_path, j->dst) < 0) {
-		snprintf(j->why, sizeof(j->why), "cannot move the queue file "
-		    "to %s: %s", QUEUE_INCOMING_DIR, strerror(errno));
-		return;
-	}
-	j->renamed = true;
 	j->result = 0;
 }
 
@@ -562,38 +594,83 @@ wake_main(void)
 }
 
 /*
- * group_commit - (sync thread, mu held) while renamed jobs wait, take
- * them all, sync incoming/ once, and hand them to the event loop.
- * Called only by the thread that set dirsync_running.
+ * dir_settle - (sync thread, mu held) j's file is synced: hand it to
+ * the loop if a directory sync since its file was made is done (failed
+ * when that sync failed and none succeeded since: a later sync covers
+ * every earlier entry), else leave it to the next directory sync.
+ * Returns whether the loop must be woken.
+ */
+static bool
+dir_settle(struct commit_job *j)
+{
+	if (j->result == 0 && j->dir_gen > qs.dir_synced) {
+		job_list_push(&qs.dirwait, j);
+		return false;
+	}
+	if (j->result == 0 && j->dir_gen > qs.dir_good) {
+		j->result = -1;
+		snprintf(j->why, sizeof(j->why), "cannot sync the queue "
+		    "directory %s: %s", QUEUE_INCOMING_DIR,
+		    strerror(qs.dir_errno));
+	}
+	job_list_push(&qs.done, j);
+	return true;
+}
+
+/*
+ * dir_sync_all - (sync thread, mu held) while files were made since the
+ * last directory sync, sync incoming/ once for all of them and settle
+ * the jobs that waited for it.  Called only by the thread that set
+ * dirsync_running.
  */
 static void
-group_commit(void)
+dir_sync_all(void)
 {
-	while (qs.renamed.head != NULL) {
-		struct commit_job *g = job_list_take_all(&qs.renamed), *k, *kn;
-		size_t count = 0;
+	while (qs.dir_synced < qs.dir_created) {
+		uint64_t target = qs.dir_created;
+		struct commit_job *w, *k, *kn;
+		bool wake = false;
 		int r, e;
 
 		pthread_mutex_unlock(&qs.mu);
 		r = fsync(qs.incoming_fd);
 		e = errno;
-		for (k = g; k != NULL; k = k->next)
-			count++;
-		if (r == 0 && count > 1)
-			log_debug(1, "committed %zu messages with one directory "
-			    "sync", count);
+		if (r == 0 && target - qs.dir_synced > 1)
+			log_debug(1, "synced %s once for %llu new queue files",
+			    QUEUE_INCOMING_DIR,
+			    (unsigned long long)(target - qs.dir_synced));
 		pthread_mutex_lock(&qs.mu);
-		for (k = g; k != NULL; k = kn) {
+		qs.dir_synced = target;
+		if (r == 0)
+			qs.dir_good = target;
+		else
+			qs.dir_errno = e;
+		w = job_list_take_all(&qs.dirwait);
+		for (k = w; k != NULL; k = kn) {
 			kn = k->next;
-			if (r < 0) {
-				k->result = -1;
-				snprintf(k->why, sizeof(k->why), "cannot sync "
-				    "the queue directory: %s", strerror(e));
-			}
-			job_list_push(&qs.done, k);
+			wake |= dir_settle(k);
 		}
-		wake_main();
+		if (wake)
+			wake_main();
 	}
+}
+
+/*
+ * dir_sync_request - (event loop) t's file was just made in incoming/:
+ * note that its entry needs a directory sync, and start one unless one
+ * is running (that one loops until it covered every file made).
+ */
+static void
+dir_sync_request(struct qtxn *t)
+{
+	bool start;
+
+	pthread_mutex_lock(&qs.mu);
+	t->dir_gen = ++qs.dir_created;
+	start = !qs.dirsync_running;
+	pthread_mutex_unlock(&qs.mu);
+	if (start)
+		pthread_cond_signal(&qs.cv);
 }
 
 static void *
@@ -601,12 +678,19 @@ sync_thread(void *arg)
 {
 	char *rbuf = xmalloc(CHECK_READ_MAX_BYTES);
 
+	pthread_mutex_lock(&qs.mu);
 	for (;;) {
 		struct commit_job *j;
 
-		pthread_mutex_lock(&qs.mu);
-		while (qs.todo.head == NULL)
+		while (qs.todo.head == NULL && (qs.dirsync_running ||
+		    qs.dir_synced == qs.dir_created))
 			pthread_cond_wait(&qs.cv, &qs.mu);
+		if (!qs.dirsync_running && qs.dir_synced < qs.dir_created) {
+			qs.dirsync_running = true;
+			dir_sync_all();
+			qs.dirsync_running = false;
+			continue;
+		}
 		j = qs.todo.head;
 		qs.todo.head = j->next;
 		if (qs.todo.head == NULL)
@@ -616,18 +700,8 @@ sync_thread(void *arg)
 		run_job(j, rbuf);
 
 		pthread_mutex_lock(&qs.mu);
-		if (j->result < 0) {
-			job_list_push(&qs.done, j);
+		if (dir_settle(j))
 			wake_main();
-		} else {
-			job_list_push(&qs.renamed, j);
-			if (!qs.dirsync_running) {
-				qs.dirsync_running = true;
-				group_commit();
-				qs.dirsync_running = false;
-			}
-		}
-		pthread_mutex_unlock(&qs.mu);
 	}
 	return NULL;
 }
@@ -663,7 +737,7 @@ answer_ok(struct commit_job *j)
 
 	if (t == NULL) {
 		/* smtpd gave it up before OK: its client never saw 250. */
-		if (unlink(j->dst) == 0)
+		if (unlink(j->path) == 0)
 			log_info("%s: removed: smtpd left before the commit "
 			    "was confirmed", j->id);
 		return;
@@ -676,7 +750,7 @@ answer_ok(struct commit_job *j)
 	r = qconn_put(q, QUEUE_MSG_OK, &o, -1);
 	txn_end(t);
 	if (r < 0) {
-		if (unlink(j->dst) == 0)
+		if (unlink(j->path) == 0)
 			log_info("%s: removed: smtpd could not be told that it "
 			    "was queued", j->id);
 		qconn_free(q);
@@ -687,16 +761,18 @@ answer_ok(struct commit_job *j)
 }
 
 static void
-answer_fail(struct commit_job *j, bool renamed)
+answer_fail(struct commit_job *j)
 {
 	struct qtxn *t = j->t;
 	struct qconn *q;
 	int r;
 
-	if (renamed)
-		(void)unlink(j->dst);
-	else
-		(void)unlink(j->tmp_path);
+	/* Partial or marked committed, it goes: its client hears 451.
+	 * The descriptor (and its lock) is closed after this. */
+	if (unlink(j->path) < 0 && errno != ENOENT)
+		log_error("%s: cannot remove %s after a failed commit: %s (a "
+		    "restart may deliver it although its client was told "
+		    "451)", j->id, j->path, strerror(errno));
 	if (t == NULL)
 		return;
 	q = t->q;
@@ -724,12 +800,12 @@ on_jobs_done(evutil_socket_t fd, short what, void *arg)
 		if (j->result == 0)
 			answer_ok(j);
 		else
-			answer_fail(j, j->renamed);
+			answer_fail(j);
 		job_free(j);
 	}
 }
 
-/* handle_commit - COMMIT: check, sync and rename off the loop.  -1:
+/* handle_commit - COMMIT: check and sync off the loop.  -1:
  * drop q. */
 static int
 handle_commit(struct qconn *q, struct ipc_in *in)
@@ -763,8 +839,8 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 	j->fd = t->file_fd;	/* the job owns the file from now on */
 	t->file_fd = -1;
 	memcpy(j->id, t->id, sizeof(j->id));
-	snprintf(j->tmp_path, sizeof(j->tmp_path), "%s", t->tmp_path);
-	snprintf(j->dst, sizeof(j->dst), "%s/%s", QUEUE_INCOMING_DIR, t->id);
+	memcpy(j->path, t->path, sizeof(j->path));
+	j->dir_gen = t->dir_gen;
 	t->job = j;
 	t->state = QTXN_COMMITTING;
 	submit(j);
@@ -978,6 +1054,51 @@ clean_tmp(void)
 		    "stopped process", removed, removed == 1 ? "" : "s");
 }
 
+/*
+ * sweep_partial - remove the partial files in incoming/ that no live
+ * transaction holds (queue_proto.h): left by a queue process that died.
+ * Run once this process holds the lock on incoming/, so no other queue
+ * process makes files meanwhile; our own open transactions hold their
+ * files' locks, so the flock() here fails on them.
+ */
+static void
+sweep_partial(void)
+{
+	DIR *d = fdopendir(dup(qs.incoming_fd));
+	struct dirent *de;
+	unsigned removed = 0;
+
+	if (d == NULL) {
+		log_warning("cannot read %s: %s", QUEUE_INCOMING_DIR,
+		    strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		int fd;
+
+		if (!queue_id_is_valid(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+		    0 || !queue_file_partial(&st))
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_WRONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			log_debug(1, "%s: removed the partial queue file %s/%s",
+			    de->d_name, QUEUE_INCOMING_DIR, de->d_name);
+			removed++;
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (removed > 0)
+		log_info("removed %u unfinished queue file%s left by a "
+		    "stopped process", removed, removed == 1 ? "" : "s");
+}
+
 /* try_lock - start the queue manager once incoming/ is ours. */
 static void
 try_lock(evutil_socket_t fd, short what, void *arg)
@@ -995,6 +1116,7 @@ try_lock(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(qs.lock_ev, &tv);
 		return;
 	}
+	sweep_partial();
 	if (!qmgr_configured(child_config(c))) {
 		log_warning("master.cf has no qmgr service: mail is queued but "
 		    "not delivered (add \"qmgr unix n - n 300 1 qmgr\" to "

@@ -6,17 +6,20 @@
  * mail_owner, chrooted to queue_directory when started as root), it
  * listens on $queue_directory/private/queue, where each smtpd process
  * keeps one connection carrying all its transactions (queue_proto.h).
- * For each transaction it creates tmp/ID.PID (O_EXCL, 0600) and
- * hands smtpd the open descriptor; on COMMIT a sync thread (off the
- * event loop, several in parallel so that the file system commits them
- * together) checks the whole file, fdatasync()s it and renames it to
- * incoming/ID; then one fsync() of incoming/ covers every commit that
- * finished meanwhile (group commit), and only then is OK sent.  A
+ * For each transaction it creates incoming/ID (O_EXCL, mode
+ * QUEUE_PARTIAL_MODE, flock'ed: queue_proto.h) and hands smtpd the open
+ * descriptor; a sync thread fsyncs incoming/ for every file made since
+ * its last sync (group commit), usually while the client still sends.
+ * On COMMIT a sync thread (off the event loop, several in parallel so
+ * that the file system commits them together) checks the whole file,
+ * gives it QUEUE_FILE_MODE and fsync()s it; OK is sent once both the
+ * file and a directory sync begun after it was made are done.  A
  * transaction that ends any other way (ABORT, its connection closed)
  * leaves nothing: its file is removed.  A stopping queue process waits
  * for open transactions, not for idle smtpd connections (smtpd connects
- * again for its next message).  At start it removes tmp/ files
- * whose writer process is gone (crashed transactions).
+ * again for its next message).  Once it holds the lock on incoming/ it
+ * removes the partial files no live process holds (crashed
+ * transactions), and at start the tmp/ files whose writer is gone.
  *
  * The queue manager (qmgr.h) runs in this process and takes every
  * committed message from there; `ostia queue` requests come on the

@@ -32,6 +32,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import time
@@ -65,6 +66,86 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
             raise AssertionError("timed out after %.1fs waiting for %s"
                                  % (timeout, what))
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------- spool
+
+# A queue file that smtpd is still writing is incoming/ID with this mode
+# (src/common/queue_proto.h); the commit makes it 0600.
+QUEUE_PARTIAL_MODE = 0o200
+
+
+def spool_entries(queue_dir, sub):
+    """(name, partial) for the regular files in queue_dir/sub, sorted."""
+    path = os.path.join(queue_dir, sub)
+    try:
+        names = sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+    out = []
+    for n in names:
+        try:
+            st = os.lstat(os.path.join(path, n))
+        except FileNotFoundError:
+            continue            # removed meanwhile
+        if stat.S_ISREG(st.st_mode):
+            out.append((n, stat.S_IMODE(st.st_mode) == QUEUE_PARTIAL_MODE))
+    return out
+
+
+def partial_files(queue_dir):
+    """Queue IDs whose file in incoming/ is still being written."""
+    return [n for n, partial in spool_entries(queue_dir, "incoming")
+            if partial]
+
+
+def committed_files(queue_dir, sub="incoming"):
+    """Names of the committed (not partial) files in queue_dir/sub."""
+    return [n for n, partial in spool_entries(queue_dir, sub)
+            if not partial]
+
+
+def unfinished_files(queue_dir):
+    """Files of messages being received: the partial files in incoming/,
+    and anything in tmp/ (where the queue process writes only its own
+    notices, for a moment)."""
+    return partial_files(queue_dir) + committed_files(queue_dir, "tmp")
+
+
+QUEUE_ID_RE = re.compile(r"\A[0-9A-HJKMNP-TV-Z]{16}\Z")
+
+
+def queue_files(queue_dir):
+    """{queue ID: path} of every committed queue file: any subdirectory
+    of queue_dir but tmp/, partial files left out."""
+    out = {}
+    try:
+        subs = os.listdir(queue_dir)
+    except FileNotFoundError:
+        return out
+    for sub in subs:
+        top = os.path.join(queue_dir, sub)
+        if sub == "tmp" or not os.path.isdir(top):
+            continue
+        for dirpath, _dirs, files in os.walk(top):
+            for f in files:
+                path = os.path.join(dirpath, f)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                if QUEUE_ID_RE.match(f) and \
+                        stat.S_IMODE(st.st_mode) != QUEUE_PARTIAL_MODE:
+                    out[f] = path
+    return out
+
+
+def wait_no_partial(queue_dir, timeout=30):
+    """Wait until no file in incoming/ is partial (aborted transactions'
+    files are removed by the queue process, asynchronously)."""
+    wait_until(lambda: partial_files(queue_dir) == [], timeout=timeout,
+               what="no partial queue file in incoming/ (left: %r)"
+               % partial_files(queue_dir))
 
 
 def tail(text, lines=40):

@@ -3,22 +3,23 @@
 
 Everything here talks to a running Ostia (see the `smtpd` fixture in
 conftest.py): SMTP sessions over raw sockets (ostia_harness.SmtpClient),
-the spool (`ostia queue list`, `ostia queue show`, the incoming/ and
-tmp/ directories) and the log.
+the spool (`ostia queue list`, `ostia queue show`, the committed and
+the partial files in incoming/) and the log.
 
 Conventions:
   - expect_reply(c, code, enhanced) reads one reply and checks its
     code and the enhanced status code (RFC 3463) of its last line.
   - assert_nothing_queued(o) is used after every refusal: no message in
-    incoming/ (both as `queue list` prints it and as files), and tmp/
-    empty once the queue process has dropped the aborted file.
+    incoming/ (both as `queue list` prints it and as committed files),
+    and no partial file once the queue process has removed the aborted
+    one.
 """
 
 import os
 import re
 import subprocess
 
-from ostia_harness import wait_until
+from ostia_harness import committed_files, partial_files, wait_until
 
 CLIENT = r"unknown\[127\.0\.0\.1\]"
 SMTPD = r"ostia/smtpd\[\d+\]: "
@@ -28,22 +29,14 @@ QUEUED_RE = re.compile(r"250 2\.0\.0 Ok: queued as ([0-9A-Z]{16})\Z")
 # ---------------------------------------------------------------- spool
 
 def incoming_files(o):
-    """Names of the files in $queue_directory/incoming (sorted)."""
-    return _files(os.path.join(o.queue_dir, "incoming"))
+    """Names of the committed files in $queue_directory/incoming."""
+    return committed_files(o.queue_dir)
 
 
-def tmp_files(o):
-    """Names of the files in $queue_directory/tmp (sorted)."""
-    return _files(os.path.join(o.queue_dir, "tmp"))
-
-
-def _files(path):
-    try:
-        names = os.listdir(path)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names
-                  if os.path.isfile(os.path.join(path, n)))
+def unfinished_files(o):
+    """Files of messages being received: partial files in incoming/,
+    and anything in tmp/ (where no transaction's file belongs)."""
+    return partial_files(o.queue_dir) + committed_files(o.queue_dir, "tmp")
 
 
 def queued_ids(o):
@@ -62,11 +55,12 @@ def queued_ids(o):
 
 
 def assert_nothing_queued(o):
-    """Nothing in incoming/, and tmp/ empty (waits for the queue process
-    to remove an aborted file)."""
+    """Nothing committed in incoming/, and no unfinished file (waits for
+    the queue process to remove an aborted one)."""
     assert queued_ids(o) == []
-    wait_until(lambda: not tmp_files(o), timeout=5,
-               what="tmp/ to be empty (left: %r)" % tmp_files(o))
+    wait_until(lambda: not unfinished_files(o), timeout=5,
+               what="no unfinished queue file (left: %r)"
+               % unfinished_files(o))
 
 
 def assert_queued(o, n):

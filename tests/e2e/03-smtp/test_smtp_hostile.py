@@ -19,7 +19,8 @@ from ostia_harness import connect_smtp, wait_until
 from smtp_e2e import (CLIENT, SIMPLE, SMTPD, assert_crlf_only,
                       assert_nothing_queued, assert_queued, ehlo,
                       expect_reply, greet, incoming_files, queue_show,
-                      queued_id, quit_, send_data, start_mail, tmp_files)
+                      queued_id, quit_, send_data, start_mail,
+                      unfinished_files)
 
 
 def assert_only_reply_then_noop(c):
@@ -463,8 +464,9 @@ def test_disconnect_in_the_middle_of_data(smtpd):
     o.wait_for_log(SMTPD + r"[0-9A-Z]{16}: message not queued: the client "
                    r"went away")
     assert incoming_files(o) == []
-    wait_until(lambda: not tmp_files(o), timeout=5,
-               what="tmp/ to be empty (left: %r)" % tmp_files(o))
+    wait_until(lambda: not unfinished_files(o), timeout=5,
+               what="no unfinished queue file (left: %r)"
+               % unfinished_files(o))
     assert_nothing_queued(o)
 
 
@@ -478,8 +480,9 @@ def test_disconnect_in_the_middle_of_a_bdat_chunk(smtpd):
     c.close()
     o.wait_for_log(SMTPD + r"lost connection after BDAT from " + CLIENT)
     assert incoming_files(o) == []
-    wait_until(lambda: not tmp_files(o), timeout=5,
-               what="tmp/ to be empty (left: %r)" % tmp_files(o))
+    wait_until(lambda: not unfinished_files(o), timeout=5,
+               what="no unfinished queue file (left: %r)"
+               % unfinished_files(o))
     assert_nothing_queued(o)
 
 

@@ -3,7 +3,8 @@
 
 The contract under test (src/queue/queue_service.h, docs/queue-format.md):
 smtpd answers "250 2.0.0 Ok: queued as ID" only after the queue process
-synced the file, renamed it from tmp/ to incoming/ID and synced incoming/;
+marked incoming/ID committed (mode 0600; it is partial, mode 0200, while
+smtpd writes it), synced it, and synced incoming/ after the file was made;
 a transaction that ends any other way (client gone, smtpd or queue process
 killed, a write error) leaves nothing in tmp/ or incoming/ once the queue
 process cleaned up.
@@ -14,6 +15,7 @@ carries a unique token, so a queue file can be matched to the client that
 sent it.  Nothing here asserts how fast anything happens.
 """
 
+import fcntl
 import glob
 import os
 import random
@@ -26,7 +28,9 @@ import time
 
 import pytest
 
-from ostia_harness import SmtpError, connect_smtp, find_binary, wait_until
+from ostia_harness import (SmtpError, committed_files, connect_smtp,
+                           find_binary, partial_files, unfinished_files,
+                           wait_until)
 
 ROOT = os.geteuid() == 0
 TOKEN_RE = re.compile(rb"tok-[0-9a-f]{24}")
@@ -102,12 +106,12 @@ def read_incoming(o, qid):
 
 
 def incoming_tokens(o):
-    """Map token -> queue file name for every file in incoming/.
+    """Map token -> queue file name for every committed file in incoming/.
 
     A file must hold exactly one distinct token (every message embeds one).
     """
     out = {}
-    for name in listdir(o, "incoming"):
+    for name in committed_files(o.queue_dir):
         try:
             data = read_incoming(o, name)
         except FileNotFoundError:
@@ -374,9 +378,14 @@ def check_spool_after_crash(o, msgs, may_be_committed):
     return ambiguous
 
 
-def wait_tmp_empty(o):
-    wait_until(lambda: listdir(o, "tmp") == [], timeout=60,
-               what="tmp/ to be empty (left: %r)" % listdir(o, "tmp"))
+def unfinished(o):
+    """Partial files in incoming/ and files in tmp/."""
+    return unfinished_files(o.queue_dir)
+
+
+def wait_unfinished_gone(o):
+    wait_until(lambda: unfinished(o) == [], timeout=60,
+               what="no unfinished queue file (left: %r)" % unfinished(o))
 
 
 def start_ostia(ostia_factory, verbose=False, **kwargs):
@@ -440,7 +449,7 @@ def test_smtpd_sigkill_mid_data_loses_no_acknowledged_message(
         assert m.outcome in ("queued", "lost"), "unexpected: %r" % m
     # The queue process removes the file of every transaction whose smtpd
     # connection closed.
-    wait_tmp_empty(o)
+    wait_unfinished_gone(o)
     check_spool_after_crash(
         o, msgs, lambda m: m.outcome == "lost" and m.stage == "dot")
     # The master restarted smtpd and the new one accepts mail.
@@ -449,7 +458,7 @@ def test_smtpd_sigkill_mid_data_loses_no_acknowledged_message(
                    % o.port)
     qid, _, body = queue_one(o)
     assert_queued_exactly(o, qid, body)
-    assert listdir(o, "tmp") == []
+    assert unfinished(o) == []
 
 
 def test_queue_sigkill_mid_traffic_loses_no_acknowledged_message(
@@ -463,22 +472,24 @@ def test_queue_sigkill_mid_traffic_loses_no_acknowledged_message(
             [old] = queue_pids(o)
             wait_mid_data(traffic, since)
             mark = o.log_mark()
+            # Every partial file now is the old process's: it must be
+            # committed or removed, never stay partial.
+            left = partial_files(o.queue_dir)
             os.kill(old, signal.SIGKILL)
             since = time.monotonic()
             wait_until(lambda: dead(old), what="the queue process to die")
-            left = [f for f in listdir(o, "tmp")
-                    if f.endswith(".%d" % old)]
             new = wait_until(lambda: [p for p in queue_pids(o) if p != old],
                              timeout=60, what="a new queue process")[0]
             all_ready(o)
-            # Clients were mid-DATA: their files stayed in tmp/ and the new
-            # queue process removes them when it starts.
+            # Clients were mid-DATA: their partial files stayed in
+            # incoming/ and the new queue process removes them when it
+            # holds the lock on incoming/.
             m = o.wait_for_log(r"ostia/queue\[%d\]: removed (\d+) unfinished "
                                r"queue files? left by a stopped process"
                                % new, start=mark)
             assert int(m.group(1)) >= 1
             for f in left:
-                assert not os.path.exists(os.path.join(spool(o, "tmp"), f))
+                assert f not in partial_files(o.queue_dir)
         # Traffic goes on with the new queue process.
         wait_until(lambda: traffic.count(
             lambda m: m.outcome == "queued" and m.started > since) >= 20,
@@ -498,7 +509,7 @@ def test_queue_sigkill_mid_traffic_loses_no_acknowledged_message(
             refused.append(msg)
     # Clients that were in DATA or waiting for the commit were told.
     assert len(refused) >= KILL_ROUNDS
-    wait_tmp_empty(o)
+    wait_unfinished_gone(o)
     # A 451 after "." may follow a commit the dead process could not
     # confirm (a duplicate, never a loss): such a file must be complete.
     check_spool_after_crash(
@@ -528,8 +539,7 @@ def test_queue_killed_while_clients_wait_for_the_commit(ostia_factory):
         tokens.append(new_token())
         c.send_raw(make_body(tokens[-1]))
         clients.append(c)
-    assert len([f for f in listdir(o, "tmp") if f.endswith(".%d" % old)]) \
-        == n
+    assert len(partial_files(o.queue_dir)) == n
     mark = o.log_mark()
     os.kill(old, signal.SIGSTOP)
     try:
@@ -553,7 +563,7 @@ def test_queue_killed_while_clients_wait_for_the_commit(ostia_factory):
     m = o.wait_for_log(r"ostia/queue\[%d\]: removed (\d+) unfinished queue "
                        r"files? left by a stopped process" % new, start=mark)
     assert int(m.group(1)) == n
-    assert listdir(o, "tmp") == []
+    assert unfinished(o) == []
     assert listdir(o, "incoming") == []
     # The same sessions go on with the new queue process.
     for c in clients:
@@ -564,7 +574,7 @@ def test_queue_killed_while_clients_wait_for_the_commit(ostia_factory):
         assert_queued_exactly(o, qid, body)
         c.command("QUIT", expect=221)
         c.close()
-    assert listdir(o, "tmp") == []
+    assert unfinished(o) == []
     assert not any(t in incoming_tokens(o) for t in tokens)
 
 
@@ -580,18 +590,19 @@ def test_client_disconnect_mid_data_leaves_nothing(ostia_factory):
     c.command("DATA", expect=354)
     c.send_raw(make_body(token)[:200])
     # The queue file exists while the client writes.
-    wait_until(lambda: len(listdir(o, "tmp")) == 1, what="a file in tmp/")
+    wait_until(lambda: len(partial_files(o.queue_dir)) == 1,
+               what="a partial file in incoming/")
     m = o.wait_for_log(r"ostia/smtpd\[\d+\]: ([0-9A-Z]{16}): client=",
                        start=mark)
     qid = m.group(1)
-    assert listdir(o, "tmp")[0].startswith(qid + ".")
+    assert partial_files(o.queue_dir) == [qid]
     c.close()
     o.wait_for_log(r"%s: message not queued: the client went away" % qid,
                    start=mark)
-    wait_tmp_empty(o)
+    wait_unfinished_gone(o)
     assert listdir(o, "incoming") == []
     o.wait_for_log(r"ostia/queue\[\d+\]: %s: transaction abandoned; "
-                   r"removed tmp/%s\.\d+" % (qid, qid), start=mark)
+                   r"removed incoming/%s$" % (qid, qid), start=mark)
     assert o.cli("queue", "list", check=True).stdout.strip() \
         .endswith("-- 0 messages in %s" % spool(o, "incoming"))
     # Also after "." was never sent but the whole body was.
@@ -603,41 +614,113 @@ def test_client_disconnect_mid_data_leaves_nothing(ostia_factory):
     c.close()
     wait_until(lambda: o.log_text().count("the client went away") >= 2,
                what="the second abandoned message logged")
-    wait_tmp_empty(o)
+    wait_unfinished_gone(o)
     assert listdir(o, "incoming") == []
     assert not QUEUE_BAD_LOG.search(o.log_text(), mark)
+
+
+def test_partial_files_are_not_messages_and_only_orphans_are_swept(
+        ostia_factory):
+    """A file being received is incoming/ID with mode 0200: the queue
+    tools do not show it as a message.  A queue process that starts
+    removes the partial files that no live process holds a lock on, and
+    only those."""
+    if not ROOT:
+        pytest.skip("needs root to plant files in the spool of mail_owner")
+    o = start_ostia(ostia_factory)
+    c = session(o)
+    c.command("MAIL FROM:<sender@example.net>", expect=250)
+    c.command("RCPT TO:<rcpt@example.org>", expect=250)
+    c.command("DATA", expect=354)
+    body = make_body(new_token())
+    c.send_raw(body[:200])
+    [qid] = wait_until(lambda: partial_files(o.queue_dir),
+                       what="a partial file in incoming/")
+    st = os.stat(os.path.join(spool(o, "incoming"), qid))
+    assert st.st_mode & 0o7777 == 0o200
+    r = o.cli("queue", "list", check=True)
+    assert r.stdout.strip() == "-- 0 messages in %s" % spool(o, "incoming")
+    r = o.cli("queue", check=True)
+    assert "Mail queue is empty" in r.stdout
+    r = o.cli("queue", "show", qid)
+    assert r.returncode != 0
+    assert "still being received (not queued yet)" in r.stderr, r.stderr
+
+    # Two planted partial files, owned like the spool: one held by a
+    # live process (this one), one by nobody.
+    incoming = spool(o, "incoming")
+    dst = os.stat(incoming)
+    held_id, orphan_id = "0000000000000001", "0000000000000002"
+    fds = {}
+    for name in (held_id, orphan_id):
+        path = os.path.join(incoming, name)
+        fds[name] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                            0o200)
+        os.fchown(fds[name], dst.st_uid, dst.st_gid)
+        os.fchmod(fds[name], 0o200)
+        os.write(fds[name], b"half a queue file")
+    fcntl.flock(fds[held_id], fcntl.LOCK_EX)
+    os.close(fds[orphan_id])
+    try:
+        [old] = queue_pids(o)
+        mark = o.log_mark()
+        os.kill(old, signal.SIGKILL)
+        wait_until(lambda: dead(old), what="the queue process to die")
+        new = wait_until(lambda: [p for p in queue_pids(o) if p != old],
+                         timeout=60, what="a new queue process")[0]
+        # The client's file (its writer died) and the orphan go.
+        m = o.wait_for_log(r"ostia/queue\[%d\]: removed (\d+) unfinished "
+                           r"queue files? left by a stopped process" % new,
+                           start=mark)
+        assert int(m.group(1)) == 2
+        assert partial_files(o.queue_dir) == [held_id]
+        # The client finishes; its transaction died with the process.
+        c.send_raw(body[200:] + b".\r\n")
+        r = c.read_reply(timeout=60)
+        assert r.code == 451 and r.text.startswith("4.3.0"), r
+        c.close()
+    finally:
+        os.close(fds[held_id])
+        os.unlink(os.path.join(incoming, held_id))
+    qid, _, body = queue_one(o)
+    assert_queued_exactly(o, qid, body)
+    assert unfinished(o) == []
 
 
 # ---------------------------------------------------------------- 3. write failure
 
 @pytest.mark.skipif(not ROOT, reason="needs root to chmod the spool of "
                     "mail_owner")
-def test_failed_rename_answers_451_and_removes_the_file(ostia_factory):
+def test_failed_file_creation_answers_451_and_leaves_nothing(ostia_factory):
+    """The queue file cannot be made in incoming/: DATA gets 451, both
+    sides log why, and the session goes on."""
     o = start_ostia(ostia_factory)
     incoming = spool(o, "incoming")
     mode = os.stat(incoming).st_mode & 0o7777
     mark = o.log_mark()
     os.chmod(incoming, 0o500)
     try:
-        token = new_token()
         with session(o) as c:
-            r = send_message(c, make_body(token))
+            c.command("MAIL FROM:<sender@example.net>", expect=250)
+            c.command("RCPT TO:<rcpt@example.org>", expect=250)
+            r = c.command("DATA")
             assert r.code == 451 and r.text.startswith("4.3.0"), r
             # The session goes on.
             c.command("RSET", expect=250)
             c.command("QUIT", expect=221)
         o.wait_for_log(r"ostia/queue\[\d+\]: warning: [0-9A-Z]{16}: not "
-                       r"queued: cannot move the queue file to incoming: "
+                       r"queued: cannot create a queue file in incoming: "
                        r"Permission denied", start=mark)
-        o.wait_for_log(r"ostia/smtpd\[\d+\]: error: [0-9A-Z]{16}: not "
-                       r"queued: cannot move the queue file", start=mark)
-        assert listdir(o, "tmp") == []
+        o.wait_for_log(r"ostia/smtpd\[\d+\]: error: unknown\[127\.0\.0\.1\]: "
+                       r"no queue file: cannot create a queue file in "
+                       r"incoming: Permission denied", start=mark)
+        assert unfinished(o) == []
         assert listdir(o, "incoming") == []
     finally:
         os.chmod(incoming, mode)
     qid, _, body = queue_one(o)
     assert_queued_exactly(o, qid, body)
-    assert listdir(o, "tmp") == []
+    assert unfinished(o) == []
     assert listdir(o, "incoming") == [qid]
 
 
@@ -657,7 +740,7 @@ def test_queue_minfree_larger_than_the_disk_refuses_mail(ostia_factory):
         c.command("QUIT", expect=221)
     o.wait_for_log(r"not enough free space in %s \(queue_minfree\)"
                    % re.escape(o.queue_dir), start=mark)
-    assert listdir(o, "tmp") == []
+    assert unfinished(o) == []
     assert listdir(o, "incoming") == []
 
     # A SIZE= announcement counts on top of queue_minfree.
@@ -697,11 +780,12 @@ STRACE_LINE = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+=\s+(-?\d+)"
 
 
 def test_commit_order_seen_by_strace(ostia_factory):
-    """The queue process syncs the file, renames it, syncs incoming/ and
-    only then sends OK (which smtpd turns into 250).  The syncs run in
-    threads, so every thread is traced (one file each) and the calls are
-    ordered by time: each step must have finished before the next one
-    started."""
+    """The queue process makes incoming/ID (partial, mode 0200), and
+    sends OK (which smtpd turns into 250) only after it gave the file
+    mode 0600 and synced it, and after a sync of incoming/ that began
+    once the file existed.  The syncs run in threads, so every thread is
+    traced (one file each) and the calls are ordered by time: each step
+    must have finished before the next one started."""
     strace = find_binary("strace")
     if strace is None:
         pytest.skip("peer strace is not installed")
@@ -723,8 +807,8 @@ def test_commit_order_seen_by_strace(ostia_factory):
         st = subprocess.Popen(
             [strace, "-f", "-ff", "-ttt", "-T", "-s", "256", "-o", trace,
              "-e",
-             "trace=openat,fdatasync,fsync,rename,renameat,renameat2,"
-             "sendmsg", "-p", str(qpid)],
+             "trace=openat,fdatasync,fsync,fchmod,rename,renameat,"
+             "renameat2,sendmsg", "-p", str(qpid)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     try:
         try:
@@ -806,24 +890,29 @@ def test_commit_order_seen_by_strace(ostia_factory):
         raise AssertionError("strace of the queue process: no %s" % what)
 
     for qid in ids:
-        tmp_re = re.compile(r'"tmp/%s\.\d+"' % qid)
-        i_open = first(lambda i, c: c[0] == "openat" and tmp_re.search(c[1]),
-                       "open of tmp/%s" % qid)
+        path = '"incoming/%s"' % qid
+        i_open = first(lambda i, c: c[0] == "openat" and path in c[1] and
+                       "O_CREAT" in c[1] and "0200" in c[1] and c[2] >= 0,
+                       "creation of incoming/%s with mode 0200" % qid)
         fd = str(calls[i_open][2])
-        i_ren = first(lambda i, c: c[0].startswith("rename") and
-                      tmp_re.search(c[1]) and
-                      '"incoming/%s"' % qid in c[1] and c[2] == 0,
-                      "rename of tmp/%s to incoming/" % qid)
-        first(lambda i, c: i_open < i < i_ren and c[0] == "fdatasync" and
-              c[1] == fd and c[2] == 0,
-              "fdatasync of %s before its rename" % qid)
         i_ok = first(lambda i, c: c[0] == "sendmsg" and qid in c[1] and
                      'iov_base="\\0\\0\\0\\4\\0' in c[1],
                      "OK frame for %s" % qid)
-        first(lambda i, c: i_ren < i < i_ok and c[0] == "fsync" and
-              c[1] in dirfds and c[2] == 0,
-              "fsync of incoming/ between the rename of %s and its OK"
-              % qid)
+        # The descriptor stays open (the same number) until after OK.
+        i_mode = first(lambda i, c: i_open < i < i_ok and
+                       c[0] == "fchmod" and c[1] == fd + ", 0600" and
+                       c[2] == 0,
+                       "fchmod of %s to 0600 before its OK" % qid)
+        first(lambda i, c: i_mode < i < i_ok and c[0] == "fsync" and
+              c[1] == fd and c[3] >= calls[i_mode][4] and c[2] == 0,
+              "fsync of %s after its fchmod and before its OK" % qid)
+        first(lambda i, c: i < i_ok and c[0] == "fsync" and
+              c[1] in dirfds and c[3] >= calls[i_open][4] and c[2] == 0,
+              "fsync of incoming/ begun after incoming/%s was made and "
+              "done before its OK" % qid)
+        # Never a rename: the file is committed where it was made.
+        assert not any(c[0].startswith("rename") and qid in c[1]
+                       for c in calls), "a rename of %s" % qid
     # Batching is allowed: fewer directory syncs than messages is fine,
     # more is not.
     assert 1 <= sum(1 for c in calls if c[0] == "fsync" and c[1] in dirfds) \
@@ -883,14 +972,14 @@ def test_250_only_after_the_file_is_committed(ostia_factory):
         content = shown_content(show.stdout)
         assert content.endswith(body)
         assert RECEIVED_RE.match(content[:len(content) - len(body)])
-    assert listdir(o, "tmp") == []
+    assert unfinished(o) == []
     assert sorted(listdir(o, "incoming")) == sorted(r[0] for r in results)
     log = o.log_text()
     assert not QUEUE_BAD_LOG.search(log, mark), \
         QUEUE_BAD_LOG.search(log, mark).group(0)
     # Batching depends on timing: only its bound is checked.
-    for n in re.findall(r"ostia/queue\[\d+\]: committed (\d+) messages with "
-                        r"one directory sync", log[mark:]):
+    for n in re.findall(r"ostia/queue\[\d+\]: synced incoming once for "
+                        r"(\d+) new queue files", log[mark:]):
         assert 2 <= int(n) <= nclients, n
 
 

@@ -16,7 +16,8 @@ import re
 import secrets
 import subprocess
 
-from ostia_harness import connect_smtp, wait_until
+from ostia_harness import (committed_files, connect_smtp, partial_files,
+                           wait_until)
 
 QUEUED_RE = re.compile(r"\A2\.0\.0 Ok: queued as ([0-9A-HJKMNP-TV-Z]{16})\Z")
 TOKEN_RE = re.compile(rb"tok-[0-9a-f]{24}")
@@ -127,17 +128,15 @@ def queued_id(reply):
     return m.group(1) if m else None
 
 
-def spool_files(o, sub):
-    try:
-        return sorted(os.listdir(os.path.join(o.queue_dir, sub)))
-    except FileNotFoundError:
-        return []
+def unfinished_files(o):
+    """Partial files in incoming/ (being received) and files in tmp/."""
+    return partial_files(o.queue_dir) + committed_files(o.queue_dir, "tmp")
 
 
 def incoming_with(o, token):
-    """Names of the files in incoming/ that hold token."""
+    """Names of the committed files in incoming/ that hold token."""
     out = []
-    for name in spool_files(o, "incoming"):
+    for name in committed_files(o.queue_dir):
         try:
             with open(os.path.join(o.queue_dir, "incoming", name),
                       "rb") as f:
@@ -149,11 +148,13 @@ def incoming_with(o, token):
 
 
 def assert_nothing_queued(o, token):
-    """No file holds token in incoming/, and tmp/ empties (the queue
-    process drops an uncommitted file when smtpd lets go of it)."""
+    """No committed file in incoming/ holds token, and the partial file
+    goes (the queue process removes an uncommitted file when smtpd lets
+    go of it)."""
     assert incoming_with(o, token) == [], "a refused message was queued"
-    wait_until(lambda: spool_files(o, "tmp") == [], timeout=30,
-               what="tmp/ to be empty (left: %r)" % spool_files(o, "tmp"))
+    wait_until(lambda: unfinished_files(o) == [], timeout=30,
+               what="no unfinished queue file (left: %r)"
+               % unfinished_files(o))
     assert incoming_with(o, token) == []
 
 
@@ -396,7 +397,7 @@ def test_discard_answers_250_and_queues_nothing(ostia_factory):
     qid = queued_id(r)
     assert qid, "DISCARD must claim success: %r" % r
     assert_nothing_queued(o, tok)
-    assert qid not in spool_files(o, "incoming")
+    assert qid not in committed_files(o.queue_dir)
     o.wait_for_log(r"%s: discard: header Subject: test %s discard me from "
                    r"unknown\[127\.0\.0\.1\];.*: bye$" % (qid, tok),
                    start=mark)

@@ -23,7 +23,7 @@
   must match exactly.  A template may also be a compiled regex (searched
   in the last reply line) or a tuple of alternatives.
 - The queue: files by queue ID under queue_directory (any
-  subdirectory but tmp/), and a walker of the queue file records
+  subdirectory but tmp/; not partial files), and a walker of the queue file records
   (docs/queue-format.md) for the trailer records the access actions
   write after the message: F (FILTER), Q (HOLD), J (REDIRECT).
 """
@@ -39,7 +39,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 
-from ostia_harness import SmtpClient, wait_until
+from ostia_harness import SmtpClient, unfinished_files, wait_until
+from ostia_harness import queue_files as harness_queue_files
 
 SMTPD = r"ostia/smtpd\[\d+\]: "
 QID = r"(?:NOQUEUE|[0-9A-Z]{16})"
@@ -66,7 +67,6 @@ SIMPLE = (b"From: someone@elsewhere.example\r\n"
           b"Hello.\r\n")
 
 QUEUED_RE = re.compile(r"250 2\.0\.0 Ok: queued as ([0-9A-Z]{16})\Z")
-QUEUE_ID_RE = re.compile(r"\A[0-9A-HJKMNP-TV-Z]{16}\Z")
 
 
 # ---------------------------------------------------------------- setup
@@ -485,40 +485,18 @@ def reject_logged(o, start, cmd, client_addr, reply, rcpt_names=None,
 
 # ---------------------------------------------------------------- queue
 
-def _queue_subdirs(o):
-    try:
-        names = sorted(os.listdir(o.queue_dir))
-    except FileNotFoundError:
-        return []
-    return [n for n in names if n != "tmp"
-            and os.path.isdir(os.path.join(o.queue_dir, n))]
-
-
 def queue_files(o):
     """{queue ID: path} of every committed queue file (any
-    subdirectory of queue_directory except tmp/)."""
-    out = {}
-    for sub in _queue_subdirs(o):
-        for dirpath, _dirs, files in os.walk(os.path.join(o.queue_dir,
-                                                          sub)):
-            for f in files:
-                if QUEUE_ID_RE.match(f):
-                    out[f] = os.path.join(dirpath, f)
-    return out
-
-
-def tmp_files(o):
-    try:
-        return sorted(os.listdir(os.path.join(o.queue_dir, "tmp")))
-    except FileNotFoundError:
-        return []
+    subdirectory of queue_directory except tmp/; not partial files)."""
+    return harness_queue_files(o.queue_dir)
 
 
 def settle(o):
-    """Wait until tmp/ is empty (an aborted transaction's file is removed
-    by the queue process after the session told it)."""
-    wait_until(lambda: not tmp_files(o), timeout=10,
-               what="tmp/ to be empty (left: %r)" % tmp_files(o))
+    """Wait until no queue file is unfinished (an aborted transaction's
+    file is removed by the queue process after the session told it)."""
+    wait_until(lambda: not unfinished_files(o.queue_dir), timeout=10,
+               what="no unfinished queue file (left: %r)"
+               % unfinished_files(o.queue_dir))
 
 
 def assert_nothing_new(o, before, what=""):

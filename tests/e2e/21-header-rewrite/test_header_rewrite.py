@@ -32,7 +32,8 @@ import warnings
 
 import pytest
 
-from ostia_harness import SmtpClient, wait_until
+from ostia_harness import SmtpClient, unfinished_files, wait_until
+from ostia_harness import queue_files as harness_queue_files
 
 LOCAL = "127.0.0.1"     # the listener's address: permit_inet_interfaces
 REMOTE = "127.0.0.2"    # loopback, but not an interface address
@@ -46,7 +47,6 @@ NEW = "new@example.com"
 KEEP = "keep@example.org"
 
 QUEUED_RE = re.compile(r"\A2\.0\.0 Ok: queued as ([0-9A-HJKMNP-TV-Z]{16})\Z")
-QUEUE_ID_RE = re.compile(r"\A[0-9A-HJKMNP-TV-Z]{16}\Z")
 RECEIVED_RE = re.compile(rb"\AReceived: [^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*")
 
 TEMPFAIL = (451, "4.3.0 Error: temporary lookup failure")
@@ -194,22 +194,8 @@ def queued_id(reply):
 # ---------------------------------------------------------------- queue
 
 def queue_files(o):
-    """{queue ID: path} of every committed queue file (any subdirectory
-    of queue_directory but tmp/)."""
-    out = {}
-    try:
-        subs = os.listdir(o.queue_dir)
-    except FileNotFoundError:
-        return out
-    for sub in subs:
-        top = os.path.join(o.queue_dir, sub)
-        if sub == "tmp" or not os.path.isdir(top):
-            continue
-        for dirpath, _dirs, files in os.walk(top):
-            for f in files:
-                if QUEUE_ID_RE.match(f):
-                    out[f] = os.path.join(dirpath, f)
-    return out
+    """{queue ID: path} of every committed queue file."""
+    return harness_queue_files(o.queue_dir)
 
 
 def read_records(path):
@@ -256,16 +242,10 @@ def stored(o, qid):
     return Stored(o, qid)
 
 
-def tmp_files(o):
-    try:
-        return sorted(os.listdir(os.path.join(o.queue_dir, "tmp")))
-    except FileNotFoundError:
-        return []
-
-
 def assert_nothing_queued(o, tag):
-    """No committed queue file holds tag, and tmp/ empties (the queue
-    process drops an uncommitted file when smtpd lets go of it)."""
+    """No committed queue file holds tag, and the partial file goes (the
+    queue process removes an uncommitted file when smtpd lets go of
+    it)."""
     def holding():
         out = []
         for qid, path in queue_files(o).items():
@@ -277,8 +257,9 @@ def assert_nothing_queued(o, tag):
                 pass
         return out
     assert holding() == [], "a refused message was queued"
-    wait_until(lambda: tmp_files(o) == [], timeout=30,
-               what="tmp/ to be empty (left: %r)" % tmp_files(o))
+    wait_until(lambda: unfinished_files(o.queue_dir) == [], timeout=30,
+               what="no unfinished queue file (left: %r)"
+               % unfinished_files(o.queue_dir))
     assert holding() == [], "a refused message was queued"
 
 

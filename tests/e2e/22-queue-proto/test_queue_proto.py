@@ -30,7 +30,8 @@ import threading
 
 import pytest
 
-from ostia_harness import wait_until
+from ostia_harness import (committed_files, partial_files, wait_no_partial,
+                           wait_until)
 
 NEW, FILE, COMMIT, OK, FAIL, CTL, CTL_REPLY, ABORT = 1, 2, 3, 4, 5, 6, 7, 8
 FLAG_FD = 0x80000000
@@ -173,13 +174,19 @@ def listdir(o, sub):
         return []
 
 
-def tmp_files_of(o, qid):
-    return [f for f in listdir(o, "tmp") if f.startswith(qid + ".")]
+def partial_of(o, qid):
+    """[qid] while incoming/qid is a partial file (being written)."""
+    return [f for f in partial_files(o.queue_dir) if f == qid]
 
 
-def wait_tmp_empty(o):
-    wait_until(lambda: listdir(o, "tmp") == [], timeout=30,
-               what="tmp/ to be empty (left: %r)" % listdir(o, "tmp"))
+def partials(o):
+    return partial_files(o.queue_dir)
+
+
+def wait_partials_gone(o):
+    wait_no_partial(o.queue_dir)
+    # Transactions' files are made in incoming/ only, never in tmp/.
+    assert listdir(o, "tmp") == []
 
 
 def start(ostia_factory):
@@ -254,7 +261,7 @@ def test_interleaved_transactions_on_one_connection(ostia_factory):
         ids = {tag: qid for tag, (qid, _fd) in files.items()}
         assert len(set(ids.values())) == 3
         for qid in ids.values():
-            assert len(tmp_files_of(o, qid)) == 1, listdir(o, "tmp")
+            assert len(partial_of(o, qid)) == 1, listdir(o, "incoming")
         # Written and committed in another order than asked for.
         good = {10, 0xfffffff0}
         for tag in (0xfffffff0, 11, 10):
@@ -272,16 +279,15 @@ def test_interleaved_transactions_on_one_connection(ostia_factory):
         assert answers[11][0] == FAIL
         assert "invalid queue file" in answers[11][1], answers[11]
         assert ids[11] not in listdir(o, "incoming")
-        assert tmp_files_of(o, ids[11]) == []
-        assert listdir(o, "tmp") == []
+        assert partials(o) == []
         assert sorted(listdir(o, "incoming")) == sorted(
             [tpl.id, ids[10], ids[0xfffffff0]])
         # A tag is free again after its answer; the connection goes on.
         qid, fd = qc.new(11)
         os.close(fd)
-        assert len(tmp_files_of(o, qid)) == 1
+        assert len(partial_of(o, qid)) == 1
         qc.send(frame(ABORT, u32(11)))
-        wait_tmp_empty(o)
+        wait_partials_gone(o)
         r = o.cli("queue", "show", ids[10])
         assert r.returncode == 0, r.stderr
     finally:
@@ -297,9 +303,9 @@ def test_abort_removes_the_file(ostia_factory):
         qid, fd = qc.new(1)
         os.write(fd, tpl.for_id(qid)[:100])
         os.close(fd)
-        assert len(tmp_files_of(o, qid)) == 1
+        assert len(partial_of(o, qid)) == 1
         qc.send(frame(ABORT, u32(1)))
-        wait_tmp_empty(o)
+        wait_partials_gone(o)
         # An ABORT for a tag not in use (its answer crossed it) is no
         # fault: the connection stays.
         qc.send(frame(ABORT, u32(1)), frame(ABORT, u32(77)))
@@ -313,12 +319,12 @@ def test_abort_removes_the_file(ostia_factory):
         o.wait_for_log(r"ostia/queue\[\d+\]: %s: removed: smtpd left before "
                        r"the commit was confirmed" % qid2, start=mark)
         assert qid2 not in listdir(o, "incoming")
-        assert listdir(o, "tmp") == []
+        assert partials(o) == []
         # Nothing was sent for tag 2: the next frame answers tag 3.
         qid3, fd = qc.new(3)
         os.close(fd)
         qc.send(frame(ABORT, u32(3)))
-        wait_tmp_empty(o)
+        wait_partials_gone(o)
         assert listdir(o, "incoming") == [tpl.id]
     finally:
         qc.close()
@@ -326,7 +332,7 @@ def test_abort_removes_the_file(ostia_factory):
 
 def test_closing_the_connection_abandons_its_transactions(ostia_factory):
     """Files being written are removed; a commit in flight removes its
-    message after the rename (its client never heard 250)."""
+    message once its commit is done (its client never heard 250)."""
     o = start(ostia_factory)
     tpl = Template(o)
     mark = o.log_mark()
@@ -339,7 +345,7 @@ def test_closing_the_connection_abandons_its_transactions(ostia_factory):
             os.write(fd, tpl.for_id(qid) if tag == 3 else b"partial")
             os.close(fd)
             ids.append(qid)
-        assert len(listdir(o, "tmp")) == 3
+        assert len(partials(o)) == 3
         # The queue process sees COMMIT and the end of the connection in
         # one go, before the commit can finish.
         os.kill(qpid, signal.SIGSTOP)
@@ -348,7 +354,7 @@ def test_closing_the_connection_abandons_its_transactions(ostia_factory):
         finally:
             qc.close()
             os.kill(qpid, signal.SIGCONT)
-        wait_tmp_empty(o)
+        wait_partials_gone(o)
         o.wait_for_log(r"ostia/queue\[\d+\]: %s: removed: smtpd left before "
                        r"the commit was confirmed" % ids[2], start=mark)
         assert listdir(o, "incoming") == [tpl.id]
@@ -361,7 +367,7 @@ def test_closing_the_connection_abandons_its_transactions(ostia_factory):
         os.close(fd)
     finally:
         qc.close()
-    wait_tmp_empty(o)
+    wait_partials_gone(o)
 
 
 def _bad_new_tag_in_use(qc, qid):
@@ -457,7 +463,7 @@ def test_protocol_violation_ends_the_connection(ostia_factory, case):
         qc.close()
     o.wait_for_log(r"ostia/queue\[\d+\]: error: .*(?:%s)" % log_re,
                    start=mark)
-    wait_tmp_empty(o)
+    wait_partials_gone(o)
     # A commit that was in flight (COMMIT twice) is removed again.
     wait_until(lambda: listdir(o, "incoming") == [tpl.id], timeout=30,
                what="incoming/ to hold only the template (%r)"
@@ -467,7 +473,7 @@ def test_protocol_violation_ends_the_connection(ostia_factory, case):
         qid, fd = qc.new(5)
         os.close(fd)
         qc.send(frame(ABORT, u32(5)))
-        wait_tmp_empty(o)
+        wait_partials_gone(o)
     finally:
         qc.close()
 
@@ -495,13 +501,13 @@ def test_too_many_transactions_on_one_connection(ostia_factory):
         tag, text = parse_tag_str(payload)
         assert tag == TXN_MAX
         assert text == b"too many messages in progress"
-        assert len(listdir(o, "tmp")) == TXN_MAX
+        assert len(partials(o)) == TXN_MAX
         qc.send(frame(ABORT, u32(0)))
         qid, fd = qc.new(TXN_MAX)
         os.close(fd)
     finally:
         qc.close()
-    wait_tmp_empty(o)
+    wait_partials_gone(o)
     assert listdir(o, "incoming") == []
 
 
@@ -525,7 +531,7 @@ def test_ctl_on_its_own_connection(ostia_factory):
         assert qc.expect_eof() == []
     finally:
         qc.close()
-    assert listdir(o, "tmp") == []
+    assert partials(o) == []
 
 
 def test_many_concurrent_smtp_sessions(ostia_factory):
@@ -572,13 +578,13 @@ def test_many_concurrent_smtp_sessions(ostia_factory):
     assert not errors, errors[:10]
     assert len(ids) == n
     assert len(set(ids.values())) == n
-    incoming = set(listdir(o, "incoming"))
+    incoming = set(committed_files(o.queue_dir))
     for token, qid in ids.items():
         assert qid in incoming, "%s: %s not in incoming/" % (token, qid)
         with open(os.path.join(o.queue_dir, "incoming", qid), "rb") as f:
             assert ("Subject: %s\r\n" % token).encode() in f.read()
     assert len(incoming) == n
-    assert listdir(o, "tmp") == []
+    assert partials(o) == []
 
 
 def test_big_message_is_checked_and_queued_whole(ostia_factory):
@@ -600,8 +606,8 @@ def test_big_message_is_checked_and_queued_whole(ostia_factory):
         code, resp = s.data(msg)
     assert code == 250, (code, resp)
     qid = QUEUED_RE.match(resp.decode()).group(1)
-    assert qid in listdir(o, "incoming")
-    assert listdir(o, "tmp") == []
+    assert qid in committed_files(o.queue_dir)
+    assert partials(o) == []
     # `ostia queue show` parses the file: the body comes back whole.
     r = o.cli("queue", "show", qid, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -73,9 +73,6 @@ enum qtxn_state {
 #define CHECK_READ_MAX_BYTES (64 * 1024)
 
 struct commit_job;
-struct qtxn;
-
-static void dir_sync_request(struct qtxn *t);
 
 struct qconn {
 	int sock;
@@ -96,30 +93,26 @@ struct qtxn {
 	enum qtxn_state state;
 	char id[QUEUE_ID_LEN + 1];
 	char path[64];		/* incoming/ID */
-	uint64_t dir_gen;	/* qs.dir_created when it was made */
 	int file_fd;		/* while QTXN_WRITING */
 	struct commit_job *job;	/* while QTXN_COMMITTING */
 };
 
 /*
  * A commit, done off the event loop by a sync thread: check the whole
- * file, give it QUEUE_FILE_MODE and fsync it (one sync: the file is in
- * incoming/ already).  Its directory entry was made at NEW; a sync
- * thread fsyncs incoming/ whenever files were made since the last time,
- * one sync for all of them (group commit), usually while the clients
- * are still sending.  A job is answered once both its file and a
- * directory sync that began after the file was made are done.  A job
- * owns its descriptor and path; its transaction may end meanwhile
- * (ABORT, or its connection went away: t becomes NULL, main thread
- * only), and then the message is removed again: its client never heard
- * "250".
+ * file, give it QUEUE_FILE_MODE and fsync it (the only data sync: the
+ * file is in incoming/ since NEW, nothing is renamed).  The thread that
+ * finds no directory sync running then fsyncs incoming/ for every job
+ * synced meanwhile (group commit: the others leave theirs to it), and
+ * the loop answers OK.  A job owns its descriptor and path; its
+ * transaction may end meanwhile (ABORT, or its connection went away: t
+ * becomes NULL, main thread only), and then the message is removed
+ * again: its client never heard "250".
  */
 struct commit_job {
 	struct qtxn *t;
 	int fd;
 	char id[QUEUE_ID_LEN + 1];
 	char path[64];		/* incoming/ID */
-	uint64_t dir_gen;
 	int result;		/* 0: committed, -1: failed */
 	char why[QUEUE_REASON_MAX_BYTES];
 	/* The envelope the check parsed, handed to the queue manager so
@@ -155,15 +148,9 @@ static struct {
 	struct job_list done;
 	int done_efd;
 	struct event *done_ev;
-	/* Directory syncs of incoming/, under mu: files made (counted by
-	 * the main thread at NEW), the count a finished sync covered, the
-	 * count the last successful one covered; jobs whose file is synced
-	 * and whose entry waits for a directory sync. */
-	uint64_t dir_created;
-	uint64_t dir_synced;
-	uint64_t dir_good;
-	int dir_errno;		/* of the last failed directory sync */
-	struct job_list dirwait;
+	/* threads, under mu: jobs whose file is synced, waiting for a
+	 * sync of incoming/ */
+	struct job_list synced;
 	bool dirsync_running;
 	/* The queue manager starts once it holds the lock on incoming/: a
 	 * queue process replaced at a reload finishes its deliveries
@@ -450,7 +437,6 @@ handle_new(struct qconn *q, struct ipc_in *in)
 		free(t);
 		return r;
 	}
-	dir_sync_request(t);
 	ipc_out_init(&o);
 	ipc_put_u32(&o, tag);
 	ipc_put_str(&o, t->id);
@@ -594,83 +580,39 @@ wake_main(void)
 }
 
 /*
- * dir_settle - (sync thread, mu held) j's file is synced: hand it to
- * the loop if a directory sync since its file was made is done (failed
- * when that sync failed and none succeeded since: a later sync covers
- * every earlier entry), else leave it to the next directory sync.
- * Returns whether the loop must be woken.
- */
-static bool
-dir_settle(struct commit_job *j)
-{
-	if (j->result == 0 && j->dir_gen > qs.dir_synced) {
-		job_list_push(&qs.dirwait, j);
-		return false;
-	}
-	if (j->result == 0 && j->dir_gen > qs.dir_good) {
-		j->result = -1;
-		snprintf(j->why, sizeof(j->why), "cannot sync the queue "
-		    "directory %s: %s", QUEUE_INCOMING_DIR,
-		    strerror(qs.dir_errno));
-	}
-	job_list_push(&qs.done, j);
-	return true;
-}
-
-/*
- * dir_sync_all - (sync thread, mu held) while files were made since the
- * last directory sync, sync incoming/ once for all of them and settle
- * the jobs that waited for it.  Called only by the thread that set
- * dirsync_running.
+ * group_commit - (sync thread, mu held) while jobs whose file is synced
+ * wait, take them all, sync incoming/ once, and hand them to the event
+ * loop.  Called only by the thread that set dirsync_running.
  */
 static void
-dir_sync_all(void)
+group_commit(void)
 {
-	while (qs.dir_synced < qs.dir_created) {
-		uint64_t target = qs.dir_created;
-		struct commit_job *w, *k, *kn;
-		bool wake = false;
+	while (qs.synced.head != NULL) {
+		struct commit_job *g = job_list_take_all(&qs.synced), *k, *kn;
+		size_t count = 0;
 		int r, e;
 
 		pthread_mutex_unlock(&qs.mu);
 		r = fsync(qs.incoming_fd);
 		e = errno;
-		if (r == 0 && target - qs.dir_synced > 1)
-			log_debug(1, "synced %s once for %llu new queue files",
-			    QUEUE_INCOMING_DIR,
-			    (unsigned long long)(target - qs.dir_synced));
+		for (k = g; k != NULL; k = k->next)
+			count++;
+		if (r == 0 && count > 1)
+			log_debug(1, "committed %zu messages with one directory "
+			    "sync", count);
 		pthread_mutex_lock(&qs.mu);
-		qs.dir_synced = target;
-		if (r == 0)
-			qs.dir_good = target;
-		else
-			qs.dir_errno = e;
-		w = job_list_take_all(&qs.dirwait);
-		for (k = w; k != NULL; k = kn) {
+		for (k = g; k != NULL; k = kn) {
 			kn = k->next;
-			wake |= dir_settle(k);
+			if (r < 0) {
+				k->result = -1;
+				snprintf(k->why, sizeof(k->why), "cannot sync "
+				    "the queue directory %s: %s",
+				    QUEUE_INCOMING_DIR, strerror(e));
+			}
+			job_list_push(&qs.done, k);
 		}
-		if (wake)
-			wake_main();
+		wake_main();
 	}
-}
-
-/*
- * dir_sync_request - (event loop) t's file was just made in incoming/:
- * note that its entry needs a directory sync, and start one unless one
- * is running (that one loops until it covered every file made).
- */
-static void
-dir_sync_request(struct qtxn *t)
-{
-	bool start;
-
-	pthread_mutex_lock(&qs.mu);
-	t->dir_gen = ++qs.dir_created;
-	start = !qs.dirsync_running;
-	pthread_mutex_unlock(&qs.mu);
-	if (start)
-		pthread_cond_signal(&qs.cv);
 }
 
 static void *
@@ -678,19 +620,12 @@ sync_thread(void *arg)
 {
 	char *rbuf = xmalloc(CHECK_READ_MAX_BYTES);
 
-	pthread_mutex_lock(&qs.mu);
 	for (;;) {
 		struct commit_job *j;
 
-		while (qs.todo.head == NULL && (qs.dirsync_running ||
-		    qs.dir_synced == qs.dir_created))
+		pthread_mutex_lock(&qs.mu);
+		while (qs.todo.head == NULL)
 			pthread_cond_wait(&qs.cv, &qs.mu);
-		if (!qs.dirsync_running && qs.dir_synced < qs.dir_created) {
-			qs.dirsync_running = true;
-			dir_sync_all();
-			qs.dirsync_running = false;
-			continue;
-		}
 		j = qs.todo.head;
 		qs.todo.head = j->next;
 		if (qs.todo.head == NULL)
@@ -700,8 +635,18 @@ sync_thread(void *arg)
 		run_job(j, rbuf);
 
 		pthread_mutex_lock(&qs.mu);
-		if (dir_settle(j))
+		if (j->result < 0) {
+			job_list_push(&qs.done, j);
 			wake_main();
+		} else {
+			job_list_push(&qs.synced, j);
+			if (!qs.dirsync_running) {
+				qs.dirsync_running = true;
+				group_commit();
+				qs.dirsync_running = false;
+			}
+		}
+		pthread_mutex_unlock(&qs.mu);
 	}
 	return NULL;
 }
@@ -840,7 +785,6 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 	t->file_fd = -1;
 	memcpy(j->id, t->id, sizeof(j->id));
 	memcpy(j->path, t->path, sizeof(j->path));
-	j->dir_gen = t->dir_gen;
 	t->job = j;
 	t->state = QTXN_COMMITTING;
 	submit(j);

@@ -8,12 +8,11 @@
  * keeps one connection carrying all its transactions (queue_proto.h).
  * For each transaction it creates incoming/ID (O_EXCL, mode
  * QUEUE_PARTIAL_MODE, flock'ed: queue_proto.h) and hands smtpd the open
- * descriptor; a sync thread fsyncs incoming/ for every file made since
- * its last sync (group commit), usually while the client still sends.
- * On COMMIT a sync thread (off the event loop, several in parallel so
- * that the file system commits them together) checks the whole file,
- * gives it QUEUE_FILE_MODE and fsync()s it; OK is sent once both the
- * file and a directory sync begun after it was made are done.  A
+ * descriptor.  On COMMIT a sync thread (off the event loop, several in
+ * parallel so that the file system commits them together) checks the
+ * whole file, gives it QUEUE_FILE_MODE and fsync()s it (nothing is
+ * renamed); then one fsync() of incoming/ covers every commit that
+ * finished meanwhile (group commit), and only then is OK sent.  A
  * transaction that ends any other way (ABORT, its connection closed)
  * leaves nothing: its file is removed.  A stopping queue process waits
  * for open transactions, not for idle smtpd connections (smtpd connects

@@ -4,7 +4,7 @@
 The contract under test (src/queue/queue_service.h, docs/queue-format.md):
 smtpd answers "250 2.0.0 Ok: queued as ID" only after the queue process
 marked incoming/ID committed (mode 0600; it is partial, mode 0200, while
-smtpd writes it), synced it, and synced incoming/ after the file was made;
+smtpd writes it), synced it, and then synced incoming/;
 a transaction that ends any other way (client gone, smtpd or queue process
 killed, a write error) leaves nothing in tmp/ or incoming/ once the queue
 process cleaned up.
@@ -782,8 +782,7 @@ STRACE_LINE = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+=\s+(-?\d+)"
 def test_commit_order_seen_by_strace(ostia_factory):
     """The queue process makes incoming/ID (partial, mode 0200), and
     sends OK (which smtpd turns into 250) only after it gave the file
-    mode 0600 and synced it, and after a sync of incoming/ that began
-    once the file existed.  The syncs run in threads, so every thread is
+    mode 0600, synced it, and then synced incoming/.  The syncs run in threads, so every thread is
     traced (one file each) and the calls are ordered by time: each step
     must have finished before the next one started."""
     strace = find_binary("strace")
@@ -903,13 +902,15 @@ def test_commit_order_seen_by_strace(ostia_factory):
                        c[0] == "fchmod" and c[1] == fd + ", 0600" and
                        c[2] == 0,
                        "fchmod of %s to 0600 before its OK" % qid)
-        first(lambda i, c: i_mode < i < i_ok and c[0] == "fsync" and
-              c[1] == fd and c[3] >= calls[i_mode][4] and c[2] == 0,
-              "fsync of %s after its fchmod and before its OK" % qid)
-        first(lambda i, c: i < i_ok and c[0] == "fsync" and
-              c[1] in dirfds and c[3] >= calls[i_open][4] and c[2] == 0,
-              "fsync of incoming/ begun after incoming/%s was made and "
-              "done before its OK" % qid)
+        i_sync = first(lambda i, c: i_mode < i < i_ok and
+                       c[0] == "fsync" and c[1] == fd and
+                       c[3] >= calls[i_mode][4] and c[2] == 0,
+                       "fsync of %s after its fchmod and before its OK"
+                       % qid)
+        first(lambda i, c: i_sync < i < i_ok and c[0] == "fsync" and
+              c[1] in dirfds and c[3] >= calls[i_sync][4] and c[2] == 0,
+              "fsync of incoming/ begun after the fsync of %s and done "
+              "before its OK" % qid)
         # Never a rename: the file is committed where it was made.
         assert not any(c[0].startswith("rename") and qid in c[1]
                        for c in calls), "a rename of %s" % qid
@@ -978,8 +979,8 @@ def test_250_only_after_the_file_is_committed(ostia_factory):
     assert not QUEUE_BAD_LOG.search(log, mark), \
         QUEUE_BAD_LOG.search(log, mark).group(0)
     # Batching depends on timing: only its bound is checked.
-    for n in re.findall(r"ostia/queue\[\d+\]: synced incoming once for "
-                        r"(\d+) new queue files", log[mark:]):
+    for n in re.findall(r"ostia/queue\[\d+\]: committed (\d+) messages with "
+                        r"one directory sync", log[mark:]):
         assert 2 <= int(n) <= nclients, n
 
 

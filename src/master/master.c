@@ -787,6 +787,104 @@ fail:
  * load_config - read and check the configuration.  Diagnostics are left
  * in diags for the caller to log once the log destination is known.
  */
+/* What the table check's process may report (texts of its errors). */
+#define TABLES_CHECK_REPORT_MAX (256 * 1024)
+
+/*
+ * tables_check_apart - lookup_tables_check(cf) in a child process, so
+ * that what opening the tables brings into a process (the SQL client
+ * libraries, their connections, the parsers' memory) never stays in the
+ * master, which runs as root for as long as the system does.  The child
+ * is root too, as the lookup process is when it opens them (preinit).
+ * Its errors come back through a pipe, one NUL-terminated text each,
+ * and are added to diags.  -1 when a table failed or the check could
+ * not run (then an error says why).
+ */
+static int
+tables_check_apart(const struct config *cf, struct diag_list *diags)
+{
+	struct buf rep;
+	size_t before = diags->errors;
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		diag_add(diags, DIAG_ERROR, NULL, 0, "cannot check the lookup "
+		    "tables: pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		diag_add(diags, DIAG_ERROR, NULL, 0, "cannot check the lookup "
+		    "tables: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct diag_list d;
+		size_t sent = 0;
+		int r;
+
+		close(p[0]);
+		diag_list_init(&d);
+		r = lookup_tables_check(cf, &d);
+		for (size_t i = 0; i < d.n; i++) {
+			size_t len = strlen(d.items[i].text) + 1;
+
+			if (sent + len > TABLES_CHECK_REPORT_MAX)
+				break;
+			for (size_t off = 0; off < len;) {
+				ssize_t w = write(p[1], d.items[i].text + off,
+				    len - off);
+
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					_exit(2);
+				off += (size_t)w;
+			}
+			sent += len;
+		}
+		_exit(r < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	buf_init(&rep, TABLES_CHECK_REPORT_MAX);
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(p[0], chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (rep.len + (size_t)n <= TABLES_CHECK_REPORT_MAX)
+			buf_append(&rep, chunk, (size_t)n);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	for (size_t off = 0; off < rep.len;) {
+		const char *t = rep.data + off;
+		const char *end = memchr(t, '\0', rep.len - off);
+
+		if (end == NULL)
+			break;		/* cut short: the exit status tells */
+		diag_add(diags, DIAG_ERROR, NULL, 0, "%s", t);
+		off += (size_t)(end - t) + 1;
+	}
+	buf_deinit(&rep);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (diags->errors == before)
+		diag_add(diags, DIAG_ERROR, NULL, 0, "the check of the lookup "
+		    "tables failed (%s %d) without saying why",
+		    WIFEXITED(status) ? "exit status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) :
+		    WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+	return -1;
+}
+
 static struct config *
 load_config(const struct master_opts *o, struct diag_list *diags)
 {
@@ -801,7 +899,7 @@ load_config(const struct master_opts *o, struct diag_list *diags)
 			config_free(&cf);
 	}
 	/* Every table the lookup process will serve must open. */
-	if (cf != NULL && lookup_tables_check(cf, diags) < 0)
+	if (cf != NULL && tables_check_apart(cf, diags) < 0)
 		config_free(&cf);
 	return cf;
 }

@@ -1079,6 +1079,9 @@ queue_init(struct child *c)
 	sigset_t all, old;
 
 	qs.base = child_event_base(c);
+	/* Every file here is the owner's alone, and a partial file must
+	 * keep exactly QUEUE_PARTIAL_MODE whatever umask we inherited. */
+	umask(077);
 	pthread_mutex_init(&qs.mu, NULL);
 	pthread_cond_init(&qs.cv, NULL);
 	qs.done_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -7,7 +7,8 @@ names such a table is checked through /proc/PID/maps: the lookup process
 maps the library its tables need (and answers from a real PostgreSQL
 server through it, after dropping privileges), while the smtpd process
 maps neither library nor what they pull in (GnuTLS, Kerberos, LDAP).
-Without SQL tables no process maps them.
+Neither does the master, which checks the tables at start and reload in
+a child process of its own.  Without SQL tables no process maps them.
 
 No PostgreSQL installed: a visible skip (the mysql: case needs no
 server: its table names a closed port, and the library is loaded when
@@ -15,6 +16,8 @@ the table is opened, not at the first lookup).
 """
 
 import os
+import re
+import signal
 import socket
 
 import pytest
@@ -125,8 +128,9 @@ def test_pgsql_table_only_the_lookup_process_maps_libpq(ostia_factory, pg):
         assert_no_sql_libraries(pid, "smtpd")
 
 
-def test_mysql_table_only_the_lookup_process_maps_libmariadb(ostia_factory):
-    o = ostia_factory()
+def mysql_access_table(o):
+    """A mysql: table (its server: a closed port) as smtpd's client
+    access check; returns (table, path of its .cf file)."""
     path = os.path.join(o.confdir, "access.cf")
     db_servers.write_cf(path, "hosts = inet:127.0.0.1:%d\nuser = u\n"
                         "password = secret\ndbname = d\n"
@@ -135,6 +139,12 @@ def test_mysql_table_only_the_lookup_process_maps_libmariadb(ostia_factory):
     table = "mysql:" + path
     o.update_main_cf({"smtpd_client_restrictions":
                       "check_client_access " + table + ", permit"})
+    return table, path
+
+
+def test_mysql_table_only_the_lookup_process_maps_libmariadb(ostia_factory):
+    o = ostia_factory()
+    table, _path = mysql_access_table(o)
     procs = running(o)
 
     # Opened (the library loaded), and a lookup error, never "not found".
@@ -157,3 +167,35 @@ def test_no_sql_table_no_process_maps_them(ostia_factory):
     for pid in procs["smtpd"] + procs["lookup"]:
         assert_no_sql_libraries(pid, "child")
     assert_no_sql_libraries(o.master_pid(), "master")
+
+
+def test_master_checks_the_tables_apart_and_maps_no_sql_library(
+        ostia_factory):
+    """The master opens every table before it starts or reloads, in a
+    child process: it never maps libmariadb itself, and the child's
+    errors reach the master's log (a reload refused, naming the
+    table)."""
+    o = ostia_factory()
+    _table, path = mysql_access_table(o)
+    procs = running(o)
+    master = o.master_pid()
+    assert_no_sql_libraries(master, "master")
+    for pid in procs["lookup"]:
+        assert has(mapped_libraries(pid), "libmariadb.so.3")
+
+    # A table that no longer opens: the reload is refused with the
+    # reason found by the check's process.
+    db_servers.write_cf(path, "hosts = inet:127.0.0.1:1\nuser = u\n"
+                        "password = secret\ndbname = d\n")
+    mark = o.log_mark()
+    os.kill(master, signal.SIGHUP)
+    m = o.wait_for_log(r"ostia/master\[%d\]: error: (.*%s.*)"
+                       % (master, re.escape(path)), start=mark)
+    assert "secret" not in m.group(1)
+    o.wait_for_log(r"reload refused: the configuration in .* has 1 error",
+                   start=mark)
+    assert_no_sql_libraries(master, "master")
+    assert o.master_pid() == master
+    with o.smtp() as c:
+        c.expect(220)
+        c.command("QUIT", expect=221)

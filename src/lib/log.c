@@ -29,6 +29,25 @@ static char log_hostname[256] = "";
 /* getpid() is a system call on every line otherwise; a forked child
  * clears the cache (pthread_atfork in log_init). */
 static pid_t log_pid_cache = 0;
+/* Changed by log_init: the heads cached below are made again. */
+static unsigned log_generation = 1;
+
+/*
+ * The head of a line ("Mon dd hh:mm:ss" before the microseconds, then
+ * " HOST IDENT[PID]: "), made again only when the second, the pid or
+ * the identity changed: localtime, strftime and a formatted print for
+ * every line were a visible share of a busy process's time.  Per
+ * thread (the queue process logs from its sync threads too).
+ */
+static __thread struct {
+	unsigned generation;	/* 0: nothing cached */
+	time_t sec;
+	long pid;
+	size_t stamp_len;
+	size_t head_len;
+	char stamp[32];
+	char head[sizeof(log_hostname) + sizeof(log_ident_buf) + 32];
+} log_head;
 
 static void
 log_pid_forget(void)
@@ -66,6 +85,7 @@ log_init(const char *syslog_name, const char *process_name,
 		snprintf(log_ident_buf, sizeof(log_ident_buf), "%s",
 		    syslog_name);
 	log_style = style;
+	log_generation++;
 	{
 		static bool atfork_set;
 
@@ -181,6 +201,48 @@ log_syslog_priority(enum log_level level)
 	return LOG_INFO;
 }
 
+/*
+ * log_line_head - the cached head for ts (log_head, remade when stale).
+ */
+static void
+log_line_head(const struct timespec *ts)
+{
+	long pid = log_pid();
+
+	if (log_head.generation == log_generation &&
+	    log_head.sec == ts->tv_sec && log_head.pid == pid)
+		return;
+	if (log_head.generation != log_generation || log_head.pid != pid) {
+		int n = snprintf(log_head.head, sizeof(log_head.head),
+		    " %s %s[%ld]: ", log_hostname, log_ident_buf, pid);
+
+		log_head.head_len = n < 0 ? 0 : (size_t)n >=
+		    sizeof(log_head.head) ? sizeof(log_head.head) - 1 :
+		    (size_t)n;
+	}
+	{
+		struct tm tm;
+
+		localtime_r(&ts->tv_sec, &tm);
+		log_head.stamp_len = strftime(log_head.stamp,
+		    sizeof(log_head.stamp), "%b %e %H:%M:%S", &tm);
+	}
+	log_head.generation = log_generation;
+	log_head.sec = ts->tv_sec;
+	log_head.pid = pid;
+}
+
+/* log_put - append n bytes of p to line (cap bytes, *len used), cut at
+ * the end. */
+static void
+log_put(char *line, size_t cap, size_t *len, const char *p, size_t n)
+{
+	if (n > cap - *len)
+		n = cap - *len;
+	memcpy(line + *len, p, n);
+	*len += n;
+}
+
 /* log_write_all - write a whole line, retrying short writes and EINTR. */
 static void
 log_write_all(int fd, const char *p, size_t n)
@@ -225,21 +287,26 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 		    log_prefix(level), text);
 		log_write_all(log_fd, line, strlen(line));
 	} else {
-		char stamp[64];
+		/* "STAMP.USEC HEAD" + level prefix + text + newline */
 		struct timespec ts;
-		struct tm tm;
+		const char *prefix = log_prefix(level);
+		size_t len = 0, cap = sizeof(line) - 1;	/* room for '\n' */
+		long usec;
+		char digits[7];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-		n = snprintf(line, sizeof(line), "%s.%06ld %s %s[%ld]: %s%s\n",
-		    stamp, ts.tv_nsec / 1000, log_hostname, log_ident_buf,
-		    log_pid(), log_prefix(level), text);
-		if (n >= (int)sizeof(line)) {
-			line[sizeof(line) - 2] = '\n';
-			n = (int)sizeof(line) - 1;
-		}
-		log_write_all(log_fd, line, (size_t)n);
+		log_line_head(&ts);
+		usec = ts.tv_nsec / 1000;
+		digits[0] = '.';
+		for (int i = 6; i >= 1; i--, usec /= 10)
+			digits[i] = (char)('0' + usec % 10);
+		log_put(line, cap, &len, log_head.stamp, log_head.stamp_len);
+		log_put(line, cap, &len, digits, sizeof(digits));
+		log_put(line, cap, &len, log_head.head, log_head.head_len);
+		log_put(line, cap, &len, prefix, strlen(prefix));
+		log_put(line, cap, &len, text, strlen(text));
+		line[len++] = '\n';
+		log_write_all(log_fd, line, len);
 	}
 	errno = saved_errno;
 }

@@ -295,6 +295,52 @@ test_daemon_line(void **state)
 	    "postfix-compat: error: x\n");
 }
 
+/* expect_tail - the next line read ends in " IDENT[PID]: TEXT\n". */
+static void
+expect_tail(const char *ident, long pid, const char *text)
+{
+	char out[1024], want[128];
+
+	read_log(out, sizeof(out));
+	snprintf(want, sizeof(want), " %s[%ld]: %s\n", ident, pid, text);
+	if (strstr(out, want) == NULL)
+		fail_msg("\"%s\" does not end in \"%s\"", out, want);
+}
+
+/*
+ * The head of a daemon-style line is cached: a new identity (log_init)
+ * and a new process (fork) show at once, within the same second.
+ */
+static void
+test_daemon_head_cache(void **state)
+{
+	pid_t pid;
+	int status;
+
+	log_init("ostia", "smtpd", LOG_STYLE_DAEMON);
+	log_use_fd(log_pipe[1]);
+	log_info("one");
+	expect_tail("ostia/smtpd", (long)getpid(), "one");
+
+	log_init("ostia", "qmgr", LOG_STYLE_DAEMON);
+	log_use_fd(log_pipe[1]);
+	log_info("two");
+	expect_tail("ostia/qmgr", (long)getpid(), "two");
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		log_info("three");
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	expect_tail("ostia/qmgr", (long)pid, "three");
+
+	/* And the parent is itself again. */
+	log_info("four");
+	expect_tail("ostia/qmgr", (long)getpid(), "four");
+}
+
 /* A long daemon-style line still ends in a newline. */
 static void
 test_daemon_long_line(void **state)
@@ -413,6 +459,8 @@ main(void)
 		    setup_pipe, teardown_pipe),
 		cmocka_unit_test_setup_teardown(test_daemon_line, setup_pipe,
 		    teardown_pipe),
+		cmocka_unit_test_setup_teardown(test_daemon_head_cache,
+		    setup_pipe, teardown_pipe),
 		cmocka_unit_test_setup_teardown(test_daemon_long_line,
 		    setup_pipe, teardown_pipe),
 		cmocka_unit_test_setup_teardown(test_errno_kept, setup_pipe,

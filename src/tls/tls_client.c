@@ -402,7 +402,10 @@ tls_client_ssl_new(struct tls_client_ctx *t, const struct tls_client_policy *p,
 		goto ossl;
 	if (ciphers[0] != '\0' && SSL_set_cipher_list(ssl, ciphers) != 1)
 		goto ossl;
-	if (!empty(p->sni) && SSL_set_tlsext_host_name(ssl, p->sni) != 1)
+	/* SSL_set_tlsext_host_name() without its cast of a const
+	 * pointer (OpenSSL copies the name). */
+	if (!empty(p->sni) && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+	    TLSEXT_NAMETYPE_host_name, (void *)(uintptr_t)p->sni) != 1)
 		goto ossl;
 	if (lev == TLS_LEV_DANE || lev == TLS_LEV_DANE_ONLY) {
 		if (SSL_dane_enable(ssl, p->dane_base) <= 0)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -599,7 +600,10 @@ new_ctx(struct tls_server *t, const struct config_view *v, bool mandatory,
 		buf_init(&b, 1024);
 		for (size_t i = 0; curves[i] != NULL; i++)
 			(void)buf_appendf(&b, "%s%s", i ? ":" : "", curves[i]);
-		if (b.len > 0 && SSL_CTX_set1_groups_list(ctx, buf_cstr(&b)) != 1) {
+		/* SSL_CTX_set1_groups_list() without its cast of a const
+		 * pointer (OpenSSL parses the list, keeps nothing of it). */
+		if (b.len > 0 && SSL_CTX_ctrl(ctx, SSL_CTRL_SET_GROUPS_LIST, 0,
+		    (void *)(uintptr_t)buf_cstr(&b)) != 1) {
 			ERR_clear_error();
 			log_warning("tls_eecdh_auto_curves: OpenSSL refuses "
 			    "\"%s\"; using its default curves", buf_cstr(&b));

@@ -31,7 +31,8 @@ static unsigned maildir_counter;
 
 /*
  * The writer: converts content as maildir.h says and either counts the
- * bytes (fd < 0) or writes them to fd.
+ * bytes (fd < 0: no buffer) or writes them to fd through a buffer of
+ * MAILDIR_CHUNK bytes (never cleared: only what was put is written).
  */
 struct mout {
 	int fd;
@@ -39,8 +40,23 @@ struct mout {
 	uint64_t total;		/* bytes produced */
 	uint64_t lfs;		/* LF bytes among them */
 	int error;		/* first write errno */
-	char chunk[MAILDIR_CHUNK];
+	char *chunk;		/* NULL when counting */
 };
+
+static void
+mout_init(struct mout *o, int fd)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	o->chunk = fd >= 0 ? xmalloc(MAILDIR_CHUNK) : NULL;
+}
+
+static void
+mout_deinit(struct mout *o)
+{
+	free(o->chunk);
+	o->chunk = NULL;
+}
 
 static void
 mout_flush(struct mout *o)
@@ -69,7 +85,7 @@ static void
 mout_put(struct mout *o, const char *p, size_t n)
 {
 	while (n > 0) {
-		size_t room = sizeof(o->chunk) - o->used;
+		size_t room = MAILDIR_CHUNK - o->used;
 		size_t k = n < room ? n : room;
 
 		if (o->fd >= 0)
@@ -81,7 +97,7 @@ mout_put(struct mout *o, const char *p, size_t n)
 			o->lfs++;
 		p += k;
 		n -= k;
-		if (o->used == sizeof(o->chunk))
+		if (o->used == MAILDIR_CHUNK)
 			mout_flush(o);
 	}
 }
@@ -125,14 +141,12 @@ mout_message(struct mout *o, const char *prefix, const char *content,
 uint64_t
 maildir_message_size(const char *prefix, const char *content, size_t len)
 {
-	struct mout *o = xcalloc(1, sizeof(*o));
-	uint64_t total;
+	struct mout o;
 
-	o->fd = -1;
-	mout_message(o, prefix, content, len);
-	total = o->total;
-	free(o);
-	return total;
+	mout_init(&o, -1);
+	mout_message(&o, prefix, content, len);
+	mout_deinit(&o);
+	return o.total;
 }
 
 /* ------------------------------------------------------------ errors */
@@ -314,7 +328,7 @@ write_tmp(int tmpfd, const char *dir, const char *prefix,
     const char *content, size_t len, uint64_t size, uint64_t vsize,
     char **name_r, int *errno_r, char **error_r)
 {
-	struct mout *o;
+	struct mout o;
 	char *name = NULL;
 	int fd = -1, err;
 
@@ -333,11 +347,10 @@ write_tmp(int tmpfd, const char *dir, const char *prefix,
 		free(name);
 		return -1;
 	}
-	o = xcalloc(1, sizeof(*o));
-	o->fd = fd;
-	mout_message(o, prefix, content, len);
-	err = o->error;
-	free(o);
+	mout_init(&o, fd);
+	mout_message(&o, prefix, content, len);
+	err = o.error;
+	mout_deinit(&o);
 	if (err == 0 && fsync(fd) < 0)
 		err = errno;
 	if (close(fd) < 0 && err == 0 && errno != EINTR)
@@ -413,7 +426,7 @@ maildir_deliver(const char *dir, const char *prefix, const char *content,
 	uint64_t size, vsize;
 	size_t dlen;
 	bool linked = false;
-	struct mout *o;
+	struct mout o;
 
 	*path_r = NULL;
 	*errno_r = 0;
@@ -452,12 +465,11 @@ maildir_deliver(const char *dir, const char *prefix, const char *content,
 	    (curfd = subdir(dfd, d, "cur", errno_r, error_r)) < 0)
 		goto out;
 
-	o = xcalloc(1, sizeof(*o));
-	o->fd = -1;
-	mout_message(o, prefix, content, len);
-	size = o->total;
-	vsize = o->total + o->lfs;	/* each LF becomes CRLF */
-	free(o);
+	mout_init(&o, -1);
+	mout_message(&o, prefix, content, len);
+	mout_deinit(&o);
+	size = o.total;
+	vsize = o.total + o.lfs;	/* each LF becomes CRLF */
 
 	if (write_tmp(tmpfd, d, prefix, content, len, size, vsize, &name,
 	    errno_r, error_r) < 0)

@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1002,8 +1003,11 @@ probe(const struct tls_svc *s, const struct sockaddr *sa, socklen_t salen,
 		say(r, SEV_ERROR, "cannot set up a TLS client");
 		goto out;
 	}
+	/* SSL_set_tlsext_host_name() without its cast of a const
+	 * pointer (OpenSSL copies the name). */
 	if (host[0] != '\0' && !is_ip_literal(host))
-		(void)SSL_set_tlsext_host_name(c.ssl, host);
+		(void)SSL_ctrl(c.ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+		    TLSEXT_NAMETYPE_host_name, (void *)(uintptr_t)host);
 	ERR_clear_error();
 	errno = 0;
 	rc = SSL_connect(c.ssl);

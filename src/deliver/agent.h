@@ -131,7 +131,7 @@ void agent_set_result(struct agent_results *res, size_t i,
     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void agent_vset_result(struct agent_results *res, size_t i,
     enum deliver_status st, const char *dsn, const char *remote,
-    const char *fmt, va_list ap);
+    const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* The same result for every recipient that has none yet. */
 void agent_set_all(struct agent_results *res, enum deliver_status st,
     const char *dsn, const char *remote, const char *fmt, ...)

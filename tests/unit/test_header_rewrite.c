@@ -811,8 +811,8 @@ test_prefixes(void **state)
 		"From: \"Doe, John\" <jd>, ann (Ann)\r\n"
 		"To: team: x, <y@h>;, undisclosed-recipients:;\r\n"
 		"Cc: <@relay.example:z>,\r\n \"a@b\"@c\r\n",
-		"Return-Path: <>\r\nReceived: from x\r\n\tby y\r\n"
-		"Reply-To: a,\r\n\tb (c\r\n d), \"e\r\n f\"@g\r\n",
+		("Return-Path: <>\r\nReceived: from x\r\n\tby y\r\n"
+		"Reply-To: a,\r\n\tb (c\r\n d), \"e\r\n f\"@g\r\n"),
 		"To : joe\r\nSubject: <\r\n x\r\nBcc: [1.2.3.4], u@[IPv6:::1]\r\n",
 		" leading: continuation\r\nFrom: joe\r\n",
 	};

@@ -1114,7 +1114,7 @@ test_user_names(void **state)
 	static const char *const bad[] = {
 		"\tuser=al\001tice\n",	/* TAB in the name */
 		"\tuser=al\001nice\n",	/* LF */
-		"\tuser=al\001" "0ice\n",	/* NUL */
+		("\tuser=al\001" "0ice\n"),	/* NUL */
 		"\tuser=\n",		/* empty */
 		"\n",			/* none */
 		"\tuser=a\x7f\n",	/* DEL */

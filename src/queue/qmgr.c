@@ -1282,6 +1282,7 @@ list_dir(const char *dir, size_t *n_r)
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0;
+	bool incoming = strcmp(dir, QUEUE_INCOMING_DIR) == 0;
 
 	*n_r = 0;
 	if (d == NULL) {
@@ -1293,8 +1294,10 @@ list_dir(const char *dir, size_t *n_r)
 
 		if (!queue_id_is_valid(de->d_name))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && queue_file_partial(&st))
+		/* Only incoming/ holds partial files: no stat elsewhere
+		 * (a deferred queue can be long). */
+		if (incoming && fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && queue_file_partial(&st))
 			continue;
 		names = xreallocarray(names, n + 1, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);

@@ -394,6 +394,7 @@ handle_new(struct qconn *q, struct ipc_in *in)
 	uint32_t tag = ipc_get_u32(in);
 	struct ipc_out o;
 	struct qtxn *t;
+	const char *what = NULL;
 	int r, wfd = -1;
 
 	if (!ipc_in_done(in)) {
@@ -428,10 +429,13 @@ handle_new(struct qconn *q, struct ipc_in *in)
 	 * goes when this process does, whatever smtpd still holds.  Nobody
 	 * else can hold a lock on a file just made with O_EXCL.
 	 */
-	if (flock(t->file_fd, LOCK_EX | LOCK_NB) < 0 ||
-	    (wfd = open(t->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		r = send_fail(q, tag, t->id, "cannot open the queue file "
-		    "for smtpd: %s", strerror(errno));
+	if (flock(t->file_fd, LOCK_EX | LOCK_NB) < 0)
+		what = "lock";
+	else if ((wfd = open(t->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		what = "open again for smtpd";
+	if (what != NULL) {
+		r = send_fail(q, tag, t->id, "cannot %s the queue file: %s",
+		    what, strerror(errno));
 		close(t->file_fd);
 		(void)unlink(t->path);
 		free(t);
@@ -963,6 +967,15 @@ drop:
 	qconn_free(q);
 }
 
+/* log_removed - say how many unfinished files a clean-up removed. */
+static void
+log_removed(unsigned removed)
+{
+	if (removed > 0)
+		log_info("removed %u unfinished queue file%s left by a "
+		    "stopped process", removed, removed == 1 ? "" : "s");
+}
+
 /* clean_tmp - remove files of writers that no longer exist. */
 static void
 clean_tmp(void)
@@ -993,9 +1006,7 @@ clean_tmp(void)
 			removed++;
 	}
 	closedir(d);
-	if (removed > 0)
-		log_info("removed %u unfinished queue file%s left by a "
-		    "stopped process", removed, removed == 1 ? "" : "s");
+	log_removed(removed);
 }
 
 /*
@@ -1008,13 +1019,16 @@ clean_tmp(void)
 static void
 sweep_partial(void)
 {
-	DIR *d = fdopendir(dup(qs.incoming_fd));
+	int dfd = dup(qs.incoming_fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *de;
 	unsigned removed = 0;
 
 	if (d == NULL) {
-		log_warning("cannot read %s: %s", QUEUE_INCOMING_DIR,
-		    strerror(errno));
+		log_warning("cannot read %s to remove unfinished files: %s",
+		    QUEUE_INCOMING_DIR, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -1038,9 +1052,7 @@ sweep_partial(void)
 		close(fd);
 	}
 	closedir(d);
-	if (removed > 0)
-		log_info("removed %u unfinished queue file%s left by a "
-		    "stopped process", removed, removed == 1 ? "" : "s");
+	log_removed(removed);
 }
 
 /* try_lock - start the queue manager once incoming/ is ours. */

@@ -203,15 +203,17 @@ def smtp_message(token):
             "Subject: %s\r\n\r\nbody of %s\r\n" % (token, token)).encode()
 
 
-def queue_over_smtp(o, token):
-    """One message through smtpd; its queue ID."""
-    with smtplib.SMTP("127.0.0.1", o.port, timeout=60) as s:
+def queue_over_smtp(o, token, msg=None, timeout=60):
+    """One message (msg, else a small one naming token) through smtpd;
+    its queue ID."""
+    with smtplib.SMTP("127.0.0.1", o.port, timeout=timeout) as s:
         s.ehlo("client.example")
         code, _ = s.mail("sender@example.net")
         assert code == 250
         code, _ = s.rcpt("rcpt@example.org")
         assert code == 250
-        code, resp = s.data(smtp_message(token))
+        code, resp = s.data(msg if msg is not None
+                            else smtp_message(token))
         assert code == 250, (code, resp)
         m = QUEUED_RE.match(resp.decode())
         assert m, resp
@@ -597,15 +599,7 @@ def test_big_message_is_checked_and_queued_whole(ostia_factory):
     body = line * (3 * 1024 * 1024 // len(line))      # about 3 MiB
     msg = (b"From: <sender@example.net>\r\nTo: <rcpt@example.org>\r\n"
            b"Subject: " + token.encode() + b"\r\n\r\n" + body)
-    with smtplib.SMTP("127.0.0.1", o.port, timeout=120) as s:
-        s.ehlo("client.example")
-        code, _ = s.mail("sender@example.net")
-        assert code == 250
-        code, _ = s.rcpt("rcpt@example.org")
-        assert code == 250
-        code, resp = s.data(msg)
-    assert code == 250, (code, resp)
-    qid = QUEUED_RE.match(resp.decode()).group(1)
+    qid = queue_over_smtp(o, token, msg, timeout=120)
     assert qid in committed_files(o.queue_dir)
     assert partials(o) == []
     # `ostia queue show` parses the file: the body comes back whole.

@@ -399,8 +399,26 @@ add_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
 		return r;
 	}
 	m->busy++;
+	if (m->lookups > 0) {
+		/* Scheduled with the others once the message's last route
+		 * lookup is back (release_routed): recipients of one message
+		 * for one destination then leave in one delivery, whatever
+		 * order the answers came in. */
+		r->st = R_ROUTED;
+		return r;
+	}
 	rcpt_route(r);
 	return r;
+}
+
+/* release_routed - m's route lookups are all back: schedule the
+ * recipients that waited for them. */
+static void
+release_routed(struct qmsg *m)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		if (m->r[i]->st == R_ROUTED)
+			rcpt_route(m->r[i]);
 }
 
 static void on_route(void *ctx, enum dict_status st, const char *text,
@@ -433,6 +451,8 @@ lookup_failed(struct qlookup *l, const char *why)
 
 	if (r == NULL || r->st == R_SKIP)
 		return;
+	if (r->st == R_ROUTED)
+		l->m->busy--;	/* never scheduled: it ends here */
 	set_result(r, R_DEFERRED, "4.3.0", "", why);
 }
 
@@ -483,6 +503,8 @@ on_route(void *ctx, enum dict_status st, const char *text, size_t len)
 	free(l->address);
 	free(l);
 	m->lookups--;
+	if (m->lookups == 0)
+		release_routed(m);
 	msg_check_done(m);
 }
 

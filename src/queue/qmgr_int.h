@@ -20,6 +20,7 @@
 /* What happened to a recipient in this attempt. */
 enum rstate {
 	R_RESOLVING,	/* waiting for the lookup process */
+	R_ROUTED,	/* routed; waits for its message's other lookups */
 	R_WAITING,	/* in its destination's queue */
 	R_INFLIGHT,	/* in a request to an agent */
 	R_SENT,

@@ -176,10 +176,14 @@ def test_master_checks_the_tables_apart_and_maps_no_sql_library(
     errors reach the master's log (a reload refused, naming the
     table)."""
     o = ostia_factory()
-    _table, path = mysql_access_table(o)
+    table, path = mysql_access_table(o)
     procs = running(o)
     master = o.master_pid()
     assert_no_sql_libraries(master, "master")
+    # A lookup answered means the lookup process has opened its tables
+    # (it may still be starting when its pid first shows, under ASan).
+    r = o.cli("lookup", table, "192.0.2.1")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
     for pid in procs["lookup"]:
         assert has(mapped_libraries(pid), "libmariadb.so.3")
 

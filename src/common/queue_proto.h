@@ -105,6 +105,9 @@ queue_file_partial(const struct stat *st)
 #define QUEUE_HOLD_DIR "hold"
 #define QUEUE_CORRUPT_DIR "corrupt"
 #define QUEUE_STATUS_DIR "status"
+/* Files of messages that left the queue, kept for the next ones
+ * (queue_spare.h); never a message. */
+#define QUEUE_SPARE_DIR "spare"
 /* Longest FAIL reason. */
 #define QUEUE_REASON_MAX_BYTES 512
 

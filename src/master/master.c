@@ -918,10 +918,12 @@ static int
 make_dirs(struct master *m, const struct config_view *v, char **error_r)
 {
 	/* The queue process's own: files being written, committed ones,
-	 * deferred, held and unreadable ones, delivery status logs. */
+	 * deferred, held and unreadable ones, delivery status logs, files
+	 * kept for reuse. */
 	static const char *const queue_dirs[] = {
 		QUEUE_TMP_DIR, QUEUE_INCOMING_DIR, QUEUE_DEFERRED_DIR,
 		QUEUE_HOLD_DIR, QUEUE_CORRUPT_DIR, QUEUE_STATUS_DIR,
+		QUEUE_SPARE_DIR,
 	};
 	const char *q = config_str(v, P_queue_directory);
 	const char *d = config_str(v, P_data_directory);

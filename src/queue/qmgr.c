@@ -45,6 +45,7 @@
 #include "queue_file.h"
 #include "queue_proto.h"
 #include "queue_service.h"
+#include "queue_spare.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -1156,12 +1157,15 @@ backoff(const struct qmsg *m, time_t now)
 static void
 remove_files(struct qmsg *m)
 {
-	char *p = path_of(m->dir, m->id);
+	char *p;
 
-	if (unlink(p) < 0 && errno != ENOENT)
+	/* The file stays for the next message received (queue_spare.h). */
+	if (spare_remove(m->dir, m->id) < 0 && errno != ENOENT) {
+		p = path_of(m->dir, m->id);
 		log_error("%s: cannot remove %s: %s", m->id, p,
 		    strerror(errno));
-	free(p);
+		free(p);
+	}
 	if (m->has_log || m->log.n > 0) {
 		p = path_of(QUEUE_STATUS_DIR, m->id);
 		(void)unlink(p);

@@ -43,6 +43,7 @@
 #include "queue_file.h"
 #include "queue_proto.h"
 #include "queue_service.h"
+#include "queue_spare.h"
 #include "tagmap.h"
 #include "xalloc.h"
 
@@ -415,23 +416,31 @@ handle_new(struct qconn *q, struct ipc_in *in)
 	t->q = q;
 	queue_service_new_id(t->id);
 	snprintf(t->path, sizeof(t->path), "%s/%s", QUEUE_INCOMING_DIR, t->id);
-	t->file_fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, QUEUE_PARTIAL_MODE);
-	if (t->file_fd < 0) {
-		r = send_fail(q, tag, t->id, "cannot create a queue file in "
-		    "%s: %s", QUEUE_INCOMING_DIR, strerror(errno));
-		free(t);
-		return r;
-	}
 	/*
-	 * The mark of a live writer (queue_proto.h), on this process's own
-	 * open file: smtpd gets another one (write only), so that the lock
-	 * goes when this process does, whatever smtpd still holds.  Nobody
-	 * else can hold a lock on a file just made with O_EXCL.
+	 * The file of a message that left the queue if there is one
+	 * (queue_spare.h: already partial and locked), else a new one.
+	 * The lock is the mark of a live writer (queue_proto.h), on this
+	 * process's own open file: smtpd gets another one (write only), so
+	 * that the lock goes when this process does, whatever smtpd still
+	 * holds.  Nobody else can hold a lock on a file just made with
+	 * O_EXCL.
 	 */
-	if (flock(t->file_fd, LOCK_EX | LOCK_NB) < 0)
-		what = "lock";
-	else if ((wfd = open(t->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	t->file_fd = spare_take(qs.incoming_fd, t->id);
+	if (t->file_fd < 0) {
+		t->file_fd = open(t->path, O_RDWR | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW, QUEUE_PARTIAL_MODE);
+		if (t->file_fd < 0) {
+			r = send_fail(q, tag, t->id, "cannot create a queue "
+			    "file in %s: %s", QUEUE_INCOMING_DIR,
+			    strerror(errno));
+			free(t);
+			return r;
+		}
+		if (flock(t->file_fd, LOCK_EX | LOCK_NB) < 0)
+			what = "lock";
+	}
+	if (what == NULL &&
+	    (wfd = open(t->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		what = "open again for smtpd";
 	if (what != NULL) {
 		r = send_fail(q, tag, t->id, "cannot %s the queue file: %s",
@@ -1073,6 +1082,7 @@ try_lock(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	sweep_partial();
+	spare_init();
 	if (!qmgr_configured(child_config(c))) {
 		log_warning("master.cf has no qmgr service: mail is queued but "
 		    "not delivered (add \"qmgr unix n - n 300 1 qmgr\" to "

@@ -6,9 +6,10 @@
  * mail_owner, chrooted to queue_directory when started as root), it
  * listens on $queue_directory/private/queue, where each smtpd process
  * keeps one connection carrying all its transactions (queue_proto.h).
- * For each transaction it creates incoming/ID (O_EXCL, mode
- * QUEUE_PARTIAL_MODE, flock'ed: queue_proto.h) and hands smtpd the open
- * descriptor.  On COMMIT a sync thread (off the event loop, several in
+ * For each transaction it makes incoming/ID (a spare file of a message
+ * that left the queue, queue_spare.h, or a new one made with O_EXCL;
+ * mode QUEUE_PARTIAL_MODE, flock'ed: queue_proto.h) and hands smtpd an
+ * open descriptor.  On COMMIT a sync thread (off the event loop, several in
  * parallel so that the file system commits them together) checks the
  * whole file, gives it QUEUE_FILE_MODE and fsync()s it (nothing is
  * renamed); then one fsync() of incoming/ covers every commit that

@@ -644,6 +644,10 @@ complete_message(struct session *s)
 		smtpd_transaction_reset(s);
 		return;
 	}
+	/* Written: smtpd keeps no descriptor of a file it no longer
+	 * writes (the queue process reuses files: queue_spare.h). */
+	close(s->qfd);
+	s->qfd = -1;
 	if (queue_client_commit(s->qc) < 0) {
 		log_error("%s: cannot commit the message: %s", s->id,
 		    queue_client_error(s->qc));

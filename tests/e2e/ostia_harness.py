@@ -117,7 +117,8 @@ QUEUE_ID_RE = re.compile(r"\A[0-9A-HJKMNP-TV-Z]{16}\Z")
 
 def queue_files(queue_dir):
     """{queue ID: path} of every committed queue file: any subdirectory
-    of queue_dir but tmp/, partial files left out."""
+    of queue_dir but tmp/ and spare/ (files kept for reuse, never
+    messages), partial files left out."""
     out = {}
     try:
         subs = os.listdir(queue_dir)
@@ -125,7 +126,7 @@ def queue_files(queue_dir):
         return out
     for sub in subs:
         top = os.path.join(queue_dir, sub)
-        if sub == "tmp" or not os.path.isdir(top):
+        if sub in ("tmp", "spare") or not os.path.isdir(top):
             continue
         for dirpath, _dirs, files in os.walk(top):
             for f in files:

@@ -148,7 +148,8 @@ def test_agents_run_on_private_sockets(ostia_factory):
         assert st.st_mode & 0o777 == 0o600, oct(st.st_mode)
         assert st.st_uid == os.geteuid() or os.geteuid() == 0
     # The queue directories the queue manager needs.
-    for d in ("tmp", "incoming", "deferred", "hold", "corrupt", "status"):
+    for d in ("tmp", "incoming", "deferred", "hold", "corrupt", "status",
+              "spare"):
         st = os.stat(os.path.join(q, d))
         assert stat.S_ISDIR(st.st_mode) and st.st_mode & 0o777 == 0o700, d
 

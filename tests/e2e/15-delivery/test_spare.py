@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: MIT
+"""Queue files are reused (src/queue/queue_spare.h): a message that
+leaves the queue leaves its file, emptied, in spare/, and the next
+message received is written into that same file (same inode), so a
+steady stream of mail neither frees nor allocates an inode per message.
+
+What must hold: a spare is never a message (not listed, not delivered,
+not counted), holds none of its old message's bytes, the reused file
+carries only the new message, and spares left by an earlier queue
+process are removed at start, never reused.
+"""
+
+import os
+import signal
+
+from delivery_e2e import VDOMAIN, make_message, service_pids, token
+from ostia_harness import wait_until
+
+ALICE = "alice@" + VDOMAIN
+
+
+def spares(d):
+    """{name: os.stat_result} of the files in spare/."""
+    top = os.path.join(d.o.queue_dir, "spare")
+    return {n: os.lstat(os.path.join(top, n)) for n in os.listdir(top)}
+
+
+def deliver(d, tok):
+    """Send one message to alice, wait until it is in her Maildir and the
+    queue is empty; return its queue ID."""
+    qid = d.send(ALICE, make_message(tok, to=ALICE))
+    d.wait_messages(ALICE, 1, tok)
+    d.wait_queue_empty()
+    return qid
+
+
+def test_a_delivered_message_file_is_emptied_and_reused(delivery):
+    d = delivery().start()
+    tok1 = token()
+    id1 = deliver(d, tok1)
+
+    # The file stays, under spare/, emptied: not a message.
+    sp = spares(d)
+    assert list(sp) == [id1], sp
+    st1 = sp[id1]
+    assert st1.st_size == 0 and st1.st_nlink == 1, st1
+    entries, _summary = d.listing()
+    assert not entries, entries
+    assert d.spool_has(id1) is None
+    r = d.queue("show", id1)
+    assert r.returncode != 0 and tok1 not in r.stdout, (r.stdout, r.stderr)
+
+    # The next message is written into that file: same inode, now under
+    # the new ID, and back in spare/ once delivered.
+    tok2 = token()
+    id2 = deliver(d, tok2)
+    assert id2 != id1
+    sp = spares(d)
+    assert list(sp) == [id2], sp
+    assert sp[id2].st_ino == st1.st_ino, \
+        "the second message should have reused the first one's file"
+    assert sp[id2].st_size == 0
+
+    # Each Maildir file holds its own message only.
+    texts = [open(p, "rb").read() for p in d.messages(ALICE)]
+    assert len(texts) == 2
+    assert sum(tok1.encode() in t for t in texts) == 1
+    assert sum(tok2.encode() in t for t in texts) == 1
+    assert not any(tok1.encode() in t and tok2.encode() in t
+                   for t in texts)
+
+
+def test_spares_of_an_earlier_queue_process_are_removed(delivery):
+    d = delivery().start()
+    id1 = deliver(d, token())
+    assert list(spares(d)) == [id1]
+
+    # A file planted in spare/ and the spare just made: the next queue
+    # process removes both at start (it could not know whether a name
+    # there still points at a file that became a message after a crash)
+    # and makes a new file for the next message.
+    planted = os.path.join(d.o.queue_dir, "spare", "0000000000000001")
+    with open(planted, "wb") as f:
+        f.write(b"not a message")
+    os.chown(planted, os.stat(d.o.queue_dir + "/spare").st_uid,
+             os.stat(d.o.queue_dir + "/spare").st_gid)
+    queue = service_pids(d.o, "queue")
+    assert queue, "no queue process"
+    for pid in queue:
+        os.kill(pid, signal.SIGKILL)
+
+    def new_queue():
+        now = service_pids(d.o, "queue")
+        return now if now and not set(now) & set(queue) else None
+    wait_until(new_queue, timeout=30, what="a new queue process")
+    wait_until(lambda: spares(d) == {}, timeout=30,
+               what="spare/ emptied by the new queue process (left: %r)"
+               % sorted(spares(d)))
+
+    tok = token()
+    id2 = deliver(d, tok)
+    assert list(spares(d)) == [id2]
+    assert any(tok.encode() in open(p, "rb").read()
+               for p in d.messages(ALICE))

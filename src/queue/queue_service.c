@@ -96,15 +96,19 @@ struct qtxn {
 	char path[64];		/* incoming/ID */
 	int file_fd;		/* while QTXN_WRITING */
 	struct commit_job *job;	/* while QTXN_COMMITTING */
+	uint64_t dir_need;	/* directory syncs begun before its entry */
 };
 
 /*
  * A commit, done off the event loop by a sync thread: check the whole
  * file, give it QUEUE_FILE_MODE and fsync it (the only data sync: the
- * file is in incoming/ since NEW, nothing is renamed).  The thread that
- * finds no directory sync running then fsyncs incoming/ for every job
- * synced meanwhile (group commit: the others leave theirs to it), and
- * the loop answers OK.  A job owns its descriptor and path; its
+ * file is in incoming/ since NEW, nothing is renamed).  Its directory
+ * entry must be on disk too: a sync of incoming/ that began after NEW
+ * made the entry covers it.  NEW asks for one at once (dirsync_soon),
+ * so it usually ran while the client sent the message; otherwise the
+ * thread that finds no directory sync running fsyncs incoming/ for
+ * every job synced meanwhile (group commit: the others leave theirs to
+ * it).  Then the loop answers OK.  A job owns its descriptor and path; its
  * transaction may end meanwhile (ABORT, or its connection went away: t
  * becomes NULL, main thread only), and then the message is removed
  * again: its client never heard "250".
@@ -114,6 +118,7 @@ struct commit_job {
 	int fd;
 	char id[QUEUE_ID_LEN + 1];
 	char path[64];		/* incoming/ID */
+	uint64_t dir_need;	/* covered by directory sync dir_need + 1 on */
 	int result;		/* 0: committed, -1: failed */
 	char why[QUEUE_REASON_MAX_BYTES];
 	/* The envelope the check parsed, handed to the queue manager so
@@ -150,9 +155,13 @@ static struct {
 	int done_efd;
 	struct event *done_ev;
 	/* threads, under mu: jobs whose file is synced, waiting for a
-	 * sync of incoming/ */
+	 * sync of incoming/; the directory syncs begun (numbered from 1)
+	 * and the last one that succeeded; one wanted by NEW */
 	struct job_list synced;
 	bool dirsync_running;
+	uint64_t dir_started;
+	uint64_t dir_done;
+	bool dir_wanted;
 	/* The queue manager starts once it holds the lock on incoming/: a
 	 * queue process replaced at a reload finishes its deliveries
 	 * first, so no message is worked on by two processes. */
@@ -389,6 +398,33 @@ find_txn(struct qconn *q, uint32_t tag, const char *what)
 }
 
 /* handle_new - NEW: make a file and hand it over.  -1: drop q. */
+/*
+ * dirsync_soon - (event loop) NEW just made an entry in incoming/: a
+ * sync of the directory that begins from now on covers it.  Ask a sync
+ * thread for one now, so that it usually is done before the commit
+ * needs it, unless one is running already.  Returns the number of
+ * directory syncs begun so far (the ones that may not cover the entry).
+ */
+static uint64_t
+dirsync_soon(void)
+{
+	uint64_t need;
+	bool wake = false;
+
+	pthread_mutex_lock(&qs.mu);
+	need = qs.dir_started;
+	/* While one runs, commits keep them coming (group commit): one
+	 * more for each NEW would only add syncs under load. */
+	if (!qs.dir_wanted && !qs.dirsync_running) {
+		qs.dir_wanted = true;
+		wake = true;
+	}
+	pthread_mutex_unlock(&qs.mu);
+	if (wake)
+		pthread_cond_signal(&qs.cv);
+	return need;
+}
+
 static int
 handle_new(struct qconn *q, struct ipc_in *in)
 {
@@ -462,6 +498,7 @@ handle_new(struct qconn *q, struct ipc_in *in)
 		return -1;
 	}
 	t->state = QTXN_WRITING;
+	t->dir_need = dirsync_soon();
 	tagmap_insert(&q->txns, &t->node);
 	qs.ntxns++;
 	return 0;
@@ -593,29 +630,51 @@ wake_main(void)
 }
 
 /*
+ * release_covered - (sync thread, mu held) the waiting jobs whose entry
+ * directory sync seq covered go to the event loop.  How many.
+ */
+static size_t
+release_covered(uint64_t seq)
+{
+	struct commit_job *k = job_list_take_all(&qs.synced), *kn;
+	size_t n = 0;
+
+	for (; k != NULL; k = kn) {
+		kn = k->next;
+		if (k->dir_need < seq) {
+			job_list_push(&qs.done, k);
+			n++;
+		} else {
+			job_list_push(&qs.synced, k);
+		}
+	}
+	return n;
+}
+
+/*
  * group_commit - (sync thread, mu held) while jobs whose file is synced
- * wait, take them all, sync incoming/ once, and hand them to the event
- * loop.  Called only by the thread that set dirsync_running.
+ * wait or NEW wants one, sync incoming/ once for all of them, and hand
+ * the jobs it covered to the event loop.  Called only by the thread
+ * that set dirsync_running.
  */
 static void
 group_commit(void)
 {
-	while (qs.synced.head != NULL) {
+	while (qs.synced.head != NULL || qs.dir_wanted) {
+		/* Every waiting job's entry exists: this sync covers it. */
 		struct commit_job *g = job_list_take_all(&qs.synced), *k, *kn;
+		uint64_t seq = ++qs.dir_started;
 		size_t count = 0;
 		int r, e;
 
+		qs.dir_wanted = false;
 		pthread_mutex_unlock(&qs.mu);
 		r = fsync(qs.incoming_fd);
 		e = errno;
-		for (k = g; k != NULL; k = k->next)
-			count++;
-		if (r == 0 && count > 1)
-			log_debug(1, "committed %zu messages with one directory "
-			    "sync", count);
 		pthread_mutex_lock(&qs.mu);
 		for (k = g; k != NULL; k = kn) {
 			kn = k->next;
+			count++;
 			if (r < 0) {
 				k->result = -1;
 				snprintf(k->why, sizeof(k->why), "cannot sync "
@@ -624,7 +683,16 @@ group_commit(void)
 			}
 			job_list_push(&qs.done, k);
 		}
-		wake_main();
+		if (r == 0) {
+			qs.dir_done = seq;
+			/* Synced meanwhile, with an entry made before it. */
+			count += release_covered(seq);
+			if (count > 1)
+				log_debug(1, "committed %zu messages with one "
+				    "directory sync", count);
+		}
+		if (count > 0)
+			wake_main();
 	}
 }
 
@@ -637,8 +705,17 @@ sync_thread(void *arg)
 		struct commit_job *j;
 
 		pthread_mutex_lock(&qs.mu);
-		while (qs.todo.head == NULL)
+		while (qs.todo.head == NULL &&
+		    !(qs.dir_wanted && !qs.dirsync_running))
 			pthread_cond_wait(&qs.cv, &qs.mu);
+		if (qs.todo.head == NULL) {
+			/* A directory sync NEW asked for. */
+			qs.dirsync_running = true;
+			group_commit();
+			qs.dirsync_running = false;
+			pthread_mutex_unlock(&qs.mu);
+			continue;
+		}
 		j = qs.todo.head;
 		qs.todo.head = j->next;
 		if (qs.todo.head == NULL)
@@ -648,7 +725,8 @@ sync_thread(void *arg)
 		run_job(j, rbuf);
 
 		pthread_mutex_lock(&qs.mu);
-		if (j->result < 0) {
+		if (j->result < 0 || qs.dir_done > j->dir_need) {
+			/* Failed, or its entry is on disk already. */
 			job_list_push(&qs.done, j);
 			wake_main();
 		} else {
@@ -798,6 +876,7 @@ handle_commit(struct qconn *q, struct ipc_in *in)
 	t->file_fd = -1;
 	memcpy(j->id, t->id, sizeof(j->id));
 	memcpy(j->path, t->path, sizeof(j->path));
+	j->dir_need = t->dir_need;
 	t->job = j;
 	t->state = QTXN_COMMITTING;
 	submit(j);

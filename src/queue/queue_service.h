@@ -12,8 +12,9 @@
  * open descriptor.  On COMMIT a sync thread (off the event loop, several in
  * parallel so that the file system commits them together) checks the
  * whole file, gives it QUEUE_FILE_MODE and fsync()s it (nothing is
- * renamed); then one fsync() of incoming/ covers every commit that
- * finished meanwhile (group commit), and only then is OK sent.  A
+ * renamed); OK is sent once an fsync() of incoming/ begun after the
+ * file's entry was made has succeeded too: NEW starts one when none is
+ * running, and commits still without one share one (group commit).  A
  * transaction that ends any other way (ABORT, its connection closed)
  * leaves nothing: its file is removed.  A stopping queue process waits
  * for open transactions, not for idle smtpd connections (smtpd connects

@@ -782,9 +782,11 @@ STRACE_LINE = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+=\s+(-?\d+)"
 def test_commit_order_seen_by_strace(ostia_factory):
     """The queue process makes incoming/ID (partial, mode 0200), and
     sends OK (which smtpd turns into 250) only after it gave the file
-    mode 0600, synced it, and then synced incoming/.  The syncs run in threads, so every thread is
-    traced (one file each) and the calls are ordered by time: each step
-    must have finished before the next one started."""
+    mode 0600 and synced it, and after a sync of incoming/ that began
+    once the file's entry was made (NEW asks for one at once, so it may
+    run before the file's own sync).  The syncs run in threads, so
+    every thread is traced (one file each) and the calls are ordered by
+    time: each step must have finished before the next one started."""
     strace = find_binary("strace")
     if strace is None:
         pytest.skip("peer strace is not installed")
@@ -907,17 +909,17 @@ def test_commit_order_seen_by_strace(ostia_factory):
                        c[3] >= calls[i_mode][4] and c[2] == 0,
                        "fsync of %s after its fchmod and before its OK"
                        % qid)
-        first(lambda i, c: i_sync < i < i_ok and c[0] == "fsync" and
-              c[1] in dirfds and c[3] >= calls[i_sync][4] and c[2] == 0,
-              "fsync of incoming/ begun after the fsync of %s and done "
-              "before its OK" % qid)
+        first(lambda i, c: i_open < i < i_ok and c[0] == "fsync" and
+              c[1] in dirfds and c[3] >= calls[i_open][4] and c[2] == 0,
+              "fsync of incoming/ begun after incoming/%s was made and "
+              "done before its OK" % qid)
         # Never a rename: the file is committed where it was made.
         assert not any(c[0].startswith("rename") and qid in c[1]
                        for c in calls), "a rename of %s" % qid
-    # Batching is allowed: fewer directory syncs than messages is fine,
-    # more is not.
+    # Batching is allowed: fewer directory syncs than messages is fine;
+    # at most one asked for by each NEW and one by each commit.
     assert 1 <= sum(1 for c in calls if c[0] == "fsync" and c[1] in dirfds) \
-        <= nclients
+        <= 2 * nclients
 
 
 

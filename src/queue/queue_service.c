@@ -108,10 +108,10 @@ struct qtxn {
  * so it usually ran while the client sent the message; otherwise the
  * thread that finds no directory sync running fsyncs incoming/ for
  * every job synced meanwhile (group commit: the others leave theirs to
- * it).  Then the loop answers OK.  A job owns its descriptor and path; its
- * transaction may end meanwhile (ABORT, or its connection went away: t
- * becomes NULL, main thread only), and then the message is removed
- * again: its client never heard "250".
+ * it).  Then the loop answers OK.  A job owns its descriptor and path;
+ * its transaction may end meanwhile (ABORT, or its connection went
+ * away: t becomes NULL, main thread only), and then the message is
+ * removed again: its client never heard "250".
  */
 struct commit_job {
 	struct qtxn *t;
@@ -397,7 +397,6 @@ find_txn(struct qconn *q, uint32_t tag, const char *what)
 	return TAGMAP_ENTRY(n, struct qtxn, node);
 }
 
-/* handle_new - NEW: make a file and hand it over.  -1: drop q. */
 /*
  * dirsync_soon - (event loop) NEW just made an entry in incoming/: a
  * sync of the directory that begins from now on covers it.  Ask a sync
@@ -425,6 +424,7 @@ dirsync_soon(void)
 	return need;
 }
 
+/* handle_new - NEW: make a file and hand it over.  -1: drop q. */
 static int
 handle_new(struct qconn *q, struct ipc_in *in)
 {
@@ -559,9 +559,9 @@ check_file(struct commit_job *j, char *rbuf)
 		return -1;
 	}
 	size = (size_t)st.st_size;
-	/* Read, never mapped: smtpd (the less trusted side) still has the
-	 * file open for writing, and a mapped file cut short under us
-	 * would kill the process with SIGBUS. */
+	/* Read, never mapped: smtpd (the less trusted side) may still
+	 * have the file open for writing, and a mapped file cut short
+	 * under us would kill the process with SIGBUS. */
 	if (size <= CHECK_READ_MAX_BYTES) {
 		data = rbuf;
 	} else {

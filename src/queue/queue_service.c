@@ -85,6 +85,7 @@ struct qconn {
 	struct ipc_conn ipc;
 	struct ipc_writer out;
 	struct tagmap txns;	/* struct qtxn by tag */
+	struct qconn *prev, *next;	/* qs.conns */
 };
 
 /* One message of a channel, from NEW until OK, FAIL or ABORT. */
@@ -142,6 +143,9 @@ static struct {
 	size_t ntxns;		/* open transactions, every connection */
 	size_t nwaiting;	/* connections with answers waiting */
 	size_t nfresh;		/* connections that sent nothing yet */
+	/* Every open connection: idle smtpd channels stay open until the
+	 * process exits, and are still ours (reachable) then. */
+	struct qconn *conns;
 	uint32_t counter;
 	pid_t pid;		/* ours, asked once (two per message saved) */
 	uint64_t max_file_bytes;	/* 0: no limit */
@@ -310,6 +314,12 @@ qconn_free(struct qconn *q)
 	ipc_conn_deinit(&q->ipc);
 	ipc_writer_deinit(&q->out);
 	close(q->sock);
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		qs.conns = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
 	free(q);
 	child_connection_done(qs.child);
 }
@@ -1232,6 +1242,10 @@ queue_accept(struct child *c, int fd, const char *client,
 	    q);
 	q->reading = true;
 	event_add(q->ev, NULL);
+	q->next = qs.conns;
+	if (qs.conns != NULL)
+		qs.conns->prev = q;
+	qs.conns = q;
 	qs.nfresh++;
 }
 

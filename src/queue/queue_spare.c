@@ -33,8 +33,10 @@ static struct {
 static void
 disable(const char *what, int err)
 {
-	log_warning("%s %s: %s; queue files are freed and made anew for "
-	    "every message", what, QUEUE_SPARE_DIR, strerror(err));
+	log_warning("%s %s/: %s; queue files are now freed and made anew "
+	    "for every message (mail still flows; on ext4 without a journal "
+	    "creating files then costs more)", what, QUEUE_SPARE_DIR,
+	    strerror(err));
 	if (sp.fd >= 0)
 		close(sp.fd);
 	sp.fd = -1;
@@ -109,8 +111,8 @@ spare_remove(const char *dir, const char *id)
 			return 0;
 		}
 		if (errno == EINVAL || errno == ENOSYS)
-			disable("cannot move files without replacing into",
-			    errno);
+			disable("renameat2(RENAME_NOREPLACE) is not supported "
+			    "for", errno);
 	}
 	return unlink(from);
 }
@@ -154,8 +156,8 @@ spare_take(int incoming_fd, const char *id)
 		} else {
 			(void)unlinkat(sp.fd, name, 0);
 			if (e == EINVAL || e == ENOSYS)
-				disable("cannot move files without replacing "
-				    "out of", e);
+				disable("renameat2(RENAME_NOREPLACE) is not "
+				    "supported for", e);
 		}
 		errno = e;
 		return -1;

@@ -36,6 +36,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "fs_order.h"
 #include "ipc.h"
 #include "log.h"
 #include "pickup.h"
@@ -106,7 +107,9 @@ struct qtxn {
  * file is in incoming/ since NEW, nothing is renamed).  Its directory
  * entry must be on disk too: a sync of incoming/ that began after NEW
  * made the entry covers it.  NEW asks for one at once (dirsync_soon),
- * so it usually ran while the client sent the message; otherwise the
+ * so it usually ran while the client sent the message, unless the file
+ * system records the name with the file's own sync (queue_preinit,
+ * fs_order.h); otherwise the
  * thread that finds no directory sync running fsyncs incoming/ for
  * every job synced meanwhile (group commit: the others leave theirs to
  * it).  Then the loop answers OK.  A job owns its descriptor and path;
@@ -166,6 +169,9 @@ static struct {
 	uint64_t dir_started;
 	uint64_t dir_done;
 	bool dir_wanted;
+	/* Set once before the threads start: NEW asks for a directory
+	 * sync at once (queue_preinit says when that pays). */
+	bool early_dirsync;
 	/* The queue manager starts once it holds the lock on incoming/: a
 	 * queue process replaced at a reload finishes its deliveries
 	 * first, so no message is worked on by two processes. */
@@ -423,8 +429,11 @@ dirsync_soon(void)
 	pthread_mutex_lock(&qs.mu);
 	need = qs.dir_started;
 	/* While one runs, commits keep them coming (group commit): one
-	 * more for each NEW would only add syncs under load. */
-	if (!qs.dir_wanted && !qs.dirsync_running) {
+	 * more for each NEW would only add syncs under load.  Where the
+	 * file's own sync records its name too, the commit's directory
+	 * sync is nearly free, and one now would be a journal commit of
+	 * its own that the file's sync then waits for. */
+	if (qs.early_dirsync && !qs.dir_wanted && !qs.dirsync_running) {
 		qs.dir_wanted = true;
 		wake = true;
 	}
@@ -1182,6 +1191,25 @@ try_lock(evutil_socket_t fd, short what, void *arg)
 	pickup_init(c);		/* local submissions, where the qmgr runs */
 }
 
+/*
+ * queue_preinit - (root, in queue_directory, before the chroot hides
+ * /proc and /sys) learn whether a directory sync started at NEW saves
+ * time on this file system (fs_order.h).
+ */
+static void
+queue_preinit(struct child *c)
+{
+	char what[128];
+
+	(void)c;
+	qs.early_dirsync = !fs_order_names_follow_files(QUEUE_INCOMING_DIR,
+	    what, sizeof(what));
+	log_debug(1, "%s is on %s: the directory sync for a new message "
+	    "%s", QUEUE_INCOMING_DIR, what, qs.early_dirsync ?
+	    "starts when the message begins (NEW)" :
+	    "follows the file's own sync");
+}
+
 static void
 queue_init(struct child *c)
 {
@@ -1264,6 +1292,7 @@ queue_active(struct child *c)
 
 const struct child_program queue_service_program = {
 	.name = "queue",
+	.preinit = queue_preinit,
 	.init = queue_init,
 	.accept_fn = queue_accept,
 	.active = queue_active,

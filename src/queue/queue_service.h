@@ -14,7 +14,8 @@
  * whole file, gives it QUEUE_FILE_MODE and fsync()s it (nothing is
  * renamed); OK is sent once an fsync() of incoming/ begun after the
  * file's entry was made has succeeded too: NEW starts one when none is
- * running, and commits still without one share one (group commit).  A
+ * running (unless the file's own fsync records its name too, fs_order.h),
+ * and commits still without one share one (group commit).  A
  * transaction that ends any other way (ABORT, its connection closed)
  * leaves nothing: its file is removed.  A stopping queue process waits
  * for open transactions, not for idle smtpd connections (smtpd connects

@@ -21,8 +21,10 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -777,22 +779,78 @@ def test_huge_size_does_not_wrap_the_free_space_check(ostia_factory):
 # "-ff -ttt -T": one file per thread, "START call(args) = RET <SECONDS>".
 STRACE_LINE = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+=\s+(-?\d+)"
                          r"(?:.*<(\d+\.\d+)>)?")
+# The OK frame (QUEUE_MSG_OK) as strace prints a sendmsg buffer.
+OK_FRAME = 'iov_base="\\0\\0\\0\\4\\0'
 
 
-def test_commit_order_seen_by_strace(ostia_factory):
-    """The queue process makes incoming/ID (partial, mode 0200), and
-    sends OK (which smtpd turns into 250) only after it gave the file
-    mode 0600 and synced it, and after a sync of incoming/ that began
-    once the file's entry was made (NEW asks for one at once, so it may
-    run before the file's own sync).  The syncs run in threads, so
-    every thread is traced (one file each) and the calls are ordered by
-    time: each step must have finished before the next one started."""
-    strace = find_binary("strace")
-    if strace is None:
-        pytest.skip("peer strace is not installed")
-    nclients = 10
-    o = start_ostia(ostia_factory)
-    [qpid] = queue_pids(o)
+def attach_strace(strace, o, qpid, trace):
+    """Trace every thread of the queue process qpid (one file per
+    thread: trace.TID) until terminated; skip when strace cannot
+    attach."""
+    errf = trace + ".err"
+    with open(errf, "wb") as err:
+        st = subprocess.Popen(
+            [strace, "-f", "-ff", "-ttt", "-T", "-s", "256", "-o", trace,
+             "-e",
+             "trace=openat,fdatasync,fsync,fchmod,rename,renameat,"
+             "renameat2,sendmsg", "-p", str(qpid)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_until(lambda: "attached" in open(errf).read() or
+                   st.poll() is not None, timeout=30,
+                   what="strace to attach")
+    except AssertionError:
+        pass
+    if st.poll() is not None or "attached" not in open(errf).read():
+        st.kill()
+        st.wait(30)
+        pytest.skip("strace cannot attach: %s" % open(errf).read())
+    return st
+
+
+def trace_files(trace):
+    return [p for p in glob.glob(trace + ".*") if not p.endswith(".err")]
+
+
+def wait_traced_oks(trace, ids):
+    """strace prints after the fact and lags under load: let it catch
+    up with the OK frames of ids before it is stopped."""
+    def traced_oks():
+        # Only whole lines count: strace writes a call's line in two
+        # steps, the result part when the call returns.
+        done = set()
+        for path in trace_files(trace):
+            with open(path, errors="replace") as f:
+                for line in f:
+                    m = STRACE_LINE.match(line)
+                    if m and m.group(2) == "sendmsg" and \
+                            OK_FRAME in m.group(3):
+                        done.update(q for q in ids if q in m.group(3))
+        return done >= set(ids)
+    try:
+        wait_until(traced_oks, timeout=15, what="strace to catch up")
+    except AssertionError:
+        pass    # the checks that follow say what is missing
+
+
+def traced_calls(trace):
+    """(name, args, result, start, end) of every traced call, ordered by
+    completion: a step counts as done when its call returned."""
+    calls = []
+    for path in trace_files(trace):
+        for line in open(path, errors="replace"):
+            m = STRACE_LINE.match(line)
+            if m:
+                start = float(m.group(1))
+                end = start + float(m.group(5) or 0)
+                calls.append((m.group(2), m.group(3), int(m.group(4)),
+                              start, end))
+    calls.sort(key=lambda c: c[4])
+    return calls
+
+
+def incoming_dirfds(o, qpid):
+    """The queue process's descriptors (as strings) of incoming/."""
     incoming = os.path.realpath(spool(o, "incoming"))
     dirfds = set()
     for fd in os.listdir("/proc/%d/fd" % qpid):
@@ -802,24 +860,29 @@ def test_commit_order_seen_by_strace(ostia_factory):
         except OSError:
             pass
     assert dirfds, "the queue process holds no descriptor of incoming/"
+    return dirfds
+
+
+
+def test_commit_order_seen_by_strace(ostia_factory):
+    """The queue process makes incoming/ID (partial, mode 0200), and
+    sends OK (which smtpd turns into 250) only after it gave the file
+    mode 0600 and synced it, and after a sync of incoming/ that began
+    once the file's entry was made (where the file's own sync does not
+    record the name too, NEW asks for one at once, so it may run before
+    the file's own sync).  The syncs run in threads, so
+    every thread is traced (one file each) and the calls are ordered by
+    time: each step must have finished before the next one started."""
+    strace = find_binary("strace")
+    if strace is None:
+        pytest.skip("peer strace is not installed")
+    nclients = 10
+    o = start_ostia(ostia_factory)
+    [qpid] = queue_pids(o)
+    dirfds = incoming_dirfds(o, qpid)
     trace = os.path.join(o.tmpdir, "strace.out")
-    errf = os.path.join(o.tmpdir, "strace.err")
-    with open(errf, "wb") as err:
-        st = subprocess.Popen(
-            [strace, "-f", "-ff", "-ttt", "-T", "-s", "256", "-o", trace,
-             "-e",
-             "trace=openat,fdatasync,fsync,fchmod,rename,renameat,"
-             "renameat2,sendmsg", "-p", str(qpid)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    st = attach_strace(strace, o, qpid, trace)
     try:
-        try:
-            wait_until(lambda: "attached" in open(errf).read() or
-                       st.poll() is not None, timeout=30,
-                       what="strace to attach")
-        except AssertionError:
-            pass
-        if st.poll() is not None or "attached" not in open(errf).read():
-            pytest.skip("strace cannot attach: %s" % open(errf).read())
         ids, errors = [], []
         lock = threading.Lock()
         barrier = threading.Barrier(nclients)
@@ -850,38 +913,11 @@ def test_commit_order_seen_by_strace(ostia_factory):
             t.join(120)
         assert not errors, errors
 
-        # strace prints after the fact and lags under load: let it
-        # catch up with the last OK frames before stopping it.
-        def traced_oks():
-            # Only whole lines count: strace writes a call's line in two
-            # steps, the result part when the call returns.
-            done = set()
-            for path in glob.glob(trace + ".*"):
-                with open(path, errors="replace") as f:
-                    for line in f:
-                        m = STRACE_LINE.match(line)
-                        if m and m.group(2) == "sendmsg" and \
-                                'iov_base="\\0\\0\\0\\4\\0' in m.group(3):
-                            done.update(q for q in ids if q in m.group(3))
-            return done >= set(ids)
-        try:
-            wait_until(traced_oks, timeout=15, what="strace to catch up")
-        except AssertionError:
-            pass    # the checks below say what is missing
+        wait_traced_oks(trace, ids)
     finally:
         st.terminate()
         st.wait(30)
-    calls = []
-    for path in glob.glob(trace + ".*"):
-        for line in open(path):
-            m = STRACE_LINE.match(line)
-            if m:
-                start = float(m.group(1))
-                end = start + float(m.group(5) or 0)
-                calls.append((m.group(2), m.group(3), int(m.group(4)),
-                              start, end))
-    # Ordered by completion: a step counts as done when its call returned.
-    calls.sort(key=lambda c: c[4])
+    calls = traced_calls(trace)
     assert len(ids) == nclients
 
     def first(pred, what):
@@ -897,7 +933,7 @@ def test_commit_order_seen_by_strace(ostia_factory):
                        "creation of incoming/%s with mode 0200" % qid)
         fd = str(calls[i_open][2])
         i_ok = first(lambda i, c: c[0] == "sendmsg" and qid in c[1] and
-                     'iov_base="\\0\\0\\0\\4\\0' in c[1],
+                     OK_FRAME in c[1],
                      "OK frame for %s" % qid)
         # The descriptor stays open (the same number) until after OK.
         i_mode = first(lambda i, c: i_open < i < i_ok and
@@ -922,6 +958,98 @@ def test_commit_order_seen_by_strace(ostia_factory):
         <= 2 * nclients
 
 
+
+
+@pytest.fixture
+def journaled_fs():
+    """A fresh ext4 file system with a journal, on a loop device, mounted
+    in a temporary directory: the mount point, unmounted and removed at
+    teardown (after the instances on it stopped)."""
+    if not ROOT:
+        pytest.skip("needs root to mount a file system")
+    tools = {n: find_binary(n) for n in ("mkfs.ext4", "losetup", "mount",
+                                         "umount")}
+    missing = [n for n, p in tools.items() if p is None]
+    if missing:
+        pytest.skip("peer %s is not installed" % ", ".join(missing))
+    work = tempfile.mkdtemp(prefix="ostia-e2e-jfs-")
+    img, mnt = os.path.join(work, "fs.img"), os.path.join(work, "mnt")
+    os.mkdir(mnt)
+    dev = None
+    try:
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        subprocess.run([tools["mkfs.ext4"], "-q", "-F", "-O", "has_journal",
+                        img], check=True, capture_output=True)
+        r = subprocess.run([tools["losetup"], "-f", "--show", img],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip("no loop device for an ext4 image: %s" %
+                        r.stderr.strip())
+        dev = r.stdout.strip()
+        r = subprocess.run([tools["mount"], dev, mnt], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            pytest.skip("cannot mount an ext4 image: %s" % r.stderr.strip())
+        os.chmod(mnt, 0o755)
+        yield mnt
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run([tools["umount"], mnt], capture_output=True)
+        if dev:
+            subprocess.run([tools["losetup"], "-d", dev],
+                           capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_journaled_queue_syncs_the_directory_after_the_file(journaled_fs,
+                                                          ostia_factory):
+    """On ext4 with a journal a file's fsync also records its new name,
+    so the queue process says so at start and does not begin a sync of
+    incoming/ at NEW (it would be a journal commit of its own, which the
+    file's sync then waits for): for each message the sync of incoming/
+    begins after the file's own sync began, and still ends before OK."""
+    strace = find_binary("strace")
+    if strace is None:
+        pytest.skip("peer strace is not installed")
+    o = start_ostia(ostia_factory, verbose=True, main_cf={
+        "queue_directory": os.path.join(journaled_fs, "spool")})
+    assert re.search(r"ostia/queue\[\d+\]: incoming is on ext2/3/4 with a "
+                     r"journal \(loop\d+\): the directory sync for a new "
+                     r"message follows the file's own sync", o.log_text()), \
+        "no log line on the journaled queue file system"
+    [qpid] = queue_pids(o)
+    dirfds = incoming_dirfds(o, qpid)
+    trace = os.path.join(o.tmpdir, "strace.out")
+    st = attach_strace(strace, o, qpid, trace)
+    try:
+        # One after the other: nothing but this message's NEW could
+        # start a directory sync while it is written.
+        ids = [queue_one(o)[0] for _ in range(3)]
+        wait_traced_oks(trace, ids)
+    finally:
+        st.terminate()
+        st.wait(30)
+    calls = traced_calls(trace)
+    dirsyncs = [c for c in calls if c[0] == "fsync" and c[1] in dirfds]
+    for qid in ids:
+        opened = [c for c in calls if c[0] == "openat" and
+                  '"incoming/%s"' % qid in c[1] and "O_CREAT" in c[1]]
+        assert opened, "no creation of incoming/%s traced" % qid
+        fd = str(opened[0][2])
+        oks = [c for c in calls if c[0] == "sendmsg" and qid in c[1] and
+               OK_FRAME in c[1]]
+        assert oks, "no OK frame for %s traced" % qid
+        made, ok = opened[0][4], oks[0][3]
+        fsyncs = [c for c in calls if c[0] == "fsync" and c[1] == fd and
+                  made <= c[3] <= ok]
+        assert fsyncs, "no fsync of incoming/%s before its OK" % qid
+        synced = fsyncs[0][3]
+        early = [c for c in dirsyncs if made <= c[3] < synced]
+        assert not early, "%s: incoming/ synced before the file's own " \
+            "sync began: %r" % (qid, early)
+        assert any(synced <= c[3] and c[4] <= ok for c in dirsyncs), \
+            "%s: no sync of incoming/ between the file's sync and OK" % qid
 
 
 def test_250_only_after_the_file_is_committed(ostia_factory):

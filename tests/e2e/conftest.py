@@ -144,7 +144,10 @@ def ostia_factory(request, ostia_user):
         pytest.fail("cleanup failed: " + "; ".join(errors))
 
 
+# "has encountered a fatal error": LeakSanitizer could not check a
+# process (for example a chrooted one without /proc), which hides leaks.
 _SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"
+                           r"LeakSanitizer has encountered a fatal error|"
                            r"runtime error: |SUMMARY: UndefinedBehavior")
 
 

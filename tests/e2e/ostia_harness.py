@@ -796,6 +796,8 @@ class Ostia:
         non-zero exit.
         """
         cmd = [self.binary, "-c", self.confdir, *[str(a) for a in args]]
+        if args and args[0] in ("start", "run"):
+            cmd = [*self.leak_check_wrapper(), *cmd]
         r = subprocess.run(cmd, capture_output=True, text=True,
                            errors="replace", timeout=timeout, input=input,
                            env=env, stdin=None if input is not None
@@ -833,6 +835,32 @@ class Ostia:
 
     # ---- processes
 
+    def leak_check_wrapper(self):
+        """argv prefix for starting the master in the sanitizer run.
+
+        LeakSanitizer checks a process at its exit by reading its
+        /proc/self, which a process chrooted to queue_directory (the
+        internal services, when started as root) does not have: it would
+        only print "LeakSanitizer has encountered a fatal error" and
+        check nothing.  So, when leaks are checked and we are root, the
+        master starts in a mount namespace of its own (`unshare`) where
+        proc is mounted on QUEUE/proc; the mount goes away with the last
+        process of that namespace, and everyone else sees an empty
+        directory.  Otherwise: no prefix.
+        """
+        if "detect_leaks=1" not in os.environ.get("ASAN_OPTIONS", "") or \
+                os.geteuid() != 0:
+            return []
+        unshare = find_binary("unshare")
+        if unshare is None:
+            return []
+        mnt = os.path.join(self.queue_dir, "proc")
+        # queue_directory as the master makes it (root, 0755).
+        os.makedirs(mnt, mode=0o555, exist_ok=True)
+        os.chmod(self.queue_dir, 0o755)
+        return [unshare, "--mount-proc=" + mnt, "--propagation", "private",
+                "--"]
+
     def start_foreground(self, timeout=START_TIMEOUT, extra_args=(),
                          wrapper=()):
         """Start `ostia -c CONFDIR run` and wait until `status` exits 0.
@@ -847,8 +875,11 @@ class Ostia:
             raise RuntimeError("already running (pid %d)" % self.proc.pid)
         out = open(self.run_out, "ab")
         try:
+            # A wrapper (setpriv) makes the master an ordinary user,
+            # whose processes do not chroot: /proc stays theirs.
             self.proc = subprocess.Popen(
-                [*wrapper, self.binary, "-c", self.confdir, "run",
+                [*(() if wrapper else self.leak_check_wrapper()), *wrapper,
+                 self.binary, "-c", self.confdir, "run",
                  *extra_args],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True)

@@ -22,11 +22,7 @@ for d in (_HERE, os.path.join(os.path.dirname(_HERE), "03-smtp")):
         sys.path.insert(0, d)
 
 import tls_certs  # noqa: E402
-
-USERS = {
-    "alice@example.org": "correct horse battery staple",
-    "bob@example.org": "p\u00e4ss:w0rd with spaces",
-}
+from auth_users import USERS  # noqa: E402
 
 DEFAULT_MASTER = (
     "127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"

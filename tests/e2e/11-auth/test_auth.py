@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import USERS
+from auth_users import USERS
 from ostia_harness import SmtpClient, find_binary
 from smtp_e2e import (CLIENT, SIMPLE, SMTPD, expect_reply, queue_show,
                       queued_id, quit_, send_data, start_mail)

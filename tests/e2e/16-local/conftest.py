@@ -31,8 +31,7 @@ if _E2E not in sys.path:
 import delivery_e2e  # noqa: E402
 from ostia_harness import find_binary  # noqa: E402
 
-LOCAL_DOMAIN = "local.test"
-LOCAL_USERS = ("ostialt1", "ostialt2")
+from local_users import LOCAL_DOMAIN, LOCAL_USERS  # noqa: E402
 # The users' homes (fixed: a passwd entry names one path).
 HOMES = "/var/tmp/ostia-e2e-local-homes"
 

@@ -16,7 +16,7 @@ import os
 import re
 import stat
 
-from conftest import LOCAL_DOMAIN, LOCAL_USERS
+from local_users import LOCAL_DOMAIN, LOCAL_USERS
 from delivery_e2e import (SENDER, agent_log_re, header_block, make_message,
                           maildir_files, proc_ids, read_bytes, service_pids,
                           token, wait_services_ready)

@@ -2,7 +2,7 @@
 """The seed's content filter with the real thing (issue 7): Ostia ->
 Debian's amavisd-new -> Ostia's re-injection listener -> Maildir.
 
-test_content_filter.py runs the same loop with a small Python filter;
+test_outbound_content_filter.py runs the same loop with a small Python filter;
 here amavisd itself (tests/e2e/amavis_server.py: `amavisd -c FILE
 foreground` as the test user, virus and spam checks bypassed, no
 outside scanners) sits on the filter port.  Ostia is set up as the

@@ -123,7 +123,15 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
  * through a private epoll instance registered with EPOLLEXCLUSIVE, so
  * the kernel wakes one child per connection instead of every child of
  * the service (the thundering herd: otherwise all but one accept4()
- * call per connection fail with EAGAIN).
+ * call per connection fail with EAGAIN).  The registration is also
+ * edge-triggered: level-triggered, the private instance stays ready
+ * after its event was read and is asked again (by the event loop's own
+ * epoll) while any connection waits, even one that another child was
+ * woken for, so each child took a useless turn (three system calls
+ * and a wake-up) for most connections of the others.  Edge-triggered,
+ * it is ready only after a wake-up meant for this child, so a turn
+ * that stops before accept4() says EAGAIN (the burst limit) schedules
+ * the next one itself.
  */
 static void
 on_accept(evutil_socket_t wfd, short what, void *arg)
@@ -161,6 +169,8 @@ on_accept(evutil_socket_t wfd, short what, void *arg)
 		if (c->draining || c->paused || c->listen_evs[i] == NULL)
 			return;
 	}
+	/* More may wait, and no new edge will say so. */
+	event_active(c->listen_evs[i], EV_READ, 0);
 }
 
 void
@@ -172,10 +182,14 @@ child_accept_pause(struct child *c, bool paused)
 	for (size_t i = 0; i < c->nlisten; i++) {
 		if (c->listen_evs[i] == NULL)
 			continue;
-		if (paused)
+		if (paused) {
 			event_del(c->listen_evs[i]);
-		else
+		} else {
 			event_add(c->listen_evs[i], NULL);
+			/* Edge-triggered (on_accept): a turn cut short by the
+			 * pause left connections with no edge to come. */
+			event_active(c->listen_evs[i], EV_READ, 0);
+		}
 	}
 }
 
@@ -469,7 +483,7 @@ child_main(const char *config_dir, const char *service, const char *type,
 			struct epoll_event ev;
 
 			memset(&ev, 0, sizeof(ev));
-			ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+			ev.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLET;
 			if (epoll_ctl(c.wake_fds[i], EPOLL_CTL_ADD, fd,
 			    &ev) < 0) {
 				/* Older kernel: every child is woken. */

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -42,7 +41,6 @@ struct child {
 	const struct child_program *prog;
 	struct event **listen_evs;
 	int *listen_fds;
-	int *wake_fds;		/* per listener: epoll fd, or -1 */
 	char **listen_addrs;
 	size_t nlisten;
 	struct event *sigterm_ev;
@@ -115,62 +113,46 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", host);
 }
 
-/* Connections taken per wake-up, so that one child cannot hog a burst. */
-#define CHILD_ACCEPT_BURST 16
-
 /*
- * on_accept - a listener has connections.  Each listener is watched
- * through a private epoll instance registered with EPOLLEXCLUSIVE, so
- * the kernel wakes one child per connection instead of every child of
- * the service (the thundering herd: otherwise all but one accept4()
- * call per connection fail with EAGAIN).  The registration is also
- * edge-triggered: level-triggered, the private instance stays ready
- * after its event was read and is asked again (by the event loop's own
- * epoll) while any connection waits, even one that another child was
- * woken for, so each child took a useless turn (three system calls
- * and a wake-up) for most connections of the others.  Edge-triggered,
- * it is ready only after a wake-up meant for this child, so a turn
- * that stops before accept4() says EAGAIN (the burst limit) schedules
- * the next one itself.
+ * on_accept - a listener is readable: take one connection.  Every child
+ * of a service watches the same listening socket, and the kernel tells
+ * each of them about a new connection; the first accept4() gets it and
+ * the others fail with EAGAIN.  One connection per turn keeps that to
+ * one failed call per child that lost the race (a loop until EAGAIN
+ * would add one to the winner's turn too), and the event loop, which
+ * asks again while connections wait (level-triggered), spreads a burst
+ * over the children.  (EPOLLEXCLUSIVE cannot help here: the kernel
+ * honours it only for a process blocked in epoll_wait() on the
+ * instance holding the socket, and the event loop's instance cannot be
+ * given the flag.)
  */
 static void
-on_accept(evutil_socket_t wfd, short what, void *arg)
+on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct child *c = arg;
-	struct epoll_event drop[4];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char peer[INET6_ADDRSTRLEN];
 	size_t i;
+	int fd;
 
 	for (i = 0; i < c->nlisten; i++)
-		if (c->listen_evs[i] != NULL &&
-		    event_get_fd(c->listen_evs[i]) == wfd)
+		if (c->listen_fds[i] == lfd)
 			break;
 	if (i == c->nlisten || c->paused)
 		return;
-	if (c->wake_fds[i] >= 0)
-		(void)epoll_wait(c->wake_fds[i], drop, 4, 0);
-	for (int n = 0; n < CHILD_ACCEPT_BURST; n++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char peer[INET6_ADDRSTRLEN];
-		int fd;
-
-		fd = accept4(c->listen_fds[i], (struct sockaddr *)&ss, &sl,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			/* Another child took it, or a transient error. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warning("accept on %s: %s",
-				    c->listen_addrs[i], strerror(errno));
-			return;
-		}
-		format_peer(&ss, peer, sizeof(peer));
-		c->prog->accept_fn(c, fd, peer, c->listen_addrs[i]);
-		if (c->draining || c->paused || c->listen_evs[i] == NULL)
-			return;
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC);
+	if (fd < 0) {
+		/* Another child took it, or a transient error. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR && errno != ECONNABORTED)
+			log_warning("accept on %s: %s", c->listen_addrs[i],
+			    strerror(errno));
+		return;
 	}
-	/* More may wait, and no new edge will say so. */
-	event_active(c->listen_evs[i], EV_READ, 0);
+	format_peer(&ss, peer, sizeof(peer));
+	c->prog->accept_fn(c, fd, peer, c->listen_addrs[i]);
 }
 
 void
@@ -182,14 +164,10 @@ child_accept_pause(struct child *c, bool paused)
 	for (size_t i = 0; i < c->nlisten; i++) {
 		if (c->listen_evs[i] == NULL)
 			continue;
-		if (paused) {
+		if (paused)
 			event_del(c->listen_evs[i]);
-		} else {
+		else
 			event_add(c->listen_evs[i], NULL);
-			/* Edge-triggered (on_accept): a turn cut short by the
-			 * pause left connections with no edge to come. */
-			event_active(c->listen_evs[i], EV_READ, 0);
-		}
 	}
 }
 
@@ -199,10 +177,6 @@ close_listener(struct child *c, size_t i)
 	if (c->listen_evs[i] != NULL) {
 		event_free(c->listen_evs[i]);
 		c->listen_evs[i] = NULL;
-	}
-	if (c->wake_fds[i] >= 0) {
-		close(c->wake_fds[i]);
-		c->wake_fds[i] = -1;
 	}
 	if (c->listen_fds[i] >= 0) {
 		close(c->listen_fds[i]);
@@ -334,7 +308,6 @@ child_free(struct child *c)
 	}
 	free(c->listen_evs);
 	free(c->listen_fds);
-	free(c->wake_fds);
 	free(c->listen_addrs);
 	if (c->sigterm_ev != NULL)
 		event_free(c->sigterm_ev);
@@ -451,7 +424,6 @@ child_main(const char *config_dir, const char *service, const char *type,
 	c.nlisten = (size_t)nlisten;
 	c.listen_evs = xcalloc(c.nlisten + 1, sizeof(*c.listen_evs));
 	c.listen_fds = xcalloc(c.nlisten + 1, sizeof(*c.listen_fds));
-	c.wake_fds = xcalloc(c.nlisten + 1, sizeof(*c.wake_fds));
 	c.listen_addrs = xcalloc(c.nlisten + 1, sizeof(*c.listen_addrs));
 	for (size_t i = 0; i < c.nlisten; i++) {
 		int fd = CHILD_LISTEN_FD_START + (int)i;
@@ -478,21 +450,8 @@ child_main(const char *config_dir, const char *service, const char *type,
 			    ntohs(((struct sockaddr_in *)&ss)->sin_port));
 		}
 		c.listen_fds[i] = fd;
-		c.wake_fds[i] = epoll_create1(EPOLL_CLOEXEC);
-		if (c.wake_fds[i] >= 0) {
-			struct epoll_event ev;
-
-			memset(&ev, 0, sizeof(ev));
-			ev.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLET;
-			if (epoll_ctl(c.wake_fds[i], EPOLL_CTL_ADD, fd,
-			    &ev) < 0) {
-				/* Older kernel: every child is woken. */
-				close(c.wake_fds[i]);
-				c.wake_fds[i] = -1;
-			}
-		}
-		c.listen_evs[i] = event_new(c.base, c.wake_fds[i] >= 0 ?
-		    c.wake_fds[i] : fd, EV_READ | EV_PERSIST, on_accept, &c);
+		c.listen_evs[i] = event_new(c.base, fd, EV_READ | EV_PERSIST,
+		    on_accept, &c);
 		event_add(c.listen_evs[i], NULL);
 	}
 	c.sigterm_ev = evsignal_new(c.base, SIGTERM, on_sigterm, &c);

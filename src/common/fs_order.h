@@ -28,8 +28,8 @@
  * dir, a file's fsync also makes its earlier directory entry durable.
  * false when unknown (statfs fails, an unlisted file system, an ext4
  * whose journal cannot be found).  what (whatlen bytes, may be 0) gets
- * a short description for a log line, e.g. "ext4 with a journal
- * (vda)" or "ext4 without a journal (vda)".
+ * a short description for a log line, e.g. "ext2/3/4 with a journal
+ * (vda)" or "ext2/3/4 without a journal (vda)".
  */
 bool fs_order_names_follow_files(const char *dir, char *what,
     size_t whatlen);

@@ -113,6 +113,17 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", host);
 }
 
+/* peer_port - the port of an IPv4 or IPv6 peer, else 0. */
+static unsigned
+peer_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return 0;
+}
+
 /*
  * on_accept - a listener is readable: take one connection.  Every child
  * of a service watches the same listening socket, and the kernel tells
@@ -152,7 +163,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	format_peer(&ss, peer, sizeof(peer));
-	c->prog->accept_fn(c, fd, peer, c->listen_addrs[i]);
+	c->prog->accept_fn(c, fd, peer, peer_port(&ss), c->listen_addrs[i]);
 }
 
 void

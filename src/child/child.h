@@ -70,8 +70,10 @@ struct child_program {
 	/* A message from the master (tag: 4 bytes, not terminated). */
 	void (*ctl_msg)(struct child *c, const char *tag,
 	    const unsigned char *data, size_t len);
+	/* client_addr: the peer's address as text ("unknown" for a Unix
+	 * socket), client_port: its port (0 for a Unix socket). */
 	void (*accept_fn)(struct child *c, int fd, const char *client_addr,
-	    const char *listen_addr);
+	    unsigned client_port, const char *listen_addr);
 	/* Number of connections still open (for a graceful stop). */
 	size_t (*active)(struct child *c);
 	/* Internal services: chroot to queue_directory when root. */

@@ -375,7 +375,7 @@ agent_choose_user(struct child *c, uid_t *uid_r, gid_t *gid_r)
 
 static void
 agent_accept(struct child *c, int fd, const char *client,
-    const char *listen_addr)
+    unsigned client_port, const char *listen_addr)
 {
 	bind_child(c);
 	agent_serve_fd(ag.def, &ag.ctx, child_event_base(c), fd);

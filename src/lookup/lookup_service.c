@@ -628,7 +628,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
 
 static void
 lookup_accept(struct child *c, int fd, const char *client,
-    const char *listen_addr)
+    unsigned client_port, const char *listen_addr)
 {
 	struct lconn *lc = xcalloc(1, sizeof(*lc));
 

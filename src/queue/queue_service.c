@@ -1256,7 +1256,7 @@ queue_init(struct child *c)
 
 static void
 queue_accept(struct child *c, int fd, const char *client,
-    const char *listen_addr)
+    unsigned client_port, const char *listen_addr)
 {
 	struct qconn *q = xcalloc(1, sizeof(*q));
 

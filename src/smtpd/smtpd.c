@@ -1085,7 +1085,7 @@ static void accept_named(struct session *s);
 
 static void
 smtpd_accept(struct child *c, int fd, const char *client,
-    const char *listen_addr)
+    unsigned client_port, const char *listen_addr)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
@@ -1117,15 +1117,7 @@ smtpd_accept(struct child *c, int fd, const char *client,
 		snprintf(s->listener, sizeof(s->listener), "service %s (%s)",
 		    smtpd_cfg.service, listen_addr);
 	snprintf(s->addr, sizeof(s->addr), "%s", client);
-	{
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-
-		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-			s->client_port = ntohs(ss.ss_family == AF_INET6 ?
-			    ((struct sockaddr_in6 *)&ss)->sin6_port :
-			    ((struct sockaddr_in *)&ss)->sin_port);
-	}
+	s->client_port = client_port;
 	/* IPv4-mapped IPv6 clients are shown as IPv4, as Postfix does. */
 	if (strncmp(s->addr, "::ffff:", 7) == 0 && strchr(s->addr + 7, '.'))
 		memmove(s->addr, s->addr + 7, strlen(s->addr + 7) + 1);

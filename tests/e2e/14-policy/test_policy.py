@@ -207,6 +207,8 @@ def test_request_attributes(ostia_factory, policy):
     p = policy("fixed", action="DUNNO")
     o = attrs_server(ostia_factory, p.address)
     s = Smtp(o, source=OUTSIDER)
+    # The port the server sees is this socket's own.
+    port = str(s.c.sock.getsockname()[1])
     s.ehlo("client.helo.example")
     s.auth(ALICE)
     assert s.mail(ALICE, " SIZE=1234").code == 250
@@ -225,6 +227,7 @@ def test_request_attributes(ostia_factory, policy):
         assert r["request"] == "smtpd_access_policy"
         assert r["protocol_name"] == "ESMTP"
         assert r["client_address"] == OUTSIDER
+        assert r.get("client_port") == port, r
         assert r["helo_name"] == "client.helo.example"
         assert r["sender"] == ALICE
         assert r["sasl_username"] == ALICE

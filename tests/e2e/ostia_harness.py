@@ -855,9 +855,14 @@ class Ostia:
         if unshare is None:
             return []
         mnt = os.path.join(self.queue_dir, "proc")
-        # queue_directory as the master makes it (root, 0755).
-        os.makedirs(mnt, mode=0o555, exist_ok=True)
-        os.chmod(self.queue_dir, 0o755)
+        # A missing queue_directory is made as the master would make it
+        # (root, 0755); one that exists keeps the mode a test gave it.
+        if not os.path.isdir(self.queue_dir):
+            os.makedirs(self.queue_dir)
+            os.chmod(self.queue_dir, 0o755)
+        if not os.path.isdir(mnt):
+            os.mkdir(mnt)
+            os.chmod(mnt, 0o555)
         return [unshare, "--mount-proc=" + mnt, "--propagation", "private",
                 "--"]
 

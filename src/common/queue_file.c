@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -298,6 +299,7 @@ queue_writer_init(struct queue_writer *w, int fd)
 	buf_init(&w->out, QUEUE_WRITER_OUT_MAX_BYTES);
 	buf_init(&w->data, QUEUE_DATA_RECORD_MAX_BYTES);
 	w->content_size = 0;
+	w->written = 0;
 	w->error = 0;
 	w->state = QUEUE_WRITER_STATE_INIT;
 }
@@ -337,6 +339,7 @@ qw_write_out(struct queue_writer *w)
 		if (n == 0)	/* not for a file; never spin on it */
 			return qw_fail(w, EIO);
 		done += (size_t)n;
+		w->written += (uint64_t)n;
 	}
 	buf_reset(&w->out);
 	return 0;
@@ -532,6 +535,7 @@ int
 queue_writer_finish(struct queue_writer *w)
 {
 	char count[QUEUE_COUNT_MAX_DIGITS + 1];
+	struct stat st;
 	int n;
 
 	if (w->error != 0)
@@ -545,9 +549,15 @@ queue_writer_finish(struct queue_writer *w)
 	n = snprintf(count, sizeof(count), "%" PRIu64, w->content_size);
 	if (n < 0 || (size_t)n >= sizeof(count))
 		log_panic("queue_writer: byte count does not fit");
-	if (qw_record(w, 'X', count, (size_t)n) < 0)
+	if (qw_record(w, 'X', count, (size_t)n) < 0 || qw_write_out(w) < 0)
 		return -1;
-	return qw_write_out(w);
+	/* Old bytes of a reused file must not follow the end record. */
+	if (fstat(w->fd, &st) < 0)
+		return qw_fail(w, errno);
+	if ((uint64_t)st.st_size > w->written &&
+	    ftruncate(w->fd, (off_t)w->written) < 0)
+		return qw_fail(w, errno);
+	return 0;
 }
 
 /* ---- Parser ---- */

@@ -111,6 +111,7 @@ struct queue_writer {
 	struct buf out;		/* pending bytes */
 	struct buf data;	/* pending message bytes for a 'D' record */
 	uint64_t content_size;
+	uint64_t written;	/* bytes written to fd so far */
 	int error;		/* first errno, sticky */
 	int state;		/* private */
 };
@@ -129,7 +130,12 @@ int queue_writer_content(struct queue_writer *w, const char *data,
  * fails with EINVAL. */
 int queue_writer_trailer(struct queue_writer *w,
     const struct queue_envelope *env);
-/* Last 'D', then 'X'; everything is written to fd (not synced). */
+/*
+ * Last 'D', then 'X'; everything is written to fd (not synced).  The
+ * writer writes from fd's offset 0 on; a file that was already longer
+ * (a reused queue file: queue_spare.h) is cut after the 'X' record, so
+ * that the file holds exactly what was written.
+ */
 int queue_writer_finish(struct queue_writer *w);
 
 /*

@@ -11,10 +11,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,9 +27,18 @@
 
 static struct {
 	int fd;				/* spare/, or -1: keep none */
+	uid_t uid;			/* this process's: spares are ours */
 	char (*names)[QUEUE_ID_LEN + 1];
 	unsigned n, cap;
 } sp = { .fd = -1 };
+
+bool
+spare_keep_blocks(const struct stat *st, time_t now)
+{
+	return st->st_size <= QUEUE_SPARE_KEEP_BYTES &&
+	    now >= st->st_ctim.tv_sec &&
+	    now - st->st_ctim.tv_sec <= QUEUE_SPARE_FRESH_SECONDS;
+}
 
 /* disable - stop keeping spares (spare/ unusable): say why, once. */
 static void
@@ -51,6 +62,10 @@ spare_init(void)
 	struct dirent *de;
 	unsigned removed = 0;
 
+	if (sp.fd >= 0)
+		close(sp.fd);
+	sp.n = 0;
+	sp.uid = geteuid();
 	sp.fd = open(QUEUE_SPARE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (sp.fd < 0) {
@@ -102,9 +117,13 @@ spare_remove(const char *dir, const char *id)
 	if (sp.fd >= 0 && sp.n < QUEUE_SPARE_MAX && queue_id_is_valid(id)) {
 		if (renameat2(AT_FDCWD, from, sp.fd, id, RENAME_NOREPLACE) ==
 		    0) {
-			/* Its message's bytes go now, not when reused. */
+			struct stat st;
+
+			/* A large file's blocks go now, not when reused. */
 			snprintf(to, sizeof(to), "%s/%s", QUEUE_SPARE_DIR, id);
-			if (truncate(to, 0) == 0)
+			if (fstatat(sp.fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    (st.st_size <= QUEUE_SPARE_KEEP_BYTES ||
+			    truncate(to, 0) == 0))
 				push(id);
 			else
 				(void)unlinkat(sp.fd, id, 0);
@@ -134,11 +153,13 @@ spare_take(int incoming_fd, const char *id)
 			continue;
 		}
 		/* Made partial before it is in incoming/, so that no reader
-		 * ever sees it there as a message. */
+		 * ever sees it there as a message (an old message's bytes
+		 * in it name another queue ID: never taken for this one). */
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    st.st_nlink != 1 || st.st_uid != geteuid() ||
+		    st.st_nlink != 1 || st.st_uid != sp.uid ||
 		    flock(fd, LOCK_EX | LOCK_NB) < 0 ||
-		    (st.st_size != 0 && ftruncate(fd, 0) < 0) ||
+		    (st.st_size != 0 && !spare_keep_blocks(&st, time(NULL)) &&
+		    ftruncate(fd, 0) < 0) ||
 		    fchmod(fd, QUEUE_PARTIAL_MODE) < 0) {
 			log_debug(1, "spare queue file %s/%s is not usable; "
 			    "removed it", QUEUE_SPARE_DIR, name);

@@ -87,15 +87,6 @@ static bool root;
 
 /* ---- Scratch directory ---- */
 
-static void
-remove_tree(const char *path)
-{
-	char *cmd = xasprintf("rm -rf '%s'", path);
-
-	if (system(cmd) != 0)
-		fail_msg("%s failed", cmd);
-	free(cmd);
-}
 
 static char *
 at_dir(const char *rel)
@@ -431,7 +422,7 @@ teardown(void **state)
 	waitpid(fake_pid, &status, 0);
 	agent_local_set_getpwnam(NULL);
 	pw_clear();
-	remove_tree(dir);
+	test_remove_tree(dir);
 	return 0;
 }
 

@@ -64,35 +64,6 @@ static pid_t fake_pid;
 
 /* ---- Scratch directory ---- */
 
-static void
-remove_tree(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		(void)unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			char *p;
-
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			p = xasprintf("%s/%s", path, e->d_name);
-			remove_tree(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(path);
-}
 
 /* ---- The fake lookup process ---- */
 
@@ -281,7 +252,7 @@ teardown(void **state)
 	assert_int_equal(chdir("/"), 0);
 	kill(fake_pid, SIGKILL);
 	waitpid(fake_pid, &status, 0);
-	remove_tree(dir);
+	test_remove_tree(dir);
 	return 0;
 }
 

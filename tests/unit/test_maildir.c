@@ -37,37 +37,6 @@
 
 static char base[64];
 
-/* remove_tree - rm -rf path (test scratch only). */
-static void
-remove_tree(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		(void)unlink(path);
-		return;
-	}
-	(void)chmod(path, 0700);
-	d = opendir(path);
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			char *p;
-
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			p = xasprintf("%s/%s", path, e->d_name);
-			remove_tree(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(path);
-}
 
 static int
 setup(void **state)
@@ -83,7 +52,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	remove_tree(base);
+	test_remove_tree(base);
 	return 0;
 }
 

@@ -1064,6 +1064,61 @@ test_writer_write_errors(void **state)
 }
 
 /* Calls out of order: EINVAL, sticky. */
+/*
+ * A reused queue file (queue_spare.h) still holds an older, longer
+ * message: the writer overwrites it from offset 0 and cuts the rest, so
+ * the file is byte for byte what a fresh file would hold and parses.
+ * Over a shorter old file nothing is left of it either.
+ */
+static void
+test_writer_reuses_a_longer_file(void **state)
+{
+	struct queue_envelope env, back;
+	struct queue_writer w;
+	const char *err = NULL;
+	char *fresh, *reused;
+	size_t fresh_len, reused_len;
+	const char *body = "Subject: new\r\n\r\nnew message\r\n";
+	char old[8192];
+	(void)state;
+
+	env_fill(&env, false);
+	fresh = write_file(&env, body, strlen(body), 0, &fresh_len);
+	assert_true(fresh_len < sizeof(old));
+	for (size_t pass = 0; pass < 2; pass++) {
+		/* pass 0: the old file is longer; pass 1: shorter. */
+		size_t old_len = pass == 0 ? sizeof(old) : fresh_len / 2;
+		int fd = mem_fd(), wfd;
+		char path[64];
+
+		memset(old, 'Z', sizeof(old));
+		assert_int_equal(write(fd, old, old_len), (ssize_t)old_len);
+		/* smtpd's descriptor: write only, offset 0. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		wfd = open(path, O_WRONLY | O_CLOEXEC);
+		assert_true(wfd >= 0);
+		queue_writer_init(&w, wfd);
+		assert_int_equal(queue_writer_envelope(&w, &env), 0);
+		assert_int_equal(queue_writer_content(&w, body, strlen(body)),
+		    0);
+		assert_int_equal(queue_writer_finish(&w), 0);
+		queue_writer_deinit(&w);
+		close(wfd);
+		reused = fd_slurp(fd, &reused_len);
+		close(fd);
+		assert_int_equal(reused_len, fresh_len);
+		assert_memory_equal(reused, fresh, fresh_len);
+		memset(&back, 0, sizeof(back));
+		assert_int_equal(queue_file_parse(reused, reused_len, &back,
+		    NULL, &err), 0);
+		assert_string_equal(back.id, ID1);
+		queue_envelope_deinit(&back);
+		free(reused);
+	}
+	free(fresh);
+	queue_envelope_deinit(&env);
+}
+
 static void
 test_writer_call_order(void **state)
 {
@@ -1283,6 +1338,7 @@ main(void)
 		cmocka_unit_test(test_content_buffer_max),
 		cmocka_unit_test(test_writer_write_errors),
 		cmocka_unit_test(test_writer_call_order),
+		cmocka_unit_test(test_writer_reuses_a_longer_file),
 		cmocka_unit_test(test_writer_refuses_envelope),
 		cmocka_unit_test(test_queue_id_layout),
 		cmocka_unit_test(test_queue_id_sorted),

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -508,4 +510,35 @@ test_tls_server_ctx(const char *cn)
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return ctx;
+}
+
+void
+test_remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		(void)unlink(path);
+		return;
+	}
+	(void)chmod(path, 0700);
+	d = opendir(path);
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *p;
+
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			p = xasprintf("%s/%s", path, e->d_name);
+			test_remove_tree(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	(void)rmdir(path);
 }

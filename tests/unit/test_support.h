@@ -46,6 +46,9 @@ void test_listener_close(struct test_listener *l);
 /* Close the socket and remove the socket file and its directory. */
 void test_listener_remove(struct test_listener *l);
 
+/* rm -rf path (test scratch only; directories made writable first). */
+void test_remove_tree(const char *path);
+
 /* Send all n bytes on a (maybe non-blocking) socket. */
 void test_write_all(int sock, const void *p, size_t n);
 

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Queue files are reused (src/queue/queue_spare.h): a message that
-leaves the queue leaves its file, emptied, in spare/, and the next
-message received is written into that same file (same inode), so a
-steady stream of mail neither frees nor allocates an inode per message.
+leaves the queue leaves its file in spare/, and the next message
+received is written into that same file (same inode), so a steady stream
+of mail neither frees nor allocates an inode per message.  A small file
+keeps its blocks (and its old bytes) for the next message, which
+overwrites them and cuts the rest; a large one is emptied as it leaves.
 
 What must hold: a spare is never a message (not listed, not delivered,
-not counted), holds none of its old message's bytes, the reused file
-carries only the new message, and spares left by an earlier queue
+not counted), the reused file carries only the new message, a large
+message's bytes do not stay on disk, and spares left by an earlier queue
 process are removed at start, never reused.
 """
 
@@ -34,24 +36,34 @@ def deliver(d, tok):
     return qid
 
 
-def test_a_delivered_message_file_is_emptied_and_reused(delivery):
+def padded_message(tok, size):
+    """A message to alice of about size bytes whose last line names tok:
+    a shorter message written over its file must cut that line off."""
+    line = "x" * 76
+    body = [line] * (size // 78) + ["The last line names %s." % tok]
+    return make_message(tok, to=ALICE, body=body)
+
+
+def test_a_delivered_message_file_is_kept_and_reused(delivery):
     d = delivery().start()
     tok1 = token()
-    id1 = deliver(d, tok1)
+    id1 = d.send(ALICE, padded_message(tok1, 12000))
+    d.wait_messages(ALICE, 1, tok1)
+    d.wait_queue_empty()
 
-    # The file stays, under spare/, emptied: not a message.
+    # The file stays, under spare/, with its blocks: not a message.
     sp = spares(d)
     assert list(sp) == [id1], sp
     st1 = sp[id1]
-    assert st1.st_size == 0 and st1.st_nlink == 1, st1
+    assert st1.st_size > 12000 and st1.st_nlink == 1, st1
     entries, _summary = d.listing()
     assert not entries, entries
     assert d.spool_has(id1) is None
     r = d.queue("show", id1)
     assert r.returncode != 0 and tok1 not in r.stdout, (r.stdout, r.stderr)
 
-    # The next message is written into that file: same inode, now under
-    # the new ID, and back in spare/ once delivered.
+    # The next, shorter message is written into that file (same inode,
+    # now under the new ID) and the old message's tail is cut off.
     tok2 = token()
     id2 = deliver(d, tok2)
     assert id2 != id1
@@ -59,7 +71,10 @@ def test_a_delivered_message_file_is_emptied_and_reused(delivery):
     assert list(sp) == [id2], sp
     assert sp[id2].st_ino == st1.st_ino, \
         "the second message should have reused the first one's file"
-    assert sp[id2].st_size == 0
+    assert 0 < sp[id2].st_size < 4096, sp[id2]
+    with open(os.path.join(d.o.queue_dir, "spare", id2), "rb") as f:
+        kept = f.read()
+    assert tok2.encode() in kept and tok1.encode() not in kept, kept[-200:]
 
     # Each Maildir file holds its own message only.
     texts = [open(p, "rb").read() for p in d.messages(ALICE)]
@@ -68,6 +83,25 @@ def test_a_delivered_message_file_is_emptied_and_reused(delivery):
     assert sum(tok2.encode() in t for t in texts) == 1
     assert not any(tok1.encode() in t and tok2.encode() in t
                    for t in texts)
+
+
+def test_a_large_message_file_is_emptied_when_it_leaves(delivery):
+    d = delivery().start()
+    tok1 = token()
+    id1 = d.send(ALICE, padded_message(tok1, 64 * 1024))
+    d.wait_messages(ALICE, 1, tok1)
+    d.wait_queue_empty()
+    sp = spares(d)
+    assert list(sp) == [id1], sp
+    st1 = sp[id1]
+    assert st1.st_size == 0 and st1.st_blocks == 0, st1
+
+    tok2 = token()
+    id2 = deliver(d, tok2)
+    sp = spares(d)
+    assert list(sp) == [id2] and sp[id2].st_ino == st1.st_ino, sp
+    assert any(tok2.encode() in open(p, "rb").read()
+               for p in d.messages(ALICE))
 
 
 def test_spares_of_an_earlier_queue_process_are_removed(delivery):

@@ -790,6 +790,43 @@ queue_file_parse(const char *data, size_t len, struct queue_envelope *env,
 	return -1;
 }
 
+/* qp_head - the payload of the record at *pos if it has type type and
+ * exactly want bytes (*pos then moves past it), else NULL. */
+static const unsigned char *
+qp_head(const unsigned char *data, size_t len, size_t *pos, char type,
+    size_t want)
+{
+	size_t rlen, at = *pos;
+
+	if (len - at < QUEUE_RECORD_HEADER_BYTES || data[at] != type)
+		return NULL;
+	rlen = (size_t)data[at + 1] << 24 | (size_t)data[at + 2] << 16 |
+	    (size_t)data[at + 3] << 8 | (size_t)data[at + 4];
+	at += QUEUE_RECORD_HEADER_BYTES;
+	if (rlen != want || rlen > len - at)
+		return NULL;
+	*pos = at + rlen;
+	return data + at;
+}
+
+int
+queue_file_id(const char *data, size_t len, char out[QUEUE_ID_LEN + 1])
+{
+	const unsigned char *d = (const unsigned char *)data, *p;
+	const size_t magic = strlen(QUEUE_FILE_MAGIC);
+	size_t pos = 0;
+
+	p = qp_head(d, len, &pos, 'V', magic);
+	if (p == NULL || memcmp(p, QUEUE_FILE_MAGIC, magic) != 0)
+		return -1;
+	p = qp_head(d, len, &pos, 'I', QUEUE_ID_LEN);
+	if (p == NULL)
+		return -1;
+	memcpy(out, p, QUEUE_ID_LEN);
+	out[QUEUE_ID_LEN] = '\0';
+	return queue_id_is_valid(out) ? 0 : -1;
+}
+
 /* ---- Queue IDs ---- */
 
 void

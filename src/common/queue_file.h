@@ -148,6 +148,13 @@ int queue_file_parse(const char *data, size_t len,
     struct queue_envelope *env, struct buf *content_r,
     const char **error_r);
 
+/*
+ * The queue ID a file names, from its first two records alone ('V' of
+ * this format, then 'I'), into out: whatever follows them, even a file
+ * cut short.  0, or -1 when the file does not start that way.
+ */
+int queue_file_id(const char *data, size_t len, char out[QUEUE_ID_LEN + 1]);
+
 /* A new queue ID in out (QUEUE_ID_LEN + 1 bytes). */
 void queue_id_new(char out[QUEUE_ID_LEN + 1], uint64_t usec_since_epoch,
     uint32_t counter, pid_t pid);

@@ -8,7 +8,9 @@
  * file (memfd), read back and parsed again: that must succeed with the
  * same fields and the same message bytes, and writing the second result
  * must give the very same bytes (the writer's output is canonical).  Any
- * difference aborts.
+ * difference aborts.  queue_file_id() runs on every input too: on an
+ * accepted file it must name the parsed ID, and on any input what it
+ * gives must be a valid ID (safe in a path).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -99,7 +101,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct queue_envelope env, env2;
 	struct buf content, content2, file, file2;
 	const char *error = NULL;
+	char id[QUEUE_ID_LEN + 1];
+	int have_id = queue_file_id((const char *)data, size, id);
 
+	if (have_id == 0 && !queue_id_is_valid(id))
+		abort();
 	buf_init(&content, SIZE_MAX);
 	if (queue_file_parse((const char *)data, size, &env, &content,
 	    &error) < 0) {
@@ -110,7 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (content.len != env.content_size || env.nrcpts == 0 ||
-	    !queue_id_is_valid(env.id))
+	    !queue_id_is_valid(env.id) || have_id != 0 ||
+	    strcmp(id, env.id) != 0)
 		abort();
 
 	buf_init(&file, SIZE_MAX);

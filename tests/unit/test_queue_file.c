@@ -1119,6 +1119,60 @@ test_writer_reuses_a_longer_file(void **state)
 	queue_envelope_deinit(&env);
 }
 
+/* queue_file_id: the ID from 'V' and 'I' alone, even in a file cut
+ * short after them; nothing from anything else. */
+static void
+test_file_id(void **state)
+{
+	struct queue_envelope env;
+	char *file, id[QUEUE_ID_LEN + 1];
+	size_t len, head;
+	struct buf b;
+	(void)state;
+
+	env_fill(&env, false);
+	file = write_file(&env, "x\r\n", 3, 0, &len);
+	/* 'V' record, then 'I' record: 5 + 13 + 5 + 16 bytes. */
+	head = 2 * 5 + strlen(QUEUE_FILE_MAGIC) + QUEUE_ID_LEN;
+	assert_true(len > head);
+	for (size_t n = 0; n <= len; n++) {
+		memset(id, 'Q', sizeof(id));
+		if (n < head) {
+			assert_int_equal(queue_file_id(file, n, id), -1);
+			continue;
+		}
+		assert_int_equal(queue_file_id(file, n, id), 0);
+		assert_string_equal(id, ID1);
+	}
+	free(file);
+	queue_envelope_deinit(&env);
+
+	/* Wrong first record, wrong version, wrong 'I' length, an ID with
+	 * a letter outside the alphabet or a NUL inside. */
+	{
+		static const char *bad[] = {
+			"I*|V*",
+			"Vostia-queue 2|I*",
+			"V*|I0123456789ABCDE",
+			"V*|I0123456789ABCDEF0",
+			"V*|I0123456789ABCDEU",
+			"V*|T1717171717.0|I*",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			buf_init(&b, SIZE_MAX);
+			build_n(&b, bad[i], strlen(bad[i]));
+			assert_int_equal(queue_file_id(b.data, b.len, id), -1);
+			buf_deinit(&b);
+		}
+	}
+	buf_init(&b, SIZE_MAX);
+	build_n(&b, "V*|I0123456789ABCDEF", 20);
+	b.data[b.len - 5] = '\0';
+	assert_int_equal(queue_file_id(b.data, b.len, id), -1);
+	buf_deinit(&b);
+}
+
 static void
 test_writer_call_order(void **state)
 {
@@ -1339,6 +1393,7 @@ main(void)
 		cmocka_unit_test(test_writer_write_errors),
 		cmocka_unit_test(test_writer_call_order),
 		cmocka_unit_test(test_writer_reuses_a_longer_file),
+		cmocka_unit_test(test_file_id),
 		cmocka_unit_test(test_writer_refuses_envelope),
 		cmocka_unit_test(test_queue_id_layout),
 		cmocka_unit_test(test_queue_id_sorted),

@@ -136,3 +136,54 @@ def test_spares_of_an_earlier_queue_process_are_removed(delivery):
     assert list(spares(d)) == [id2]
     assert any(tok.encode() in open(p, "rb").read()
                for p in d.messages(ALICE))
+
+
+def test_a_reused_file_left_under_an_old_name_is_explained(delivery):
+    """After a crash that undid the renames of a reused file, a queue
+    file can hold another message's bytes under the name of a message
+    that had already left the queue.  It is set aside, never delivered,
+    and the log says what happened instead of calling the file corrupt;
+    a file that names no queue ID at all is still called invalid."""
+    d = delivery().start()
+    tok = token()
+    id1 = deliver(d, tok)
+    assert list(spares(d)) == [id1]
+    d.o.stop()
+
+    spare = os.path.join(d.o.queue_dir, "spare", id1)
+    with open(spare, "rb") as f:
+        whole = f.read()
+    # Two names a crash could leave: one with the whole file, one with
+    # its first half (the writer was interrupted).
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    names = []
+    for i in (1, 2):
+        c = alphabet[(alphabet.index(id1[-2]) + i) % len(alphabet)]
+        names.append(id1[:-2] + c + id1[-1])
+    garbage = id1[:-3] + ("0" if id1[-3] != "0" else "1") + id1[-2:]
+    owner = os.stat(spare)
+    for name, data in ((names[0], whole), (names[1], whole[:len(whole) // 2]),
+                       (garbage, b"not a queue file\n")):
+        p = os.path.join(d.o.queue_dir, "deferred", name)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chown(p, owner.st_uid, owner.st_gid)
+        os.chmod(p, 0o600)
+    os.unlink(spare)
+
+    d.o.start_foreground()
+    corrupt = os.path.join(d.o.queue_dir, "corrupt")
+    wait_until(lambda: all(os.path.exists(os.path.join(corrupt, n))
+                           for n in names + [garbage]),
+               timeout=30, what="the three files moved to corrupt/")
+    d.wait_log(r"%s: deferred/%s holds the file of message %s instead "
+               r"\(complete\): a crash undid the renames" %
+               (names[0], names[0], id1))
+    d.wait_log(r"%s: deferred/%s holds the file of message %s instead "
+               r"\(the file ends inside a record" % (names[1], names[1], id1))
+    d.wait_log(r"%s: deferred/%s is not a valid queue file \(not an ostia "
+               r"queue file" % (garbage, garbage))
+    # None of them was delivered: alice still has her one message.
+    assert len(d.messages(ALICE)) == 1
+    entries, _summary = d.listing()
+    assert not entries, entries

@@ -64,7 +64,7 @@ struct tls_server {
 	struct cert_set *sets;		/* [0] is the default */
 	size_t nsets;
 	struct ticket_key keys[2];	/* [0] current, [1] previous */
-	const EVP_CIPHER *ticket_cipher;
+	EVP_CIPHER *ticket_cipher;	/* fetched once: no lookup per ticket */
 };
 
 static int conn_index = -1;
@@ -742,20 +742,20 @@ tls_server_create(const struct config_view *v, char *err, size_t errsz)
 	t->loglevel = (int)config_int(v, P_smtpd_tls_loglevel);
 	t->timeout = (long)config_time(v, P_smtpd_tls_session_cache_timeout);
 	t->tickets = t->timeout > 0 && *tcipher != '\0';
-	t->ticket_cipher = EVP_aes_256_cbc();
-	if (*tcipher != '\0') {
-		t->ticket_cipher = EVP_get_cipherbyname(tcipher);
-		if (t->ticket_cipher == NULL ||
-		    EVP_CIPHER_get_key_length(t->ticket_cipher) >
-		    TLS_TICKET_AES_BYTES ||
-		    EVP_CIPHER_get_iv_length(t->ticket_cipher) > 16 ||
-		    EVP_CIPHER_get_iv_length(t->ticket_cipher) <= 0) {
-			snprintf(err, errsz, "tls_session_ticket_cipher: "
-			    "\"%s\" is not a usable cipher (use aes-256-cbc "
-			    "or aes-128-cbc)", tcipher);
-			free(t);
-			return NULL;
-		}
+	t->ticket_cipher = EVP_CIPHER_fetch(NULL, *tcipher != '\0' ? tcipher :
+	    "aes-256-cbc", NULL);
+	if (t->ticket_cipher == NULL ||
+	    EVP_CIPHER_get_mode(t->ticket_cipher) == EVP_CIPH_WRAP_MODE ||
+	    EVP_CIPHER_get_key_length(t->ticket_cipher) >
+	    TLS_TICKET_AES_BYTES ||
+	    EVP_CIPHER_get_iv_length(t->ticket_cipher) > 16 ||
+	    EVP_CIPHER_get_iv_length(t->ticket_cipher) <= 0) {
+		snprintf(err, errsz, "tls_session_ticket_cipher: \"%s\" is "
+		    "not a usable cipher (use aes-256-cbc or aes-128-cbc)",
+		    tcipher);
+		EVP_CIPHER_free(t->ticket_cipher);
+		free(t);
+		return NULL;
 	}
 	/* Postfix: the wrapper port and the encrypt level use the
 	 * mandatory settings; opportunistic TLS the others. */
@@ -768,6 +768,7 @@ tls_server_create(const struct config_view *v, char *err, size_t errsz)
 		snprintf(tmp, sizeof(tmp), "%s: %s", mandatory ?
 		    "smtpd_tls_mandatory_protocols" : "smtpd_tls_protocols", err);
 		snprintf(err, errsz, "%s", tmp);
+		EVP_CIPHER_free(t->ticket_cipher);
 		free(t);
 		return NULL;
 	}
@@ -827,6 +828,7 @@ tls_server_free(struct tls_server *t)
 	for (size_t i = 0; i < t->nsets; i++)
 		set_free(&t->sets[i]);
 	free(t->sets);
+	EVP_CIPHER_free(t->ticket_cipher);
 	OPENSSL_cleanse(t->keys, sizeof(t->keys));
 	free(t);
 }

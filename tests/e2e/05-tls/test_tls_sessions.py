@@ -291,6 +291,35 @@ def test_resumption_across_processes(tls_server, certs):
                    r"\(resumed\)$")
 
 
+def test_ticket_cipher_aes128_resumes(tls_server, certs):
+    """tls_session_ticket_cipher picks the cipher that seals tickets;
+    the other usable one resumes as well as the default."""
+    o = tls_server({"tls_session_ticket_cipher": "aes-128-cbc"})
+    for maxver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = verifying_ctx(certs, maximum_version=maxver)
+        c = tls_connect(o, "smtps", ctx)
+        expect_reply(c, 220)
+        session = c.sock.session
+        quit_(c)
+        assert session is not None and session.has_ticket, maxver
+        raw = socket.create_connection(("127.0.0.1", o.ports["smtps"]),
+                                       timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname="mail.example.test",
+                            session=session)
+        assert s.session_reused, maxver
+        c2 = SmtpClient(s)
+        expect_reply(c2, 220)
+        quit_(c2)
+
+
+@pytest.mark.parametrize("cipher", ["aes-256-wrap", "no-such-cipher"])
+def test_unusable_ticket_cipher_is_refused(tls_server, cipher):
+    o = tls_server({"tls_session_ticket_cipher": cipher})
+    o.wait_for_log(r"TLS cannot start: tls_session_ticket_cipher: "
+                   r"\"%s\" is not a usable cipher \(use aes-256-cbc or "
+                   r"aes-128-cbc\)" % cipher)
+
+
 @pytest.mark.parametrize("setting", [{"tls_ssl_options": "NO_TICKET"},
                                      {"smtpd_tls_session_cache_timeout": "0"}])
 def test_tickets_can_be_turned_off(tls_server, certs, setting):

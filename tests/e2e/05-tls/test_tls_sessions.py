@@ -264,6 +264,26 @@ def test_sni_two_certificates(tls_server, certs, tmp_path):
         tls_connect(o, "smtps", verifying_ctx(certs), sni="third.example.test")
 
 
+def assert_resumes(o, certs, first, second):
+    """A session with service first, TLS 1.2 and 1.3 in turn, gets a
+    ticket and resumes with service second."""
+    for maxver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = verifying_ctx(certs, maximum_version=maxver)
+        c = tls_connect(o, first, ctx)
+        expect_reply(c, 220)    # TLS 1.3 tickets arrive after the handshake
+        session = c.sock.session
+        quit_(c)
+        assert session is not None and session.has_ticket, maxver
+        raw = socket.create_connection(("127.0.0.1", o.ports[second]),
+                                       timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname="mail.example.test",
+                            session=session)
+        assert s.session_reused, maxver
+        c2 = SmtpClient(s)
+        expect_reply(c2, 220)
+        quit_(c2)
+
+
 def test_resumption_across_processes(tls_server, certs):
     """Two services are two smtpd processes; a session made with one
     resumes with the other because the master gives both one ticket
@@ -273,20 +293,7 @@ def test_resumption_across_processes(tls_server, certs):
         "  -o smtpd_tls_wrappermode=yes\n"
         "127.0.0.1:@port:b@ inet n - n - 1 smtpd\n"
         "  -o smtpd_tls_wrappermode=yes\n"))
-    for maxver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
-        ctx = verifying_ctx(certs, maximum_version=maxver)
-        c = tls_connect(o, "a", ctx)
-        expect_reply(c, 220)    # TLS 1.3 tickets arrive after the handshake
-        session = c.sock.session
-        quit_(c)
-        assert session is not None and session.has_ticket, maxver
-        raw = socket.create_connection(("127.0.0.1", o.ports["b"]), timeout=5)
-        s = ctx.wrap_socket(raw, server_hostname="mail.example.test",
-                            session=session)
-        assert s.session_reused, maxver
-        c2 = SmtpClient(s)
-        expect_reply(c2, 220)
-        quit_(c2)
+    assert_resumes(o, certs, "a", "b")
     o.wait_for_log(SMTPD + r"Anonymous TLS connection established from .* "
                    r"\(resumed\)$")
 
@@ -295,21 +302,7 @@ def test_ticket_cipher_aes128_resumes(tls_server, certs):
     """tls_session_ticket_cipher picks the cipher that seals tickets;
     the other usable one resumes as well as the default."""
     o = tls_server({"tls_session_ticket_cipher": "aes-128-cbc"})
-    for maxver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
-        ctx = verifying_ctx(certs, maximum_version=maxver)
-        c = tls_connect(o, "smtps", ctx)
-        expect_reply(c, 220)
-        session = c.sock.session
-        quit_(c)
-        assert session is not None and session.has_ticket, maxver
-        raw = socket.create_connection(("127.0.0.1", o.ports["smtps"]),
-                                       timeout=5)
-        s = ctx.wrap_socket(raw, server_hostname="mail.example.test",
-                            session=session)
-        assert s.session_reused, maxver
-        c2 = SmtpClient(s)
-        expect_reply(c2, 220)
-        quit_(c2)
+    assert_resumes(o, certs, "smtps", "smtps")
 
 
 @pytest.mark.parametrize("cipher", ["aes-256-wrap", "no-such-cipher"])

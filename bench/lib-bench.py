@@ -124,6 +124,43 @@ def ratio(a, b):
     return a / b
 
 
+def merge_rounds(runs, add=(), peak=(), concat=(), first=(), dicts=()):
+    """One result for the rounds of a row (--rounds): the attributes in
+    add are summed (None if any round has None), those in peak take the
+    largest, concat joins lists, first keeps the first round's value
+    that is not None or 0, dicts sums dict values key by key.  A rate
+    computed from the sums (messages / wall) is the rate over all the
+    rounds together.  Returns a copy of the first run with those set;
+    runs[0] alone is returned as it is."""
+    if len(runs) == 1:
+        return runs[0]
+    import copy
+    m = copy.copy(runs[0])
+    for a in add:
+        vals = [getattr(r, a) for r in runs]
+        setattr(m, a, None if any(v is None for v in vals) else sum(vals))
+    for a in peak:
+        vals = [getattr(r, a) for r in runs if getattr(r, a) is not None]
+        setattr(m, a, max(vals) if vals else None)
+    for a in concat:
+        setattr(m, a, [x for r in runs for x in (getattr(r, a) or [])])
+    for a in first:
+        setattr(m, a, next((getattr(r, a) for r in runs
+                            if getattr(r, a) not in (None, 0)),
+                           getattr(runs[0], a)))
+    for a in dicts:
+        if any(getattr(r, a) is None for r in runs):
+            setattr(m, a, None)
+            continue
+        out = {}
+        for r in runs:
+            for k, v in getattr(r, a).items():
+                out[k] = out.get(k, 0) + v
+        setattr(m, a, out)
+    m.round_rates = [r.rate for r in runs]
+    return m
+
+
 class SetupError(Exception):
     pass
 

@@ -103,3 +103,70 @@ fs_order_names_follow_files(const char *dir, char *what, size_t whatlen)
 		return false;
 	}
 }
+
+int
+fs_order_ext4_data_mode(const char *procfs, const char *name)
+{
+	char path[PATH_MAX], buf[4096];
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	if (name[0] == '\0' || strchr(name, '/') != NULL ||
+	    snprintf(path, sizeof(path), "%s/fs/ext4/%s/options", procfs,
+	    name) >= (int)sizeof(path))
+		return 0;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* One option per line (or comma-separated in older kernels). */
+	for (p = buf; (p = strstr(p, "data=")) != NULL; p += 5) {
+		if (p != buf && p[-1] != '\n' && p[-1] != ',')
+			continue;	/* e.g. "journal_data=" */
+		if (strncmp(p + 5, "ordered", 7) == 0)
+			return 'o';
+		if (strncmp(p + 5, "journal", 7) == 0)
+			return 'j';
+		if (strncmp(p + 5, "writeback", 9) == 0)
+			return 'w';
+	}
+	return 0;
+}
+
+bool
+fs_order_data_before_names(int dirfd, char *what, size_t whatlen)
+{
+	struct statfs sf;
+	struct stat st;
+	char dev[NAME_MAX + 1];
+	int j, mode;
+
+	if (whatlen > 0)
+		what[0] = '\0';
+	if (fstatfs(dirfd, &sf) < 0 || fstat(dirfd, &st) < 0) {
+		if (whatlen > 0)
+			snprintf(what, whatlen, "an unknown file system");
+		return false;
+	}
+	if ((unsigned long)sf.f_type != EXT4_SUPER_MAGIC) {
+		if (whatlen > 0)
+			snprintf(what, whatlen, "a file system of type 0x%lx",
+			    (unsigned long)sf.f_type);
+		return false;
+	}
+	j = fs_order_ext4_journal(st.st_dev, "/sys", "/proc", dev,
+	    sizeof(dev));
+	mode = j == 1 ? fs_order_ext4_data_mode("/proc", dev) : 0;
+	if (whatlen > 0)
+		snprintf(what, whatlen, "ext2/3/4 %s (%s)", j == 1 ?
+		    (mode == 'o' ? "with a journal, data=ordered" :
+		    mode == 'j' ? "with a journal, data=journal" :
+		    mode == 'w' ? "with a journal, data=writeback" :
+		    "with a journal, data mode unknown") : j == 0 ?
+		    "without a journal" : "of an unknown device",
+		    dev[0] != '\0' ? dev : "?");
+	return j == 1 && (mode == 'o' || mode == 'j');
+}

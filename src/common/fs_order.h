@@ -45,4 +45,25 @@ bool fs_order_names_follow_files(const char *dir, char *what,
 int fs_order_ext4_journal(dev_t dev, const char *sysfs, const char *procfs,
     char *name, size_t namelen);
 
+/*
+ * fs_order_ext4_data_mode - the data= mode of the mounted ext3/ext4 file
+ * system on block device name (as fs_order_ext4_journal() names it),
+ * from procfs/fs/ext4/NAME/options: 'o' (ordered), 'j' (journal), 'w'
+ * (writeback), or 0 when unknown (no such file, no data= option).
+ */
+int fs_order_ext4_data_mode(const char *procfs, const char *name);
+
+/*
+ * fs_order_data_before_names - whether, on the file system of the open
+ * directory dirfd, the bytes written to a file reach the disk no later
+ * than a name made for it afterwards, with no fsync in between: ext3
+ * and ext4 with a journal in data=ordered or data=journal mode (the
+ * journal writes a file's data before the commit that records a new
+ * name of it).  Then a file may be linked before its own fsync, and
+ * that fsync makes data and name durable in one journal commit.  false
+ * when unknown, and for XFS and btrfs (names there can reach the disk
+ * before the data).  what as for fs_order_names_follow_files().
+ */
+bool fs_order_data_before_names(int dirfd, char *what, size_t whatlen);
+
 #endif

@@ -17,6 +17,8 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "fs_order.h"
+#include "log.h"
 #include "maildir.h"
 #include "xalloc.h"
 
@@ -319,14 +321,16 @@ open_failed:
 /* ------------------------------------------------------------ write */
 
 /*
- * write_tmp - create tmp/NAME (a fresh name until one is free), write
- * and fsync it.  0 with *name_r, or -1 with the error set and nothing
- * left in tmp/.
+ * write_tmp - create tmp/NAME (a fresh name until one is free) and write
+ * it.  With fd_r NULL the file is also fsync'ed and closed; otherwise
+ * its data is written out (allocated and sent to the disk, no journal
+ * commit) and it stays open, not fsync'ed, in *fd_r.  0 with *name_r, or -1 with the
+ * error set and nothing left in tmp/.
  */
 static int
 write_tmp(int tmpfd, const char *dir, const char *prefix,
     const char *content, size_t len, uint64_t size, uint64_t vsize,
-    char **name_r, int *errno_r, char **error_r)
+    char **name_r, int *fd_r, int *errno_r, char **error_r)
 {
 	struct mout o;
 	char *name = NULL;
@@ -351,6 +355,18 @@ write_tmp(int tmpfd, const char *dir, const char *prefix,
 	mout_message(&o, prefix, content, len);
 	err = o.error;
 	mout_deinit(&o);
+	/* Link first (see maildir_deliver): the data must have its blocks
+	 * and be written out before it gets a name, or a journal commit
+	 * forced meanwhile could record the name with an empty file. */
+	if (err == 0 && fd_r != NULL &&
+	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+	    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+		err = errno;
+	if (err == 0 && fd_r != NULL) {
+		*fd_r = fd;
+		*name_r = name;
+		return 0;
+	}
 	if (err == 0 && fsync(fd) < 0)
 		err = errno;
 	if (close(fd) < 0 && err == 0 && errno != EINTR)
@@ -364,6 +380,41 @@ write_tmp(int tmpfd, const char *dir, const char *prefix,
 	}
 	*name_r = name;
 	return 0;
+}
+
+/*
+ * link_first - whether a file in the Maildir dfd may be linked into new/
+ * before its own fsync (fs_order_data_before_names): asked once per file
+ * system, and remembered for the few this process delivers to.
+ */
+static bool
+link_first(int dfd)
+{
+	static struct {
+		dev_t dev;
+		bool yes;
+	} known[8];
+	static unsigned nknown, next;
+	struct stat st;
+	char what[128];
+	bool yes;
+
+	if (fstat(dfd, &st) < 0)
+		return false;
+	for (unsigned i = 0; i < nknown; i++) {
+		if (known[i].dev == st.st_dev)
+			return known[i].yes;
+	}
+	yes = fs_order_data_before_names(dfd, what, sizeof(what));
+	log_debug(1, "Maildirs on %s: a message is %s", what, yes ?
+	    "linked into new/ before its sync (one journal commit for both)" :
+	    "synced before it is linked into new/");
+	known[next].dev = st.st_dev;
+	known[next].yes = yes;
+	next = (next + 1) % 8;
+	if (nknown < 8)
+		nknown++;
+	return yes;
 }
 
 /*
@@ -422,10 +473,10 @@ maildir_deliver(const char *dir, const char *prefix, const char *content,
     size_t len, char **path_r, int *errno_r, char **error_r)
 {
 	char *d, *name = NULL, *final = NULL;
-	int dfd = -1, tmpfd = -1, newfd = -1, curfd = -1, ret = -1;
+	int dfd = -1, tmpfd = -1, newfd = -1, curfd = -1, fd = -1, ret = -1;
 	uint64_t size, vsize;
 	size_t dlen;
-	bool linked = false;
+	bool linked = false, early;
 	struct mout o;
 
 	*path_r = NULL;
@@ -471,15 +522,44 @@ maildir_deliver(const char *dir, const char *prefix, const char *content,
 	size = o.total;
 	vsize = o.total + o.lfs;	/* each LF becomes CRLF */
 
+	/*
+	 * The Maildir way: the file is synced, then linked into new/, then
+	 * new/ is synced: two journal commits on a journaled file system.
+	 * Where the journal orders data before the metadata that refers to
+	 * it (fs_order_data_before_names), the file's data is written out
+	 * first (blocks allocated, no commit), then it is linked, then the
+	 * file is fsync'ed: one commit, which holds the allocation and the
+	 * link (the link changed the file's inode in the transaction that
+	 * changed new/) and flushes the disk's cache before it is
+	 * recorded.  Any commit that records the name also holds the
+	 * allocation, so a crash can leave the message in new/ only whole;
+	 * new/ needs no sync of its own.
+	 */
+	early = link_first(dfd);
 	if (write_tmp(tmpfd, d, prefix, content, len, size, vsize, &name,
-	    errno_r, error_r) < 0)
+	    early ? &fd : NULL, errno_r, error_r) < 0)
 		goto out;
 	if (publish(tmpfd, newfd, d, name, size, vsize, &final, &linked,
 	    errno_r, error_r) < 0) {
 		(void)unlinkat(tmpfd, name, 0);
 		goto out;
 	}
-	if (fsync(newfd) < 0) {
+	if (fd >= 0) {
+		int err = fsync(fd) < 0 ? errno : 0;
+
+		if (close(fd) < 0 && err == 0 && errno != EINTR)
+			err = errno;
+		fd = -1;
+		if (err != 0) {
+			(void)unlinkat(newfd, final, 0);
+			if (linked)
+				(void)unlinkat(tmpfd, name, 0);
+			failf(err, errno_r, error_r, "cannot write %s/new/%s",
+			    d, final);
+			goto out;
+		}
+	}
+	if (!early && fsync(newfd) < 0) {
 		int err = errno;
 
 		/* Not known to be on disk: take it back, report a failure
@@ -497,6 +577,10 @@ maildir_deliver(const char *dir, const char *prefix, const char *content,
 	    final);
 	ret = 0;
 out:
+	if (fd >= 0) {
+		/* publish failed: the tmp name is already gone */
+		(void)close(fd);
+	}
 	if (curfd >= 0)
 		(void)close(curfd);
 	if (newfd >= 0)

@@ -9,6 +9,17 @@
  * returns 0 the message survives a crash, and a failure leaves nothing
  * behind in tmp/ or new/.
  *
+ * On ext3/ext4 with a journal in data=ordered or data=journal mode
+ * (fs_order_data_before_names) the file's data is written out first
+ * (sync_file_range: its blocks allocated and written, no journal
+ * commit), then it is linked, then fsync'ed.  That journal records a
+ * file's allocation and a new name of it in order and flushes the
+ * disk's cache before a commit, and the link changes the file's inode
+ * in the transaction that changes DIR/new, so the file's one fsync
+ * makes data and name durable in one commit instead of two (DIR/new
+ * needs no sync of its own), and a crash can leave the message in new/
+ * only whole.  The promises above are the same.
+ *
  *   NAME = SECONDS.M<usec>P<pid>Q<count>.HOST,S=<size>,W=<vsize>
  *
  * HOST is this machine's name with '/' written as "\057", ':' as "\072"

@@ -16,7 +16,9 @@
 import os
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -164,3 +166,60 @@ def _sanitizer_report(inst):
     if not m:
         return None
     return text[max(0, m.start() - 200):m.start() + 3000]
+
+
+def _ext4_fs(journal):
+    """A fresh 64 MB ext4 (with or without a journal) on a loop device,
+    mounted in a temporary directory: yields the mount point; unmounted
+    and removed afterwards (after the instances on it stopped)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a file system")
+    tools = {n: ostia_harness.find_binary(n)
+             for n in ("mkfs.ext4", "losetup", "mount", "umount")}
+    missing = [n for n, p in tools.items() if p is None]
+    if missing:
+        pytest.skip("peer %s is not installed" % ", ".join(missing))
+    work = tempfile.mkdtemp(prefix="ostia-e2e-jfs-")
+    os.chmod(work, 0o755)       # agents (not root) reach Maildirs there
+    img, mnt = os.path.join(work, "fs.img"), os.path.join(work, "mnt")
+    os.mkdir(mnt)
+    dev = None
+    try:
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        subprocess.run([tools["mkfs.ext4"], "-q", "-F", "-O",
+                        "has_journal" if journal else "^has_journal", img],
+                       check=True, capture_output=True)
+        r = subprocess.run([tools["losetup"], "-f", "--show", img],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip("no loop device for an ext4 image: %s" %
+                        r.stderr.strip())
+        dev = r.stdout.strip()
+        r = subprocess.run([tools["mount"], dev, mnt], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            pytest.skip("cannot mount an ext4 image: %s" % r.stderr.strip())
+        os.chmod(mnt, 0o755)
+        yield mnt
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run([tools["umount"], mnt], capture_output=True)
+        if dev:
+            subprocess.run([tools["losetup"], "-d", dev],
+                           capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def journaled_fs():
+    """A fresh ext4 with a journal (data=ordered, the default) on a loop
+    device: the mount point."""
+    yield from _ext4_fs(True)
+
+
+@pytest.fixture
+def unjournaled_fs():
+    """A fresh ext4 without a journal on a loop device: the mount
+    point."""
+    yield from _ext4_fs(False)

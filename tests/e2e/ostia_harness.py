@@ -1123,3 +1123,29 @@ class Ostia:
     def smtp(self, name="smtp", host="127.0.0.1", timeout=5.0):
         """Connect to the service .ports[name]; return an SmtpClient."""
         return connect_smtp(host, self.ports[name], timeout)
+
+
+def attach_strace(strace, pids, trace, calls):
+    """Start strace on every thread of the processes pids (one output
+    file per thread: trace.TID, with -ttt -T), tracing the system calls
+    named in calls (a comma-separated list), until it is terminated.
+    Skips the test when strace cannot attach."""
+    errf = trace + ".err"
+    args = [strace, "-f", "-ff", "-ttt", "-T", "-s", "256", "-o", trace,
+            "-e", "trace=" + calls]
+    for pid in pids:
+        args += ["-p", str(pid)]
+    with open(errf, "wb") as err:
+        st = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_until(lambda: open(errf).read().count("attached") >= len(pids)
+                   or st.poll() is not None, timeout=30,
+                   what="strace to attach")
+    except AssertionError:
+        pass
+    if st.poll() is not None or "attached" not in open(errf).read():
+        st.kill()
+        st.wait(30)
+        pytest.skip("strace cannot attach: %s" % open(errf).read())
+    return st

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "fs_order.h"
+#include "test_support.h"
 
 static char root[64];
 static char sysfs[128], procfs[128];
@@ -61,11 +63,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	test_remove_tree(root);
 	return 0;
 }
 
@@ -137,6 +136,46 @@ test_unknown_device(void **state)
 	assert_string_equal(name, "lo");
 }
 
+/* write_options - procfs/fs/ext4/NAME/options holding text. */
+static void
+write_options(const char *name, const char *text)
+{
+	char rel[128], p[256];
+	FILE *f;
+
+	snprintf(rel, sizeof(rel), "proc/fs/ext4/%s", name);
+	mkdir_p(rel);
+	snprintf(rel, sizeof(rel), "proc/fs/ext4/%s/options", name);
+	path(p, sizeof(p), rel);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_ext4_data_mode(void **state)
+{
+	(void)state;
+	/* As the kernel lists them: one option per line. */
+	write_options("loop0", "rw\nbsddf\ndelalloc\nbarrier\n"
+	    "data=ordered\ninode_readahead_blks=32\n");
+	assert_int_equal(fs_order_ext4_data_mode(procfs, "loop0"), 'o');
+	write_options("loop1", "rw\ndata_err=abort\ndata=journal\n");
+	assert_int_equal(fs_order_ext4_data_mode(procfs, "loop1"), 'j');
+	write_options("loop2", "rw,data=writeback,barrier\n");
+	assert_int_equal(fs_order_ext4_data_mode(procfs, "loop2"), 'w');
+	/* No journal: no data= line; an option that only ends in
+	 * "data=" is not it. */
+	write_options("vda", "rw\nbsddf\nnojournal_checksum\n"
+	    "xdata=ordered\n");
+	assert_int_equal(fs_order_ext4_data_mode(procfs, "vda"), 0);
+	/* Unknown device, or a name that would leave the directory. */
+	assert_int_equal(fs_order_ext4_data_mode(procfs, "sdz"), 0);
+	assert_int_equal(fs_order_ext4_data_mode(procfs, "../ext4/loop0"), 0);
+	assert_int_equal(fs_order_ext4_data_mode(procfs, ""), 0);
+}
+
 /* The real /tmp: whatever it is, the answer is explained. */
 static void
 test_real_file_system_is_described(void **state)
@@ -152,6 +191,28 @@ test_real_file_system_is_described(void **state)
 		assert_true(follow);
 	else
 		assert_false(follow);
+	/* Data before names: only ext3/4 with a journal in ordered or
+	 * journal mode, and never where names do not follow files. */
+	{
+		int fd = open(root, O_RDONLY | O_DIRECTORY);
+		bool data_first;
+
+		assert_true(fd >= 0);
+		data_first = fs_order_data_before_names(fd, what,
+		    sizeof(what));
+		close(fd);
+		assert_true(what[0] != '\0');
+		assert_int_equal(data_first,
+		    strncmp(what, "ext2/3/4 with a journal, data=ordered",
+		    37) == 0 ||
+		    strncmp(what, "ext2/3/4 with a journal, data=journal",
+		    37) == 0);
+		if (data_first)
+			assert_true(follow);
+		assert_false(fs_order_data_before_names(-1, what,
+		    sizeof(what)));
+		assert_string_equal(what, "an unknown file system");
+	}
 	/* A path that does not exist: unknown, so not in order. */
 	assert_false(fs_order_names_follow_files("/nonexistent/ostia", what,
 	    sizeof(what)));
@@ -169,6 +230,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_journal_mounted, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_device, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ext4_data_mode, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_real_file_system_is_described, setup, teardown),

@@ -21,18 +21,16 @@ import os
 import random
 import re
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
-from ostia_harness import (SmtpError, committed_files, connect_smtp,
-                           find_binary, partial_files, unfinished_files,
-                           wait_until)
+from ostia_harness import (SmtpError, attach_strace, committed_files,
+                           connect_smtp, find_binary, partial_files,
+                           unfinished_files, wait_until)
 
 ROOT = os.geteuid() == 0
 TOKEN_RE = re.compile(rb"tok-[0-9a-f]{24}")
@@ -783,29 +781,12 @@ STRACE_LINE = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+=\s+(-?\d+)"
 OK_FRAME = 'iov_base="\\0\\0\\0\\4\\0'
 
 
-def attach_strace(strace, o, qpid, trace):
-    """Trace every thread of the queue process qpid (one file per
-    thread: trace.TID) until terminated; skip when strace cannot
-    attach."""
-    errf = trace + ".err"
-    with open(errf, "wb") as err:
-        st = subprocess.Popen(
-            [strace, "-f", "-ff", "-ttt", "-T", "-s", "256", "-o", trace,
-             "-e",
-             "trace=openat,fdatasync,fsync,fchmod,rename,renameat,"
-             "renameat2,sendmsg", "-p", str(qpid)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        wait_until(lambda: "attached" in open(errf).read() or
-                   st.poll() is not None, timeout=30,
-                   what="strace to attach")
-    except AssertionError:
-        pass
-    if st.poll() is not None or "attached" not in open(errf).read():
-        st.kill()
-        st.wait(30)
-        pytest.skip("strace cannot attach: %s" % open(errf).read())
-    return st
+def trace_queue(strace, qpid, trace):
+    """strace every thread of the queue process qpid (trace.TID) for
+    the calls of a commit, until terminated."""
+    return attach_strace(strace, [qpid], trace,
+                         "openat,fdatasync,fsync,fchmod,rename,renameat,"
+                         "renameat2,sendmsg")
 
 
 def trace_files(trace):
@@ -881,7 +862,7 @@ def test_commit_order_seen_by_strace(ostia_factory):
     [qpid] = queue_pids(o)
     dirfds = incoming_dirfds(o, qpid)
     trace = os.path.join(o.tmpdir, "strace.out")
-    st = attach_strace(strace, o, qpid, trace)
+    st = trace_queue(strace, qpid, trace)
     try:
         ids, errors = [], []
         lock = threading.Lock()
@@ -960,48 +941,6 @@ def test_commit_order_seen_by_strace(ostia_factory):
 
 
 
-@pytest.fixture
-def journaled_fs():
-    """A fresh ext4 file system with a journal, on a loop device, mounted
-    in a temporary directory: the mount point, unmounted and removed at
-    teardown (after the instances on it stopped)."""
-    if not ROOT:
-        pytest.skip("needs root to mount a file system")
-    tools = {n: find_binary(n) for n in ("mkfs.ext4", "losetup", "mount",
-                                         "umount")}
-    missing = [n for n, p in tools.items() if p is None]
-    if missing:
-        pytest.skip("peer %s is not installed" % ", ".join(missing))
-    work = tempfile.mkdtemp(prefix="ostia-e2e-jfs-")
-    img, mnt = os.path.join(work, "fs.img"), os.path.join(work, "mnt")
-    os.mkdir(mnt)
-    dev = None
-    try:
-        with open(img, "wb") as f:
-            f.truncate(64 << 20)
-        subprocess.run([tools["mkfs.ext4"], "-q", "-F", "-O", "has_journal",
-                        img], check=True, capture_output=True)
-        r = subprocess.run([tools["losetup"], "-f", "--show", img],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            pytest.skip("no loop device for an ext4 image: %s" %
-                        r.stderr.strip())
-        dev = r.stdout.strip()
-        r = subprocess.run([tools["mount"], dev, mnt], capture_output=True,
-                           text=True)
-        if r.returncode != 0:
-            pytest.skip("cannot mount an ext4 image: %s" % r.stderr.strip())
-        os.chmod(mnt, 0o755)
-        yield mnt
-    finally:
-        if os.path.ismount(mnt):
-            subprocess.run([tools["umount"], mnt], capture_output=True)
-        if dev:
-            subprocess.run([tools["losetup"], "-d", dev],
-                           capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def test_journaled_queue_syncs_the_directory_after_the_file(journaled_fs,
                                                           ostia_factory):
     """On ext4 with a journal a file's fsync also records its new name,
@@ -1021,7 +960,7 @@ def test_journaled_queue_syncs_the_directory_after_the_file(journaled_fs,
     [qpid] = queue_pids(o)
     dirfds = incoming_dirfds(o, qpid)
     trace = os.path.join(o.tmpdir, "strace.out")
-    st = attach_strace(strace, o, qpid, trace)
+    st = trace_queue(strace, qpid, trace)
     try:
         # One after the other: nothing but this message's NEW could
         # start a directory sync while it is written.

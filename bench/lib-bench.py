@@ -5,7 +5,8 @@ Not a program.  bench/smtp-accept and bench/tls-handshake load it by
 path (its name has a dash, like the scripts) as module "lib_bench", then
 import names from it; see the top of either script.  It holds:
 
-  - clean-up at exit (at_cleanup / run_cleanups) and output helpers;
+  - clean-up at exit (at_cleanup / run_cleanups) and output helpers,
+    merge_rounds (one result for a row run in several rounds);
   - /proc readers: the process tree of a server, its CPU ticks
     (including reaped children), its memory (RSS and PSS sums);
   - loopback helpers: a free port, a probe for the 220 greeting;
@@ -20,6 +21,7 @@ and RoleSampler splits a server's CPU time by process role (used by
 bench/outbound-smtp).
 """
 
+import copy
 import os
 import pty
 import pwd
@@ -134,7 +136,6 @@ def merge_rounds(runs, add=(), peak=(), concat=(), first=(), dicts=()):
     runs[0] alone is returned as it is."""
     if len(runs) == 1:
         return runs[0]
-    import copy
     m = copy.copy(runs[0])
     for a in add:
         vals = [getattr(r, a) for r in runs]

@@ -324,8 +324,8 @@ open_failed:
  * write_tmp - create tmp/NAME (a fresh name until one is free) and write
  * it.  With fd_r NULL the file is also fsync'ed and closed; otherwise
  * its data is written out (allocated and sent to the disk, no journal
- * commit) and it stays open, not fsync'ed, in *fd_r.  0 with *name_r, or -1 with the
- * error set and nothing left in tmp/.
+ * commit) and it stays open, not fsync'ed, in *fd_r.  0 with *name_r,
+ * or -1 with the error set and nothing left in tmp/.
  */
 static int
 write_tmp(int tmpfd, const char *dir, const char *prefix,

@@ -64,7 +64,7 @@ struct tls_server {
 	struct cert_set *sets;		/* [0] is the default */
 	size_t nsets;
 	struct ticket_key keys[2];	/* [0] current, [1] previous */
-	EVP_CIPHER *ticket_cipher;	/* fetched once: no lookup per ticket */
+	EVP_CIPHER *ticket_cipher;	/* fetched once, not per ticket */
 };
 
 static int conn_index = -1;

@@ -777,7 +777,14 @@ class Ostia:
         def port(m):
             name = m.group(1)
             if name not in self.ports:
-                self.ports[name] = free_port()
+                # Each free_port() closes its socket, so the kernel may
+                # hand the same port out twice in a row: never give two
+                # services one port.
+                used = set(self.ports.values())
+                p = free_port()
+                while p in used:
+                    p = free_port()
+                self.ports[name] = p
             return str(self.ports[name])
         self.master_cf = _PORT_PLACEHOLDER.sub(port, text)
         _write_atomic(self.master_cf_path, self.master_cf)

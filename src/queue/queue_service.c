@@ -176,6 +176,7 @@ static struct {
 	 * queue process replaced at a reload finishes its deliveries
 	 * first, so no message is worked on by two processes. */
 	struct event *lock_ev;
+	struct event *trim_ev;	/* spare_trim, once the lock is ours */
 	struct child *child;
 } qs;
 
@@ -1162,6 +1163,16 @@ sweep_partial(void)
 	log_removed(removed);
 }
 
+/* on_trim - free the spares no message needed lately. */
+static void
+on_trim(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	(void)spare_trim();
+}
+
 /* try_lock - start the queue manager once incoming/ is ours. */
 static void
 try_lock(evutil_socket_t fd, short what, void *arg)
@@ -1181,6 +1192,15 @@ try_lock(evutil_socket_t fd, short what, void *arg)
 	}
 	sweep_partial();
 	spare_init();
+	if (qs.trim_ev == NULL) {
+		struct timeval every = { QUEUE_SPARE_TRIM_SECONDS, 0 };
+
+		qs.trim_ev = event_new(qs.base, -1, EV_PERSIST, on_trim, NULL);
+		if (qs.trim_ev == NULL || event_add(qs.trim_ev, &every) < 0)
+			log_error("cannot start the timer that frees unused "
+			    "spare queue files; they are freed at the next "
+			    "start instead");
+	}
 	if (!qmgr_configured(child_config(c))) {
 		log_warning("master.cf has no qmgr service: mail is queued but "
 		    "not delivered (add \"qmgr unix n - n 300 1 qmgr\" to "

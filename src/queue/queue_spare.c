@@ -28,8 +28,9 @@
 static struct {
 	int fd;				/* spare/, or -1: keep none */
 	uid_t uid;			/* this process's: spares are ours */
-	char (*names)[QUEUE_ID_LEN + 1];
+	char (*names)[QUEUE_ID_LEN + 1];	/* a stack: [n - 1] is taken next */
 	unsigned n, cap;
+	unsigned low;			/* the least n since the last trim */
 } sp = { .fd = -1 };
 
 bool
@@ -51,7 +52,7 @@ disable(const char *what, int err)
 	if (sp.fd >= 0)
 		close(sp.fd);
 	sp.fd = -1;
-	sp.n = 0;
+	sp.n = sp.low = 0;
 }
 
 void
@@ -64,7 +65,7 @@ spare_init(void)
 
 	if (sp.fd >= 0)
 		close(sp.fd);
-	sp.n = 0;
+	sp.n = sp.low = 0;
 	sp.uid = geteuid();
 	sp.fd = open(QUEUE_SPARE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
@@ -146,6 +147,8 @@ spare_take(int incoming_fd, const char *id)
 		int fd, e;
 
 		memcpy(name, sp.names[--sp.n], sizeof(name));
+		if (sp.n < sp.low)
+			sp.low = sp.n;
 		fd = openat(sp.fd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			log_debug(1, "spare queue file %s/%s: %s",
@@ -185,6 +188,27 @@ spare_take(int incoming_fd, const char *id)
 	}
 	errno = ENOENT;
 	return -1;
+}
+
+unsigned
+spare_trim(void)
+{
+	unsigned k = sp.low, freed = 0;
+
+	/* Spares are taken from the top, so the bottom k were not touched
+	 * since the last trim: no message needed them. */
+	for (unsigned i = 0; i < k; i++)
+		if (unlinkat(sp.fd, sp.names[i], 0) == 0 || errno == ENOENT)
+			freed++;
+	if (k > 0) {
+		memmove(sp.names, sp.names + k, (sp.n - k) * sizeof(*sp.names));
+		sp.n -= k;
+		log_debug(1, "freed %u spare queue file%s that no message "
+		    "needed for a while; %u kept", freed, freed == 1 ? "" : "s",
+		    sp.n);
+	}
+	sp.low = sp.n;
+	return k;
 }
 
 unsigned

@@ -46,6 +46,8 @@
 #define QUEUE_SPARE_KEEP_BYTES (32 * 1024)
 /* ... when it is reused within this many seconds. */
 #define QUEUE_SPARE_FRESH_SECONDS 30
+/* How often the queue process calls spare_trim. */
+#define QUEUE_SPARE_TRIM_SECONDS 60
 
 /*
  * spare_init - (the incoming/ lock holder, once) remove what an earlier
@@ -83,6 +85,14 @@ int spare_take(int incoming_fd, const char *id);
  * ago (a ctime in the future: no).
  */
 bool spare_keep_blocks(const struct stat *st, time_t now);
+
+/*
+ * spare_trim - (every QUEUE_SPARE_TRIM_SECONDS) free the spares that no
+ * message took since the previous call: spare_take takes the newest, so
+ * these are the oldest, as many as the fewest kept meanwhile.  How many
+ * were dropped (a file already gone counts too).
+ */
+unsigned spare_trim(void);
 
 /* spare_count - spares kept now (for tests and logs). */
 unsigned spare_count(void);

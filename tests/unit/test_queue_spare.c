@@ -206,6 +206,60 @@ test_taken_name_is_not_replaced(void **state)
 	close(fd);
 }
 
+/* Spares no message took between two trims are freed, oldest first;
+ * the ones in use stay. */
+static void
+test_trim_frees_what_no_message_needed(void **state)
+{
+	static const char *ids[] = { "2KJJ6D0G8Y0F5ZK1", "2KJJ6D0G8Y0F5ZK2",
+	    "2KJJ6D0G8Y0F5ZK3", "2KJJ6D0G8Y0F5ZK4", "2KJJ6D0G8Y0F5ZK5" };
+	struct stat st;
+	int fd;
+
+	(void)state;
+	spare_init();
+	for (size_t i = 0; i < 5; i++) {
+		put(QUEUE_INCOMING_DIR, ids[i], 'e', 200);
+		assert_int_equal(spare_remove(QUEUE_INCOMING_DIR, ids[i]), 0);
+	}
+	assert_int_equal(spare_count(), 5);
+	/* Nothing was taken since spare_init, when there were none. */
+	assert_int_equal(spare_trim(), 0);
+	assert_int_equal(spare_count(), 5);
+
+	/* Two messages take the two newest spares, and one gives its file
+	 * back: the three oldest were never needed. */
+	fd = spare_take(incoming, ID1);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = spare_take(incoming, ID2);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(spare_remove(QUEUE_INCOMING_DIR, ID1), 0);
+	assert_int_equal(spare_count(), 4);
+	assert_int_equal(spare_trim(), 3);
+	assert_int_equal(spare_count(), 1);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(stat_at(QUEUE_SPARE_DIR, ids[i], &st), -1);
+	assert_int_equal(stat_at(QUEUE_SPARE_DIR, ID1, &st), 0);
+
+	/* The one left is the one just used, and is taken next. */
+	fd = spare_take(incoming, ID3);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 200);
+	close(fd);
+	assert_int_equal(spare_remove(QUEUE_INCOMING_DIR, ID3), 0);
+	/* Taken down to none since the last trim: all are in use. */
+	assert_int_equal(spare_trim(), 0);
+	assert_int_equal(spare_count(), 1);
+	/* A quiet period: the last one goes too. */
+	assert_int_equal(spare_trim(), 1);
+	assert_int_equal(spare_count(), 0);
+	assert_int_equal(stat_at(QUEUE_SPARE_DIR, ID3, &st), -1);
+	assert_int_equal(spare_trim(), 0);
+}
+
 int
 main(void)
 {
@@ -217,6 +271,8 @@ main(void)
 		    test_large_file_is_emptied_when_it_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_taken_name_is_not_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_trim_frees_what_no_message_needed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

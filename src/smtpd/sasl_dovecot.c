@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,8 +63,8 @@ struct mech {
 
 struct sasl_dovecot_req {
 	struct sasl_dovecot *d;
-	struct sasl_dovecot_req *prev, *next;	/* d->reqs */
-	struct sasl_dovecot_req *rprev, *rnext;	/* d->ready */
+	TAILQ_ENTRY(sasl_dovecot_req) link;	/* d->reqs */
+	TAILQ_ENTRY(sasl_dovecot_req) rlink;	/* d->ready, when on_ready */
 	bool on_ready;
 	bool probe;		/* sasl_dovecot_wait() */
 	enum req_state state;
@@ -110,8 +111,8 @@ struct sasl_dovecot {
 	uint64_t next_try_ms;	/* no attempt before this */
 	char last_error[ERR_MAX];
 
-	struct sasl_dovecot_req *reqs_head, *reqs_tail;
-	struct sasl_dovecot_req *ready_head, *ready_tail;
+	TAILQ_HEAD(, sasl_dovecot_req) reqs;	/* every live request */
+	TAILQ_HEAD(, sasl_dovecot_req) ready;	/* answers to deliver */
 	size_t live;		/* requests whose final callback is due */
 	unsigned depth;		/* inside on_deliver */
 	bool doomed;		/* freed from a callback */
@@ -148,64 +149,24 @@ free_secret(char *s)
 /* ---------------------------------------------------------------- */
 /* Request lists and delivery                                       */
 
-static void
-reqs_push(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
-{
-	r->next = NULL;
-	r->prev = d->reqs_tail;
-	if (d->reqs_tail != NULL)
-		d->reqs_tail->next = r;
-	else
-		d->reqs_head = r;
-	d->reqs_tail = r;
-}
-
-static void
-reqs_remove(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
-{
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		d->reqs_head = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	else
-		d->reqs_tail = r->prev;
-	r->prev = r->next = NULL;
-}
-
-static void ready_remove(struct sasl_dovecot *d, struct sasl_dovecot_req *r);
-
-static void
-ready_push(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
-{
-	ready_remove(d, r);
-	r->rnext = NULL;
-	r->rprev = d->ready_tail;
-	if (d->ready_tail != NULL)
-		d->ready_tail->rnext = r;
-	else
-		d->ready_head = r;
-	d->ready_tail = r;
-	r->on_ready = true;
-	event_active(d->deliver_ev, EV_TIMEOUT, 0);
-}
-
+/* ready_remove - r is no longer due for delivery (if it was). */
 static void
 ready_remove(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
 {
 	if (!r->on_ready)
 		return;
-	if (r->rprev != NULL)
-		r->rprev->rnext = r->rnext;
-	else
-		d->ready_head = r->rnext;
-	if (r->rnext != NULL)
-		r->rnext->rprev = r->rprev;
-	else
-		d->ready_tail = r->rprev;
-	r->rprev = r->rnext = NULL;
+	TAILQ_REMOVE(&d->ready, r, rlink);
 	r->on_ready = false;
+}
+
+/* ready_push - deliver r's answer from the loop, after those due. */
+static void
+ready_push(struct sasl_dovecot *d, struct sasl_dovecot_req *r)
+{
+	ready_remove(d, r);
+	TAILQ_INSERT_TAIL(&d->ready, r, rlink);
+	r->on_ready = true;
+	event_active(d->deliver_ev, EV_TIMEOUT, 0);
 }
 
 static void
@@ -248,14 +209,14 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
 	struct sasl_dovecot_req *r;
 
 	d->depth++;
-	while (!d->doomed && (r = d->ready_head) != NULL) {
+	while (!d->doomed && (r = TAILQ_FIRST(&d->ready)) != NULL) {
 		enum sasl_step step = r->step;
 		char *data = r->data, *user = r->user;
 
 		ready_remove(d, r);
 		r->data = r->user = NULL;
 		if (step != SASL_STEP_CONTINUE) {
-			reqs_remove(d, r);
+			TAILQ_REMOVE(&d->reqs, r, link);
 			d->live--;
 			r->cb(r->ctx, step, data, user);
 			req_free(r);
@@ -286,7 +247,7 @@ arm_req_timer(struct sasl_dovecot *d)
 	uint64_t first = UINT64_MAX, now = mono_ms();
 	struct timeval tv;
 
-	for (r = d->reqs_head; r != NULL; r = r->next)
+	TAILQ_FOREACH(r, &d->reqs, link)
 		if (r->state == RS_WAITING && r->deadline_ms < first)
 			first = r->deadline_ms;
 	if (first == UINT64_MAX) {
@@ -344,7 +305,7 @@ conn_close(struct sasl_dovecot *d, const char *why, bool failure)
 		d->next_try_ms = now + d->backoff_ms;
 	} else
 		d->next_try_ms = now;
-	for (r = d->reqs_head; r != NULL; r = r->next) {
+	TAILQ_FOREACH(r, &d->reqs, link) {
 		switch (r->state) {
 		case RS_QUEUED:
 		case RS_WAITING:
@@ -464,7 +425,7 @@ on_req_timer(evutil_socket_t fd, short what, void *arg)
 
 	snprintf(why, sizeof(why), "Dovecot auth did not answer within "
 	    "%u ms", d->reply_ms);
-	for (r = d->reqs_head; r != NULL; r = r->next) {
+	TAILQ_FOREACH(r, &d->reqs, link) {
 		if (r->state != RS_WAITING || r->deadline_ms > now)
 			continue;
 		log_warning("SASL: Dovecot auth %s: no answer to request %u "
@@ -643,7 +604,7 @@ send_queued(struct sasl_dovecot *d)
 {
 	struct sasl_dovecot_req *r;
 
-	for (r = d->reqs_head; r != NULL; r = r->next) {
+	TAILQ_FOREACH(r, &d->reqs, link) {
 		if (r->state != RS_QUEUED)
 			continue;
 		if (r->probe)
@@ -666,7 +627,7 @@ req_new(struct sasl_dovecot *d, sasl_dovecot_cb *cb, void *ctx)
 	r->cb = cb;
 	r->ctx = ctx;
 	r->state = RS_QUEUED;
-	reqs_push(d, r);
+	TAILQ_INSERT_TAIL(&d->reqs, r, link);
 	d->live++;
 	return r;
 }
@@ -793,7 +754,7 @@ sasl_dovecot_cancel(struct sasl_dovecot_req *r)
 		return;
 	d = r->d;
 	ready_remove(d, r);
-	reqs_remove(d, r);
+	TAILQ_REMOVE(&d->reqs, r, link);
 	d->live--;
 	/* Unlinked first: a broken connection here fails only others. */
 	send_cancel(d, r);
@@ -951,7 +912,7 @@ find_req(struct sasl_dovecot *d, uint32_t id)
 {
 	struct sasl_dovecot_req *r;
 
-	for (r = d->reqs_head; r != NULL; r = r->next)
+	TAILQ_FOREACH(r, &d->reqs, link)
 		if (r->id == id && r->conn_gen == d->conn_gen &&
 		    (r->state == RS_WAITING || r->state == RS_CHALLENGED))
 			return r;
@@ -1144,10 +1105,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		if (d->state == CS_READY) {
 			/* Dovecot went away (restart, reload): reconnect at
 			 * the next request without waiting. */
+			struct sasl_dovecot_req *r;
 			bool busy = false;
 
-			for (struct sasl_dovecot_req *r = d->reqs_head;
-			    r != NULL; r = r->next)
+			TAILQ_FOREACH(r, &d->reqs, link)
 				if (r->state == RS_WAITING ||
 				    r->state == RS_CHALLENGED)
 					busy = true;
@@ -1239,6 +1200,8 @@ sasl_dovecot_new(struct event_base *base, const char *path,
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
+	TAILQ_INIT(&d->reqs);
+	TAILQ_INIT(&d->ready);
 	st = endpoint_parse(path, ENDPOINT_BARE_PATH, &d->ep);
 	if (st != ENDPOINT_OK) {
 		*error_r = endpoint_error(st);
@@ -1342,9 +1305,9 @@ destroy(struct sasl_dovecot *d)
 {
 	struct sasl_dovecot_req *r;
 
-	while ((r = d->reqs_head) != NULL) {
+	while ((r = TAILQ_FIRST(&d->reqs)) != NULL) {
 		ready_remove(d, r);
-		reqs_remove(d, r);
+		TAILQ_REMOVE(&d->reqs, r, link);
 		req_free(r);
 	}
 	conn_drop_socket(d);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +63,7 @@ enum conn_state {
 
 struct policy_conn {
 	struct policy_client *pc;
-	struct policy_conn *prev, *next;
+	LIST_ENTRY(policy_conn) link;	/* pc->conns */
 	unsigned id;		/* for logs */
 	enum conn_state state;
 	int sock;
@@ -86,8 +87,8 @@ enum req_state {
 
 struct policy_request {
 	struct policy_client *pc;
-	struct policy_request *prev, *next;	/* pc->reqs */
-	struct policy_request *rprev, *rnext;	/* pc->ready */
+	TAILQ_ENTRY(policy_request) link;	/* pc->reqs */
+	TAILQ_ENTRY(policy_request) rlink;	/* pc->ready, when on_ready */
 	bool on_ready;
 	enum req_state state;
 	char *text;		/* the request as sent */
@@ -110,11 +111,11 @@ struct policy_client {
 	struct event_base *base;
 	struct policy_spec *spec;	/* our copy */
 	uint64_t timeout_ms, retry_ms, idle_ms, ttl_ms;
-	struct policy_conn *conns;
+	LIST_HEAD(, policy_conn) conns;
 	size_t nconns;
 	unsigned next_conn_id;
-	struct policy_request *reqs_head, *reqs_tail;
-	struct policy_request *ready_head, *ready_tail;
+	TAILQ_HEAD(, policy_request) reqs;	/* every live request */
+	TAILQ_HEAD(, policy_request) ready;	/* answers to deliver */
 	size_t live;		/* callbacks due */
 	size_t queued;		/* requests in RQ_QUEUED */
 	struct event *deliver_ev;
@@ -631,59 +632,21 @@ policy_spec_try_limit(const struct policy_spec *spec)
 /* ---------------------------------------------------------------- */
 /* Request lists and delivery                                       */
 
-static void
-reqs_push(struct policy_client *pc, struct policy_request *r)
-{
-	r->next = NULL;
-	r->prev = pc->reqs_tail;
-	if (pc->reqs_tail != NULL)
-		pc->reqs_tail->next = r;
-	else
-		pc->reqs_head = r;
-	pc->reqs_tail = r;
-}
-
-static void
-reqs_remove(struct policy_client *pc, struct policy_request *r)
-{
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		pc->reqs_head = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	else
-		pc->reqs_tail = r->prev;
-	r->prev = r->next = NULL;
-}
-
+/* ready_remove - r is no longer due for delivery (if it was). */
 static void
 ready_remove(struct policy_client *pc, struct policy_request *r)
 {
 	if (!r->on_ready)
 		return;
-	if (r->rprev != NULL)
-		r->rprev->rnext = r->rnext;
-	else
-		pc->ready_head = r->rnext;
-	if (r->rnext != NULL)
-		r->rnext->rprev = r->rprev;
-	else
-		pc->ready_tail = r->rprev;
-	r->rprev = r->rnext = NULL;
+	TAILQ_REMOVE(&pc->ready, r, rlink);
 	r->on_ready = false;
 }
 
+/* ready_push - deliver r's answer from the loop, after those due. */
 static void
 ready_push(struct policy_client *pc, struct policy_request *r)
 {
-	r->rnext = NULL;
-	r->rprev = pc->ready_tail;
-	if (pc->ready_tail != NULL)
-		pc->ready_tail->rnext = r;
-	else
-		pc->ready_head = r;
-	pc->ready_tail = r;
+	TAILQ_INSERT_TAIL(&pc->ready, r, rlink);
 	r->on_ready = true;
 	event_active(pc->deliver_ev, EV_TIMEOUT, 0);
 }
@@ -736,9 +699,9 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
 
 	pc->depth++;
 	registry_depth++;
-	while ((r = pc->ready_head) != NULL) {
+	while ((r = TAILQ_FIRST(&pc->ready)) != NULL) {
 		ready_remove(pc, r);
-		reqs_remove(pc, r);
+		TAILQ_REMOVE(&pc->reqs, r, link);
 		pc->live--;
 		r->cb(r->ctx, r->ok, r->action, r->reason);
 		req_free(r);
@@ -823,12 +786,7 @@ conn_close(struct policy_conn *c)
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
 	free(c->instance);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		pc->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	pc->nconns--;
 	free(c);
 }
@@ -989,10 +947,7 @@ conn_open(struct policy_client *pc, struct policy_request *r)
 	buf_init(&c->in, POLICY_REPLY_MAX_BYTES + READ_CHUNK);
 	buf_init(&c->out, POLICY_REQUEST_MAX_BYTES + 1);
 	c->timer = evtimer_new(pc->base, on_conn_timer, c);
-	c->next = pc->conns;
-	if (pc->conns != NULL)
-		pc->conns->prev = c;
-	pc->conns = c;
+	LIST_INSERT_HEAD(&pc->conns, c, link);
 	pc->nconns++;
 	if (conn_attach(c, r) < 0)
 		return;
@@ -1082,14 +1037,14 @@ pick(struct policy_client *pc, struct policy_request *r,
 	*conn_r = NULL;
 	*open_r = false;
 	if (r->instance != NULL) {
-		for (c = pc->conns; c != NULL; c = c->next)
+		LIST_FOREACH(c, &pc->conns, link)
 			if (conn_is_idle(c) && c->instance != NULL &&
 			    strcmp(c->instance, r->instance) == 0) {
 				*conn_r = c;
 				return;
 			}
 	}
-	for (c = pc->conns; c != NULL; c = c->next) {
+	LIST_FOREACH(c, &pc->conns, link) {
 		if (!conn_is_idle(c))
 			continue;
 		if (c->instance == NULL) {
@@ -1120,12 +1075,12 @@ dispatch(struct policy_client *pc)
 	pc->dispatching = true;
 	do {
 		pc->redispatch = false;
-		for (r = pc->reqs_head; r != NULL; r = next) {
+		for (r = TAILQ_FIRST(&pc->reqs); r != NULL; r = next) {
 			struct policy_conn *c;
 			bool open;
 
 			/* r stays on the list whatever happens below. */
-			next = r->next;
+			next = TAILQ_NEXT(r, link);
 			if (r->state != RQ_QUEUED)
 				continue;
 			/* Out of time: its timer fails the attempt. */
@@ -1342,6 +1297,9 @@ policy_client_get(struct event_base *base, const struct policy_spec *spec)
 		if (pc->base == base && strcmp(pc->spec->key, spec->key) == 0)
 			return pc;
 	pc = xcalloc(1, sizeof(*pc));
+	LIST_INIT(&pc->conns);
+	TAILQ_INIT(&pc->reqs);
+	TAILQ_INIT(&pc->ready);
 	pc->base = base;
 	pc->spec = spec_dup(spec);
 	pc->timeout_ms = secs_to_ms(spec->timeout);
@@ -1384,14 +1342,15 @@ static void
 client_free(struct policy_client *pc)
 {
 	struct policy_request *r;
+	struct policy_conn *c;
 
-	while (pc->conns != NULL) {
-		pc->conns->req = NULL;
-		conn_close(pc->conns);
+	while ((c = LIST_FIRST(&pc->conns)) != NULL) {
+		c->req = NULL;
+		conn_close(c);
 	}
-	while ((r = pc->reqs_head) != NULL) {
+	while ((r = TAILQ_FIRST(&pc->reqs)) != NULL) {
 		ready_remove(pc, r);
-		reqs_remove(pc, r);
+		TAILQ_REMOVE(&pc->reqs, r, link);
 		req_free(r);
 	}
 	event_free(pc->deliver_ev);
@@ -1416,10 +1375,12 @@ policy_clients_free_all(void)
 void
 policy_instance_end(const char *instance)
 {
+	struct policy_conn *c;
+
 	if (instance == NULL || instance[0] == '\0')
 		return;
 	for (struct policy_client *pc = registry; pc != NULL; pc = pc->next)
-		for (struct policy_conn *c = pc->conns; c != NULL; c = c->next)
+		LIST_FOREACH(c, &pc->conns, link)
 			if (c->instance != NULL &&
 			    strcmp(c->instance, instance) == 0) {
 				free(c->instance);
@@ -1522,7 +1483,7 @@ policy_query(struct policy_client *pc, const char *const *attrs,
 	r->ctx = ctx;
 	r->state = RQ_DONE;	/* not queued yet */
 	r->timer = evtimer_new(pc->base, on_req_timer, r);
-	reqs_push(pc, r);
+	TAILQ_INSERT_TAIL(&pc->reqs, r, link);
 	pc->live++;
 	buf_init(&b, POLICY_REQUEST_MAX_BYTES);
 	refused = build_request(pc, attrs, &b, &r->instance, why,
@@ -1572,7 +1533,7 @@ policy_request_cancel(struct policy_request *r)
 		break;
 	}
 	set_state(r, RQ_DONE);
-	reqs_remove(pc, r);
+	TAILQ_REMOVE(&pc->reqs, r, link);
 	pc->live--;
 	req_free(r);
 }

@@ -187,3 +187,19 @@ def test_a_reused_file_left_under_an_old_name_is_explained(delivery):
     assert len(d.messages(ALICE)) == 1
     entries, _summary = d.listing()
     assert not entries, entries
+
+    # The queue tools say the same, and never show message id1's text
+    # as if it were the corrupt file's own message.
+    r = d.queue("list", "corrupt")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    for name, how in ((names[0], "complete): a crash undid the renames"),
+                      (names[1], "the file ends inside a record")):
+        assert ("corrupt/%s: holds the file of message %s, not %s (%s"
+                % (name, id1, name, how) in r.stderr), r.stderr
+    assert ("corrupt/%s: not a valid queue file: not an ostia queue file"
+            % garbage in r.stderr), r.stderr
+    assert id1 not in r.stdout, r.stdout
+    r = d.queue("show", names[0])
+    assert r.returncode != 0 and tok not in r.stdout, (r.stdout, r.stderr)
+    assert "holds the file of message %s, not %s" % (id1, names[0]) \
+        in r.stderr, r.stderr

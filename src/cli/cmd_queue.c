@@ -99,20 +99,15 @@ load_message_in(const struct config *cf, const char *dir, const char *id,
 		r = -1;
 	}
 	if (r < 0) {
-		char other[QUEUE_ID_LEN + 1];
+		char *why = queue_file_reused_why(text, len, id, perr);
 
-		/* Only a reused file names another ID (queue_spare.h). */
-		if (queue_file_id(text, len, other) == 0 &&
-		    strcmp(other, id) != 0)
-			log_error("%s: holds the file of message %s, not %s "
-			    "(%s): a crash undid the renames of a queue file "
-			    "reused after %s had left the queue (delivered or "
-			    "returned; nothing of it is owed); the queue "
-			    "manager never delivers it", path, other, id,
-			    perr != NULL ? perr : "complete", id);
+		if (why != NULL)
+			log_error("%s: %s; the queue manager never delivers "
+			    "it", path, why);
 		else
 			log_error("%s: not a valid queue file: %s", path,
 			    perr != NULL ? perr : "it names another queue ID");
+		free(why);
 	}
 	free(text);
 	free(path);

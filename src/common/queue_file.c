@@ -827,6 +827,22 @@ queue_file_id(const char *data, size_t len, char out[QUEUE_ID_LEN + 1])
 	return queue_id_is_valid(out) ? 0 : -1;
 }
 
+char *
+queue_file_reused_why(const char *data, size_t len, const char *id,
+    const char *perr)
+{
+	char other[QUEUE_ID_LEN + 1];
+
+	/* Only a reused file names another ID (queue_spare.h), and only a
+	 * message that had left the queue gives up its file. */
+	if (queue_file_id(data, len, other) < 0 || strcmp(other, id) == 0)
+		return NULL;
+	return xasprintf("holds the file of message %s, not %s (%s): a "
+	    "crash undid the renames of a queue file reused after %s had "
+	    "left the queue (delivered or returned; nothing of it is owed)",
+	    other, id, perr != NULL ? perr : "complete", id);
+}
+
 /* ---- Queue IDs ---- */
 
 void

@@ -155,6 +155,16 @@ int queue_file_parse(const char *data, size_t len,
  */
 int queue_file_id(const char *data, size_t len, char out[QUEUE_ID_LEN + 1]);
 
+/*
+ * queue_file_reused_why - when the file named id holds data that names
+ * another queue ID (a reused queue file that a crash left under the name
+ * it had before, queue_spare.h), the sentence that says so for the log,
+ * with perr (the parse error, NULL: the file is whole); to be freed.
+ * NULL when data names id or no ID at all.
+ */
+char *queue_file_reused_why(const char *data, size_t len, const char *id,
+    const char *perr);
+
 /* A new queue ID in out (QUEUE_ID_LEN + 1 bytes). */
 void queue_id_new(char out[QUEUE_ID_LEN + 1], uint64_t usec_since_epoch,
     uint32_t counter, pid_t pid);

@@ -611,25 +611,17 @@ load_message(const char *dir, const char *id, struct queue_envelope *fresh)
 	m->dir = dir;
 	if (queue_file_parse(text, len, &m->env, NULL, &perr) < 0 ||
 	    m->env.id == NULL || strcmp(m->env.id, id) != 0) {
-		char other[QUEUE_ID_LEN + 1];
+		char *why = queue_file_reused_why(text, len, id, perr);
 
-		if (queue_file_id(text, len, other) == 0 &&
-		    strcmp(other, id) != 0)
-			/* Only a reused file (queue_spare.h) names another
-			 * ID, and only a message that had left the queue
-			 * gives up its file. */
-			log_warning("%s: %s holds the file of message %s "
-			    "instead (%s): a crash undid the renames of a "
-			    "queue file reused after %s had left the queue "
-			    "(delivered or returned; nothing of it is "
-			    "owed); moved to %s/ and never delivered",
-			    id, path, other, perr != NULL ? perr :
-			    "complete", id, QUEUE_CORRUPT_DIR);
+		if (why != NULL)
+			log_warning("%s: %s %s; moved to %s/ and never "
+			    "delivered", id, path, why, QUEUE_CORRUPT_DIR);
 		else
 			log_error("%s: %s is not a valid queue file (%s); "
 			    "moved to %s/ and never delivered: inspect it "
 			    "with `ostia queue show`", id, path, perr != NULL ?
 			    perr : "another ID", QUEUE_CORRUPT_DIR);
+		free(why);
 		free(text);
 		free(path);
 		queue_envelope_deinit(&m->env);

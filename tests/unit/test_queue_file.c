@@ -1173,6 +1173,38 @@ test_file_id(void **state)
 	buf_deinit(&b);
 }
 
+/* The sentence for a file that holds another message's bytes: only
+ * when the file names another ID, with the parse error or "complete". */
+static void
+test_file_reused_why(void **state)
+{
+	struct queue_envelope env;
+	char *file, *why;
+	size_t len;
+	(void)state;
+
+	env_fill(&env, false);
+	file = write_file(&env, "x\r\n", 3, 0, &len);
+	assert_null(queue_file_reused_why(file, len, ID1, NULL));
+	why = queue_file_reused_why(file, len, "0123456789ABCDEG", NULL);
+	assert_non_null(why);
+	assert_string_equal(why, "holds the file of message " ID1 ", not "
+	    "0123456789ABCDEG (complete): a crash undid the renames of a "
+	    "queue file reused after 0123456789ABCDEG had left the queue "
+	    "(delivered or returned; nothing of it is owed)");
+	free(why);
+	why = queue_file_reused_why(file, len / 2, "0123456789ABCDEG",
+	    "no end record");
+	assert_non_null(why);
+	assert_non_null(strstr(why, " (no end record): "));
+	free(why);
+	/* No ID at all: not a reused file. */
+	assert_null(queue_file_reused_why("not a queue file\n", 17,
+	    "0123456789ABCDEG", "bad"));
+	free(file);
+	queue_envelope_deinit(&env);
+}
+
 static void
 test_writer_call_order(void **state)
 {
@@ -1394,6 +1426,7 @@ main(void)
 		cmocka_unit_test(test_writer_call_order),
 		cmocka_unit_test(test_writer_reuses_a_longer_file),
 		cmocka_unit_test(test_file_id),
+		cmocka_unit_test(test_file_reused_why),
 		cmocka_unit_test(test_writer_refuses_envelope),
 		cmocka_unit_test(test_queue_id_layout),
 		cmocka_unit_test(test_queue_id_sorted),

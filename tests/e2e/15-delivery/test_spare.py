@@ -176,11 +176,13 @@ def test_a_reused_file_left_under_an_old_name_is_explained(delivery):
     wait_until(lambda: all(os.path.exists(os.path.join(corrupt, n))
                            for n in names + [garbage]),
                timeout=30, what="the three files moved to corrupt/")
-    d.wait_log(r"%s: deferred/%s holds the file of message %s instead "
-               r"\(complete\): a crash undid the renames" %
-               (names[0], names[0], id1))
-    d.wait_log(r"%s: deferred/%s holds the file of message %s instead "
-               r"\(the file ends inside a record" % (names[1], names[1], id1))
+    d.wait_log(r"%s: deferred/%s holds the file of message %s, not %s "
+               r"\(complete\): a crash undid the renames .*; moved to "
+               r"corrupt/ and never delivered" %
+               (names[0], names[0], id1, names[0]))
+    d.wait_log(r"%s: deferred/%s holds the file of message %s, not %s "
+               r"\(the file ends inside a record" %
+               (names[1], names[1], id1, names[1]))
     d.wait_log(r"%s: deferred/%s is not a valid queue file \(not an ostia "
                r"queue file" % (garbage, garbage))
     # None of them was delivered: alice still has her one message.

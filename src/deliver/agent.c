@@ -43,6 +43,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "master_cf.h"
+#include "soft_bounce.h"
 #include "xalloc.h"
 
 /* Largest queue file read when message_size_limit is 0 (no limit). */
@@ -604,6 +605,27 @@ append_frame(struct aconn *q, uint32_t type, const struct ipc_out *o)
 		log_panic("agent: status buffer overflow");
 }
 
+/* soften - soft_bounce = yes: a refusal for good is reported, and
+ * logged, as a deferral (soft_bounce.h). */
+static void
+soften(struct agent_slot *s)
+{
+	size_t room = DELIVER_FIELD_MAX - strlen(SOFT_BOUNCE_NOTE);
+	size_t n = strlen(s->text);
+	char *t;
+
+	if (n > room) {
+		n = room;
+		while (n > 0 && ((unsigned char)s->text[n] & 0xc0) == 0x80)
+			n--;
+	}
+	t = xasprintf("%.*s%s", (int)n, s->text, SOFT_BOUNCE_NOTE);
+	free(s->text);
+	s->text = t;
+	s->st = DELIVER_DEFER;
+	soft_bounce_dsn(s->dsn);
+}
+
 static const char *
 status_word(enum deliver_status st)
 {
@@ -623,6 +645,7 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 	struct timespec now;
 	char delay[32];
 	size_t missing = 0;
+	bool soft;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	format_delay((double)now.tv_sec + (double)now.tv_nsec / 1e9 - arrival,
@@ -631,6 +654,7 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 	    IPC_PAYLOAD_MAX_BYTES) + IPC_HEADER_BYTES);
 	q->out_off = 0;
 	q->out_frames = 0;
+	soft = q->a->view != NULL && config_bool(q->a->view, P_soft_bounce);
 	for (size_t i = 0; i < req->nrcpts; i++) {
 		const struct deliver_rcpt *r = &req->rcpts[i];
 		struct agent_slot *s = &res->v[i];
@@ -643,6 +667,8 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 			agent_set_result(res, i, DELIVER_DEFER, "4.3.0", NULL,
 			    "internal error: the agent gave no result");
 		}
+		if (soft && s->st == DELIVER_BOUNCE)
+			soften(s);
 		dr.idx = r->idx;
 		dr.status = s->st;
 		dr.dsn = s->dsn;

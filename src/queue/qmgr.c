@@ -46,6 +46,7 @@
 #include "queue_proto.h"
 #include "queue_service.h"
 #include "queue_spare.h"
+#include "soft_bounce.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -141,6 +142,7 @@ static struct {
 	char *myhostname;
 	char *double_bounce;
 	bool notify_2bounce;
+	bool soft_bounce;	/* soft_bounce.h: nothing bounces or expires */
 	char *bounce2_rcpt;
 	uint64_t bounce_size_limit;
 } qm;
@@ -210,13 +212,26 @@ static void
 set_result(struct qrcpt *r, enum rstate st, const char *dsn,
     const char *remote, const char *text)
 {
+	char *soft = NULL;
+
+	if (st == R_BOUNCED && qm.soft_bounce) {
+		/* soft_bounce.h: kept queued, and the log says why. */
+		st = R_DEFERRED;
+		soft = xasprintf("%.*s%s", (int)(QMGR_TEXT_MAX -
+		    strlen(SOFT_BOUNCE_NOTE)), text != NULL ? text : "",
+		    SOFT_BOUNCE_NOTE);
+		text = soft;
+	}
 	r->st = st;
 	free(r->dsn);
 	free(r->remote);
 	free(r->text);
 	r->dsn = xstrdup(dsn != NULL ? dsn : "");
+	if (soft != NULL)
+		soft_bounce_dsn(r->dsn);
 	r->remote = xstrdup(remote != NULL ? remote : "");
 	r->text = xstrndup(text != NULL ? text : "", QMGR_TEXT_MAX);
+	free(soft);
 	r->rflags = 0;
 	r->when = time(NULL);
 }
@@ -1220,7 +1235,11 @@ msg_check_done(struct qmsg *m)
 	}
 	lifetime = m->env.sender[0] == '\0' ? qm.bounce_lifetime :
 	    qm.lifetime;
-	if (ndef > 0 && now - m->arrival >= lifetime) {
+	if (ndef > 0 && now - m->arrival >= lifetime && qm.soft_bounce) {
+		log_info("%s: in the queue for longer than %lld seconds; kept "
+		    "because soft_bounce = yes (it would have been returned "
+		    "to the sender)", m->id, (long long)lifetime);
+	} else if (ndef > 0 && now - m->arrival >= lifetime) {
 		for (size_t i = 0; i < m->nr; i++)
 			if (m->r[i]->st == R_DEFERRED)
 				expire(m->r[i], lifetime);
@@ -1551,6 +1570,7 @@ qmgr_init(struct child *c)
 	qm.lifetime = (time_t)config_time(v, P_maximal_queue_lifetime);
 	qm.bounce_lifetime = (time_t)config_time(v, P_bounce_queue_lifetime);
 	qm.delay_warning = (time_t)config_time(v, P_delay_warning_time);
+	qm.soft_bounce = config_bool(v, P_soft_bounce);
 	qm.default_dest_limit = (unsigned)config_int(v,
 	    P_default_destination_concurrency_limit);
 	qm.default_rcpt_limit = (size_t)config_int(v,

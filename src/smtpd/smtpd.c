@@ -66,6 +66,7 @@
 #include "smtpd_hbc.h"
 #include "smtpd_hdrw.h"
 #include "smtpd_session.h"
+#include "soft_bounce.h"
 #include "strnum.h"
 #include "strv.h"
 #include "xalloc.h"
@@ -315,6 +316,8 @@ smtpd_reply(struct session *s, const char *fmt, ...)
 		return;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
+	if (smtpd_cfg.soft_bounce)
+		(void)soft_bounce_reply(line, (size_t)n);
 	log_debug(1, "> %s[%s]: %.*s", s->name, s->addr, n, line);
 	line[n] = '\r';
 	line[n + 1] = '\n';
@@ -356,6 +359,8 @@ smtpd_reply_error(struct session *s, const char *fmt, ...)
 		return true;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
+	if (smtpd_cfg.soft_bounce)	/* the delayed reply, too */
+		(void)soft_bounce_reply(line, (size_t)n);
 	s->errors++;
 	/* Postfix: past smtpd_soft_error_limit errors, replies slow down;
 	 * at smtpd_hard_error_limit the session ends. */
@@ -393,6 +398,14 @@ smtpd_log_reject(struct session *s, const char *cmd, const char *replytext,
 	char who[SMTPD_LABEL_MAX], helo[SMTPD_HELO_MAX_BYTES * 4 + 8];
 	char from[ADDRESS_PATH_MAX_BYTES * 4 + 8];
 	char to[ADDRESS_PATH_MAX_BYTES * 4 + 8];
+	char sent[SMTPD_REPLY_MAX_BYTES];
+
+	/* The reply as the client gets it (smtpd_reply). */
+	if (smtpd_cfg.soft_bounce) {
+		snprintf(sent, sizeof(sent), "%s", replytext);
+		if (soft_bounce_reply(sent, strlen(sent)))
+			replytext = sent;
+	}
 
 	log_escape(helo, sizeof(helo), s->helo ? s->helo : "",
 	    s->helo ? strlen(s->helo) : 0, SMTPD_HELO_MAX_BYTES);
@@ -1022,6 +1035,7 @@ smtpd_init(struct child *c)
 	smtpd_cfg.junk_limit = config_int(v, P_smtpd_junk_command_limit);
 	smtpd_cfg.helo_required = config_bool(v, P_smtpd_helo_required);
 	smtpd_cfg.vrfy_disabled = config_bool(v, P_disable_vrfy_command);
+	smtpd_cfg.soft_bounce = config_bool(v, P_soft_bounce);
 	smtpd_cfg.strict_envelopes = config_bool(v, P_strict_rfc821_envelopes);
 	smtpd_cfg.forbid_unauth_pipelining = config_bool(v,
 	    P_smtpd_forbid_unauth_pipelining);

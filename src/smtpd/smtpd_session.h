@@ -82,6 +82,7 @@ struct smtpd_settings {
 	long long junk_limit;
 	bool helo_required;
 	bool vrfy_disabled;
+	bool soft_bounce;	/* 5xx replies sent as 4xx (soft_bounce.h) */
 	bool strict_envelopes;
 	bool forbid_unauth_pipelining;
 	enum smtp_bare_lf bare_lf;

@@ -764,6 +764,26 @@ dispatch(struct session *s, const struct smtp_command *c)
 	}
 }
 
+/*
+ * forbidden_command - the line's first word is in
+ * smtpd_forbidden_commands (an HTTP request or proxy probe: CONNECT,
+ * GET, POST by default).
+ */
+static bool
+forbidden_command(const char *line, size_t len)
+{
+	size_t n = 0;
+
+	if (smtpd_cfg.forbidden_cmds == NULL)
+		return false;
+	while (n < len && line[n] != ' ')
+		n++;
+	for (char **p = smtpd_cfg.forbidden_cmds; *p != NULL; p++)
+		if (strlen(*p) == n && strncasecmp(*p, line, n) == 0)
+			return true;
+	return false;
+}
+
 /* handle_line - one complete command line (or a bad one). */
 void
 smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
@@ -813,6 +833,17 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 		s->counts[SMTP_VERB_UNKNOWN]++;
 		s->last_verb = SMTP_VERB_UNKNOWN;
 		s->have_last_verb = true;
+		if (forbidden_command(line, len)) {
+			log_warning("non-SMTP command from %s: %s; closed the "
+			    "connection (smtpd_forbidden_commands: a web "
+			    "browser, an HTTP proxy probe or a scanner, not a "
+			    "mail client)", smtpd_client_label(s, who,
+			    sizeof(who)), shown);
+			smtpd_reply(s, "221 2.7.0 Error: this is an SMTP "
+			    "server; closing the connection");
+			s->state = SS_QUIT;
+			return;
+		}
 		smtpd_reply_error(s, "502 5.5.2 Error: command not recognized");
 		return;
 	}

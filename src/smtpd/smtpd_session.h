@@ -83,6 +83,7 @@ struct smtpd_settings {
 	bool helo_required;
 	bool vrfy_disabled;
 	bool soft_bounce;	/* 5xx replies sent as 4xx (soft_bounce.h) */
+	char **forbidden_cmds;	/* smtpd_forbidden_commands: words */
 	bool strict_envelopes;
 	bool forbid_unauth_pipelining;
 	enum smtp_bare_lf bare_lf;

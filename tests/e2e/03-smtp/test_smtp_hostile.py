@@ -9,6 +9,7 @@ checks only have lower bounds.
 """
 
 import os
+import re
 import signal
 import socket
 import time
@@ -320,6 +321,49 @@ def test_junk_command_limit(smtpd):
     o.wait_for_log(SMTPD + r"too many junk commands after NOOP from "
                    + CLIENT)
     assert_nothing_queued(o)
+
+
+# ------------------------------------------------- smtpd_forbidden_commands
+
+@pytest.mark.parametrize("line", ["GET / HTTP/1.1", "POST /login HTTP/1.0",
+                                  "CONNECT mail.example:443 HTTP/1.1",
+                                  "get /"])
+def test_http_request_ends_the_session(smtpd, line):
+    """A web browser or an HTTP proxy probe (smtpd_forbidden_commands,
+    CONNECT GET POST by default) is told 221 and dropped at once,
+    instead of getting an error per header line."""
+    o = smtpd()
+    c = greet(o)
+    c.send_raw(line.encode() + b"\r\nHost: mail.example\r\n\r\n")
+    r = expect_reply(c, 221, "2.7.0")
+    assert "SMTP server" in r.text, r
+    assert c.wait_closed()
+    assert c.buffered() == b"", "a reply to the header lines came too"
+    o.wait_for_log(SMTPD + r"warning: non-SMTP command from " + CLIENT +
+                   r": %s; closed the connection \(smtpd_forbidden_"
+                   r"commands" % re.escape(line))
+    o.wait_for_log(SMTPD + r"disconnect from " + CLIENT +
+                   r" unknown=0/1 commands=0/1$")
+    assert_nothing_queued(o)
+
+
+def test_forbidden_commands_can_be_changed(smtpd):
+    """Only the listed words end a session; an empty list lets GET be
+    one more unknown command; a table in the list is refused in words."""
+    o = smtpd({"smtpd_forbidden_commands": "FROB regexp:/x/x"})
+    c = ehlo(o)
+    c.send_line("GET / HTTP/1.1")
+    expect_reply(c, 502, "5.5.2")
+    c.send_line("frob now")
+    expect_reply(c, 221, "2.7.0")
+    assert c.wait_closed()
+    o.wait_for_log(r"smtpd_forbidden_commands: regexp:/x/x is a table, "
+                   r"which is not supported here")
+    o = smtpd({"smtpd_forbidden_commands": ""})
+    c = ehlo(o)
+    c.send_line("POST / HTTP/1.1")
+    expect_reply(c, 502, "5.5.2")
+    quit_(c)
 
 
 # -------------------------------------------------------------- pipelining

@@ -1063,6 +1063,7 @@ smtpd_init(struct child *c)
 	smtpd_cfg.vrfy_disabled = config_bool(v, P_disable_vrfy_command);
 	smtpd_cfg.soft_bounce = config_bool(v, P_soft_bounce);
 	forbidden_commands(v);
+	smtpd_cfg.drop_headers = config_list(v, P_message_drop_headers);
 	smtpd_cfg.strict_envelopes = config_bool(v, P_strict_rfc821_envelopes);
 	smtpd_cfg.forbid_unauth_pipelining = config_bool(v,
 	    P_smtpd_forbid_unauth_pipelining);

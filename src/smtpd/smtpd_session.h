@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "child.h"
+#include "header_drop.h"
 #include "peer_match.h"
 #include "queue_client.h"
 #include "queue_file.h"
@@ -84,6 +85,7 @@ struct smtpd_settings {
 	bool vrfy_disabled;
 	bool soft_bounce;	/* 5xx replies sent as 4xx (soft_bounce.h) */
 	char **forbidden_cmds;	/* smtpd_forbidden_commands: words */
+	char **drop_headers;	/* message_drop_headers */
 	bool strict_envelopes;
 	bool forbid_unauth_pipelining;
 	enum smtp_bare_lf bare_lf;
@@ -170,6 +172,7 @@ struct session {
 	struct smtpd_check_state *chk;	/* smtpd_check.c; NULL until used */
 	struct smtpd_hbc *hbc;		/* header/body checks of the message */
 	struct smtpd_hdrw *hdrw;	/* its header address rewriting */
+	struct header_drop hdrop;	/* message_drop_headers, last */
 	/* AUTH */
 	bool authenticated;
 	char *auth_user;

@@ -214,14 +214,24 @@ write_envelope(struct session *s)
 	return ret;
 }
 
-/* store_out - message text as it goes into the queue file. */
+/* store_raw - message text as it goes into the queue file. */
 static void
-store_out(void *ctx, const char *data, size_t len)
+store_raw(void *ctx, const char *data, size_t len)
 {
 	struct session *s = ctx;
 
 	if (s->qw_open)
 		(void)queue_writer_content(&s->qw, data, len);
+}
+
+/* store_out - the text after every other step, without the headers
+ * message_drop_headers names (header_drop.h), into the file. */
+static void
+store_out(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	header_drop_feed(&s->hdrop, data, len, store_raw, s);
 }
 
 /* rewrite_out - text after the header and body checks, into the
@@ -300,6 +310,7 @@ start_message(struct session *s)
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
 	/* hbc: the checks see the text from the Received: header on,
 	 * then the header addresses are rewritten (smtpd_hdrw.h). */
+	header_drop_init(&s->hdrop, smtpd_cfg.drop_headers);
 	smtpd_hdrw_free(&s->hdrw);
 	s->hdrw = smtpd_hdrw_start(s, store_out, s);
 	if (smtpd_hbc_active())
@@ -607,6 +618,13 @@ complete_message(struct session *s)
 		smtpd_transaction_reset(s);
 		return;
 	}
+	/* What message_drop_headers still held (a last line that ended in
+	 * a header name). */
+	header_drop_finish(&s->hdrop, store_raw, s);
+	if (s->hdrop.dropped > 0)
+		log_debug(1, "%s: removed %u header%s named in "
+		    "message_drop_headers", s->id, s->hdrop.dropped,
+		    s->hdrop.dropped == 1 ? "" : "s");
 	memset(&env, 0, sizeof(env));
 	if (a != NULL) {
 		env.filter = a->filter != NULL ? xstrdup(a->filter) : NULL;

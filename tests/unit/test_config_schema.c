@@ -424,7 +424,7 @@ test_statuses(void **state)
 		"smtpd_soft_error_limit", "smtpd_hard_error_limit",
 		"smtpd_error_sleep_time", "smtpd_junk_command_limit",
 		"smtpd_helo_required", "disable_vrfy_command", "soft_bounce",
-		"smtpd_forbidden_commands",
+		"smtpd_forbidden_commands", "message_drop_headers",
 		"strict_rfc821_envelopes", "smtpd_forbid_bare_newline",
 		"smtpd_forbid_unauth_pipelining", "smtputf8_enable",
 		"smtpd_discard_ehlo_keywords", "queue_minfree",

@@ -160,6 +160,46 @@ def test_dot_unstuffing_and_line_ends(smtpd):
     assert shown.recipients == ["<b@example.net>", "<c@example.net>"]
 
 
+HEADERS_IN = (b"Return-Path: <forged@example.com>\r\n"
+              b"From: a@example.org\r\n"
+              b"bcc: hidden@example.net,\r\n"
+              b"\tother-hidden@example.net\r\n"
+              b"Subject: drop\r\n"
+              b" folded subject\r\n"
+              b"X-Bcc: stays@example.net\r\n"
+              b"Content-Length : 12\r\n"
+              b"Resent-Bcc: r@example.net\r\n"
+              b"\r\n"
+              b"Bcc: a body line stays\r\n")
+
+
+def test_message_drop_headers(smtpd):
+    """message_drop_headers (Bcc, Content-Length, Resent-Bcc,
+    Return-Path by default, as Postfix's cleanup) leave the header block
+    with their continuation lines; lookalikes and the body stay."""
+    o = smtpd()
+    c = ehlo(o)
+    start_mail(c)
+    qid = queued_id(send_data(c, HEADERS_IN))
+    quit_(c)
+    assert queue_show(o, qid).body_without_received() == (
+        b"From: a@example.org\r\n"
+        b"Subject: drop\r\n"
+        b" folded subject\r\n"
+        b"X-Bcc: stays@example.net\r\n"
+        b"\r\n"
+        b"Bcc: a body line stays\r\n")
+
+
+def test_message_drop_headers_can_be_emptied(smtpd):
+    o = smtpd({"message_drop_headers": ""})
+    c = ehlo(o)
+    start_mail(c)
+    qid = queued_id(send_data(c, HEADERS_IN))
+    quit_(c)
+    assert queue_show(o, qid).body_without_received() == HEADERS_IN
+
+
 def test_message_without_final_crlf_gets_one(smtpd):
     # "text.CRLF" is not a terminator (it is "text." then CRLF), so a
     # message whose last line lacks CRLF cannot exist in DATA; check that

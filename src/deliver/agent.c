@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,7 +88,7 @@ struct agent_job {
 };
 
 struct aconn {
-	struct aconn *next, *prev;	/* ag.conns: every open one */
+	LIST_ENTRY(aconn) link;	/* ag.conns: every open one */
 	const struct agent_def *def;
 	struct agent_ctx *a;
 	int sock;
@@ -112,8 +113,9 @@ static struct {
 	size_t busy;		/* connections not idle */
 	size_t nconns;		/* connections open */
 	size_t cap;		/* connections taken at once (0: 1) */
-	struct aconn *conns;	/* open connections (still reachable at
-				 * exit: the queue manager keeps idle ones) */
+	/* Open connections (still reachable at exit: the queue manager
+	 * keeps idle ones).  Zeroed static storage is an empty list. */
+	LIST_HEAD(, aconn) conns;
 	/* The idle hook's timer (agent_def.idle) and whom it calls. */
 	struct event *idle_ev;
 	const struct agent_def *idle_def;
@@ -544,12 +546,7 @@ static void conn_process(struct aconn *q);
 static void
 conn_free(struct aconn *q)
 {
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else if (ag.conns == q)
-		ag.conns = q->next;
-	if (q->next != NULL)
-		q->next->prev = q->prev;
+	LIST_REMOVE(q, link);	/* linked since agent_serve_fd */
 	if (q->state != ACONN_IDLE && ag.busy > 0)
 		ag.busy--;
 	if (q->job != NULL)
@@ -1012,10 +1009,7 @@ agent_serve_fd(const struct agent_def *def, struct agent_ctx *a,
 	if (q->rev == NULL || q->wev == NULL)
 		log_fatal("cannot create connection events");
 	event_add(q->rev, NULL);
-	q->next = ag.conns;
-	if (ag.conns != NULL)
-		ag.conns->prev = q;
-	ag.conns = q;
+	LIST_INSERT_HEAD(&ag.conns, q, link);
 	ag.nconns++;
 }
 

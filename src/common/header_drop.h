@@ -3,7 +3,8 @@
  * header_drop - remove the headers named in message_drop_headers (Bcc,
  * Content-Length, Resent-Bcc, Return-Path by default, as Postfix's
  * cleanup does) from a message's primary header block, as its text
- * streams into the queue file.
+ * streams into the queue file: in smtpd, and in pickup for local
+ * submissions.
  *
  * Why: a Bcc: header that a client left in the text would show every
  * recipient who it was hidden from; a Return-Path: is the delivery

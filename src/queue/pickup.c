@@ -25,6 +25,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "header_drop.h"
 #include "header_rewrite.h"
 #include "log.h"
 #include "maildrop.h"
@@ -34,6 +35,7 @@
 #include "queue_proto.h"
 #include "queue_service.h"
 #include "sendmail.h"
+#include "strv.h"
 #include "xalloc.h"
 
 /* Files converted in one turn of the event loop; more wait for the
@@ -167,6 +169,36 @@ mark_duplicates(char *const *rcpts, size_t n, bool *dup)
 		if (strcmp(r[k].addr, r[k - 1].addr) == 0)
 			dup[r[k].i] = true;
 	free(r);
+}
+
+static void
+drop_out(void *ctx, const char *data, size_t len)
+{
+	/* Never fails: what stays is no longer than the content. */
+	if (buf_append(ctx, data, len) < 0)
+		log_panic("pickup: header removal overflow");
+}
+
+/* drop_headers - content without the headers message_drop_headers
+ * names (header_drop.h), as smtpd stores its mail. */
+static void
+drop_headers(struct buf *content, const struct pickup_params *p)
+{
+	struct header_drop hd;
+	struct buf out;
+
+	if (p->drop_headers == NULL || p->drop_headers[0] == NULL)
+		return;
+	buf_init(&out, content->max);
+	header_drop_init(&hd, p->drop_headers);
+	header_drop_feed(&hd, content->data, content->len, drop_out, &out);
+	header_drop_finish(&hd, drop_out, &out);
+	if (hd.dropped == 0) {
+		buf_deinit(&out);
+		return;
+	}
+	buf_deinit(content);
+	*content = out;
 }
 
 /* complete_headers - the header addresses of content completed in the
@@ -347,6 +379,7 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 	}
 	if (complete_headers(&m->content, p) < 0)
 		goto toolarge;
+	drop_headers(&m->content, p);
 	ret = 0;
 	goto out;
 toolarge:
@@ -375,6 +408,7 @@ static struct {
 	struct event *tick_ev;
 	struct event *run_ev;
 	struct pickup_params p;
+	char **drop;		/* p.drop_headers */
 	size_t max_file;
 	bool warned_dir;
 } pk = { .dirfd = -1, .ino_fd = -1 };
@@ -726,6 +760,9 @@ pickup_init(struct child *c)
 	pk.p.append_dot_mydomain = config_bool(v, P_append_dot_mydomain);
 	pk.p.mail_name = config_str(v, P_mail_name);
 	pk.p.message_size_limit = config_size(v, P_message_size_limit);
+	strv_free(&pk.drop);
+	pk.drop = config_list(v, P_message_drop_headers);
+	pk.p.drop_headers = pk.drop;
 	pk.p.mail_owner_uid = geteuid();
 	pk.max_file = pickup_max_file_bytes(pk.p.message_size_limit);
 	pk.run_ev = event_new(pk.base, -1, 0, on_run, NULL);

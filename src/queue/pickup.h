@@ -70,6 +70,9 @@ struct pickup_params {
 	bool append_at_myorigin;
 	bool append_dot_mydomain;
 	uint64_t message_size_limit;	/* 0: none */
+	/* message_drop_headers (header_drop.h): removed from the header
+	 * block, after the addresses were completed.  NULL: none. */
+	char *const *drop_headers;
 	uid_t mail_owner_uid;		/* trusted, like root */
 	time_t now;
 };

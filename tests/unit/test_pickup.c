@@ -366,6 +366,40 @@ test_convert_header_completion(void **state)
 	}
 }
 
+/* message_drop_headers: a forged Return-Path and the other named
+ * headers leave the header block (continuations too), after the
+ * addresses were completed; the body keeps its lines. */
+static void
+test_convert_drop_headers(void **state)
+{
+	static char n_bcc[] = "bcc", n_rp[] = "return-path";
+	static char n_cl[] = "content-length";
+	static char *const drop[] = { n_bcc, n_rp, n_cl, NULL };
+	struct mf mf = {
+		.rcpts = { "bob@example.org" },
+		.body = "Return-Path: <forged@example.com>\r\n"
+		    "From: root\r\n"
+		    "Content-Length: 5,\r\n 6\r\n"
+		    "Subject: s\r\n"
+		    "\r\n"
+		    "Return-Path: body\r\n",
+	};
+	struct pickup_params p = params;
+	struct pickup_msg m;
+	char why[256];
+
+	(void)state;
+	p.drop_headers = drop;
+	p.append_at_myorigin = true;
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)),
+	    0);
+	assert_string_equal(buf_cstr(&m.content), "Received: by "
+	    "mx.example.org (Ostia, from userid 1000)\r\n\tid " ID "; Fri, "
+	    "31 May 2024 16:08:37 +0000\r\nFrom: root@example.org\r\n"
+	    "Subject: s\r\n\r\nReturn-Path: body\r\n");
+	pickup_msg_deinit(&m);
+}
+
 static void
 test_convert_trusted(void **state)
 {
@@ -512,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_convert_user),
 		cmocka_unit_test(test_convert_header_completion),
+		cmocka_unit_test(test_convert_drop_headers),
 		cmocka_unit_test(test_convert_trusted),
 		cmocka_unit_test(test_convert_refused),
 		cmocka_unit_test(test_convert_limits),

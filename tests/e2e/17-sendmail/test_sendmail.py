@@ -96,7 +96,9 @@ def delivered(d, rcpt, tok):
 def test_t_delivers_and_removes_bcc(delivery, bindir):
     d = delivery().start()
     tok = token()
-    msg = ("To: Alice Example <%s>\nCc: bob (the builder)\n  <%s>\n"
+    # Return-Path and Content-Length go too (message_drop_headers).
+    msg = ("Return-Path: <forged@example.com>\nContent-Length: 1\n"
+           "To: Alice Example <%s>\nCc: bob (the builder)\n  <%s>\n"
            "Bcc: %s\nSubject: %s\n\nHello from cron, %s.\n"
            % (ALICE, BOB, CAROL, tok, tok)).encode()
     r = ok(run(bindir, d, ["-t", "-i"], msg))
@@ -107,6 +109,8 @@ def test_t_delivers_and_removes_bcc(delivery, bindir):
         h = headers(data)
         assert "bcc" not in h, "Bcc: left in the copy of %s:\n%s" % (
             rcpt, data.decode())
+        assert len(h["return-path"]) == 1 and "content-length" not in h, \
+            data.decode()
         assert data.startswith(("Return-Path: <%s@%s>" % (ME, VDOMAIN))
                                .encode()), data[:200]
         # pickup's trace header, then what sendmail added.

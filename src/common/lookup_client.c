@@ -126,12 +126,12 @@ struct lookup_request {
 	struct lookup_client *lc;
 	struct lookup_request *prev, *next;
 	uint32_t id;
-	enum lookup_msg msg;	/* GET, FIND or ROUTE */
+	enum lookup_msg msg;	/* GET, FIND, ROUTE or ANVIL */
 	unsigned flags;
 	char *table;		/* GET: table; FIND: tables; ROUTE: service */
-	char *key;		/* GET, FIND: key; ROUTE: address */
+	char *key;		/* GET, FIND, ANVIL: key; ROUTE: address */
 	char *delimiters;	/* FIND */
-	uint32_t order;		/* FIND: order; ROUTE: op */
+	uint32_t order;		/* FIND: order; ROUTE, ANVIL: op */
 	unsigned mflags;	/* FIND */
 	char *password;		/* LOOKUP_F_VERIFY only; wiped */
 	lookup_client_fn *cb;	/* NULL once cancelled */
@@ -218,6 +218,9 @@ put_req(struct buf *out, const struct lookup_request *r)
 	case LOOKUP_MSG_ROUTE:
 		return lookup_proto_put_route(out, r->id, r->flags,
 		    (enum lookup_route_op)r->order, r->table, r->key);
+	case LOOKUP_MSG_ANVIL:
+		return lookup_proto_put_anvil(out, r->id,
+		    (enum lookup_anvil_op)r->order, r->key);
 	default:
 		return lookup_proto_put_request(out, r->id, r->flags,
 		    r->table, r->key, r->password);
@@ -226,6 +229,8 @@ put_req(struct buf *out, const struct lookup_request *r)
 
 static const char route_notfound[] = "the lookup process answered a "
     "ROUTE request with \"not found\"";
+static const char anvil_notfound[] = "the lookup process answered an "
+    "ANVIL request with \"not found\"";
 
 /* finish - run r's callback (unless cancelled) and free r; r is in no
  * list any more. */
@@ -238,6 +243,12 @@ finish(struct lookup_client *lc, struct lookup_request *r,
 		st = DICT_TEMPFAIL;
 		text = route_notfound;
 		len = strlen(route_notfound);
+	}
+	/* So does an ANVIL. */
+	if (r->msg == LOOKUP_MSG_ANVIL && st == DICT_NOTFOUND) {
+		st = DICT_TEMPFAIL;
+		text = anvil_notfound;
+		len = strlen(anvil_notfound);
 	}
 	if (r->cb != NULL) {
 		lc->live--;
@@ -653,6 +664,30 @@ lookup_client_route(struct lookup_client *lc, const char *service,
 	if (verdict == -2) {
 		r->table = xstrdup(service);
 		r->key = xstrdup(address);
+		r->order = (uint32_t)op;
+	}
+	return submit(lc, r, verdict, err);
+}
+
+struct lookup_request *
+lookup_client_anvil(struct lookup_client *lc, enum lookup_anvil_op op,
+    const char *key, lookup_client_fn *cb, void *ctx)
+{
+	struct lookup_request *r = req_new(lc, LOOKUP_MSG_ANVIL, 0, cb, ctx);
+	char err[DICT_ERR_MAX_BYTES];
+	int verdict = -2;
+
+	if (op < LOOKUP_ANVIL_CONNECT || op > LOOKUP_ANVIL_OP_LAST) {
+		snprintf(err, sizeof(err), "unknown anvil operation %u",
+		    (unsigned)op);
+		verdict = DICT_TEMPFAIL;
+	} else if (key[0] == '\0' ||
+	    strlen(key) > LOOKUP_ANVIL_KEY_MAX_BYTES) {
+		snprintf(err, sizeof(err), "anvil key empty or longer than "
+		    "%d bytes", LOOKUP_ANVIL_KEY_MAX_BYTES);
+		verdict = DICT_TEMPFAIL;
+	} else {
+		r->key = xstrdup(key);
 		r->order = (uint32_t)op;
 	}
 	return submit(lc, r, verdict, err);

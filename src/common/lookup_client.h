@@ -114,6 +114,18 @@ struct lookup_request *lookup_client_find(struct lookup_client *lc,
 struct lookup_request *lookup_client_route(struct lookup_client *lc,
     const char *service, enum lookup_route_op op, const char *address,
     lookup_client_fn *cb, void *ctx);
+/*
+ * Count a client event (lookup_proto.h: ANVIL; key "SERVICE ADDRESS").
+ * The answer: DICT_FOUND with "count=N rate=N"
+ * (lookup_anvil_answer_parse) or DICT_TEMPFAIL with the reason; never
+ * DICT_NOTFOUND.  A cancelled request still counts once it was sent:
+ * undo a CONNECT with a DISCONNECT on the same client (requests leave
+ * in order, so the DISCONNECT is counted after it).  As
+ * lookup_client_get otherwise.
+ */
+struct lookup_request *lookup_client_anvil(struct lookup_client *lc,
+    enum lookup_anvil_op op, const char *key, lookup_client_fn *cb,
+    void *ctx);
 /* The caller no longer wants the answer: cb will not run. */
 void lookup_client_cancel(struct lookup_request *r);
 /* Requests whose callback has not run yet (cancelled ones excluded). */

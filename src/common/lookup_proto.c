@@ -162,6 +162,26 @@ lookup_proto_put_route(struct buf *out, uint32_t id, uint32_t flags,
 	return put_frame(out, LOOKUP_MSG_ROUTE, nums, 3, strs, lens, 2);
 }
 
+static bool
+anvil_op_ok(uint32_t op)
+{
+	return op >= LOOKUP_ANVIL_CONNECT && op <= LOOKUP_ANVIL_OP_LAST;
+}
+
+int
+lookup_proto_put_anvil(struct buf *out, uint32_t id, enum lookup_anvil_op op,
+    const char *key)
+{
+	uint32_t nums[2] = { id, (uint32_t)op };
+	const char *strs[1] = { key };
+	size_t lens[1] = { strlen(key) };
+
+	if (!anvil_op_ok((uint32_t)op) || lens[0] == 0 ||
+	    lens[0] > LOOKUP_ANVIL_KEY_MAX_BYTES)
+		return -1;
+	return put_frame(out, LOOKUP_MSG_ANVIL, nums, 2, strs, lens, 1);
+}
+
 int
 lookup_proto_put_reply(struct buf *out, uint32_t id,
     enum lookup_status status, const char *text, size_t len)
@@ -442,6 +462,47 @@ lookup_reply_deinit(struct lookup_reply *r)
 	r->len = 0;
 }
 
+int
+lookup_proto_anvil_decode(struct ipc_in *in, struct lookup_anvil *a,
+    const char **error_r)
+{
+	uint32_t op;
+
+	memset(a, 0, sizeof(*a));
+	a->id = ipc_get_u32(in);
+	op = ipc_get_u32(in);
+	if (in->error) {
+		*error_r = "ANVIL: truncated header";
+		return -1;
+	}
+	if (!anvil_op_ok(op)) {
+		*error_r = "ANVIL: unknown operation";
+		return -1;
+	}
+	a->op = (enum lookup_anvil_op)op;
+	a->key = get_str(in, LOOKUP_ANVIL_KEY_MAX_BYTES, NULL);
+	if (a->key == NULL || a->key[0] == '\0') {
+		*error_r = "ANVIL: bad key (empty, too long, truncated or "
+		    "with a NUL)";
+		goto fail;
+	}
+	if (!ipc_in_done(in)) {
+		*error_r = "ANVIL: bytes after the last field";
+		goto fail;
+	}
+	return 0;
+fail:
+	lookup_anvil_deinit(a);
+	return -1;
+}
+
+void
+lookup_anvil_deinit(struct lookup_anvil *a)
+{
+	free(a->key);
+	a->key = NULL;
+}
+
 static const char *const find_order_names[] = {
 	[LOOKUP_FIND_EXACT] = "exact",
 	[LOOKUP_FIND_ADDRESS] = "address",
@@ -497,6 +558,73 @@ lookup_route_op_parse(const char *word, enum lookup_route_op *op)
 			return 0;
 		}
 	return -1;
+}
+
+static const char *const anvil_op_names[] = {
+	[LOOKUP_ANVIL_CONNECT] = "connect",
+	[LOOKUP_ANVIL_DISCONNECT] = "disconnect",
+	[LOOKUP_ANVIL_MESSAGE] = "message",
+	[LOOKUP_ANVIL_RCPT] = "rcpt",
+};
+
+const char *
+lookup_anvil_op_name(enum lookup_anvil_op op)
+{
+	if ((size_t)op < N_ELEMENTS(anvil_op_names) &&
+	    anvil_op_names[op] != NULL)
+		return anvil_op_names[op];
+	return "?";
+}
+
+int
+lookup_anvil_op_parse(const char *word, enum lookup_anvil_op *op)
+{
+	for (size_t i = 0; i < N_ELEMENTS(anvil_op_names); i++)
+		if (anvil_op_names[i] != NULL &&
+		    strcmp(word, anvil_op_names[i]) == 0) {
+			*op = (enum lookup_anvil_op)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* anvil_number - digits at *p up to the stop byte (or the end). */
+static int
+anvil_number(const char **p, const char *end, char stop, unsigned *v)
+{
+	uint64_t n = 0;
+	const char *q = *p;
+
+	if (q == end || *q < '0' || *q > '9')
+		return -1;
+	while (q < end && *q >= '0' && *q <= '9') {
+		n = n * 10 + (uint64_t)(*q - '0');
+		if (n > UINT32_MAX)
+			return -1;
+		q++;
+	}
+	if (stop != '\0' ? q == end || *q != stop : q != end)
+		return -1;
+	*v = (unsigned)n;
+	*p = stop != '\0' ? q + 1 : q;
+	return 0;
+}
+
+int
+lookup_anvil_answer_parse(const char *text, size_t len, unsigned *count,
+    unsigned *rate)
+{
+	const char *p = text, *end = text + len;
+
+	if (len < 6 || memcmp(p, "count=", 6) != 0)
+		return -1;
+	p += 6;
+	if (anvil_number(&p, end, ' ', count) < 0)
+		return -1;
+	if ((size_t)(end - p) < 5 || memcmp(p, "rate=", 5) != 0)
+		return -1;
+	p += 5;
+	return anvil_number(&p, end, '\0', rate);
 }
 
 const char *

@@ -19,6 +19,7 @@
  *                            str tables, str key, str delimiters
  *   client -> lookup  ROUTE  u32 id, u32 flags, u32 op, str service,
  *                            str address
+ *   client -> lookup  ANVIL  u32 id, u32 op, str key
  *   lookup -> client  REPLY  u32 id, u32 status, str text
  *
  *   str    u32 length, then that many octets, no NUL among them
@@ -50,6 +51,19 @@
  * null sender).  The REPLY is FOUND with "name=value\n" lines
  * (lookup_client.h: lookup_route_answer_parse) or TEMPFAIL with the
  * reason; never NOTFOUND.
+ * ANVIL counts what one client does (smtpd's per-client limits:
+ * smtpd_client_connection_count_limit and the rate limits): key names
+ * the client and the service ("SERVICE ADDRESS", at most
+ * LOOKUP_ANVIL_KEY_MAX_BYTES, not empty); op is enum lookup_anvil_op.
+ * CONNECT adds one open connection and one to the connection rate,
+ * DISCONNECT takes back one CONNECT that this same connection made
+ * (one it did not make is ignored), the others add one to their rate.
+ * Rates count events since the start of the current
+ * anvil_rate_time_unit window of that client.  Counts a connection made
+ * are taken back when it closes: an smtpd that dies releases its
+ * clients.  The REPLY is FOUND with "count=N rate=N" (the open
+ * connections and the rate of op; lookup_anvil_answer_parse) or
+ * TEMPFAIL (the table of clients is full); never NOTFOUND.
  *   status LOOKUP_STATUS_FOUND: text is the value (at most
  *          DICT_VALUE_MAX_BYTES); LOOKUP_STATUS_NOTFOUND: text is empty;
  *          LOOKUP_STATUS_TEMPFAIL: text is the reason, for the log (at
@@ -87,7 +101,20 @@ enum lookup_msg {
 	LOOKUP_MSG_REPLY = 2,
 	LOOKUP_MSG_FIND = 3,
 	LOOKUP_MSG_ROUTE = 4,
+	LOOKUP_MSG_ANVIL = 5,
 };
+
+/* ANVIL operations: the client event counted. */
+enum lookup_anvil_op {
+	LOOKUP_ANVIL_CONNECT = 1,	/* count + 1, connection rate + 1 */
+	LOOKUP_ANVIL_DISCONNECT = 2,	/* count - 1 (one of ours) */
+	LOOKUP_ANVIL_MESSAGE = 3,	/* MAIL FROM rate + 1 */
+	LOOKUP_ANVIL_RCPT = 4,		/* RCPT TO rate + 1 */
+};
+#define LOOKUP_ANVIL_OP_LAST LOOKUP_ANVIL_RCPT
+/* Longest ANVIL key ("SERVICE ADDRESS"). */
+#define LOOKUP_ANVIL_KEY_MAX_BYTES 256
+#define LOOKUP_ANVIL_MAX_BYTES (12 + LOOKUP_ANVIL_KEY_MAX_BYTES)
 
 /* FIND orders: which maps.h search runs. */
 enum lookup_find_order {
@@ -160,7 +187,8 @@ enum lookup_status {
     DICT_KEY_MAX_BYTES + LOOKUP_DELIMITERS_MAX_BYTES)
 #define LOOKUP_ROUTE_MAX_BYTES (20 + LOOKUP_SERVICE_MAX_BYTES + \
     ROUTE_ADDRESS_MAX_BYTES)
-/* The largest request of any kind: what the lookup process reads. */
+/* The largest request of any kind: what the lookup process reads (an
+ * ANVIL is far smaller than any of these). */
 #define LOOKUP_REQUEST_MAX_BYTES \
     (LOOKUP_FIND_MAX_BYTES > LOOKUP_GET_MAX_BYTES ? \
     (LOOKUP_FIND_MAX_BYTES > LOOKUP_ROUTE_MAX_BYTES ? \
@@ -196,6 +224,13 @@ struct lookup_route {
 	enum lookup_route_op op;
 	char *service;
 	char *address;
+};
+
+/* One decoded ANVIL; key belongs to it (lookup_anvil_deinit). */
+struct lookup_anvil {
+	uint32_t id;
+	enum lookup_anvil_op op;
+	char *key;
 };
 
 /* One decoded REPLY; text belongs to it (lookup_reply_deinit). */
@@ -250,6 +285,14 @@ int lookup_proto_put_route(struct buf *out, uint32_t id, uint32_t flags,
     enum lookup_route_op op, const char *service, const char *address);
 
 /*
+ * Append a whole ANVIL frame to out.  0, or -1 (out unchanged) when op
+ * is unknown, key is empty or longer than LOOKUP_ANVIL_KEY_MAX_BYTES,
+ * or out has no room.
+ */
+int lookup_proto_put_anvil(struct buf *out, uint32_t id,
+    enum lookup_anvil_op op, const char *key);
+
+/*
  * Append a whole REPLY frame to out.  text is the value (FOUND, len
  * bytes, at most DICT_VALUE_MAX_BYTES, no NUL), ignored for NOTFOUND,
  * the reason for TEMPFAIL (cut to LOOKUP_REASON_MAX_BYTES).  0, or -1
@@ -273,6 +316,10 @@ void lookup_find_deinit(struct lookup_find *f);
 int lookup_proto_route_decode(struct ipc_in *in, struct lookup_route *q,
     const char **error_r);
 void lookup_route_deinit(struct lookup_route *q);
+/* Decode the payload of an ANVIL; as lookup_proto_get_decode. */
+int lookup_proto_anvil_decode(struct ipc_in *in, struct lookup_anvil *a,
+    const char **error_r);
+void lookup_anvil_deinit(struct lookup_anvil *a);
 /* Decode the payload of a REPLY; as lookup_proto_get_decode. */
 int lookup_proto_reply_decode(struct ipc_in *in, struct lookup_reply *r,
     const char **error_r);
@@ -284,6 +331,17 @@ int lookup_find_order_parse(const char *word, enum lookup_find_order *o);
 /* "resolve", "check", "expand" and back (-1: unknown). */
 const char *lookup_route_op_name(enum lookup_route_op op);
 int lookup_route_op_parse(const char *word, enum lookup_route_op *op);
+
+/* "connect", "disconnect", "message", "rcpt" and back (-1: unknown). */
+const char *lookup_anvil_op_name(enum lookup_anvil_op op);
+int lookup_anvil_op_parse(const char *word, enum lookup_anvil_op *op);
+/*
+ * The text of an ANVIL answer, "count=N rate=N" (each a decimal number
+ * under 2^32, in that order, one space between): 0, or -1 when it is
+ * anything else.
+ */
+int lookup_anvil_answer_parse(const char *text, size_t len,
+    unsigned *count, unsigned *rate);
 
 /* "FOUND", "NOTFOUND", "TEMPFAIL". */
 const char *lookup_status_name(enum lookup_status st);

@@ -32,6 +32,7 @@
 #include "diag.h"
 #include "ipc.h"
 #include "log.h"
+#include "lookup_anvil.h"
 #include "lookup_cache.h"
 #include "lookup_lists.h"
 #include "lookup_proto.h"
@@ -94,6 +95,9 @@ static struct {
 	struct buf value;
 	struct lconn *conns;	/* every open connection */
 	uint64_t next_serial;
+	struct anvil *anvil;	/* smtpd's per-client counters */
+	struct event *anvil_ev;	/* drops idle clients */
+	bool anvil_full_logged;	/* since the last expiry */
 } ls;
 
 static uint64_t
@@ -396,6 +400,15 @@ lconn_free(struct lconn *lc)
 
 	if (lc->busy)
 		ls.busy--;
+	/* The connections this smtpd still had open are over. */
+	if (ls.anvil != NULL) {
+		size_t n = anvil_release(ls.anvil, lc->serial);
+
+		if (n > 0)
+			log_debug(1, "anvil: a client of the lookup process "
+			    "left with %zu connection%s counted; taken back",
+			    n, n == 1 ? "" : "s");
+	}
 	/* Password checks still running answer nobody. */
 	if (lc->prev != NULL)
 		lc->prev->next = lc->next;
@@ -489,6 +502,45 @@ take_find_route(struct lconn *lc, uint32_t type, struct ipc_in *in)
 	}
 }
 
+/* take_anvil - count a client event for smtpd's limits.  -1: drop
+ * the connection. */
+static int
+take_anvil(struct lconn *lc, struct ipc_in *in)
+{
+	struct lookup_anvil a;
+	const char *error = NULL;
+	unsigned count, rate;
+	char text[64];
+	int n;
+
+	if (lookup_proto_anvil_decode(in, &a, &error) < 0) {
+		log_error("malformed request from a lookup client (%s); "
+		    "dropping the connection", error);
+		return -1;
+	}
+	if (anvil_event(ls.anvil, lc->serial, a.op, a.key, now_ms(), &count,
+	    &rate) < 0) {
+		static const char full[] = "the table of clients for the "
+		    "connection and rate limits is full";
+
+		if (!ls.anvil_full_logged)
+			log_warning("anvil: %s (%d clients seen within "
+			    "anvil_rate_time_unit); new clients are refused "
+			    "with a temporary error until some go idle",
+			    full, ANVIL_MAX_CLIENTS);
+		ls.anvil_full_logged = true;
+		reply(lc, a.id, DICT_TEMPFAIL, full, sizeof(full) - 1);
+		lookup_anvil_deinit(&a);
+		return 0;
+	}
+	n = snprintf(text, sizeof(text), "count=%u rate=%u", count, rate);
+	log_debug(2, "anvil %s \"%s\": %s", lookup_anvil_op_name(a.op),
+	    a.key, text);
+	reply(lc, a.id, DICT_FOUND, text, (size_t)n);
+	lookup_anvil_deinit(&a);
+	return 0;
+}
+
 /*
  * take_frames - answer every complete request while the output stays
  * under LOOKUP_OUT_HIGH_BYTES.  -1: drop the connection.
@@ -516,6 +568,11 @@ take_frames(struct lconn *lc)
 		}
 		if (type == LOOKUP_MSG_FIND || type == LOOKUP_MSG_ROUTE) {
 			if (take_find_route(lc, type, &in) < 0)
+				return -1;
+			continue;
+		}
+		if (type == LOOKUP_MSG_ANVIL) {
+			if (take_anvil(lc, &in) < 0)
 				return -1;
 			continue;
 		}
@@ -682,6 +739,18 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 	    nl == 1 ? "" : "s");
 }
 
+/* on_anvil_expire - drop the idle clients of smtpd's limits. */
+static void
+on_anvil_expire(evutil_socket_t fd, short what, void *arg)
+{
+	size_t n = anvil_expire(ls.anvil, now_ms());
+
+	if (n > 0)
+		log_debug(1, "anvil: %zu idle client%s dropped, %zu kept", n,
+		    n == 1 ? "" : "s", anvil_size(ls.anvil));
+	ls.anvil_full_logged = false;
+}
+
 /* lookup_preinit - as root: open every table (lookup_tables.h). */
 static void
 lookup_preinit(struct child *c)
@@ -738,7 +807,19 @@ lookup_preinit(struct child *c)
 static void
 lookup_init(struct child *c)
 {
+	long long unit = config_time(config_main(child_config(c)),
+	    P_anvil_rate_time_unit);
+	struct timeval tv;
+
 	ls.base = child_event_base(c);
+	if (unit < 1)
+		unit = 1;
+	ls.anvil = anvil_new((unsigned)unit, ANVIL_MAX_CLIENTS);
+	ls.anvil_ev = event_new(ls.base, -1, EV_PERSIST, on_anvil_expire,
+	    NULL);
+	tv.tv_sec = (time_t)unit;
+	tv.tv_usec = 0;
+	event_add(ls.anvil_ev, &tv);
 	ls.hup_ev = evsignal_new(ls.base, SIGHUP, on_sighup, NULL);
 	event_add(ls.hup_ev, NULL);
 	if (lookup_verify_start(ls.base, on_verified) < 0)

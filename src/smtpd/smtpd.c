@@ -65,6 +65,7 @@
 #include "smtpd_dns.h"
 #include "smtpd_hbc.h"
 #include "smtpd_hdrw.h"
+#include "smtpd_limit.h"
 #include "smtpd_session.h"
 #include "soft_bounce.h"
 #include "strnum.h"
@@ -705,6 +706,7 @@ smtpd_session_free(struct session *s)
 	if (s->flush_queued)
 		TAILQ_REMOVE(&flush_list, s, flush_link);
 	smtpd_peer_lookup_cancel(s);
+	smtpd_limit_session_end(s);
 	free(s->name_reason);
 	smtpd_transaction_reset(s);
 	smtpd_check_session_end(s);
@@ -760,6 +762,12 @@ connect_checked(struct session *s, const struct smtpd_check_result *r)
 void
 smtpd_greet(struct session *s)
 {
+	/* Over a per-client limit: the refusal instead (smtpd_limit.h). */
+	if (s->limit_refusal != NULL) {
+		smtpd_reply(s, "%s", s->limit_refusal);
+		s->state = SS_QUIT;
+		return;
+	}
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
 	bev_enable(s);
@@ -1121,6 +1129,7 @@ smtpd_init(struct child *c)
 	smtpd_auth_init();
 	smtpd_check_init(v);
 	smtpd_dns_init(v);
+	smtpd_limit_init(v);
 }
 
 static void accept_named(struct session *s);
@@ -1166,6 +1175,7 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	snprintf(s->name, sizeof(s->name), "unknown");
 	snprintf(s->reverse_name, sizeof(s->reverse_name), "unknown");
 	s->name_status = s->reverse_status = SMTPD_NAME_TEMP;
+	s->limit_exempt = -1;
 	s->saved_verbose = log_get_verbose();
 	smtp_line_reader_init(&s->lr, smtpd_cfg.line_max);
 	buf_init(&s->pending_reply, 16 * 1024);
@@ -1211,23 +1221,53 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	accept_named(s);
 }
 
+static void accept_counted(struct session *s);
+
+/* connect_limited - the per-client connection limits' verdict. */
+static void
+connect_limited(struct session *s, const char *refusal)
+{
+	if (refusal != NULL)
+		s->limit_refusal = xstrdup(refusal);
+	accept_counted(s);
+	if (s->state == SS_QUIT)
+		smtpd_session_process(s);
+}
+
 /*
  * accept_named - the rest of a new session once its client name is
- * known: the "connect from" log line, debug_peer_list, then the TLS
- * hello (wrapper mode) or the greeting.
+ * known: the "connect from" log line, debug_peer_list, the per-client
+ * connection limits (smtpd_limit.h), then the TLS hello (wrapper mode)
+ * or the greeting.
  */
 static void
 accept_named(struct session *s)
 {
-	char who[SMTPD_LABEL_MAX], peek;
-	int fd = s->fd;
+	char who[SMTPD_LABEL_MAX];
 
 	if (peer_list_match(smtpd_cfg.debug_peers, s->name, s->addr) == 1)
 		log_set_verbose(s->saved_verbose + smtpd_cfg.debug_level);
 	log_info("connect from %s", smtpd_client_label(s, who, sizeof(who)));
+	if (smtpd_limit_wanted(s, LOOKUP_ANVIL_CONNECT)) {
+		smtpd_limit_check(s, LOOKUP_ANVIL_CONNECT, connect_limited);
+		return;
+	}
+	accept_counted(s);
+}
+
+static void
+accept_counted(struct session *s)
+{
+	char who[SMTPD_LABEL_MAX], peek;
+	int fd = s->fd;
+
 	if (tls_server_wrapper(smtpd_cfg.tls)) {
 		/* Implicit TLS: the client speaks first, with its hello. */
 		smtpd_tls_begin(s);
+		return;
+	}
+	if (s->limit_refusal != NULL) {
+		smtpd_greet(s);
 		return;
 	}
 	/*

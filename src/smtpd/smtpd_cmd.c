@@ -33,6 +33,7 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 #include "smtpd_check.h"
+#include "smtpd_limit.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -224,6 +225,9 @@ smtpd_queue_has_room(uint64_t need)
 	return avail >= minfree && avail - minfree >= need;
 }
 
+static void mail_counted(struct session *s);
+static void mail_limited(struct session *s, const char *refusal);
+
 static void
 cmd_mail(struct session *s, const struct smtp_command *c)
 {
@@ -288,11 +292,33 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 		smtpd_reply_error(s, "%s", text);
 		return;
 	}
+	/* smtpd_client_message_rate_limit, before the restrictions. */
+	if (smtpd_limit_wanted(s, LOOKUP_ANVIL_MESSAGE)) {
+		smtpd_limit_check(s, LOOKUP_ANVIL_MESSAGE, mail_limited);
+		return;
+	}
+	mail_counted(s);
+}
+
+/* mail_counted - MAIL FROM within the rate limit. */
+static void
+mail_counted(struct session *s)
+{
 	/* Sender ownership (smtpd_sender_login_maps) may need a lookup;
 	 * it ends in smtpd_mail_accept() or smtpd_mail_refuse(). */
 	if (smtpd_sender_check_start(s))
 		return;
 	smtpd_mail_accept(s);
+}
+
+static void
+mail_limited(struct session *s, const char *refusal)
+{
+	if (refusal != NULL)
+		smtpd_mail_refuse(s, refusal);
+	else
+		mail_counted(s);
+	smtpd_session_process(s);
 }
 
 /* mail_ok - 250, after the sender's canonical mapping and BCC. */
@@ -371,6 +397,7 @@ smtpd_mail_refuse(struct session *s, const char *text)
 
 static void rcpt_checked(struct session *s,
     const struct smtpd_check_result *r);
+static void rcpt_limited(struct session *s, const char *refusal);
 
 static void
 cmd_rcpt(struct session *s, const struct smtp_command *c)
@@ -417,8 +444,27 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 	s->pending_rcpt.notify = ra.notify;
 	s->pending_rcpt.orcpt = ra.orcpt != NULL ? xstrdup(ra.orcpt) : NULL;
 	smtp_rcpt_args_deinit(&ra);
+	/* smtpd_client_recipient_rate_limit, before the restrictions. */
+	if (smtpd_limit_wanted(s, LOOKUP_ANVIL_RCPT)) {
+		smtpd_limit_check(s, LOOKUP_ANVIL_RCPT, rcpt_limited);
+		return;
+	}
 	smtpd_check_start(s, SMTPD_CHECK_RCPT, s->pending_rcpt.addr,
 	    rcpt_checked);
+}
+
+static void
+rcpt_limited(struct session *s, const char *refusal)
+{
+	if (refusal != NULL) {
+		smtpd_log_reject(s, "RCPT", refusal, s->pending_rcpt.addr);
+		smtpd_rcpt_pending_clear(s);
+		(void)smtpd_reply_error(s, "%s", refusal);
+	} else {
+		smtpd_check_start(s, SMTPD_CHECK_RCPT, s->pending_rcpt.addr,
+		    rcpt_checked);
+	}
+	smtpd_session_process(s);
 }
 
 void

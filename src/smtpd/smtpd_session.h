@@ -183,6 +183,13 @@ struct session {
 	struct sasl_dovecot_req *ax_dreq;
 	unsigned auth_failures;
 	struct lookup_request *sender_req;	/* ownership lookup */
+	/* smtpd_limit.c: per-client limits */
+	struct lookup_request *limit_req;	/* the count under way */
+	void (*limit_done)(struct session *, const char *);
+	int limit_op;			/* enum lookup_anvil_op under way */
+	int limit_exempt;		/* -1 not known yet, 0, 1 */
+	bool limit_counted;		/* our CONNECT is counted */
+	char *limit_refusal;		/* the reply instead of the greeting */
 	bool sender_at_domain;		/* trying "@domain" now */
 	struct event *timer;		/* error sleep */
 	enum session_state state;

@@ -3,7 +3,8 @@
  * fuzz_lookup_request - the lookup process's request decoders
  * (lookup_proto_get_decode, including LOOKUP_F_VERIFY requests with
  * their password field; lookup_proto_find_decode;
- * lookup_proto_route_decode) on arbitrary payloads, and the same bytes
+ * lookup_proto_route_decode; lookup_proto_anvil_decode) on arbitrary
+ * payloads, and the same bytes
  * as a stream of frames through an ipc_conn sized for the largest
  * request, as the lookup process reads a client; and the ROUTE answer
  * parser (lookup_route_answer_parse) on the same bytes as text.
@@ -13,9 +14,11 @@
  * written), decoded fields respect their limits, and the reply decoder
  * holds the same promise for its frames.  A ROUTE answer that parses
  * formats again (unless it only lacks the reject code of an unlisted
- * recipient) and that text parses to the same answer.
+ * recipient) and that text parses to the same answer.  An ANVIL
+ * answer ("count=N rate=N") that parses prints back to the same text.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -141,6 +144,52 @@ check_route(const uint8_t *data, size_t size)
 	lookup_route_deinit(&q);
 }
 
+static void
+check_anvil(const uint8_t *data, size_t size)
+{
+	struct ipc_in in;
+	struct lookup_anvil a;
+	const char *err = NULL;
+	struct buf b;
+
+	ipc_in_init(&in, data, size);
+	if (lookup_proto_anvil_decode(&in, &a, &err) < 0) {
+		if (err == NULL)
+			abort();
+		return;
+	}
+	if (strlen(a.key) == 0 || strlen(a.key) > LOOKUP_ANVIL_KEY_MAX_BYTES ||
+	    a.op < LOOKUP_ANVIL_CONNECT || a.op > LOOKUP_ANVIL_OP_LAST)
+		abort();
+	buf_init(&b, IPC_HEADER_BYTES + LOOKUP_ANVIL_MAX_BYTES);
+	if (lookup_proto_put_anvil(&b, a.id, a.op, a.key) < 0 ||
+	    b.len != IPC_HEADER_BYTES + size ||
+	    memcmp(b.data + IPC_HEADER_BYTES, data, size) != 0)
+		abort();
+	buf_deinit(&b);
+	lookup_anvil_deinit(&a);
+}
+
+/* An ANVIL answer that parses is exactly what the lookup process
+ * prints for its numbers. */
+static void
+check_anvil_answer(const uint8_t *data, size_t size)
+{
+	unsigned count, rate;
+	char text[64];
+	int n;
+
+	if (lookup_anvil_answer_parse((const char *)data, size, &count,
+	    &rate) < 0)
+		return;
+	n = snprintf(text, sizeof(text), "count=%u rate=%u", count, rate);
+	/* Leading zeros parse too; nothing else differs. */
+	if (n <= 0 || (size_t)n > size)
+		abort();
+	if ((size_t)n == size && memcmp(text, data, size) != 0)
+		abort();
+}
+
 static bool
 same_str(const char *a, const char *b)
 {
@@ -229,6 +278,7 @@ check_stream(const uint8_t *data, size_t size)
 			struct lookup_get g;
 			struct lookup_find f;
 			struct lookup_route q;
+			struct lookup_anvil a;
 			const char *err = NULL;
 
 			if (fd >= 0)
@@ -242,6 +292,9 @@ check_stream(const uint8_t *data, size_t size)
 			if (type == LOOKUP_MSG_ROUTE &&
 			    lookup_proto_route_decode(&in, &q, &err) == 0)
 				lookup_route_deinit(&q);
+			if (type == LOOKUP_MSG_ANVIL &&
+			    lookup_proto_anvil_decode(&in, &a, &err) == 0)
+				lookup_anvil_deinit(&a);
 		}
 		if (r < 0 || c.eof)
 			break;
@@ -258,6 +311,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_get(data, size);
 	check_find(data, size);
 	check_route(data, size);
+	check_anvil(data, size);
+	check_anvil_answer(data, size);
 	check_reply(data, size);
 	check_route_answer(data, size);
 	check_stream(data, size);

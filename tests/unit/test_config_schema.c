@@ -428,6 +428,11 @@ test_statuses(void **state)
 		"strict_rfc821_envelopes", "smtpd_forbid_bare_newline",
 		"smtpd_forbid_unauth_pipelining", "smtputf8_enable",
 		"smtpd_discard_ehlo_keywords", "queue_minfree",
+		"smtpd_client_connection_count_limit",
+		"smtpd_client_connection_rate_limit",
+		"smtpd_client_message_rate_limit",
+		"smtpd_client_recipient_rate_limit",
+		"smtpd_client_event_limit_exceptions", "anvil_rate_time_unit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",
 		"smtpd_tls_eccert_file", "smtpd_tls_eckey_file", "smtpd_tls_chain_files",

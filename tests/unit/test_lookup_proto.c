@@ -9,7 +9,8 @@
  * flags and statuses), every truncation of valid frames, and frames
  * pipelined through a real socket faster than the reader takes them.
  * The same for FIND (orders, the maps.h flags each takes, delimiters)
- * and ROUTE (operations, service and address limits).
+ * and ROUTE (operations, service and address limits), and ANVIL (its
+ * operations, the key's limits, the "count=N rate=N" answer).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1056,6 +1057,184 @@ test_pipelined_mixed(void **state)
 	free(addr);
 }
 
+/* anvil_payload - an ANVIL payload built by hand: id, op, a str field
+ * whose length word says len_word, then body (body_len bytes). */
+static size_t
+anvil_payload(uint8_t *out, uint32_t op, uint32_t len_word,
+    const char *body, size_t body_len)
+{
+	uint32_t w[3] = { 5, op, len_word };
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		out[n++] = (uint8_t)(w[i] >> 24);
+		out[n++] = (uint8_t)(w[i] >> 16);
+		out[n++] = (uint8_t)(w[i] >> 8);
+		out[n++] = (uint8_t)w[i];
+	}
+	memcpy(out + n, body, body_len);
+	return n + body_len;
+}
+
+static void
+test_anvil_frames(void **state)
+{
+	char *key = filled(LOOKUP_ANVIL_KEY_MAX_BYTES, 'k');
+	char *key1 = filled(LOOKUP_ANVIL_KEY_MAX_BYTES + 1, 'k');
+	uint8_t raw[LOOKUP_ANVIL_MAX_BYTES + 64];
+	struct lookup_anvil a;
+	struct ipc_in in;
+	const char *err = NULL;
+	struct buf b;
+	size_t n;
+
+	buf_init(&b, 1 << 16);
+	for (int op = LOOKUP_ANVIL_CONNECT; op <= LOOKUP_ANVIL_OP_LAST; op++) {
+		buf_reset(&b);
+		assert_int_equal(lookup_proto_put_anvil(&b, 0xfffffffe,
+		    (enum lookup_anvil_op)op, "smtp 2001:db8::1"), 0);
+		split_frame(&b, LOOKUP_MSG_ANVIL, &in);
+		assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), 0);
+		assert_int_equal(a.id, 0xfffffffe);
+		assert_int_equal(a.op, op);
+		assert_string_equal(a.key, "smtp 2001:db8::1");
+		lookup_anvil_deinit(&a);
+	}
+	/* The key at its limit, one past it, empty; unknown operations. */
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_anvil(&b, 1, LOOKUP_ANVIL_RCPT, key),
+	    0);
+	assert_true(b.len <= IPC_HEADER_BYTES + LOOKUP_ANVIL_MAX_BYTES);
+	split_frame(&b, LOOKUP_MSG_ANVIL, &in);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), 0);
+	assert_string_equal(a.key, key);
+	lookup_anvil_deinit(&a);
+	buf_reset(&b);
+	assert_int_equal(lookup_proto_put_anvil(&b, 1, LOOKUP_ANVIL_RCPT,
+	    key1), -1);
+	assert_int_equal(lookup_proto_put_anvil(&b, 1, LOOKUP_ANVIL_RCPT, ""),
+	    -1);
+	assert_int_equal(lookup_proto_put_anvil(&b, 1,
+	    (enum lookup_anvil_op)0, "k"), -1);
+	assert_int_equal(lookup_proto_put_anvil(&b, 1,
+	    (enum lookup_anvil_op)(LOOKUP_ANVIL_OP_LAST + 1), "k"), -1);
+	assert_int_equal(b.len, 0);
+	/* Every proper prefix of a valid payload is refused. */
+	assert_int_equal(lookup_proto_put_anvil(&b, 3, LOOKUP_ANVIL_CONNECT,
+	    "smtp 192.0.2.1"), 0);
+	for (n = 0; n < b.len - IPC_HEADER_BYTES; n++) {
+		ipc_in_init(&in, b.data + IPC_HEADER_BYTES, n);
+		err = NULL;
+		assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+		assert_non_null(err);
+	}
+	/* Hostile payloads built by hand. */
+	n = anvil_payload(raw, LOOKUP_ANVIL_CONNECT, 6, "smtp x", 6);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), 0);
+	lookup_anvil_deinit(&a);
+	/* A NUL in the key. */
+	n = anvil_payload(raw, LOOKUP_ANVIL_CONNECT, 6, "smtp\0x", 6);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	/* Empty key. */
+	n = anvil_payload(raw, LOOKUP_ANVIL_CONNECT, 0, "", 0);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	/* A length that lies (longer than what follows). */
+	n = anvil_payload(raw, LOOKUP_ANVIL_CONNECT, 7, "smtp x", 6);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	/* A key over the limit. */
+	n = anvil_payload(raw, LOOKUP_ANVIL_CONNECT,
+	    LOOKUP_ANVIL_KEY_MAX_BYTES + 1, key1, LOOKUP_ANVIL_KEY_MAX_BYTES + 1);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	/* Bytes after the key. */
+	n = anvil_payload(raw, LOOKUP_ANVIL_MESSAGE, 6, "smtp xZ", 7);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	assert_string_equal(err, "ANVIL: bytes after the last field");
+	/* Unknown operations. */
+	n = anvil_payload(raw, 0, 6, "smtp x", 6);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	assert_string_equal(err, "ANVIL: unknown operation");
+	n = anvil_payload(raw, LOOKUP_ANVIL_OP_LAST + 1, 6, "smtp x", 6);
+	ipc_in_init(&in, raw, n);
+	assert_int_equal(lookup_proto_anvil_decode(&in, &a, &err), -1);
+	buf_deinit(&b);
+	free(key);
+	free(key1);
+}
+
+static void
+test_anvil_answer(void **state)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		unsigned count, rate;
+	} cases[] = {
+		{ "count=0 rate=0", 0, 0, 0 },
+		{ "count=51 rate=3", 0, 51, 3 },
+		{ "count=4294967295 rate=4294967295", 0, 4294967295u,
+		    4294967295u },
+		{ "count=007 rate=1", 0, 7, 1 },
+		{ "count=4294967296 rate=1", -1, 0, 0 },
+		{ "count=1 rate=4294967296", -1, 0, 0 },
+		{ "count=1  rate=1", -1, 0, 0 },
+		{ "count=1 rate=1 ", -1, 0, 0 },
+		{ "count=1 rate=", -1, 0, 0 },
+		{ "count= rate=1", -1, 0, 0 },
+		{ "count=-1 rate=1", -1, 0, 0 },
+		{ "rate=1 count=1", -1, 0, 0 },
+		{ "count=1", -1, 0, 0 },
+		{ "count=1 rate=1x", -1, 0, 0 },
+		{ "", -1, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		unsigned c = 99, r = 99;
+		int got = lookup_anvil_answer_parse(t, strlen(t), &c, &r);
+
+		if (got != cases[i].ok)
+			fail_msg("\"%s\": %d", t, got);
+		if (got == 0) {
+			assert_int_equal(c, cases[i].count);
+			assert_int_equal(r, cases[i].rate);
+		}
+		/* Every proper prefix of a good answer but the ones that
+		 * end inside the last number is refused; those give a
+		 * smaller rate, never a larger one. */
+		for (size_t n = 0; got == 0 && n < strlen(t); n++) {
+			unsigned c2, r2;
+			int g2 = lookup_anvil_answer_parse(t, n, &c2, &r2);
+
+			if (g2 == 0)
+				assert_true(c2 == c && r2 <= r);
+		}
+	}
+	/* The text is bounded by the length given, not by a NUL. */
+	{
+		unsigned c, r;
+
+		assert_int_equal(lookup_anvil_answer_parse("count=1 rate=23", 14,
+		    &c, &r), 0);
+		assert_int_equal(r, 2);
+	}
+	/* Names of the operations, both ways. */
+	for (int op = LOOKUP_ANVIL_CONNECT; op <= LOOKUP_ANVIL_OP_LAST; op++) {
+		enum lookup_anvil_op back;
+
+		assert_int_equal(lookup_anvil_op_parse(
+		    lookup_anvil_op_name((enum lookup_anvil_op)op), &back), 0);
+		assert_int_equal(back, op);
+	}
+	assert_string_equal(lookup_anvil_op_name((enum lookup_anvil_op)0), "?");
+}
+
 int
 main(void)
 {
@@ -1074,6 +1253,8 @@ main(void)
 		cmocka_unit_test(test_route_frames),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_pipelined_mixed),
+		cmocka_unit_test(test_anvil_frames),
+		cmocka_unit_test(test_anvil_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -565,6 +565,7 @@ static const char *const anvil_op_names[] = {
 	[LOOKUP_ANVIL_DISCONNECT] = "disconnect",
 	[LOOKUP_ANVIL_MESSAGE] = "message",
 	[LOOKUP_ANVIL_RCPT] = "rcpt",
+	[LOOKUP_ANVIL_AUTH] = "auth",
 };
 
 const char *

@@ -110,8 +110,9 @@ enum lookup_anvil_op {
 	LOOKUP_ANVIL_DISCONNECT = 2,	/* count - 1 (one of ours) */
 	LOOKUP_ANVIL_MESSAGE = 3,	/* MAIL FROM rate + 1 */
 	LOOKUP_ANVIL_RCPT = 4,		/* RCPT TO rate + 1 */
+	LOOKUP_ANVIL_AUTH = 5,		/* AUTH rate + 1 */
 };
-#define LOOKUP_ANVIL_OP_LAST LOOKUP_ANVIL_RCPT
+#define LOOKUP_ANVIL_OP_LAST LOOKUP_ANVIL_AUTH
 /* Longest ANVIL key ("SERVICE ADDRESS"). */
 #define LOOKUP_ANVIL_KEY_MAX_BYTES 256
 #define LOOKUP_ANVIL_MAX_BYTES (12 + LOOKUP_ANVIL_KEY_MAX_BYTES)
@@ -332,7 +333,8 @@ int lookup_find_order_parse(const char *word, enum lookup_find_order *o);
 const char *lookup_route_op_name(enum lookup_route_op op);
 int lookup_route_op_parse(const char *word, enum lookup_route_op *op);
 
-/* "connect", "disconnect", "message", "rcpt" and back (-1: unknown). */
+/* "connect", "disconnect", "message", "rcpt", "auth" and back (-1:
+ * unknown). */
 const char *lookup_anvil_op_name(enum lookup_anvil_op op);
 int lookup_anvil_op_parse(const char *word, enum lookup_anvil_op *op);
 /*

@@ -2,7 +2,7 @@
 /*
  * lookup_anvil - the per-client counters behind smtpd's connection and
  * rate limits (smtpd_client_connection_count_limit and the
- * connection, message and recipient rate limits), kept by the lookup process
+ * connection, message, recipient and AUTH rate limits), kept by the lookup process
  * for every smtpd process together and asked for with ANVIL requests
  * (lookup_proto.h).
  *

@@ -43,6 +43,7 @@
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "sasl_dovecot.h"
+#include "smtpd_limit.h"
 #include "smtpd_session.h"
 #include "xalloc.h"
 
@@ -518,12 +519,25 @@ smtpd_auth_init(void)
 	}
 }
 
+static void auth_begin(struct session *s, const char *arg, size_t args_len);
+static void auth_limited(struct session *s, const char *refusal);
+
+/* wipe_held_args - forget the arguments of an AUTH that waited. */
+static void
+wipe_held_args(struct session *s)
+{
+	if (s->auth_args == NULL)
+		return;
+	OPENSSL_cleanse(s->auth_args, s->auth_args_len);
+	free(s->auth_args);
+	s->auth_args = NULL;
+	s->auth_args_len = 0;
+}
+
 void
 smtpd_auth_cmd(struct session *s, const struct smtp_command *c)
 {
-	char mech[SMTPD_AUTH_MECH_MAX + 1];
-	const char *arg = c->args, *sp;
-	size_t mlen;
+	const char *arg = c->args;
 
 	if (!smtpd_cfg.sasl_enable) {
 		smtpd_reply_error(s, "503 5.5.1 Error: authentication not "
@@ -550,8 +564,42 @@ smtpd_auth_cmd(struct session *s, const struct smtp_command *c)
 	}
 	if (penalty_blocked(s))
 		return;
-	sp = memchr(arg, ' ', c->args_len);
-	mlen = sp != NULL ? (size_t)(sp - arg) : c->args_len;
+	/* smtpd_client_auth_rate_limit: the arguments (perhaps an initial
+	 * response with a password) wait, wiped afterwards. */
+	if (smtpd_limit_wanted(s, LOOKUP_ANVIL_AUTH)) {
+		wipe_held_args(s);
+		s->auth_args = xmalloc(c->args_len + 1);
+		memcpy(s->auth_args, arg, c->args_len);
+		s->auth_args[c->args_len] = '\0';
+		s->auth_args_len = c->args_len;
+		smtpd_limit_check(s, LOOKUP_ANVIL_AUTH, auth_limited);
+		return;
+	}
+	auth_begin(s, arg, c->args_len);
+}
+
+/* auth_limited - the AUTH rate limit's verdict. */
+static void
+auth_limited(struct session *s, const char *refusal)
+{
+	if (refusal != NULL)
+		(void)smtpd_reply_error(s, "%s", refusal);
+	else
+		auth_begin(s, s->auth_args, s->auth_args_len);
+	wipe_held_args(s);
+	smtpd_session_process(s);
+}
+
+/* auth_begin - AUTH mechanism [initial-response] (args_len bytes). */
+static void
+auth_begin(struct session *s, const char *arg, size_t args_len)
+{
+	char mech[SMTPD_AUTH_MECH_MAX + 1];
+	const char *sp;
+	size_t mlen;
+
+	sp = memchr(arg, ' ', args_len);
+	mlen = sp != NULL ? (size_t)(sp - arg) : args_len;
 	if (mlen == 0 || mlen > SMTPD_AUTH_MECH_MAX) {
 		smtpd_reply_error(s, "501 5.5.4 Syntax: AUTH mechanism");
 		return;
@@ -570,7 +618,7 @@ smtpd_auth_cmd(struct session *s, const struct smtp_command *c)
 	if (sp != NULL) {
 		/* RFC 4954 4: an initial response; "=" is an empty one. */
 		const char *ir = sp + 1;
-		size_t irlen = c->args_len - mlen - 1;
+		size_t irlen = args_len - mlen - 1;
 
 		if (irlen == 0 || memchr(ir, ' ', irlen) != NULL) {
 			smtpd_reply_error(s, "501 5.5.4 Syntax: AUTH mechanism "
@@ -813,6 +861,7 @@ smtpd_auth_session_end(struct session *s)
 		s->sender_req = NULL;
 	}
 	wipe_free(&s->ax_user);
+	wipe_held_args(s);
 	free(s->auth_user);
 	s->auth_user = NULL;
 }

@@ -29,6 +29,7 @@ static const char *const limit_param[LOOKUP_ANVIL_OP_LAST + 1] = {
 	[LOOKUP_ANVIL_CONNECT] = "smtpd_client_connection_rate_limit",
 	[LOOKUP_ANVIL_MESSAGE] = "smtpd_client_message_rate_limit",
 	[LOOKUP_ANVIL_RCPT] = "smtpd_client_recipient_rate_limit",
+	[LOOKUP_ANVIL_AUTH] = "smtpd_client_auth_rate_limit",
 };
 
 /* The connection count limit sits in the DISCONNECT slot: that op
@@ -50,6 +51,8 @@ smtpd_limit_init(const struct config_view *v)
 	    P_smtpd_client_message_rate_limit);
 	lim.limit[LOOKUP_ANVIL_RCPT] = config_int(v,
 	    P_smtpd_client_recipient_rate_limit);
+	lim.limit[LOOKUP_ANVIL_AUTH] = config_int(v,
+	    P_smtpd_client_auth_rate_limit);
 	lim.unit = config_time(v, P_anvil_rate_time_unit);
 	/*
 	 * "$mynetworks" means the networks permit_mynetworks trusts,
@@ -118,10 +121,15 @@ over_limit(struct session *s, enum lookup_anvil_op op, bool count,
 		snprintf(reply, replysz, "450 4.7.1 Error: too much mail from "
 		    "%s", s->addr);
 		break;
-	default:
+	case LOOKUP_ANVIL_RCPT:
 		what = "Recipient address rate";
 		snprintf(reply, replysz, "450 4.7.1 Error: too many recipients "
 		    "from %s", s->addr);
+		break;
+	default:
+		what = "AUTH command rate";
+		snprintf(reply, replysz, "450 4.7.1 Error: too many AUTH "
+		    "commands from %s", s->addr);
 		break;
 	}
 	/* The first words are the ones log watchers (fail2ban) know. */

@@ -10,6 +10,7 @@
  *                                        anvil_rate_time_unit; "421 4.7.0"
  *   smtpd_client_message_rate_limit      MAIL FROM per unit; "450 4.7.1"
  *   smtpd_client_recipient_rate_limit    RCPT TO per unit; "450 4.7.1"
+ *   smtpd_client_auth_rate_limit         AUTH per unit; "450 4.7.1"
  *
  * A limit of 0 is off.  Clients that match
  * smtpd_client_event_limit_exceptions (default $mynetworks, derived as
@@ -48,7 +49,7 @@ void smtpd_limit_init(const struct config_view *v);
 /* True when op has a limit and s is not an exception. */
 bool smtpd_limit_wanted(struct session *s, enum lookup_anvil_op op);
 /*
- * Count op for s (LOOKUP_ANVIL_CONNECT, _MESSAGE or _RCPT; only
+ * Count op for s (LOOKUP_ANVIL_CONNECT, _MESSAGE, _RCPT or _AUTH; only
  * after smtpd_limit_wanted said yes) and run done with the verdict,
  * always later from the event loop.  The session reads no input
  * meanwhile (s->paused).

@@ -182,6 +182,9 @@ struct session {
 	struct lookup_request *ax_req;	/* password check under way */
 	struct sasl_dovecot_req *ax_dreq;
 	unsigned auth_failures;
+	char *auth_args;		/* AUTH arguments while the rate
+					 * limit is counted; wiped */
+	size_t auth_args_len;
 	struct lookup_request *sender_req;	/* ownership lookup */
 	/* smtpd_limit.c: per-client limits */
 	struct lookup_request *limit_req;	/* the count under way */

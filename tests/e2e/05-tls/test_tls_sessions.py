@@ -379,3 +379,24 @@ def test_curl_smtps_and_starttls(tls_server, certs, tmp_path):
                            capture_output=True, timeout=60)
         assert r.returncode == 0, r.stderr.decode()
     assert len(assert_queued(o, 2)) == 2
+
+
+def test_connection_limit_on_the_implicit_tls_port(tls_server, certs):
+    """Over smtpd_client_connection_count_limit on a wrapper-mode port
+    the client still gets the handshake, then the 421 where the
+    greeting would be; each service counts apart."""
+    o = tls_server({"smtpd_client_connection_count_limit": 1,
+                    "smtpd_client_event_limit_exceptions": ""})
+    first = tls_connect(o, "smtps", verifying_ctx(certs))
+    expect_reply(first, 220)
+    second = tls_connect(o, "smtps", verifying_ctx(certs))
+    r = expect_reply(second, 421, "4.7.0")
+    assert r.raw[-1] == ("421 4.7.0 mail.example.test Error: too many "
+                         "connections from 127.0.0.1"), r
+    second.close()
+    plain = o.smtp("smtp")
+    expect_reply(plain, 220)
+    quit_(plain)
+    quit_(first)
+    o.wait_for_log(r"warning: Connection concurrency limit exceeded: 2 "
+                   r"from unknown\[127\.0\.0\.1\] for service \S+")

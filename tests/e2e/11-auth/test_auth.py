@@ -438,3 +438,38 @@ def test_address_locked_out_after_failures(auth_server, accounts):
     assert c.wait_closed()
     o.wait_for_log(SMTPD + "warning: " + CLIENT + r": AUTH refused: 3 failed "
                    r"authentications from this address in the last \d+ s")
+
+
+def test_auth_rate_limit(auth_server, accounts):
+    """smtpd_client_auth_rate_limit counts AUTH commands per client in
+    the window, across sessions; the one over it gets 450 4.7.1 and is
+    not tried (a right password does not log in), and the password it
+    carried is never logged."""
+    o = auth_server({"smtpd_client_auth_rate_limit": 2,
+                     "smtpd_client_event_limit_exceptions": ""})
+    mark = o.log_mark()
+    c, _ = secure(o, accounts)
+    c.send_line("AUTH PLAIN " + plain(ALICE, "wrong password"))
+    expect_reply(c, 535, "5.7.8")
+    quit_(c)
+    c, _ = secure(o, accounts)
+    c.send_line("AUTH LOGIN")
+    expect_reply(c, 334)
+    c.send_line("*")
+    expect_reply(c, 501)
+    c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
+    r = expect_reply(c, 450, "4.7.1")
+    assert r.raw[-1] == "450 4.7.1 Error: too many AUTH commands from 127.0.0.1"
+    # The session goes on, unauthenticated: nothing else was answered.
+    c.send_line("NOOP")
+    expect_reply(c, 250)
+    assert c.buffered() == b""
+    c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
+    expect_reply(c, 450, "4.7.1")
+    quit_(c)
+    o.wait_for_log(r"warning: AUTH command rate limit exceeded: 3 from "
+                   r"unknown\[127\.0\.0\.1\] for service \S+ \(3 in 60 s; "
+                   r"smtpd_client_auth_rate_limit = 2\)", start=mark)
+    # Only the first AUTH reached a password check.
+    assert o.log_text()[mark:].count("authentication failed") == 1
+    o.assert_not_in_log(USERS[ALICE])

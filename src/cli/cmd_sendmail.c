@@ -327,8 +327,12 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 	struct timespec ts;
 	char id[QUEUE_ID_LEN + 1];
 	const char *myorigin, *why = NULL;
+	static const char dash_why[] = "an address must not begin with '-' "
+	    "(allow_min_user = no): it would look like an option to a "
+	    "command that gets it";
 	char *sender = NULL;
 	uint64_t limit;
+	bool dash_ok;
 	int ret, fd;
 
 	diag_list_init(&diags);
@@ -343,6 +347,7 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 	}
 	diag_list_deinit(&diags);
 	v = config_main(cf);
+	dash_ok = config_bool(v, P_allow_min_user);
 	myorigin = config_str(v, P_myorigin);
 	limit = config_size(v, P_message_size_limit);
 	memset(&content, 0, sizeof(content));
@@ -358,6 +363,11 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 		sender = sendmail_canon_address(o->sender, myorigin, true, &why);
 		if (sender == NULL) {
 			say("-f %.200s: %s", o->sender, why);
+			ret = MAILDROP_EX_USAGE;
+			goto out;
+		}
+		if (sender[0] == '-' && !dash_ok) {
+			say("-f %.200s: %s", o->sender, dash_why);
 			ret = MAILDROP_EX_USAGE;
 			goto out;
 		}
@@ -378,8 +388,10 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 		char *a = sendmail_canon_address(o->rcpts.v[i], myorigin,
 		    false, &why);
 
-		if (a == NULL) {
-			say("recipient %.200s: %s", o->rcpts.v[i], why);
+		if (a == NULL || (a[0] == '-' && !dash_ok)) {
+			say("recipient %.200s: %s", o->rcpts.v[i],
+			    a == NULL ? why : dash_why);
+			free(a);
 			ret = MAILDROP_EX_USAGE;
 			goto out;
 		}
@@ -415,9 +427,10 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 		char *a = sendmail_canon_address(hrcpts.v[i], myorigin, false,
 		    &why);
 
-		if (a == NULL) {
+		if (a == NULL || (a[0] == '-' && !dash_ok)) {
 			say("recipient %.200s in the headers: %s", hrcpts.v[i],
-			    why);
+			    a == NULL ? why : dash_why);
+			free(a);
 			ret = MAILDROP_EX_DATAERR;
 			goto out;
 		}

@@ -49,6 +49,7 @@ struct pipe_state {
 	char *home;		/* its home directory */
 	unsigned timeout;	/* command_time_limit, seconds */
 	char *delimiters;	/* recipient_delimiter */
+	bool allow_min_user;	/* addresses may begin with '-' */
 };
 
 static void
@@ -135,6 +136,8 @@ pipe_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 		    "the queue; Postfix refuses this, name a user of its "
 		    "own", name, ps->pa.user);
 	ps->timeout = PIPE_DEFAULT_TIME_LIMIT;
+	if (a->view != NULL)
+		ps->allow_min_user = config_bool(a->view, P_allow_min_user);
 	if (a->view != NULL) {
 		long long t = config_time(a->view, P_command_time_limit);
 
@@ -246,6 +249,30 @@ run_one(struct agent_ctx *a, const struct pipe_state *ps,
 	m.sasl_username = req->sasl_user;
 	m.delimiters = ps->delimiters;
 	m.size = msg->len;
+	/*
+	 * allow_min_user = no: an address that begins with '-' would look
+	 * like an option to the command (-d, -f, -o...) however argv is
+	 * written.  Refused for good, as Postfix's resolver does.
+	 */
+	if (!ps->allow_min_user && (req->sender[0] == '-' ||
+	    (m.recipient != NULL && m.recipient[0] == '-') ||
+	    (m.original_recipient != NULL && m.original_recipient[0] == '-'))) {
+		bool bad_sender = req->sender[0] == '-';
+
+		if (rcpt != NULL)
+			agent_set_result(res, i, DELIVER_BOUNCE,
+			    bad_sender ? "5.1.7" : "5.1.3", NULL,
+			    "bad address syntax: the %s begins with '-' "
+			    "(allow_min_user = no); not handed to pipe "
+			    "service %s", bad_sender ? "sender" : "recipient",
+			    req->transport);
+		else
+			agent_set_all(res, DELIVER_BOUNCE, "5.1.7", NULL,
+			    "bad address syntax: the sender begins with '-' "
+			    "(allow_min_user = no); not handed to pipe "
+			    "service %s", req->transport);
+		return;
+	}
 	argv = pipe_argv_expand(&ps->pa, &m, &err);
 	if (argv == NULL) {
 		if (rcpt != NULL)
@@ -288,6 +315,21 @@ run_one(struct agent_ctx *a, const struct pipe_state *ps,
 	strv_free(&argv);
 }
 
+/* dash_rcpt - a recipient run_one must refuse (allow_min_user): then
+ * each recipient runs alone, and only that one is refused. */
+static bool
+dash_rcpt(const struct pipe_state *ps, const struct deliver_req *req)
+{
+	if (ps->allow_min_user)
+		return false;
+	for (size_t i = 0; i < req->nrcpts; i++)
+		if (req->rcpts[i].address[0] == '-' ||
+		    (req->rcpts[i].orig_rcpt != NULL &&
+		    req->rcpts[i].orig_rcpt[0] == '-'))
+			return true;
+	return false;
+}
+
 static void
 pipe_deliver(struct agent_ctx *a, const struct deliver_req *req,
     const struct deliver_msg *msg, struct agent_results *res)
@@ -306,7 +348,7 @@ pipe_deliver(struct agent_ctx *a, const struct deliver_req *req,
 		    req->transport, ps->pa.size_limit, msg->len);
 		return;
 	}
-	if (ps->pa.per_rcpt || req->nrcpts == 1 ||
+	if (ps->pa.per_rcpt || req->nrcpts == 1 || dash_rcpt(ps, req) ||
 	    (ps->pa.flags & (PIPE_F_DELIVERED | PIPE_F_ORIG)) != 0) {
 		for (size_t i = 0; i < req->nrcpts; i++)
 			run_one(a, ps, req, msg, &req->rcpts[i], i, res);

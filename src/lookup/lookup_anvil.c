@@ -5,6 +5,7 @@
  * walks of anvil_expire and anvil_release.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -38,7 +39,18 @@ struct anvil {
 	size_t n, max;
 	uint64_t unit_ms;
 	TAILQ_HEAD(, client) all;
+	struct anvil_peaks peaks;
 };
+
+static void
+peak(struct anvil_peak *p, unsigned value, const char *key, uint64_t now)
+{
+	if (value <= p->value)
+		return;
+	p->value = value;
+	p->when_ms = now;
+	snprintf(p->key, sizeof(p->key), "%s", key);
+}
 
 static uint64_t
 key_hash(const char *key)
@@ -179,6 +191,10 @@ anvil_event(struct anvil *a, uint64_t holder, enum lookup_anvil_op op,
 		a->buckets[hash & (a->nbuckets - 1)] = c;
 		TAILQ_INSERT_TAIL(&a->all, c, link);
 		a->n++;
+		if (a->n > a->peaks.clients) {
+			a->peaks.clients = a->n;
+			a->peaks.clients_when_ms = now_ms;
+		}
 	}
 	if (window_over(a, c, now_ms)) {
 		memset(c->rate, 0, sizeof(c->rate));
@@ -193,7 +209,19 @@ anvil_event(struct anvil *a, uint64_t holder, enum lookup_anvil_op op,
 	}
 	*count_r = c->count;
 	*rate_r = (unsigned)op < ANVIL_NOPS ? c->rate[op] : 0;
+	if ((unsigned)op < ANVIL_NOPS)
+		peak(&a->peaks.slot[op], *rate_r, key, now_ms);
+	if (op == LOOKUP_ANVIL_CONNECT)
+		peak(&a->peaks.slot[LOOKUP_ANVIL_DISCONNECT], c->count, key,
+		    now_ms);
 	return 0;
+}
+
+void
+anvil_peaks_take(struct anvil *a, struct anvil_peaks *out)
+{
+	*out = a->peaks;
+	memset(&a->peaks, 0, sizeof(a->peaks));
 }
 
 size_t

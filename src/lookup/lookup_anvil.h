@@ -60,4 +60,24 @@ size_t anvil_expire(struct anvil *a, uint64_t now_ms);
 /* Keys in the table. */
 size_t anvil_size(const struct anvil *a);
 
+/*
+ * The highest numbers seen since the last anvil_peaks_take (Postfix's
+ * anvil "statistics" lines: what an admin needs to choose limits).
+ * slot[LOOKUP_ANVIL_DISCONNECT] holds the most connections open at
+ * once, the other slots the highest rate of their op; value 0 = none
+ * seen.
+ */
+struct anvil_peak {
+	unsigned value;
+	uint64_t when_ms;
+	char key[LOOKUP_ANVIL_KEY_MAX_BYTES + 1];
+};
+struct anvil_peaks {
+	struct anvil_peak slot[LOOKUP_ANVIL_OP_LAST + 1];
+	size_t clients;			/* most keys at once */
+	uint64_t clients_when_ms;
+};
+/* Copy the peaks into out and start counting afresh. */
+void anvil_peaks_take(struct anvil *a, struct anvil_peaks *out);
+
 #endif

@@ -97,6 +97,8 @@ static struct {
 	uint64_t next_serial;
 	struct anvil *anvil;	/* smtpd's per-client counters */
 	struct event *anvil_ev;	/* drops idle clients */
+	struct event *anvil_stats_ev;	/* logs the peaks */
+	unsigned anvil_unit;		/* anvil_rate_time_unit, s */
 	bool anvil_full_logged;	/* since the last expiry */
 } ls;
 
@@ -751,6 +753,59 @@ on_anvil_expire(evutil_socket_t fd, short what, void *arg)
 	ls.anvil_full_logged = false;
 }
 
+/* stat_time - the wall-clock time of a monotonic instant, for logs. */
+static void
+stat_time(uint64_t when_ms, uint64_t now, char *out, size_t outsz)
+{
+	time_t t = time(NULL) - (time_t)((now - when_ms) / 1000);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(out, outsz, "%b %e %H:%M:%S", &tm) == 0)
+		snprintf(out, outsz, "?");
+}
+
+/*
+ * on_anvil_stats - every anvil_status_update_time: the highest counts
+ * of the period, as Postfix's anvil logs them (the numbers an admin
+ * needs to choose the limits).  Nothing when nothing was counted.
+ */
+static void
+on_anvil_stats(evutil_socket_t fd, short what, void *arg)
+{
+	static const char *const what_name[LOOKUP_ANVIL_OP_LAST + 1] = {
+		[LOOKUP_ANVIL_CONNECT] = "connection rate",
+		[LOOKUP_ANVIL_MESSAGE] = "message rate",
+		[LOOKUP_ANVIL_RCPT] = "recipient rate",
+		[LOOKUP_ANVIL_AUTH] = "AUTH rate",
+	};
+	struct anvil_peaks p;
+	uint64_t now = now_ms();
+	char when[64];
+
+	anvil_peaks_take(ls.anvil, &p);
+	if (p.slot[LOOKUP_ANVIL_DISCONNECT].value > 0) {
+		stat_time(p.slot[LOOKUP_ANVIL_DISCONNECT].when_ms, now, when,
+		    sizeof(when));
+		log_info("statistics: max connection count %u for (%s) at %s",
+		    p.slot[LOOKUP_ANVIL_DISCONNECT].value,
+		    p.slot[LOOKUP_ANVIL_DISCONNECT].key, when);
+	}
+	for (int op = LOOKUP_ANVIL_CONNECT; op <= LOOKUP_ANVIL_OP_LAST; op++) {
+		if (what_name[op] == NULL || p.slot[op].value == 0)
+			continue;
+		stat_time(p.slot[op].when_ms, now, when, sizeof(when));
+		log_info("statistics: max %s %u/%us for (%s) at %s",
+		    what_name[op], p.slot[op].value, ls.anvil_unit,
+		    p.slot[op].key, when);
+	}
+	if (p.clients > 0) {
+		stat_time(p.clients_when_ms, now, when, sizeof(when));
+		log_info("statistics: max cache size %zu at %s", p.clients,
+		    when);
+	}
+}
+
 /* lookup_preinit - as root: open every table (lookup_tables.h). */
 static void
 lookup_preinit(struct child *c)
@@ -814,12 +869,20 @@ lookup_init(struct child *c)
 	ls.base = child_event_base(c);
 	if (unit < 1)
 		unit = 1;
+	ls.anvil_unit = (unsigned)unit;
 	ls.anvil = anvil_new((unsigned)unit, ANVIL_MAX_CLIENTS);
 	ls.anvil_ev = event_new(ls.base, -1, EV_PERSIST, on_anvil_expire,
 	    NULL);
 	tv.tv_sec = (time_t)unit;
 	tv.tv_usec = 0;
 	event_add(ls.anvil_ev, &tv);
+	ls.anvil_stats_ev = event_new(ls.base, -1, EV_PERSIST, on_anvil_stats,
+	    NULL);
+	tv.tv_sec = (time_t)config_time(config_main(child_config(c)),
+	    P_anvil_status_update_time);
+	if (tv.tv_sec < 1)
+		tv.tv_sec = 1;
+	event_add(ls.anvil_stats_ev, &tv);
 	ls.hup_ev = evsignal_new(ls.base, SIGHUP, on_sighup, NULL);
 	event_add(ls.hup_ev, NULL);
 	if (lookup_verify_start(ls.base, on_verified) < 0)

@@ -1130,6 +1130,7 @@ smtpd_init(struct child *c)
 	smtpd_check_init(v);
 	smtpd_dns_init(v);
 	smtpd_limit_init(v);
+	smtpd_cfg.allow_min_user = config_bool(v, P_allow_min_user);
 }
 
 static void accept_named(struct session *s);

@@ -226,6 +226,17 @@ smtpd_queue_has_room(uint64_t need)
 }
 
 static void mail_counted(struct session *s);
+
+/* mail_refuse_parsed - refuse a MAIL FROM whose arguments were parsed
+ * into s->mail (forgotten now) with text, logged. */
+static void
+mail_refuse_parsed(struct session *s, const char *text)
+{
+	smtp_mail_args_deinit(&s->mail);
+	memset(&s->mail, 0, sizeof(s->mail));
+	smtpd_log_reject(s, "MAIL", text, NULL);
+	smtpd_reply_error(s, "%s", text);
+}
 static void mail_limited(struct session *s, const char *refusal);
 
 static void
@@ -271,25 +282,23 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 		smtpd_reply_error(s, "%s", text);
 		return;
 	}
+	/* allow_min_user = no: "-x" would look like an option to a command
+	 * that gets the address (a pipe service, sendmail). */
+	if (!smtpd_cfg.allow_min_user && s->mail.from.text[0] == '-') {
+		mail_refuse_parsed(s, "501 5.1.7 Bad sender address syntax: "
+		    "an address must not begin with '-'");
+		return;
+	}
 	if (smtpd_cfg.message_size_limit > 0 && s->mail.has_size &&
 	    s->mail.size > smtpd_cfg.message_size_limit) {
-		smtp_mail_args_deinit(&s->mail);
-		memset(&s->mail, 0, sizeof(s->mail));
-		snprintf(text, sizeof(text), "552 5.3.4 Message size exceeds "
-		    "fixed limit");
-		smtpd_log_reject(s, "MAIL", text, NULL);
-		smtpd_reply_error(s, "%s", text);
+		mail_refuse_parsed(s, "552 5.3.4 Message size exceeds fixed "
+		    "limit");
 		return;
 	}
 	if (!smtpd_queue_has_room(s->mail.has_size ? s->mail.size : 0)) {
-		smtp_mail_args_deinit(&s->mail);
-		memset(&s->mail, 0, sizeof(s->mail));
-		snprintf(text, sizeof(text), "452 4.3.1 Insufficient system "
-		    "storage");
 		log_warning("not enough free space in %s (queue_minfree)",
 		    smtpd_cfg.queue_directory);
-		smtpd_log_reject(s, "MAIL", text, NULL);
-		smtpd_reply_error(s, "%s", text);
+		mail_refuse_parsed(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
 	/* smtpd_client_message_rate_limit, before the restrictions. */
@@ -427,6 +436,14 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 		    e == SMTP_ARG_BAD_ADDRESS || e == SMTP_ARG_UTF8 ?
 		    "Bad recipient address syntax" : "Bad RCPT command", err);
 		smtpd_log_reject(s, "RCPT", text, NULL);
+		smtpd_reply_error(s, "%s", text);
+		return;
+	}
+	if (!smtpd_cfg.allow_min_user && ra.to.text[0] == '-') {
+		snprintf(text, sizeof(text), "501 5.1.3 Bad recipient address "
+		    "syntax: an address must not begin with '-'");
+		smtpd_log_reject(s, "RCPT", text, ra.to.text);
+		smtp_rcpt_args_deinit(&ra);
 		smtpd_reply_error(s, "%s", text);
 		return;
 	}

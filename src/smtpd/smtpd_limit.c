@@ -161,6 +161,13 @@ on_counted(void *ctx, enum dict_status st, const char *text, size_t len)
 	s->limit_req = NULL;
 	s->limit_done = NULL;
 	s->paused = false;
+	/*
+	 * Even a failed CONNECT may have been counted (an answer that came
+	 * too late): the DISCONNECT at the end is sent in any case, and is
+	 * ignored when nothing was counted.
+	 */
+	if (op == LOOKUP_ANVIL_CONNECT)
+		s->limit_counted = true;
 	if (st == DICT_FOUND &&
 	    lookup_anvil_answer_parse(text, len, &count, &rate) < 0) {
 		st = DICT_TEMPFAIL;
@@ -182,8 +189,6 @@ on_counted(void *ctx, enum dict_status st, const char *text, size_t len)
 			    "cannot check the rate limits; try again later");
 		refusal = reply;
 	} else {
-		if (op == LOOKUP_ANVIL_CONNECT)
-			s->limit_counted = true;
 		if (op == LOOKUP_ANVIL_CONNECT && lim.limit[COUNT_SLOT] > 0 &&
 		    count > (unsigned long long)lim.limit[COUNT_SLOT]) {
 			over_limit(s, op, true, count, reply, sizeof(reply));

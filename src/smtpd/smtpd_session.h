@@ -119,6 +119,7 @@ struct smtpd_settings {
 	bool sender_permit_mynetworks;
 	bool sender_permit_sasl;
 	struct peer_list *mynetworks;
+	bool allow_min_user;		/* addresses may begin with '-' */
 	long long auth_failure_limit;	/* 0: none */
 	long long auth_failure_window;	/* seconds */
 };

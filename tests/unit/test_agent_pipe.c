@@ -749,6 +749,45 @@ test_agent_one_for_all(void **state)
 	free(text);
 }
 
+/* allow_min_user = no (the default): a recipient that begins with '-'
+ * never reaches the command line; the others are still delivered, one
+ * command each. */
+static void
+test_agent_dash_address(void **state)
+{
+	char *text = xasprintf("#!/bin/sh\necho \"$*\" >> %s/runs\n"
+	    "cat > /dev/null\nexit 0\n", dir);
+	char *cmd = script("dash.sh", text);
+	const char *rcpts[] = { "a@example.org", "-oQ/tmp/x@example.org",
+	    "b@example.org" };
+	struct master_service svc;
+	struct agent_ctx a = { 0 };
+	struct agent_test_qmgr q;
+	char *args = xasprintf("user=%s argv=%s -d ${recipient}", test_user(),
+	    cmd);
+	char *runs, *p;
+
+	(void)state;
+	if (prepare(&a, &svc, args) != 0)
+		fail_msg("setup refused: %s", a.refusal);
+	deliver(&q, &a, rcpts, 3, MSG);
+	agent_test_expect(&q, 100, DELIVER_OK, "2.0.0", "delivered");
+	agent_test_expect(&q, 101, DELIVER_BOUNCE, "5.1.3", "bad address "
+	    "syntax: the recipient begins with '-' (allow_min_user = no); "
+	    "not handed to pipe service pipetest");
+	agent_test_expect(&q, 102, DELIVER_OK, "2.0.0", "delivered");
+	p = xasprintf("%s/runs", dir);
+	runs = test_read_file(p, NULL);
+	free(p);
+	assert_string_equal(runs, "-d a@example.org\n-d b@example.org\n");
+	agent_test_qmgr_clear(&q);
+	release(&a, &svc);
+	free(runs);
+	free(args);
+	free(cmd);
+	free(text);
+}
+
 static void
 test_agent_size_limit(void **state)
 {
@@ -843,6 +882,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_agent_one_for_all,
 		    setup_agent, teardown_agent),
 		cmocka_unit_test_setup_teardown(test_agent_size_limit,
+		    setup_agent, teardown_agent),
+		cmocka_unit_test_setup_teardown(test_agent_dash_address,
 		    setup_agent, teardown_agent),
 		cmocka_unit_test_setup_teardown(test_agent_refusals,
 		    setup_agent, teardown_agent),

@@ -188,6 +188,43 @@ test_expiry_and_bound(void **state)
 	anvil_free(&a);
 }
 
+static void
+test_peaks(void **state)
+{
+	struct anvil *a = anvil_new(UNIT_S, 100);
+	struct anvil_peaks p;
+
+	anvil_peaks_take(a, &p);
+	for (int op = 0; op <= LOOKUP_ANVIL_OP_LAST; op++)
+		assert_int_equal(p.slot[op].value, 0);
+	assert_int_equal(p.clients, 0);
+	(void)ev(a, 1, LOOKUP_ANVIL_CONNECT, "smtp 192.0.2.1", 5);
+	(void)ev(a, 1, LOOKUP_ANVIL_CONNECT, "smtp 192.0.2.1", 6);
+	(void)ev(a, 1, LOOKUP_ANVIL_CONNECT, "smtp 192.0.2.2", 7);
+	(void)ev(a, 1, LOOKUP_ANVIL_DISCONNECT, "smtp 192.0.2.1", 8);
+	for (int i = 0; i < 3; i++)
+		(void)ev(a, 1, LOOKUP_ANVIL_RCPT, "smtp 192.0.2.2", 9);
+	(void)ev(a, 1, LOOKUP_ANVIL_AUTH, "smtp 192.0.2.3", 10);
+	anvil_peaks_take(a, &p);
+	/* The most at once: 2 for .1 at 6, not lowered by the DISCONNECT. */
+	assert_int_equal(p.slot[LOOKUP_ANVIL_DISCONNECT].value, 2);
+	assert_string_equal(p.slot[LOOKUP_ANVIL_DISCONNECT].key,
+	    "smtp 192.0.2.1");
+	assert_int_equal(p.slot[LOOKUP_ANVIL_DISCONNECT].when_ms, 6);
+	assert_int_equal(p.slot[LOOKUP_ANVIL_CONNECT].value, 2);
+	assert_int_equal(p.slot[LOOKUP_ANVIL_RCPT].value, 3);
+	assert_string_equal(p.slot[LOOKUP_ANVIL_RCPT].key, "smtp 192.0.2.2");
+	assert_int_equal(p.slot[LOOKUP_ANVIL_AUTH].value, 1);
+	assert_int_equal(p.slot[LOOKUP_ANVIL_MESSAGE].value, 0);
+	assert_int_equal(p.clients, 3);
+	assert_int_equal(p.clients_when_ms, 10);
+	/* Taken: the next period starts from nothing. */
+	anvil_peaks_take(a, &p);
+	assert_int_equal(p.slot[LOOKUP_ANVIL_RCPT].value, 0);
+	assert_int_equal(p.clients, 0);
+	anvil_free(&a);
+}
+
 /* Many clients and holders against a plain array model. */
 static void
 test_against_model(void **state)
@@ -240,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_rates_and_windows),
 		cmocka_unit_test(test_release_of_a_holder),
 		cmocka_unit_test(test_expiry_and_bound),
+		cmocka_unit_test(test_peaks),
 		cmocka_unit_test(test_against_model),
 	};
 

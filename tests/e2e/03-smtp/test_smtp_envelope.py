@@ -212,3 +212,27 @@ def test_space_after_colon_accepted_by_default(smtpd):
 def test_space_after_colon_refused_when_strict(smtpd):
     o = smtpd({"strict_rfc821_envelopes": "yes"})
     refused(o, " <a@example.org>", 501, "5.5.4")
+
+
+def test_addresses_beginning_with_a_dash(smtpd):
+    """allow_min_user = no (the default): an address that begins with
+    '-' would look like an option to a command that gets it (a pipe
+    service, sendmail); refused as bad syntax.  With yes it is mail
+    like any other."""
+    o = smtpd()
+    r = refused(o, "<-oQ/tmp@example.org>", 501, "5.1.7")
+    assert r.raw[-1] == ("501 5.1.7 Bad sender address syntax: an "
+                         "address must not begin with '-'")
+    r = refused(o, "<a@example.org>", 501, "5.1.3",
+                rcpt_args="<-d@example.net>")
+    assert r.raw[-1] == ("501 5.1.3 Bad recipient address syntax: an "
+                         "address must not begin with '-'")
+    # Inside the local part it is an ordinary character.
+    shown = one_message(o, "<a-b@example.org>", ["<x-y@example.net>"])
+    assert shown.get("sender") == "<a-b@example.org>"
+
+
+def test_allow_min_user(smtpd):
+    o = smtpd({"allow_min_user": "yes"})
+    shown = one_message(o, "<-a@example.org>", ["<-b@example.net>"])
+    assert shown.get("sender") == "<-a@example.org>"

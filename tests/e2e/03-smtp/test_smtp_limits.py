@@ -56,7 +56,8 @@ def first_reply(o, source="127.0.0.1"):
 
 
 def test_connection_count_limit(smtpd):
-    o = smtpd(dict(NO_EXCEPTIONS, smtpd_client_connection_count_limit=2))
+    o = smtpd(dict(NO_EXCEPTIONS, smtpd_client_connection_count_limit=2,
+                   anvil_status_update_time="1s"))
     mark = o.log_mark()
     a, b = greeted(o), greeted(o)
     r = refused_at_connect(o)
@@ -74,6 +75,13 @@ def test_connection_count_limit(smtpd):
     wait_until(lambda: first_reply(o).code == 220, what="a free slot")
     quit_(b)
     quit_(other)
+    # The lookup process logs the peaks of the period, for choosing
+    # limits.
+    o.wait_for_log(r"ostia/lookup\[\d+\]: statistics: max connection count "
+                   r"3 for \(\S+ 127\.0\.0\.1\) at \w+ +\d+ [\d:]+$",
+                   start=mark)
+    o.wait_for_log(r"ostia/lookup\[\d+\]: statistics: max connection rate "
+                   r"\d+/60s for \(\S+ 127\.0\.0\.1\) at ", start=mark)
 
 
 def test_mynetworks_are_exempt_by_default(smtpd):

@@ -383,3 +383,17 @@ def test_message_size_limit(delivery, bindir):
     r = run(bindir, d, [ALICE], b"Subject: big\n\n" + b"x" * 3000 + b"\n")
     assert r.returncode == 65 and b"message_size_limit" in r.stderr, r
     assert not os.listdir(os.path.join(d.o.queue_dir, "maildrop"))
+
+
+def test_addresses_beginning_with_a_dash(delivery, bindir):
+    """allow_min_user = no: a sender or recipient that begins with '-'
+    is refused before anything is written (it would read as an option
+    to a command that gets it)."""
+    d = delivery().start()
+    r = run(bindir, d, ["--", "-oQ/tmp@example.org"], b"Subject: x\n\nx\n")
+    assert r.returncode == 64 and b"must not begin with '-'" in r.stderr, r
+    r = run(bindir, d, ["-f", "-oQ@example.org", ALICE], b"Subject: x\n\nx\n")
+    assert r.returncode == 64 and b"must not begin with '-'" in r.stderr, r
+    r = run(bindir, d, ["-t"], b"To: -d@example.org\nSubject: x\n\nx\n")
+    assert r.returncode == 65 and b"must not begin with '-'" in r.stderr, r
+    assert not os.listdir(os.path.join(d.o.queue_dir, "maildrop"))

@@ -1131,6 +1131,33 @@ smtpd_init(struct child *c)
 	smtpd_dns_init(v);
 	smtpd_limit_init(v);
 	smtpd_cfg.allow_min_user = config_bool(v, P_allow_min_user);
+	smtpd_client_list_init(&smtpd_cfg.bare_lf_exclusions, v,
+	    P_smtpd_forbid_bare_newline_exclusions,
+	    "smtpd_forbid_bare_newline_exclusions");
+	smtpd_cfg.bare_lf_code = (int)config_int(v,
+	    P_smtpd_forbid_bare_newline_reject_code);
+}
+
+void
+smtpd_client_list_init(struct smtpd_client_list *cl,
+    const struct config_view *v, enum param_id id, const char *name)
+{
+	const char *raw = config_raw(v, name, NULL);
+	const char *err = NULL;
+
+	cl->with_mynetworks = raw != NULL && strstr(raw, "mynetworks") != NULL;
+	cl->list = peer_list_parse(config_str(v, id), false, &err);
+	if (cl->list == NULL)
+		log_fatal("%s: %s", name, err);
+}
+
+bool
+smtpd_client_list_match(const struct smtpd_client_list *cl,
+    const struct session *s)
+{
+	return peer_list_match(cl->list, s->name, s->addr) == 1 ||
+	    (cl->with_mynetworks && smtpd_cfg.mynetworks != NULL &&
+	    peer_list_match(smtpd_cfg.mynetworks, s->name, s->addr) == 1);
 }
 
 static void accept_named(struct session *s);

@@ -21,8 +21,7 @@
 static struct {
 	long long limit[LOOKUP_ANVIL_OP_LAST + 1];	/* 0 = off */
 	long long unit;			/* anvil_rate_time_unit, seconds */
-	struct peer_list *exceptions;
-	bool exceptions_mynetworks;	/* the list names $mynetworks */
+	struct smtpd_client_list exceptions;
 } lim;
 
 static const char *const limit_param[LOOKUP_ANVIL_OP_LAST + 1] = {
@@ -39,10 +38,6 @@ static const char *const limit_param[LOOKUP_ANVIL_OP_LAST + 1] = {
 void
 smtpd_limit_init(const struct config_view *v)
 {
-	const char *raw = config_raw(v, "smtpd_client_event_limit_exceptions",
-	    NULL);
-	const char *err = NULL;
-
 	lim.limit[COUNT_SLOT] = config_int(v,
 	    P_smtpd_client_connection_count_limit);
 	lim.limit[LOOKUP_ANVIL_CONNECT] = config_int(v,
@@ -54,17 +49,9 @@ smtpd_limit_init(const struct config_view *v)
 	lim.limit[LOOKUP_ANVIL_AUTH] = config_int(v,
 	    P_smtpd_client_auth_rate_limit);
 	lim.unit = config_time(v, P_anvil_rate_time_unit);
-	/*
-	 * "$mynetworks" means the networks permit_mynetworks trusts,
-	 * derived from mynetworks_style when mynetworks is not set (its
-	 * text is empty then).
-	 */
-	lim.exceptions_mynetworks = raw != NULL &&
-	    strstr(raw, "mynetworks") != NULL;
-	lim.exceptions = peer_list_parse(config_str(v,
-	    P_smtpd_client_event_limit_exceptions), false, &err);
-	if (lim.exceptions == NULL)
-		log_fatal("smtpd_client_event_limit_exceptions: %s", err);
+	smtpd_client_list_init(&lim.exceptions, v,
+	    P_smtpd_client_event_limit_exceptions,
+	    "smtpd_client_event_limit_exceptions");
 }
 
 /* exempt - s matches smtpd_client_event_limit_exceptions (kept for the
@@ -73,11 +60,7 @@ static bool
 exempt(struct session *s)
 {
 	if (s->limit_exempt < 0)
-		s->limit_exempt = peer_list_match(lim.exceptions, s->name,
-		    s->addr) == 1 || (lim.exceptions_mynetworks &&
-		    smtpd_cfg.mynetworks != NULL &&
-		    peer_list_match(smtpd_cfg.mynetworks, s->name,
-		    s->addr) == 1);
+		s->limit_exempt = smtpd_client_list_match(&lim.exceptions, s);
 	return s->limit_exempt == 1;
 }
 

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "child.h"
+#include "config.h"
 #include "header_drop.h"
 #include "peer_match.h"
 #include "queue_client.h"
@@ -64,6 +65,18 @@ enum smtpd_sasl_type {
 #define SMTPD_BDAT_CHUNK_MAX ((uint64_t)1 << 40)
 
 /* Process-wide settings, read once from the service's view. */
+/*
+ * A list of clients from a parameter whose default is $mynetworks
+ * (smtpd_client_event_limit_exceptions,
+ * smtpd_forbid_bare_newline_exclusions): "$mynetworks" in it also means
+ * the networks permit_mynetworks trusts when mynetworks is not set
+ * (derived from mynetworks_style; its text is empty then).
+ */
+struct smtpd_client_list {
+	struct peer_list *list;
+	bool with_mynetworks;
+};
+
 struct smtpd_settings {
 	const char *myhostname;
 	const char *banner;
@@ -89,6 +102,8 @@ struct smtpd_settings {
 	bool strict_envelopes;
 	bool forbid_unauth_pipelining;
 	enum smtp_bare_lf bare_lf;
+	struct smtpd_client_list bare_lf_exclusions;	/* normalize for them */
+	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	unsigned exts;		/* enum smtp_ext offered */
 	bool pipelining;
 	bool enhanced;		/* ENHANCEDSTATUSCODES advertised */
@@ -267,6 +282,12 @@ bool smtpd_reply_error(struct session *s, const char *fmt, ...)
     ATTR_FORMAT(2, 3);
 void smtpd_log_reject(struct session *s, const char *cmd,
     const char *replytext, const char *rcpt);
+/* smtpd.c: read a client list parameter (after smtpd_cfg.mynetworks
+ * is set; a bad value is fatal), and match a session's client. */
+void smtpd_client_list_init(struct smtpd_client_list *cl,
+    const struct config_view *v, enum param_id id, const char *name);
+bool smtpd_client_list_match(const struct smtpd_client_list *cl,
+    const struct session *s);
 /* Work through buffered input; may free s. */
 void smtpd_session_process(struct session *s);
 void smtpd_session_free(struct session *s);

@@ -305,8 +305,12 @@ static bool
 start_message(struct session *s)
 {
 	clock_gettime(CLOCK_MONOTONIC, &s->data_start);
+	/* smtpd_forbid_bare_newline_exclusions: normalize for them (never
+	 * an end of message other than CRLF.CRLF). */
 	smtp_data_reader_init(&s->dr, smtpd_cfg.message_size_limit,
-	    smtpd_cfg.bare_lf);
+	    smtpd_cfg.bare_lf == SMTP_BARE_LF_REJECT &&
+	    smtpd_client_list_match(&smtpd_cfg.bare_lf_exclusions, s) ?
+	    SMTP_BARE_LF_NORMALIZE : smtpd_cfg.bare_lf);
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
 	/* hbc: the checks see the text from the Received: header on,
 	 * then the header addresses are rewritten (smtpd_hdrw.h). */
@@ -472,15 +476,21 @@ smtpd_finish_message(struct session *s)
 	const char *cmd = s->bdat ? "BDAT" : "DATA";
 	unsigned p = s->dr.problems;
 	const char *why = NULL;
+	char bare[SMTPD_REPLY_MAX_BYTES];
 
 	if (p & SMTP_DATA_TOO_BIG)
 		why = "552 5.3.4 Error: message file too big";
 	else if (p & SMTP_DATA_LINE_TOO_LONG)
 		why = "500 5.5.2 Error: message has a line longer than 1000 "
 		    "octets (RFC 5321 4.5.3.1.6)";
-	else if (p & SMTP_DATA_BARE_LF)
-		why = "550 5.5.2 Error: bare <LF> received (only <CR><LF> "
-		    "ends a line; RFC 5321 2.3.8)";
+	else if (p & SMTP_DATA_BARE_LF) {
+		/* smtpd_forbid_bare_newline_reject_code (400-599). */
+		snprintf(bare, sizeof(bare), "%d %c.5.2 Error: bare <LF> "
+		    "received (only <CR><LF> ends a line; RFC 5321 2.3.8)",
+		    smtpd_cfg.bare_lf_code,
+		    smtpd_cfg.bare_lf_code < 500 ? '4' : '5');
+		why = bare;
+	}
 	else if (p & SMTP_DATA_NUL)
 		why = "550 5.6.0 Error: message contains a NUL byte";
 	else if (s->write_failed)

@@ -205,7 +205,9 @@ def test_bare_lf_in_text_is_normalized_by_default(smtpd):
 @pytest.mark.parametrize("text", [b"Subject: lf\n\nbody\r\n",
                                   b"Subject: lf\r\n\r\nbody\nmore\r\n"])
 def test_bare_lf_in_text_rejected(smtpd, text):
-    o = smtpd({"smtpd_forbid_bare_newline": "reject"})
+    # The client is in mynetworks, excluded by default (below).
+    o = smtpd({"smtpd_forbid_bare_newline": "reject",
+               "smtpd_forbid_bare_newline_exclusions": ""})
     c = ehlo(o)
     start_mail(c)
     r = send_data(c, text)
@@ -218,6 +220,31 @@ def test_bare_lf_in_text_rejected(smtpd, text):
     queued_id(send_data(c, SIMPLE))
     quit_(c)
     assert_queued(o, 1)
+
+
+def test_bare_lf_exclusions_and_reject_code(smtpd):
+    """smtpd_forbid_bare_newline_exclusions ($mynetworks by default):
+    an excluded client's bare LF is stored as a line end, as with
+    normalize (never an end of message); the others get
+    smtpd_forbid_bare_newline_reject_code, its enhanced code of the
+    same class."""
+    o = smtpd({"smtpd_forbid_bare_newline": "reject"})
+    c = ehlo(o)
+    start_mail(c)
+    qid = queued_id(send_data_raw(c, b"Subject: lf\n\nbody\nmore\r\n"
+                                     b".\r\n"))
+    quit_(c)
+    assert queue_show(o, qid).body_without_received() == (
+        b"Subject: lf\r\n\r\nbody\r\nmore\r\n")
+    o = smtpd({"smtpd_forbid_bare_newline": "reject",
+               "smtpd_forbid_bare_newline_exclusions": "127.0.0.2",
+               "smtpd_forbid_bare_newline_reject_code": "450"})
+    c = ehlo(o)
+    start_mail(c)
+    r = send_data(c, b"Subject: lf\n\nbody\r\n")
+    assert r.raw[-1].startswith("450 4.5.2 Error: bare <LF> received"), r
+    quit_(c)
+    assert_nothing_queued(o)
 
 
 SMUGGLED = (b"MAIL FROM:<evil@x>\r\n"
@@ -236,7 +263,8 @@ VARIANT_IDS = ["lf-dot-lf", "lf-dot-crlf", "cr-dot-cr", "crlf-dot-lf",
 @pytest.mark.parametrize("policy", ["normalize", "reject"])
 @pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
 def test_smuggling_never_ends_the_message(smtpd, variant, policy):
-    o = smtpd({"smtpd_forbid_bare_newline": policy})
+    o = smtpd({"smtpd_forbid_bare_newline": policy,
+               "smtpd_forbid_bare_newline_exclusions": ""})
     c = ehlo(o)
     start_mail(c, "good@example.org", ["rcpt@example.net"])
     text = (b"Subject: innocent\r\n\r\nhello" + variant + SMUGGLED

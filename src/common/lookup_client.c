@@ -164,6 +164,8 @@ struct lookup_client {
 	unsigned depth;			/* inside a callback */
 	bool doomed;			/* freed from a callback */
 	bool broken;			/* a send failed inside get() */
+	uint64_t conn_id;		/* the open connection, 0: none */
+	uint64_t last_conn_id;
 };
 
 static void
@@ -283,6 +285,7 @@ conn_close(struct lookup_client *lc)
 	ipc_conn_deinit(&lc->ipc);
 	close(lc->sock);
 	lc->sock = -1;
+	lc->conn_id = 0;
 	buf_reset(&lc->out);
 	lc->out_off = 0;
 }
@@ -296,6 +299,7 @@ conn_open(struct lookup_client *lc)
 	lc->sock = ipc_unix_connect(lc->path, true);
 	if (lc->sock < 0)
 		return -1;
+	lc->conn_id = ++lc->last_conn_id;
 	ipc_conn_init_max(&lc->ipc, lc->sock, LOOKUP_REPLY_MAX_BYTES);
 	lc->rev = event_new(lc->base, lc->sock, EV_READ | EV_PERSIST,
 	    on_read, lc);
@@ -364,7 +368,11 @@ fail_all(struct lookup_client *lc, const char *why, bool retry)
 	conn_close(lc);
 	while ((r = lc->waiting.head) != NULL) {
 		rl_remove(&lc->waiting, r);
-		if (retry && !r->retried && r->cb != NULL) {
+		/* A DISCONNECT is about the connection that is gone: on
+		 * another one it would take back someone else's count. */
+		if (retry && !r->retried && r->cb != NULL &&
+		    !(r->msg == LOOKUP_MSG_ANVIL &&
+		    r->order == LOOKUP_ANVIL_DISCONNECT)) {
 			r->retried = true;
 			r->sent = false;
 			rl_push(&again, r);
@@ -700,6 +708,18 @@ lookup_client_cancel(struct lookup_request *r)
 		r->cb = NULL;
 		r->lc->live--;
 	}
+}
+
+bool
+lookup_client_request_sent(const struct lookup_request *r)
+{
+	return r->sent;
+}
+
+uint64_t
+lookup_client_connection_id(const struct lookup_client *lc)
+{
+	return lc->conn_id;
 }
 
 size_t

@@ -41,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "dict.h"
@@ -118,14 +119,24 @@ struct lookup_request *lookup_client_route(struct lookup_client *lc,
  * Count a client event (lookup_proto.h: ANVIL; key "SERVICE ADDRESS").
  * The answer: DICT_FOUND with "count=N rate=N"
  * (lookup_anvil_answer_parse) or DICT_TEMPFAIL with the reason; never
- * DICT_NOTFOUND.  A cancelled request still counts once it was sent:
- * undo a CONNECT with a DISCONNECT on the same client (requests leave
- * in order, so the DISCONNECT is counted after it).  As
+ * DICT_NOTFOUND.  The lookup process counts open connections per
+ * connection of ours and takes them back when it closes, so a
+ * DISCONNECT must go on the connection its CONNECT was counted on
+ * (lookup_client_connection_id when the answer came, still the same);
+ * it is never sent again on a new connection.  A cancelled CONNECT
+ * still counts once it was sent: undo it with a DISCONNECT while the
+ * connection is the same (requests leave in order).  As
  * lookup_client_get otherwise.
  */
 struct lookup_request *lookup_client_anvil(struct lookup_client *lc,
     enum lookup_anvil_op op, const char *key, lookup_client_fn *cb,
     void *ctx);
+/* The connection open now (a new number for each one made), or 0 when
+ * there is none. */
+uint64_t lookup_client_connection_id(const struct lookup_client *lc);
+/* r (not answered yet) was written to the connection open now, not
+ * answered locally. */
+bool lookup_client_request_sent(const struct lookup_request *r);
 /* The caller no longer wants the answer: cb will not run. */
 void lookup_client_cancel(struct lookup_request *r);
 /* Requests whose callback has not run yet (cancelled ones excluded). */

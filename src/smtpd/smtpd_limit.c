@@ -145,12 +145,13 @@ on_counted(void *ctx, enum dict_status st, const char *text, size_t len)
 	s->limit_done = NULL;
 	s->paused = false;
 	/*
-	 * Even a failed CONNECT may have been counted (an answer that came
-	 * too late): the DISCONNECT at the end is sent in any case, and is
-	 * ignored when nothing was counted.
+	 * Counted on the connection the answer came on.  A TEMPFAIL was
+	 * not counted (a full table), or its connection is closed, which
+	 * took its counts back (a timeout, a lost connection).
 	 */
-	if (op == LOOKUP_ANVIL_CONNECT)
-		s->limit_counted = true;
+	if (op == LOOKUP_ANVIL_CONNECT && st == DICT_FOUND)
+		s->limit_conn = lookup_client_connection_id(
+		    smtpd_check_lookup_client());
 	if (st == DICT_FOUND &&
 	    lookup_anvil_answer_parse(text, len, &count, &rate) < 0) {
 		st = DICT_TEMPFAIL;
@@ -214,25 +215,30 @@ void
 smtpd_limit_session_end(struct session *s)
 {
 	bool pending_connect = s->limit_req != NULL &&
-	    s->limit_op == LOOKUP_ANVIL_CONNECT;
+	    s->limit_op == LOOKUP_ANVIL_CONNECT &&
+	    lookup_client_request_sent(s->limit_req);
+	uint64_t now_conn = s->limit_req != NULL || s->limit_conn != 0 ?
+	    lookup_client_connection_id(smtpd_check_lookup_client()) : 0;
 
 	if (s->limit_req != NULL) {
 		lookup_client_cancel(s->limit_req);
 		s->limit_req = NULL;
 	}
 	/*
-	 * A CONNECT already sent is counted even though nobody waits for
-	 * its answer: the DISCONNECT leaves after it on the same
-	 * connection and takes it back.
+	 * Give the connection back on the lookup connection that counted
+	 * it; one that closed since took it back already, and a new one
+	 * never had it (a DISCONNECT there would take someone else's).  A
+	 * CONNECT still on its way is counted even though nobody waits for
+	 * its answer: the DISCONNECT follows it on the same connection.
 	 */
-	if (s->limit_counted || pending_connect) {
+	if (now_conn != 0 && (pending_connect || s->limit_conn == now_conn)) {
 		char key[LOOKUP_ANVIL_KEY_MAX_BYTES + 1];
 
 		anvil_key(s, key, sizeof(key));
 		(void)lookup_client_anvil(smtpd_check_lookup_client(),
 		    LOOKUP_ANVIL_DISCONNECT, key, on_released, NULL);
-		s->limit_counted = false;
 	}
+	s->limit_conn = 0;
 	free(s->limit_refusal);
 	s->limit_refusal = NULL;
 }

@@ -207,7 +207,8 @@ struct session {
 	void (*limit_done)(struct session *, const char *);
 	int limit_op;			/* enum lookup_anvil_op under way */
 	int limit_exempt;		/* -1 not known yet, 0, 1 */
-	bool limit_counted;		/* our CONNECT is counted */
+	uint64_t limit_conn;		/* the lookup connection our CONNECT
+					 * was counted on, 0: not counted */
 	char *limit_refusal;		/* the reply instead of the greeting */
 	bool sender_at_domain;		/* trying "@domain" now */
 	struct event *timer;		/* error sleep */

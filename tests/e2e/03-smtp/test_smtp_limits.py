@@ -11,6 +11,7 @@ Clients connect from 127.0.0.1, or from 127.0.0.2 as a second client.
 """
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -137,6 +138,52 @@ def test_counts_given_back_when_smtpd_dies(smtpd):
     wait_until(one, what="a greeting after the restart")
     c2 = greeted(o)
     quit_(c1)
+    quit_(c2)
+
+
+def lookup_pid(o):
+    """The lookup process's pid once it is ready, or None."""
+    for line in o.cli("status").stdout.splitlines():
+        if line.startswith("service lookup/internal "):
+            m = re.search(r"ready=1 .* pids=(\d+)$", line)
+            return int(m.group(1)) if m else None
+    return None
+
+
+def test_lookup_process_restart_starts_counts_afresh(smtpd):
+    """The counts live in the lookup process: after it restarts, the
+    connections open before are not counted, and their ends (sent to
+    the new process, which never counted them) take nothing away from
+    the connections counted since."""
+    o = smtpd(dict(NO_EXCEPTIONS, smtpd_client_connection_count_limit=2))
+    old = [greeted(o), greeted(o)]
+    refused_at_connect(o)
+    pid = lookup_pid(o)
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: lookup_pid(o) not in (None, pid),
+               what="a new lookup process")
+    # Two new ones are counted by the new process...
+    c1 = None
+    def first():
+        nonlocal c1
+        c = connect_from(o, "127.0.0.1")
+        r = c.read_reply()
+        if r.code == 220:
+            c1 = c
+            return True
+        c.close()
+        return False
+    wait_until(first, what="a greeting from the new lookup process")
+    c2 = greeted(o)
+    # ...and the old ones ending does not free their places.
+    for c in old:
+        quit_(c)
+    o.wait_for_log(r"disconnect from .*quit=1 commands=1\n(?:.*\n)*"
+                   r".*disconnect from .*quit=1 commands=1")
+    refused_at_connect(o)
+    quit_(c1)
+    wait_until(lambda: first_reply(o).code == 220, what="a free slot")
     quit_(c2)
 
 

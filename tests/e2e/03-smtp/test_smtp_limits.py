@@ -56,6 +56,22 @@ def first_reply(o, source="127.0.0.1"):
     return r
 
 
+def greeted_eventually(o, what):
+    """Connect until a connection is greeted (others are refused while
+    a count is still being given back); return that client."""
+    got = []
+
+    def once():
+        c = connect_from(o, "127.0.0.1")
+        if c.read_reply().code == 220:
+            got.append(c)
+            return True
+        c.close()
+        return False
+    wait_until(once, what=what)
+    return got[0]
+
+
 def test_connection_count_limit(smtpd):
     o = smtpd(dict(NO_EXCEPTIONS, smtpd_client_connection_count_limit=2,
                    anvil_status_update_time="1s"))
@@ -125,17 +141,7 @@ def test_counts_given_back_when_smtpd_dies(smtpd):
     # The master starts a new smtpd; the lookup process took back what
     # the dead one held, so both slots are free again.
     wait_until(lambda: set(smtpd_pids(o)) - set(pids), what="a new smtpd")
-    c1 = None
-    def one():
-        nonlocal c1
-        c = connect_from(o, "127.0.0.1")
-        r = c.read_reply()
-        if r.code == 220:
-            c1 = c
-            return True
-        c.close()
-        return False
-    wait_until(one, what="a greeting after the restart")
+    c1 = greeted_eventually(o, "a greeting after the restart")
     c2 = greeted(o)
     quit_(c1)
     quit_(c2)
@@ -164,17 +170,7 @@ def test_lookup_process_restart_starts_counts_afresh(smtpd):
     wait_until(lambda: lookup_pid(o) not in (None, pid),
                what="a new lookup process")
     # Two new ones are counted by the new process...
-    c1 = None
-    def first():
-        nonlocal c1
-        c = connect_from(o, "127.0.0.1")
-        r = c.read_reply()
-        if r.code == 220:
-            c1 = c
-            return True
-        c.close()
-        return False
-    wait_until(first, what="a greeting from the new lookup process")
+    c1 = greeted_eventually(o, "a greeting from the new lookup process")
     c2 = greeted(o)
     # ...and the old ones ending does not free their places.
     for c in old:

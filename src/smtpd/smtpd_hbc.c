@@ -24,6 +24,7 @@
 #include "maps.h"
 #include "smtpd_hbc.h"
 #include "smtpd_session.h"
+#include "soft_bounce.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -302,6 +303,10 @@ log_cb(void *ctx, const struct hbc_event *ev)
 	    200);
 	log_escape(text, sizeof(text), ev->text, strlen(ev->text),
 	    HBC_TEXT_MAX_BYTES);
+	/* The refusal as the client gets it ("5.7.1 text": smtpd_reply
+	 * softens the reply). */
+	if (smtpd_cfg.soft_bounce && strcmp(ev->action, "reject") == 0)
+		soft_bounce_dsn(text);
 	log_escape(from, sizeof(from), s->mail.from.text != NULL ?
 	    s->mail.from.text : "", s->mail.from.text != NULL ?
 	    strlen(s->mail.from.text) : 0, ADDRESS_PATH_MAX_BYTES);

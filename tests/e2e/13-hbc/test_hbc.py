@@ -207,6 +207,22 @@ def test_header_reject_gets_550_and_queues_nothing(ostia_factory):
     assert tok2.encode() in stored
 
 
+def test_header_reject_under_soft_bounce(ostia_factory):
+    """soft_bounce = yes: the client gets 450 4.7.1, and the log line
+    says what it got."""
+    o = start(ostia_factory,
+              header="/^Subject: .*forbidden/ REJECT Forbidden subject\n",
+              soft_bounce="yes")
+    tok = new_token()
+    mark = o.log_mark()
+    r = send(o, message(tok + " forbidden"))
+    assert (r.code, r.text) == (450, "4.7.1 Forbidden subject"), r
+    assert_nothing_queued(o, tok)
+    o.wait_for_log(r"reject: header Subject: test %s forbidden from "
+                   r"unknown\[127\.0\.0\.1\]; .*: 4\.7\.1 Forbidden subject$"
+                   % tok, start=mark)
+
+
 def test_body_reject_default_text_and_a_4xx_code(ostia_factory):
     o = start(ostia_factory, body="/^bad body line$/ REJECT\n"
                                   "/^later please$/ REJECT 4.7.1 Try later\n")

@@ -216,10 +216,19 @@ set_result(struct qrcpt *r, enum rstate st, const char *dsn,
 
 	if (st == R_BOUNCED && qm.soft_bounce) {
 		/* soft_bounce.h: kept queued, and the log says why. */
+		const char *t = text != NULL ? text : "";
+		size_t n = strlen(t), max = QMGR_TEXT_MAX -
+		    strlen(SOFT_BOUNCE_NOTE);
+
 		st = R_DEFERRED;
-		soft = xasprintf("%.*s%s", (int)(QMGR_TEXT_MAX -
-		    strlen(SOFT_BOUNCE_NOTE)), text != NULL ? text : "",
-		    SOFT_BOUNCE_NOTE);
+		/* Cut at a character boundary, never inside a UTF-8
+		 * sequence. */
+		if (n > max) {
+			n = max;
+			while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+				n--;
+		}
+		soft = xasprintf("%.*s%s", (int)n, t, SOFT_BOUNCE_NOTE);
 		text = soft;
 	}
 	r->st = st;

@@ -1251,15 +1251,15 @@ smtpd_accept(struct child *c, int fd, const char *client,
 
 static void accept_counted(struct session *s);
 
-/* connect_limited - the per-client connection limits' verdict. */
+/* connect_limited - the per-client connection limits' verdict (a
+ * refusal is sent where the greeting would be; the session ends once
+ * it has left, as after any last reply). */
 static void
 connect_limited(struct session *s, const char *refusal)
 {
 	if (refusal != NULL)
 		s->limit_refusal = xstrdup(refusal);
 	accept_counted(s);
-	if (s->state == SS_QUIT)
-		smtpd_session_process(s);
 }
 
 /*

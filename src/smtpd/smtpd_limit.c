@@ -12,7 +12,6 @@
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
-#include "peer_match.h"
 #include "smtpd_check.h"
 #include "smtpd_limit.h"
 #include "smtpd_session.h"
@@ -207,8 +206,8 @@ on_released(void *ctx, enum dict_status st, const char *text, size_t len)
 	(void)ctx;
 	if (st != DICT_FOUND)
 		log_debug(1, "anvil: a connection could not be given back "
-		    "(%.*s); the lookup process takes it back when this "
-		    "process ends", (int)len, text);
+		    "(%.*s); the lookup process takes it back when the "
+		    "connection to it closes", (int)len, text);
 }
 
 void

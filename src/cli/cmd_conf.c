@@ -257,8 +257,13 @@ md_range(struct buf *b, enum param_type t, long long min, long long max,
 	case PT_ENUM:
 		md_cell(b, extra != NULL ? extra : "", false);
 		break;
-	case PT_STRING:
 	case PT_LIST:
+		if (extra != NULL) {
+			(void)buf_append_str(b, "each of: ");
+			md_cell(b, extra, false);
+		}
+		break;
+	case PT_STRING:
 	case PT_MAPS:
 		break;
 	}

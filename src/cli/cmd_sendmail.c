@@ -157,8 +157,7 @@ write_file(const char *id, const char *sender, char **rcpts,
 {
 	struct queue_envelope env;
 	struct queue_writer w;
-	struct timespec ts;
-	char arrival[48];
+	char arrival[QUEUE_ARRIVAL_BYTES];
 	int fd, r = 0;
 
 	fd = memfd_create("ostia-sendmail", MFD_CLOEXEC);
@@ -166,18 +165,8 @@ write_file(const char *id, const char *sender, char **rcpts,
 		say("memfd_create: %s", strerror(errno));
 		return -1;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
-	    (long)(ts.tv_nsec / 1000));
-	memset(&env, 0, sizeof(env));
-	env.id = UNCONST(id);
-	env.arrival = arrival;
-	env.client_name = UNCONST("localhost");
-	env.client_addr = UNCONST("127.0.0.1");
-	env.helo = UNCONST("");
-	env.protocol = UNCONST("maildrop");
-	env.service = UNCONST("sendmail");
-	env.sender = UNCONST(sender);
+	queue_envelope_init_local(&env, id, arrival, "maildrop", "sendmail",
+	    sender);
 	env.ret = UNCONST(o->ret);
 	env.envid = UNCONST(o->envid);
 	for (size_t i = 0; rcpts[i] != NULL; i++)

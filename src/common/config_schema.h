@@ -13,7 +13,9 @@
  *   min, max     allowed range for PT_INT (the number), PT_TIME (seconds)
  *                and PT_SIZE (bytes); 0, 0 for other types
  *   extra        PT_TIME: the default unit ("s", "m", "h", "d", "w");
- *                PT_ENUM: the allowed words separated by '|'; else NULL
+ *                PT_ENUM: the allowed words separated by '|';
+ *                PT_LIST: NULL (any elements), or the words each element
+ *                must be, separated by '|'; else NULL
  *   status       PS_IMPL    honoured by this version of Ostia
  *                PS_LATER   known, not implemented yet (a warning at load)
  *                PS_IGNORED a Postfix parameter that has no meaning in

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "log.h"
 #include "strnum.h"
 #include "strv.h"
 #include "xalloc.h"
@@ -193,14 +194,44 @@ check_number(enum param_type type, const char *value, long long min,
 	return 0;
 }
 
+/* check_words - every element of the list value is one of allowed. */
+static int
+check_words(const char *value, const char *allowed, char **error_r)
+{
+	char **words = config_split_list(value);
+	int ret = 0;
+
+	for (size_t i = 0; words[i] != NULL; i++) {
+		char *why = NULL;
+
+		if (check_enum(words[i], allowed, &why) == 0)
+			continue;
+		{
+			char shown[80];
+
+			log_escape(shown, sizeof(shown), words[i],
+			    strlen(words[i]), 40);
+			*error_r = xasprintf("\"%s\" is not a valid element: "
+			    "%s", shown, why);
+		}
+		free(why);
+		ret = -1;
+		break;
+	}
+	strv_free(&words);
+	return ret;
+}
+
 int
 config_check_value(const struct param_def *def, const char *value,
     long long *num_r, bool *bool_r, char **error_r)
 {
 	switch (def->type) {
 	case PT_STRING:
-	case PT_LIST:
 		return 0;
+	case PT_LIST:
+		return def->extra != NULL ? check_words(value, def->extra,
+		    error_r) : 0;
 	case PT_INT:
 	case PT_SIZE:
 		return check_number(def->type, value, def->min, def->max,

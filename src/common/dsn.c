@@ -703,7 +703,17 @@ put_part1(struct w *w, const struct ctx *c)
 	free(s);
 	w_str(w, "\r\n");
 
-	switch (p->kind) {
+	if (p->copy_of_sender != NULL) {
+		s = xasprintf("This is a copy for the postmaster "
+		    "(notify_classes): a message from <%s> %s the recipients "
+		    "listed below. Its sender %s.", p->copy_of_sender,
+		    p->kind == DSN_KIND_DELAY ? "is still waiting for" :
+		    p->kind == DSN_KIND_FAILURE ? "could not be delivered to" :
+		    "was delivered to", p->kind == DSN_KIND_DELAY ?
+		    "was sent a delay warning" : "was sent its own notice");
+		put_prose(w, "", "", s);
+		free(s);
+	} else switch (p->kind) {
 	case DSN_KIND_FAILURE:
 		put_prose(w, "", "", "We are sorry: your message could not "
 		    "be delivered to the recipients listed below. The mail "
@@ -769,7 +779,9 @@ put_part1(struct w *w, const struct ctx *c)
 		    (orcpt_type_is(ri, "rfc822") ||
 		    orcpt_type_is(ri, "utf-8")) &&
 		    strcasecmp(ri->orcpt_addr, r->final_rcpt) != 0) {
-			s = xasprintf("You sent it to <%s>.", ri->orcpt_addr);
+			s = xasprintf("%s sent it to <%s>.",
+			    p->copy_of_sender != NULL ? "The sender" : "You",
+			    ri->orcpt_addr);
 			put_prose(w, "    ", "        ", s);
 			free(s);
 		}
@@ -803,8 +815,9 @@ put_part1(struct w *w, const struct ctx *c)
 	if (c->full)
 		put_prose(w, "", "", "Your message is attached below.");
 	else {
-		put_prose(w, "", "", "The headers of your message are "
-		    "attached below.");
+		put_prose(w, "", "", p->copy_of_sender != NULL ? "The "
+		    "headers of the message are attached below." : "The "
+		    "headers of your message are attached below.");
 		if (c->too_large) {
 			s = xasprintf("The whole message is %zu bytes, more than "
 			    "the limit of %" PRIu64 " bytes for returned mail, "
@@ -817,7 +830,7 @@ put_part1(struct w *w, const struct ctx *c)
 			put_prose(w, "", "", "There were too many of them to "
 			    "attach all: only the first ones are included.");
 	}
-	if (p->kind != DSN_KIND_SUCCESS) {
+	if (p->kind != DSN_KIND_SUCCESS && p->copy_of_sender == NULL) {
 		w_str(w, "\r\n");
 		put_prose(w, "", "", "If you need help, please contact the "
 		    "postmaster of your mail service and include this "
@@ -851,7 +864,12 @@ put_part2(struct w *w, const struct ctx *c)
 		put_field(w, "Arrival-Date", date);
 	}
 	put_field(w, "X-Ostia-Queue-ID", p->queue_id);
-	s = xasprintf("%s; %s", addr_type(p->sender), p->sender);
+	{
+		const char *orig = p->copy_of_sender != NULL ?
+		    p->copy_of_sender : p->sender;
+
+		s = xasprintf("%s; %s", addr_type(orig), orig);
+	}
 	put_field(w, "X-Ostia-Sender", s);
 	free(s);
 
@@ -970,6 +988,16 @@ check_params(const struct dsn_params *p, const char **error_r)
 	if (strpbrk(p->sender, "<>") != NULL) {
 		*error_r = "the sender contains '<' or '>'";
 		return -1;
+	}
+	if (p->copy_of_sender != NULL) {
+		CHECK(check_field(p->copy_of_sender, false, false),
+		    "copy_of_sender");
+		if (p->copy_of_sender[0] == '\0' ||
+		    strpbrk(p->copy_of_sender, "<>") != NULL) {
+			*error_r = "copy_of_sender is empty or contains '<' "
+			    "or '>'";
+			return -1;
+		}
 	}
 	/* ENVID: any bytes (xtext-encoded), just bounded. */
 	if (p->envid != NULL && strlen(p->envid) > DSN_FIELD_MAX_BYTES) {
@@ -1118,8 +1146,13 @@ ctx_free(struct ctx *c)
 }
 
 static const char *
-subject_of(enum dsn_kind kind)
+subject_of(enum dsn_kind kind, bool copy)
 {
+	if (copy)
+		return kind == DSN_KIND_FAILURE ?
+		    "Postmaster Copy: Undelivered Mail" :
+		    kind == DSN_KIND_DELAY ? "Postmaster Warning: Delayed Mail" :
+		    "Postmaster Copy: Delivery Report";
 	switch (kind) {
 	case DSN_KIND_FAILURE:
 		return "Undelivered Mail Returned to Sender";
@@ -1149,7 +1182,8 @@ part3_description(const struct ctx *c)
 bool
 dsn_is_global(const struct dsn_params *p)
 {
-	if (p->smtputf8 || !is_ascii(p->sender))
+	if (p->smtputf8 || !is_ascii(p->sender) ||
+	    !is_ascii(p->copy_of_sender))
 		return true;
 	for (size_t i = 0; p->rcpts != NULL && i < p->nrcpts; i++) {
 		if (!is_ascii(p->rcpts[i].final_rcpt) ||
@@ -1195,8 +1229,10 @@ dsn_build(const struct dsn_params *p, struct buf *out, const char **error_r)
 	scan_headers(&c);
 	/* RFC 3461 4.3: the whole message only in a failure notice. */
 	c.full = p->kind == DSN_KIND_FAILURE && p->ret_full &&
+	    p->copy_of_sender == NULL &&
 	    (p->size_limit == 0 || p->content_len <= p->size_limit);
-	c.too_large = p->kind == DSN_KIND_FAILURE && p->ret_full && !c.full;
+	c.too_large = p->kind == DSN_KIND_FAILURE && p->ret_full &&
+	    p->copy_of_sender == NULL && !c.full;
 	if (!c.full) {
 		c.hdr_keep = header_keep(&c, p->size_limit);
 		c.hdrs_cut = c.hdr_keep < c.hdr_end;
@@ -1248,7 +1284,8 @@ dsn_build(const struct dsn_params *p, struct buf *out, const char **error_r)
 		free(from);
 		free(to);
 	}
-	put_field(&msg, "Subject", subject_of(p->kind));
+	put_field(&msg, "Subject", subject_of(p->kind,
+	    p->copy_of_sender != NULL));
 	if (gmtime_r(&p->now, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
 	mid_domain = p->message_id_domain != NULL ? p->message_id_domain :

@@ -99,6 +99,14 @@ struct dsn_params {
 					 * original text in part 3; 0 = none */
 	const char *message_id_domain;	/* right of '@' in Message-ID; NULL =
 					 * reporting_mta */
+	const char *copy_of_sender;	/* NULL, or a postmaster copy
+					 * (notify_classes): the notice goes
+					 * to sender (the postmaster) about a
+					 * message from this address (not
+					 * empty); its Subject and prose say
+					 * so, X-Ostia-Sender names this
+					 * address, and part 3 holds the
+					 * headers only */
 	uint64_t unique;		/* random or unique per notice: in
 					 * Message-ID and the MIME boundary */
 };

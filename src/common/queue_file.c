@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -149,6 +150,27 @@ qrec_index(unsigned char c)
 			return i;
 	}
 	return -1;
+}
+
+void
+queue_envelope_init_local(struct queue_envelope *env, const char *id,
+    char arrival[QUEUE_ARRIVAL_BYTES], const char *protocol,
+    const char *service, const char *sender)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(arrival, QUEUE_ARRIVAL_BYTES, "%lld.%06ld",
+	    (long long)ts.tv_sec, (long)(ts.tv_nsec / 1000));
+	memset(env, 0, sizeof(*env));
+	env->id = UNCONST(id);
+	env->arrival = arrival;
+	env->client_name = UNCONST("localhost");
+	env->client_addr = UNCONST("127.0.0.1");
+	env->helo = UNCONST("");
+	env->protocol = UNCONST(protocol);
+	env->service = UNCONST(service);
+	env->sender = UNCONST(sender);
 }
 
 void

@@ -95,6 +95,19 @@ struct queue_envelope {
 };
 
 void queue_envelope_deinit(struct queue_envelope *env);
+
+/* Room for "SECONDS.MICROSECONDS". */
+#define QUEUE_ARRIVAL_BYTES 48
+/*
+ * queue_envelope_init_local - env (zeroed first) for a message the mail
+ * system makes itself: id, the arrival time now (written into arrival,
+ * QUEUE_ARRIVAL_BYTES), client localhost [127.0.0.1], an empty HELO
+ * name, protocol, service and sender as given, no recipients yet.  The
+ * strings are borrowed, not copied: do not queue_envelope_deinit() it.
+ */
+void queue_envelope_init_local(struct queue_envelope *env, const char *id,
+    char arrival[QUEUE_ARRIVAL_BYTES], const char *protocol,
+    const char *service, const char *sender);
 /* Append a recipient (strings copied; notify and orcpt may be NULL). */
 void queue_envelope_add_rcpt(struct queue_envelope *env, const char *addr,
     const char *notify, const char *orcpt);

@@ -35,6 +35,7 @@
 #include "file_read.h"
 #include "ipc.h"
 #include "log.h"
+#include "notify_class.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "master_cf.h"
@@ -140,10 +141,13 @@ static struct {
 	size_t default_rcpt_limit;
 	uint64_t max_file_bytes;
 	char *myhostname;
-	char *double_bounce;
-	bool notify_2bounce;
+	char *double_bounce;	/* double_bounce_sender as set */
+	char *double_bounce_addr;	/* ... @myhostname when bare */
+	unsigned notify;		/* notify_classes (notify_class.h) */
 	bool soft_bounce;	/* soft_bounce.h: nothing bounces or expires */
 	char *bounce2_rcpt;
+	char *bounce_rcpt;
+	char *delay_rcpt;
 	uint64_t bounce_size_limit;
 } qm;
 
@@ -1438,8 +1442,11 @@ qmgr_settings(void)
 
 	set.myhostname = qm.myhostname;
 	set.double_bounce = qm.double_bounce;
+	set.double_bounce_addr = qm.double_bounce_addr;
 	set.bounce2_rcpt = qm.bounce2_rcpt;
-	set.notify_2bounce = qm.notify_2bounce;
+	set.bounce_rcpt = qm.bounce_rcpt;
+	set.delay_rcpt = qm.delay_rcpt;
+	set.notify = qm.notify;
 	set.bounce_size_limit = qm.bounce_size_limit;
 	set.lifetime = qm.lifetime;
 	set.max_file_bytes = qm.max_file_bytes;
@@ -1557,6 +1564,15 @@ qmgr_committed(const char *id, struct queue_envelope *env)
 	load_message(QUEUE_INCOMING_DIR, id, env);
 }
 
+/* qualify - addr, or addr@domain when it has no domain (a new string). */
+static char *
+qualify(const char *addr, const char *domain)
+{
+	if (strchr(addr, '@') != NULL || domain[0] == '\0')
+		return xstrdup(addr);
+	return xasprintf("%s@%s", addr, domain);
+}
+
 void
 qmgr_init(struct child *c)
 {
@@ -1566,6 +1582,7 @@ qmgr_init(struct child *c)
 	struct timeval tv;
 	uint64_t limit = config_size(v, P_message_size_limit);
 	char **classes;
+	const char *bad;
 
 	qm.base = base;
 	qm.child = c;
@@ -1588,12 +1605,25 @@ qmgr_init(struct child *c)
 	    limit * 2 + 1024 * 1024;
 	qm.myhostname = xstrdup(config_str(v, P_myhostname));
 	qm.double_bounce = xstrdup(config_str(v, P_double_bounce_sender));
-	qm.bounce2_rcpt = xstrdup(config_str(v, P_2bounce_notice_recipient));
+	/* As Postfix: notices come from double-bounce@$myhostname. */
+	qm.double_bounce_addr = strchr(qm.double_bounce, '@') != NULL ?
+	    xstrdup(qm.double_bounce) : xasprintf("%s@%s", qm.double_bounce,
+	    qm.myhostname);
+	/* A bare name gets @$myorigin, as Postfix's cleanup gives the
+	 * mail system's own messages (not @$myhostname, as RCPT TO:<NAME>
+	 * would). */
+	qm.bounce2_rcpt = qualify(config_str(v, P_2bounce_notice_recipient),
+	    config_str(v, P_myorigin));
 	qm.bounce_size_limit = config_size(v, P_bounce_size_limit);
+	qm.bounce_rcpt = qualify(config_str(v, P_bounce_notice_recipient),
+	    config_str(v, P_myorigin));
+	qm.delay_rcpt = qualify(config_str(v, P_delay_notice_recipient),
+	    config_str(v, P_myorigin));
 	classes = config_list(v, P_notify_classes);
-	for (size_t i = 0; classes[i] != NULL; i++)
-		if (strcasecmp(classes[i], "2bounce") == 0)
-			qm.notify_2bounce = true;
+	/* The configuration check refused unknown words. */
+	if (notify_classes_parse(classes, &qm.notify, &bad) < 0)
+		log_warning("notify_classes: \"%s\" is not a class; it is "
+		    "ignored", bad);
 	strv_free(&classes);
 	qm.sched_ev = event_new(base, -1, 0, on_schedule, NULL);
 	qm.scan_ev = event_new(base, -1, EV_PERSIST, on_scan, NULL);

@@ -70,8 +70,13 @@ struct qmsg {
 struct qmgr_settings {
 	const char *myhostname;
 	const char *double_bounce;	/* double_bounce_sender */
+	const char *double_bounce_addr;	/* the same @myhostname when it has
+					 * no domain: the sender of notices
+					 * to the postmaster */
 	const char *bounce2_rcpt;	/* 2bounce_notice_recipient */
-	bool notify_2bounce;		/* notify_classes has 2bounce */
+	const char *bounce_rcpt;	/* bounce_notice_recipient */
+	const char *delay_rcpt;		/* delay_notice_recipient */
+	unsigned notify;		/* notify_classes (notify_class.h) */
 	uint64_t bounce_size_limit;
 	time_t lifetime;		/* maximal_queue_lifetime */
 	uint64_t max_file_bytes;
@@ -85,7 +90,9 @@ const struct qmgr_settings *qmgr_settings(void);
  * deferred: delay, bounced: failure; plus those the status log says
  * for success and failure) whose NOTIFY asks for it.  A notice about a
  * notice goes to 2bounce_notice_recipient or is dropped, with a log
- * line.
+ * line.  With bounce (delay) in notify_classes, the postmaster copy of a
+ * failure (delay) notice, headers only, goes to bounce_notice_recipient
+ * (delay_notice_recipient), from double_bounce_sender.
  */
 void qmgr_send_notice(struct qmsg *m, enum dsn_kind kind);
 

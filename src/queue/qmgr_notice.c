@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "dsn.h"
 #include "file_read.h"
 #include "log.h"
+#include "notify_class.h"
 #include "qmgr.h"
 #include "qmgr_int.h"
 #include "queue_file.h"
@@ -31,26 +33,14 @@
 /* write_notice - queue a new message (sender "") to rcpt. */
 static int
 write_notice(const char *sender, const char *rcpt, const struct buf *text,
-    bool smtputf8, const char *about)
+    bool smtputf8, const char *about, const char *what)
 {
 	struct queue_envelope env;
 	struct queue_rcpt qr = { .addr = UNCONST(rcpt) };
-	struct timespec ts;
-	char id[QUEUE_ID_LEN + 1], arrival[48];
+	char id[QUEUE_ID_LEN + 1], arrival[QUEUE_ARRIVAL_BYTES];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	queue_service_new_id(id);
-	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
-	    (long)(ts.tv_nsec / 1000));
-	memset(&env, 0, sizeof(env));
-	env.id = id;
-	env.arrival = arrival;
-	env.client_name = UNCONST("localhost");
-	env.client_addr = UNCONST("127.0.0.1");
-	env.helo = UNCONST("");
-	env.protocol = UNCONST("local");
-	env.service = UNCONST("qmgr");
-	env.sender = UNCONST(sender);
+	queue_envelope_init_local(&env, id, arrival, "local", "qmgr", sender);
 	env.smtputf8 = smtputf8;
 	for (size_t i = 0; i < text->len; i++)
 		if ((unsigned char)text->data[i] >= 0x80) {
@@ -64,9 +54,20 @@ write_notice(const char *sender, const char *rcpt, const struct buf *text,
 		    rcpt, strerror(errno));
 		return -1;
 	}
-	log_info("%s: sender notice: %s", about, id);
+	log_info("%s: %s: %s", about, what, id);
 	qmgr_committed(id, NULL);
 	return 0;
+}
+
+/* is_double_bounce - sent by the mail system to the postmaster (also
+ * the bare name, as queue files of earlier versions have it). */
+static bool
+is_double_bounce(const char *sender)
+{
+	const struct qmgr_settings *set = qmgr_settings();
+
+	return strcasecmp(sender, set->double_bounce_addr) == 0 ||
+	    strcasecmp(sender, set->double_bounce) == 0;
 }
 
 static bool
@@ -130,8 +131,8 @@ qmgr_send_notice(struct qmsg *m, enum dsn_kind kind)
 	char *content = NULL, *from = NULL, *diag;
 	size_t n = 0, clen = 0;
 	char **diags = NULL;
-	bool is_notice = m->env.sender[0] == '\0' ||
-	    strcmp(m->env.sender, set->double_bounce) == 0;
+	bool from_2bounce = is_double_bounce(m->env.sender);
+	bool is_notice = m->env.sender[0] == '\0' || from_2bounce;
 
 	for (size_t i = 0; i < m->nr; i++) {
 		struct qrcpt *r = m->r[i];
@@ -186,8 +187,7 @@ qmgr_send_notice(struct qmsg *m, enum dsn_kind kind)
 	if (is_notice) {
 		/* A notice that cannot be delivered: no notice about it,
 		 * except to the postmaster when notify_classes asks. */
-		if (!set->notify_2bounce ||
-		    strcmp(m->env.sender, set->double_bounce) == 0) {
+		if ((set->notify & NOTIFY_2BOUNCE) == 0 || from_2bounce) {
 			log_warning("%s: undeliverable delivery status notice "
 			    "discarded (its recipient failed; add 2bounce to "
 			    "notify_classes to send these to %s)", m->id,
@@ -235,8 +235,31 @@ qmgr_send_notice(struct qmsg *m, enum dsn_kind kind)
 		log_error("%s: cannot build the notice to <%s>: %s", m->id, to,
 		    err);
 	else
-		(void)write_notice(is_notice ? set->double_bounce : "", to, &out,
-		    dsn_needs_smtputf8(&p), m->id);
+		(void)write_notice(is_notice ? set->double_bounce_addr : "", to,
+		    &out, dsn_needs_smtputf8(&p), m->id, is_notice ?
+		    "undeliverable notice to the postmaster" :
+		    "sender notice");
+	/* notify_classes bounce / delay: the postmaster's copy, headers
+	 * only, from the double-bounce sender (a copy that fails is
+	 * dropped, never bounced). */
+	if (!is_notice && ((kind == DSN_KIND_FAILURE &&
+	    (set->notify & NOTIFY_BOUNCE) != 0) || (kind == DSN_KIND_DELAY &&
+	    (set->notify & NOTIFY_DELAY) != 0))) {
+		const char *pm = kind == DSN_KIND_FAILURE ? set->bounce_rcpt :
+		    set->delay_rcpt;
+
+		p.sender = pm;
+		p.copy_of_sender = m->env.sender;
+		p.ret_full = false;
+		p.unique ^= 0x9e3779b97f4a7c15ull;
+		buf_reset(&out);
+		if (dsn_build(&p, &out, &err) < 0)
+			log_error("%s: cannot build the postmaster copy to "
+			    "<%s>: %s", m->id, pm, err);
+		else
+			(void)write_notice(set->double_bounce_addr, pm, &out,
+			    dsn_needs_smtputf8(&p), m->id, "postmaster copy");
+	}
 	buf_deinit(&out);
 out:
 	for (size_t i = 0; i < n; i++)

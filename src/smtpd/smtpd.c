@@ -66,6 +66,7 @@
 #include "smtpd_hbc.h"
 #include "smtpd_hdrw.h"
 #include "smtpd_limit.h"
+#include "smtpd_notice.h"
 #include "smtpd_session.h"
 #include "soft_bounce.h"
 #include "strnum.h"
@@ -320,6 +321,8 @@ smtpd_reply(struct session *s, const char *fmt, ...)
 	if (smtpd_cfg.soft_bounce)
 		(void)soft_bounce_reply(line, (size_t)n);
 	log_debug(1, "> %s[%s]: %.*s", s->name, s->addr, n, line);
+	if (smtpd_cfg.transcripts)
+		smtpd_notice_out(s, line, (size_t)n);
 	line[n] = '\r';
 	line[n + 1] = '\n';
 	if (s->paused && s->pending_reply.len > 0) {
@@ -381,6 +384,8 @@ smtpd_reply_error(struct session *s, const char *fmt, ...)
 
 		log_debug(1, "%s: error limit reached: replying after %llds",
 		    smtpd_client_label(s, who, sizeof(who)), smtpd_cfg.error_sleep);
+		if (smtpd_cfg.transcripts)
+			smtpd_notice_out(s, line, (size_t)n);
 		(void)buf_append(&s->pending_reply, line, (size_t)n);
 		(void)buf_append(&s->pending_reply, "\r\n", 2);
 		s->paused = true;
@@ -703,6 +708,7 @@ smtpd_session_free(struct session *s)
 		log_info("%s: message not queued: the client went away",
 		    s->id);
 	log_disconnect(s);
+	smtpd_notice_session_end(s);
 	if (s->flush_queued)
 		TAILQ_REMOVE(&flush_list, s, flush_link);
 	smtpd_peer_lookup_cancel(s);
@@ -1130,6 +1136,8 @@ smtpd_init(struct child *c)
 	smtpd_check_init(v);
 	smtpd_dns_init(v);
 	smtpd_limit_init(v);
+	smtpd_notice_init(v);
+	smtpd_cfg.transcripts = smtpd_notice_wanted();
 	smtpd_cfg.allow_min_user = config_bool(v, P_allow_min_user);
 	smtpd_client_list_init(&smtpd_cfg.bare_lf_exclusions, v,
 	    P_smtpd_forbid_bare_newline_exclusions,
@@ -1325,7 +1333,8 @@ accept_counted(struct session *s)
 static size_t
 smtpd_active(struct child *c)
 {
-	return smtpd_nsessions;
+	/* A draining process waits for its postmaster notices too. */
+	return smtpd_nsessions + smtpd_notice_pending();
 }
 
 const struct child_program smtpd_program = {

@@ -34,6 +34,7 @@
 #include "smtp_data.h"
 #include "smtpd_check.h"
 #include "smtpd_limit.h"
+#include "smtpd_notice.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -855,6 +856,17 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	struct smtp_command c;
 	char who[SMTPD_LABEL_MAX];
 
+	if (smtpd_cfg.transcripts) {
+		/* Postfix's points: a long transcript is sent or dropped
+		 * at HELO/EHLO and RSET. */
+		if (s->state != SS_AUTH && st == SMTP_LINE_OK && len >= 4 &&
+		    (len == 4 || line[4] == ' ') &&
+		    (strncasecmp(line, "HELO", 4) == 0 ||
+		    strncasecmp(line, "EHLO", 4) == 0 ||
+		    strncasecmp(line, "RSET", 4) == 0))
+			smtpd_notice_checkpoint(s);
+		smtpd_notice_in(s, line, len, s->state == SS_AUTH);
+	}
 	if (st == SMTP_LINE_TOO_LONG) {
 		if (s->state == SS_AUTH) {
 			/* The exchange cannot go on after a lost line. */

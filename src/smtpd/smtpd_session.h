@@ -97,6 +97,7 @@ struct smtpd_settings {
 	bool helo_required;
 	bool vrfy_disabled;
 	bool soft_bounce;	/* 5xx replies sent as 4xx (soft_bounce.h) */
+	bool transcripts;	/* sessions keep one (smtpd_notice.h) */
 	char **forbidden_cmds;	/* smtpd_forbidden_commands: words */
 	char **drop_headers;	/* message_drop_headers */
 	bool strict_envelopes;
@@ -169,6 +170,8 @@ struct rcpt {
 	unsigned notify;
 	char *orcpt;
 };
+
+struct smtpd_transcript;
 
 struct session {
 	struct child *child;
@@ -266,6 +269,9 @@ struct session {
 	/* smtpd.c: replies wait in the output buffer for one write */
 	bool flush_queued;
 	TAILQ_ENTRY(session) flush_link;
+	/* smtpd_notice.c: NULL until the first line while transcripts
+	 * are on */
+	struct smtpd_transcript *transcript;
 };
 
 

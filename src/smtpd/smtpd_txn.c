@@ -35,6 +35,7 @@
 #include "smtpd_hdrw.h"
 #include "smtpd_check.h"
 #include "smtpd_policy.h"
+#include "smtpd_notice.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -452,6 +453,7 @@ on_committed(void *ctx, bool ok, const char *reason)
 		    from, (unsigned long long)s->qw.content_size, s->nrcpts);
 		s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+		smtpd_notice_checkpoint(s);
 	} else {
 		log_error("%s: not queued: %s", s->id, reason);
 		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
@@ -516,6 +518,7 @@ smtpd_finish_message(struct session *s)
 			 * by the queue process with the connection. */
 			s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
 			smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+			smtpd_notice_checkpoint(s);
 			smtpd_transaction_reset(s);
 			return;
 		case SMTPD_HBC_QUEUE:
@@ -625,6 +628,7 @@ complete_message(struct session *s)
 		    "DISCARD", from, s->nrcpts);
 		s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
 		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+		smtpd_notice_checkpoint(s);
 		smtpd_transaction_reset(s);
 		return;
 	}

@@ -115,10 +115,43 @@ def unfinished_files(queue_dir):
 QUEUE_ID_RE = re.compile(r"\A[0-9A-HJKMNP-TV-Z]{16}\Z")
 
 
-def queue_files(queue_dir):
+def queue_file_sender(path):
+    """The envelope sender (record S) of a queue file, or None when the
+    file cannot be read or has none (docs/queue-format.md)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(64 * 1024)
+    except OSError:
+        return None
+    pos = 0
+    while pos + 5 <= len(data):
+        rtype = data[pos:pos + 1]
+        n = int.from_bytes(data[pos + 1:pos + 5], "big")
+        payload = data[pos + 5:pos + 5 + n]
+        if rtype == b"S":
+            return payload.decode("utf-8", "replace")
+        if rtype in (b"R", b"M", b"D", b"X"):
+            return None
+        pos += 5 + n
+    return None
+
+
+def is_postmaster_notice(path):
+    """A message the mail system sent the postmaster (notify_classes:
+    smtpd's session transcripts, copies of bounces), from the
+    double-bounce sender."""
+    sender = queue_file_sender(path)
+    return sender is not None and \
+        re.match(r"double-bounce(@|\Z)", sender) is not None
+
+
+def queue_files(queue_dir, postmaster_notices=False):
     """{queue ID: path} of every committed queue file: any subdirectory
     of queue_dir but tmp/ and spare/ (files kept for reuse, never
-    messages), partial files left out."""
+    messages), partial files left out.  The notices Ostia sends the
+    postmaster about what it refused (notify_classes; the default
+    "resource, software" reports temporary failures) are left out too,
+    unless postmaster_notices: they are not the refused message."""
     out = {}
     try:
         subs = os.listdir(queue_dir)
@@ -136,7 +169,9 @@ def queue_files(queue_dir):
                 except FileNotFoundError:
                     continue
                 if QUEUE_ID_RE.match(f) and \
-                        stat.S_IMODE(st.st_mode) != QUEUE_PARTIAL_MODE:
+                        stat.S_IMODE(st.st_mode) != QUEUE_PARTIAL_MODE \
+                        and (postmaster_notices or
+                             not is_postmaster_notice(path)):
                     out[f] = path
     return out
 

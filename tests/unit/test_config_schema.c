@@ -11,9 +11,11 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compat.h"
+#include "config.h"
 #include "config_schema.h"
 #include "strnum.h"
 
@@ -248,9 +250,26 @@ test_table_rows_well_formed(void **state)
 			if (p->min != 0 || p->max != 0)
 				fail_msg("%s: range on enum", p->name);
 			break;
+		case PT_LIST:
+			/* extra: the words an element may be, or none. */
+			if (p->min != 0 || p->max != 0)
+				fail_msg("%s: range on a list", p->name);
+			if (p->extra != NULL && (p->extra[0] == '\0' ||
+			    strchr(p->extra, ' ') != NULL))
+				fail_msg("%s: bad list words", p->name);
+			if (p->extra != NULL) {
+				char *err = NULL;
+
+				/* The default is made of those words. */
+				if (config_check_value(p, p->def, NULL, NULL,
+				    &err) != 0)
+					fail_msg("%s: default: %s", p->name,
+					    err);
+				free(err);
+			}
+			break;
 		case PT_STRING:
 		case PT_BOOL:
-		case PT_LIST:
 		case PT_MAPS:
 			if (p->min != 0 || p->max != 0 || p->extra != NULL)
 				fail_msg("%s: stray range or extra", p->name);
@@ -537,6 +556,11 @@ test_statuses(void **state)
 		"bounce_size_limit",
 		"double_bounce_sender",
 		"2bounce_notice_recipient",
+		"notify_classes",
+		"bounce_notice_recipient",
+		"delay_notice_recipient",
+		"error_notice_recipient",
+		"smtpd_history_flush_threshold",
 		"default_destination_concurrency_limit",
 		"default_destination_recipient_limit",
 		"virtual_mailbox_base",

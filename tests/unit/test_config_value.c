@@ -378,6 +378,24 @@ test_maps(void **state)
 }
 
 static void
+test_list_of_words(void **state)
+{
+	static const struct value_case classes[] = {
+		{ "", true, 0, NULL },
+		{ "resource, software", true, 0, NULL },
+		{ "bounce 2bounce,delay , POLICY protocol", true, 0, NULL },
+		{ "resource, sofware", false, 0, "\"sofware\" is not a valid "
+		    "element: expected one of: bounce, 2bounce, data, delay, "
+		    "policy, protocol, resource, software" },
+		{ "bounce|delay", false, 0, "\"bounce|delay\" is not a valid "
+		    "element" },
+		{ "policy x", false, 0, "\"x\" is not" },
+	};
+
+	check_cases(find("notify_classes"), classes, N_ELEMENTS(classes));
+}
+
+static void
 test_string_list(void **state)
 {
 	static const char *const values[] = {
@@ -505,6 +523,7 @@ main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_enum),
 		cmocka_unit_test(test_maps),
+		cmocka_unit_test(test_list_of_words),
 		cmocka_unit_test(test_string_list),
 		cmocka_unit_test(test_suffix),
 		cmocka_unit_test(test_split_list),

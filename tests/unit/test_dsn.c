@@ -560,6 +560,61 @@ test_ret_hdrs(void **state)
 	free(n);
 }
 
+/* A postmaster copy (notify_classes bounce / delay): its own Subject,
+ * prose about the sender, X-Ostia-Sender naming the sender, the
+ * headers only even with RET=FULL; a bad copy_of_sender is refused. */
+static void
+test_postmaster_copy(void **state)
+{
+	struct dsn_rcpt r[1] = {
+		{ .final_rcpt = "bob@example.net", .action = "failed",
+		  .status = "5.1.1", .text = "user unknown" },
+	};
+	struct dsn_params p;
+	struct buf ex;
+	size_t len;
+	char *n;
+
+	(void)state;
+	base_params(&p, DSN_KIND_FAILURE, r, 1);
+	p.sender = "postmaster@mx.example.org";
+	p.copy_of_sender = "alice@example.com";
+	n = build(&p, &len);
+	check_lines(n, len);
+	has_line(n, "Subject: Postmaster Copy: Undelivered Mail");
+	has_line(n, "To: <postmaster@mx.example.org>");
+	no_text(n, "Hi Bob");
+	no_text(n, "your message");
+	buf_init(&ex, OUT_MAX);
+	expect(&ex, "parts",
+	    "text/plain message/delivery-status text/rfc822-headers", NULL);
+	expect(&ex, "orig-headers", original_headers, NULL);
+	expect(&ex, "permsg", "X-Ostia-Sender", "rfc822; alice@example.com",
+	    NULL);
+	expect(&ex, "text", "This is a copy for the postmaster", NULL);
+	expect(&ex, "text", "a message from <alice@example.com> could not be "
+	    "delivered to the recipients listed below", NULL);
+	expect(&ex, "text", "The headers of the message are attached", NULL);
+	expect(&ex, "no-text", "If you need help", NULL);
+	python_check(n, len, &ex);
+	free(n);
+
+	p.kind = DSN_KIND_DELAY;
+	r[0].action = "delayed";
+	r[0].status = "4.4.1";
+	n = build(&p, &len);
+	has_line(n, "Subject: Postmaster Warning: Delayed Mail");
+	no_text(n, "Hi Bob");
+	free(n);
+
+	p.copy_of_sender = "";
+	refused(&p, "copy_of_sender");
+	p.copy_of_sender = "<alice@example.com>";
+	refused(&p, "copy_of_sender");
+	p.copy_of_sender = "alice\r\n@example.com";
+	refused(&p, "copy_of_sender");
+}
+
 static void
 test_size_limit(void **state)
 {
@@ -1109,6 +1164,7 @@ main(void)
 		cmocka_unit_test(test_success),
 		cmocka_unit_test(test_envid_orcpt),
 		cmocka_unit_test(test_ret_hdrs),
+		cmocka_unit_test(test_postmaster_copy),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_refused),

@@ -234,6 +234,10 @@ BAD_MAIN = [
     ("loop_a = $loop_b\nloop_b = $loop_a\nmyhostname = $loop_a\n", 3,
      r"loop"),
     ("debug_peer_list = 10.0.0.1/33\n", 1, r"debug_peer_list"),
+    ("notify_classes = resource, sofware\n", 1,
+     r'invalid value "resource, sofware" for notify_classes: "sofware" is '
+     r'not a valid element: expected one of: bounce, 2bounce, data, delay, '
+     r'policy, protocol, resource, software'),
 ]
 
 

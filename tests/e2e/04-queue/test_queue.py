@@ -388,6 +388,21 @@ def wait_unfinished_gone(o):
                what="no unfinished queue file (left: %r)" % unfinished(o))
 
 
+@pytest.fixture
+def ostia_factory(ostia_factory):
+    """conftest's factory with notify_classes empty.  These tests count
+    every file in the spool, partial ones too; with the default
+    notify_classes ("resource, software") smtpd also queues a transcript
+    for the postmaster after each 451 they provoke, a file of its own
+    that would be counted (15-delivery/test_notify_classes.py tests those
+    notices)."""
+    def make(**kwargs):
+        main_cf = dict(kwargs.pop("main_cf", None) or {})
+        main_cf.setdefault("notify_classes", "")
+        return ostia_factory(main_cf=main_cf, **kwargs)
+    return make
+
+
 def start_ostia(ostia_factory, verbose=False, **kwargs):
     o = ostia_factory(**kwargs)
     o.start_foreground(extra_args=("-v",) if verbose else ())

@@ -2,6 +2,7 @@
 /*
  * smtpd_notice - session transcripts for the postmaster (smtpd_notice.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,16 +147,18 @@ smtpd_notice_in(struct session *s, const char *line, size_t len, bool in_auth)
 		add(t, "In: ", "****", 4);
 		return;
 	}
-	/* AUTH: the mechanism, never an initial response. */
-	if (len >= 5 && strncasecmp(line, "AUTH ", 5) == 0) {
-		size_t m = 5;
-
-		while (m < len && line[m] == ' ')
-			m++;
-		while (m < len && line[m] != ' ')
-			m++;
+	/* AUTH: the mechanism, never an initial response (whatever
+	 * separates them: a line that only looks like AUTH is masked too). */
+	if (len >= 4 && strncasecmp(line, "AUTH", 4) == 0 && (len == 4 ||
+	    !isalnum((unsigned char)line[4]))) {
+		size_t m = 4;
 		char mech[80];
 
+		/* RFC 4954: a SASL mechanism name is A-Z, 0-9, '-', '_'. */
+		if (m < len && line[m] == ' ')
+			for (m++; m < len && (isalnum((unsigned char)line[m]) ||
+			    line[m] == '-' || line[m] == '_'); m++)
+				;
 		log_escape(mech, sizeof(mech), line, m, 64);
 		snprintf(shown, sizeof(shown), "%s%s", mech, m < len ?
 		    " ****" : "");
@@ -267,7 +270,11 @@ allowed(void)
 		nt.suppressed = 0;
 	}
 	if (nt.sent >= SMTPD_NOTICE_PER_MINUTE) {
-		nt.suppressed++;
+		if (nt.suppressed++ == 0)
+			log_warning("more than %u postmaster notices about SMTP "
+			    "session errors this minute (notify_classes): no "
+			    "more are sent until the minute is over",
+			    SMTPD_NOTICE_PER_MINUTE);
 		return false;
 	}
 	nt.sent++;

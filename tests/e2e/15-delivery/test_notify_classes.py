@@ -154,6 +154,7 @@ def test_protocol_transcript_to_the_postmaster(delivery):
     assert c.cmd("BOGUS%s" % tok)[-1].startswith("502 5.5.2")
     # Whatever the reply, the argument must never reach the notice.
     c.cmd("AUTH PLAIN c2VjcmV0LSVz%s" % tok)
+    c.cmd("auth\tplain dGFiYmVkLXNlY3JldA%s" % tok)    # not AUTH: masked too
     assert c.cmd("MAIL FROM:<%s>" % SENDER)[-1].startswith("250")
     assert c.cmd("RCPT TO:<alice@%s>" % VDOMAIN)[-1].startswith("250")
     assert c.cmd("DATA")[-1].startswith("354")
@@ -175,6 +176,9 @@ def test_protocol_transcript_to_the_postmaster(delivery):
                      body), body
     assert re.search(r"In: +AUTH PLAIN \*\*\*\*", body), body
     assert "c2VjcmV0LSVz" not in body, "an AUTH argument leaked:\n" + body
+    assert "dGFiYmVkLXNlY3JldA" not in body, "an AUTH-like line leaked:\n" + \
+        body
+    assert re.search(r"In: +auth \*\*\*\*$", body, re.M), body
     assert "body-" + tok not in body, "message text leaked:\n" + body
     assert re.search(r"Out: +250 2\.0\.0 Ok: queued as", body), body
     assert "protocol" in body

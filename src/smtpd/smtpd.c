@@ -1144,6 +1144,8 @@ smtpd_init(struct child *c)
 	    "smtpd_forbid_bare_newline_exclusions");
 	smtpd_cfg.bare_lf_code = (int)config_int(v,
 	    P_smtpd_forbid_bare_newline_reject_code);
+	smtpd_client_list_init(&smtpd_cfg.sasl_exceptions, v,
+	    P_smtpd_sasl_exceptions_networks, "smtpd_sasl_exceptions_networks");
 }
 
 void

@@ -184,7 +184,11 @@ helo_reply(struct session *s)
 	{
 		char mechs[512];
 
-		if (*smtpd_auth_mechs(s, mechs, sizeof(mechs)) != '\0') {
+		/* smtpd_sasl_exceptions_networks: not offered to them (for
+		 * clients that break on AUTH); AUTH itself still works, as
+		 * in Postfix. */
+		if (*smtpd_auth_mechs(s, mechs, sizeof(mechs)) != '\0' &&
+		    !smtpd_client_list_match(&smtpd_cfg.sasl_exceptions, s)) {
 			smtpd_reply(s, "250-AUTH %s", mechs);
 			/* Old Outlook Express / Microsoft clients. */
 			if (smtpd_cfg.broken_auth_clients)

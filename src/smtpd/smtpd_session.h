@@ -104,6 +104,7 @@ struct smtpd_settings {
 	bool forbid_unauth_pipelining;
 	enum smtp_bare_lf bare_lf;
 	struct smtpd_client_list bare_lf_exclusions;	/* normalize for them */
+	struct smtpd_client_list sasl_exceptions;	/* AUTH not offered */
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	unsigned exts;		/* enum smtp_ext offered */
 	bool pipelining;

@@ -265,6 +265,25 @@ def test_broken_sasl_auth_clients_line(auth_server, accounts):
     quit_(c)
 
 
+@pytest.mark.parametrize("exceptions,offered", [
+    ("127.0.0.0/8", False),         # the client: not offered
+    ("10.0.0.0/8", True),           # another network: offered
+    ("$mynetworks", False),         # the client is in mynetworks
+])
+def test_sasl_exceptions_networks(auth_server, accounts, exceptions,
+                                  offered):
+    """smtpd_sasl_exceptions_networks: EHLO does not offer AUTH to those
+    clients (Postfix: for clients that break on it); a client that sends
+    AUTH anyway is still served."""
+    o = auth_server({"smtpd_sasl_exceptions_networks": exceptions,
+                     "mynetworks": "127.0.0.0/8"})
+    c, kws = secure(o, accounts)
+    assert any(k.startswith("AUTH ") for k in kws) == offered, kws
+    c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
+    expect_reply(c, 235, "2.7.0")
+    quit_(c)
+
+
 def test_auth_disabled(auth_server, accounts):
     o = auth_server({"smtpd_sasl_auth_enable": "no"})
     c, kws = secure(o, accounts)

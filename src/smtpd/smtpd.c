@@ -67,6 +67,7 @@
 #include "smtpd_hdrw.h"
 #include "smtpd_limit.h"
 #include "smtpd_notice.h"
+#include "reply_footer.h"
 #include "smtpd_session.h"
 #include "soft_bounce.h"
 #include "strnum.h"
@@ -300,9 +301,80 @@ bev_enable(struct session *s)
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+/* footer_macro - the values smtpd_reject_footer may name
+ * (reply_footer.h); other names are main.cf parameters. */
+static const char *
+footer_macro(void *ctx, const char *name, size_t len)
+{
+	static char buf[SMTPD_REPLY_MAX_BYTES];
+	struct session *s = ctx;
+	char key[64];
+
+	if (len >= sizeof(key))
+		return NULL;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	if (strcmp(key, "client_address") == 0)
+		return s->addr;
+	if (strcmp(key, "client_name") == 0)
+		return s->name;
+	if (strcmp(key, "reverse_client_name") == 0)
+		return s->reverse_name;
+	if (strcmp(key, "client_port") == 0) {
+		snprintf(buf, sizeof(buf), "%u", s->client_port);
+		return buf;
+	}
+	if (strcmp(key, "helo_name") == 0)
+		return s->helo;
+	if (strcmp(key, "sasl_username") == 0)
+		return s->authenticated ? s->auth_user : NULL;
+	if (strcmp(key, "sasl_method") == 0)
+		return s->authenticated ? s->auth_mech : NULL;
+	if (strcmp(key, "sender") == 0)
+		return s->have_mail ? s->mail.from.text : NULL;
+	if (strcmp(key, "server_name") == 0)
+		return smtpd_cfg.myhostname;
+	if (strcmp(key, "service_name") == 0)
+		return smtpd_cfg.service;
+	if (strcmp(key, "localtime") == 0) {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%b %e %H:%M:%S", &tm);
+		return buf;
+	}
+	{
+		char *v = config_expand_name(child_view(smtpd_child), key);
+
+		if (v == NULL)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%s", v);
+		free(v);
+		return buf;
+	}
+}
+
+/* reply_line - one line as sent (n bytes, then CRLF at line[n]):
+ * logged, in the transcript, queued. */
+static void
+reply_line(struct session *s, const char *line, size_t n)
+{
+	log_debug(1, "> %s[%s]: %.*s", s->name, s->addr, (int)n, line);
+	if (smtpd_cfg.transcripts)
+		smtpd_notice_out(s, line, n);
+	if (s->error_sleep) {
+		(void)buf_append(&s->pending_reply, line, n + 2);
+		return;
+	}
+	reply_out(s, line, n + 2);
+}
+
 /*
  * reply - queue one reply line ("250 2.1.0 Ok").  text is ours (never
- * raw client input).  An error reply counts towards the error limits.
+ * raw client input).  The last line of a 4xx or 5xx reply gets
+ * smtpd_reject_footer.  An error reply counts towards the error limits
+ * (smtpd_reply_error).
  */
 void
 smtpd_reply(struct session *s, const char *fmt, ...)
@@ -320,16 +392,33 @@ smtpd_reply(struct session *s, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	if (smtpd_cfg.soft_bounce)
 		(void)soft_bounce_reply(line, (size_t)n);
-	log_debug(1, "> %s[%s]: %.*s", s->name, s->addr, n, line);
-	if (smtpd_cfg.transcripts)
-		smtpd_notice_out(s, line, (size_t)n);
+	if (smtpd_cfg.reject_footer != NULL && n >= 4 && line[3] == ' ' &&
+	    (line[0] == '4' || line[0] == '5')) {
+		struct buf out;
+		const char *err = NULL;
+
+		buf_init(&out, 64 * 1024);
+		if (reply_footer_apply(line, (size_t)n, smtpd_cfg.reject_footer,
+		    footer_macro, s, SMTPD_REPLY_MAX_BYTES - 3, &out,
+		    &err) == 0) {
+			for (size_t at = 0; at < out.len;) {
+				const char *e = memchr(out.data + at, '\r',
+				    out.len - at);
+				size_t ln = e != NULL ?
+				    (size_t)(e - out.data) - at : out.len - at;
+
+				reply_line(s, out.data + at, ln);
+				at += ln + 2;
+			}
+			buf_deinit(&out);
+			return;
+		}
+		log_debug(1, "smtpd_reject_footer not added: %s", err);
+		buf_deinit(&out);
+	}
 	line[n] = '\r';
 	line[n + 1] = '\n';
-	if (s->paused && s->pending_reply.len > 0) {
-		(void)buf_append(&s->pending_reply, line, (size_t)n + 2);
-		return;
-	}
-	reply_out(s, line, (size_t)n + 2);
+	reply_line(s, line, (size_t)n);
 }
 
 /*
@@ -343,6 +432,7 @@ on_error_sleep(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	s->paused = false;
+	s->error_sleep = false;
 	reply_out(s, s->pending_reply.data, s->pending_reply.len);
 	buf_reset(&s->pending_reply);
 	smtpd_session_process(s);
@@ -384,11 +474,10 @@ smtpd_reply_error(struct session *s, const char *fmt, ...)
 
 		log_debug(1, "%s: error limit reached: replying after %llds",
 		    smtpd_client_label(s, who, sizeof(who)), smtpd_cfg.error_sleep);
-		if (smtpd_cfg.transcripts)
-			smtpd_notice_out(s, line, (size_t)n);
-		(void)buf_append(&s->pending_reply, line, (size_t)n);
-		(void)buf_append(&s->pending_reply, "\r\n", 2);
+		/* Held back (with its footer) until the timer. */
 		s->paused = true;
+		s->error_sleep = true;
+		smtpd_reply(s, "%.*s", n, line);
 		evtimer_add(s->timer, &tv);
 		return true;
 	}
@@ -1146,6 +1235,20 @@ smtpd_init(struct child *c)
 	    P_smtpd_forbid_bare_newline_reject_code);
 	smtpd_client_list_init(&smtpd_cfg.sasl_exceptions, v,
 	    P_smtpd_sasl_exceptions_networks, "smtpd_sasl_exceptions_networks");
+	/* The footer's $names are the session's, at reply time: the text
+	 * is taken as written. */
+	{
+		const char *footer = config_raw(v, "smtpd_reject_footer", NULL);
+
+		if (footer != NULL && footer[0] != '\0') {
+			if (reply_footer_check(footer, &err) < 0)
+				log_warning("smtpd_reject_footer: %s; replies are "
+				    "sent without the footer until it is fixed",
+				    err);
+			else
+				smtpd_cfg.reject_footer = footer;
+		}
+	}
 }
 
 void

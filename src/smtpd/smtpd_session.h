@@ -105,6 +105,8 @@ struct smtpd_settings {
 	enum smtp_bare_lf bare_lf;
 	struct smtpd_client_list bare_lf_exclusions;	/* normalize for them */
 	struct smtpd_client_list sasl_exceptions;	/* AUTH not offered */
+	const char *reject_footer;	/* smtpd_reject_footer, unexpanded;
+					 * NULL: none */
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	unsigned exts;		/* enum smtp_ext offered */
 	bool pipelining;
@@ -264,6 +266,7 @@ struct session {
 	bool bdat_last;
 	uint64_t bdat_size;		/* of the current chunk, for the reply */
 	struct buf pending_reply;	/* reply delayed by error sleep */
+	bool error_sleep;		/* replies go to pending_reply */
 	/* smtpd.c: a plain socket is read through rev while read_on */
 	struct event *rev;
 	bool read_on;

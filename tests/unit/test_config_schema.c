@@ -455,6 +455,7 @@ test_statuses(void **state)
 		"smtpd_client_auth_rate_limit", "allow_min_user",
 		"anvil_status_update_time", "smtpd_forbid_bare_newline_exclusions",
 		"smtpd_forbid_bare_newline_reject_code",
+		"smtpd_sasl_exceptions_networks", "smtpd_reject_footer",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",
 		"smtpd_tls_eccert_file", "smtpd_tls_eckey_file", "smtpd_tls_chain_files",

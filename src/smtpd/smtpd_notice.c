@@ -48,6 +48,11 @@ static struct {
 	unsigned threshold;	/* smtpd_history_flush_threshold */
 	size_t pending;		/* notices not yet queued or failed */
 	time_t minute;		/* start of the current minute */
+	/* The greeting of this process's sessions: a session that only
+	 * got it keeps no transcript (idle connections cost nothing), and
+	 * one made later starts with it. */
+	char greeting[SMTPD_NOTICE_LINE_MAX_BYTES + 1];
+	size_t greeting_len;
 	unsigned sent;		/* notices in it */
 	unsigned suppressed;	/* not sent in it */
 } nt;
@@ -90,6 +95,9 @@ smtpd_notice_wanted(void)
 	return nt.mask != 0;
 }
 
+static void add(struct smtpd_transcript *t, const char *dir,
+    const char *text, size_t len);
+
 static struct smtpd_transcript *
 transcript_of(struct session *s)
 {
@@ -98,6 +106,9 @@ transcript_of(struct session *s)
 	if (s->transcript == NULL) {
 		s->transcript = xcalloc(1, sizeof(*s->transcript));
 		buf_init(&s->transcript->text, SMTPD_NOTICE_MAX_BYTES);
+		if (s->transcript_greeted)
+			add(s->transcript, "Out:", nt.greeting,
+			    nt.greeting_len);
 	}
 	return s->transcript;
 }
@@ -110,6 +121,7 @@ transcript_free(struct session *s)
 	buf_deinit(&s->transcript->text);
 	free(s->transcript);
 	s->transcript = NULL;
+	s->transcript_greeted = false;
 }
 
 /* add - one line; text is already safe (ours, or escaped). */
@@ -172,10 +184,22 @@ smtpd_notice_in(struct session *s, const char *line, size_t len, bool in_auth)
 void
 smtpd_notice_out(struct session *s, const char *line, size_t len)
 {
-	struct smtpd_transcript *t = transcript_of(s);
+	struct smtpd_transcript *t;
 
-	if (t == NULL)
+	if (nt.mask == 0)
 		return;
+	/* The usual greeting: remembered once per process, not per
+	 * session. */
+	if (s->transcript == NULL && !s->transcript_greeted && len >= 4 &&
+	    memcmp(line, "220 ", 4) == 0 && len <= SMTPD_NOTICE_LINE_MAX_BYTES &&
+	    (nt.greeting_len == 0 || (nt.greeting_len == len &&
+	    memcmp(nt.greeting, line, len) == 0))) {
+		memcpy(nt.greeting, line, len);
+		nt.greeting_len = len;
+		s->transcript_greeted = true;
+		return;
+	}
+	t = transcript_of(s);
 	t->errors |= notify_class_of_reply(line, len);
 	add(t, "Out:", line, len);
 }

@@ -276,6 +276,8 @@ struct session {
 	/* smtpd_notice.c: NULL until the first line while transcripts
 	 * are on */
 	struct smtpd_transcript *transcript;
+	bool transcript_greeted;	/* got the process's usual greeting,
+					 * not yet in a transcript */
 };
 
 

@@ -676,3 +676,11 @@ address_domain_is_valid(const char *domain, bool utf8)
 		return false;
 	return scan_domain(&sc, true) == ADDRESS_OK && sc.pos == sc.len;
 }
+
+char *
+address_qualify(const char *addr, const char *domain)
+{
+	if (strchr(addr, '@') != NULL || addr[0] == '\0' || domain[0] == '\0')
+		return xstrdup(addr);
+	return xasprintf("%s@%s", addr, domain);
+}

@@ -71,4 +71,13 @@ void address_deinit(struct address *a);
  * UTF-8 labels when utf8) or address literal ([1.2.3.4], [IPv6:...]). */
 bool address_domain_is_valid(const char *domain, bool utf8);
 
+/*
+ * address_qualify - addr as it is when it has a domain (or domain is
+ * empty), else addr@domain: how the mail system addresses its own
+ * messages to a bare name such as "postmaster" (domain: $myorigin, as
+ * Postfix's cleanup does) or sends from one ("double-bounce",
+ * $myhostname).  A new string.
+ */
+char *address_qualify(const char *addr, const char *domain);
+
 #endif

@@ -23,8 +23,9 @@
  *             a configuration or software problem.
  *   data      accepted for Postfix compatibility; Ostia has no error of
  *             this class (Postfix uses it for a missing data file).
- * Transcripts go to error_notice_recipient; every notice is sent with
- * the sender double_bounce_sender, so that one that fails is dropped
+ * Transcripts go to error_notice_recipient (to bounce_notice_recipient
+ * when bounce is their only wanted class); every notice is sent from
+ * double_bounce_sender@$myhostname, so that one that fails is dropped
  * rather than bounced.
  */
 #ifndef OSTIA_NOTIFY_CLASS_H

@@ -28,6 +28,7 @@
 #include <openssl/rand.h>
 
 #include "child.h"
+#include "address.h"
 #include "compat.h"
 #include "config.h"
 #include "deliver_proto.h"
@@ -1564,15 +1565,6 @@ qmgr_committed(const char *id, struct queue_envelope *env)
 	load_message(QUEUE_INCOMING_DIR, id, env);
 }
 
-/* qualify - addr, or addr@domain when it has no domain (a new string). */
-static char *
-qualify(const char *addr, const char *domain)
-{
-	if (strchr(addr, '@') != NULL || domain[0] == '\0')
-		return xstrdup(addr);
-	return xasprintf("%s@%s", addr, domain);
-}
-
 void
 qmgr_init(struct child *c)
 {
@@ -1606,18 +1598,17 @@ qmgr_init(struct child *c)
 	qm.myhostname = xstrdup(config_str(v, P_myhostname));
 	qm.double_bounce = xstrdup(config_str(v, P_double_bounce_sender));
 	/* As Postfix: notices come from double-bounce@$myhostname. */
-	qm.double_bounce_addr = strchr(qm.double_bounce, '@') != NULL ?
-	    xstrdup(qm.double_bounce) : xasprintf("%s@%s", qm.double_bounce,
+	qm.double_bounce_addr = address_qualify(qm.double_bounce,
 	    qm.myhostname);
 	/* A bare name gets @$myorigin, as Postfix's cleanup gives the
 	 * mail system's own messages (not @$myhostname, as RCPT TO:<NAME>
 	 * would). */
-	qm.bounce2_rcpt = qualify(config_str(v, P_2bounce_notice_recipient),
+	qm.bounce2_rcpt = address_qualify(config_str(v, P_2bounce_notice_recipient),
 	    config_str(v, P_myorigin));
 	qm.bounce_size_limit = config_size(v, P_bounce_size_limit);
-	qm.bounce_rcpt = qualify(config_str(v, P_bounce_notice_recipient),
+	qm.bounce_rcpt = address_qualify(config_str(v, P_bounce_notice_recipient),
 	    config_str(v, P_myorigin));
-	qm.delay_rcpt = qualify(config_str(v, P_delay_notice_recipient),
+	qm.delay_rcpt = address_qualify(config_str(v, P_delay_notice_recipient),
 	    config_str(v, P_myorigin));
 	classes = config_list(v, P_notify_classes);
 	/* The configuration check refused unknown words. */

@@ -15,6 +15,7 @@
 
 #include <openssl/rand.h>
 
+#include "address.h"
 #include "buf.h"
 #include "child.h"
 #include "compat.h"
@@ -38,12 +39,15 @@ struct smtpd_transcript {
 struct notice {
 	struct queue_client *qc;
 	struct buf body;	/* the whole message */
+	const char *rcpt;	/* nt.rcpt or nt.bounce_rcpt */
 	char who[SMTPD_LABEL_MAX];
 };
 
 static struct {
 	unsigned mask;		/* wanted smtpd classes */
 	char *rcpt;		/* error_notice_recipient */
+	char *bounce_rcpt;	/* bounce_notice_recipient: transcripts whose
+				 * only wanted class is bounce */
 	char *sender;		/* double_bounce_sender@myhostname */
 	unsigned threshold;	/* smtpd_history_flush_threshold */
 	size_t pending;		/* notices not yet queued or failed */
@@ -61,7 +65,7 @@ void
 smtpd_notice_init(const struct config_view *v)
 {
 	char **words = config_list(v, P_notify_classes);
-	const char *bad = NULL, *rcpt;
+	const char *bad = NULL;
 	unsigned mask = 0;
 
 	/* The configuration check refused unknown words already. */
@@ -72,20 +76,24 @@ smtpd_notice_init(const struct config_view *v)
 	nt.mask = mask & NOTIFY_SMTPD_CLASSES;
 	/* A bare name gets @$myorigin, as Postfix's cleanup gives the mail
 	 * system's own messages. */
-	rcpt = config_str(v, P_error_notice_recipient);
-	nt.rcpt = strchr(rcpt, '@') != NULL || rcpt[0] == '\0' ||
-	    config_str(v, P_myorigin)[0] == '\0' ? xstrdup(rcpt) :
-	    xasprintf("%s@%s", rcpt, config_str(v, P_myorigin));
+	nt.rcpt = address_qualify(config_str(v, P_error_notice_recipient),
+	    config_str(v, P_myorigin));
+	nt.bounce_rcpt = address_qualify(config_str(v,
+	    P_bounce_notice_recipient), config_str(v, P_myorigin));
 	/* As Postfix: double-bounce@$myhostname. */
-	nt.sender = strchr(config_str(v, P_double_bounce_sender), '@') != NULL ?
-	    xstrdup(config_str(v, P_double_bounce_sender)) :
-	    xasprintf("%s@%s", config_str(v, P_double_bounce_sender),
+	nt.sender = address_qualify(config_str(v, P_double_bounce_sender),
 	    config_str(v, P_myhostname));
 	nt.threshold = (unsigned)config_int(v, P_smtpd_history_flush_threshold);
-	if (nt.rcpt[0] == '\0' && nt.mask != 0) {
+	if (nt.rcpt[0] == '\0' && (nt.mask & ~NOTIFY_BOUNCE) != 0) {
 		log_warning("notify_classes asks for SMTP session transcripts "
 		    "but error_notice_recipient is empty; none will be sent");
-		nt.mask = 0;
+		nt.mask &= NOTIFY_BOUNCE;
+	}
+	if (nt.bounce_rcpt[0] == '\0' && (nt.mask & NOTIFY_BOUNCE) != 0) {
+		log_warning("notify_classes has bounce but "
+		    "bounce_notice_recipient is empty; no transcripts of "
+		    "mail refused for its size will be sent");
+		nt.mask &= ~(unsigned)NOTIFY_BOUNCE;
 	}
 }
 
@@ -249,7 +257,7 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 	}
 	queue_envelope_init_local(&env, id, arrival, "local", smtpd_cfg.service,
 	    nt.sender);
-	queue_envelope_add_rcpt(&env, nt.rcpt, NULL, NULL);
+	queue_envelope_add_rcpt(&env, n->rcpt, NULL, NULL);
 	queue_writer_init(&w, fd);
 	ret = queue_writer_envelope(&w, &env);
 	if (ret == 0)
@@ -273,7 +281,7 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 		return;
 	}
 	log_info("%s: postmaster notice: errors from %s, to <%s>", id, n->who,
-	    nt.rcpt);
+	    n->rcpt);
 }
 
 /* allowed - one more notice this minute? */
@@ -321,6 +329,10 @@ send_notice(struct session *s, struct smtpd_transcript *t)
 	notify_class_names(t->errors & nt.mask, classes, sizeof(classes));
 	n = xcalloc(1, sizeof(*n));
 	nt.pending++;
+	/* Postfix: a transcript about mail refused only for its size or
+	 * hop count goes where copies of bounces go. */
+	n->rcpt = (t->errors & nt.mask) == NOTIFY_BOUNCE ? nt.bounce_rcpt :
+	    nt.rcpt;
 	snprintf(n->who, sizeof(n->who), "%s", who);
 	buf_init(&n->body, t->text.len + 4096);
 	localtime_r(&now, &tm);
@@ -347,7 +359,7 @@ send_notice(struct session *s, struct smtpd_transcript *t)
 	    "Transcript of the session (In: what the client sent, Out: "
 	    "the replies;\r\npasswords are never shown, message text is "
 	    "left out):\r\n\r\n",
-	    date, smtpd_cfg.myhostname, nt.rcpt, smtpd_cfg.mail_name, who,
+	    date, smtpd_cfg.myhostname, n->rcpt, smtpd_cfg.mail_name, who,
 	    (long long)now, (unsigned long long)u, smtpd_cfg.myhostname,
 	    smtpd_cfg.mail_name, smtpd_cfg.myhostname, who, smtpd_cfg.service,
 	    classes);

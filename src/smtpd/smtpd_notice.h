@@ -21,10 +21,11 @@
  * SMTPD_NOTICE_MAX_BYTES), then notes how many lines it left out and
  * goes on classing errors.
  *
- * The notice is a new message from double_bounce_sender (so that a
- * notice that cannot be delivered is dropped, never bounced) to
- * error_notice_recipient, queued through the queue process like any
- * message.  At most SMTPD_NOTICE_PER_MINUTE notices per smtpd process
+ * The notice is a new message from double_bounce_sender@$myhostname
+ * (so that a notice that cannot be delivered is dropped, never bounced)
+ * to error_notice_recipient (bounce_notice_recipient when bounce is the
+ * only wanted class of its errors; a bare name gets @$myorigin), queued
+ * through the queue process like any message.  At most SMTPD_NOTICE_PER_MINUTE notices per smtpd process
  * and minute: past that they are counted and logged, not sent, so a
  * swarm of bad clients cannot flood the postmaster.
  */

@@ -254,3 +254,29 @@ def test_default_classes_report_mail_turned_away_for_want_of_space(delivery):
     body = read_bytes(path).decode("utf-8", "replace")
     assert re.search(r"Errors: +resource\b", body), body
     assert re.search(r"Out: +452 4\.3\.1 ", body), body
+
+
+def test_bounce_class_transcript_of_a_message_too_big(delivery):
+    """bounce: a session refused a message for its size is reported to
+    bounce_notice_recipient (not error_notice_recipient)."""
+    d = delivery()
+    other = "alice@" + VDOMAIN
+    d.params.update({"notify_classes": "bounce",
+                     "bounce_notice_recipient": POSTMASTER,
+                     "error_notice_recipient": other,
+                     "message_size_limit": "100000"})
+    d.start()
+    tok = token()
+    c = Client(d.o.port)
+    c.cmd("EHLO big-%s.test" % tok)
+    r = c.cmd("MAIL FROM:<%s> SIZE=2000000" % SENDER)
+    assert r[-1].startswith("552 5.3.4"), r
+    c.cmd("QUIT")
+    c.close()
+    [path] = d.wait_messages(POSTMASTER, 1, "big-" + tok)
+    body = read_bytes(path).decode("utf-8", "replace")
+    assert re.search(r"Errors: +bounce\b", body), body
+    assert re.search(r"Out: +552 5\.3\.4 ", body), body
+    d.wait_queue_empty()
+    assert not d.messages(other), "the transcript went to " \
+        "error_notice_recipient too:\n" + d.diag()

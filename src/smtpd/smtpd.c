@@ -67,6 +67,7 @@
 #include "smtpd_hdrw.h"
 #include "smtpd_limit.h"
 #include "smtpd_notice.h"
+#include "smtpd_proxy.h"
 #include "reply_footer.h"
 #include "smtpd_session.h"
 #include "soft_bounce.h"
@@ -801,6 +802,7 @@ smtpd_session_free(struct session *s)
 	if (s->flush_queued)
 		TAILQ_REMOVE(&flush_list, s, flush_link);
 	smtpd_peer_lookup_cancel(s);
+	smtpd_proxy_session_end(s);
 	smtpd_limit_session_end(s);
 	free(s->name_reason);
 	smtpd_transaction_reset(s);
@@ -1226,6 +1228,7 @@ smtpd_init(struct child *c)
 	smtpd_dns_init(v);
 	smtpd_limit_init(v);
 	smtpd_notice_init(v);
+	smtpd_cfg.proxy_protocol = smtpd_proxy_init(v);
 	smtpd_cfg.transcripts = smtpd_notice_wanted();
 	smtpd_cfg.allow_min_user = config_bool(v, P_allow_min_user);
 	smtpd_client_list_init(&smtpd_cfg.bare_lf_exclusions, v,
@@ -1274,6 +1277,7 @@ smtpd_client_list_match(const struct smtpd_client_list *cl,
 }
 
 static void accept_named(struct session *s);
+static void accept_proxied(struct session *s);
 
 static void
 smtpd_accept(struct child *c, int fd, const char *client,
@@ -1355,8 +1359,20 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	}
 	smtpd_nsessions++;
 	smtpd_bev_setup(s, smtpd_cfg.timeout);
-	/* The client name first (bounded: SMTPD_PEER_LOOKUP_MS); nothing
-	 * is read from the client meanwhile. */
+	/* Behind a load balancer: its PROXY header names the client. */
+	if (smtpd_cfg.proxy_protocol) {
+		smtpd_proxy_read(s, accept_proxied);
+		return;
+	}
+	accept_proxied(s);
+}
+
+/* accept_proxied - the client's address is known: its name next
+ * (bounded: SMTPD_PEER_LOOKUP_MS); nothing is read from the client
+ * meanwhile. */
+static void
+accept_proxied(struct session *s)
+{
 	if (smtpd_peer_lookup_start(s, accept_named))
 		return;
 	accept_named(s);

@@ -98,6 +98,7 @@ struct smtpd_settings {
 	bool vrfy_disabled;
 	bool soft_bounce;	/* 5xx replies sent as 4xx (soft_bounce.h) */
 	bool transcripts;	/* sessions keep one (smtpd_notice.h) */
+	bool proxy_protocol;	/* smtpd_upstream_proxy_protocol (haproxy) */
 	char **forbidden_cmds;	/* smtpd_forbidden_commands: words */
 	char **drop_headers;	/* message_drop_headers */
 	bool strict_envelopes;
@@ -275,6 +276,11 @@ struct session {
 	TAILQ_ENTRY(session) flush_link;
 	/* smtpd_notice.c: NULL until the first line while transcripts
 	 * are on */
+	/* smtpd_proxy.c: the PROXY header being read */
+	struct event *proxy_ev;
+	long long proxy_deadline;	/* CLOCK_MONOTONIC, ms */
+	bool proxy_polling;
+	void (*proxy_done)(struct session *);
 	struct smtpd_transcript *transcript;
 	bool transcript_greeted;	/* got the process's usual greeting,
 					 * not yet in a transcript */

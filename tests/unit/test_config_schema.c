@@ -456,6 +456,7 @@ test_statuses(void **state)
 		"anvil_status_update_time", "smtpd_forbid_bare_newline_exclusions",
 		"smtpd_forbid_bare_newline_reject_code",
 		"smtpd_sasl_exceptions_networks", "smtpd_reject_footer",
+		"smtpd_upstream_proxy_protocol", "smtpd_upstream_proxy_timeout",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",
 		"smtpd_tls_eccert_file", "smtpd_tls_eckey_file", "smtpd_tls_chain_files",

@@ -400,3 +400,73 @@ def test_connection_limit_on_the_implicit_tls_port(tls_server, certs):
     quit_(first)
     o.wait_for_log(r"warning: Connection concurrency limit exceeded: 2 "
                    r"from unknown\[127\.0\.0\.1\] for service \S+")
+
+
+
+class BioTls:
+    """TLS over a plain socket through memory BIOs: the first flight
+    (the hello) can be sent in the same write as bytes before it."""
+
+    def __init__(self, sock, ctx, sni):
+        self.sock = sock
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=sni)
+
+    def hello(self):
+        try:
+            self.obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return self.out.read()
+
+    def _pump(self, op):
+        while True:
+            try:
+                r = op()
+                data = self.out.read()
+                if data:
+                    self.sock.sendall(data)
+                return r
+            except ssl.SSLWantReadError:
+                data = self.out.read()
+                if data:
+                    self.sock.sendall(data)
+                chunk = self.sock.recv(65536)
+                assert chunk, "the server closed the connection"
+                self.inc.write(chunk)
+
+    def handshake(self):
+        self._pump(self.obj.do_handshake)
+
+    def send(self, data):
+        self._pump(lambda: self.obj.write(data))
+
+    def reply(self):
+        """One whole SMTP reply (its lines)."""
+        buf = b""
+        while True:
+            buf += self._pump(lambda: self.obj.read(65536))
+            lines = buf.split(b"\r\n")
+            for line in lines[:-1]:
+                if line[3:4] == b" ":
+                    return [l.decode() for l in lines[:-1]]
+
+
+def test_implicit_tls_behind_a_proxy(tls_server, certs):
+    """smtpd_upstream_proxy_protocol = haproxy on an implicit-TLS port:
+    the TLS hello follows the PROXY header in the same write, and smtpd
+    takes exactly the header, leaving the hello for the handshake."""
+    o = tls_server({"smtpd_upstream_proxy_protocol": "haproxy"})
+    raw = socket.create_connection(("127.0.0.1", o.ports["smtps"]),
+                                   timeout=10)
+    t = BioTls(raw, verifying_ctx(certs), "mail.example.test")
+    raw.sendall(b"PROXY TCP4 203.0.113.8 192.0.2.25 40003 465\r\n" +
+                t.hello())
+    t.handshake()
+    assert t.reply()[-1].startswith("220 "), "no greeting"
+    t.send(b"EHLO client.example\r\n")
+    assert t.reply()[-1].startswith("250 ")
+    t.send(b"QUIT\r\n")
+    assert t.reply()[-1].startswith("221 ")
+    raw.close()
+    o.wait_for_log(SMTPD + r"connect from unknown\[203\.0\.113\.8\]")

@@ -566,6 +566,8 @@ static const char *const anvil_op_names[] = {
 	[LOOKUP_ANVIL_MESSAGE] = "message",
 	[LOOKUP_ANVIL_RCPT] = "rcpt",
 	[LOOKUP_ANVIL_AUTH] = "auth",
+	[LOOKUP_ANVIL_NEWTLS] = "newtls",
+	[LOOKUP_ANVIL_NEWTLS_STAT] = "newtls_stat",
 };
 
 const char *

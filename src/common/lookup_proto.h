@@ -111,8 +111,12 @@ enum lookup_anvil_op {
 	LOOKUP_ANVIL_MESSAGE = 3,	/* MAIL FROM rate + 1 */
 	LOOKUP_ANVIL_RCPT = 4,		/* RCPT TO rate + 1 */
 	LOOKUP_ANVIL_AUTH = 5,		/* AUTH rate + 1 */
+	LOOKUP_ANVIL_NEWTLS = 6,	/* new (not resumed) TLS session
+					 * rate + 1 */
+	LOOKUP_ANVIL_NEWTLS_STAT = 7,	/* the new TLS session rate; nothing
+					 * counted, no client added */
 };
-#define LOOKUP_ANVIL_OP_LAST LOOKUP_ANVIL_AUTH
+#define LOOKUP_ANVIL_OP_LAST LOOKUP_ANVIL_NEWTLS_STAT
 /* Longest ANVIL key ("SERVICE ADDRESS"). */
 #define LOOKUP_ANVIL_KEY_MAX_BYTES 256
 #define LOOKUP_ANVIL_MAX_BYTES (12 + LOOKUP_ANVIL_KEY_MAX_BYTES)

@@ -177,6 +177,18 @@ anvil_event(struct anvil *a, uint64_t holder, enum lookup_anvil_op op,
 		*count_r = c->count;
 		return 0;
 	}
+	if (op == LOOKUP_ANVIL_NEWTLS_STAT) {
+		/* A question only: no client is added for it. */
+		if (c == NULL)
+			return 0;
+		if (window_over(a, c, now_ms)) {
+			memset(c->rate, 0, sizeof(c->rate));
+			c->window_ms = now_ms;
+		}
+		*count_r = c->count;
+		*rate_r = c->rate[LOOKUP_ANVIL_NEWTLS];
+		return 0;
+	}
 	if (c == NULL) {
 		if (a->n >= a->max)
 			(void)anvil_expire(a, now_ms);

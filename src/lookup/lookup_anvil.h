@@ -44,9 +44,10 @@ void anvil_free(struct anvil **ap);
  * Count one event of op for key (at most LOOKUP_ANVIL_KEY_MAX_BYTES,
  * not empty) by holder at now_ms.  *count_r: the client's open
  * connections after the event; *rate_r: the events of op in the
- * current window, this one included (DISCONNECT: 0).  A DISCONNECT for
- * a key the holder holds no connection of changes nothing and adds no
- * key.  0, or -1 when key is new and the table is full (nothing
+ * current window, this one included (DISCONNECT: 0; NEWTLS_STAT: the
+ * NEWTLS events, nothing counted).  A DISCONNECT for a key the holder
+ * holds no connection of, and a NEWTLS_STAT for an unknown key, change
+ * nothing and add no key.  0, or -1 when key is new and the table is full (nothing
  * counted).
  */
 int anvil_event(struct anvil *a, uint64_t holder, enum lookup_anvil_op op,

@@ -778,6 +778,7 @@ on_anvil_stats(evutil_socket_t fd, short what, void *arg)
 		[LOOKUP_ANVIL_MESSAGE] = "message rate",
 		[LOOKUP_ANVIL_RCPT] = "recipient rate",
 		[LOOKUP_ANVIL_AUTH] = "AUTH rate",
+		[LOOKUP_ANVIL_NEWTLS] = "newtls rate",
 	};
 	struct anvil_peaks p;
 	uint64_t now = now_ms();

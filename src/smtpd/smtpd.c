@@ -1412,6 +1412,26 @@ accept_named(struct session *s)
 	accept_counted(s);
 }
 
+/* wrapper_limited - the new TLS session rate limit's verdict on an
+ * implicit-TLS port: a refusal closes the connection before the
+ * handshake (the warning says why; a TLS client could not read a
+ * plaintext 421). */
+static void
+wrapper_limited(struct session *s, const char *refusal)
+{
+	if (refusal != NULL) {
+		char who[SMTPD_LABEL_MAX];
+
+		log_info("%s: connection closed before the TLS handshake "
+		    "(smtpd_client_new_tls_session_rate_limit)",
+		    smtpd_client_label(s, who, sizeof(who)));
+		s->state = SS_QUIT;
+		smtpd_session_free(s);
+		return;
+	}
+	smtpd_tls_begin(s);
+}
+
 static void
 accept_counted(struct session *s)
 {
@@ -1419,7 +1439,14 @@ accept_counted(struct session *s)
 	int fd = s->fd;
 
 	if (tls_server_wrapper(smtpd_cfg.tls)) {
-		/* Implicit TLS: the client speaks first, with its hello. */
+		/* Implicit TLS: the client speaks first, with its hello.  A
+		 * client over its new TLS session rate gets no handshake. */
+		if (s->limit_refusal == NULL &&
+		    smtpd_limit_wanted(s, LOOKUP_ANVIL_NEWTLS_STAT)) {
+			smtpd_limit_check(s, LOOKUP_ANVIL_NEWTLS_STAT,
+			    wrapper_limited);
+			return;
+		}
 		smtpd_tls_begin(s);
 		return;
 	}

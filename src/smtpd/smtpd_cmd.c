@@ -66,12 +66,12 @@ starttls_offered(const struct session *s)
  * before our 220, would be read as if it came over TLS: an injection
  * (CVE-2011-0411).  It is logged and thrown away.
  */
+static void starttls_limited(struct session *s, const char *refusal);
+static void starttls_go(struct session *s);
+
 static void
 cmd_starttls(struct session *s, const struct smtp_command *c)
 {
-	size_t pending;
-	char who[SMTPD_LABEL_MAX];
-
 	if (!starttls_offered(s)) {
 		smtpd_reply_error(s, s->tls_active ?
 		    "554 5.5.1 Error: TLS already active" :
@@ -82,6 +82,33 @@ cmd_starttls(struct session *s, const struct smtp_command *c)
 		smtpd_reply_error(s, "501 5.5.4 Syntax: STARTTLS");
 		return;
 	}
+	if (smtpd_limit_wanted(s, LOOKUP_ANVIL_NEWTLS_STAT)) {
+		smtpd_limit_check(s, LOOKUP_ANVIL_NEWTLS_STAT, starttls_limited);
+		return;
+	}
+	starttls_go(s);
+}
+
+/* starttls_limited - the new TLS session rate limit's verdict. */
+static void
+starttls_limited(struct session *s, const char *refusal)
+{
+	if (refusal != NULL) {
+		smtpd_reply(s, "%s", refusal);
+		s->state = SS_QUIT;
+	} else {
+		starttls_go(s);
+	}
+	smtpd_session_process(s);
+}
+
+/* starttls_go - the 220, once nothing stands in the way. */
+static void
+starttls_go(struct session *s)
+{
+	size_t pending;
+	char who[SMTPD_LABEL_MAX];
+
 	pending = evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr);
 	if (pending > 0) {

@@ -28,6 +28,7 @@ static const char *const limit_param[LOOKUP_ANVIL_OP_LAST + 1] = {
 	[LOOKUP_ANVIL_MESSAGE] = "smtpd_client_message_rate_limit",
 	[LOOKUP_ANVIL_RCPT] = "smtpd_client_recipient_rate_limit",
 	[LOOKUP_ANVIL_AUTH] = "smtpd_client_auth_rate_limit",
+	[LOOKUP_ANVIL_NEWTLS_STAT] = "smtpd_client_new_tls_session_rate_limit",
 };
 
 /* The connection count limit sits in the DISCONNECT slot: that op
@@ -47,6 +48,8 @@ smtpd_limit_init(const struct config_view *v)
 	    P_smtpd_client_recipient_rate_limit);
 	lim.limit[LOOKUP_ANVIL_AUTH] = config_int(v,
 	    P_smtpd_client_auth_rate_limit);
+	lim.limit[LOOKUP_ANVIL_NEWTLS_STAT] = config_int(v,
+	    P_smtpd_client_new_tls_session_rate_limit);
 	lim.unit = config_time(v, P_anvil_rate_time_unit);
 	smtpd_client_list_init(&lim.exceptions, v,
 	    P_smtpd_client_event_limit_exceptions,
@@ -108,6 +111,11 @@ over_limit(struct session *s, enum lookup_anvil_op op, bool count,
 		snprintf(reply, replysz, "450 4.7.1 Error: too many recipients "
 		    "from %s", s->addr);
 		break;
+	case LOOKUP_ANVIL_NEWTLS_STAT:
+		what = "New TLS session rate";
+		snprintf(reply, replysz, "421 4.7.0 %s Error: too many new TLS "
+		    "sessions from %s", smtpd_cfg.myhostname, s->addr);
+		break;
 	default:
 		what = "AUTH command rate";
 		snprintf(reply, replysz, "450 4.7.1 Error: too many AUTH "
@@ -167,6 +175,10 @@ on_counted(void *ctx, enum dict_status st, const char *text, size_t len)
 			snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: "
 			    "cannot check the connection limits; try again "
 			    "later", smtpd_cfg.myhostname);
+		else if (op == LOOKUP_ANVIL_NEWTLS_STAT)
+			snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: "
+			    "cannot check the TLS session rate limit; try "
+			    "again later", smtpd_cfg.myhostname);
 		else
 			snprintf(reply, sizeof(reply), "451 4.3.0 Error: "
 			    "cannot check the rate limits; try again later");
@@ -176,8 +188,12 @@ on_counted(void *ctx, enum dict_status st, const char *text, size_t len)
 		    count > (unsigned long long)lim.limit[COUNT_SLOT]) {
 			over_limit(s, op, true, count, reply, sizeof(reply));
 			refusal = reply;
-		} else if (lim.limit[op] > 0 &&
+		} else if (op == LOOKUP_ANVIL_NEWTLS_STAT ?
+		    rate >= (unsigned long long)lim.limit[op] :
+		    lim.limit[op] > 0 &&
 		    rate > (unsigned long long)lim.limit[op]) {
+			/* NEWTLS_STAT counts the sessions before this one:
+			 * the limit is reached when that many happened. */
 			over_limit(s, op, false, rate, reply, sizeof(reply));
 			refusal = reply;
 		}
@@ -208,6 +224,28 @@ on_released(void *ctx, enum dict_status st, const char *text, size_t len)
 		log_debug(1, "anvil: a connection could not be given back "
 		    "(%.*s); the lookup process takes it back when the "
 		    "connection to it closes", (int)len, text);
+}
+
+/* Nor does the count of a new TLS session. */
+static void
+on_newtls(void *ctx, enum dict_status st, const char *text, size_t len)
+{
+	(void)ctx;
+	if (st != DICT_FOUND)
+		log_debug(1, "anvil: a new TLS session could not be counted "
+		    "(%.*s)", (int)len, text);
+}
+
+void
+smtpd_limit_newtls(struct session *s)
+{
+	char key[LOOKUP_ANVIL_KEY_MAX_BYTES + 1];
+
+	if (!smtpd_limit_wanted(s, LOOKUP_ANVIL_NEWTLS_STAT))
+		return;
+	anvil_key(s, key, sizeof(key));
+	(void)lookup_client_anvil(smtpd_check_lookup_client(),
+	    LOOKUP_ANVIL_NEWTLS, key, on_newtls, NULL);
 }
 
 void

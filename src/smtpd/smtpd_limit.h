@@ -11,6 +11,12 @@
  *   smtpd_client_message_rate_limit      MAIL FROM per unit; "450 4.7.1"
  *   smtpd_client_recipient_rate_limit    RCPT TO per unit; "450 4.7.1"
  *   smtpd_client_auth_rate_limit         AUTH per unit; "450 4.7.1"
+ *   smtpd_client_new_tls_session_rate_limit
+ *                                        new (not resumed) TLS sessions
+ *                                        per unit: STARTTLS gets "421
+ *                                        4.7.0", an implicit-TLS
+ *                                        connection is closed before
+ *                                        its handshake
  *
  * A limit of 0 is off.  Clients that match
  * smtpd_client_event_limit_exceptions (default $mynetworks, derived as
@@ -49,13 +55,17 @@ void smtpd_limit_init(const struct config_view *v);
 /* True when op has a limit and s is not an exception. */
 bool smtpd_limit_wanted(struct session *s, enum lookup_anvil_op op);
 /*
- * Count op for s (LOOKUP_ANVIL_CONNECT, _MESSAGE, _RCPT or _AUTH; only
+ * Count op for s (LOOKUP_ANVIL_CONNECT, _MESSAGE, _RCPT or _AUTH), or
+ * ask for the new TLS session rate (_NEWTLS_STAT); only
  * after smtpd_limit_wanted said yes) and run done with the verdict,
  * always later from the event loop.  The session reads no input
  * meanwhile (s->paused).
  */
 void smtpd_limit_check(struct session *s, enum lookup_anvil_op op,
     smtpd_limit_done *done);
+/* A new (not resumed) TLS session was made: count it, when its limit
+ * is on and s is not an exception (no answer waited for). */
+void smtpd_limit_newtls(struct session *s);
 /* The session ends: cancel a count under way, give the connection
  * back. */
 void smtpd_limit_session_end(struct session *s);

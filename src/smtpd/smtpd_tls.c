@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "smtpd_limit.h"
 #include "smtpd_session.h"
 #include "tls_policy.h"
 #include "tls_server.h"
@@ -244,6 +245,10 @@ handshake_done(struct session *s)
 		    who, sizeof(who)), s->tls_proto, s->tls_cipher,
 		    s->tls_bits, s->tls_alg_bits, SSL_session_reused(s->ssl) ?
 		    " (resumed)" : "");
+	/* smtpd_client_new_tls_session_rate_limit counts full handshakes
+	 * only: resuming costs the server little. */
+	if (!SSL_session_reused(s->ssl))
+		smtpd_limit_newtls(s);
 	smtpd_bev_setup(s, smtpd_cfg.timeout);
 	if (wrapper) {
 		smtpd_greet(s);

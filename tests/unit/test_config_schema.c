@@ -457,6 +457,7 @@ test_statuses(void **state)
 		"smtpd_forbid_bare_newline_reject_code",
 		"smtpd_sasl_exceptions_networks", "smtpd_reject_footer",
 		"smtpd_upstream_proxy_protocol", "smtpd_upstream_proxy_timeout",
+		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",
 		"smtpd_tls_eccert_file", "smtpd_tls_eckey_file", "smtpd_tls_chain_files",

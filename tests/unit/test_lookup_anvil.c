@@ -268,6 +268,35 @@ test_against_model(void **state)
 	anvil_free(&a);
 }
 
+/* NEWTLS counts; NEWTLS_STAT only tells, and adds no client. */
+static void
+test_newtls(void **state)
+{
+	struct anvil *a = anvil_new(UNIT_S, 100);
+	struct ev e;
+
+	(void)state;
+	e = ev(a, 1, LOOKUP_ANVIL_NEWTLS_STAT, "smtps 192.0.2.1", 1000);
+	assert_int_equal(e.rate, 0);
+	assert_int_equal(anvil_size(a), 0);
+	ev(a, 1, LOOKUP_ANVIL_NEWTLS, "smtps 192.0.2.1", 1000);
+	ev(a, 2, LOOKUP_ANVIL_NEWTLS, "smtps 192.0.2.1", 1500);
+	e = ev(a, 1, LOOKUP_ANVIL_NEWTLS_STAT, "smtps 192.0.2.1", 2000);
+	assert_int_equal(e.rate, 2);
+	/* the question does not count */
+	e = ev(a, 1, LOOKUP_ANVIL_NEWTLS_STAT, "smtps 192.0.2.1", 2001);
+	assert_int_equal(e.rate, 2);
+	/* other ops' rates are apart */
+	e = ev(a, 1, LOOKUP_ANVIL_AUTH, "smtps 192.0.2.1", 2002);
+	assert_int_equal(e.rate, 1);
+	/* a new window starts afresh */
+	e = ev(a, 1, LOOKUP_ANVIL_NEWTLS_STAT, "smtps 192.0.2.1",
+	    1000 + UNIT_MS + 1);
+	assert_int_equal(e.rate, 0);
+	assert_int_equal(anvil_size(a), 1);
+	anvil_free(&a);
+}
+
 int
 main(void)
 {
@@ -279,6 +308,7 @@ main(void)
 		cmocka_unit_test(test_expiry_and_bound),
 		cmocka_unit_test(test_peaks),
 		cmocka_unit_test(test_against_model),
+		cmocka_unit_test(test_newtls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

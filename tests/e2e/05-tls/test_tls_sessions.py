@@ -470,3 +470,66 @@ def test_implicit_tls_behind_a_proxy(tls_server, certs):
     assert t.reply()[-1].startswith("221 ")
     raw.close()
     o.wait_for_log(SMTPD + r"connect from unknown\[203\.0\.113\.8\]")
+
+
+NEWTLS = {"smtpd_client_new_tls_session_rate_limit": "2",
+          "smtpd_client_event_limit_exceptions": "",
+          "anvil_rate_time_unit": "3600s"}
+
+
+def test_new_tls_session_rate_limit_starttls(tls_server, certs):
+    """smtpd_client_new_tls_session_rate_limit: past the limit, STARTTLS
+    gets 421 4.7.0 and the session ends; the warning starts with
+    Postfix's words."""
+    o = tls_server(NEWTLS)
+    for _ in range(2):
+        c = starttls(o, certs)
+        ehlo_keywords(c)
+        quit_(c)
+    c = o.smtp("smtp")
+    expect_reply(c, 220)
+    ehlo_keywords(c)
+    c.send_line("STARTTLS")
+    expect_reply(c, 421, "4.7.0", text="too many new TLS sessions from "
+                 r"127\.0\.0\.1")
+    c.wait_closed()
+    o.wait_for_log(r"warning: New TLS session rate limit exceeded: 2 from "
+                   r"\S+\[127\.0\.0\.1\] for service .*"
+                   r"smtpd_client_new_tls_session_rate_limit = 2")
+
+
+def test_new_tls_session_rate_limit_implicit_and_resumption(tls_server,
+                                                            certs):
+    """On the implicit-TLS port a client over the limit is closed before
+    the handshake.  Resumed sessions are not counted: after one full
+    handshake, three resumptions all pass (with the limit at 2, a count
+    of them would stop the third); the next full handshake is the second
+    and the connection after it is refused."""
+    o = tls_server(NEWTLS)
+    ctx = verifying_ctx(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
+    c = tls_connect(o, "smtps", ctx)
+    expect_reply(c, 220)
+    session = c.sock.session
+    quit_(c)
+    for _ in range(3):
+        raw = socket.create_connection(("127.0.0.1", o.ports["smtps"]),
+                                       timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname="mail.example.test",
+                            session=session)
+        assert s.session_reused
+        c = SmtpClient(s)
+        expect_reply(c, 220)
+        quit_(c)
+    c = tls_connect(o, "smtps", verifying_ctx(certs))   # full: the 2nd
+    expect_reply(c, 220)
+    quit_(c)
+    raw = socket.create_connection(("127.0.0.1", o.ports["smtps"]),
+                                   timeout=5)
+    try:
+        verifying_ctx(certs).wrap_socket(raw,
+                                         server_hostname="mail.example.test")
+        assert False, "the handshake should not have happened"
+    except (ssl.SSLError, OSError):
+        pass
+    o.wait_for_log(r"connection closed before the TLS handshake "
+                   r"\(smtpd_client_new_tls_session_rate_limit\)")

@@ -402,12 +402,15 @@ smtpd_reply(struct session *s, const char *fmt, ...)
 		if (reply_footer_apply(line, (size_t)n, smtpd_cfg.reject_footer,
 		    footer_macro, s, SMTPD_REPLY_MAX_BYTES - 3, &out,
 		    &err) == 0) {
+			/* Every line ends in CRLF (reply_footer.h). */
 			for (size_t at = 0; at < out.len;) {
 				const char *e = memchr(out.data + at, '\r',
 				    out.len - at);
-				size_t ln = e != NULL ?
-				    (size_t)(e - out.data) - at : out.len - at;
+				size_t ln;
 
+				if (e == NULL || e + 1 >= out.data + out.len)
+					break;
+				ln = (size_t)(e - out.data) - at;
 				reply_line(s, out.data + at, ln);
 				at += ln + 2;
 			}

@@ -90,7 +90,8 @@ expand(struct buf *b, const char *t, size_t n, reply_footer_lookup *lookup,
 				continue;
 			}
 			if (t[e] == '?' || t[e] == ':') {
-				const char *k = memchr(t + e + 1, close, n - e - 1);
+				const char *k = memchr(t + e + 1, close,
+				    n - e - 1);
 				bool set;
 
 				if (k == NULL) {

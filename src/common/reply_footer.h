@@ -32,9 +32,9 @@ typedef const char *reply_footer_lookup(void *ctx, const char *name,
 
 /*
  * reply_footer_apply - reply is one reply line ("550 5.1.1 text", len
- * bytes, no CR or LF in it; "NNN " or "NNN-" then the text).  Appends to out the
- * reply with the footer: every line ends in CRLF, every line is cut to
- * at most line_max bytes (CRLF not counted).  Returns 0; -1 (out
+ * bytes, no CR or LF in it; "NNN " or "NNN-" then the text).  Appends
+ * to out the reply with the footer: every line ends in CRLF, every line
+ * is cut to at most line_max bytes (CRLF not counted).  Returns 0; -1 (out
  * unchanged) when reply is not a reply line or the template has a
  * syntax error (an unclosed "${", a bad name), with *error_r (static
  * text) saying which.

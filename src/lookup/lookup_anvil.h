@@ -47,8 +47,8 @@ void anvil_free(struct anvil **ap);
  * current window, this one included (DISCONNECT: 0; NEWTLS_STAT: the
  * NEWTLS events, nothing counted).  A DISCONNECT for a key the holder
  * holds no connection of, and a NEWTLS_STAT for an unknown key, change
- * nothing and add no key.  0, or -1 when key is new and the table is full (nothing
- * counted).
+ * nothing and add no key.  0, or -1 when key is new and the table is
+ * full (nothing counted).
  */
 int anvil_event(struct anvil *a, uint64_t holder, enum lookup_anvil_op op,
     const char *key, uint64_t now_ms, unsigned *count_r, unsigned *rate_r);

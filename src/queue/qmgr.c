@@ -1603,11 +1603,11 @@ qmgr_init(struct child *c)
 	/* A bare name gets @$myorigin, as Postfix's cleanup gives the
 	 * mail system's own messages (not @$myhostname, as RCPT TO:<NAME>
 	 * would). */
-	qm.bounce2_rcpt = address_qualify(config_str(v, P_2bounce_notice_recipient),
-	    config_str(v, P_myorigin));
+	qm.bounce2_rcpt = address_qualify(config_str(v,
+	    P_2bounce_notice_recipient), config_str(v, P_myorigin));
 	qm.bounce_size_limit = config_size(v, P_bounce_size_limit);
-	qm.bounce_rcpt = address_qualify(config_str(v, P_bounce_notice_recipient),
-	    config_str(v, P_myorigin));
+	qm.bounce_rcpt = address_qualify(config_str(v,
+	    P_bounce_notice_recipient), config_str(v, P_myorigin));
 	qm.delay_rcpt = address_qualify(config_str(v, P_delay_notice_recipient),
 	    config_str(v, P_myorigin));
 	classes = config_list(v, P_notify_classes);

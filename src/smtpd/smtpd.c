@@ -1248,9 +1248,9 @@ smtpd_init(struct child *c)
 
 		if (footer != NULL && footer[0] != '\0') {
 			if (reply_footer_check(footer, &err) < 0)
-				log_warning("smtpd_reject_footer: %s; replies are "
-				    "sent without the footer until it is fixed",
-				    err);
+				log_warning("smtpd_reject_footer: %s; replies "
+				    "are sent without the footer until it is "
+				    "fixed", err);
 			else
 				smtpd_cfg.reject_footer = footer;
 		}

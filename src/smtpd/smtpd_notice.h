@@ -25,9 +25,10 @@
  * (so that a notice that cannot be delivered is dropped, never bounced)
  * to error_notice_recipient (bounce_notice_recipient when bounce is the
  * only wanted class of its errors; a bare name gets @$myorigin), queued
- * through the queue process like any message.  At most SMTPD_NOTICE_PER_MINUTE notices per smtpd process
- * and minute: past that they are counted and logged, not sent, so a
- * swarm of bad clients cannot flood the postmaster.
+ * through the queue process like any message.  At most
+ * SMTPD_NOTICE_PER_MINUTE notices per smtpd process and minute: past
+ * that they are counted and logged, not sent, so a swarm of bad clients
+ * cannot flood the postmaster.
  */
 #ifndef OSTIA_SMTPD_NOTICE_H
 #define OSTIA_SMTPD_NOTICE_H

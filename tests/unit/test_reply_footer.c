@@ -66,7 +66,8 @@ static const struct {
 	/* a backslash that is not \n or a leading \c is text */
 	{ "554 5.7.1 No", "a\\b \\c", "554-5.7.1 No\r\n554 5.7.1 a\\b \\c\r\n" },
 	/* empty lines of the footer still carry the codes */
-	{ "554 5.7.1 No", "\\n", "554-5.7.1 No\r\n554-5.7.1 \r\n554 5.7.1 \r\n" },
+	{ "554 5.7.1 No", "\\n",
+	  "554-5.7.1 No\r\n554-5.7.1 \r\n554 5.7.1 \r\n" },
 };
 
 static char *

@@ -233,6 +233,20 @@ def test_policy_transcript(delivery):
     assert re.search(r"Out: +550 5\.1\.1 ", body), body
 
 
+def refused_mail_transcript(d, name, mail_args, reply):
+    """A session (HELO NAME-TOKEN) whose MAIL FROM gets reply; returns
+    the transcript the postmaster receives."""
+    tok = token()
+    c = Client(d.o.port)
+    c.cmd("EHLO %s-%s.test" % (name, tok))
+    r = c.cmd("MAIL FROM:<%s>%s" % (SENDER, mail_args))
+    assert r[-1].startswith(reply), r
+    c.cmd("QUIT")
+    c.close()
+    [path] = d.wait_messages(POSTMASTER, 1, "%s-%s" % (name, tok))
+    return read_bytes(path).decode("utf-8", "replace")
+
+
 def test_default_classes_report_mail_turned_away_for_want_of_space(delivery):
     """The default notify_classes ("resource, software"): a client told
     452 4.3.1 because the queue's file system is short of space
@@ -243,15 +257,7 @@ def test_default_classes_report_mail_turned_away_for_want_of_space(delivery):
     d.params.update({"error_notice_recipient": POSTMASTER,
                      "queue_minfree": "9000000000000000000"})
     d.start()
-    tok = token()
-    c = Client(d.o.port)
-    c.cmd("EHLO space-%s.test" % tok)
-    r = c.cmd("MAIL FROM:<%s>" % SENDER)
-    assert r[-1].startswith("452 4.3.1"), r
-    c.cmd("QUIT")
-    c.close()
-    [path] = d.wait_messages(POSTMASTER, 1, "space-" + tok)
-    body = read_bytes(path).decode("utf-8", "replace")
+    body = refused_mail_transcript(d, "space", "", "452 4.3.1")
     assert re.search(r"Errors: +resource\b", body), body
     assert re.search(r"Out: +452 4\.3\.1 ", body), body
 
@@ -266,15 +272,7 @@ def test_bounce_class_transcript_of_a_message_too_big(delivery):
                      "error_notice_recipient": other,
                      "message_size_limit": "100000"})
     d.start()
-    tok = token()
-    c = Client(d.o.port)
-    c.cmd("EHLO big-%s.test" % tok)
-    r = c.cmd("MAIL FROM:<%s> SIZE=2000000" % SENDER)
-    assert r[-1].startswith("552 5.3.4"), r
-    c.cmd("QUIT")
-    c.close()
-    [path] = d.wait_messages(POSTMASTER, 1, "big-" + tok)
-    body = read_bytes(path).decode("utf-8", "replace")
+    body = refused_mail_transcript(d, "big", " SIZE=2000000", "552 5.3.4")
     assert re.search(r"Errors: +bounce\b", body), body
     assert re.search(r"Out: +552 5\.3\.4 ", body), body
     d.wait_queue_empty()

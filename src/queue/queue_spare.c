@@ -37,7 +37,7 @@ bool
 spare_keep_blocks(const struct stat *st, time_t now)
 {
 	return st->st_size <= QUEUE_SPARE_KEEP_BYTES &&
-	    now >= st->st_ctim.tv_sec &&
+	    st->st_ctim.tv_sec - now <= QUEUE_SPARE_CLOCK_SLACK &&
 	    now - st->st_ctim.tv_sec <= QUEUE_SPARE_FRESH_SECONDS;
 }
 

@@ -46,6 +46,10 @@
 #define QUEUE_SPARE_KEEP_BYTES (32 * 1024)
 /* ... when it is reused within this many seconds. */
 #define QUEUE_SPARE_FRESH_SECONDS 30
+/* A ctime this far ahead of time() is still "now": since Linux 6.13 a
+ * file's ctime may be a fine-grained clock reading, a second ahead of
+ * the coarse one time() returns. */
+#define QUEUE_SPARE_CLOCK_SLACK 2
 /* How often the queue process calls spare_trim. */
 #define QUEUE_SPARE_TRIM_SECONDS 60
 
@@ -82,7 +86,8 @@ int spare_take(int incoming_fd, const char *id);
  * spare_keep_blocks - whether a spare whose fstat is st may be reused at
  * time now without emptying it: no larger than QUEUE_SPARE_KEEP_BYTES,
  * and moved to spare/ (its ctime) at most QUEUE_SPARE_FRESH_SECONDS
- * ago (a ctime in the future: no).
+ * ago (a ctime more than QUEUE_SPARE_CLOCK_SLACK seconds in the
+ * future: no, the clock went back).
  */
 bool spare_keep_blocks(const struct stat *st, time_t now);
 

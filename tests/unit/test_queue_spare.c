@@ -109,7 +109,15 @@ test_keep_blocks_rule(void **state)
 	assert_true(spare_keep_blocks(&st, now));
 	st.st_ctim.tv_sec = now - QUEUE_SPARE_FRESH_SECONDS - 1;
 	assert_false(spare_keep_blocks(&st, now));
+	/* A ctime a second ahead of time(): a fine-grained timestamp
+	 * (Linux 6.13 and later), not a clock that went back. */
+	st.st_ctim.tv_sec = now + 1;
+	assert_true(spare_keep_blocks(&st, now));
+	st.st_ctim.tv_sec = now + QUEUE_SPARE_CLOCK_SLACK;
+	assert_true(spare_keep_blocks(&st, now));
 	/* A clock that went back: the pages may be anywhere. */
+	st.st_ctim.tv_sec = now + QUEUE_SPARE_CLOCK_SLACK + 1;
+	assert_false(spare_keep_blocks(&st, now));
 	st.st_ctim.tv_sec = now + 60;
 	assert_false(spare_keep_blocks(&st, now));
 }

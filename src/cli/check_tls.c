@@ -1251,6 +1251,90 @@ master_running(const struct config *cf, struct report *r)
 
 /* ---------------------------------------------------------------- main */
 
+/* Restriction lists that may name the client certificate checks. */
+static const enum param_id ccert_lists[] = {
+	P_smtpd_client_restrictions, P_smtpd_helo_restrictions,
+	P_smtpd_sender_restrictions, P_smtpd_relay_restrictions,
+	P_smtpd_recipient_restrictions, P_smtpd_data_restrictions,
+	P_smtpd_end_of_data_restrictions,
+};
+
+/*
+ * ccert_use - the first of v's restriction lists that names the client
+ * certificate check what (permit_tls_clientcerts...); NULL when none.
+ */
+static const char *
+ccert_use(const struct config_view *v, const char *what)
+{
+	for (size_t i = 0; i < N_ELEMENTS(ccert_lists); i++) {
+		char **l = config_list(v, ccert_lists[i]);
+		bool hit = false;
+
+		for (size_t k = 0; l[k] != NULL && !hit; k++)
+			hit = strcasecmp(l[k], what) == 0;
+		strv_free(&l);
+		if (hit)
+			return config_params[ccert_lists[i]].name;
+	}
+	return NULL;
+}
+
+/*
+ * check_ccert - client certificate settings of one service that smtpd
+ * accepts but that cannot do what they are meant to: a requirement that
+ * is ignored, nothing to verify with, checks that never see a
+ * certificate.  The service's header line is printed before the first.
+ */
+static void
+check_ccert(const struct tls_svc *s, const struct tls_server *t,
+    struct report *r)
+{
+	const struct config_view *v = s->v;
+	bool have_ca = *config_str(v, P_smtpd_tls_CAfile) != '\0' ||
+	    *config_str(v, P_smtpd_tls_CApath) != '\0';
+	static const char *const checks[] = { "permit_tls_clientcerts",
+	    "permit_tls_all_clientcerts", "check_ccert_access" };
+	const char *relay = ccert_use(v, checks[0]);
+	const char *all = ccert_use(v, checks[1]);
+	bool header = false;
+
+#define SVC_HEADER() do { if (!header) { printf("\nservice %s:\n", \
+	s->ms->name); header = true; } } while (0)
+	if (config_bool(v, P_smtpd_tls_req_ccert) && !tls_server_req_ccert(t)) {
+		SVC_HEADER();
+		say(r, SEV_WARNING, "smtpd_tls_req_ccert = yes is ignored here: "
+		    "TLS is optional (it needs smtpd_tls_security_level = "
+		    "encrypt or smtpd_tls_wrappermode = yes)");
+	}
+	if (tls_server_req_ccert(t) && !have_ca) {
+		SVC_HEADER();
+		say(r, SEV_ERROR, "smtpd_tls_req_ccert = yes, but neither "
+		    "smtpd_tls_CAfile nor smtpd_tls_CApath is set: no client "
+		    "certificate can verify, so every client is refused");
+	} else if (tls_server_ask_ccert(t) && !have_ca && all != NULL) {
+		SVC_HEADER();
+		say(r, SEV_WARNING, "%s names permit_tls_all_clientcerts, but "
+		    "neither smtpd_tls_CAfile nor smtpd_tls_CApath is set: no "
+		    "client certificate can verify, so it never permits", all);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(checks); i++) {
+		const char *list = ccert_use(v, checks[i]);
+
+		if (list != NULL && !tls_server_ask_ccert(t)) {
+			SVC_HEADER();
+			say(r, SEV_WARNING, "%s names %s, but no client "
+			    "certificate is asked for (set smtpd_tls_ask_ccert "
+			    "= yes): it never matches", list, checks[i]);
+		}
+	}
+	if (relay != NULL && *config_str(v, P_relay_clientcerts) == '\0') {
+		SVC_HEADER();
+		say(r, SEV_WARNING, "%s names permit_tls_clientcerts, but "
+		    "relay_clientcerts is empty: it never permits", relay);
+	}
+#undef SVC_HEADER
+}
+
 int
 check_tls(const struct config *cf, bool live)
 {
@@ -1319,6 +1403,8 @@ check_tls(const struct config *cf, bool live)
 			printf("\nservice %s:\n", svcs[i].ms->name);
 			say(&r, SEV_ERROR, "smtpd cannot set up TLS: %s", err);
 		}
+		if (t != NULL)
+			check_ccert(&svcs[i], t, &r);
 		tls_server_free(t);
 	}
 	if (live) {

@@ -813,6 +813,7 @@ smtpd_session_free(struct session *s)
 	smtpd_auth_session_end(s);
 	free(s->rcpts);
 	free(s->helo);
+	free(s->ccert);
 	smtp_line_reader_deinit(&s->lr);
 	buf_deinit(&s->pending_reply);
 	event_free(s->timer);

@@ -31,6 +31,7 @@
 #include "smtpd_policy.h"
 #include "smtpd_session.h"
 #include "strv.h"
+#include "tls_ccert.h"
 #include "xalloc.h"
 
 /* Nesting of restriction classes and access results. */
@@ -45,6 +46,9 @@ enum op {
 	OP_PERMIT, OP_REJECT, OP_DEFER, OP_DUNNO,
 	OP_DEFER_IF_PERMIT, OP_DEFER_IF_REJECT, OP_WARN_IF_REJECT,
 	OP_PERMIT_MYNETWORKS, OP_PERMIT_SASL,
+	OP_PERMIT_TLS_CERTS,	/* permit_tls_clientcerts; arg: the
+				 * relay_clientcerts tables */
+	OP_PERMIT_TLS_ALL,	/* permit_tls_all_clientcerts */
 	OP_REJECT_UNAUTH_DEST, OP_DEFER_UNAUTH_DEST, OP_PERMIT_AUTH_DEST,
 	OP_REJECT_UNLISTED_RCPT, OP_REJECT_UNLISTED_SENDER,
 	OP_REJECT_NON_FQDN_SENDER, OP_REJECT_NON_FQDN_RCPT,
@@ -69,6 +73,7 @@ enum op {
 enum access_kind {
 	AK_CLIENT, AK_REVERSE_CLIENT, AK_HELO, AK_SENDER, AK_RECIPIENT,
 	AK_SASL,
+	AK_CCERT,		/* the client certificate's fingerprints */
 	AK_DATA,		/* the DATA command */
 	AK_EOD,			/* the end of the message */
 };
@@ -174,6 +179,8 @@ struct smtpd_check_state {
 	char *cache_key;		/* of the request under way */
 	bool client_addr_next;		/* check_client_access: the name was
 					 * asked; the address comes next */
+	bool pkey_next;			/* a certificate fingerprint was
+					 * asked; its public key's comes next */
 	struct smtpd_dns_req *dreq;	/* DNS lookup under way */
 	struct dns_job *job;		/* the DNS check running */
 	smtpd_rewrite_done *rewrite_done;	/* a rewrite is under way */
@@ -197,6 +204,8 @@ static const struct {
 	{ "warn_if_reject", OP_WARN_IF_REJECT, 0 },
 	{ "permit_mynetworks", OP_PERMIT_MYNETWORKS, 0 },
 	{ "permit_sasl_authenticated", OP_PERMIT_SASL, 0 },
+	{ "permit_tls_clientcerts", OP_PERMIT_TLS_CERTS, 0 },
+	{ "permit_tls_all_clientcerts", OP_PERMIT_TLS_ALL, 0 },
 	{ "reject_unauth_destination", OP_REJECT_UNAUTH_DEST, 0 },
 	{ "defer_unauth_destination", OP_DEFER_UNAUTH_DEST, 0 },
 	{ "permit_auth_destination", OP_PERMIT_AUTH_DEST, 0 },
@@ -235,6 +244,7 @@ static const struct {
 	{ "check_sender_access", OP_ACCESS, AK_SENDER },
 	{ "check_recipient_access", OP_ACCESS, AK_RECIPIENT },
 	{ "check_sasl_access", OP_ACCESS, AK_SASL },
+	{ "check_ccert_access", OP_ACCESS, AK_CCERT },
 	{ "check_policy_service", OP_POLICY, 0 },
 };
 
@@ -408,6 +418,9 @@ compile(const char *title, char **elems, bool warn)
 			it.op = OP_CLASS;
 			found = true;
 		}
+		if (found && it.op == OP_PERMIT_TLS_CERTS)
+			it.arg = xstrdup(config_str(ck.view,
+			    P_relay_clientcerts));
 		if (found && takes_arg(it.op, name)) {
 			if (elems[i + 1] == NULL) {
 				if (warn)
@@ -650,6 +663,7 @@ smtpd_check_cancel(struct session *s)
 	free(st->job);
 	st->job = NULL;
 	st->client_addr_next = false;
+	st->pkey_next = false;
 	st->waiting = NULL;
 	st->rewrite_done = NULL;
 	frames_clear(st);
@@ -811,6 +825,10 @@ subject_text(struct smtpd_check_state *st, enum access_kind ak,
 	case AK_HELO:
 		*what_r = "Helo command rejected";
 		return s->helo != NULL ? s->helo : "";
+	case AK_CCERT:
+		snprintf(client, sizeof(client), "%s[%s]", s->name, s->addr);
+		*what_r = "Client certificate rejected";
+		return client;
 	case AK_SENDER:
 	case AK_SASL:
 		*what_r = "Sender address rejected";
@@ -1259,6 +1277,29 @@ access_answer(struct smtpd_check_state *st, const struct item *it,
 			return find_ask(st, it, st->s->addr,
 			    LOOKUP_FIND_CLIENT_ADDR, 0);
 	}
+	if (st->pkey_next) {
+		/* The certificate's fingerprint was not found; now its
+		 * public key's (Postfix's search order). */
+		st->pkey_next = false;
+		if (status == DICT_NOTFOUND && st->s->ccert != NULL &&
+		    st->s->ccert->pkey_fprint[0] != '\0')
+			return find_ask(st, it, st->s->ccert->pkey_fprint,
+			    LOOKUP_FIND_EXACT, 0);
+	}
+	if (it->op == OP_PERMIT_TLS_CERTS) {
+		char who[SMTPD_LABEL_MAX];
+
+		if (status == DICT_TEMPFAIL)
+			return lookup_failed(st, "permit_tls_clientcerts: "
+			    "relay_clientcerts", text, len);
+		if (status != DICT_FOUND)
+			return V_NONE;
+		log_debug(1, "%s: permit_tls_clientcerts: the client "
+		    "certificate CN \"%s\" is listed in relay_clientcerts",
+		    smtpd_client_label(st->s, who, sizeof(who)),
+		    st->s->ccert->subject);
+		return V_PERMIT;
+	}
 	if (status == DICT_TEMPFAIL) {
 		char what[256];
 
@@ -1431,6 +1472,7 @@ policy_ask(struct smtpd_check_state *st, const struct item *it)
 	const char *attrs[64];
 	size_t n = 0;
 	struct policy_client *pc;
+	const struct tls_ccert *cc = s->ccert;
 
 #define ATTR(name, value) do { attrs[n++] = (name); \
 	attrs[n++] = (value) != NULL ? (value) : ""; } while (0)
@@ -1467,10 +1509,12 @@ policy_ask(struct smtpd_check_state *st, const struct item *it)
 	ATTR("encryption_keysize", bits);
 	ATTR("etrn_domain", "");
 	ATTR("stress", "");
-	ATTR("ccert_subject", "");
-	ATTR("ccert_issuer", "");
-	ATTR("ccert_fingerprint", "");
-	ATTR("ccert_pubkey_fingerprint", "");
+	/* Names only from a verified certificate (anyone can write any
+	 * CN into a self-made one); fingerprints from any (they pin it). */
+	ATTR("ccert_subject", cc != NULL && cc->trusted ? cc->subject : "");
+	ATTR("ccert_issuer", cc != NULL && cc->trusted ? cc->issuer : "");
+	ATTR("ccert_fingerprint", cc != NULL ? cc->fprint : "");
+	ATTR("ccert_pubkey_fingerprint", cc != NULL ? cc->pkey_fprint : "");
 	ATTR("compatibility_level", "3.6");
 	ATTR("mail_version", OSTIA_VERSION);
 	attrs[n] = NULL;
@@ -1967,6 +2011,17 @@ step(struct smtpd_check_state *st, const struct item *it)
 		return in_mynetworks(s) ? V_PERMIT : V_NONE;
 	case OP_PERMIT_SASL:
 		return s->authenticated ? V_PERMIT : V_NONE;
+	case OP_PERMIT_TLS_ALL:
+		return s->ccert != NULL && s->ccert->trusted ? V_PERMIT :
+		    V_NONE;
+	case OP_PERMIT_TLS_CERTS:
+		/* Any certificate the client proved it holds the key of:
+		 * the fingerprint pins it, no CA needed. */
+		if (s->ccert == NULL || s->ccert->fprint[0] == '\0' ||
+		    it->arg == NULL || *it->arg == '\0')
+			return V_NONE;
+		st->pkey_next = true;
+		return find_ask(st, it, s->ccert->fprint, LOOKUP_FIND_EXACT, 0);
 	case OP_SENDER_LOGIN:
 		return V_NONE;	/* enforced at MAIL FROM (smtpd_auth.c) */
 	case OP_REJECT_NON_FQDN_SENDER:
@@ -2076,6 +2131,12 @@ step(struct smtpd_check_state *st, const struct item *it)
 		case AK_SASL:
 			key = s->authenticated ? s->auth_user : NULL;
 			order = LOOKUP_FIND_EXACT;
+			break;
+		case AK_CCERT:
+			/* The certificate's fingerprint, then its public
+			 * key's (access_answer); verified or not. */
+			key = s->ccert != NULL ? s->ccert->fprint : NULL;
+			st->pkey_next = key != NULL && *key != '\0';
 			break;
 		case AK_DATA:
 		case AK_EOD:

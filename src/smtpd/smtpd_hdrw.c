@@ -26,6 +26,7 @@
 #include "smtpd_hdrw.h"
 #include "smtpd_session.h"
 #include "strv.h"
+#include "tls_ccert.h"
 #include "xalloc.h"
 
 #define HDRW_WHY_MAX 512
@@ -39,6 +40,7 @@ static struct {
 	bool ifaces_on;		/* permit_inet_interfaces */
 	bool mynetworks_on;	/* permit_mynetworks */
 	bool sasl_on;		/* permit_sasl_authenticated */
+	bool tls_all_on;	/* permit_tls_all_clientcerts */
 	struct peer_list *ifaces;	/* this host's addresses */
 	const char *remote_domain;	/* remote_header_rewrite_domain */
 	const char *myorigin;
@@ -118,16 +120,17 @@ smtpd_hdrw_init(const struct config_view *v)
 		} else if (strcasecmp(l[i], "permit_sasl_authenticated") ==
 		    0) {
 			hw.sasl_on = true;
-		} else if (strcasecmp(l[i], "permit_tls_clientcerts") == 0 ||
-		    strcasecmp(l[i], "permit_tls_all_clientcerts") == 0) {
-			/* No client certificate is ever asked for. */
+		} else if (strcasecmp(l[i], "permit_tls_all_clientcerts") ==
+		    0) {
+			hw.tls_all_on = true;
 		} else if (strncasecmp(l[i], "static:", 7) == 0) {
 			hw.all = true;
 		} else {
 			log_warning("local_header_rewrite_clients: \"%.100s\" "
 			    "is not supported (use permit_inet_interfaces, "
-			    "permit_mynetworks, permit_sasl_authenticated or "
-			    "static:all); it matches no client", l[i]);
+			    "permit_mynetworks, permit_sasl_authenticated, "
+			    "permit_tls_all_clientcerts or static:all); it "
+			    "matches no client", l[i]);
 			if (strcasecmp(l[i], "check_address_map") == 0 &&
 			    l[i + 1] != NULL)
 				i++;	/* its table */
@@ -183,6 +186,8 @@ client_is_local(const struct session *s)
 	if (hw.all)
 		return true;
 	if (hw.sasl_on && s->authenticated)
+		return true;
+	if (hw.tls_all_on && s->ccert != NULL && s->ccert->trusted)
 		return true;
 	if (hw.ifaces_on && hw.ifaces != NULL &&
 	    peer_list_match(hw.ifaces, NULL, s->addr) == 1)

@@ -189,6 +189,7 @@ struct session {
 	char tls_proto[16];
 	char tls_cipher[64];
 	int tls_bits, tls_alg_bits;
+	struct tls_ccert *ccert;	/* the client's certificate, if any */
 	char local_addr[INET6_ADDRSTRLEN];
 	unsigned local_port;
 	unsigned client_port;

@@ -225,13 +225,68 @@ on_hello_ready(evutil_socket_t fd, short what, void *arg)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+/*
+ * log_established - the "TLS connection established" line: Anonymous
+ * (no client certificate), Untrusted (one that did not verify, and
+ * why) or Trusted, as Postfix words it, with the certificate's names
+ * and fingerprint.
+ */
+static void
+log_established(struct session *s)
+{
+	const struct tls_ccert *cc = s->ccert;
+	char who[SMTPD_LABEL_MAX], cert[1280];
+
+	cert[0] = '\0';
+	if (cc != NULL)
+		snprintf(cert, sizeof(cert), "; client certificate CN \"%s\", "
+		    "issuer \"%s\", fingerprint %s%s%s", cc->subject,
+		    cc->issuer, cc->fprint, cc->trusted ? "" :
+		    ", not verified: ", cc->trusted ? "" : cc->why);
+	log_info("%s TLS connection established from %s: %s with cipher %s "
+	    "(%d/%d bits)%s%s", cc == NULL ? "Anonymous" : cc->trusted ?
+	    "Trusted" : "Untrusted", smtpd_client_label(s, who, sizeof(who)),
+	    s->tls_proto, s->tls_cipher, s->tls_bits, s->tls_alg_bits,
+	    SSL_session_reused(s->ssl) ? " (resumed)" : "", cert);
+}
+
+/*
+ * refuse_unverified - smtpd_tls_req_ccert: no verified client
+ * certificate, no session.  Logged with the reason (none presented, or
+ * why it did not verify), answered with 421 and closed, as Postfix
+ * does right after the handshake.
+ */
+static void
+refuse_unverified(struct session *s)
+{
+	char who[SMTPD_LABEL_MAX];
+
+	if (s->ccert == NULL)
+		log_info("NOQUEUE: abort: TLS from %s on %s: no client "
+		    "certificate presented, and smtpd_tls_req_ccert = yes "
+		    "requires a verified one (configure the client to send "
+		    "its certificate)", smtpd_client_label(s, who, sizeof(who)),
+		    s->listener);
+	else
+		log_info("NOQUEUE: abort: TLS from %s on %s: client "
+		    "certificate CN \"%s\", issuer \"%s\", fingerprint %s "
+		    "is not trusted: %s; smtpd_tls_req_ccert = yes requires a "
+		    "verified one", smtpd_client_label(s, who, sizeof(who)),
+		    s->listener, s->ccert->subject, s->ccert->issuer,
+		    s->ccert->fprint, s->ccert->why);
+	smtpd_reply(s, "421 4.7.1 %s Error: %s", smtpd_cfg.myhostname,
+	    s->ccert == NULL ? "client certificate required" :
+	    "client certificate not trusted");
+	s->state = SS_QUIT;
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
 /* handshake_done - record what was agreed; greet or start over. */
 static void
 handshake_done(struct session *s)
 {
 	const SSL_CIPHER *c = SSL_get_current_cipher(s->ssl);
 	bool wrapper = tls_server_wrapper(smtpd_cfg.tls);
-	char who[SMTPD_LABEL_MAX];
 
 	s->tls_active = true;
 	snprintf(s->tls_proto, sizeof(s->tls_proto), "%s",
@@ -239,17 +294,24 @@ handshake_done(struct session *s)
 	snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s",
 	    c != NULL ? SSL_CIPHER_get_name(c) : "unknown");
 	s->tls_bits = c != NULL ? SSL_CIPHER_get_bits(c, &s->tls_alg_bits) : 0;
+	free(s->ccert);
+	s->ccert = xmalloc(sizeof(*s->ccert));
+	if (!tls_server_peer_ccert(smtpd_cfg.tls, s->ssl, s->ccert)) {
+		free(s->ccert);
+		s->ccert = NULL;
+	}
 	if (tls_server_loglevel(smtpd_cfg.tls) >= 1)
-		log_info("Anonymous TLS connection established from %s: %s "
-		    "with cipher %s (%d/%d bits)%s", smtpd_client_label(s,
-		    who, sizeof(who)), s->tls_proto, s->tls_cipher,
-		    s->tls_bits, s->tls_alg_bits, SSL_session_reused(s->ssl) ?
-		    " (resumed)" : "");
+		log_established(s);
 	/* smtpd_client_new_tls_session_rate_limit counts full handshakes
 	 * only: resuming costs the server little. */
 	if (!SSL_session_reused(s->ssl))
 		smtpd_limit_newtls(s);
 	smtpd_bev_setup(s, smtpd_cfg.timeout);
+	if (tls_server_req_ccert(smtpd_cfg.tls) &&
+	    (s->ccert == NULL || !s->ccert->trusted)) {
+		refuse_unverified(s);
+		return;
+	}
 	if (wrapper) {
 		smtpd_greet(s);
 		return;

@@ -39,6 +39,7 @@
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
+#include "tls_server.h"
 #include "xalloc.h"
 
 /* ---------------------------------------------------------------- */
@@ -184,10 +185,23 @@ write_envelope(struct session *s)
 	buf_init(&rcv, 256 * 1024);
 	(void)buf_appendf(&rcv, "Received: from %s (%s [%s])\r\n",
 	    helo[0] ? helo : s->addr, s->name, s->addr);
-	if (s->tls_active && smtpd_cfg.tls_received_header)
+	if (s->tls_active && smtpd_cfg.tls_received_header) {
 		(void)buf_appendf(&rcv, "\t(using %s with cipher %s (%d/%d "
-		    "bits))\r\n\t(No client certificate requested)\r\n",
-		    s->tls_proto, s->tls_cipher, s->tls_bits, s->tls_alg_bits);
+		    "bits))\r\n", s->tls_proto, s->tls_cipher, s->tls_bits,
+		    s->tls_alg_bits);
+		/* The names are printable ASCII without '"' (tls_ccert.c). */
+		if (s->ccert != NULL)
+			(void)buf_appendf(&rcv, "\t(Client CN \"%s\", Issuer "
+			    "\"%s\" (%s))\r\n", s->ccert->subject,
+			    s->ccert->issuer, s->ccert->trusted ? "verified OK" :
+			    "not verified");
+		else if (tls_server_ask_ccert(smtpd_cfg.tls))
+			(void)buf_appendf(&rcv, "\t(Client did not present a "
+			    "certificate)\r\n");
+		else
+			(void)buf_appendf(&rcv, "\t(No client certificate "
+			    "requested)\r\n");
+	}
 	if (s->authenticated && smtpd_cfg.auth_header)
 		(void)buf_appendf(&rcv, "\t(Authenticated sender: %s)\r\n",
 		    s->auth_user);

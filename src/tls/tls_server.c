@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -23,8 +24,10 @@
 
 #include "buf.h"
 #include "config.h"
+#include "file_read.h"
 #include "log.h"
 #include "strv.h"
+#include "tls_ccert.h"
 #include "tls_cert.h"
 #include "tls_policy.h"
 #include "tls_server.h"
@@ -65,6 +68,13 @@ struct tls_server {
 	size_t nsets;
 	struct ticket_key keys[2];	/* [0] current, [1] previous */
 	EVP_CIPHER *ticket_cipher;	/* fetched once, not per ticket */
+	bool ask_ccert;			/* a client certificate is asked for */
+	bool req_ccert;			/* ... and a verified one required */
+	bool have_ca;			/* CAfile or CApath to verify with */
+	EVP_MD *fprint_md;		/* smtpd_tls_fingerprint_digest */
+	/* Session ID context: sessions resume only where the client
+	 * certificate would be asked and verified the same way. */
+	unsigned char sid_ctx[SSL_MAX_SID_CTX_LENGTH];
 };
 
 static int conn_index = -1;
@@ -234,6 +244,24 @@ on_info(const SSL *ssl, int where, int ret)
 			break;
 		}
 	}
+}
+
+/*
+ * on_verify - note the first verification error of a client
+ * certificate and go on: the handshake never fails for it.  Whether an
+ * unverified certificate may do anything is for smtpd_tls_req_ccert and
+ * the restrictions to say, with a reason in the log.
+ */
+static int
+on_verify(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_conn *c = ssl != NULL ? tls_conn_get(ssl) : NULL;
+
+	if (!ok && c != NULL && c->verify_err == X509_V_OK)
+		c->verify_err = X509_STORE_CTX_get_error(xs);
+	return 1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -616,6 +644,7 @@ new_ctx(struct tls_server *t, const struct config_view *v, bool mandatory,
 		goto fail;
 	{
 		const char *cafile = config_str(v, P_smtpd_tls_CAfile);
+		const char *capath = config_str(v, P_smtpd_tls_CApath);
 
 		/* Postfix: CAfile also completes our chain when the
 		 * certificate file holds the leaf only. */
@@ -628,6 +657,36 @@ new_ctx(struct tls_server *t, const struct config_view *v, bool mandatory,
 			    "read as PEM certificates: %s", cafile, why);
 			goto fail;
 		}
+		if (*capath != '\0' && SSL_CTX_load_verify_locations(ctx,
+		    NULL, capath) != 1) {
+			char why[256];
+
+			openssl_reason(why, sizeof(why));
+			snprintf(err, errsz, "smtpd_tls_CApath = %s: cannot be "
+			    "used as a directory of CA certificates: %s",
+			    capath, why);
+			goto fail;
+		}
+		if (t->ask_ccert) {
+			SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
+			SSL_CTX_set_verify_depth(ctx, (int)config_int(v,
+			    P_smtpd_tls_ccert_verifydepth));
+			/* The CA names in the certificate request: clients
+			 * with several certificates pick one of these. */
+			if (*cafile != '\0') {
+				STACK_OF(X509_NAME) *names =
+				    SSL_load_client_CA_file(cafile);
+
+				if (names != NULL)
+					SSL_CTX_set_client_CA_list(ctx, names);
+				ERR_clear_error();
+			}
+		}
+	}
+	if (SSL_CTX_set_session_id_context(ctx, t->sid_ctx,
+	    sizeof(t->sid_ctx)) != 1) {
+		snprintf(err, errsz, "cannot set the TLS session ID context");
+		goto fail;
 	}
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, t->timeout > 0 ? t->timeout : 1);
@@ -719,6 +778,87 @@ level_of(const struct config_view *v)
 	return TLS_LEVEL_NONE;
 }
 
+/* Largest smtpd_tls_CAfile read for the session ID context. */
+#define TLS_CAFILE_MAX (16 * 1024 * 1024)
+
+/*
+ * ccert_setup - the client certificate settings of t: whether one is
+ * asked for and required, the fingerprint digest, and the session ID
+ * context.  A session made where certificates were asked and verified
+ * differently (another service's CAfile, or its contents, or depth)
+ * never resumes here: its verdict was not ours.
+ */
+static bool
+ccert_setup(struct tls_server *t, const struct config_view *v, char *err,
+    size_t errsz)
+{
+	const char *cafile = config_str(v, P_smtpd_tls_CAfile);
+	const char *capath = config_str(v, P_smtpd_tls_CApath);
+	const char *digest = config_str(v, P_smtpd_tls_fingerprint_digest);
+	bool enforced = t->wrapper || t->level == TLS_LEVEL_ENCRYPT;
+	bool req = config_bool(v, P_smtpd_tls_req_ccert);
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	EVP_MD_CTX *mc;
+	struct stat st;
+	bool ok;
+
+	if (req && !enforced)
+		log_warning("smtpd_tls_req_ccert = yes is ignored: TLS is "
+		    "optional on this service (smtpd_tls_security_level = "
+		    "may); it needs smtpd_tls_security_level = encrypt or "
+		    "smtpd_tls_wrappermode = yes");
+	t->req_ccert = req && enforced;
+	t->ask_ccert = t->req_ccert || config_bool(v, P_smtpd_tls_ask_ccert);
+	t->have_ca = *cafile != '\0' || *capath != '\0';
+	t->fprint_md = EVP_MD_fetch(NULL, digest, NULL);
+	if (t->fprint_md == NULL || EVP_MD_get_size(t->fprint_md) <= 0 ||
+	    EVP_MD_get_size(t->fprint_md) > EVP_MAX_MD_SIZE ||
+	    (EVP_MD_get_flags(t->fprint_md) & EVP_MD_FLAG_XOF) != 0) {
+		ERR_clear_error();
+		snprintf(err, errsz, "smtpd_tls_fingerprint_digest: \"%.64s\" "
+		    "is not a digest OpenSSL can make fingerprints with (use "
+		    "sha256, or sha1, md5, sha512)", digest);
+		return false;
+	}
+	mc = EVP_MD_CTX_new();
+	ok = mc != NULL && EVP_DigestInit_ex(mc, EVP_sha256(), NULL) == 1;
+	if (ok) {
+		char head[128];
+
+		snprintf(head, sizeof(head), "ostia smtpd ask=%d depth=%lld ",
+		    t->ask_ccert, config_int(v, P_smtpd_tls_ccert_verifydepth));
+		ok = EVP_DigestUpdate(mc, head, strlen(head)) == 1;
+	}
+	if (ok && t->ask_ccert) {
+		size_t len = 0;
+		int e = 0;
+		char *error = NULL;
+		char *pem = *cafile != '\0' ? file_read_capped(cafile,
+		    TLS_CAFILE_MAX, &len, &e, &error) : NULL;
+
+		ok = EVP_DigestUpdate(mc, cafile, strlen(cafile) + 1) == 1 &&
+		    (pem == NULL || EVP_DigestUpdate(mc, pem, len) == 1) &&
+		    EVP_DigestUpdate(mc, capath, strlen(capath) + 1) == 1;
+		free(pem);
+		free(error);	/* loading the CAs says what is wrong */
+		if (ok && *capath != '\0' && stat(capath, &st) == 0)
+			ok = EVP_DigestUpdate(mc, &st.st_mtim,
+			    sizeof(st.st_mtim)) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(mc, d, &dlen) == 1 &&
+	    dlen >= sizeof(t->sid_ctx);
+	EVP_MD_CTX_free(mc);
+	if (!ok) {
+		ERR_clear_error();
+		snprintf(err, errsz, "cannot make the TLS session ID context "
+		    "(SHA-256 failed)");
+		return false;
+	}
+	memcpy(t->sid_ctx, d, sizeof(t->sid_ctx));
+	return true;
+}
+
 struct tls_server *
 tls_server_create(const struct config_view *v, char *err, size_t errsz)
 {
@@ -774,6 +914,8 @@ tls_server_create(const struct config_view *v, char *err, size_t errsz)
 	}
 	t->sets = xcalloc(1, sizeof(*t->sets));
 	t->nsets = 1;
+	if (!ccert_setup(t, v, err, errsz))
+		goto fail;
 	t->sets[0].ctx = new_ctx(t, v, mandatory, err, errsz);
 	if (t->sets[0].ctx == NULL ||
 	    !load_default_certs(&t->sets[0], v, cafile, err, errsz))
@@ -829,6 +971,7 @@ tls_server_free(struct tls_server *t)
 		set_free(&t->sets[i]);
 	free(t->sets);
 	EVP_CIPHER_free(t->ticket_cipher);
+	EVP_MD_free(t->fprint_md);
 	OPENSSL_cleanse(t->keys, sizeof(t->keys));
 	free(t);
 }
@@ -855,6 +998,29 @@ bool
 tls_server_tickets(const struct tls_server *t)
 {
 	return t != NULL && t->tickets;
+}
+
+bool
+tls_server_ask_ccert(const struct tls_server *t)
+{
+	return t != NULL && t->ask_ccert;
+}
+
+bool
+tls_server_req_ccert(const struct tls_server *t)
+{
+	return t != NULL && t->req_ccert;
+}
+
+bool
+tls_server_peer_ccert(struct tls_server *t, SSL *ssl, struct tls_ccert *out)
+{
+	struct tls_conn *c = tls_conn_get(ssl);
+
+	if (t == NULL || !t->ask_ccert)
+		return false;
+	return tls_ccert_get(ssl, t->fprint_md, c != NULL ? c->verify_err :
+	    X509_V_OK, t->have_ca, out);
 }
 
 SSL *

@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "tls_ccert.h"
 
 /* Ticket key record the master sends: name, AES-256 key, HMAC key. */
 #define TLS_TICKET_NAME_BYTES 16
@@ -58,6 +59,7 @@ struct tls_conn {
 	bool alert_fatal;
 	bool server_flight_sent;	/* our certificate went out */
 	int ctx_index;			/* which certificate set served */
+	int verify_err;			/* first client certificate error */
 };
 
 /*
@@ -74,6 +76,18 @@ enum tls_level tls_server_level(const struct tls_server *t);
 bool tls_server_wrapper(const struct tls_server *t);
 int tls_server_loglevel(const struct tls_server *t);
 bool tls_server_tickets(const struct tls_server *t);
+/* smtpd_tls_ask_ccert (or an enforced smtpd_tls_req_ccert) is on. */
+bool tls_server_ask_ccert(const struct tls_server *t);
+/* smtpd_tls_req_ccert is on where TLS is enforced (encrypt level or
+ * wrapper mode); elsewhere it is ignored with a warning at start-up. */
+bool tls_server_req_ccert(const struct tls_server *t);
+/*
+ * The certificate the client of ssl presented once the handshake is
+ * done (tls_ccert.h): false when none was asked for or none was given.
+ * "trusted" needs a chain to smtpd_tls_CAfile / smtpd_tls_CApath.
+ */
+bool tls_server_peer_ccert(struct tls_server *t, SSL *ssl,
+    struct tls_ccert *out);
 
 /* Add a ticket key (TLS_TICKET_KEY_BYTES); it becomes the one used to
  * make tickets, the one before it is kept for decryption only. */

@@ -457,6 +457,9 @@ test_statuses(void **state)
 		"smtpd_forbid_bare_newline_reject_code",
 		"smtpd_sasl_exceptions_networks", "smtpd_reject_footer",
 		"smtpd_upstream_proxy_protocol", "smtpd_upstream_proxy_timeout",
+		"smtpd_tls_ask_ccert", "smtpd_tls_req_ccert",
+		"smtpd_tls_ccert_verifydepth", "smtpd_tls_fingerprint_digest",
+		"smtpd_tls_CApath", "relay_clientcerts",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls_ccert - the certificate a TLS client presented to the SMTP
+ * server: its names, its fingerprints, and whether it verified, with
+ * the reason in plain words when it did not.
+ *
+ * Fingerprints are what Postfix's permit_tls_clientcerts,
+ * relay_clientcerts and check_ccert_access match: the digest
+ * (smtpd_tls_fingerprint_digest) of the DER certificate, and of its DER
+ * SubjectPublicKeyInfo (the public key fingerprint, which survives a
+ * renewal with the same key), as upper-case hex bytes joined by colons
+ * ("AB:CD:..."), the form `openssl x509 -noout -fingerprint -sha256`
+ * prints.
+ */
+#ifndef OSTIA_TLS_CCERT_H
+#define OSTIA_TLS_CCERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+/* "AB:" per byte of the largest digest (SHA-512: 64 bytes). */
+#define TLS_FPRINT_MAX (3 * EVP_MAX_MD_SIZE + 1)
+/* Longest common name kept (escaped). */
+#define TLS_CCERT_NAME_MAX 256
+
+struct tls_ccert {
+	bool trusted;			/* chain verified to our CAs */
+	char subject[TLS_CCERT_NAME_MAX];	/* subject CN, or "" */
+	char issuer[TLS_CCERT_NAME_MAX];	/* issuer CN (or O), or "" */
+	char fprint[TLS_FPRINT_MAX];		/* of the certificate */
+	char pkey_fprint[TLS_FPRINT_MAX];	/* of its public key */
+	char why[256];			/* !trusted: why, and the fix */
+};
+
+/*
+ * tls_fprint - format the md digest of len bytes at data as "AB:CD:..."
+ * into out (at least TLS_FPRINT_MAX bytes).  False when the digest
+ * cannot be computed (out is then "").
+ */
+bool tls_fprint(const EVP_MD *md, const unsigned char *data, size_t len,
+    char *out, size_t outsz);
+
+/*
+ * tls_ccert_get - the facts of the certificate the peer of ssl (a
+ * server-side SSL whose handshake is done) presented, fingerprints made
+ * with md; false when it presented none.  verify_err: the first
+ * verification error the handshake saw (X509_V_OK if none was seen,
+ * e.g. on a resumed session: then the session's result is used);
+ * have_ca: whether any CA was configured to verify with.
+ */
+bool tls_ccert_get(SSL *ssl, const EVP_MD *md, int verify_err,
+    bool have_ca, struct tls_ccert *out);
+
+/*
+ * tls_ccert_why - the plain-words reason a client certificate failed
+ * verification with X509 error err, and what to do about it (have_ca:
+ * whether any CA was configured to verify with); written into out.
+ */
+void tls_ccert_why(int err, bool have_ca, char *out, size_t outsz);
+
+#endif

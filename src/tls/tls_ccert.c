@@ -37,20 +37,17 @@ tls_fprint(const EVP_MD *md, const unsigned char *data, size_t len,
 	return true;
 }
 
-/*
- * name_entry - the first nid entry of name as text fit for a log line,
- * a quoted header comment and a policy attribute: printable ASCII, with
- * '"', '\' and anything else replaced by '?'; "" when there is none.
- */
-static void
-name_entry(const X509_NAME *name, int nid, char *out, size_t outsz)
+void
+tls_ccert_name(const X509_NAME *name, int nid, char *out, size_t outsz)
 {
-	int i = name != NULL ? X509_NAME_get_index_by_NID(name, nid, -1) : -1;
+	int i = name != NULL && outsz > 0 ?
+	    X509_NAME_get_index_by_NID(name, nid, -1) : -1;
 	unsigned char *utf8 = NULL;
 	int n;
 	size_t o = 0;
 
-	out[0] = '\0';
+	if (outsz > 0)
+		out[0] = '\0';
 	if (i < 0)
 		return;
 	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
@@ -142,12 +139,12 @@ tls_ccert_get(SSL *ssl, const EVP_MD *md, int verify_err, bool have_ca,
 	memset(out, 0, sizeof(*out));
 	if (x == NULL)
 		return false;
-	name_entry(X509_get_subject_name(x), NID_commonName, out->subject,
+	tls_ccert_name(X509_get_subject_name(x), NID_commonName, out->subject,
 	    sizeof(out->subject));
-	name_entry(X509_get_issuer_name(x), NID_commonName, out->issuer,
+	tls_ccert_name(X509_get_issuer_name(x), NID_commonName, out->issuer,
 	    sizeof(out->issuer));
 	if (out->issuer[0] == '\0')
-		name_entry(X509_get_issuer_name(x), NID_organizationName,
+		tls_ccert_name(X509_get_issuer_name(x), NID_organizationName,
 		    out->issuer, sizeof(out->issuer));
 	if ((n = i2d_X509(x, &der)) > 0)
 		(void)tls_fprint(md, der, (size_t)n, out->fprint,

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 /* "AB:" per byte of the largest digest (SHA-512: 64 bytes). */
 #define TLS_FPRINT_MAX (3 * EVP_MAX_MD_SIZE + 1)
@@ -42,6 +43,15 @@ struct tls_ccert {
  */
 bool tls_fprint(const EVP_MD *md, const unsigned char *data, size_t len,
     char *out, size_t outsz);
+
+/*
+ * tls_ccert_name - the first nid entry (NID_commonName...) of name as
+ * text fit for a log line, a quoted header comment and a policy
+ * attribute: printable ASCII, every '"', '\', control, 8-bit or UTF-8
+ * byte replaced by '?', cut to outsz - 1 bytes; "" when there is none.
+ */
+void tls_ccert_name(const X509_NAME *name, int nid, char *out,
+    size_t outsz);
 
 /*
  * tls_ccert_get - the facts of the certificate the peer of ssl (a

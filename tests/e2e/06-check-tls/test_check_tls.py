@@ -378,6 +378,43 @@ def test_sni_map_certificates_are_checked_by_name(ostia_factory, certs):
                for e in lines(out, "error")), out
 
 
+def test_client_certificate_settings_that_cannot_work(ostia_factory, certs):
+    """Accepted by smtpd, but useless: smtpd_tls_req_ccert where TLS is
+    optional, permit_tls_all_clientcerts with no CA to verify with,
+    certificate checks with none asked for, permit_tls_clientcerts with
+    an empty relay_clientcerts.  Warnings, each naming the fix."""
+    o = ostia_factory(
+        main_cf=tls_main(certs, certs.leaf_chain, certs.leaf_key,
+                         smtpd_tls_CAfile="",
+                         smtpd_relay_restrictions="permit_tls_all_clientcerts,"
+                         " permit_tls_clientcerts, reject_unauth_destination",
+                         smtpd_client_restrictions="check_ccert_access "
+                         "static:OK"),
+        master_cf=("127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
+                   "  -o smtpd_tls_req_ccert=yes\n"
+                   "127.0.0.1:@port:ask@ inet n - n - 1 smtpd\n"
+                   "  -o smtpd_tls_ask_ccert=yes\n"
+                   "127.0.0.1:@port:req@ inet n - n - 1 smtpd\n"
+                   "  -o smtpd_tls_wrappermode=yes\n"
+                   "  -o smtpd_tls_req_ccert=yes\n"))
+    rc, out, err = run_check(o)
+    assert_status(rc, 2, out, err)
+    warnings = "\n".join(lines(out, "warning"))
+    errors = "\n".join(lines(out, "error"))
+    assert "smtpd_tls_req_ccert = yes is ignored here: TLS is optional" \
+        in warnings, out
+    assert "smtpd_relay_restrictions names permit_tls_all_clientcerts, but " \
+        "neither smtpd_tls_CAfile nor smtpd_tls_CApath is set" in warnings, out
+    assert "smtpd_client_restrictions names check_ccert_access, but no " \
+        "client certificate is asked for (set smtpd_tls_ask_ccert = yes)" \
+        in warnings, out
+    assert "smtpd_relay_restrictions names permit_tls_clientcerts, but " \
+        "relay_clientcerts is empty: it never permits" in warnings, out
+    assert "smtpd_tls_req_ccert = yes, but neither smtpd_tls_CAfile nor " \
+        "smtpd_tls_CApath is set: no client certificate can verify, so " \
+        "every client is refused" in errors, out
+
+
 # ------------------------------------------------------------ --live
 
 def live_instance(ostia_factory, certs, auth_only="yes"):

@@ -27,7 +27,11 @@
  * without TLS on the same address.  encrypt: TLS required.  verify /
  * secure: the certificate must chain to smtp_tls_CAfile (or the system
  * store) and name one of smtp_tls_verify_cert_match /
- * smtp_tls_secure_cert_match (or match=).  dane / dane-only (RFC 7672):
+ * smtp_tls_secure_cert_match (or match=).  fingerprint: the
+ * certificate's or its public key's fingerprint
+ * (smtp_tls_fingerprint_digest) is one of
+ * smtp_tls_fingerprint_cert_match (or match=, '|' between them); no CA
+ * or name is checked.  dane / dane-only (RFC 7672):
  * with smtp_dns_support_level = dnssec and a validating resolver
  * (dnssec_trust_anchor_file), the TLSA records of _PORT._tcp.HOST,
  * when the answer is DNSSEC-secure, must match (usages 2 and 3); no
@@ -129,6 +133,7 @@ struct smtp_agent {
 	struct tls_client_ctx *tls_ctx;
 	char *tls_error;		/* why there is no TLS context */
 	char *verify_match, *secure_match;
+	char *fprint_match;		/* smtp_tls_fingerprint_cert_match */
 	char *policy_maps, *sasl_maps;
 	bool sasl_enable, sasl_plain_ok, sasl_plain_tls_ok;
 	bool send_xforward;		/* smtp_send_xforward_command */
@@ -221,6 +226,7 @@ load_tls(struct smtp_agent *st)
 	cfg.cert_file = cert;
 	cfg.key_file = key;
 	cfg.loglevel = (int)config_int(v, P_smtp_tls_loglevel);
+	cfg.fingerprint_digest = config_str(v, P_smtp_tls_fingerprint_digest);
 	st->tls_ctx = tls_client_ctx_new(&cfg, &st->tls_error);
 out:
 	st->tls_loaded = true;
@@ -277,6 +283,8 @@ load(struct agent_ctx *a)
 		    TLS_LEV_ENCRYPT : TLS_LEV_MAY;
 	st->verify_match = xstrdup(config_str(v, P_smtp_tls_verify_cert_match));
 	st->secure_match = xstrdup(config_str(v, P_smtp_tls_secure_cert_match));
+	st->fprint_match = xstrdup(config_str(v,
+	    P_smtp_tls_fingerprint_cert_match));
 	st->policy_maps = xstrdup(config_str(v, P_smtp_tls_policy_maps));
 	st->note_starttls = config_bool(v, P_smtp_tls_note_starttls_offer);
 	st->view = v;
@@ -1327,6 +1335,12 @@ job_level(struct smtp_job *j, enum tls_client_level lev)
 		    j->st->secure_match;
 
 		j->names = smtp_match_names(list, tg->host, j->nh.host);
+		j->pol.match = (const char *const *)j->names;
+		for (size_t i = 0; j->names[i] != NULL; i++)
+			j->pol.nmatch++;
+	} else if (lev == TLS_LEV_FINGERPRINT) {
+		j->names = smtp_match_fingerprints(j->hp.match != NULL ?
+		    j->hp.match : j->st->fprint_match);
 		j->pol.match = (const char *const *)j->names;
 		for (size_t i = 0; j->names[i] != NULL; i++)
 			j->pol.nmatch++;

@@ -270,3 +270,23 @@ smtp_match_names(const char *list, const char *host, const char *nexthop)
 	}
 	return strv_steal(&sv);
 }
+
+char **
+smtp_match_fingerprints(const char *list)
+{
+	struct strv sv;
+	const char *p = list;
+
+	strv_init(&sv);
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, " \t,|");
+		len = strcspn(p, " \t,|");
+		if (len == 0)
+			break;
+		add_unique(&sv, p, len);
+		p += len;
+	}
+	return strv_steal(&sv);
+}

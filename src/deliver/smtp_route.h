@@ -79,4 +79,13 @@ size_t smtp_mx_order(const struct dns_rr *rrs, size_t n,
 char **smtp_match_names(const char *list, const char *host,
     const char *nexthop);
 
+/*
+ * The fingerprints of the fingerprint level, from
+ * smtp_tls_fingerprint_cert_match (space or ',' between them) or a
+ * policy's match= ('|' between them: a fingerprint holds ':').
+ * Returns a new NULL-ended vector (free with strv_free), lowercased,
+ * duplicates removed; they are compared with tls_fprint_equal.
+ */
+char **smtp_match_fingerprints(const char *list);
+
 #endif

@@ -12,31 +12,6 @@
 
 #include "tls_ccert.h"
 
-bool
-tls_fprint(const EVP_MD *md, const unsigned char *data, size_t len,
-    char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	size_t o = 0;
-
-	if (outsz == 0)
-		return false;
-	out[0] = '\0';
-	if (md == NULL || EVP_Digest(data, len, d, &n, md, NULL) != 1 ||
-	    (size_t)n * 3 > outsz)
-		return false;
-	for (unsigned int i = 0; i < n; i++) {
-		if (i > 0)
-			out[o++] = ':';
-		out[o++] = hex[d[i] >> 4];
-		out[o++] = hex[d[i] & 0x0f];
-	}
-	out[o] = '\0';
-	return true;
-}
-
 void
 tls_ccert_name(const X509_NAME *name, int nid, char *out, size_t outsz)
 {
@@ -132,8 +107,6 @@ tls_ccert_get(SSL *ssl, const EVP_MD *md, int verify_err, bool have_ca,
     struct tls_ccert *out)
 {
 	X509 *x = SSL_get0_peer_certificate(ssl);
-	unsigned char *der = NULL;
-	int n;
 	long res;
 
 	memset(out, 0, sizeof(*out));
@@ -146,15 +119,9 @@ tls_ccert_get(SSL *ssl, const EVP_MD *md, int verify_err, bool have_ca,
 	if (out->issuer[0] == '\0')
 		tls_ccert_name(X509_get_issuer_name(x), NID_organizationName,
 		    out->issuer, sizeof(out->issuer));
-	if ((n = i2d_X509(x, &der)) > 0)
-		(void)tls_fprint(md, der, (size_t)n, out->fprint,
-		    sizeof(out->fprint));
-	OPENSSL_free(der);
-	der = NULL;
-	if ((n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) > 0)
-		(void)tls_fprint(md, der, (size_t)n, out->pkey_fprint,
-		    sizeof(out->pkey_fprint));
-	OPENSSL_free(der);
+	(void)tls_fprint_cert(md, x, out->fprint, sizeof(out->fprint));
+	(void)tls_fprint_pkey(md, x, out->pkey_fprint,
+	    sizeof(out->pkey_fprint));
 	res = SSL_get_verify_result(ssl);
 	out->trusted = have_ca && res == X509_V_OK;
 	if (!out->trusted)

@@ -4,13 +4,9 @@
  * server: its names, its fingerprints, and whether it verified, with
  * the reason in plain words when it did not.
  *
- * Fingerprints are what Postfix's permit_tls_clientcerts,
- * relay_clientcerts and check_ccert_access match: the digest
- * (smtpd_tls_fingerprint_digest) of the DER certificate, and of its DER
- * SubjectPublicKeyInfo (the public key fingerprint, which survives a
- * renewal with the same key), as upper-case hex bytes joined by colons
- * ("AB:CD:..."), the form `openssl x509 -noout -fingerprint -sha256`
- * prints.
+ * Fingerprints (tls_fprint.h, smtpd_tls_fingerprint_digest) are what
+ * Postfix's permit_tls_clientcerts, relay_clientcerts and
+ * check_ccert_access match: of the certificate and of its public key.
  */
 #ifndef OSTIA_TLS_CCERT_H
 #define OSTIA_TLS_CCERT_H
@@ -22,8 +18,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-/* "AB:" per byte of the largest digest (SHA-512: 64 bytes). */
-#define TLS_FPRINT_MAX (3 * EVP_MAX_MD_SIZE + 1)
+#include "tls_fprint.h"
+
 /* Longest common name kept (escaped). */
 #define TLS_CCERT_NAME_MAX 256
 
@@ -35,14 +31,6 @@ struct tls_ccert {
 	char pkey_fprint[TLS_FPRINT_MAX];	/* of its public key */
 	char why[256];			/* !trusted: why, and the fix */
 };
-
-/*
- * tls_fprint - format the md digest of len bytes at data as "AB:CD:..."
- * into out (at least TLS_FPRINT_MAX bytes).  False when the digest
- * cannot be computed (out is then "").
- */
-bool tls_fprint(const EVP_MD *md, const unsigned char *data, size_t len,
-    char *out, size_t outsz);
 
 /*
  * tls_ccert_name - the first nid entry (NID_commonName...) of name as

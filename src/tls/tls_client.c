@@ -24,6 +24,7 @@
 #include "dns.h"
 #include "log.h"
 #include "tls_client.h"
+#include "tls_fprint.h"
 #include "tls_policy.h"
 #include "xalloc.h"
 
@@ -44,6 +45,7 @@ struct tls_client_ctx {
 	 * every smtp process would pay at start for nothing at the may and
 	 * encrypt levels. */
 	bool default_paths_pending;
+	EVP_MD *fprint_md;		/* fingerprint level's digest */
 };
 
 /* What one connection recorded (ex_data of the SSL). */
@@ -148,6 +150,15 @@ tls_client_ctx_new(const struct tls_client_config *cfg, char **error_r)
 		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    conn_free);
 	t->loglevel = cfg->loglevel;
+	t->fprint_md = tls_fprint_md(cfg->fingerprint_digest != NULL &&
+	    *cfg->fingerprint_digest != '\0' ? cfg->fingerprint_digest :
+	    "sha256");
+	if (t->fprint_md == NULL) {
+		*error_r = xasprintf("smtp_tls_fingerprint_digest: \"%.64s\" "
+		    "is not a digest OpenSSL can make fingerprints with (use "
+		    "sha256, or sha1, md5, sha512)", cfg->fingerprint_digest);
+		goto fail;
+	}
 	if (!tls_protocols_parse(cfg->protocols, &t->protos, err,
 	    sizeof(err))) {
 		*error_r = xasprintf("bad TLS protocols setting: %s", err);
@@ -252,6 +263,7 @@ tls_client_ctx_free(struct tls_client_ctx *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
+	EVP_MD_free(t->fprint_md);
 	free(t->ciphers);
 	free(t->mciphers);
 	free(t);
@@ -350,10 +362,11 @@ tls_client_ssl_new(struct tls_client_ctx *t, const struct tls_client_policy *p,
 		    "is none", who);
 		return NULL;
 	}
-	if (lev == TLS_LEV_FINGERPRINT) {
+	if (lev == TLS_LEV_FINGERPRINT && p->nmatch == 0) {
 		*error_r = xasprintf("the TLS security level \"fingerprint\" "
-		    "(for %s) is not supported; use dane, verify or secure",
-		    who);
+		    "(for %s) has no fingerprints to match (set "
+		    "smtp_tls_fingerprint_cert_match, or match= in "
+		    "smtp_tls_policy_maps)", who);
 		return NULL;
 	}
 	if (lev == TLS_LEV_DANE_ONLY && tls_client_usable_tlsa(p) == 0) {
@@ -903,6 +916,43 @@ match_list(const struct tls_client_policy *p)
 	return buf_steal(&b);
 }
 
+/*
+ * fprint_match - the fingerprint level: does the certificate's
+ * fingerprint, or its public key's, equal one of p's match values?
+ */
+static bool
+fprint_match(X509 *peer, const struct tls_client_policy *p,
+    const EVP_MD *md)
+{
+	char cert[TLS_FPRINT_MAX], pkey[TLS_FPRINT_MAX];
+
+	if (md == NULL || !tls_fprint_cert(md, peer, cert, sizeof(cert)) ||
+	    !tls_fprint_pkey(md, peer, pkey, sizeof(pkey)))
+		return false;
+	for (size_t i = 0; i < p->nmatch; i++)
+		if (tls_fprint_equal(cert, p->match[i]) ||
+		    tls_fprint_equal(pkey, p->match[i]))
+			return true;
+	return false;
+}
+
+/* fprint_why - no fingerprint matched: what the server's are, so that
+ * an admin who trusts this certificate can copy one. */
+static char *
+fprint_why(X509 *peer, const struct tls_client_policy *p, const EVP_MD *md,
+    const char *who)
+{
+	char cert[TLS_FPRINT_MAX], pkey[TLS_FPRINT_MAX];
+	const char *name = md != NULL ? EVP_MD_get0_name(md) : "?";
+
+	(void)tls_fprint_cert(md, peer, cert, sizeof(cert));
+	(void)tls_fprint_pkey(md, peer, pkey, sizeof(pkey));
+	return xasprintf("the certificate of %s matches none of the %zu "
+	    "fingerprint%s of its TLS policy (its %s fingerprint is %s, its "
+	    "public key's %s)", who, p->nmatch, p->nmatch == 1 ? "" : "s",
+	    name, cert, pkey);
+}
+
 int
 tls_client_check(SSL *ssl, const struct tls_client_policy *p,
     const char *who, struct tls_client_info *info,
@@ -914,7 +964,9 @@ tls_client_check(SSL *ssl, const struct tls_client_policy *p,
 	X509 *peer = SSL_get0_peer_certificate(ssl);
 	long vr = SSL_get_verify_result(ssl);
 	bool dane = (lev == TLS_LEV_DANE || lev == TLS_LEV_DANE_ONLY);
-	bool name_ok = false;
+	bool name_ok = false, fprint_ok = false;
+	const EVP_MD *md = cc != NULL && cc->ctx != NULL ? cc->ctx->fprint_md :
+	    NULL;
 	int ret = 0;
 
 	*why_r = NULL;
@@ -934,11 +986,15 @@ tls_client_check(SSL *ssl, const struct tls_client_policy *p,
 	}
 	info->dane_matched = dane && SSL_get0_dane_authority(ssl, NULL,
 	    NULL) >= 0 && vr == X509_V_OK;
-	if (peer != NULL && p != NULL && p->nmatch > 0)
+	if (peer != NULL && p != NULL && p->nmatch > 0 &&
+	    lev != TLS_LEV_FINGERPRINT)
 		name_ok = names_match(peer, p);
+	if (peer != NULL && p != NULL && lev == TLS_LEV_FINGERPRINT)
+		fprint_ok = fprint_match(peer, p, md);
 	if (peer == NULL)
 		info->trust = "Anonymous";
-	else if (info->dane_matched || (vr == X509_V_OK && name_ok))
+	else if (info->dane_matched || fprint_ok ||
+	    (vr == X509_V_OK && name_ok))
 		info->trust = "Verified";
 	else if (vr == X509_V_OK && !dane)
 		info->trust = "Trusted";
@@ -996,9 +1052,14 @@ tls_client_check(SSL *ssl, const struct tls_client_policy *p,
 			ret = 0;
 		break;
 	case TLS_LEV_FINGERPRINT:
+		if (fprint_ok)
+			break;
 		ret = -1;
-		*why_r = xasprintf("the TLS security level \"fingerprint\" "
-		    "(for %s) is not supported", who);
+		if (peer == NULL)
+			*why_r = xasprintf("%s presented no certificate, which "
+			    "the TLS security level fingerprint requires", who);
+		else
+			*why_r = fprint_why(peer, p, md, who);
 		break;
 	}
 	if (*why_r != NULL && strlen(*why_r) > TLS_CLIENT_TEXT_MAX) {

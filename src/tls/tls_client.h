@@ -19,7 +19,9 @@
  *                when the lookup found none or was not DNSSEC-secure): as
  *                may.  tls_client_effective_level() says which.
  *   dane-only    as dane with usable TLSA records; without: refused
- *   fingerprint  not supported: tls_client_ssl_new() refuses it in words
+ *   fingerprint  the certificate's fingerprint, or its public key's
+ *                (tls_fprint.h, in the context's digest), must equal one
+ *                of the policy's match values; no CA, no name check
  *   verify       a chain to a trusted CA and a name match
  *   secure       the same (the caller chooses the names: Postfix's
  *                "nexthop, dot-nexthop" instead of "hostname")
@@ -91,6 +93,8 @@ struct tls_client_config {
 	const char *cert_file, *key_file; /* optional client certificate;
 					 * key_file empty: in cert_file */
 	int loglevel;			/* smtp_tls_loglevel */
+	const char *fingerprint_digest;	/* smtp_tls_fingerprint_digest;
+					 * NULL or "": sha256 */
 };
 
 struct tls_client_ctx;
@@ -111,7 +115,8 @@ struct tls_client_policy {
 	const char *sni;		/* NULL = no SNI (dane: dane_base) */
 	const char *const *match;	/* verify/secure: names the
 					 * certificate must match; ".x.y"
-					 * matches any subdomain of x.y */
+					 * matches any subdomain of x.y;
+					 * fingerprint: fingerprints */
 	size_t nmatch;
 	const struct dns_rr *tlsa;	/* dane: the validated TLSA RRset */
 	size_t ntlsa;
@@ -137,7 +142,8 @@ size_t tls_client_usable_tlsa(const struct tls_client_policy *p);
  * (effective level > none), with the protocols, ciphers, SNI and DANE
  * records of the level.  NULL with *error_r (new string naming `who`,
  * e.g. "SMTP server mx.example[192.0.2.1]:25") when the level cannot
- * be used: fingerprint, dane-only without a usable TLSA record, dane
+ * be used: fingerprint without fingerprints, dane-only without a
+ * usable TLSA record, dane
  * without dane_base, or OpenSSL refuses a setting.  The caller frees
  * with SSL_free (the socket stays open).
  */

@@ -811,11 +811,8 @@ ccert_setup(struct tls_server *t, const struct config_view *v, char *err,
 	t->req_ccert = req && enforced;
 	t->ask_ccert = t->req_ccert || config_bool(v, P_smtpd_tls_ask_ccert);
 	t->have_ca = *cafile != '\0' || *capath != '\0';
-	t->fprint_md = EVP_MD_fetch(NULL, digest, NULL);
-	if (t->fprint_md == NULL || EVP_MD_get_size(t->fprint_md) <= 0 ||
-	    EVP_MD_get_size(t->fprint_md) > EVP_MAX_MD_SIZE ||
-	    (EVP_MD_get_flags(t->fprint_md) & EVP_MD_FLAG_XOF) != 0) {
-		ERR_clear_error();
+	t->fprint_md = tls_fprint_md(digest);
+	if (t->fprint_md == NULL) {
 		snprintf(err, errsz, "smtpd_tls_fingerprint_digest: \"%.64s\" "
 		    "is not a digest OpenSSL can make fingerprints with (use "
 		    "sha256, or sha1, md5, sha512)", digest);

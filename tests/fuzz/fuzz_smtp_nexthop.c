@@ -54,5 +54,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (names[i][0] == '\0')
 			abort();
 	strv_free(&names);
+	names = smtp_match_fingerprints(text);
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (names[i][0] == '\0' || strpbrk(names[i], " \t,|") != NULL)
+			abort();
+	strv_free(&names);
 	return 0;
 }

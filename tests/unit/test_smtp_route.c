@@ -238,6 +238,29 @@ test_match_names(void **state)
 	strv_free(&v);
 }
 
+static void
+test_match_fingerprints(void **state)
+{
+	char **v;
+
+	(void)state;
+	/* match= of a policy: '|' between them, the colons kept. */
+	v = smtp_match_fingerprints("AB:CD:EF|01:23|ab:cd:ef");
+	assert_string_equal(v[0], "ab:cd:ef");
+	assert_string_equal(v[1], "01:23");
+	assert_null(v[2]);
+	strv_free(&v);
+	/* The parameter: space or ','. */
+	v = smtp_match_fingerprints(" AB:CD,\t01:23 ,");
+	assert_string_equal(v[0], "ab:cd");
+	assert_string_equal(v[1], "01:23");
+	assert_null(v[2]);
+	strv_free(&v);
+	v = smtp_match_fingerprints("| ,");
+	assert_null(v[0]);
+	strv_free(&v);
+}
+
 int
 main(void)
 {
@@ -247,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_mx_order),
 		cmocka_unit_test(test_match_names),
+		cmocka_unit_test(test_match_fingerprints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

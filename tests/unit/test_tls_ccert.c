@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_tls_ccert - client certificate facts (src/tls/tls_ccert.c): the
- * fingerprint notation relay_clientcerts and check_ccert_access tables
- * are written in, names made safe for a log line, a Received comment
- * and a policy attribute, and the words for a certificate that did not
- * verify.
+ * test_tls_ccert - client certificate facts (src/tls/tls_ccert.c):
+ * names made safe for a log line, a Received comment and a policy
+ * attribute, and the words for a certificate that did not verify.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,43 +17,6 @@
 #include <openssl/x509.h>
 
 #include "tls_ccert.h"
-
-/* SHA-256, SHA-1 and MD5 of "abc" (FIPS 180-2, RFC 1321). */
-static void
-test_fprint_notation(void **state)
-{
-	char out[TLS_FPRINT_MAX];
-	const unsigned char abc[] = "abc";
-
-	(void)state;
-	assert_true(tls_fprint(EVP_sha256(), abc, 3, out, sizeof(out)));
-	assert_string_equal(out, "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:"
-	    "22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD");
-	assert_true(tls_fprint(EVP_sha1(), abc, 3, out, sizeof(out)));
-	assert_string_equal(out, "A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:"
-	    "C2:6C:9C:D0:D8:9D");
-	assert_true(tls_fprint(EVP_md5(), abc, 3, out, sizeof(out)));
-	assert_string_equal(out, "90:01:50:98:3C:D2:4F:B0:D6:96:3F:7D:28:E1:"
-	    "7F:72");
-	/* The largest digest fits TLS_FPRINT_MAX exactly. */
-	assert_true(tls_fprint(EVP_sha512(), abc, 3, out, sizeof(out)));
-	assert_int_equal(strlen(out), 64 * 3 - 1);
-}
-
-static void
-test_fprint_refuses_what_does_not_fit(void **state)
-{
-	char small[3 * 32 - 1];	/* one byte short for SHA-256 */
-	const unsigned char abc[] = "abc";
-
-	(void)state;
-	memset(small, 'x', sizeof(small));
-	assert_false(tls_fprint(EVP_sha256(), abc, 3, small, sizeof(small)));
-	assert_string_equal(small, "");
-	assert_false(tls_fprint(NULL, abc, 3, small, sizeof(small)));
-	assert_string_equal(small, "");
-	assert_false(tls_fprint(EVP_sha256(), abc, 3, small, 0));
-}
 
 /* A name with one entry nid = value (bytes, len) of ASN.1 type type. */
 static X509_NAME *
@@ -147,8 +108,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fprint_notation),
-		cmocka_unit_test(test_fprint_refuses_what_does_not_fit),
 		cmocka_unit_test(test_name_is_made_safe),
 		cmocka_unit_test(test_why_words),
 	};

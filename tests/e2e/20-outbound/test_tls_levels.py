@@ -166,6 +166,83 @@ def _cert_der_sha256(pem_path):
         serialization.Encoding.DER)).hexdigest()
 
 
+def _openssl_fprint(pem_path, digest="sha256"):
+    """The fingerprint as `openssl x509 -fingerprint` prints it: what an
+    admin pastes into smtp_tls_fingerprint_cert_match."""
+    import subprocess
+    out = subprocess.run(["/usr/bin/openssl", "x509", "-noout",
+                          "-fingerprint", "-" + digest, "-in", pem_path],
+                         check=True, capture_output=True, text=True).stdout
+    return out.strip().split("=", 1)[1]
+
+
+def test_fingerprint_match_verified(mta, ostia_factory, dns, certs, port):
+    """Level fingerprint: B's self-signed certificate, pinned by its
+    fingerprint (no CA, no name): "Verified", delivered.  The sha1
+    digest works the same, and so does a lower-case fingerprint."""
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port,
+                     cert=certs.selfsigned_cert, key=certs.selfsigned_key)
+    a = sender(mta, srv, port, smtp_tls_security_level="fingerprint",
+               smtp_tls_fingerprint_digest="sha1",
+               smtp_tls_fingerprint_cert_match="01:02:03, " +
+               _openssl_fprint(certs.selfsigned_cert, "sha1").lower())
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+
+
+def test_fingerprint_mismatch_deferred(mta, ostia_factory, dns, certs,
+                                       port):
+    """Level fingerprint with another certificate's fingerprint:
+    deferred, not delivered; the reason gives B's fingerprints, so an
+    admin who trusts it can copy one."""
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, smtp_tls_security_level="fingerprint",
+               smtp_tls_fingerprint_cert_match=_openssl_fprint(
+                   certs.other_cert))
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = _refused_by_verification(a, b, qid, tok)
+    want = _openssl_fprint(certs.leaf_cert)
+    assert "matches none of the 1 fingerprint of its TLS policy" in line, \
+        line
+    assert want in line, "the deferral should give B's fingerprint %s: %r" \
+        % (want, line)
+
+
+def test_fingerprint_in_policy_map_by_public_key(mta, ostia_factory, dns,
+                                                 certs, port, tmp_path):
+    """smtp_tls_policy_maps: "fingerprint match=A|B" ('|' between them,
+    as in Postfix), B given by its public key's fingerprint (it survives
+    a renewal with the same key)."""
+    import subprocess
+    pub = subprocess.run(["/usr/bin/openssl", "x509", "-noout", "-pubkey",
+                          "-in", certs.leaf_cert], check=True,
+                         capture_output=True).stdout
+    der = subprocess.run(["/usr/bin/openssl", "pkey", "-pubin", "-outform",
+                          "DER"], input=pub, check=True,
+                         capture_output=True).stdout
+    import hashlib
+    pkey = ":".join("%02X" % c for c in hashlib.sha256(der).digest())
+    policy = tmp_path / "tls_policy"
+    policy.write_text("%s fingerprint match=%s|%s\n" % (
+        REMOTE, _openssl_fprint(certs.other_cert), pkey))
+    os.chmod(str(policy), 0o644)
+    srv = dns({REMOTE: mx_zone()})
+    b = tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, smtp_tls_security_level="may",
+               smtp_tls_policy_maps="texthash:%s" % policy)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    sent_via_mx1(a, BOB, port)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+
+
 def dane_zone(port, tlsa):
     return mx_zone() + ["_%d._tcp.%s. 300 IN TLSA %s" % (port, MX1, tlsa)]
 

@@ -4,7 +4,7 @@
  * `sendmail -bv` without sending, or trivial-rewrite's resolver asked
  * by hand) and `ostia newaliases` (build the alias_database files).
  *
- *   ostia route [-c DIR] [-s SERVICE[/TYPE]] [-v] ADDRESS...
+ *   ostia route [-c DIR] [-s SERVICE[/TYPE]] [-f SENDER] [-v] ADDRESS...
  *
  * Loads the configuration (main.cf, and master.cf with -s: that
  * service's view, main.cf plus its -o), opens the routing tables
@@ -17,7 +17,10 @@
  * reject_unauth_destination, its virtual alias expansion, and every
  * rewriting step.  An ADDRESS with an '@' is parsed as an RCPT TO path
  * ("<a@b>" or a@b, source routes dropped); one without is a local
- * name, resolved with @$myorigin.  "<>" is the null address.
+ * name, resolved with @$myorigin.  "<>" is the null address.  With -f,
+ * the next hop is the one mail from SENDER takes: its
+ * sender_dependent_relayhost_maps entry replaces relayhost where the
+ * route allows it, as the queue manager does.
  *
  * Exit: 0 every address resolved and listed, 1 some address is
  * unlisted or not an address, 2 a configuration or table error (a
@@ -134,9 +137,10 @@ find_view(const struct config *cf, const char *arg)
 static const char *
 flag_names(unsigned flags, char *buf, size_t bufsz)
 {
-	snprintf(buf, bufsz, "%s%s%s", (flags & ROUTE_F_ROUTED) ?
+	snprintf(buf, bufsz, "%s%s%s%s", (flags & ROUTE_F_ROUTED) ?
 	    " routed" : "", (flags & ROUTE_F_POSTMASTER) ? " postmaster" : "",
-	    (flags & ROUTE_F_LITERAL) ? " literal" : "");
+	    (flags & ROUTE_F_LITERAL) ? " literal" : "",
+	    (flags & ROUTE_F_RELAYHOST) ? " relayhost" : "");
 	return buf[0] != '\0' ? buf + 1 : "-";
 }
 
@@ -177,8 +181,71 @@ rcpt_address(const char *arg, const char **refused_r)
 }
 
 /* route_one - print one address; returns its exit status. */
+/*
+ * sender_relayhost - `-f SENDER`: put the sender's
+ * sender_dependent_relayhost_maps entry in r's next hop where the route
+ * allows it (ROUTE_F_RELAYHOST), as the queue manager does; what was
+ * done in words in note.  -1 with note saying why when the table fails
+ * or the entry is not one relay host.
+ */
 static int
-route_one(struct route_tables *rt, const char *arg)
+sender_relayhost(struct route_tables *rt, const char *sender,
+    const char *null_key, const char *delim, struct route_result *r,
+    char *note, size_t notesz)
+{
+	struct maps *m = NULL;
+	struct maps_result res;
+	enum dict_status st;
+	char err[ROUTE_ERR_MAX_BYTES];
+	int ret = 0;
+
+	if ((r->flags & ROUTE_F_RELAYHOST) == 0) {
+		snprintf(note, notesz, "does not apply (a transport setting "
+		    "or transport_maps gives the next hop, or the mail stays "
+		    "here)");
+		return 0;
+	}
+	if (route_tables_maps(rt, "sender_dependent_relayhost_maps", &m, err,
+	    sizeof(err)) < 0) {
+		snprintf(note, notesz, "%s", err);
+		return -1;
+	}
+	if (m == NULL) {
+		snprintf(note, notesz, "not set");
+		return 0;
+	}
+	maps_result_init(&res);
+	st = *sender != '\0' ? maps_find_address(m, sender, delim, 0, &res) :
+	    maps_find_result(m, null_key, &res);
+	if (st == DICT_TEMPFAIL) {
+		snprintf(note, notesz, "lookup failed: %s", res.err);
+		ret = -1;
+	} else if (st == DICT_FOUND) {
+		char **w = config_split_list(buf_cstr(&res.value));
+
+		if (w[0] == NULL || w[1] != NULL) {
+			snprintf(note, notesz, "the entry for <%s> is not one "
+			    "relay host", sender);
+			ret = -1;
+		} else if (strcasecmp(w[0], "DUNNO") == 0) {
+			snprintf(note, notesz, "DUNNO: the next hop stays %s",
+			    r->nexthop);
+		} else {
+			snprintf(note, notesz, "next hop %s instead of %s",
+			    w[0], r->nexthop);
+			snprintf(r->nexthop, sizeof(r->nexthop), "%s", w[0]);
+		}
+		strv_free(&w);
+	} else {
+		snprintf(note, notesz, "no entry for <%s>", sender);
+	}
+	maps_result_deinit(&res);
+	return ret;
+}
+
+static int
+route_one(struct route_tables *rt, const char *arg, const char *sender,
+    const struct config_view *view)
 {
 	struct route_result r;
 	struct route_verdict v;
@@ -220,6 +287,24 @@ route_one(struct route_tables *rt, const char *arg)
 	printf("  class: %s\n", route_class_name(r.cls));
 	printf("  transport: %s\n", r.transport[0] ? r.transport : "-");
 	printf("  nexthop: %s\n", r.nexthop[0] ? r.nexthop : "-");
+	if (sender != NULL) {
+		char note[ROUTE_ERR_MAX_BYTES + 64];
+
+		if (sender_relayhost(rt, sender, config_str(view,
+		    P_empty_address_relayhost_maps_lookup_key),
+		    config_str(view, P_recipient_delimiter), &r, note,
+		    sizeof(note)) < 0) {
+			printf("  sender <%s>: temporary failure: "
+			    "sender_dependent_relayhost_maps: %s\n", sender,
+			    note);
+			ret = ROUTE_EXIT_TEMPFAIL;
+		} else {
+			printf("  sender <%s>: sender_dependent_relayhost_maps "
+			    "%s\n", sender, note);
+			printf("  nexthop for this sender: %s\n",
+			    r.nexthop[0] ? r.nexthop : "-");
+		}
+	}
 	printf("  flags: %s\n", flag_names(r.flags, fl, sizeof(fl)));
 	if (route_check_listed(rt, &r, &v, err, sizeof(err)) != ROUTE_OK) {
 		printf("  listed: temporary failure: %s\n", err);
@@ -267,8 +352,8 @@ steps:
 static void
 route_usage(void)
 {
-	log_error("usage: ostia route [-c DIR] [-s SERVICE[/TYPE]] [-v] "
-	    "ADDRESS...");
+	log_error("usage: ostia route [-c DIR] [-s SERVICE[/TYPE]] [-f SENDER] "
+	    "[-v] ADDRESS...");
 }
 
 /*
@@ -296,7 +381,7 @@ load(struct cli *cli, bool with_master)
 int
 cmd_route(struct cli *cli, int argc, char **argv)
 {
-	const char *service = NULL;
+	const char *service = NULL, *sender = NULL;
 	const struct config_view *v;
 	struct dict_open_opts opts;
 	struct route_tables *rt;
@@ -309,6 +394,10 @@ cmd_route(struct cli *cli, int argc, char **argv)
 			cli->config_dir = argv[++i];
 		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
 			service = argv[++i];
+		} else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
+			sender = argv[++i];
+			if (strcmp(sender, "<>") == 0)
+				sender = "";
 		} else if (strcmp(argv[i], "-v") == 0) {
 			cli->verbose++;
 		} else if (strcmp(argv[i], "--") == 0) {
@@ -346,7 +435,7 @@ cmd_route(struct cli *cli, int argc, char **argv)
 		return ROUTE_EXIT_TEMPFAIL;
 	}
 	for (; i < argc; i++) {
-		int r = route_one(rt, argv[i]);
+		int r = route_one(rt, argv[i], sender, v);
 
 		if (r > ret)
 			ret = r;

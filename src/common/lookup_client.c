@@ -1070,9 +1070,11 @@ static const struct {
 	{ ROUTE_F_ROUTED, "routed" },
 	{ ROUTE_F_POSTMASTER, "postmaster" },
 	{ ROUTE_F_LITERAL, "literal" },
+	{ ROUTE_F_RELAYHOST, "relayhost" },
 };
 
-#define ALL_ROUTE_FLAGS (ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | ROUTE_F_LITERAL)
+#define ALL_ROUTE_FLAGS (ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | \
+    ROUTE_F_LITERAL | ROUTE_F_RELAYHOST)
 
 void
 lookup_route_answer_deinit(struct lookup_route_answer *a)

@@ -42,7 +42,10 @@
  *
  * SASL (relay through a provider): with smtp_sasl_auth_enable, the
  * credentials "user:password" of smtp_sasl_password_maps for the next
- * hop as written ("[smtp.example.net]:587"), else its host; AUTH PLAIN
+ * hop as written ("[smtp.example.net]:587"), else its host (with
+ * smtp_sender_dependent_authentication, for the sender address or its
+ * "@domain" first; the login is part of the connection cache key, so a
+ * connection is reused only for mail that logs in the same); AUTH PLAIN
  * or LOGIN (the only mechanisms there are, both "plaintext" ones) are
  * used only where smtp_sasl_security_options (without TLS) or
  * smtp_sasl_tls_security_options (with TLS) lack noplaintext; when
@@ -136,6 +139,7 @@ struct smtp_agent {
 	char *fprint_match;		/* smtp_tls_fingerprint_cert_match */
 	char *policy_maps, *sasl_maps;
 	bool sasl_enable, sasl_plain_ok, sasl_plain_tls_ok;
+	bool sasl_by_sender;		/* smtp_sender_dependent_authentication */
 	bool send_xforward;		/* smtp_send_xforward_command */
 	bool dns_enabled, dnssec;
 	struct dns_settings dns_set;
@@ -291,6 +295,8 @@ load(struct agent_ctx *a)
 
 	st->sasl_enable = config_bool(v, P_smtp_sasl_auth_enable);
 	st->sasl_maps = xstrdup(config_str(v, P_smtp_sasl_password_maps));
+	st->sasl_by_sender = config_bool(v,
+	    P_smtp_sender_dependent_authentication);
 	st->sasl_plain_ok = !has_option(v, P_smtp_sasl_security_options,
 	    "noplaintext");
 	st->sasl_plain_tls_ok = !has_option(v,
@@ -634,8 +640,9 @@ struct smtp_job {
 	/* Table lookups (smtp_tls_policy_maps, smtp_sasl_password_maps):
 	 * the first of mkeys found in mmaps, then mdone. */
 	const char *mmaps;
-	const char *mkeys[2];
+	const char *mkeys[4];
 	size_t nmkeys, mkey;
+	char *sender_at;		/* "@domain" of the sender */
 	void (*mdone)(struct smtp_job *, enum dict_status, const char *);
 	/* The plan: hosts (the MX hosts in order, or the one host) and
 	 * the answers of their address lookups. */
@@ -693,6 +700,7 @@ job_end(struct smtp_job *j)
 	free(j->key);
 	free(j->text);
 	free(j->hp.match);
+	free(j->sender_at);
 	hop_auth_clear(&j->ha);
 	lmtp_failure_deinit(&j->f);
 	agent_txn_deinit(&j->t);
@@ -737,17 +745,30 @@ map_next(struct smtp_job *j)
 	    LOOKUP_FIND_EXACT, 0, NULL, on_map, j);
 }
 
-/* map_find - look up the next hop as written, then its host, in maps;
+/* map_find - look up (with by_sender: the sender address, then its
+ * "@domain", first) the next hop as written, then its host, in maps;
  * done(j, status, value or TEMPFAIL reason) follows. */
 static void
-map_find(struct smtp_job *j, const char *maps,
+map_find(struct smtp_job *j, const char *maps, bool by_sender,
     void (*done)(struct smtp_job *, enum dict_status, const char *))
 {
+	const char *sender = j->req->sender;
+	const char *at = strrchr(sender, '@');
+
 	j->mmaps = maps;
 	j->mdone = done;
-	j->mkeys[0] = j->text;
-	j->mkeys[1] = j->nh.host;
-	j->nmkeys = strcmp(j->text, j->nh.host) == 0 ? 1 : 2;
+	j->nmkeys = 0;
+	if (by_sender && *sender != '\0') {
+		j->mkeys[j->nmkeys++] = sender;
+		if (at != NULL && at[1] != '\0') {
+			free(j->sender_at);
+			j->sender_at = xstrdup(at);
+			j->mkeys[j->nmkeys++] = j->sender_at;
+		}
+	}
+	j->mkeys[j->nmkeys++] = j->text;
+	if (strcmp(j->text, j->nh.host) != 0)
+		j->mkeys[j->nmkeys++] = j->nh.host;
 	j->mkey = 0;
 	map_next(j);
 }
@@ -797,7 +818,7 @@ job_auth(struct smtp_job *j)
 		job_after_maps(j);
 		return;
 	}
-	map_find(j, j->st->sasl_maps, on_auth);
+	map_find(j, j->st->sasl_maps, j->st->sasl_by_sender, on_auth);
 }
 
 static void
@@ -854,8 +875,12 @@ on_reset(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
 static void
 job_after_maps(struct smtp_job *j)
 {
-	j->key = xasprintf("%s|%s|%s", j->text, tls_level_name(j->hp.level),
-	    j->hp.match != NULL ? j->hp.match : "");
+	/* The login is part of the key: a connection authenticated as one
+	 * user never carries the mail of a sender who logs in as another
+	 * (smtp_sender_dependent_authentication). */
+	j->key = xasprintf("%s|%s|%s|%s", j->text, tls_level_name(j->hp.level),
+	    j->hp.match != NULL ? j->hp.match : "",
+	    j->ha.user != NULL ? j->ha.user : "");
 	j->conn = cache_take(j->st, j->key, j->peer, sizeof(j->peer),
 	    &j->peer_dsn);
 	if (j->conn != NULL) {
@@ -1482,7 +1507,7 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 		return;
 	}
 	if (st->policy_maps[0] != '\0') {
-		map_find(j, st->policy_maps, on_policy);
+		map_find(j, st->policy_maps, false, on_policy);
 		return;
 	}
 	job_auth(j);

@@ -127,6 +127,7 @@ static const enum param_id route_maps[] = {
 	P_virtual_mailbox_maps, P_relay_recipient_maps, P_transport_maps,
 	P_sender_canonical_maps, P_recipient_canonical_maps, P_canonical_maps,
 	P_recipient_bcc_maps, P_sender_bcc_maps,
+	P_sender_dependent_relayhost_maps,
 };
 
 /* Domain and network lists whose elements may be tables. */

@@ -150,6 +150,9 @@ static struct {
 	char *bounce_rcpt;
 	char *delay_rcpt;
 	uint64_t bounce_size_limit;
+	char *sdrelay_maps;	/* sender_dependent_relayhost_maps */
+	char *sdrelay_null_key;	/* empty_address_relayhost_maps_lookup_key */
+	char *delim;		/* recipient_delimiter */
 } qm;
 
 static void schedule_soon(void);
@@ -207,6 +210,8 @@ msg_free(struct qmsg *m)
 	free(m->r);
 	queue_envelope_deinit(&m->env);
 	qstatus_free(&m->log);
+	free(m->sdrelay);
+	free(m->sdrelay_err);
 	free(m);
 	qm.nactive--;
 	if (qm.backlog && qm.nactive < QMGR_ACTIVE_MAX / 2)
@@ -381,6 +386,18 @@ rcpt_route(struct qrcpt *r)
 		r->m->busy--;
 		return;
 	}
+	if (r->relayhost && r->m->sdrelay_err != NULL) {
+		/* Never sent the default way instead. */
+		set_result(r, R_DEFERRED, "4.3.0", "", r->m->sdrelay_err);
+		log_info("%s: to=<%s>, relay=none, dsn=4.3.0, status=deferred "
+		    "(%s)", r->m->id, r->address, r->m->sdrelay_err);
+		r->m->busy--;
+		return;
+	}
+	if (r->relayhost && r->m->sdrelay != NULL) {
+		free(r->nexthop);
+		r->nexthop = xstrdup(r->m->sdrelay);
+	}
 	r->st = R_WAITING;
 	dest_push(dest_get(t, r->nexthop), r);
 	schedule_soon();
@@ -472,6 +489,63 @@ ask_route(struct qmsg *m, long idx, const char *orig, const char *address,
 	    LOOKUP_ROUTE_RESOLVE, address, on_route, l);
 }
 
+/*
+ * on_sdrelay - the sender's entry in sender_dependent_relayhost_maps:
+ * its relay host replaces relayhost (or the domain) for the recipients
+ * whose route allows it (rcpt_route).  DUNNO: no override.  A failed
+ * lookup defers those recipients, never sends them the default way.
+ */
+static void
+on_sdrelay(void *ctx, enum dict_status st, const char *text, size_t len)
+{
+	struct qmsg *m = ctx;
+
+	if (st == DICT_TEMPFAIL) {
+		m->sdrelay_err = xasprintf("sender_dependent_relayhost_maps "
+		    "lookup of <%s> failed: %.*s", m->env.sender, (int)len,
+		    text);
+		log_warning("%s: %s", m->id, m->sdrelay_err);
+	} else if (st == DICT_FOUND) {
+		char *v = xstrndup(text, len);
+		char *p = v + strspn(v, " \t");
+		size_t n = strcspn(p, " \t,");
+		bool one = n > 0 && p[n + strspn(p + n, " \t")] == '\0';
+
+		p[n] = '\0';
+		if (!one) {
+			m->sdrelay_err = xasprintf("sender_dependent_relayhost"
+			    "_maps: the entry for <%s> is not one relay host "
+			    "(\"%.*s\")", m->env.sender,
+			    (int)(len < 100 ? len : 100), text);
+			log_warning("%s: %s", m->id, m->sdrelay_err);
+		} else if (strcasecmp(p, "DUNNO") != 0) {
+			m->sdrelay = xstrdup(p);
+			log_debug(1, "%s: sender <%s>: relay host %s "
+			    "(sender_dependent_relayhost_maps)", m->id,
+			    m->env.sender, p);
+		}
+		free(v);
+	}
+	m->lookups--;
+	if (m->lookups == 0)
+		release_routed(m);
+	msg_check_done(m);
+}
+
+/* ask_sdrelay - look the sender up in sender_dependent_relayhost_maps
+ * (the null sender as empty_address_relayhost_maps_lookup_key). */
+static void
+ask_sdrelay(struct qmsg *m)
+{
+	const char *key = m->env.sender[0] != '\0' ? m->env.sender :
+	    qm.sdrelay_null_key;
+
+	m->lookups++;
+	(void)lookup_client_find(qm.lc, qm.sdrelay_maps, key,
+	    m->env.sender[0] != '\0' ? LOOKUP_FIND_ADDRESS : LOOKUP_FIND_EXACT,
+	    0, qm.delim, on_sdrelay, m);
+}
+
 /* A recipient whose lookups failed: deferred with the reason. */
 static void
 lookup_failed(struct qlookup *l, const char *why)
@@ -503,9 +577,16 @@ on_route(void *ctx, enum dict_status st, const char *text, size_t len)
 		if (!l->expand || a.rcpts == NULL || (a.rcpts[0] != NULL &&
 		    a.rcpts[1] == NULL && (strcmp(a.rcpts[0], l->address) ==
 		    0 || strcmp(a.rcpts[0], a.address) == 0))) {
-			/* No alias applies: this answer routes it. */
-			(void)add_rcpt(m, l->idx, l->orig, a.address,
-			    l->orcpt, l->notify, a.transport, a.nexthop);
+			/* No alias applies: this answer routes it.  Still
+			 * R_ROUTED (this lookup counts): rcpt_route, after
+			 * the sender's relay host is known, schedules it. */
+			struct qrcpt *r = add_rcpt(m, l->idx, l->orig,
+			    a.address, l->orcpt, l->notify, a.transport,
+			    a.nexthop);
+
+			if (r != NULL)
+				r->relayhost = (a.flags & ROUTE_F_RELAYHOST) !=
+				    0;
 		} else {
 			size_t n = 0;
 
@@ -702,6 +783,8 @@ parsed:
 	m->no_mappings = service_no_mappings(m->env.service);
 	/* Recipients: R records, or the REDIRECT address, then BCCs. */
 	m->busy++;	/* held while the lookups are issued */
+	if (qm.sdrelay_maps[0] != '\0')
+		ask_sdrelay(m);
 	for (size_t i = 0; i < m->env.nrcpts; i++) {
 		const struct queue_rcpt *q = &m->env.rcpts[i];
 		const char *addr = q->addr;
@@ -1596,6 +1679,11 @@ qmgr_init(struct child *c)
 	qm.max_file_bytes = limit == 0 ? ((uint64_t)1 << 32) :
 	    limit * 2 + 1024 * 1024;
 	qm.myhostname = xstrdup(config_str(v, P_myhostname));
+	qm.sdrelay_maps = xstrdup(config_str(v,
+	    P_sender_dependent_relayhost_maps));
+	qm.sdrelay_null_key = xstrdup(config_str(v,
+	    P_empty_address_relayhost_maps_lookup_key));
+	qm.delim = xstrdup(config_str(v, P_recipient_delimiter));
 	qm.double_bounce = xstrdup(config_str(v, P_double_bounce_sender));
 	/* As Postfix: notices come from double-bounce@$myhostname. */
 	qm.double_bounce_addr = address_qualify(qm.double_bounce,

@@ -46,6 +46,8 @@ struct qrcpt {
 	uint32_t rflags;	/* DELIVER_R_* of a sent result (kept in
 				 * memory only: a restart forgets them) */
 	time_t when;
+	bool relayhost;		/* ROUTE_F_RELAYHOST: the sender's relay
+				 * host may replace the next hop */
 	struct qrcpt *dnext;	/* destination queue */
 };
 
@@ -62,6 +64,8 @@ struct qmsg {
 	bool delete_req;
 	bool no_mappings;	/* receive_override_options */
 	bool has_log;		/* status/ID exists (read or written) */
+	char *sdrelay;		/* the sender's relay host, or NULL */
+	char *sdrelay_err;	/* ... its lookup failed: why */
 	struct qstatus log;
 	struct qmsg *hnext;
 };

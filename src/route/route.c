@@ -52,6 +52,8 @@ const struct rm_param rt_maps_params[RM__COUNT] = {
 	[RM_CANON] = { P_canonical_maps, "canonical_maps" },
 	[RM_RCPT_BCC] = { P_recipient_bcc_maps, "recipient_bcc_maps" },
 	[RM_SENDER_BCC] = { P_sender_bcc_maps, "sender_bcc_maps" },
+	[RM_SDRELAY] = { P_sender_dependent_relayhost_maps,
+	    "sender_dependent_relayhost_maps" },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -897,6 +899,8 @@ apply_transport_maps(struct route_tables *rt, const char *domain,
 	case DICT_FOUND:
 		break;
 	}
+	/* transport(5) decides the next hop: no sender-dependent one. */
+	r->flags &= ~ROUTE_F_RELAYHOST;
 	val = buf_cstr(&t.value);
 	colon = strchr(val, ':');
 	tlen = colon != NULL ? (size_t)(colon - val) : strlen(val);
@@ -1218,14 +1222,22 @@ route_resolve(struct route_tables *rt, const char *address,
 		break;
 	case ROUTE_RELAY:
 	case ROUTE_DEFAULT:
-	default:
+	default: {
+		const char *tv = r->cls == ROUTE_RELAY ? rt->relay_transport :
+		    rt->default_transport;
+		const char *colon = strchr(tv, ':');
+
 		if (rt->relayhost[0] != '\0')
 			(void)rt_copy(r->nexthop, sizeof(r->nexthop),
 			    rt->relayhost);
+		/* A next hop in the transport setting wins over relayhost
+		 * and sender_dependent_relayhost_maps (Postfix's order). */
+		if (colon == NULL || colon[1] == '\0')
+			r->flags |= ROUTE_F_RELAYHOST;
 		rc = set_transport(r, r->cls == ROUTE_RELAY ?
-		    "relay_transport" : "default_transport", r->cls ==
-		    ROUTE_RELAY ? rt->relay_transport : rt->default_transport);
+		    "relay_transport" : "default_transport", tv);
 		break;
+	}
 	}
 	if (rc < 0)
 		return resolve_fail(r);

@@ -69,6 +69,13 @@ enum route_class {
 #define ROUTE_F_POSTMASTER	(1u << 1)  /* postmaster of a hosted domain
 					    * or bare <Postmaster> */
 #define ROUTE_F_LITERAL		(1u << 2)  /* the domain is [address] */
+#define ROUTE_F_RELAYHOST	(1u << 3)  /* relay or default class, next
+					    * hop from relayhost or the
+					    * domain, not from a transport
+					    * setting: the queue manager may
+					    * put the sender's
+					    * sender_dependent_relayhost_maps
+					    * entry in its place */
 
 /*
  * Opens one lookup-table list (a PT_MAPS-style value, "a:b, c:d") for

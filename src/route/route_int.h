@@ -37,6 +37,8 @@ enum rm_id {
 	RM_CANON,
 	RM_RCPT_BCC,
 	RM_SENDER_BCC,
+	RM_SDRELAY,		/* for `ostia route -f`; the queue manager
+				 * asks the lookup process itself */
 	RM__COUNT,
 };
 

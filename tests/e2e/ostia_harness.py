@@ -227,6 +227,19 @@ def free_port(host="127.0.0.1"):
     return free_ports(1, host)[0]
 
 
+def dead_mysql_table(directory):
+    """The spec ("mysql:PATH") of a mysql: table whose only host is a
+    closed loopback port: every lookup in it fails (a table that cannot
+    answer, for fail-closed tests).  PATH is written in directory."""
+    port = free_port()
+    path = os.path.join(str(directory), "dead-mysql.cf")
+    with open(path, "w") as f:
+        f.write("hosts = inet:127.0.0.1:%d\nuser = u\npassword = secret\n"
+                "dbname = d\nquery = SELECT x FROM t WHERE k='%%s'\n" % port)
+    os.chmod(path, 0o644)
+    return "mysql:" + path
+
+
 # ---------------------------------------------------------------- binaries
 
 def find_binary(name):

@@ -461,6 +461,9 @@ test_statuses(void **state)
 		"smtpd_tls_ccert_verifydepth", "smtpd_tls_fingerprint_digest",
 		"smtpd_tls_CApath", "relay_clientcerts",
 		"smtp_tls_fingerprint_cert_match", "smtp_tls_fingerprint_digest",
+		"sender_dependent_relayhost_maps",
+		"empty_address_relayhost_maps_lookup_key",
+		"smtp_sender_dependent_authentication",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

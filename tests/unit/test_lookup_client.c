@@ -1135,7 +1135,8 @@ test_route_answer_format(void **state)
 	buf_init(&b, DICT_VALUE_MAX_BYTES);
 	memset(&in, 0, sizeof(in));
 	in.cls = ROUTE_RELAY;
-	in.flags = ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | ROUTE_F_LITERAL;
+	in.flags = ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | ROUTE_F_LITERAL |
+	    ROUTE_F_RELAYHOST;
 	in.address = address;
 	in.transport = transport;
 	in.nexthop = nexthop;
@@ -1147,7 +1148,7 @@ test_route_answer_format(void **state)
 	in.rcpts = rcpts;
 	assert_int_equal(lookup_route_answer_format(&in, &b, &err), 0);
 	assert_string_equal(buf_cstr(&b), "class=relay\n"
-	    "flags=routed,postmaster,literal\n"
+	    "flags=routed,postmaster,literal,relayhost\n"
 	    "address=u%d@[192.0.2.1]\ntransport=smtp\n"
 	    "nexthop=[relay.example.com]:587\nlisted=no\ncode=550\n"
 	    "dsn=5.1.1\ntext=5.1.1 <u@x>: Recipient address rejected\n"

@@ -306,6 +306,8 @@ struct rcase {
 	const char *text;	/* substring of the verdict text */
 	const char *aliases;	/* "a, b"; "!text": expansion TEMPFAIL */
 	const char *step;	/* substring of some step */
+	int relayhost;		/* ROUTE_F_RELAYHOST: 1 set, -1 clear, 0
+				 * either (flags are compared without it) */
 };
 
 #define F_ROUTED ROUTE_F_ROUTED
@@ -551,32 +553,34 @@ static const struct rcase cases[] = {
 	{ .name = "relayhost for the relay class",
 	  .cf = "relayhost = [smart.test]:587", .addr = "known@relay.test",
 	  .cls = ROUTE_RELAY, .transport = "relay",
-	  .nexthop = "[smart.test]:587" },
+	  .nexthop = "[smart.test]:587", .relayhost = 1 },
 	{ .name = "relay_transport with next hop",
 	  .cf = "relay_transport = relay:[inside.test]",
 	  .addr = "known@relay.test", .cls = ROUTE_RELAY,
-	  .transport = "relay", .nexthop = "[inside.test]" },
+	  .transport = "relay", .nexthop = "[inside.test]", .relayhost = -1 },
 
 	/* ---- default class */
 	{ .name = "default class", .addr = "x@remote.test",
 	  .cls = ROUTE_DEFAULT, .resolved = "x@remote.test",
 	  .transport = "smtp", .nexthop = "remote.test", .code = LISTED,
-	  .aliases = "x@remote.test" },
+	  .aliases = "x@remote.test", .relayhost = 1 },
 	{ .name = "relayhost", .cf = "relayhost = [smart.test]:587",
 	  .addr = "x@remote.test", .cls = ROUTE_DEFAULT, .transport = "smtp",
-	  .nexthop = "[smart.test]:587", .step = "(relayhost)" },
+	  .nexthop = "[smart.test]:587", .step = "(relayhost)",
+	  .relayhost = 1 },
 	{ .name = "default_transport", .cf = "default_transport = error:no "
 	  "outbound mail", .addr = "x@remote.test", .cls = ROUTE_DEFAULT,
 	  .transport = "error", .nexthop = "no outbound mail", .code = 550,
-	  .dsn = "5.1.1", .text = "no outbound mail" },
+	  .dsn = "5.1.1", .text = "no outbound mail", .relayhost = -1 },
 	{ .name = "relayhost does not apply locally",
 	  .cf = "relayhost = [smart.test]", .addr = "u@vmail.test",
-	  .cls = ROUTE_VIRTUAL, .nexthop = "vmail.test" },
+	  .cls = ROUTE_VIRTUAL, .nexthop = "vmail.test", .relayhost = -1 },
 
 	/* ---- transport_maps */
 	{ .name = "transport_maps full address", .addr = "full@trans.test",
 	  .cls = ROUTE_DEFAULT, .transport = "smtp", .nexthop = "[full.mx]:25",
-	  .step = "transport_maps: full@trans.test in texthash:" },
+	  .step = "transport_maps: full@trans.test in texthash:",
+	  .relayhost = -1 },
 	{ .name = "transport_maps :nexthop keeps the transport",
 	  .cf = "default_transport = mytransport", .addr = "user@trans.test",
 	  .cls = ROUTE_DEFAULT, .transport = "mytransport",
@@ -805,10 +809,16 @@ run_case(const struct rcase *c)
 		fail_msg("%s: <%s>: class %s, want %s", c->name, c->addr,
 		    route_class_name(r.cls), route_class_name(c->cls));
 	}
-	if (r.flags != c->flags) {
+	if ((r.flags & ~ROUTE_F_RELAYHOST) != c->flags) {
 		dump_steps(&r);
 		fail_msg("%s: <%s>: flags %#x, want %#x", c->name, c->addr,
 		    r.flags, c->flags);
+	}
+	if (c->relayhost != 0 && ((r.flags & ROUTE_F_RELAYHOST) != 0) !=
+	    (c->relayhost > 0)) {
+		dump_steps(&r);
+		fail_msg("%s: <%s>: the relayhost flag is %s", c->name,
+		    c->addr, c->relayhost > 0 ? "clear" : "set");
 	}
 	WANT_STR(r.address, c->resolved);
 	WANT_STR(r.transport, c->transport);

@@ -19,7 +19,8 @@ import subprocess
 
 import pytest
 
-from ostia_harness import SmtpClient, make_ca, self_signed
+from ostia_harness import (SmtpClient, dead_mysql_table, make_ca,
+                            self_signed)
 from smtp_e2e import (CLIENT, SIMPLE, SMTPD, expect_reply, queue_show,
                       queued_id, quit_, send_data)
 
@@ -236,17 +237,9 @@ def test_relay_clientcerts_lookup_failure_is_temporary(tls_server, certs,
                                                        pki, tmp_path):
     """A relay_clientcerts table that cannot answer: 451 4.3.0, never a
     pass and never a "not listed"; the cause in the log."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    cf = tmp_path / "dead-mysql.cf"
-    cf.write_text("hosts = inet:127.0.0.1:%d\nuser = u\npassword = secret\n"
-                  "dbname = d\nquery = SELECT x FROM t WHERE k='%%s'\n"
-                  % port)
-    os.chmod(str(cf), 0o644)
     o = tls_server(relaying(
-        {"smtpd_tls_ask_ccert": "yes", "relay_clientcerts": "mysql:%s" % cf},
+        {"smtpd_tls_ask_ccert": "yes",
+         "relay_clientcerts": dead_mysql_table(tmp_path)},
         restrictions="permit_tls_clientcerts, reject_unauth_destination"))
     mark = o.log_mark()
     c = starttls(o, client_ctx(certs, pki.selfsigned, pki.selfsigned_key))

@@ -22,6 +22,8 @@ import socket
 
 import pytest
 
+import ostia_harness
+
 from policy_e2e import (ELSEWHERE, HELO, HOSTED, INSIDER, OUTSIDER, SIMPLE,
                         Setup, Smtp, assert_no_data, assert_nothing_new,
                         assert_reply, client_re, describe, hosting,
@@ -591,16 +593,7 @@ def dead_mysql_table(directory):
     """A mysql: table whose only host is a closed loopback port (as in
     tests/e2e/11-auth); returns (spec, break_it) with nothing left to
     break."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    path = os.path.join(directory, "dead-mysql.cf")
-    with open(path, "w") as f:
-        f.write("hosts = inet:127.0.0.1:%d\nuser = u\npassword = secret\n"
-                "dbname = d\nquery = SELECT x FROM t WHERE k='%%s'\n" % port)
-    os.chmod(path, 0o644)
-    return "mysql:" + path, lambda: None
+    return ostia_harness.dead_mysql_table(directory), lambda: None
 
 
 def broken_sqlite_table(directory):

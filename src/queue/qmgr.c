@@ -153,12 +153,13 @@ static struct {
 	char *sdrelay_maps;	/* sender_dependent_relayhost_maps */
 	char *sdrelay_null_key;	/* empty_address_relayhost_maps_lookup_key */
 	char *delim;		/* recipient_delimiter */
+	char **defer_transports;	/* defer_transports */
 } qm;
 
 static void schedule_soon(void);
 static void msg_check_done(struct qmsg *m);
 static void load_message(const char *dir, const char *id,
-    struct queue_envelope *fresh);
+    struct queue_envelope *fresh, bool flush);
 
 /* ---------------------------------------------------------------- */
 /* Active messages                                                  */
@@ -367,6 +368,16 @@ dest_push(struct qdest *d, struct qrcpt *r)
 /* ---------------------------------------------------------------- */
 /* Recipients enter the schedule                                    */
 
+/* deferred_transport - is transport named in defer_transports? */
+static bool
+deferred_transport(const char *transport)
+{
+	for (char **p = qm.defer_transports; p != NULL && *p != NULL; p++)
+		if (strcmp(*p, transport) == 0)
+			return true;
+	return false;
+}
+
 static void
 rcpt_route(struct qrcpt *r)
 {
@@ -383,6 +394,16 @@ rcpt_route(struct qrcpt *r)
 	if (!t->exists || now < t->down_until) {
 		set_result(r, R_DEFERRED, "4.3.0", "",
 		    !t->exists ? t->why_missing : t->down_why);
+		r->m->busy--;
+		return;
+	}
+	/* defer_transports: delivered only by `ostia queue flush`. */
+	if (!r->m->flush && deferred_transport(r->transport)) {
+		set_result(r, R_DEFERRED, "4.3.2", "", "deferred transport");
+		log_info("%s: to=<%s>, relay=%s, dsn=4.3.2, status=deferred "
+		    "(deferred transport: %s is in defer_transports; `ostia "
+		    "queue flush` delivers it)", r->m->id, r->address,
+		    r->transport, r->transport);
 		r->m->busy--;
 		return;
 	}
@@ -684,7 +705,8 @@ append_log(struct qmsg *m, const struct qstatus_entry *e, size_t n)
  * such a message cannot have a status log.  NULL: read the file.
  */
 static void
-load_message(const char *dir, const char *id, struct queue_envelope *fresh)
+load_message(const char *dir, const char *id, struct queue_envelope *fresh,
+    bool flush)
 {
 	char *path = path_of(dir, id), *err = NULL, *text;
 	const char *perr = NULL;
@@ -743,6 +765,7 @@ load_message(const char *dir, const char *id, struct queue_envelope *fresh)
 	free(path);
 parsed:
 	m->arrival = (time_t)strtoll(m->env.arrival, NULL, 10);
+	m->flush = flush;
 	/* A message just committed has a new ID: no status log yet. */
 	path = path_of(QUEUE_STATUS_DIR, id);
 	switch (fresh != NULL ? 0 : qstatus_load(path, &m->log)) {
@@ -1478,7 +1501,7 @@ scan_incoming(void)
 			qm.backlog = true;
 			break;
 		}
-		load_message(QUEUE_INCOMING_DIR, names[i], NULL);
+		load_message(QUEUE_INCOMING_DIR, names[i], NULL, false);
 	}
 	free_names(names, n);
 }
@@ -1498,7 +1521,7 @@ scan_deferred(bool all)
 			break;
 		p = path_of(QUEUE_DEFERRED_DIR, names[i]);
 		if (stat(p, &st) == 0 && (all || st.st_mtime <= now))
-			load_message(QUEUE_DEFERRED_DIR, names[i], NULL);
+			load_message(QUEUE_DEFERRED_DIR, names[i], NULL, false);
 		free(p);
 	}
 	free_names(names, n);
@@ -1568,9 +1591,9 @@ qmgr_msg_want_delete(struct qmsg *m)
 }
 
 void
-qmgr_load(const char *dir, const char *id)
+qmgr_load(const char *dir, const char *id, bool flush)
 {
-	load_message(dir, id, NULL);
+	load_message(dir, id, NULL, flush);
 }
 
 void
@@ -1645,7 +1668,7 @@ qmgr_committed(const char *id, struct queue_envelope *env)
 			queue_envelope_deinit(env);
 		return;
 	}
-	load_message(QUEUE_INCOMING_DIR, id, env);
+	load_message(QUEUE_INCOMING_DIR, id, env, false);
 }
 
 void
@@ -1684,6 +1707,7 @@ qmgr_init(struct child *c)
 	qm.sdrelay_null_key = xstrdup(config_str(v,
 	    P_empty_address_relayhost_maps_lookup_key));
 	qm.delim = xstrdup(config_str(v, P_recipient_delimiter));
+	qm.defer_transports = config_list(v, P_defer_transports);
 	qm.double_bounce = xstrdup(config_str(v, P_double_bounce_sender));
 	/* As Postfix: notices come from double-bounce@$myhostname. */
 	qm.double_bounce_addr = address_qualify(qm.double_bounce,

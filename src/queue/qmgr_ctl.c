@@ -80,7 +80,7 @@ ctl_one(const char *verb, const char *id, struct buf *out)
 			return 1;
 		}
 		touch_now(dir, id);
-		qmgr_load(dir, id);
+		qmgr_load(dir, id, strcmp(verb, "flush") == 0);
 		buf_appendf(out, "%s: scheduled for delivery now\n", id);
 		return 0;
 	}
@@ -115,7 +115,7 @@ ctl_one(const char *verb, const char *id, struct buf *out)
 		qmgr_move(QUEUE_HOLD_DIR, id, QUEUE_DEFERRED_DIR);
 		touch_now(QUEUE_DEFERRED_DIR, id);
 		log_info("%s: released by `ostia queue release`", id);
-		qmgr_load(QUEUE_DEFERRED_DIR, id);
+		qmgr_load(QUEUE_DEFERRED_DIR, id, false);
 		buf_appendf(out, "%s: released\n", id);
 		return 0;
 	}

@@ -66,6 +66,7 @@ struct qmsg {
 	bool has_log;		/* status/ID exists (read or written) */
 	char *sdrelay;		/* the sender's relay host, or NULL */
 	char *sdrelay_err;	/* ... its lookup failed: why */
+	bool flush;		/* loaded by `ostia queue flush` */
 	struct qstatus log;
 	struct qmsg *hnext;
 };
@@ -109,8 +110,9 @@ struct qmsg *qmgr_find(const char *id);
 /* Hold (or no longer hold) / delete m when its current attempt ends. */
 void qmgr_msg_want_hold(struct qmsg *m, bool hold);
 void qmgr_msg_want_delete(struct qmsg *m);
-/* Start working on dir/id (no-op when already active or gone). */
-void qmgr_load(const char *dir, const char *id);
+/* Start working on dir/id (no-op when already active or gone); flush:
+ * by `ostia queue flush`, which also delivers defer_transports. */
+void qmgr_load(const char *dir, const char *id, bool flush);
 /* rename dir/id to to_dir/id (failures logged). */
 void qmgr_move(const char *from_dir, const char *id, const char *to_dir);
 /* Append entries to status/id (fdatasync'ed; failures logged). */

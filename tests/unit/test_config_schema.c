@@ -463,7 +463,7 @@ test_statuses(void **state)
 		"smtp_tls_fingerprint_cert_match", "smtp_tls_fingerprint_digest",
 		"sender_dependent_relayhost_maps",
 		"empty_address_relayhost_maps_lookup_key",
-		"smtp_sender_dependent_authentication",
+		"smtp_sender_dependent_authentication", "defer_transports",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",
@@ -654,7 +654,7 @@ test_statuses(void **state)
 		"mailq_path", "newaliases_path", "sendmail_path",
 		"setgid_group", "debugger_command", "meta_directory",
 		"shlib_directory", "tls_random_source", "biff",
-		"proxy_read_maps", "proxy_write_maps",
+		"proxy_read_maps", "proxy_write_maps", "smtpd_tls_eecdh_grade",
 	};
 	size_t n_impl = 0;
 

@@ -201,6 +201,28 @@ def test_flush_retries_at_once(delivery, lmtp_server):
     assert srv.delivered(A) == 1
 
 
+def test_defer_transports_wait_for_flush(delivery, lmtp_server):
+    """defer_transports: mail for a listed transport is deferred with
+    "deferred transport" and never tried, even when its retry time
+    comes, until `ostia queue flush` (Postfix's sendmail -q)."""
+    d, srv = start_with_lmtp(delivery, lmtp_server, defer_transports="lmtp",
+                             minimal_backoff_time="1s",
+                             maximal_backoff_time="2s", queue_run_delay="1s")
+    tok = token()
+    qid = d.send([A], make_message(tok, to=A))
+    d.wait_log(r"%s: to=<%s>, relay=lmtp, dsn=4\.3\.2, status=deferred "
+               r"\(deferred transport: lmtp is in defer_transports; "
+               r"`ostia queue flush` delivers it\)" % (qid, re.escape(A)))
+    d.wait_listed(qid, lambda e: "deferred transport" in e.reason,
+                  "deferred, with the reason")
+    settle(3)           # retries come and go: still not tried
+    assert srv.attempts(A) == 0, srv.describe()
+    run(d, "flush")
+    srv.wait(lambda s: s.delivered(A) == 1, "delivery after flush",
+             diag=d.diag)
+    d.wait_queue_empty()
+
+
 def test_requeue(delivery, lmtp_server):
     d, srv = start_with_lmtp(delivery, lmtp_server, **LONG_BACKOFF)
     tok = token()

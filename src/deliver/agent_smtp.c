@@ -140,6 +140,7 @@ struct smtp_agent {
 	char *policy_maps, *sasl_maps;
 	bool sasl_enable, sasl_plain_ok, sasl_plain_tls_ok;
 	bool sasl_by_sender;		/* smtp_sender_dependent_authentication */
+	bool wrapper;			/* smtp_tls_wrappermode */
 	bool send_xforward;		/* smtp_send_xforward_command */
 	bool dns_enabled, dnssec;
 	struct dns_settings dns_set;
@@ -297,6 +298,7 @@ load(struct agent_ctx *a)
 	st->sasl_maps = xstrdup(config_str(v, P_smtp_sasl_password_maps));
 	st->sasl_by_sender = config_bool(v,
 	    P_smtp_sender_dependent_authentication);
+	st->wrapper = config_bool(v, P_smtp_tls_wrappermode);
 	st->sasl_plain_ok = !has_option(v, P_smtp_sasl_security_options,
 	    "noplaintext");
 	st->sasl_plain_tls_ok = !has_option(v,
@@ -1263,8 +1265,9 @@ on_open(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
 	const struct smtp_target *tg = &j->plan.t[j->ti];
 
 	if (rc < 0) {
+		/* Never in plaintext to an implicit-TLS port. */
 		bool tls_retry = f->kind == LMTP_FAIL_TLS && j->pol.level ==
-		    TLS_LEV_MAY && !j->plaintext_retry;
+		    TLS_LEV_MAY && !j->plaintext_retry && !j->st->wrapper;
 
 		take_failure(j, f);
 		smtp_conn_free(&j->conn);
@@ -1325,6 +1328,7 @@ job_tls_ready(struct smtp_job *j)
 	j->set.peer_name = j->peer;
 	j->set.tls_ctx = st->tls_ctx;
 	j->set.tls = j->pol.level != TLS_LEV_NONE ? &j->pol : NULL;
+	j->set.tls_wrapper = st->wrapper;
 	if (j->ha.user != NULL) {
 		j->set.auth_user = j->ha.user;
 		j->set.auth_pass = j->ha.pass;

@@ -270,6 +270,13 @@ struct lmtp_client_settings {
 	struct tls_client_ctx *tls_ctx;
 	const struct tls_client_policy *tls;
 	/*
+	 * Implicit TLS (smtp_tls_wrappermode, RFC 8314: port 465): the
+	 * handshake right after connect, the greeting inside TLS, never
+	 * STARTTLS; with tls NULL or level none the connection fails.
+	 * smtp_conn.h only (lmtp_client_connect ignores it).
+	 */
+	bool tls_wrapper;
+	/*
 	 * AUTH after the (second) EHLO when auth_user is set: PLAIN when
 	 * offered, else LOGIN.  Without TLS only with auth_plaintext_ok.
 	 * The strings are copied (the password wiped when freed).

@@ -103,6 +103,8 @@ struct smtp_conn {
 	struct endpoint_addrs addrs;
 	int conn_err;		/* the last connect failure */
 	bool tls_tried;
+	bool wrapper;		/* implicit TLS: handshake, then greeting */
+	bool greet_after_tls;	/* the handshake under way is a wrapper's */
 	SSL *pending_ssl;	/* made before STARTTLS is said */
 	char *who;		/* "SMTP server NAME", for TLS texts */
 	enum tls_client_level lev;
@@ -553,12 +555,50 @@ watch(struct smtp_conn *c)
 		log_panic("smtp_conn: out of memory for events");
 }
 
-/* connected - the socket is connected: wait for the greeting. */
-static void
+/*
+ * wrapper_begin - implicit TLS: the handshake before anything is read.
+ * False with c->f set when TLS cannot be used here.
+ */
+static bool
+wrapper_begin(struct smtp_conn *c)
+{
+	enum tls_client_level lev = c->pol != NULL ?
+	    tls_client_effective_level(c->pol) : TLS_LEV_NONE;
+	char *why = NULL;
+
+	c->tls_tried = true;
+	if (lev == TLS_LEV_NONE || c->s.tls_ctx == NULL) {
+		lmtp_fail_tls(&c->f, xasprintf("smtp_tls_wrappermode = yes, "
+		    "but %s (the server at %s expects TLS at once)",
+		    lev == TLS_LEV_NONE ? "the TLS security level is none "
+		    "(set smtp_tls_security_level = encrypt)" : "there is no "
+		    "TLS client context", c->s.peer));
+		return false;
+	}
+	c->who = xasprintf("%s server %s", c->s.pname, c->s.peer);
+	c->ssl = tls_client_ssl_new(c->s.tls_ctx, c->pol, c->fd, c->who, &why);
+	if (c->ssl == NULL) {
+		lmtp_fail_tls(&c->f, why);
+		return false;
+	}
+	c->lev = lev;
+	c->greet_after_tls = true;
+	c->hs_want_write = true;
+	set_wait(c, ST_HANDSHAKE, LMTP_STAGE_GREETING, c->s.to.starttls_ms);
+	return true;
+}
+
+/* connected - the socket is connected: wait for the greeting (with
+ * implicit TLS, the handshake first).  False with c->f set when the
+ * connection cannot go on. */
+static bool
 connected(struct smtp_conn *c)
 {
 	endpoint_addrs_free(&c->addrs);
+	if (c->wrapper)
+		return wrapper_begin(c);
 	set_wait(c, ST_GREETING, LMTP_STAGE_GREETING, c->s.to.lhlo_ms);
+	return true;
 }
 
 /* try_next - connect to the next address, or fail.  Returns
@@ -583,10 +623,8 @@ try_next(struct smtp_conn *c)
 	}
 	c->fd = s;
 	watch(c);
-	if (r == 1) {
-		connected(c);
-		return STEP_AGAIN;
-	}
+	if (r == 1)
+		return connected(c) ? STEP_AGAIN : fail_closed(c);
 	set_wait(c, ST_CONNECTING, LMTP_STAGE_CONNECT, c->s.to.connect_ms);
 	return STEP_WAIT;
 }
@@ -616,8 +654,7 @@ step_connecting(struct smtp_conn *c)
 		return STEP_WAIT;
 	if (e != 0)
 		return connect_failed(c, e);
-	connected(c);
-	return STEP_AGAIN;
+	return connected(c) ? STEP_AGAIN : fail_closed(c);
 }
 
 /* open_done - the connection is ready. */
@@ -769,6 +806,12 @@ step_handshake(struct smtp_conn *c)
 	lmtp_log_tls(c->who, &c->tlsinfo);
 	free(c->who);
 	c->who = NULL;
+	if (c->greet_after_tls) {
+		c->greet_after_tls = false;
+		set_wait(c, ST_GREETING, LMTP_STAGE_GREETING,
+		    c->s.to.lhlo_ms);
+		return STEP_AGAIN;
+	}
 	return hello_begin(c);
 }
 
@@ -1212,6 +1255,7 @@ smtp_conn_new(struct event_base *base, const struct lmtp_client_settings *set)
 	c->fd = -1;
 	lmtp_session_init(&c->s, set);
 	c->pol = set->tls;
+	c->wrapper = set->tls_wrapper;
 	lmtp_reply_parser_init(&c->parser);
 	buf_init(&c->in, LMTP_INPUT_MAX_BYTES);
 	buf_init(&c->out, LMTP_OUTPUT_MAX_BYTES);
@@ -1252,7 +1296,11 @@ smtp_conn_open(struct smtp_conn *c, const char *dest, smtp_conn_cb *cb,
 			return;
 		}
 		watch(c);
-		connected(c);
+		if (!connected(c)) {
+			close_conn(c);
+			finish(c, -1);
+			return;
+		}
 		start(c);
 		return;
 	}

@@ -358,3 +358,47 @@ def test_policy_maps_override_per_domain(mta, ostia_factory, dns, certs,
     a.wait_deferred_in_queue(qid)
     assert not b.messages("bob@bad.test"), b.diag()
     assert not a.messages(SENDER), a.diag()
+
+
+def _implicit_tls_receiver(ostia_factory, certs, port):
+    """B with implicit TLS only (the submissions service of a provider,
+    RFC 8314): a client that does not start TLS at once gets nothing."""
+    b = b_receiver(ostia_factory)
+    b.params.update({"smtpd_tls_cert_file": certs.leaf_chain,
+                     "smtpd_tls_key_file": certs.leaf_key})
+    return b.listen("127.0.0.2", port,
+                    options=["smtpd_tls_wrappermode=yes"]).start()
+
+
+def test_wrappermode_relayhost_on_465(mta, ostia_factory, dns, certs,
+                                      port):
+    """smtp_tls_wrappermode = yes with relayhost = [host]:port (a
+    provider's port 465): TLS at once, the greeting inside it, no
+    STARTTLS; "Verified" with the CA and the name."""
+    srv = dns({REMOTE: mx_zone()})
+    b = _implicit_tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, relayhost="[%s]:%d" % (MX1, port),
+               smtp_tls_wrappermode="yes", smtp_tls_security_level="secure",
+               smtp_tls_secure_cert_match="hostname",
+               smtp_tls_CAfile=certs.ca_bundle)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    a.wait_log(tls_re("Verified", MX1, "127.0.0.2", port))
+    assert "STARTTLS" not in b.o.log_text()
+
+
+def test_wrappermode_needs_tls(mta, ostia_factory, dns, certs, port):
+    """smtp_tls_wrappermode = yes at level none: deferred with words
+    that say what to set; never plaintext to an implicit-TLS port."""
+    srv = dns({REMOTE: mx_zone()})
+    b = _implicit_tls_receiver(ostia_factory, certs, port)
+    a = sender(mta, srv, port, smtp_tls_wrappermode="yes",
+               smtp_tls_security_level="none")
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert "smtp_tls_wrappermode = yes, but the TLS security level is " \
+        "none (set smtp_tls_security_level = encrypt)" in line, line
+    a.wait_deferred_in_queue(qid)
+    assert not b.messages(BOB), b.diag()

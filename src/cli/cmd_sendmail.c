@@ -42,6 +42,7 @@
 #include "config.h"
 #include "diag.h"
 #include "log.h"
+#include "login_list.h"
 #include "maildrop.h"
 #include "queue_file.h"
 #include "sendmail.h"
@@ -346,6 +347,23 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 	    (size_t)limit);
 	if ((ret = who_init(&w, v)) != 0)
 		goto out;
+	/* What pickup enforces (a user can run the drop helper without
+	 * this command), said here first, in words, before any input. */
+	{
+		char **users = config_list(v, P_authorized_submit_users);
+		char why_not[256];
+		bool ok = login_list_allows((const char *const *)users,
+		    w.login, why_not, sizeof(why_not));
+
+		strv_free(&users);
+		if (!ok) {
+			say("%s (uid %lu) may not submit mail: %s "
+			    "(authorized_submit_users in %s/main.cf)", w.login,
+			    (unsigned long)w.uid, why_not, cli->config_dir);
+			ret = MAILDROP_EX_NOPERM;
+			goto out;
+		}
+	}
 
 	/* The sender: -f only for root and mail_owner. */
 	if (o->sender != NULL && w.trusted) {

@@ -28,6 +28,7 @@
 #include "header_drop.h"
 #include "header_rewrite.h"
 #include "log.h"
+#include "login_list.h"
 #include "maildrop.h"
 #include "pickup.h"
 #include "qmgr.h"
@@ -273,6 +274,18 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 		goto out;
 	}
 	m->trusted = owner_uid == 0 || owner_uid == p->mail_owner_uid;
+	if (p->submit_users != NULL) {
+		char no[256];
+
+		if (!login_list_allows((const char *const *)p->submit_users,
+		    m->login, no, sizeof(no))) {
+			bad(why, whysz, "%s (uid %lu) may not submit mail: %s "
+			    "(authorized_submit_users)", m->login,
+			    (unsigned long)m->uid, no);
+			ret = PICKUP_REFUSED;
+			goto out;
+		}
+	}
 	if (queue_file_parse(data + hl, len - (size_t)hl, &fe, &body,
 	    &err) < 0) {
 		bad(why, whysz, "not a valid queue file: %s", err);
@@ -409,6 +422,7 @@ static struct {
 	struct event *run_ev;
 	struct pickup_params p;
 	char **drop;		/* p.drop_headers */
+	char **submit_users;	/* p.submit_users */
 	size_t max_file;
 	bool warned_dir;
 } pk = { .dirfd = -1, .ino_fd = -1 };
@@ -584,7 +598,7 @@ pickup_one(const char *name)
 	char why[512], id[QUEUE_ID_LEN + 1];
 	const char *err = NULL;
 	char *data;
-	int fd;
+	int fd, r;
 
 	if (fstatat(pk.dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
@@ -649,8 +663,19 @@ pickup_one(const char *name)
 	}
 	choose_id(name, id);
 	pk.p.now = time(NULL);
-	if (pickup_convert(data, (size_t)st.st_size, st.st_uid, id, &pk.p,
-	    &m, why, sizeof(why)) < 0) {
+	r = pickup_convert(data, (size_t)st.st_size, st.st_uid, id, &pk.p,
+	    &m, why, sizeof(why));
+	if (r == PICKUP_REFUSED) {
+		/* Not damaged: not wanted.  Nothing to keep. */
+		free(data);
+		if (unlinkat(pk.dirfd, name, 0) < 0 && errno != ENOENT)
+			log_error("maildrop file %s: cannot remove it: %s", name,
+			    strerror(errno));
+		log_warning("maildrop file %s from uid %lu dropped: %s", name,
+		    (unsigned long)st.st_uid, why);
+		return true;
+	}
+	if (r < 0) {
 		free(data);
 		aside(name, st.st_uid, why);
 		return true;
@@ -764,6 +789,16 @@ pickup_init(struct child *c)
 	pk.drop = config_list(v, P_message_drop_headers);
 	pk.p.drop_headers = pk.drop;
 	pk.p.mail_owner_uid = geteuid();
+	strv_free(&pk.submit_users);
+	pk.submit_users = config_list(v, P_authorized_submit_users);
+	pk.p.submit_users = pk.submit_users;
+	if (login_list_unsupported((const char *const *)pk.submit_users) !=
+	    NULL)
+		log_warning("authorized_submit_users: \"%.100s\" cannot be "
+		    "evaluated (Ostia supports login names, !name and "
+		    "static:anyone there): submissions that reach it are "
+		    "refused", login_list_unsupported(
+		    (const char *const *)pk.submit_users));
 	pk.max_file = pickup_max_file_bytes(pk.p.message_size_limit);
 	pk.run_ev = event_new(pk.base, -1, 0, on_run, NULL);
 	pk.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

@@ -74,6 +74,8 @@ struct pickup_params {
 	 * block, after the addresses were completed.  NULL: none. */
 	char *const *drop_headers;
 	uid_t mail_owner_uid;		/* trusted, like root */
+	/* authorized_submit_users (login_list.h); NULL: anyone. */
+	char *const *submit_users;
 	time_t now;
 };
 
@@ -91,8 +93,10 @@ struct pickup_msg {
  * Check the maildrop file data (len bytes) owned by owner_uid and build
  * the queue file of queue ID id from it.  Returns 0 with m filled (free
  * with pickup_msg_deinit), or -1 with why (plain words for the log) and
- * m empty.
+ * m empty; PICKUP_REFUSED (also with why, m empty) when the file is
+ * sound but its submitter may not submit mail (authorized_submit_users).
  */
+#define PICKUP_REFUSED (-2)
 int pickup_convert(const char *data, size_t len, uid_t owner_uid,
     const char *id, const struct pickup_params *p, struct pickup_msg *m,
     char *why, size_t whysz);

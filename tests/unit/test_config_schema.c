@@ -464,7 +464,7 @@ test_statuses(void **state)
 		"sender_dependent_relayhost_maps",
 		"empty_address_relayhost_maps_lookup_key",
 		"smtp_sender_dependent_authentication", "defer_transports",
-		"smtp_tls_wrappermode",
+		"smtp_tls_wrappermode", "authorized_submit_users",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

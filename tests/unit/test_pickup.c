@@ -310,6 +310,42 @@ test_convert_user(void **state)
 	pickup_msg_deinit(&m);
 }
 
+/* authorized_submit_users: a sound file from a login the list refuses
+ * is PICKUP_REFUSED (dropped, not moved aside); root is not exempt. */
+static void
+test_convert_submit_users(void **state)
+{
+	static char deny_alice[] = "!alice", anyone[] = "static:anyone",
+	    only_bob[] = "bob";
+	char *web[] = { deny_alice, anyone, NULL };
+	char *bob[] = { only_bob, NULL };
+	struct mf mf = { .rcpts = { "a@example.org" }, .body = "x\r\n" };
+	struct mf root = { .header = "ostia-maildrop 1 0 root",
+	    .rcpts = { "a@example.org" }, .body = "x\r\n" };
+	struct pickup_params p = params;
+	struct pickup_msg m;
+	char why[256];
+
+	(void)state;
+	p.submit_users = web;
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)),
+	    PICKUP_REFUSED);
+	assert_string_equal(why, "alice (uid 1000) may not submit mail: "
+	    "refused by \"!alice\" (authorized_submit_users)");
+	assert_int_equal(convert_with(&root, 0, &p, &m, why, sizeof(why)), 0);
+	pickup_msg_deinit(&m);
+	p.submit_users = bob;
+	assert_int_equal(convert_with(&root, 0, &p, &m, why, sizeof(why)),
+	    PICKUP_REFUSED);
+	assert_string_equal(why, "root (uid 0) may not submit mail: not "
+	    "listed (authorized_submit_users)");
+	/* A file that is not sound stays -1 (moved aside), whatever the
+	 * list says. */
+	root.protocol = "ESMTP";
+	assert_int_equal(convert_with(&root, 1000, &p, &m, why, sizeof(why)),
+	    -1);
+}
+
 /* Header addresses are completed as local mail (header_rewrite.h):
  * only the primary header block, only address headers. */
 static void
@@ -549,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_convert_drop_headers),
 		cmocka_unit_test(test_convert_trusted),
 		cmocka_unit_test(test_convert_refused),
+		cmocka_unit_test(test_convert_submit_users),
 		cmocka_unit_test(test_convert_limits),
 	};
 

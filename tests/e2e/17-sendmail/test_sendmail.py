@@ -337,6 +337,52 @@ def test_bad_maildrop_files_are_moved_aside(delivery):
                        re.escape(VDOMAIN), re.escape(VDOMAIN)), start=start)
 
 
+def test_authorized_submit_users(delivery, bindir):
+    """authorized_submit_users = !nobody, static:anyone: the sendmail
+    command refuses nobody with exit 77 and words; a maildrop file that
+    nobody makes with the helper directly (bypassing the command) is
+    dropped by pickup, with a log line; the test user still sends."""
+    pw = plain_user()
+    d = delivery()
+    d.params["authorized_submit_users"] = "!%s, static:anyone" % PLAIN_USER
+    d.start()
+    make_setgid(bindir)
+    tok = token()
+    msg = ("To: %s\nSubject: %s\n\nrefused\n" % (ALICE, tok)).encode()
+    r = run(bindir, d, ["-t"], msg, user=PLAIN_USER)
+    assert r.returncode == 77, (r.returncode, r.stderr)
+    assert ("%s (uid %d) may not submit mail: refused by \"!%s\" "
+            "(authorized_submit_users in %s/main.cf)"
+            % (PLAIN_USER, pw.pw_uid, PLAIN_USER, d.o.confdir)).encode() \
+        in r.stderr, r.stderr
+    assert os.listdir(os.path.join(d.o.queue_dir, "maildrop")) == []
+    # The helper used directly: pickup enforces the list.
+    [name] = ids(1)
+    helper = os.path.join(bindir, "ostia-postdrop")
+    body = ("Subject: %s\r\n\r\nbypass\r\n" % tok).encode()
+    data = maildrop_file(name, pw.pw_uid, PLAIN_USER, body=body)
+    # The helper writes the maildrop header itself: give it the rest.
+    data = data[len(record("u", "ostia-maildrop 1 %d %s"
+                           % (pw.pw_uid, PLAIN_USER))):]
+    r = subprocess.run([helper, os.path.join(d.o.queue_dir, "maildrop"),
+                        name], input=data, capture_output=True, timeout=30,
+                       user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                       cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    d.wait_log(r"ostia/queue\[\d+\]: warning: maildrop file %s from uid "
+               r"%d dropped: %s \(uid %d\) may not submit mail: refused by "
+               r"\"!%s\" \(authorized_submit_users\)"
+               % (name, pw.pw_uid, PLAIN_USER, pw.pw_uid, PLAIN_USER))
+    assert name not in os.listdir(os.path.join(d.o.queue_dir, "maildrop"))
+    assert not os.path.exists(os.path.join(d.o.queue_dir, "corrupt",
+                                           "maildrop." + name))
+    # Everyone else still may.
+    tok = token()
+    ok(run(bindir, d, ["-t"], ("To: %s\nSubject: %s\n\nok\n"
+                               % (ALICE, tok)).encode()))
+    delivered(d, ALICE, tok)
+
+
 # ---------------------------------------------------------------- names
 
 def test_mailq_newaliases_and_modes(delivery, bindir):

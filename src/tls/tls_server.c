@@ -4,6 +4,7 @@
  * see tls_server.h.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -545,6 +546,67 @@ load_dh(SSL_CTX *ctx, const char *path, char *err, size_t errsz)
 	return true;
 }
 
+/* A hashed CA file name of `openssl rehash`: 8 hex digits, '.', N. */
+static bool
+hashed_name(const char *n)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		if (!isxdigit((unsigned char)n[i]) || isupper((unsigned char)n[i]))
+			return false;
+	if (n[8] != '.' || n[9] == '\0')
+		return false;
+	for (i = 9; n[i] != '\0'; i++)
+		if (!isdigit((unsigned char)n[i]))
+			return false;
+	return true;
+}
+
+/*
+ * load_capath - the CA certificates of smtpd_tls_CApath, read now (as
+ * root, before privileges are dropped) rather than looked up at each
+ * verification: smtpd, as mail_owner, may not be able to read the
+ * directory then.  The names `openssl rehash` makes are what OpenSSL's
+ * own lookup would use; CRLs (NNNNNNNN.rN) are not read.
+ */
+static bool
+load_capath(SSL_CTX *ctx, const char *dir, char *err, size_t errsz)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned loaded = 0;
+
+	if (d == NULL) {
+		snprintf(err, errsz, "smtpd_tls_CApath = %s: %s", dir,
+		    strerror(errno));
+		return false;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+
+		if (!hashed_name(de->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (X509_STORE_load_file(store, path) == 1)
+			loaded++;
+		else
+			log_warning("smtpd_tls_CApath: %s holds no PEM "
+			    "certificate OpenSSL can use; ignored", path);
+		ERR_clear_error();
+	}
+	closedir(d);
+	if (loaded == 0) {
+		snprintf(err, errsz, "smtpd_tls_CApath = %s: no CA certificate "
+		    "under a hashed name (run `openssl rehash %s`)", dir, dir);
+		return false;
+	}
+	return true;
+}
+
 static SSL_CTX *
 new_ctx(struct tls_server *t, const struct config_view *v, bool mandatory,
     char *err, size_t errsz)
@@ -657,16 +719,8 @@ new_ctx(struct tls_server *t, const struct config_view *v, bool mandatory,
 			    "read as PEM certificates: %s", cafile, why);
 			goto fail;
 		}
-		if (*capath != '\0' && SSL_CTX_load_verify_locations(ctx,
-		    NULL, capath) != 1) {
-			char why[256];
-
-			openssl_reason(why, sizeof(why));
-			snprintf(err, errsz, "smtpd_tls_CApath = %s: cannot be "
-			    "used as a directory of CA certificates: %s",
-			    capath, why);
+		if (*capath != '\0' && !load_capath(ctx, capath, err, errsz))
 			goto fail;
-		}
 		if (t->ask_ccert) {
 			SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
 			SSL_CTX_set_verify_depth(ctx, (int)config_int(v,

@@ -389,3 +389,33 @@ def test_policy_service_gets_the_certificate(tls_server, certs, pki):
         for k in ("ccert_subject", "ccert_fingerprint",
                   "ccert_pubkey_fingerprint"):
             assert none[k] == "", none
+
+
+def test_capath_verifies_too(tls_server, certs, pki, tmp_path):
+    """smtpd_tls_CApath (a directory prepared with `openssl rehash`)
+    verifies client certificates like smtpd_tls_CAfile."""
+    d = tmp_path / "capath"
+    d.mkdir()
+    os.chmod(str(d), 0o755)
+    with open(pki.ca.ca_cert) as f:
+        (d / "client-ca.pem").write_text(f.read())
+    subprocess.run([OPENSSL, "rehash", str(d)], check=True,
+                   capture_output=True)
+    o = tls_server(relaying({"smtpd_tls_ask_ccert": "yes",
+                             "smtpd_tls_CApath": str(d)}))
+    c = starttls(o, client_ctx(certs, pki.good, pki.good_key))
+    assert relay_reply(c).code == 250
+    quit_(c)
+    c = starttls(o, client_ctx(certs, pki.foreign, pki.foreign_key))
+    assert relay_reply(c).code == 554
+    quit_(c)
+
+
+def test_capath_without_hashed_names_stops_tls(tls_server, tmp_path):
+    d = tmp_path / "notrehashed"
+    d.mkdir()
+    (d / "ca.pem").write_text("not hashed\n")
+    o = tls_server({"smtpd_tls_ask_ccert": "yes", "smtpd_tls_CApath": str(d)})
+    o.wait_for_log(r"TLS cannot start: smtpd_tls_CApath = %s: no CA "
+                   r"certificate under a hashed name \(run `openssl rehash "
+                   % re.escape(str(d)))

@@ -3,12 +3,15 @@
  * agent_client - the transaction and results shared by the lmtp and smtp
  * agents (agent_client.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "agent_client.h"
 #include "buf.h"
+#include "strv.h"
+#include "tls_policy.h"
 #include "xalloc.h"
 
 /* The remote reply in a result, after "smtp; ". */
@@ -257,4 +260,25 @@ agent_txn_set_failure(struct agent_results *res, const char *dtype,
 		}
 		break;
 	}
+}
+
+char *
+agent_cipher_list(const struct config_view *v, enum param_id grade_id,
+    enum param_id excl_id, char *err, size_t errsz)
+{
+	const char *grade = config_str(v, grade_id);
+	const char *gparam = tls_grade_param(grade);
+	char *glist, *clist;
+	char **excl;
+
+	if (gparam == NULL) {
+		snprintf(err, errsz, "unknown cipher grade \"%s\"", grade);
+		return NULL;
+	}
+	glist = config_expand_name(v, gparam);
+	excl = config_list(v, excl_id);
+	clist = tls_cipher_list(glist, excl, err, errsz);
+	free(glist);
+	strv_free(&excl);
+	return clist;
 }

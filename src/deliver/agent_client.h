@@ -23,7 +23,17 @@
 #include <stddef.h>
 
 #include "agent.h"
+#include "config.h"
 #include "lmtp_client.h"
+
+/*
+ * agent_cipher_list - the OpenSSL cipher list of the grade that
+ * parameter grade_id names ("medium" -> $tls_medium_cipherlist), less
+ * the exclusions of parameter excl_id (tls_policy.h tls_cipher_list).
+ * A new string, or NULL with err.
+ */
+char *agent_cipher_list(const struct config_view *v, enum param_id grade_id,
+    enum param_id excl_id, char *err, size_t errsz);
 
 /* Seconds of a *_timeout parameter in milliseconds for lmtp_client.h:
  * negative is 0, more than about 46 days is cut there. */

@@ -23,6 +23,16 @@
  * deferred 4.4.2; a message the server cannot take (SMTPUTF8 needed
  * but not offered, over its SIZE): bounced 5.6.7 / 5.3.4.
  *
+ * TLS (inet destinations; a UNIX-domain socket never uses it):
+ * lmtp_tls_security_level none, may (STARTTLS when offered), encrypt
+ * (STARTTLS required), verify / secure (a chain to lmtp_tls_CAfile, or
+ * the system store without it, and the destination's host name in the
+ * certificate); dane, dane-only and fingerprint are refused for LMTP
+ * with words (the mail is deferred, never sent in plaintext instead).
+ * lmtp_tls_protocols / _mandatory_protocols, lmtp_tls_ciphers /
+ * _mandatory_ciphers less lmtp_tls_exclude_ciphers; with
+ * lmtp_tls_loglevel >= 1 the session is logged as the smtp agent does.
+ *
  * Parameters honoured: lmtp_lhlo_name, lmtp_tcp_port,
  * lmtp_connect_timeout, lmtp_rcpt_timeout, lmtp_data_init_timeout,
  * lmtp_data_xfer_timeout, lmtp_data_done_timeout.  Postfix's
@@ -39,6 +49,8 @@
 #include "config.h"
 #include "lmtp_client.h"
 #include "log.h"
+#include "tls_client.h"
+#include "tls_policy.h"
 #include "xalloc.h"
 
 /* Postfix's defaults of the timeouts our schema does not have. */
@@ -56,6 +68,17 @@ struct lmtp_agent {
 	struct lmtp_client *conn;	/* kept between requests */
 	bool send_xforward;		/* lmtp_send_xforward_command */
 	bool atexit_done;
+	/* TLS: the level, the context (made at the first inet delivery
+	 * that wants it) or why there is none, the policy of the
+	 * destination being served and its one name. */
+	enum tls_client_level level;
+	int tls_loglevel;
+	bool tls_loaded;
+	struct tls_client_ctx *tls_ctx;
+	char *tls_error;
+	struct tls_client_policy pol;
+	char *host;
+	const char *match[1];
 };
 
 static struct lmtp_agent lmtp_agent;
@@ -78,6 +101,10 @@ load(struct agent_ctx *a)
 	st->set.lhlo_name = st->lhlo_name;
 	st->set.default_port = st->tcp_port;
 	st->send_xforward = config_bool(v, P_lmtp_send_xforward_command);
+	if (tls_level_parse(config_str(v, P_lmtp_tls_security_level),
+	    &st->level) < 0)
+		st->level = TLS_LEV_ENCRYPT;	/* the schema checked it */
+	st->tls_loglevel = (int)config_int(v, P_lmtp_tls_loglevel);
 	t->connect_ms = agent_client_ms(config_time(v, P_lmtp_connect_timeout));
 	t->lhlo_ms = agent_client_ms(LMTP_AGENT_LHLO_TIMEOUT_S);
 	t->mail_ms = agent_client_ms(LMTP_AGENT_MAIL_TIMEOUT_S);
@@ -115,6 +142,89 @@ lmtp_relay(struct agent_ctx *a, const struct deliver_req *req)
 	    req->nexthop : NULL;
 }
 
+/* load_tls - the TLS client context of the lmtp_tls_* settings. */
+static void
+load_tls(struct lmtp_agent *st, const struct config_view *v)
+{
+	struct tls_client_config cfg;
+	char err[TLS_POLICY_ERROR_MAX_BYTES];
+	char *clist, *mlist = NULL;
+
+	st->tls_loaded = true;
+	memset(&cfg, 0, sizeof(cfg));
+	clist = agent_cipher_list(v, P_lmtp_tls_ciphers,
+	    P_lmtp_tls_exclude_ciphers, err, sizeof(err));
+	if (clist != NULL)
+		mlist = agent_cipher_list(v, P_lmtp_tls_mandatory_ciphers,
+		    P_lmtp_tls_exclude_ciphers, err, sizeof(err));
+	if (clist == NULL || mlist == NULL) {
+		st->tls_error = xasprintf("the LMTP TLS cipher settings cannot "
+		    "be used: %s", err);
+	} else {
+		cfg.CAfile = config_str(v, P_lmtp_tls_CAfile);
+		cfg.protocols = config_str(v, P_lmtp_tls_protocols);
+		cfg.mandatory_protocols = config_str(v,
+		    P_lmtp_tls_mandatory_protocols);
+		cfg.ciphers_list = clist;
+		cfg.mandatory_ciphers_list = mlist;
+		cfg.loglevel = st->tls_loglevel;
+		st->tls_ctx = tls_client_ctx_new(&cfg, &st->tls_error);
+	}
+	if (st->tls_ctx == NULL)
+		log_warning("lmtp: %s; mail that needs TLS is deferred",
+		    st->tls_error != NULL ? st->tls_error : "no TLS context");
+	free(clist);
+	free(mlist);
+}
+
+/*
+ * tls_policy - st->set.tls for the destination ep: none for a UNIX-
+ * domain socket or level none; else the level, with ep's host as the
+ * name to match at verify and secure.  -1 with *why_r (new string) when
+ * the level cannot be used for LMTP.
+ */
+static int
+tls_policy(struct lmtp_agent *st, struct agent_ctx *a,
+    const struct endpoint *ep, char **why_r)
+{
+	st->set.tls = NULL;
+	if (st->level == TLS_LEV_NONE || ep->path != NULL)
+		return 0;
+	if (st->level == TLS_LEV_DANE || st->level == TLS_LEV_DANE_ONLY ||
+	    st->level == TLS_LEV_FINGERPRINT) {
+		*why_r = xasprintf("lmtp_tls_security_level = %s is not "
+		    "supported for LMTP (use may, encrypt, verify or secure)",
+		    tls_level_name(st->level));
+		return -1;
+	}
+	if (!st->tls_loaded)
+		load_tls(st, a->view);
+	free(st->host);
+	st->host = xstrdup(ep->host != NULL ? ep->host : "");
+	st->match[0] = st->host;
+	memset(&st->pol, 0, sizeof(st->pol));
+	st->pol.level = st->level;
+	st->pol.match = st->match;
+	st->pol.nmatch = 1;
+	st->set.tls_ctx = st->tls_ctx;
+	st->set.tls = &st->pol;
+	return 0;
+}
+
+/* log_tls - the "TLS connection established" line (lmtp_tls_loglevel
+ * 1 and up), as the smtp agent writes it. */
+static void
+log_tls(const struct lmtp_agent *st, const char *dest)
+{
+	const struct tls_client_info *ti = lmtp_client_tls(st->conn);
+
+	if (st->tls_loglevel < 1 || ti == NULL || !ti->active)
+		return;
+	log_info("%s TLS connection established to LMTP server %s: %s with "
+	    "cipher %s (%d/%d bits)", ti->trust, dest, ti->protocol,
+	    ti->cipher, ti->bits, ti->alg_bits);
+}
+
 /*
  * connection - an open connection to dest in st->conn: the kept one
  * after a good RSET, or a new one.  NULL with *f filled when none.
@@ -134,6 +244,19 @@ connection(struct lmtp_agent *st, const char *dest, struct lmtp_failure *f)
 		lmtp_client_free(&st->conn);
 	}
 	st->conn = lmtp_client_connect(dest, &st->set, f);
+	if (st->conn == NULL && f->kind == LMTP_FAIL_TLS &&
+	    st->set.tls != NULL && st->level == TLS_LEV_MAY) {
+		/* Opportunistic: a failed handshake, then plaintext. */
+		log_info("lmtp %s: %s; trying again without TLS "
+		    "(lmtp_tls_security_level = may)", dest, f->text != NULL ?
+		    f->text : "TLS failed");
+		lmtp_failure_deinit(f);
+		st->set.tls = NULL;
+		st->conn = lmtp_client_connect(dest, &st->set, f);
+		st->set.tls = &st->pol;
+	}
+	if (st->conn != NULL)
+		log_tls(st, dest);
 	if (st->conn != NULL && !st->atexit_done) {
 		atexit(lmtp_agent_exit);
 		st->atexit_done = true;
@@ -162,6 +285,12 @@ lmtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 	if (lmtp_dest_parse(dest, st->tcp_port, &ep, &err) < 0) {
 		agent_set_all(res, DELIVER_DEFER, "4.3.5", NULL, "%s", err);
 		free(err);
+		return;
+	}
+	if (tls_policy(st, a, &ep, &err) < 0) {
+		agent_set_all(res, DELIVER_DEFER, "4.7.5", NULL, "%s", err);
+		free(err);
+		endpoint_clear(&ep);
 		return;
 	}
 	endpoint_clear(&ep);

@@ -175,30 +175,6 @@ has_option(const struct config_view *v, enum param_id id, const char *word)
 	return found;
 }
 
-/* cipher_list - the OpenSSL cipher list of a grade parameter, or NULL
- * with err. */
-static char *
-cipher_list(const struct config_view *v, enum param_id grade_id,
-    bool mandatory, char *err, size_t errsz)
-{
-	const char *grade = config_str(v, grade_id);
-	const char *gparam = tls_grade_param(grade);
-	char *glist, *clist;
-	char **excl;
-
-	if (gparam == NULL) {
-		snprintf(err, errsz, "unknown cipher grade \"%s\"", grade);
-		return NULL;
-	}
-	glist = config_expand_name(v, gparam);
-	excl = config_list(v, mandatory ? P_smtp_tls_mandatory_exclude_ciphers :
-	    P_smtp_tls_exclude_ciphers);
-	clist = tls_cipher_list(glist, excl, err, errsz);
-	free(glist);
-	strv_free(&excl);
-	return clist;
-}
-
 /* load_tls - the TLS context of the service's settings, made when the
  * first connection wants TLS (a process that only sends plaintext
  * never pays for it). */
@@ -211,10 +187,11 @@ load_tls(struct smtp_agent *st)
 	char *clist = NULL, *mlist = NULL, *cert = NULL, *key = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
-	clist = cipher_list(v, P_smtp_tls_ciphers, false, err, sizeof(err));
+	clist = agent_cipher_list(v, P_smtp_tls_ciphers,
+	    P_smtp_tls_exclude_ciphers, err, sizeof(err));
 	if (clist != NULL)
-		mlist = cipher_list(v, P_smtp_tls_mandatory_ciphers, true, err,
-		    sizeof(err));
+		mlist = agent_cipher_list(v, P_smtp_tls_mandatory_ciphers,
+		    P_smtp_tls_mandatory_exclude_ciphers, err, sizeof(err));
 	if (clist == NULL || mlist == NULL) {
 		st->tls_error = xasprintf("the TLS cipher settings cannot "
 		    "be used: %s", err);

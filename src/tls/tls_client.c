@@ -3,6 +3,7 @@
  * tls_client - client TLS contexts, security levels, DANE and the
  * verdict on the server's certificate; see tls_client.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -892,7 +893,19 @@ names_match(X509 *cert, const struct tls_client_policy *p)
 	for (size_t i = 0; i < p->nmatch; i++) {
 		const char *n = p->match[i];
 
-		if (!empty(n) && X509_check_host(cert, n, strlen(n),
+		unsigned char ip[16];
+
+		if (empty(n))
+			continue;
+		/* An address (an [IP] next hop, inet:IP:port of LMTP) is
+		 * matched against the certificate's IP addresses. */
+		if (inet_pton(AF_INET, n, ip) == 1 ||
+		    inet_pton(AF_INET6, n, ip) == 1) {
+			if (X509_check_ip_asc(cert, n, 0) == 1)
+				return true;
+			continue;
+		}
+		if (X509_check_host(cert, n, strlen(n),
 		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1)
 			return true;
 	}

@@ -465,6 +465,10 @@ test_statuses(void **state)
 		"empty_address_relayhost_maps_lookup_key",
 		"smtp_sender_dependent_authentication", "defer_transports",
 		"smtp_tls_wrappermode", "authorized_submit_users",
+		"lmtp_tls_security_level", "lmtp_tls_CAfile", "lmtp_tls_ciphers",
+		"lmtp_tls_mandatory_ciphers", "lmtp_tls_exclude_ciphers",
+		"lmtp_tls_loglevel", "lmtp_tls_protocols",
+		"lmtp_tls_mandatory_protocols",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

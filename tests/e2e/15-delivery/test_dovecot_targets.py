@@ -11,7 +11,10 @@ message arrived.  An address Dovecot does not know is refused (LMTP 550
 bounce that names the recipient and Dovecot's reply.
 """
 
+import os
 import re
+import shutil
+import tempfile
 
 import pytest
 
@@ -148,3 +151,61 @@ def test_pipe_lda_unknown_user_bounces(delivery, dovecot):
     # EX_NOUSER (67) -> 5.1.1
     assert r.get("status") == "5.1.1", dsn.describe()
     d.wait_queue_empty()
+
+
+def _dovecot_tls(dovecot, users):
+    """A Dovecot whose LMTP offers STARTTLS with a certificate for
+    lmtp.test and 127.0.0.1 from a throwaway CA; returns (dv, ca).  The
+    CA lives where the lmtp agent (mail_owner) can read it, as
+    /etc/ssl is in production; the caller removes its directory."""
+    from ostia_harness import make_ca
+    d = tempfile.mkdtemp(prefix="ostia-lmtp-ca-", dir="/tmp")
+    os.chmod(d, 0o755)
+    ca = make_ca(os.path.join(d, "ca"), name="Ostia LMTP CA")
+    os.chmod(ca.dir, 0o755)
+    cert, key, chain = ca.issue("lmtp.test", sans=["lmtp.test", "127.0.0.1"])
+    os.chmod(ca.ca_cert, 0o644)
+    dv = dovecot(users=users, extra_config="ssl = yes\nssl_cert = <%s\n"
+                 "ssl_key = <%s\n" % (chain, key))
+    return dv, ca
+
+
+def test_lmtp_tls_verified_to_dovecot(delivery, dovecot):
+    """lmtp_tls_security_level = verify over TCP: STARTTLS to Dovecot,
+    its certificate chains to lmtp_tls_CAfile and names 127.0.0.1 (the
+    destination); delivered, "Verified" in the log."""
+    dv, ca = _dovecot_tls(dovecot, [ALICE])
+    d = delivery()
+    d.route(LMTP_DOMAIN, "lmtp:" + dv.lmtp_inet)
+    d.params.update({"lmtp_tls_security_level": "verify",
+                     "lmtp_tls_CAfile": ca.ca_cert,
+                     "lmtp_tls_loglevel": "1"})
+    d.start()
+    tok = token()
+    d.send([ALICE], make_message(tok, to=ALICE))
+    try:
+        wait_dovecot(dv, ALICE, tok, d)
+        d.wait_log(r"Verified TLS connection established to LMTP server "
+                   r"inet:127\.0\.0\.1:%d: TLSv1\.[23] with cipher "
+                   % dv.lmtp_port)
+        d.wait_queue_empty()
+    finally:
+        shutil.rmtree(os.path.dirname(ca.dir), ignore_errors=True)
+
+
+def test_lmtp_tls_encrypt_without_starttls_defers(delivery, dovecot):
+    """lmtp_tls_security_level = encrypt and a Dovecot without TLS: the
+    mail waits, with words; never sent in plaintext.  A UNIX-domain
+    destination ignores the level."""
+    dv = dovecot(users=[ALICE, BOB])
+    d = delivery()
+    d.route(LMTP_DOMAIN, "lmtp:" + dv.lmtp_inet)
+    d.route(BOB, "lmtp:" + dv.lmtp_unix)     # transport_maps: the address
+    d.params["lmtp_tls_security_level"] = "encrypt"
+    d.start()
+    tok = token()
+    d.send([ALICE, BOB], make_message(tok, to=ALICE))
+    wait_dovecot(dv, BOB, tok, d)
+    d.wait_log(agent_log_re(ALICE, "deferred", r"[^)]*does not offer "
+                            r"STARTTLS[^)]*encrypt"))
+    assert not dv.search(ALICE), "delivered without TLS"

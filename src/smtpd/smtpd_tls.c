@@ -294,11 +294,16 @@ handshake_done(struct session *s)
 	snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s",
 	    c != NULL ? SSL_CIPHER_get_name(c) : "unknown");
 	s->tls_bits = c != NULL ? SSL_CIPHER_get_bits(c, &s->tls_alg_bits) : 0;
+	/* Facts only where a certificate is asked for: nothing to
+	 * allocate on the other handshakes. */
 	free(s->ccert);
-	s->ccert = xmalloc(sizeof(*s->ccert));
-	if (!tls_server_peer_ccert(smtpd_cfg.tls, s->ssl, s->ccert)) {
-		free(s->ccert);
-		s->ccert = NULL;
+	s->ccert = NULL;
+	if (tls_server_ask_ccert(smtpd_cfg.tls)) {
+		s->ccert = xmalloc(sizeof(*s->ccert));
+		if (!tls_server_peer_ccert(smtpd_cfg.tls, s->ssl, s->ccert)) {
+			free(s->ccert);
+			s->ccert = NULL;
+		}
 	}
 	if (tls_server_loglevel(smtpd_cfg.tls) >= 1)
 		log_established(s);

@@ -66,6 +66,7 @@
 #include "smtpd_hbc.h"
 #include "smtpd_hdrw.h"
 #include "smtpd_limit.h"
+#include "smtpd_milter.h"
 #include "smtpd_notice.h"
 #include "smtpd_proxy.h"
 #include "reply_footer.h"
@@ -809,6 +810,7 @@ smtpd_session_free(struct session *s)
 	smtpd_limit_session_end(s);
 	free(s->name_reason);
 	smtpd_transaction_reset(s);
+	smtpd_milter_session_end(s);
 	smtpd_check_session_end(s);
 	smtpd_auth_session_end(s);
 	free(s->rcpts);
@@ -852,12 +854,37 @@ smtpd_bev_setup(struct session *s, long long timeout)
 }
 
 /* greet - the 220 greeting (after the handshake on a wrapper port). */
-/* connect_checked - a refusal is kept and given to later commands. */
+/* connect_filtered - a filter's refusal is kept by smtpd_milter and
+ * given to later commands. */
+static void
+connect_filtered(struct session *s, const char *reply)
+{
+	(void)s;
+	(void)reply;
+}
+
+/* connect_checked - a refusal is kept and given to later commands;
+ * else the filters see the connection. */
 static void
 connect_checked(struct session *s, const struct smtpd_check_result *r)
 {
 	if (r->reject)
 		smtpd_log_reject(s, "CONNECT", r->reply, NULL);
+	else
+		(void)smtpd_milter_connect(s, connect_filtered);
+}
+
+/* connect_stage - after the greeting: the client restrictions when
+ * smtpd_delay_reject = no, then the filters' connect event. */
+static void
+connect_stage(struct session *s)
+{
+	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT)) {
+		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,
+		    connect_checked);
+		return;
+	}
+	(void)smtpd_milter_connect(s, connect_filtered);
 }
 
 void
@@ -872,10 +899,7 @@ smtpd_greet(struct session *s)
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
 	bev_enable(s);
-	/* smtpd_delay_reject = no: the client restrictions now. */
-	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT))
-		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,
-		    connect_checked);
+	connect_stage(s);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1232,6 +1256,7 @@ smtpd_init(struct child *c)
 	smtpd_dns_init(v);
 	smtpd_limit_init(v);
 	smtpd_notice_init(v);
+	(void)smtpd_milter_init(v);
 	smtpd_cfg.proxy_protocol = smtpd_proxy_init(v);
 	smtpd_cfg.transcripts = smtpd_notice_wanted();
 	smtpd_cfg.allow_min_user = config_bool(v, P_allow_min_user);
@@ -1476,10 +1501,7 @@ accept_counted(struct session *s)
 	smtpd_reply(s, "220 %s", smtpd_cfg.banner);
 	s->state = SS_CONNECTED;
 	bev_enable(s);
-	/* smtpd_delay_reject = no: the client restrictions now. */
-	if (smtpd_check_wanted(s, SMTPD_CHECK_CONNECT))
-		smtpd_check_start(s, SMTPD_CHECK_CONNECT, NULL,
-		    connect_checked);
+	connect_stage(s);
 }
 
 static size_t

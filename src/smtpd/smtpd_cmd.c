@@ -33,6 +33,7 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 #include "smtpd_check.h"
+#include "smtpd_milter.h"
 #include "smtpd_limit.h"
 #include "smtpd_notice.h"
 #include "smtpd_session.h"
@@ -129,6 +130,7 @@ starttls_go(struct session *s)
 }
 
 static void helo_reply(struct session *s);
+static void helo_accepted(struct session *s);
 static void helo_checked(struct session *s,
     const struct smtpd_check_result *r);
 
@@ -155,6 +157,36 @@ cmd_helo(struct session *s, const struct smtp_command *c, bool esmtp)
 		smtpd_check_start(s, SMTPD_CHECK_HELO, NULL, helo_checked);
 		return;
 	}
+	helo_accepted(s);
+}
+
+/* helo_refuse - the HELO name is not taken. */
+static void
+helo_refuse(struct session *s, const char *reply)
+{
+	smtpd_log_reject(s, s->esmtp ? "EHLO" : "HELO", reply, NULL);
+	free(s->helo);
+	s->helo = NULL;
+	s->state = SS_CONNECTED;
+	smtpd_reply_error(s, "%s", reply);
+}
+
+/* helo_filtered - the filters' answer to HELO (smtpd_milter.h). */
+static void
+helo_filtered(struct session *s, const char *reply)
+{
+	if (reply != NULL)
+		helo_refuse(s, reply);
+	else
+		helo_reply(s);
+}
+
+/* helo_accepted - the restrictions passed: the filters, then 250. */
+static void
+helo_accepted(struct session *s)
+{
+	if (smtpd_milter_helo(s, helo_filtered))
+		return;
 	helo_reply(s);
 }
 
@@ -163,14 +195,10 @@ static void
 helo_checked(struct session *s, const struct smtpd_check_result *r)
 {
 	if (r->reject) {
-		smtpd_log_reject(s, s->esmtp ? "EHLO" : "HELO", r->reply, NULL);
-		free(s->helo);
-		s->helo = NULL;
-		s->state = SS_CONNECTED;
-		smtpd_reply_error(s, "%s", r->reply);
+		helo_refuse(s, r->reply);
 		return;
 	}
-	helo_reply(s);
+	helo_accepted(s);
 }
 
 /* helo_reply - 250 and, for EHLO, the extensions on offer. */
@@ -362,6 +390,8 @@ mail_limited(struct session *s, const char *refusal)
 	smtpd_session_process(s);
 }
 
+static void mail_filter(struct session *s);
+
 /* mail_ok - 250, after the sender's canonical mapping and BCC. */
 static void
 mail_rewritten(struct session *s, bool ok, const char *address,
@@ -378,8 +408,28 @@ mail_rewritten(struct session *s, bool ok, const char *address,
 
 		a->bcc = strv_append(a->bcc, bcc);
 	}
+	mail_filter(s);
+}
+
+/* mail_filtered - the filters' answer to MAIL (smtpd_milter.h). */
+static void
+mail_filtered(struct session *s, const char *reply)
+{
+	if (reply != NULL) {
+		smtpd_mail_refuse(s, reply);
+		return;
+	}
 	s->oks[SMTP_VERB_MAIL]++;
 	smtpd_reply(s, "250 2.1.0 Ok");
+}
+
+/* mail_filter - the filters, then 250. */
+static void
+mail_filter(struct session *s)
+{
+	if (smtpd_milter_mail(s, mail_filtered))
+		return;
+	mail_filtered(s, NULL);
 }
 
 static void
@@ -389,8 +439,7 @@ mail_ok(struct session *s)
 		smtpd_check_rewrite(s, true, s->mail.from.text, mail_rewritten);
 		return;
 	}
-	s->oks[SMTP_VERB_MAIL]++;
-	smtpd_reply(s, "250 2.1.0 Ok");
+	mail_filter(s);
 }
 
 static void
@@ -565,9 +614,33 @@ rcpt_checked(struct session *s, const struct smtpd_check_result *r)
 	rcpt_add(s);
 }
 
-/* rcpt_add - the pending recipient joins the transaction: 250. */
+static void rcpt_join(struct session *s);
+
+/* rcpt_filtered - the filters' answer to RCPT (smtpd_milter.h). */
+static void
+rcpt_filtered(struct session *s, const char *reply)
+{
+	if (reply != NULL) {
+		smtpd_log_reject(s, "RCPT", reply, s->pending_rcpt.addr);
+		smtpd_rcpt_pending_clear(s);
+		smtpd_reply_error(s, "%s", reply);
+		return;
+	}
+	rcpt_join(s);
+}
+
+/* rcpt_add - the restrictions passed: the filters, then 250. */
 static void
 rcpt_add(struct session *s)
+{
+	if (smtpd_milter_rcpt(s, s->pending_rcpt.addr, rcpt_filtered))
+		return;
+	rcpt_join(s);
+}
+
+/* rcpt_join - the pending recipient joins the transaction: 250. */
+static void
+rcpt_join(struct session *s)
 {
 	if (s->nrcpts == s->rcpt_cap) {
 		s->rcpt_cap = s->rcpt_cap == 0 ? 4 : s->rcpt_cap * 2;
@@ -778,6 +851,11 @@ static void
 dispatch(struct session *s, const struct smtp_command *c)
 {
 	const char *sticky = smtpd_check_sticky_reject(s);
+
+	/* A filter that refused the connection, or failed with a
+	 * default_action of reject or tempfail (smtpd_milter.h). */
+	if (sticky == NULL)
+		sticky = smtpd_milter_sticky(s);
 
 	/* A client refused at connect (smtpd_delay_reject = no) gets the
 	 * refusal for everything but QUIT, RSET and NOOP. */

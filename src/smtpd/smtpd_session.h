@@ -34,6 +34,7 @@ struct sasl_dovecot_req;
 struct smtpd_check_state;
 struct smtpd_hbc;
 struct smtpd_hdrw;
+struct smtpd_milters;
 struct smtpd_peer;
 
 /* Longest reply line we build. */
@@ -283,6 +284,12 @@ struct session {
 	bool proxy_polling;
 	void (*proxy_done)(struct session *);
 	struct smtpd_transcript *transcript;
+	/* smtpd_milter.c: NULL until the first filter event */
+	struct smtpd_milters *milt;
+	bool milter_copy;		/* the message text is copied for
+					 * the filters */
+	bool milter_done;		/* the filters have seen the message */
+	char arrival[48];		/* 'T' record of the queue file */
 	bool transcript_greeted;	/* got the process's usual greeting,
 					 * not yet in a transcript */
 };

@@ -33,6 +33,7 @@
 #include "smtp_data.h"
 #include "smtpd_hbc.h"
 #include "smtpd_hdrw.h"
+#include "smtpd_milter.h"
 #include "smtpd_check.h"
 #include "smtpd_policy.h"
 #include "smtpd_notice.h"
@@ -66,6 +67,10 @@ smtpd_transaction_reset(struct session *s)
 	s->nrcpts = 0;
 	smtpd_hbc_release(s);	/* hbc: the message's header/body checks */
 	smtpd_hdrw_free(&s->hdrw);
+	smtpd_milter_txn_end(s);
+	s->milter_copy = false;
+	s->milter_done = false;
+	s->arrival[0] = '\0';
 	queue_client_free(&s->qc);
 	if (s->qw_open) {
 		queue_writer_deinit(&s->qw);
@@ -114,36 +119,45 @@ rfc5322_date(char *out, size_t outsz)
 	strftime(out, outsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-/* write_envelope - envelope records and the Received: header. */
+/* session_proto - Postfix's protocol names: ESMTPS/UTF8SMTPS once TLS
+ * is on. */
+static const char *
+session_proto(const struct session *s)
+{
+	if (s->tls_active)
+		return s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTPS" :
+		    "ESMTPS") : "SMTPS";
+	return s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP") : "SMTP";
+}
+
+/*
+ * write_envelope_records - a new writer on s->qfd (from offset 0) and
+ * the envelope records of the transaction as the session holds it now
+ * (the arrival time is taken once, at the first call).
+ */
 static int
-write_envelope(struct session *s)
+write_envelope_records(struct session *s)
 {
 	struct queue_envelope env;
-	struct timespec ts;
-	char arrival[48], date[64], sizebuf[32], helo[SMTPD_HELO_MAX_BYTES + 1];
-	const char *proto;
-	struct buf rcv;
+	char sizebuf[32], helo[SMTPD_HELO_MAX_BYTES + 1];
 	int ret;
 
 	memset(&env, 0, sizeof(env));
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000);
-	/* Postfix's names: ESMTPS/UTF8SMTPS once TLS is on. */
-	if (s->tls_active)
-		proto = s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTPS" :
-		    "ESMTPS") : "SMTPS";
-	else
-		proto = s->esmtp ? (s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP") :
-		    "SMTP";
+	if (s->arrival[0] == '\0') {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(s->arrival, sizeof(s->arrival), "%lld.%06ld",
+		    (long long)ts.tv_sec, ts.tv_nsec / 1000);
+	}
 	/* The HELO name was checked to be printable when it was taken. */
 	snprintf(helo, sizeof(helo), "%s", s->helo ? s->helo : "");
 	env.id = s->id;
-	env.arrival = arrival;
+	env.arrival = s->arrival;
 	env.client_name = s->name;
 	env.client_addr = s->addr;
 	env.helo = helo;
-	env.protocol = UNCONST(proto);
+	env.protocol = UNCONST(session_proto(s));
 	env.service = UNCONST(smtpd_cfg.service);
 	env.sender = s->queue_sender != NULL ? s->queue_sender :
 	    s->mail.from.text;
@@ -177,9 +191,21 @@ write_envelope(struct session *s)
 		free(env.rcpts[i].orcpt);
 	}
 	free(env.rcpts);
-	if (ret < 0)
-		return -1;
+	return ret;
+}
 
+/* write_envelope - envelope records and the Received: header. */
+static int
+write_envelope(struct session *s)
+{
+	char date[64], helo[SMTPD_HELO_MAX_BYTES + 1];
+	const char *proto = session_proto(s);
+	struct buf rcv;
+	int ret;
+
+	if (write_envelope_records(s) < 0)
+		return -1;
+	snprintf(helo, sizeof(helo), "%s", s->helo ? s->helo : "");
 	/* RFC 5321 4.4: the trace header, first line of the message. */
 	rfc5322_date(date, sizeof(date));
 	buf_init(&rcv, 256 * 1024);
@@ -237,6 +263,8 @@ store_raw(void *ctx, const char *data, size_t len)
 
 	if (s->qw_open)
 		(void)queue_writer_content(&s->qw, data, len);
+	if (s->milter_copy)
+		smtpd_milter_content(s, data, len);
 }
 
 /* store_out - the text after every other step, without the headers
@@ -330,6 +358,8 @@ start_message(struct session *s)
 	/* hbc: the checks see the text from the Received: header on,
 	 * then the header addresses are rewritten (smtpd_hdrw.h). */
 	header_drop_init(&s->hdrop, smtpd_cfg.drop_headers);
+	/* The filters get the text at its end (smtpd_milter.h). */
+	s->milter_copy = smtpd_milter_wants_content(s);
 	smtpd_hdrw_free(&s->hdrw);
 	s->hdrw = smtpd_hdrw_start(s, store_out, s);
 	if (smtpd_hbc_active())
@@ -483,6 +513,8 @@ on_committed(void *ctx, bool ok, const char *reason)
 static void eod_checked(struct session *s,
     const struct smtpd_check_result *r);
 static void complete_message(struct session *s);
+static bool milter_verdict(struct session *s);
+static void milter_eom_done(struct session *s, const char *reply);
 static void rewrite_done(struct session *s, bool ok);
 static void after_rewrite(struct session *s);
 
@@ -620,6 +652,73 @@ eod_checked(struct session *s, const struct smtpd_check_result *r)
 }
 
 /*
+ * milter_rewrite - the queue file again from its start: the envelope as
+ * the filters left it, then content.  0, or -1 (logged).
+ */
+static int
+milter_rewrite(struct session *s, const struct buf *content)
+{
+	queue_writer_deinit(&s->qw);
+	s->qw_open = false;
+	if (lseek(s->qfd, 0, SEEK_SET) < 0 ||
+	    write_envelope_records(s) < 0 ||
+	    (content->len > 0 && queue_writer_content(&s->qw, content->data,
+	    content->len) < 0)) {
+		log_error("%s: cannot rewrite the queue file with the filters' "
+		    "changes: %s", s->id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * milter_verdict - after the filters: a discarded message is answered
+ * 250 and dropped; a changed one is written again.  False when the
+ * transaction is over (answered here).
+ */
+static bool
+milter_verdict(struct session *s)
+{
+	const struct buf *nc;
+
+	if (smtpd_milter_discarded(s) || (s->nrcpts == 0 &&
+	    smtpd_milter_envelope_changed(s))) {
+		if (s->nrcpts == 0 && !smtpd_milter_discarded(s))
+			log_info("%s: discard: the filters removed every "
+			    "recipient (not queued)", s->id);
+		else
+			log_info("%s: discard: by a filter (not queued)", s->id);
+		s->oks[s->bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA]++;
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+		smtpd_notice_checkpoint(s);
+		smtpd_transaction_reset(s);
+		return false;
+	}
+	nc = smtpd_milter_new_content(s);
+	if (nc != NULL && milter_rewrite(s, nc) < 0) {
+		smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+		smtpd_transaction_reset(s);
+		return false;
+	}
+	return true;
+}
+
+/* milter_eom_done - the filters' answer to the message. */
+static void
+milter_eom_done(struct session *s, const char *reply)
+{
+	if (reply != NULL) {
+		smtpd_log_reject(s, s->bdat ? "BDAT" : "DATA", reply, NULL);
+		smtpd_reply_error(s, "%s", reply);
+		smtpd_transaction_reset(s);
+		return;
+	}
+	if (!milter_verdict(s))
+		return;
+	complete_message(s);
+}
+
+/*
  * complete_message - what the access policy decided (DISCARD, or the
  * trailer: content filter, HOLD, REDIRECT, BCC; the header and body
  * checks' own win where both set one), then the end record and the
@@ -646,13 +745,23 @@ complete_message(struct session *s)
 		smtpd_transaction_reset(s);
 		return;
 	}
-	/* What message_drop_headers still held (a last line that ended in
-	 * a header name). */
-	header_drop_finish(&s->hdrop, store_raw, s);
-	if (s->hdrop.dropped > 0)
-		log_debug(1, "%s: removed %u header%s named in "
-		    "message_drop_headers", s->id, s->hdrop.dropped,
-		    s->hdrop.dropped == 1 ? "" : "s");
+	if (!s->milter_done) {
+		/* What message_drop_headers still held (a last line that
+		 * ended in a header name). */
+		header_drop_finish(&s->hdrop, store_raw, s);
+		if (s->hdrop.dropped > 0)
+			log_debug(1, "%s: removed %u header%s named in "
+			    "message_drop_headers", s->id, s->hdrop.dropped,
+			    s->hdrop.dropped == 1 ? "" : "s");
+		/* The filters (smtpd_milter.h), then this again. */
+		s->milter_done = true;
+		if (smtpd_milter_eom(s, milter_eom_done)) {
+			s->state = SS_WAIT_COMMIT;
+			return;
+		}
+		if (!milter_verdict(s))
+			return;
+	}
 	memset(&env, 0, sizeof(env));
 	if (a != NULL) {
 		env.filter = a->filter != NULL ? xstrdup(a->filter) : NULL;
@@ -664,6 +773,8 @@ complete_message(struct session *s)
 	}
 	if (smtpd_hbc_of(s) != NULL)
 		smtpd_hbc_trailer(smtpd_hbc_of(s), &env);
+	if (env.hold == NULL && smtpd_milter_hold(s) != NULL)
+		env.hold = xstrdup(smtpd_milter_hold(s));
 	if (env.filter != NULL || env.hold != NULL || env.redirect != NULL ||
 	    env.nbccs > 0) {
 		if (env.hold != NULL)

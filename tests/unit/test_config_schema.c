@@ -469,6 +469,12 @@ test_statuses(void **state)
 		"lmtp_tls_mandatory_ciphers", "lmtp_tls_exclude_ciphers",
 		"lmtp_tls_loglevel", "lmtp_tls_protocols",
 		"lmtp_tls_mandatory_protocols",
+		"smtpd_milters", "milter_protocol", "milter_default_action",
+		"milter_connect_timeout", "milter_command_timeout",
+		"milter_content_timeout", "milter_macro_daemon_name",
+		"milter_connect_macros", "milter_helo_macros",
+		"milter_mail_macros", "milter_rcpt_macros", "milter_data_macros",
+		"milter_end_of_header_macros", "milter_end_of_data_macros",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

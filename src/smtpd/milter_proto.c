@@ -298,6 +298,18 @@ header_name_len(const char *p, const char *end)
 	return p + n < end && n > 0 ? n : 0;
 }
 
+/* memdup - n bytes of p (any octet) and a NUL after them. */
+static char *
+memdup(const char *p, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	if (n > 0)
+		memcpy(d, p, n);
+	d[n] = '\0';
+	return d;
+}
+
 static void
 hdr_push(struct milter_msg *m, char *name, char *raw, size_t rawlen)
 {
@@ -331,7 +343,7 @@ milter_msg_split(struct milter_msg *m, const char *content, size_t len,
 		const char *e = line_end(p, end), *q;
 		size_t nl;
 
-		if (e - p <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+		if (e - p == 2 && p[0] == '\r' && p[1] == '\n') {
 			/* The empty line. */
 			m->blank = true;
 			p = e;
@@ -354,14 +366,14 @@ milter_msg_split(struct milter_msg *m, const char *content, size_t len,
 			milter_msg_free(m);
 			return -1;
 		}
-		hdr_push(m, xstrndup(p, nl), xstrndup(p, (size_t)(q - p)),
+		hdr_push(m, xstrndup(p, nl), memdup(p, (size_t)(q - p)),
 		    (size_t)(q - p));
 		p = q;
 	}
 	if (m->tracelen > 0)
-		m->trace = xstrndup(trace_start, m->tracelen);
+		m->trace = memdup(trace_start, m->tracelen);
 	m->bodylen = (size_t)(end - p);
-	m->body = xstrndup(p, m->bodylen);
+	m->body = memdup(p, m->bodylen);
 	recount(m);
 	return 0;
 }
@@ -465,6 +477,13 @@ make_raw(const char *name, const char *value, bool leadspc, size_t *len_r,
 		if (*v == '\r')
 			continue;
 		if (*v == '\n') {
+			/* A folded line with nothing on it would read as the
+			 * end of the headers to some parsers: dropped. */
+			size_t blank = strspn(v + 1, " \t");
+
+			if (v[1 + blank] == '\0' || v[1 + blank] == '\n' ||
+			    (v[1 + blank] == '\r' && v[2 + blank] == '\n'))
+				continue;
 			(void)buf_append(&b, "\r\n", 2);
 			if (v[1] != ' ' && v[1] != '\t')
 				(void)buf_append_c(&b, '\t');
@@ -477,6 +496,18 @@ make_raw(const char *name, const char *value, bool leadspc, size_t *len_r,
 	return buf_steal(&b);
 }
 
+/* terminate - text that must be followed by another header ends with
+ * a line end (a message cut after a header without one: BDAT). */
+static void
+terminate(char **text, size_t *len)
+{
+	if (*len > 0 && (*text)[*len - 1] != '\n') {
+		*text = xreallocarray(*text, *len + 3, 1);
+		memcpy(*text + *len, "\r\n", 3);
+		*len += 2;
+	}
+}
+
 int
 milter_msg_insert(struct milter_msg *m, uint32_t idx, const char *name,
     const char *value, bool leadspc, const char **error_r)
@@ -486,6 +517,13 @@ milter_msg_insert(struct milter_msg *m, uint32_t idx, const char *name,
 
 	if (raw == NULL)
 		return -1;
+	terminate(&m->trace, &m->tracelen);
+	for (size_t i = 0; i < m->nh; i++)
+		terminate(&m->h[i].raw, &m->h[i].rawlen);
+	/* A message that had no header section: its first line, which may
+	 * start with white space, must not continue the new header. */
+	if (!m->blank && m->bodylen > 0 && m->nh == 0)
+		m->blank = true;
 	if (m->nh == MILTER_HDRS_MAX) {
 		free(raw);
 		*error_r = "too many headers";

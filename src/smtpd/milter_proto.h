@@ -233,8 +233,10 @@ struct milter_msg {
  * Split content (CRLF lines) into m: the first skip_first header(s)
  * into trace, the header section into headers (a header is its line and
  * the lines after it that start with white space), the body after the
- * first empty line.  A line that is neither a header nor a continuation
- * ends the header section and starts the body (no empty line then).
+ * first empty line (exactly CRLF).  A line that is neither a header nor
+ * a continuation ends the header section and starts the body (no empty
+ * line then).  milter_msg_join() of the result gives content back byte
+ * for byte.
  * 0, or -1 (more than MILTER_HDRS_MAX headers).
  */
 int milter_msg_split(struct milter_msg *m, const char *content, size_t len,

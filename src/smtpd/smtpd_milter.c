@@ -49,6 +49,7 @@ static const char *const md_names[] = { "accept", "reject", "tempfail",
 
 struct milter_spec {
 	char *name;		/* the endpoint as configured, for logs */
+	char *broken;		/* why the entry cannot be used, or NULL */
 	struct endpoint ep;
 	enum milter_default dflt;
 	long long connect_timeout, command_timeout, content_timeout;
@@ -160,6 +161,7 @@ spec_free(struct milter_spec *sp)
 	if (sp == NULL)
 		return;
 	free(sp->name);
+	free(sp->broken);
 	endpoint_clear(&sp->ep);
 	free(sp);
 }
@@ -352,8 +354,16 @@ smtpd_milter_init(const struct config_view *v)
 			log_fatal("smtpd_milters: more than %d filters",
 			    SMTPD_MILTERS_MAX);
 		sp = spec_parse(list[i], err, sizeof(err));
-		if (sp == NULL)
-			log_fatal("smtpd_milters: %s", err);
+		if (sp == NULL) {
+			/* Fail closed: mail is deferred, never let through
+			 * unfiltered because of a typo. */
+			log_warning("smtpd_milters: %s; every session gets "
+			    "451 4.7.1 until it is fixed", err);
+			sp = xcalloc(1, sizeof(*sp));
+			sp->name = xasprintf("%.100s", list[i]);
+			sp->broken = xstrdup(err);
+			sp->dflt = MD_TEMPFAIL;
+		}
 		mcfg.spec[mcfg.n++] = sp;
 	}
 	strv_free(&list);
@@ -685,6 +695,11 @@ conn_open(struct mconn *c)
 {
 	c->st = MC_CONNECTING;
 	c->waiting = true;
+	if (c->spec->broken != NULL) {
+		conn_failed(c, "the smtpd_milters entry is wrong: %s",
+		    c->spec->broken);
+		return;
+	}
 	if (c->spec->ep.path != NULL) {
 		c->fd = endpoint_unix_connect(c->spec->ep.path);
 		if (c->fd < 0) {
@@ -726,8 +741,8 @@ conn_failed(struct mconn *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	conn_close(c);
-	log_warning("milter %s: %s (client %s); milter_default_action is "
-	    "%s", c->spec->name, why, who(m, w, sizeof(w)),
+	log_warning("milter %s: %s (client %s); its default_action is %s",
+	    c->spec->name, why, who(m, w, sizeof(w)),
 	    md_names[c->spec->dflt]);
 	switch (c->spec->dflt) {
 	case MD_ACCEPT:
@@ -1505,6 +1520,36 @@ smtpd_milter_rcpt(struct session *s, const char *rcpt,
 	return start(s, EV_RCPT, rcpt, done);
 }
 
+/*
+ * own_trace - the message starts with the Received: header this smtpd
+ * wrote (the one that names its queue ID), which filters do not see.
+ * header_checks may have removed it.
+ */
+static bool
+own_trace(const struct session *s)
+{
+	const struct buf *c = &s->milt->content;
+	const char *end, *p;
+	char idtext[QUEUE_ID_LEN + 8];
+	size_t n;
+
+	if (c->len < 10 || strncasecmp(c->data, "Received:", 9) != 0)
+		return false;
+	/* The header's extent: up to a line that does not continue it. */
+	for (p = c->data, end = c->data + c->len;;) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+
+		if (lf == NULL || lf + 1 >= end || (lf[1] != ' ' &&
+		    lf[1] != '\t')) {
+			end = lf != NULL ? lf : end;
+			break;
+		}
+		p = lf + 1;
+	}
+	n = (size_t)snprintf(idtext, sizeof(idtext), " id %s", s->id);
+	return memmem(c->data, (size_t)(end - c->data), idtext, n) != NULL;
+}
+
 bool
 smtpd_milter_eom(struct session *s, smtpd_milter_done *done)
 {
@@ -1523,7 +1568,7 @@ smtpd_milter_eom(struct session *s, smtpd_milter_done *done)
 	}
 	m->txn_open = false;
 	if (milter_msg_split(&m->msg, m->content.data != NULL ?
-	    m->content.data : "", m->content.len, 1) < 0) {
+	    m->content.data : "", m->content.len, own_trace(s) ? 1 : 0) < 0) {
 		/* Too many headers: nothing to send. */
 		s->paused = false;
 		m->ev = EV_NONE;

@@ -245,7 +245,7 @@ def test_unreachable_filter_default_actions(ostia_factory):
     s.quit()
     log = o.log_text()[mark:]
     assert "milter %s: cannot connect" % dead in log
-    assert "milter_default_action is tempfail" in log
+    assert "its default_action is tempfail" in log
     o.stop()
 
 

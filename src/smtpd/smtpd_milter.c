@@ -37,6 +37,9 @@
 #include "tls_ccert.h"
 #include "xalloc.h"
 
+/* Bytes of message copies held by all sessions of this process. */
+static size_t copy_total;
+
 enum milter_default {
 	MD_ACCEPT,
 	MD_REJECT,
@@ -123,7 +126,8 @@ struct smtpd_milters {
 	char *hold_all;			/* a quarantine default_action */
 	bool want_content;
 	struct buf content;
-	bool content_overflow;
+	const char *content_refusal;	/* why the copy is incomplete:
+					 * the message is refused */
 	/* the message event */
 	struct milter_msg msg;
 	bool msg_split;
@@ -799,9 +803,15 @@ wants(const struct mconn *c, enum mev ev)
 static void
 on_kick(evutil_socket_t fd, short what, void *arg)
 {
+	struct smtpd_milters *m = arg;
+
 	(void)fd;
 	(void)what;
-	step(arg);
+	if (m->ev == EV_MESSAGE && m->content_refusal != NULL) {
+		finish(m, m->content_refusal);
+		return;
+	}
+	step(m);
 }
 
 static struct smtpd_milters *
@@ -1489,8 +1499,9 @@ txn_clear(struct smtpd_milters *m)
 	m->discard = false;
 	free(m->hold);
 	m->hold = NULL;
+	copy_total -= m->content.len;
 	buf_reset(&m->content);
-	m->content_overflow = false;
+	m->content_refusal = NULL;
 	if (m->msg_split)
 		milter_msg_free(&m->msg);
 	m->msg_split = false;
@@ -1557,24 +1568,22 @@ smtpd_milter_eom(struct session *s, smtpd_milter_done *done)
 
 	if (m == NULL)
 		return false;
-	if (m->content_overflow) {
-		/* Cannot happen below message_size_limit. */
-		log_warning("%s: the message is too large for the filters",
-		    s->id);
-	}
 	if (!start(s, EV_MESSAGE, NULL, done)) {
 		m->txn_open = false;
 		return false;
 	}
 	m->txn_open = false;
-	if (milter_msg_split(&m->msg, m->content.data != NULL ?
-	    m->content.data : "", m->content.len, own_trace(s) ? 1 : 0) < 0) {
-		/* Too many headers: nothing to send. */
-		s->paused = false;
-		m->ev = EV_NONE;
-		m->done = NULL;
-		event_del(m->kick);
-		return false;
+	/* Never filtered in part, never let through unfiltered. */
+	if (m->content_refusal == NULL &&
+	    milter_msg_split(&m->msg, m->content.data != NULL ?
+	    m->content.data : "", m->content.len, own_trace(s) ? 1 : 0) < 0)
+		m->content_refusal = "552 5.6.0 Error: the message has more "
+		    "header lines than the filters can be given";
+	if (m->content_refusal != NULL) {
+		log_warning("%s: not filtered, refused: %s", s->id,
+		    m->content_refusal);
+		m->cur = m->n;		/* on_kick: finish with it */
+		return true;
 	}
 	m->msg_split = true;
 	return true;
@@ -1604,10 +1613,19 @@ smtpd_milter_content(struct session *s, const char *data, size_t len)
 {
 	struct smtpd_milters *m = s->milt;
 
-	if (m == NULL || m->content_overflow)
+	if (m == NULL || m->content_refusal != NULL)
 		return;
-	if (buf_append(&m->content, data, len) < 0)
-		m->content_overflow = true;
+	if (len > SMTPD_MILTER_COPIES_MAX - copy_total) {
+		m->content_refusal = "452 4.3.1 Error: insufficient system "
+		    "storage for filtering the message now";
+		return;
+	}
+	if (buf_append(&m->content, data, len) < 0) {
+		m->content_refusal = "552 5.3.4 Error: message too big for "
+		    "the filters";
+		return;
+	}
+	copy_total += len;
 }
 
 bool
@@ -1686,6 +1704,7 @@ smtpd_milter_session_end(struct session *s)
 		conn_close(c);
 	}
 	event_free(m->kick);
+	copy_total -= m->content.len;
 	free(m->sticky);
 	free(m->hold_all);
 	free(m->rcpt);

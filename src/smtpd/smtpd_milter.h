@@ -66,6 +66,13 @@ struct buf;
 
 /* Filters in one list, at most. */
 #define SMTPD_MILTERS_MAX 16
+/*
+ * Message copies held for the filters by one smtpd process, all its
+ * sessions together, at most: a message that would pass it is refused
+ * with 452 4.3.1 (the client tries again later) instead of being let
+ * through unfiltered.
+ */
+#define SMTPD_MILTER_COPIES_MAX ((size_t)512 * 1024 * 1024)
 
 /*
  * Read smtpd_milters and the milter_* settings of the service's view.

@@ -34,14 +34,14 @@ def have_pymilter():
 class Filter:
     """milter_server.py on a free port; its record of what it saw."""
 
-    def __init__(self):
+    def __init__(self, *args):
         self.dir = tempfile.mkdtemp(prefix="ostia-milter-")
         self.record = os.path.join(self.dir, "record.jsonl")
         open(self.record, "w").close()
         self.port = free_port()
         self.proc = subprocess.Popen(
             [PY, os.path.join(E2E, "milter_server.py"), str(self.port),
-             self.record], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             self.record] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self.proc.stdout.readline().strip() == b"ready"
         wait_until(self._listening, timeout=10, what="the milter listening")
 
@@ -68,6 +68,15 @@ def milter():
     if not have_pymilter():
         pytest.skip("python3-milter (pymilter) is not installed")
     f = Filter()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def quiet_milter():
+    if not have_pymilter():
+        pytest.skip("python3-milter (pymilter) is not installed")
+    f = Filter("quiet")
     yield f
     f.stop()
 
@@ -137,6 +146,39 @@ def test_events_macros_and_what_the_filter_sees(ostia_factory, milter):
     assert stored.endswith(msg("hello", b"X-Folded: a\r\n\tb\r\n", body))
 
 
+def test_filter_without_replies_and_its_own_macros(ostia_factory,
+                                                   quiet_milter,
+                                                   milter):
+    """Two filters in a row: the first asks for no replies to most
+    events and its own MAIL macros; the second edits the headers, and
+    the first one's view is not affected by it (it came first)."""
+    o = start(ostia_factory, "inet:127.0.0.1:%d, inet:127.0.0.1:%d" %
+              (quiet_milter.port, milter.port))
+    s = session(o)
+    qid = send_message(s, "x@" + ELSEWHERE, ["<bob@%s>" % HOSTED],
+                       message=msg("edit-headers", b"X-Remove: me\r\n",
+                                   b"One.\r\nTwo.\r\n"))
+    # A second transaction on the same connections.
+    qid2 = send_message(s, "y@" + ELSEWHERE, ["<bob@%s>" % HOSTED],
+                        message=msg("hello"))
+    s.quit()
+    ev = quiet_milter.events()
+    kinds = [e["event"] for e in ev]
+    assert kinds.count("mail") == 2 and kinds.count("eom") == 2, kinds
+    mail = ev[kinds.index("mail")]
+    # SETSYMLIST: {client_addr} is in no default list for MAIL.
+    assert mail["macros"].get("{client_addr}") == "127.0.0.1", mail
+    assert mail["macros"].get("{mail_addr}") == "x@" + ELSEWHERE
+    eom = ev[kinds.index("eom")]
+    assert eom["body"] == "One.\r\nTwo.\r\n"
+    assert ("Subject", "edit-headers") in [
+        (e["name"], e["value"]) for e in ev if e["event"] == "header"]
+    stored = message_bytes(o, qid).decode()
+    assert "Subject: changed by the filter\r\n" in stored
+    assert "X-Remove" not in stored
+    assert qid2 in queue_files(o)
+
+
 def test_rejects_at_rcpt_and_a_reply_of_its_own(ostia_factory, milter):
     o = start(ostia_factory, "inet:127.0.0.1:%d" % milter.port)
     mark = o.log_mark()
@@ -168,6 +210,22 @@ def test_reject_at_end_of_message_queues_nothing(ostia_factory, milter):
     assert final.raw[-1] == "550 5.7.1 Message content rejected"
     s.quit()
     assert_nothing_new(o, before, "a message the filter rejected")
+
+
+def test_message_the_filters_cannot_be_given_is_refused(ostia_factory,
+                                                       milter):
+    """More header lines than Ostia hands to filters: refused, never
+    queued unfiltered."""
+    o = start(ostia_factory, "inet:127.0.0.1:%d" % milter.port)
+    before = queue_files(o)
+    s = session(o)
+    assert s.mail("x@%s" % ELSEWHERE).code == 250
+    assert s.rcpt("<bob@%s>" % HOSTED).code == 250
+    many = b"".join(b"X-N: %d\r\n" % i for i in range(10001))
+    r, final = s.data(msg("hello", many))
+    assert final.raw[-1].startswith("552 5.6.0 "), final
+    s.quit()
+    assert_nothing_new(o, before, "a message the filters could not see")
 
 
 def test_discard_answers_250_and_queues_nothing(ostia_factory, milter):

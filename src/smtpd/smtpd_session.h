@@ -34,7 +34,7 @@ struct sasl_dovecot_req;
 struct smtpd_check_state;
 struct smtpd_hbc;
 struct smtpd_hdrw;
-struct smtpd_milters;
+struct milter_sess;
 struct smtpd_peer;
 
 /* Longest reply line we build. */
@@ -285,7 +285,8 @@ struct session {
 	void (*proxy_done)(struct session *);
 	struct smtpd_transcript *transcript;
 	/* smtpd_milter.c: NULL until the first filter event */
-	struct smtpd_milters *milt;
+	struct milter_sess *milt;
+	void (*milter_cb)(struct session *, const char *);
 	bool milter_copy;		/* the message text is copied for
 					 * the filters */
 	bool milter_done;		/* the filters have seen the message */

@@ -12,6 +12,7 @@
 #include "milter_client.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -442,6 +443,18 @@ rcpt_host(const char *a)
 	const char *at = strrchr(a, '@');
 
 	return at != NULL ? at + 1 : "";
+}
+
+const char *
+milter_macro_bare(const char *name, char *out, size_t outsz)
+{
+	size_t len = strlen(name);
+
+	if (len >= 2 && name[0] == '{' && name[len - 1] == '}')
+		snprintf(out, outsz, "%.*s", (int)(len - 2), name + 1);
+	else
+		snprintf(out, outsz, "%s", name);
+	return out;
 }
 
 /* macro_value - the value of the macro named name now (the RCPT
@@ -1508,8 +1521,20 @@ own_trace(const struct milter_sess *m)
 		}
 		p = lf + 1;
 	}
-	n = (size_t)snprintf(idtext, sizeof(idtext), " id %.40s", id);
-	return memmem(c->data, (size_t)(end - c->data), idtext, n) != NULL;
+	/* "id ID" after a space or a TAB (smtpd: "with ESMTP id ID",
+	 * pickup: a folded "\tid ID"). */
+	n = (size_t)snprintf(idtext, sizeof(idtext), "id %.40s", id);
+	for (p = c->data; p < end;) {
+		const char *hit = memmem(p, (size_t)(end - p), idtext, n);
+
+		if (hit == NULL)
+			return false;
+		if (hit > c->data && (hit[-1] == ' ' || hit[-1] == '\t') &&
+		    (hit + n == end || !isalnum((unsigned char)hit[n])))
+			return true;
+		p = hit + 1;
+	}
+	return false;
 }
 
 bool

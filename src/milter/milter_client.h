@@ -87,6 +87,10 @@ struct milter_list *milter_list_read(const struct config_view *v,
  * reason in err. */
 int milter_spec_check(const char *text, char *err, size_t errsz);
 
+/* A macro name without its braces ("{auth_type}" -> "auth_type"),
+ * into out (cut to outsz - 1 bytes). */
+const char *milter_macro_bare(const char *name, char *out, size_t outsz);
+
 /* What the caller supplies. */
 struct milter_host {
 	/* The value of a macro ("i", "{auth_type}") now, or NULL; tmp
@@ -110,8 +114,8 @@ struct milter_host {
  */
 struct milter_sess *milter_sess_new(const struct milter_list *l,
     struct event_base *base, const struct milter_host *host, void *ctx);
-/* QUIT to every filter, close, free.  NULL is ignored.  Not from a
- * done callback of this session's own event. */
+/* QUIT to every filter, close, free.  NULL is ignored.  Allowed in a
+ * done callback (the reply text it got is gone afterwards). */
 void milter_sess_free(struct milter_sess *ms);
 
 /*

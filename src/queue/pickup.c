@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "address.h"
 #include "child.h"
 #include "config.h"
 #include "header_drop.h"
@@ -30,6 +32,7 @@
 #include "log.h"
 #include "login_list.h"
 #include "maildrop.h"
+#include "milter_client.h"
 #include "pickup.h"
 #include "qmgr.h"
 #include "queue_file.h"
@@ -425,7 +428,22 @@ static struct {
 	char **submit_users;	/* p.submit_users */
 	size_t max_file;
 	bool warned_dir;
+	/* non_smtpd_milters: one message at a time goes through them */
+	struct milter_list *milters;
+	char *daemon_name;
+	struct pickup_job *job;	/* the message with the filters */
+	time_t pause_until;	/* after a temporary refusal */
 } pk = { .dirfd = -1, .ino_fd = -1 };
+
+/* A maildrop file with the filters (non_smtpd_milters). */
+struct pickup_job {
+	char name[MAILDROP_NAME_LEN + 1];
+	char id[QUEUE_ID_LEN + 1];
+	uid_t uid;
+	struct pickup_msg m;
+	struct milter_sess *ms;
+	size_t next_rcpt;	/* the RCPT event under way */
+};
 
 /* open_dir - maildrop/, and its inotify watch.  0 or -1 (logged once). */
 static int
@@ -585,6 +603,257 @@ read_file(int fd, size_t size, const char **why_r)
 	return data;
 }
 
+static bool queue_it(const char *name, const char *id,
+    struct pickup_msg *mp);
+
+/* ------------------------------------------------------------------ */
+/* The filters: non_smtpd_milters                                     */
+
+/*
+ * A message from the maildrop goes through the filters as if it came
+ * from a client "localhost" [127.0.0.1] over SMTP: connect, HELO
+ * localhost, MAIL, RCPT for each recipient, the message (its Received:
+ * line, which names its queue ID, is not shown).  One message at a time;
+ * the scan waits for it.  Verdicts: a 5xx refusal drops the file with a
+ * warning (the sendmail command has long returned; as for
+ * authorized_submit_users); a 4xx refusal (a filter that failed with
+ * default_action tempfail included) leaves it for a later scan and
+ * pauses pickup for PICKUP_RESCAN_SECONDS; discard drops it with a log
+ * line; edits and quarantine are applied to the message before it is
+ * queued.
+ */
+
+static const char *
+job_macro(void *ctx, const char *name, char *out, size_t outsz)
+{
+	struct pickup_job *j = ctx;
+	char n[64];
+
+	(void)out;
+	(void)outsz;
+	(void)milter_macro_bare(name, n, sizeof(n));
+	if (strcmp(n, "j") == 0)
+		return pk.p.myhostname;
+	if (strcmp(n, "daemon_name") == 0)
+		return pk.daemon_name;
+	if (strcmp(n, "v") == 0)
+		return pk.p.mail_name;
+	if (strcmp(n, "_") == 0)
+		return "localhost [127.0.0.1]";
+	if (strcmp(n, "client_addr") == 0)
+		return "127.0.0.1";
+	if (strcmp(n, "client_name") == 0 || strcmp(n, "client_ptr") == 0)
+		return "localhost";
+	if (strcmp(n, "i") == 0)
+		return j->id;
+	if (strcmp(n, "mail_addr") == 0)
+		return j->m.env.sender;
+	if (strcmp(n, "mail_mailer") == 0 || strcmp(n, "rcpt_mailer") == 0)
+		return "local";
+	return NULL;
+}
+
+static const char *
+job_label(void *ctx, char *out, size_t outsz)
+{
+	const struct pickup_job *j = ctx;
+
+	snprintf(out, outsz, "maildrop file %s of uid %lu", j->name,
+	    (unsigned long)j->uid);
+	return out;
+}
+
+static const char *
+job_queue_id(void *ctx)
+{
+	const struct pickup_job *j = ctx;
+
+	return j->id;
+}
+
+static void
+job_add_rcpt(void *ctx, const char *addr)
+{
+	struct pickup_job *j = ctx;
+
+	queue_envelope_add_rcpt(&j->m.env, addr, NULL, NULL);
+}
+
+static void
+job_del_rcpt(void *ctx, const char *addr)
+{
+	struct queue_envelope *e = &((struct pickup_job *)ctx)->m.env;
+
+	for (size_t i = 0; i < e->nrcpts;) {
+		if (strcasecmp(e->rcpts[i].addr, addr) != 0) {
+			i++;
+			continue;
+		}
+		free(e->rcpts[i].addr);
+		free(e->rcpts[i].notify);
+		free(e->rcpts[i].orcpt);
+		memmove(&e->rcpts[i], &e->rcpts[i + 1],
+		    (e->nrcpts - i - 1) * sizeof(e->rcpts[0]));
+		e->nrcpts--;
+	}
+}
+
+static void
+job_chg_from(void *ctx, const char *addr)
+{
+	struct pickup_job *j = ctx;
+
+	free(j->m.env.sender);
+	j->m.env.sender = xstrdup(addr);
+}
+
+static const struct milter_host job_host = {
+	.macro = job_macro,
+	.label = job_label,
+	.queue_id = job_queue_id,
+	.add_rcpt = job_add_rcpt,
+	.del_rcpt = job_del_rcpt,
+	.chg_from = job_chg_from,
+};
+
+/* job_end - the job is over; the scan goes on. */
+static void
+job_end(struct pickup_job *j)
+{
+	milter_sess_free(j->ms);
+	pickup_msg_deinit(&j->m);
+	free(j);
+	pk.job = NULL;
+	event_active(pk.run_ev, 0, 0);
+}
+
+/* job_refused - a filter refused the message with reply. */
+static void
+job_refused(struct pickup_job *j, const char *reply)
+{
+	if (reply[0] == '4') {
+		log_warning("maildrop file %s from uid %lu: the filters "
+		    "answered \"%s\"; trying again in %d seconds", j->name,
+		    (unsigned long)j->uid, reply, PICKUP_RESCAN_SECONDS);
+		pk.pause_until = time(NULL) + PICKUP_RESCAN_SECONDS;
+	} else {
+		if (unlinkat(pk.dirfd, j->name, 0) < 0 && errno != ENOENT)
+			log_error("maildrop file %s: cannot remove it: %s",
+			    j->name, strerror(errno));
+		log_warning("maildrop file %s from uid %lu dropped: the filters "
+		    "refused it: %s (from=<%s>)", j->name,
+		    (unsigned long)j->uid, reply, j->m.env.sender);
+	}
+	job_end(j);
+}
+
+static void job_step(void *ctx, const char *reply);
+
+/* job_message_done - the filters' verdict on the message. */
+static void
+job_message_done(void *ctx, const char *reply)
+{
+	struct pickup_job *j = ctx;
+	const struct buf *nc;
+
+	if (reply != NULL) {
+		job_refused(j, reply);
+		return;
+	}
+	if (milter_discarded(j->ms) || j->m.env.nrcpts == 0) {
+		if (unlinkat(pk.dirfd, j->name, 0) < 0 && errno != ENOENT)
+			log_error("maildrop file %s: cannot remove it: %s",
+			    j->name, strerror(errno));
+		log_info("%s: discard: %s (uid=%lu from=<%s>, not queued)",
+		    j->id, j->m.env.nrcpts == 0 ? "the filters removed every "
+		    "recipient" : "by a filter", (unsigned long)j->uid,
+		    j->m.env.sender);
+		job_end(j);
+		return;
+	}
+	nc = milter_new_content(j->ms);
+	if (nc != NULL && nc != &j->m.content) {
+		buf_reset(&j->m.content);
+		j->m.content.max = (size_t)-1 / 2;
+		(void)buf_append(&j->m.content, nc->data, nc->len);
+	}
+	if (milter_hold(j->ms) != NULL && j->m.env.hold == NULL) {
+		j->m.env.hold = xstrdup(milter_hold(j->ms));
+		log_info("%s: hold: %s", j->id, j->m.env.hold);
+	}
+	(void)queue_it(j->name, j->id, &j->m);
+	job_end(j);
+}
+
+/*
+ * job_step - the next event, after the answer to the last one (reply
+ * NULL: go on).  Events that no filter takes are skipped.
+ */
+static void
+job_step(void *ctx, const char *reply)
+{
+	struct pickup_job *j = ctx;
+
+	if (reply != NULL) {
+		job_refused(j, reply);
+		return;
+	}
+	if (milter_sticky(j->ms) != NULL) {
+		job_refused(j, milter_sticky(j->ms));
+		return;
+	}
+	/* next_rcpt: 0 connect done, 1 HELO done, 2 MAIL done, then the
+	 * recipients, then the message. */
+	for (;;) {
+		size_t step = j->next_rcpt++;
+		bool started;
+
+		if (step == 0) {
+			started = milter_helo(j->ms, "localhost", job_step);
+		} else if (step == 1) {
+			char from[ADDRESS_PATH_MAX_BYTES * 4 + 3];
+			const char *v[1] = { from };
+
+			snprintf(from, sizeof(from), "<%s>", j->m.env.sender);
+			started = milter_mail(j->ms, v, 1, job_step);
+		} else if (step - 2 < j->m.env.nrcpts) {
+			started = milter_rcpt(j->ms, j->m.env.rcpts[step - 2].addr,
+			    job_step);
+		} else {
+			milter_content(j->ms, j->m.content.data != NULL ?
+			    j->m.content.data : "", j->m.content.len);
+			if (!milter_message(j->ms, job_message_done))
+				job_message_done(j, NULL);
+			return;
+		}
+		if (started)
+			return;
+		if (milter_sticky(j->ms) != NULL) {
+			job_refused(j, milter_sticky(j->ms));
+			return;
+		}
+	}
+}
+
+/* filter_start - take m (converted from maildrop file name) through
+ * the filters, then queue it as id. */
+static void
+filter_start(const char *name, const char *id, uid_t uid,
+    struct pickup_msg *m)
+{
+	struct pickup_job *j = xcalloc(1, sizeof(*j));
+
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	j->uid = uid;
+	j->m = *m;
+	memset(m, 0, sizeof(*m));
+	j->ms = milter_sess_new(pk.milters, pk.base, &job_host, j);
+	pk.job = j;
+	if (!milter_connect(j->ms, "localhost", "127.0.0.1", 0, job_step))
+		job_step(j, NULL);
+}
+
 /*
  * pickup_one - one entry of maildrop/.  Returns true when it was dealt
  * with (queued or moved aside), false when it was left (still being
@@ -681,10 +950,28 @@ pickup_one(const char *name)
 		return true;
 	}
 	free(data);
+	if (pk.milters != NULL) {
+		filter_start(name, id, st.st_uid, &m);
+		return true;
+	}
+	return queue_it(name, id, &m);
+}
+
+/*
+ * queue_it - m (converted from maildrop file name) as the queue file
+ * id; the maildrop file goes.  m is freed.  False when it could not be
+ * written (the file stays for the next scan).
+ */
+static bool
+queue_it(const char *name, const char *id, struct pickup_msg *mp)
+{
+	struct pickup_msg m = *mp;
+
+	memset(mp, 0, sizeof(*mp));
 	if (commit(&m, id) < 0) {
 		log_warning("maildrop file %s from uid %lu: cannot queue it "
 		    "now: %s; trying again later", name,
-		    (unsigned long)st.st_uid, strerror(errno));
+		    (unsigned long)m.uid, strerror(errno));
 		pickup_msg_deinit(&m);
 		return false;
 	}
@@ -728,6 +1015,12 @@ on_run(evutil_socket_t fd, short what, void *arg)
 
 	if (child_draining(pk.c) || open_dir() < 0)
 		return;
+	/* One message with the filters at a time; a pause after a
+	 * temporary refusal (the filters are likely down). */
+	if (pk.job != NULL || (pk.pause_until != 0 &&
+	    time(NULL) < pk.pause_until))
+		return;
+	pk.pause_until = 0;
 	dfd = dup(pk.dirfd);
 	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
 		log_error("cannot read %s: %s", MAILDROP_DIR, strerror(errno));
@@ -746,7 +1039,7 @@ on_run(evutil_socket_t fd, short what, void *arg)
 	closedir(d);
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_names);
-	for (i = 0; i < n && done < PICKUP_BATCH; i++)
+	for (i = 0; i < n && done < PICKUP_BATCH && pk.job == NULL; i++)
 		if (pickup_one(names[i]))
 			done++;
 	/* A full batch: go on after the loop had its turn (files still
@@ -800,6 +1093,9 @@ pickup_init(struct child *c)
 		    "refused", login_list_unsupported(
 		    (const char *const *)pk.submit_users));
 	pk.max_file = pickup_max_file_bytes(pk.p.message_size_limit);
+	pk.milters = milter_list_read(v, P_non_smtpd_milters);
+	free(pk.daemon_name);
+	pk.daemon_name = xstrdup(config_str(v, P_milter_macro_daemon_name));
 	pk.run_ev = event_new(pk.base, -1, 0, on_run, NULL);
 	pk.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (pk.ino_fd < 0) {

@@ -23,6 +23,8 @@
  *     To:, ...) are completed in the local context (append_at_myorigin,
  *     append_dot_mydomain; header_rewrite.h) -- canonical maps are not
  *     applied to local submissions yet;
+ *   - with non_smtpd_milters, the filters see it before it is written
+ *     (pickup.c, "The filters"), one file at a time;
  *   - the queue file is written, fdatasync'ed, linked into incoming/
  *     and the directory fsync'ed (as the queue manager's notices are),
  *     then the maildrop file is removed and the queue manager told.

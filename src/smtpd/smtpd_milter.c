@@ -47,12 +47,8 @@ macro(void *ctx, const char *name, char *out, size_t outsz)
 {
 	struct session *s = ctx;
 	char n[64];
-	size_t len = strlen(name);
 
-	if (len >= 2 && name[0] == '{' && name[len - 1] == '}')
-		snprintf(n, sizeof(n), "%.*s", (int)(len - 2), name + 1);
-	else
-		snprintf(n, sizeof(n), "%s", name);
+	(void)milter_macro_bare(name, n, sizeof(n));
 #define IS(x) (strcmp(n, (x)) == 0)
 #define SET(...) (snprintf(out, outsz, __VA_ARGS__), out)
 	if (IS("j"))

@@ -146,6 +146,17 @@ def ostia_factory(request, ostia_user):
         pytest.fail("cleanup failed: " + "; ".join(errors))
 
 
+@pytest.fixture
+def delivery(ostia_factory):
+    """Return make(**kwargs) -> delivery_e2e.Delivery (configured, not
+    started): the delivery scenarios' instance with its mailboxes."""
+    import delivery_e2e
+
+    def make(**kwargs):
+        return delivery_e2e.Delivery(ostia_factory, **kwargs)
+    return make
+
+
 # "has encountered a fatal error": LeakSanitizer could not check a
 # process (for example a chrooted one without /proc), which hides leaks.
 _SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"

@@ -469,7 +469,7 @@ test_statuses(void **state)
 		"lmtp_tls_mandatory_ciphers", "lmtp_tls_exclude_ciphers",
 		"lmtp_tls_loglevel", "lmtp_tls_protocols",
 		"lmtp_tls_mandatory_protocols",
-		"smtpd_milters", "milter_protocol", "milter_default_action",
+		"smtpd_milters", "non_smtpd_milters", "milter_protocol", "milter_default_action",
 		"milter_connect_timeout", "milter_command_timeout",
 		"milter_content_timeout", "milter_macro_daemon_name",
 		"milter_connect_macros", "milter_helo_macros",

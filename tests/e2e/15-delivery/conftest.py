@@ -2,9 +2,9 @@
 """Setup of the delivery scenarios (tests/e2e/15-delivery).
 
 Puts tests/e2e on sys.path (delivery_e2e.py, dovecot_server.py).  The
-Ostia instances come from tests/e2e/conftest.py (ostia_factory); here:
+Ostia instances come from tests/e2e/conftest.py (ostia_factory, and
+delivery(**kw) -> delivery_e2e.Delivery); here:
 
-  delivery(**kw)     -> delivery_e2e.Delivery (configured, not started)
   lmtp_server(**kw)  -> delivery_e2e.LmtpServer (running), closed after
                         the test; its transcript is printed when the
                         test failed
@@ -30,13 +30,6 @@ import delivery_e2e  # noqa: E402
 def _failed(request):
     return any(getattr(getattr(request.node, "ostia_rep_" + w, None),
                        "failed", False) for w in ("setup", "call"))
-
-
-@pytest.fixture
-def delivery(ostia_factory):
-    def make(**kwargs):
-        return delivery_e2e.Delivery(ostia_factory, **kwargs)
-    return make
 
 
 @pytest.fixture

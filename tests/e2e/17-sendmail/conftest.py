@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Setup of the sendmail scenarios (tests/e2e/17-sendmail).
 
-Puts tests/e2e on sys.path (delivery_e2e.py).  Fixtures:
+Puts tests/e2e on sys.path (delivery_e2e.py).  delivery(**kw) comes
+from tests/e2e/conftest.py.  Here:
 
-  delivery(**kw)  -> delivery_e2e.Delivery (configured, not started)
   bindir          -> a directory (mode 0755) holding copies of the ostia
                      binary and of ostia-postdrop beside it (as an
                      installation has them: the sendmail command looks
@@ -27,13 +27,6 @@ if _E2E not in sys.path:
 
 import delivery_e2e  # noqa: E402
 from ostia_harness import ostia_bin  # noqa: E402
-
-
-@pytest.fixture
-def delivery(ostia_factory):
-    def make(**kwargs):
-        return delivery_e2e.Delivery(ostia_factory, **kwargs)
-    return make
 
 
 @pytest.fixture

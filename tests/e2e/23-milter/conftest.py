@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Setup of the Milter scenarios (tests/e2e/23-milter): the helpers of
-tests/e2e/14-policy (policy_e2e) and tests/e2e (milter_server.py) on
-sys.path; open SMTP sessions are closed before the instances stop."""
+tests/e2e/14-policy (policy_e2e) and tests/e2e (milter_server.py,
+delivery_e2e.py) on sys.path; open SMTP sessions are closed before the
+instances stop.  The delivery fixture (tests/e2e/conftest.py) serves
+the sendmail scenarios (non_smtpd_milters)."""
 
 import os
 import sys
@@ -21,3 +23,14 @@ def _close_smtp_sessions(ostia_factory):
     yield
     import policy_e2e
     policy_e2e.close_open_sessions()
+
+
+@pytest.fixture
+def milter():
+    """tests/e2e/milter_server.py on a free port (test_milter.Filter)."""
+    from test_milter import Filter, have_pymilter
+    if not have_pymilter():
+        pytest.skip("python3-milter (pymilter) is not installed")
+    f = Filter()
+    yield f
+    f.stop()

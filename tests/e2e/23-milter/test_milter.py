@@ -34,11 +34,11 @@ def have_pymilter():
 class Filter:
     """milter_server.py on a free port; its record of what it saw."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, port=None):
         self.dir = tempfile.mkdtemp(prefix="ostia-milter-")
         self.record = os.path.join(self.dir, "record.jsonl")
         open(self.record, "w").close()
-        self.port = free_port()
+        self.port = port if port is not None else free_port()
         self.proc = subprocess.Popen(
             [PY, os.path.join(E2E, "milter_server.py"), str(self.port),
              self.record] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -61,15 +61,6 @@ class Filter:
         self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture
-def milter():
-    if not have_pymilter():
-        pytest.skip("python3-milter (pymilter) is not installed")
-    f = Filter()
-    yield f
-    f.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: MIT
+"""non_smtpd_milters: mail submitted with the sendmail command goes
+through the filters in pickup, as if from "localhost" [127.0.0.1],
+before it is queued; then it is delivered to a Maildir.  The same
+pymilter filter as test_milter.py (tests/e2e/milter_server.py)."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from delivery_e2e import VDOMAIN, read_bytes, token
+from ostia_harness import free_port, wait_until
+from test_milter import Filter, have_pymilter
+
+ALICE = "alice@" + VDOMAIN
+BOB = "bob@" + VDOMAIN
+
+
+def sendmail(d, rcpts, subject, body="Hello.\n"):
+    """`ostia sendmail` as root (trusted: writes the maildrop itself)."""
+    msg = "From: root\nTo: %s\nSubject: %s\n\n%s" % (
+        ", ".join(rcpts), subject, body)
+    r = subprocess.run([d.o.binary, "-c", d.o.confdir, "sendmail"] + rcpts,
+                       input=msg.encode(), capture_output=True, timeout=60)
+    assert r.returncode == 0, r
+    return r
+
+
+def maildrop_empty(d):
+    return not os.listdir(os.path.join(d.o.queue_dir, "maildrop"))
+
+
+def test_sendmail_mail_goes_through_the_filters(delivery, milter):
+    d = delivery()
+    d.params["non_smtpd_milters"] = "inet:127.0.0.1:%d" % milter.port
+    d.start()
+    tok = token()
+    sendmail(d, [ALICE, BOB], "edit-headers " + tok)
+    # pymilter saw a local submission: localhost, MAIL, both RCPTs.
+    ev = wait_until(lambda: [e for e in milter.events()
+                             if e["event"] == "eom"] and milter.events(),
+                    what="the filter's end of message")
+    kinds = [e["event"] for e in ev]
+    assert kinds[:2] == ["connect", "helo"], kinds
+    assert ev[0]["addr"] == "127.0.0.1"
+    assert [e["rcpt"] for e in ev if e["event"] == "rcpt"] == \
+        ["<%s>" % ALICE, "<%s>" % BOB]
+    # Subject is "edit-headers TOKEN": the filter adds its headers only
+    # for "edit-headers" exactly, so it shows what it got.
+    subj = [e["value"] for e in ev if e["event"] == "header"
+            and e["name"] == "Subject"]
+    assert subj == ["edit-headers " + tok]
+    # pickup's Received: (which names the queue ID) is not shown.
+    assert "Received" not in [e["name"] for e in ev
+                              if e["event"] == "header"]
+    [path] = d.wait_messages(ALICE, 1, containing=tok)
+    assert b"Subject: edit-headers " + tok.encode() in read_bytes(path)
+
+
+def test_sendmail_mail_edited_refused_and_tempfailed(delivery, milter):
+    d = delivery()
+    d.params["non_smtpd_milters"] = "inet:127.0.0.1:%d" % milter.port
+    d.start()
+    mark = d.o.log_mark()
+    # Edited: the headers the filter adds reach the mailbox.
+    sendmail(d, [ALICE], "edit-headers")
+    [path] = d.wait_messages(ALICE, 1, containing="X-Milter-Added")
+    data = read_bytes(path)
+    assert b"X-Milter-First: top" in data
+    assert b"Subject: changed by the filter" in data
+    # Refused at the end of the message: dropped, and said why.
+    sendmail(d, [BOB], "reject")
+    wait_until(lambda: "the filters refused it: 550 5.7.1 Message content "
+               "rejected" in d.o.log_text()[mark:], what="the refusal logged")
+    wait_until(lambda: maildrop_empty(d), what="the maildrop file removed")
+    time.sleep(1)
+    assert d.messages(BOB) == []
+
+
+def test_sendmail_mail_waits_while_the_filter_is_down(delivery):
+    if not have_pymilter():
+        pytest.skip("python3-milter (pymilter) is not installed")
+    port = free_port()
+    d = delivery()
+    d.params["non_smtpd_milters"] = "inet:127.0.0.1:%d" % port
+    d.start()
+    mark = d.o.log_mark()
+    tok = token()
+    sendmail(d, [ALICE], "hello " + tok)
+    wait_until(lambda: "trying again in" in d.o.log_text()[mark:],
+               what="the temporary refusal logged")
+    assert not maildrop_empty(d), "the message must wait in the maildrop"
+    assert d.messages(ALICE) == []
+    # The filter comes up: the message goes on at the next scan.
+    f = Filter.__new__(Filter)
+    Filter.__init__(f, port=port)
+    try:
+        wait_until(lambda: d.messages(ALICE), timeout=30,
+                   what="delivery once the filter is back")
+    finally:
+        f.stop()

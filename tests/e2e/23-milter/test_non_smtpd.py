@@ -94,10 +94,31 @@ def test_sendmail_mail_waits_while_the_filter_is_down(delivery):
     assert not maildrop_empty(d), "the message must wait in the maildrop"
     assert d.messages(ALICE) == []
     # The filter comes up: the message goes on at the next scan.
-    f = Filter.__new__(Filter)
-    Filter.__init__(f, port=port)
+    f = Filter(port=port)
     try:
         wait_until(lambda: d.messages(ALICE), timeout=30,
                    what="delivery once the filter is back")
     finally:
         f.stop()
+
+
+def test_sendmail_mail_signed_by_opendkim(delivery, opendkim):
+    """The reason most sites set non_smtpd_milters: what web
+    applications and cron send with sendmail gets its DKIM signature."""
+    d = delivery()
+    d.params["non_smtpd_milters"] = "inet:127.0.0.1:%d" % opendkim.port
+    d.start()
+    tok = token()
+    msg = ("From: someone@elsewhere.example\nTo: %s\nSubject: cron %s\n"
+           "Date: Mon, 30 Nov 2026 05:00:00 +0000\n"
+           "Message-ID: <%s@elsewhere.example>\n\nDaily report.\n"
+           % (ALICE, tok, tok))
+    r = subprocess.run([d.o.binary, "-c", d.o.confdir, "sendmail", "-f",
+                        "someone@elsewhere.example", ALICE],
+                       input=msg.encode(), capture_output=True, timeout=60)
+    assert r.returncode == 0, r
+    [path] = d.wait_messages(ALICE, 1, containing=tok)
+    data = read_bytes(path)
+    assert b"DKIM-Signature:" in data, data[:600]
+    assert opendkim.verify(data), \
+        "the delivered signature does not verify: %r" % data

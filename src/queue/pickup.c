@@ -45,6 +45,8 @@
 /* Files converted in one turn of the event loop; more wait for the
  * next turn, so that deliveries and smtpd commits go on meanwhile. */
 #define PICKUP_BATCH 100
+/* Files the filters refused for now that are remembered one by one. */
+#define PICKUP_LATER_MAX 64
 /* Names read from maildrop/ in one scan. */
 #define PICKUP_SCAN_MAX 10000
 
@@ -432,7 +434,13 @@ static struct {
 	struct milter_list *milters;
 	char *daemon_name;
 	struct pickup_job *job;	/* the message with the filters */
-	time_t pause_until;	/* after a temporary refusal */
+	/* Files the filters refused for now, not tried again before their
+	 * time; when the list is full, pickup pauses instead. */
+	struct {
+		char name[MAILDROP_NAME_LEN + 1];
+		time_t until;
+	} later[PICKUP_LATER_MAX];
+	time_t pause_until;
 } pk = { .dirfd = -1, .ino_fd = -1 };
 
 /* A maildrop file with the filters (non_smtpd_milters). */
@@ -617,10 +625,10 @@ static bool queue_it(const char *name, const char *id,
  * the scan waits for it.  Verdicts: a 5xx refusal drops the file with a
  * warning (the sendmail command has long returned; as for
  * authorized_submit_users); a 4xx refusal (a filter that failed with
- * default_action tempfail included) leaves it for a later scan and
- * pauses pickup for PICKUP_RESCAN_SECONDS; discard drops it with a log
- * line; edits and quarantine are applied to the message before it is
- * queued.
+ * default_action tempfail included) leaves it in maildrop/, not tried
+ * again for PICKUP_RESCAN_SECONDS while the other files go on
+ * (try_later); discard drops it with a log line; edits and quarantine
+ * are applied to the message before it is queued.
  */
 
 static const char *
@@ -727,6 +735,40 @@ job_end(struct pickup_job *j)
 	event_active(pk.run_ev, 0, 0);
 }
 
+/*
+ * try_later - maildrop file name is not tried again for
+ * PICKUP_RESCAN_SECONDS (the others are); when too many wait, pickup
+ * pauses as a whole.
+ */
+static void
+try_later(const char *name)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < PICKUP_LATER_MAX; i++)
+		if (pk.later[i].until <= now ||
+		    strcmp(pk.later[i].name, name) == 0) {
+			snprintf(pk.later[i].name, sizeof(pk.later[i].name),
+			    "%s", name);
+			pk.later[i].until = now + PICKUP_RESCAN_SECONDS;
+			return;
+		}
+	pk.pause_until = now + PICKUP_RESCAN_SECONDS;
+}
+
+/* not_yet - name waits after a temporary refusal. */
+static bool
+not_yet(const char *name)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < PICKUP_LATER_MAX; i++)
+		if (pk.later[i].until > now &&
+		    strcmp(pk.later[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 /* job_refused - a filter refused the message with reply. */
 static void
 job_refused(struct pickup_job *j, const char *reply)
@@ -735,7 +777,7 @@ job_refused(struct pickup_job *j, const char *reply)
 		log_warning("maildrop file %s from uid %lu: the filters "
 		    "answered \"%s\"; trying again in %d seconds", j->name,
 		    (unsigned long)j->uid, reply, PICKUP_RESCAN_SECONDS);
-		pk.pause_until = time(NULL) + PICKUP_RESCAN_SECONDS;
+		try_later(j->name);
 	} else {
 		if (unlinkat(pk.dirfd, j->name, 0) < 0 && errno != ENOENT)
 			log_error("maildrop file %s: cannot remove it: %s",
@@ -781,7 +823,9 @@ job_message_done(void *ctx, const char *reply)
 		j->m.env.hold = xstrdup(milter_hold(j->ms));
 		log_info("%s: hold: %s", j->id, j->m.env.hold);
 	}
-	(void)queue_it(j->name, j->id, &j->m);
+	/* Not written (the queue file system): not again at once. */
+	if (!queue_it(j->name, j->id, &j->m))
+		try_later(j->name);
 	job_end(j);
 }
 
@@ -1015,8 +1059,8 @@ on_run(evutil_socket_t fd, short what, void *arg)
 
 	if (child_draining(pk.c) || open_dir() < 0)
 		return;
-	/* One message with the filters at a time; a pause after a
-	 * temporary refusal (the filters are likely down). */
+	/* One message with the filters at a time; a pause after many
+	 * temporary refusals (the filters are likely down). */
 	if (pk.job != NULL || (pk.pause_until != 0 &&
 	    time(NULL) < pk.pause_until))
 		return;
@@ -1040,7 +1084,7 @@ on_run(evutil_socket_t fd, short what, void *arg)
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && done < PICKUP_BATCH && pk.job == NULL; i++)
-		if (pickup_one(names[i]))
+		if (!not_yet(names[i]) && pickup_one(names[i]))
 			done++;
 	/* A full batch: go on after the loop had its turn (files still
 	 * being written do not count, so this never spins on them). */

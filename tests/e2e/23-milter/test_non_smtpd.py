@@ -122,3 +122,22 @@ def test_sendmail_mail_signed_by_opendkim(delivery, opendkim):
     assert b"DKIM-Signature:" in data, data[:600]
     assert opendkim.verify(data), \
         "the delivered signature does not verify: %r" % data
+
+
+def test_a_file_refused_for_now_does_not_hold_up_the_others(delivery,
+                                                            milter):
+    d = delivery()
+    d.params["non_smtpd_milters"] = "inet:127.0.0.1:%d" % milter.port
+    d.start()
+    mark = d.o.log_mark()
+    tok = token()
+    # The filter answers TEMPFAIL to this recipient, every time.
+    sendmail(d, ["bob+tempfail@" + VDOMAIN], "first " + tok)
+    wait_until(lambda: "trying again in" in d.o.log_text()[mark:],
+               what="the temporary refusal logged")
+    sendmail(d, [ALICE], "second " + tok)
+    [path] = d.wait_messages(ALICE, 1, containing=tok)
+    assert b"second " + tok.encode() in read_bytes(path)
+    # The first one still waits in the maildrop, not lost, not queued.
+    assert not maildrop_empty(d)
+    assert d.messages(BOB) == []

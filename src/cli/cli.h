@@ -48,6 +48,10 @@ int cmd_dns(struct cli *cli, int argc, char **argv);	/* cmd_dns.c */
  */
 struct config;
 int check_tls(const struct config *cf, bool live);
+/* check_milter.c: the Milter part (smtpd_milters, non_smtpd_milters);
+ * with live, each filter is connected to and asked to negotiate.  Same
+ * returns. */
+int check_milter(const struct config *cf, bool live);
 
 /* Print diagnostics to stderr in command style; returns error count. */
 struct diag_list;

@@ -163,6 +163,12 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	printf("ostia: %s: configuration OK\n", cli->config_dir);
 	fflush(stdout);
 	ret = check_tls(cf, live);
+	{
+		int m = check_milter(cf, live);
+
+		if (m > ret)
+			ret = m;
+	}
 	config_free(&cf);
 	return ret;
 }

@@ -25,9 +25,9 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "conf", cmd_conf, "show or edit parameters (like postconf)" },
-	{ "check", cmd_check, "[--live] check the configuration and the TLS "
-	    "certificates (--live: also the running listeners); exit 0 good, "
-	    "1 warnings, 2 errors" },
+	{ "check", cmd_check, "[--live] check the configuration, the TLS "
+	    "certificates and the Milters (--live: also the running listeners "
+	    "and the filters); exit 0 good, 1 warnings, 2 errors" },
 	{ "run", cmd_run, "run the mail system in the foreground" },
 	{ "start", cmd_start, "start the mail system in the background" },
 	{ "stop", cmd_stop, "stop the mail system gracefully" },

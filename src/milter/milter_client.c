@@ -335,6 +335,20 @@ bad:
 }
 
 int
+milter_spec_endpoint(const char *text, struct endpoint *ep, char *err,
+    size_t errsz)
+{
+	struct milter_spec *sp = spec_parse(text, &builtin_defaults, err,
+	    errsz);
+
+	if (sp == NULL)
+		return -1;
+	endpoint_copy(ep, &sp->ep);
+	spec_free(sp);
+	return 0;
+}
+
+int
 milter_spec_check(const char *text, char *err, size_t errsz)
 {
 	struct milter_spec *sp = spec_parse(text, &builtin_defaults, err,

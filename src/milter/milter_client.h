@@ -86,6 +86,11 @@ struct milter_list *milter_list_read(const struct config_view *v,
 /* One list entry checked (tests, `ostia check`): 0, or -1 with the
  * reason in err. */
 int milter_spec_check(const char *text, char *err, size_t errsz);
+/* The same, with the entry's endpoint copied into *ep (empty on entry;
+ * endpoint_clear it) on success. */
+struct endpoint;
+int milter_spec_endpoint(const char *text, struct endpoint *ep, char *err,
+    size_t errsz);
 
 /* A macro name without its braces ("{auth_type}" -> "auth_type"),
  * into out (cut to outsz - 1 bytes). */

@@ -38,6 +38,8 @@ struct child {
 	struct config *cf;
 	const struct config_view *view;
 	const struct master_service *svc;
+	const struct config_view *screen_view;	/* postscreen */
+	const struct master_service *screen_svc;
 	const struct child_program *prog;
 	struct event **listen_evs;
 	int *listen_fds;
@@ -62,6 +64,18 @@ const struct config_view *
 child_view(struct child *c)
 {
 	return c->view;
+}
+
+const struct master_service *
+child_screen_service(struct child *c)
+{
+	return c->screen_svc;
+}
+
+const struct config_view *
+child_screen_view(struct child *c)
+{
+	return c->screen_view;
 }
 
 const struct master_service *
@@ -291,7 +305,8 @@ find_program(const char *command)
 
 	if (slash != NULL)
 		command = slash + 1;
-	if (strcmp(command, "smtpd") == 0)
+	if (strcmp(command, "smtpd") == 0 ||
+	    strcmp(command, "postscreen") == 0)
 		return &smtpd_program;
 	/* Delivery agents: virtual, lmtp, pipe, local, discard, error. */
 	if (agent_find(command) != NULL)
@@ -329,6 +344,39 @@ child_free(struct child *c)
 	if (c->base != NULL)
 		event_base_free(c->base);
 	config_free(&c->cf);
+}
+
+/*
+ * screen_pass_service - a postscreen service: its smtpd takes the pass
+ * service's settings (master_programs_check made sure it exists).
+ */
+static void
+screen_pass_service(struct child *c)
+{
+	const struct master_cf *mcf = config_master(c->cf);
+	const char *cmd = strrchr(c->svc->command, '/');
+	const char *pass;
+
+	cmd = cmd != NULL ? cmd + 1 : c->svc->command;
+	if (strcmp(cmd, "postscreen") != 0)
+		return;
+	pass = config_str(c->view, P_smtpd_service_name);
+	for (size_t i = 0; i < mcf->nservices; i++) {
+		const struct master_service *ms = &mcf->services[i];
+
+		if (ms->type == MASTER_TYPE_PASS &&
+		    strcmp(ms->name, pass) == 0) {
+			c->screen_svc = c->svc;
+			c->screen_view = c->view;
+			c->svc = ms;
+			c->view = config_service(c->cf, i);
+			return;
+		}
+	}
+	log_fatal("service %s/%s runs postscreen, but %s has no pass service "
+	    "named %s (smtpd_service_name) to run its smtpd", c->svc->name,
+	    master_type_name(c->svc->type), config_master_cf_path(c->cf),
+	    pass);
 }
 
 int
@@ -385,6 +433,7 @@ child_main(const char *config_dir, const char *service, const char *type,
 		if (c.prog == NULL)
 			log_fatal("child: service %s/%s: no program for "
 			    "command %s", service, type, c.svc->command);
+		screen_pass_service(&c);
 	}
 	log_init(config_str(c.view, P_syslog_name), c.prog->name,
 	    LOG_STYLE_DAEMON);

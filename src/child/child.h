@@ -87,6 +87,15 @@ int child_main(const char *config_dir, const char *service,
 struct event_base *child_event_base(struct child *c);
 const struct config_view *child_view(struct child *c);
 const struct master_service *child_service(struct child *c);
+/*
+ * A "postscreen" service runs smtpd (smtpd_screen.h): then
+ * child_service and child_view are those of the pass service it hands
+ * clients to (smtpd_service_name), and these two are the postscreen
+ * service's own (its listener, its postscreen_* settings).  NULL for
+ * every other child.
+ */
+const struct master_service *child_screen_service(struct child *c);
+const struct config_view *child_screen_view(struct child *c);
 /* The whole configuration (every service's view), for the lookup
  * process, which serves the tables of all of them. */
 const struct config *child_config(struct child *c);

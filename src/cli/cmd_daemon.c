@@ -77,7 +77,7 @@ load_checked(struct cli *cli, unsigned flags)
 	if (cf != NULL) {
 		size_t before = diags.errors;
 
-		master_programs_check(config_master(cf), &diags);
+		master_programs_check(config_master(cf), cf, &diags);
 		/* The services and tables the master would refuse to start
 		 * with (a reserved service name, a table that does not
 		 * open). */

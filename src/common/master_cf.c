@@ -1156,7 +1156,8 @@ master_service_process_count(const struct master_service *ms,
 	}
 	if (ms->maxproc > 0) {
 		n = (unsigned long long)ms->maxproc;
-	} else if (strcmp(cmd, "smtpd") == 0) {
+	} else if (strcmp(cmd, "smtpd") == 0 ||
+	    strcmp(cmd, "postscreen") == 0) {
 		n = mcf_cpu_count();
 	} else {
 		long long limit = config_int(v, P_default_process_limit);

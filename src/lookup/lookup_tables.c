@@ -134,6 +134,7 @@ static const enum param_id route_maps[] = {
 static const enum param_id domain_lists[] = {
 	P_mydestination, P_relay_domains, P_virtual_alias_domains,
 	P_virtual_mailbox_domains, P_mynetworks, P_permit_mx_backup_networks,
+	P_postscreen_access_list,
 };
 
 /* Restriction lists: the table after each check_*_access. */

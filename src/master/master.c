@@ -894,7 +894,7 @@ load_config(const struct master_opts *o, struct diag_list *diags)
 	if (cf != NULL) {
 		size_t before = diags->errors;
 
-		master_programs_check(config_master(cf), diags);
+		master_programs_check(config_master(cf), cf, diags);
 		if (diags->errors > before)
 			config_free(&cf);
 	}

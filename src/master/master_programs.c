@@ -4,10 +4,13 @@
  */
 #include <string.h>
 
+#include "config.h"
 #include "master_programs.h"
 
 static const struct program_def programs[] = {
 	{ "smtpd", PROGRAM_RUN, "SMTP server", MASTER_TYPE_INET },
+	/* smtpd with postscreen's tests (smtpd_screen.h). */
+	{ "postscreen", PROGRAM_RUN, "postscreen", MASTER_TYPE_INET },
 	/* Delivery agents (src/deliver), on private/NAME sockets. */
 	{ "discard", PROGRAM_RUN, "discard delivery agent", MASTER_TYPE_UNIX },
 	{ "error", PROGRAM_RUN, "error delivery agent", MASTER_TYPE_UNIX },
@@ -33,16 +36,17 @@ static const struct program_def programs[] = {
 	{ "trivial-rewrite", PROGRAM_BUILTIN, "address rewriting", 0 },
 	{ "verify", PROGRAM_BUILTIN, "address verification cache", 0 },
 
-	{ "dnsblog", PROGRAM_LATER, "DNSBL logger for postscreen", 0 },
-	{ "postscreen", PROGRAM_LATER, "postscreen", 0 },
+	/* postscreen's helpers: its smtpd asks the DNSBLs itself. */
+	{ "dnsblog", PROGRAM_BUILTIN, "DNSBL lookups for postscreen", 0 },
+	{ "tlsproxy", PROGRAM_BUILTIN, "TLS for postscreen", 0 },
 	{ "qmqpd", PROGRAM_LATER, "QMQP server", 0 },
 	{ "spawn", PROGRAM_LATER, "spawn", 0 },
-	{ "tlsproxy", PROGRAM_LATER, "TLS proxy", 0 },
 };
 
 /* The programs Ostia runs, on a service of another type. */
 static const struct program_def wrong_type[] = {
 	{ "smtpd", PROGRAM_LATER, "SMTP server on a non-inet service", 0 },
+	{ "postscreen", PROGRAM_LATER, "postscreen on a non-inet service", 0 },
 	{ "discard", PROGRAM_LATER, "discard delivery agent on a non-unix "
 	    "service", 0 },
 	{ "error", PROGRAM_LATER, "error delivery agent on a non-unix "
@@ -91,13 +95,74 @@ master_program_for(const struct master_service *s)
 	return &unknown_program;
 }
 
+static const char *
+basename_of(const char *cmd)
+{
+	const char *slash = strrchr(cmd, '/');
+
+	return slash != NULL ? slash + 1 : cmd;
+}
+
+/*
+ * screen_check - each postscreen service needs a pass service running
+ * smtpd, named by its smtpd_service_name.  True when service i is such
+ * a pass service (it runs inside the postscreen service's processes).
+ */
+static bool
+screen_check(const struct master_cf *cf, const struct config *config,
+    size_t i, struct diag_list *diags)
+{
+	const struct master_service *s = &cf->services[i];
+	bool served = false;
+
+	for (size_t k = 0; k < cf->nservices; k++) {
+		const struct master_service *ps = &cf->services[k];
+		const char *want;
+
+		if (ps->type != MASTER_TYPE_INET ||
+		    strcmp(basename_of(ps->command), "postscreen") != 0)
+			continue;
+		want = config != NULL ? config_str(config_service(config,
+		    k), P_smtpd_service_name) : "smtpd";
+		if (s->type == MASTER_TYPE_PASS &&
+		    strcmp(s->name, want) == 0 &&
+		    strcmp(basename_of(s->command), "smtpd") == 0)
+			served = true;
+		if (k != i)
+			continue;
+		/* Service i is a postscreen: is its pass service there? */
+		{
+			bool found = false;
+
+			for (size_t j = 0; j < cf->nservices; j++)
+				if (cf->services[j].type == MASTER_TYPE_PASS &&
+				    strcmp(cf->services[j].name, want) == 0 &&
+				    strcmp(basename_of(cf->services[j].command),
+				    "smtpd") == 0)
+					found = true;
+			if (!found)
+				diag_add(diags, DIAG_ERROR, s->file, s->line,
+				    "service %s/inet runs postscreen, which "
+				    "hands the clients that pass its tests to "
+				    "the pass service \"%s\" "
+				    "(smtpd_service_name), but there is no "
+				    "line \"%s pass - - n - - smtpd\" in "
+				    "master.cf", s->name, want, want);
+		}
+	}
+	return served;
+}
+
 void
-master_programs_check(const struct master_cf *cf, struct diag_list *diags)
+master_programs_check(const struct master_cf *cf,
+    const struct config *config, struct diag_list *diags)
 {
 	for (size_t i = 0; i < cf->nservices; i++) {
 		const struct master_service *s = &cf->services[i];
 		const struct program_def *p = master_program_for(s);
 
+		if (screen_check(cf, config, i, diags))
+			continue;	/* runs in postscreen's processes */
 		if (p->kind == PROGRAM_RUN && s->type == MASTER_TYPE_UNIX &&
 		    master_service_name_is_reserved(s->name))
 			diag_add(diags, DIAG_ERROR, s->file, s->line,

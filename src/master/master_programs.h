@@ -40,10 +40,16 @@ const struct program_def *master_program_for(const struct master_service *s);
 /*
  * Add one warning per service Ostia will not run (LATER, UNKNOWN), and
  * an error for a delivery agent service whose name is reserved (its
- * socket would be the queue or lookup process's).
+ * socket would be the queue or lookup process's), or for a postscreen
+ * service without the pass service it hands clients to.  The pass
+ * service of a postscreen runs in the postscreen service's processes
+ * (smtpd_screen.h): no warning for it.  config (cf's, or NULL: every
+ * smtpd_service_name is its default, smtpd) gives each postscreen
+ * service's smtpd_service_name.
  */
+struct config;
 void master_programs_check(const struct master_cf *cf,
-    struct diag_list *diags);
+    const struct config *config, struct diag_list *diags);
 /* True for the names of the internal services' sockets under
  * private/ ("queue", "lookup"), which no master.cf service that Ostia
  * runs on a Unix socket may use. */

@@ -69,6 +69,7 @@
 #include "smtpd_milter.h"
 #include "smtpd_notice.h"
 #include "smtpd_proxy.h"
+#include "smtpd_screen.h"
 #include "reply_footer.h"
 #include "smtpd_session.h"
 #include "soft_bounce.h"
@@ -806,6 +807,8 @@ smtpd_session_free(struct session *s)
 	if (s->flush_queued)
 		TAILQ_REMOVE(&flush_list, s, flush_link);
 	smtpd_peer_lookup_cancel(s);
+	smtpd_screen_session_end(s);
+	free(s->screen_reply);
 	smtpd_proxy_session_end(s);
 	smtpd_limit_session_end(s);
 	free(s->name_reason);
@@ -1175,7 +1178,10 @@ smtpd_init(struct child *c)
 	smtpd_cfg.myhostname = config_str(v, P_myhostname);
 	smtpd_cfg.banner = config_str(v, P_smtpd_banner);
 	smtpd_cfg.mail_name = config_str(v, P_mail_name);
-	smtpd_cfg.service = svc != NULL ? svc->name : "smtpd";
+	/* Behind postscreen: the settings are the pass service's, the
+	 * listener is postscreen's (child.h). */
+	smtpd_cfg.service = child_screen_service(c) != NULL ?
+	    child_screen_service(c)->name : svc != NULL ? svc->name : "smtpd";
 	/* How the lookup process finds this service's view: "NAME/TYPE"
 	 * ("" = main.cf alone, for a child without a service). */
 	smtpd_cfg.route_service = svc != NULL ? xasprintf("%s/%s", svc->name,
@@ -1258,6 +1264,12 @@ smtpd_init(struct child *c)
 	smtpd_notice_init(v);
 	(void)smtpd_milter_init(v);
 	smtpd_cfg.proxy_protocol = smtpd_proxy_init(v);
+	smtpd_screen_init(child_screen_view(c));
+	if (smtpd_screen_on() && tls_server_wrapper(smtpd_cfg.tls))
+		log_warning("service %s runs postscreen on an implicit-TLS "
+		    "port (smtpd_tls_wrappermode = yes): its tests need "
+		    "plaintext before the greeting, so they are not made here",
+		    smtpd_cfg.service);
 	smtpd_cfg.transcripts = smtpd_notice_wanted();
 	smtpd_cfg.allow_min_user = config_bool(v, P_allow_min_user);
 	smtpd_client_list_init(&smtpd_cfg.bare_lf_exclusions, v,
@@ -1307,6 +1319,7 @@ smtpd_client_list_match(const struct smtpd_client_list *cl,
 
 static void accept_named(struct session *s);
 static void accept_proxied(struct session *s);
+static void accept_screened(struct session *s);
 
 static void
 smtpd_accept(struct child *c, int fd, const char *client,
@@ -1402,6 +1415,18 @@ smtpd_accept(struct child *c, int fd, const char *client,
 static void
 accept_proxied(struct session *s)
 {
+	if (smtpd_screen_on() && !tls_server_wrapper(smtpd_cfg.tls)) {
+		s->screened = true;
+		smtpd_screen_start(s, accept_screened);
+		return;
+	}
+	accept_screened(s);
+}
+
+/* accept_screened - postscreen's tests passed (or none are made). */
+static void
+accept_screened(struct session *s)
+{
 	if (smtpd_peer_lookup_start(s, accept_named))
 		return;
 	accept_named(s);
@@ -1485,9 +1510,11 @@ accept_counted(struct session *s)
 	}
 	/*
 	 * A client that talks before the greeting does not wait for
-	 * replies: a spam bot or a smuggling attempt.
+	 * replies: a spam bot or a smuggling attempt.  (Behind postscreen
+	 * its test was made, and postscreen_greet_action decided.)
 	 */
-	if (recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+	if (!s->screened &&
+	    recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
 		log_info("%s talked before the greeting (pregreet)",
 		    smtpd_client_label(s, who, sizeof(who)));
 		s->ill_pipelining = true;

@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "config.h"
 #include "dns.h"
+#include "dnsbl.h"
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
@@ -257,72 +258,6 @@ takes_arg(enum op op, const char *name)
 	    op == OP_RHSBL;
 }
 
-/*
- * rbl_pattern - does the address a (host order) match a reply filter
- * "d.d.d.d" (reject_rbl_client zone=filter)?  Each d is a number
- * 0..255, "[a..b]" (a range) or "[a;b;...]" (a set, whose elements may
- * be ranges).  -1 when the filter is malformed.
- */
-static int
-rbl_pattern(const char *pat, uint32_t a)
-{
-	const char *p = pat;
-	bool all = true;
-
-	for (int i = 0; i < 4; i++) {
-		unsigned v = (a >> (24 - 8 * i)) & 0xff;
-		bool hit = false;
-
-		if (*p == '[') {
-			p++;
-			for (;;) {
-				char *end;
-				unsigned long lo, hi;
-
-				if (*p < '0' || *p > '9')
-					return -1;
-				lo = strtoul(p, &end, 10);
-				p = end;
-				hi = lo;
-				if (p[0] == '.' && p[1] == '.') {
-					if (p[2] < '0' || p[2] > '9')
-						return -1;
-					hi = strtoul(p + 2, &end, 10);
-					p = end;
-				}
-				if (lo > 255 || hi > 255 || lo > hi)
-					return -1;
-				if (v >= lo && v <= hi)
-					hit = true;
-				if (*p == ';') {
-					p++;
-					continue;
-				}
-				if (*p != ']')
-					return -1;
-				p++;
-				break;
-			}
-		} else {
-			char *end;
-			unsigned long n;
-
-			if (*p < '0' || *p > '9')
-				return -1;
-			n = strtoul(p, &end, 10);
-			p = end;
-			if (n > 255)
-				return -1;
-			hit = n == v;
-		}
-		if (!hit)
-			all = false;
-		if (i < 3 && *p++ != '.')
-			return -1;
-	}
-	return *p == '\0' ? all : -1;
-}
-
 /* "zone" or "zone=filter" of reject_rbl_client / reject_rhsbl_*. */
 static bool
 rbl_arg_ok(const char *arg)
@@ -337,7 +272,7 @@ rbl_arg_ok(const char *arg)
 	zone[n] = '\0';
 	if (!dns_name_valid(zone))
 		return false;
-	return eq == NULL || rbl_pattern(eq + 1, 0) >= 0;
+	return eq == NULL || dnsbl_filter_match(eq + 1, 0) >= 0;
 }
 
 /* DNS-based access checks Postfix has ({client,helo,sender,...}_
@@ -1778,7 +1713,7 @@ list_hit(const struct dns_job *j, const struct dns_result *res)
 	for (size_t i = 0; i < res->n; i++) {
 		if (res->rrs[i].type != DNS_T_A)
 			continue;
-		if (j->filter == NULL || rbl_pattern(j->filter,
+		if (j->filter == NULL || dnsbl_filter_match(j->filter,
 		    ntohl(res->rrs[i].u.a.s_addr)) == 1)
 			return true;
 	}

@@ -536,6 +536,14 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 		smtpd_reply(s, "%s", text);	/* RFC 5321 4.5.3.1.10: not an error */
 		return;
 	}
+	/* postscreen's enforce: the client failed a test before the
+	 * greeting (smtpd_screen.h). */
+	if (s->screen_reply != NULL) {
+		smtpd_log_reject(s, "RCPT", s->screen_reply, ra.to.text);
+		smtp_rcpt_args_deinit(&ra);
+		smtpd_reply_error(s, "%s", s->screen_reply);
+		return;
+	}
 	/* Held while the restrictions run. */
 	smtpd_rcpt_pending_clear(s);
 	s->pending_rcpt.addr = xstrdup(ra.to.text);

@@ -219,6 +219,11 @@ struct session {
 	uint64_t limit_conn;		/* the lookup connection our CONNECT
 					 * was counted on, 0: not counted */
 	char *limit_refusal;		/* the reply instead of the greeting */
+	/* smtpd_screen.c: postscreen's tests under way, and the refusal
+	 * of every RCPT when a test failed with action enforce */
+	struct smtpd_screen *screen;
+	char *screen_reply;
+	bool screened;			/* postscreen's tests were made */
 	bool sender_at_domain;		/* trying "@domain" now */
 	struct event *timer;		/* error sleep */
 	enum session_state state;

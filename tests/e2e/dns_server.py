@@ -358,3 +358,19 @@ def tlsa_rdata(cert_pem_path, usage=3, selector=1, mtype=1):
     elif mtype != 0:
         raise ValueError("matching type must be 0, 1 or 2")
     return "%d %d %d %s" % (usage, selector, mtype, data.hex())
+
+
+def module_server(zones):
+    """A DnsServer serving zones in a fresh world-readable directory (the
+    daemons under test read nothing there, but unbound runs as us);
+    a generator for a module-scoped fixture: started, yielded, stopped
+    and removed."""
+    tmp = tempfile.mkdtemp(prefix="ostia-e2e-dns-")
+    os.chmod(tmp, 0o755)
+    server = DnsServer(tmp, zones)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -475,6 +475,17 @@ test_statuses(void **state)
 		"milter_connect_macros", "milter_helo_macros",
 		"milter_mail_macros", "milter_rcpt_macros", "milter_data_macros",
 		"milter_end_of_header_macros", "milter_end_of_data_macros",
+		/* postscreen (smtpd_screen.h). */
+		"postscreen_access_list", "postscreen_blacklist_action",
+		"postscreen_denylist_action", "postscreen_dnsbl_action",
+		"postscreen_dnsbl_allowlist_threshold",
+		"postscreen_dnsbl_whitelist_threshold",
+		"postscreen_dnsbl_max_ttl", "postscreen_dnsbl_min_ttl",
+		"postscreen_dnsbl_ttl", "postscreen_dnsbl_timeout",
+		"postscreen_dnsbl_reply_map", "postscreen_dnsbl_sites",
+		"postscreen_dnsbl_threshold", "postscreen_greet_action",
+		"postscreen_greet_banner", "postscreen_greet_ttl",
+		"postscreen_greet_wait", "smtpd_service_name",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

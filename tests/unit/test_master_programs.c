@@ -104,10 +104,13 @@ static const struct {
 	{ "/usr/lib/postfix/sbin/smtp", MASTER_TYPE_UNIX, PROGRAM_RUN,
 	    "SMTP delivery" },
 	{ "smtp", MASTER_TYPE_INET, PROGRAM_LATER, "non-unix" },
+	/* postscreen is smtpd with its tests (smtpd_screen.h); its
+	 * helpers are not needed. */
+	{ "postscreen", MASTER_TYPE_INET, PROGRAM_RUN, "postscreen" },
+	{ "postscreen", MASTER_TYPE_UNIX, PROGRAM_LATER, "non-inet" },
+	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "DNSBL" },
+	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "TLS" },
 	/* Known programs that Ostia does not have yet. */
-	{ "postscreen", MASTER_TYPE_INET, PROGRAM_LATER, "postscreen" },
-	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_LATER, "DNSBL" },
-	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_LATER, "TLS proxy" },
 	{ "qmqpd", MASTER_TYPE_INET, PROGRAM_LATER, "QMQP" },
 	{ "spawn", MASTER_TYPE_UNIX, PROGRAM_LATER, "spawn" },
 	/* Anything else, and near misses, are unknown. */
@@ -245,7 +248,7 @@ test_check_small(void **state)
 	(void)state;
 	assert_int_equal(cf->nservices, 9);
 	diag_list_init(&dl);
-	master_programs_check(cf, &dl);
+	master_programs_check(cf, NULL, &dl);
 	if (dl.n != N_ELEMENTS(want))
 		test_print_diags(&dl);
 	assert_int_equal(dl.n, N_ELEMENTS(want));
@@ -274,7 +277,7 @@ test_check_small(void **state)
 		free(s);
 	}
 	/* Checking twice adds the same warnings again, nothing else. */
-	master_programs_check(cf, &dl);
+	master_programs_check(cf, NULL, &dl);
 	assert_int_equal(dl.n, 2 * N_ELEMENTS(want));
 	diag_list_deinit(&dl);
 	master_cf_free(&cf);
@@ -293,9 +296,9 @@ test_check_none(void **state)
 
 	(void)state;
 	diag_list_init(&dl);
-	master_programs_check(cf, &dl);
+	master_programs_check(cf, NULL, &dl);
 	assert_int_equal(dl.n, 0);
-	master_programs_check(&empty, &dl);
+	master_programs_check(&empty, NULL, &dl);
 	assert_int_equal(dl.n, 0);
 	diag_list_deinit(&dl);
 	master_cf_free(&cf);
@@ -317,7 +320,7 @@ test_check_seed(void **state)
 	assert_non_null(cf);
 	assert_int_equal(dl.errors, 0);
 	before = dl.n;
-	master_programs_check(cf, &dl);
+	master_programs_check(cf, NULL, &dl);
 	for (size_t i = 0; i < cf->nservices; i++) {
 		const struct master_service *s = &cf->services[i];
 		const struct program_def *p = master_program_for(s);
@@ -351,6 +354,50 @@ test_check_seed(void **state)
 }
 
 
+/* postscreen: its pass service runs inside it (no warning); without
+ * one it is an error that says what line to add. */
+static void
+test_check_postscreen(void **state)
+{
+	static const char good[] =
+	    "smtp inet n - y - 1 postscreen\n"			/* 1 */
+	    "smtpd pass - - y - - smtpd\n"			/* 2 */
+	    "dnsblog unix - - y - 0 dnsblog\n"		/* 3 */
+	    "tlsproxy unix - - y - 0 tlsproxy\n"		/* 4 */
+	    "other pass - - y - - smtpd\n";			/* 5 */
+	static const char bad[] =
+	    "smtp inet n - y - 1 postscreen\n"			/* 1 */
+	    "smtpd unix - - y - - smtpd\n";			/* 2 */
+	struct master_cf *cf = parse_ok(good, "m.cf");
+	struct diag_list dl;
+
+	(void)state;
+	diag_list_init(&dl);
+	master_programs_check(cf, NULL, &dl);
+	if (dl.n != 1)
+		test_print_diags(&dl);
+	/* Only the pass service no postscreen hands clients to. */
+	assert_int_equal(dl.n, 1);
+	assert_int_equal(dl.errors, 0);
+	assert_int_equal(diags_at(&dl, "m.cf", 5), 1);
+	assert_non_null(strstr(diag_at(&dl, 5)->text, "not started"));
+	diag_list_deinit(&dl);
+	master_cf_free(&cf);
+
+	cf = parse_ok(bad, "m.cf");
+	diag_list_init(&dl);
+	master_programs_check(cf, NULL, &dl);
+	if (dl.errors != 1)
+		test_print_diags(&dl);
+	assert_int_equal(dl.errors, 1);
+	assert_non_null(strstr(diag_at(&dl, 1)->text, "service smtp/inet "
+	    "runs postscreen, which hands the clients that pass its tests "
+	    "to the pass service \"smtpd\" (smtpd_service_name), but there "
+	    "is no line \"smtpd pass - - n - - smtpd\" in master.cf"));
+	diag_list_deinit(&dl);
+	master_cf_free(&cf);
+}
+
 /* An agent service may not take the internal services' socket names. */
 static void
 test_check_reserved(void **state)
@@ -365,7 +412,7 @@ test_check_reserved(void **state)
 
 	(void)state;
 	diag_list_init(&dl);
-	master_programs_check(cf, &dl);
+	master_programs_check(cf, NULL, &dl);
 	if (dl.errors != 2)
 		test_print_diags(&dl);
 	assert_int_equal(dl.n, 2);
@@ -520,6 +567,7 @@ main(void)
 		cmocka_unit_test(test_program_for),
 		cmocka_unit_test(test_check_small),
 		cmocka_unit_test(test_check_none),
+		cmocka_unit_test(test_check_postscreen),
 		cmocka_unit_test(test_check_seed),
 		cmocka_unit_test(test_check_reserved),
 		cmocka_unit_test(test_service_names),

@@ -372,14 +372,14 @@ def test_unimplemented_services_are_named(ostia_factory):
     o = ostia_factory(master_cf=(
         "127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
         "pickup unix n - n 60 1 pickup\n"
-        "tlsproxy unix - - n - 0 tlsproxy\n"
+        "qmqpd unix - - n - - qmqpd\n"
         "127.0.0.1:@port:pipe@ inet n - n - - pipe\n"
         "  flags=DRhu user=vmail:vmail argv=/usr/lib/dovecot/deliver -d ${user}\n"
         "frob unix - - n - - frobnicate\n"))
     o.start_foreground()
     log = o.log_text()
-    assert re.search(r"master\.cf:3: service tlsproxy/unix: the TLS proxy "
-                     r"\(tlsproxy\) is not implemented yet", log), log
+    assert re.search(r"master\.cf:3: service qmqpd/unix: the QMQP server "
+                     r"\(qmqpd\) is not implemented yet", log), log
     # Delivery agents run only as unix services.
     assert re.search(r"master\.cf:4: service 127\.0\.0\.1:\d+/inet: the pipe "
                      r"delivery agent on a non-unix service \(pipe\) is not "

@@ -8,9 +8,7 @@ smtpd_dns_e2e.ZONES; a missing unbound skips the tests visibly.
 """
 
 import os
-import shutil
 import sys
-import tempfile
 
 import pytest
 
@@ -25,12 +23,4 @@ def dns():
     import dns_server
     import smtpd_dns_e2e
 
-    tmp = tempfile.mkdtemp(prefix="ostia-e2e-dns-")
-    os.chmod(tmp, 0o755)
-    server = dns_server.DnsServer(tmp, smtpd_dns_e2e.ZONES)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    yield from dns_server.module_server(smtpd_dns_e2e.ZONES)

@@ -1263,7 +1263,8 @@ smtpd_init(struct child *c)
 	smtpd_limit_init(v);
 	smtpd_notice_init(v);
 	(void)smtpd_milter_init(v);
-	smtpd_cfg.proxy_protocol = smtpd_proxy_init(v);
+	smtpd_cfg.proxy_protocol = smtpd_proxy_init(v,
+	    child_screen_view(c));
 	smtpd_screen_init(child_screen_view(c));
 	if (smtpd_screen_on() && tls_server_wrapper(smtpd_cfg.tls))
 		log_warning("service %s runs postscreen on an implicit-TLS "

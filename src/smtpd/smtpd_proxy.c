@@ -29,17 +29,25 @@
 static struct {
 	bool on;
 	long long timeout;	/* smtpd_upstream_proxy_timeout, seconds */
+	const char *param;	/* the parameter that turned it on */
 } px;
 
 bool
-smtpd_proxy_init(const struct config_view *v)
+smtpd_proxy_init(const struct config_view *v,
+    const struct config_view *screen_v)
 {
-	const char *p = config_str(v, P_smtpd_upstream_proxy_protocol);
+	const char *p = screen_v != NULL ? config_str(screen_v,
+	    P_postscreen_upstream_proxy_protocol) :
+	    config_str(v, P_smtpd_upstream_proxy_protocol);
 
 	/* The configuration check allows "" and "haproxy" only (a list of
 	 * the one word). */
 	px.on = strcasestr(p, "haproxy") != NULL;
-	px.timeout = config_time(v, P_smtpd_upstream_proxy_timeout);
+	px.timeout = screen_v != NULL ? config_time(screen_v,
+	    P_postscreen_upstream_proxy_timeout) :
+	    config_time(v, P_smtpd_upstream_proxy_timeout);
+	px.param = screen_v != NULL ? "postscreen_upstream_proxy_protocol" :
+	    "smtpd_upstream_proxy_protocol";
 	return px.on;
 }
 
@@ -56,9 +64,9 @@ static void
 fail(struct session *s, const char *why)
 {
 	log_warning("%s: no valid PROXY protocol header from %s: %s; closed "
-	    "the connection without a reply (smtpd_upstream_proxy_protocol "
-	    "= haproxy: every connection to this service must come through "
-	    "the proxy)", s->listener, s->addr, why);
+	    "the connection without a reply (%s = haproxy: every connection "
+	    "to this service must come through the proxy)", s->listener,
+	    s->addr, why, px.param);
 	smtpd_session_free(s);
 }
 

@@ -21,8 +21,11 @@
 
 struct session;
 
-/* Read smtpd_upstream_proxy_protocol and _timeout; true when on. */
-bool smtpd_proxy_init(const struct config_view *v);
+/* Read smtpd_upstream_proxy_protocol and _timeout of v, or, behind
+ * postscreen (screen_v not NULL: smtpd_screen.h), postscreen_upstream_
+ * proxy_protocol and _timeout of screen_v; true when on. */
+bool smtpd_proxy_init(const struct config_view *v,
+    const struct config_view *screen_v);
 /* Read the header of s, then run done(s) from the event loop; on a
  * failure s is freed and done is not run. */
 void smtpd_proxy_read(struct session *s, void (*done)(struct session *s));

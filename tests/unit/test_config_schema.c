@@ -486,6 +486,8 @@ test_statuses(void **state)
 		"postscreen_dnsbl_threshold", "postscreen_greet_action",
 		"postscreen_greet_banner", "postscreen_greet_ttl",
 		"postscreen_greet_wait", "smtpd_service_name",
+		"postscreen_upstream_proxy_protocol",
+		"postscreen_upstream_proxy_timeout",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

@@ -96,12 +96,13 @@ def greeting(c):
 
 
 def lines_until_close(c):
-    """Every line the server sends until it closes the connection."""
+    """Every line the server sends until it closes the connection (or
+    resets it: a reply lost to a reset is missing from the list)."""
     out = []
     while True:
         try:
             out.append(c.read_line().decode("utf-8", "replace"))
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             return out
 
 

@@ -244,3 +244,26 @@ def test_access_table_failure_fails_closed(ostia_factory, dns):
     o.wait_for_log(SMTPD + r"warning: postscreen: %s: postscreen_access_"
                    r"list table mysql:\S+ failed: .+; the client gets 421 "
                    r"4\.3\.0 \(try again later\)$" % who("127.0.0.4"))
+
+
+def test_behind_a_load_balancer(ostia_factory, dns):
+    """postscreen_upstream_proxy_protocol = haproxy: the PROXY header
+    names the client the tests see (and is no PREGREET); a connection
+    without one is closed."""
+    o = start(ostia_factory, dns.resolvers, postscreen_access_list="",
+              postscreen_greet_action="drop",
+              postscreen_upstream_proxy_protocol="haproxy")
+    with dial(o, "127.0.0.4",
+              early=b"PROXY TCP4 198.51.100.7 127.0.0.1 4567 25\r\n") as c:
+        code, lines = greeting(c)
+        assert code == 220 and len(lines) == 2, lines
+        assert mail_rcpt(c).code == 250
+    o.wait_for_log(SMTPD + r"CONNECT from \[198\.51\.100\.7\]:4567 to "
+                   r"\[127\.0\.0\.1\]:25$")
+    o.wait_for_log(SMTPD + r"PASS NEW \[198\.51\.100\.7\]:4567$")
+    assert "PREGREET" not in o.log_text()
+    with dial(o, "127.0.0.4", early=b"EHLO direct.test\r\n") as c:
+        assert lines_until_close(c) == []
+    o.wait_for_log(SMTPD + r"warning: .*: no valid PROXY protocol header "
+                   r"from 127\.0\.0\.4: .*postscreen_upstream_proxy_"
+                   r"protocol = haproxy")

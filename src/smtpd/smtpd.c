@@ -1118,6 +1118,7 @@ smtpd_preinit(struct child *c)
 	 * (before the privilege drop and any chroot). */
 	smtpd_hbc_init(child_view(c));
 	smtpd_hdrw_init(child_view(c));
+	smtpd_screen_preinit(child_screen_view(c));
 	preinit_tls = tls_server_create(child_view(c), err, sizeof(err));
 	if (preinit_tls == NULL && err[0] != '\0')
 		log_fatal("service %s: TLS cannot start: %s",

@@ -21,6 +21,7 @@
 #include "lookup_client.h"
 #include "log.h"
 #include "peer_match.h"
+#include "screen_cache.h"
 #include "smtpd_check.h"
 #include "smtpd_dns.h"
 #include "smtpd_screen.h"
@@ -51,92 +52,9 @@ static struct {
 	long long greet_wait_ms, dnsbl_timeout_ms;
 	long long greet_ttl, dnsbl_min_ttl, dnsbl_max_ttl;	/* seconds */
 	const char *reply_map;		/* "" = none */
+	long long clean_every, retention;	/* seconds */
+	struct event *clean_ev;
 } sc;
-
-/* ---------------------------------------------------------------- */
-/* The cache of clients that passed                                  */
-
-#define CACHE_BUCKETS 16384
-
-struct centry {
-	struct centry *next;
-	time_t expires;
-	char addr[INET6_ADDRSTRLEN];
-};
-
-static struct centry *cache[CACHE_BUCKETS];
-static size_t cache_n;
-
-static unsigned
-cache_hash(const char *addr)
-{
-	unsigned h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % CACHE_BUCKETS;
-}
-
-/* cache_purge - drop expired entries (all of them when all is set). */
-static void
-cache_purge(time_t now, bool all)
-{
-	for (size_t b = 0; b < CACHE_BUCKETS; b++) {
-		struct centry **pp = &cache[b];
-
-		while (*pp != NULL) {
-			struct centry *e = *pp;
-
-			if (all || e->expires <= now) {
-				*pp = e->next;
-				free(e);
-				cache_n--;
-			} else {
-				pp = &e->next;
-			}
-		}
-	}
-}
-
-static struct centry *
-cache_find(const char *addr)
-{
-	for (struct centry *e = cache[cache_hash(addr)]; e != NULL;
-	    e = e->next)
-		if (strcmp(e->addr, addr) == 0)
-			return e;
-	return NULL;
-}
-
-/* cache_pass - addr passed: remember it until expires. */
-static void
-cache_pass(const char *addr, time_t expires)
-{
-	struct centry *e = cache_find(addr);
-	unsigned h;
-
-	if (e != NULL) {
-		e->expires = expires;
-		return;
-	}
-	if (cache_n >= SCREEN_CACHE_MAX) {
-		cache_purge(time(NULL), false);
-		if (cache_n >= SCREEN_CACHE_MAX) {
-			log_warning("postscreen: %d clients are remembered, "
-			    "the most this process keeps; forgetting them "
-			    "all (they pass the tests again)",
-			    SCREEN_CACHE_MAX);
-			cache_purge(0, true);
-		}
-	}
-	e = xcalloc(1, sizeof(*e));
-	snprintf(e->addr, sizeof(e->addr), "%s", addr);
-	e->expires = expires;
-	h = cache_hash(addr);
-	e->next = cache[h];
-	cache[h] = e;
-	cache_n++;
-}
 
 /* ---------------------------------------------------------------- */
 /* Settings                                                          */
@@ -251,6 +169,20 @@ read_access(const struct config_view *v)
 	}
 }
 
+static void
+on_clean(evutil_socket_t fd, short what, void *arg)
+{
+	size_t gone;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	gone = screen_cache_clean(time(NULL), (time_t)sc.retention);
+	log_debug(1, "postscreen: cache %s: removed %zu entries that expired "
+	    "over postscreen_cache_retention_time ago",
+	    screen_cache_where(), gone);
+}
+
 void
 smtpd_screen_init(const struct config_view *v)
 {
@@ -298,10 +230,37 @@ smtpd_screen_init(const struct config_view *v)
 			    "below postscreen_dnsbl_threshold (%lld): no "
 			    "client can reach it", most, sc.threshold);
 	}
+	sc.clean_every = config_time(v, P_postscreen_cache_cleanup_interval);
+	sc.retention = config_time(v, P_postscreen_cache_retention_time);
+	if (sc.clean_every > 0) {
+		struct timeval tv = { (time_t)sc.clean_every, 0 };
+
+		sc.clean_ev = event_new(smtpd_base, -1, EV_PERSIST, on_clean,
+		    NULL);
+		if (sc.clean_ev == NULL)
+			log_fatal("cannot create an event: out of memory");
+		event_add(sc.clean_ev, &tv);
+	}
+	log_debug(1, "postscreen: clients that pass are remembered in %s",
+	    screen_cache_where());
 	log_debug(1, "postscreen: %zu access list elements, %zu DNSBL sites "
 	    "in %zu zones, threshold %lld, greet wait %lld ms",
 	    vlen(sc.access), sc.nsites, sc.nzones, sc.threshold,
 	    sc.greet_wait_ms);
+}
+
+void
+smtpd_screen_preinit(const struct config_view *v)
+{
+	char err[512];
+
+	if (v == NULL)
+		return;
+	if (screen_cache_open(config_str(v, P_postscreen_cache_map), err,
+	    sizeof(err)) < 0)
+		log_warning("postscreen_cache_map: %s; the clients that pass "
+		    "are remembered in this process's memory instead (a "
+		    "restart forgets them)", err);
 }
 
 bool
@@ -756,15 +715,12 @@ static void
 tests_begin(struct smtpd_screen *st)
 {
 	struct session *s = st->s;
-	struct centry *e = cache_find(s->addr);
 	struct timeval tv;
 
-	if (!st->denied && e != NULL) {
-		if (e->expires > time(NULL)) {
-			log_info("PASS OLD %s", st->who);
-			finish(st);
-			return;
-		}
+	if (!st->denied && screen_cache_get(s->addr) > time(NULL)) {
+		log_info("PASS OLD %s", st->who);
+		finish(st);
+		return;
 	}
 	if (sc.banner[0] != '\0')
 		smtpd_reply(s, "220-%s", sc.banner);
@@ -935,7 +891,7 @@ verdict(struct smtpd_screen *st)
 			if (d < keep)
 				keep = d;
 		}
-		cache_pass(s->addr, time(NULL) + (time_t)keep);
+		screen_cache_put(s->addr, time(NULL) + (time_t)keep);
 		log_info("PASS NEW %s", st->who);
 	}
 	finish(st);

@@ -48,9 +48,10 @@
  * weight could reach the threshold: with enforce, RCPT gets 450 4.7.1;
  * with drop, 421 4.7.1; the client is not remembered either way.
  *
- * The cache is kept in the smtpd process's memory (at most
- * SCREEN_CACHE_MAX clients): a restart forgets it, and each process of
- * the service has its own (postscreen's master.cf line usually says 1).
+ * The clients that passed are remembered in postscreen_cache_map's
+ * LMDB file (screen_cache.h), shared by the service's processes and kept
+ * across restarts; expired entries are removed every postscreen_cache_
+ * cleanup_interval once they are postscreen_cache_retention_time old.
  */
 #ifndef OSTIA_SMTPD_SCREEN_H
 #define OSTIA_SMTPD_SCREEN_H
@@ -61,9 +62,9 @@
 
 struct session;
 
-/* Clients remembered per process. */
-#define SCREEN_CACHE_MAX 100000
-
+/* Open the cache (postscreen_cache_map of v, the postscreen service's
+ * view; NULL: nothing to do), while still root and before any chroot. */
+void smtpd_screen_preinit(const struct config_view *v);
 /*
  * Read the postscreen_* settings of view v (the postscreen service's),
  * or turn screening off when v is NULL (an smtpd not behind postscreen).

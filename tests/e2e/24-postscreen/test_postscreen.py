@@ -267,3 +267,36 @@ def test_behind_a_load_balancer(ostia_factory, dns):
     o.wait_for_log(SMTPD + r"warning: .*: no valid PROXY protocol header "
                    r"from 127\.0\.0\.4: .*postscreen_upstream_proxy_"
                    r"protocol = haproxy")
+
+
+def test_cache_kept_across_a_restart(ostia_factory, dns):
+    """postscreen_cache_map (default lmdb:$data_directory/postscreen_
+    cache): a client that passed passes at once after a restart.  A type
+    that cannot hold it is named in a warning, and the cache is kept in
+    memory instead."""
+    o = start(ostia_factory, dns.resolvers, postscreen_access_list="")
+    with dial(o, "127.0.0.4") as c:
+        assert len(greeting(c)[1]) == 2
+        c.command("QUIT", expect=221)
+    o.wait_for_log(SMTPD + r"PASS NEW %s$" % who("127.0.0.4"))
+    assert os.path.exists(os.path.join(o.tmpdir, "data",
+                                       "postscreen_cache.lmdb"))
+    o.stop()
+    o.start_foreground()
+    with dial(o, "127.0.0.4") as c:
+        assert len(greeting(c)[1]) == 1
+        c.command("QUIT", expect=221)
+    o.wait_for_log(SMTPD + r"PASS OLD %s$" % who("127.0.0.4"))
+
+    o2 = start(ostia_factory, dns.resolvers, postscreen_access_list="",
+               postscreen_cache_map="memcache:/etc/ostia/nowhere.cf")
+    o2.wait_for_log(SMTPD + r"warning: postscreen_cache_map: memcache:/etc/"
+                    r"ostia/nowhere\.cf: a memcache table cannot hold the "
+                    r"cache here \(use lmdb:, btree: or hash:, which Ostia "
+                    r"keeps as an LMDB file\); the clients that pass are "
+                    r"remembered in this process's memory instead")
+    for want in (2, 1):
+        with dial(o2, "127.0.0.4") as c:
+            assert len(greeting(c)[1]) == want
+            c.command("QUIT", expect=221)
+    o2.wait_for_log(SMTPD + r"PASS OLD %s$" % who("127.0.0.4"))

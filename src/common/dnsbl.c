@@ -180,3 +180,46 @@ dnsbl_site_lists(const struct dnsbl_site *site, const uint32_t *addrs,
 			return true;
 	return false;
 }
+
+bool
+dnsbl_answer_error(const char *zone, const uint32_t *addrs, size_t n,
+    char *out, size_t outsz)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = addrs[i];
+		char ip[16];
+
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a >> 24,
+		    (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+		if ((a >> 24) != 127) {
+			snprintf(out, outsz, "%s answered %s, which is no "
+			    "DNSBL answer (those are 127.x.x.x): the DNS "
+			    "resolver may rewrite \"no such name\" answers; "
+			    "use one that does not (dns_resolvers)", zone, ip);
+			return true;
+		}
+		if ((a >> 8) != 0x7fffffu)
+			continue;
+		if (a == 0x7ffffffeu)
+			snprintf(out, outsz, "%s answered %s: it refuses "
+			    "queries that come through a public or shared DNS "
+			    "resolver (such as 8.8.8.8 or 1.1.1.1); use a "
+			    "resolver of your own (dns_resolvers), or the "
+			    "list's own service for heavy users", zone, ip);
+		else if (a == 0x7fffffffu)
+			snprintf(out, outsz, "%s answered %s: this DNS "
+			    "resolver sent it too many queries; use a resolver "
+			    "of your own (dns_resolvers), or the list's own "
+			    "service for heavy users", zone, ip);
+		else if (a == 0x7ffffffcu)
+			snprintf(out, outsz, "%s answered %s: the list says "
+			    "its name is misspelled in the configuration",
+			    zone, ip);
+		else
+			snprintf(out, outsz, "%s answered %s, an error code "
+			    "of the list (127.255.255.x), not a listing", zone,
+			    ip);
+		return true;
+	}
+	return false;
+}

@@ -63,4 +63,17 @@ void dnsbl_site_deinit(struct dnsbl_site *site);
 bool dnsbl_site_lists(const struct dnsbl_site *site, const uint32_t *addrs,
     size_t n);
 
+/*
+ * Is an A answer of a DNSBL an error rather than a listing?  RFC 5782
+ * lists entries as 127.0.0.0/8 addresses, and the big lists answer
+ * errors in 127.255.255.0/24 (Spamhaus: .252 a misspelled zone, .254 a
+ * query through a public or shared resolver, .255 too many queries).
+ * An address outside 127/8 is no DNSBL answer at all (a resolver that
+ * rewrites "no such name" answers).  True, with the reason in words an
+ * admin can act on in out, when one of the n addresses (host byte
+ * order) is such an error: the answer says nothing about the client.
+ */
+bool dnsbl_answer_error(const char *zone, const uint32_t *addrs, size_t n,
+    char *out, size_t outsz);
+
 #endif

@@ -1720,6 +1720,20 @@ list_hit(const struct dns_job *j, const struct dns_result *res)
 	return false;
 }
 
+/* J_LIST: is an A answer a DNSBL's error code (dnsbl.h)?  The words go
+ * to j->err. */
+static bool
+list_error(struct dns_job *j, const struct dns_result *res)
+{
+	uint32_t a[DNS_ANSWER_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->n && n < DNS_ANSWER_MAX; i++)
+		if (res->rrs[i].type == DNS_T_A)
+			a[n++] = ntohl(res->rrs[i].u.a.s_addr);
+	return dnsbl_answer_error(j->zone, a, n, j->err, sizeof(j->err));
+}
+
 /* job_answer - what one answer means for the running job. */
 static enum verdict
 job_answer(struct smtpd_check_state *st, const struct dns_result *res)
@@ -1739,6 +1753,15 @@ job_answer(struct smtpd_check_state *st, const struct dns_result *res)
 			reply_sanitize(st->reply);
 			snprintf(j->err, sizeof(j->err), "DNS lookup of %.255s "
 			    "(A) failed: %s", j->qname, smtpd_dns_error(res));
+			dns_tempfail(st, j->it, j->name, j->err);
+			return job_done(st, V_NONE);
+		}
+		if (res->status == DNS_OK && list_error(j, res)) {
+			snprintf(st->reply, sizeof(st->reply), "450 4.7.1 "
+			    "Service unavailable; %s [%.255s] could not be "
+			    "checked with %.255s (DNSBL error)",
+			    rbl_class(j->ak), j->name, j->zone);
+			reply_sanitize(st->reply);
 			dns_tempfail(st, j->it, j->name, j->err);
 			return job_done(st, V_NONE);
 		}

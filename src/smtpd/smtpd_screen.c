@@ -280,7 +280,7 @@ struct zstate {
 	uint32_t addrs[DNS_ANSWER_MAX];
 	size_t n;
 	uint32_t ttl;
-	char error[160];
+	char error[400];
 };
 
 struct smtpd_screen {
@@ -625,6 +625,12 @@ on_dnsbl(struct dns_result *res, void *ctx)
 		for (size_t i = 0; i < res->n && z->n < DNS_ANSWER_MAX; i++)
 			if (res->rrs[i].type == DNS_T_A)
 				z->addrs[z->n++] = ntohl(res->rrs[i].u.a.s_addr);
+		if (dnsbl_answer_error(sc.zones[z - st->zs].name, z->addrs,
+		    z->n, z->error, sizeof(z->error))) {
+			z->answered = false;
+			z->failed = true;
+			z->n = 0;
+		}
 	} else if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA) {
 		z->answered = true;
 		z->ttl = res->ttl;
@@ -847,7 +853,7 @@ verdict(struct smtpd_screen *st)
 		}
 	} else if (sc.nzones > 0 && unknown > 0 &&
 	    sum + unknown >= sc.threshold) {
-		char failed[512];
+		char failed[1024];
 		size_t off = 0;
 
 		passed = false;

@@ -4,7 +4,8 @@
  * dnsbl_site_lists() / dnsbl_filter_match() with what it parsed; the
  * error text must always be a terminated string, and a parsed site
  * must keep the promises of dnsbl.h (a valid zone, a well-formed filter,
- * a non-zero weight in bounds).
+ * a non-zero weight in bounds); the input's bytes as A answers for
+ * dnsbl_answer_error().
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +45,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dnsbl_site_deinit(&site);
 	} else if (strlen(err) >= sizeof(err) || site.zone != NULL) {
 		abort();
+	}
+	/* The bytes as DNSBL answers. */
+	{
+		uint32_t a[8];
+		size_t n = size / 4 < 8 ? size / 4 : 8;
+
+		memcpy(a, data, n * 4);
+		if (dnsbl_answer_error("z.test", a, n, err, sizeof(err)) &&
+		    strlen(err) >= sizeof(err))
+			abort();
 	}
 	/* The whole text as a filter. */
 	for (size_t i = 0; i < 5; i++)

@@ -187,6 +187,61 @@ test_site_lists(void **state)
 	dnsbl_site_deinit(&some);
 }
 
+static void
+test_answer_error(void **state)
+{
+	static const struct {
+		uint32_t a;
+		const char *words;	/* NULL: a listing */
+	} cases[] = {
+		{ IP(127, 0, 0, 2), NULL },
+		{ IP(127, 0, 0, 11), NULL },
+		{ IP(127, 0, 10, 1), NULL },
+		{ IP(127, 255, 254, 1), NULL },
+		{ IP(127, 255, 255, 254), "zen.test answered 127.255.255.254: "
+		    "it refuses queries that come through a public or shared "
+		    "DNS resolver (such as 8.8.8.8 or 1.1.1.1); use a resolver "
+		    "of your own (dns_resolvers)" },
+		{ IP(127, 255, 255, 255), "zen.test answered 127.255.255.255: "
+		    "this DNS resolver sent it too many queries" },
+		{ IP(127, 255, 255, 252), "the list says its name is "
+		    "misspelled" },
+		{ IP(127, 255, 255, 1), "an error code of the list "
+		    "(127.255.255.x), not a listing" },
+		{ IP(192, 0, 2, 80), "zen.test answered 192.0.2.80, which is "
+		    "no DNSBL answer (those are 127.x.x.x): the DNS resolver "
+		    "may rewrite \"no such name\" answers" },
+		{ IP(128, 0, 0, 2), "no DNSBL answer" },
+	};
+	char out[512];
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		bool err;
+
+		out[0] = '\0';
+		err = dnsbl_answer_error("zen.test", &cases[i].a, 1, out,
+		    sizeof(out));
+		assert_int_equal(err, cases[i].words != NULL);
+		if (cases[i].words != NULL &&
+		    strstr(out, cases[i].words) == NULL)
+			print_message("%s\n", out);
+		if (cases[i].words != NULL)
+			assert_non_null(strstr(out, cases[i].words));
+	}
+	/* One error among listings spoils the answer; none: fine. */
+	{
+		uint32_t two[] = { IP(127, 0, 0, 2), IP(127, 255, 255, 254) };
+
+		assert_true(dnsbl_answer_error("z.test", two, 2, out,
+		    sizeof(out)));
+		assert_false(dnsbl_answer_error("z.test", two, 1, out,
+		    sizeof(out)));
+		assert_false(dnsbl_answer_error("z.test", two, 0, out,
+		    sizeof(out)));
+	}
+}
+
 int
 main(void)
 {
@@ -194,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_site_parse),
 		cmocka_unit_test(test_site_lists),
+		cmocka_unit_test(test_answer_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,9 @@ The test DNS server (conftest.py: `dns`) serves ZONES:
   nullmx.test     MX 0 . (RFC 7505: takes no mail)
   spammer.test    MX, and listed in rhsbl.test
   nowhere.test    does not exist (NXDOMAIN)
-  dnsbl.test      DNSBL: 127.0.0.2 listed (A 127.0.0.2, TXT)
+  dnsbl.test      DNSBL: 127.0.0.2 listed (A 127.0.0.2, TXT); for
+                  127.0.0.9 it answers 127.255.255.254, Spamhaus's
+                  "asked through a public resolver" (an error)
   rhsbl.test      RHSBL: spammer.test listed (A 127.0.0.2, TXT)
 
 Ostia listens on 127.0.0.1; a client picks its source address among
@@ -35,6 +37,7 @@ GOOD = "127.0.0.1"       # forward-confirmed: client.good.test
 LISTED = "127.0.0.2"     # no PTR; in dnsbl.test
 LIAR = "127.0.0.3"       # PTR liar.good.test, whose A is another address
 NOPTR = "127.0.0.4"      # no PTR
+REFUSED = "127.0.0.9"    # dnsbl.test answers 127.255.255.254 (an error)
 
 RCPT = "rcpt@example.net"
 TXT_RBL = "listed for testing"
@@ -57,6 +60,8 @@ ZONES = {
     "dnsbl.test": [
         "2.0.0.127.dnsbl.test. 300 IN A 127.0.0.2",
         '2.0.0.127.dnsbl.test. 300 IN TXT "%s"' % TXT_RBL,
+        # Spamhaus's "query through a public resolver": no listing.
+        "9.0.0.127.dnsbl.test. 300 IN A 127.255.255.254",
     ],
     "rhsbl.test": [
         "spammer.test.rhsbl.test. 300 IN A 127.0.0.2",

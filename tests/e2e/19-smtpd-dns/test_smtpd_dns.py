@@ -20,8 +20,8 @@ import subprocess
 
 import pytest
 
-from smtpd_dns_e2e import (GOOD, LIAR, LISTED, NOPTR, RCPT, SMTPD, TXT_RBL,
-                           TXT_RHSBL, connect, dead_resolver, start,
+from smtpd_dns_e2e import (GOOD, LIAR, LISTED, NOPTR, RCPT, REFUSED, SMTPD,
+                           TXT_RBL, TXT_RHSBL, connect, dead_resolver, start,
                            transaction)
 
 
@@ -288,6 +288,23 @@ def test_reject_rbl_client(ostia_factory, dns):
     for source in (GOOD, NOPTR):
         _, rcpt, qid = transaction(o, source)
         assert rcpt[0] == 250 and qid, (source, rcpt)
+
+
+def test_rbl_error_answer_defers(ostia_factory, dns):
+    """127.255.255.254 is the list refusing our resolver, not a listing:
+    the mail is deferred (never rejected, never accepted unchecked) and
+    the log says what to do."""
+    o = start(ostia_factory, dns.resolvers,
+              smtpd_client_restrictions="reject_rbl_client dnsbl.test")
+    _, rcpt, qid = transaction(o, REFUSED, data=False)
+    assert rcpt == (450, "4.7.1 Service unavailable; Client host "
+                    "[127.0.0.9] could not be checked with dnsbl.test "
+                    "(DNSBL error)"), rcpt
+    o.wait_for_log(SMTPD + r"warning: unknown\[127\.0\.0\.9\]: "
+                   r"reject_rbl_client: cannot check 127\.0\.0\.9: "
+                   r"dnsbl\.test answered 127\.255\.255\.254: it refuses "
+                   r"queries that come through a public or shared DNS "
+                   r"resolver")
 
 
 def test_maps_rbl_reject_code(ostia_factory, dns):

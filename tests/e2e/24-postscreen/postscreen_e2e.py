@@ -13,7 +13,13 @@ The test DNS server (conftest.py: `dns`) serves ZONES:
   127.0.0.3   127.0.0.2        127.0.0.4                  -
   127.0.0.5   127.0.0.2        127.0.0.4                  127.0.10.1
   127.0.0.6   -                127.0.0.9 (filtered out)   127.0.10.1
+  127.0.0.10  127.255.255.254  -                          -
+  127.0.0.11  192.0.2.80       -                          -
   others      -                -                          -
+
+(127.255.255.254 is Spamhaus's "you asked through a public resolver",
+192.0.2.80 what a resolver that rewrites NXDOMAIN gives: errors, not
+listings.)
 
 so with SITES and postscreen_dnsbl_threshold = 3: 127.0.0.2 scores 2
 (passes), 127.0.0.3 scores 5 (listed), 127.0.0.5 scores 0 (passes),
@@ -41,6 +47,10 @@ ZONES = {
         "2.0.0.127.dnsbl.test. 300 IN A 127.0.0.2",
         "3.0.0.127.dnsbl.test. 300 IN A 127.0.0.2",
         "5.0.0.127.dnsbl.test. 300 IN A 127.0.0.2",
+        # Not listings: Spamhaus's "public resolver" code, and what a
+        # resolver that rewrites NXDOMAIN gives.
+        "10.0.0.127.dnsbl.test. 300 IN A 127.255.255.254",
+        "11.0.0.127.dnsbl.test. 300 IN A 192.0.2.80",
     ],
     "heavy.test": [
         "3.0.0.127.heavy.test. 300 IN A 127.0.0.4",

@@ -300,3 +300,25 @@ def test_cache_kept_across_a_restart(ostia_factory, dns):
             assert len(greeting(c)[1]) == want
             c.command("QUIT", expect=221)
     o2.wait_for_log(SMTPD + r"PASS OLD %s$" % who("127.0.0.4"))
+
+
+def test_dnsbl_error_answers_are_no_listings(ostia_factory, dns):
+    """A DNSBL's error code (127.255.255.x) and an answer outside 127/8
+    say nothing about the client: the score is unknown, which with
+    enforce defers (never 250, never 550), with the reason logged."""
+    o = start(ostia_factory, dns.resolvers, postscreen_access_list="",
+              postscreen_dnsbl_sites="dnsbl.test",
+              postscreen_dnsbl_action="enforce")
+    for source in ("127.0.0.10", "127.0.0.11"):
+        with dial(o, source) as c:
+            greeting(c)
+            r = mail_rcpt(c)
+            assert r.code == 450, (source, r)
+    o.wait_for_log(SMTPD + r"warning: postscreen: %s: DNSBL score unknown: "
+                   r"dnsbl\.test \(dnsbl\.test answered 127\.255\.255\.254: "
+                   r"it refuses queries that come through a public or "
+                   r"shared DNS resolver" % who("127.0.0.10"))
+    o.wait_for_log(SMTPD + r"warning: postscreen: %s: DNSBL score unknown: "
+                   r"dnsbl\.test \(dnsbl\.test answered 192\.0\.2\.80, which "
+                   r"is no DNSBL answer" % who("127.0.0.11"))
+    assert "DNSBL rank" not in o.log_text()

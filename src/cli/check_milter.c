@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_report.h"
 #include "cli.h"
 #include "config.h"
 #include "endpoint.h"
@@ -35,29 +36,6 @@
 /* Seconds a --live probe waits to connect and for the answer. */
 #define PROBE_TIMEOUT_S 5
 
-struct mreport {
-	unsigned errors, warnings;
-};
-
-static void
-say(struct mreport *r, const char *sev, const char *fmt, ...)
-    ATTR_FORMAT(3, 4);
-
-static void
-say(struct mreport *r, const char *sev, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (strcmp(sev, "error") == 0)
-		r->errors++;
-	else if (strcmp(sev, "warning") == 0)
-		r->warnings++;
-	printf("  %s: ", sev);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* One entry and where it is used. */
 struct entry {
@@ -246,7 +224,7 @@ flags_text(uint32_t actions, char *out, size_t outsz)
 
 /* probe - connect, OPTNEG, report, QUIT. */
 static void
-probe(const struct endpoint *ep, const char *path, struct mreport *r)
+probe(const struct endpoint *ep, const char *path, struct check_report *r)
 {
 	char why[512], buf[MILTER_PKT_MAX + 8];
 	struct buf out;
@@ -257,14 +235,14 @@ probe(const struct endpoint *ep, const char *path, struct mreport *r)
 	int fd = probe_connect(ep, path, why, sizeof(why));
 
 	if (fd < 0) {
-		say(r, "error", "%s", why);
+		check_say(r, CHECK_ERROR, "%s", why);
 		return;
 	}
 	buf_init(&out, 64);
 	(void)milter_put_optneg(&out, MILTER_VERSION, MILTER_ACTIONS_ALL,
 	    MILTER_PROTO_OFFER);
 	if (write(fd, out.data, out.len) != (ssize_t)out.len) {
-		say(r, "error", "cannot send the option negotiation: %s",
+		check_say(r, CHECK_ERROR, "cannot send the option negotiation: %s",
 		    strerror(errno));
 		buf_deinit(&out);
 		close(fd);
@@ -272,14 +250,14 @@ probe(const struct endpoint *ep, const char *path, struct mreport *r)
 	}
 	buf_deinit(&out);
 	if (read_packet(fd, buf, sizeof(buf), &len, why, sizeof(why)) < 0) {
-		say(r, "error", "%s", why);
+		check_say(r, CHECK_ERROR, "%s", why);
 		close(fd);
 		return;
 	}
 	(void)milter_pkt_parse(buf, len, &cmd, &data, &dlen, &used, &err);
 	if (cmd != SMFIC_OPTNEG || milter_optneg_parse(data, dlen, &o,
 	    &err) < 0) {
-		say(r, "error", "the filter did not answer the option "
+		check_say(r, CHECK_ERROR, "the filter did not answer the option "
 		    "negotiation as a Milter does (%s)", cmd != SMFIC_OPTNEG ?
 		    "another packet came" : err);
 		if (cmd == SMFIC_OPTNEG)
@@ -294,11 +272,11 @@ probe(const struct endpoint *ep, const char *path, struct mreport *r)
 		flags_text(o.actions, acts, sizeof(acts));
 		if ((o.actions & ~MILTER_ACTIONS_ALL) != 0 ||
 		    (o.proto & ~MILTER_PROTO_OFFER) != 0)
-			say(r, "error", "the filter asks for actions or steps "
+			check_say(r, CHECK_ERROR, "the filter asks for actions or steps "
 			    "Ostia does not offer (actions 0x%x, steps 0x%x): "
 			    "it will be treated as failed", o.actions, o.proto);
 		else
-			say(r, "ok", "a Milter answers (protocol version %u); it "
+			check_say(r, CHECK_OK, "a Milter answers (protocol version %u); it "
 			    "may: %s", o.version, acts);
 		if (write(fd, quit, sizeof(quit)) < 0)
 			(void)0;	/* closing anyway */
@@ -309,7 +287,7 @@ probe(const struct endpoint *ep, const char *path, struct mreport *r)
 
 static void
 check_entry(const struct entry *e, const char *queue_dir, bool live,
-    struct mreport *r)
+    struct check_report *r)
 {
 	struct endpoint ep = { NULL, NULL, NULL };
 	char err[512], *path = NULL;
@@ -325,7 +303,7 @@ check_entry(const struct entry *e, const char *queue_dir, bool live,
 	printf("  %s (%s)\n", e->text, users);
 	free(users);
 	if (milter_spec_endpoint(e->text, &ep, err, sizeof(err)) < 0) {
-		say(r, "error", "%s; the daemons answer 451 4.7.1 to every "
+		check_say(r, CHECK_ERROR, "%s; the daemons answer 451 4.7.1 to every "
 		    "session until it is fixed", err);
 		return;
 	}
@@ -334,16 +312,16 @@ check_entry(const struct entry *e, const char *queue_dir, bool live,
 
 		path = socket_path(ep.path, e->pickup, queue_dir);
 		if (e->pickup && ep.path[0] == '/')
-			say(r, "note", "pickup runs chrooted to "
+			check_say(r, CHECK_NOTE, "pickup runs chrooted to "
 			    "queue_directory: it looks for this socket as %s",
 			    path);
 		if (stat(path, &st) < 0)
-			say(r, "warning", "%s does not exist%s", path,
+			check_say(r, CHECK_WARNING, "%s does not exist%s", path,
 			    e->pickup ? " (put the filter's socket inside "
 			    "queue_directory, or use inet:host:port)" :
 			    " (not running yet, or another path?)");
 		else if (!S_ISSOCK(st.st_mode))
-			say(r, "error", "%s is not a socket", path);
+			check_say(r, CHECK_ERROR, "%s is not a socket", path);
 	}
 	if (live)
 		probe(&ep, path, r);
@@ -359,7 +337,7 @@ check_milter(const struct config *cf, bool live)
 	const char *queue_dir = config_str(main, P_queue_directory);
 	struct entry *v = NULL;
 	size_t n = 0;
-	struct mreport r = { 0, 0 };
+	struct check_report r = { 0, 0 };
 	char **list;
 
 	for (size_t i = 0; mcf != NULL && i < mcf->nservices; i++) {
@@ -393,5 +371,5 @@ check_milter(const struct config *cf, bool live)
 	free(v);
 	printf("\nMilters: %u error%s, %u warning%s\n", r.errors,
 	    r.errors == 1 ? "" : "s", r.warnings, r.warnings == 1 ? "" : "s");
-	return r.errors > 0 ? 2 : r.warnings > 0 ? 1 : 0;
+	return check_status(&r);
 }

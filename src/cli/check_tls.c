@@ -46,6 +46,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "check_report.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -64,40 +65,6 @@
 /* Longest SMTP reply line and most lines of one reply read by --live. */
 #define LIVE_LINE_MAX 1000
 #define LIVE_REPLY_LINES_MAX 100
-
-enum sev {
-	SEV_OK,
-	SEV_NOTE,
-	SEV_WARNING,
-	SEV_ERROR,
-};
-
-struct report {
-	unsigned errors;
-	unsigned warnings;
-};
-
-static void
-say(struct report *r, enum sev sev, const char *fmt, ...) ATTR_FORMAT(3, 4);
-
-/* say - one indented line of the report, counted by severity. */
-static void
-say(struct report *r, enum sev sev, const char *fmt, ...)
-{
-	static const char *const prefix[] = { "ok", "note", "warning",
-	    "error" };
-	va_list ap;
-
-	if (sev == SEV_ERROR)
-		r->errors++;
-	else if (sev == SEV_WARNING)
-		r->warnings++;
-	printf("  %s: ", prefix[sev]);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* ---------------------------------------------------------------- services */
 
@@ -310,7 +277,7 @@ mode_text(const struct tls_svc *s)
  */
 static bool
 collect_units(struct units *u, struct tls_svc *s, size_t si,
-    struct report *r)
+    struct check_report *r)
 {
 	char **chains = config_list(s->v, P_smtpd_tls_chain_files);
 	char **sni = config_list(s->v, P_tls_server_sni_maps);
@@ -328,7 +295,7 @@ collect_units(struct units *u, struct tls_svc *s, size_t si,
 			    cafile, "myhostname", host, s, si);
 		any = true;
 		if (*cert != '\0' || *eccert != '\0')
-			say(r, SEV_NOTE, "service %s: smtpd_tls_chain_files "
+			check_say(r, CHECK_NOTE, "service %s: smtpd_tls_chain_files "
 			    "is set, so smtpd_tls_cert_file and "
 			    "smtpd_tls_eccert_file are ignored",
 			    s->ms->name);
@@ -352,7 +319,7 @@ collect_units(struct units *u, struct tls_svc *s, size_t si,
 		char err[1024];
 
 		if (!tls_sni_load(sni[i], &ents, &n, err, sizeof(err))) {
-			say(r, SEV_ERROR, "service %s: tls_server_sni_maps "
+			check_say(r, CHECK_ERROR, "service %s: tls_server_sni_maps "
 			    "cannot be read: %s", s->ms->name, err);
 			s->file_errors = true;
 			continue;
@@ -386,7 +353,7 @@ days_between(time_t from, time_t to)
  */
 static void
 check_name(const char *kind, const char *host, X509 *leaf,
-    const char *names, struct report *r)
+    const char *names, struct check_report *r)
 {
 	if (host[0] == '.') {
 		char *any = xasprintf("sni-check%s", host);
@@ -394,10 +361,10 @@ check_name(const char *kind, const char *host, X509 *leaf,
 
 		free(any);
 		if (ok)
-			say(r, SEV_OK, "%s %s: a wildcard among its names "
+			check_say(r, CHECK_OK, "%s %s: a wildcard among its names "
 			    "covers the subdomains", kind, host);
 		else
-			say(r, SEV_WARNING, "%s %s stands for every name under "
+			check_say(r, CHECK_WARNING, "%s %s stands for every name under "
 			    "%s, but the certificate names only %s: clients "
 			    "that ask for other names and check them refuse "
 			    "it", kind, host, host + 1, names[0] != '\0' ?
@@ -405,9 +372,9 @@ check_name(const char *kind, const char *host, X509 *leaf,
 		return;
 	}
 	if (tls_cert_covers(leaf, host))
-		say(r, SEV_OK, "%s %s is among its names", kind, host);
+		check_say(r, CHECK_OK, "%s %s is among its names", kind, host);
 	else
-		say(r, SEV_WARNING, "%s %s is not among the certificate's "
+		check_say(r, CHECK_WARNING, "%s %s is not among the certificate's "
 		    "names (%s): clients that connect by that name and check "
 		    "it refuse the certificate", kind, host, names[0] != '\0' ?
 		    names : "none");
@@ -419,7 +386,7 @@ check_name(const char *kind, const char *host, X509 *leaf,
  */
 static bool
 check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
-    const char *keyname, time_t now, struct report *r)
+    const char *keyname, time_t now, struct check_report *r)
 {
 	struct tls_cert_facts facts;
 	char err[512], d1[32], d2[32];
@@ -429,7 +396,7 @@ check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
 
 	if (!tls_cert_facts_get(f->leaf, f->chain, u->cafile, now, &facts,
 	    err, sizeof(err))) {
-		say(r, SEV_ERROR, "%s", err);
+		check_say(r, CHECK_ERROR, "%s", err);
 		return false;
 	}
 	printf("  subject: %s\n  issuer: %s\n  names: %s\n", facts.subject,
@@ -445,7 +412,7 @@ check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
 
 	/* The key. */
 	if (tls_cert_key_matches(f->leaf, f->key)) {
-		say(r, SEV_OK, "the private key matches the certificate");
+		check_say(r, CHECK_OK, "the private key matches the certificate");
 	} else {
 		int other = -1;
 
@@ -456,13 +423,13 @@ check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
 				break;
 			}
 		if (other >= 0)
-			say(r, SEV_ERROR, "the private key in %s belongs to "
+			check_say(r, CHECK_ERROR, "the private key in %s belongs to "
 			    "certificate %d of %s, not to the first one (%s): "
 			    "the server certificate must come first, then "
 			    "its chain", keyname, other + 2, u->cert,
 			    facts.subject);
 		else
-			say(r, SEV_ERROR, "the private key in %s does not "
+			check_say(r, CHECK_ERROR, "the private key in %s does not "
 			    "match the certificate (%s) in %s: smtpd cannot "
 			    "use this pair; use the key the certificate was "
 			    "made for", keyname, facts.subject, u->cert);
@@ -471,67 +438,67 @@ check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
 	/* Dates. */
 	days = days_between(now, facts.not_after);
 	if (facts.expired)
-		say(r, SEV_ERROR, "the certificate expired on %s (%ld day%s "
+		check_say(r, CHECK_ERROR, "the certificate expired on %s (%ld day%s "
 		    "ago): clients refuse it with 'certificate expired'; "
 		    "renew it", d2, -days, days == -1 ? "" : "s");
 	else if (facts.not_yet_valid)
-		say(r, SEV_ERROR, "the certificate is not valid before %s: "
+		check_say(r, CHECK_ERROR, "the certificate is not valid before %s: "
 		    "clients refuse it until then (check this machine's "
 		    "clock)", d1);
 	else if (difftime(facts.not_after, now) <
 	    CHECK_TLS_EXPIRY_WARN_DAYS * 86400.0)
-		say(r, SEV_WARNING, "the certificate expires on %s, in %ld "
+		check_say(r, CHECK_WARNING, "the certificate expires on %s, in %ld "
 		    "day%s: renew it soon", d2, days, days == 1 ? "" : "s");
 	else
-		say(r, SEV_OK, "valid for %ld more days", days);
+		check_say(r, CHECK_OK, "valid for %ld more days", days);
 
 	/* Chain and trust. */
 	if (facts.self_signed) {
-		say(r, SEV_WARNING, "the certificate is self-signed (%s): "
+		check_say(r, CHECK_WARNING, "the certificate is self-signed (%s): "
 		    "clients that verify certificates will refuse it with "
 		    "'unknown ca'; use a certificate from a public CA (or one "
 		    "the clients trust) for a public service",
 		    facts.subject);
 	} else if (facts.chain_incomplete) {
-		say(r, SEV_ERROR, "the chain is incomplete: %s does not hold "
+		check_say(r, CHECK_ERROR, "the chain is incomplete: %s does not hold "
 		    "the intermediate certificate %s that signed %s; clients "
 		    "that verify certificates will refuse it ('unable to get "
 		    "local issuer certificate', alert 'unknown ca'): add it "
 		    "after the certificate in %s", u->cert,
 		    facts.missing_issuer, facts.missing_for, u->cert);
 	} else {
-		say(r, SEV_OK, "the chain is complete");
+		check_say(r, CHECK_OK, "the chain is complete");
 	}
 	if (facts.chain_out_of_order)
-		say(r, SEV_WARNING, "the chain in %s is out of order: some "
+		check_say(r, CHECK_WARNING, "the chain in %s is out of order: some "
 		    "clients refuse it; put the certificate first, then the "
 		    "certificate that signed it, and so on", u->cert);
 	if (facts.chain_unused > 0)
-		say(r, SEV_WARNING, "%s holds %u certificate%s that %s not "
+		check_say(r, CHECK_WARNING, "%s holds %u certificate%s that %s not "
 		    "part of this certificate's chain: smtpd sends %s for "
 		    "nothing (or the wrong file is named)", u->cert,
 		    facts.chain_unused, facts.chain_unused == 1 ? "" : "s",
 		    facts.chain_unused == 1 ? "is" : "are",
 		    facts.chain_unused == 1 ? "it" : "them");
 	if (facts.system_trusted)
-		say(r, SEV_OK, "verifies against the system trust store");
+		check_say(r, CHECK_OK, "verifies against the system trust store");
 	else if (facts.self_signed || facts.chain_incomplete)
 		;	/* said above */
 	else if (facts.cafile_trusted)
-		say(r, SEV_WARNING, "the certificate is trusted only through "
+		check_say(r, CHECK_WARNING, "the certificate is trusted only through "
 		    "smtpd_tls_CAfile (%s), not by the system trust store "
 		    "(%s): clients that verify certificates against the "
 		    "usual public roots will refuse it with 'unknown ca' "
 		    "(fine only when every client trusts that CA)",
 		    u->cafile, facts.system_error);
 	else
-		say(r, SEV_WARNING, "the certificate does not verify against "
+		check_say(r, CHECK_WARNING, "the certificate does not verify against "
 		    "the system trust store (%s)%s: clients that verify "
 		    "certificates will refuse it with 'unknown ca'",
 		    facts.system_error, u->cafile[0] != '\0' ?
 		    " nor against smtpd_tls_CAfile" : "");
 	if (facts.wrong_purpose)
-		say(r, SEV_WARNING, "the certificate is not meant for TLS "
+		check_say(r, CHECK_WARNING, "the certificate is not meant for TLS "
 		    "servers (its key usage or extended key usage lacks "
 		    "serverAuth): clients refuse it with 'unsupported "
 		    "certificate'");
@@ -543,11 +510,11 @@ check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
 
 	/* Strength. */
 	if (facts.weak_key)
-		say(r, SEV_WARNING, "weak key: %s with %d bits (use RSA of at "
+		check_say(r, CHECK_WARNING, "weak key: %s with %d bits (use RSA of at "
 		    "least %d bits or ECDSA P-256): current clients refuse it",
 		    facts.key_type, facts.key_bits, TLS_CERT_MIN_RSA_BITS);
 	if (facts.weak_signature)
-		say(r, SEV_WARNING, "weak signature: %s on %s: current "
+		check_say(r, CHECK_WARNING, "weak signature: %s on %s: current "
 		    "clients refuse MD5 and SHA-1 signatures; get it "
 		    "re-issued", facts.weak_signature_alg,
 		    facts.weak_signature_on);
@@ -556,16 +523,16 @@ check_loaded(const struct cert_unit *u, const struct tls_cert_file *f,
 
 /* say_load_error - a file could not be loaded; hint at root. */
 static void
-say_load_error(struct report *r, const char *err)
+say_load_error(struct check_report *r, const char *err)
 {
-	say(r, SEV_ERROR, "%s%s", err, strstr(err, strerror(EACCES)) !=
+	check_say(r, CHECK_ERROR, "%s%s", err, strstr(err, strerror(EACCES)) !=
 	    NULL && geteuid() != 0 ? " (smtpd reads its keys as root: run "
 	    "ostia check as root)" : "");
 }
 
 /* check_unit - load and check one certificate unit; true: no error. */
 static bool
-check_unit(const struct cert_unit *u, time_t now, struct report *r)
+check_unit(const struct cert_unit *u, time_t now, struct check_report *r)
 {
 	char err[1024], *svcs = join(&u->services), *params = join(&u->params);
 	bool ok = true;
@@ -794,7 +761,7 @@ ehlo(struct live_conn *c, const char *name, char *text, size_t textsz,
 /* report_handshake - what the handshake showed; true: no error. */
 static bool
 report_handshake(SSL *ssl, const char *kind, const char *name,
-    const char *cafile, struct report *r)
+    const char *cafile, struct check_report *r)
 {
 	STACK_OF(X509) *peer = SSL_get_peer_cert_chain(ssl);
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
@@ -804,10 +771,10 @@ report_handshake(SSL *ssl, const char *kind, const char *name,
 	long vr = SSL_get_verify_result(ssl);
 	unsigned before = r->errors;
 
-	say(r, SEV_OK, "TLS handshake done: %s, cipher %s",
+	check_say(r, CHECK_OK, "TLS handshake done: %s, cipher %s",
 	    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 	if (leaf == NULL) {
-		say(r, SEV_ERROR, "the server sent no certificate");
+		check_say(r, CHECK_ERROR, "the server sent no certificate");
 		return false;
 	}
 	printf("  chain served (%d certificate%s):\n",
@@ -822,10 +789,10 @@ report_handshake(SSL *ssl, const char *kind, const char *name,
 		    tls_cert_name(X509_get_issuer_name(x), iss, sizeof(iss)));
 	}
 	if (vr == X509_V_OK)
-		say(r, SEV_OK, "the served chain verifies against the system "
+		check_say(r, CHECK_OK, "the served chain verifies against the system "
 		    "trust store");
 	else
-		say(r, SEV_NOTE, "the served chain does not verify against "
+		check_say(r, CHECK_NOTE, "the served chain does not verify against "
 		    "the system trust store: %s",
 		    X509_verify_cert_error_string(vr));
 	rest = sk_X509_new_null();
@@ -835,18 +802,18 @@ report_handshake(SSL *ssl, const char *kind, const char *name,
 	if (tls_cert_facts_get(leaf, rest, cafile, time(NULL), &facts, err,
 	    sizeof(err))) {
 		if (tls_cert_trouble(&facts, trouble, sizeof(trouble)) != NULL)
-			say(r, facts.expired || facts.not_yet_valid ||
-			    facts.chain_incomplete ? SEV_ERROR : SEV_WARNING,
+			check_say(r, facts.expired || facts.not_yet_valid ||
+			    facts.chain_incomplete ? CHECK_ERROR : CHECK_WARNING,
 			    "%s", trouble);
 		if (name[0] != '\0' && !tls_cert_covers(leaf, name))
-			say(r, SEV_WARNING, "the served certificate does not "
+			check_say(r, CHECK_WARNING, "the served certificate does not "
 			    "name %s %s (its names: %s)", kind, name,
 			    facts.names);
 		else if (name[0] != '\0')
-			say(r, SEV_OK, "the served certificate names %s %s",
+			check_say(r, CHECK_OK, "the served certificate names %s %s",
 			    kind, name);
 	} else {
-		say(r, SEV_ERROR, "%s", err);
+		check_say(r, CHECK_ERROR, "%s", err);
 	}
 	sk_X509_free(rest);
 	return r->errors == before;
@@ -916,7 +883,7 @@ is_ip_literal(const char *s)
 static void
 probe(const struct tls_svc *s, const struct sockaddr *sa, socklen_t salen,
     const char *addrtext, const char *kind, const char *host,
-    struct report *r)
+    struct check_report *r)
 {
 	const char *cafile = config_str(s->v, P_smtpd_tls_CAfile);
 	bool auth_only = config_bool(s->v, P_smtpd_tls_auth_only);
@@ -936,63 +903,63 @@ probe(const struct tls_svc *s, const struct sockaddr *sa, socklen_t salen,
 	memset(&c, 0, sizeof(c));
 	c.fd = connect_to(sa, salen, err, sizeof(err));
 	if (c.fd < 0) {
-		say(r, SEV_ERROR, "%s", err);
+		check_say(r, CHECK_ERROR, "%s", err);
 		return;
 	}
 	client_name(c.fd, me, sizeof(me));
 	if (!s->wrapper) {
 		if (!live_reply(&c, &code, text, sizeof(text), err,
 		    sizeof(err))) {
-			say(r, SEV_ERROR, "reading the greeting: %s", err);
+			check_say(r, CHECK_ERROR, "reading the greeting: %s", err);
 			goto out;
 		}
 		if (code != 220) {
-			say(r, SEV_ERROR, "the greeting is %d, not 220: %s",
+			check_say(r, CHECK_ERROR, "the greeting is %d, not 220: %s",
 			    code, text);
 			goto out;
 		}
 		if (!ehlo(&c, me, text, sizeof(text), err, sizeof(err))) {
-			say(r, SEV_ERROR, "%s", err);
+			check_say(r, CHECK_ERROR, "%s", err);
 			goto out;
 		}
 		if (ehlo_has(text, "AUTH")) {
 			if (auth_only)
-				say(r, SEV_ERROR, "AUTH is offered before TLS "
+				check_say(r, CHECK_ERROR, "AUTH is offered before TLS "
 				    "although smtpd_tls_auth_only = yes: "
 				    "passwords could cross the network in "
 				    "clear");
 			else
-				say(r, SEV_NOTE, "AUTH is offered before TLS "
+				check_say(r, CHECK_NOTE, "AUTH is offered before TLS "
 				    "(smtpd_tls_auth_only = no)");
 		} else if (auth_only) {
-			say(r, SEV_OK, "no AUTH before TLS "
+			check_say(r, CHECK_OK, "no AUTH before TLS "
 			    "(smtpd_tls_auth_only = yes)");
 		}
 		if (!ehlo_has(text, "STARTTLS")) {
-			say(r, SEV_ERROR, "the server does not offer STARTTLS "
+			check_say(r, CHECK_ERROR, "the server does not offer STARTTLS "
 			    "in its EHLO reply");
 			goto out;
 		}
 		if (!live_write(&c, "STARTTLS\r\n", err, sizeof(err)) ||
 		    !live_reply(&c, &code, text, sizeof(text), err,
 		    sizeof(err))) {
-			say(r, SEV_ERROR, "STARTTLS: %s", err);
+			check_say(r, CHECK_ERROR, "STARTTLS: %s", err);
 			goto out;
 		}
 		if (code != 220) {
-			say(r, SEV_ERROR, "STARTTLS was answered with %d: %s",
+			check_say(r, CHECK_ERROR, "STARTTLS was answered with %d: %s",
 			    code, text);
 			goto out;
 		}
 		if (c.len > 0) {
-			say(r, SEV_ERROR, "the server sent data after its "
+			check_say(r, CHECK_ERROR, "the server sent data after its "
 			    "STARTTLS reply, before the handshake");
 			goto out;
 		}
 	}
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL) {
-		say(r, SEV_ERROR, "cannot set up a TLS client");
+		check_say(r, CHECK_ERROR, "cannot set up a TLS client");
 		goto out;
 	}
 	(void)SSL_CTX_set_default_verify_paths(ctx);
@@ -1000,7 +967,7 @@ probe(const struct tls_svc *s, const struct sockaddr *sa, socklen_t salen,
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	c.ssl = SSL_new(ctx);
 	if (c.ssl == NULL || SSL_set_fd(c.ssl, c.fd) != 1) {
-		say(r, SEV_ERROR, "cannot set up a TLS client");
+		check_say(r, CHECK_ERROR, "cannot set up a TLS client");
 		goto out;
 	}
 	/* SSL_set_tlsext_host_name() without its cast of a const
@@ -1016,7 +983,7 @@ probe(const struct tls_svc *s, const struct sockaddr *sa, socklen_t salen,
 		unsigned long oe = ERR_peek_error();
 		const char *why = oe != 0 ? ERR_reason_error_string(oe) : NULL;
 
-		say(r, SEV_ERROR, "the TLS handshake failed: %s",
+		check_say(r, CHECK_ERROR, "the TLS handshake failed: %s",
 		    why != NULL ? why : (e == EAGAIN || e == EWOULDBLOCK) ?
 		    "no answer within 10 s" : se == SSL_ERROR_SYSCALL ?
 		    "the server closed the connection" : "unknown reason");
@@ -1029,23 +996,23 @@ probe(const struct tls_svc *s, const struct sockaddr *sa, socklen_t salen,
 	if (s->wrapper) {
 		if (!live_reply(&c, &code, text, sizeof(text), err,
 		    sizeof(err))) {
-			say(r, SEV_ERROR, "reading the greeting over TLS: %s",
+			check_say(r, CHECK_ERROR, "reading the greeting over TLS: %s",
 			    err);
 			goto out;
 		}
 		if (code != 220) {
-			say(r, SEV_ERROR, "the greeting is %d, not 220", code);
+			check_say(r, CHECK_ERROR, "the greeting is %d, not 220", code);
 			goto out;
 		}
 	}
 	if (!ehlo(&c, me, text, sizeof(text), err, sizeof(err))) {
-		say(r, SEV_ERROR, "EHLO after the handshake: %s", err);
+		check_say(r, CHECK_ERROR, "EHLO after the handshake: %s", err);
 		goto out;
 	}
 	if (ehlo_has(text, "STARTTLS"))
-		say(r, SEV_ERROR, "STARTTLS is offered again inside TLS "
+		check_say(r, CHECK_ERROR, "STARTTLS is offered again inside TLS "
 		    "(RFC 3207 forbids it)");
-	say(r, SEV_OK, "EHLO over TLS answered%s", ehlo_has(text, "AUTH") ?
+	check_say(r, CHECK_OK, "EHLO over TLS answered%s", ehlo_has(text, "AUTH") ?
 	    "; AUTH offered" : "");
 	(void)live_write(&c, "QUIT\r\n", err, sizeof(err));
 	(void)live_reply(&c, &code, text, sizeof(text), err, sizeof(err));
@@ -1083,7 +1050,7 @@ resolve_port(const char *port)
  */
 static void
 probe_host(const struct tls_svc *s, const char *host, unsigned port,
-    bool v4, bool v6, const char *kind, const char *name, struct report *r)
+    bool v4, bool v6, const char *kind, const char *name, struct check_report *r)
 {
 	struct addrinfo hints, *res = NULL;
 	char portstr[16], bare[256];
@@ -1109,7 +1076,7 @@ probe_host(const struct tls_svc *s, const char *host, unsigned port,
 	if (g != 0) {
 		printf("\nlive: service %s at %s port %u:\n", s->ms->name,
 		    host, port);
-		say(r, SEV_ERROR, "cannot resolve %s: %s", host,
+		check_say(r, CHECK_ERROR, "cannot resolve %s: %s", host,
 		    gai_strerror(g));
 		return;
 	}
@@ -1155,7 +1122,7 @@ add_target(struct live_target **tv, size_t *n, const char *host, bool v4,
  * that start with '.' are left out: no single name stands for them).
  */
 static void
-live_service(const struct tls_svc *s, struct report *r)
+live_service(const struct tls_svc *s, struct check_report *r)
 {
 	char **protos = config_list(s->v, P_inet_protocols);
 	char **sni = config_list(s->v, P_tls_server_sni_maps);
@@ -1178,7 +1145,7 @@ live_service(const struct tls_svc *s, struct report *r)
 	}
 	if (port == 0 || (!v4 && !v6)) {
 		printf("\nlive: service %s:\n", s->ms->name);
-		say(r, SEV_ERROR, "cannot tell where it listens (port \"%s\", "
+		check_say(r, CHECK_ERROR, "cannot tell where it listens (port \"%s\", "
 		    "inet_protocols)", s->ms->inet_port);
 		goto out;
 	}
@@ -1233,7 +1200,7 @@ out:
 
 /* master_running - >0 pid, 0 not running, -1 cannot tell (said). */
 static long
-master_running(const struct config *cf, struct report *r)
+master_running(const struct config *cf, struct check_report *r)
 {
 	char *path = master_pid_path(config_str(config_main(cf),
 	    P_queue_directory));
@@ -1242,7 +1209,7 @@ master_running(const struct config *cf, struct report *r)
 
 	free(path);
 	if (pid < 0) {
-		say(r, SEV_ERROR, "cannot tell whether the mail system runs: "
+		check_say(r, CHECK_ERROR, "cannot tell whether the mail system runs: "
 		    "%s", err);
 		free(err);
 	}
@@ -1287,7 +1254,7 @@ ccert_use(const struct config_view *v, const char *what)
  */
 static void
 check_ccert(const struct tls_svc *s, const struct tls_server *t,
-    struct report *r)
+    struct check_report *r)
 {
 	const struct config_view *v = s->v;
 	bool have_ca = *config_str(v, P_smtpd_tls_CAfile) != '\0' ||
@@ -1302,18 +1269,18 @@ check_ccert(const struct tls_svc *s, const struct tls_server *t,
 	s->ms->name); header = true; } } while (0)
 	if (config_bool(v, P_smtpd_tls_req_ccert) && !tls_server_req_ccert(t)) {
 		SVC_HEADER();
-		say(r, SEV_WARNING, "smtpd_tls_req_ccert = yes is ignored here: "
+		check_say(r, CHECK_WARNING, "smtpd_tls_req_ccert = yes is ignored here: "
 		    "TLS is optional (it needs smtpd_tls_security_level = "
 		    "encrypt or smtpd_tls_wrappermode = yes)");
 	}
 	if (tls_server_req_ccert(t) && !have_ca) {
 		SVC_HEADER();
-		say(r, SEV_ERROR, "smtpd_tls_req_ccert = yes, but neither "
+		check_say(r, CHECK_ERROR, "smtpd_tls_req_ccert = yes, but neither "
 		    "smtpd_tls_CAfile nor smtpd_tls_CApath is set: no client "
 		    "certificate can verify, so every client is refused");
 	} else if (tls_server_ask_ccert(t) && !have_ca && all != NULL) {
 		SVC_HEADER();
-		say(r, SEV_WARNING, "%s names permit_tls_all_clientcerts, but "
+		check_say(r, CHECK_WARNING, "%s names permit_tls_all_clientcerts, but "
 		    "neither smtpd_tls_CAfile nor smtpd_tls_CApath is set: no "
 		    "client certificate can verify, so it never permits", all);
 	}
@@ -1322,14 +1289,14 @@ check_ccert(const struct tls_svc *s, const struct tls_server *t,
 
 		if (list != NULL && !tls_server_ask_ccert(t)) {
 			SVC_HEADER();
-			say(r, SEV_WARNING, "%s names %s, but no client "
+			check_say(r, CHECK_WARNING, "%s names %s, but no client "
 			    "certificate is asked for (set smtpd_tls_ask_ccert "
 			    "= yes): it never matches", list, checks[i]);
 		}
 	}
 	if (relay != NULL && *config_str(v, P_relay_clientcerts) == '\0') {
 		SVC_HEADER();
-		say(r, SEV_WARNING, "%s names permit_tls_clientcerts, but "
+		check_say(r, CHECK_WARNING, "%s names permit_tls_clientcerts, but "
 		    "relay_clientcerts is empty: it never permits", relay);
 	}
 #undef SVC_HEADER
@@ -1341,7 +1308,7 @@ check_tls(const struct config *cf, bool live)
 	const struct master_cf *mcf = config_master(cf);
 	struct tls_svc *svcs = NULL;
 	struct units units = { NULL, 0 };
-	struct report r = { 0, 0 };
+	struct check_report r = { 0, 0 };
 	size_t nsvc = 0;
 	time_t now = time(NULL);
 
@@ -1378,7 +1345,7 @@ check_tls(const struct config *cf, bool live)
 		    master_type_name(svcs[i].ms->type), mode_text(&svcs[i]),
 		    svcs[i].why);
 		if (!collect_units(&units, &svcs[i], i, &r)) {
-			say(&r, SEV_ERROR, "service %s wants TLS (%s) but has "
+			check_say(&r, CHECK_ERROR, "service %s wants TLS (%s) but has "
 			    "no certificate: set smtpd_tls_cert_file and "
 			    "smtpd_tls_key_file, or smtpd_tls_chain_files",
 			    svcs[i].ms->name, svcs[i].why);
@@ -1401,7 +1368,7 @@ check_tls(const struct config *cf, bool live)
 		t = tls_server_create(svcs[i].v, err, sizeof(err));
 		if (t == NULL && err[0] != '\0') {
 			printf("\nservice %s:\n", svcs[i].ms->name);
-			say(&r, SEV_ERROR, "smtpd cannot set up TLS: %s", err);
+			check_say(&r, CHECK_ERROR, "smtpd cannot set up TLS: %s", err);
 		}
 		if (t != NULL)
 			check_ccert(&svcs[i], t, &r);
@@ -1412,7 +1379,7 @@ check_tls(const struct config *cf, bool live)
 
 		if (pid == 0) {
 			printf("\nlive:\n");
-			say(&r, SEV_ERROR, "the mail system is not running, so "
+			check_say(&r, CHECK_ERROR, "the mail system is not running, so "
 			    "--live has nothing to connect to (ostia start)");
 		} else if (pid > 0) {
 			/* A server that closes mid-write must not kill us. */
@@ -1427,5 +1394,5 @@ check_tls(const struct config *cf, bool live)
 	    r.errors == 1 ? "" : "s", r.warnings, r.warnings == 1 ? "" : "s");
 	units_free(&units);
 	free(svcs);
-	return r.errors > 0 ? 2 : r.warnings > 0 ? 1 : 0;
+	return check_status(&r);
 }

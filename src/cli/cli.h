@@ -52,6 +52,9 @@ int check_tls(const struct config *cf, bool live);
  * with live, each filter is connected to and asked to negotiate.  Same
  * returns. */
 int check_milter(const struct config *cf, bool live);
+/* check_screen.c: the postscreen part (its services, DNSBL sites, cache;
+ * --live: each DNSBL's test entries); same exit status. */
+int check_screen(const struct config *cf, bool live);
 
 /* Print diagnostics to stderr in command style; returns error count. */
 struct diag_list;

@@ -165,9 +165,12 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	ret = check_tls(cf, live);
 	{
 		int m = check_milter(cf, live);
+		int p = check_screen(cf, live);
 
 		if (m > ret)
 			ret = m;
+		if (p > ret)
+			ret = p;
 	}
 	config_free(&cf);
 	return ret;

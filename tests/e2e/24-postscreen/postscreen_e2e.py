@@ -57,6 +57,12 @@ ZONES = {
         "5.0.0.127.heavy.test. 300 IN A 127.0.0.4",
         "6.0.0.127.heavy.test. 300 IN A 127.0.0.9",
     ],
+    # For `ostia check --live` (test entries 127.0.0.2 and 127.0.0.1).
+    "refusing.test": ["2.0.0.127.refusing.test. 300 IN A 127.255.255.254"],
+    "everyone.test": [
+        "1.0.0.127.everyone.test. 300 IN A 127.0.0.2",
+        "2.0.0.127.everyone.test. 300 IN A 127.0.0.2",
+    ],
     "dnswl.test": [
         "5.0.0.127.dnswl.test. 300 IN A 127.0.10.1",
         "6.0.0.127.dnswl.test. 300 IN A 127.0.10.1",

@@ -38,6 +38,12 @@ char *agent_cipher_list(const struct config_view *v, enum param_id grade_id,
 /* Seconds of a *_timeout parameter in milliseconds for lmtp_client.h:
  * negative is 0, more than about 46 days is cut there. */
 unsigned agent_client_ms(long long seconds);
+/* The lmtp_*_timeout settings of v (Postfix's defaults for those our
+ * schema lacks), for the lmtp agent and the local agent's
+ * mailbox_transport (agent_lmtp.c). */
+struct lmtp_timeouts;
+void agent_lmtp_timeouts(const struct config_view *v,
+    struct lmtp_timeouts *t);
 
 struct agent_txn {
 	struct lmtp_mail mail;

@@ -83,6 +83,23 @@ struct lmtp_agent {
 
 static struct lmtp_agent lmtp_agent;
 
+void
+agent_lmtp_timeouts(const struct config_view *v, struct lmtp_timeouts *t)
+{
+	t->connect_ms = agent_client_ms(config_time(v, P_lmtp_connect_timeout));
+	t->lhlo_ms = agent_client_ms(LMTP_AGENT_LHLO_TIMEOUT_S);
+	t->mail_ms = agent_client_ms(LMTP_AGENT_MAIL_TIMEOUT_S);
+	t->rcpt_ms = agent_client_ms(config_time(v, P_lmtp_rcpt_timeout));
+	t->data_init_ms = agent_client_ms(config_time(v,
+	    P_lmtp_data_init_timeout));
+	t->data_xfer_ms = agent_client_ms(config_time(v,
+	    P_lmtp_data_xfer_timeout));
+	t->data_done_ms = agent_client_ms(config_time(v,
+	    P_lmtp_data_done_timeout));
+	t->rset_ms = agent_client_ms(LMTP_AGENT_RSET_TIMEOUT_S);
+	t->quit_ms = agent_client_ms(LMTP_AGENT_QUIT_TIMEOUT_S);
+}
+
 /* load - the settings of the service's view, once. */
 static void
 load(struct agent_ctx *a)
@@ -105,18 +122,7 @@ load(struct agent_ctx *a)
 	    &st->level) < 0)
 		st->level = TLS_LEV_ENCRYPT;	/* the schema checked it */
 	st->tls_loglevel = (int)config_int(v, P_lmtp_tls_loglevel);
-	t->connect_ms = agent_client_ms(config_time(v, P_lmtp_connect_timeout));
-	t->lhlo_ms = agent_client_ms(LMTP_AGENT_LHLO_TIMEOUT_S);
-	t->mail_ms = agent_client_ms(LMTP_AGENT_MAIL_TIMEOUT_S);
-	t->rcpt_ms = agent_client_ms(config_time(v, P_lmtp_rcpt_timeout));
-	t->data_init_ms = agent_client_ms(config_time(v,
-	    P_lmtp_data_init_timeout));
-	t->data_xfer_ms = agent_client_ms(config_time(v,
-	    P_lmtp_data_xfer_timeout));
-	t->data_done_ms = agent_client_ms(config_time(v,
-	    P_lmtp_data_done_timeout));
-	t->rset_ms = agent_client_ms(LMTP_AGENT_RSET_TIMEOUT_S);
-	t->quit_ms = agent_client_ms(LMTP_AGENT_QUIT_TIMEOUT_S);
+	agent_lmtp_timeouts(v, t);
 	a->priv = st;
 	st->loaded = true;
 }

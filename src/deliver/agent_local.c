@@ -43,9 +43,17 @@
  * the split).  This process never becomes the user and the helper never
  * reads the message.
  *
+ * mailbox_transport = lmtp:DEST (Dovecot's LMTP, the usual setup for
+ * system users) takes the place of steps 3's mailbox: every mailbox
+ * delivery, including those of addresses the aliases give, goes to the
+ * LMTP server DEST (lmtp_* timeouts and lmtp_lhlo_name; TLS only at the
+ * levels none and may, i.e. none), one connection per delivery, and its
+ * reply is the result; a user need not be in passwd then (the server
+ * knows its users).  Other transports are refused with words.
+ *
  * Not supported yet (each said in the deferral or the log): ~/.forward
  * files, forwarding to non-local addresses, $name expansion in
- * mailbox_command, local_command_shell, mailbox_transport,
+ * mailbox_command, local_command_shell, mailbox_transport_maps,
  * fallback_transport, luser_relay.
  */
 #include <ctype.h>
@@ -65,9 +73,12 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_client.h"
 #include "agent_local.h"
 #include "buf.h"
 #include "dict.h"
+#include "endpoint.h"
+#include "lmtp_client.h"
 #include "local_alias.h"
 #include "local_spawn.h"
 #include "log.h"
@@ -193,6 +204,12 @@ struct local_state {
 	char **mailbox_argv;	/* mailbox_command split, or NULL */
 	char *mailbox_command;	/* as written */
 	char *mailbox_refusal;	/* why mailbox_command cannot run */
+	/* mailbox_transport = lmtp:DEST: mailboxes are handed to DEST */
+	char *mbx_transport;	/* as written, "" = none */
+	char *mbx_dest;		/* DEST, or NULL */
+	char *mbx_refusal;	/* why it cannot be used */
+	char *lhlo_name, *tcp_port;
+	struct lmtp_client_settings lset;
 	char *shell_refusal;	/* local_command_shell is set */
 	bool cmd_alias, cmd_include, file_alias, file_include;
 	bool orig_header;	/* enable_original_recipient */
@@ -217,6 +234,11 @@ local_state_free(struct local_state *st)
 	strv_free(&st->mailbox_argv);
 	free(st->mailbox_command);
 	free(st->mailbox_refusal);
+	free(st->mbx_transport);
+	free(st->mbx_dest);
+	free(st->mbx_refusal);
+	free(st->lhlo_name);
+	free(st->tcp_port);
 	free(st->shell_refusal);
 	account_free(&st->privs);
 	lookup_sync_free(&st->ls);
@@ -231,6 +253,65 @@ has_ctl(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return true;
 	return false;
+}
+
+/*
+ * mbx_transport_setup - mailbox_transport: "lmtp:DEST" (DEST as the lmtp
+ * agent takes it: unix:/path, inet:host:port, ...) hands each mailbox
+ * delivery to that LMTP server (Dovecot's lmtp); anything else is a
+ * refusal that defers mailbox deliveries with its words.
+ */
+static void
+mbx_transport_setup(struct local_state *st, const struct config_view *v)
+{
+	const char *raw = config_str(v, P_mailbox_transport);
+	const char *colon = strchr(raw, ':');
+	const char *name = config_str(v, P_lmtp_lhlo_name);
+	struct endpoint ep = { 0 };
+	char *err = NULL;
+
+	st->mbx_transport = xstrdup(raw);
+	if (raw[0] == '\0')
+		return;
+	if (colon == NULL || colon[1] == '\0') {
+		st->mbx_refusal = xasprintf("mailbox_transport = %s names no "
+		    "destination: write lmtp:unix:/path/to/socket or "
+		    "lmtp:inet:host:port", raw);
+	} else if ((size_t)(colon - raw) != 4 || strncmp(raw, "lmtp", 4) != 0) {
+		st->mbx_refusal = xasprintf("mailbox_transport = %s: this "
+		    "version hands mailboxes only to an LMTP server "
+		    "(mailbox_transport = lmtp:unix:/path or "
+		    "lmtp:inet:host:port); for a command use "
+		    "mailbox_command", raw);
+	} else if (lmtp_dest_parse(colon + 1, config_str(v, P_lmtp_tcp_port),
+	    &ep, &err) < 0) {
+		st->mbx_refusal = xasprintf("mailbox_transport = %s: %s", raw,
+		    err);
+		free(err);
+	} else if (ep.path == NULL &&
+	    strcasecmp(config_str(v, P_lmtp_tls_security_level), "none") !=
+	    0 && strcasecmp(config_str(v, P_lmtp_tls_security_level), "may") !=
+	    0) {
+		st->mbx_refusal = xasprintf("mailbox_transport = %s: "
+		    "lmtp_tls_security_level = %s, and the local agent "
+		    "speaks LMTP without TLS: use a unix: socket, or the lmtp "
+		    "transport itself (virtual_transport, transport_maps)",
+		    raw, config_str(v, P_lmtp_tls_security_level));
+	} else {
+		st->mbx_dest = xstrdup(colon + 1);
+	}
+	endpoint_clear(&ep);
+	if (st->mbx_refusal != NULL) {
+		log_warning("%s; mail for local users is deferred until it is "
+		    "fixed", st->mbx_refusal);
+		return;
+	}
+	st->lhlo_name = name[0] != '\0' ? xstrdup(name) :
+	    config_default_myhostname();
+	st->tcp_port = xstrdup(config_str(v, P_lmtp_tcp_port));
+	st->lset.lhlo_name = st->lhlo_name;
+	st->lset.default_port = st->tcp_port;
+	agent_lmtp_timeouts(v, &st->lset.timeouts);
 }
 
 static int
@@ -313,6 +394,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 		    "mailbox_command is fixed", st->mailbox_refusal);
 		free(err);
 	}
+	mbx_transport_setup(st, v);
 	raw = config_raw(v, "local_command_shell", NULL);
 	if (raw != NULL && raw[0] != '\0') {
 		st->shell_refusal = xasprintf("local_command_shell = %s: "
@@ -697,9 +779,15 @@ mailbox(struct expansion *x, const char *lp, const char *address)
 	if (r < 0) {
 		x_stop(x, "4.3.0", "%s", err);
 		free(err);
-	} else if (r == 0) {
+	} else if (r == 0 && x->st->mbx_transport[0] == '\0') {
 		x_fail(x, address, DELIVER_BOUNCE, "5.1.1", "unknown user: "
 		    "\"%s\"", user);
+	} else if (r == 0) {
+		/* mailbox_transport: its server knows the users (as in
+		 * Postfix, no passwd account is needed). */
+		act = x_add(x, ACT_MAILBOX, user, address);
+		if (act != NULL)
+			act->lp = xstrdup(lp);
 	} else {
 		act = x_add(x, ACT_MAILBOX, acc.name, address);
 		if (act != NULL)
@@ -1004,6 +1092,85 @@ is_dir(const char *path)
 	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* transport_failed - what an LMTP failure f means for the delivery. */
+static void
+transport_failed(struct local_result *r, const struct lmtp_failure *f)
+{
+	const char *text = f->text != NULL ? f->text : "delivery failure";
+
+	r->st = DELIVER_DEFER;
+	snprintf(r->dsn, sizeof(r->dsn), "%s", f->kind ==
+	    LMTP_FAIL_CONNECT ? "4.4.1" : "4.4.2");
+	if ((f->kind == LMTP_FAIL_REPLY || f->reply.nlines > 0) &&
+	    f->reply.code >= 400) {
+		char *t = lmtp_reply_text(&f->reply, sizeof(r->remote) - 8);
+
+		r->st = f->reply.code >= 500 ? DELIVER_BOUNCE : DELIVER_DEFER;
+		snprintf(r->dsn, sizeof(r->dsn), "%s", f->reply.dsn[0] ==
+		    (r->st == DELIVER_BOUNCE ? '5' : '4') ? f->reply.dsn :
+		    r->st == DELIVER_BOUNCE ? "5.0.0" : "4.0.0");
+		snprintf(r->remote, sizeof(r->remote), "lmtp; %s", t);
+		free(t);
+	} else if (f->kind == LMTP_FAIL_LOCAL) {
+		r->st = DELIVER_BOUNCE;
+		snprintf(r->dsn, sizeof(r->dsn), "%s", f->dsn[0] == '5' ?
+		    f->dsn : "5.0.0");
+	}
+	snprintf(r->text, sizeof(r->text), "%s", text);
+}
+
+/*
+ * run_transport - mailbox_transport: the message to the LMTP server,
+ * for act's address; its reply is the result (one connection per
+ * delivery).
+ */
+static void
+run_transport(struct request_ctx *rc, const struct action *act,
+    struct local_result *r)
+{
+	struct local_state *st = rc->st;
+	struct lmtp_failure f = { 0 };
+	struct lmtp_client *c;
+	struct lmtp_mail m = { 0 };
+	struct lmtp_rcpt rcpt = { 0 };
+
+	m.sender = rc->req->sender;
+	m.content = rc->msg->content;
+	m.len = rc->msg->len;
+	m.body_8bitmime = rc->msg->env.body != NULL &&
+	    strcasecmp(rc->msg->env.body, "8BITMIME") == 0;
+	m.smtputf8_param = (rc->req->flags & DELIVER_F_SMTPUTF8) != 0 ||
+	    rc->msg->env.smtputf8;
+	rcpt.address = act->address;
+	c = lmtp_client_connect(st->mbx_dest, &st->lset, &f);
+	if (c == NULL) {
+		transport_failed(r, &f);
+		goto out;
+	}
+	if (lmtp_client_send(c, &m, &rcpt, 1, &f) < 0 && !rcpt.done) {
+		transport_failed(r, &f);
+	} else {
+		char *t = lmtp_reply_text(&rcpt.reply, sizeof(r->remote) - 8);
+		unsigned code = rcpt.reply.code;
+
+		r->st = code < 300 ? DELIVER_OK : code < 500 ? DELIVER_DEFER :
+		    DELIVER_BOUNCE;
+		snprintf(r->dsn, sizeof(r->dsn), "%s", rcpt.reply.dsn[0] ==
+		    (code < 300 ? '2' : code < 500 ? '4' : '5') ?
+		    rcpt.reply.dsn : code < 300 ? "2.0.0" : code < 500 ?
+		    "4.0.0" : "5.0.0");
+		snprintf(r->remote, sizeof(r->remote), "lmtp; %s", t);
+		snprintf(r->text, sizeof(r->text), "%s by mailbox_transport "
+		    "%s: %s", code < 300 ? "delivered" : "refused",
+		    st->mbx_transport, t);
+		free(t);
+	}
+	lmtp_client_quit(&c);
+out:
+	lmtp_rcpt_deinit(&rcpt);
+	lmtp_failure_deinit(&f);
+}
+
 /* run_mailbox - the mailbox of act's account. */
 static void
 run_mailbox(struct request_ctx *rc, const struct action *act,
@@ -1014,8 +1181,26 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 	struct local_job job;
 	char *err = NULL, *path = NULL, *prefix = NULL;
 	gid_t extra = 0;
-	int found = account_get(act->target, &acc, &err);
+	int found;
 
+	if (st->mbx_refusal != NULL || st->mbx_dest != NULL) {
+		if (delivered_to_seen(rc->msg->content, rc->msg->len,
+		    act->address)) {
+			r->st = DELIVER_BOUNCE;
+			snprintf(r->dsn, sizeof(r->dsn), "5.4.6");
+			snprintf(r->text, sizeof(r->text), "mail forwarding "
+			    "loop for %s", act->address);
+		} else if (st->mbx_refusal != NULL) {
+			r->st = DELIVER_DEFER;
+			snprintf(r->dsn, sizeof(r->dsn), "4.3.5");
+			snprintf(r->text, sizeof(r->text), "%s",
+			    st->mbx_refusal);
+		} else {
+			run_transport(rc, act, r);
+		}
+		return;
+	}
+	found = account_get(act->target, &acc, &err);
 	if (found <= 0) {
 		r->st = DELIVER_DEFER;
 		snprintf(r->dsn, sizeof(r->dsn), "4.3.0");

@@ -234,3 +234,36 @@ def unjournaled_fs():
     """A fresh ext4 without a journal on a loop device: the mount
     point."""
     yield from _ext4_fs(False)
+
+
+def _test_failed(request):
+    return any(getattr(getattr(request.node, "ostia_rep_" + w, None),
+                       "failed", False) for w in ("setup", "call"))
+
+
+@pytest.fixture
+def dovecot(request, ostia_user):
+    """make(**kw) -> dovecot_server.DovecotMail (running; users at the
+    Ostia test user's uid/gid unless given); skips the test when Dovecot
+    is missing; its log is printed when the test failed."""
+    import delivery_e2e
+    import dovecot_server
+    made = []
+
+    def make(**kwargs):
+        if os.geteuid() == 0:
+            uid, gid = delivery_e2e.user_ids(ostia_user)
+            kwargs.setdefault("uid", uid)
+            kwargs.setdefault("gid", gid)
+        srv = dovecot_server.DovecotMail.start(**kwargs)
+        made.append(srv)
+        return srv
+    yield make
+    failed = _test_failed(request)
+    for srv in made:
+        if failed:
+            print("---- Dovecot %s ----" % srv.base)
+            print(delivery_e2e.excerpt(srv.log_text()))
+            print("---- Dovecot LDA log ----")
+            print(delivery_e2e.excerpt(srv.lda_log_text()))
+        srv.close()

@@ -8,10 +8,7 @@ delivery(**kw) -> delivery_e2e.Delivery); here:
   lmtp_server(**kw)  -> delivery_e2e.LmtpServer (running), closed after
                         the test; its transcript is printed when the
                         test failed
-  dovecot(**kw)      -> dovecot_server.DovecotMail (running; users at
-                        the Ostia test user's uid/gid unless given);
-                        skips the test when Dovecot is missing; its
-                        log is printed when the test failed
+  (dovecot(**kw), the private Dovecot, is in tests/e2e/conftest.py)
 """
 
 import os
@@ -46,28 +43,4 @@ def lmtp_server(request):
         if failed:
             print("---- scripted LMTP server %s ----" % srv.nexthop)
             print(srv.describe())
-        srv.close()
-
-
-@pytest.fixture
-def dovecot(request, ostia_user):
-    import dovecot_server
-    made = []
-
-    def make(**kwargs):
-        if os.geteuid() == 0:
-            uid, gid = delivery_e2e.user_ids(ostia_user)
-            kwargs.setdefault("uid", uid)
-            kwargs.setdefault("gid", gid)
-        srv = dovecot_server.DovecotMail.start(**kwargs)
-        made.append(srv)
-        return srv
-    yield make
-    failed = _failed(request)
-    for srv in made:
-        if failed:
-            print("---- Dovecot %s ----" % srv.base)
-            print(delivery_e2e.excerpt(srv.log_text()))
-            print("---- Dovecot LDA log ----")
-            print(delivery_e2e.excerpt(srv.lda_log_text()))
         srv.close()

@@ -198,3 +198,55 @@ def test_unknown_user_bounces(local_delivery):
         dsn.describe()
     d.wait_queue_empty()
     assert qid not in d.spool_ids()
+
+
+def test_mailbox_transport_to_dovecot_lmtp(local_delivery, dovecot):
+    """mailbox_transport = lmtp:unix:PATH: after the aliases, every
+    mailbox goes to Dovecot's LMTP (a user need not be in passwd: Dovecot
+    knows its users), and Dovecot's answer is the result: 250 delivered,
+    550 5.1.1 bounced with its words."""
+    dove = "dove1@" + LOCAL_DOMAIN
+    srv = dovecot(users=[dove])
+    d = local_delivery()
+    d.aliases = {"team": "dove1"}
+    d.params["mailbox_transport"] = "lmtp:" + srv.lmtp_unix
+    d.start()
+    tok = token()
+    d.send(dove, make_message(tok, to=dove))
+    d.wait_log(agent_log_re(dove, "sent", r"delivered by mailbox_transport "
+                            r"lmtp:unix:\S+: 250 2\.0\.0 <%s> \S+ Saved"
+                            % re.escape(dove)))
+    assert tok.encode() in srv.fetch(dove).encode()
+    # Through an alias.
+    team = "team@" + LOCAL_DOMAIN
+    tok2 = token()
+    d.send(team, make_message(tok2, to=team))
+    d.wait_log(agent_log_re(team, "sent"))
+    wait_until(lambda: tok2 in srv.fetch(dove), 30, 0.2,
+               "the alias's message in dove1's mailbox")
+    # Unknown to Dovecot: its 550 bounces.
+    nobody = "nobody-%s@%s" % (token()[-6:], LOCAL_DOMAIN)
+    tok3 = token()
+    d.send(nobody, make_message(tok3, to=nobody))
+    d.wait_log(agent_log_re(nobody, "bounced", r"refused by "
+                            r"mailbox_transport lmtp:unix:\S+: 550 5\.1\.1"))
+    dsn = d.wait_dsn(SENDER, containing=tok3)
+    r = dsn.recipient(nobody)
+    assert r.get("status") == "5.1.1", dsn.describe()
+    assert r.get("diagnostic-code", "").startswith("lmtp; 550 5.1.1"), \
+        dsn.describe()
+
+
+def test_mailbox_transport_refused_in_words(local_delivery):
+    """A mailbox_transport this version cannot use defers the mail (never
+    bounces it, never puts it elsewhere) and says why."""
+    d = local_delivery()
+    d.params["mailbox_transport"] = "dovecot:whatever"
+    d.start()
+    tok = token()
+    rcpt = "x-%s@%s" % (tok[-6:], LOCAL_DOMAIN)
+    qid = d.send(rcpt, make_message(tok, to=rcpt))
+    d.wait_log(agent_log_re(rcpt, "deferred", r"mailbox_transport = "
+                            r"dovecot:whatever: this version hands "
+                            r"mailboxes only to an LMTP server"))
+    assert d.spool_has(qid) is not None

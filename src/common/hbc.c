@@ -237,7 +237,8 @@ warn(struct hbc *h, enum hbc_class cls, const char *fmt, ...)
 
 	if (h->cb.warn == NULL)
 		return;
-	n = snprintf(msg, sizeof(msg), "%s: ", hbc_class_param(cls));
+	n = snprintf(msg, sizeof(msg), "%s%s: ", h->cfg.delivery_only ?
+	    "smtp_" : "", hbc_class_param(cls));
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(msg))
 		(void)vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
@@ -385,7 +386,14 @@ act(struct hbc *h, enum hbc_class cls, const char *key, size_t klen,
 		t++;
 		tn--;
 	}
-	if (word_is(v, wn, "REJECT")) {
+	if (h->cfg.delivery_only && (word_is(v, wn, "REJECT") ||
+	    word_is(v, wn, "DISCARD") || word_is(v, wn, "HOLD") ||
+	    word_is(v, wn, "FILTER") || word_is(v, wn, "REDIRECT") ||
+	    word_is(v, wn, "BCC"))) {
+		warn(h, cls, "action \"%.*s\" is not available on delivery "
+		    "(only REPLACE, PREPEND, IGNORE, WARN, INFO, DUNNO and "
+		    "OK); ignored", (int)(wn > 16 ? 16 : wn), v);
+	} else if (word_is(v, wn, "REJECT")) {
 		act_reject(h, cls, key, klen, t, tn);
 	} else if (word_is(v, wn, "DISCARD")) {
 		free(h->res.text);

@@ -98,7 +98,9 @@
  *   DUNNO, OK        nothing.
  * An action with a missing or unusable argument, or an unknown word, is
  * reported through the warn callback and does nothing (Postfix logs a
- * warning too).  Text that a $N substitution brought into PREPEND or
+ * warning too); so is, with delivery_only (smtp_header_checks and the
+ * others, applied on delivery), every action that would change the
+ * delivery rather than the text (REJECT to BCC).  Text that a $N substitution brought into PREPEND or
  * REPLACE may hold the "\n" of a folded header: each becomes CRLF, and
  * in a header a tab is added when the next line would not start with
  * white space, so the text can never start a new header.  REJECT,
@@ -193,6 +195,10 @@ struct hbc_config {
 	uint64_t body_limit;	/* body_checks_size_limit */
 	unsigned mime_depth;	/* mime_nesting_limit */
 	bool disable_mime;	/* disable_mime_input_processing */
+	bool delivery_only;	/* smtp_*_checks: REJECT, DISCARD, HOLD,
+				 * FILTER, REDIRECT and BCC are refused
+				 * (warn callback) and do nothing; the
+				 * warnings name smtp_header_checks... */
 };
 
 /* Postfix's defaults: 102400, 2048, 51200, 100, no. */

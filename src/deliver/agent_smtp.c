@@ -86,6 +86,8 @@
 #include "agent_client.h"
 #include "config.h"
 #include "dns.h"
+#include "hbc.h"
+#include "hbc_tables.h"
 #include "lmtp_client.h"
 #include "log.h"
 #include "lookup_client.h"
@@ -126,6 +128,9 @@ struct smtp_cached {
 
 struct smtp_agent {
 	bool loaded;
+	/* smtp_header_checks, smtp_mime_header_checks,
+	 * smtp_nested_header_checks, smtp_body_checks */
+	struct hbc_tables hbc;
 	char *helo_name;
 	char *tcp_port;
 	struct lmtp_client_settings set;
@@ -233,6 +238,18 @@ load(struct agent_ctx *a)
 
 	if (st->loaded)
 		return;
+	{
+		static const enum param_id ids[HBC__NCLASS] = {
+			P_smtp_header_checks, P_smtp_mime_header_checks,
+			P_smtp_nested_header_checks, P_smtp_body_checks,
+		};
+
+		hbc_tables_open(&st->hbc, v, ids, "the smtp agent");
+		st->hbc.cfg.delivery_only = true;
+		if (st->hbc.broken)
+			log_error("%s; until this is fixed every delivery of "
+			    "this service is deferred", st->hbc.broken_why);
+	}
 	name = config_str(v, P_smtp_helo_name);
 	st->helo_name = name[0] != '\0' ? xstrdup(name) :
 	    config_default_myhostname();
@@ -607,6 +624,8 @@ struct plan_query {
 
 struct smtp_job {
 	struct smtp_agent *st;
+	struct buf checked;		/* the message after smtp_*_checks */
+	bool have_checked;
 	struct agent_job *aj;
 	const struct deliver_req *req;
 	struct agent_results *res;
@@ -683,6 +702,8 @@ job_end(struct smtp_job *j)
 	hop_auth_clear(&j->ha);
 	lmtp_failure_deinit(&j->f);
 	agent_txn_deinit(&j->t);
+	if (j->have_checked)
+		buf_deinit(&j->checked);
 	free(j);
 }
 
@@ -1454,6 +1475,111 @@ job_try(struct smtp_job *j)
 	job_level(j, lev);
 }
 
+/* ---- smtp_header_checks and the others ---- */
+
+struct check_ctx {
+	struct smtp_job *j;
+	bool overflow;
+};
+
+static int
+checked_lookup(void *ctx, enum hbc_class cls, const char *key, size_t keylen,
+    struct buf *value, char *err, size_t errsz)
+{
+	struct check_ctx *cc = ctx;
+
+	return hbc_tables_lookup(&cc->j->st->hbc, cls, key, keylen, value,
+	    err, errsz);
+}
+
+static void
+checked_out(void *ctx, const char *data, size_t len)
+{
+	struct check_ctx *cc = ctx;
+
+	if (buf_append(&cc->j->checked, data, len) < 0)
+		cc->overflow = true;
+}
+
+/* Postfix logs what the checks did as "ID: ACTION: header TEXT: why". */
+static void
+checked_log(void *ctx, const struct hbc_event *ev)
+{
+	struct check_ctx *cc = ctx;
+	char content[200 * 4 + 8], text[HBC_TEXT_MAX_BYTES * 4 + 8];
+
+	log_escape(content, sizeof(content), ev->content, ev->content_len,
+	    200);
+	log_escape(text, sizeof(text), ev->text, strlen(ev->text),
+	    HBC_TEXT_MAX_BYTES);
+	log_info("%s: %s: %s %s%s%s", cc->j->req->queue_id, ev->action,
+	    ev->cls == HBC_BODY ? "body" : "header", content,
+	    text[0] != '\0' ? ": " : "", text);
+}
+
+static void
+checked_warn(void *ctx, enum hbc_class cls, const char *msg)
+{
+	struct check_ctx *cc = ctx;
+	char shown[HBC_TEXT_MAX_BYTES * 4 + 1024];
+
+	(void)cls;
+	log_escape(shown, sizeof(shown), msg, strlen(msg), sizeof(shown) / 4);
+	log_warning("%s: %s", cc->j->req->queue_id, shown);
+}
+
+/*
+ * run_checks - the message through smtp_*_checks on its way out: the
+ * changed text goes in j->checked, and the transaction sends it.  Only
+ * the actions that change the text or log work here (REPLACE, PREPEND,
+ * IGNORE, WARN, INFO, DUNNO, OK), as in Postfix; one that would change
+ * the delivery is logged and ignored (hbc_config.delivery_only).  -1 when the delivery must wait
+ * (a table that failed or never opened: every recipient deferred).
+ */
+static int
+run_checks(struct smtp_job *j, const struct deliver_msg *msg)
+{
+	struct smtp_agent *st = j->st;
+	struct hbc_callbacks cb;
+	struct check_ctx cc = { j, false };
+	const struct hbc_result *r;
+	struct hbc *h;
+	int rc = 0;
+
+	if (st->hbc.broken) {
+		agent_set_all(j->res, DELIVER_DEFER, "4.3.0", NULL, "%s",
+		    st->hbc.broken_why);
+		return -1;
+	}
+	buf_init(&j->checked, msg->len + 2 * (size_t)st->hbc.cfg.header_limit +
+	    64 * 1024);
+	j->have_checked = true;
+	memset(&cb, 0, sizeof(cb));
+	cb.lookup = checked_lookup;
+	cb.out = checked_out;
+	cb.log = checked_log;
+	cb.warn = checked_warn;
+	cb.ctx = &cc;
+	h = hbc_new(&st->hbc.cfg, &cb);
+	hbc_feed(h, msg->content, msg->len);
+	hbc_finish(h);
+	r = hbc_result(h);
+	if (r->verdict == HBC_FAILED) {
+		agent_set_all(j->res, DELIVER_DEFER, "4.3.0", NULL, "smtp "
+		    "header/body checks: table lookup failed: %s", r->text);
+		rc = -1;
+	} else if (cc.overflow) {
+		agent_set_all(j->res, DELIVER_DEFER, "4.3.0", NULL, "smtp "
+		    "header/body checks made the message too large");
+		rc = -1;
+	} else {
+		j->t.mail.content = j->checked.data;
+		j->t.mail.len = j->checked.len;
+	}
+	hbc_free(&h);
+	return rc;
+}
+
 /* ---- the agent ---- */
 
 static void
@@ -1476,7 +1602,7 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 	    req->nexthop : first_domain(req));
 	j->hp.level = st->level;
 	agent_txn_init(&j->t, req, msg, res, "SMTP", st->send_xforward);
-	if (j->t.n == 0) {
+	if (j->t.n == 0 || (st->hbc.active && run_checks(j, msg) < 0)) {
 		job_end(j);
 		return;
 	}

@@ -490,6 +490,8 @@ test_statuses(void **state)
 		"postscreen_upstream_proxy_timeout",
 		"postscreen_cache_map", "postscreen_cache_cleanup_interval",
 		"postscreen_cache_retention_time", "mailbox_transport",
+		"smtp_header_checks", "smtp_mime_header_checks",
+		"smtp_nested_header_checks", "smtp_body_checks",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

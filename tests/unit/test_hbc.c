@@ -433,6 +433,47 @@ test_stop(void **state)
 	run_free(&r);
 }
 
+/* delivery_only (smtp_*_checks): the actions that would change the
+ * delivery are refused with a warning and do nothing; the checks go on
+ * and the text actions still work. */
+static void
+test_delivery_only(void **state)
+{
+	struct tables t;
+	struct hbc_config cfg;
+	struct run r;
+
+	(void)state;
+	hbc_config_init(&cfg);
+	cfg.delivery_only = true;
+	memset(&t, 0, sizeof(t));
+	t.text[HBC_HEADER] = "/^Received:/ REJECT no\n/^Subject:/ HOLD\n"
+	    "/^From:/ BCC x@example.org\n";
+	t.text[HBC_BODY] = "/one/ DISCARD\n/two/ REPLACE body line 2\n";
+	run_case(&t, &cfg, simple_msg, &r);
+	expect(&r.out, "Received: from x by y; date\r\n"
+	    "Subject: hello\r\n"
+	    "From: <a@example.org>\r\n"
+	    "\r\n"
+	    "body line one\r\n"
+	    "\r\n"
+	    "body line 2\r\n");
+	expect(&r.result, "accept");
+	expect(&r.warns, "smtp_header_checks: action \"REJECT\" is not "
+	    "available on delivery (only REPLACE, PREPEND, IGNORE, WARN, "
+	    "INFO, DUNNO and OK); ignored\n"
+	    "smtp_header_checks: action \"HOLD\" is not available on "
+	    "delivery (only REPLACE, PREPEND, IGNORE, WARN, INFO, DUNNO and "
+	    "OK); ignored\n"
+	    "smtp_header_checks: action \"BCC\" is not available on "
+	    "delivery (only REPLACE, PREPEND, IGNORE, WARN, INFO, DUNNO and "
+	    "OK); ignored\n"
+	    "smtp_body_checks: action \"DISCARD\" is not available on "
+	    "delivery (only REPLACE, PREPEND, IGNORE, WARN, INFO, DUNNO and "
+	    "OK); ignored\n");
+	run_free(&r);
+}
+
 /* HOLD: the first counts; FILTER and REDIRECT: the last; BCC: all,
  * without duplicates. */
 static void
@@ -1097,6 +1138,7 @@ main(void)
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_parsing),
 		cmocka_unit_test(test_bcc_cap),
+		cmocka_unit_test(test_delivery_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,7 @@
  * check_screen - the postscreen part of `ostia check [--live]`: each
  * postscreen service, the pass service its smtpd settings come from,
  * its DNSBL sites as smtpd will read them (and whether the threshold can
- * be reached at all), its access list, its cache file, and settings
- * that are not implemented; with --live, each DNSBL zone is asked for
+ * be reached at all), its access list and its cache file; with --live, each DNSBL zone is asked for
  * its test entries through the configured resolver (RFC 5782: 127.0.0.2
  * must be listed, 127.0.0.1 must not), which catches a misspelled zone,
  * a dead list, and a list that refuses the resolver (Spamhaus answers
@@ -236,11 +235,6 @@ deny_action(const struct config_view *v)
 int
 check_screen(const struct config *cf, bool live)
 {
-	static const enum param_id later[] = {
-		P_postscreen_pipelining_enable,
-		P_postscreen_non_smtp_command_enable,
-		P_postscreen_bare_newline_enable,
-	};
 	const struct master_cf *mcf = config_master(cf);
 	struct check_report r = { 0, 0 };
 	size_t found = 0;
@@ -269,12 +263,6 @@ check_screen(const struct config *cf, bool live)
 		    deny_action(v));
 		check_sites(v, live, &r);
 		check_cache(v, &r);
-		for (size_t k = 0; k < N_ELEMENTS(later); k++)
-			if (config_bool(v, later[k]))
-				check_say(&r, CHECK_WARNING, "%s = yes: the tests "
-				    "after the greeting are not implemented "
-				    "yet; it has no effect",
-				    config_params[later[k]].name);
 	}
 	if (found > 0)
 		printf("\npostscreen: %u error%s, %u warning%s\n", r.errors,

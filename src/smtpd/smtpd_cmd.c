@@ -36,6 +36,7 @@
 #include "smtpd_milter.h"
 #include "smtpd_limit.h"
 #include "smtpd_notice.h"
+#include "smtpd_screen.h"
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
@@ -1004,6 +1005,10 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 		return;
 	}
 	if (st == SMTP_LINE_BARE_NEWLINE) {
+		if (smtpd_screen_deep(s, SCREEN_BARE_NEWLINE,
+		    s->have_last_verb ? smtp_verb_name(s->last_verb) :
+		    "CONNECT", NULL) && s->state == SS_QUIT)
+			return;
 		log_info("bare <CR> or <LF> in a command line from %s; "
 		    "refused as one command", smtpd_client_label(s, who,
 		    sizeof(who)));
@@ -1025,6 +1030,14 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 		s->counts[SMTP_VERB_UNKNOWN]++;
 		s->last_verb = SMTP_VERB_UNKNOWN;
 		s->have_last_verb = true;
+		if (forbidden_command(line, len) &&
+		    smtpd_screen_deep(s, SCREEN_NON_SMTP, s->counts[
+		    SMTP_VERB_UNKNOWN] > 1 ? "a command" : "CONNECT", shown)) {
+			if (s->state != SS_QUIT)
+				smtpd_reply_error(s, "502 5.5.2 Error: command "
+				    "not recognized");
+			return;
+		}
 		if (forbidden_command(line, len)) {
 			log_warning("non-SMTP command from %s: %s; closed the "
 			    "connection (smtpd_forbidden_commands: a web "
@@ -1052,8 +1065,17 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	if (evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&
 	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining) &&
-	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT)
+	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
 		s->ill_pipelining = true;	/* reject_unauth_pipelining */
+		/* postscreen's test decides instead. */
+		if (smtpd_screen_deep(s, SCREEN_PIPELINING,
+		    smtp_verb_name(c.verb), NULL)) {
+			if (s->state == SS_QUIT)
+				return;
+			dispatch(s, &c);
+			return;
+		}
+	}
 	if (smtpd_cfg.forbid_unauth_pipelining &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&

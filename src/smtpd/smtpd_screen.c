@@ -54,6 +54,9 @@ static struct {
 	const char *reply_map;		/* "" = none */
 	long long clean_every, retention;	/* seconds */
 	struct event *clean_ev;
+	/* the tests after the greeting: on, and their actions */
+	bool deep_on[3];
+	enum screen_action deep_action[3];
 } sc;
 
 /* ---------------------------------------------------------------- */
@@ -230,6 +233,18 @@ smtpd_screen_init(const struct config_view *v)
 			    "below postscreen_dnsbl_threshold (%lld): no "
 			    "client can reach it", most, sc.threshold);
 	}
+	sc.deep_on[SCREEN_PIPELINING] = config_bool(v,
+	    P_postscreen_pipelining_enable);
+	sc.deep_action[SCREEN_PIPELINING] = action_of(config_str(v,
+	    P_postscreen_pipelining_action));
+	sc.deep_on[SCREEN_NON_SMTP] = config_bool(v,
+	    P_postscreen_non_smtp_command_enable);
+	sc.deep_action[SCREEN_NON_SMTP] = action_of(config_str(v,
+	    P_postscreen_non_smtp_command_action));
+	sc.deep_on[SCREEN_BARE_NEWLINE] = config_bool(v,
+	    P_postscreen_bare_newline_enable);
+	sc.deep_action[SCREEN_BARE_NEWLINE] = action_of(config_str(v,
+	    P_postscreen_bare_newline_action));
 	sc.clean_every = config_time(v, P_postscreen_cache_cleanup_interval);
 	sc.retention = config_time(v, P_postscreen_cache_retention_time);
 	if (sc.clean_every > 0) {
@@ -921,4 +936,38 @@ smtpd_screen_start(struct session *s, void (*done)(struct session *))
 		return;
 	}
 	acl_next(st);
+}
+
+bool
+smtpd_screen_deep(struct session *s, enum screen_deep test,
+    const char *after, const char *detail)
+{
+	static const char *const what[] = { "PIPELINING", "NON-SMTP COMMAND",
+	    "BARE NEWLINE" };
+	static const char *const param[] = { "postscreen_pipelining_action",
+	    "postscreen_non_smtp_command_action",
+	    "postscreen_bare_newline_action" };
+	enum screen_action a;
+
+	if (!sc.on || !s->screened || !sc.deep_on[test])
+		return false;
+	a = sc.deep_action[test];
+	/* Logged once per session and test; then only the action. */
+	if ((s->screen_deep_seen & (1u << test)) == 0)
+		log_info("%s from [%s]:%u after %s%s%s; %s is %s", what[test],
+		    s->addr, s->client_port, after, detail != NULL ? ": " : "",
+		    detail != NULL ? detail : "", param[test],
+		    action_names[a]);
+	s->screen_deep_seen |= 1u << test;
+	if (a == ACT_IGNORE)
+		return false;
+	if (a == ACT_DROP) {
+		smtpd_reply(s, "521 5.5.1 %s Protocol error",
+		    smtpd_cfg.myhostname);
+		s->state = SS_QUIT;
+		return true;
+	}
+	if (s->screen_reply == NULL)
+		s->screen_reply = xstrdup("550 5.5.1 Protocol error");
+	return true;
 }

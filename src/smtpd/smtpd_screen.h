@@ -84,4 +84,27 @@ void smtpd_screen_start(struct session *s, void (*done)(struct session *));
 /* The session ends: stop its tests (done will not run). */
 void smtpd_screen_session_end(struct session *s);
 
+/*
+ * The tests after the greeting (postscreen_pipelining_enable,
+ * postscreen_non_smtp_command_enable, postscreen_bare_newline_enable).
+ * Postfix's postscreen makes them with an SMTP engine of its own and
+ * makes a client that passed connect again; here the real session is
+ * watched, with no second connection: smtpd calls smtpd_screen_deep()
+ * where it finds the fault (improper pipelining; a command from
+ * smtpd_forbidden_commands; a bare <LF> in a command line).  When the
+ * session was screened and that test is on, it logs the fault with
+ * Postfix's words and applies the test's action: true when it did (drop:
+ * the 521 is sent and the session ends; enforce: every later RCPT gets
+ * 550, and smtpd answers the command as it would have), false when
+ * smtpd's own handling applies (the test is off, or its action is
+ * ignore).
+ */
+enum screen_deep {
+	SCREEN_PIPELINING,
+	SCREEN_NON_SMTP,
+	SCREEN_BARE_NEWLINE,
+};
+bool smtpd_screen_deep(struct session *s, enum screen_deep test,
+    const char *after, const char *detail);
+
 #endif

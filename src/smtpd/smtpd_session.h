@@ -224,6 +224,7 @@ struct session {
 	struct smtpd_screen *screen;
 	char *screen_reply;
 	bool screened;			/* postscreen's tests were made */
+	unsigned screen_deep_seen;	/* its later tests that failed */
 	bool sender_at_domain;		/* trying "@domain" now */
 	struct event *timer;		/* error sleep */
 	enum session_state state;

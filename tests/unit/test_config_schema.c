@@ -492,6 +492,11 @@ test_statuses(void **state)
 		"postscreen_cache_retention_time", "mailbox_transport",
 		"smtp_header_checks", "smtp_mime_header_checks",
 		"smtp_nested_header_checks", "smtp_body_checks",
+		"postscreen_pipelining_enable", "postscreen_pipelining_action",
+		"postscreen_non_smtp_command_enable",
+		"postscreen_non_smtp_command_action",
+		"postscreen_bare_newline_enable",
+		"postscreen_bare_newline_action",
 		"smtpd_client_new_tls_session_rate_limit",
 		/* TLS (issue 4). */
 		"smtpd_tls_CAfile", "smtpd_tls_cert_file", "smtpd_tls_key_file",

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """`ostia check [--live]`, postscreen part: each postscreen service and
 its pass service, the DNSBL sites as smtpd reads them, the threshold
-that no client can reach, the cache file, settings that do nothing; and
+that no client can reach, the cache file, the cache file; and
 with --live, each zone's test entries asked through the configured
 resolver (127.0.0.2 must be listed, 127.0.0.1 must not)."""
 
@@ -19,7 +19,8 @@ def test_check_static(ostia_factory):
     o = ostia_factory(master_cf=MASTER_CF, main_cf={
         "postscreen_dnsbl_sites": "dnsbl.test*2, dnswl.test*-5",
         "postscreen_dnsbl_threshold": 3,
-        "postscreen_pipelining_enable": "yes"})
+        "postscreen_pipelining_enable": "yes",
+        "postscreen_cache_map": "memcache:/etc/x"})
     rc, out = check(o)
     assert rc == 1, out
     assert "hands clients to the pass service smtpd" in out, out
@@ -28,9 +29,8 @@ def test_check_static(ostia_factory):
     assert ("warning: the positive weights add up to 2, below "
             "postscreen_dnsbl_threshold (3): no client can ever be "
             "listed") in out, out
-    assert ("warning: postscreen_pipelining_enable = yes: the tests after "
-            "the greeting are not implemented yet") in out, out
-    assert "postscreen_cache.lmdb (made at the first start)" in out, out
+    assert ("warning: postscreen_cache_map = memcache:/etc/x cannot hold "
+            "the cache") in out, out
 
     o2 = ostia_factory(master_cf=MASTER_CF, main_cf={
         "postscreen_dnsbl_sites": "dnsbl.test=127.0.0.[2..x]"})

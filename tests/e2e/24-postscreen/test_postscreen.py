@@ -322,3 +322,53 @@ def test_dnsbl_error_answers_are_no_listings(ostia_factory, dns):
                    r"dnsbl\.test \(dnsbl\.test answered 192\.0\.2\.80, which "
                    r"is no DNSBL answer" % who("127.0.0.11"))
     assert "DNSBL rank" not in o.log_text()
+
+
+def test_tests_after_the_greeting(ostia_factory, dns):
+    """postscreen_pipelining_enable, _non_smtp_command_enable and
+    _bare_newline_enable: the session itself is watched (no second
+    connection is asked for), the fault is logged with Postfix's words,
+    and the test's action applies."""
+    o = start(ostia_factory, dns.resolvers, postscreen_access_list="",
+              postscreen_pipelining_enable="yes",
+              postscreen_pipelining_action="enforce",
+              postscreen_non_smtp_command_enable="yes",
+              postscreen_bare_newline_enable="yes",
+              postscreen_bare_newline_action="enforce")
+    # Pipelining after HELO (no PIPELINING offered): enforce.
+    with dial(o, "127.0.0.4") as c:
+        greeting(c)
+        c.send_raw(b"HELO x.test\r\nMAIL FROM:<a@client.test>\r\n")
+        c.expect(250)
+        c.expect(250)
+        r = c.command("RCPT TO:<%s>" % RCPT)
+        assert (r.code, r.text) == (550, "5.5.1 Protocol error"), r
+    o.wait_for_log(SMTPD + r"PIPELINING from %s after HELO; "
+                   r"postscreen_pipelining_action is enforce$"
+                   % who("127.0.0.4"))
+    # An HTTP request: drop (the default action).
+    with dial(o, "127.0.0.5") as c:
+        greeting(c)
+        c.send_raw(b"GET / HTTP/1.1\r\n")
+        got = lines_until_close(c)
+    assert got == ["521 5.5.1 test.example Protocol error"], got
+    o.wait_for_log(SMTPD + r"NON-SMTP COMMAND from %s after CONNECT: "
+                   r"GET / HTTP/1\.1; postscreen_non_smtp_command_action "
+                   r"is drop$" % who("127.0.0.5"))
+    # A bare <LF>: smtpd refuses the line as ever, and enforce refuses
+    # the recipients.
+    with dial(o, "127.0.0.6") as c:
+        greeting(c)
+        c.send_raw(b"EHLO x.test\nNOOP\r\n")   # one line to smtpd
+        c.expect(500)
+        c.command("EHLO x.test", expect=250)
+        c.command("MAIL FROM:<a@client.test>", expect=250)
+        r = c.command("RCPT TO:<%s>" % RCPT)
+        assert (r.code, r.text) == (550, "5.5.1 Protocol error"), r
+    o.wait_for_log(SMTPD + r"BARE NEWLINE from %s after CONNECT; "
+                   r"postscreen_bare_newline_action is enforce$"
+                   % who("127.0.0.6"))
+    # A client that keeps to the protocol is not bothered.
+    with dial(o, "127.0.0.7") as c:
+        greeting(c)
+        assert mail_rcpt(c).code == 250

@@ -699,6 +699,15 @@ def _proc_stat(pid):
     return int(rest[1]), int(rest[2])
 
 
+def process_stopped(pid):
+    """True when pid is stopped (SIGSTOP): state T in /proc/PID/stat."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
+
+
 def _all_pids():
     return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 

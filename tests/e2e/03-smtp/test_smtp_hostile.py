@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ostia_harness import connect_smtp, wait_until
+from ostia_harness import connect_smtp, process_stopped, wait_until
 from smtp_e2e import (CLIENT, SIMPLE, SMTPD, assert_crlf_only,
                       assert_nothing_queued, assert_queued, ehlo,
                       expect_reply, greet, incoming_files, queue_show,
@@ -476,11 +476,6 @@ def test_quit_may_follow_in_the_same_send(smtpd):
     assert c.wait_closed()
 
 
-def stopped(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rsplit(")", 1)[1].split()[0] == "T"
-
-
 def talk_before_greeting(o):
     """Send EHLO before the server could greet: the smtpd child is
     stopped while the client connects and talks, so the bytes are
@@ -489,7 +484,7 @@ def talk_before_greeting(o):
     [pid] = smtpd_pids(o)
     os.kill(pid, signal.SIGSTOP)
     try:
-        wait_until(lambda: stopped(pid), what="smtpd stopped")
+        wait_until(lambda: process_stopped(pid), what="smtpd stopped")
         c = connect_smtp("127.0.0.1", o.port)
         c.send_raw(b"EHLO early.example\r\n")
         time.sleep(0.2)       # let the bytes reach the socket

@@ -137,10 +137,11 @@ find_view(const struct config *cf, const char *arg)
 static const char *
 flag_names(unsigned flags, char *buf, size_t bufsz)
 {
-	snprintf(buf, bufsz, "%s%s%s%s", (flags & ROUTE_F_ROUTED) ?
+	snprintf(buf, bufsz, "%s%s%s%s%s", (flags & ROUTE_F_ROUTED) ?
 	    " routed" : "", (flags & ROUTE_F_POSTMASTER) ? " postmaster" : "",
 	    (flags & ROUTE_F_LITERAL) ? " literal" : "",
-	    (flags & ROUTE_F_RELAYHOST) ? " relayhost" : "");
+	    (flags & ROUTE_F_RELAYHOST) ? " relayhost" : "",
+	    (flags & ROUTE_F_DEFAULT_TRANSPORT) ? " default-transport" : "");
 	return buf[0] != '\0' ? buf + 1 : "-";
 }
 

@@ -1071,10 +1071,11 @@ static const struct {
 	{ ROUTE_F_POSTMASTER, "postmaster" },
 	{ ROUTE_F_LITERAL, "literal" },
 	{ ROUTE_F_RELAYHOST, "relayhost" },
+	{ ROUTE_F_DEFAULT_TRANSPORT, "default-transport" },
 };
 
 #define ALL_ROUTE_FLAGS (ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | \
-    ROUTE_F_LITERAL | ROUTE_F_RELAYHOST)
+    ROUTE_F_LITERAL | ROUTE_F_RELAYHOST | ROUTE_F_DEFAULT_TRANSPORT)
 
 void
 lookup_route_answer_deinit(struct lookup_route_answer *a)

@@ -152,6 +152,9 @@ static struct {
 	uint64_t bounce_size_limit;
 	char *sdrelay_maps;	/* sender_dependent_relayhost_maps */
 	char *sdrelay_null_key;	/* empty_address_relayhost_maps_lookup_key */
+	char *sddt_maps;	/* sender_dependent_default_transport_maps */
+	char *sddt_null_key;	/* empty_address_default_transport_maps_
+				 * lookup_key */
 	char *delim;		/* recipient_delimiter */
 	char **defer_transports;	/* defer_transports */
 } qm;
@@ -213,6 +216,8 @@ msg_free(struct qmsg *m)
 	qstatus_free(&m->log);
 	free(m->sdrelay);
 	free(m->sdrelay_err);
+	free(m->sddt);
+	free(m->sddt_err);
 	free(m);
 	qm.nactive--;
 	if (qm.backlog && qm.nactive < QMGR_ACTIVE_MAX / 2)
@@ -390,6 +395,28 @@ rcpt_route(struct qrcpt *r)
 		r->m->busy--;
 		return;
 	}
+	/* The sender's default transport, before anything looks at the
+	 * transport; never the global one instead when its lookup failed. */
+	if (r->default_transport && r->m->sddt_err != NULL) {
+		set_result(r, R_DEFERRED, "4.3.0", "", r->m->sddt_err);
+		log_info("%s: to=<%s>, relay=none, dsn=4.3.0, status=deferred "
+		    "(%s)", r->m->id, r->address, r->m->sddt_err);
+		r->m->busy--;
+		return;
+	}
+	if (r->default_transport && r->m->sddt != NULL) {
+		const char *v = r->m->sddt, *colon = strchr(v, ':');
+
+		free(r->transport);
+		r->transport = colon != NULL ? xstrndup(v, (size_t)(colon -
+		    v)) : xstrdup(v);
+		if (colon != NULL && colon[1] != '\0') {
+			/* Its own next hop: no relay host replaces it. */
+			free(r->nexthop);
+			r->nexthop = xstrdup(colon + 1);
+			r->relayhost = false;
+		}
+	}
 	t = transport_get(r->transport);
 	if (!t->exists || now < t->down_until) {
 		set_result(r, R_DEFERRED, "4.3.0", "",
@@ -511,21 +538,45 @@ ask_route(struct qmsg *m, long idx, const char *orig, const char *address,
 }
 
 /*
- * on_sdrelay - the sender's entry in sender_dependent_relayhost_maps:
- * its relay host replaces relayhost (or the domain) for the recipients
- * whose route allows it (rcpt_route).  DUNNO: no override.  A failed
- * lookup defers those recipients, never sends them the default way.
+ * The sender's entry in a sender-dependent table, looked up once per
+ * message (the address, then @domain; the null sender as the table's
+ * empty_address_*_lookup_key): one word (sdrelay: a relay host;
+ * sddt: "transport[:nexthop]"), or DUNNO for no override.  rcpt_route
+ * applies it to the recipients whose route allows it.  A failed lookup,
+ * or an entry that is not one such word, defers those recipients: they
+ * are never sent the default way instead.
  */
-static void
-on_sdrelay(void *ctx, enum dict_status st, const char *text, size_t len)
-{
-	struct qmsg *m = ctx;
+struct sender_table {
+	const char *param;	/* its parameter, for the words */
+	const char *what;	/* "relay host", "transport[:nexthop]" */
+};
 
+static const struct sender_table sdrelay_table = {
+	"sender_dependent_relayhost_maps", "relay host",
+};
+static const struct sender_table sddt_table = {
+	"sender_dependent_default_transport_maps", "transport[:nexthop]",
+};
+
+struct sender_ask {
+	struct qmsg *m;
+	const struct sender_table *t;
+	char **val, **err;	/* the message's entry and failure */
+};
+
+static void
+on_sender_entry(void *ctx, enum dict_status st, const char *text, size_t len)
+{
+	struct sender_ask *q = ctx;
+	struct qmsg *m = q->m;
+	const struct sender_table *t = q->t;
+	char **val = q->val, **err = q->err;
+
+	free(q);
 	if (st == DICT_TEMPFAIL) {
-		m->sdrelay_err = xasprintf("sender_dependent_relayhost_maps "
-		    "lookup of <%s> failed: %.*s", m->env.sender, (int)len,
-		    text);
-		log_warning("%s: %s", m->id, m->sdrelay_err);
+		*err = xasprintf("%s lookup of <%s> failed: %.*s", t->param,
+		    m->env.sender, (int)len, text);
+		log_warning("%s: %s", m->id, *err);
 	} else if (st == DICT_FOUND) {
 		char *v = xstrndup(text, len);
 		char *p = v + strspn(v, " \t");
@@ -533,17 +584,15 @@ on_sdrelay(void *ctx, enum dict_status st, const char *text, size_t len)
 		bool one = n > 0 && p[n + strspn(p + n, " \t")] == '\0';
 
 		p[n] = '\0';
-		if (!one) {
-			m->sdrelay_err = xasprintf("sender_dependent_relayhost"
-			    "_maps: the entry for <%s> is not one relay host "
-			    "(\"%.*s\")", m->env.sender,
+		if (!one || *p == ':') {
+			*err = xasprintf("%s: the entry for <%s> is not one %s "
+			    "(\"%.*s\")", t->param, m->env.sender, t->what,
 			    (int)(len < 100 ? len : 100), text);
-			log_warning("%s: %s", m->id, m->sdrelay_err);
+			log_warning("%s: %s", m->id, *err);
 		} else if (strcasecmp(p, "DUNNO") != 0) {
-			m->sdrelay = xstrdup(p);
-			log_debug(1, "%s: sender <%s>: relay host %s "
-			    "(sender_dependent_relayhost_maps)", m->id,
-			    m->env.sender, p);
+			*val = xstrdup(p);
+			log_debug(1, "%s: sender <%s>: %s %s (%s)", m->id,
+			    m->env.sender, t->what, p, t->param);
 		}
 		free(v);
 	}
@@ -553,18 +602,23 @@ on_sdrelay(void *ctx, enum dict_status st, const char *text, size_t len)
 	msg_check_done(m);
 }
 
-/* ask_sdrelay - look the sender up in sender_dependent_relayhost_maps
- * (the null sender as empty_address_relayhost_maps_lookup_key). */
+/* ask_sender - look the sender up in maps for t. */
 static void
-ask_sdrelay(struct qmsg *m)
+ask_sender(struct qmsg *m, const struct sender_table *t, const char *maps,
+    const char *null_key, char **val, char **err)
 {
+	struct sender_ask *q = xcalloc(1, sizeof(*q));
 	const char *key = m->env.sender[0] != '\0' ? m->env.sender :
-	    qm.sdrelay_null_key;
+	    null_key;
 
+	q->m = m;
+	q->t = t;
+	q->val = val;
+	q->err = err;
 	m->lookups++;
-	(void)lookup_client_find(qm.lc, qm.sdrelay_maps, key,
+	(void)lookup_client_find(qm.lc, maps, key,
 	    m->env.sender[0] != '\0' ? LOOKUP_FIND_ADDRESS : LOOKUP_FIND_EXACT,
-	    0, qm.delim, on_sdrelay, m);
+	    0, qm.delim, on_sender_entry, q);
 }
 
 /* A recipient whose lookups failed: deferred with the reason. */
@@ -605,9 +659,12 @@ on_route(void *ctx, enum dict_status st, const char *text, size_t len)
 			    a.address, l->orcpt, l->notify, a.transport,
 			    a.nexthop);
 
-			if (r != NULL)
+			if (r != NULL) {
 				r->relayhost = (a.flags & ROUTE_F_RELAYHOST) !=
 				    0;
+				r->default_transport = (a.flags &
+				    ROUTE_F_DEFAULT_TRANSPORT) != 0;
+			}
 		} else {
 			size_t n = 0;
 
@@ -807,7 +864,11 @@ parsed:
 	/* Recipients: R records, or the REDIRECT address, then BCCs. */
 	m->busy++;	/* held while the lookups are issued */
 	if (qm.sdrelay_maps[0] != '\0')
-		ask_sdrelay(m);
+		ask_sender(m, &sdrelay_table, qm.sdrelay_maps,
+		    qm.sdrelay_null_key, &m->sdrelay, &m->sdrelay_err);
+	if (qm.sddt_maps[0] != '\0')
+		ask_sender(m, &sddt_table, qm.sddt_maps, qm.sddt_null_key,
+		    &m->sddt, &m->sddt_err);
 	for (size_t i = 0; i < m->env.nrcpts; i++) {
 		const struct queue_rcpt *q = &m->env.rcpts[i];
 		const char *addr = q->addr;
@@ -1706,6 +1767,10 @@ qmgr_init(struct child *c)
 	    P_sender_dependent_relayhost_maps));
 	qm.sdrelay_null_key = xstrdup(config_str(v,
 	    P_empty_address_relayhost_maps_lookup_key));
+	qm.sddt_maps = xstrdup(config_str(v,
+	    P_sender_dependent_default_transport_maps));
+	qm.sddt_null_key = xstrdup(config_str(v,
+	    P_empty_address_default_transport_maps_lookup_key));
 	qm.delim = xstrdup(config_str(v, P_recipient_delimiter));
 	qm.defer_transports = config_list(v, P_defer_transports);
 	qm.double_bounce = xstrdup(config_str(v, P_double_bounce_sender));

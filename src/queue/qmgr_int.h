@@ -48,6 +48,9 @@ struct qrcpt {
 	time_t when;
 	bool relayhost;		/* ROUTE_F_RELAYHOST: the sender's relay
 				 * host may replace the next hop */
+	bool default_transport;	/* ROUTE_F_DEFAULT_TRANSPORT: the
+				 * sender's default transport may replace
+				 * the transport */
 	struct qrcpt *dnext;	/* destination queue */
 };
 
@@ -66,6 +69,9 @@ struct qmsg {
 	bool has_log;		/* status/ID exists (read or written) */
 	char *sdrelay;		/* the sender's relay host, or NULL */
 	char *sdrelay_err;	/* ... its lookup failed: why */
+	char *sddt;		/* the sender's default transport
+				 * ("transport[:nexthop]"), or NULL */
+	char *sddt_err;		/* ... its lookup failed: why */
 	bool flush;		/* loaded by `ostia queue flush` */
 	struct qstatus log;
 	struct qmsg *hnext;

@@ -900,7 +900,7 @@ apply_transport_maps(struct route_tables *rt, const char *domain,
 		break;
 	}
 	/* transport(5) decides the next hop: no sender-dependent one. */
-	r->flags &= ~ROUTE_F_RELAYHOST;
+	r->flags &= ~(ROUTE_F_RELAYHOST | ROUTE_F_DEFAULT_TRANSPORT);
 	val = buf_cstr(&t.value);
 	colon = strchr(val, ':');
 	tlen = colon != NULL ? (size_t)(colon - val) : strlen(val);
@@ -1234,6 +1234,8 @@ route_resolve(struct route_tables *rt, const char *address,
 		 * and sender_dependent_relayhost_maps (Postfix's order). */
 		if (colon == NULL || colon[1] == '\0')
 			r->flags |= ROUTE_F_RELAYHOST;
+		if (r->cls == ROUTE_DEFAULT)
+			r->flags |= ROUTE_F_DEFAULT_TRANSPORT;
 		rc = set_transport(r, r->cls == ROUTE_RELAY ?
 		    "relay_transport" : "default_transport", tv);
 		break;

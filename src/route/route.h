@@ -76,6 +76,13 @@ enum route_class {
 					    * put the sender's
 					    * sender_dependent_relayhost_maps
 					    * entry in its place */
+#define ROUTE_F_DEFAULT_TRANSPORT (1u << 4) /* default class, transport
+					    * from default_transport (no
+					    * transport_maps entry): the
+					    * queue manager may put the
+					    * sender's sender_dependent_
+					    * default_transport_maps entry
+					    * in its place */
 
 /*
  * Opens one lookup-table list (a PT_MAPS-style value, "a:b, c:d") for

@@ -492,6 +492,8 @@ test_statuses(void **state)
 		"postscreen_cache_retention_time", "mailbox_transport",
 		"smtp_header_checks", "smtp_mime_header_checks",
 		"smtp_nested_header_checks", "smtp_body_checks",
+		"sender_dependent_default_transport_maps",
+		"empty_address_default_transport_maps_lookup_key",
 		"postscreen_pipelining_enable", "postscreen_pipelining_action",
 		"postscreen_non_smtp_command_enable",
 		"postscreen_non_smtp_command_action",

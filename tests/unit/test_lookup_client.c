@@ -1136,7 +1136,7 @@ test_route_answer_format(void **state)
 	memset(&in, 0, sizeof(in));
 	in.cls = ROUTE_RELAY;
 	in.flags = ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | ROUTE_F_LITERAL |
-	    ROUTE_F_RELAYHOST;
+	    ROUTE_F_RELAYHOST | ROUTE_F_DEFAULT_TRANSPORT;
 	in.address = address;
 	in.transport = transport;
 	in.nexthop = nexthop;
@@ -1148,7 +1148,7 @@ test_route_answer_format(void **state)
 	in.rcpts = rcpts;
 	assert_int_equal(lookup_route_answer_format(&in, &b, &err), 0);
 	assert_string_equal(buf_cstr(&b), "class=relay\n"
-	    "flags=routed,postmaster,literal,relayhost\n"
+	    "flags=routed,postmaster,literal,relayhost,default-transport\n"
 	    "address=u%d@[192.0.2.1]\ntransport=smtp\n"
 	    "nexthop=[relay.example.com]:587\nlisted=no\ncode=550\n"
 	    "dsn=5.1.1\ntext=5.1.1 <u@x>: Recipient address rejected\n"

@@ -99,6 +99,50 @@ def test_relay_host_lookup_failure_defers(mta, peer, dns, tmp_path):
     assert not default.completed(), default.describe()
 
 
+def test_default_transport_by_sender(mta, peer, dns, tmp_path):
+    """sender_dependent_default_transport_maps (as mailcow's per-domain
+    relays use it): @special.example's mail leaves through its own
+    transport and next hop, boss@ (DUNNO) and the others through
+    default_transport and relayhost; a transport_maps entry wins over
+    it.  A table that cannot answer defers the mail, never sends it the
+    default way."""
+    default = peer(name="smart.test")
+    special = peer(name="special-relay.test")
+    mapped = peer(name="mapped.test")
+    a = mta("a.ostia.test")
+    a.params["dns_resolvers"] = dns({}).resolvers
+    a.params["relayhost"] = default.nexthop
+    a.params["sender_dependent_default_transport_maps"] = a.table(
+        "sddt", {"@special.example": "smtp:" + special.nexthop,
+                 BOSS: "DUNNO"})
+    a.route("mapped.example", "smtp:" + mapped.nexthop)
+    a.start()
+    for sender in (ALICE, BOSS, OTHER):
+        a.send(BOB, message_for(token(), BOB), sender=sender)
+    a.send("x@mapped.example", message_for(token(), "x@mapped.example"),
+           sender=ALICE)
+    special.wait(lambda s: s.delivered(BOB) == 1, "alice's mail",
+                 diag=a.diag)
+    default.wait(lambda s: s.delivered(BOB) == 2, "the others' mail",
+                 diag=a.diag)
+    mapped.wait(lambda s: s.delivered("x@mapped.example") == 1,
+                "the transport_maps destination", diag=a.diag)
+    a.wait_queue_empty()
+    assert mail_froms(special) == [ALICE], special.describe()
+    assert sorted(mail_froms(default)) == sorted([BOSS, OTHER]), \
+        default.describe()
+
+    b = sender_a(mta, dns, "b.ostia.test", relayhost=default.nexthop,
+                 sender_dependent_default_transport_maps=dead_mysql_table(
+                     tmp_path))
+    qid = b.send(BOB, message_for(token(), BOB), sender=ALICE)
+    line = b.wait_status(BOB, "deferred", timeout=90).group(0)
+    assert ("sender_dependent_default_transport_maps lookup of <%s> "
+            "failed" % ALICE) in line, line
+    b.wait_deferred_in_queue(qid)
+    assert len(default.completed()) == 2, default.describe()
+
+
 def test_sender_dependent_authentication(mta, peer, dns):
     """smtp_sender_dependent_authentication: the sender's credentials
     (address, then @domain) before the next hop's; each login on its

@@ -344,15 +344,9 @@ screen_free(struct smtpd_screen *st)
 	if (st == NULL)
 		return;
 	if (st->acl_req != NULL)
-		{
 		lookup_client_cancel(st->acl_req);
-		st->acl_req = NULL;
-	}
 	if (st->map_req != NULL)
-		{
 		lookup_client_cancel(st->map_req);
-		st->map_req = NULL;
-	}
 	for (size_t i = 0; st->zs != NULL && i < sc.nzones; i++)
 		smtpd_dns_cancel(&st->zs[i].req);
 	free(st->zs);
@@ -706,6 +700,12 @@ on_early_read(evutil_socket_t fd, short what, void *arg)
 		    sizeof(peek)), action_names[sc.greet_action]);
 		apply(st, sc.greet_action, "550 5.5.1 Protocol error",
 		    "521 5.5.1 Protocol error");
+		/* drop: at once, as Postfix does; the DNSBLs do not matter
+		 * any more. */
+		if (st->drop != NULL) {
+			finish(st);
+			return;
+		}
 	}
 	/* Watch for the client closing: once data waits, the socket stays
 	 * readable, so look again only at the end of the wait. */

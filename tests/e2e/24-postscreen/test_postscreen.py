@@ -89,8 +89,10 @@ def test_pregreet_enforce(ostia_factory, dns):
 
 
 def test_pregreet_drop(ostia_factory, dns):
+    """drop: at once, not at the end of the (here 60 s) greet wait; the
+    client's timeout is 20 s."""
     o = start(ostia_factory, dns.resolvers, postscreen_access_list="",
-              postscreen_greet_action="drop")
+              postscreen_greet_action="drop", postscreen_greet_wait="60s")
     with dial(o, "127.0.0.4", early=b"HELO x\r\n") as c:
         got = lines_until_close(c)
     assert got == ["220-test.example ESMTP Ostia",

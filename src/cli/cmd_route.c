@@ -183,15 +183,15 @@ rcpt_address(const char *arg, const char **refused_r)
 
 /* route_one - print one address; returns its exit status. */
 /*
- * sender_relayhost - `-f SENDER`: put the sender's
- * sender_dependent_relayhost_maps entry in r's next hop where the route
- * allows it (ROUTE_F_RELAYHOST), as the queue manager does; what was
- * done in words in note.  -1 with note saying why when the table fails
- * or the entry is not one relay host.
+ * sender_entry - `-f SENDER`: the sender's one-word entry in param (the
+ * address, then @domain; the null sender as null_key), as the queue
+ * manager looks it up.  1 with the word in out, 0 with none (what was
+ * found in words in note: no entry, DUNNO, not set), -1 with note
+ * saying why when the table fails or the entry is not one word.
  */
 static int
-sender_relayhost(struct route_tables *rt, const char *sender,
-    const char *null_key, const char *delim, struct route_result *r,
+sender_entry(struct route_tables *rt, const char *param, const char *sender,
+    const char *null_key, const char *delim, char *out, size_t outsz,
     char *note, size_t notesz)
 {
 	struct maps *m = NULL;
@@ -200,14 +200,7 @@ sender_relayhost(struct route_tables *rt, const char *sender,
 	char err[ROUTE_ERR_MAX_BYTES];
 	int ret = 0;
 
-	if ((r->flags & ROUTE_F_RELAYHOST) == 0) {
-		snprintf(note, notesz, "does not apply (a transport setting "
-		    "or transport_maps gives the next hop, or the mail stays "
-		    "here)");
-		return 0;
-	}
-	if (route_tables_maps(rt, "sender_dependent_relayhost_maps", &m, err,
-	    sizeof(err)) < 0) {
+	if (route_tables_maps(rt, param, &m, err, sizeof(err)) < 0) {
 		snprintf(note, notesz, "%s", err);
 		return -1;
 	}
@@ -224,23 +217,94 @@ sender_relayhost(struct route_tables *rt, const char *sender,
 	} else if (st == DICT_FOUND) {
 		char **w = config_split_list(buf_cstr(&res.value));
 
-		if (w[0] == NULL || w[1] != NULL) {
+		if (w[0] == NULL || w[1] != NULL || w[0][0] == ':') {
 			snprintf(note, notesz, "the entry for <%s> is not one "
-			    "relay host", sender);
+			    "word", sender);
 			ret = -1;
 		} else if (strcasecmp(w[0], "DUNNO") == 0) {
-			snprintf(note, notesz, "DUNNO: the next hop stays %s",
-			    r->nexthop);
+			snprintf(note, notesz, "DUNNO: no change");
 		} else {
-			snprintf(note, notesz, "next hop %s instead of %s",
-			    w[0], r->nexthop);
-			snprintf(r->nexthop, sizeof(r->nexthop), "%s", w[0]);
+			snprintf(out, outsz, "%s", w[0]);
+			ret = 1;
 		}
 		strv_free(&w);
 	} else {
 		snprintf(note, notesz, "no entry for <%s>", sender);
 	}
 	maps_result_deinit(&res);
+	return ret;
+}
+
+/*
+ * sender_routes - `-f SENDER`: apply the sender's
+ * sender_dependent_default_transport_maps entry (where the route
+ * carries ROUTE_F_DEFAULT_TRANSPORT) and sender_dependent_relayhost_maps
+ * entry (ROUTE_F_RELAYHOST) to r, as the queue manager does, and print
+ * what each did.  -1 when a table failed.
+ */
+static int
+sender_routes(struct route_tables *rt, const struct config_view *view,
+    const char *sender, struct route_result *r)
+{
+	const char *delim = config_str(view, P_recipient_delimiter);
+	char note[ROUTE_ERR_MAX_BYTES + 64], word[ROUTE_ERR_MAX_BYTES];
+	bool relayhost = (r->flags & ROUTE_F_RELAYHOST) != 0;
+	int ret = 0, k;
+
+	if ((r->flags & ROUTE_F_DEFAULT_TRANSPORT) == 0) {
+		printf("  sender <%s>: sender_dependent_default_transport_maps "
+		    "does not apply (not the default transport)\n", sender);
+	} else if ((k = sender_entry(rt,
+	    "sender_dependent_default_transport_maps", sender,
+	    config_str(view, P_empty_address_default_transport_maps_lookup_key),
+	    delim, word, sizeof(word), note, sizeof(note))) < 0) {
+		printf("  sender <%s>: temporary failure: "
+		    "sender_dependent_default_transport_maps: %s\n", sender,
+		    note);
+		ret = -1;
+	} else if (k == 0) {
+		printf("  sender <%s>: sender_dependent_default_transport_maps "
+		    "%s\n", sender, note);
+	} else {
+		char *colon = strchr(word, ':');
+
+		printf("  sender <%s>: sender_dependent_default_transport_maps "
+		    "gives %s\n", sender, word);
+		if (colon != NULL && colon[1] != '\0') {
+			snprintf(r->nexthop, sizeof(r->nexthop), "%s",
+			    colon + 1);
+			relayhost = false;
+		}
+		if (colon != NULL)
+			*colon = '\0';
+		if (strlen(word) < sizeof(r->transport))
+			memcpy(r->transport, word, strlen(word) + 1);
+	}
+	if (!relayhost) {
+		printf("  sender <%s>: sender_dependent_relayhost_maps does not "
+		    "apply (a transport setting or transport_maps gives the "
+		    "next hop, or the mail stays here)\n", sender);
+	} else if ((k = sender_entry(rt, "sender_dependent_relayhost_maps",
+	    sender, config_str(view,
+	    P_empty_address_relayhost_maps_lookup_key), delim, word,
+	    sizeof(word), note, sizeof(note))) < 0) {
+		printf("  sender <%s>: temporary failure: "
+		    "sender_dependent_relayhost_maps: %s\n", sender, note);
+		ret = -1;
+	} else if (k == 0) {
+		printf("  sender <%s>: sender_dependent_relayhost_maps %s\n",
+		    sender, note);
+	} else {
+		printf("  sender <%s>: sender_dependent_relayhost_maps next hop "
+		    "%s instead of %s\n", sender, word, r->nexthop);
+		snprintf(r->nexthop, sizeof(r->nexthop), "%s", word);
+	}
+	if (ret == 0) {
+		printf("  transport for this sender: %s\n", r->transport[0] ?
+		    r->transport : "-");
+		printf("  nexthop for this sender: %s\n", r->nexthop[0] ?
+		    r->nexthop : "-");
+	}
 	return ret;
 }
 
@@ -288,24 +352,8 @@ route_one(struct route_tables *rt, const char *arg, const char *sender,
 	printf("  class: %s\n", route_class_name(r.cls));
 	printf("  transport: %s\n", r.transport[0] ? r.transport : "-");
 	printf("  nexthop: %s\n", r.nexthop[0] ? r.nexthop : "-");
-	if (sender != NULL) {
-		char note[ROUTE_ERR_MAX_BYTES + 64];
-
-		if (sender_relayhost(rt, sender, config_str(view,
-		    P_empty_address_relayhost_maps_lookup_key),
-		    config_str(view, P_recipient_delimiter), &r, note,
-		    sizeof(note)) < 0) {
-			printf("  sender <%s>: temporary failure: "
-			    "sender_dependent_relayhost_maps: %s\n", sender,
-			    note);
-			ret = ROUTE_EXIT_TEMPFAIL;
-		} else {
-			printf("  sender <%s>: sender_dependent_relayhost_maps "
-			    "%s\n", sender, note);
-			printf("  nexthop for this sender: %s\n",
-			    r.nexthop[0] ? r.nexthop : "-");
-		}
-	}
+	if (sender != NULL && sender_routes(rt, view, sender, &r) < 0)
+		ret = ROUTE_EXIT_TEMPFAIL;
 	printf("  flags: %s\n", flag_names(r.flags, fl, sizeof(fl)));
 	if (route_check_listed(rt, &r, &v, err, sizeof(err)) != ROUTE_OK) {
 		printf("  listed: temporary failure: %s\n", err);

@@ -128,6 +128,7 @@ static const enum param_id route_maps[] = {
 	P_sender_canonical_maps, P_recipient_canonical_maps, P_canonical_maps,
 	P_recipient_bcc_maps, P_sender_bcc_maps,
 	P_sender_dependent_relayhost_maps,
+	P_sender_dependent_default_transport_maps,
 };
 
 /* Domain and network lists whose elements may be tables. */

@@ -54,6 +54,8 @@ const struct rm_param rt_maps_params[RM__COUNT] = {
 	[RM_SENDER_BCC] = { P_sender_bcc_maps, "sender_bcc_maps" },
 	[RM_SDRELAY] = { P_sender_dependent_relayhost_maps,
 	    "sender_dependent_relayhost_maps" },
+	[RM_SDDT] = { P_sender_dependent_default_transport_maps,
+	    "sender_dependent_default_transport_maps" },
 };
 
 /* ------------------------------------------------------------ helpers */

@@ -39,6 +39,8 @@ enum rm_id {
 	RM_SENDER_BCC,
 	RM_SDRELAY,		/* for `ostia route -f`; the queue manager
 				 * asks the lookup process itself */
+	RM_SDDT,		/* sender_dependent_default_transport_maps,
+				 * for `ostia route -f` too */
 	RM__COUNT,
 };
 

@@ -188,3 +188,29 @@ def test_ostia_route_shows_the_sender_relay_host(mta, dns, peer):
     r = a.o.cli("route", "-f", OTHER, BOB)
     assert "no entry for <%s>" % OTHER in r.stdout, r.stdout
     assert "nexthop for this sender: [smart.test]" in r.stdout, r.stdout
+
+
+def test_ostia_route_shows_the_sender_default_transport(mta, dns, peer):
+    """`ostia route -f SENDER`: the sender's default transport, whose next
+    hop then wins over the sender's relay host, as the queue manager
+    does."""
+    special = peer(name="special-relay.test")
+    a = sender_a(mta, dns, relayhost="[smart.test]",
+                 sender_dependent_default_transport_maps=lambda a: a.table(
+                     "sddt", {"@special.example": "relay2:" +
+                              special.nexthop}),
+                 sender_dependent_relayhost_maps=lambda a: a.table("sdr", {
+                     "@special.example": "[other.test]"}))
+    r = a.o.cli("route", "-f", ALICE, BOB)
+    assert r.returncode == 0, r.stderr
+    assert "flags: relayhost default-transport" in r.stdout, r.stdout
+    assert ("sender_dependent_default_transport_maps gives relay2:%s"
+            % special.nexthop) in r.stdout, r.stdout
+    assert "transport for this sender: relay2" in r.stdout, r.stdout
+    assert "nexthop for this sender: %s" % special.nexthop in r.stdout, \
+        r.stdout
+    r = a.o.cli("route", "-f", OTHER, BOB)
+    assert ("sender_dependent_default_transport_maps no entry for <%s>"
+            % OTHER) in r.stdout, r.stdout
+    assert "transport for this sender: smtp" in r.stdout, r.stdout
+    assert "nexthop for this sender: [smart.test]" in r.stdout, r.stdout

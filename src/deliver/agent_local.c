@@ -46,8 +46,9 @@
  * mailbox_transport = lmtp:DEST (Dovecot's LMTP, the usual setup for
  * system users) takes the place of steps 3's mailbox: every mailbox
  * delivery, including those of addresses the aliases give, goes to the
- * LMTP server DEST (lmtp_* timeouts and lmtp_lhlo_name; TLS only at the
- * levels none and may, i.e. none), one connection per delivery, and its
+ * LMTP server DEST (lmtp_* timeouts and lmtp_lhlo_name; no TLS: an
+ * inet DEST is refused when lmtp_tls_security_level asks for more than
+ * may), one connection per delivery, and its
  * reply is the result; a user need not be in passwd then (the server
  * knows its users).  Other transports are refused with words.
  *

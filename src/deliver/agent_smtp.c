@@ -1533,8 +1533,9 @@ checked_warn(void *ctx, enum hbc_class cls, const char *msg)
  * changed text goes in j->checked, and the transaction sends it.  Only
  * the actions that change the text or log work here (REPLACE, PREPEND,
  * IGNORE, WARN, INFO, DUNNO, OK), as in Postfix; one that would change
- * the delivery is logged and ignored (hbc_config.delivery_only).  -1 when the delivery must wait
- * (a table that failed or never opened: every recipient deferred).
+ * the delivery is logged and ignored (hbc_config.delivery_only).  -1
+ * when the delivery must wait (a table that failed or never opened:
+ * every recipient deferred).
  */
 static int
 run_checks(struct smtp_job *j, const struct deliver_msg *msg)

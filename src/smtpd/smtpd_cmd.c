@@ -1023,6 +1023,9 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	if (smtp_command_parse(line, len, &c) < 0 ||
 	    c.verb == SMTP_VERB_UNKNOWN) {
 		char shown[64];
+		/* The command before it, for postscreen's log. */
+		const char *after = s->have_last_verb ?
+		    smtp_verb_name(s->last_verb) : "CONNECT";
 
 		log_escape(shown, sizeof(shown), line, len, 40);
 		log_debug(1, "%s: unrecognized command: %s",
@@ -1031,8 +1034,7 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 		s->last_verb = SMTP_VERB_UNKNOWN;
 		s->have_last_verb = true;
 		if (forbidden_command(line, len) &&
-		    smtpd_screen_deep(s, SCREEN_NON_SMTP, s->counts[
-		    SMTP_VERB_UNKNOWN] > 1 ? "a command" : "CONNECT", shown)) {
+		    smtpd_screen_deep(s, SCREEN_NON_SMTP, after, shown)) {
 			if (s->state != SS_QUIT)
 				smtpd_reply_error(s, "502 5.5.2 Error: command "
 				    "not recognized");

@@ -25,6 +25,7 @@ import re
 
 from delivery_e2e import (LMTP_DOMAIN, QUEUE_ID_RE, SENDER, make_message,
                           parse_queue, settle, token)
+from ostia_harness import wait_until
 
 A = "a@" + LMTP_DOMAIN
 B = "b@" + LMTP_DOMAIN
@@ -94,9 +95,12 @@ def test_listing_show_and_empty(delivery, lmtp_server):
     assert footer is not None and footer[0] == "total" and \
         footer[2] == 1 and footer[1] >= 1, r.stdout
     # `queue list` keeps its older per-directory format (tests/e2e/
-    # 03-smtp reads it); it must at least show the message.
-    r2 = run(d, "list", "deferred")
-    assert qid in r2.stdout, r2.stdout
+    # 03-smtp reads it); it must at least show the message.  The
+    # message is tried again every second and is in deferred/ between
+    # the attempts, not during them.
+    wait_until(lambda: qid in run(d, "list", "deferred").stdout, 15, 0.05,
+               "%s listed in deferred/ by `ostia queue list deferred`"
+               % qid)
     r = run(d, "show", qid)
     for want in (qid, SENDER, A, B, "Hello, this is %s." % tok):
         assert want in r.stdout, "queue show: %r missing\n%s" % (want,

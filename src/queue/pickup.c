@@ -207,8 +207,23 @@ drop_headers(struct buf *content, const struct pickup_params *p)
 	*content = out;
 }
 
+/* masq_dup - a copy of address, masqueraded per class c when p says
+ * so (never longer than address). */
+static char *
+masq_dup(const struct pickup_params *p, enum masq_class c,
+    const char *address)
+{
+	size_t len = strlen(address) + 1;
+	char *out = xmalloc(len);
+
+	if (masquerade(p->masq, c, address, out, len) < 0)
+		abort();		/* cannot be: see masquerade.h */
+	return out;
+}
+
 /* complete_headers - the header addresses of content completed in the
- * local context.  0, or -1 when the result is too large. */
+ * local context, then masqueraded.  0, or -1 when the result is too
+ * large. */
 static int
 complete_headers(struct buf *content, const struct pickup_params *p)
 {
@@ -223,18 +238,26 @@ complete_headers(struct buf *content, const struct pickup_params *p)
 	struct header_block_scan sc = { 0, false };
 	struct header_edit *e = NULL;
 	struct buf out;
+	char **repl = NULL;
 	size_t n;
 	int ret = 0;
 
-	if (!p->append_at_myorigin && !p->append_dot_mydomain)
+	if (!p->append_at_myorigin && !p->append_dot_mydomain &&
+	    !masq_on(p->masq, MASQ_HDR_SENDER) &&
+	    !masq_on(p->masq, MASQ_HDR_RCPT))
 		return 0;
 	(void)header_block_end(&sc, content->data, content->len, true);
 	n = header_rewrite_edits(content->data, sc.scanned, &c, &e, NULL,
 	    NULL);
 	if (n > 0) {
+		repl = xcalloc(n, sizeof(*repl));
+		for (size_t i = 0; i < n; i++)
+			repl[i] = masq_dup(p, e[i].sender ? MASQ_HDR_SENDER :
+			    MASQ_HDR_RCPT, e[i].completed);
 		buf_init(&out, content->max);
-		if (header_rewrite_apply(content->data, sc.scanned, e, n, NULL,
-		    &out) < 0 || buf_append(&out, content->data + sc.scanned,
+		if (header_rewrite_apply(content->data, sc.scanned, e, n,
+		    (const char *const *)repl, &out) < 0 ||
+		    buf_append(&out, content->data + sc.scanned,
 		    content->len - sc.scanned) < 0) {
 			buf_deinit(&out);
 			ret = -1;
@@ -242,6 +265,9 @@ complete_headers(struct buf *content, const struct pickup_params *p)
 			buf_deinit(content);
 			*content = out;
 		}
+		for (size_t i = 0; i < n; i++)
+			free(repl[i]);
+		free(repl);
 	}
 	header_edits_free(e, n);
 	return ret;
@@ -337,6 +363,12 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 		if (strcmp(fe.sender, m->env.sender) != 0)
 			m->ignored_sender = xstrdup(fe.sender);
 	}
+	if (masq_on(p->masq, MASQ_ENV_SENDER)) {
+		char *ms = masq_dup(p, MASQ_ENV_SENDER, m->env.sender);
+
+		free(m->env.sender);
+		m->env.sender = ms;
+	}
 	utf8 |= has_8bit(m->env.sender, strlen(m->env.sender));
 	rcpts = xcalloc(fe.nrcpts + 1, sizeof(*rcpts));
 	for (size_t i = 0; i < fe.nrcpts; i++) {
@@ -345,6 +377,12 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 		if (rcpts[i] == NULL) {
 			bad(why, whysz, "recipient %zu: %s", i + 1, err);
 			goto out;
+		}
+		if (masq_on(p->masq, MASQ_ENV_RCPT)) {
+			char *mr = masq_dup(p, MASQ_ENV_RCPT, rcpts[i]);
+
+			free(rcpts[i]);
+			rcpts[i] = mr;
 		}
 		utf8 |= has_8bit(rcpts[i], strlen(rcpts[i]));
 	}
@@ -428,6 +466,8 @@ static struct {
 	struct pickup_params p;
 	char **drop;		/* p.drop_headers */
 	char **submit_users;	/* p.submit_users */
+	struct masq masq;	/* p.masq */
+	char *masq_err;		/* its settings are unusable: files wait */
 	size_t max_file;
 	bool warned_dir;
 	/* non_smtpd_milters: one message at a time goes through them */
@@ -924,6 +964,14 @@ pickup_one(const char *name)
 		aside(name, lst.st_uid, "not a regular file");
 		return true;
 	}
+	if (pk.masq_err != NULL) {
+		/* Fail closed: the addresses cannot be rewritten as the
+		 * configuration asks. */
+		log_warning("maildrop file %s from uid %lu waits in maildrop: "
+		    "%s; fix it and run \"ostia reload\"", name,
+		    (unsigned long)lst.st_uid, pk.masq_err);
+		return false;
+	}
 	if ((lst.st_mode & 0444) == 0) {
 		/* Being written (MAILDROP_MODE_WRITING). */
 		if (time(NULL) - lst.st_mtime <= PICKUP_ABANDONED_SECONDS)
@@ -1107,6 +1155,31 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 	event_active(pk.run_ev, 0, 0);
 }
 
+/* setup_masq - pk.masq from view v, or pk.masq_err. */
+static void
+setup_masq(const struct config_view *v)
+{
+	char **d = config_list(v, P_masquerade_domains);
+	char **x = config_list(v, P_masquerade_exceptions);
+	char **c = config_list(v, P_masquerade_classes);
+	char err[512];
+
+	masq_deinit(&pk.masq);
+	free(pk.masq_err);
+	pk.masq_err = NULL;
+	if (masq_setup(&pk.masq, (const char *const *)d,
+	    (const char *const *)x, (const char *const *)c,
+	    config_str(v, P_recipient_delimiter), err, sizeof(err)) < 0) {
+		pk.masq_err = xstrdup(err);
+		log_error("pickup: %s: local submissions wait in maildrop "
+		    "until this is fixed", err);
+	}
+	pk.p.masq = &pk.masq;
+	strv_free(&d);
+	strv_free(&x);
+	strv_free(&c);
+}
+
 void
 pickup_init(struct child *c)
 {
@@ -1128,6 +1201,7 @@ pickup_init(struct child *c)
 	pk.p.mail_owner_uid = geteuid();
 	strv_free(&pk.submit_users);
 	pk.submit_users = config_list(v, P_authorized_submit_users);
+	setup_masq(v);
 	pk.p.submit_users = pk.submit_users;
 	if (login_list_unsupported((const char *const *)pk.submit_users) !=
 	    NULL)

@@ -21,8 +21,10 @@
  *     "by $myhostname ($mail_name, from userid UID)" goes first; line
  *     ends become CRLF; the addresses in the address headers (From:,
  *     To:, ...) are completed in the local context (append_at_myorigin,
- *     append_dot_mydomain; header_rewrite.h) -- canonical maps are not
- *     applied to local submissions yet;
+ *     append_dot_mydomain; header_rewrite.h), then masqueraded
+ *     (masquerade_domains, as are the envelope sender and, when
+ *     masquerade_classes says so, the recipients) -- canonical maps are
+ *     not applied to local submissions yet;
  *   - with non_smtpd_milters, the filters see it before it is written
  *     (pickup.c, "The filters"), one file at a time;
  *   - the queue file is written, fdatasync'ed, linked into incoming/
@@ -47,6 +49,7 @@
 
 #include "buf.h"
 #include "maildrop.h"
+#include "masquerade.h"
 #include "queue_file.h"
 
 #define PICKUP_RESCAN_SECONDS 10
@@ -78,6 +81,9 @@ struct pickup_params {
 	uid_t mail_owner_uid;		/* trusted, like root */
 	/* authorized_submit_users (login_list.h); NULL: anyone. */
 	char *const *submit_users;
+	/* Address masquerading (masquerade.h) after the completion, per
+	 * its classes; NULL: none. */
+	const struct masq *masq;
 	time_t now;
 };
 

@@ -429,6 +429,26 @@ open_rmaps(struct route_tables *rt, enum rm_id id, const char *value,
 	log_debug(1, "route: %s", rm->err);
 }
 
+/* setup_masq - address masquerading, after the canonical maps. */
+static void
+setup_masq(struct route_tables *rt, const struct config_view *v)
+{
+	char **d = config_list(v, P_masquerade_domains);
+	char **x = config_list(v, P_masquerade_exceptions);
+	char **c = config_list(v, P_masquerade_classes);
+	char err[ROUTE_ERR_MAX_BYTES];
+
+	if (masq_setup(&rt->masq, (const char *const *)d,
+	    (const char *const *)x, (const char *const *)c, rt->delim, err,
+	    sizeof(err)) < 0) {
+		rt->masq_err = xstrdup(err);
+		log_debug(1, "route: %s", err);
+	}
+	strv_free(&d);
+	strv_free(&x);
+	strv_free(&c);
+}
+
 static char *
 dup_param(const struct config_view *v, enum param_id id)
 {
@@ -486,6 +506,7 @@ route_tables_new(const struct config_view *v, route_maps_open_fn *open,
 	    P_sender_canonical_classes, "header_sender");
 	rt->rcanon_hdr_rcpt = config_list_contains(v,
 	    P_recipient_canonical_classes, "header_recipient");
+	setup_masq(rt, v);
 	rt->expansion_limit = config_int(v, P_virtual_alias_expansion_limit);
 	rt->recursion_limit = config_int(v, P_virtual_alias_recursion_limit);
 	rt->code_local = (int)config_int(v,
@@ -545,6 +566,8 @@ route_tables_free(struct route_tables **rtp)
 	free(rt->default_transport);
 	free(rt->relayhost);
 	free(rt->delim);
+	masq_deinit(&rt->masq);
+	free(rt->masq_err);
 	free(rt->empty_rcpt);
 	free(rt->double_bounce);
 	route_dlist_free(&rt->mydest);

@@ -202,7 +202,9 @@ enum route_status route_expand_aliases(struct route_tables *rt,
  * lookup order; a result "@domain" keeps the local part, a result
  * without a domain gets @$myorigin, and an extension the matching key
  * did not have is kept when propagate_unmatched_extensions names
- * canonical.  Then the automatic BCC: sender_bcc_maps or
+ * canonical.  Then address masquerading (masquerade.h) when
+ * masquerade_classes names envelope_sender or envelope_recipient.
+ * Then the automatic BCC: sender_bcc_maps or
  * recipient_bcc_maps, looked up with the mapped address; its value must
  * be one address.  out gets the address to queue (address itself when
  * nothing matched; the null sender is never mapped), *bcc_r a new
@@ -218,9 +220,11 @@ enum route_status route_rewrite(struct route_tables *rt, const char *address,
  * header rewriting, after the address was completed): as route_rewrite
  * without the BCC, with the header classes of *_canonical_classes
  * (header_sender for a sender header such as From:, header_recipient
- * for a recipient header such as To:).  out gets the address (itself
+ * for a recipient header such as To:), then masquerading per the
+ * header classes of masquerade_classes.  out gets the address (itself
  * when nothing matched or it has no domain).  ROUTE_TEMPFAIL with
- * r->err when a table fails or its result is not one address.
+ * r->err when a table fails, its result is not one address, or the
+ * masquerade_* settings are unusable.
  */
 enum route_status route_rewrite_header(struct route_tables *rt,
     const char *address, bool sender, char *out, size_t outsz,

@@ -619,13 +619,46 @@ canon_map(struct route_tables *rt, const char *address, bool sender,
 	return ROUTE_OK;
 }
 
+/*
+ * masq_step - address masquerading of out (class c) in place, after the
+ * canonical mapping; a failure when its settings are unusable.
+ */
+static enum route_status
+masq_step(struct route_tables *rt, enum masq_class c, char *out,
+    size_t outsz, struct route_result *r)
+{
+	char m[ROUTE_ADDRESS_MAX_BYTES];
+	int rc;
+
+	if (rt->masq_err != NULL) {
+		rt_errf(r->err, sizeof(r->err), "%s", rt->masq_err);
+		return ROUTE_TEMPFAIL;
+	}
+	rc = masquerade(&rt->masq, c, out, m, sizeof(m));
+	if (rc <= 0)
+		return ROUTE_OK;	/* unchanged; -1 cannot be: m >= out */
+	rt_step(r, "masquerade_domains: %s -> %s", out, m);
+	if (rt_copy(out, outsz, m) < 0) {
+		rt_errf(r->err, sizeof(r->err), "%s: the masqueraded address "
+		    "is too long", out);
+		return ROUTE_TEMPFAIL;
+	}
+	return ROUTE_OK;
+}
+
 enum route_status
 route_rewrite_header(struct route_tables *rt, const char *address,
     bool sender, char *out, size_t outsz, struct route_result *r)
 {
-	return canon_map(rt, address, sender, sender ? rt->scanon_hdr_sender :
+	enum route_status rs;
+
+	rs = canon_map(rt, address, sender, sender ? rt->scanon_hdr_sender :
 	    rt->rcanon_hdr_rcpt, sender ? rt->canon_hdr_sender :
 	    rt->canon_hdr_rcpt, out, outsz, r);
+	if (rs != ROUTE_OK)
+		return rs;
+	return masq_step(rt, sender ? MASQ_HDR_SENDER : MASQ_HDR_RCPT, out,
+	    outsz, r);
 }
 
 enum route_status
@@ -640,6 +673,9 @@ route_rewrite(struct route_tables *rt, const char *address, bool sender,
 	rs = canon_map(rt, address, sender, sender ? rt->scanon_env_sender :
 	    rt->rcanon_env_rcpt, sender ? rt->canon_env_sender :
 	    rt->canon_env_rcpt, out, outsz, r);
+	if (rs == ROUTE_OK)
+		rs = masq_step(rt, sender ? MASQ_ENV_SENDER : MASQ_ENV_RCPT,
+		    out, outsz, r);
 	if (rs != ROUTE_OK)
 		return rs;
 	if (*address == '\0' || rt_domain_of(address) == NULL)

@@ -13,6 +13,7 @@
 #include "compat.h"
 #include "config.h"
 #include "maps.h"
+#include "masquerade.h"
 #include "route.h"
 #include "route_dlist.h"
 
@@ -92,6 +93,11 @@ struct route_tables {
 	bool canon_hdr_sender, canon_hdr_rcpt;		/* canonical_maps */
 	bool scanon_hdr_sender;		/* sender_canonical_maps */
 	bool rcanon_hdr_rcpt;		/* recipient_canonical_maps */
+	/* masquerade_domains (masquerade.h), after the canonical maps;
+	 * masq_err: its settings are unusable, and every rewrite of a
+	 * class it would apply to fails with these words. */
+	struct masq masq;
+	char *masq_err;
 	long long expansion_limit;
 	long long recursion_limit;
 	int code_local;

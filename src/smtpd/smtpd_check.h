@@ -58,6 +58,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "masquerade.h"
 
 struct lookup_client;
 struct session;
@@ -131,10 +132,11 @@ struct smtpd_check_actions *smtpd_check_actions(struct session *s);
 void smtpd_check_reset_actions(struct session *s);
 
 /*
- * Canonical mapping and automatic BCC of an accepted envelope address
- * (sender_canonical_maps, recipient_canonical_maps, canonical_maps,
- * sender_bcc_maps, recipient_bcc_maps; off with receive_override_options
- * = no_address_mappings), done by the lookup process.
+ * Canonical mapping, masquerading and automatic BCC of an accepted
+ * envelope address (sender_canonical_maps, recipient_canonical_maps,
+ * canonical_maps, masquerade_domains, sender_bcc_maps,
+ * recipient_bcc_maps; off with receive_override_options =
+ * no_address_mappings), done by the lookup process.
  * smtpd_check_rewrite_wanted: whether any applies to senders (or
  * recipients).  smtpd_check_rewrite: always asynchronous; the session
  * reads no input until done runs: ok with the address to queue and a
@@ -143,6 +145,9 @@ void smtpd_check_reset_actions(struct session *s);
 typedef void smtpd_rewrite_done(struct session *s, bool ok,
     const char *address, const char *bcc, const char *reply);
 bool smtpd_check_rewrite_wanted(bool sender);
+/* Does view v's masquerading (masquerade.h) apply to class c? */
+bool smtpd_check_masq_wanted(const struct config_view *v,
+    enum masq_class c);
 
 /* The process's asynchronous client of the lookup process (made at
  * the first call), for the other parts of smtpd that ask it

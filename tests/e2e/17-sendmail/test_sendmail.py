@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from ostia_harness import queue_files
 from delivery_e2e import (QUEUE_ID, SENDER, VDOMAIN, header_block,
                           read_bytes, token)
 
@@ -443,3 +444,49 @@ def test_addresses_beginning_with_a_dash(delivery, bindir):
     r = run(bindir, d, ["-t"], b"To: -d@example.org\nSubject: x\n\nx\n")
     assert r.returncode == 65 and b"must not begin with '-'" in r.stderr, r
     assert not os.listdir(os.path.join(d.o.queue_dir, "maildrop"))
+
+
+def test_masquerade_domains(delivery, bindir):
+    """masquerade_domains hides the host part of local mail's addresses
+    (the envelope sender, then the header addresses, after completion);
+    masquerade_exceptions keeps root's; envelope recipients are not in
+    the default masquerade_classes, so they keep their host (here a
+    mailbox of the domain itself, which masquerading leaves alone)."""
+    d = delivery()
+    host = "cronbox.sub." + VDOMAIN
+    d.params.update({"myorigin": host, "masquerade_domains": VDOMAIN,
+                     "masquerade_exceptions": "root"})
+    d.start()
+    tok = token()
+    msg = ("From: cron\nTo: Alice <%s>\nCc: ops@box.%s, root\n"
+           "Reply-To: Helpdesk <help@%s>\nSubject: %s\n\nbody\n"
+           % (ALICE, VDOMAIN, host, tok)).encode()
+    ok(run(bindir, d, ["-i", "-f", "daemon@" + host, ALICE], msg))
+    data = delivered(d, ALICE, tok)
+    h = headers(data)
+    assert data.startswith(("Return-Path: <daemon@%s>" % VDOMAIN)
+                           .encode()), data[:200]
+    assert h["from"] == ["cron@" + VDOMAIN], h
+    assert h["to"] == ["Alice <%s>" % ALICE], h
+    assert h["cc"] == ["ops@%s, root@%s" % (VDOMAIN, host)], h
+    assert h["reply-to"] == ["Helpdesk <help@%s>" % VDOMAIN], h
+    assert body_of(data) == b"body\n", data
+
+
+def test_masquerade_settings_unusable_mail_waits(delivery, bindir):
+    """Fail closed: with a masquerade_classes value Ostia does not know,
+    a local submission is not queued unmasqueraded; it waits in
+    maildrop and the log says why and what to do."""
+    d = delivery()
+    d.params.update({"masquerade_domains": VDOMAIN,
+                     "masquerade_classes": "envelope_sender, bodies"})
+    d.start()
+    tok = token()
+    ok(run(bindir, d, ["-i", ALICE],
+           ("Subject: %s\n\nbody\n" % tok).encode()))
+    d.wait_log(r"maildrop file \S+ from uid \d+ waits in maildrop: "
+               r"masquerade_classes: unknown class \"bodies\".*"
+               r"ostia reload")
+    assert len(os.listdir(os.path.join(d.o.queue_dir, "maildrop"))) == 1
+    assert [p for p in queue_files(d.o.queue_dir).values()
+            if "/maildrop/" not in p] == []

@@ -826,3 +826,101 @@ def test_header_checks_see_the_original_headers(ostia_factory):
                              "Subject: checks", "", "body"))
     o.wait_for_log(r": warning: header To: old@example\.com from "
                    r".*: original To seen$", start=mark)
+
+
+# ---------------------------------------------------------------- masquerading
+
+MASQ = {"masquerade_domains": "!keep.example.com, example.com",
+        "masquerade_exceptions": "root"}
+
+
+def masq_message(tag):
+    return msg(*std_headers(tag),
+               "From: Joe <joe@host.example.com>",
+               "Sender: root@host.example.com",
+               "To: bob@mx.a.example.com, keep@example.org",
+               "Cc: ann@x.keep.example.com, joe@example.com",
+               "Subject: joe@host.example.com", "",
+               "body joe@host.example.com")
+
+
+def test_masquerade_default_classes(ostia_factory):
+    """masquerade_domains with the default masquerade_classes: the
+    envelope sender and the header addresses lose their host part, the
+    envelope recipient keeps it; the '!' entry and the exception keep
+    theirs; the Subject and the body are not addresses."""
+    o = start(ostia_factory, **MASQ)
+    tag = new_tag()
+    st = stored(o, send(o, masq_message(tag), sender="joe@host.example.com",
+                        rcpts=("bob@mx.a.example.com",)))
+    assert st.sender == ["joe@example.com"]
+    assert st.rcpts == ["bob@mx.a.example.com"]
+    assert_same(st.rest, msg(*std_headers(tag),
+                             "From: Joe <joe@example.com>",
+                             "Sender: root@host.example.com",
+                             "To: bob@example.com, keep@example.org",
+                             "Cc: ann@x.keep.example.com, joe@example.com",
+                             "Subject: joe@host.example.com", "",
+                             "body joe@host.example.com"))
+
+
+def test_masquerade_envelope_recipient_class(ostia_factory):
+    o = start(ostia_factory, masquerade_classes="envelope_recipient",
+              **MASQ)
+    tag = new_tag()
+    sent = masq_message(tag)
+    st = stored(o, send(o, sent, sender="joe@host.example.com",
+                        rcpts=("bob@mx.a.example.com", "root@h.example.com",
+                               "ann@x.keep.example.com")))
+    assert st.sender == ["joe@host.example.com"]
+    assert st.rcpts == ["bob@example.com", "root@h.example.com",
+                        "ann@x.keep.example.com"]
+    assert_same(st.rest, sent)
+
+
+def test_masquerade_after_canonical_and_remote_clients(ostia_factory):
+    """The canonical result is masqueraded; a remote client's envelope
+    sender is masqueraded too, its headers are not touched (no
+    remote_header_rewrite_domain)."""
+    o = start(ostia_factory, tables={"canon": {OLD: "new@box.example.com"}},
+              canonical_maps="@canon@", **MASQ)
+    tag = new_tag()
+    sent = msg(*std_headers(tag), "From: old@example.com",
+               "To: x@h.example.com", "Subject: s", "", "b")
+    st = stored(o, send(o, sent, sender=OLD, rcpts=(KEEP,)))
+    assert st.sender == [NEW]
+    assert_same(st.rest, msg(*std_headers(tag), "From: new@example.com",
+                             "To: x@example.com", "Subject: s", "", "b"))
+    st = stored(o, send(o, sent, sender="a@b.example.com", rcpts=(KEEP,),
+                        source=REMOTE))
+    assert st.sender == ["a@example.com"]
+    assert_same(st.rest, sent)
+
+
+def test_masquerade_off_with_no_address_mappings(ostia_factory):
+    master = ("127.0.0.1:@port:smtp@ inet n - n - 1 smtpd\n"
+              "127.0.0.1:@port:reinject@ inet n - n - 1 smtpd\n"
+              "  -o receive_override_options=no_address_mappings\n")
+    o = start(ostia_factory, master_cf=master, **MASQ)
+    tag = new_tag()
+    sent = masq_message(tag)
+    st = stored(o, send(o, sent, sender="joe@host.example.com",
+                        rcpts=(KEEP,), service="reinject"))
+    assert st.sender == ["joe@host.example.com"]
+    assert_same(st.rest, sent)
+
+
+def test_masquerade_unusable_settings_fail_closed(ostia_factory):
+    """A masquerade_classes value Ostia does not know: MAIL gets 451 and
+    the log names the setting; nothing goes through unmasqueraded."""
+    o = start(ostia_factory, masquerade_domains="example.com",
+              masquerade_classes="envelope_sender, everything")
+    mark = o.log_mark()
+    s = Session(o)
+    try:
+        r = s.c.command("MAIL FROM:<joe@host.example.com>")
+        assert (r.code, r.text) == TEMPFAIL, r
+    finally:
+        s.close()
+    o.wait_for_log(r'masquerade_classes: unknown class "everything"',
+                   start=mark)

@@ -1077,6 +1077,22 @@ static const struct {
 #define ALL_ROUTE_FLAGS (ROUTE_F_ROUTED | ROUTE_F_POSTMASTER | \
     ROUTE_F_LITERAL | ROUTE_F_RELAYHOST | ROUTE_F_DEFAULT_TRANSPORT)
 
+char *
+lookup_route_mapped(enum dict_status st, const char *text, size_t len,
+    size_t max)
+{
+	struct lookup_route_answer ans;
+	char *out = NULL;
+
+	if (st != DICT_FOUND || lookup_route_answer_parse(text, len, &ans) < 0)
+		return NULL;
+	if (ans.address[0] != '\0' && strlen(ans.address) <= max &&
+	    strpbrk(ans.address, "\r\n") == NULL)
+		out = xstrdup(ans.address);
+	lookup_route_answer_deinit(&ans);
+	return out;
+}
+
 void
 lookup_route_answer_deinit(struct lookup_route_answer *a)
 {

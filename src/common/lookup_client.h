@@ -229,6 +229,14 @@ int lookup_route_answer_parse(const char *text, size_t len,
     struct lookup_route_answer *a);
 void lookup_route_answer_deinit(struct lookup_route_answer *a);
 /*
+ * The mapped address of a ROUTE answer to a request that maps one
+ * address (header-sender, header-recipient, generic): a new string, or
+ * NULL when st is not DICT_FOUND or the answer is malformed, has an
+ * empty address, one longer than max bytes, or one with a CR or LF.
+ */
+char *lookup_route_mapped(enum dict_status st, const char *text, size_t len,
+    size_t max);
+/*
  * Append a's lines to out (the lookup process's side; NULL strings are
  * written as empty, listed/code/dsn/text only when has_listed, code,
  * dsn and text only when not listed; an empty dsn is left out).  0, or -1 with *error_r (static text) when

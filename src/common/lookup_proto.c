@@ -518,6 +518,7 @@ static const char *const route_op_names[] = {
 	[LOOKUP_ROUTE_REWRITE_RCPT] = "rewrite-recipient",
 	[LOOKUP_ROUTE_HEADER_SENDER] = "header-sender",
 	[LOOKUP_ROUTE_HEADER_RCPT] = "header-recipient",
+	[LOOKUP_ROUTE_GENERIC] = "generic",
 };
 
 const char *

@@ -143,8 +143,12 @@ enum lookup_route_op {
 					 * address= the mapped one; the
 					 * address is not resolved */
 	LOOKUP_ROUTE_HEADER_RCPT = 7,	/* ... in a recipient header */
+	LOOKUP_ROUTE_GENERIC = 8,	/* route_generic (smtp_generic_maps)
+					 * of an address the smtp agent
+					 * sends: address= the mapped one;
+					 * not resolved */
 };
-#define LOOKUP_ROUTE_OP_LAST LOOKUP_ROUTE_HEADER_RCPT
+#define LOOKUP_ROUTE_OP_LAST LOOKUP_ROUTE_GENERIC
 
 enum lookup_status {
 	LOOKUP_STATUS_FOUND = 0,

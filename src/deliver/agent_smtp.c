@@ -86,6 +86,7 @@
 #include "agent_client.h"
 #include "config.h"
 #include "dns.h"
+#include "agent_generic.h"
 #include "hbc.h"
 #include "hbc_tables.h"
 #include "lmtp_client.h"
@@ -159,6 +160,10 @@ struct smtp_agent {
 	char **cache_dests;
 	long long cache_time_limit;
 	struct lookup_client *lc;
+	/* smtp_generic_maps is set; the lookup process finds this
+	 * service's view by route_service ("NAME/TYPE"). */
+	bool generic;
+	char *route_service;
 	/* Idle connections kept for later requests. */
 	struct smtp_cached cache[SMTP_AGENT_CACHE_MAX];
 	bool atexit_done;
@@ -250,6 +255,10 @@ load(struct agent_ctx *a)
 			log_error("%s; until this is fixed every delivery of "
 			    "this service is deferred", st->hbc.broken_why);
 	}
+	st->generic = *config_str(v, P_smtp_generic_maps) != '\0';
+	st->route_service = a->service != NULL ? xasprintf("%s/%s",
+	    a->service->name, master_type_name(a->service->type)) :
+	    xstrdup("");
 	name = config_str(v, P_smtp_helo_name);
 	st->helo_name = name[0] != '\0' ? xstrdup(name) :
 	    config_default_myhostname();
@@ -626,6 +635,8 @@ struct smtp_job {
 	struct smtp_agent *st;
 	struct buf checked;		/* the message after smtp_*_checks */
 	bool have_checked;
+	struct agent_generic *gen;	/* smtp_generic_maps (owns what t
+					 * then points at) */
 	struct agent_job *aj;
 	const struct deliver_req *req;
 	struct agent_results *res;
@@ -702,6 +713,7 @@ job_end(struct smtp_job *j)
 	hop_auth_clear(&j->ha);
 	lmtp_failure_deinit(&j->f);
 	agent_txn_deinit(&j->t);
+	agent_generic_free(&j->gen);
 	if (j->have_checked)
 		buf_deinit(&j->checked);
 	free(j);
@@ -1583,6 +1595,9 @@ run_checks(struct smtp_job *j, const struct deliver_msg *msg)
 
 /* ---- the agent ---- */
 
+static void on_generic(void *ctx, const char *why);
+static void job_start(struct smtp_job *j);
+
 static void
 smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
     const struct deliver_msg *msg, struct agent_results *res,
@@ -1590,7 +1605,6 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 {
 	struct smtp_agent *st = &smtp_agent;
 	struct smtp_job *j = xcalloc(1, sizeof(*j));
-	const char *err = NULL;
 
 	load(a);
 	if (st->base == NULL)
@@ -1607,6 +1621,38 @@ smtp_deliver(struct agent_ctx *a, const struct deliver_req *req,
 		job_end(j);
 		return;
 	}
+	if (st->generic) {
+		j->gen = agent_generic_start(lookups(st), st->route_service,
+		    req->queue_id, &j->t, on_generic, j);
+		return;
+	}
+	job_start(j);
+}
+
+/* on_generic - smtp_generic_maps is done (agent_generic.h). */
+static void
+on_generic(void *ctx, const char *why)
+{
+	struct smtp_job *j = ctx;
+
+	if (why != NULL) {
+		agent_set_all(j->res, DELIVER_DEFER, "4.3.0", NULL, "%s", why);
+		job_end(j);
+		return;
+	}
+	job_start(j);
+}
+
+/* job_start - the transaction is ready: the next hop, then the policy
+ * and authentication tables, then the plan. */
+static void
+job_start(struct smtp_job *j)
+{
+	struct smtp_agent *st = j->st;
+	struct agent_results *res = j->res;
+	const struct deliver_req *req = j->req;
+	const char *err = NULL;
+
 	if (smtp_nexthop_parse(j->text, st->tcp_port, &j->nh, &err) < 0) {
 		agent_set_all(res, DELIVER_DEFER, "4.3.5", NULL, "bad next hop "
 		    "\"%s\" of transport %s: %s", j->text, req->transport,

@@ -302,14 +302,17 @@ lookup_lists_route(struct lookup_lists *ll, const struct lookup_route *q,
 	route_result_init(&xr);
 	memset(&a, 0, sizeof(a));
 	if (q->op == LOOKUP_ROUTE_HEADER_SENDER ||
-	    q->op == LOOKUP_ROUTE_HEADER_RCPT) {
+	    q->op == LOOKUP_ROUTE_HEADER_RCPT ||
+	    q->op == LOOKUP_ROUTE_GENERIC) {
 		/* A header address is only mapped, never resolved: it need
 		 * not be routable (a From: of a domain we do not know). */
-		if (route_rewrite_header(rt, q->address, q->op ==
-		    LOOKUP_ROUTE_HEADER_SENDER, mapped, sizeof(mapped), &xr) !=
+		if ((q->op == LOOKUP_ROUTE_GENERIC ? route_generic(rt,
+		    q->address, mapped, sizeof(mapped), &xr) :
+		    route_rewrite_header(rt, q->address, q->op ==
+		    LOOKUP_ROUTE_HEADER_SENDER, mapped, sizeof(mapped), &xr)) !=
 		    ROUTE_OK) {
 			snprintf(err, errsz, "%s", xr.err[0] != '\0' ?
-			    xr.err : "the canonical mapping failed");
+			    xr.err : "the address mapping failed");
 			goto out;
 		}
 		a.cls = ROUTE_DEFAULT;

@@ -56,6 +56,7 @@ const struct rm_param rt_maps_params[RM__COUNT] = {
 	    "sender_dependent_relayhost_maps" },
 	[RM_SDDT] = { P_sender_dependent_default_transport_maps,
 	    "sender_dependent_default_transport_maps" },
+	[RM_GENERIC] = { P_smtp_generic_maps, "smtp_generic_maps" },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -490,6 +491,8 @@ route_tables_new(const struct config_view *v, route_maps_open_fn *open,
 	    P_propagate_unmatched_extensions, "virtual");
 	rt->propagate_canonical = config_list_contains(v,
 	    P_propagate_unmatched_extensions, "canonical");
+	rt->propagate_generic = config_list_contains(v,
+	    P_propagate_unmatched_extensions, "generic");
 	rt->canon_env_sender = config_list_contains(v, P_canonical_classes,
 	    "envelope_sender");
 	rt->canon_env_rcpt = config_list_contains(v, P_canonical_classes,

@@ -231,6 +231,19 @@ enum route_status route_rewrite_header(struct route_tables *rt,
     struct route_result *r);
 
 /*
+ * smtp_generic_maps: the address as the smtp agent sends it (the
+ * envelope sender, a recipient, or an address in a header), with the
+ * canonical(5) rules (the first match of user@domain, user for our own
+ * domains, @domain; "@domain" results keep the local part; the
+ * extension kept when propagate_unmatched_extensions names generic).
+ * out gets the address itself when nothing matched, it has no domain,
+ * or it is the null sender.  ROUTE_TEMPFAIL with r->err when a table
+ * fails or its result is not one address.
+ */
+enum route_status route_generic(struct route_tables *rt, const char *address,
+    char *out, size_t outsz, struct route_result *r);
+
+/*
  * Is domain one of ours?  (mydestination, the virtual and relay domain
  * lists.)  *cls_r gets the class; ROUTE_DEFAULT when not.  For
  * reject_unauth_destination the caller also checks ROUTE_F_ROUTED.

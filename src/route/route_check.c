@@ -546,7 +546,8 @@ canon_one(struct route_tables *rt, enum rm_id id, const char *address,
 	llen = dom != NULL ? (size_t)(dom - 1 - address) : strlen(address);
 	ulen = maps_split_extension(address, llen, rt->delim, 0);
 	ext[0] = '\0';
-	if (rt->propagate_canonical && ulen < llen && key[0] != '@' &&
+	if ((id == RM_GENERIC ? rt->propagate_generic :
+	    rt->propagate_canonical) && ulen < llen && key[0] != '@' &&
 	    strcasecmp(key, address) != 0)
 		(void)rt_format(ext, sizeof(ext), "%.*s", (int)(llen - ulen),
 		    address + ulen);
@@ -579,17 +580,17 @@ canon_one(struct route_tables *rt, enum rm_id id, const char *address,
 
 /*
  * canon_map - canonical mapping of address into out (address itself
- * when no table matched): the sender's or recipient's own table first,
- * then canonical_maps, each when its class flag is on; the first match
- * wins and is applied once, not recursively (see route.h).
+ * when no table matched): the own table first (the sender's or
+ * recipient's canonical maps, or smtp_generic_maps), then
+ * canonical_maps, each when its flag is on; the first match wins and is
+ * applied once, not recursively (see route.h).
  */
 static enum route_status
-canon_map(struct route_tables *rt, const char *address, bool sender,
+canon_map(struct route_tables *rt, const char *address, enum rm_id own,
     bool own_on, bool all_on, char *out, size_t outsz,
     struct route_result *r)
 {
 	char err[ROUTE_ERR_MAX_BYTES], mapped[ROUTE_ADDRESS_MAX_BYTES];
-	enum rm_id own = sender ? RM_SENDER_CANON : RM_RCPT_CANON;
 	int rc = 0;
 
 	err[0] = '\0';
@@ -652,13 +653,22 @@ route_rewrite_header(struct route_tables *rt, const char *address,
 {
 	enum route_status rs;
 
-	rs = canon_map(rt, address, sender, sender ? rt->scanon_hdr_sender :
+	rs = canon_map(rt, address, sender ? RM_SENDER_CANON : RM_RCPT_CANON,
+	    sender ? rt->scanon_hdr_sender :
 	    rt->rcanon_hdr_rcpt, sender ? rt->canon_hdr_sender :
 	    rt->canon_hdr_rcpt, out, outsz, r);
 	if (rs != ROUTE_OK)
 		return rs;
 	return masq_step(rt, sender ? MASQ_HDR_SENDER : MASQ_HDR_RCPT, out,
 	    outsz, r);
+}
+
+enum route_status
+route_generic(struct route_tables *rt, const char *address, char *out,
+    size_t outsz, struct route_result *r)
+{
+	return canon_map(rt, address, RM_GENERIC, true, false, out, outsz,
+	    r);
 }
 
 enum route_status
@@ -670,7 +680,8 @@ route_rewrite(struct route_tables *rt, const char *address, bool sender,
 
 	*bcc_r = NULL;
 	err[0] = '\0';
-	rs = canon_map(rt, address, sender, sender ? rt->scanon_env_sender :
+	rs = canon_map(rt, address, sender ? RM_SENDER_CANON : RM_RCPT_CANON,
+	    sender ? rt->scanon_env_sender :
 	    rt->rcanon_env_rcpt, sender ? rt->canon_env_sender :
 	    rt->canon_env_rcpt, out, outsz, r);
 	if (rs == ROUTE_OK)

@@ -42,6 +42,7 @@ enum rm_id {
 				 * asks the lookup process itself */
 	RM_SDDT,		/* sender_dependent_default_transport_maps,
 				 * for `ostia route -f` too */
+	RM_GENERIC,		/* smtp_generic_maps (the smtp agent asks) */
 	RM__COUNT,
 };
 
@@ -85,6 +86,7 @@ struct route_tables {
 	bool transport_parent;		/* transport_maps parent style */
 	bool propagate_virtual;		/* propagate_unmatched_extensions */
 	bool propagate_canonical;	/* ... "canonical" */
+	bool propagate_generic;		/* ... "generic" */
 	/* *_canonical_classes: which envelope addresses are mapped */
 	bool canon_env_sender, canon_env_rcpt;		/* canonical_maps */
 	bool scanon_env_sender;		/* sender_canonical_maps */

@@ -351,23 +351,16 @@ on_answer(void *ctx, enum dict_status st, const char *text, size_t len)
 	struct hw_addr *a = ctx;
 	struct smtpd_hdrw *w = a->w;
 	struct session *s = w->s;
-	struct lookup_route_answer ans;
 
 	a->req = NULL;
 	w->inflight--;
-	memset(&ans, 0, sizeof(ans));
-	if (st == DICT_FOUND && lookup_route_answer_parse(text, len, &ans) ==
-	    0 && ans.address[0] != '\0' &&
-	    strlen(ans.address) <= HEADER_ADDR_MAX_BYTES &&
-	    strpbrk(ans.address, "\r\n") == NULL) {
-		a->mapped = xstrdup(ans.address);
-	} else if (w->why[0] == '\0') {
+	a->mapped = lookup_route_mapped(st, text, len, HEADER_ADDR_MAX_BYTES);
+	if (a->mapped == NULL && w->why[0] == '\0') {
 		snprintf(w->why, sizeof(w->why), "%s header address <%.300s>: "
 		    "%.*s", a->sender ? "sender" : "recipient", a->key,
 		    st == DICT_TEMPFAIL ? (int)(len > 150 ? 150 : len) : 30,
 		    st == DICT_TEMPFAIL ? text : "a malformed lookup answer");
 	}
-	lookup_route_answer_deinit(&ans);
 	if (w->inflight > 0)
 		return;
 	settle(w);

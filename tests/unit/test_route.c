@@ -1056,6 +1056,93 @@ test_tables_new(void **state)
 	free(path);
 }
 
+/* route_generic (smtp_generic_maps) and masquerading in route_rewrite
+ * / route_rewrite_header. */
+static void
+test_generic_and_masquerade(void **state)
+{
+	struct opener o = { NULL, 0 };
+	char out[ROUTE_ADDRESS_MAX_BYTES], *bcc = NULL;
+	struct config *cf;
+	struct route_tables *rt;
+	struct route_result r;
+
+	(void)state;
+	cf = load("smtp_generic_maps = inline:{ joe@example.com="
+	    "joe.public@ext.example, @vmail.test=@ext.example }\n"
+	    "propagate_unmatched_extensions = generic\n"
+	    "recipient_delimiter = +\n"
+	    "masquerade_domains = !keep.example.com, example.com\n"
+	    "masquerade_exceptions = root\n");
+	rt = tables(cf, &o);
+	route_result_init(&r);
+	assert_int_equal(route_generic(rt, "joe@example.com", out,
+	    sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "joe.public@ext.example");
+	/* The unmatched extension is kept ("generic" is named). */
+	assert_int_equal(route_generic(rt, "joe+x@example.com", out,
+	    sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "joe.public+x@ext.example");
+	assert_int_equal(route_generic(rt, "ann@vmail.test", out,
+	    sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "ann@ext.example");
+	assert_int_equal(route_generic(rt, "ann@other.test", out,
+	    sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "ann@other.test");
+	assert_int_equal(route_generic(rt, "", out, sizeof(out), &r),
+	    ROUTE_OK);
+	assert_string_equal(out, "");
+	/* Masquerading: envelope sender and header addresses by default,
+	 * not envelope recipients; '!' and exceptions. */
+	assert_int_equal(route_rewrite(rt, "joe@h.example.com", true, out,
+	    sizeof(out), &bcc, &r), ROUTE_OK);
+	assert_string_equal(out, "joe@example.com");
+	assert_null(bcc);
+	assert_int_equal(route_rewrite(rt, "joe@h.example.com", false, out,
+	    sizeof(out), &bcc, &r), ROUTE_OK);
+	assert_string_equal(out, "joe@h.example.com");
+	assert_int_equal(route_rewrite_header(rt, "x@a.b.example.com", false,
+	    out, sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "x@example.com");
+	assert_int_equal(route_rewrite_header(rt, "x@h.keep.example.com",
+	    true, out, sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "x@h.keep.example.com");
+	assert_int_equal(route_rewrite_header(rt, "root@h.example.com",
+	    true, out, sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "root@h.example.com");
+	/* The generic table is not masqueraded, nor the other way round. */
+	assert_int_equal(route_generic(rt, "joe@h.example.com", out,
+	    sizeof(out), &r), ROUTE_OK);
+	assert_string_equal(out, "joe@h.example.com");
+	route_result_deinit(&r);
+	route_tables_free(&rt);
+	config_free(&cf);
+
+	/* Unusable masquerade settings: the rewrite fails, with words. */
+	cf = load("masquerade_domains = example.com\n"
+	    "masquerade_classes = envelope_sender, nonsense\n");
+	rt = tables(cf, &o);
+	route_result_init(&r);
+	assert_int_equal(route_rewrite(rt, "joe@h.example.com", true, out,
+	    sizeof(out), &bcc, &r), ROUTE_TEMPFAIL);
+	assert_non_null(strstr(r.err, "unknown class \"nonsense\""));
+	route_result_deinit(&r);
+	route_tables_free(&rt);
+	config_free(&cf);
+
+	/* A failing generic table: TEMPFAIL naming it. */
+	o.broken = "smtp_generic_maps";
+	cf = load("smtp_generic_maps = inline:{ a@b.test=c@d.test }");
+	rt = tables(cf, &o);
+	route_result_init(&r);
+	assert_int_equal(route_generic(rt, "a@b.test", out, sizeof(out), &r),
+	    ROUTE_TEMPFAIL);
+	assert_non_null(strstr(r.err, "smtp_generic_maps"));
+	route_result_deinit(&r);
+	route_tables_free(&rt);
+	config_free(&cf);
+}
+
 /* Every address of the relay-trick battery: never an authorized
  * destination unless it really ends in one of ours. */
 static void
@@ -1140,6 +1227,7 @@ main(void)
 		cmocka_unit_test(test_domain_class),
 		cmocka_unit_test(test_tables_new),
 		cmocka_unit_test(test_relay_tricks),
+		cmocka_unit_test(test_generic_and_masquerade),
 		cmocka_unit_test(test_dict_unix),
 	};
 

@@ -257,6 +257,16 @@ def submit_from(mta, addr, helo, rcpts, message, sender=SENDER):
             pass
 
 
+def write_table(directory, name, text, kind="pcre"):
+    """A table file (text without its leading newlines, mode 0644: the
+    owner rule of table files) in directory; returns "KIND:PATH"."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text.lstrip("\n"))
+    os.chmod(path, 0o644)
+    return kind + ":" + path
+
+
 def received_headers(data):
     """The Received: header fields (unfolded, str) of a message, top
     first."""

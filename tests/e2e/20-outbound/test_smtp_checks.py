@@ -9,11 +9,11 @@ A (a.ostia.test) sends to B (mx1.remote.test, an Ostia) through the
 loopback DNS server, as in test_two_ostia.py.
 """
 
-import os
 import re
 
 from delivery_e2e import token
-from outbound_e2e import REMOTE, b_receiver, message_for, mx_zone
+from outbound_e2e import (REMOTE, b_receiver, message_for, mx_zone,
+                          write_table)
 
 BOB = "bob@" + REMOTE
 
@@ -27,14 +27,6 @@ HEADER_CHECKS = r"""
 BODY_CHECKS = r"""
 /^password=/ REPLACE password=xxxx
 """
-
-
-def write_table(directory, name, text):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write(text.lstrip("\n"))
-    os.chmod(path, 0o644)
-    return "pcre:" + path
 
 
 def test_smtp_header_and_body_checks(mta, ostia_factory, dns, port):

@@ -57,6 +57,7 @@ const struct rm_param rt_maps_params[RM__COUNT] = {
 	[RM_SDDT] = { P_sender_dependent_default_transport_maps,
 	    "sender_dependent_default_transport_maps" },
 	[RM_GENERIC] = { P_smtp_generic_maps, "smtp_generic_maps" },
+	[RM_RELOCATED] = { P_relocated_maps, "relocated_maps" },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1277,6 +1278,12 @@ route_resolve(struct route_tables *rt, const char *address,
 	    rt->relayhost[0] != '\0' ? " (relayhost)" : "");
 	if (r->cls != ROUTE_ALIAS &&
 	    apply_transport_maps(rt, domain, r) < 0)
+		return resolve_fail(r);
+	/* relocated_maps wins over the transport (Postfix's queue manager
+	 * bounces such a recipient whatever its transport); a virtual
+	 * alias domain's addresses are relocated after their expansion. */
+	if (r->cls != ROUTE_ALIAS && rt->maps[RM_RELOCATED].set &&
+	    rt_relocated(rt, r) < 0)
 		return resolve_fail(r);
 done:
 	if (r->flags & ROUTE_F_ROUTED)

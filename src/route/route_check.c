@@ -75,6 +75,48 @@ user_flag(struct route_tables *rt, const char *address, unsigned *flags,
 	return 0;
 }
 
+int
+rt_relocated(struct route_tables *rt, struct route_result *r)
+{
+	struct maps_result res;
+	char err[ROUTE_ERR_MAX_BYTES];
+	const char *v;
+	unsigned flags;
+	enum dict_status st;
+	size_t n;
+
+	err[0] = '\0';
+	if (user_flag(rt, r->address, &flags, err, sizeof(err)) < 0) {
+		rt_errf(r->err, sizeof(r->err), "%s", err);
+		return -1;
+	}
+	maps_result_init(&res);
+	st = find_address(rt, RM_RELOCATED, r->address, flags, &res, err,
+	    sizeof(err));
+	if (st == DICT_TEMPFAIL) {
+		rt_errf(r->err, sizeof(r->err), "%s", err);
+		maps_result_deinit(&res);
+		return -1;
+	}
+	if (st == DICT_FOUND) {
+		v = buf_cstr(&res.value);
+		while (*v == ' ' || *v == '\t')
+			v++;
+		(void)rt_copy(r->transport, sizeof(r->transport), "error");
+		(void)rt_format(r->nexthop, sizeof(r->nexthop), "5.1.6 User has "
+		    "moved to %.200s", *v != '\0' ? v : "another address");
+		for (n = 0; r->nexthop[n] != '\0'; n++)
+			if ((unsigned char)r->nexthop[n] < 0x20 ||
+			    r->nexthop[n] == 0x7f)
+				r->nexthop[n] = '?';
+		rt_step(r, "relocated_maps: %s (key %s in %s): transport error, "
+		    "next hop %s", r->address, buf_cstr(&res.key),
+		    res.table != NULL ? res.table->spec : "?", r->nexthop);
+	}
+	maps_result_deinit(&res);
+	return 0;
+}
+
 /* ------------------------------------------------------------ listed */
 
 /*

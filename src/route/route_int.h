@@ -43,6 +43,7 @@ enum rm_id {
 	RM_SDDT,		/* sender_dependent_default_transport_maps,
 				 * for `ostia route -f` too */
 	RM_GENERIC,		/* smtp_generic_maps (the smtp agent asks) */
+	RM_RELOCATED,		/* relocated_maps */
 	RM__COUNT,
 };
 
@@ -145,5 +146,13 @@ void rt_lower(char *s);
 int rt_quoted_inner(const char *s, char *out, size_t outsz);
 int rt_is_local(struct route_tables *rt, const char *domain, char *why,
     size_t whysz, char *err, size_t errsz);
+
+/*
+ * rt_relocated - relocated_maps for the resolved r->address (canonical
+ * lookup order): when found, r gets transport "error" and next hop
+ * "5.1.6 User has moved to VALUE" (control characters in VALUE shown as
+ * '?').  0, or -1 with r->err when a table fails.
+ */
+int rt_relocated(struct route_tables *rt, struct route_result *r);
 
 #endif

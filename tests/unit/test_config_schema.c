@@ -491,7 +491,7 @@ test_statuses(void **state)
 		"postscreen_cache_map", "postscreen_cache_cleanup_interval",
 		"postscreen_cache_retention_time", "mailbox_transport",
 		"masquerade_domains", "masquerade_exceptions",
-		"masquerade_classes", "smtp_generic_maps",
+		"masquerade_classes", "smtp_generic_maps", "relocated_maps",
 		"smtp_header_checks", "smtp_mime_header_checks",
 		"smtp_nested_header_checks", "smtp_body_checks",
 		"sender_dependent_default_transport_maps",

@@ -519,6 +519,33 @@ static const struct rcase cases[] = {
 	{ .name = "duplicate targets once", .addr = "dup@vmail.test",
 	  .cls = ROUTE_VIRTUAL, .aliases = "u@vmail.test, v@vdom.test" },
 
+	/* ---- relocated_maps */
+	{ .name = "relocated user",
+	  .cf = "relocated_maps = inline:{ u@vmail.test=u@new.example, "
+	  "{@gone.test=the Gone company closed, see www.gone.test} }",
+	  .addr = "u@vmail.test", .cls = ROUTE_VIRTUAL,
+	  .transport = "error",
+	  .nexthop = "5.1.6 User has moved to u@new.example", .code = 550,
+	  .dsn = "5.1.6", .text = "User has moved to u@new.example" },
+	{ .name = "relocated domain, any class",
+	  .cf = "relocated_maps = inline:{ u@vmail.test=u@new.example, "
+	  "{@gone.test=the Gone company closed, see www.gone.test} }",
+	  .addr = "anyone@gone.test", .cls = ROUTE_DEFAULT,
+	  .transport = "error", .nexthop = "5.1.6 User has moved to the Gone "
+	  "company closed, see www.gone.test", .code = 550, .dsn = "5.1.6" },
+	{ .name = "relocated user key for a local domain",
+	  .cf = "relocated_maps = inline:{ root=admin@new.example }",
+	  .addr = "root@example.com", .cls = ROUTE_LOCAL,
+	  .transport = "error",
+	  .nexthop = "5.1.6 User has moved to admin@new.example", .code = 550,
+	  .dsn = "5.1.6" },
+	{ .name = "not relocated", .cf = "relocated_maps = inline:{ "
+	  "u@vmail.test=u@new.example }", .addr = "v@vdom.test",
+	  .cls = ROUTE_VIRTUAL, .transport = "dovecot", .code = LISTED },
+	{ .name = "relocated_maps fails", .cf = "relocated_maps = fail:db",
+	  .addr = "u@vmail.test", .st = ROUTE_TEMPFAIL,
+	  .err = "relocated_maps" },
+
 	/* ---- relay class */
 	{ .name = "relay domain", .addr = "x@relay.test", .cls = ROUTE_RELAY,
 	  .transport = "relay", .nexthop = "relay.test", .code = 550,

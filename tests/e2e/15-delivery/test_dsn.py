@@ -16,6 +16,7 @@ once and never bounced again (no loop).
 """
 
 import re
+import smtplib
 
 from delivery_e2e import (Dsn, ERROR_DOMAIN, ERROR_TEXT, LMTP_DOMAIN, PROC,
                           QUEUE_ID, SENDER, VDOMAIN, agent_log_re,
@@ -208,3 +209,42 @@ def test_undeliverable_bounce_does_not_loop(delivery):
     for p in files:     # at most one, to the postmaster
         assert p.startswith(d.maildir(POSTMASTER) + "/"), \
             "unexpected delivery %s" % p
+
+
+def test_relocated_maps(delivery):
+    """relocated_maps: smtpd refuses a moved recipient at RCPT with
+    550 5.1.6 and the new contact; mail that was queued anyway (here
+    with smtpd_reject_unlisted_recipient = no on a second listener)
+    bounces with the same words, status 5.1.6."""
+    d = delivery()
+    moved = "moved@" + VDOMAIN
+    d.params["relocated_maps"] = d.table("relocated", {
+        moved: "moved.person@elsewhere.example"})
+    d.master_extra = ("127.0.0.1:@port:lax@ inet n - n - 1 smtpd\n"
+                      "  -o smtpd_reject_unlisted_recipient=no\n")
+    d.start()
+    s = smtplib.SMTP("127.0.0.1", d.o.port, timeout=30)
+    try:
+        s.ehlo("client.test")
+        assert s.mail(SENDER)[0] == 250
+        code, text = s.rcpt(moved)
+        assert (code, text.decode()) == (
+            550, "5.1.6 <%s>: Recipient address rejected: User has moved "
+            "to moved.person@elsewhere.example" % moved), (code, text)
+    finally:
+        s.quit()
+    tok = token()
+    lax = smtplib.SMTP("127.0.0.1", d.o.ports["lax"], timeout=30)
+    try:
+        lax.sendmail(SENDER, [moved], make_message(tok, to=moved))
+    finally:
+        lax.quit()
+    d.wait_log(agent_log_re(moved, "bounced",
+                            r"User has moved to moved\.person@"))
+    dsn = d.wait_dsn(SENDER, tok)
+    check_dsn_structure(dsn)
+    r = dsn.recipient(moved)
+    assert r.get("status") == "5.1.6", dsn.describe()
+    assert r.get("action") == "failed", dsn.describe()
+    assert "moved.person@elsewhere.example" in dsn.text, dsn.describe()
+    d.wait_queue_empty()

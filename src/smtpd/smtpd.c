@@ -1279,6 +1279,7 @@ smtpd_init(struct child *c)
 	    "smtpd_forbid_bare_newline_exclusions");
 	smtpd_cfg.bare_lf_code = (int)config_int(v,
 	    P_smtpd_forbid_bare_newline_reject_code);
+	smtpd_cfg.hopcount_limit = config_int(v, P_hopcount_limit);
 	smtpd_client_list_init(&smtpd_cfg.sasl_exceptions, v,
 	    P_smtpd_sasl_exceptions_networks, "smtpd_sasl_exceptions_networks");
 	/* The footer's $names are the session's, at reply time: the text

@@ -18,6 +18,7 @@
 #include "child.h"
 #include "config.h"
 #include "header_drop.h"
+#include "hop_count.h"
 #include "peer_match.h"
 #include "queue_client.h"
 #include "queue_file.h"
@@ -110,6 +111,7 @@ struct smtpd_settings {
 	const char *reject_footer;	/* smtpd_reject_footer, unexpanded;
 					 * NULL: none */
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
+	long long hopcount_limit;	/* hopcount_limit */
 	unsigned exts;		/* enum smtp_ext offered */
 	bool pipelining;
 	bool enhanced;		/* ENHANCEDSTATUSCODES advertised */
@@ -265,6 +267,7 @@ struct session {
 	struct queue_writer qw;
 	bool qw_open;
 	struct smtp_data_reader dr;
+	struct hop_count hops;		/* Received: headers, ours included */
 	struct timespec data_start;
 	uint64_t data_bytes;		/* wire bytes of DATA/BDAT */
 	bool bdat;			/* transaction uses BDAT */

@@ -296,6 +296,8 @@ smtpd_data_out(void *ctx, const char *data, size_t len)
 	struct session *s = ctx;
 	struct smtpd_hbc *hbc = smtpd_hbc_of(s);
 
+	if (!s->hops.done)
+		hop_count_feed(&s->hops, data, len);
 	/* hbc: header and body checks between the reader and the file,
 	 * then the header address rewriting (smtpd_hdrw.h). */
 	if (hbc != NULL)
@@ -355,6 +357,7 @@ start_message(struct session *s)
 	    smtpd_client_list_match(&smtpd_cfg.bare_lf_exclusions, s) ?
 	    SMTP_BARE_LF_NORMALIZE : smtpd_cfg.bare_lf);
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
+	hop_count_init(&s->hops);
 	/* hbc: the checks see the text from the Received: header on,
 	 * then the header addresses are rewritten (smtpd_hdrw.h). */
 	header_drop_init(&s->hdrop, smtpd_cfg.drop_headers);
@@ -541,6 +544,16 @@ smtpd_finish_message(struct session *s)
 	}
 	else if (p & SMTP_DATA_NUL)
 		why = "550 5.6.0 Error: message contains a NUL byte";
+	else if ((long long)s->hops.received > smtpd_cfg.hopcount_limit) {
+		/* Ours, first in the text, counts too (Postfix counts what
+		 * reaches its cleanup). */
+		log_warning("%s: %u Received: headers (ours included) are more "
+		    "than hopcount_limit (%lld): the message is probably in a mail "
+		    "loop; look at its Received: headers for the servers "
+		    "that pass it back and forth", s->id, s->hops.received,
+		    smtpd_cfg.hopcount_limit);
+		why = "554 5.4.0 Error: too many hops";
+	}
 	else if (s->write_failed)
 		why = "451 4.3.0 Error: queue file write error";
 	if (why != NULL) {

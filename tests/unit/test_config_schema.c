@@ -492,6 +492,7 @@ test_statuses(void **state)
 		"postscreen_cache_retention_time", "mailbox_transport",
 		"masquerade_domains", "masquerade_exceptions",
 		"masquerade_classes", "smtp_generic_maps", "relocated_maps",
+		"hopcount_limit",
 		"smtp_header_checks", "smtp_mime_header_checks",
 		"smtp_nested_header_checks", "smtp_body_checks",
 		"sender_dependent_default_transport_maps",

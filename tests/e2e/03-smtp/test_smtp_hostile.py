@@ -162,6 +162,49 @@ def test_nul_in_message_text(smtpd):
     assert_nothing_queued(o)
 
 
+# -------------------------------------------------------------- mail loops
+
+def received(n):
+    return b"".join(b"Received: from hop%d.example by hop%d.example; "
+                    b"Mon, 1 Jan 2024 00:00:00 +0000\r\n" % (i, i + 1)
+                    for i in range(n))
+
+
+@pytest.mark.parametrize("limit,sent,ok", [
+    (None, 49, True),       # with ours, 50: Postfix's default limit
+    (None, 50, False),
+    ("5", 4, True),
+    ("5", 5, False),
+])
+def test_hopcount_limit(smtpd, limit, sent, ok):
+    """hopcount_limit: a message with more Received: headers (ours
+    included) than the limit is refused, to stop a mail loop; Received:
+    lines in the body, in a continuation or named otherwise do not
+    count."""
+    o = smtpd({"hopcount_limit": limit} if limit else None)
+    c = ehlo(o)
+    start_mail(c)
+    text = (received(sent) + b"X-Received: no\r\n  Received: no\r\n"
+            b"Subject: loop\r\n\r\n" + received(3))
+    r = send_data(c, text)
+    if ok:
+        queued_id(r)
+        quit_(c)
+        assert_queued(o, 1)
+        return
+    assert (r.code, r.lines[-1]) == (554, "5.4.0 Error: too many hops"), r
+    o.wait_for_log(SMTPD + r"[0-9A-Z]{16}: reject: DATA from " + CLIENT
+                   + r": 554 5\.4\.0 Error: too many hops")
+    o.wait_for_log(r"%d Received: headers \(ours included\) are more "
+                   r"than hopcount_limit \(%s\): the message is probably "
+                   r"in a mail loop" % (sent + 1, limit or "50"))
+    # The session goes on.
+    start_mail(c)
+    queued_id(send_data(c, SIMPLE))
+    quit_(c)
+    assert_queued(o, 1)
+
+
 # ------------------------------------------------- bare CR and LF: commands
 
 @pytest.mark.parametrize("wire", [

@@ -155,6 +155,8 @@ struct smtp_agent {
 	char *dns_error;
 	long long addr_limit;
 	bool want4, want6;
+	bool prefer6;			/* smtp_address_preference = ipv6 */
+	char *servername;		/* smtp_tls_servername ("" none) */
 	bool note_starttls;
 	bool cache_on_demand;
 	char **cache_dests;
@@ -219,6 +221,7 @@ load_tls(struct smtp_agent *st)
 	cfg.key_file = key;
 	cfg.loglevel = (int)config_int(v, P_smtp_tls_loglevel);
 	cfg.fingerprint_digest = config_str(v, P_smtp_tls_fingerprint_digest);
+	cfg.append_default_CA = config_bool(v, P_tls_append_default_CA);
 	st->tls_ctx = tls_client_ctx_new(&cfg, &st->tls_error);
 out:
 	st->tls_loaded = true;
@@ -331,6 +334,20 @@ load(struct agent_ctx *a)
 	strv_free(&protos);
 	if (!st->want4 && !st->want6)
 		st->want4 = st->want6 = true;
+	/* "any" and "ipv4": A before AAAA for each host, as before;
+	 * "ipv6": AAAA first. */
+	st->prefer6 = strcasecmp(config_str(v, P_smtp_address_preference),
+	    "ipv6") == 0;
+	st->servername = xstrdup(config_str(v, P_smtp_tls_servername));
+	if (st->servername[0] != '\0' &&
+	    strcasecmp(st->servername, "hostname") != 0 &&
+	    strcasecmp(st->servername, "nexthop") != 0 &&
+	    !dns_name_valid(st->servername)) {
+		log_warning("smtp_tls_servername = %s: not \"hostname\", "
+		    "\"nexthop\" or a valid DNS name; no SNI is sent",
+		    st->servername);
+		st->servername[0] = '\0';
+	}
 
 	st->cache_on_demand = config_bool(v,
 	    P_smtp_connection_cache_on_demand);
@@ -1024,9 +1041,11 @@ plan_addrs(struct smtp_job *j)
 	const char *err = NULL;
 
 	j->ntypes = 0;
+	if (st->want6 && st->prefer6)
+		j->types[j->ntypes++] = DNS_T_AAAA;
 	if (st->want4)
 		j->types[j->ntypes++] = DNS_T_A;
-	if (st->want6)
+	if (st->want6 && !st->prefer6)
 		j->types[j->ntypes++] = DNS_T_AAAA;
 	/* Counted first: an answer cannot come before the loop runs. */
 	j->pending = j->nhosts * j->ntypes;
@@ -1384,7 +1403,21 @@ job_level(struct smtp_job *j, enum tls_client_level lev)
 		for (size_t i = 0; j->names[i] != NULL; i++)
 			j->pol.nmatch++;
 	}
-	if (lev >= TLS_LEV_DANE && !j->nh.is_ip)
+	/* SNI: with DANE the TLSA base domain (the MX host), whatever
+	 * smtp_tls_servername says; else as it says ("hostname": the MX
+	 * host, "nexthop": the next-hop domain, or a fixed name); without
+	 * it, the MX host at the levels that check the name. */
+	if (j->nh.is_ip)
+		;
+	else if (lev == TLS_LEV_DANE || lev == TLS_LEV_DANE_ONLY)
+		j->pol.sni = tg->host;
+	else if (strcasecmp(j->st->servername, "hostname") == 0)
+		j->pol.sni = tg->host;
+	else if (strcasecmp(j->st->servername, "nexthop") == 0)
+		j->pol.sni = j->nh.host;
+	else if (j->st->servername[0] != '\0')
+		j->pol.sni = j->st->servername;
+	else if (lev >= TLS_LEV_DANE)
 		j->pol.sni = tg->host;
 	job_tls_ready(j);
 }

@@ -212,6 +212,8 @@ tls_client_ctx_new(const struct tls_client_config *cfg, char **error_r)
 		    empty(cfg->CApath) ? "" : cfg->CApath, e);
 		free(e);
 		goto fail;
+	} else if (cfg->append_default_CA) {
+		t->default_paths_pending = true;
 	}
 	if (SSL_CTX_dane_enable(t->ctx) <= 0) {
 		e = ssl_errors();

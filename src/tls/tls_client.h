@@ -95,6 +95,10 @@ struct tls_client_config {
 	int loglevel;			/* smtp_tls_loglevel */
 	const char *fingerprint_digest;	/* smtp_tls_fingerprint_digest;
 					 * NULL or "": sha256 */
+	bool append_default_CA;		/* tls_append_default_CA: the
+					 * system's trust store too, when
+					 * CAfile or CApath is set (loaded
+					 * as above) */
 };
 
 struct tls_client_ctx;

@@ -605,6 +605,54 @@ test_verify(void **state)
 		free(text);
 		tls_client_ctx_free(sys);
 	}
+
+	/* tls_append_default_CA: smtp_tls_CAfile trusts only another CA
+	 * (the self-signed certificate); the system store, which OpenSSL's
+	 * default paths read from SSL_CERT_FILE here, holds ours.  Without
+	 * the setting: unknown authority; with it: Verified. */
+	{
+		struct tls_client_config cfg;
+		struct tls_client_ctx *app;
+		char other[160], *err = NULL;
+		FILE *fp;
+
+		snprintf(other, sizeof(other), "%s/other-ca.pem", tmpdir);
+		fp = fopen(other, "w");
+		assert_non_null(fp);
+		assert_int_equal(PEM_write_X509(fp, selfsigned.cert), 1);
+		fclose(fp);
+		assert_int_equal(setenv("SSL_CERT_FILE", ca_file, 1), 0);
+		for (int append = 0; append < 2; append++) {
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.CAfile = other;
+			cfg.append_default_CA = append != 0;
+			app = tls_client_ctx_new(&cfg, &err);
+			if (app == NULL)
+				fail_msg("tls_client_ctx_new: %s", err);
+			if (!append) {
+				text = connect_fails(refused_cert, &leaf, false,
+				    0, app, &p);
+				assert_non_null(strstr(text, "was issued by an "
+				    "unknown authority"));
+				free(text);
+			} else {
+				srv_start(&s, ok_steps, &leaf, false, 0);
+				dest = test_script_dest(&s);
+				settings(&set, app, &p);
+				c = lmtp_client_connect(dest, &set, &f);
+				if (c == NULL)
+					fail_msg("connect: %s", f.text);
+				assert_string_equal(lmtp_client_tls(c)->trust,
+				    "Verified");
+				lmtp_client_quit(&c);
+				srv_finish(&s);
+				free(dest);
+			}
+			tls_client_ctx_free(app);
+		}
+		assert_int_equal(unsetenv("SSL_CERT_FILE"), 0);
+		unlink(other);
+	}
 	tls_client_ctx_free(t);
 }
 

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: MIT
+"""Options of the smtp agent's connections, seen from a scripted peer
+(smtp_peer.py) that is the MX of remote.test through the loopback DNS
+server:
+
+- smtp_tls_servername: the SNI name in the ClientHello (none by default
+  at level may; the MX host name with "hostname"; the next-hop domain
+  with "nexthop"; a fixed name as written);
+- smtp_address_preference: with A and AAAA records for the MX host and
+  inet_protocols = all, the address family tried first (IPv4 by
+  default and with "ipv4", IPv6 with "ipv6"); each family's address is
+  a peer of its own, so the one that got the mail shows the choice.
+"""
+
+import socket
+import ssl
+
+import pytest
+
+from delivery_e2e import token
+from outbound_e2e import REMOTE, message_for, mx_zone
+
+BOB = "bob@" + REMOTE
+MX1 = "mx1.remote.test"
+
+
+@pytest.mark.parametrize("setting,want", [
+    (None, None),
+    ("hostname", MX1),
+    ("nexthop", REMOTE),
+    ("sni.example.net", "sni.example.net"),
+])
+def test_smtp_tls_servername(mta, peer, dns, certs, port, setting, want):
+    seen = []
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs.leaf_chain, certs.leaf_key)
+    ctx.sni_callback = lambda sock, name, c: seen.append(name)
+    p = peer(host="127.0.0.2", port=port, name=MX1, tls=ctx)
+    srv = dns({REMOTE: mx_zone()})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.params["smtp_tls_security_level"] = "may"
+    if setting is not None:
+        a.params["smtp_tls_servername"] = setting
+    a.start()
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery over TLS",
+           diag=a.diag)
+    assert p.completed()[0]["tls"] is not None, p.describe()
+    assert seen == [want], seen
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError as e:
+        pytest.skip("no IPv6 loopback address (::1): %s" % e)
+
+
+@pytest.mark.parametrize("setting,want", [
+    (None, "127.0.0.2"),
+    ("ipv4", "127.0.0.2"),
+    ("ipv6", "::1"),
+])
+def test_smtp_address_preference(mta, peer, dns, port, setting, want):
+    ipv6_loopback()
+    peers = {"127.0.0.2": peer(host="127.0.0.2", port=port, name=MX1),
+             "::1": peer(host="::1", port=port, name=MX1)}
+    srv = dns({REMOTE: mx_zone() + ["%s. 300 IN AAAA ::1" % MX1]})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.params["inet_protocols"] = "all"
+    if setting is not None:
+        a.params["smtp_address_preference"] = setting
+    a.start()
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    p = peers[want]
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery to [%s]" % want,
+           diag=a.diag)
+    other = peers["::1" if want == "127.0.0.2" else "127.0.0.2"]
+    assert other.connections == 0, other.describe()
+    a.wait_sent(BOB, MX1, want, port)

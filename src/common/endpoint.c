@@ -176,7 +176,7 @@ endpoint_inet_try(struct endpoint_addrs *a, int *sock_r)
 {
 	bool bind_failed;
 
-	return endpoint_inet_try_from(a, NULL, sock_r, &bind_failed);
+	return endpoint_inet_try_from(a, NULL, NULL, sock_r, &bind_failed);
 }
 
 /* bind_local - bind s to the numeric address text (family family).
@@ -203,14 +203,16 @@ bind_local(int s, int family, const char *text)
 }
 
 int
-endpoint_inet_try_from(struct endpoint_addrs *a, const char *bind_address,
-    int *sock_r, bool *bind_failed_r)
+endpoint_inet_try_from(struct endpoint_addrs *a, const char *bind4,
+    const char *bind6, int *sock_r, bool *bind_failed_r)
 {
 	int e = ECONNREFUSED;
 
 	*bind_failed_r = false;
 	while (a->next != NULL) {
 		struct addrinfo *ai = a->next;
+		const char *bind_address = ai->ai_family == AF_INET6 ? bind6 :
+		    bind4;
 		int s;
 
 		a->next = ai->ai_next;

@@ -108,15 +108,16 @@ int endpoint_inet_resolve(struct endpoint_addrs *a, const char *host,
 int endpoint_inet_try(struct endpoint_addrs *a, int *sock_r);
 
 /*
- * endpoint_inet_try_from - endpoint_inet_try, with each socket bound to
- * the numeric address bind_address (NULL or "": no bind) before its
- * connect; addresses of another family than bind_address are skipped.
- * Same returns; on -1, *bind_failed_r says whether binding (rather than
- * connecting) is what failed last (errno EAFNOSUPPORT: no address of
- * bind_address's family).
+ * endpoint_inet_try_from - endpoint_inet_try, with each socket to an
+ * IPv4 address bound to the numeric address bind4, and each socket to
+ * an IPv6 address bound to bind6, before its connect (NULL or "": that
+ * family is not bound, as Postfix's smtp_bind_address and
+ * smtp_bind_address6 do).  Same returns; on -1, *bind_failed_r says
+ * whether binding (rather than connecting) is what failed last (errno
+ * EAFNOSUPPORT: the bind address is not of its family).
  */
-int endpoint_inet_try_from(struct endpoint_addrs *a, const char *bind_address,
-    int *sock_r, bool *bind_failed_r);
+int endpoint_inet_try_from(struct endpoint_addrs *a, const char *bind4,
+    const char *bind6, int *sock_r, bool *bind_failed_r);
 
 /*
  * endpoint_connect_error - for a socket whose connect was in progress

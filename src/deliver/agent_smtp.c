@@ -284,6 +284,7 @@ load(struct agent_ctx *a)
 	t->rset_ms = agent_client_ms(SMTP_AGENT_RSET_TIMEOUT_S);
 	t->quit_ms = agent_client_ms(SMTP_AGENT_QUIT_TIMEOUT_S);
 	st->set.bind_address = config_str(v, P_smtp_bind_address);
+	st->set.bind_address6 = config_str(v, P_smtp_bind_address6);
 
 	lev = config_str(v, P_smtp_tls_security_level);
 	if (tls_level_parse(lev, &st->level) < 0)

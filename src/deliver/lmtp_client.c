@@ -1052,8 +1052,8 @@ open_socket(struct lmtp_client *c, struct lmtp_failure *f)
 		return -1;
 	}
 	for (;;) {
-		r = endpoint_inet_try_from(&addrs, c->s.bind_address, &s,
-		    &bind_failed);
+		r = endpoint_inet_try_from(&addrs, c->s.bind_address,
+		    c->s.bind_address6, &s, &bind_failed);
 		if (r < 0) {
 			e = errno;
 			break;

@@ -256,7 +256,10 @@ struct lmtp_client_settings {
 					 * "mx1.remote.test[127.0.0.2]:25";
 					 * NULL: the destination */
 	const char *bind_address;	/* inet: the local address to bind
-					 * before connecting; NULL/"": none */
+					 * before connecting to an IPv4
+					 * server; NULL/"": none */
+	const char *bind_address6;	/* inet: the same for IPv6 servers
+					 * (smtp_bind_address6) */
 	/*
 	 * TLS: tls NULL or level none: never STARTTLS.  Level may: STARTTLS
 	 * when offered (a refusal of STARTTLS: on in plaintext; a failed

@@ -43,6 +43,8 @@ lmtp_session_init(struct lmtp_session *s,
 		s->default_port = xstrdup(set->default_port);
 	if (set->bind_address != NULL && set->bind_address[0] != '\0')
 		s->bind_address = xstrdup(set->bind_address);
+	if (set->bind_address6 != NULL && set->bind_address6[0] != '\0')
+		s->bind_address6 = xstrdup(set->bind_address6);
 	s->to = set->timeouts;
 	s->tls_ctx = set->tls_ctx;
 	s->auth_plaintext_ok = set->auth_plaintext_ok;
@@ -97,6 +99,7 @@ lmtp_session_deinit(struct lmtp_session *s)
 	free(s->lhlo_name);
 	free(s->default_port);
 	free(s->bind_address);
+	free(s->bind_address6);
 	free(s->auth_user);
 	if (s->auth_pass != NULL)
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
@@ -325,9 +328,13 @@ lmtp_fail_connect(struct lmtp_session *s, struct lmtp_failure *f, int err,
 	if (bind_failed)
 		lmtp_fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
 		    "cannot connect to %s server %s from the local address "
-		    "%s: %s", s->pname, s->peer, s->bind_address,
-		    err == EAFNOSUPPORT ? "not an address of the server's "
-		    "address family" : strerror(err));
+		    "%s%s%s%s: %s", s->pname, s->peer, s->bind_address != NULL ?
+		    s->bind_address : "", s->bind_address != NULL &&
+		    s->bind_address6 != NULL ? " (IPv4) or " : "",
+		    s->bind_address6 != NULL ? s->bind_address6 : "",
+		    s->bind_address != NULL && s->bind_address6 != NULL ?
+		    " (IPv6)" : "", err == EAFNOSUPPORT ? "not an address of "
+		    "the server's address family" : strerror(err));
 	else
 		lmtp_fail_set(f, LMTP_FAIL_CONNECT, LMTP_STAGE_CONNECT,
 		    "cannot connect to %s server %s: %s", s->pname, s->peer,

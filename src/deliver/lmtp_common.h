@@ -39,7 +39,8 @@ struct lmtp_session {
 	struct endpoint ep;
 	char *lhlo_name;
 	char *default_port;	/* NULL: none */
-	char *bind_address;	/* NULL: none */
+	char *bind_address;	/* NULL: none (IPv4 servers) */
+	char *bind_address6;	/* NULL: none (IPv6 servers) */
 	struct lmtp_timeouts to;
 	struct tls_client_ctx *tls_ctx;
 	bool helo;		/* SMTP: EHLO refused, HELO used */

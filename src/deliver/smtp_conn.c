@@ -610,8 +610,8 @@ try_next(struct smtp_conn *c)
 	bool none_left = c->addrs.next == NULL;
 	int s = -1, r;
 
-	r = endpoint_inet_try_from(&c->addrs, c->s.bind_address, &s,
-	    &bind_failed);
+	r = endpoint_inet_try_from(&c->addrs, c->s.bind_address,
+	    c->s.bind_address6, &s, &bind_failed);
 	if (r < 0) {
 		/* The last failure is ours when no address was left to
 		 * try (it timed out or failed after connect()). */

@@ -171,16 +171,18 @@ test_connect(void **state)
 	endpoint_addrs_free(&a);
 }
 
-/* connect_from - endpoint_inet_try_from to 127.0.0.1:port, finished. */
+/* connect_to - endpoint_inet_try_from to host:port from bind4 (IPv4
+ * servers) or bind6 (IPv6 servers), finished. */
 static int
-connect_from(const char *port, const char *from, bool *bind_failed)
+connect_to(const char *host, const char *port, const char *bind4,
+    const char *bind6, bool *bind_failed)
 {
 	struct endpoint_addrs a;
 	int s = -1, rc;
 
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(endpoint_inet_resolve(&a, "127.0.0.1", port), 0);
-	rc = endpoint_inet_try_from(&a, from, &s, bind_failed);
+	assert_int_equal(endpoint_inet_resolve(&a, host, port), 0);
+	rc = endpoint_inet_try_from(&a, bind4, bind6, &s, bind_failed);
 	if (rc == 0) {
 		struct pollfd pfd = { .fd = s, .events = POLLOUT };
 
@@ -189,6 +191,14 @@ connect_from(const char *port, const char *from, bool *bind_failed)
 	}
 	endpoint_addrs_free(&a);
 	return rc < 0 ? -1 : s;
+}
+
+/* connect_from - to 127.0.0.1:port from from; the IPv6 bind address
+ * does not count for an IPv4 server. */
+static int
+connect_from(const char *port, const char *from, bool *bind_failed)
+{
+	return connect_to("127.0.0.1", port, from, "::1", bind_failed);
 }
 
 /* A bind address: the connection comes from it; one of another family
@@ -235,6 +245,55 @@ test_connect_from(void **state)
 	close(l);
 }
 
+/* An IPv6 server: bound to bind6, never to bind4 (an IPv4 bind address
+ * leaves IPv6 connections unbound, as Postfix's smtp_bind_address). */
+static void
+test_connect_from6(void **state)
+{
+	struct sockaddr_in6 sin6, got;
+	socklen_t len = sizeof(sin6);
+	char port[16], addr[INET6_ADDRSTRLEN];
+	bool bind_failed = true;
+	int l, s;
+
+	(void)state;
+	l = socket(AF_INET6, SOCK_STREAM, 0);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	if (l < 0 || bind(l, (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
+		if (l >= 0)
+			close(l);
+		skip();		/* no IPv6 loopback here */
+	}
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin6, &len), 0);
+	snprintf(port, sizeof(port), "%u", (unsigned)ntohs(sin6.sin6_port));
+
+	s = connect_to("::1", port, "127.0.0.3", "::1", &bind_failed);
+	assert_true(s >= 0);
+	assert_false(bind_failed);
+	len = sizeof(got);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&got, &len), 0);
+	assert_string_equal(inet_ntop(AF_INET6, &got.sin6_addr, addr,
+	    sizeof(addr)), "::1");
+	close(s);
+
+	/* Only an IPv4 bind address: the IPv6 connection is not bound. */
+	s = connect_to("::1", port, "127.0.0.3", "", &bind_failed);
+	assert_true(s >= 0);
+	assert_false(bind_failed);
+	close(s);
+
+	/* An IPv4 literal as the IPv6 bind address: a bind failure. */
+	errno = 0;
+	assert_int_equal(connect_to("::1", port, "", "127.0.0.3",
+	    &bind_failed), -1);
+	assert_true(bind_failed);
+	assert_int_equal(errno, EAFNOSUPPORT);
+	close(l);
+}
+
 int
 main(void)
 {
@@ -243,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_path_limit),
 		cmocka_unit_test(test_connect),
 		cmocka_unit_test(test_connect_from),
+		cmocka_unit_test(test_connect_from6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,3 +81,42 @@ def test_smtp_address_preference(mta, peer, dns, port, setting, want):
     other = peers["::1" if want == "127.0.0.2" else "127.0.0.2"]
     assert other.connections == 0, other.describe()
     a.wait_sent(BOB, MX1, want, port)
+
+
+def test_bind_addresses_per_family(mta, peer, dns, port):
+    """smtp_bind_address binds IPv4 connections only: an MX with only an
+    IPv6 address is still reached (as in Postfix); smtp_bind_address6
+    binds the IPv6 ones, and one that is not an IPv6 address defers the
+    mail with words naming it."""
+    ipv6_loopback()
+    p6 = peer(host="::1", port=port, name=MX1)
+    zone = ["%s. 300 IN MX 10 %s." % (REMOTE, MX1),
+            "%s. 300 IN AAAA ::1" % MX1]
+    srv = dns({REMOTE: zone})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.params.update({"inet_protocols": "all",
+                     "smtp_bind_address": "127.0.0.5",
+                     "smtp_bind_address6": "::1"})
+    a.start()
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    p6.wait(lambda s: s.delivered(BOB) == 1, "delivery over IPv6",
+            diag=a.diag)
+    assert p6.clients[0] in ("::1", "[::1]"), p6.clients
+
+
+def test_bind_address6_of_the_wrong_family(mta, peer, dns, port):
+    ipv6_loopback()
+    p6 = peer(host="::1", port=port, name=MX1)
+    zone = ["%s. 300 IN MX 10 %s." % (REMOTE, MX1),
+            "%s. 300 IN AAAA ::1" % MX1]
+    srv = dns({REMOTE: zone})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.params.update({"inet_protocols": "all",
+                     "smtp_bind_address6": "127.0.0.5"})
+    a.start()
+    a.send(BOB, message_for(token(), BOB))
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert "from the local address 127.0.0.5: not an address of the " \
+        "server's address family" in line, line
+    assert p6.connections == 0

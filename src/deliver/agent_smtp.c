@@ -157,6 +157,7 @@ struct smtp_agent {
 	bool want4, want6;
 	bool prefer6;			/* smtp_address_preference = ipv6 */
 	char *servername;		/* smtp_tls_servername ("" none) */
+	char **discard_ehlo;		/* smtp_discard_ehlo_keywords */
 	bool note_starttls;
 	bool cache_on_demand;
 	char **cache_dests;
@@ -285,6 +286,8 @@ load(struct agent_ctx *a)
 	t->quit_ms = agent_client_ms(SMTP_AGENT_QUIT_TIMEOUT_S);
 	st->set.bind_address = config_str(v, P_smtp_bind_address);
 	st->set.bind_address6 = config_str(v, P_smtp_bind_address6);
+	st->discard_ehlo = config_list(v, P_smtp_discard_ehlo_keywords);
+	st->set.discard_ehlo = (const char *const *)st->discard_ehlo;
 
 	lev = config_str(v, P_smtp_tls_security_level);
 	if (tls_level_parse(lev, &st->level) < 0)

@@ -338,6 +338,63 @@ lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps)
 	}
 }
 
+size_t
+lmtp_caps_discard(struct lmtp_caps *caps, const char *const *keywords,
+    char *out, size_t outsz)
+{
+	size_t n = 0, used = 0;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	for (size_t i = 0; keywords != NULL && keywords[i] != NULL; i++) {
+		const char *k = keywords[i];
+		bool had;
+
+		if (strcasecmp(k, "size") == 0) {
+			had = caps->size;
+			caps->size = false;
+			caps->size_max = 0;
+		} else if (strcasecmp(k, "8bitmime") == 0) {
+			had = caps->eightbitmime;
+			caps->eightbitmime = false;
+		} else if (strcasecmp(k, "pipelining") == 0) {
+			had = caps->pipelining;
+			caps->pipelining = false;
+		} else if (strcasecmp(k, "enhancedstatuscodes") == 0) {
+			had = caps->enhancedstatuscodes;
+			caps->enhancedstatuscodes = false;
+		} else if (strcasecmp(k, "dsn") == 0) {
+			had = caps->dsn;
+			caps->dsn = false;
+		} else if (strcasecmp(k, "smtputf8") == 0) {
+			had = caps->smtputf8;
+			caps->smtputf8 = false;
+		} else if (strcasecmp(k, "starttls") == 0) {
+			had = caps->starttls;
+			caps->starttls = false;
+		} else if (strcasecmp(k, "auth") == 0) {
+			had = caps->auth_plain || caps->auth_login;
+			caps->auth_plain = caps->auth_login = false;
+		} else if (strcasecmp(k, "xforward") == 0) {
+			had = caps->xforward != 0;
+			caps->xforward = 0;
+		} else {
+			continue;
+		}
+		if (!had)
+			continue;
+		n++;
+		if (used < outsz) {
+			int w = snprintf(out + used, outsz - used, "%s%s",
+			    used > 0 ? " " : "", k);
+
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Command text */
 

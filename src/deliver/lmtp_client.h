@@ -146,6 +146,17 @@ enum {
  * unknown ones are ignored, as is a SIZE value that is not a number. */
 void lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps);
 
+/*
+ * Forget the extensions named in keywords (smtp_discard_ehlo_keywords:
+ * size, 8bitmime, pipelining, enhancedstatuscodes, dsn, smtputf8,
+ * starttls, auth, xforward; any case; others, as "chunking", are
+ * ignored: the client does not use them).  The names of those that were
+ * offered and are now forgotten go to out (space-separated, truncated
+ * to outsz).  Returns how many.
+ */
+size_t lmtp_caps_discard(struct lmtp_caps *caps,
+    const char *const *keywords, char *out, size_t outsz);
+
 /* ------------------------------------------------------------------ */
 /* Command text */
 
@@ -260,6 +271,10 @@ struct lmtp_client_settings {
 					 * server; NULL/"": none */
 	const char *bind_address6;	/* inet: the same for IPv6 servers
 					 * (smtp_bind_address6) */
+	/* EHLO keywords to act as if the server had not offered
+	 * (smtp_discard_ehlo_keywords, lmtp_caps_discard); NULL: none.
+	 * "silent-discard" among them: not logged. */
+	const char *const *discard_ehlo;
 	/*
 	 * TLS: tls NULL or level none: never STARTTLS.  Level may: STARTTLS
 	 * when offered (a refusal of STARTTLS: on in plaintext; a failed

@@ -19,6 +19,7 @@
 #include "base64.h"
 #include "lmtp_common.h"
 #include "log.h"
+#include "strv.h"
 #include "xalloc.h"
 
 /* The longest user name or password (lmtp_session_start checks). */
@@ -45,6 +46,14 @@ lmtp_session_init(struct lmtp_session *s,
 		s->bind_address = xstrdup(set->bind_address);
 	if (set->bind_address6 != NULL && set->bind_address6[0] != '\0')
 		s->bind_address6 = xstrdup(set->bind_address6);
+	for (size_t i = 0; set->discard_ehlo != NULL &&
+	    set->discard_ehlo[i] != NULL; i++) {
+		if (strcasecmp(set->discard_ehlo[i], "silent-discard") == 0)
+			s->discard_silent = true;
+		else
+			s->discard_ehlo = strv_append(s->discard_ehlo,
+			    set->discard_ehlo[i]);
+	}
 	s->to = set->timeouts;
 	s->tls_ctx = set->tls_ctx;
 	s->auth_plaintext_ok = set->auth_plaintext_ok;
@@ -100,6 +109,7 @@ lmtp_session_deinit(struct lmtp_session *s)
 	free(s->default_port);
 	free(s->bind_address);
 	free(s->bind_address6);
+	strv_free(&s->discard_ehlo);
 	free(s->auth_user);
 	if (s->auth_pass != NULL)
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
@@ -439,6 +449,16 @@ void
 lmtp_hello_caps(struct lmtp_session *s, const struct lmtp_reply *r)
 {
 	lmtp_caps_parse(r, &s->caps);
+	if (s->discard_ehlo != NULL) {
+		char gone[256];
+
+		if (lmtp_caps_discard(&s->caps,
+		    (const char *const *)s->discard_ehlo, gone,
+		    sizeof(gone)) > 0 && !s->discard_silent)
+			log_info("%s server %s: discarding EHLO keywords: %s "
+			    "(smtp_discard_ehlo_keywords)", s->pname, s->peer,
+			    gone);
+	}
 }
 
 /* has_8bit - any byte >= 0x80 in s? */

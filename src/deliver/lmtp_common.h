@@ -41,6 +41,8 @@ struct lmtp_session {
 	char *default_port;	/* NULL: none */
 	char *bind_address;	/* NULL: none (IPv4 servers) */
 	char *bind_address6;	/* NULL: none (IPv6 servers) */
+	char **discard_ehlo;	/* NULL: none */
+	bool discard_silent;
 	struct lmtp_timeouts to;
 	struct tls_client_ctx *tls_ctx;
 	bool helo;		/* SMTP: EHLO refused, HELO used */

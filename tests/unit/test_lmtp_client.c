@@ -326,6 +326,32 @@ test_caps(void **state)
 	assert_int_equal(caps.xforward, LMTP_XF_NAME | LMTP_XF_ADDR |
 	    LMTP_XF_HELO | LMTP_XF_SOURCE);
 	lmtp_reply_deinit(&r);
+
+	/* smtp_discard_ehlo_keywords: what was offered is forgotten and
+	 * named; unknown words and ones not offered are not. */
+	{
+		static const char *const gone[] = { "PIPELINING", "dsn",
+		    "chunking", "starttls", "auth", "size", NULL };
+		char out[128];
+
+		in = "250-mx\r\n250-PIPELINING\r\n250-SIZE 100\r\n"
+		    "250-DSN\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n";
+		assert_int_equal(parse_with(in, strlen(in), 0, &r, &used,
+		    &err), 1);
+		lmtp_caps_parse(&r, &caps);
+		assert_int_equal(lmtp_caps_discard(&caps, gone, out,
+		    sizeof(out)), 4);
+		assert_string_equal(out, "PIPELINING dsn auth size");
+		assert_false(caps.pipelining || caps.dsn || caps.size ||
+		    caps.auth_plain || caps.starttls);
+		assert_int_equal(caps.size_max, 0);
+		assert_true(caps.eightbitmime);
+		/* A short buffer is cut, still terminated. */
+		lmtp_caps_parse(&r, &caps);
+		assert_int_equal(lmtp_caps_discard(&caps, gone, out, 5), 4);
+		assert_string_equal(out, "PIPE");
+		lmtp_reply_deinit(&r);
+	}
 }
 
 /* ------------------------------------------------------------------ */

@@ -120,3 +120,32 @@ def test_bind_address6_of_the_wrong_family(mta, peer, dns, port):
     assert "from the local address 127.0.0.5: not an address of the " \
         "server's address family" in line, line
     assert p6.connections == 0
+
+
+@pytest.mark.parametrize("setting", [None, "dsn", "DSN, silent-discard"])
+def test_smtp_discard_ehlo_keywords(mta, peer, dns, port, setting):
+    """A server's DSN extension named in smtp_discard_ehlo_keywords is
+    not used: the RCPT command goes without NOTIFY=, and the log says
+    which keywords were discarded unless silent-discard is among them."""
+    p = peer(host="127.0.0.2", port=port, name=MX1)
+    srv = dns({REMOTE: mx_zone()})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    if setting is not None:
+        a.params["smtp_discard_ehlo_keywords"] = setting
+    a.start()
+    tok = token()
+    a.send(BOB, message_for(tok, BOB), rcpt_opts=["NOTIFY=SUCCESS,FAILURE"])
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery", diag=a.diag)
+    rcpt_line = p.completed()[0]["rcpts"][0][1]
+    logged = "discarding EHLO keywords: " in a.o.log_text()
+    if setting is None:
+        assert "NOTIFY=SUCCESS,FAILURE" in rcpt_line, rcpt_line
+        assert not logged
+    else:
+        assert "NOTIFY" not in rcpt_line, rcpt_line
+        if "silent" in setting:
+            assert not logged
+        else:
+            a.wait_log(r"SMTP server %s\[127\.0\.0\.2\]:%d: discarding "
+                       r"EHLO keywords: dsn \(smtp_discard_ehlo_keywords\)"
+                       % (MX1, port))

@@ -684,3 +684,42 @@ address_qualify(const char *addr, const char *domain)
 		return xstrdup(addr);
 	return xasprintf("%s@%s", addr, domain);
 }
+
+char *
+address_setting(const char *value, const char *domain, const char **error_r)
+{
+	struct address a;
+	char *bare, *q, *path, *out = NULL;
+	size_t len, used = 0;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	len = strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && value[0] == '<' && value[len - 1] == '>') {
+		value++;
+		len -= 2;
+	}
+	if (len == 0) {
+		*error_r = "it is empty";
+		return NULL;
+	}
+	bare = xstrndup(value, len);
+	q = address_qualify(bare, domain);
+	path = xasprintf("<%s>", q);
+	memset(&a, 0, sizeof(a));
+	if (address_parse_path(path, strlen(path), ADDRESS_SMTPUTF8 |
+	    ADDRESS_STRICT, &a, &used, error_r) != ADDRESS_OK) {
+		/* *error_r set */
+	} else if (used != strlen(path) || a.domain == NULL) {
+		*error_r = "it is not one address";
+	} else {
+		out = xstrdup(a.text);
+	}
+	address_deinit(&a);
+	free(path);
+	free(q);
+	free(bare);
+	return out;
+}

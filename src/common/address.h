@@ -80,4 +80,14 @@ bool address_domain_is_valid(const char *domain, bool utf8);
  */
 char *address_qualify(const char *addr, const char *domain);
 
+/*
+ * address_setting - the one address a parameter such as always_bcc
+ * names: value with optional angle brackets, a bare name qualified with
+ * @domain (address_qualify), checked as an RFC 5321 mailbox (UTF-8
+ * allowed).  A new string, or NULL with *error_r (static words) when it
+ * is empty, several addresses or not an address.
+ */
+char *address_setting(const char *value, const char *domain,
+    const char **error_r);
+
 #endif

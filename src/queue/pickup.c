@@ -394,6 +394,8 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 		if (!dup[i])
 			queue_envelope_add_rcpt(&m->env, rcpts[i],
 			    fe.rcpts[i].notify, NULL);
+	if (p->always_bcc != NULL)
+		queue_envelope_add_bcc(&m->env, p->always_bcc);
 
 	snprintf(arrival, sizeof(arrival), "%lld.000000", (long long)p->now);
 	m->env.id = xstrdup(id);
@@ -467,7 +469,9 @@ static struct {
 	char **drop;		/* p.drop_headers */
 	char **submit_users;	/* p.submit_users */
 	struct masq masq;	/* p.masq */
-	char *masq_err;		/* its settings are unusable: files wait */
+	char *always_bcc;	/* p.always_bcc */
+	/* masquerade_* or always_bcc are unusable: files wait */
+	char *config_err;
 	size_t max_file;
 	bool warned_dir;
 	/* non_smtpd_milters: one message at a time goes through them */
@@ -964,12 +968,12 @@ pickup_one(const char *name)
 		aside(name, lst.st_uid, "not a regular file");
 		return true;
 	}
-	if (pk.masq_err != NULL) {
+	if (pk.config_err != NULL) {
 		/* Fail closed: the addresses cannot be rewritten as the
 		 * configuration asks. */
 		log_warning("maildrop file %s from uid %lu waits in maildrop: "
 		    "%s; fix it and run \"ostia reload\"", name,
-		    (unsigned long)lst.st_uid, pk.masq_err);
+		    (unsigned long)lst.st_uid, pk.config_err);
 		return false;
 	}
 	if ((lst.st_mode & 0444) == 0) {
@@ -1155,7 +1159,7 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 	event_active(pk.run_ev, 0, 0);
 }
 
-/* setup_masq - pk.masq from view v, or pk.masq_err. */
+/* setup_masq - pk.masq from view v, or pk.config_err. */
 static void
 setup_masq(const struct config_view *v)
 {
@@ -1165,12 +1169,10 @@ setup_masq(const struct config_view *v)
 	char err[512];
 
 	masq_deinit(&pk.masq);
-	free(pk.masq_err);
-	pk.masq_err = NULL;
 	if (masq_setup(&pk.masq, (const char *const *)d,
 	    (const char *const *)x, (const char *const *)c,
 	    config_str(v, P_recipient_delimiter), err, sizeof(err)) < 0) {
-		pk.masq_err = xstrdup(err);
+		pk.config_err = xstrdup(err);
 		log_error("pickup: %s: local submissions wait in maildrop "
 		    "until this is fixed", err);
 	}
@@ -1201,7 +1203,24 @@ pickup_init(struct child *c)
 	pk.p.mail_owner_uid = geteuid();
 	strv_free(&pk.submit_users);
 	pk.submit_users = config_list(v, P_authorized_submit_users);
+	free(pk.config_err);
+	pk.config_err = NULL;
 	setup_masq(v);
+	free(pk.always_bcc);
+	pk.always_bcc = NULL;
+	if (*config_str(v, P_always_bcc) != '\0' && pk.config_err == NULL) {
+		const char *why = NULL;
+
+		pk.always_bcc = address_setting(config_str(v, P_always_bcc),
+		    pk.p.myorigin, &why);
+		if (pk.always_bcc == NULL) {
+			pk.config_err = xasprintf("always_bcc = %s: %s",
+			    config_str(v, P_always_bcc), why);
+			log_error("pickup: %s: local submissions wait in "
+			    "maildrop until this is fixed", pk.config_err);
+		}
+	}
+	pk.p.always_bcc = pk.always_bcc;
 	pk.p.submit_users = pk.submit_users;
 	if (login_list_unsupported((const char *const *)pk.submit_users) !=
 	    NULL)

@@ -25,6 +25,7 @@
  *     (masquerade_domains, as are the envelope sender and, when
  *     masquerade_classes says so, the recipients) -- canonical maps are
  *     not applied to local submissions yet;
+ *   - always_bcc becomes a BCC trailer record ('b');
  *   - with non_smtpd_milters, the filters see it before it is written
  *     (pickup.c, "The filters"), one file at a time;
  *   - the queue file is written, fdatasync'ed, linked into incoming/
@@ -84,6 +85,9 @@ struct pickup_params {
 	/* Address masquerading (masquerade.h) after the completion, per
 	 * its classes; NULL: none. */
 	const struct masq *masq;
+	/* always_bcc, checked (address_setting): a BCC trailer record
+	 * added to every message; NULL: none. */
+	const char *always_bcc;
 	time_t now;
 };
 

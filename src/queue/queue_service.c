@@ -218,6 +218,9 @@ queue_service_write(const struct queue_envelope *env, const char *content,
 	queue_writer_init(&w, fd);
 	if (queue_writer_envelope(&w, env) < 0 ||
 	    queue_writer_content(&w, content, len) < 0 ||
+	    ((env->filter != NULL || env->hold != NULL ||
+	    env->redirect != NULL || env->nbccs > 0) &&
+	    queue_writer_trailer(&w, env) < 0) ||
 	    queue_writer_finish(&w) < 0)
 		r = -1;
 	queue_writer_deinit(&w);

@@ -40,8 +40,9 @@ void queue_service_new_id(char id[QUEUE_ID_LEN + 1]);
 
 /*
  * A message the queue process makes itself (a notice, a picked-up local
- * submission): write env (env->id set, from queue_service_new_id) and
- * the len bytes of content to tmp/ID.PID, fdatasync it, link() it to
+ * submission): write env (env->id set, from queue_service_new_id), the
+ * len bytes of content and env's trailer records (queue_writer_trailer,
+ * when it has any) to tmp/ID.PID, fdatasync it, link() it to
  * incoming/ID (never replacing a queued message), fsync incoming/.  0,
  * or -1 with errno and nothing left in tmp/ or incoming/.  The caller
  * then hands the ID to the queue manager (qmgr_committed).

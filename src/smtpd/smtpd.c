@@ -51,6 +51,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "address.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
@@ -1280,6 +1281,20 @@ smtpd_init(struct child *c)
 	smtpd_cfg.bare_lf_code = (int)config_int(v,
 	    P_smtpd_forbid_bare_newline_reject_code);
 	smtpd_cfg.hopcount_limit = config_int(v, P_hopcount_limit);
+	if (*config_str(v, P_always_bcc) != '\0' &&
+	    !config_list_contains(v, P_receive_override_options,
+	    "no_address_mappings")) {
+		const char *why = NULL;
+
+		smtpd_cfg.always_bcc = address_setting(config_str(v,
+		    P_always_bcc), config_str(v, P_myorigin), &why);
+		if (smtpd_cfg.always_bcc == NULL) {
+			smtpd_cfg.always_bcc_err = xasprintf("always_bcc = "
+			    "%s: %s", config_str(v, P_always_bcc), why);
+			log_error("%s: every message is refused (451) until "
+			    "this is fixed", smtpd_cfg.always_bcc_err);
+		}
+	}
 	smtpd_client_list_init(&smtpd_cfg.sasl_exceptions, v,
 	    P_smtpd_sasl_exceptions_networks, "smtpd_sasl_exceptions_networks");
 	/* The footer's $names are the session's, at reply time: the text

@@ -112,6 +112,12 @@ struct smtpd_settings {
 					 * NULL: none */
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	long long hopcount_limit;	/* hopcount_limit */
+	/* always_bcc: the address every message also goes to (NULL: none,
+	 * or receive_override_options = no_address_mappings);
+	 * always_bcc_err: it is set but unusable, and every message is
+	 * refused (451) with these words in the log. */
+	char *always_bcc;
+	char *always_bcc_err;
 	unsigned exts;		/* enum smtp_ext offered */
 	bool pipelining;
 	bool enhanced;		/* ENHANCEDSTATUSCODES advertised */

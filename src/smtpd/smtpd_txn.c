@@ -556,6 +556,10 @@ smtpd_finish_message(struct session *s)
 	}
 	else if (s->write_failed)
 		why = "451 4.3.0 Error: queue file write error";
+	else if (smtpd_cfg.always_bcc_err != NULL) {
+		log_error("%s: %s", s->id, smtpd_cfg.always_bcc_err);
+		why = "451 4.3.5 Error: server configuration problem";
+	}
 	if (why != NULL) {
 		smtpd_log_reject(s, cmd, why, NULL);
 		smtpd_reply_error(s, "%s", why);
@@ -784,6 +788,8 @@ complete_message(struct session *s)
 		for (size_t i = 0; a->bcc != NULL && a->bcc[i] != NULL; i++)
 			queue_envelope_add_bcc(&env, a->bcc[i]);
 	}
+	if (smtpd_cfg.always_bcc != NULL)
+		queue_envelope_add_bcc(&env, smtpd_cfg.always_bcc);
 	if (smtpd_hbc_of(s) != NULL)
 		smtpd_hbc_trailer(smtpd_hbc_of(s), &env);
 	if (env.hold == NULL && smtpd_milter_hold(s) != NULL)

@@ -820,6 +820,47 @@ test_deinit(void **state)
 	assert_null(a.text);
 }
 
+/* address_setting: one address from a parameter value (always_bcc). */
+static void
+test_setting(void **state)
+{
+	static const struct {
+		const char *value, *want;
+	} cases[] = {
+		{ "archive@example.com", "archive@example.com" },
+		{ "  <archive@example.com>  ", "archive@example.com" },
+		{ "archive", "archive@origin.example" },
+		{ "\"a b\"@example.com", "\"a b\"@example.com" },
+		{ "", NULL },
+		{ "<>", NULL },
+		{ "a@example.com b@example.com", NULL },
+		{ "a@example.com, b@example.com", NULL },
+		{ "a@@example.com", NULL },
+		{ "a@-bad-.example", NULL },
+	};
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got;
+
+		why = NULL;
+		got = address_setting(cases[i].value, "origin.example", &why);
+		if (cases[i].want == NULL) {
+			if (got != NULL)
+				fail_msg("\"%s\": got \"%s\", want an error",
+				    cases[i].value, got);
+			assert_non_null(why);
+		} else {
+			if (got == NULL)
+				fail_msg("\"%s\": error %s", cases[i].value,
+				    why);
+			assert_string_equal(got, cases[i].want);
+		}
+		free(got);
+	}
+}
+
 int
 main(void)
 {
@@ -831,6 +872,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_domain_is_valid),
 		cmocka_unit_test(test_deinit),
+		cmocka_unit_test(test_setting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

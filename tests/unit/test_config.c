@@ -837,7 +837,7 @@ static void
 test_warn_later_once(void **state)
 {
 	const char *text =
-	    "always_bcc = archive@example.org\n"	/* 1 */
+	    "luser_relay = archive@example.org\n"	/* 1 */
 	    "fallback_relay = [smart]:587\n"		/* 2 */
 	    "biff = no\n";			/* 3 */
 	const char *master =
@@ -853,7 +853,7 @@ test_warn_later_once(void **state)
 	expect_diag(&dl, DIAG_WARNING, "parameter fallback_relay is known but "
 	    "not implemented yet", MAIN_PATH, 2);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "fallback_relay"), 1);
-	expect_diag(&dl, DIAG_WARNING, "parameter always_bcc is known but not "
+	expect_diag(&dl, DIAG_WARNING, "parameter luser_relay is known but not "
 	    "implemented yet", MAIN_PATH, 1);
 	/* Set twice in master.cf only: warned once, at the first. */
 	expect_diag(&dl, DIAG_WARNING, "smtp_quit_timeout is known but "

@@ -495,6 +495,7 @@ test_statuses(void **state)
 		"hopcount_limit", "smtp_address_preference",
 		"smtp_tls_servername", "tls_append_default_CA",
 		"smtp_bind_address6", "smtp_discard_ehlo_keywords",
+		"always_bcc",
 		"smtp_header_checks", "smtp_mime_header_checks",
 		"smtp_nested_header_checks", "smtp_body_checks",
 		"sender_dependent_default_transport_maps",

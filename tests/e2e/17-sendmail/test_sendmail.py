@@ -18,6 +18,7 @@ import grp
 import os
 import pwd
 import re
+import smtplib
 import subprocess
 import time
 
@@ -25,7 +26,7 @@ import pytest
 
 from ostia_harness import queue_files
 from delivery_e2e import (QUEUE_ID, SENDER, VDOMAIN, header_block,
-                          read_bytes, token)
+                          make_message, read_bytes, token)
 
 ALICE = "alice@" + VDOMAIN
 BOB = "bob@" + VDOMAIN
@@ -488,5 +489,59 @@ def test_masquerade_settings_unusable_mail_waits(delivery, bindir):
                r"masquerade_classes: unknown class \"bodies\".*"
                r"ostia reload")
     assert len(os.listdir(os.path.join(d.o.queue_dir, "maildrop"))) == 1
+    assert [p for p in queue_files(d.o.queue_dir).values()
+            if "/maildrop/" not in p] == []
+
+
+def test_always_bcc(delivery, bindir):
+    """always_bcc: every message, received over SMTP or submitted
+    locally, also goes to that address (a bare name gets @$myorigin);
+    not for a service with receive_override_options =
+    no_address_mappings (a content filter's re-injection), as in
+    Postfix."""
+    d = delivery()
+    d.params["always_bcc"] = "carol"
+    d.master_extra = ("127.0.0.1:@port:reinject@ inet n - n - 1 smtpd\n"
+                      "  -o receive_override_options=no_address_mappings\n")
+    d.start()
+    by_smtp, local, reinjected = token(), token(), token()
+    d.send(ALICE, make_message(by_smtp, to=ALICE))
+    ok(run(bindir, d, ["-i", BOB],
+           ("To: %s\nSubject: %s\n\nbody\n" % (BOB, local)).encode()))
+    s = smtplib.SMTP("127.0.0.1", d.o.ports["reinject"], timeout=30)
+    try:
+        s.sendmail(SENDER, [ALICE], make_message(reinjected, to=ALICE))
+    finally:
+        s.quit()
+    d.wait_messages(ALICE, 1, by_smtp)
+    d.wait_messages(BOB, 1, local)
+    d.wait_messages(ALICE, 1, reinjected)
+    d.wait_messages(CAROL, 1, by_smtp)
+    d.wait_messages(CAROL, 1, local)
+    d.wait_queue_empty()
+    assert not any(reinjected.encode() in read_bytes(p)
+                   for p in d.messages(CAROL)), "the re-injected copy"
+
+
+def test_always_bcc_unusable_fails_closed(delivery, bindir):
+    """An always_bcc that is not one address: smtpd refuses every
+    message with 451 and says why in the log; local submissions wait in
+    maildrop."""
+    d = delivery()
+    d.params["always_bcc"] = "a@example.com b@example.com"
+    d.start()
+    s = smtplib.SMTP("127.0.0.1", d.o.port, timeout=30)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail(SENDER, [ALICE], make_message(token(), to=ALICE))
+        assert e.value.smtp_code == 451, e.value
+        assert b"4.3.5" in e.value.smtp_error, e.value
+    finally:
+        s.quit()
+    d.wait_log(r"smtpd\[\d+\]: error: \S+: always_bcc = a@example\.com "
+               r"b@example\.com: spaces are not allowed")
+    ok(run(bindir, d, ["-i", BOB], b"Subject: x\n\nbody\n"))
+    d.wait_log(r"maildrop file \S+ from uid \d+ waits in maildrop: "
+               r"always_bcc = ")
     assert [p for p in queue_files(d.o.queue_dir).values()
             if "/maildrop/" not in p] == []

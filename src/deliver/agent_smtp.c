@@ -84,9 +84,9 @@
 
 #include "agent.h"
 #include "agent_client.h"
+#include "agent_generic.h"
 #include "config.h"
 #include "dns.h"
-#include "agent_generic.h"
 #include "hbc.h"
 #include "hbc_tables.h"
 #include "lmtp_client.h"

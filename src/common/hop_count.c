@@ -40,13 +40,13 @@ hop_count_feed(struct hop_count *h, const char *data, size_t len)
 		switch (h->state) {
 		case HC_LINE_START:
 			if (c == '\n') {
-				h->done = true;		/* an empty line */
+				h->done = true;	/* an empty line */
 			} else if (c == '\r') {
 				h->state = HC_CR;
 			} else if (c == ' ' || c == '\t') {
 				h->state = HC_SKIP;	/* a continuation */
 			} else if (c == ':' || c < 0x21 || c > 0x7e) {
-				h->done = true;		/* not a header */
+				h->done = true;	/* not a header */
 			} else {
 				h->name[0] = (char)c;
 				h->nlen = 1;
@@ -64,7 +64,7 @@ hop_count_feed(struct hop_count *h, const char *data, size_t len)
 			} else if (c == ' ' || c == '\t') {
 				h->state = HC_NAME_SPACE;
 			} else if (c < 0x21 || c > 0x7e) {
-				h->done = true;		/* not a header */
+				h->done = true;	/* not a header */
 			} else if (h->nlen < sizeof(h->name)) {
 				h->name[h->nlen++] = (char)c;
 			} else {
@@ -78,7 +78,7 @@ hop_count_feed(struct hop_count *h, const char *data, size_t len)
 			if (c == ':')
 				name_done(h);
 			else if (c != ' ' && c != '\t')
-				h->done = true;		/* not a header */
+				h->done = true;	/* not a header */
 			break;
 		case HC_SKIP:
 			if (c == '\n')

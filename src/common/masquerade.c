@@ -65,9 +65,9 @@ masq_setup(struct masq *m, const char *const *domains,
 		const char *s = exceptions[i];
 
 		if (strchr(s, ':') != NULL || s[0] == '/') {
-			snprintf(err, errsz, "masquerade_exceptions: \"%.100s\" "
-			    "is a table; Ostia takes only user names here "
-			    "(as \"root, mailer-daemon\")", s);
+			snprintf(err, errsz, "masquerade_exceptions: "
+			    "\"%.100s\" is a table; Ostia takes only user "
+			    "names here (as \"root, mailer-daemon\")", s);
 			strv_deinit(&d);
 			strv_deinit(&x);
 			goto off;

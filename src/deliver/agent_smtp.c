@@ -155,7 +155,7 @@ struct smtp_agent {
 	char *dns_error;
 	long long addr_limit;
 	bool want4, want6;
-	bool prefer6;			/* smtp_address_preference = ipv6 */
+	bool prefer6;		/* smtp_address_preference = ipv6 */
 	char *servername;		/* smtp_tls_servername ("" none) */
 	char **discard_ehlo;		/* smtp_discard_ehlo_keywords */
 	bool note_starttls;

@@ -103,14 +103,14 @@ rt_relocated(struct route_tables *rt, struct route_result *r)
 		while (*v == ' ' || *v == '\t')
 			v++;
 		(void)rt_copy(r->transport, sizeof(r->transport), "error");
-		(void)rt_format(r->nexthop, sizeof(r->nexthop), "5.1.6 User has "
-		    "moved to %.200s", *v != '\0' ? v : "another address");
+		(void)rt_format(r->nexthop, sizeof(r->nexthop), "5.1.6 User "
+		    "has moved to %.200s", *v != '\0' ? v : "another address");
 		for (n = 0; r->nexthop[n] != '\0'; n++)
 			if ((unsigned char)r->nexthop[n] < 0x20 ||
 			    r->nexthop[n] == 0x7f)
 				r->nexthop[n] = '?';
-		rt_step(r, "relocated_maps: %s (key %s in %s): transport error, "
-		    "next hop %s", r->address, buf_cstr(&res.key),
+		rt_step(r, "relocated_maps: %s (key %s in %s): transport "
+		    "error, next hop %s", r->address, buf_cstr(&res.key),
 		    res.table != NULL ? res.table->spec : "?", r->nexthop);
 	}
 	maps_result_deinit(&res);

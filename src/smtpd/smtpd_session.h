@@ -273,7 +273,7 @@ struct session {
 	struct queue_writer qw;
 	bool qw_open;
 	struct smtp_data_reader dr;
-	struct hop_count hops;		/* Received: headers, ours included */
+	struct hop_count hops;	/* Received: headers, ours included */
 	struct timespec data_start;
 	uint64_t data_bytes;		/* wire bytes of DATA/BDAT */
 	bool bdat;			/* transaction uses BDAT */

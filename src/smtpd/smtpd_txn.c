@@ -547,10 +547,11 @@ smtpd_finish_message(struct session *s)
 	else if ((long long)s->hops.received > smtpd_cfg.hopcount_limit) {
 		/* Ours, first in the text, counts too (Postfix counts what
 		 * reaches its cleanup). */
-		log_warning("%s: %u Received: headers (ours included) are more "
-		    "than hopcount_limit (%lld): the message is probably in a mail "
-		    "loop; look at its Received: headers for the servers "
-		    "that pass it back and forth", s->id, s->hops.received,
+		log_warning("%s: %u Received: headers (ours included) are "
+		    "more than hopcount_limit (%lld): the message is probably "
+		    "in a mail loop; look at its Received: headers for the "
+		    "servers that pass it back and forth", s->id,
+		    s->hops.received,
 		    smtpd_cfg.hopcount_limit);
 		why = "554 5.4.0 Error: too many hops";
 	}

@@ -38,8 +38,8 @@ split(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *classes[] = { "envelope_sender", "envelope_recipient",
-	    "header_sender", "header_recipient", NULL };
+	static const char *classes[] = { "envelope_sender",
+	    "envelope_recipient", "header_sender", "header_recipient", NULL };
 	char *text, *l1, *l2, *addr, *nl;
 	char **d, **x, err[256], out[300];
 	struct masq m;

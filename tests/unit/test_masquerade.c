@@ -42,8 +42,8 @@ masq(const struct masq *m, enum masq_class c, const char *a, int want_rc)
 static void
 test_domains(void **state)
 {
-	const char *domains[] = { "!sub.example.com", "example.com", "Other.TEST",
-	    NULL };
+	const char *domains[] = { "!sub.example.com", "example.com",
+	    "Other.TEST", NULL };
 	struct masq m;
 
 	(void)state;

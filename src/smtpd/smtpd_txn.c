@@ -551,8 +551,7 @@ smtpd_finish_message(struct session *s)
 		    "more than hopcount_limit (%lld): the message is probably "
 		    "in a mail loop; look at its Received: headers for the "
 		    "servers that pass it back and forth", s->id,
-		    s->hops.received,
-		    smtpd_cfg.hopcount_limit);
+		    s->hops.received, smtpd_cfg.hopcount_limit);
 		why = "554 5.4.0 Error: too many hops";
 	}
 	else if (s->write_failed)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -115,16 +116,31 @@ masq_on(const struct masq *m, enum masq_class c)
 	return false;
 }
 
+int
+masq_setup_view(struct masq *m, const struct config_view *v, char *err,
+    size_t errsz)
+{
+	char **d = config_list(v, P_masquerade_domains);
+	char **x = config_list(v, P_masquerade_exceptions);
+	char **c = config_list(v, P_masquerade_classes);
+	int rc = masq_setup(m, (const char *const *)d, (const char *const *)x,
+	    (const char *const *)c, config_str(v, P_recipient_delimiter), err,
+	    errsz);
+
+	strv_free(&d);
+	strv_free(&x);
+	strv_free(&c);
+	return rc;
+}
+
 bool
-masq_wanted(const char *const *domains, const char *const *exceptions,
-    const char *const *classes, enum masq_class c)
+masq_wanted(const struct config_view *v, enum masq_class c)
 {
 	struct masq m;
 	char err[8];
 	bool on;
 
-	if (masq_setup(&m, domains, exceptions, classes, "", err,
-	    sizeof(err)) < 0)
+	if (masq_setup_view(&m, v, err, sizeof(err)) < 0)
 		return true;
 	on = masq_on(&m, c);
 	masq_deinit(&m);

@@ -30,7 +30,7 @@
  * received by smtpd) and in pickup (local submissions).  As in Postfix,
  * receive_override_options = no_address_mappings turns it off.
  *
- * Pure functions, no I/O; fuzzed by tests/fuzz/fuzz_masquerade.c.
+ * No I/O; fuzzed by tests/fuzz/fuzz_masquerade.c.
  */
 #ifndef OSTIA_MASQUERADE_H
 #define OSTIA_MASQUERADE_H
@@ -69,14 +69,20 @@ void masq_deinit(struct masq *m);
 /* Does masquerading rewrite addresses of class c? */
 bool masq_on(const struct masq *m, enum masq_class c);
 
+struct config_view;
+
+/* masq_setup with view v's masquerade_domains, masquerade_exceptions,
+ * masquerade_classes and recipient_delimiter. */
+int masq_setup_view(struct masq *m, const struct config_view *v, char *err,
+    size_t errsz);
+
 /*
  * For a process that hands the rewriting to another (smtpd asks the
  * lookup process): must it ask for addresses of class c?  True when
- * masquerading with these lists touches class c, and when the lists are
- * unusable (then the other process answers with the error).
+ * masquerading with view v's settings touches class c, and when they
+ * are unusable (then the other process answers with the error).
  */
-bool masq_wanted(const char *const *domains, const char *const *exceptions,
-    const char *const *classes, enum masq_class c);
+bool masq_wanted(const struct config_view *v, enum masq_class c);
 
 /*
  * Masquerade address (class c) into out (outsz bytes).  Returns 1 when

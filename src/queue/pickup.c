@@ -1163,23 +1163,15 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 static void
 setup_masq(const struct config_view *v)
 {
-	char **d = config_list(v, P_masquerade_domains);
-	char **x = config_list(v, P_masquerade_exceptions);
-	char **c = config_list(v, P_masquerade_classes);
 	char err[512];
 
 	masq_deinit(&pk.masq);
-	if (masq_setup(&pk.masq, (const char *const *)d,
-	    (const char *const *)x, (const char *const *)c,
-	    config_str(v, P_recipient_delimiter), err, sizeof(err)) < 0) {
+	if (masq_setup_view(&pk.masq, v, err, sizeof(err)) < 0) {
 		pk.config_err = xstrdup(err);
 		log_error("pickup: %s: local submissions wait in maildrop "
 		    "until this is fixed", err);
 	}
 	pk.p.masq = &pk.masq;
-	strv_free(&d);
-	strv_free(&x);
-	strv_free(&c);
 }
 
 void

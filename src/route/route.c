@@ -435,20 +435,12 @@ open_rmaps(struct route_tables *rt, enum rm_id id, const char *value,
 static void
 setup_masq(struct route_tables *rt, const struct config_view *v)
 {
-	char **d = config_list(v, P_masquerade_domains);
-	char **x = config_list(v, P_masquerade_exceptions);
-	char **c = config_list(v, P_masquerade_classes);
 	char err[ROUTE_ERR_MAX_BYTES];
 
-	if (masq_setup(&rt->masq, (const char *const *)d,
-	    (const char *const *)x, (const char *const *)c, rt->delim, err,
-	    sizeof(err)) < 0) {
+	if (masq_setup_view(&rt->masq, v, err, sizeof(err)) < 0) {
 		rt->masq_err = xstrdup(err);
 		log_debug(1, "route: %s", err);
 	}
-	strv_free(&d);
-	strv_free(&x);
-	strv_free(&c);
 }
 
 static char *

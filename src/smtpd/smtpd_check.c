@@ -25,6 +25,7 @@
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
+#include "masquerade.h"
 #include "peer_match.h"
 #include "route.h"
 #include "smtpd_check.h"
@@ -516,8 +517,8 @@ smtpd_check_init(const struct config_view *v)
 	ck.rewrite_rcpt = *config_str(v, P_recipient_canonical_maps) != '\0' ||
 	    *config_str(v, P_canonical_maps) != '\0' ||
 	    *config_str(v, P_recipient_bcc_maps) != '\0';
-	ck.rewrite_sender |= smtpd_check_masq_wanted(v, MASQ_ENV_SENDER);
-	ck.rewrite_rcpt |= smtpd_check_masq_wanted(v, MASQ_ENV_RCPT);
+	ck.rewrite_sender |= masq_wanted(v, MASQ_ENV_SENDER);
+	ck.rewrite_rcpt |= masq_wanted(v, MASQ_ENV_RCPT);
 	opts = config_list(v, P_receive_override_options);
 	for (size_t i = 0; opts[i] != NULL; i++) {
 		if (strcasecmp(opts[i], "no_unknown_recipient_checks") == 0)
@@ -2289,21 +2290,6 @@ smtpd_check_start(struct session *s, enum smtpd_check_stage stage,
 
 /* ---------------------------------------------------------------- */
 /* Canonical mapping and automatic BCC                              */
-
-bool
-smtpd_check_masq_wanted(const struct config_view *v, enum masq_class c)
-{
-	char **d = config_list(v, P_masquerade_domains);
-	char **x = config_list(v, P_masquerade_exceptions);
-	char **cl = config_list(v, P_masquerade_classes);
-	bool on = masq_wanted((const char *const *)d, (const char *const *)x,
-	    (const char *const *)cl, c);
-
-	strv_free(&d);
-	strv_free(&x);
-	strv_free(&cl);
-	return on;
-}
 
 bool
 smtpd_check_rewrite_wanted(bool sender)

@@ -58,7 +58,6 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "masquerade.h"
 
 struct lookup_client;
 struct session;
@@ -145,9 +144,6 @@ void smtpd_check_reset_actions(struct session *s);
 typedef void smtpd_rewrite_done(struct session *s, bool ok,
     const char *address, const char *bcc, const char *reply);
 bool smtpd_check_rewrite_wanted(bool sender);
-/* Does view v's masquerading (masquerade.h) apply to class c? */
-bool smtpd_check_masq_wanted(const struct config_view *v,
-    enum masq_class c);
 
 /* The process's asynchronous client of the lookup process (made at
  * the first call), for the other parts of smtpd that ask it

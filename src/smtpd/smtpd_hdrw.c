@@ -19,6 +19,7 @@
 #include "header_rewrite.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
+#include "masquerade.h"
 #include "log.h"
 #include "peer_match.h"
 #include "route.h"
@@ -168,8 +169,8 @@ smtpd_hdrw_init(const struct config_view *v)
 		    P_recipient_canonical_classes, "header_recipient")) ||
 		    (canon && config_list_contains(v, P_canonical_classes,
 		    "header_recipient"));
-		hw.map_sender |= smtpd_check_masq_wanted(v, MASQ_HDR_SENDER);
-		hw.map_rcpt |= smtpd_check_masq_wanted(v, MASQ_HDR_RCPT);
+		hw.map_sender |= masq_wanted(v, MASQ_HDR_SENDER);
+		hw.map_rcpt |= masq_wanted(v, MASQ_HDR_RCPT);
 	}
 	hw.on = hw.map_sender || hw.map_rcpt || hw.append_at_myorigin ||
 	    hw.append_dot_mydomain;

@@ -49,9 +49,8 @@
 /* Longest enhanced status code: "5.999.999". */
 #define DELIVER_DSN_MAX 9
 
-/* text_ok - at most max bytes, no control character. */
-static bool
-text_ok(const char *s, size_t max)
+bool
+deliver_text_ok(const char *s, size_t max)
 {
 	size_t n;
 
@@ -79,7 +78,7 @@ orcpt_ok(const char *s)
 {
 	const char *semi;
 
-	if (!text_ok(s, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(s, DELIVER_FIELD_MAX))
 		return false;
 	if (s[0] == '\0')
 		return true;
@@ -229,11 +228,11 @@ req_error(const struct deliver_req *r)
 	    !master_service_name_is_safe(r->transport) ||
 	    strlen(r->transport) > DELIVER_TRANSPORT_MAX)
 		return "bad transport name";
-	if (!text_ok(r->nexthop, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->nexthop, DELIVER_FIELD_MAX))
 		return "bad next hop";
-	if (!text_ok(r->sender, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->sender, DELIVER_FIELD_MAX))
 		return "bad sender";
-	if (!text_ok(r->envid, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->envid, DELIVER_FIELD_MAX))
 		return "bad envelope ID";
 	if (!ret_ok(r->ret))
 		return "bad RET value";
@@ -241,11 +240,11 @@ req_error(const struct deliver_req *r)
 		return "unknown request flags";
 	if (r->nrcpts < 1 || r->nrcpts > DELIVER_RCPTS_MAX)
 		return "recipient count out of range";
-	if (!text_ok(r->client_name, DELIVER_FIELD_MAX) ||
-	    !text_ok(r->client_addr, DELIVER_FIELD_MAX) ||
-	    !text_ok(r->helo, DELIVER_FIELD_MAX) ||
-	    !text_ok(r->protocol, DELIVER_FIELD_MAX) ||
-	    !text_ok(r->sasl_user, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->client_name, DELIVER_FIELD_MAX) ||
+	    !deliver_text_ok(r->client_addr, DELIVER_FIELD_MAX) ||
+	    !deliver_text_ok(r->helo, DELIVER_FIELD_MAX) ||
+	    !deliver_text_ok(r->protocol, DELIVER_FIELD_MAX) ||
+	    !deliver_text_ok(r->sasl_user, DELIVER_FIELD_MAX))
 		return "bad client information";
 	return NULL;
 }
@@ -253,9 +252,9 @@ req_error(const struct deliver_req *r)
 static const char *
 rcpt_error(const struct deliver_rcpt *r)
 {
-	if (!text_ok(r->address, DELIVER_FIELD_MAX) || r->address[0] == '\0')
+	if (!deliver_text_ok(r->address, DELIVER_FIELD_MAX) || r->address[0] == '\0')
 		return "bad recipient address";
-	if (!text_ok(r->orig_rcpt, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->orig_rcpt, DELIVER_FIELD_MAX))
 		return "bad original recipient";
 	if (!orcpt_ok(r->orcpt))
 		return "bad ORCPT";
@@ -272,9 +271,9 @@ result_error(const struct deliver_result *r)
 		return "unknown delivery status";
 	if (!deliver_dsn_valid(r->dsn, r->status))
 		return "bad enhanced status code";
-	if (!text_ok(r->remote, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->remote, DELIVER_FIELD_MAX))
 		return "bad remote reply";
-	if (!text_ok(r->text, DELIVER_FIELD_MAX))
+	if (!deliver_text_ok(r->text, DELIVER_FIELD_MAX))
 		return "bad status text";
 	if ((r->flags & ~DELIVER_R_ALL) != 0 ||
 	    (r->flags != 0 && r->status != DELIVER_OK))

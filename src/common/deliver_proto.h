@@ -55,7 +55,11 @@ enum deliver_status {
 /* Request flags. */
 #define DELIVER_F_SMTPUTF8 0x1u	/* the envelope needs SMTPUTF8 */
 #define DELIVER_F_NOTICE 0x2u	/* a delivery status notice (null sender) */
-#define DELIVER_F_ALL (DELIVER_F_SMTPUTF8 | DELIVER_F_NOTICE)
+#define DELIVER_F_VERIFY 0x4u	/* an address verification probe: check
+				 * the recipients, deliver nothing (smtp,
+				 * lmtp: stop after RCPT TO) */
+#define DELIVER_F_ALL (DELIVER_F_SMTPUTF8 | DELIVER_F_NOTICE | \
+	DELIVER_F_VERIFY)
 
 /* DSN NOTIFY bits of a recipient (0 = not given). */
 #define DELIVER_NOTIFY_SUCCESS 0x1u
@@ -135,6 +139,10 @@ int deliver_rcpt_decode(struct ipc_in *in, struct deliver_rcpt *r,
     const char **error_r);
 int deliver_result_decode(struct ipc_in *in, struct deliver_result *r,
     const char **error_r);
+
+/* True if s is at most max bytes without a control character (bytes
+ * 0-31 and 127), the rule of every string field. */
+bool deliver_text_ok(const char *s, size_t max);
 
 /* True if dsn is "C.S.D" (C 2, 4 or 5 matching st; S 0-999, D 0-999). */
 bool deliver_dsn_valid(const char *dsn, enum deliver_status st);

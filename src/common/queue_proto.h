@@ -65,6 +65,10 @@ enum queue_msg {
 	QUEUE_MSG_CTL = 6,
 	QUEUE_MSG_CTL_REPLY = 7,
 	QUEUE_MSG_ABORT = 8,
+	/* Address verification, on a connection of their own
+	 * (verify_proto.h). */
+	QUEUE_MSG_VERIFY = 9,
+	QUEUE_MSG_VERIFY_REPLY = 10,
 };
 
 /* Open transactions (NEW answered, no OK/FAIL/ABORT yet) on one

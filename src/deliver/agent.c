@@ -624,8 +624,11 @@ soften(struct agent_slot *s)
 }
 
 static const char *
-status_word(enum deliver_status st)
+status_word(enum deliver_status st, bool probe)
 {
+	if (probe)
+		return st == DELIVER_OK ? "deliverable" : st ==
+		    DELIVER_BOUNCE ? "undeliverable" : "deferred";
 	return st == DELIVER_OK ? "sent" : st == DELIVER_BOUNCE ? "bounced" :
 	    "deferred";
 }
@@ -690,7 +693,8 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 		    "status=%s (%s)", req->queue_id, r->address,
 		    orig ? ", orig_to=<" : "", orig ? r->orig_rcpt : "",
 		    orig ? ">" : "", relay, delay, dr.dsn,
-		    status_word(dr.status), dr.text);
+		    status_word(dr.status, (req->flags & DELIVER_F_VERIFY) !=
+		    0), dr.text);
 	}
 	if (missing > 0)
 		log_error("%s: the %s agent gave no result for %zu of %zu "
@@ -825,6 +829,23 @@ run_request(struct aconn *q)
 	}
 	close(q->msg_fd);
 	q->msg_fd = -1;
+	if (loaded && (q->req.flags & DELIVER_F_VERIFY) != 0 &&
+	    !q->def->verifies) {
+		/* A probe to an agent that cannot check without delivering:
+		 * it takes every recipient. */
+		agent_set_all(&res, DELIVER_OK, "2.0.0", NULL, "deliverable: "
+		    "the %s service takes every recipient (a %s agent "
+		    "cannot check one without delivering)",
+		    q->a->service != NULL ? q->a->service->name :
+		    q->def->command, q->def->command);
+		relay = q->def->relay != NULL ? q->def->relay(q->a, &q->req) :
+		    NULL;
+		rc = answer(q, &res, relay, &msg);
+		results_free(&res);
+		queue_envelope_deinit(&msg.env);
+		buf_deinit(&content);
+		return rc;
+	}
 	if (loaded && q->def->deliver_async != NULL) {
 		struct agent_job *job = xcalloc(1, sizeof(*job));
 

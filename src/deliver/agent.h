@@ -115,6 +115,15 @@ struct agent_def {
 	 * while its deliveries wait on the loop.
 	 */
 	bool (*idle)(struct agent_ctx *a);
+	/*
+	 * deliver()/deliver_async() honour DELIVER_F_VERIFY (an address
+	 * verification probe): they check each recipient as far as they
+	 * can without delivering anything, and answer OK for one that
+	 * would be delivered.  For an agent without it the framework
+	 * answers every recipient of a probe OK itself ("the service
+	 * takes every recipient") and deliver() is not called.
+	 */
+	bool verifies;
 };
 #define AGENT_IDLE_SECONDS 1
 

@@ -131,6 +131,7 @@ agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
 	t->mail.ret = req->ret;
 	t->mail.content = msg->content;
 	t->mail.len = msg->len;
+	t->mail.verify_only = (req->flags & DELIVER_F_VERIFY) != 0;
 	if (xforward)
 		xforward_init(t, req, msg);
 }
@@ -183,7 +184,10 @@ agent_txn_set_reply(struct agent_results *res, size_t i, const char *dtype,
 	char *t = lmtp_reply_text(&rc->reply, AGENT_CLIENT_REMOTE_MAX);
 	char *remote = xasprintf("%s; %s", dtype, t);
 
-	if (st == DELIVER_OK)
+	if (st == DELIVER_OK && rc->stage == LMTP_STAGE_RCPT)
+		agent_set_result(res, i, st, dsn_for(&rc->reply, st), remote,
+		    "deliverable: %s accepted the recipient (%s)", server, t);
+	else if (st == DELIVER_OK)
 		agent_set_result(res, i, st, dsn_for(&rc->reply, st), remote,
 		    "delivered via %s (%s)", server, t);
 	else

@@ -32,4 +32,5 @@ const struct agent_def agent_discard = {
 	.setup = NULL,
 	.deliver = discard_deliver,
 	.relay = discard_relay,
+	.verifies = true,
 };

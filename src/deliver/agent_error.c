@@ -87,4 +87,5 @@ const struct agent_def agent_error = {
 	.setup = NULL,
 	.deliver = error_deliver,
 	.relay = error_relay,
+	.verifies = true,
 };

@@ -327,4 +327,5 @@ const struct agent_def agent_lmtp = {
 	.setup = lmtp_setup,
 	.deliver = lmtp_deliver,
 	.relay = lmtp_relay,
+	.verifies = true,
 };

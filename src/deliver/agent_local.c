@@ -1310,6 +1310,36 @@ run_file(struct request_ctx *rc, const struct action *act,
 }
 
 /* deliver_rcpt - recipient i of the request. */
+/*
+ * verify_rcpt - a probe: the expansion x of recipient i is its answer.
+ * Deliverable when it gives a destination that is not a failure (a
+ * mailbox, a file, a command...), else the first failure.  Nothing is
+ * run or written.
+ */
+static void
+verify_rcpt(const struct expansion *x, size_t i, struct agent_results *res)
+{
+	const struct action *fail = NULL;
+	size_t ndest = 0;
+
+	for (size_t k = 0; k < x->n; k++) {
+		if (x->v[k].kind != ACT_FAIL)
+			ndest++;
+		else if (fail == NULL)
+			fail = &x->v[k];
+	}
+	if (ndest > 0)
+		agent_set_result(res, i, DELIVER_OK, "2.0.0", NULL,
+		    "deliverable: %zu local destination%s", ndest,
+		    ndest == 1 ? "" : "s");
+	else if (fail != NULL)
+		agent_set_result(res, i, fail->st, fail->dsn, NULL, "%s",
+		    fail->text);
+	else
+		agent_set_result(res, i, DELIVER_DEFER, "4.3.5", NULL,
+		    "no local destination");
+}
+
 static void
 deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 {
@@ -1361,6 +1391,10 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 	if (x.stop) {
 		agent_set_result(res, i, DELIVER_DEFER, x.dsn, NULL, "%s",
 		    x.why);
+		goto out;
+	}
+	if ((rc->req->flags & DELIVER_F_VERIFY) != 0) {
+		verify_rcpt(&x, i, res);
 		goto out;
 	}
 	rr = xcalloc(x.n, sizeof(*rr));
@@ -1486,4 +1520,5 @@ const struct agent_def agent_local = {
 	.setup = local_setup,
 	.deliver = local_deliver,
 	.relay = local_relay,
+	.verifies = true,
 };

@@ -1709,4 +1709,5 @@ const struct agent_def agent_smtp = {
 	.setup = smtp_setup,
 	.deliver_async = smtp_deliver,
 	.idle = smtp_idle,
+	.verifies = true,
 };

@@ -389,6 +389,12 @@ deliver_one(struct virtual_state *vs, const struct deliver_req *req,
 		    "ends with /)", dir);
 		goto out;
 	}
+	if ((req->flags & DELIVER_F_VERIFY) != 0) {
+		/* A probe: the mailbox exists; nothing is written. */
+		agent_set_result(res, i, DELIVER_OK, "2.0.0", NULL,
+		    "deliverable to maildir %s", dir);
+		goto out;
+	}
 	if (delivered_to_seen(msg->content, msg->len, addr)) {
 		agent_set_result(res, i, DELIVER_BOUNCE, "5.4.6", NULL,
 		    "mail forwarding loop for %s", addr);
@@ -472,4 +478,5 @@ const struct agent_def agent_virtual = {
 	.setup = virtual_setup,
 	.deliver = virtual_deliver,
 	.relay = virtual_relay,
+	.verifies = true,
 };

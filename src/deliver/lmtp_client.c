@@ -1515,7 +1515,11 @@ lmtp_client_send(struct lmtp_client *c, const struct lmtp_mail *m,
 		}
 		if (read_reply(c, LMTP_STAGE_RCPT, c->s.to.rcpt_ms, &r, f) < 0)
 			goto out;
-		if (r.code / 100 == 2) {
+		if (r.code / 100 == 2 && m->verify_only) {
+			rcpts[i].done = true;
+			rcpts[i].stage = LMTP_STAGE_RCPT;
+			rcpts[i].reply = r;
+		} else if (r.code / 100 == 2) {
 			accepted[i] = true;
 			naccepted++;
 			lmtp_reply_deinit(&r);

@@ -394,6 +394,10 @@ struct lmtp_mail {
 	/* NULL: no XFORWARD; else the original client, sent before MAIL
 	 * FROM when the server offers XFORWARD (see lmtp_client_send). */
 	const struct lmtp_xforward *xforward;
+	/* An address verification probe: stop after the RCPT replies
+	 * (no DATA); an accepted recipient is done with its RCPT reply.
+	 * The transaction must be reset (RSET) before the next. */
+	bool verify_only;
 };
 
 /*
@@ -413,7 +417,8 @@ struct lmtp_rcpt {
 	uint32_t notify;	/* DELIVER_NOTIFY_* bits, 0 = not given */
 	/* Out: */
 	bool done;		/* reply holds its final answer */
-	enum lmtp_stage stage;	/* RCPT (refused) or DOT */
+	enum lmtp_stage stage;	/* RCPT (refused; accepted by a probe,
+				 * lmtp_mail.verify_only) or DOT */
 	struct lmtp_reply reply;
 };
 

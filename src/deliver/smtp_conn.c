@@ -963,7 +963,12 @@ step_rcpt(struct smtp_conn *c)
 
 	if (g <= 0)
 		return g < 0 ? STEP_DONE : STEP_WAIT;
-	if (r.code / 100 == 2) {
+	if (r.code / 100 == 2 && c->m->verify_only) {
+		/* A probe: the RCPT reply is the answer; no DATA. */
+		c->rcpts[i].done = true;
+		c->rcpts[i].stage = LMTP_STAGE_RCPT;
+		c->rcpts[i].reply = r;
+	} else if (r.code / 100 == 2) {
 		c->accepted[i] = true;
 		c->naccepted++;
 		lmtp_reply_deinit(&r);

@@ -43,6 +43,7 @@
 #include "master_programs.h"
 #include "qmgr.h"
 #include "qmgr_int.h"
+#include "qmgr_verify.h"
 #include "qmgr_status.h"
 #include "queue_file.h"
 #include "queue_proto.h"
@@ -822,6 +823,7 @@ load_message(const char *dir, const char *id, struct queue_envelope *fresh,
 	free(path);
 parsed:
 	m->arrival = (time_t)strtoll(m->env.arrival, NULL, 10);
+	m->probe = qmgr_is_probe(&m->env);
 	m->flush = flush;
 	/* A message just committed has a new ID: no status log yet. */
 	path = path_of(QUEUE_STATUS_DIR, id);
@@ -1110,7 +1112,8 @@ send_job(struct agent_conn *ac, struct qjob *j, char **why_r)
 	req.envid = m->env.envid != NULL ? m->env.envid : UNCONST("");
 	req.ret = m->env.ret != NULL ? m->env.ret : UNCONST("");
 	req.flags = (m->env.smtputf8 ? DELIVER_F_SMTPUTF8 : 0) |
-	    (m->env.sender[0] == '\0' ? DELIVER_F_NOTICE : 0);
+	    (m->env.sender[0] == '\0' ? DELIVER_F_NOTICE : 0) |
+	    (m->probe ? DELIVER_F_VERIFY : 0);
 	req.arrival = (uint64_t)m->arrival;
 	req.client_name = m->env.client_name;
 	req.client_addr = m->env.client_addr;
@@ -1183,16 +1186,18 @@ job_finish(struct agent_conn *ac, const char *why)
 			    "recipient");
 		m->busy--;
 		if (r->st == R_SENT)
-			log_info("%s: to=<%s>%s%s%s, relay=%s, status=sent (%s)",
+			log_info("%s: to=<%s>%s%s%s, relay=%s, status=%s (%s)",
 			    m->id, r->address, strcmp(r->orig, r->address) ?
 			    ", orig_to=<" : "", strcmp(r->orig, r->address) ?
 			    r->orig : "", strcmp(r->orig, r->address) ? ">" :
-			    "", ac->t->name, r->text);
+			    "", ac->t->name, m->probe ? "deliverable" : "sent",
+			    r->text);
 		else
 			log_info("%s: to=<%s>, relay=%s, dsn=%s, status=%s "
 			    "(%s%s%s)", m->id, r->address, ac->t->name, r->dsn,
-			    r->st == R_BOUNCED ? "bounced" : "deferred",
-			    r->text, r->remote[0] ? "; " : "", r->remote);
+			    r->st == R_BOUNCED ? (m->probe ? "undeliverable" :
+			    "bounced") : "deferred", r->text, r->remote[0] ?
+			    "; " : "", r->remote);
 	}
 	/* Others of this message are still out: record the finals now, so
 	 * that a crash does not deliver these again. */
@@ -1391,6 +1396,43 @@ expire(struct qrcpt *r, time_t lifetime)
 	free(remote);
 }
 
+/*
+ * probe_finish - every recipient of the probe m has a result: the best
+ * of them (deliverable, then deferred, then undeliverable) is the
+ * verdict on the address it was sent for.  The probe leaves the queue.
+ */
+static void
+probe_finish(struct qmsg *m)
+{
+	const struct qrcpt *best = NULL;
+	int best_rank = 0;
+	const char *addr = m->env.nrcpts > 0 ? m->env.rcpts[0].addr : "";
+	enum verify_state st = VERIFY_DEFER;
+
+	for (size_t i = 0; i < m->nr; i++) {
+		const struct qrcpt *r = m->r[i];
+		int rank = r->st == R_SENT ? 3 : r->st == R_DEFERRED ? 2 :
+		    r->st == R_BOUNCED ? 1 : 0;
+
+		if (rank > best_rank) {
+			best = r;
+			best_rank = rank;
+		}
+	}
+	if (best != NULL)
+		st = best_rank == 3 ? VERIFY_OK : best_rank == 2 ?
+		    VERIFY_DEFER : VERIFY_BOUNCE;
+	if (addr[0] != '\0')
+		qmgr_verify_probe_done(addr, st, best != NULL ? best->dsn :
+		    "4.3.0", best != NULL ? best->text : "the probe gave no "
+		    "result");
+	log_info("%s: address verification of <%s>: %s (%s); probe "
+	    "removed", m->id, addr, verify_state_name(st), best != NULL ?
+	    best->text : "no result");
+	remove_files(m);
+	msg_free(m);
+}
+
 static void
 msg_check_done(struct qmsg *m)
 {
@@ -1406,6 +1448,10 @@ msg_check_done(struct qmsg *m)
 		log_info("%s: removed by `ostia queue delete`", m->id);
 		remove_files(m);
 		msg_free(m);
+		return;
+	}
+	if (m->probe) {
+		probe_finish(m);
 		return;
 	}
 	for (size_t i = 0; i < m->nr; i++) {
@@ -1798,6 +1844,7 @@ qmgr_init(struct child *c)
 	tv.tv_sec = config_time(v, P_queue_run_delay);
 	tv.tv_usec = 0;
 	event_add(qm.scan_ev, &tv);
+	qmgr_verify_init(base, v);
 	scan_incoming();
 	scan_deferred(false);
 }

@@ -73,6 +73,8 @@ struct qmsg {
 				 * ("transport[:nexthop]"), or NULL */
 	char *sddt_err;		/* ... its lookup failed: why */
 	bool flush;		/* loaded by `ostia queue flush` */
+	bool probe;		/* an address verification probe
+				 * (qmgr_verify.h) */
 	struct qstatus log;
 	struct qmsg *hnext;
 };

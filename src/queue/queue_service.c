@@ -41,17 +41,20 @@
 #include "log.h"
 #include "pickup.h"
 #include "qmgr.h"
+#include "qmgr_verify.h"
 #include "queue_file.h"
 #include "queue_proto.h"
 #include "queue_service.h"
 #include "queue_spare.h"
 #include "tagmap.h"
+#include "verify_proto.h"
 #include "xalloc.h"
 
 enum qconn_kind {
 	QCONN_FRESH,		/* nothing received yet */
 	QCONN_CHANNEL,		/* smtpd's: transactions */
 	QCONN_CTL,		/* `ostia queue`: its request was answered */
+	QCONN_VERIFY,		/* smtpd's: address verification queries */
 };
 
 enum qtxn_state {
@@ -86,6 +89,9 @@ struct qconn {
 	struct ipc_conn ipc;
 	struct ipc_writer out;
 	struct tagmap txns;	/* struct qtxn by tag */
+	unsigned nverify;	/* VERIFY queries not answered */
+	bool in_frame;		/* handle_frame runs: do not free q */
+	bool broken;		/* an answer could not be queued */
 	struct qconn *prev, *next;	/* qs.conns */
 };
 
@@ -315,6 +321,7 @@ qconn_free(struct qconn *q)
 		qs.ntxns--;
 	}
 	tagmap_deinit(&q->txns);
+	qmgr_verify_forget(q);
 	if (q->kind == QCONN_FRESH)
 		qs.nfresh--;
 	if (q->writing)
@@ -397,8 +404,8 @@ channel(struct qconn *q, const char *what)
 		qs.nfresh--;
 		return true;
 	}
-	log_error("%s on a queue control connection; dropping the "
-	    "connection", what);
+	log_error("%s on a queue connection of another kind (control or "
+	    "verification); dropping the connection", what);
 	return false;
 }
 
@@ -605,6 +612,13 @@ check_file(struct commit_job *j, char *rbuf)
 	ret = queue_file_parse(data, size, &env, NULL, &err);
 	if (ret == 0 && (env.id == NULL || strcmp(env.id, j->id) != 0)) {
 		err = "the file names another queue ID";
+		ret = -1;
+	}
+	/* Only the queue process makes probes: one from smtpd would never
+	 * be delivered, only "verified". */
+	if (ret == 0 && qmgr_is_probe(&env)) {
+		err = "protocol \"" QMGR_VERIFY_PROTOCOL "\" is the queue "
+		    "process's own";
 		ret = -1;
 	}
 	if (ret < 0)
@@ -982,11 +996,87 @@ handle_ctl(struct qconn *q, struct ipc_in *in)
 	return r;
 }
 
+static int handle_frame_kind(struct qconn *q, uint32_t type,
+    struct ipc_in *in);
+
+/* on_verify_answer - (qmgr_verify_answer_fn) the answer to a VERIFY. */
+static void
+on_verify_answer(void *owner, uint32_t tag, enum verify_state st,
+    const char *dsn, const char *text)
+{
+	struct qconn *q = owner;
+	char t[VERIFY_TEXT_MAX];
+	struct verify_answer a = { .tag = tag, .state = st };
+	struct ipc_out o;
+
+	q->nverify--;
+	snprintf(t, sizeof(t), "%s", text);
+	a.dsn = UNCONST(dsn);
+	a.text = t;
+	if (verify_answer_encode(&a, &o) < 0) {
+		log_error("address verification answer for tag %lu does not "
+		    "encode (%s, \"%s\"); dropping the connection",
+		    (unsigned long)tag, verify_state_name(st), dsn);
+		q->broken = true;
+	} else if (qconn_put(q, QUEUE_MSG_VERIFY_REPLY, &o, -1) < 0) {
+		q->broken = true;
+	}
+	if (q->broken && !q->in_frame)
+		qconn_free(q);
+}
+
+/* handle_verify - an address verification query of smtpd.  -1: drop
+ * q. */
+static int
+handle_verify(struct qconn *q, struct ipc_in *in)
+{
+	struct verify_query vq;
+	const char *err;
+
+	if (q->kind == QCONN_FRESH) {
+		q->kind = QCONN_VERIFY;
+		qs.nfresh--;
+	} else if (q->kind != QCONN_VERIFY) {
+		log_error("an address verification query on a queue "
+		    "connection of another kind; dropping the connection");
+		return -1;
+	}
+	if (verify_query_decode(in, &vq, &err) < 0) {
+		log_error("malformed address verification query from smtpd "
+		    "(%s); dropping the connection", err);
+		return -1;
+	}
+	if (q->nverify >= VERIFY_CONN_QUERIES_MAX) {
+		log_error("smtpd has %u address verification queries open, "
+		    "the limit; dropping the connection", q->nverify);
+		verify_query_free(&vq);
+		return -1;
+	}
+	q->nverify++;
+	qmgr_verify_ask(q, vq.tag, vq.address, vq.service, vq.wait_ms,
+	    on_verify_answer);
+	verify_query_free(&vq);
+	return q->broken ? -1 : 0;
+}
+
 /* handle_frame - one frame from q's peer.  -1: drop q. */
 static int
 handle_frame(struct qconn *q, uint32_t type, struct ipc_in *in)
 {
+	int r;
+
+	q->in_frame = true;
+	r = handle_frame_kind(q, type, in);
+	q->in_frame = false;
+	return r;
+}
+
+static int
+handle_frame_kind(struct qconn *q, uint32_t type, struct ipc_in *in)
+{
 	switch (type) {
+	case QUEUE_MSG_VERIFY:
+		return handle_verify(q, in);
 	case QUEUE_MSG_NEW:
 		return handle_new(q, in);
 	case QUEUE_MSG_COMMIT:

@@ -34,6 +34,7 @@
 #include "smtpd_session.h"
 #include "strv.h"
 #include "tls_ccert.h"
+#include "verify_client.h"
 #include "xalloc.h"
 
 /* Nesting of restriction classes and access results. */
@@ -67,6 +68,8 @@ enum op {
 	OP_SENDER_LOGIN,	/* done at MAIL FROM by smtpd_auth.c */
 	OP_ACCESS,		/* check_*_access TABLE */
 	OP_POLICY,		/* check_policy_service SPEC */
+	OP_UNVERIFIED,		/* reject_unverified_{recipient,sender};
+				 * ak: which */
 	OP_CLASS,		/* a smtpd_restriction_classes name */
 	OP_UNKNOWN,		/* configuration error when reached */
 };
@@ -113,6 +116,13 @@ static struct {
 	int invalid_hostname_code;
 	int unknown_client_code, unknown_hostname_code;
 	int rbl_code;		/* maps_rbl_reject_code */
+	/* reject_unverified_*: [0] recipient, [1] sender */
+	struct unverified {
+		int reject_code, defer_code;
+		bool defer_now;		/* tempfail_action = defer */
+		char *reason;		/* "" = the probe's words */
+	} unv[2];
+	unsigned verify_wait_ms;	/* (poll_count - 1) * poll_delay */
 	const char *delimiter;
 	bool parent_matches;	/* smtpd_access_maps in
 				 * parent_domain_matches_subdomains */
@@ -175,6 +185,7 @@ struct smtpd_check_state {
 	char reply[SMTPD_REPLY_MAX_BYTES];
 	struct lookup_request *lreq;
 	struct policy_request *preq;
+	struct verify_client_req *vreq;	/* address verification query */
 	const struct item *waiting;	/* the item whose answer we await */
 	char *sticky;			/* delay_reject = no refusal */
 	struct smtpd_check_actions act;
@@ -248,6 +259,8 @@ static const struct {
 	{ "check_sasl_access", OP_ACCESS, AK_SASL },
 	{ "check_ccert_access", OP_ACCESS, AK_CCERT },
 	{ "check_policy_service", OP_POLICY, 0 },
+	{ "reject_unverified_recipient", OP_UNVERIFIED, AK_RECIPIENT },
+	{ "reject_unverified_sender", OP_UNVERIFIED, AK_SENDER },
 };
 
 /* Restrictions that take the next list element as their argument. */
@@ -450,6 +463,37 @@ class_list(size_t i)
 	return c->list;
 }
 
+/* unverified_settings - the unverified_{recipient,sender}_* and
+ * address_verify_poll_* parameters. */
+static void
+unverified_settings(const struct config_view *v)
+{
+	static const enum param_id ids[2][4] = {
+		{ P_unverified_recipient_reject_code,
+		  P_unverified_recipient_defer_code,
+		  P_unverified_recipient_tempfail_action,
+		  P_unverified_recipient_reject_reason },
+		{ P_unverified_sender_reject_code,
+		  P_unverified_sender_defer_code,
+		  P_unverified_sender_tempfail_action,
+		  P_unverified_sender_reject_reason },
+	};
+	long long wait;
+
+	for (size_t i = 0; i < 2; i++) {
+		ck.unv[i].reject_code = (int)config_int(v, ids[i][0]);
+		ck.unv[i].defer_code = (int)config_int(v, ids[i][1]);
+		ck.unv[i].defer_now = strcmp(config_str(v, ids[i][2]),
+		    "defer") == 0;
+		free(ck.unv[i].reason);
+		ck.unv[i].reason = xstrdup(config_str(v, ids[i][3]));
+	}
+	wait = (config_int(v, P_address_verify_poll_count) - 1) *
+	    config_time(v, P_address_verify_poll_delay) * 1000;
+	ck.verify_wait_ms = wait > (long long)VERIFY_WAIT_MAX_MS ?
+	    VERIFY_WAIT_MAX_MS : (unsigned)wait;
+}
+
 void
 smtpd_check_init(const struct config_view *v)
 {
@@ -494,6 +538,7 @@ smtpd_check_init(const struct config_view *v)
 	    P_smtpd_reject_unlisted_sender);
 	ck.reject_code = (int)config_int(v, P_reject_code);
 	ck.defer_code = (int)config_int(v, P_defer_code);
+	unverified_settings(v);
 	ck.access_reject_code = (int)config_int(v, P_access_map_reject_code);
 	ck.access_defer_code = (int)config_int(v, P_access_map_defer_code);
 	ck.relay_reject_code = (int)config_int(v, P_relay_domains_reject_code);
@@ -597,6 +642,7 @@ smtpd_check_cancel(struct session *s)
 		policy_request_cancel(st->preq);
 		st->preq = NULL;
 	}
+	verify_client_cancel(&st->vreq);
 	smtpd_dns_cancel(&st->dreq);
 	free(st->job);
 	st->job = NULL;
@@ -1373,6 +1419,112 @@ on_policy(void *ctx, bool ok, const char *action, const char *reason)
 	resume(st, v);
 }
 
+/*
+ * unverified_defer - reject_unverified_*: no verdict (the probe failed
+ * for now, or has no result yet, or the verification service failed):
+ * the tempfail action, "defer_if_permit" (a later refusal or a pass of
+ * everything else decides) or "defer" (now).
+ */
+static enum verdict
+unverified_defer(struct smtpd_check_state *st, const struct item *it,
+    const char *dsn, const char *fmt, ...) ATTR_FORMAT(4, 5);
+
+static enum verdict
+unverified_defer(struct smtpd_check_state *st, const struct item *it,
+    const char *dsn, const char *fmt, ...)
+{
+	const struct unverified *u = &ck.unv[it->ak == AK_SENDER];
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (u->defer_now) {
+		set_reply(st, u->defer_code, dsn, it->ak, "%s", text);
+		return do_reject(st);
+	}
+	if (st->dip_reply == NULL) {
+		set_reply(st, u->defer_code, dsn, it->ak, "%s", text);
+		st->dip_reply = xstrdup(st->reply);
+	}
+	return V_NONE;
+}
+
+/* on_verify - the queue process's answer to reject_unverified_*. */
+static void
+on_verify(void *ctx, enum verify_state vs, const char *dsn,
+    const char *text, const char *error)
+{
+	struct smtpd_check_state *st = ctx;
+	const struct item *it = answered(st);
+	const struct unverified *u = &ck.unv[it->ak == AK_SENDER];
+	const char *addr = it->ak == AK_SENDER ? st->s->mail.from.text :
+	    st->rcpt;
+	char who[SMTPD_LABEL_MAX];
+	enum verdict v = V_NONE;
+
+	if (error != NULL) {
+		log_warning("%s: %s <%.300s>: address verification failed: "
+		    "%s; the command gets a temporary failure",
+		    smtpd_client_label(st->s, who, sizeof(who)), it->name,
+		    addr, error);
+		v = unverified_defer(st, it, "4.3.0", "address verification "
+		    "problem");
+	} else {
+		switch (vs) {
+		case VERIFY_OK:
+			break;
+		case VERIFY_BOUNCE:
+			if (u->reason[0] != '\0')
+				set_reply(st, u->reject_code, dsn, it->ak,
+				    "%.300s", u->reason);
+			else
+				set_reply(st, u->reject_code, dsn, it->ak,
+				    "undeliverable address: %.300s", text);
+			v = do_reject(st);
+			break;
+		case VERIFY_DEFER:
+			v = unverified_defer(st, it, dsn, "unverified "
+			    "address: %.300s", text);
+			break;
+		default:
+			v = unverified_defer(st, it, it->ak == AK_SENDER ?
+			    "4.1.7" : "4.1.1", "unverified address: Address "
+			    "verification in progress");
+			break;
+		}
+	}
+	verify_client_cancel(&st->vreq);
+	resume(st, v);
+}
+
+/* verify_ask - reject_unverified_*: ask the queue process about the
+ * recipient or sender (the null sender is not verified). */
+static enum verdict
+verify_ask(struct smtpd_check_state *st, const struct item *it)
+{
+	const char *addr = it->ak == AK_SENDER ? (st->s->have_mail ?
+	    st->s->mail.from.text : NULL) : st->rcpt;
+	const char *err = NULL;
+	char who[SMTPD_LABEL_MAX];
+
+	if (addr == NULL || addr[0] == '\0')
+		return V_NONE;
+	st->vreq = verify_client_ask(smtpd_base, smtpd_cfg.queue_socket, addr,
+	    smtpd_cfg.service, ck.verify_wait_ms, on_verify, st, &err);
+	if (st->vreq == NULL) {
+		log_warning("%s: %s <%.300s>: address verification failed: "
+		    "%s; the command gets a temporary failure",
+		    smtpd_client_label(st->s, who, sizeof(who)), it->name,
+		    addr, err);
+		return unverified_defer(st, it, "4.3.0", "address "
+		    "verification problem");
+	}
+	st->waiting = it;
+	return V_NONE;
+}
+
 static struct lookup_client *
 lc(void)
 {
@@ -2112,6 +2264,8 @@ step(struct smtpd_check_state *st, const struct item *it)
 	case OP_POLICY:
 		policy_ask(st, it);
 		return V_NONE;
+	case OP_UNVERIFIED:
+		return verify_ask(st, it);
 	case OP_CLASS: {
 		struct list *l = class_list(it->cls);
 

@@ -688,6 +688,22 @@ test_statuses(void **state)
 		"dns_resolvers",
 		"dnssec_trust_anchor_file",
 		"relayhost",
+		/* Address verification. */
+		"address_verify_cache_cleanup_interval",
+		"address_verify_negative_cache",
+		"address_verify_negative_expire_time",
+		"address_verify_negative_refresh_time",
+		"address_verify_poll_count", "address_verify_poll_delay",
+		"address_verify_positive_expire_time",
+		"address_verify_positive_refresh_time",
+		"address_verify_sender",
+		"unverified_recipient_defer_code",
+		"unverified_recipient_reject_code",
+		"unverified_recipient_reject_reason",
+		"unverified_recipient_tempfail_action",
+		"unverified_sender_defer_code", "unverified_sender_reject_code",
+		"unverified_sender_reject_reason",
+		"unverified_sender_tempfail_action",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -409,7 +409,7 @@ MUT(envid_tab, struct deliver_req, set(&r->envid, "a\tb"))
 MUT(envid_del, struct deliver_req, set(&r->envid, "a\x7f"))
 MUT(ret_bad, struct deliver_req, set(&r->ret, "NONE"))
 MUT(ret_lower, struct deliver_req, set(&r->ret, "full"))
-MUT(flags_bad, struct deliver_req, r->flags = 4)
+MUT(flags_bad, struct deliver_req, r->flags = 8)
 MUT(flags_high, struct deliver_req, r->flags = 0x80000000u)
 MUT(nrcpts_0, struct deliver_req, r->nrcpts = 0)
 MUT(nrcpts_big, struct deliver_req, r->nrcpts = DELIVER_RCPTS_MAX + 1)
@@ -468,7 +468,7 @@ static const struct violation violations[] = {
 	{ "envid DEL", W_REQ, mut_envid_del },
 	{ "ret NONE", W_REQ, mut_ret_bad },
 	{ "ret lower case", W_REQ, mut_ret_lower },
-	{ "flags 4", W_REQ, mut_flags_bad },
+	{ "flags 8", W_REQ, mut_flags_bad },
 	{ "flags high bit", W_REQ, mut_flags_high },
 	{ "no recipients", W_REQ, mut_nrcpts_0 },
 	{ "too many recipients", W_REQ, mut_nrcpts_big },

@@ -14,6 +14,7 @@ bounce that names the recipient and Dovecot's reply.
 import os
 import re
 import shutil
+import smtplib
 import tempfile
 
 import pytest
@@ -209,3 +210,56 @@ def test_lmtp_tls_encrypt_without_starttls_defers(delivery, dovecot):
     d.wait_log(agent_log_re(ALICE, "deferred", r"[^)]*does not offer "
                             r"STARTTLS[^)]*encrypt"))
     assert not dv.search(ALICE), "delivered without TLS"
+
+
+def _rcpt_reply(d, rcpt):
+    """MAIL and RCPT (rcpt) in a session of their own; the RCPT reply."""
+    s = smtplib.SMTP("127.0.0.1", d.o.port, local_hostname="client.test",
+                     timeout=60)
+    try:
+        s.ehlo()
+        code, resp = s.mail(SENDER)
+        assert code == 250, (code, resp, d.diag())
+        code, resp = s.rcpt(rcpt)
+        return code, resp.decode("utf-8", "replace")
+    finally:
+        try:
+            s.quit()
+        except (smtplib.SMTPException, OSError):
+            s.close()
+
+
+def test_verify_probes_to_dovecot(delivery, dovecot):
+    """reject_unverified_recipient for domains delivered by Dovecot's
+    LMTP and by its LDA through pipe: the lmtp agent's probe stops after
+    RCPT (Dovecot's 550 5.1.1 for an unknown user is the answer, a known
+    one gets nothing); the pipe agent cannot ask its command and answers
+    deliverable without running it."""
+    from dovecot_server import DovecotMail
+    DovecotMail.require_lda()
+    pipe_alice = "alice@" + PIPE_DOMAIN
+    dv = dovecot(users=[ALICE, pipe_alice])
+    d = delivery(lda=dv)
+    d.route(LMTP_DOMAIN, "lmtp:" + dv.lmtp_unix)
+    d.params["smtpd_recipient_restrictions"] = (
+        "reject_unverified_recipient, permit_mynetworks, "
+        "reject_unauth_destination")
+    d.start()
+    code, text = _rcpt_reply(d, ALICE)
+    assert code == 250, (code, text, d.diag())
+    code, text = _rcpt_reply(d, NOBODY)
+    assert code == 450, (code, text, d.diag())
+    assert re.match(r"4\.1\.1 <%s>: Recipient address rejected: "
+                    r"undeliverable address: .*550 5\.1\.1 .*\(in reply to "
+                    r"RCPT TO command\)" % re.escape(NOBODY), text), text
+    code, text = _rcpt_reply(d, pipe_alice)
+    assert code == 250, (code, text, d.diag())
+    d.wait_log(r"to=<%s>, relay=dovecot.*status=deliverable \(deliverable: "
+               r"the dovecot service takes every recipient"
+               % re.escape(pipe_alice))
+    d.wait_queue_empty()
+    # Nothing was delivered, by LMTP or by the LDA.
+    assert dv.search(ALICE) == [], dv.search(ALICE)
+    assert dv.search(pipe_alice) == [], dv.search(pipe_alice)
+    assert "saved mail to" not in dv.lda_log_text(), dv.lda_log_text()
+    assert not d.messages(SENDER), "a probe made a notice"

@@ -1005,6 +1005,13 @@ read_auth_settings(const struct config_view *v)
 		    "dovecot (Dovecot's auth socket) or ostia (the account "
 		    "tables, smtpd_sasl_password_maps)");
 	smtpd_cfg.sasl_path = config_str(v, P_smtpd_sasl_path);
+	smtpd_cfg.sasl_local_domain = config_str(v, P_smtpd_sasl_local_domain);
+	if (smtpd_cfg.sasl_enable && smtpd_cfg.sasl_type == SMTPD_SASL_DOVECOT &&
+	    smtpd_cfg.sasl_local_domain[0] != '\0')
+		log_warning("smtpd_sasl_local_domain = %s has no effect with "
+		    "smtpd_sasl_type = dovecot (as in Postfix): Dovecot's "
+		    "auth_default_realm completes login names there",
+		    smtpd_cfg.sasl_local_domain);
 	maps = config_list(v, P_smtpd_sasl_password_maps);
 	if (maps[0] != NULL) {
 		smtpd_cfg.sasl_password_table = xstrdup(maps[0]);

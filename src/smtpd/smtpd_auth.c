@@ -327,11 +327,20 @@ verify(struct session *s, const char *user, char *password, size_t pwlen)
 	if (auth_lookup == NULL)
 		auth_lookup = lookup_client_new(smtpd_base, LOOKUP_SOCKET_PATH);
 	wipe_free(&s->ax_user);
-	s->ax_user = xstrdup(user);
+	/* smtpd_sasl_local_domain: the realm of a login without one (as
+	 * Cyrus SASL under Postfix); the completed name is checked, logged
+	 * and matched against smtpd_sender_login_maps. */
+	if (smtpd_cfg.sasl_local_domain[0] != '\0' &&
+	    strchr(user, '@') == NULL)
+		s->ax_user = xasprintf("%s@%s", user,
+		    smtpd_cfg.sasl_local_domain);
+	else
+		s->ax_user = xstrdup(user);
 	s->state = SS_WAIT_AUTH;
 	s->paused = true;
 	s->ax_req = lookup_client_verify(auth_lookup,
-	    smtpd_cfg.sasl_password_table, user, password, 0, on_verified, s);
+	    smtpd_cfg.sasl_password_table, s->ax_user, password, 0,
+	    on_verified, s);
 	OPENSSL_cleanse(password, pwlen);
 }
 

@@ -704,6 +704,7 @@ test_statuses(void **state)
 		"unverified_sender_defer_code", "unverified_sender_reject_code",
 		"unverified_sender_reject_reason",
 		"unverified_sender_tempfail_action",
+		"smtpd_sasl_local_domain",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

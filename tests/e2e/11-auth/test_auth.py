@@ -492,3 +492,30 @@ def test_auth_rate_limit(auth_server, accounts):
     # Only the first AUTH reached a password check.
     assert o.log_text()[mark:].count("authentication failed") == 1
     o.assert_not_in_log(USERS[ALICE])
+
+
+def test_sasl_local_domain_completes_bare_logins(auth_server, accounts):
+    """smtpd_sasl_local_domain: a login without "@" is checked, logged
+    and owned as login@domain; a full one is left as it is."""
+    o = auth_server({"smtpd_sasl_local_domain": "example.org"})
+    c, _ = secure(o, accounts)
+    c.send_line("AUTH PLAIN " + plain("alice", USERS[ALICE]))
+    expect_reply(c, 235, "2.7.0")
+    start_mail(c, sender=ALICE)
+    qid = queued_id(send_data(c, SIMPLE))
+    quit_(c)
+    o.wait_for_log(SMTPD + qid + ": client=" + CLIENT +
+                   r", sasl_method=PLAIN, sasl_username=alice@example\.org$")
+    c, _ = secure(o, accounts)
+    c.send_line("AUTH PLAIN " + plain(ALICE, USERS[ALICE]))
+    expect_reply(c, 235, "2.7.0")
+    quit_(c)
+    # The password of alice@example.org, for "alice" completed into
+    # another domain: refused.
+    o2 = auth_server({"smtpd_sasl_local_domain": "example.net"})
+    c, _ = secure(o2, accounts)
+    c.send_line("AUTH PLAIN " + plain("alice", USERS[ALICE]))
+    expect_reply(c, 535, "5.7.8")
+    quit_(c)
+    o2.wait_for_log(r"SASL PLAIN authentication failed: .*"
+                    r"sasl_username=alice@example\.net")

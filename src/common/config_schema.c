@@ -50,7 +50,7 @@ const struct param_suffix_def config_param_suffixes[] = {
 	{ "_destination_concurrency_positive_feedback", PT_STRING, 0, 0, NULL,
 	    PS_LATER,
 	    "Per-transport default_destination_concurrency_positive_feedback" },
-	{ "_destination_rate_delay", PT_TIME, 0, 2147483647, "s", PS_LATER,
+	{ "_destination_rate_delay", PT_TIME, 0, 2147483647, "s", PS_IMPL,
 	    "Per-transport default_destination_rate_delay" },
 	{ "_destination_recipient_limit", PT_INT, 0, 2147483647, NULL,
 	    PS_IMPL,

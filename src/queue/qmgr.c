@@ -31,6 +31,7 @@
 #include "address.h"
 #include "compat.h"
 #include "config.h"
+#include "config_schema.h"
 #include "deliver_proto.h"
 #include "dsn.h"
 #include "file_read.h"
@@ -74,6 +75,7 @@ struct qdest {
 	size_t waiting;
 	unsigned busy;		/* requests in flight */
 	unsigned limit;
+	time_t next_ok;		/* rate delay: no request before this */
 	struct qdest *next;
 };
 
@@ -85,6 +87,7 @@ struct qtransport {
 	unsigned busy;
 	size_t rcpt_limit;
 	unsigned dest_limit;
+	time_t rate_delay;	/* NAME_destination_rate_delay, seconds */
 	bool exists;		/* a master.cf service runs it */
 	char *why_missing;
 	time_t down_until;
@@ -137,6 +140,10 @@ static struct {
 	struct qtransport *transports;
 	struct event *scan_ev;
 	struct event *sched_ev;
+	struct event *rate_ev;	/* the next destination a rate delay
+				 * holds back may go on */
+	time_t rate_at;		/* when rate_ev fires (0: not armed) */
+	time_t default_rate_delay;	/* default_destination_rate_delay */
 	time_t min_backoff, max_backoff, lifetime, bounce_lifetime;
 	time_t delay_warning;		/* 0: no delay notices */
 	unsigned default_dest_limit;
@@ -161,6 +168,7 @@ static struct {
 } qm;
 
 static void schedule_soon(void);
+static void rate_wakeup(time_t at);
 static void msg_check_done(struct qmsg *m);
 static void load_message(const char *dir, const char *id,
     struct queue_envelope *fresh, bool flush);
@@ -294,6 +302,30 @@ transport_number(const char *name, const char *suffix, long long dflt)
 	return n;
 }
 
+/* A per-transport time in seconds: NAME_SUFFIX when set, else dflt. */
+static time_t
+transport_time(const char *name, const char *suffix, time_t dflt)
+{
+	char *pname = xasprintf("%s%s", name, suffix);
+	char *val = config_expand_name(qm.v, pname);
+	const struct param_suffix_def *def = config_schema_find_suffix(pname,
+	    NULL);
+	long long n = (long long)dflt;
+	char *err = NULL;
+
+	if (val != NULL && *val != '\0' && def != NULL) {
+		if (config_check_suffix_value(def, val, &n, &err) < 0) {
+			log_warning("%s = %s: %s; using %lld s", pname, val, err,
+			    (long long)dflt);
+			n = (long long)dflt;
+		}
+	}
+	free(err);
+	free(val);
+	free(pname);
+	return (time_t)n;
+}
+
 static struct qtransport *
 transport_get(const char *name)
 {
@@ -337,6 +369,13 @@ transport_get(const char *name)
 	    "_destination_concurrency_limit", qm.default_dest_limit);
 	if (t->dest_limit == 0)
 		t->dest_limit = t->maxproc;	/* 0 = no per-destination cap */
+	/* A rate delay makes deliveries to a destination one at a time,
+	 * each NAME_destination_rate_delay after the end of the last (as
+	 * Postfix). */
+	t->rate_delay = transport_time(name, "_destination_rate_delay",
+	    qm.default_rate_delay);
+	if (t->rate_delay > 0)
+		t->dest_limit = 1;
 	t->next = qm.transports;
 	qm.transports = t;
 	return t;
@@ -1177,6 +1216,10 @@ job_finish(struct agent_conn *ac, const char *why)
 	ac->job = NULL;
 	ac->t->busy--;
 	j->d->busy--;
+	if (ac->t->rate_delay > 0) {
+		j->d->next_ok = time(NULL) + ac->t->rate_delay;
+		rate_wakeup(j->d->next_ok);
+	}
 	for (size_t i = 0; i < j->n; i++) {
 		struct qrcpt *r = j->r[i];
 
@@ -1227,6 +1270,30 @@ job_finish(struct agent_conn *ac, const char *why)
 
 /* ---------------------------------------------------------------- */
 /* The scheduler                                                    */
+
+/* rate_wakeup - run the transports again at time at (a destination a
+ * rate delay holds back may go on then). */
+static void
+rate_wakeup(time_t at)
+{
+	time_t now = time(NULL);
+	struct timeval tv = { at > now ? at - now : 0, 0 };
+
+	if (qm.rate_ev == NULL || (qm.rate_at != 0 && qm.rate_at <= at))
+		return;
+	qm.rate_at = at;
+	evtimer_add(qm.rate_ev, &tv);
+}
+
+static void
+on_rate(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	qm.rate_at = 0;
+	schedule_soon();
+}
 
 static void
 defer_waiting(struct qtransport *t, const char *why)
@@ -1290,10 +1357,14 @@ run_transport(struct qtransport *t)
 		struct qjob *j;
 		char *why = NULL;
 
-		/* Round robin over destinations with work and room. */
+		/* Round robin over destinations with work and room (and,
+		 * with a rate delay, whose pause is over). */
 		start = t->rr != NULL ? t->rr : t->dests;
 		for (struct qdest *x = start; x != NULL;) {
-			if (x->head != NULL && x->busy < x->limit) {
+			if (x->head != NULL && x->busy < x->limit &&
+			    x->next_ok > time(NULL)) {
+				rate_wakeup(x->next_ok);
+			} else if (x->head != NULL && x->busy < x->limit) {
 				d = x;
 				break;
 			}
@@ -1840,6 +1911,9 @@ qmgr_init(struct child *c)
 		    "ignored", bad);
 	strv_free(&classes);
 	qm.sched_ev = event_new(base, -1, 0, on_schedule, NULL);
+	qm.rate_ev = evtimer_new(base, on_rate, NULL);
+	qm.default_rate_delay = (time_t)config_time(v,
+	    P_default_destination_rate_delay);
 	qm.scan_ev = event_new(base, -1, EV_PERSIST, on_scan, NULL);
 	tv.tv_sec = config_time(v, P_queue_run_delay);
 	tv.tv_usec = 0;

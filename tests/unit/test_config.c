@@ -881,8 +881,8 @@ test_warn_quiet(void **state)
 	    "mynetwork = 127.0.0.0/8\n"
 	    "fallback_relay = [smart]\n"
 	    "biff = no\n"
-	    "dovecot_destination_rate_delay = 1s\n"
-	    "smtp-amavis_destination_rate_delay = 1s\n";
+	    "dovecot_initial_destination_concurrency = 2\n"
+	    "smtp-amavis_initial_destination_concurrency = 2\n";
 	const char *master =
 	    "dovecot unix - n n - - pipe\n"
 	    "smtp inet n - n - - smtpd -o fallback_relay=[a] -o typo_param=1\n";
@@ -901,9 +901,9 @@ test_warn_quiet(void **state)
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "fallback_relay"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "biff"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING,
-	    "dovecot_destination_rate_delay"), 1);
+	    "dovecot_initial_destination_concurrency"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING,
-	    "smtp-amavis_destination_rate_delay"), 1);
+	    "smtp-amavis_initial_destination_concurrency"), 1);
 	expect_diag(&dl, DIAG_WARNING, "typo_param", MASTER_PATH, 2);
 	config_free(&cf);
 	diag_list_deinit(&dl);
@@ -916,7 +916,7 @@ test_per_service(void **state)
 	const char *text =
 	    "virtual_transport = dovecot\n"			/* 1 */
 	    "dovecot_destination_recipient_limit = 1\n"	/* 2 */
-	    "dovecot_destination_rate_delay = 1s\n";		/* 3 */
+	    "dovecot_initial_destination_concurrency = 2\n";		/* 3 */
 	const char *master_with =
 	    "smtp inet n - n - - smtpd\n"
 	    "dovecot unix - n n - - pipe\n"
@@ -931,8 +931,9 @@ test_per_service(void **state)
 	/* The queue manager honours the recipient limit: no warning. */
 	assert_int_equal(count_diags(&dl, DIAG_WARNING,
 	    "dovecot_destination_recipient_limit"), 0);
-	expect_diag(&dl, DIAG_WARNING, "dovecot_destination_rate_delay "
-	    "(destination_rate_delay for service dovecot) is known but "
+	expect_diag(&dl, DIAG_WARNING, "dovecot_initial_destination_"
+	    "concurrency (initial_destination_concurrency for service "
+	    "dovecot) is known but "
 	    "not implemented", MAIN_PATH, 3);
 	assert_string_equal(config_raw(config_main(cf),
 	    "dovecot_destination_recipient_limit", NULL), "1");

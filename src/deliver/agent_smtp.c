@@ -140,6 +140,9 @@ struct smtp_agent {
 	struct event_base *base;
 	bool tls_loaded;		/* load_tls() was called */
 	struct tls_client_ctx *tls_ctx;
+	unsigned session_timeout;	/* smtp_tls_session_cache_timeout
+					 * when smtp_tls_session_cache_
+					 * database is set, else 0 */
 	char *tls_error;		/* why there is no TLS context */
 	char *verify_match, *secure_match;
 	char *fprint_match;		/* smtp_tls_fingerprint_cert_match */
@@ -223,6 +226,7 @@ load_tls(struct smtp_agent *st)
 	cfg.loglevel = (int)config_int(v, P_smtp_tls_loglevel);
 	cfg.fingerprint_digest = config_str(v, P_smtp_tls_fingerprint_digest);
 	cfg.append_default_CA = config_bool(v, P_tls_append_default_CA);
+	cfg.session_timeout = st->session_timeout;
 	st->tls_ctx = tls_client_ctx_new(&cfg, &st->tls_error);
 out:
 	st->tls_loaded = true;
@@ -343,6 +347,11 @@ load(struct agent_ctx *a)
 	st->prefer6 = strcasecmp(config_str(v, P_smtp_address_preference),
 	    "ipv6") == 0;
 	st->servername = xstrdup(config_str(v, P_smtp_tls_servername));
+	/* Any table named turns the cache on; it is kept in each smtp
+	 * process's memory (tls_sessions.h), not in the table. */
+	if (config_str(v, P_smtp_tls_session_cache_database)[0] != '\0')
+		st->session_timeout = (unsigned)config_time(v,
+		    P_smtp_tls_session_cache_timeout);
 	if (st->servername[0] != '\0' &&
 	    strcasecmp(st->servername, "hostname") != 0 &&
 	    strcasecmp(st->servername, "nexthop") != 0 &&
@@ -694,6 +703,8 @@ struct smtp_job {
 	struct lmtp_client_settings set;
 	bool plaintext_retry;
 	char dest[INET6_ADDRSTRLEN + SMTP_PORT_MAX_BYTES + 4];
+	/* the TLS session cache key: peer, SNI name, level */
+	char tls_key[SMTP_PEER_MAX + DNS_NAME_MAX + 32];
 	struct smtp_conn *conn;
 	char peer[SMTP_PEER_MAX];
 	char relay[SMTP_PEER_MAX];
@@ -1285,8 +1296,8 @@ log_tls(const char *peer, const struct smtp_conn *c)
 	if (ti == NULL || !ti->active)
 		return;
 	log_info("%s TLS connection established to %s: %s with cipher %s "
-	    "(%d/%d bits)", ti->trust, peer, ti->protocol, ti->cipher,
-	    ti->bits, ti->alg_bits);
+	    "(%d/%d bits)%s", ti->trust, peer, ti->protocol, ti->cipher,
+	    ti->bits, ti->alg_bits, ti->resumed ? " (resumed)" : "");
 }
 
 static void job_connect(struct smtp_job *j);
@@ -1423,6 +1434,12 @@ job_level(struct smtp_job *j, enum tls_client_level lev)
 		j->pol.sni = j->st->servername;
 	else if (lev >= TLS_LEV_DANE)
 		j->pol.sni = tg->host;
+	if (j->st->session_timeout > 0) {
+		(void)snprintf(j->tls_key, sizeof(j->tls_key), "%s|%s|%s",
+		    j->peer, j->pol.sni != NULL ? j->pol.sni : "",
+		    tls_level_name(lev));
+		j->pol.session_key = j->tls_key;
+	}
 	job_tls_ready(j);
 }
 

@@ -827,6 +827,14 @@ smtpd_session_free(struct session *s)
 		event_free(s->rev);
 	if (s->tls_wait != NULL)
 		event_free(s->tls_wait);
+	/* A session that ended with QUIT, or with the client's
+	 * close_notify, ended well: its TLS session stays resumable
+	 * (OpenSSL drops a cached session whose connection is freed
+	 * without a shutdown; nothing is sent here). */
+	if (s->ssl != NULL && (s->oks[SMTP_VERB_QUIT] > 0 ||
+	    (SSL_get_shutdown(s->ssl) & SSL_RECEIVED_SHUTDOWN) != 0))
+		SSL_set_shutdown(s->ssl, SSL_SENT_SHUTDOWN |
+		    SSL_RECEIVED_SHUTDOWN);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	else if (s->ssl != NULL)

@@ -25,6 +25,7 @@
 #include "dns.h"
 #include "log.h"
 #include "tls_client.h"
+#include "tls_sessions.h"
 #include "tls_fprint.h"
 #include "tls_policy.h"
 #include "xalloc.h"
@@ -47,6 +48,7 @@ struct tls_client_ctx {
 	 * encrypt levels. */
 	bool default_paths_pending;
 	EVP_MD *fprint_md;		/* fingerprint level's digest */
+	struct tls_sessions *sessions;	/* NULL: no session cache */
 };
 
 /* What one connection recorded (ex_data of the SSL). */
@@ -57,6 +59,8 @@ struct tls_client_conn {
 	int alert_received;		/* description, -1 none */
 	int alert_sent;
 	size_t dane_records;		/* TLSA records OpenSSL took */
+	struct tls_sessions *sessions;	/* where a new session goes */
+	char *session_key;		/* ... under this key (or NULL) */
 };
 
 static int conn_index = -1;
@@ -105,7 +109,24 @@ conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	(void)idx;
 	(void)argl;
 	(void)argp;
+	if (ptr != NULL)
+		free(((struct tls_client_conn *)ptr)->session_key);
 	free(ptr);
+}
+
+/* on_new_session - OpenSSL has a resumable session for ssl (after the
+ * handshake; TLS 1.3 tickets come later): keep it under the
+ * connection's key.  1: the cache took the reference. */
+static int
+on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls_client_conn *cc = conn_index < 0 ? NULL :
+	    SSL_get_ex_data(ssl, conn_index);
+
+	if (cc == NULL || cc->sessions == NULL || cc->session_key == NULL)
+		return 0;
+	tls_sessions_put(cc->sessions, cc->session_key, sess, time(NULL));
+	return 1;
 }
 
 static struct tls_client_conn *
@@ -186,7 +207,18 @@ tls_client_ctx_new(const struct tls_client_config *cfg, char **error_r)
 	    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	if (cfg->session_timeout > 0) {
+		/* Our own store (tls_sessions.h), keyed by server and
+		 * settings; OpenSSL's internal one is keyed by nothing a
+		 * client can use. */
+		SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(t->ctx, on_new_session);
+		t->sessions = tls_sessions_new(TLS_CLIENT_SESSIONS_MAX,
+		    (time_t)cfg->session_timeout);
+	} else {
+		SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	}
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
 	if ((t->ciphers[0] != '\0' &&
 	    SSL_CTX_set_cipher_list(t->ctx, t->ciphers) != 1) ||
@@ -266,6 +298,7 @@ tls_client_ctx_free(struct tls_client_ctx *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
+	tls_sessions_free(&t->sessions);
 	EVP_MD_free(t->fprint_md);
 	free(t->ciphers);
 	free(t->mciphers);
@@ -408,6 +441,20 @@ tls_client_ssl_new(struct tls_client_ctx *t, const struct tls_client_policy *p,
 	if (SSL_set_ex_data(ssl, conn_index, cc) != 1) {
 		free(cc);
 		goto ossl;
+	}
+	/* Resumption only where nothing about the server is verified
+	 * (may, encrypt): a resumed session skips the checks of the
+	 * handshake that made it, which the levels that authenticate the
+	 * server must make every time. */
+	if (t->sessions != NULL && !empty(p->session_key) &&
+	    (lev == TLS_LEV_MAY || lev == TLS_LEV_ENCRYPT)) {
+		SSL_SESSION *sess = tls_sessions_get(t->sessions,
+		    p->session_key, time(NULL));
+
+		cc->sessions = t->sessions;
+		cc->session_key = xstrdup(p->session_key);
+		if (sess != NULL && SSL_set_session(ssl, sess) != 1)
+			goto ossl;
 	}
 	SSL_set_info_callback(ssl, on_info);
 	SSL_clear_options(ssl, SSL_OP_NO_SSL_MASK);
@@ -987,6 +1034,7 @@ tls_client_check(SSL *ssl, const struct tls_client_policy *p,
 	*why_r = NULL;
 	memset(info, 0, sizeof(*info));
 	info->active = true;
+	info->resumed = SSL_session_reused(ssl) == 1;
 	info->level = lev;
 	snprintf(info->protocol, sizeof(info->protocol), "%s",
 	    SSL_get_version(ssl));

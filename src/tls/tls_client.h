@@ -43,7 +43,10 @@
  * name check (DANE_FLAG_NO_DANE_EE_NAMECHECKS, RFC 7672 3.1.1),
  * DANE-TA with the name check against dane_base.
  *
- * No session cache.  Nothing here logs: texts come back to the caller
+ * Session cache (tls_client_config.session_timeout, per context, in
+ * memory): at the may and encrypt levels only, a connection whose
+ * policy names a session_key offers the session kept under that key and
+ * keeps the one the server gives (tls_sessions.h).  Nothing here logs: texts come back to the caller
  * (one line, plain words, naming the server with the caller's `who`
  * phrase); the raw OpenSSL error queue is appended only at loglevel >= 2.
  * Private key files are read by tls_client_ctx_new only.
@@ -95,6 +98,8 @@ struct tls_client_config {
 	int loglevel;			/* smtp_tls_loglevel */
 	const char *fingerprint_digest;	/* smtp_tls_fingerprint_digest;
 					 * NULL or "": sha256 */
+	unsigned session_timeout;	/* seconds a session is kept for
+					 * resumption; 0: no session cache */
 	bool append_default_CA;		/* tls_append_default_CA: the
 					 * system's trust store too, when
 					 * CAfile or CApath is set (loaded
@@ -126,7 +131,13 @@ struct tls_client_policy {
 	size_t ntlsa;
 	const char *dane_base;		/* dane: the TLSA base name (the
 					 * MX host name) */
+	const char *session_key;	/* the server and settings a cached
+					 * session is kept under (may and
+					 * encrypt); NULL: none */
 };
+
+/* Sessions one context keeps at most. */
+#define TLS_CLIENT_SESSIONS_MAX 1000
 
 /*
  * The level that applies to p: dane with no TLSA record -> may; dane
@@ -186,6 +197,7 @@ struct tls_client_info {
 					 * "Trusted", "Verified" */
 	char peer_cn[256], issuer_cn[256];	/* escaped, may be "" */
 	bool dane_matched;
+	bool resumed;			/* a cached session was resumed */
 	enum tls_client_level level;	/* effective level applied */
 };
 

@@ -63,6 +63,9 @@ struct tls_server {
 	bool wrapper;
 	int loglevel;
 	bool tickets;
+	bool id_cache;		/* smtpd_tls_session_cache_database set:
+				 * session IDs resume too (this process's
+				 * memory) */
 	long timeout;
 	struct tls_protocols protocols;
 	struct cert_set *sets;		/* [0] is the default */
@@ -742,7 +745,12 @@ new_ctx(struct tls_server *t, const struct config_view *v, bool mandatory,
 		snprintf(err, errsz, "cannot set the TLS session ID context");
 		goto fail;
 	}
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (t->id_cache) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, TLS_SERVER_SESSIONS_MAX);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	}
 	SSL_CTX_set_timeout(ctx, t->timeout > 0 ? t->timeout : 1);
 	if (t->tickets) {
 		SSL_CTX_set_num_tickets(ctx, 1);
@@ -933,6 +941,8 @@ tls_server_create(const struct config_view *v, char *err, size_t errsz)
 	t->loglevel = (int)config_int(v, P_smtpd_tls_loglevel);
 	t->timeout = (long)config_time(v, P_smtpd_tls_session_cache_timeout);
 	t->tickets = t->timeout > 0 && *tcipher != '\0';
+	t->id_cache = t->timeout > 0 &&
+	    *config_str(v, P_smtpd_tls_session_cache_database) != '\0';
 	t->ticket_cipher = EVP_CIPHER_fetch(NULL, *tcipher != '\0' ? tcipher :
 	    "aes-256-cbc", NULL);
 	if (t->ticket_cipher == NULL ||

@@ -12,8 +12,12 @@
  * SNI, cipher suites), the alert it sent and how far the handshake
  * got; tls_conn_explain() turns that into one sentence for the log.
  *
- * Session resumption uses stateless tickets only (TLS 1.2 RFC 5077 and
- * TLS 1.3 tickets); the ticket keys come from the master
+ * Session resumption uses stateless tickets (TLS 1.2 RFC 5077 and
+ * TLS 1.3 tickets) and, when smtpd_tls_session_cache_database names a
+ * table, session IDs too, from a cache in each process's memory (at
+ * most TLS_SERVER_SESSIONS_MAX; the table is not written, so a client
+ * that comes back to another smtpd process makes a full handshake
+ * there).  The ticket keys come from the master
  * (tls_server_add_ticket_key), which makes them, hands the same keys to
  * every smtpd process and rotates them every
  * smtpd_tls_session_cache_timeout, so a session made with one process
@@ -27,6 +31,9 @@
 #include <stddef.h>
 
 #include <openssl/ssl.h>
+
+/* Sessions one context keeps for session-ID resumption. */
+#define TLS_SERVER_SESSIONS_MAX 10000
 
 #include "config.h"
 #include "tls_ccert.h"

@@ -706,6 +706,9 @@ test_statuses(void **state)
 		"unverified_sender_tempfail_action",
 		"smtpd_sasl_local_domain",
 		"default_destination_rate_delay",
+		"smtp_tls_session_cache_database",
+		"smtp_tls_session_cache_timeout",
+		"smtpd_tls_session_cache_database",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -28,6 +28,7 @@
 #include "privs.h"
 #include "queue_service.h"
 #include "smtpd.h"
+#include "spawn.h"
 #include "strnum.h"
 #include "xalloc.h"
 
@@ -308,6 +309,8 @@ find_program(const char *command)
 	if (strcmp(command, "smtpd") == 0 ||
 	    strcmp(command, "postscreen") == 0)
 		return &smtpd_program;
+	if (strcmp(command, "spawn") == 0)
+		return &spawn_program;
 	/* Delivery agents: virtual, lmtp, pipe, local, discard, error. */
 	if (agent_find(command) != NULL)
 		return agent_program(agent_find(command));

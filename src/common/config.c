@@ -515,6 +515,29 @@ config_expand_name(const struct config_view *v, const char *name)
 	return config_expand(v, raw, &err);
 }
 
+long long
+config_suffix_time(const struct config_view *v, const char *service,
+    const char *suffix, long long dflt)
+{
+	char *pname = xasprintf("%s%s", service, suffix);
+	char *val = config_expand_name(v, pname);
+	const struct param_suffix_def *def = config_schema_find_suffix(pname,
+	    NULL);
+	long long n = dflt;
+	char *err = NULL;
+
+	if (val != NULL && *val != '\0' && def != NULL &&
+	    def->type == PT_TIME &&
+	    config_check_suffix_value(def, val, &n, &err) < 0) {
+		log_warning("%s = %s: %s; using %lld s", pname, val, err, dflt);
+		n = dflt;
+	}
+	free(err);
+	free(val);
+	free(pname);
+	return n;
+}
+
 /* ---------------------------------------------------------------- */
 /* Checking                                                         */
 

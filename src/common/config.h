@@ -109,6 +109,14 @@ const char *config_raw(const struct config_view *v, const char *name,
  * when unknown and unset. */
 char *config_expand_name(const struct config_view *v, const char *name);
 /*
+ * The per-service time SERVICE+SUFFIX (e.g. "dovecot" +
+ * "_time_limit", a suffix of config_schema.h of type time) in seconds,
+ * when set; else dflt.  A value that is not a time is warned about and
+ * gives dflt.
+ */
+long long config_suffix_time(const struct config_view *v, const char *service,
+    const char *suffix, long long dflt);
+/*
  * Expand $name references in text in the view.  Returns a new string
  * (caller frees), or NULL with *error_r (static text) on a syntax error
  * or a loop.

@@ -68,7 +68,7 @@ const struct param_suffix_def config_param_suffixes[] = {
 	    "Per-transport default_recipient_refill_delay" },
 	{ "_recipient_refill_limit", PT_INT, 1, 2147483647, NULL, PS_LATER,
 	    "Per-transport default_recipient_refill_limit" },
-	{ "_time_limit", PT_TIME, 1, 2147483647, "s", PS_LATER,
+	{ "_time_limit", PT_TIME, 1, 2147483647, "s", PS_IMPL,
 	    "Per-transport command_time_limit (delivery or policy server)" },
 	{ "_transport_rate_delay", PT_TIME, 0, 2147483647, "s", PS_LATER,
 	    "Per-transport default_transport_rate_delay" },

@@ -1154,6 +1154,10 @@ master_service_process_count(const struct master_service *ms,
 
 		return c < mcf_cpu_count() ? c : mcf_cpu_count();
 	}
+	/* One process forks a command per connection (maxproc bounds the
+	 * commands at once). */
+	if (strcmp(cmd, "spawn") == 0)
+		return 1;
 	if (ms->maxproc > 0) {
 		n = (unsigned long long)ms->maxproc;
 	} else if (strcmp(cmd, "smtpd") == 0 ||

@@ -139,7 +139,10 @@ pipe_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	if (a->view != NULL)
 		ps->allow_min_user = config_bool(a->view, P_allow_min_user);
 	if (a->view != NULL) {
-		long long t = config_time(a->view, P_command_time_limit);
+		/* NAME_time_limit (Postfix's transport time limit), else
+		 * command_time_limit. */
+		long long t = config_suffix_time(a->view, name, "_time_limit",
+		    config_time(a->view, P_command_time_limit));
 
 		ps->timeout = t > 0 && t < (long long)UINT32_MAX ?
 		    (unsigned)t : PIPE_DEFAULT_TIME_LIMIT;

@@ -20,6 +20,8 @@ static const struct program_def programs[] = {
 	{ "smtp", PROGRAM_RUN, "SMTP delivery agent", MASTER_TYPE_UNIX },
 	{ "virtual", PROGRAM_RUN, "virtual mailbox delivery agent",
 	    MASTER_TYPE_UNIX },
+	/* A command per connection (src/spawn), on unix or inet. */
+	{ "spawn", PROGRAM_RUN, "spawn", MASTER_TYPE_UNIX },
 
 	{ "anvil", PROGRAM_BUILTIN, "connection counting", 0 },
 	{ "bounce", PROGRAM_BUILTIN, "bounce and delay notices", 0 },
@@ -40,7 +42,7 @@ static const struct program_def programs[] = {
 	{ "dnsblog", PROGRAM_BUILTIN, "DNSBL lookups for postscreen", 0 },
 	{ "tlsproxy", PROGRAM_BUILTIN, "TLS for postscreen", 0 },
 	{ "qmqpd", PROGRAM_LATER, "QMQP server", 0 },
-	{ "spawn", PROGRAM_LATER, "spawn", 0 },
+
 };
 
 /* The programs Ostia runs, on a service of another type. */

@@ -31,7 +31,6 @@
 #include "address.h"
 #include "compat.h"
 #include "config.h"
-#include "config_schema.h"
 #include "deliver_proto.h"
 #include "dsn.h"
 #include "file_read.h"
@@ -302,30 +301,6 @@ transport_number(const char *name, const char *suffix, long long dflt)
 	return n;
 }
 
-/* A per-transport time in seconds: NAME_SUFFIX when set, else dflt. */
-static time_t
-transport_time(const char *name, const char *suffix, time_t dflt)
-{
-	char *pname = xasprintf("%s%s", name, suffix);
-	char *val = config_expand_name(qm.v, pname);
-	const struct param_suffix_def *def = config_schema_find_suffix(pname,
-	    NULL);
-	long long n = (long long)dflt;
-	char *err = NULL;
-
-	if (val != NULL && *val != '\0' && def != NULL) {
-		if (config_check_suffix_value(def, val, &n, &err) < 0) {
-			log_warning("%s = %s: %s; using %lld s", pname, val, err,
-			    (long long)dflt);
-			n = (long long)dflt;
-		}
-	}
-	free(err);
-	free(val);
-	free(pname);
-	return (time_t)n;
-}
-
 static struct qtransport *
 transport_get(const char *name)
 {
@@ -372,8 +347,8 @@ transport_get(const char *name)
 	/* A rate delay makes deliveries to a destination one at a time,
 	 * each NAME_destination_rate_delay after the end of the last (as
 	 * Postfix). */
-	t->rate_delay = transport_time(name, "_destination_rate_delay",
-	    qm.default_rate_delay);
+	t->rate_delay = (time_t)config_suffix_time(qm.v, name,
+	    "_destination_rate_delay", (long long)qm.default_rate_delay);
 	if (t->rate_delay > 0)
 		t->dest_limit = 1;
 	t->next = qm.transports;

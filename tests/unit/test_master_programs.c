@@ -110,9 +110,11 @@ static const struct {
 	{ "postscreen", MASTER_TYPE_UNIX, PROGRAM_LATER, "non-inet" },
 	{ "dnsblog", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "DNSBL" },
 	{ "tlsproxy", MASTER_TYPE_UNIX, PROGRAM_BUILTIN, "TLS" },
+	/* spawn runs on unix and inet services. */
+	{ "spawn", MASTER_TYPE_UNIX, PROGRAM_RUN, "spawn" },
+	{ "spawn", MASTER_TYPE_INET, PROGRAM_RUN, "spawn" },
 	/* Known programs that Ostia does not have yet. */
 	{ "qmqpd", MASTER_TYPE_INET, PROGRAM_LATER, "QMQP" },
-	{ "spawn", MASTER_TYPE_UNIX, PROGRAM_LATER, "spawn" },
 	/* Anything else, and near misses, are unknown. */
 	{ "amavisd", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, "unknown" },
 	{ "policyd-spf", MASTER_TYPE_UNIX, PROGRAM_UNKNOWN, "unknown" },

@@ -531,9 +531,9 @@ pipe_verdict(const struct pipe_outcome *o, const char *command,
 		    command, o->code, strsignal(o->code));
 		break;
 	case PIPE_TIMEDOUT:
-		what = xasprintf("command %s did not finish within "
-		    "command_time_limit (%u seconds) and was killed", command,
-		    timeout);
+		what = xasprintf("command %s did not finish within its time "
+		    "limit (%u seconds: TRANSPORT_time_limit, else "
+		    "command_time_limit) and was killed", command, timeout);
 		break;
 	case PIPE_NOEXEC:
 		if (o->noexec_chdir)

@@ -407,7 +407,8 @@ test_time_limit(void **state)
 	run(&o, argv, NULL, "", "x\r\n", 0, "\n", 1, NULL);
 	assert_int_equal(o.how, PIPE_TIMEDOUT);
 	verdict(&o, slow, DELIVER_DEFER, "4.3.0", "did not finish within "
-	    "command_time_limit (7 seconds)", "output: started", NULL);
+	    "its time limit (7 seconds: TRANSPORT_time_limit, else "
+	    "command_time_limit)", "output: started", NULL);
 	/* The background child went with it (the process group). */
 	bg = test_read_file(pidfile, NULL);
 	assert_int_equal(sscanf(bg, "%ld", &bgpid), 1);

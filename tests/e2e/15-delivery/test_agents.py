@@ -14,8 +14,9 @@ message stays queued with the reason.
 
 import re
 
-from delivery_e2e import (DISCARD_DOMAIN, ERROR_ALIAS, ERROR_TEXT, PROC,
-                          QUEUE_ID, RETRY_ALIAS, RETRY_TEXT, SENDER,
+from delivery_e2e import (DISCARD_DOMAIN, ERROR_ALIAS, ERROR_TEXT,
+                          LMTP_DOMAIN, PROC, QUEUE_ID, RETRY_ALIAS,
+                          RETRY_TEXT, SENDER,
                           VDOMAIN, agent_log_re, check_dsn_structure,
                           make_message, token)
 
@@ -67,3 +68,21 @@ def test_retry_service_defers(delivery):
     assert not d.messages(SENDER)
     assert not re.search(PROC + QUEUE_ID + r": to=<%s>.*status=bounced"
                          % re.escape(rcpt), d.o.log_text())
+
+
+def test_pipe_transport_time_limit(delivery):
+    """TRANSPORT_time_limit (Postfix's per-transport limit) bounds a pipe
+    command before command_time_limit does: the command is killed and
+    the mail deferred with words that name the limit."""
+    d = delivery()
+    d.master_extra = ("slow unix - n n - 1 pipe\n"
+                      "  user=nobody argv=/bin/sleep 60\n")
+    d.route(LMTP_DOMAIN, "slow:")
+    d.params["slow_time_limit"] = "2s"
+    d.start()
+    rcpt = "a@" + LMTP_DOMAIN
+    qid = d.send(rcpt)
+    d.wait_log(agent_log_re(rcpt, "deferred", r"command /bin/sleep did not "
+                            r"finish within its time limit \(2 seconds"))
+    d.wait_listed(qid, lambda e: "time limit" in e.reason,
+                  "deferred by the time limit")

@@ -99,21 +99,22 @@ parse_args(char *const *args)
 	return 0;
 }
 
+/* make_env - PATH, and TZ and LANG as the master had them (Postfix's
+ * default export_environment, less MAIL_CONFIG). */
 static void
-make_env(const struct config_view *v)
+make_env(void)
 {
-	char **names = config_list(v, P_export_environment);
+	static const char *const names[] = { "TZ", "LANG" };
 	struct strv env;
 
 	strv_init(&env);
 	strv_add(&env, "PATH=/usr/bin:/bin");
-	for (size_t i = 0; names[i] != NULL; i++) {
+	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
 		const char *val = getenv(names[i]);
 
-		if (val != NULL && strchr(names[i], '=') == NULL)
+		if (val != NULL)
 			strv_add_take(&env, xasprintf("%s=%s", names[i], val));
 	}
-	strv_free(&names);
 	sp.envp = strv_steal(&env);
 }
 
@@ -137,7 +138,7 @@ spawn_choose_user(struct child *c, uid_t *uid_r, gid_t *gid_r)
 
 		sp.time_limit = t > 0 && t < 100000000 ? (unsigned)t : 1000;
 	}
-	make_env(v);
+	make_env();
 	if (parse_args(ms->args) < 0)
 		return;
 	errno = 0;

@@ -16,9 +16,9 @@
  * start and forks a command per connection, at most maxproc at once
  * ("-" or 0: default_process_limit); more connections wait in the
  * listen backlog.  Each command runs with an empty signal mask and
- * default signal actions, in its own session, with the environment
- * variables of export_environment that are set and PATH, and is killed
- * (its whole process group) after NAME_time_limit (default
+ * default signal actions, in its own session, with PATH and the TZ
+ * and LANG the process has (export_environment is not read), and is
+ * killed (its whole process group) after NAME_time_limit (default
  * command_time_limit).  A command that exits with a status other than 0
  * or is killed is logged with the reason.  Bad arguments are logged at
  * start and every connection is then closed at once with a log line

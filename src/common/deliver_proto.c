@@ -252,7 +252,8 @@ req_error(const struct deliver_req *r)
 static const char *
 rcpt_error(const struct deliver_rcpt *r)
 {
-	if (!deliver_text_ok(r->address, DELIVER_FIELD_MAX) || r->address[0] == '\0')
+	if (!deliver_text_ok(r->address, DELIVER_FIELD_MAX) ||
+	    r->address[0] == '\0')
 		return "bad recipient address";
 	if (!deliver_text_ok(r->orig_rcpt, DELIVER_FIELD_MAX))
 		return "bad original recipient";

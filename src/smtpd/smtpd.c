@@ -1014,7 +1014,8 @@ read_auth_settings(const struct config_view *v)
 		    "tables, smtpd_sasl_password_maps)");
 	smtpd_cfg.sasl_path = config_str(v, P_smtpd_sasl_path);
 	smtpd_cfg.sasl_local_domain = config_str(v, P_smtpd_sasl_local_domain);
-	if (smtpd_cfg.sasl_enable && smtpd_cfg.sasl_type == SMTPD_SASL_DOVECOT &&
+	if (smtpd_cfg.sasl_enable &&
+	    smtpd_cfg.sasl_type == SMTPD_SASL_DOVECOT &&
 	    smtpd_cfg.sasl_local_domain[0] != '\0')
 		log_warning("smtpd_sasl_local_domain = %s has no effect with "
 		    "smtpd_sasl_type = dovecot (as in Postfix): Dovecot's "

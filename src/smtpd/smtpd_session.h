@@ -133,9 +133,9 @@ struct smtpd_settings {
 	enum smtpd_sasl_type sasl_type;
 	const char *sasl_path;
 	const char *sasl_password_table;	/* NULL when none */
-	const char *sasl_local_domain;	/* smtpd_sasl_local_domain: appended
-					 * (ostia backend) to a login
-					 * without "@"; "" = none */
+	/* smtpd_sasl_local_domain: appended (ostia backend) to a login
+	 * without "@"; "" = none */
+	const char *sasl_local_domain;
 	unsigned sasl_opts, sasl_tls_opts;	/* SASL_SEC_* */
 	size_t sasl_response_limit;
 	bool tls_auth_only;

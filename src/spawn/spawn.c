@@ -21,11 +21,9 @@
 #include "log.h"
 #include "master_cf.h"
 #include "spawn.h"
+#include "spawn_args.h"
 #include "strv.h"
 #include "xalloc.h"
-
-/* Most words after argv=. */
-#define SPAWN_ARGV_MAX 256
 
 struct running {
 	pid_t pid;
@@ -38,8 +36,7 @@ static struct {
 	struct child *c;
 	const char *name;	/* the service */
 	char *refusal;		/* why nothing is run, or NULL */
-	char *user, *group;
-	char **argv;
+	struct spawn_args args;
 	char **envp;
 	unsigned limit;		/* commands at once */
 	unsigned time_limit;	/* seconds */
@@ -47,57 +44,6 @@ static struct {
 	unsigned nrun;
 	struct event *sigchld;
 } sp;
-
-/*
- * parse_args - user= and argv= of the master.cf entry.  0, or -1 with
- * sp.refusal set.
- */
-static int
-parse_args(char *const *args)
-{
-	struct strv argv;
-
-	strv_init(&argv);
-	for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
-		const char *a = args[i];
-
-		if (strncmp(a, "user=", 5) == 0 && sp.user == NULL) {
-			const char *colon = strchr(a + 5, ':');
-
-			sp.user = colon != NULL ? xstrndup(a + 5,
-			    (size_t)(colon - a - 5)) : xstrdup(a + 5);
-			if (colon != NULL)
-				sp.group = xstrdup(colon + 1);
-		} else if (strncmp(a, "argv=", 5) == 0) {
-			strv_add(&argv, a + 5);
-			for (i++; args[i] != NULL; i++)
-				strv_add(&argv, args[i]);
-			break;
-		} else {
-			sp.refusal = xasprintf("spawn service %s in master.cf: "
-			    "\"%s\" is not an argument of spawn (user=NAME "
-			    "and argv=/path ..., argv= last)", sp.name, a);
-			strv_deinit(&argv);
-			return -1;
-		}
-	}
-	if (sp.user == NULL || sp.user[0] == '\0')
-		sp.refusal = xasprintf("spawn service %s in master.cf: user= "
-		    "is missing (the unprivileged user its command runs as)",
-		    sp.name);
-	else if (argv.n == 0 || argv.v[0][0] != '/')
-		sp.refusal = xasprintf("spawn service %s in master.cf: argv= "
-		    "must name the command by its absolute path", sp.name);
-	else if (argv.n > SPAWN_ARGV_MAX)
-		sp.refusal = xasprintf("spawn service %s in master.cf: more "
-		    "than %d words after argv=", sp.name, SPAWN_ARGV_MAX);
-	if (sp.refusal != NULL) {
-		strv_deinit(&argv);
-		return -1;
-	}
-	sp.argv = strv_steal(&argv);
-	return 0;
-}
 
 /* make_env - PATH, and TZ and LANG as the master had them (Postfix's
  * default export_environment, less MAIL_CONFIG). */
@@ -139,29 +85,30 @@ spawn_choose_user(struct child *c, uid_t *uid_r, gid_t *gid_r)
 		sp.time_limit = t > 0 && t < 100000000 ? (unsigned)t : 1000;
 	}
 	make_env();
-	if (parse_args(ms->args) < 0)
+	if (spawn_args_parse(sp.name, ms->args, &sp.args, &sp.refusal) < 0)
 		return;
 	errno = 0;
-	pw = getpwnam(sp.user);
+	pw = getpwnam(sp.args.user);
 	if (pw == NULL) {
 		sp.refusal = xasprintf("spawn service %s: user=%s: %s",
-		    sp.name, sp.user, errno != 0 && errno != ENOENT &&
+		    sp.name, sp.args.user, errno != 0 && errno != ENOENT &&
 		    errno != ESRCH ? strerror(errno) : "no such user");
 		return;
 	}
 	if (pw->pw_uid == 0) {
 		sp.refusal = xasprintf("spawn service %s: user=%s is root (uid "
 		    "0); commands never run as root: name an unprivileged "
-		    "user", sp.name, sp.user);
+		    "user", sp.name, sp.args.user);
 		return;
 	}
 	gid = pw->pw_gid;
-	if (sp.group != NULL) {
-		struct group *gr = getgrnam(sp.group);
+	if (sp.args.group != NULL) {
+		struct group *gr = getgrnam(sp.args.group);
 
 		if (gr == NULL) {
 			sp.refusal = xasprintf("spawn service %s: user=%s:%s: "
-			    "no such group", sp.name, sp.user, sp.group);
+			    "no such group", sp.name, sp.args.user,
+			    sp.args.group);
 			return;
 		}
 		gid = gr->gr_gid;
@@ -169,7 +116,7 @@ spawn_choose_user(struct child *c, uid_t *uid_r, gid_t *gid_r)
 	if (gid == 0) {
 		sp.refusal = xasprintf("spawn service %s: user=%s would run "
 		    "its command with gid 0 (the root group): name another "
-		    "group (user=NAME:GROUP)", sp.name, sp.user);
+		    "group (user=NAME:GROUP)", sp.name, sp.args.user);
 		return;
 	}
 	*uid_r = pw->pw_uid;
@@ -195,7 +142,7 @@ on_time_limit(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_warning("spawn service %s: command %s (pid %ld) still runs "
 	    "after %u s (%s_time_limit or command_time_limit); killed",
-	    sp.name, sp.argv[0], (long)r->pid, sp.time_limit, sp.name);
+	    sp.name, sp.args.argv[0], (long)r->pid, sp.time_limit, sp.name);
 	r->killed = true;
 	(void)kill(-r->pid, SIGKILL);
 	(void)kill(r->pid, SIGKILL);
@@ -218,12 +165,12 @@ on_sigchld(evutil_socket_t fd, short what, void *arg)
 		*pp = r->next;
 		if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
 			log_warning("spawn service %s: command %s (pid %ld) "
-			    "exited with status %d", sp.name, sp.argv[0],
+			    "exited with status %d", sp.name, sp.args.argv[0],
 			    (long)pid, WEXITSTATUS(st));
 		else if (WIFSIGNALED(st) && !r->killed)
 			log_warning("spawn service %s: command %s (pid %ld) "
 			    "was killed by signal %d (%s)", sp.name,
-			    sp.argv[0], (long)pid, WTERMSIG(st),
+			    sp.args.argv[0], (long)pid, WTERMSIG(st),
 			    strsignal(WTERMSIG(st)));
 		event_free(r->timer);
 		free(r);
@@ -255,7 +202,7 @@ exec_command(int fd)
 	(void)close_range(3, ~0U, 0);
 	if (chdir("/") < 0)
 		_exit(71);
-	execve(sp.argv[0], sp.argv, sp.envp);
+	execve(sp.args.argv[0], sp.args.argv, sp.envp);
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
@@ -280,7 +227,7 @@ spawn_accept(struct child *c, int fd, const char *client_addr,
 	pid = fork();
 	if (pid < 0) {
 		log_error("spawn service %s: cannot fork for %s: %s", sp.name,
-		    sp.argv[0], strerror(errno));
+		    sp.args.argv[0], strerror(errno));
 		(void)close(fd);
 		child_connection_done(c);
 		return;
@@ -298,7 +245,7 @@ spawn_accept(struct child *c, int fd, const char *client_addr,
 	sp.run = r;
 	sp.nrun++;
 	log_debug(1, "spawn service %s: %s (pid %ld) for %s", sp.name,
-	    sp.argv[0], (long)pid, client_addr);
+	    sp.args.argv[0], (long)pid, client_addr);
 	if (sp.nrun >= sp.limit)
 		child_accept_pause(c, true);
 }

@@ -46,9 +46,10 @@
  * Session cache (tls_client_config.session_timeout, per context, in
  * memory): at the may and encrypt levels only, a connection whose
  * policy names a session_key offers the session kept under that key and
- * keeps the one the server gives (tls_sessions.h).  Nothing here logs: texts come back to the caller
- * (one line, plain words, naming the server with the caller's `who`
- * phrase); the raw OpenSSL error queue is appended only at loglevel >= 2.
+ * keeps the one the server gives (tls_sessions.h).
+ * Nothing here logs: texts come back to the caller (one line, plain
+ * words, naming the server with the caller's `who` phrase); the raw
+ * OpenSSL error queue is appended only at loglevel >= 2.
  * Private key files are read by tls_client_ctx_new only.
  */
 #ifndef OSTIA_TLS_CLIENT_H

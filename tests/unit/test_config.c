@@ -916,7 +916,7 @@ test_per_service(void **state)
 	const char *text =
 	    "virtual_transport = dovecot\n"			/* 1 */
 	    "dovecot_destination_recipient_limit = 1\n"	/* 2 */
-	    "dovecot_initial_destination_concurrency = 2\n";		/* 3 */
+	    "dovecot_initial_destination_concurrency = 2\n";	/* 3 */
 	const char *master_with =
 	    "smtp inet n - n - - smtpd\n"
 	    "dovecot unix - n n - - pipe\n"

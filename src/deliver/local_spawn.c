@@ -43,6 +43,7 @@
 #include "maildir.h"
 #include "mbox.h"
 #include "pipe_run.h"
+#include "proc_reset.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -492,7 +493,6 @@ worker_start(int helper_sock, int sock, const struct spawn_req *req,
     bool privileged)
 {
 	struct sigaction sa;
-	sigset_t none;
 
 	close(helper_sock);
 	if (privileged) {
@@ -516,13 +516,8 @@ worker_start(int helper_sock, int sock, const struct spawn_req *req,
 			_exit(1);
 		}
 	}
+	proc_reset_signals();
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)umask(077);

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "compat.h"
 #include "pipe_run.h"
+#include "proc_reset.h"
 #include "xalloc.h"
 
 /* Bytes staged for the command's input at a time (whole lines). */
@@ -177,18 +178,10 @@ static void ATTR_NORETURN
 child(const struct pipe_cmd *cmd, int in, int out, int rep)
 {
 	struct exec_report r = { 0, 0 };
-	struct sigaction sa;
-	sigset_t none;
 	ssize_t w;
 
 	(void)setsid();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	proc_reset_signals();
 
 	/* 0, 1, 2 and the report pipe at 3; everything else closed. */
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "master_cf.h"
+#include "proc_reset.h"
 #include "spawn.h"
 #include "spawn_args.h"
 #include "strv.h"
@@ -185,16 +186,8 @@ on_sigchld(evutil_socket_t fd, short what, void *arg)
 static void
 exec_command(int fd)
 {
-	struct sigaction sa;
-	sigset_t none;
-
 	(void)setsid();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		(void)sigaction(s, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	proc_reset_signals();
 	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 		_exit(71);
 	if (fd > 2)

@@ -1309,7 +1309,6 @@ run_file(struct request_ctx *rc, const struct action *act,
 	free(prefix);
 }
 
-/* deliver_rcpt - recipient i of the request. */
 /*
  * verify_rcpt - a probe: the expansion x of recipient i is its answer.
  * Deliverable when it gives a destination that is not a failure (a
@@ -1340,6 +1339,7 @@ verify_rcpt(const struct expansion *x, size_t i, struct agent_results *res)
 		    "no local destination");
 }
 
+/* deliver_rcpt - recipient i of the request. */
 static void
 deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 {

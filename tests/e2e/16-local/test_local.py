@@ -250,3 +250,44 @@ def test_mailbox_transport_refused_in_words(local_delivery):
                             r"dovecot:whatever: this version hands "
                             r"mailboxes only to an LMTP server"))
     assert d.spool_has(qid) is not None
+
+
+def test_verify_probes_to_local(local_delivery, local_users):
+    """reject_unverified_recipient for local users: the local agent
+    answers a probe from the recipient's expansion (a user, an alias to
+    a command) and runs and writes nothing; an unknown user is
+    undeliverable with its 5.1.1 words."""
+    import smtplib
+    d = local_delivery()
+    out = os.path.join(d.out, "probed")
+    d.aliases = {"robot": "|/usr/bin/tee -a %s" % out}
+    d.params["smtpd_recipient_restrictions"] = (
+        "reject_unverified_recipient, permit_mynetworks, "
+        "reject_unauth_destination")
+    d.start()
+    robot = "robot@" + LOCAL_DOMAIN
+    nobody = "nosuchuser@" + LOCAL_DOMAIN
+    replies = {}
+    s = smtplib.SMTP("127.0.0.1", d.o.port, local_hostname="client.test",
+                     timeout=60)
+    try:
+        s.ehlo()
+        assert s.mail(SENDER)[0] == 250
+        for rcpt in (A1, robot, nobody):
+            code, text = s.rcpt(rcpt)
+            replies[rcpt] = (code, text.decode())
+    finally:
+        s.quit()
+    assert replies[A1][0] == 250, (replies, d.diag())
+    assert replies[robot][0] == 250, (replies, d.diag())
+    code, text = replies[nobody]
+    assert code == 450, (replies, d.diag())
+    assert text.startswith("4.1.1 <%s>: Recipient address rejected: "
+                           "undeliverable address: unknown user"
+                           % nobody), text
+    d.wait_log(agent_log_re(robot, "deliverable", "deliverable: 1 local "
+                            "destination"))
+    d.wait_queue_empty()
+    # Nothing ran, nothing was written.
+    assert not os.path.exists(out)
+    assert not os.path.exists(d.mbox(U1))

@@ -607,6 +607,11 @@ xf_value(const struct lmtp_xforward *x, unsigned bit)
 	case LMTP_XF_SOURCE: v = x->source; break;
 	default: break;
 	}
+	/* "unknown" is how a queue file says a name or address was not
+	 * known: [UNAVAILABLE] on the wire, not a value. */
+	if (v != NULL && (bit == LMTP_XF_NAME || bit == LMTP_XF_ADDR) &&
+	    strcmp(v, "unknown") == 0)
+		return NULL;
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 

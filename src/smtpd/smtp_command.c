@@ -203,6 +203,8 @@ static const struct {
 	[SMTP_VERB_HELP] = { "HELP", "help" },
 	[SMTP_VERB_STARTTLS] = { "STARTTLS", "starttls" },
 	[SMTP_VERB_AUTH] = { "AUTH", "auth" },
+	[SMTP_VERB_XCLIENT] = { "XCLIENT", "xclient" },
+	[SMTP_VERB_XFORWARD] = { "XFORWARD", "xforward" },
 };
 
 static bool

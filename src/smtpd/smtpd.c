@@ -70,6 +70,7 @@
 #include "smtpd_milter.h"
 #include "smtpd_notice.h"
 #include "smtpd_proxy.h"
+#include "smtpd_xclient.h"
 #include "smtpd_screen.h"
 #include "reply_footer.h"
 #include "smtpd_session.h"
@@ -762,7 +763,8 @@ static void
 log_disconnect(struct session *s)
 {
 	static const enum smtp_verb order[] = {
-		SMTP_VERB_HELO, SMTP_VERB_EHLO, SMTP_VERB_MAIL,
+		SMTP_VERB_HELO, SMTP_VERB_EHLO, SMTP_VERB_XCLIENT,
+		SMTP_VERB_XFORWARD, SMTP_VERB_MAIL,
 		SMTP_VERB_RCPT, SMTP_VERB_DATA, SMTP_VERB_BDAT,
 		SMTP_VERB_RSET, SMTP_VERB_NOOP, SMTP_VERB_VRFY,
 		SMTP_VERB_HELP, SMTP_VERB_EXPN, SMTP_VERB_STARTTLS,
@@ -1279,6 +1281,7 @@ smtpd_init(struct child *c)
 	smtpd_check_init(v);
 	smtpd_dns_init(v);
 	smtpd_limit_init(v);
+	smtpd_xclient_init(v);
 	smtpd_notice_init(v);
 	(void)smtpd_milter_init(v);
 	smtpd_cfg.proxy_protocol = smtpd_proxy_init(v,

@@ -38,6 +38,7 @@
 #include "smtpd_notice.h"
 #include "smtpd_screen.h"
 #include "smtpd_session.h"
+#include "smtpd_xclient.h"
 #include "strnum.h"
 #include "strv.h"
 #include "xalloc.h"
@@ -251,6 +252,10 @@ helo_reply(struct session *s)
 				smtpd_reply(s, "250-AUTH=%s", mechs);
 		}
 	}
+	if (smtpd_xclient_offered(s))
+		smtpd_reply(s, "250-%s", smtp_xattr_keywords(SMTP_XCLIENT));
+	if (smtpd_xforward_offered(s))
+		smtpd_reply(s, "250-%s", smtp_xattr_keywords(SMTP_XFORWARD));
 	smtpd_reply(s, "250 HELP");
 }
 
@@ -850,6 +855,7 @@ must_end_group(enum smtp_verb v)
 	case SMTP_VERB_STARTTLS:
 	case SMTP_VERB_AUTH:
 	case SMTP_VERB_HELP:
+	case SMTP_VERB_XCLIENT:
 		return true;
 	default:
 		return false;
@@ -937,6 +943,12 @@ dispatch(struct session *s, const struct smtp_command *c)
 		break;
 	case SMTP_VERB_AUTH:
 		smtpd_auth_cmd(s, c);
+		break;
+	case SMTP_VERB_XCLIENT:
+		smtpd_xclient_cmd(s, c);
+		break;
+	case SMTP_VERB_XFORWARD:
+		smtpd_xforward_cmd(s, c);
 		break;
 	case SMTP_VERB_EXPN:
 	case SMTP_VERB_UNKNOWN:

@@ -26,6 +26,7 @@
 #include "smtpd_check.h"
 #include "smtpd_hdrw.h"
 #include "smtpd_session.h"
+#include "smtpd_xclient.h"
 #include "strv.h"
 #include "tls_ccert.h"
 #include "xalloc.h"
@@ -186,6 +187,12 @@ smtpd_hdrw_deinit(void)
 static bool
 client_is_local(const struct session *s)
 {
+	/* A content filter's XFORWARD SOURCE speaks for the client it
+	 * received the message from (the filter itself is local). */
+	int fwd = smtpd_xforward_source_local(s);
+
+	if (fwd >= 0)
+		return fwd == 1;
 	if (hw.all)
 		return true;
 	if (hw.sasl_on && s->authenticated)

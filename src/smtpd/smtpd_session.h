@@ -37,6 +37,7 @@ struct smtpd_hbc;
 struct smtpd_hdrw;
 struct milter_sess;
 struct smtpd_peer;
+struct smtp_xattrs;
 
 /* Longest reply line we build. */
 #define SMTPD_REPLY_MAX_BYTES 1024
@@ -309,6 +310,11 @@ struct session {
 					 * the filters */
 	bool milter_done;		/* the filters have seen the message */
 	char arrival[48];		/* 'T' record of the queue file */
+	/* smtpd_xclient.c: may the real client use XCLIENT / XFORWARD
+	 * (0 not judged yet, 1 yes, 2 no); the XFORWARD facts of the
+	 * next message (NULL: none) */
+	signed char xclient_ok, xforward_ok;
+	struct smtp_xattrs *xfwd;
 	bool transcript_greeted;	/* got the process's usual greeting,
 					 * not yet in a transcript */
 };

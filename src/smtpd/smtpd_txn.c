@@ -40,6 +40,7 @@
 #include "smtpd_session.h"
 #include "strnum.h"
 #include "strv.h"
+#include "smtpd_xclient.h"
 #include "tls_server.h"
 #include "xalloc.h"
 
@@ -71,6 +72,7 @@ smtpd_transaction_reset(struct session *s)
 	s->milter_copy = false;
 	s->milter_done = false;
 	s->arrival[0] = '\0';
+	smtpd_xforward_reset(s);
 	queue_client_free(&s->qc);
 	if (s->qw_open) {
 		queue_writer_deinit(&s->qw);
@@ -139,6 +141,7 @@ static int
 write_envelope_records(struct session *s)
 {
 	struct queue_envelope env;
+	struct smtpd_origin o;
 	char sizebuf[32], helo[SMTPD_HELO_MAX_BYTES + 1];
 	int ret;
 
@@ -150,14 +153,17 @@ write_envelope_records(struct session *s)
 		snprintf(s->arrival, sizeof(s->arrival), "%lld.%06ld",
 		    (long long)ts.tv_sec, ts.tv_nsec / 1000);
 	}
-	/* The HELO name was checked to be printable when it was taken. */
-	snprintf(helo, sizeof(helo), "%s", s->helo ? s->helo : "");
+	/* The client facts: XFORWARD's where a content filter passed them
+	 * (smtpd_xclient.h).  The HELO name was checked to be printable
+	 * when it was taken. */
+	smtpd_xforward_origin(s, session_proto(s), &o);
+	snprintf(helo, sizeof(helo), "%s", o.helo);
 	env.id = s->id;
 	env.arrival = s->arrival;
-	env.client_name = s->name;
-	env.client_addr = s->addr;
+	env.client_name = UNCONST(o.name);
+	env.client_addr = UNCONST(o.addr);
 	env.helo = helo;
-	env.protocol = UNCONST(session_proto(s));
+	env.protocol = UNCONST(o.proto);
 	env.service = UNCONST(smtpd_cfg.service);
 	env.sender = s->queue_sender != NULL ? s->queue_sender :
 	    s->mail.from.text;
@@ -391,7 +397,7 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 {
 	struct session *s = ctx;
 	bool waiting = s->state == SS_WAIT_FILE;
-	char who[SMTPD_LABEL_MAX];
+	char who[SMTPD_LABEL_MAX], orig[SMTP_XATTR_VALUE_MAX * 3 + 64];
 
 	if (fd < 0) {
 		log_error("%s: no queue file: %s", smtpd_client_label(s, who,
@@ -411,12 +417,14 @@ on_file(void *ctx, int fd, const char *id, const char *error)
 
 		log_escape(user, sizeof(user), s->auth_user,
 		    strlen(s->auth_user), SMTPD_AUTH_USER_MAX);
-		log_info("%s: client=%s, sasl_method=%s, sasl_username=%s",
-		    s->id, smtpd_client_label(s, who, sizeof(who)),
+		log_info("%s: client=%s%s, sasl_method=%s, "
+		    "sasl_username=%s", s->id, smtpd_client_label(s, who,
+		    sizeof(who)), smtpd_xforward_log(s, orig, sizeof(orig)),
 		    s->auth_mech, user);
 	} else {
-		log_info("%s: client=%s", s->id,
-		    smtpd_client_label(s, who, sizeof(who)));
+		log_info("%s: client=%s%s", s->id,
+		    smtpd_client_label(s, who, sizeof(who)),
+		    smtpd_xforward_log(s, orig, sizeof(orig)));
 	}
 	if (!waiting)
 		return;

@@ -709,6 +709,8 @@ test_statuses(void **state)
 		"smtp_tls_session_cache_database",
 		"smtp_tls_session_cache_timeout",
 		"smtpd_tls_session_cache_database",
+		"smtpd_authorized_xclient_hosts",
+		"smtpd_authorized_xforward_hosts",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

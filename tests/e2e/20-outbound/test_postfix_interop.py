@@ -54,12 +54,15 @@ def test_ostia_to_postfix(mta, postfix, dns, port):
                 % re.escape(BOB))
 
 
-def test_postfix_to_ostia(mta, postfix):
-    b = mta("b.ostia.test").start()
+def relay_through_postfix(b, postfix, **extra):
+    """A Postfix relaying everything to Ostia b (started), with extra
+    main.cf settings; one message sent into it with smtplib for
+    alice@VDOMAIN.  Returns (Postfix, alice's delivered path)."""
     pport = free_port()
     pf = postfix(listen=[("127.0.0.1", pport)],
-                 extra={"relayhost": "[127.0.0.1]:%d" % b.o.port,
-                        "smtp_dns_support_level": "disabled"})
+                 extra=dict({"relayhost": "[127.0.0.1]:%d" % b.o.port,
+                             "smtp_dns_support_level": "disabled"},
+                            **extra))
     pf.start()
     tok = token()
     alice = "alice@" + VDOMAIN
@@ -69,6 +72,13 @@ def test_postfix_to_ostia(mta, postfix):
         s.sendmail("someone@elsewhere.test", [alice],
                    message_for(tok, alice, sender="someone@elsewhere.test"))
     [path] = b.wait_messages(alice, 1, tok)
+    return pf, path
+
+
+def test_postfix_to_ostia(mta, postfix):
+    b = mta("b.ostia.test").start()
+    pf, path = relay_through_postfix(b, postfix)
+    alice = "alice@" + VDOMAIN
     with open(path, "rb") as f:
         data = f.read()
     rec = received_headers(data)
@@ -79,3 +89,19 @@ def test_postfix_to_ostia(mta, postfix):
     pf.wait_log(r"postfix/smtp\[\d+\]: \w+: to=<%s>, relay=127\.0\.0\.1"
                 r"\[127\.0\.0\.1\]:%d,.*status=sent" % (re.escape(alice),
                                                       b.o.port))
+
+
+def test_postfix_xforward_to_ostia(mta, postfix):
+    """Postfix's smtp client with smtp_send_xforward_command = yes (how a
+    content filter's hop passes the original client on) relaying to an
+    Ostia that trusts it: Ostia logs Postfix's queue ID and client as
+    orig_queue_id / orig_client, and delivers the message."""
+    b = mta("b.ostia.test")
+    b.params["smtpd_authorized_xforward_hosts"] = "127.0.0.0/8"
+    b.start()
+    pf, _ = relay_through_postfix(b, postfix,
+                                  smtp_send_xforward_command="yes")
+    pfid = pf.wait_log(r"postfix/smtpd\[\d+\]: (\w+): client=").group(1)
+    b.o.wait_for_log(r"ostia/smtpd\[\d+\]: \w+: "
+                     r"client=\S+\[127\.0\.0\.1\], orig_queue_id=%s, "
+                     r"orig_client=\S+\[127\.0\.0\.1\]$" % pfid)

@@ -37,7 +37,10 @@ Virtual Maildir delivery as the other delivery tests
 - test_amavis_sees_original_client: submitted from 127.0.0.5, the
   message reaches amavis with XFORWARD (the seed's
   smtp_send_xforward_command=yes): amavis's Passed line names
-  [127.0.0.5], not the 127.0.0.1 of the hand-off.
+  [127.0.0.5], not the 127.0.0.1 of the hand-off; with
+  smtpd_authorized_xforward_hosts on the re-injection listener, amavis
+  sends XFORWARD back and the re-injected copy's "client=" line names
+  orig_client [127.0.0.5].
 - test_amavis_down_defers_then_delivers: amavis's port closed ->
   status=deferred (connection refused), the message stays in
   deferred/, nothing delivered, nothing bounced; amavis started, then
@@ -262,9 +265,12 @@ def test_amavis_loop_one_copy(mta, dns, amavis):
 def test_amavis_sees_original_client(mta, dns, amavis):
     """smtp_send_xforward_command=yes (the seed's): amavis logs the
     client that submitted the message (127.0.0.5), not the 127.0.0.1 of
-    the hand-off."""
+    the hand-off.  With smtpd_authorized_xforward_hosts on the
+    re-injection listener (not in the seed), amavis passes it on in
+    turn, and Ostia logs it as orig_client of the re-injected copy."""
     port = free_port()
     a = seed_mta(mta, dns, port)
+    a.master_extra += "  -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n"
     srv = amavis(a.o.ports["reinject"], port=port).start()
     a.start()
     tok = token()
@@ -278,6 +284,9 @@ def test_amavis_sees_original_client(mta, dns, amavis):
                      % (re.escape(ALICE), qid2))
     assert pat.search(srv.log_text()), "no %r in amavis's log\n%s" % (
         pat.pattern, srv.diagnostics())
+    a.wait_log(r"ostia/smtpd\[\d+\]: %s: client=\S+\[127\.0\.0\.1\]"
+               r"(?:, orig_queue_id=\S+)?, orig_client=\S+\[127\.0\.0\.5\]$"
+               % qid2)
 
 
 def test_amavis_down_defers_then_delivers(mta, dns, amavis):

@@ -148,6 +148,8 @@ struct smtp_agent {
 	char *fprint_match;		/* smtp_tls_fingerprint_cert_match */
 	char *policy_maps, *sasl_maps;
 	bool sasl_enable, sasl_plain_ok, sasl_plain_tls_ok;
+	unsigned sasl_mech_deny;	/* smtp_sasl_mechanism_filter */
+	char *sasl_mech_filter;		/* its text; NULL: empty */
 	bool sasl_by_sender;		/* smtp_sender_dependent_authentication */
 	bool wrapper;			/* smtp_tls_wrappermode */
 	bool send_xforward;		/* smtp_send_xforward_command */
@@ -189,6 +191,55 @@ has_option(const struct config_view *v, enum param_id id, const char *word)
 			found = true;
 	strv_free(&l);
 	return found;
+}
+
+/*
+ * mech_deny - the LMTP_MECH_* bits smtp_sasl_mechanism_filter rules out.
+ * Postfix's list order: for each mechanism the first element that
+ * matches it decides ("!name" for no; a static: table matches every
+ * name); one that no element matches is out, unless the list is empty.
+ * Other tables are not read: a warning says so, and they match nothing.
+ */
+static unsigned
+mech_deny(const struct config_view *v)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} mechs[] = {
+		{ "plain", LMTP_MECH_PLAIN }, { "login", LMTP_MECH_LOGIN },
+	};
+	char **l = config_list(v, P_smtp_sasl_mechanism_filter);
+	unsigned deny = 0;
+
+	for (size_t i = 0; l[i] != NULL; i++) {
+		const char *e = l[i] + (l[i][0] == '!');
+
+		if ((strchr(e, ':') != NULL || e[0] == '/') &&
+		    strncmp(e, "static:", 7) != 0)
+			log_warning("smtp_sasl_mechanism_filter: \"%s\": Ostia "
+			    "reads mechanism names and static: here, not "
+			    "files or other tables; this element matches "
+			    "nothing", l[i]);
+	}
+	for (size_t m = 0; l[0] != NULL && m < N_ELEMENTS(mechs); m++) {
+		bool allowed = false;
+
+		for (size_t i = 0; l[i] != NULL; i++) {
+			bool neg = l[i][0] == '!';
+			const char *e = l[i] + neg;
+
+			if (strncmp(e, "static:", 7) == 0 ||
+			    strcasecmp(e, mechs[m].name) == 0) {
+				allowed = !neg;
+				break;
+			}
+		}
+		if (!allowed)
+			deny |= mechs[m].bit;
+	}
+	strv_free(&l);
+	return deny;
 }
 
 /* load_tls - the TLS context of the service's settings, made when the
@@ -317,6 +368,10 @@ load(struct agent_ctx *a)
 	    "noplaintext");
 	st->sasl_plain_tls_ok = !has_option(v,
 	    P_smtp_sasl_tls_security_options, "noplaintext");
+	st->sasl_mech_deny = mech_deny(v);
+	if (*config_str(v, P_smtp_sasl_mechanism_filter) != '\0')
+		st->sasl_mech_filter = xstrdup(config_str(v,
+		    P_smtp_sasl_mechanism_filter));
 
 	st->dns_enabled = strcmp(config_str(v, P_smtp_dns_support_level),
 	    "disabled") != 0 && !config_bool(v, P_disable_dns_lookups);
@@ -841,6 +896,12 @@ on_auth(struct smtp_job *j, enum dict_status ds, const char *v)
 			    "security_options both forbid them "
 			    "(noplaintext); set smtp_sasl_tls_security_options"
 			    " = noanonymous to allow them over TLS", j->text);
+		} else if (st->sasl_mech_deny == (LMTP_MECH_PLAIN |
+		    LMTP_MECH_LOGIN)) {
+			why = xasprintf("cannot authenticate to %s: "
+			    "smtp_sasl_mechanism_filter = %s allows neither "
+			    "of Ostia's mechanisms (PLAIN, LOGIN)", j->text,
+			    st->sasl_mech_filter);
 		} else {
 			j->ha.user = xstrndup(v, (size_t)(colon - v));
 			j->ha.pass = xstrdup(colon + 1);
@@ -1377,6 +1438,8 @@ job_tls_ready(struct smtp_job *j)
 		j->set.auth_user = j->ha.user;
 		j->set.auth_pass = j->ha.pass;
 		j->set.auth_plaintext_ok = st->sasl_plain_ok;
+		j->set.auth_mech_deny = st->sasl_mech_deny;
+		j->set.auth_mech_filter = st->sasl_mech_filter;
 	}
 	j->plaintext_retry = false;
 	job_connect(j);

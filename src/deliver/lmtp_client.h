@@ -130,6 +130,12 @@ struct lmtp_caps {
 				 * lists (0: not offered, or none known) */
 };
 
+/* The SASL mechanisms of the clients (smtp_sasl_mechanism_filter). */
+enum {
+	LMTP_MECH_PLAIN = 1 << 0,
+	LMTP_MECH_LOGIN = 1 << 1,
+};
+
 /* XFORWARD attributes (Postfix's XFORWARD_README), in the order they
  * are sent. */
 enum {
@@ -301,6 +307,10 @@ struct lmtp_client_settings {
 	 */
 	const char *auth_user, *auth_pass;
 	bool auth_plaintext_ok;
+	/* smtp_sasl_mechanism_filter: LMTP_MECH_* bits it rules out
+	 * (0: none); the names it gives, for the failure text */
+	unsigned auth_mech_deny;
+	const char *auth_mech_filter;
 };
 
 enum lmtp_failure_kind {

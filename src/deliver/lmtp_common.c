@@ -57,6 +57,9 @@ lmtp_session_init(struct lmtp_session *s,
 	s->to = set->timeouts;
 	s->tls_ctx = set->tls_ctx;
 	s->auth_plaintext_ok = set->auth_plaintext_ok;
+	s->auth_mech_deny = set->auth_mech_deny;
+	if (set->auth_mech_filter != NULL)
+		s->auth_mech_filter = xstrdup(set->auth_mech_filter);
 	if (set->auth_user != NULL) {
 		s->auth_user = xstrdup(set->auth_user);
 		s->auth_pass = xstrdup(set->auth_pass != NULL ?
@@ -114,6 +117,7 @@ lmtp_session_deinit(struct lmtp_session *s)
 	if (s->auth_pass != NULL)
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
 	free(s->auth_pass);
+	free(s->auth_mech_filter);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -861,12 +865,25 @@ lmtp_auth_check(struct lmtp_session *s, bool tls, struct lmtp_failure *f)
 		memcpy(f->dsn, "4.7.8", 6);
 		return -1;
 	}
+	/* smtp_sasl_mechanism_filter: what the server offers, less what
+	 * the filter rules out. */
+	if (s->auth_mech_deny & LMTP_MECH_PLAIN)
+		s->caps.auth_plain = false;
+	if (s->auth_mech_deny & LMTP_MECH_LOGIN)
+		s->caps.auth_login = false;
 	if (!s->caps.auth_plain && !s->caps.auth_login) {
+		unsigned d = s->auth_mech_deny;
+
 		lmtp_fail_set(f, LMTP_FAIL_AUTH, LMTP_STAGE_AUTH, "cannot "
 		    "authenticate to %s server %s: it offers %s (we can do "
-		    "PLAIN and LOGIN)", s->pname, s->peer,
+		    "%s%s%s)", s->pname, s->peer,
 		    s->helo ? "no extensions (it refused EHLO)" :
-		    "no AUTH mechanism in common");
+		    "no AUTH mechanism in common",
+		    (d & LMTP_MECH_PLAIN) ? "LOGIN" : (d & LMTP_MECH_LOGIN) ?
+		    "PLAIN" : "PLAIN and LOGIN",
+		    s->auth_mech_filter == NULL ? "" :
+		    ": smtp_sasl_mechanism_filter = ",
+		    s->auth_mech_filter == NULL ? "" : s->auth_mech_filter);
 		memcpy(f->dsn, "4.7.8", 6);
 		return -1;
 	}

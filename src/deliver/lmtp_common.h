@@ -48,6 +48,8 @@ struct lmtp_session {
 	bool helo;		/* SMTP: EHLO refused, HELO used */
 	char *auth_user, *auth_pass;	/* auth_user NULL: no AUTH */
 	bool auth_plaintext_ok;
+	unsigned auth_mech_deny;	/* LMTP_MECH_* ruled out */
+	char *auth_mech_filter;		/* its text; NULL: none */
 	bool authenticated;
 	bool masking;		/* the next command line is a secret */
 	char doing[80];		/* lmtp_doing()'s text */

@@ -711,6 +711,7 @@ test_statuses(void **state)
 		"smtpd_tls_session_cache_database",
 		"smtpd_authorized_xclient_hosts",
 		"smtpd_authorized_xforward_hosts",
+		"smtp_sasl_mechanism_filter",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -19,6 +19,8 @@ The password never appears in A's log.
 import re
 import warnings
 
+import pytest
+
 from delivery_e2e import SENDER, settle, token
 from ostia_harness import free_port
 from outbound_e2e import REMOTE, b_receiver, message_for
@@ -145,8 +147,10 @@ def test_relayhost_noplaintext_with_tls_delivered(mta, dns, ostia_factory,
     no_password_logged(a)
 
 
-def test_auth_login_only_server(mta, peer, dns):
-    p = peer(auth={USER: PASSWORD}, auth_mechs=("LOGIN",))
+def peer_client(mta, peer, dns, mechs=("PLAIN", "LOGIN"), **params):
+    """A scripted peer offering AUTH mechs, and a started A relaying to
+    it with the right password and params."""
+    p = peer(auth={USER: PASSWORD}, auth_mechs=mechs)
     a = mta("a.ostia.test")
     hop = p.nexthop
     a.params.update({
@@ -157,7 +161,13 @@ def test_auth_login_only_server(mta, peer, dns):
             "sasl_passwd", {hop: "%s:%s" % (USER, PASSWORD)}),
         "smtp_sasl_security_options": "noanonymous",
     })
+    a.params.update(params)
     a.start()
+    return p, a
+
+
+def test_auth_login_only_server(mta, peer, dns):
+    p, a = peer_client(mta, peer, dns, mechs=("LOGIN",))
     tok = token()
     a.send(BOB, message_for(tok, BOB))
     p.wait(lambda s: s.delivered(BOB) == 1, "delivery", diag=a.diag)
@@ -166,3 +176,42 @@ def test_auth_login_only_server(mta, peer, dns):
     a.wait_queue_empty()
     no_password_logged(a)
     assert not a.messages(SENDER)
+
+
+@pytest.mark.parametrize("flt", ["login", "!plain, static:all",
+                                 "cram-md5, LOGIN"])
+def test_mechanism_filter_picks_login(mta, peer, dns, flt):
+    """The server offers PLAIN and LOGIN; without a filter A would use
+    PLAIN (test_relayhost_auth_delivered), the filter leaves LOGIN."""
+    p, a = peer_client(mta, peer, dns, smtp_sasl_mechanism_filter=flt)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery", diag=a.diag)
+    assert p.auth_attempts == [("LOGIN", USER, True)], p.describe()
+    a.wait_queue_empty()
+
+
+def test_no_filter_uses_plain(mta, peer, dns):
+    p, a = peer_client(mta, peer, dns)
+    a.send(BOB, message_for(token(), BOB))
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery", diag=a.diag)
+    assert p.auth_attempts == [("PLAIN", USER, True)], p.describe()
+
+
+@pytest.mark.parametrize("flt,mechs,text", [
+    ("cram-md5", ("PLAIN", "LOGIN"),
+     r".*smtp_sasl_mechanism_filter = cram-md5 allows neither of Ostia's "
+     r"mechanisms"),
+    ("plain", ("LOGIN",),
+     r".*no AUTH mechanism in common \(we can do PLAIN: "
+     r"smtp_sasl_mechanism_filter = plain\)"),
+])
+def test_mechanism_filter_leaves_nothing(mta, peer, dns, flt, mechs, text):
+    p, a = peer_client(mta, peer, dns, mechs=mechs,
+                       smtp_sasl_mechanism_filter=flt)
+    qid = a.send(BOB, message_for(token(), BOB))
+    a.wait_status(BOB, "deferred", text)
+    a.wait_deferred_in_queue(qid)
+    assert p.auth_attempts == [], p.describe()
+    assert not p.completed(), p.describe()
+    no_password_logged(a)

@@ -53,8 +53,6 @@
 #include "strv.h"
 #include "xalloc.h"
 
-/* Messages held in memory at once; more wait in their directory. */
-#define QMGR_ACTIVE_MAX 10000
 #define QMGR_HASH_SIZE 4096
 /* How long a transport whose agent cannot be reached is not tried. */
 #define QMGR_TRANSPORT_RETRY_SECONDS 10
@@ -135,6 +133,8 @@ static struct {
 	struct lookup_client *lc;
 	struct qmsg *hash[QMGR_HASH_SIZE];
 	size_t nactive;
+	size_t active_max;	/* qmgr_message_active_limit */
+	bool backlog_said;	/* the backlog is in the log */
 	bool backlog;		/* incoming/ has files not loaded */
 	struct qtransport *transports;
 	struct event *scan_ev;
@@ -228,7 +228,7 @@ msg_free(struct qmsg *m)
 	free(m->sddt_err);
 	free(m);
 	qm.nactive--;
-	if (qm.backlog && qm.nactive < QMGR_ACTIVE_MAX / 2)
+	if (qm.backlog && qm.nactive <= qm.active_max / 2)
 		schedule_soon();	/* the scan loads more */
 }
 
@@ -1382,7 +1382,7 @@ on_schedule(evutil_socket_t fd, short what, void *arg)
 {
 	for (struct qtransport *t = qm.transports; t != NULL; t = t->next)
 		run_transport(t);
-	if (qm.backlog && qm.nactive < QMGR_ACTIVE_MAX / 2)
+	if (qm.backlog && qm.nactive <= qm.active_max / 2)
 		event_active(qm.scan_ev, EV_TIMEOUT, 0);
 }
 
@@ -1642,6 +1642,24 @@ free_names(char **names, size_t n)
 	free(names);
 }
 
+/*
+ * backlog_begin - the active limit is reached: more messages wait in
+ * their directory, loaded as the active ones finish.  Said once per
+ * backlog in the log.
+ */
+static void
+backlog_begin(void)
+{
+	qm.backlog = true;
+	if (qm.backlog_said)
+		return;
+	qm.backlog_said = true;
+	log_info("the queue manager holds %zu messages, its "
+	    "qmgr_message_active_limit: newer ones wait in incoming/ (and "
+	    "deferred ones in deferred/) until some of these are done",
+	    qm.nactive);
+}
+
 static void
 scan_incoming(void)
 {
@@ -1650,12 +1668,14 @@ scan_incoming(void)
 
 	qm.backlog = false;
 	for (size_t i = 0; i < n; i++) {
-		if (qm.nactive >= QMGR_ACTIVE_MAX) {
-			qm.backlog = true;
+		if (qm.nactive >= qm.active_max) {
+			backlog_begin();
 			break;
 		}
 		load_message(QUEUE_INCOMING_DIR, names[i], NULL, false);
 	}
+	if (!qm.backlog)
+		qm.backlog_said = false;
 	free_names(names, n);
 }
 
@@ -1670,7 +1690,7 @@ scan_deferred(bool all)
 		struct stat st;
 		char *p;
 
-		if (qm.nactive >= QMGR_ACTIVE_MAX)
+		if (qm.nactive >= qm.active_max)
 			break;
 		p = path_of(QUEUE_DEFERRED_DIR, names[i]);
 		if (stat(p, &st) == 0 && (all || st.st_mtime <= now))
@@ -1815,8 +1835,8 @@ qmgr_committed(const char *id, struct queue_envelope *env)
 			queue_envelope_deinit(env);
 		return;
 	}
-	if (qm.nactive >= QMGR_ACTIVE_MAX) {
-		qm.backlog = true;
+	if (qm.nactive >= qm.active_max) {
+		backlog_begin();
 		if (env != NULL)
 			queue_envelope_deinit(env);
 		return;
@@ -1840,6 +1860,7 @@ qmgr_init(struct child *c)
 	qm.cf = cf;
 	qm.v = v;
 	qm.lc = lookup_client_new(base, LOOKUP_SOCKET_PATH);
+	qm.active_max = (size_t)config_int(v, P_qmgr_message_active_limit);
 	qm.min_backoff = (time_t)config_time(v, P_minimal_backoff_time);
 	qm.max_backoff = (time_t)config_time(v, P_maximal_backoff_time);
 	if (qm.max_backoff < qm.min_backoff)

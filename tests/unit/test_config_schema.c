@@ -712,6 +712,7 @@ test_statuses(void **state)
 		"smtpd_authorized_xclient_hosts",
 		"smtpd_authorized_xforward_hosts",
 		"smtp_sasl_mechanism_filter",
+		"qmgr_message_active_limit",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

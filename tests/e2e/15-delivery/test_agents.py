@@ -12,7 +12,10 @@ bounces with TEXT, in the log and in the notice to the sender.  retry
 message stays queued with the reason.
 """
 
+import os
 import re
+import shutil
+import tempfile
 
 from delivery_e2e import (DISCARD_DOMAIN, ERROR_ALIAS, ERROR_TEXT,
                           LMTP_DOMAIN, PROC, QUEUE_ID, RETRY_ALIAS,
@@ -86,3 +89,57 @@ def test_pipe_transport_time_limit(delivery):
                             r"finish within its time limit \(2 seconds"))
     d.wait_listed(qid, lambda e: "time limit" in e.reason,
                   "deferred by the time limit")
+
+
+CONCURRENCY_PROBE = """\
+import glob, os, sys, time
+d = sys.argv[1]
+mine = os.path.join(d, "run.%d" % os.getpid())
+open(mine, "w").close()
+n = len(glob.glob(os.path.join(d, "run.*")))
+with open(os.path.join(d, "counts"), "a") as f:
+    f.write("%d\\n" % n)
+time.sleep(0.7)
+os.unlink(mine)
+"""
+
+
+def test_active_limit_holds_the_rest_back(delivery):
+    """qmgr_message_active_limit = 2 with a slow transport that could
+    run 4 at once: the queue manager says once that it holds its limit
+    and the rest wait in incoming/, loads them as the first ones are
+    done, never runs more than 2 deliveries at a time (the command
+    counts its running copies), and delivers every message exactly
+    once."""
+    probe = tempfile.mkdtemp(prefix="ostia-active-")
+    os.chmod(probe, 0o777)
+    script = os.path.join(probe, "probe.py")
+    with open(script, "w") as f:
+        f.write(CONCURRENCY_PROBE)
+    os.chmod(script, 0o644)
+    d = delivery()
+    d.master_extra = ("slow unix - n n - 4 pipe\n"
+                      "  user=nobody argv=/usr/bin/python3 %s %s\n"
+                      % (script, probe))
+    d.route(LMTP_DOMAIN, "slow:")
+    d.params["qmgr_message_active_limit"] = "2"
+    d.start()
+    try:
+        rcpts = ["r%d@%s" % (i, LMTP_DOMAIN) for i in range(8)]
+        qids = [d.send(r) for r in rcpts]
+        d.wait_log(r"ostia/queue\[\d+\]: the queue manager holds 2 "
+                   r"messages, its qmgr_message_active_limit: newer ones "
+                   r"wait in incoming/")
+        for r in rcpts:
+            d.wait_log(agent_log_re(r, "sent"))
+        d.wait_queue_empty()
+        log = d.o.log_text()
+        for q, r in zip(qids, rcpts):
+            assert len(re.findall(r"ostia/pipe\[\d+\]: %s: to=<%s>.*"
+                                  r"status=sent" % (q, re.escape(r)),
+                                  log)) == 1, (q, r)
+        with open(os.path.join(probe, "counts")) as f:
+            counts = [int(x) for x in f.read().split()]
+        assert len(counts) == 8 and max(counts) <= 2, counts
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)

@@ -28,6 +28,9 @@
  *           str remote       <= 1024, may be ""
  *           str text         <= 1024, may be ""
  *           u32 flags        DELIVER_R_* only, 0 unless DELIVER_OK
+ *   FORWARD u32 idx          before the STATUS of idx; at most
+ *                            DELIVER_FORWARDS_MAX per recipient
+ *           str address      1..1024
  *   DONE    (empty)
  *
  * No string field holds a control character (bytes 0-31 and 127: CR,
@@ -38,6 +41,7 @@
  * REQ whose eight free-text fields are all near their maximum does not
  * (values from smtpd, with its 512-byte command lines, always do).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +170,34 @@ deliver_notify_bits(const char *notify)
 	return bits;
 }
 
+const char *
+deliver_notify_text(uint32_t bits, char out[DELIVER_NOTIFY_TEXT_MAX])
+{
+	static const struct {
+		uint32_t bit;
+		const char *word;
+	} words[] = {
+		{ DELIVER_NOTIFY_SUCCESS, "SUCCESS" },
+		{ DELIVER_NOTIFY_FAILURE, "FAILURE" },
+		{ DELIVER_NOTIFY_DELAY, "DELAY" },
+	};
+	size_t len = 0;
+
+	if ((bits & DELIVER_NOTIFY_ALL) == 0)
+		return NULL;
+	if (bits & DELIVER_NOTIFY_NEVER)
+		return "NEVER";
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if ((bits & words[i].bit) == 0)
+			continue;
+		/* 24 bytes hold all three words with their commas. */
+		len += (size_t)snprintf(out + len, DELIVER_NOTIFY_TEXT_MAX - len,
+		    "%s%s", len > 0 ? "," : "", words[i].word);
+	}
+	return out;
+}
+
 /* ---------------------------------------------------------------- */
 /* Freeing                                                          */
 
@@ -214,8 +246,24 @@ deliver_result_free(struct deliver_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void
+deliver_forward_free(struct deliver_forward *r)
+{
+	if (r == NULL)
+		return;
+	free(r->address);
+	memset(r, 0, sizeof(*r));
+}
+
 /* ---------------------------------------------------------------- */
 /* Checks shared by encoders and decoders                           */
+
+static bool
+forward_ok(const struct deliver_forward *r)
+{
+	return r->address != NULL && r->address[0] != '\0' &&
+	    deliver_text_ok(r->address, DELIVER_FIELD_MAX);
+}
 
 /* req_error - what is wrong with r (all but the recipients), or NULL. */
 static const char *
@@ -338,6 +386,17 @@ deliver_result_encode(const struct deliver_result *r, struct ipc_out *o)
 	return o->overflow ? -1 : 0;
 }
 
+int
+deliver_forward_encode(const struct deliver_forward *r, struct ipc_out *o)
+{
+	ipc_out_init(o);
+	if (!forward_ok(r))
+		return -1;
+	ipc_put_u32(o, r->idx);
+	ipc_put_str(o, r->address);
+	return o->overflow ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* Decoders                                                         */
 
@@ -434,5 +493,19 @@ deliver_result_decode(struct ipc_in *in, struct deliver_result *r,
 		return 0;
 	deliver_result_free(r);
 	*error_r = err;
+	return -1;
+}
+
+int
+deliver_forward_decode(struct ipc_in *in, struct deliver_forward *r,
+    const char **error_r)
+{
+	memset(r, 0, sizeof(*r));
+	r->idx = ipc_get_u32(in);
+	r->address = ipc_get_str(in, DELIVER_FIELD_MAX);
+	if (ipc_in_done(in) && forward_ok(r))
+		return 0;
+	deliver_forward_free(r);
+	*error_r = "malformed forward";
 	return -1;
 }

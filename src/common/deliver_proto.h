@@ -31,11 +31,13 @@
 
 #include "ipc.h"
 
-#define DELIVER_PROTO_VERSION 1
+#define DELIVER_PROTO_VERSION 2
 /* Recipients in one request. */
 #define DELIVER_RCPTS_MAX 1000
 /* Longest string field (addresses, texts). */
 #define DELIVER_FIELD_MAX 1024
+/* Forwarding addresses for one recipient (FORWARD frames). */
+#define DELIVER_FORWARDS_MAX 1000
 /* Longest transport (service) name. */
 #define DELIVER_TRANSPORT_MAX 64
 
@@ -44,6 +46,7 @@ enum deliver_msg_type {
 	DELIVER_MSG_RCPT = 2,
 	DELIVER_MSG_STATUS = 3,
 	DELIVER_MSG_DONE = 4,
+	DELIVER_MSG_FORWARD = 5,
 };
 
 enum deliver_status {
@@ -111,10 +114,23 @@ struct deliver_result {
 	uint32_t flags;		/* DELIVER_R_* (DELIVER_OK only) */
 };
 
+/*
+ * FORWARD (agent -> queue manager, before the STATUS of its recipient):
+ * one address the recipient is forwarded to (the local agent's aliases
+ * that name non-local addresses).  With a STATUS of DELIVER_OK the
+ * queue manager queues a new message to these addresses; with any other
+ * status they are dropped.  At most DELIVER_FORWARDS_MAX per recipient.
+ */
+struct deliver_forward {
+	uint32_t idx;
+	char *address;		/* 1..DELIVER_FIELD_MAX, no control bytes */
+};
+
 /* Free the members (not r itself); r is left zeroed. */
 void deliver_req_free(struct deliver_req *r);
 void deliver_rcpt_free(struct deliver_rcpt *r);
 void deliver_result_free(struct deliver_result *r);
+void deliver_forward_free(struct deliver_forward *r);
 
 /*
  * Encoders: fill o (ipc_out_init is done here).  0, or -1 when a field
@@ -125,6 +141,8 @@ void deliver_result_free(struct deliver_result *r);
 int deliver_req_encode(const struct deliver_req *r, struct ipc_out *o);
 int deliver_rcpt_encode(const struct deliver_rcpt *r, struct ipc_out *o);
 int deliver_result_encode(const struct deliver_result *r,
+    struct ipc_out *o);
+int deliver_forward_encode(const struct deliver_forward *r,
     struct ipc_out *o);
 
 /*
@@ -139,6 +157,8 @@ int deliver_rcpt_decode(struct ipc_in *in, struct deliver_rcpt *r,
     const char **error_r);
 int deliver_result_decode(struct ipc_in *in, struct deliver_result *r,
     const char **error_r);
+int deliver_forward_decode(struct ipc_in *in, struct deliver_forward *r,
+    const char **error_r);
 
 /* True if s is at most max bytes without a control character (bytes
  * 0-31 and 127), the rule of every string field. */
@@ -150,5 +170,10 @@ bool deliver_dsn_valid(const char *dsn, enum deliver_status st);
 /* NOTIFY text ("NEVER", "SUCCESS,DELAY", NULL) to DELIVER_NOTIFY_*
  * bits; unknown words are ignored (smtpd checked them). */
 uint32_t deliver_notify_bits(const char *notify);
+/* The other way: "NEVER", or SUCCESS, FAILURE, DELAY joined by ","
+ * (into out, DELIVER_NOTIFY_TEXT_MAX); NULL for 0 (not given). */
+#define DELIVER_NOTIFY_TEXT_MAX 24
+const char *deliver_notify_text(uint32_t bits,
+    char out[DELIVER_NOTIFY_TEXT_MAX]);
 
 #endif

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "master_cf.h"
 #include "soft_bounce.h"
+#include "strv.h"
 #include "xalloc.h"
 
 /* Largest queue file read when message_size_limit is 0 (no limit). */
@@ -59,6 +60,8 @@ struct agent_slot {
 	char dsn[AGENT_DSN_MAX];
 	char *remote;
 	char *text;
+	char **fwd;		/* forwarding addresses (strv), NULL: none */
+	size_t nfwd;
 };
 
 struct agent_results {
@@ -270,12 +273,29 @@ agent_has_result(const struct agent_results *res, size_t i)
 	return i < res->n && res->v[i].set;
 }
 
+int
+agent_add_forward(struct agent_results *res, size_t i, const char *address)
+{
+	struct agent_slot *s;
+
+	if (i >= res->n || address[0] == '\0' ||
+	    !deliver_text_ok(address, DELIVER_FIELD_MAX))
+		return -1;
+	s = &res->v[i];
+	if (s->nfwd >= DELIVER_FORWARDS_MAX)
+		return -1;
+	s->fwd = strv_append(s->fwd, address);
+	s->nfwd++;
+	return 0;
+}
+
 static void
 results_free(struct agent_results *res)
 {
 	for (size_t i = 0; i < res->n; i++) {
 		free(res->v[i].remote);
 		free(res->v[i].text);
+		strv_free(&res->v[i].fwd);
 	}
 	free(res->v);
 	res->v = NULL;
@@ -650,8 +670,14 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 	clock_gettime(CLOCK_REALTIME, &now);
 	format_delay((double)now.tv_sec + (double)now.tv_nsec / 1e9 - arrival,
 	    delay, sizeof(delay));
-	buf_init(&q->out, req->nrcpts * (IPC_HEADER_BYTES +
-	    IPC_PAYLOAD_MAX_BYTES) + IPC_HEADER_BYTES);
+	{
+		size_t frames = req->nrcpts;
+
+		for (size_t i = 0; i < req->nrcpts; i++)
+			frames += res->v[i].nfwd;
+		buf_init(&q->out, frames * (IPC_HEADER_BYTES +
+		    IPC_PAYLOAD_MAX_BYTES) + IPC_HEADER_BYTES);
+	}
 	q->out_off = 0;
 	q->out_frames = 0;
 	soft = q->a->view != NULL && config_bool(q->a->view, P_soft_bounce);
@@ -684,6 +710,19 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 			dr.flags = 0;
 			if (deliver_result_encode(&dr, &o) < 0)
 				log_panic("agent: cannot encode a status");
+		}
+		/* A recipient's forwarding addresses go before its status,
+		 * and only with a success (deliver_proto.h). */
+		for (size_t k = 0; dr.status == DELIVER_OK && k < s->nfwd;
+		    k++) {
+			struct deliver_forward df = { .idx = r->idx,
+			    .address = s->fwd[k] };
+			struct ipc_out fo;
+
+			if (deliver_forward_encode(&df, &fo) < 0)
+				log_panic("agent: cannot encode a forward");
+			append_frame(q, DELIVER_MSG_FORWARD, &fo);
+			q->out_frames++;
 		}
 		append_frame(q, DELIVER_MSG_STATUS, &o);
 		q->out_frames++;

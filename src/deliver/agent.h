@@ -148,6 +148,14 @@ void agent_set_all(struct agent_results *res, enum deliver_status st,
 /* Set DELIVER_R_* flags on req->rcpts[i]'s result (which must be
  * DELIVER_OK: flags on another status are dropped). */
 void agent_set_flags(struct agent_results *res, size_t i, uint32_t flags);
+/*
+ * Forward req->rcpts[i] also to address (copied): with a DELIVER_OK
+ * result the queue manager queues a copy of the message to it (the
+ * local agent's aliases to non-local addresses).  -1 when address is
+ * empty or has a control byte, or DELIVER_FORWARDS_MAX are given.
+ */
+int agent_add_forward(struct agent_results *res, size_t i,
+    const char *address);
 /* True if req->rcpts[i] has a result. */
 bool agent_has_result(const struct agent_results *res, size_t i);
 

@@ -17,10 +17,11 @@
  *     that user's mailbox); "|command" and "/file" are allowed as
  *     allow_mail_to_commands and allow_mail_to_files say (context alias,
  *     or include inside an :include: file) and run as default_privs;
- *     ":include:/path" files are read by the agent (mail_owner).  Any
- *     non-local address defers the whole recipient before anything is
- *     written (forwarding out of aliases needs a new queue file, which
- *     this version does not write).
+ *     ":include:/path" files are read by the agent (mail_owner).  A
+ *     non-local address is a forwarding address: it goes back to the
+ *     queue manager with the recipient's result (agent_add_forward),
+ *     which queues one copy of the message for all of them when the
+ *     result is a success (qmgr_forward.c).
  *  3. Otherwise the passwd account of "user" (without the extension):
  *     unknown: bounced (5.1.1 "unknown user").  Its mailbox is
  *     mailbox_command when set (run as the user, without a shell: a
@@ -53,7 +54,7 @@
  * knows its users).  Other transports are refused with words.
  *
  * Not supported yet (each said in the deferral or the log): ~/.forward
- * files, forwarding to non-local addresses, $name expansion in
+ * files, $name expansion in
  * mailbox_command, local_command_shell, mailbox_transport_maps,
  * fallback_transport, luser_relay.
  */
@@ -1374,17 +1375,6 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 	strv_init(&x.path);
 	buf_init(&x.value, DICT_VALUE_MAX_BYTES);
 	expand_name(&x, lp, domain, 0);
-	for (size_t k = 0; !x.stop && k < x.n; k++) {
-		if (x.v[k].kind != ACT_NONLOCAL)
-			continue;
-		log_warning("%s: to=<%s>: the aliases give the non-local "
-		    "address %s; forwarding to non-local addresses from "
-		    "aliases is not supported yet", rc->req->queue_id, addr,
-		    x.v[k].target);
-		x_stop(&x, "4.3.5", "forwarding to non-local addresses from "
-		    "aliases is not supported yet (%s gives %s)",
-		    x.v[k].address, x.v[k].target);
-	}
 	if (!x.stop && x.n == 0)
 		x_stop(&x, "4.3.5", "the aliases of %s give no destinations "
 		    "(empty :include: files?)", addr);
@@ -1430,6 +1420,20 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 			break;
 		}
 		case ACT_NONLOCAL:
+			/* The queue manager queues a copy for it once the
+			 * recipient's result is a success (qmgr_forward.c). */
+			if (agent_add_forward(res, i, act->target) < 0) {
+				r->st = DELIVER_DEFER;
+				snprintf(r->dsn, sizeof(r->dsn), "4.3.5");
+				snprintf(r->text, sizeof(r->text), "cannot "
+				    "forward to %s (more than %d forwarding "
+				    "addresses, or a bad one)", act->target,
+				    DELIVER_FORWARDS_MAX);
+			} else {
+				r->st = DELIVER_OK;
+				snprintf(r->text, sizeof(r->text), "forwarded "
+				    "to %s", act->target);
+			}
 			break;
 		}
 		ndo++;

@@ -101,6 +101,9 @@ struct qjob {
 	struct qrcpt **r;
 	size_t n;
 	bool *got;
+	/* FORWARD frames per recipient, until its STATUS (NULL: none) */
+	char ***fwd;
+	size_t *nfwd;
 };
 
 struct agent_conn {
@@ -933,6 +936,40 @@ conn_free(struct agent_conn *ac)
 	free(ac);
 }
 
+/* handle_forward - a forwarding address of a recipient, kept until its
+ * status comes (deliver_proto.h).  false when the job was ended. */
+static bool
+handle_forward(struct agent_conn *ac, struct ipc_in *in)
+{
+	struct qjob *j = ac->job;
+	struct deliver_forward f;
+	const char *err = NULL;
+
+	if (deliver_forward_decode(in, &f, &err) < 0) {
+		log_error("%s: delivery agent %s sent a bad forward (%s)",
+		    j->m->id, ac->t->name, err);
+		job_finish(ac, "the delivery agent sent a malformed answer");
+		return false;
+	}
+	if (f.idx >= j->n || j->got[f.idx] || (j->nfwd != NULL &&
+	    j->nfwd[f.idx] >= DELIVER_FORWARDS_MAX)) {
+		log_error("%s: delivery agent %s sent a forward for a "
+		    "recipient it was not given, or too many",
+		    j->m->id, ac->t->name);
+		deliver_forward_free(&f);
+		job_finish(ac, "the delivery agent sent a malformed answer");
+		return false;
+	}
+	if (j->fwd == NULL) {
+		j->fwd = xcalloc(j->n, sizeof(*j->fwd));
+		j->nfwd = xcalloc(j->n, sizeof(*j->nfwd));
+	}
+	j->fwd[f.idx] = strv_append(j->fwd[f.idx], f.address);
+	j->nfwd[f.idx]++;
+	deliver_forward_free(&f);
+	return true;
+}
+
 static void
 handle_status(struct agent_conn *ac, struct ipc_in *in)
 {
@@ -956,6 +993,26 @@ handle_status(struct agent_conn *ac, struct ipc_in *in)
 	}
 	j->got[res.idx] = true;
 	r = j->r[res.idx];
+	if (res.status == DELIVER_OK && j->fwd != NULL &&
+	    j->nfwd[res.idx] > 0) {
+		/* Delivered here, and forwarded: done once the copy for the
+		 * other addresses is queued. */
+		char id[QUEUE_ID_LEN + 1], why[QMGR_TEXT_MAX];
+
+		if (qmgr_forward(j->m, r, j->fwd[res.idx], j->nfwd[res.idx],
+		    id, why, sizeof(why)) < 0) {
+			log_error("%s: to=<%s>: %s", j->m->id, r->address, why);
+			set_result(r, R_DEFERRED, "4.3.0", NULL, why);
+		} else {
+			char *text = xasprintf("%s; forwarded as %s", res.text,
+			    id);
+
+			set_result(r, R_SENT, res.dsn, res.remote, text);
+			free(text);
+		}
+		deliver_result_free(&res);
+		return;
+	}
 	set_result(r, res.status == DELIVER_OK ? R_SENT :
 	    res.status == DELIVER_BOUNCE ? R_BOUNCED : R_DEFERRED, res.dsn,
 	    res.remote, res.text);
@@ -995,6 +1052,9 @@ on_agent(evutil_socket_t fd, short what, void *arg)
 		}
 		if (type == DELIVER_MSG_STATUS) {
 			handle_status(ac, &in);
+		} else if (type == DELIVER_MSG_FORWARD) {
+			if (!handle_forward(ac, &in))
+				goto drop;
 		} else if (type == DELIVER_MSG_DONE && ipc_in_done(&in)) {
 			job_finish(ac, NULL);
 			/* The connection may carry the next request. */
@@ -1239,6 +1299,10 @@ job_finish(struct agent_conn *ac, const char *why)
 	}
 	free(j->r);
 	free(j->got);
+	for (size_t i = 0; j->fwd != NULL && i < j->n; i++)
+		strv_free(&j->fwd[i]);
+	free(j->fwd);
+	free(j->nfwd);
 	free(j);
 	msg_check_done(m);
 }

@@ -109,6 +109,22 @@ const struct qmgr_settings *qmgr_settings(void);
  */
 void qmgr_send_notice(struct qmsg *m, enum dsn_kind kind);
 
+/*
+ * qmgr_read_content - the message text of m's queue file (after the
+ * envelope, CRLF line ends), a new string of *len_r bytes; NULL when
+ * the file cannot be read or parsed.
+ */
+char *qmgr_read_content(struct qmsg *m, size_t *len_r);
+
+/*
+ * qmgr_forward - queue a copy of m for the n addresses its recipient r
+ * is forwarded to (the local agent's aliases to non-local addresses,
+ * qmgr_forward.c).  0 with the new queue ID in id, or -1 with the
+ * reason in why (QMGR_TEXT_MAX bytes).
+ */
+int qmgr_forward(struct qmsg *m, const struct qrcpt *r, char **addrs,
+    size_t n, char id[QUEUE_ID_LEN + 1], char *why, size_t whysz);
+
 /* True once the queue manager was started (qmgr_init). */
 bool qmgr_running(void);
 /* Largest queue file read. */

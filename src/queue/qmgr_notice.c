@@ -80,9 +80,8 @@ notify_wants(uint32_t notify, uint32_t bit)
 	return (notify & bit) != 0;
 }
 
-/* The content of a message, for a notice. */
-static char *
-read_content(struct qmsg *m, size_t *len_r)
+char *
+qmgr_read_content(struct qmsg *m, size_t *len_r)
 {
 	char *path = qmgr_path(m->dir, m->id), *err = NULL, *text;
 	struct queue_envelope env;
@@ -198,7 +197,7 @@ qmgr_send_notice(struct qmsg *m, enum dsn_kind kind)
 	} else {
 		to = m->env.sender;
 	}
-	content = read_content(m, &clen);
+	content = qmgr_read_content(m, &clen);
 	from = xasprintf("MAILER-DAEMON@%s", set->myhostname);
 	memset(&p, 0, sizeof(p));
 	p.kind = kind;

@@ -133,6 +133,29 @@ check_result(const uint8_t *data, size_t size)
 	deliver_result_free(&r);
 }
 
+static void
+check_forward(const uint8_t *data, size_t size)
+{
+	struct deliver_forward r;
+	struct ipc_in in;
+	struct ipc_out o;
+	const char *err = NULL;
+
+	ipc_in_init(&in, data, size);
+	if (deliver_forward_decode(&in, &r, &err) < 0) {
+		if (err == NULL || r.address != NULL)
+			abort();
+		return;
+	}
+	if (r.address[0] == '\0')
+		abort();
+	field_ok(r.address, DELIVER_FIELD_MAX);
+	if (deliver_forward_encode(&r, &o) < 0)
+		abort();
+	same_bytes(&o, data, size);
+	deliver_forward_free(&r);
+}
+
 /* The input as bytes on a socket: frames are taken until one is bad. */
 static void
 check_stream(const uint8_t *data, size_t size)
@@ -177,6 +200,12 @@ check_stream(const uint8_t *data, size_t size)
 			if (type == DELIVER_MSG_STATUS &&
 			    deliver_result_decode(&in, &s, &err) == 0)
 				deliver_result_free(&s);
+			if (type == DELIVER_MSG_FORWARD) {
+				struct deliver_forward w;
+
+				if (deliver_forward_decode(&in, &w, &err) == 0)
+					deliver_forward_free(&w);
+			}
 			if (type == DELIVER_MSG_DONE && in.len != 0)
 				(void)ipc_in_done(&in);
 		}
@@ -197,6 +226,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_req(data, size);
 	check_rcpt(data, size);
 	check_result(data, size);
+	check_forward(data, size);
 	check_stream(data, size);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include "compat.h"
 #include "queue_file.h"
 #include "test_support.h"
+#include "strv.h"
 #include "xalloc.h"
 
 int
@@ -145,6 +146,28 @@ agent_test_qmgr_read(struct agent_test_qmgr *q)
 			s->dsn = res.dsn;
 			s->remote = res.remote;
 			s->text = res.text;
+			s->fwd = NULL;
+			if (q->fwd != NULL) {
+				/* Forwards go with a success, just before
+				 * the status of their recipient. */
+				if (q->fwd_idx != res.idx ||
+				    res.status != DELIVER_OK)
+					q->bad = true;
+				s->fwd = q->fwd;
+				q->fwd = NULL;
+			}
+		} else if (type == DELIVER_MSG_FORWARD) {
+			struct deliver_forward f;
+
+			if (deliver_forward_decode(&in, &f, &err) < 0 ||
+			    (q->fwd != NULL && q->fwd_idx != f.idx)) {
+				q->bad = true;
+				deliver_forward_free(&f);
+				continue;
+			}
+			q->fwd_idx = f.idx;
+			q->fwd = strv_append(q->fwd, f.address);
+			deliver_forward_free(&f);
 		} else if (type == DELIVER_MSG_DONE && ipc_in_done(&in)) {
 			q->ndone++;
 		} else {
@@ -186,7 +209,9 @@ agent_test_qmgr_clear(struct agent_test_qmgr *q)
 		free(q->sts[i].dsn);
 		free(q->sts[i].remote);
 		free(q->sts[i].text);
+		strv_free(&q->sts[i].fwd);
 	}
+	strv_free(&q->fwd);
 	free(q->sts);
 	q->sts = NULL;
 	q->nsts = 0;

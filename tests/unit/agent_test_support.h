@@ -68,6 +68,7 @@ struct agent_test_status {
 	char *dsn;
 	char *remote;
 	char *text;
+	char **fwd;		/* FORWARD addresses before it (strv) */
 };
 
 /* The queue manager's end of one connection to an agent. */
@@ -77,6 +78,9 @@ struct agent_test_qmgr {
 	struct ipc_conn ipc;
 	struct agent_test_status *sts;	/* in the order received */
 	size_t nsts;
+	char **fwd;			/* FORWARDs not yet followed by their
+					 * STATUS (strv) */
+	uint32_t fwd_idx;
 	size_t ndone;			/* DONE frames received */
 	bool eof;			/* the agent closed the connection */
 	bool bad;			/* the agent sent something wrong */
@@ -87,9 +91,11 @@ struct agent_test_qmgr {
 void agent_test_qmgr_open(struct agent_test_qmgr *q,
     const struct agent_def *def, struct agent_ctx *a);
 /*
- * Take what the agent sent without blocking: STATUS frames into sts,
- * DONE frames counted; anything else (a descriptor, a bad frame, an
- * unknown type) sets bad; the end of the stream sets eof.
+ * Take what the agent sent without blocking: STATUS frames into sts
+ * (with the FORWARD frames of the same recipient before it), DONE
+ * frames counted; anything else (a descriptor, a bad frame, an unknown
+ * type, a FORWARD for another recipient than the next STATUS) sets
+ * bad; the end of the stream sets eof.
  */
 void agent_test_qmgr_read(struct agent_test_qmgr *q);
 /* Run the loop until ndone DONE frames came in all, or eof (fails the

@@ -728,20 +728,30 @@ test_aliases(void **state)
 	/* loop1 -> loop2 -> loop1: its own mailbox, and there is none. */
 	agent_test_expect(&q, 2, DELIVER_BOUNCE, "5.1.1",
 	    "unknown user: \"loop1\"");
-	agent_test_expect(&q, 3, DELIVER_DEFER, "4.3.5",
-	    "forwarding to non-local "
-	    "addresses from aliases is not supported yet "
-	    "(mixed@local.test gives someone@elsewhere.test)");
+	/* mixed: alice's mailbox, and a forward the queue manager is to
+	 * queue (FORWARD before the status). */
+	agent_test_expect(&q, 3, DELIVER_OK, "2.0.0",
+	    "delivered to 2 destinations: delivered to mailbox");
+	{
+		const struct agent_test_status *m =
+		    agent_test_status_of(&q, 3);
+
+		assert_non_null(m->fwd);
+		assert_string_equal(m->fwd[0], "someone@elsewhere.test");
+		assert_null(m->fwd[1]);
+		assert_non_null(strstr(m->text, "forwarded to "
+		    "someone@elsewhere.test"));
+		assert_null(agent_test_status_of(&q, 1)->fwd);
+	}
 	agent_test_expect(&q, 4, DELIVER_OK, "2.0.0", "/spool/bob");
 	agent_test_expect(&q, 5, DELIVER_DEFER, "4.3.5",
 	    "alias bad in alias_maps: "
 	    "unbalanced double quote");
 	agent_test_qmgr_clear(&q);
-	/* team: alice and bob once each; mixed: nothing for alice. */
+	/* alice: from team and from mixed. */
 	box = file_of("spool/alice");
 	assert_non_null(box);
-	assert_int_equal(count(box, "Delivered-To: "), 1);
-	assert_non_null(strstr(box, "Delivered-To: alice@local.test\n"));
+	assert_int_equal(count(box, "Delivered-To: alice@local.test\n"), 2);
 	free(box);
 	/* bob: from team, carol and viadomain. */
 	box = file_of("spool/bob");

@@ -371,6 +371,65 @@ test_result_round_trip(void **state)
 	free(big);
 }
 
+/* FORWARD: round trip at the limits, and every refusal. */
+static void
+test_forward(void **state)
+{
+	struct deliver_forward f = { .idx = 7, .address = NULL }, d;
+	struct ipc_out o, o2;
+	struct ipc_in in;
+	const char *err = NULL;
+	char *big = repeat('f', DELIVER_FIELD_MAX);
+	const char *bad[] = { "", "a\r\nb@example.org", "tab\there" };
+
+	(void)state;
+	f.address = xstrdup("someone@example.net");
+	assert_int_equal(deliver_forward_encode(&f, &o), 0);
+	ipc_in_init(&in, o.data, o.len);
+	assert_int_equal(deliver_forward_decode(&in, &d, &err), 0);
+	assert_int_equal(d.idx, 7);
+	assert_string_equal(d.address, "someone@example.net");
+	assert_int_equal(deliver_forward_encode(&d, &o2), 0);
+	assert_int_equal(o.len, o2.len);
+	assert_memory_equal(o.data, o2.data, o.len);
+	deliver_forward_free(&d);
+	/* The longest address passes; one byte more does not. */
+	free(f.address);
+	f.address = big;
+	assert_int_equal(deliver_forward_encode(&f, &o), 0);
+	ipc_in_init(&in, o.data, o.len);
+	assert_int_equal(deliver_forward_decode(&in, &d, &err), 0);
+	deliver_forward_free(&d);
+	f.address = xasprintf("%sx", big);
+	assert_int_equal(deliver_forward_encode(&f, &o), -1);
+	free(f.address);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ipc_out raw;
+
+		f.address = UNCONST(bad[i]);
+		assert_int_equal(deliver_forward_encode(&f, &o), -1);
+		/* Hand-made frames with the same field do not decode. */
+		ipc_out_init(&raw);
+		ipc_put_u32(&raw, 1);
+		ipc_put_str(&raw, bad[i]);
+		ipc_in_init(&in, raw.data, raw.len);
+		assert_int_equal(deliver_forward_decode(&in, &d, &err), -1);
+		assert_null(d.address);
+		assert_non_null(err);
+	}
+	/* Truncated, and trailing bytes. */
+	f.address = UNCONST("a@b");
+	assert_int_equal(deliver_forward_encode(&f, &o), 0);
+	for (size_t n = 0; n < o.len; n++) {
+		ipc_in_init(&in, o.data, n);
+		assert_int_equal(deliver_forward_decode(&in, &d, &err), -1);
+	}
+	ipc_put_u32(&o, 0);
+	ipc_in_init(&in, o.data, o.len);
+	assert_int_equal(deliver_forward_decode(&in, &d, &err), -1);
+	free(big);
+}
+
 /* ---- Violations ---- */
 
 enum which { W_REQ, W_RCPT, W_RESULT };
@@ -576,7 +635,8 @@ test_violations(void **state)
 static void
 test_req_version(void **state)
 {
-	static const uint32_t versions[] = { 0, 2, UINT32_MAX };
+	static const uint32_t versions[] = { 0, DELIVER_PROTO_VERSION - 1,
+	    DELIVER_PROTO_VERSION + 1, UINT32_MAX };
 	struct deliver_req r, d;
 	struct ipc_out o;
 	struct ipc_in in;
@@ -784,6 +844,26 @@ test_notify_bits(void **state)
 		assert_int_equal(deliver_notify_bits(cases[i].text),
 		    cases[i].bits);
 	assert_int_equal(deliver_notify_bits(NULL), 0);
+	/* The text back: every combination reads as its bits again. */
+	for (uint32_t b = 0; b <= DELIVER_NOTIFY_ALL; b++) {
+		char out[DELIVER_NOTIFY_TEXT_MAX];
+		const char *t = deliver_notify_text(b, out);
+		uint32_t want = (b & DELIVER_NOTIFY_NEVER) ?
+		    DELIVER_NOTIFY_NEVER : b;
+
+		if (b == 0) {
+			assert_null(t);
+			continue;
+		}
+		assert_non_null(t);
+		assert_int_equal(deliver_notify_bits(t), want);
+	}
+	{
+		char out[DELIVER_NOTIFY_TEXT_MAX];
+
+		assert_string_equal(deliver_notify_text(DELIVER_NOTIFY_ALL &
+		    ~DELIVER_NOTIFY_NEVER, out), "SUCCESS,FAILURE,DELAY");
+	}
 }
 
 static void
@@ -811,6 +891,7 @@ main(void)
 		cmocka_unit_test(test_req_round_trip),
 		cmocka_unit_test(test_req_too_big),
 		cmocka_unit_test(test_rcpt_round_trip),
+		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_result_round_trip),
 		cmocka_unit_test(test_violations),
 		cmocka_unit_test(test_req_version),

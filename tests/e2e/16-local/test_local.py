@@ -291,3 +291,65 @@ def test_verify_probes_to_local(local_delivery, local_users):
     # Nothing ran, nothing was written.
     assert not os.path.exists(out)
     assert not os.path.exists(d.mbox(U1))
+
+
+def test_alias_forwards_to_other_domains(local_delivery, local_users):
+    """An alias that names an address this agent does not deliver (here
+    a virtual mailbox of the same server) forwards the message: the
+    queue manager queues a copy with the same sender, "Delivered-To:"
+    of the alias first, and records the alias as sent, forwarded as the
+    new queue ID.  A local user in the same alias still gets its copy."""
+    from delivery_e2e import VDOMAIN
+    alice = "alice@" + VDOMAIN
+    d = local_delivery()
+    d.aliases = {"ext": alice, "both": "%s, %s" % (alice, U2)}
+    d.start()
+    tok = token()
+    ext = "ext@" + LOCAL_DOMAIN
+    qid = d.send(ext, make_message(tok, to=ext))
+    [path] = d.wait_messages(alice, 1, tok)
+    data = read_bytes(path)
+    head = header_block(data)
+    assert ("Delivered-To: %s" % ext).encode() in head, head
+    assert ("Return-Path: <%s>" % SENDER).encode() in head, head
+    line = d.wait_log(r"ostia/queue\[\d+\]: %s: forwarded <%s> to 1 "
+                      r"address \(%s\): (\w{16})" % (qid, re.escape(ext),
+                                                    re.escape(alice)))
+    new = line.group(1)
+    assert new != qid
+    d.wait_log(r"ostia/queue\[\d+\]: %s: to=<%s>, relay=local, .*"
+               r"status=sent \(forwarded to %s; forwarded as %s\)"
+               % (qid, re.escape(ext), re.escape(alice), new))
+    d.wait_log(agent_log_re(alice, "sent"))
+    # A local user and a forward in one alias.
+    tok2 = token()
+    both = "both@" + LOCAL_DOMAIN
+    d.send(both, make_message(tok2, to=both))
+    d.wait_file(d.mbox(U2), tok2)
+    d.wait_messages(alice, 1, tok2)
+    d.wait_queue_empty()
+    assert not d.messages(SENDER), "no notice is due"
+
+
+def test_alias_forwarding_loop_bounces(local_delivery, local_users):
+    """loopy -> back@VDOMAIN (alias), back@VDOMAIN -> loopy (virtual
+    alias): the forwarded copy comes back with "Delivered-To: loopy...",
+    and the local agent bounces it (5.4.6) instead of forwarding for
+    ever."""
+    from delivery_e2e import VDOMAIN
+    d = local_delivery()
+    loopy = "loopy@" + LOCAL_DOMAIN
+    back = "back@" + VDOMAIN
+    d.aliases = {"loopy": back}
+    d.valiases[back] = loopy
+    d.start()
+    tok = token()
+    d.send(loopy, make_message(tok, to=loopy))
+    d.wait_log(agent_log_re(loopy, "bounced", r"mail forwarding loop "
+                            r"for %s" % re.escape(loopy)))
+    dsn = d.wait_dsn(SENDER, containing=tok)
+    assert dsn.recipient(loopy).get("status") == "5.4.6", dsn.describe()
+    d.wait_queue_empty()
+    forwards = re.findall(r"forwarded <%s>" % re.escape(loopy),
+                          d.o.log_text())
+    assert len(forwards) == 1, forwards

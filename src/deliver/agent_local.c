@@ -23,7 +23,8 @@
  *     which queues one copy of the message for all of them when the
  *     result is a success (qmgr_forward.c).
  *  3. Otherwise the passwd account of "user" (without the extension):
- *     unknown: bounced (5.1.1 "unknown user").  Its mailbox is
+ *     unknown: bounced (5.1.1 "unknown user"), or forwarded to
+ *     luser_relay when that is set (local_expand.h).  Its mailbox is
  *     mailbox_command when set (run as the user, without a shell: a
  *     command that needs one is refused with a deferral), else
  *     home_mailbox under the home directory (a Maildir when it ends in
@@ -56,7 +57,7 @@
  * Not supported yet (each said in the deferral or the log): ~/.forward
  * files, $name expansion in
  * mailbox_command, local_command_shell, mailbox_transport_maps,
- * fallback_transport, luser_relay.
+ * fallback_transport.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -82,6 +83,7 @@
 #include "endpoint.h"
 #include "lmtp_client.h"
 #include "local_alias.h"
+#include "local_expand.h"
 #include "local_spawn.h"
 #include "log.h"
 #include "lookup_client.h"
@@ -213,6 +215,8 @@ struct local_state {
 	char *lhlo_name, *tcp_port;
 	struct lmtp_client_settings lset;
 	char *shell_refusal;	/* local_command_shell is set */
+	char *luser_relay;	/* as written ($name at delivery), NULL: none */
+	char *myorigin;		/* for a luser_relay without a domain */
 	bool cmd_alias, cmd_include, file_alias, file_include;
 	bool orig_header;	/* enable_original_recipient */
 	uint64_t limit;		/* mailbox_size_limit, 0 = none */
@@ -230,6 +234,8 @@ local_state_free(struct local_state *st)
 	if (st == NULL)
 		return;
 	free(st->alias_maps);
+	free(st->luser_relay);
+	free(st->myorigin);
 	free(st->delimiters);
 	free(st->home_mailbox);
 	free(st->spool);
@@ -397,6 +403,11 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 		free(err);
 	}
 	mbx_transport_setup(st, v);
+	/* luser_relay: its $names are the recipient's (local_expand.h). */
+	raw = config_raw(v, "luser_relay", NULL);
+	if (raw != NULL && strspn(raw, " \t") != strlen(raw))
+		st->luser_relay = xstrdup(raw);
+	st->myorigin = xstrdup(config_str(v, P_myorigin));
 	raw = config_raw(v, "local_command_shell", NULL);
 	if (raw != NULL && raw[0] != '\0') {
 		st->shell_refusal = xasprintf("local_command_shell = %s: "
@@ -767,6 +778,51 @@ expand_dests(struct expansion *x, const struct local_dests *d,
 	}
 }
 
+/*
+ * luser_relay - an unknown user's mail goes to the luser_relay address
+ * instead, expanded for this recipient (local_expand.h; @myorigin added
+ * when it has no domain), and forwarded there like an alias to it: the
+ * queue manager queues the copy, which is routed as any mail (back to
+ * this agent for a local address).  A setting that does not expand
+ * defers with its reason: the mail is neither lost nor bounced for an
+ * error of the configuration.
+ */
+static void
+luser_relay(struct expansion *x, const char *lp, size_t ulen,
+    const char *address)
+{
+	const char *at = strrchr(address, '@'), *why = NULL;
+	const char *delim = x->st->delimiters;
+	char *user = xstrndup(lp, ulen), *ext, *to = NULL;
+	struct local_expand_vars vars;
+
+	/* The extension follows the delimiter character at ulen. */
+	ext = xstrdup(lp[ulen] != '\0' ? lp + ulen + 1 : "");
+	vars.user = user;
+	vars.extension = ext;
+	vars.local = lp;
+	vars.domain = at != NULL ? at + 1 : "";
+	vars.recipient = address;
+	vars.delimiter = delim;
+	if (local_expand(x->st->luser_relay, &vars, &to, &why) < 0) {
+		x_stop(x, "4.3.5", "luser_relay = %s: %s", x->st->luser_relay,
+		    why);
+	} else {
+		if (strchr(to, '@') == NULL) {
+			char *full = xasprintf("%s@%s", to, x->st->myorigin);
+
+			free(to);
+			to = full;
+		}
+		log_debug(1, "%s: unknown user \"%s\": to luser_relay %s",
+		    x->req->queue_id, user, to);
+		(void)x_add(x, ACT_NONLOCAL, to, address);
+	}
+	free(to);
+	free(user);
+	free(ext);
+}
+
 /* mailbox - the destination for the account of lp. */
 static void
 mailbox(struct expansion *x, const char *lp, const char *address)
@@ -781,6 +837,9 @@ mailbox(struct expansion *x, const char *lp, const char *address)
 	if (r < 0) {
 		x_stop(x, "4.3.0", "%s", err);
 		free(err);
+	} else if (r == 0 && x->st->mbx_transport[0] == '\0' &&
+	    x->st->luser_relay != NULL) {
+		luser_relay(x, lp, ulen, address);
 	} else if (r == 0 && x->st->mbx_transport[0] == '\0') {
 		x_fail(x, address, DELIVER_BOUNCE, "5.1.1", "unknown user: "
 		    "\"%s\"", user);

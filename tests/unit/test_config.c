@@ -837,7 +837,7 @@ static void
 test_warn_later_once(void **state)
 {
 	const char *text =
-	    "luser_relay = archive@example.org\n"	/* 1 */
+	    "transport_retry_time = 90s\n"		/* 1 */
 	    "fallback_relay = [smart]:587\n"		/* 2 */
 	    "biff = no\n";			/* 3 */
 	const char *master =
@@ -853,8 +853,8 @@ test_warn_later_once(void **state)
 	expect_diag(&dl, DIAG_WARNING, "parameter fallback_relay is known but "
 	    "not implemented yet", MAIN_PATH, 2);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "fallback_relay"), 1);
-	expect_diag(&dl, DIAG_WARNING, "parameter luser_relay is known but not "
-	    "implemented yet", MAIN_PATH, 1);
+	expect_diag(&dl, DIAG_WARNING, "parameter transport_retry_time is known "
+	    "but not implemented yet", MAIN_PATH, 1);
 	/* Set twice in master.cf only: warned once, at the first. */
 	expect_diag(&dl, DIAG_WARNING, "smtp_quit_timeout is known but "
 	    "not implemented", MASTER_PATH, 2);

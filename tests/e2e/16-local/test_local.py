@@ -353,3 +353,50 @@ def test_alias_forwarding_loop_bounces(local_delivery, local_users):
     forwards = re.findall(r"forwarded <%s>" % re.escape(loopy),
                           d.o.log_text())
     assert len(forwards) == 1, forwards
+
+
+def test_luser_relay_takes_unknown_users(local_delivery, local_users):
+    """luser_relay = $user@VDOMAIN: mail for an unknown local user goes
+    to the same name in the virtual domain ($user expanded per
+    recipient), forwarded like an alias; a known user is not touched,
+    and a name the relay target does not know either bounces there."""
+    from delivery_e2e import VDOMAIN
+    d = local_delivery()
+    d.params["luser_relay"] = "$user@" + VDOMAIN
+    d.params["recipient_delimiter"] = "+"
+    d.start()
+    tok = token()
+    lost = "bob+misc@" + LOCAL_DOMAIN       # no system user bob
+    d.send(lost, make_message(tok, to=lost))
+    [path] = d.wait_messages("bob@" + VDOMAIN, 1, tok)
+    assert ("Delivered-To: %s" % lost).encode() in \
+        header_block(read_bytes(path))
+    d.wait_log(agent_log_re(lost, "sent", r"forwarded to bob@%s"
+                            % re.escape(VDOMAIN)))
+    # A real user still gets its own mail.
+    tok2 = token()
+    d.send(A2, make_message(tok2, to=A2))
+    d.wait_file(d.mbox(U2), tok2)
+    # Unknown here and there: the virtual agent bounces it.
+    nobody = "zed-%s@%s" % (tok[-5:], LOCAL_DOMAIN)
+    tok3 = token()
+    d.send(nobody, make_message(tok3, to=nobody))
+    dsn = d.wait_dsn(SENDER, containing=tok3)
+    there = "zed-%s@%s" % (tok[-5:], VDOMAIN)
+    assert dsn.recipient(there).get("action") == "failed", dsn.describe()
+    d.wait_queue_empty()
+
+
+def test_luser_relay_error_defers(local_delivery):
+    """A luser_relay that does not expand defers the mail with the
+    reason (a configuration error loses and bounces nothing)."""
+    d = local_delivery()
+    d.params["luser_relay"] = "${home}@elsewhere.test"
+    d.start()
+    rcpt = "nosuch@" + LOCAL_DOMAIN
+    qid = d.send(rcpt, make_message(token(), to=rcpt))
+    d.wait_log(agent_log_re(rcpt, "deferred", r"luser_relay = "
+                            r"\$\{home\}@elsewhere\.test: an unknown "
+                            r"\$name"))
+    assert qid in d.spool_ids()
+    assert not d.messages(SENDER)

@@ -369,6 +369,7 @@ load(struct agent_ctx *a)
 	st->sasl_plain_tls_ok = !has_option(v,
 	    P_smtp_sasl_tls_security_options, "noplaintext");
 	st->sasl_mech_deny = mech_deny(v);
+	st->set.line_limit = (size_t)config_int(v, P_smtp_line_length_limit);
 	if (*config_str(v, P_smtp_sasl_mechanism_filter) != '\0')
 		st->sasl_mech_filter = xstrdup(config_str(v,
 		    P_smtp_sasl_mechanism_filter));

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,11 +509,31 @@ lmtp_xtext_append(const char *s, struct buf *out)
 	return 0;
 }
 
+/* line_room - bytes the current line may still take; a full line is
+ * continued first (CRLF SP) when more of it is to come. */
+static size_t
+line_room(struct lmtp_dot_state *st, struct buf *out, int *err)
+{
+	/* A continuation line starts with its SP: a limit below 2 would
+	 * leave no room after it. */
+	size_t limit = st->limit < 2 ? 2 : st->limit;
+
+	if (st->limit == 0)
+		return SIZE_MAX;
+	if (st->col >= limit) {
+		if (buf_append(out, "\r\n ", 3) < 0)
+			*err = -1;
+		st->col = 1;
+	}
+	return limit - st->col;
+}
+
 int
 lmtp_dot_stuff(struct lmtp_dot_state *st, const char *data, size_t len,
     struct buf *out)
 {
 	size_t i = 0;
+	int err = 0;
 
 	while (i < len) {
 		size_t j;
@@ -523,13 +544,16 @@ lmtp_dot_stuff(struct lmtp_dot_state *st, const char *data, size_t len,
 				if (buf_append(out, "\r\n", 2) < 0)
 					return -1;
 				st->mid_line = false;
+				st->col = 0;
 				i++;
 				continue;
 			}
 			/* A bare CR goes out as it is, inside a line. */
-			if (buf_append_c(out, '\r') < 0)
+			(void)line_room(st, out, &err);
+			if (err < 0 || buf_append_c(out, '\r') < 0)
 				return -1;
 			st->mid_line = true;
+			st->col++;
 		}
 		if (data[i] == '\r') {
 			st->cr = true;
@@ -540,18 +564,31 @@ lmtp_dot_stuff(struct lmtp_dot_state *st, const char *data, size_t len,
 			if (buf_append(out, "\r\n", 2) < 0)
 				return -1;
 			st->mid_line = false;
+			st->col = 0;
 			i++;
 			continue;
 		}
-		if (!st->mid_line && data[i] == '.' &&
-		    buf_append_c(out, '.') < 0)
-			return -1;
+		if (!st->mid_line && data[i] == '.') {
+			if (buf_append_c(out, '.') < 0)
+				return -1;
+			st->col++;
+		}
 		for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++)
 			;
-		if (buf_append(out, data + i, j - i) < 0)
-			return -1;
+		/* The run of line bytes, in pieces that fit the limit. */
+		while (i < j) {
+			size_t room = line_room(st, out, &err), k = j - i;
+
+			if (err < 0)
+				return -1;
+			if (k > room)
+				k = room;
+			if (buf_append(out, data + i, k) < 0)
+				return -1;
+			st->col += k;
+			i += k;
+		}
 		st->mid_line = true;
-		i = j;
 	}
 	return 0;
 }
@@ -566,6 +603,7 @@ lmtp_dot_stuff_end(struct lmtp_dot_state *st, struct buf *out)
 	}
 	st->cr = false;
 	st->mid_line = false;
+	st->col = 0;
 	return buf_append(out, ".\r\n", 3);
 }
 
@@ -1414,7 +1452,7 @@ static int
 send_message(struct lmtp_client *c, const struct lmtp_mail *m,
     struct lmtp_failure *f)
 {
-	struct lmtp_dot_state ds = { false, false };
+	struct lmtp_dot_state ds = { .mid_line = false };
 	size_t off = 0;
 
 	while (off < m->len) {

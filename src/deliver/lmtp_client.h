@@ -193,6 +193,11 @@ int lmtp_xtext_append(const char *s, struct buf *out);
 struct lmtp_dot_state {
 	bool mid_line;		/* the last byte written was not a LF */
 	bool cr;		/* the last byte seen was a CR (held back) */
+	/* smtp_line_length_limit: a line longer than limit bytes (0: no
+	 * limit) goes out as several, each continued with CRLF SP, as
+	 * Postfix does; col counts the bytes of the line written so far */
+	size_t limit;
+	size_t col;
 };
 int lmtp_dot_stuff(struct lmtp_dot_state *st, const char *data,
     size_t len, struct buf *out);
@@ -311,6 +316,8 @@ struct lmtp_client_settings {
 	 * (0: none); the names it gives, for the failure text */
 	unsigned auth_mech_deny;
 	const char *auth_mech_filter;
+	/* smtp_line_length_limit (lmtp_dot_state); 0: none */
+	size_t line_limit;
 };
 
 enum lmtp_failure_kind {

@@ -58,6 +58,7 @@ lmtp_session_init(struct lmtp_session *s,
 	s->tls_ctx = set->tls_ctx;
 	s->auth_plaintext_ok = set->auth_plaintext_ok;
 	s->auth_mech_deny = set->auth_mech_deny;
+	s->line_limit = set->line_limit;
 	if (set->auth_mech_filter != NULL)
 		s->auth_mech_filter = xstrdup(set->auth_mech_filter);
 	if (set->auth_user != NULL) {

@@ -49,6 +49,7 @@ struct lmtp_session {
 	char *auth_user, *auth_pass;	/* auth_user NULL: no AUTH */
 	bool auth_plaintext_ok;
 	unsigned auth_mech_deny;	/* LMTP_MECH_* ruled out */
+	size_t line_limit;		/* smtp_line_length_limit, 0: none */
 	char *auth_mech_filter;		/* its text; NULL: none */
 	bool authenticated;
 	bool masking;		/* the next command line is a secret */

@@ -996,6 +996,7 @@ step_data(struct smtp_conn *c)
 		return refused(c, LMTP_STAGE_DATA, &r);
 	lmtp_reply_deinit(&r);
 	memset(&c->ds, 0, sizeof(c->ds));
+	c->ds.limit = c->s.line_limit;
 	c->msg_off = 0;
 	c->msg_ended = false;
 	set_wait(c, ST_MESSAGE, LMTP_STAGE_MESSAGE, c->s.to.data_xfer_ms);

@@ -13,7 +13,9 @@
  *   the first names them.
  * - lmtp_dot_stuff() of the input: no line of the output but the last
  *   is ".", all lines end in CRLF (bare CRs aside), and removing the
- *   stuffing gives back the input with its line ends made CRLF.
+ *   stuffing gives back the input with its line ends made CRLF.  With a
+ *   line limit (smtp_line_length_limit, from the first byte): no line
+ *   is longer, and removing the folds gives the output without one.
  * - lmtp_address_quote() and lmtp_xtext_append() of the input as text:
  *   no CR/LF comes out, and xtext is all in 33..126.
  */
@@ -191,7 +193,7 @@ normalise(const char *data, size_t size, struct buf *b)
 static void
 check_dot_stuff(const char *data, size_t size)
 {
-	struct lmtp_dot_state st = { false, false };
+	struct lmtp_dot_state st = { .mid_line = false };
 	struct buf out, want, back;
 	size_t i = 0, half = size / 2;
 
@@ -232,6 +234,64 @@ check_dot_stuff(const char *data, size_t size)
 	buf_deinit(&back);
 }
 
+/*
+ * check_line_limit - the same with a line limit (from the first byte):
+ * no output line is longer than the limit (2 at least), and taking out
+ * every CRLF SP the folds inserted gives the output without a limit.
+ */
+static void
+check_line_limit(const char *data, size_t size)
+{
+	struct lmtp_dot_state a = { .mid_line = false };
+	struct lmtp_dot_state b = { .mid_line = false };
+	struct buf fo, plain, unf;
+	size_t limit, line = 0, half;
+
+	if (size < 1)
+		return;
+	limit = 2 + (unsigned char)data[0] % 40;
+	data++;
+	size--;
+	half = size / 2;
+	a.limit = limit;
+	buf_init(&fo, 8 * size + 16);
+	buf_init(&plain, 4 * size + 16);
+	buf_init(&unf, 8 * size + 16);
+	if (lmtp_dot_stuff(&a, data, half, &fo) < 0 ||
+	    lmtp_dot_stuff(&a, data + half, size - half, &fo) < 0 ||
+	    lmtp_dot_stuff_end(&a, &fo) < 0 ||
+	    lmtp_dot_stuff(&b, data, size, &plain) < 0 ||
+	    lmtp_dot_stuff_end(&b, &plain) < 0)
+		abort();
+	for (size_t i = 0; i < fo.len; i++) {
+		if (i + 1 < fo.len && fo.data[i] == '\r' &&
+		    fo.data[i + 1] == '\n') {
+			line = 0;
+			i++;
+			continue;
+		}
+		if (++line > limit)
+			abort();
+	}
+	for (size_t i = 0; i < fo.len; i++) {
+		/* A CRLF SP the plain text does not have at this point is
+		 * a fold (a fold never stands where a line ends). */
+		if (i + 2 < fo.len && memcmp(fo.data + i, "\r\n ", 3) == 0 &&
+		    !(unf.len + 3 <= plain.len &&
+		    memcmp(plain.data + unf.len, "\r\n ", 3) == 0)) {
+			i += 2;
+			continue;
+		}
+		buf_append_c(&unf, fo.data[i]);
+	}
+	if (unf.len != plain.len || memcmp(unf.data, plain.data,
+	    plain.len) != 0)
+		abort();
+	buf_deinit(&fo);
+	buf_deinit(&plain);
+	buf_deinit(&unf);
+}
+
 static void
 check_text(const char *data, size_t size)
 {
@@ -260,6 +320,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_replies(d, size);
 	check_dot_stuff(d, size);
+	check_line_limit(d, size);
 	if (size <= 4096)
 		check_text(d, size);
 	return 0;

@@ -714,6 +714,7 @@ test_statuses(void **state)
 		"smtp_sasl_mechanism_filter",
 		"qmgr_message_active_limit",
 		"luser_relay",
+		"smtp_line_length_limit",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

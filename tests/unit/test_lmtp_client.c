@@ -415,7 +415,7 @@ test_xtext(void **state)
 static char *
 stuff(const char *in, size_t len, size_t step)
 {
-	struct lmtp_dot_state st = { false, false };
+	struct lmtp_dot_state st = { .mid_line = false };
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
@@ -452,6 +452,60 @@ test_dot_stuff(void **state)
 		for (size_t step = 0; step <= 2; step++) {
 			char *out = stuff(cases[i].in, strlen(cases[i].in),
 			    step);
+
+			if (strcmp(out, cases[i].out) != 0)
+				fail_msg("case %zu step %zu: got \"%s\"", i,
+				    step, out);
+			free(out);
+		}
+	}
+}
+
+/* smtp_line_length_limit: lines folded with CRLF SP, whatever the
+ * pieces the text comes in. */
+static char *
+stuff_limited(const char *in, size_t len, size_t step, size_t limit)
+{
+	struct lmtp_dot_state st = { .limit = limit };
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	for (size_t off = 0; off < len;) {
+		size_t n = step == 0 || len - off < step ? len - off : step;
+
+		assert_int_equal(lmtp_dot_stuff(&st, in + off, n, &b), 0);
+		off += n;
+	}
+	assert_int_equal(lmtp_dot_stuff_end(&st, &b), 0);
+	return buf_steal(&b);
+}
+
+static void
+test_line_limit(void **state)
+{
+	static const struct {
+		size_t limit;
+		const char *in, *out;
+	} cases[] = {
+		{ 5, "12345\r\n", "12345\r\n.\r\n" },
+		{ 5, "123456\r\n", "12345\r\n 6\r\n.\r\n" },
+		{ 5, "123456789abc\r\nxy\r\n",
+		    "12345\r\n 6789\r\n abc\r\nxy\r\n.\r\n" },
+		/* The stuffed dot counts. */
+		{ 5, ".2345\r\n", "..234\r\n 5\r\n.\r\n" },
+		/* A bare CR counts and stays inside the line. */
+		{ 4, "ab\rcdef\n", "ab\rc\r\n def\r\n.\r\n" },
+		{ 5, "12345", "12345\r\n.\r\n" },
+		{ 0, "1234567890\r\n", "1234567890\r\n.\r\n" },
+		/* A limit of 1 works as 2 (room for the SP and a byte). */
+		{ 1, "abc\r\n", "ab\r\n c\r\n.\r\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t step = 0; step <= 2; step++) {
+			char *out = stuff_limited(cases[i].in,
+			    strlen(cases[i].in), step, cases[i].limit);
 
 			if (strcmp(out, cases[i].out) != 0)
 				fail_msg("case %zu step %zu: got \"%s\"", i,
@@ -1672,6 +1726,7 @@ main(void)
 		cmocka_unit_test(test_address_quote),
 		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_dot_stuff),
+		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_dest_parse),
 		cmocka_unit_test(test_conversation_mixed),
 		cmocka_unit_test(test_conversation_body),

@@ -822,7 +822,7 @@ test_idle_close(void **state)
 static char *
 stuffed(const char *content, size_t len, size_t *outlen)
 {
-	struct lmtp_dot_state ds = { false, false };
+	struct lmtp_dot_state ds = { .mid_line = false };
 	struct buf b;
 
 	buf_init(&b, 64 << 20);

@@ -49,7 +49,7 @@ def s(x):
 
 
 def req_payload(transport, nexthop, nrcpts):
-    return (struct.pack(">I", 1) + s(QID) + s(transport) + s(nexthop) +
+    return (struct.pack(">I", 2) + s(QID) + s(transport) + s(nexthop) +
             s("alice@example.net") + s("") + s("") + struct.pack(">I", 0) +
             struct.pack(">Q", 1717171717) + struct.pack(">I", nrcpts) +
             s("mx.example.net") + s("192.0.2.7") + s("mx.example.net") +

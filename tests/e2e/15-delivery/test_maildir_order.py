@@ -18,7 +18,8 @@ import re
 
 import pytest
 
-from delivery_e2e import VDOMAIN, make_message, service_pids, token
+from delivery_e2e import (VDOMAIN, make_message, service_pids, token,
+                          wait_services_ready)
 from ostia_harness import attach_strace, find_binary
 
 ALICE = "alice@" + VDOMAIN
@@ -93,6 +94,9 @@ def test_maildir_sync_order_follows_the_file_system(delivery, journal,
     os.chown(d.vbase, d.uid, d.gid)
     d.params["virtual_mailbox_base"] = d.vbase
     d.start()
+    # The master starts its children after it listens: wait for them
+    # (a loaded machine takes a while).
+    wait_services_ready(d.o)
     pids = service_pids(d.o, "virtual")
     assert pids, "no virtual agent"
     trace = os.path.join(d.o.tmpdir, "maildir-strace")

@@ -149,3 +149,41 @@ def test_smtp_discard_ehlo_keywords(mta, peer, dns, port, setting):
             a.wait_log(r"SMTP server %s\[127\.0\.0\.2\]:%d: discarding "
                        r"EHLO keywords: dsn \(smtp_discard_ehlo_keywords\)"
                        % (MX1, port))
+
+
+def send_local(a, rcpt, body):
+    """One message through `ostia sendmail` (local submission keeps
+    lines up to line_length_limit, 2048: DATA would refuse them)."""
+    import subprocess
+    r = subprocess.run([a.o.binary, "-c", a.o.confdir, "sendmail", rcpt],
+                       input=body, capture_output=True, timeout=60)
+    assert r.returncode == 0, r
+
+
+@pytest.mark.parametrize("limit", [None, "300", "0"])
+def test_smtp_line_length_limit(mta, peer, dns, port, limit):
+    """A message line of 2,000 bytes (a local submission): the smtp
+    agent sends it as lines of at most smtp_line_length_limit bytes
+    (998 by default), each continued with CRLF SP; 0 sends it as it
+    is.  Removing the folds gives the line back."""
+    p = peer(host="127.0.0.2", port=port, name=MX1)
+    srv = dns({REMOTE: mx_zone()})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    if limit is not None:
+        a.params["smtp_line_length_limit"] = limit
+    a.start()
+    tok = token()
+    long_line = ("%s " % tok + "x" * 1999)[:2000].encode()
+    send_local(a, BOB, b"Subject: long\n\n" + long_line + b"\nend\n")
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery", diag=a.diag)
+    [data] = p.delivered_data(BOB)
+    want = {None: 998, "300": 300, "0": None}[limit]
+    lines = data.split(b"\r\n")
+    if want is None:
+        assert long_line in lines, [len(x) for x in lines]
+    else:
+        assert max(len(x) for x in lines) <= want, \
+            [len(x) for x in lines]
+        assert data.replace(b"\r\n ", b"").find(long_line) >= 0
+        assert len([x for x in lines if x.startswith(b" x")]) >= \
+            2000 // want

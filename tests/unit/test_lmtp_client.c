@@ -412,10 +412,12 @@ test_xtext(void **state)
 	buf_deinit(&b);
 }
 
+/* The text fed in pieces of step bytes (0: whole), with a line limit
+ * (0: none). */
 static char *
-stuff(const char *in, size_t len, size_t step)
+stuff_limited(const char *in, size_t len, size_t step, size_t limit)
 {
-	struct lmtp_dot_state st = { .mid_line = false };
+	struct lmtp_dot_state st = { .limit = limit };
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
@@ -427,6 +429,12 @@ stuff(const char *in, size_t len, size_t step)
 	}
 	assert_int_equal(lmtp_dot_stuff_end(&st, &b), 0);
 	return buf_steal(&b);
+}
+
+static char *
+stuff(const char *in, size_t len, size_t step)
+{
+	return stuff_limited(in, len, step, 0);
 }
 
 static void
@@ -463,23 +471,6 @@ test_dot_stuff(void **state)
 
 /* smtp_line_length_limit: lines folded with CRLF SP, whatever the
  * pieces the text comes in. */
-static char *
-stuff_limited(const char *in, size_t len, size_t step, size_t limit)
-{
-	struct lmtp_dot_state st = { .limit = limit };
-	struct buf b;
-
-	buf_init(&b, 1 << 20);
-	for (size_t off = 0; off < len;) {
-		size_t n = step == 0 || len - off < step ? len - off : step;
-
-		assert_int_equal(lmtp_dot_stuff(&st, in + off, n, &b), 0);
-		off += n;
-	}
-	assert_int_equal(lmtp_dot_stuff_end(&st, &b), 0);
-	return buf_steal(&b);
-}
-
 static void
 test_line_limit(void **state)
 {

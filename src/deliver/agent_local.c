@@ -23,8 +23,10 @@
  *     which queues one copy of the message for all of them when the
  *     result is a success (qmgr_forward.c).
  *  3. Otherwise the passwd account of "user" (without the extension):
- *     unknown: bounced (5.1.1 "unknown user"), or forwarded to
- *     luser_relay when that is set (local_expand.h).  Its mailbox is
+ *     unknown: handed to fallback_transport (lmtp:DEST, as
+ *     mailbox_transport below) when that is set, else forwarded to
+ *     luser_relay when that is set (local_expand.h), else bounced
+ *     (5.1.1 "unknown user").  Its mailbox is
  *     mailbox_command when set (run as the user, without a shell: a
  *     command that needs one is refused with a deferral), else
  *     home_mailbox under the home directory (a Maildir when it ends in
@@ -57,7 +59,7 @@
  * Not supported yet (each said in the deferral or the log): ~/.forward
  * files, $name expansion in
  * mailbox_command, local_command_shell, mailbox_transport_maps,
- * fallback_transport.
+ * fallback_transport_maps.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -200,6 +202,15 @@ make_creds(const struct local_account *acc, gid_t extra,
 /* ---------------------------------------------------------------- */
 /* State                                                            */
 
+/* An LMTP server mailboxes are handed to (mailbox_transport,
+ * fallback_transport). */
+struct handoff {
+	const char *param;	/* its parameter's name */
+	char *raw;		/* as written, "" = none */
+	char *dest;		/* DEST of lmtp:DEST, or NULL */
+	char *refusal;		/* why it cannot be used, or NULL */
+};
+
 struct local_state {
 	char *alias_maps;	/* "" = none */
 	char *delimiters;	/* recipient_delimiter */
@@ -208,10 +219,9 @@ struct local_state {
 	char **mailbox_argv;	/* mailbox_command split, or NULL */
 	char *mailbox_command;	/* as written */
 	char *mailbox_refusal;	/* why mailbox_command cannot run */
-	/* mailbox_transport = lmtp:DEST: mailboxes are handed to DEST */
-	char *mbx_transport;	/* as written, "" = none */
-	char *mbx_dest;		/* DEST, or NULL */
-	char *mbx_refusal;	/* why it cannot be used */
+	/* mailbox_transport = lmtp:DEST: mailboxes are handed to DEST;
+	 * fallback_transport = lmtp:DEST: so are unknown users' */
+	struct handoff mbx, fallback;
 	char *lhlo_name, *tcp_port;
 	struct lmtp_client_settings lset;
 	char *shell_refusal;	/* local_command_shell is set */
@@ -242,9 +252,12 @@ local_state_free(struct local_state *st)
 	strv_free(&st->mailbox_argv);
 	free(st->mailbox_command);
 	free(st->mailbox_refusal);
-	free(st->mbx_transport);
-	free(st->mbx_dest);
-	free(st->mbx_refusal);
+	free(st->mbx.raw);
+	free(st->mbx.dest);
+	free(st->mbx.refusal);
+	free(st->fallback.raw);
+	free(st->fallback.dest);
+	free(st->fallback.refusal);
 	free(st->lhlo_name);
 	free(st->tcp_port);
 	free(st->shell_refusal);
@@ -264,56 +277,60 @@ has_ctl(const char *s)
 }
 
 /*
- * mbx_transport_setup - mailbox_transport: "lmtp:DEST" (DEST as the lmtp
- * agent takes it: unix:/path, inet:host:port, ...) hands each mailbox
- * delivery to that LMTP server (Dovecot's lmtp); anything else is a
- * refusal that defers mailbox deliveries with its words.
+ * handoff_setup - mailbox_transport or fallback_transport (id, named
+ * param) into h: "lmtp:DEST" (DEST as the lmtp agent takes it:
+ * unix:/path, inet:host:port, ...) hands those mailbox deliveries to that
+ * LMTP server (Dovecot's lmtp); anything else is a refusal that defers
+ * them with its words.  The LMTP client settings are shared.
  */
 static void
-mbx_transport_setup(struct local_state *st, const struct config_view *v)
+handoff_setup(struct local_state *st, struct handoff *h,
+    const struct config_view *v, enum param_id id, const char *param)
 {
-	const char *raw = config_str(v, P_mailbox_transport);
+	const char *raw = config_str(v, id);
 	const char *colon = strchr(raw, ':');
 	const char *name = config_str(v, P_lmtp_lhlo_name);
 	struct endpoint ep = { 0 };
 	char *err = NULL;
 
-	st->mbx_transport = xstrdup(raw);
+	h->param = param;
+	h->raw = xstrdup(raw);
 	if (raw[0] == '\0')
 		return;
 	if (colon == NULL || colon[1] == '\0') {
-		st->mbx_refusal = xasprintf("mailbox_transport = %s names no "
-		    "destination: write lmtp:unix:/path/to/socket or "
-		    "lmtp:inet:host:port", raw);
+		h->refusal = xasprintf("%s = %s names no destination: write "
+		    "lmtp:unix:/path/to/socket or lmtp:inet:host:port", param,
+		    raw);
 	} else if ((size_t)(colon - raw) != 4 || strncmp(raw, "lmtp", 4) != 0) {
-		st->mbx_refusal = xasprintf("mailbox_transport = %s: this "
-		    "version hands mailboxes only to an LMTP server "
-		    "(mailbox_transport = lmtp:unix:/path or "
+		h->refusal = xasprintf("%s = %s: this version hands mailboxes "
+		    "only to an LMTP server (%s = lmtp:unix:/path or "
 		    "lmtp:inet:host:port); for a command use "
-		    "mailbox_command", raw);
+		    "mailbox_command", param, raw, param);
 	} else if (lmtp_dest_parse(colon + 1, config_str(v, P_lmtp_tcp_port),
 	    &ep, &err) < 0) {
-		st->mbx_refusal = xasprintf("mailbox_transport = %s: %s", raw,
-		    err);
+		h->refusal = xasprintf("%s = %s: %s", param, raw, err);
 		free(err);
 	} else if (ep.path == NULL &&
 	    strcasecmp(config_str(v, P_lmtp_tls_security_level), "none") !=
 	    0 && strcasecmp(config_str(v, P_lmtp_tls_security_level), "may") !=
 	    0) {
-		st->mbx_refusal = xasprintf("mailbox_transport = %s: "
-		    "lmtp_tls_security_level = %s, and the local agent "
-		    "speaks LMTP without TLS: use a unix: socket, or the lmtp "
-		    "transport itself (virtual_transport, transport_maps)",
-		    raw, config_str(v, P_lmtp_tls_security_level));
+		h->refusal = xasprintf("%s = %s: lmtp_tls_security_level = %s, "
+		    "and the local agent speaks LMTP without TLS: use a unix: "
+		    "socket, or the lmtp transport itself (virtual_transport, "
+		    "transport_maps)", param, raw,
+		    config_str(v, P_lmtp_tls_security_level));
 	} else {
-		st->mbx_dest = xstrdup(colon + 1);
+		h->dest = xstrdup(colon + 1);
 	}
 	endpoint_clear(&ep);
-	if (st->mbx_refusal != NULL) {
-		log_warning("%s; mail for local users is deferred until it is "
-		    "fixed", st->mbx_refusal);
+	if (h->refusal != NULL) {
+		log_warning("%s; mail for %s is deferred until it is fixed",
+		    h->refusal, id == P_mailbox_transport ? "local users" :
+		    "unknown local users");
 		return;
 	}
+	if (st->lhlo_name != NULL)
+		return;
 	st->lhlo_name = name[0] != '\0' ? xstrdup(name) :
 	    config_default_myhostname();
 	st->tcp_port = xstrdup(config_str(v, P_lmtp_tcp_port));
@@ -402,7 +419,10 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 		    "mailbox_command is fixed", st->mailbox_refusal);
 		free(err);
 	}
-	mbx_transport_setup(st, v);
+	handoff_setup(st, &st->mbx, v, P_mailbox_transport,
+	    "mailbox_transport");
+	handoff_setup(st, &st->fallback, v, P_fallback_transport,
+	    "fallback_transport");
 	/* luser_relay: its $names are the recipient's (local_expand.h). */
 	raw = config_raw(v, "luser_relay", NULL);
 	if (raw != NULL && strspn(raw, " \t") != strlen(raw))
@@ -470,6 +490,8 @@ struct action {
 	char *target;
 	char *address;		/* for Delivered-To: */
 	char *lp;		/* MAILBOX: the local part with extension */
+	bool fallback;		/* MAILBOX: an unknown user's, handed to
+				 * fallback_transport */
 	enum deliver_status st;
 	char dsn[16];
 	char *text;
@@ -837,18 +859,21 @@ mailbox(struct expansion *x, const char *lp, const char *address)
 	if (r < 0) {
 		x_stop(x, "4.3.0", "%s", err);
 		free(err);
-	} else if (r == 0 && x->st->mbx_transport[0] == '\0' &&
-	    x->st->luser_relay != NULL) {
+	} else if (r == 0 && (x->st->mbx.raw[0] != '\0' ||
+	    x->st->fallback.raw[0] != '\0')) {
+		/* mailbox_transport: its server knows the users (as in
+		 * Postfix, no passwd account is needed); fallback_transport:
+		 * unknown here, its server may know them. */
+		act = x_add(x, ACT_MAILBOX, user, address);
+		if (act != NULL) {
+			act->lp = xstrdup(lp);
+			act->fallback = x->st->mbx.raw[0] == '\0';
+		}
+	} else if (r == 0 && x->st->luser_relay != NULL) {
 		luser_relay(x, lp, ulen, address);
-	} else if (r == 0 && x->st->mbx_transport[0] == '\0') {
+	} else if (r == 0) {
 		x_fail(x, address, DELIVER_BOUNCE, "5.1.1", "unknown user: "
 		    "\"%s\"", user);
-	} else if (r == 0) {
-		/* mailbox_transport: its server knows the users (as in
-		 * Postfix, no passwd account is needed). */
-		act = x_add(x, ACT_MAILBOX, user, address);
-		if (act != NULL)
-			act->lp = xstrdup(lp);
 	} else {
 		act = x_add(x, ACT_MAILBOX, acc.name, address);
 		if (act != NULL)
@@ -1187,7 +1212,7 @@ transport_failed(struct local_result *r, const struct lmtp_failure *f)
  */
 static void
 run_transport(struct request_ctx *rc, const struct action *act,
-    struct local_result *r)
+    const struct handoff *h, struct local_result *r)
 {
 	struct local_state *st = rc->st;
 	struct lmtp_failure f = { 0 };
@@ -1203,7 +1228,7 @@ run_transport(struct request_ctx *rc, const struct action *act,
 	m.smtputf8_param = (rc->req->flags & DELIVER_F_SMTPUTF8) != 0 ||
 	    rc->msg->env.smtputf8;
 	rcpt.address = act->address;
-	c = lmtp_client_connect(st->mbx_dest, &st->lset, &f);
+	c = lmtp_client_connect(h->dest, &st->lset, &f);
 	if (c == NULL) {
 		transport_failed(r, &f);
 		goto out;
@@ -1221,9 +1246,8 @@ run_transport(struct request_ctx *rc, const struct action *act,
 		    rcpt.reply.dsn : code < 300 ? "2.0.0" : code < 500 ?
 		    "4.0.0" : "5.0.0");
 		snprintf(r->remote, sizeof(r->remote), "lmtp; %s", t);
-		snprintf(r->text, sizeof(r->text), "%s by mailbox_transport "
-		    "%s: %s", code < 300 ? "delivered" : "refused",
-		    st->mbx_transport, t);
+		snprintf(r->text, sizeof(r->text), "%s by %s %s: %s",
+		    code < 300 ? "delivered" : "refused", h->param, h->raw, t);
 		free(t);
 	}
 	lmtp_client_quit(&c);
@@ -1244,20 +1268,22 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 	gid_t extra = 0;
 	int found;
 
-	if (st->mbx_refusal != NULL || st->mbx_dest != NULL) {
+	const struct handoff *h = act->fallback ? &st->fallback :
+	    st->mbx.raw[0] != '\0' ? &st->mbx : NULL;
+
+	if (h != NULL) {
 		if (delivered_to_seen(rc->msg->content, rc->msg->len,
 		    act->address)) {
 			r->st = DELIVER_BOUNCE;
 			snprintf(r->dsn, sizeof(r->dsn), "5.4.6");
 			snprintf(r->text, sizeof(r->text), "mail forwarding "
 			    "loop for %s", act->address);
-		} else if (st->mbx_refusal != NULL) {
+		} else if (h->refusal != NULL) {
 			r->st = DELIVER_DEFER;
 			snprintf(r->dsn, sizeof(r->dsn), "4.3.5");
-			snprintf(r->text, sizeof(r->text), "%s",
-			    st->mbx_refusal);
+			snprintf(r->text, sizeof(r->text), "%s", h->refusal);
 		} else {
-			run_transport(rc, act, r);
+			run_transport(rc, act, h, r);
 		}
 		return;
 	}

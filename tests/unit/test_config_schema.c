@@ -715,6 +715,7 @@ test_statuses(void **state)
 		"qmgr_message_active_limit",
 		"luser_relay",
 		"smtp_line_length_limit",
+		"fallback_transport",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -237,6 +237,37 @@ def test_mailbox_transport_to_dovecot_lmtp(local_delivery, dovecot):
         dsn.describe()
 
 
+def test_fallback_transport_takes_unknown_users(local_delivery, local_users,
+                                               dovecot):
+    """fallback_transport = lmtp:unix:PATH: a system user keeps the
+    local mailbox, a name passwd does not know goes to Dovecot's LMTP
+    (which knows it), and one neither knows bounces with Dovecot's 550;
+    fallback_transport comes before luser_relay, as in Postfix."""
+    dove = "dove2@" + LOCAL_DOMAIN
+    srv = dovecot(users=[dove])
+    d = local_delivery()
+    d.params["fallback_transport"] = "lmtp:" + srv.lmtp_unix
+    d.params["luser_relay"] = "never-used@example.invalid"
+    d.start()
+    tok = token()
+    d.send(dove, make_message(tok, to=dove))
+    d.wait_log(agent_log_re(dove, "sent", r"delivered by fallback_transport "
+                            r"lmtp:unix:\S+: 250 2\.0\.0 <%s> \S+ Saved"
+                            % re.escape(dove)))
+    assert tok.encode() in srv.fetch(dove).encode()
+    tok2 = token()
+    d.send(A2, make_message(tok2, to=A2))
+    d.wait_file(d.mbox(U2), tok2)
+    d.wait_log(agent_log_re(A2, "sent", "delivered to mailbox"))
+    nobody = "nobody-%s@%s" % (token()[-6:], LOCAL_DOMAIN)
+    tok3 = token()
+    d.send(nobody, make_message(tok3, to=nobody))
+    d.wait_log(agent_log_re(nobody, "bounced", r"refused by "
+                            r"fallback_transport lmtp:unix:\S+: 550 5\.1\.1"))
+    d.wait_dsn(SENDER, containing=tok3)
+    assert "never-used" not in d.o.log_text()
+
+
 def test_mailbox_transport_refused_in_words(local_delivery):
     """A mailbox_transport this version cannot use defers the mail (never
     bounces it, never puts it elsewhere) and says why."""

@@ -23,7 +23,8 @@
  *     which queues one copy of the message for all of them when the
  *     result is a success (qmgr_forward.c).
  *  3. Otherwise the passwd account of "user" (without the extension):
- *     unknown: handed to fallback_transport (lmtp:DEST, as
+ *     unknown: handed to the LMTP server fallback_transport_maps
+ *     gives for the user, or to fallback_transport (lmtp:DEST, as
  *     mailbox_transport below) when that is set, else forwarded to
  *     luser_relay when that is set (local_expand.h), else bounced
  *     (5.1.1 "unknown user").  Its mailbox is
@@ -58,8 +59,7 @@
  *
  * Not supported yet (each said in the deferral or the log): ~/.forward
  * files, $name expansion in
- * mailbox_command, local_command_shell, mailbox_transport_maps,
- * fallback_transport_maps.
+ * mailbox_command, local_command_shell, mailbox_command_maps.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -222,6 +222,10 @@ struct local_state {
 	/* mailbox_transport = lmtp:DEST: mailboxes are handed to DEST;
 	 * fallback_transport = lmtp:DEST: so are unknown users' */
 	struct handoff mbx, fallback;
+	/* mailbox_transport_maps, fallback_transport_maps ("" = none):
+	 * per user, an lmtp:DEST of its own */
+	char *mbx_maps, *fallback_maps;
+	char *lmtp_tls_level;	/* lmtp_tls_security_level */
 	char *lhlo_name, *tcp_port;
 	struct lmtp_client_settings lset;
 	char *shell_refusal;	/* local_command_shell is set */
@@ -258,6 +262,9 @@ local_state_free(struct local_state *st)
 	free(st->fallback.raw);
 	free(st->fallback.dest);
 	free(st->fallback.refusal);
+	free(st->mbx_maps);
+	free(st->fallback_maps);
+	free(st->lmtp_tls_level);
 	free(st->lhlo_name);
 	free(st->tcp_port);
 	free(st->shell_refusal);
@@ -277,19 +284,17 @@ has_ctl(const char *s)
 }
 
 /*
- * handoff_setup - mailbox_transport or fallback_transport (id, named
- * param) into h: "lmtp:DEST" (DEST as the lmtp agent takes it:
- * unix:/path, inet:host:port, ...) hands those mailbox deliveries to that
- * LMTP server (Dovecot's lmtp); anything else is a refusal that defers
- * them with its words.  The LMTP client settings are shared.
+ * handoff_parse - raw, the value of param (a setting, or a table's
+ * answer for one user), into h: "lmtp:DEST" (DEST as the lmtp agent
+ * takes it: unix:/path, inet:host:port, ...) hands those mailbox
+ * deliveries to that LMTP server (Dovecot's lmtp); anything else leaves
+ * a refusal in h that defers them with its words.
  */
 static void
-handoff_setup(struct local_state *st, struct handoff *h,
-    const struct config_view *v, enum param_id id, const char *param)
+handoff_parse(const struct local_state *st, struct handoff *h,
+    const char *raw, const char *param)
 {
-	const char *raw = config_str(v, id);
 	const char *colon = strchr(raw, ':');
-	const char *name = config_str(v, P_lmtp_lhlo_name);
 	struct endpoint ep = { 0 };
 	char *err = NULL;
 
@@ -306,37 +311,62 @@ handoff_setup(struct local_state *st, struct handoff *h,
 		    "only to an LMTP server (%s = lmtp:unix:/path or "
 		    "lmtp:inet:host:port); for a command use "
 		    "mailbox_command", param, raw, param);
-	} else if (lmtp_dest_parse(colon + 1, config_str(v, P_lmtp_tcp_port),
-	    &ep, &err) < 0) {
+	} else if (lmtp_dest_parse(colon + 1, st->tcp_port, &ep, &err) < 0) {
 		h->refusal = xasprintf("%s = %s: %s", param, raw, err);
 		free(err);
 	} else if (ep.path == NULL &&
-	    strcasecmp(config_str(v, P_lmtp_tls_security_level), "none") !=
-	    0 && strcasecmp(config_str(v, P_lmtp_tls_security_level), "may") !=
-	    0) {
+	    strcasecmp(st->lmtp_tls_level, "none") != 0 &&
+	    strcasecmp(st->lmtp_tls_level, "may") != 0) {
 		h->refusal = xasprintf("%s = %s: lmtp_tls_security_level = %s, "
 		    "and the local agent speaks LMTP without TLS: use a unix: "
 		    "socket, or the lmtp transport itself (virtual_transport, "
-		    "transport_maps)", param, raw,
-		    config_str(v, P_lmtp_tls_security_level));
+		    "transport_maps)", param, raw, st->lmtp_tls_level);
 	} else {
 		h->dest = xstrdup(colon + 1);
 	}
 	endpoint_clear(&ep);
-	if (h->refusal != NULL) {
-		log_warning("%s; mail for %s is deferred until it is fixed",
-		    h->refusal, id == P_mailbox_transport ? "local users" :
-		    "unknown local users");
-		return;
-	}
-	if (st->lhlo_name != NULL)
-		return;
+}
+
+static void
+handoff_clear(struct handoff *h)
+{
+	free(h->raw);
+	free(h->dest);
+	free(h->refusal);
+	memset(h, 0, sizeof(*h));
+}
+
+/*
+ * handoff_setup - the LMTP client settings the hand-offs share, then
+ * mailbox_transport and fallback_transport (a refusal is also logged
+ * at start).
+ */
+static void
+handoff_setup(struct local_state *st, const struct config_view *v)
+{
+	const char *name = config_str(v, P_lmtp_lhlo_name);
+
 	st->lhlo_name = name[0] != '\0' ? xstrdup(name) :
 	    config_default_myhostname();
 	st->tcp_port = xstrdup(config_str(v, P_lmtp_tcp_port));
+	st->lmtp_tls_level = xstrdup(config_str(v,
+	    P_lmtp_tls_security_level));
 	st->lset.lhlo_name = st->lhlo_name;
 	st->lset.default_port = st->tcp_port;
 	agent_lmtp_timeouts(v, &st->lset.timeouts);
+	handoff_parse(st, &st->mbx, config_str(v, P_mailbox_transport),
+	    "mailbox_transport");
+	handoff_parse(st, &st->fallback, config_str(v, P_fallback_transport),
+	    "fallback_transport");
+	if (st->mbx.refusal != NULL)
+		log_warning("%s; mail for local users is deferred until it is "
+		    "fixed", st->mbx.refusal);
+	if (st->fallback.refusal != NULL)
+		log_warning("%s; mail for unknown local users is deferred "
+		    "until it is fixed", st->fallback.refusal);
+	st->mbx_maps = xstrdup(config_str(v, P_mailbox_transport_maps));
+	st->fallback_maps = xstrdup(config_str(v,
+	    P_fallback_transport_maps));
 }
 
 static int
@@ -419,10 +449,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 		    "mailbox_command is fixed", st->mailbox_refusal);
 		free(err);
 	}
-	handoff_setup(st, &st->mbx, v, P_mailbox_transport,
-	    "mailbox_transport");
-	handoff_setup(st, &st->fallback, v, P_fallback_transport,
-	    "fallback_transport");
+	handoff_setup(st, v);
 	/* luser_relay: its $names are the recipient's (local_expand.h). */
 	raw = config_raw(v, "luser_relay", NULL);
 	if (raw != NULL && strspn(raw, " \t") != strlen(raw))
@@ -492,6 +519,9 @@ struct action {
 	char *lp;		/* MAILBOX: the local part with extension */
 	bool fallback;		/* MAILBOX: an unknown user's, handed to
 				 * fallback_transport */
+	char *handoff;		/* MAILBOX: lmtp:DEST from a table of
+				 * handoff_param, or NULL */
+	const char *handoff_param;
 	enum deliver_status st;
 	char dsn[16];
 	char *text;
@@ -588,6 +618,7 @@ x_deinit(struct expansion *x)
 		free(x->v[i].target);
 		free(x->v[i].address);
 		free(x->v[i].lp);
+		free(x->v[i].handoff);
 		free(x->v[i].text);
 	}
 	free(x->v);
@@ -845,6 +876,51 @@ luser_relay(struct expansion *x, const char *lp, size_t ulen,
 	free(ext);
 }
 
+/*
+ * handoff_lookup - user in the tables of param (value maps; "" = none):
+ * 1 with the answer in *raw_r (a new string), 0 when not there, -1 when
+ * the lookup failed (the recipient is deferred: never "not found").
+ */
+static int
+handoff_lookup(struct expansion *x, const char *maps, const char *param,
+    const char *user, char **raw_r)
+{
+	char err[DICT_ERR_MAX_BYTES];
+	enum dict_status ds;
+
+	*raw_r = NULL;
+	if (maps[0] == '\0')
+		return 0;
+	ds = lookup_sync_find(local_lookup(x->st), maps, user,
+	    LOOKUP_FIND_EXACT, 0, "", 0, &x->value, err, sizeof(err));
+	if (ds == DICT_TEMPFAIL) {
+		x_stop(x, "4.3.0", "cannot look up %s in %s: %s", user, param,
+		    err);
+		return -1;
+	}
+	if (ds != DICT_FOUND)
+		return 0;
+	*raw_r = xstrdup(buf_cstr(&x->value));
+	return 1;
+}
+
+/* handoff_add - a mailbox delivery of user for lp, to the LMTP server a
+ * table of param named (raw, taken). */
+static void
+handoff_add(struct expansion *x, const char *user, const char *lp,
+    const char *address, char *raw, const char *param)
+{
+	struct action *act = x_add(x, ACT_MAILBOX, user, address);
+
+	if (act == NULL) {
+		free(raw);
+		return;
+	}
+	act->lp = xstrdup(lp);
+	act->handoff = raw;
+	act->handoff_param = param;
+}
+
 /* mailbox - the destination for the account of lp. */
 static void
 mailbox(struct expansion *x, const char *lp, const char *address)
@@ -853,12 +929,29 @@ mailbox(struct expansion *x, const char *lp, const char *address)
 	struct action *act;
 	size_t ulen = maps_split_extension(lp, strlen(lp), x->st->delimiters,
 	    0);
-	char *user = xstrndup(lp, ulen), *err = NULL;
-	int r = account_get(user, &acc, &err);
+	char *user = xstrndup(lp, ulen), *err = NULL, *raw = NULL;
+	int r = account_get(user, &acc, &err), m = 0;
+	const char *which = "mailbox_transport_maps";
 
+	/* mailbox_transport_maps: for known and unknown users alike;
+	 * fallback_transport_maps: for unknown ones, before
+	 * fallback_transport (Postfix's order). */
+	if (r >= 0)
+		m = handoff_lookup(x, x->st->mbx_maps, which, user, &raw);
+	if (r == 0 && m == 0 && x->st->mbx.raw[0] == '\0') {
+		which = "fallback_transport_maps";
+		m = handoff_lookup(x, x->st->fallback_maps, which, user, &raw);
+	}
 	if (r < 0) {
 		x_stop(x, "4.3.0", "%s", err);
 		free(err);
+	} else if (m < 0) {
+		/* the lookup failed: deferred (handoff_lookup) */
+	} else if (m > 0) {
+		handoff_add(x, user, lp, address, raw, which);
+		raw = NULL;
+		if (r > 0)
+			account_free(&acc);
 	} else if (r == 0 && (x->st->mbx.raw[0] != '\0' ||
 	    x->st->fallback.raw[0] != '\0')) {
 		/* mailbox_transport: its server knows the users (as in
@@ -1267,10 +1360,14 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 	char *err = NULL, *path = NULL, *prefix = NULL;
 	gid_t extra = 0;
 	int found;
-
+	struct handoff table_h = { 0 };
 	const struct handoff *h = act->fallback ? &st->fallback :
 	    st->mbx.raw[0] != '\0' ? &st->mbx : NULL;
 
+	if (act->handoff != NULL) {
+		handoff_parse(st, &table_h, act->handoff, act->handoff_param);
+		h = &table_h;
+	}
 	if (h != NULL) {
 		if (delivered_to_seen(rc->msg->content, rc->msg->len,
 		    act->address)) {
@@ -1285,6 +1382,7 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 		} else {
 			run_transport(rc, act, h, r);
 		}
+		handoff_clear(&table_h);
 		return;
 	}
 	found = account_get(act->target, &acc, &err);

@@ -716,6 +716,8 @@ test_statuses(void **state)
 		"luser_relay",
 		"smtp_line_length_limit",
 		"fallback_transport",
+		"mailbox_transport_maps",
+		"fallback_transport_maps",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

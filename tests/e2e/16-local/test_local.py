@@ -268,6 +268,45 @@ def test_fallback_transport_takes_unknown_users(local_delivery, local_users,
     assert "never-used" not in d.o.log_text()
 
 
+def test_transport_maps_per_user(local_delivery, local_users, dovecot):
+    """mailbox_transport_maps: the system user U1 listed there goes to
+    Dovecot's LMTP, U2 (not listed) keeps the local mbox;
+    fallback_transport_maps: dove5, unknown to passwd, goes to Dovecot,
+    another unknown name bounces (no fallback_transport); a table value
+    that is not lmtp:DEST defers with words."""
+    srv = dovecot(users=[A1, "dove5@" + LOCAL_DOMAIN])
+    d = local_delivery()
+    lmtp = "lmtp:" + srv.lmtp_unix
+    d.params["mailbox_transport_maps"] = d.table(
+        "mbxmaps", {U1: lmtp, "odd": "pipe:whatever"})
+    d.params["fallback_transport_maps"] = d.table(
+        "fbmaps", {"dove5": lmtp})
+    d.start()
+    tok = token()
+    d.send(A1, make_message(tok, to=A1))
+    d.wait_log(agent_log_re(A1, "sent", r"delivered by "
+                            r"mailbox_transport_maps lmtp:unix:\S+: 250 "))
+    assert tok.encode() in srv.fetch(A1).encode()
+    tok2 = token()
+    d.send(A2, make_message(tok2, to=A2))
+    d.wait_file(d.mbox(U2), tok2)
+    dove5 = "dove5@" + LOCAL_DOMAIN
+    tok3 = token()
+    d.send(dove5, make_message(tok3, to=dove5))
+    d.wait_log(agent_log_re(dove5, "sent", r"delivered by "
+                            r"fallback_transport_maps lmtp:unix:\S+: 250 "))
+    assert tok3.encode() in srv.fetch(dove5).encode()
+    nobody = "nobody-%s@%s" % (token()[-6:], LOCAL_DOMAIN)
+    d.send(nobody, make_message(token(), to=nobody))
+    d.wait_log(agent_log_re(nobody, "bounced", r"unknown user"))
+    odd = "odd@" + LOCAL_DOMAIN
+    qid = d.send(odd, make_message(token(), to=odd))
+    d.wait_log(agent_log_re(odd, "deferred", r"mailbox_transport_maps = "
+                            r"pipe:whatever: this version hands mailboxes "
+                            r"only to an LMTP server"))
+    assert d.spool_has(qid) is not None
+
+
 def test_mailbox_transport_refused_in_words(local_delivery):
     """A mailbox_transport this version cannot use defers the mail (never
     bounces it, never puts it elsewhere) and says why."""

@@ -27,7 +27,8 @@
  *     gives for the user, or to fallback_transport (lmtp:DEST, as
  *     mailbox_transport below) when that is set, else forwarded to
  *     luser_relay when that is set (local_expand.h), else bounced
- *     (5.1.1 "unknown user").  Its mailbox is
+ *     (5.1.1 "unknown user").  Its mailbox is the command
+ *     mailbox_command_maps gives for the user, else
  *     mailbox_command when set (run as the user, without a shell: a
  *     command that needs one is refused with a deferral), else
  *     home_mailbox under the home directory (a Maildir when it ends in
@@ -59,7 +60,7 @@
  *
  * Not supported yet (each said in the deferral or the log): ~/.forward
  * files, $name expansion in
- * mailbox_command, local_command_shell, mailbox_command_maps.
+ * mailbox_command, local_command_shell.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -225,6 +226,7 @@ struct local_state {
 	/* mailbox_transport_maps, fallback_transport_maps ("" = none):
 	 * per user, an lmtp:DEST of its own */
 	char *mbx_maps, *fallback_maps;
+	char *cmd_maps;		/* mailbox_command_maps, "" = none */
 	char *lmtp_tls_level;	/* lmtp_tls_security_level */
 	char *lhlo_name, *tcp_port;
 	struct lmtp_client_settings lset;
@@ -264,6 +266,7 @@ local_state_free(struct local_state *st)
 	free(st->fallback.refusal);
 	free(st->mbx_maps);
 	free(st->fallback_maps);
+	free(st->cmd_maps);
 	free(st->lmtp_tls_level);
 	free(st->lhlo_name);
 	free(st->tcp_port);
@@ -365,6 +368,7 @@ handoff_setup(struct local_state *st, const struct config_view *v)
 		log_warning("%s; mail for unknown local users is deferred "
 		    "until it is fixed", st->fallback.refusal);
 	st->mbx_maps = xstrdup(config_str(v, P_mailbox_transport_maps));
+	st->cmd_maps = xstrdup(config_str(v, P_mailbox_command_maps));
 	st->fallback_maps = xstrdup(config_str(v,
 	    P_fallback_transport_maps));
 }
@@ -1409,6 +1413,42 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 		snprintf(r->dsn, sizeof(r->dsn), "4.3.5");
 		snprintf(r->text, sizeof(r->text), "%s", st->mailbox_refusal);
 		goto out;
+	}
+	if (st->cmd_maps[0] != '\0') {
+		/* mailbox_command_maps: the user's own command, before
+		 * mailbox_command; never through a shell either. */
+		struct buf v;
+		char lerr[DICT_ERR_MAX_BYTES], **argv = NULL, *serr = NULL;
+		enum dict_status ds;
+
+		buf_init(&v, DICT_VALUE_MAX_BYTES);
+		ds = lookup_sync_find(local_lookup(st), st->cmd_maps,
+		    act->target, LOOKUP_FIND_EXACT, 0, "", 0, &v, lerr,
+		    sizeof(lerr));
+		if (ds == DICT_TEMPFAIL) {
+			r->st = DELIVER_DEFER;
+			snprintf(r->dsn, sizeof(r->dsn), "4.3.0");
+			snprintf(r->text, sizeof(r->text), "cannot look up %.200s "
+			    "in mailbox_command_maps: %.700s", act->target,
+			    lerr);
+		} else if (ds == DICT_FOUND &&
+		    local_command_split(buf_cstr(&v), &argv, &serr) < 0) {
+			r->st = DELIVER_DEFER;
+			snprintf(r->dsn, sizeof(r->dsn), "4.3.5");
+			snprintf(r->text, sizeof(r->text), "mailbox_command_maps "
+			    "entry for %s: %s", act->target, serr);
+			free(serr);
+		} else if (ds == DICT_FOUND) {
+			run_command(rc, as, buf_cstr(&v), argv, act->address,
+			    act->lp, is_dir(acc.home) ? acc.home : "/", r);
+			if (r->st == DELIVER_OK)
+				snprintf(r->text, sizeof(r->text), "delivered "
+				    "to command: %s", buf_cstr(&v));
+			strv_free(&argv);
+		}
+		buf_deinit(&v);
+		if (ds != DICT_NOTFOUND)
+			goto out;
 	}
 	if (st->mailbox_argv != NULL) {
 		run_command(rc, as, st->mailbox_command, st->mailbox_argv,

@@ -718,6 +718,7 @@ test_statuses(void **state)
 		"fallback_transport",
 		"mailbox_transport_maps",
 		"fallback_transport_maps",
+		"mailbox_command_maps",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -183,6 +183,30 @@ def test_alias_command_writes_a_file(local_delivery, local_users):
     assert not os.path.exists(os.path.join(d.out, "x"))
 
 
+def test_mailbox_command_maps(local_delivery, local_users):
+    """mailbox_command_maps: U1's mailbox delivery runs the command its
+    entry names, as U1 and without a shell; U2 (no entry) keeps the
+    mbox; an entry that needs a shell defers with the reason."""
+    d = local_delivery()
+    out = os.path.join(d.out, "cmdmap")
+    d.params["mailbox_command_maps"] = d.table(
+        "cmdmaps", {U1: "/usr/bin/tee -a %s" % out,
+                    U2: "/usr/bin/tee -a %s/y > /dev/null" % d.out})
+    d.start()
+    tok = token()
+    d.send(A1, make_message(tok, to=A1))
+    data = d.wait_file(out, tok)
+    assert ("\nDelivered-To: %s\n" % A1).encode() in data, data[:400]
+    assert os.stat(out).st_uid == local_users[U1].pw_uid
+    d.wait_log(agent_log_re(A1, "sent", "delivered to command: "
+                            "/usr/bin/tee"))
+    d.send(A2, make_message(token(), to=A2))
+    d.wait_log(agent_log_re(A2, "deferred", r"mailbox_command_maps entry "
+                            r"for %s: .*'>'" % U2))
+    assert not os.path.exists(os.path.join(d.out, "y"))
+    assert not os.path.exists(d.mbox(U2))
+
+
 def test_unknown_user_bounces(local_delivery):
     d = local_delivery()
     d.start()

@@ -951,6 +951,8 @@ mailbox(struct expansion *x, const char *lp, const char *address)
 		free(err);
 	} else if (m < 0) {
 		/* the lookup failed: deferred (handoff_lookup) */
+		if (r > 0)
+			account_free(&acc);
 	} else if (m > 0) {
 		handoff_add(x, user, lp, address, raw, which);
 		raw = NULL;

@@ -22,7 +22,19 @@
  *     queue manager with the recipient's result (agent_add_forward),
  *     which queues one copy of the message for all of them when the
  *     result is a success (qmgr_forward.c).
- *  3. Otherwise the passwd account of "user" (without the extension):
+ *  3. The user's .forward file (forward_path: the first of its
+ *     entries, expanded per recipient, that exists), read as the user
+ *     by a delivery process (local_spawn_read: the home may be closed
+ *     to mail_owner), and used only when it is a regular file (not a
+ *     symbolic link) of the user or root that is not world-writable
+ *     (else a warning, and the mailbox).  Its destinations are expanded
+ *     as an alias's, in the "forward" context of allow_mail_to_*, and
+ *     its files and commands run as the user (commands in the home
+ *     directory).  The user named in its own .forward, or "\user",
+ *     means the user's mailbox.  An empty file means the mailbox.
+ *     Root's and mail_owner's are not read: only root could, and no
+ *     delivery runs as root.
+ *  4. Otherwise the passwd account of "user" (without the extension):
  *     unknown: handed to the LMTP server fallback_transport_maps
  *     gives for the user, or to fallback_transport (lmtp:DEST, as
  *     mailbox_transport below) when that is set, else forwarded to
@@ -50,7 +62,7 @@
  * reads the message.
  *
  * mailbox_transport = lmtp:DEST (Dovecot's LMTP, the usual setup for
- * system users) takes the place of steps 3's mailbox: every mailbox
+ * system users) takes the place of step 4's mailbox: every mailbox
  * delivery, including those of addresses the aliases give, goes to the
  * LMTP server DEST (lmtp_* timeouts and lmtp_lhlo_name; no TLS: an
  * inet DEST is refused when lmtp_tls_security_level asks for more than
@@ -58,8 +70,8 @@
  * reply is the result; a user need not be in passwd then (the server
  * knows its users).  Other transports are refused with words.
  *
- * Not supported yet (each said in the deferral or the log): ~/.forward
- * files, $name expansion in
+ * Not supported yet (each said in the deferral or the log): $name
+ * expansion in
  * mailbox_command, local_command_shell.
  */
 #include <ctype.h>
@@ -234,6 +246,11 @@ struct local_state {
 	char *luser_relay;	/* as written ($name at delivery), NULL: none */
 	char *myorigin;		/* for a luser_relay without a domain */
 	bool cmd_alias, cmd_include, file_alias, file_include;
+	bool cmd_forward, file_forward;
+	char *forward_path;	/* as written ($name per recipient), NULL:
+				 * no .forward files */
+	char *forward_filter;	/* forward_expansion_filter */
+	bool root_forward_noted;	/* said once: root's is not read */
 	bool orig_header;	/* enable_original_recipient */
 	uint64_t limit;		/* mailbox_size_limit, 0 = none */
 	unsigned timeout;	/* command_time_limit */
@@ -251,6 +268,8 @@ local_state_free(struct local_state *st)
 		return;
 	free(st->alias_maps);
 	free(st->luser_relay);
+	free(st->forward_path);
+	free(st->forward_filter);
 	free(st->myorigin);
 	free(st->delimiters);
 	free(st->home_mailbox);
@@ -479,6 +498,17 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	    "alias");
 	st->file_include = config_list_contains(v, P_allow_mail_to_files,
 	    "include");
+	st->cmd_forward = config_list_contains(v, P_allow_mail_to_commands,
+	    "forward");
+	st->file_forward = config_list_contains(v, P_allow_mail_to_files,
+	    "forward");
+	/* forward_path: its $names are the recipient's (local_expand.h),
+	 * so the text as written; empty turns .forward files off. */
+	raw = config_raw(v, "forward_path", NULL);
+	if (raw != NULL && strspn(raw, " \t\r\n,") != strlen(raw))
+		st->forward_path = xstrdup(raw);
+	st->forward_filter = xstrdup(config_str(v,
+	    P_forward_expansion_filter));
 	st->orig_header = config_bool(v, P_enable_original_recipient);
 	st->limit = config_size(v, P_mailbox_size_limit);
 	{
@@ -526,6 +556,9 @@ struct action {
 	char *handoff;		/* MAILBOX: lmtp:DEST from a table of
 				 * handoff_param, or NULL */
 	const char *handoff_param;
+	char *run_as;		/* FILE, COMMAND: the user whose .forward
+				 * gave it (its rights), NULL: an alias's
+				 * (default_privs) */
 	enum deliver_status st;
 	char dsn[16];
 	char *text;
@@ -540,6 +573,8 @@ struct expansion {
 	char dsn[16];
 	char *why;
 	struct strv path;	/* the aliases being expanded */
+	struct strv fwd;	/* the users whose .forward is being
+				 * expanded */
 	size_t nincludes;
 	struct buf value;
 };
@@ -623,11 +658,13 @@ x_deinit(struct expansion *x)
 		free(x->v[i].address);
 		free(x->v[i].lp);
 		free(x->v[i].handoff);
+		free(x->v[i].run_as);
 		free(x->v[i].text);
 	}
 	free(x->v);
 	free(x->why);
 	strv_deinit(&x->path);
+	strv_deinit(&x->fwd);
 	buf_deinit(&x->value);
 }
 
@@ -657,8 +694,15 @@ join_addr(const char *lp, const char *domain)
 	    xstrdup(lp);
 }
 
+/* Where destinations come from: what allow_mail_to_* calls them. */
+enum exp_ctx {
+	CTX_ALIAS,
+	CTX_FORWARD,
+	CTX_INCLUDE,
+};
+
 static void expand_name(struct expansion *x, const char *lp,
-    const char *domain, unsigned depth);
+    const char *domain, unsigned depth, bool direct);
 
 /*
  * route_local - does address (with '@') go to this transport?  1 with
@@ -701,12 +745,50 @@ route_local(struct expansion *x, const char *address, char **lp_r,
 }
 
 static void expand_dests(struct expansion *x, const struct local_dests *d,
-    const char *owner, const char *domain, unsigned depth, bool include);
+    const char *owner, const char *domain, unsigned depth, enum exp_ctx ctx,
+    const struct local_account *as);
 
-/* expand_include - the destinations of an :include: file. */
+/*
+ * read_as - the file path read as acc (local_spawn_read): the state,
+ * with *data_r and *len_r when FOUND, and *why_r (a new string) when
+ * IGNORED; -1 when it could not be read (x stopped).
+ */
+static int
+read_as(struct expansion *x, const struct local_account *acc,
+    const char *path, char **data_r, size_t *len_r, char **why_r)
+{
+	struct local_state *st = x->st;
+	enum local_read_state state;
+	struct local_result r;
+	struct local_creds c;
+
+	*why_r = NULL;
+	make_creds(acc, 0, &c);
+	if (local_spawn_read(st->sp, &c, path, LOCAL_READ_MAX_BYTES, &state,
+	    data_r, len_r, &r) < 0 && !st->helper_lost) {
+		st->helper_lost = true;
+		log_error("%s: the local agent's helper process is gone; this "
+		    "agent stops and the master starts a new one",
+		    x->req->queue_id);
+		(void)raise(SIGTERM);
+	}
+	if (r.st != DELIVER_OK) {
+		x_stop(x, r.dsn[0] == '4' ? r.dsn : "4.3.0", "%s (read as "
+		    "user %s)", r.text, acc->name);
+		return -1;
+	}
+	if (state == LOCAL_READ_IGNORED)
+		*why_r = xstrdup(r.text);
+	return (int)state;
+}
+
+/*
+ * expand_include - the destinations of an :include: file: read as
+ * mail_owner for an alias (as NULL), as the user for a .forward.
+ */
 static void
 expand_include(struct expansion *x, const char *path, const char *owner,
-    const char *domain, unsigned depth)
+    const char *domain, unsigned depth, const struct local_account *as)
 {
 	struct local_dests d;
 	struct stat sb;
@@ -718,6 +800,21 @@ expand_include(struct expansion *x, const char *path, const char *owner,
 		x_stop(x, "4.3.5", "the aliases of %s read more than %d "
 		    ":include: files", owner, LOCAL_INCLUDES_MAX);
 		return;
+	}
+	if (as != NULL) {
+		char *why = NULL;
+		int r = read_as(x, as, path, &data, &off, &why);
+
+		if (r < 0)
+			return;
+		if (r != LOCAL_READ_FOUND) {
+			x_stop(x, "4.3.5", ".forward of %s: cannot use "
+			    ":include: file %s: %s", owner, path, why != NULL ?
+			    why : "no such file (it is read as the user)");
+			free(why);
+			return;
+		}
+		goto parse;
 	}
 	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) < 0) {
@@ -746,55 +843,66 @@ expand_include(struct expansion *x, const char *path, const char *owner,
 		off += (size_t)n;
 	}
 	close(fd);
+parse:
 	local_dests_init(&d);
 	if (local_include_parse(data, off, &d, &err) < 0) {
-		x_stop(x, "4.3.5", "alias %s: :include: file %s: %s", owner,
-		    path, err);
+		x_stop(x, "4.3.5", "%s %s: :include: file %s: %s", as != NULL ?
+		    ".forward of" : "alias", owner, path, err);
 		free(err);
 	} else
-		expand_dests(x, &d, owner, domain, depth, true);
+		expand_dests(x, &d, owner, domain, depth, CTX_INCLUDE, as);
 	local_dests_deinit(&d);
 	free(data);
 }
 
 /*
- * expand_dests - the destinations d of alias owner (its address, for
- * Delivered-To: of files and commands) at depth.
+ * expand_dests - the destinations d of owner (an alias, or the user
+ * whose .forward it is: its address, for Delivered-To: of files and
+ * commands) at depth, found in ctx; as: the user whose rights its
+ * files, commands and :include: files get (NULL: an alias's).
  */
 static void
 expand_dests(struct expansion *x, const struct local_dests *d,
-    const char *owner, const char *domain, unsigned depth, bool include)
+    const char *owner, const char *domain, unsigned depth, enum exp_ctx ctx,
+    const struct local_account *as)
 {
 	struct local_state *st = x->st;
-	const char *ctx = include ? "include" : "alias";
+	const char *ctxname = ctx == CTX_INCLUDE ? "include" :
+	    ctx == CTX_FORWARD ? "forward" : "alias";
+	bool cmd_ok = ctx == CTX_INCLUDE ? st->cmd_include :
+	    ctx == CTX_FORWARD ? st->cmd_forward : st->cmd_alias;
+	bool file_ok = ctx == CTX_INCLUDE ? st->file_include :
+	    ctx == CTX_FORWARD ? st->file_forward : st->file_alias;
 
 	for (size_t i = 0; i < d->n && !x->stop; i++) {
 		const struct local_dest *e = &d->v[i];
 		char *lp = NULL, *dom = NULL;
-		const char *at;
+		struct action *act = NULL;
+		const char *at, *text = e->text;
+		bool direct = false;
 
 		switch (e->kind) {
 		case LOCAL_DEST_COMMAND:
-			if (!(include ? st->cmd_include : st->cmd_alias))
+			if (!cmd_ok)
 				x_fail(x, owner, DELIVER_BOUNCE, "5.7.1",
 				    "mail to command is restricted "
 				    "(allow_mail_to_commands has no %s): %s",
-				    ctx, e->text);
+				    ctxname, e->text);
 			else
-				(void)x_add(x, ACT_COMMAND, e->text, owner);
+				act = x_add(x, ACT_COMMAND, e->text, owner);
 			break;
 		case LOCAL_DEST_FILE:
-			if (!(include ? st->file_include : st->file_alias))
+			if (!file_ok)
 				x_fail(x, owner, DELIVER_BOUNCE, "5.7.1",
 				    "mail to file is restricted "
 				    "(allow_mail_to_files has no %s): %s",
-				    ctx, e->text);
+				    ctxname, e->text);
 			else if (agent_path_has_dotdot(e->text))
 				x_fail(x, owner, DELIVER_BOUNCE, "5.7.1",
 				    "file destination %s has \"..\"",
 				    e->text);
 			else
-				(void)x_add(x, ACT_FILE, e->text, owner);
+				act = x_add(x, ACT_FILE, e->text, owner);
 			break;
 		case LOCAL_DEST_INCLUDE:
 			if (depth >= LOCAL_DEPTH_MAX)
@@ -804,35 +912,142 @@ expand_dests(struct expansion *x, const struct local_dests *d,
 				    LOCAL_DEPTH_MAX, e->text);
 			else
 				expand_include(x, e->text, owner, domain,
-				    depth + 1);
+				    depth + 1, as);
 			break;
 		case LOCAL_DEST_ADDRESS:
-			at = strrchr(e->text, '@');
+			/* "\\user" in a .forward (or an alias): that user's
+			 * mailbox, without its aliases or .forward. */
+			if (text[0] == '\\' && text[1] != '\0') {
+				direct = true;
+				text++;
+			}
+			at = strrchr(text, '@');
 			if (at == NULL) {
-				lp = lower_dup(e->text, strlen(e->text));
+				lp = lower_dup(text, strlen(text));
 				dom = xstrdup(domain);
-			} else if (at == e->text) {
+			} else if (at == text) {
 				x_fail(x, owner, DELIVER_BOUNCE, "5.1.3",
-				    "alias %s: bad address %s", owner,
-				    e->text);
+				    "%s %s: bad address %s", ctx ==
+				    CTX_ALIAS ? "alias" : "destinations of",
+				    owner, text);
 				break;
 			} else {
-				int r = route_local(x, e->text, &lp, &dom);
+				int r = route_local(x, text, &lp, &dom);
 
 				if (r < 0)
 					break;
 				if (r == 0) {
-					(void)x_add(x, ACT_NONLOCAL, e->text,
+					(void)x_add(x, ACT_NONLOCAL, text,
 					    owner);
 					break;
 				}
 			}
-			expand_name(x, lp, dom, depth + 1);
+			expand_name(x, lp, dom, depth + 1, direct);
 			free(lp);
 			free(dom);
 			break;
 		}
+		if (act != NULL && as != NULL)
+			act->run_as = xstrdup(as->name);
 	}
+}
+
+/*
+ * dotforward - the .forward file of the user acc (recipient address,
+ * local part lp whose user name is its first ulen bytes), the first of
+ * forward_path that exists: 1 when its destinations were expanded into
+ * x, 0 when there is none to use (no file, an empty one, one ignored
+ * for its owner or mode: the mailbox is next), -1 when x stopped.
+ */
+static int
+dotforward(struct expansion *x, const struct local_account *acc,
+    const char *lp, size_t ulen, const char *address, const char *domain,
+    unsigned depth)
+{
+	struct local_state *st = x->st;
+	struct local_expand_vars vars = { 0 };
+	char delim[2] = { lp[ulen], '\0' };
+	char *list, *save = NULL, *user = xstrndup(lp, ulen);
+	int ret = 0;
+
+	if (acc->uid == 0 || acc->uid == st->owner_uid) {
+		/* Only root could read it, and no delivery runs as root. */
+		if (!st->root_forward_noted)
+			log_info("%s: the .forward file of %s is not read (no "
+			    "delivery runs as root or as mail_owner; an alias "
+			    "for %s forwards its mail)", x->req->queue_id,
+			    acc->name, acc->name);
+		st->root_forward_noted = true;
+		free(user);
+		return 0;
+	}
+	vars.user = user;
+	vars.extension = lp[ulen] != '\0' ? lp + ulen + 1 : "";
+	vars.local = lp;
+	vars.domain = domain;
+	vars.recipient = address;
+	vars.delimiter = delim;
+	vars.home = acc->home;
+	vars.shell = acc->shell;
+	vars.filter = st->forward_filter;
+	list = xstrdup(st->forward_path);
+	for (char *tok = strtok_r(list, ", \t\r\n", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t\r\n", &save)) {
+		char *path = NULL, *data = NULL, *why = NULL, *err = NULL;
+		const char *xerr = NULL;
+		struct local_dests d;
+		size_t len = 0;
+		int r;
+
+		if (local_expand(tok, &vars, &path, &xerr) < 0 ||
+		    path[0] != '/') {
+			log_warning("%s: to=<%s>: forward_path entry %s: %s "
+			    "(entry skipped)", x->req->queue_id, address, tok,
+			    xerr != NULL ? xerr : "not an absolute path");
+			free(path);
+			continue;
+		}
+		r = read_as(x, acc, path, &data, &len, &why);
+		if (r == LOCAL_READ_ABSENT) {
+			free(path);
+			continue;
+		}
+		if (r == LOCAL_READ_IGNORED)
+			log_warning("%s: to=<%s>: %s ignored: %s (it must be a "
+			    "regular file of the user or root, not "
+			    "world-writable); the mail goes to the mailbox",
+			    x->req->queue_id, address, path, why);
+		if (r == LOCAL_READ_FOUND) {
+			local_dests_init(&d);
+			if (local_include_parse(data, len, &d, &err) < 0) {
+				x_stop(x, "4.3.5", ".forward file %s of %s: %s",
+				    path, acc->name, err);
+				free(err);
+				ret = -1;
+			} else if (d.n > 0) {
+				log_debug(1, "%s: to=<%s>: %zu destinations "
+				    "from %s", x->req->queue_id, address, d.n,
+				    path);
+				strv_add(&x->fwd, acc->name);
+				expand_dests(x, &d, address, domain, depth,
+				    CTX_FORWARD, acc);
+				x->fwd.n--;
+				free(x->fwd.v[x->fwd.n]);
+				x->fwd.v[x->fwd.n] = NULL;
+				ret = 1;
+			}
+			local_dests_deinit(&d);
+		}
+		if (r < 0)
+			ret = -1;
+		free(data);
+		free(why);
+		free(path);
+		break;
+	}
+	free(list);
+	free(user);
+	return ret;
 }
 
 /*
@@ -851,7 +1066,7 @@ luser_relay(struct expansion *x, const char *lp, size_t ulen,
 	const char *at = strrchr(address, '@'), *why = NULL;
 	const char *delim = x->st->delimiters;
 	char *user = xstrndup(lp, ulen), *ext, *to = NULL;
-	struct local_expand_vars vars;
+	struct local_expand_vars vars = { 0 };
 
 	/* The extension follows the delimiter character at ulen. */
 	ext = xstrdup(lp[ulen] != '\0' ? lp + ulen + 1 : "");
@@ -925,9 +1140,13 @@ handoff_add(struct expansion *x, const char *user, const char *lp,
 	act->handoff_param = param;
 }
 
-/* mailbox - the destination for the account of lp. */
+/*
+ * mailbox - the destination for the account of lp (of domain, at
+ * depth): its .forward file unless direct, else its mailbox.
+ */
 static void
-mailbox(struct expansion *x, const char *lp, const char *address)
+mailbox(struct expansion *x, const char *lp, const char *domain,
+    const char *address, unsigned depth, bool direct)
 {
 	struct local_account acc;
 	struct action *act;
@@ -936,6 +1155,20 @@ mailbox(struct expansion *x, const char *lp, const char *address)
 	char *user = xstrndup(lp, ulen), *err = NULL, *raw = NULL;
 	int r = account_get(user, &acc, &err), m = 0;
 	const char *which = "mailbox_transport_maps";
+
+	/* ~/.forward first (Postfix's order: aliases, .forward, mailbox),
+	 * unless this user's own .forward names it: then its mailbox. */
+	for (size_t i = 0; r > 0 && i < x->fwd.n; i++)
+		direct = direct || strcmp(x->fwd.v[i], acc.name) == 0;
+	if (r > 0 && !direct && x->st->forward_path != NULL) {
+		int f = dotforward(x, &acc, lp, ulen, address, domain, depth);
+
+		if (f != 0) {
+			account_free(&acc);
+			free(user);
+			return;
+		}
+	}
 
 	/* mailbox_transport_maps: for known and unknown users alike;
 	 * fallback_transport_maps: for unknown ones, before
@@ -988,7 +1221,7 @@ mailbox(struct expansion *x, const char *lp, const char *address)
  */
 static void
 expand_name(struct expansion *x, const char *lp, const char *domain,
-    unsigned depth)
+    unsigned depth, bool direct)
 {
 	struct local_state *st = x->st;
 	char err[DICT_ERR_MAX_BYTES];
@@ -1012,9 +1245,9 @@ expand_name(struct expansion *x, const char *lp, const char *domain,
 	}
 	for (size_t i = 0; i < x->path.n; i++)
 		busy = busy || strcmp(x->path.v[i], lp) == 0;
-	if (busy || st->alias_maps[0] == '\0') {
+	if (busy || direct || st->alias_maps[0] == '\0') {
 		/* An alias that names itself means the user's mailbox. */
-		mailbox(x, lp, address);
+		mailbox(x, lp, domain, address, depth, direct);
 		goto out;
 	}
 	ds = lookup_sync_find(local_lookup(st), st->alias_maps, lp,
@@ -1026,7 +1259,7 @@ expand_name(struct expansion *x, const char *lp, const char *domain,
 		goto out;
 	}
 	if (ds == DICT_NOTFOUND) {
-		mailbox(x, lp, address);
+		mailbox(x, lp, domain, address, depth, false);
 		goto out;
 	}
 	local_dests_init(&d);
@@ -1039,7 +1272,7 @@ expand_name(struct expansion *x, const char *lp, const char *domain,
 		    "destinations", lp);
 	} else {
 		strv_add(&x->path, lp);
-		expand_dests(x, &d, address, domain, depth, false);
+		expand_dests(x, &d, address, domain, depth, CTX_ALIAS, NULL);
 		x->path.n--;
 		free(x->path.v[x->path.n]);
 		x->path.v[x->path.n] = NULL;
@@ -1355,6 +1588,28 @@ out:
 	lmtp_failure_deinit(&f);
 }
 
+/*
+ * account_at_delivery - name's passwd entry again, when its delivery
+ * runs: 0, or -1 with the deferral in r (a lookup error, or a user
+ * that went away since the expansion).
+ */
+static int
+account_at_delivery(const char *name, struct local_account *acc,
+    struct local_result *r)
+{
+	char *err = NULL;
+	int found = account_get(name, acc, &err);
+
+	if (found > 0)
+		return 0;
+	r->st = DELIVER_DEFER;
+	snprintf(r->dsn, sizeof(r->dsn), "4.3.0");
+	snprintf(r->text, sizeof(r->text), "%s", found < 0 ? err :
+	    "the user went away during the delivery");
+	free(err);
+	return -1;
+}
+
 /* run_mailbox - the mailbox of act's account. */
 static void
 run_mailbox(struct request_ctx *rc, const struct action *act,
@@ -1363,9 +1618,8 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 	struct local_state *st = rc->st;
 	struct local_account acc, *as;
 	struct local_job job;
-	char *err = NULL, *path = NULL, *prefix = NULL;
+	char *path = NULL, *prefix = NULL;
 	gid_t extra = 0;
-	int found;
 	struct handoff table_h = { 0 };
 	const struct handoff *h = act->fallback ? &st->fallback :
 	    st->mbx.raw[0] != '\0' ? &st->mbx : NULL;
@@ -1391,15 +1645,8 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 		handoff_clear(&table_h);
 		return;
 	}
-	found = account_get(act->target, &acc, &err);
-	if (found <= 0) {
-		r->st = DELIVER_DEFER;
-		snprintf(r->dsn, sizeof(r->dsn), "4.3.0");
-		snprintf(r->text, sizeof(r->text), "%s", found < 0 ? err :
-		    "the user went away during the delivery");
-		free(err);
+	if (account_at_delivery(act->target, &acc, r) < 0)
 		return;
-	}
 	/* Never a delivery process as root or as mail_owner. */
 	as = acc.uid == 0 || acc.uid == st->owner_uid ? &st->privs : &acc;
 	if (delivered_to_seen(rc->msg->content, rc->msg->len,
@@ -1502,13 +1749,39 @@ out:
 	account_free(&acc);
 }
 
-/* run_file - a file destination of an alias, as default_privs. */
+/*
+ * run_as - the account whose rights act's file or command gets: the
+ * user of the .forward that gave it, default_privs for an alias's (and
+ * for root or mail_owner).  1 with *acc filled (account_free), 0 to use
+ * default_privs, -1 when the user cannot be looked up (r filled).
+ */
+static int
+run_as(const struct request_ctx *rc, const struct action *act,
+    struct local_account *acc, struct local_result *r)
+{
+	if (act->run_as == NULL)
+		return 0;
+	if (account_at_delivery(act->run_as, acc, r) < 0)
+		return -1;
+	if (acc->uid == 0 || acc->uid == rc->st->owner_uid) {
+		account_free(acc);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * run_file - a file destination: an alias's as default_privs, a
+ * .forward's as its user.
+ */
 static void
 run_file(struct request_ctx *rc, const struct action *act,
     struct local_result *r)
 {
+	struct local_account acc;
 	struct local_job job;
 	char *prefix;
+	int who;
 
 	if (strcmp(act->target, "/dev/null") == 0) {
 		r->st = DELIVER_OK;
@@ -1516,6 +1789,9 @@ run_file(struct request_ctx *rc, const struct action *act,
 		snprintf(r->text, sizeof(r->text), "discarded (/dev/null)");
 		return;
 	}
+	who = run_as(rc, act, &acc, r);
+	if (who < 0)
+		return;
 	memset(&job, 0, sizeof(job));
 	job.path = act->target;
 	job.sender = rc->req->sender;
@@ -1528,11 +1804,14 @@ run_file(struct request_ctx *rc, const struct action *act,
 	}
 	prefix = prefix_for(rc, act->address, false);
 	job.prefix = prefix;
-	run_job(rc, &rc->st->privs, 0, LOCAL_MAILBOX_TIME_LIMIT, &job, r);
+	run_job(rc, who > 0 ? &acc : &rc->st->privs, 0,
+	    LOCAL_MAILBOX_TIME_LIMIT, &job, r);
 	if (r->st == DELIVER_OK)
 		snprintf(r->text, sizeof(r->text), "delivered to file: %s",
 		    act->target);
 	free(prefix);
+	if (who > 0)
+		account_free(&acc);
 }
 
 /*
@@ -1599,7 +1878,8 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 	x.req = rc->req;
 	strv_init(&x.path);
 	buf_init(&x.value, DICT_VALUE_MAX_BYTES);
-	expand_name(&x, lp, domain, 0);
+	strv_init(&x.fwd);
+	expand_name(&x, lp, domain, 0, false);
 	if (!x.stop && x.n == 0)
 		x_stop(&x, "4.3.5", "the aliases of %s give no destinations "
 		    "(empty :include: files?)", addr);
@@ -1635,9 +1915,18 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 			char *alp = xstrndup(act->address, aat != NULL ?
 			    (size_t)(aat - act->address) :
 			    strlen(act->address));
+			struct local_account acc;
+			int who = run_as(rc, act, &acc, r);
 
-			run_command(rc, &st->privs, act->target, NULL,
-			    act->address, alp, "/", r);
+			/* A .forward's command runs as its user, in the
+			 * home directory; an alias's as default_privs. */
+			if (who >= 0)
+				run_command(rc, who > 0 ? &acc : &st->privs,
+				    act->target, NULL, act->address, alp,
+				    who > 0 && is_dir(acc.home) ? acc.home :
+				    "/", r);
+			if (who > 0)
+				account_free(&acc);
 			free(alp);
 			if (r->st == DELIVER_OK)
 				snprintf(r->text, sizeof(r->text),

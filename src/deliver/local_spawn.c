@@ -9,8 +9,9 @@
  *                     a new socketpair (SCM_RIGHTS)
  *   agent -> worker   the job: u32 version, u32 kind, then per kind
  *                     (ipc.h's u32 / u64 / length-prefixed strings)
- *                     + the message memfd (SCM_RIGHTS)
- *   worker -> agent   struct wire_result (fixed size)
+ *                     + the message memfd (SCM_RIGHTS; none for READ)
+ *   worker -> agent   struct wire_result (fixed size); for a READ job
+ *                     the file's bytes follow it in the same message
  *
  * Anything else (a wrong size, a missing or extra descriptor, a field
  * that does not decode) ends the exchange: the helper logs and exits
@@ -54,6 +55,8 @@
 #define LOCAL_COMMAND_PATH "/usr/local/bin:/usr/bin:/bin"
 /* Longest string field of a job. */
 #define JOB_STR_MAX (LOCAL_JOB_MAX_BYTES / 2)
+/* A READ worker's time (a home on a slow network file system). */
+#define LOCAL_READ_TIME_LIMIT 60
 /* Most environment entries of a command. */
 #define JOB_ENV_MAX 64
 
@@ -69,6 +72,7 @@ struct spawn_req {
 struct wire_result {
 	uint32_t magic;
 	uint32_t status;
+	uint32_t read_state;	/* READ: enum local_read_state; else 0 */
 	char dsn[16];
 	char text[DELIVER_FIELD_MAX + 1];
 	char remote[DELIVER_FIELD_MAX + 1];
@@ -252,6 +256,36 @@ worker_answer(int sock, enum deliver_status st, const char *dsn,
 	_exit(0);
 }
 
+static void ATTR_NORETURN
+worker_read_answer(int sock, enum local_read_state state, uint8_t *msg,
+    size_t len, const char *fmt, ...) ATTR_FORMAT(5, 6);
+
+/*
+ * worker_read_answer - a READ job's answer and exit: msg (NULL when
+ * len is 0) has room for the result before its len bytes of data.
+ */
+static void ATTR_NORETURN
+worker_read_answer(int sock, enum local_read_state state, uint8_t *msg,
+    size_t len, const char *fmt, ...)
+{
+	struct wire_result r;
+	uint8_t *out = msg != NULL ? msg : (uint8_t *)&r;
+	va_list ap;
+
+	memset(&r, 0, sizeof(r));
+	r.magic = RESULT_MAGIC;
+	r.status = (uint32_t)DELIVER_OK;
+	r.read_state = (uint32_t)state;
+	snprintf(r.dsn, sizeof(r.dsn), "2.0.0");
+	va_start(ap, fmt);
+	vsnprintf(r.text, sizeof(r.text), fmt, ap);
+	va_end(ap);
+	if (msg != NULL)
+		memcpy(msg, &r, sizeof(r));
+	(void)send_with_fd(sock, out, sizeof(r) + len, -1);
+	_exit(0);
+}
+
 /* write_failure - the result for a failed mbox or Maildir write. */
 static void ATTR_NORETURN
 write_failure(int sock, int e, const char *why)
@@ -315,6 +349,72 @@ run_maildir(int sock, const struct local_job *j, const char *content,
 	    &why) == 0)
 		worker_answer(sock, DELIVER_OK, "2.0.0", NULL, "%s", path);
 	write_failure(sock, e, why);
+}
+
+/*
+ * run_read - send the file j->path back (at most j->limit bytes) with
+ * its state; never returns.  O_NOFOLLOW: a symbolic link is refused as
+ * Postfix's lstat() check refuses it.
+ */
+static void ATTR_NORETURN
+run_read(int sock, const struct local_job *j)
+{
+	struct wire_result *r;
+	struct stat sb;
+	uint8_t *msg;
+	size_t got = 0;
+	int fd, e;
+
+	fd = open(j->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	e = errno;
+	if (fd < 0 && (e == ENOENT || e == ENOTDIR || e == EACCES))
+		worker_read_answer(sock, LOCAL_READ_ABSENT, NULL, 0, "%s: %s",
+		    j->path, strerror(e));
+	if (fd < 0 && e == ELOOP)
+		worker_read_answer(sock, LOCAL_READ_IGNORED, NULL, 0, "%s is "
+		    "a symbolic link", j->path);
+	if (fd < 0)
+		worker_answer(sock, DELIVER_DEFER, "4.3.0", NULL, "cannot "
+		    "open %s as uid %lu: %s", j->path,
+		    (unsigned long)geteuid(), strerror(e));
+	if (fstat(fd, &sb) < 0)
+		worker_answer(sock, DELIVER_DEFER, "4.3.0", NULL, "cannot "
+		    "examine %s: %s", j->path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		worker_read_answer(sock, LOCAL_READ_IGNORED, NULL, 0, "%s is "
+		    "not a regular file", j->path);
+	if (sb.st_uid != 0 && sb.st_uid != geteuid())
+		worker_read_answer(sock, LOCAL_READ_IGNORED, NULL, 0, "%s "
+		    "belongs to uid %lu, not to its user (uid %lu) or root",
+		    j->path, (unsigned long)sb.st_uid,
+		    (unsigned long)geteuid());
+	if ((sb.st_mode & S_IWOTH) != 0)
+		worker_read_answer(sock, LOCAL_READ_IGNORED, NULL, 0, "%s is "
+		    "world-writable", j->path);
+	if ((uint64_t)sb.st_size > j->limit)
+		worker_answer(sock, DELIVER_DEFER, "4.3.5", NULL, "%s is "
+		    "larger than %llu bytes", j->path,
+		    (unsigned long long)j->limit);
+	msg = xmalloc(sizeof(*r) + (size_t)j->limit + 1);
+	while (got <= j->limit) {
+		ssize_t n = read(fd, msg + sizeof(*r) + got,
+		    (size_t)j->limit + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			worker_answer(sock, DELIVER_DEFER, "4.3.0", NULL,
+			    "cannot read %s: %s", j->path, strerror(errno));
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > j->limit)
+		worker_answer(sock, DELIVER_DEFER, "4.3.5", NULL, "%s is "
+		    "larger than %llu bytes", j->path,
+		    (unsigned long long)j->limit);
+	worker_read_answer(sock, LOCAL_READ_FOUND, msg, got, "%s", j->path);
 }
 
 /* find_command - argv[0] as a path to run (new string). */
@@ -398,10 +498,10 @@ worker_job(int sock)
 	int cfd = -1;
 
 	len = recv_with_fd(sock, data, LOCAL_JOB_MAX_BYTES, &cfd);
-	if (len <= 0 || cfd < 0) {
+	if (len <= 0) {
 		if (len != 0)
 			log_error("local delivery process: no job came (%s)",
-			    len < 0 ? strerror(errno) : "no message");
+			    strerror(errno));
 		_exit(1);
 	}
 	memset(&j, 0, sizeof(j));
@@ -448,6 +548,12 @@ worker_job(int sock)
 		j.directory = dir = ipc_get_str(&in, PATH_MAX);
 		j.timeout = ipc_get_u32(&in);
 		break;
+	case LOCAL_JOB_READ:
+		j.path = path = ipc_get_str(&in, PATH_MAX);
+		j.limit = ipc_get_u64(&in);
+		if (j.limit > LOCAL_READ_MAX_BYTES || clen != 0)
+			in.error = true;
+		break;
 	default:
 		in.error = true;
 		break;
@@ -455,6 +561,20 @@ worker_job(int sock)
 	if (!ipc_in_done(&in) || (j.kind != LOCAL_JOB_COMMAND &&
 	    (path == NULL || path[0] != '/'))) {
 		log_error("local delivery process: malformed job");
+		_exit(1);
+	}
+	if (j.kind == LOCAL_JOB_READ) {
+		if (cfd >= 0) {
+			log_error("local delivery process: a message came "
+			    "with a read job");
+			_exit(1);
+		}
+		free(data);
+		run_read(sock, &j);
+	}
+	if (cfd < 0) {
+		log_error("local delivery process: the job came without "
+		    "the message");
 		_exit(1);
 	}
 	if (fstat(cfd, &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -761,6 +881,13 @@ encode_job(const struct local_job *j, size_t clen, struct buf *b)
 		put_str(b, j->directory != NULL ? j->directory : "/");
 		put_u32(b, j->timeout);
 		break;
+	case LOCAL_JOB_READ:
+		if (j->path == NULL || strlen(j->path) > PATH_MAX ||
+		    j->limit > LOCAL_READ_MAX_BYTES)
+			return -1;
+		put_str(b, j->path);
+		put_u64(b, j->limit);
+		break;
 	}
 	return b->len <= LOCAL_JOB_MAX_BYTES ? 0 : -1;
 }
@@ -783,13 +910,22 @@ set_r(struct local_result *r, enum deliver_status st, const char *dsn,
 	va_end(ap);
 }
 
-int
-local_spawn_run(struct local_spawner *s, const struct local_creds *c,
+/*
+ * spawn_exchange - local_spawn_run, and for a READ job the data after
+ * the result: a new buffer in *data_r (NUL-terminated, *len_r bytes,
+ * at most job->limit) and the state in *read_state_r (0 when the
+ * answer is not a READ answer; data_r NULL for other jobs).
+ */
+static int
+spawn_exchange(struct local_spawner *s, const struct local_creds *c,
     unsigned time_limit, const struct local_job *job, int content_fd,
-    size_t content_len, struct local_result *r)
+    size_t content_len, struct local_result *r, uint32_t *read_state_r,
+    char **data_r, size_t *len_r)
 {
 	struct spawn_req req;
 	struct wire_result wr;
+	size_t extra = data_r != NULL ? (size_t)job->limit : 0;
+	uint8_t *msg;
 	struct buf b;
 	struct pollfd pfd;
 	int jv[2], fd = -1, rc;
@@ -858,24 +994,43 @@ local_spawn_run(struct local_spawner *s, const struct local_creds *c,
 		}
 		break;
 	}
-	n = recv_with_fd(jv[0], &wr, sizeof(wr), &fd);
+	msg = xmalloc(sizeof(wr) + extra + 1);
+	n = recv_with_fd(jv[0], msg, sizeof(wr) + extra, &fd);
 	if (n < 0 && errno != EMSGSIZE)
 		n = 0;	/* ECONNRESET: it went away with the job unread */
 	close(jv[0]);
 	if (fd >= 0)
 		close(fd);
 	if (n == 0) {
+		free(msg);
 		set_r(r, DELIVER_DEFER, "4.3.0", "the delivery process ended "
 		    "without a result (refused, killed, or out of time; see "
 		    "the log)");
 		return 0;
 	}
-	if (n != (ssize_t)sizeof(wr) || fd >= 0 || wr.magic != RESULT_MAGIC ||
-	    wr.status > DELIVER_BOUNCE) {
+	if (n >= (ssize_t)sizeof(wr))
+		memcpy(&wr, msg, sizeof(wr));
+	if (n < (ssize_t)sizeof(wr) || fd >= 0 || wr.magic != RESULT_MAGIC ||
+	    wr.status > DELIVER_BOUNCE ||
+	    (n > (ssize_t)sizeof(wr) && wr.read_state != LOCAL_READ_FOUND) ||
+	    (data_r == NULL && wr.read_state != 0) ||
+	    wr.read_state > LOCAL_READ_IGNORED ||
+	    (wr.read_state != 0 && wr.status != DELIVER_OK)) {
+		free(msg);
 		set_r(r, DELIVER_DEFER, "4.3.0", "the delivery process sent a "
 		    "malformed result");
 		return 0;
 	}
+	if (data_r != NULL && wr.read_state == LOCAL_READ_FOUND) {
+		*len_r = (size_t)n - sizeof(wr);
+		memmove(msg, msg + sizeof(wr), *len_r);
+		msg[*len_r] = '\0';
+		*data_r = (char *)msg;
+		msg = NULL;
+	}
+	free(msg);
+	if (read_state_r != NULL)
+		*read_state_r = wr.read_state;
 	wr.dsn[sizeof(wr.dsn) - 1] = '\0';
 	wr.text[sizeof(wr.text) - 1] = '\0';
 	wr.remote[sizeof(wr.remote) - 1] = '\0';
@@ -884,4 +1039,44 @@ local_spawn_run(struct local_spawner *s, const struct local_creds *c,
 	snprintf(r->text, sizeof(r->text), "%s", wr.text);
 	snprintf(r->remote, sizeof(r->remote), "%s", wr.remote);
 	return 0;
+}
+
+int
+local_spawn_run(struct local_spawner *s, const struct local_creds *c,
+    unsigned time_limit, const struct local_job *job, int content_fd,
+    size_t content_len, struct local_result *r)
+{
+	return spawn_exchange(s, c, time_limit, job, content_fd, content_len,
+	    r, NULL, NULL, NULL);
+}
+
+int
+local_spawn_read(struct local_spawner *s, const struct local_creds *c,
+    const char *path, size_t max, enum local_read_state *state_r,
+    char **data_r, size_t *len_r, struct local_result *r)
+{
+	struct local_job job;
+	uint32_t state = 0;
+	int ret;
+
+	*state_r = LOCAL_READ_ABSENT;
+	*data_r = NULL;
+	*len_r = 0;
+	memset(&job, 0, sizeof(job));
+	job.kind = LOCAL_JOB_READ;
+	job.path = path;
+	job.limit = max < LOCAL_READ_MAX_BYTES ? max : LOCAL_READ_MAX_BYTES;
+	ret = spawn_exchange(s, c, LOCAL_READ_TIME_LIMIT, &job, -1, 0, r,
+	    &state, data_r, len_r);
+	if (ret == 0 && r->st == DELIVER_OK && state == 0) {
+		set_r(r, DELIVER_DEFER, "4.3.0", "the delivery process sent a "
+		    "malformed result");
+	} else if (ret == 0 && r->st == DELIVER_OK)
+		*state_r = (enum local_read_state)state;
+	if (r->st != DELIVER_OK || *state_r != LOCAL_READ_FOUND) {
+		free(*data_r);
+		*data_r = NULL;
+		*len_r = 0;
+	}
+	return ret;
 }

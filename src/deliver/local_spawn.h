@@ -78,6 +78,8 @@ enum local_job_kind {
 	LOCAL_JOB_MBOX = 1,	/* append to an mbox file */
 	LOCAL_JOB_MAILDIR = 2,	/* a new file in a Maildir */
 	LOCAL_JOB_COMMAND = 3,	/* the message on a command's input */
+	LOCAL_JOB_READ = 4,	/* read a small file as the user
+				 * (local_spawn_read) */
 };
 
 /* LOCAL_JOB_MBOX flags. */
@@ -87,13 +89,15 @@ enum local_job_kind {
 
 struct local_job {
 	enum local_job_kind kind;
-	const char *path;	/* MBOX: the file; MAILDIR: the directory */
+	const char *path;	/* MBOX: the file; MAILDIR: the directory;
+				 * READ: the file */
 	const char *prefix;	/* lines before the message (LF ends); for
 				 * COMMAND the From_ line included */
 	const char *sender;	/* MBOX: for the From_ line */
 	const char *need_dir;	/* MAILDIR: a directory that must exist
 				 * first (the home), or NULL */
-	uint64_t limit;		/* MBOX, MAILDIR: mailbox_size_limit */
+	uint64_t limit;		/* MBOX, MAILDIR: mailbox_size_limit;
+				 * READ: most bytes */
 	unsigned mbox_flags;	/* LOCAL_MBOX_* */
 	char *const *argv;	/* COMMAND: the words; argv[0] absolute or
 				 * looked for in /usr/local/bin, /usr/bin,
@@ -128,5 +132,35 @@ int local_content_fd(const char *content, size_t len, char **error_r);
 int local_spawn_run(struct local_spawner *s, const struct local_creds *c,
     unsigned time_limit, const struct local_job *job, int content_fd,
     size_t content_len, struct local_result *r);
+
+/* Most bytes local_spawn_read returns. */
+#define LOCAL_READ_MAX_BYTES (64 * 1024)
+
+enum local_read_state {
+	LOCAL_READ_ABSENT = 1,	/* no such file (ENOENT, ENOTDIR), or
+				 * EACCES on the way to it */
+	LOCAL_READ_FOUND = 2,	/* *data_r has its bytes */
+	LOCAL_READ_IGNORED = 3,	/* there, but not to be used: a symbolic
+				 * link, not a regular file, owned by
+				 * another user than the worker's or root,
+				 * or world-writable (r->text says which) */
+};
+
+/*
+ * Read the file path (absolute) as creds, for the recipient's own
+ * files (~/.forward) that mail_owner may not be able to read.  The
+ * worker opens it without following a symbolic link, checks it as
+ * LOCAL_READ_IGNORED says, and sends at most max (<=
+ * LOCAL_READ_MAX_BYTES) bytes back with its answer.  0 with *state_r
+ * (and, for FOUND, *data_r: a new NUL-terminated string of *len_r
+ * bytes, which may hold NULs: the worker runs as the user, so treat
+ * them as untrusted input); 0 with r->st DEFER when it could not be
+ * read (an I/O error, larger than max, a worker that died; r->text says
+ * why); -1 as local_spawn_run (the helper is gone).  *r is always
+ * filled.
+ */
+int local_spawn_read(struct local_spawner *s, const struct local_creds *c,
+    const char *path, size_t max, enum local_read_state *state_r,
+    char **data_r, size_t *len_r, struct local_result *r);
 
 #endif

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct local_expand_vars v = {
+	struct local_expand_vars v = {
 		.user = "u", .extension = "e x", .local = "u+e",
 		.domain = "d.example", .recipient = "u+e@d.example",
 		.delimiter = "+",
@@ -26,6 +26,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 4096)
 		return 0;
+	/* The first byte picks the forward_path variant: $home, $shell
+	 * and a filter that the space in the extension is not in. */
+	if (size > 0 && (data[0] & 1) != 0) {
+		v.home = "/home/u";
+		v.shell = "";
+		v.filter = "abcdefghijklmnopqrstuvwxyz0123456789/.+-_@";
+		data++;
+		size--;
+	}
 	tmpl = malloc(size + 1);
 	if (tmpl == NULL)
 		return 0;

@@ -18,7 +18,11 @@
  * files, /dev/null and :include: files with allow_mail_to_commands /
  * allow_mail_to_files; commands that need a shell (deferred);
  * home_mailbox (Maildir, mbox, a missing home); mailbox_command; a
- * Delivered-To: loop (5.4.6); mailbox_size_limit (5.2.2).
+ * Delivered-To: loop (5.4.6); mailbox_size_limit (5.2.2); ~/.forward
+ * files (forward_path with the extension, "\\user" and the user named
+ * in its own file, commands and files as the user, files ignored for
+ * their kind or mode or owner, an empty one, allow_mail_to_* in the
+ * forward context, a parse error, forward_path empty or per user).
  *
  * As root (CI) it also checks whose files these are (the user's, or
  * default_privs' for root and for aliases), a group-writable spool, the
@@ -77,6 +81,7 @@
 #define U_PRIVS 60003
 #define U_CAROL 60004
 #define U_NOHOME 60005
+#define U_DAVE 60006
 #define G_SPOOL 60010
 #define G_EXTRA 60020
 #define U_OWNER 1111		/* mail_owner as prepare() presets it */
@@ -107,6 +112,10 @@ mkdir_as(const char *rel, mode_t mode, uid_t uid, gid_t gid)
 	free(p);
 }
 
+/* write_mode - write_text, then mode and (when root) the owner uid. */
+static void write_mode(const char *rel, const char *text, mode_t mode,
+    uid_t uid);
+
 static void
 write_text(const char *rel, const char *text)
 {
@@ -120,9 +129,21 @@ write_text(const char *rel, const char *text)
 	free(p);
 }
 
+static void
+write_mode(const char *rel, const char *text, mode_t mode, uid_t uid)
+{
+	char *p = at_dir(rel);
+
+	write_text(rel, text);
+	assert_int_equal(chmod(p, mode), 0);
+	if (root)
+		assert_int_equal(chown(p, uid, uid), 0);
+	free(p);
+}
+
 /* ---- The fake passwd ---- */
 
-static struct passwd pw_tab[8];
+static struct passwd pw_tab[10];
 static size_t pw_n;
 
 static void
@@ -391,6 +412,7 @@ setup(void **state)
 	mkdir_as("home/alice", 0700, U_ALICE, U_ALICE);
 	mkdir_as("home/bob", 0700, U_BOB, U_BOB);
 	mkdir_as("home/carol", 0700, U_CAROL, U_CAROL);
+	mkdir_as("home/dave", 0700, U_DAVE, U_DAVE);
 	mkdir_as("spool", 01777, 0, 0);
 	mkdir_as("out", 0777, 0, 0);
 	write_text("inc", "# the include file\nbob\n"
@@ -403,6 +425,7 @@ setup(void **state)
 	pw_add("root", 0, "home/root");
 	pw_add("owner", U_OWNER, "/nonexistent");
 	pw_add("nohome", U_NOHOME, "home/missing");
+	pw_add("dave", U_DAVE, "home/dave");
 	agent_local_set_getpwnam(fake_getpwnam);
 	fake_start();
 	assert_int_equal(chdir(dir), 0);
@@ -569,6 +592,20 @@ count(const char *hay, const char *needle)
 	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
 		n++;
 	return n;
+}
+
+/* expect_count - dir/rel exists and holds needle n times. */
+static void
+expect_count(const char *rel, const char *needle, int n)
+{
+	char *data = file_of(rel);
+
+	if (data == NULL)
+		fail_msg("%s: no such file", rel);
+	if (count(data, needle) != n)
+		fail_msg("%s: \"%s\" %d times, wanted %d", rel, needle,
+		    count(data, needle), n);
+	free(data);
 }
 
 /* maildir_file - the one message file in dir/rel/new, or NULL. */
@@ -1112,6 +1149,246 @@ test_worker_time_limit(void **state)
 	local_spawner_stop(&sp);
 }
 
+/* read_one - local_spawn_read of dir/rel as alice, max bytes. */
+static enum local_read_state
+read_one(struct local_spawner *sp, const char *rel, size_t max, char **data,
+    size_t *len, struct local_result *r)
+{
+	struct local_creds c;
+	enum local_read_state st;
+	char *p = at_dir(rel);
+
+	memset(&c, 0, sizeof(c));
+	c.uid = U_ALICE;
+	c.gid = U_ALICE;
+	assert_int_equal(local_spawn_read(sp, &c, p, max, &st, data, len, r),
+	    0);
+	free(p);
+	return st;
+}
+
+/* local_spawn_read: each answer, and the size limits. */
+static void
+test_read_as_user(void **state)
+{
+	struct local_spawner *sp;
+	struct local_result r;
+	char *err = NULL, *data = NULL, *big;
+	size_t len = 0;
+	char *p;
+	int fd;
+
+	(void)state;
+	sp = local_spawner_start(U_OWNER, &err);
+	assert_non_null(sp);
+	/* Bytes as they are, a NUL among them. */
+	p = at_dir("home/alice/f");
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "a\0b\n", 4), 4);
+	close(fd);
+	if (root)
+		assert_int_equal(chown(p, U_ALICE, U_ALICE), 0);
+	assert_int_equal(read_one(sp, "home/alice/f", 100, &data, &len, &r),
+	    LOCAL_READ_FOUND);
+	assert_int_equal(r.st, DELIVER_OK);
+	assert_int_equal(len, 4);
+	assert_memory_equal(data, "a\0b\n", 4);
+	assert_int_equal(data[4], '\0');
+	free(data);
+	/* One byte over the caller's limit: deferred, nothing returned. */
+	assert_int_equal(read_one(sp, "home/alice/f", 3, &data, &len, &r),
+	    LOCAL_READ_ABSENT);
+	assert_int_equal(r.st, DELIVER_DEFER);
+	assert_non_null(strstr(r.text, "larger than 3 bytes"));
+	assert_null(data);
+	/* Over LOCAL_READ_MAX_BYTES whatever the caller asks. */
+	big = xmalloc(LOCAL_READ_MAX_BYTES + 2);
+	memset(big, 'x', LOCAL_READ_MAX_BYTES);
+	big[LOCAL_READ_MAX_BYTES] = '\0';
+	write_mode("home/alice/big", big, 0600, U_ALICE);
+	assert_int_equal(read_one(sp, "home/alice/big", SIZE_MAX, &data,
+	    &len, &r), LOCAL_READ_FOUND);
+	assert_int_equal(len, LOCAL_READ_MAX_BYTES);
+	free(data);
+	big[LOCAL_READ_MAX_BYTES - 1] = '\0';
+	strcat(big, "yy");
+	write_mode("home/alice/big", big, 0600, U_ALICE);
+	free(big);
+	(void)read_one(sp, "home/alice/big", SIZE_MAX, &data, &len, &r);
+	assert_int_equal(r.st, DELIVER_DEFER);
+	assert_non_null(strstr(r.text, "larger than 65536 bytes"));
+	/* Absent; a directory; world-writable; a symbolic link. */
+	assert_int_equal(read_one(sp, "home/alice/none", 100, &data, &len,
+	    &r), LOCAL_READ_ABSENT);
+	assert_int_equal(r.st, DELIVER_OK);
+	assert_int_equal(read_one(sp, "home/alice/none/x", 100, &data, &len,
+	    &r), LOCAL_READ_ABSENT);
+	mkdir_as("home/alice/d", 0700, U_ALICE, U_ALICE);
+	assert_int_equal(read_one(sp, "home/alice/d", 100, &data, &len, &r),
+	    LOCAL_READ_IGNORED);
+	assert_non_null(strstr(r.text, "not a regular file"));
+	write_mode("home/alice/ww", "bob\n", 0666, U_ALICE);
+	assert_int_equal(read_one(sp, "home/alice/ww", 100, &data, &len, &r),
+	    LOCAL_READ_IGNORED);
+	assert_non_null(strstr(r.text, "world-writable"));
+	{
+		char *l = at_dir("home/alice/l");
+
+		assert_int_equal(symlink(p, l), 0);
+		free(l);
+	}
+	assert_int_equal(read_one(sp, "home/alice/l", 100, &data, &len, &r),
+	    LOCAL_READ_IGNORED);
+	assert_non_null(strstr(r.text, "symbolic link"));
+	if (root) {
+		/* Another user's file; and one alice cannot reach. */
+		write_mode("home/alice/bobs", "x\n", 0644, U_BOB);
+		assert_int_equal(read_one(sp, "home/alice/bobs", 100, &data,
+		    &len, &r), LOCAL_READ_IGNORED);
+		assert_non_null(strstr(r.text, "belongs to uid 60002"));
+		write_mode("home/bob/.forward", "x\n", 0644, U_BOB);
+		assert_int_equal(read_one(sp, "home/bob/.forward", 100, &data,
+		    &len, &r), LOCAL_READ_ABSENT);
+	}
+	free(p);
+	local_spawner_stop(&sp);
+}
+
+/* ~/.forward: what it gives, whose rights, and what is ignored. */
+static void
+test_forward(void **state)
+{
+	const char *rcpts[] = { "alice@local.test", "dave+lists@local.test",
+	    "dave@local.test", "bob@local.test" };
+	struct config *cf = load("");
+	struct agent_ctx a;
+	struct agent_test_qmgr q;
+	char *text, *box;
+
+	(void)state;
+	/* alice: herself ("\\alice"), bob, a command, a file and an
+	 * address elsewhere; dave+lists: .forward+lists (bob, and dave
+	 * naming himself); dave: an empty .forward; bob: a world-writable
+	 * one, ignored. */
+	text = xasprintf("# alice's forwards\n\\alice, bob\n"
+	    "\"|/usr/bin/tee -a %s/out/fwdcmd\"\n%s/out/fwdfile\n"
+	    "someone@elsewhere.test\n", dir, dir);
+	write_mode("home/alice/.forward", text, 0644, U_ALICE);
+	free(text);
+	write_mode("home/dave/.forward+lists", "bob, dave\n", 0600, U_DAVE);
+	write_mode("home/dave/.forward", "# nothing\n", 0600, U_DAVE);
+	write_mode("home/bob/.forward", "alice\n", 0666, U_BOB);
+	assert_int_equal(prepare(&a, cf), 0);
+	deliver(&q, &a, rcpts, N_ELEMENTS(rcpts), MSG);
+	agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to 5 "
+	    "destinations: delivered to mailbox");
+	{
+		const struct agent_test_status *m =
+		    agent_test_status_of(&q, 0);
+
+		assert_non_null(m->fwd);
+		assert_string_equal(m->fwd[0], "someone@elsewhere.test");
+		assert_null(m->fwd[1]);
+	}
+	agent_test_expect(&q, 1, DELIVER_OK, "2.0.0", "delivered to 2 "
+	    "destinations");
+	agent_test_expect(&q, 2, DELIVER_OK, "2.0.0", "/spool/dave");
+	agent_test_expect(&q, 3, DELIVER_OK, "2.0.0", "/spool/bob");
+	agent_test_qmgr_clear(&q);
+	/* alice: only from her own .forward (bob's was ignored); bob:
+	 * from alice's .forward, dave's .forward+lists and his own; dave:
+	 * dave+lists named dave (his mailbox), and dave's empty file. */
+	expect_count("spool/alice", "Delivered-To: alice@local.test\n", 1);
+	expect_count("spool/bob", "Delivered-To: bob@local.test\n", 3);
+	expect_count("spool/dave", "\nDelivered-To: dave@local.test\n", 2);
+	expect_count("out/fwdcmd", "Delivered-To: alice@local.test\n", 1);
+	expect_count("out/fwdfile", "Delivered-To: alice@local.test\n", 1);
+	if (root) {
+		/* A .forward's file and command run as its user. */
+		assert_int_equal(owner_of("out/fwdfile"), U_ALICE);
+		assert_int_equal(owner_of("out/fwdcmd"), U_ALICE);
+	}
+	release(&a);
+	config_free(&cf);
+
+	/* A symbolic link, a file that does not parse, commands not
+	 * allowed in the forward context, and (as root) another user's
+	 * file: ignored, deferred, bounced, ignored. */
+	{
+		const char *r2[] = { "alice@local.test", "dave@local.test",
+		    "bob@local.test", "carol@local.test" };
+		char *target = at_dir("out/fwdtarget");
+		char *link = at_dir("home/alice/.forward");
+
+		write_text("out/fwdtarget", "bob\n");
+		assert_int_equal(unlink(link), 0);
+		assert_int_equal(symlink(target, link), 0);
+		write_mode("home/dave/.forward", "\"unbalanced\n", 0600,
+		    U_DAVE);
+		text = xasprintf("|/usr/bin/tee -a %s/out/nocmd\n", dir);
+		write_mode("home/bob/.forward", text, 0644, U_BOB);
+		free(text);
+		write_mode("home/carol/.forward", "alice\n", 0644,
+		    root ? U_DAVE : geteuid());
+		cf = load("allow_mail_to_commands = alias\n");
+		assert_int_equal(prepare(&a, cf), 0);
+		deliver(&q, &a, r2, N_ELEMENTS(r2), MSG);
+		agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "/spool/alice");
+		agent_test_expect(&q, 1, DELIVER_DEFER, "4.3.5", ".forward "
+		    "file");
+		agent_test_expect(&q, 2, DELIVER_BOUNCE, "5.7.1", "mail to "
+		    "command is restricted (allow_mail_to_commands has no "
+		    "forward)");
+		/* carol's alias names carol and bob (whose command is
+		 * refused); carol's .forward (alice) is dave's as root:
+		 * ignored, so her mailbox. */
+		agent_test_expect(&q, 3, DELIVER_BOUNCE, "5.7.1", "(1 of 2 "
+		    "destinations of the alias failed; the others were "
+		    "delivered)");
+		agent_test_qmgr_clear(&q);
+		box = file_of("out/nocmd");
+		assert_null(box);
+		box = file_of("spool/carol");
+		if (root)
+			assert_non_null(box);
+		else
+			assert_null(box);
+		free(box);
+		release(&a);
+		config_free(&cf);
+		free(target);
+		free(link);
+	}
+
+	/* forward_path empty: no .forward is read; per user elsewhere. */
+	{
+		const char *r3[] = { "bob@local.test", "dave@local.test" };
+		char *extra;
+
+		write_mode("home/bob/.forward", "alice\n", 0644, U_BOB);
+		mkdir_as("fwd", 0755, 0, 0);
+		write_mode("fwd/dave", "\\dave, bob\n", 0644, U_DAVE);
+		cf = load("forward_path =\n");
+		assert_int_equal(prepare(&a, cf), 0);
+		deliver(&q, &a, r3, 1, MSG);
+		agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "/spool/bob");
+		agent_test_qmgr_clear(&q);
+		release(&a);
+		config_free(&cf);
+		extra = xasprintf("forward_path = %s/fwd/$user\n", dir);
+		cf = load(extra);
+		free(extra);
+		assert_int_equal(prepare(&a, cf), 0);
+		deliver(&q, &a, r3 + 1, 1, MSG);
+		agent_test_expect(&q, 0, DELIVER_OK, "2.0.0", "delivered to "
+		    "2 destinations");
+		agent_test_qmgr_clear(&q);
+		release(&a);
+		config_free(&cf);
+	}
+}
+
 int
 main(void)
 {
@@ -1135,6 +1412,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_helper, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_worker_time_limit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_forward, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_as_user, setup,
 		    teardown),
 	};
 

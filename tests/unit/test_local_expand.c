@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_local_expand - luser_relay's $name expansion, table-driven: each
- * name in both forms, $$, text around names, and every refusal.
+ * test_local_expand - the $name expansion of luser_relay and forward_path,
+ * table-driven: each name in every form, conditionals, $$, text around
+ * names, the filter, and every refusal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +37,12 @@ test_expanded(void **state)
 		{ "<$recipient>", "<joe+lists@example.org>" },
 		{ "a$$b", "a$b" },
 		{ "$user.$domain", "joe.example.org" },
+		{ "$(user)@x", "joe@x" },
+		{ "${extension?ext-$extension}@x", "ext-lists@x" },
+		{ "${extension:none}@x", "@x" },
+		{ "${extension?{a}:{b}}", "a" },
+		{ "${extension?{${user?{$domain}}}}", "example.org" },
+		{ "a${extension?{}}b", "ab" },
 	};
 
 	(void)state;
@@ -61,8 +68,17 @@ test_refused(void **state)
 		{ "a$", "without a name" },
 		{ "$-x", "without a name" },
 		{ "${user", "without its }" },
-		{ "${user?x}", "without its }" },
+		{ "${user", "without its }" },
+		{ "$(user", "without its )" },
+		{ "${user!x}", "other than ?text" },
+		{ "${user?{x}y}", "other than :{text}" },
+		{ "${user?{x", "without its }" },
+		{ "${user:{x}:{y}}", "other than :{text}" },
+		{ "${user?${user?${user?${user?${user?${user?x}}}}}}",
+		    "too deep" },
+		{ "${nosuch?x}", "unknown $name" },
 		{ "$home@x", "unknown $name" },
+		{ "$shell@x", "unknown $name" },
 		{ "${myhostname}", "unknown $name" },
 		{ "two words", "space" },
 		{ "a\tb", "space" },
@@ -99,10 +115,60 @@ test_refused(void **state)
 	}
 }
 
+/* forward_path: $home and $shell, and the filter on values only. */
+static void
+test_forward_path(void **state)
+{
+	struct local_expand_vars v = V;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "$home/.forward${recipient_delimiter}${extension}",
+		    "/home/joe/.forward+lists" },
+		{ "$home/.forward", "/home/joe/.forward" },
+		{ "/var/forward/$user/${shell}", "/var/forward/joe//bin/sh" },
+		{ "${home?{$home}:{/nohome}}/f", "/home/joe/f" },
+	};
+	char *out = NULL;
+	const char *err = NULL;
+
+	(void)state;
+	v.home = "/home/joe";
+	v.shell = "/bin/sh";
+	v.filter = "abcdefghijklmnopqrstuvwxyz/.+-_";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (local_expand(cases[i].in, &v, &out, &err) != 0)
+			fail_msg("%s: %s", cases[i].in, err);
+		assert_string_equal(out, cases[i].out);
+		free(out);
+	}
+	/* A value with bytes outside the filter: each becomes '_'; the
+	 * template's own '~' and '#' stay. */
+	v.extension = "../$X";
+	assert_int_equal(local_expand("~#/f$extension", &v, &out, &err), 0);
+	assert_string_equal(out, "~#/f../__");
+	free(out);
+	/* Without an extension, the first entry of Postfix's default is
+	 * the second one. */
+	v.extension = "";
+	v.delimiter = "";
+	assert_int_equal(local_expand("$home/.forward${recipient_delimiter}"
+	    "${extension}", &v, &out, &err), 0);
+	assert_string_equal(out, "/home/joe/.forward");
+	free(out);
+	/* An empty $home in a conditional takes the other branch. */
+	v.home = "";
+	assert_int_equal(local_expand("${home?{$home}:{/nohome}}/f", &v, &out,
+	    &err), 0);
+	assert_string_equal(out, "/nohome/f");
+	free(out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forward_path),
 		cmocka_unit_test(test_expanded),
 		cmocka_unit_test(test_refused),
 	};

@@ -9,6 +9,8 @@ Puts tests/e2e on sys.path (delivery_e2e.py).  Fixtures:
                        (.aliases), mail_spool_directory a directory of
                        the instance (mode 1777, as the users create
                        their mailboxes there)
+  dot_forward       -> write(user, text, mode): a ~/.forward file of the
+                       user (removed after the test)
   local_users       -> (session, root only) the system users LOCAL_USERS
                        with home directories under HOMES, created with
                        useradd when missing; the test is skipped (shown
@@ -141,3 +143,26 @@ def clean_homes():
     yield
     for n in LOCAL_USERS:
         shutil.rmtree(os.path.join(HOMES, n, "Maildir"), ignore_errors=True)
+
+
+@pytest.fixture
+def dot_forward(local_users):
+    """write(user, text, mode=0o600): the user's ~/.forward, owned by
+    the user; every .forward file the test wrote is removed after it."""
+    written = []
+
+    def write(user, text, mode=0o600, name=".forward"):
+        pw = local_users[user]
+        path = os.path.join(pw.pw_dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+        os.chmod(path, mode)
+        written.append(path)
+        return path
+    yield write
+    for path in written:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

@@ -494,3 +494,82 @@ def test_luser_relay_error_defers(local_delivery):
                             r"\$name"))
     assert qid in d.spool_ids()
     assert not d.messages(SENDER)
+
+
+def test_dot_forward(local_delivery, local_users, dot_forward):
+    """~/.forward (Postfix's default forward_path): read as the user
+    (the home is 0700, closed to mail_owner); "\\user" keeps a copy in
+    the user's own mailbox, an address elsewhere is forwarded, and a
+    command runs as the user, in the home directory.  With an extension,
+    .forward+EXT comes first.  A world-writable .forward is ignored with
+    a warning, and the mail goes to the mailbox."""
+    from delivery_e2e import VDOMAIN
+    alice = "alice@" + VDOMAIN
+    d = local_delivery()
+    d.params["recipient_delimiter"] = "+"
+    d.start()
+    out = os.path.join(d.out, "fwd-cmd")
+    pwd_dir = os.path.join(d.out, "fwd-pwd")
+    dot_forward(U1, "# mine\n\\%s, %s\n\"|/usr/bin/tee -a %s\"\n"
+                "|/usr/bin/touch %s\n" % (U1, alice, out, pwd_dir))
+    dot_forward(U1, "%s\n" % U2, name=".forward+lists")
+    home = local_users[U1].pw_dir
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+    tok = token()
+    qid = d.send(A1, make_message(tok, to=A1))
+    d.wait_file(d.mbox(U1), tok)
+    data = d.wait_file(out, tok)
+    assert ("\nDelivered-To: %s\n" % A1).encode() in data, data[:400]
+    assert os.stat(out).st_uid == local_users[U1].pw_uid, \
+        "the .forward's command ran as uid %d" % os.stat(out).st_uid
+    [path] = d.wait_messages(alice, 1, tok)
+    assert ("Delivered-To: %s" % A1).encode() in \
+        header_block(read_bytes(path))
+    d.wait_log(r"ostia/queue\[\d+\]: %s: to=<%s>, relay=local, .*"
+               r"status=sent \(delivered to 4 destinations: .*forwarded "
+               r"to %s" % (qid, re.escape(A1), re.escape(alice)))
+    # The extension's own file: to U2 only.
+    tok2 = token()
+    ext = "%s+lists@%s" % (U1, LOCAL_DOMAIN)
+    d.send(ext, make_message(tok2, to=ext))
+    d.wait_file(d.mbox(U2), tok2)
+    d.wait_log(agent_log_re(ext, "sent", "delivered to mailbox"))
+    assert tok2.encode() not in read_bytes(d.mbox(U1))
+    # World-writable: ignored, said in the log, the mailbox gets it.
+    dot_forward(U2, "%s\n" % alice, mode=0o666)
+    tok3 = token()
+    d.send(A2, make_message(tok3, to=A2))
+    d.wait_file(d.mbox(U2), tok3)
+    d.wait_log(r"warning: \w+: to=<%s>: %s ignored: .*world-writable"
+               % (re.escape(A2), re.escape(os.path.join(
+                   local_users[U2].pw_dir, ".forward"))))
+    d.wait_queue_empty()
+    assert not [m for m in d.messages(alice)
+                if tok3.encode() in read_bytes(m)]
+
+
+def test_dot_forward_off_and_restricted(local_delivery, local_users,
+                                        dot_forward):
+    """forward_path empty: no .forward is read.  allow_mail_to_commands
+    without "forward": the .forward's command bounces with the reason,
+    and its other destination is still delivered."""
+    d = local_delivery()
+    d.params["allow_mail_to_commands"] = "alias"
+    d.start()
+    out = os.path.join(d.out, "never")
+    dot_forward(U1, "\\%s, |/usr/bin/tee -a %s\n" % (U1, out))
+    tok = token()
+    d.send(A1, make_message(tok, to=A1))
+    d.wait_file(d.mbox(U1), tok)
+    d.wait_log(agent_log_re(A1, "bounced", r"mail to command is restricted "
+                            r"\(allow_mail_to_commands has no forward\)"))
+    assert not os.path.exists(out)
+    d.wait_dsn(SENDER, containing=tok)
+    d.o.stop()
+    d2 = local_delivery()
+    d2.params["forward_path"] = ""
+    d2.start()
+    tok2 = token()
+    d2.send(A1, make_message(tok2, to=A1))
+    d2.wait_file(d2.mbox(U1), tok2)
+    d2.wait_log(agent_log_re(A1, "sent", "delivered to mailbox"))

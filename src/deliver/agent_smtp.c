@@ -20,6 +20,15 @@
  * names are resolved by the system (getaddrinfo) and no MX lookup is
  * made.
  *
+ * smtp_fallback_relay (fallback_relay): when the next hop gives no
+ * server that takes the transaction (not found, a DNS failure, every
+ * address refused or failed before MAIL), the relays of the list are
+ * tried in turn, each as a next hop of its own (its TLS policy,
+ * credentials, MX or [host] plan); the last one's failure is the
+ * result, and a fallback relay that is not found defers, never
+ * bounces.  A null MX is bounced without them.  Once a server has
+ * taken the transaction its replies are final, as for the MX hosts.
+ *
  * TLS (tls_client.h): the level is smtp_tls_security_level, or the
  * entry of the next hop in smtp_tls_policy_maps ("LEVEL [match=a:b]
  * [protocols=...]" -- only the level and match= are used).  may: STARTTLS
@@ -163,6 +172,7 @@ struct smtp_agent {
 	bool prefer6;		/* smtp_address_preference = ipv6 */
 	char *servername;		/* smtp_tls_servername ("" none) */
 	char **discard_ehlo;		/* smtp_discard_ehlo_keywords */
+	char **fallback;		/* smtp_fallback_relay */
 	bool note_starttls;
 	bool cache_on_demand;
 	char **cache_dests;
@@ -418,6 +428,17 @@ load(struct agent_ctx *a)
 		st->servername[0] = '\0';
 	}
 
+	st->fallback = config_list(v, P_smtp_fallback_relay);
+	for (size_t i = 0; st->fallback[i] != NULL; i++) {
+		struct smtp_nexthop nh;
+		const char *err = NULL;
+
+		if (smtp_nexthop_parse(st->fallback[i], st->tcp_port, &nh,
+		    &err) < 0)
+			log_warning("smtp_fallback_relay: \"%s\": %s (mail "
+			    "that falls back to it is deferred)",
+			    st->fallback[i], err);
+	}
 	st->cache_on_demand = config_bool(v,
 	    P_smtp_connection_cache_on_demand);
 	st->cache_dests = config_list(v, P_smtp_connection_cache_destinations);
@@ -751,6 +772,8 @@ struct smtp_job {
 	struct dns_result *ans[SMTP_AGENT_MX_MAX][2];
 	struct plan_query pq[SMTP_AGENT_MX_MAX][2];
 	size_t pending;			/* DNS queries in flight */
+	/* The site: 0 the next hop, k the k-th of smtp_fallback_relay. */
+	size_t site;
 	/* The address being tried. */
 	size_t ti;
 	struct tls_client_policy pol;
@@ -783,23 +806,38 @@ job_target_free(struct smtp_job *j)
 	memset(&j->pol, 0, sizeof(j->pol));
 }
 
-/* job_end - the results are set: hand them back, free the job. */
+/*
+ * job_site_free - what belonged to the next hop (or fallback relay)
+ * tried: its connection, plan and answers, cache key, TLS policy
+ * match list, credentials and failure.
+ */
 static void
-job_end(struct smtp_job *j)
+job_site_free(struct smtp_job *j)
 {
-	agent_job_done(j->aj, j->relay[0] != '\0' ? j->relay : "none");
 	smtp_conn_free(&j->conn);
 	job_target_free(j);
 	for (size_t i = 0; i < SMTP_AGENT_MX_MAX; i++)
 		for (size_t k = 0; k < 2; k++)
 			dns_result_free(&j->ans[i][k]);
 	free(j->plan.text);
+	memset(&j->plan, 0, sizeof(j->plan));
 	free(j->key);
-	free(j->text);
+	j->key = NULL;
 	free(j->hp.match);
-	free(j->sender_at);
+	j->hp.match = NULL;
 	hop_auth_clear(&j->ha);
 	lmtp_failure_deinit(&j->f);
+	memset(&j->f, 0, sizeof(j->f));
+}
+
+/* job_end - the results are set: hand them back, free the job. */
+static void
+job_end(struct smtp_job *j)
+{
+	agent_job_done(j->aj, j->relay[0] != '\0' ? j->relay : "none");
+	job_site_free(j);
+	free(j->text);
+	free(j->sender_at);
 	agent_txn_deinit(&j->t);
 	agent_generic_free(&j->gen);
 	if (j->have_checked)
@@ -1009,10 +1047,26 @@ copy_name(char *dst, const char *src)
 	dst[n] = '\0';
 }
 
+static bool job_fallback(struct smtp_job *j, const char *why);
+static void job_start(struct smtp_job *j);
+
 /* plan_done - the targets are known (or why there are none). */
 static void
 plan_done(struct smtp_job *j)
 {
+	if (j->plan.st != DELIVER_OK && j->site > 0 &&
+	    j->plan.st == DELIVER_BOUNCE) {
+		/* A fallback relay that is not found says nothing about
+		 * the recipients: deferred, never bounced. */
+		j->plan.st = DELIVER_DEFER;
+		(void)snprintf(j->plan.dsn, sizeof(j->plan.dsn), "4.4.3");
+	}
+	/* A domain that takes no mail (null MX) is not relayed
+	 * elsewhere. */
+	if (j->plan.st != DELIVER_OK && strcmp(j->plan.dsn, "5.1.10") != 0 &&
+	    job_fallback(j, j->plan.text != NULL ? j->plan.text :
+	    "no address to send to"))
+		return;
 	if (j->plan.st != DELIVER_OK) {
 		agent_set_all(j->res, j->plan.st, j->plan.dsn, NULL, "%s",
 		    j->plan.text != NULL ? j->plan.text : "no address to "
@@ -1290,6 +1344,9 @@ job_next(struct smtp_job *j)
 static void
 job_none_took(struct smtp_job *j)
 {
+	if (job_fallback(j, j->f.text != NULL ? j->f.text :
+	    "no server took the mail"))
+		return;
 	if (j->f.kind == LMTP_FAIL_AUTH) {
 		/* A refused login is the setup's problem (password,
 		 * account), not the message's: retry later, as Postfix does
@@ -1306,6 +1363,39 @@ job_none_took(struct smtp_job *j)
 		agent_txn_set_failure(j->res, "smtp", &j->f);
 	}
 	job_end(j);
+}
+
+/*
+ * job_fallback - the site just tried (the next hop, or a fallback
+ * relay) has no server that took the transaction (why says what
+ * happened): start over with the next of smtp_fallback_relay, with its
+ * own TLS policy, credentials and plan.  true when it was started;
+ * false when there is none left (the caller sets the results).
+ */
+static bool
+job_fallback(struct smtp_job *j, const char *why)
+{
+	struct smtp_agent *st = j->st;
+	const char *next;
+
+	if (st->fallback == NULL || st->fallback[j->site] == NULL)
+		return false;
+	next = st->fallback[j->site++];
+	log_info("%s: %s%s; trying the fallback relay %s "
+	    "(smtp_fallback_relay)", j->req->queue_id, j->site > 1 ?
+	    "fallback relay: " : "", why, next);
+	job_site_free(j);
+	j->nhosts = 0;
+	j->pending = 0;
+	j->mx_mode = j->mx_secure = false;
+	j->ti = 0;
+	j->plaintext_retry = false;
+	j->hp.level = st->level;
+	memset(&j->nh, 0, sizeof(j->nh));
+	free(j->text);
+	j->text = xstrdup(next);
+	job_start(j);
+	return true;
 }
 
 static void

@@ -838,21 +838,21 @@ test_warn_later_once(void **state)
 {
 	const char *text =
 	    "transport_retry_time = 90s\n"		/* 1 */
-	    "fallback_relay = [smart]:587\n"		/* 2 */
+	    "best_mx_transport = [smart]:587\n"		/* 2 */
 	    "biff = no\n";			/* 3 */
 	const char *master =
-	    "smtp inet n - n - - smtpd -o fallback_relay=[a]\n"	/* 1 */
+	    "smtp inet n - n - - smtpd -o best_mx_transport=[a]\n"	/* 1 */
 	    "smtps inet n - n - - smtpd\n"			/* 2 */
-	    "  -o fallback_relay=[b]\n"				/* 3 */
+	    "  -o best_mx_transport=[b]\n"				/* 3 */
 	    "  -o smtp_quit_timeout=600s\n"		/* 4 */
 	    "sub inet n - n - - smtpd\n"			/* 5 */
 	    "  -o smtp_quit_timeout=600s\n";		/* 6 */
 	struct diag_list dl;
 	struct config *cf = load_ok(text, master, 0, &dl);
 
-	expect_diag(&dl, DIAG_WARNING, "parameter fallback_relay is known but "
+	expect_diag(&dl, DIAG_WARNING, "parameter best_mx_transport is known but "
 	    "not implemented yet", MAIN_PATH, 2);
-	assert_int_equal(count_diags(&dl, DIAG_WARNING, "fallback_relay"), 1);
+	assert_int_equal(count_diags(&dl, DIAG_WARNING, "best_mx_transport"), 1);
 	expect_diag(&dl, DIAG_WARNING, "parameter transport_retry_time is known "
 	    "but not implemented yet", MAIN_PATH, 1);
 	/* Set twice in master.cf only: warned once, at the first. */
@@ -879,13 +879,13 @@ test_warn_quiet(void **state)
 {
 	const char *text =
 	    "mynetwork = 127.0.0.0/8\n"
-	    "fallback_relay = [smart]\n"
+	    "best_mx_transport = [smart]\n"
 	    "biff = no\n"
 	    "dovecot_initial_destination_concurrency = 2\n"
 	    "smtp-amavis_initial_destination_concurrency = 2\n";
 	const char *master =
 	    "dovecot unix - n n - - pipe\n"
-	    "smtp inet n - n - - smtpd -o fallback_relay=[a] -o typo_param=1\n";
+	    "smtp inet n - n - - smtpd -o best_mx_transport=[a] -o typo_param=1\n";
 	struct diag_list dl;
 	struct config *cf = load_ok(text, master, CONFIG_LOAD_QUIET, &dl);
 
@@ -898,7 +898,7 @@ test_warn_quiet(void **state)
 	/* Without QUIET, every one of them is reported. */
 	cf = load_ok(text, master, 0, &dl);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "mynetwork "), 1);
-	assert_int_equal(count_diags(&dl, DIAG_WARNING, "fallback_relay"), 1);
+	assert_int_equal(count_diags(&dl, DIAG_WARNING, "best_mx_transport"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "biff"), 1);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING,
 	    "dovecot_initial_destination_concurrency"), 1);

@@ -718,7 +718,7 @@ test_statuses(void **state)
 		"smtpd_authorized_xclient_hosts",
 		"forward_path", "forward_expansion_filter",
 		"smtpd_authorized_xforward_hosts",
-		"smtp_sasl_mechanism_filter",
+		"smtp_sasl_mechanism_filter", "smtp_fallback_relay", "fallback_relay",
 		"qmgr_message_active_limit",
 		"luser_relay",
 		"smtp_line_length_limit",

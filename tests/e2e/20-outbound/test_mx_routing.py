@@ -252,3 +252,71 @@ def test_bracketed_nexthop_without_dns(mta, ostia_factory, dns, port):
     assert not re.search(PROC + QUEUE_ID + r": to=<%s>.*status=deferred"
                          % re.escape(BOB), a.o.log_text()), a.diag()
 
+
+
+def fallback_pair(mta, ostia_factory, srv, port, mailboxes=(BOB,),
+                  **params):
+    """A sender with params (its fallback relays) and, at 127.0.0.5, an
+    Ostia with mailboxes that is its working fallback relay."""
+    b = b_receiver(ostia_factory, hostname="fallback.remote.test",
+                   mailboxes=mailboxes)
+    b.listen("127.0.0.5", port).start()
+    return sender(mta, srv, port, **params), b
+
+
+def test_fallback_relay_when_no_mx_answers(mta, ostia_factory, dns, port):
+    """smtp_fallback_relay = [127.0.0.5]:PORT (an Ostia): every MX host
+    refuses the connection, so the message goes to the fallback relay in
+    the same attempt, and the log says why it fell back."""
+    srv = dns({REMOTE: mx_zone(mxs=(("mx1", 10), ("mx2", 20)))})
+    a, b = fallback_pair(mta, ostia_factory, srv, port,
+                         smtp_fallback_relay="[127.0.0.5]:%d" % port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    a.wait_sent(BOB, "127.0.0.5", "127.0.0.5", port)
+    a.wait_log(r"trying the fallback relay \[127\.0\.0\.5\]:%d "
+               r"\(smtp_fallback_relay\)" % port)
+    a.wait_queue_empty()
+    assert not a.messages(SENDER), "no notice expected:\n" + a.diag()
+
+
+def test_fallback_relay_for_a_domain_not_found(mta, ostia_factory, dns,
+                                               port):
+    """A recipient domain that does not exist goes to the fallback
+    relays, the legacy name fallback_relay works, and the first relay
+    that is dead is skipped for the next one; a null MX is not relayed
+    (the domain says it takes no mail)."""
+    srv = dns({REMOTE: mx_zone(),
+               "nomail." + REMOTE: ["nomail.%s. 300 IN MX 0 ." % REMOTE]})
+    rcpt = "bob@nosuch." + REMOTE
+    a, b = fallback_pair(mta, ostia_factory, srv, port,
+                         mailboxes=(rcpt, "bob@nomail." + REMOTE),
+                         fallback_relay="[127.0.0.6]:%d, [127.0.0.5]:%d"
+                         % (port, port))
+    tok = token()
+    a.send(rcpt, message_for(tok, rcpt))
+    b.wait_messages(rcpt, 1, tok)
+    a.wait_sent(rcpt, "127.0.0.5", "127.0.0.5", port)
+    a.wait_log(r"fallback relay: .*refused.*; trying the fallback relay "
+               r"\[127\.0\.0\.5\]:%d" % port)
+    tok2 = token()
+    nomail = "bob@nomail." + REMOTE
+    a.send(nomail, message_for(tok2, nomail))
+    line = a.wait_status(nomail, "bounced").group(0)
+    assert "5.1.10" in line or re.search(r"null MX", line, re.I), line
+    assert not b.messages(nomail)
+
+
+def test_fallback_relay_not_found_defers(mta, dns, port):
+    """Every MX host is dead and the fallback relay's name does not
+    exist: deferred (the recipient's domain exists), never bounced."""
+    srv = dns({REMOTE: mx_zone()})
+    a = sender(mta, srv, port,
+               smtp_fallback_relay="[relay.nosuch.%s]:%d" % (REMOTE, port))
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert "relay.nosuch.remote.test" in line, line
+    assert a.spool_has(qid), a.diag()
+    a.assert_no_status(BOB, "bounced")

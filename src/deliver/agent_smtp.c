@@ -20,6 +20,12 @@
  * names are resolved by the system (getaddrinfo) and no MX lookup is
  * made.
  *
+ * Mail loops: a server that answers EHLO with this host's own
+ * myhostname would send the mail back here (an MX that points at us for
+ * a domain we do not take): from the best MX host, or a next hop
+ * without MX, every recipient bounces 5.4.6 "loops back to myself";
+ * from a less preferred one, the next address is tried.
+ *
  * smtp_fallback_relay (fallback_relay): when the next hop gives no
  * server that takes the transaction (not found, a DNS failure, every
  * address refused or failed before MAIL), the relays of the list are
@@ -142,6 +148,7 @@ struct smtp_agent {
 	 * smtp_nested_header_checks, smtp_body_checks */
 	struct hbc_tables hbc;
 	char *helo_name;
+	char *myhostname;		/* for the mail loop check */
 	char *tcp_port;
 	struct lmtp_client_settings set;
 	enum tls_client_level level;
@@ -330,6 +337,9 @@ load(struct agent_ctx *a)
 	    xstrdup("");
 	name = config_str(v, P_smtp_helo_name);
 	st->helo_name = name[0] != '\0' ? xstrdup(name) :
+	    config_default_myhostname();
+	name = config_str(v, P_myhostname);
+	st->myhostname = name[0] != '\0' ? xstrdup(name) :
 	    config_default_myhostname();
 	st->tcp_port = xstrdup(config_str(v, P_smtp_tcp_port));
 	st->set.protocol = LMTP_PROTO_SMTP;
@@ -1454,6 +1464,39 @@ log_tls(const char *peer, const struct smtp_conn *c)
 
 static void job_connect(struct smtp_job *j);
 
+/*
+ * job_loops_back - the server just opened answered EHLO with our own
+ * myhostname: the mail would come back here.  From the best MX host
+ * (or a next hop without MX), every recipient bounces (5.4.6), as in
+ * Postfix; from a less preferred one, the next address is tried (a
+ * deferral if none is left).
+ */
+static void
+job_loops_back(struct smtp_job *j)
+{
+	const struct smtp_target *tg = &j->plan.t[j->ti];
+	bool best = !j->mx_mode || strcasecmp(tg->host, j->hosts[0]) == 0;
+
+	log_warning("host %s replied to EHLO with my own hostname %s",
+	    j->peer, j->st->myhostname);
+	smtp_conn_free(&j->conn);
+	if (best) {
+		agent_set_all(j->res, DELIVER_BOUNCE, "5.4.6", NULL, "mail for "
+		    "%s loops back to myself (the server %s answers with this "
+		    "host's own name, myhostname = %s: is the domain missing "
+		    "from mydestination or the virtual domains?)", j->text,
+		    j->peer, j->st->myhostname);
+		job_end(j);
+		return;
+	}
+	lmtp_failure_deinit(&j->f);
+	j->f.kind = LMTP_FAIL_CONNECT;
+	j->f.text = xasprintf("mail for %s loops back to myself (the server "
+	    "%s answers with my own name %s)", j->text, j->peer,
+	    j->st->myhostname);
+	job_next(j);
+}
+
 static void
 on_open(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
 {
@@ -1481,6 +1524,10 @@ on_open(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
 		return;
 	}
 	log_tls(j->peer, c);
+	if (strcasecmp(smtp_conn_caps(c)->name, j->st->myhostname) == 0) {
+		job_loops_back(j);
+		return;
+	}
 	j->peer_dsn = smtp_conn_caps(c)->dsn;
 	if (j->pol.level == TLS_LEV_NONE && j->st->note_starttls &&
 	    smtp_conn_caps(c)->starttls)

@@ -7,6 +7,7 @@
  * commands and decisions it shares with the event-driven client
  * (smtp_conn.c) are in lmtp_common.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -288,6 +289,17 @@ void
 lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps)
 {
 	memset(caps, 0, sizeof(*caps));
+	if (r->nlines > 0) {
+		const char *l = r->lines[0];
+		size_t n = strcspn(l, " \t");
+
+		if (n < sizeof(caps->name)) {
+			for (size_t i = 0; i < n; i++)
+				caps->name[i] = (char)tolower((unsigned char)
+				    l[i]);
+			caps->name[n] = '\0';
+		}
+	}
 	for (size_t i = 1; i < r->nlines; i++) {
 		const char *l = r->lines[i];
 		size_t kl = strcspn(l, " ");

@@ -115,7 +115,14 @@ int lmtp_reply_parse(struct lmtp_reply_parser *p, const char *data,
 /* ------------------------------------------------------------------ */
 /* Extensions (RFC 2033 4.1: LHLO replies as EHLO, RFC 5321 4.1.1.1) */
 
+/* Longest server name kept from an EHLO/LHLO reply. */
+#define LMTP_SERVER_NAME_MAX 256
+
 struct lmtp_caps {
+	char name[LMTP_SERVER_NAME_MAX];	/* the first word of the
+						 * reply's first line, lower
+						 * case ("" if none, or if it
+						 * is longer) */
 	bool size;		/* SIZE offered */
 	uint64_t size_max;	/* its limit, 0 = none given */
 	bool eightbitmime;
@@ -148,8 +155,9 @@ enum {
 	LMTP_XF_SOURCE = 1u << 6,
 };
 
-/* The keywords of the lines after the first one (case-insensitive);
- * unknown ones are ignored, as is a SIZE value that is not a number. */
+/* The server's name (the first line's first word) and the keywords of
+ * the lines after the first one (case-insensitive); unknown ones are
+ * ignored, as is a SIZE value that is not a number. */
 void lmtp_caps_parse(const struct lmtp_reply *r, struct lmtp_caps *caps);
 
 /*

@@ -305,7 +305,29 @@ test_caps(void **state)
 	assert_true(caps.pipelining && caps.size && caps.eightbitmime &&
 	    caps.enhancedstatuscodes && caps.dsn && caps.smtputf8);
 	assert_int_equal(caps.size_max, 1024000);
+	assert_string_equal(caps.name, "mx.example");
 	lmtp_reply_deinit(&r);
+
+	/* The server's name: the first word, lower case; none when it
+	 * is too long to be a name. */
+	{
+		char line[LMTP_SERVER_NAME_MAX + 16];
+
+		in = "250-MX.Example.ORG Hello [192.0.2.1]\r\n250 DSN\r\n";
+		assert_int_equal(parse_with(in, strlen(in), 0, &r, &used,
+		    &err), 1);
+		lmtp_caps_parse(&r, &caps);
+		assert_string_equal(caps.name, "mx.example.org");
+		lmtp_reply_deinit(&r);
+		memset(line, 'a', sizeof(line));
+		memcpy(line, "250 ", 4);
+		memcpy(line + sizeof(line) - 3, "\r\n", 3);
+		assert_int_equal(parse_with(line, strlen(line), 0, &r, &used,
+		    &err), 1);
+		lmtp_caps_parse(&r, &caps);
+		assert_string_equal(caps.name, "");
+		lmtp_reply_deinit(&r);
+	}
 
 	/* The greeting line's words are not extensions. */
 	in = "250-PIPELINING\r\n250-SIZE\r\n250 SIZEX\r\n";

@@ -320,3 +320,29 @@ def test_fallback_relay_not_found_defers(mta, dns, port):
     assert "relay.nosuch.remote.test" in line, line
     assert a.spool_has(qid), a.diag()
     a.assert_no_status(BOB, "bounced")
+
+
+def test_mx_that_is_myself_bounces_as_a_loop(mta, dns, port):
+    """remote.test's MX is this very server (a listener of its own at
+    127.0.0.2), but remote.test is not one of its domains: its smtpd
+    answers EHLO with its own myhostname, so the agent bounces the mail
+    at once (5.4.6 "loops back to myself", as Postfix does) instead of
+    sending it round until the hop limit."""
+    srv = dns({REMOTE: mx_zone()})
+    a = mta("a.ostia.test").use_dns(srv, port)
+    a.listen("127.0.0.2", port)
+    a.start()
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "bounced").group(0)
+    assert "loops back to myself" in line and "5.4.6" in line, line
+    a.wait_log(r"warning: host mx1\.remote\.test\[127\.0\.0\.2\]:%d "
+               r"replied to EHLO with my own hostname a\.ostia\.test"
+               % port)
+    dsn = a.wait_dsn(SENDER, tok)
+    assert dsn.recipient(BOB).get("status") == "5.4.6", dsn.describe()
+    a.wait_queue_empty()
+    # It never went round: the only message its smtpd took is the
+    # test's own (the agent's session ends at EHLO).
+    queued = re.findall(r"ostia/smtpd\[\d+\]: \w+: client=", a.o.log_text())
+    assert len(queued) == 1, a.diag()

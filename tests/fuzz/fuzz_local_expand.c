@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_local_expand - luser_relay templates from arbitrary bytes (up to
- * the first NUL).  Beyond "no crash": a result is non-empty, at most
- * LOCAL_EXPAND_MAX bytes, without spaces or control characters; a
- * refusal has a reason and no result.
+ * fuzz_local_expand - luser_relay and forward_path templates from
+ * arbitrary bytes (up to the first NUL; a first byte with bit 0 set
+ * gives $home, $shell and a filter).  Beyond "no crash": a result is
+ * non-empty, at most LOCAL_EXPAND_MAX bytes, without spaces or control
+ * characters; a refusal has a reason and no result.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -16,6 +16,7 @@
 
 #include "address.h"
 #include "base64.h"
+#include "header_missing.h"
 #include "sendmail.h"
 #include "xalloc.h"
 
@@ -948,17 +949,9 @@ sendmail_headers(const char *msg, size_t len,
 		    msg[len - 1] != '\n') && buf_append(out, "\r\n", 2) < 0)
 			goto full;
 	}
-	if (!has_msgid) {
-		struct tm tm;
-
-		if (gmtime_r(&p->now, &tm) == NULL)
-			memset(&tm, 0, sizeof(tm));
-		if (buf_appendf(out, "Message-ID: <%04d%02d%02d%02d%02d%02d.%s"
-		    "@%s>\r\n", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		    tm.tm_hour, tm.tm_min, tm.tm_sec, p->id,
-		    p->myhostname) < 0)
-			goto full;
-	}
+	if (!has_msgid && header_missing_msgid(out, p->now, p->id,
+	    p->myhostname) < 0)
+		goto full;
 	if (!has_date) {
 		char date[SENDMAIL_DATE_BYTES];
 

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
 #include "header_addr.h"
+#include "header_missing.h"
 #include "header_rewrite.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "peer_match.h"
 #include "route.h"
+#include "sendmail.h"
 #include "smtpd_check.h"
 #include "smtpd_hdrw.h"
 #include "smtpd_session.h"
@@ -50,6 +53,7 @@ static struct {
 	bool append_at_myorigin;
 	bool append_dot_mydomain;
 	bool map_sender, map_rcpt;	/* canonical lookups wanted */
+	bool always_add;	/* always_add_missing_headers */
 } hw;
 
 /* ifaces_value - inet_interfaces as a peer list: "all" is every
@@ -175,6 +179,7 @@ smtpd_hdrw_init(const struct config_view *v)
 	}
 	hw.on = hw.map_sender || hw.map_rcpt || hw.append_at_myorigin ||
 	    hw.append_dot_mydomain;
+	hw.always_add = config_bool(v, P_always_add_missing_headers);
 }
 
 void
@@ -236,6 +241,8 @@ struct smtpd_hdrw {
 	struct hw_addr *addrs;
 	size_t naddrs, inflight;
 	bool over_limit;	/* SMTPD_HDRW_LOOKUPS_MAX reached */
+	bool rewrite;		/* addresses are rewritten */
+	bool add_missing;	/* From:, Date:, Message-ID: when missing */
 	struct header_edit *edits;
 	size_t nedits;
 	size_t *edit_addr;	/* per edit: its addrs index, or SIZE_MAX */
@@ -248,17 +255,18 @@ struct smtpd_hdrw *
 smtpd_hdrw_start(struct session *s, smtp_data_out_fn *out, void *out_ctx)
 {
 	struct smtpd_hdrw *w;
-	bool local;
+	bool local = client_is_local(s), rewrite, add;
 
-	if (!hw.on)
-		return NULL;
-	local = client_is_local(s);
-	if (!local && hw.remote_domain[0] == '\0')
-		return NULL;
-	if (!hw.map_sender && !hw.map_rcpt && !hw.append_at_myorigin &&
-	    !hw.append_dot_mydomain)
+	/* Missing headers are added for the local clients, as Postfix's
+	 * cleanup does (for every client with always_add_missing_headers:
+	 * a remote client's DKIM signature may cover their absence). */
+	rewrite = hw.on && (local || hw.remote_domain[0] != '\0');
+	add = local || hw.always_add;
+	if (!rewrite && !add)
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
+	w->rewrite = rewrite;
+	w->add_missing = add;
 	w->s = s;
 	w->out = out;
 	w->out_ctx = out_ctx;
@@ -310,6 +318,43 @@ skipped(void *ctx, const char *name, size_t name_len)
 	    (int)name_len, name, HEADER_REWRITE_SPANS_MAX);
 }
 
+/*
+ * add_missing - From:, Date: and Message-ID: after the block in out
+ * when it lacks them (header_missing.h).  A block that ends without a
+ * line end (a message of headers only, cut) gets one first.
+ */
+static void
+add_missing(struct smtpd_hdrw *w, struct buf *out)
+{
+	const struct session *s = w->s;
+	struct header_missing_vals v;
+	char date[SENDMAIL_DATE_BYTES];
+	unsigned have = header_missing_scan(out->data, out->len), added = 0;
+	size_t mark = out->len;
+
+	if (have == HEADER_HAS_ALL)
+		return;
+	v.now = time(NULL);
+	sendmail_date(date, v.now, true);
+	v.date = date;
+	v.sender = s->queue_sender != NULL ? s->queue_sender :
+	    s->mail.from.text != NULL ? s->mail.from.text : "";
+	v.queue_id = s->id;
+	v.myhostname = smtpd_cfg.myhostname;
+	if (out->len > 0 && out->data[out->len - 1] != '\n' &&
+	    buf_append(out, "\r\n", 2) < 0)
+		return;
+	if (header_missing_append(out, have, &v, &added) < 0) {
+		out->len = mark;
+		log_warning("%s: no room to add the missing headers", s->id);
+		return;
+	}
+	log_debug(1, "%s: added missing headers:%s%s%s", s->id,
+	    (added & HEADER_HAS_FROM) != 0 ? " From:" : "",
+	    (added & HEADER_HAS_DATE) != 0 ? " Date:" : "",
+	    (added & HEADER_HAS_MSGID) != 0 ? " Message-ID:" : "");
+}
+
 /* emit - the rewritten block to the output. */
 static void
 emit(struct smtpd_hdrw *w)
@@ -321,16 +366,18 @@ emit(struct smtpd_hdrw *w)
 		if (w->edit_addr[i] != SIZE_MAX)
 			repl[i] = w->addrs[w->edit_addr[i]].mapped;
 	buf_init(&out, w->blk.len + (w->nedits + 1) *
-	    (HEADER_ADDR_MAX_BYTES + ROUTE_ADDRESS_MAX_BYTES));
+	    (HEADER_ADDR_MAX_BYTES + ROUTE_ADDRESS_MAX_BYTES) + 1024);
 	if (header_rewrite_apply(w->blk.data, w->blk.len, w->edits,
 	    w->nedits, repl, &out) < 0) {
 		/* Cannot happen: the bound covers every replacement. */
 		log_error("%s: the rewritten header block does not fit; it "
 		    "is stored as received", w->s->id);
-		w->out(w->out_ctx, w->blk.data, w->blk.len);
-	} else {
-		w->out(w->out_ctx, out.data, out.len);
+		buf_reset(&out);
+		(void)buf_append(&out, w->blk.data, w->blk.len);
 	}
+	if (w->add_missing)
+		add_missing(w, &out);
+	w->out(w->out_ctx, out.data, out.len);
 	buf_deinit(&out);
 	free(repl);
 }
@@ -388,8 +435,8 @@ end_block(struct smtpd_hdrw *w, size_t end)
 	/* What follows the block waits with it. */
 	(void)buf_append(&w->held, w->blk.data + end, w->blk.len - end);
 	w->blk.len = end;
-	w->nedits = header_rewrite_edits(w->blk.data, end, &w->ctx,
-	    &w->edits, skipped, w);
+	w->nedits = !w->rewrite ? 0 : header_rewrite_edits(w->blk.data, end,
+	    &w->ctx, &w->edits, skipped, w);
 	w->edit_addr = xcalloc(w->nedits + 1, sizeof(*w->edit_addr));
 	for (size_t i = 0; i < w->nedits; i++) {
 		const struct header_edit *e = &w->edits[i];

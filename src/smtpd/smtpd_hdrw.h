@@ -28,6 +28,12 @@
  * SMTPD_HDRW_LOOKUPS_MAX per message (more are left as they are, with a
  * warning).  Everything else stays byte for byte.
  *
+ * Missing headers.  For the local context (and every client with
+ * always_add_missing_headers = yes), the block gets what it lacks of
+ * From: (the envelope sender), Date: and Message-ID: at its end
+ * (header_missing.h), after the rewriting; a remote client's
+ * addresses are still not rewritten without remote_header_rewrite_domain.
+ *
  * Waiting.  The header block is held in memory (at most
  * SMTPD_HDRW_BLOCK_MAX_BYTES; a longer one is passed on unrewritten,
  * with a warning) until it ends; while lookups are in flight the session

@@ -52,6 +52,20 @@ STOP_TIMEOUT = 15.0
 
 # ---------------------------------------------------------------- helpers
 
+def exact_content_factory(factory):
+    """factory (conftest's ostia_factory) for tests that compare a stored
+    message with what the client sent, byte for byte: the instances get
+    local_header_rewrite_clients empty (unless a test sets it), so that
+    the test client at 127.0.0.1, an address of the listener's
+    interface, is not a local client whose messages get the From:,
+    Date: and Message-ID: they lack (21-header-rewrite tests that)."""
+    def make(**kwargs):
+        main_cf = dict(kwargs.pop("main_cf", None) or {})
+        main_cf.setdefault("local_header_rewrite_clients", "")
+        return factory(main_cf=main_cf, **kwargs)
+    return make
+
+
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
     """Poll predicate() until it returns a true value; return that value.
 

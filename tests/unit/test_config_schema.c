@@ -719,6 +719,7 @@ test_statuses(void **state)
 		"forward_path", "forward_expansion_filter",
 		"smtpd_authorized_xforward_hosts",
 		"smtp_sasl_mechanism_filter", "smtp_fallback_relay", "fallback_relay",
+		"always_add_missing_headers",
 		"qmgr_message_active_limit",
 		"luser_relay",
 		"smtp_line_length_limit",

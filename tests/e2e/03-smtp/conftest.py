@@ -3,14 +3,18 @@
 
 `smtpd`: start(main_cf=None) -> a started ostia_harness.Ostia (one
 smtpd on 127.0.0.1:.port plus the queue process) with main_cf merged
-over the harness defaults (myhostname = test.example).  Instances are
-stopped and removed by ostia_factory at teardown.
+over the harness defaults (myhostname = test.example); the stored
+messages are compared with what was sent byte for byte
+(ostia_harness.exact_content_factory).  Instances are stopped and
+removed by ostia_factory at teardown.
 """
 
 import os
 import sys
 
 import pytest
+
+from ostia_harness import exact_content_factory
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
@@ -19,8 +23,10 @@ if _HERE not in sys.path:
 
 @pytest.fixture
 def smtpd(ostia_factory):
+    exact = exact_content_factory(ostia_factory)
+
     def start(main_cf=None):
-        o = ostia_factory(main_cf=dict(main_cf or {}))
+        o = exact(main_cf=dict(main_cf or {}))
         o.start_foreground()
         return o
     return start

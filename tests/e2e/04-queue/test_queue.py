@@ -29,8 +29,8 @@ import time
 import pytest
 
 from ostia_harness import (SmtpError, attach_strace, committed_files,
-                           connect_smtp, find_binary, partial_files,
-                           unfinished_files, wait_until)
+                           connect_smtp, exact_content_factory, find_binary,
+                           partial_files, unfinished_files, wait_until)
 
 ROOT = os.geteuid() == 0
 TOKEN_RE = re.compile(rb"tok-[0-9a-f]{24}")
@@ -395,11 +395,14 @@ def ostia_factory(ostia_factory):
     notify_classes ("resource, software") smtpd also queues a transcript
     for the postmaster after each 451 they provoke, a file of its own
     that would be counted (15-delivery/test_notify_classes.py tests those
-    notices)."""
+    notices).  The stored messages are compared with what was sent byte
+    for byte (ostia_harness.exact_content_factory)."""
+    exact = exact_content_factory(ostia_factory)
+
     def make(**kwargs):
         main_cf = dict(kwargs.pop("main_cf", None) or {})
         main_cf.setdefault("notify_classes", "")
-        return ostia_factory(main_cf=main_cf, **kwargs)
+        return exact(main_cf=main_cf, **kwargs)
     return make
 
 

@@ -16,8 +16,10 @@ import re
 import secrets
 import subprocess
 
-from ostia_harness import (committed_files, connect_smtp, partial_files,
-                           wait_until)
+import pytest
+
+from ostia_harness import (committed_files, connect_smtp,
+                           exact_content_factory, partial_files, wait_until)
 
 QUEUED_RE = re.compile(r"\A2\.0\.0 Ok: queued as ([0-9A-HJKMNP-TV-Z]{16})\Z")
 TOKEN_RE = re.compile(rb"tok-[0-9a-f]{24}")
@@ -49,6 +51,13 @@ def all_ready(o):
                 return False
         return True
     wait_until(ready, timeout=30, what="all children ready")
+
+
+@pytest.fixture
+def ostia_factory(ostia_factory):
+    """The stored messages are compared with what was sent byte for byte
+    (ostia_harness.exact_content_factory)."""
+    return exact_content_factory(ostia_factory)
 
 
 def start(ostia_factory, header=None, body=None, mime=None, nested=None,

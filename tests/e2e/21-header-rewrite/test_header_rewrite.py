@@ -924,3 +924,63 @@ def test_masquerade_unusable_settings_fail_closed(ostia_factory):
         s.close()
     o.wait_for_log(r'masquerade_classes: unknown class "everything"',
                    start=mark)
+
+
+# ------------------------------------------------------- missing headers
+
+MISSING_DATE_RE = re.compile(
+    rb"Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [ 0-9]?\d (Jan|Feb|Mar|Apr|May|"
+    rb"Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d [+-]\d{4}"
+    rb"(?: \([^)]*\))?")
+
+
+def added_headers(o, qid, sent_head, body=b"body\r\n"):
+    """The stored message is sent_head (header lines), the fields smtpd
+    added, the separator and body: return the added lines."""
+    st = stored(o, qid)
+    assert st.rest.startswith(sent_head), st.rest[:400]
+    assert st.rest.endswith(b"\r\n" + body), st.rest[-200:]
+    return st.rest[len(sent_head):-len(b"\r\n" + body)].split(b"\r\n")[:-1]
+
+
+def test_missing_headers_added_for_local_clients(ostia_factory):
+    """A local client's message without From:, Date: and Message-ID:
+    (a script talking SMTP to the local server) gets them at the end of
+    its header block, as Postfix's cleanup adds them: From: the envelope
+    sender, the current date, and a Message-ID from the queue ID and
+    myhostname.  A remote client's message is left as it is."""
+    o = start(ostia_factory)
+    tag = new_tag()
+    head = msg("Subject: " + tag, "To: keep@example.org")[:-2]
+    sent = head + b"\r\n\r\nbody\r\n"
+    qid = send(o, sent, sender="script@example.net", rcpts=(KEEP,))
+    lines = added_headers(o, qid, head + b"\r\n")
+    assert len(lines) == 3, lines
+    assert lines[0] == b"From: <script@example.net>", lines
+    assert MISSING_DATE_RE.fullmatch(lines[1]), lines
+    assert re.fullmatch(rb"Message-ID: <\d{14}\.%s@%s>"
+                        % (qid.encode(), MYHOSTNAME.encode()), lines[2]), \
+        lines
+    # Only what is missing (names in any case); the null sender.
+    head2 = msg("subject: " + tag, "MESSAGE-ID: <%s@client.example>" % tag,
+                "date: Mon, 01 Jan 2024 00:00:00 +0000")[:-2] + b"\r\n"
+    qid2 = send(o, head2 + b"\r\nbody\r\n", sender="", rcpts=(KEEP,))
+    assert added_headers(o, qid2, head2) == \
+        [b"From: MAILER-DAEMON@" + MYHOSTNAME.encode()]
+    # A remote client: untouched.
+    sent3 = msg("Subject: " + tag, "", "body")
+    st = stored(o, send(o, sent3, rcpts=(KEEP,), source=REMOTE))
+    assert_same(st.rest, sent3)
+
+
+def test_always_add_missing_headers_for_remote_clients(ostia_factory):
+    """always_add_missing_headers = yes: a remote client's message gets
+    them too; its header addresses are still not rewritten (no
+    remote_header_rewrite_domain)."""
+    o = start(ostia_factory, always_add_missing_headers="yes")
+    head = msg("To: bare", "Subject: " + new_tag())[:-2] + b"\r\n"
+    qid = send(o, head + b"\r\nbody\r\n", sender="far@example.net",
+               rcpts=(KEEP,), source=REMOTE)
+    lines = added_headers(o, qid, head)
+    assert [line.split(b":")[0] for line in lines] == \
+        [b"From", b"Date", b"Message-ID"], lines

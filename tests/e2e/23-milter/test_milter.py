@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from ostia_harness import free_port, wait_until
+from ostia_harness import exact_content_factory, free_port, wait_until
 from policy_e2e import (ELSEWHERE, HOSTED, INSIDER, Setup, Smtp,
                         assert_nothing_new, envelope_recipients, hosting,
                         message_bytes, queue_files, read_records,
@@ -69,6 +69,13 @@ def quiet_milter():
     f = Filter("quiet")
     yield f
     f.stop()
+
+
+@pytest.fixture
+def ostia_factory(ostia_factory):
+    """The stored messages are compared with what was sent byte for byte
+    (ostia_harness.exact_content_factory)."""
+    return exact_content_factory(ostia_factory)
 
 
 def start(factory, milters, **params):

@@ -62,6 +62,8 @@ struct agent_slot {
 	char *text;
 	char **fwd;		/* forwarding addresses (strv), NULL: none */
 	size_t nfwd;
+	char *relay;		/* its own relay= (agent_set_relay); NULL:
+				 * the request's */
 };
 
 struct agent_results {
@@ -267,6 +269,15 @@ agent_set_flags(struct agent_results *res, size_t i, uint32_t flags)
 		res->v[i].flags |= flags & DELIVER_R_ALL;
 }
 
+void
+agent_set_relay(struct agent_results *res, size_t i, const char *relay)
+{
+	if (i >= res->n)
+		return;
+	free(res->v[i].relay);
+	res->v[i].relay = one_line(relay);
+}
+
 bool
 agent_has_result(const struct agent_results *res, size_t i)
 {
@@ -295,6 +306,7 @@ results_free(struct agent_results *res)
 	for (size_t i = 0; i < res->n; i++) {
 		free(res->v[i].remote);
 		free(res->v[i].text);
+		free(res->v[i].relay);
 		strv_free(&res->v[i].fwd);
 	}
 	free(res->v);
@@ -731,7 +743,8 @@ finish_request(struct aconn *q, struct agent_results *res, const char *relay,
 		log_info("%s: to=<%s>%s%s%s, relay=%s, delay=%s, dsn=%s, "
 		    "status=%s (%s)", req->queue_id, r->address,
 		    orig ? ", orig_to=<" : "", orig ? r->orig_rcpt : "",
-		    orig ? ">" : "", relay, delay, dr.dsn,
+		    orig ? ">" : "", s->relay != NULL ? s->relay : relay,
+		    delay, dr.dsn,
 		    status_word(dr.status, (req->flags & DELIVER_F_VERIFY) !=
 		    0), dr.text);
 	}

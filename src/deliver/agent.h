@@ -148,6 +148,10 @@ void agent_set_all(struct agent_results *res, enum deliver_status st,
 /* Set DELIVER_R_* flags on req->rcpts[i]'s result (which must be
  * DELIVER_OK: flags on another status are dropped). */
 void agent_set_flags(struct agent_results *res, size_t i, uint32_t flags);
+/* The relay= of req->rcpts[i]'s log line (copied), when it is not the
+ * one agent_job_done gives: a recipient one server answered and the
+ * others another. */
+void agent_set_relay(struct agent_results *res, size_t i, const char *relay);
 /*
  * Forward req->rcpts[i] also to address (copied): with a DELIVER_OK
  * result the queue manager queues a copy of the message to it (the

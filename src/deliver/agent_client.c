@@ -146,6 +146,33 @@ agent_txn_forget(struct agent_txn *t)
 }
 
 void
+agent_txn_keep(struct agent_txn *t, const bool *keep)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < t->n; k++) {
+		if (!keep[k]) {
+			lmtp_rcpt_deinit(&t->rc[k]);
+			free(t->orcpts[k]);
+			continue;
+		}
+		lmtp_reply_deinit(&t->rc[k].reply);
+		t->rc[k].done = false;
+		if (n != k) {
+			t->rc[n] = t->rc[k];
+			t->orcpts[n] = t->orcpts[k];
+			t->slot[n] = t->slot[k];
+		}
+		n++;
+	}
+	for (size_t k = n; k < t->n; k++) {
+		memset(&t->rc[k], 0, sizeof(t->rc[k]));
+		t->orcpts[k] = NULL;
+	}
+	t->n = n;
+}
+
+void
 agent_txn_deinit(struct agent_txn *t)
 {
 	for (size_t k = 0; k < t->n; k++) {

@@ -71,6 +71,12 @@ void agent_txn_deinit(struct agent_txn *t);
 /* Forget the answers of the recipients (for another attempt on
  * another server). */
 void agent_txn_forget(struct agent_txn *t);
+/*
+ * Keep only the recipients k of t with keep[k] (keep has t->n entries),
+ * in their order, their answers forgotten: the transaction for another
+ * server.  What the others owned is freed.
+ */
+void agent_txn_keep(struct agent_txn *t, const bool *keep);
 
 /*
  * Recipient req->rcpts[i]'s result from its reply rc (rc->done):

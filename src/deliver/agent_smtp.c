@@ -15,7 +15,13 @@
  * smtp_mx_address_limit addresses in all, are tried in turn until one
  * takes the transaction: a connection that fails, a greeting or EHLO
  * refusal, or a TLS failure moves on to the next address; the last
- * failure is every recipient's result when none worked.  With
+ * failure is every recipient's result when none worked.  A server that
+ * took the transaction but deferred recipients (4xx to their RCPT, or
+ * to MAIL or DATA, or the connection lost before the final dot) is not
+ * the last word either: those recipients go to the next address in the
+ * same attempt (the others keep the server's answer), as Postfix does.
+ * At most smtp_mx_session_limit sessions (that got through EHLO) per
+ * next hop; then the fallback relays, or a deferral.  With
  * smtp_dns_support_level = disabled (or disable_dns_lookups = yes) host
  * names are resolved by the system (getaddrinfo) and no MX lookup is
  * made.
@@ -175,6 +181,7 @@ struct smtp_agent {
 	struct dns_resolver *dns;
 	char *dns_error;
 	long long addr_limit;
+	long long session_limit;	/* smtp_mx_session_limit; 0: none */
 	bool want4, want6;
 	bool prefer6;		/* smtp_address_preference = ipv6 */
 	char *servername;		/* smtp_tls_servername ("" none) */
@@ -404,6 +411,7 @@ load(struct agent_ctx *a)
 	st->dns_set.trust_anchor_file = st->dnssec ? st->dns_anchor : "";
 	st->dns_set.timeout_ms = t->connect_ms > 0 ? t->connect_ms : 30000;
 	st->addr_limit = config_int(v, P_smtp_mx_address_limit);
+	st->session_limit = config_int(v, P_smtp_mx_session_limit);
 	if (st->addr_limit <= 0 || st->addr_limit > SMTP_AGENT_ADDR_MAX)
 		st->addr_limit = SMTP_AGENT_ADDR_MAX;
 	protos = config_list(v, P_inet_protocols);
@@ -786,6 +794,9 @@ struct smtp_job {
 	size_t site;
 	/* The address being tried. */
 	size_t ti;
+	/* Sessions of this site that got through EHLO (and TLS): at
+	 * smtp_mx_session_limit, no further address of the site. */
+	long long sessions;
 	struct tls_client_policy pol;
 	char **names;
 	struct dns_result *tlsa;
@@ -1337,17 +1348,60 @@ job_plan(struct smtp_job *j)
 
 /* ---- one address after the other ---- */
 
+/* session_limit_reached - smtp_mx_session_limit sessions of this site
+ * are done: no further address of it is tried. */
+static bool
+session_limit_reached(const struct smtp_job *j)
+{
+	return j->st->session_limit > 0 && j->sessions >=
+	    j->st->session_limit;
+}
+
+/* job_more_here - another address of this site may be tried. */
+static bool
+job_more_here(const struct smtp_job *j)
+{
+	return j->ti + 1 < j->plan.n && !session_limit_reached(j);
+}
+
+/* log_session_limit - why the addresses left of the plan are not tried. */
+static void
+log_session_limit(const struct smtp_job *j)
+{
+	log_info("%s: %lld session%s with the servers of %s "
+	    "(smtp_mx_session_limit = %lld): the %zu address%s left not "
+	    "tried", j->req->queue_id, j->sessions, j->sessions == 1 ? "" :
+	    "s", j->text, j->st->session_limit, j->plan.n - j->ti - 1,
+	    j->plan.n - j->ti - 1 == 1 ? "" : "es");
+}
+
+/*
+ * job_advance - on to the next address of the plan, or, when none is
+ * left or the session limit is reached, to job_none_took (the fallback
+ * relays, else every recipient left gets j->f).
+ */
+static void
+job_advance(struct smtp_job *j)
+{
+	job_target_free(j);
+	if (j->ti + 1 < j->plan.n && session_limit_reached(j)) {
+		log_session_limit(j);
+		j->ti = j->plan.n;
+	} else {
+		j->ti++;
+	}
+	job_try(j);
+}
+
 /* job_next - the address just tried did not take the transaction
  * (j->f says why): log it and try the next one. */
 static void
 job_next(struct smtp_job *j)
 {
 	log_info("%s: %s%s", j->req->queue_id, j->f.text != NULL ? j->f.text :
-	    "delivery failed", j->ti + 1 < j->plan.n ? "; trying the next "
+	    "delivery failed", job_more_here(j) ? "; trying the next "
 	    "address" : "");
-	job_target_free(j);
-	j->ti++;
-	job_try(j);
+	job_advance(j);
 }
 
 /* job_none_took - every address failed before its transaction. */
@@ -1399,6 +1453,7 @@ job_fallback(struct smtp_job *j, const char *why)
 	j->pending = 0;
 	j->mx_mode = j->mx_secure = false;
 	j->ti = 0;
+	j->sessions = 0;
 	j->plaintext_retry = false;
 	j->hp.level = st->level;
 	memset(&j->nh, 0, sizeof(j->nh));
@@ -1408,26 +1463,136 @@ job_fallback(struct smtp_job *j, const char *why)
 	return true;
 }
 
+/*
+ * set_answers - the results of the recipients of the transaction with
+ * an answer (all of them when keep is NULL, else those with
+ * !keep[k]), with the success notice flags (RFC 3461): a server with
+ * DSN took the request and notifies itself; one without it gets the
+ * mail "relayed".
+ */
+static void
+set_answers(struct smtp_job *j, const bool *keep)
+{
+	struct agent_txn *t = &j->t;
+	char *server = xasprintf("host %s", j->relay);
+
+	for (size_t k = 0; k < t->n; k++) {
+		if (!t->rc[k].done || (keep != NULL && keep[k]))
+			continue;
+		agent_txn_set_reply(j->res, t->slot[k], "smtp", server,
+		    &t->rc[k]);
+		if (keep != NULL)
+			agent_set_relay(j->res, t->slot[k], j->relay);
+		if (t->rc[k].reply.code / 100 == 2)
+			agent_set_flags(j->res, t->slot[k], j->peer_dsn ?
+			    DELIVER_R_DSN_PASSED : DELIVER_R_RELAYED);
+	}
+	free(server);
+}
+
+/*
+ * soft_failure - f (of a transaction) is temporary and the mail surely
+ * not taken: a 4xx reply to MAIL or DATA, or the connection lost before
+ * the final dot.  One lost after it may have delivered the mail.
+ */
+static bool
+soft_failure(const struct lmtp_failure *f)
+{
+	switch (f->kind) {
+	case LMTP_FAIL_REPLY:
+		return f->reply.code / 100 == 4;
+	case LMTP_FAIL_CONVERSATION:
+		return f->stage != LMTP_STAGE_DOT;
+	default:
+		return false;
+	}
+}
+
+/*
+ * job_soft_retry - after the transaction (failure in j->f): when the
+ * server deferred recipients (their own 4xx reply, or a soft_failure of
+ * the transaction) and it is not the final server -- another address
+ * of the plan within smtp_mx_session_limit, or a fallback relay, is
+ * left -- the other recipients get their results now and the deferred
+ * ones go to the next server in the same attempt, as in Postfix.  Not
+ * after a hard failure of the whole transaction (its result stands for
+ * all), nor on a cached connection (no plan).  true when the next
+ * server is being tried.
+ */
+static bool
+job_soft_retry(struct smtp_job *j)
+{
+	struct agent_txn *t = &j->t;
+	bool whole = soft_failure(&j->f);
+	const struct lmtp_rcpt *first = NULL;
+	size_t nsoft = 0;
+	bool *keep;
+
+	if (j->plan.n == 0 || (j->f.kind != LMTP_FAIL_NONE && !whole))
+		return false;
+	keep = xcalloc(t->n == 0 ? 1 : t->n, sizeof(*keep));
+	for (size_t k = 0; k < t->n; k++) {
+		if (t->rc[k].done ? t->rc[k].reply.code / 100 == 4 : whole) {
+			keep[k] = true;
+			nsoft++;
+			if (first == NULL && t->rc[k].done)
+				first = &t->rc[k];
+		}
+	}
+	if (nsoft > 0 && !job_more_here(j) && (j->st->fallback == NULL ||
+	    j->st->fallback[j->site] == NULL)) {
+		/* The final server: its answers stand.  Say why when more
+		 * addresses were known. */
+		if (j->ti + 1 < j->plan.n)
+			log_session_limit(j);
+		nsoft = 0;
+	}
+	if (nsoft == 0) {
+		free(keep);
+		return false;
+	}
+	set_answers(j, keep);
+	if (!whole) {
+		/* Each recipient's own reply: for the log and, should no
+		 * server be left after all, the words of the deferral. */
+		char *r = lmtp_reply_text(&first->reply, DELIVER_FIELD_MAX -
+		    8);
+
+		lmtp_failure_deinit(&j->f);
+		j->f.kind = LMTP_FAIL_REPLY;
+		j->f.stage = first->stage;
+		lmtp_reply_copy(&j->f.reply, &first->reply);
+		j->f.text = xasprintf("host %s deferred %zu recipient%s, "
+		    "to=<%s> first: %s", j->relay, nsoft, nsoft == 1 ? "" :
+		    "s", first->address, r);
+		free(r);
+	}
+	agent_txn_keep(t, keep);
+	free(keep);
+	if (j->conn != NULL && smtp_conn_is_open(j->conn))
+		smtp_conn_quit(&j->conn);
+	else
+		smtp_conn_free(&j->conn);
+	j->conn = NULL;
+	log_info("%s: %s; trying the %s", j->req->queue_id, j->f.text !=
+	    NULL ? j->f.text : "deferred", job_more_here(j) ? "next address" :
+	    "fallback relays");
+	job_advance(j);
+	return true;
+}
+
 static void
 on_sent(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
 {
 	struct smtp_job *j = ctx;
-	struct agent_txn *t = &j->t;
-	char *server;
 
 	(void)c;
 	if (rc < 0)
 		take_failure(j, f);
+	if (job_soft_retry(j))
+		return;
 	job_target_free(j);
-	server = xasprintf("host %s", j->relay);
-	agent_txn_set_answers(j->res, t, "smtp", server);
-	free(server);
-	/* Success notices (RFC 3461): a server with DSN took the request
-	 * and notifies itself; one without it gets the mail "relayed". */
-	for (size_t k = 0; k < t->n; k++)
-		if (t->rc[k].done && t->rc[k].reply.code / 100 == 2)
-			agent_set_flags(j->res, t->slot[k], j->peer_dsn ?
-			    DELIVER_R_DSN_PASSED : DELIVER_R_RELAYED);
+	set_answers(j, NULL);
 	if (j->f.kind != LMTP_FAIL_NONE)
 		agent_txn_set_failure(j->res, "smtp", &j->f);
 	if (j->conn != NULL && smtp_conn_is_open(j->conn)) {
@@ -1524,6 +1689,7 @@ on_open(struct smtp_conn *c, void *ctx, int rc, struct lmtp_failure *f)
 		return;
 	}
 	log_tls(j->peer, c);
+	j->sessions++;
 	if (strcasecmp(smtp_conn_caps(c)->name, j->st->myhostname) == 0) {
 		job_loops_back(j);
 		return;

@@ -665,6 +665,7 @@ test_statuses(void **state)
 		"smtp_helo_timeout",
 		"smtp_mail_timeout",
 		"smtp_mx_address_limit",
+		"smtp_mx_session_limit",
 		"smtp_rcpt_timeout",
 		"smtp_send_xforward_command",
 		"smtp_sasl_auth_enable",

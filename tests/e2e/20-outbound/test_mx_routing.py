@@ -346,3 +346,115 @@ def test_mx_that_is_myself_bounces_as_a_loop(mta, dns, port):
     # test's own (the agent's session ends at EHLO).
     queued = re.findall(r"ostia/smtpd\[\d+\]: \w+: client=", a.o.log_text())
     assert len(queued) == 1, a.diag()
+
+
+# ------------------------------------------ a deferral is not the last word
+
+CAROL = "carol@" + REMOTE
+
+
+@pytest.mark.parametrize("stage,reply", [
+    ("mail", "451 4.3.0 mx1 queue is full, try later"),
+    ("data", "451 4.3.0 mx1 cannot take data now"),
+    ("rcpt", "421 4.3.2 mx1 shutting down"),
+])
+def test_deferral_by_a_server_tries_the_next_mx(mta, peer, dns, port, stage,
+                                                reply):
+    """mx1 takes the connection but defers the transaction (4xx to MAIL,
+    to the recipient or to DATA): the message
+    goes to mx2 in the same attempt, as Postfix does, not into the
+    deferred queue."""
+    busy = peer(host="127.0.0.2", port=port, name="mx1.remote.test")
+    busy.rule(stage, reply)
+    good = peer(host="127.0.0.3", port=port, name="mx2.remote.test")
+    srv = dns({REMOTE: mx_zone(mxs=(("mx1", 10), ("mx2", 20)))})
+    a = sender(mta, srv, port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    good.wait(lambda p: p.delivered(BOB) == 1, "delivery through mx2",
+              diag=a.diag)
+    a.wait_sent(BOB, "mx2.remote.test", "127.0.0.3", port)
+    a.wait_log(r"mx1\.remote\.test\[127\.0\.0\.2\].*; trying the next "
+               r"address")
+    a.wait_queue_empty()
+    assert busy.delivered(BOB) == 0, busy.describe()
+    a.assert_no_status(BOB, "deferred")
+
+
+def test_recipient_deferred_alone_goes_to_the_next_mx(mta, peer, dns, port):
+    """mx1 greylists carol (450 to her RCPT) and takes bob: bob's copy
+    stays delivered by mx1, only carol goes on to mx2 -- nobody gets the
+    message twice -- and a recipient mx1 refuses for good (550) is
+    bounced with mx1's words, never offered to mx2."""
+    dave = "dave@" + REMOTE
+    busy = peer(host="127.0.0.2", port=port, name="mx1.remote.test")
+    busy.rule("rcpt", "450 4.7.1 greylisted, come back later", rcpt=CAROL)
+    busy.rule("rcpt", "550 5.1.1 no such user here", rcpt=dave)
+    good = peer(host="127.0.0.3", port=port, name="mx2.remote.test")
+    srv = dns({REMOTE: mx_zone(mxs=(("mx1", 10), ("mx2", 20)))})
+    a = sender(mta, srv, port)
+    tok = token()
+    a.send([BOB, CAROL, dave], message_for(tok, BOB))
+    good.wait(lambda p: p.delivered(CAROL) == 1, "carol through mx2",
+              diag=a.diag)
+    a.wait_sent(BOB, "mx1.remote.test", "127.0.0.2", port)
+    a.wait_sent(CAROL, "mx2.remote.test", "127.0.0.3", port)
+    line = a.wait_status(dave, "bounced").group(0)
+    assert "5.1.1" in line and "no such user here" in line, line
+    a.wait_log(r"host mx1\.remote\.test\[127\.0\.0\.2\]:%d deferred 1 "
+               r"recipient, to=<%s> first: 450 4\.7\.1 greylisted"
+               % (port, re.escape(CAROL)))
+    a.wait_queue_empty()
+    assert busy.delivered(BOB) == 1 and busy.delivered(CAROL) == 0, \
+        busy.describe()
+    assert good.attempts(BOB) == 0 and good.attempts(dave) == 0, \
+        good.describe()
+    a.assert_no_status(CAROL, "deferred")
+    dsn = a.wait_dsn(SENDER, tok)
+    assert dsn.recipient(dave).get("status") == "5.1.1", dsn.describe()
+    with pytest.raises(AssertionError):
+        dsn.recipient(BOB)
+
+
+def test_mx_session_limit(mta, peer, dns, port):
+    """Three MX hosts all defer MAIL: with smtp_mx_session_limit = 2
+    (Postfix's default) the third is never contacted; the mail is
+    deferred with the last server's words and the log says why no
+    further host was tried."""
+    peers = [peer(host="127.0.0.%d" % (i + 2), port=port,
+                  name="mx%d.remote.test" % (i + 1)) for i in range(3)]
+    for p in peers:
+        p.rule("mail", "421 4.3.2 %s busy" % p.name)
+    srv = dns({REMOTE: mx_zone(mxs=(("mx1", 10), ("mx2", 20),
+                                    ("mx3", 30)))})
+    a = sender(mta, srv, port)
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert "mx2.remote.test busy" in line, line
+    a.wait_log(r"2 sessions with the servers of remote\.test "
+               r"\(smtp_mx_session_limit = 2\): the 1 address left "
+               r"not tried")
+    assert peers[0].connections >= 1 and peers[1].connections >= 1, \
+        peers[1].describe()
+    assert peers[2].connections == 0, peers[2].describe()
+    assert a.spool_has(qid), a.diag()
+
+
+def test_deferral_by_the_last_mx_goes_to_the_fallback_relay(
+        mta, ostia_factory, peer, dns, port):
+    """The only MX host defers MAIL: the fallback relay (an Ostia) gets
+    the message in the same attempt."""
+    busy = peer(host="127.0.0.2", port=port, name="mx1.remote.test")
+    busy.rule("mail", "451 4.3.0 mx1 queue is full")
+    srv = dns({REMOTE: mx_zone()})
+    a, b = fallback_pair(mta, ostia_factory, srv, port,
+                         smtp_fallback_relay="[127.0.0.5]:%d" % port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    b.wait_messages(BOB, 1, tok)
+    a.wait_sent(BOB, "127.0.0.5", "127.0.0.5", port)
+    a.wait_log(r"451 4\.3\.0 mx1 queue is full.*; trying the fallback "
+               r"relay \[127\.0\.0\.5\]:%d" % port)
+    a.wait_queue_empty()
+    a.assert_no_status(BOB, "deferred")

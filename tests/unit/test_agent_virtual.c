@@ -195,8 +195,7 @@ fake_start(void)
 	assert_true(lfd >= 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(lfd, 16), 0);
-	fake_pid = fork();
-	assert_true(fake_pid >= 0);
+	fake_pid = test_fork_helper();
 	if (fake_pid == 0)
 		fake_serve(lfd);
 	close(lfd);

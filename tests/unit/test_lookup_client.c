@@ -42,6 +42,7 @@
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "strv.h"
+#include "test_support.h"
 #include "xalloc.h"
 
 extern const struct dict_type dict_type_proxy;
@@ -821,9 +822,8 @@ test_async_find_route_resent_once(void **state)
 static pid_t
 fake_fork(struct fake *f)
 {
-	pid_t pid = fork();
+	pid_t pid = test_fork_helper();
 
-	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct event_base *base = event_base_new();
 

@@ -23,6 +23,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
 
 #include <cmocka.h>
@@ -541,4 +542,21 @@ test_remove_tree(const char *path)
 		closedir(d);
 	}
 	(void)rmdir(path);
+}
+
+pid_t
+test_fork_helper(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(70);
+		/* The parent may have died before prctl. */
+		if (getppid() != parent)
+			_exit(70);
+	}
+	return pid;
 }

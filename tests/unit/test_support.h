@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -17,6 +18,15 @@
 
 struct diag_list;
 struct event_base;
+
+/*
+ * fork() for a helper process a test keeps running (a fake server):
+ * the child is killed (SIGKILL) when the test process dies, so a test
+ * that aborts (a failed assert, a sanitizer report) never leaves an
+ * orphan holding its output pipe open.  Returns as fork() does; the
+ * test fails when fork fails.
+ */
+pid_t test_fork_helper(void);
 
 /* A path under the source tree ($OSTIA_SOURCE_DIR, set by ctest, or the
  * tree this file was compiled from); caller frees. */

@@ -103,7 +103,12 @@ struct deliver_req {
 				 * "relayed", not "delivered" */
 #define DELIVER_R_DSN_PASSED 0x2u	/* the next hop took the DSN request
 				 * (RFC 3461 5.2.2): it notifies, not us */
-#define DELIVER_R_ALL (DELIVER_R_RELAYED | DELIVER_R_DSN_PASSED)
+#define DELIVER_R_EXPANDED 0x4u	/* an alias or .forward gave several
+				 * destinations: a success notice says
+				 * "expanded", and forwarded copies lose
+				 * NOTIFY=SUCCESS (RFC 3461 6.2.7.3) */
+#define DELIVER_R_ALL (DELIVER_R_RELAYED | DELIVER_R_DSN_PASSED | \
+	DELIVER_R_EXPANDED)
 
 struct deliver_result {
 	uint32_t idx;

@@ -1984,9 +1984,11 @@ deliver_rcpt(struct request_ctx *rc, size_t i, struct agent_results *res)
 	else if (nok == 1)
 		agent_set_result(res, i, DELIVER_OK, rr[0].dsn, rr[0].remote,
 		    "%s", rr[0].text);
-	else
+	else {
 		agent_set_result(res, i, DELIVER_OK, "2.0.0", NULL,
 		    "delivered to %zu destinations: %s", nok, buf_cstr(&oks));
+		agent_set_flags(res, i, DELIVER_R_EXPANDED);
+	}
 	buf_deinit(&oks);
 out:
 	free(rr);

@@ -999,6 +999,12 @@ handle_status(struct agent_conn *ac, struct ipc_in *in)
 		 * other addresses is queued. */
 		char id[QUEUE_ID_LEN + 1], why[QMGR_TEXT_MAX];
 
+		/* One destination: the copy carries the NOTIFY on and its
+		 * delivery is what the sender hears about (RFC 3461
+		 * 6.2.7.2), not this step; several: "expanded" here. */
+		r->rflags = res.flags;
+		if ((res.flags & DELIVER_R_EXPANDED) == 0)
+			r->rflags |= DELIVER_R_DSN_PASSED;
 		if (qmgr_forward(j->m, r, j->fwd[res.idx], j->nfwd[res.idx],
 		    id, why, sizeof(why)) < 0) {
 			log_error("%s: to=<%s>: %s", j->m->id, r->address, why);
@@ -1007,7 +1013,10 @@ handle_status(struct agent_conn *ac, struct ipc_in *in)
 			char *text = xasprintf("%s; forwarded as %s", res.text,
 			    id);
 
+			uint32_t flags = r->rflags;
+
 			set_result(r, R_SENT, res.dsn, res.remote, text);
+			r->rflags = flags;
 			free(text);
 		}
 		deliver_result_free(&res);

@@ -10,7 +10,11 @@
  * times.
  *
  * The copy keeps the envelope sender, RET, ENVID, SMTPUTF8 and BODY of
- * the original; each address gets the recipient's NOTIFY and, as ORCPT,
+ * the original; each address gets the recipient's NOTIFY (passed on
+ * for an alias with one destination, RFC 3461 6.2.7.2; when the
+ * recipient had several, DELIVER_R_EXPANDED, less SUCCESS: its own
+ * success notice says "expanded", 6.2.7.3, and SUCCESS alone becomes
+ * NEVER) and, as ORCPT,
  * the recipient's own ORCPT or "rfc822;" its address as queued.  The
  * message gets "Delivered-To: <recipient>" first, so that an alias loop
  * through other hops comes back to the local agent, which bounces it
@@ -31,6 +35,20 @@
 #include "queue_service.h"
 #include "xalloc.h"
 
+/* forward_notify - the NOTIFY of a forwarded copy for recipient r
+ * (0: not given, kept). */
+static uint32_t
+forward_notify(const struct qrcpt *r)
+{
+	uint32_t notify = r->notify;
+
+	if ((r->rflags & DELIVER_R_EXPANDED) == 0 ||
+	    (notify & DELIVER_NOTIFY_SUCCESS) == 0)
+		return notify;
+	notify &= ~DELIVER_NOTIFY_SUCCESS;
+	return notify == 0 ? DELIVER_NOTIFY_NEVER : notify;
+}
+
 int
 qmgr_forward(struct qmsg *m, const struct qrcpt *r, char **addrs,
     size_t n, char id[QUEUE_ID_LEN + 1], char *why, size_t whysz)
@@ -39,7 +57,8 @@ qmgr_forward(struct qmsg *m, const struct qrcpt *r, char **addrs,
 	struct queue_envelope env;
 	char arrival[QUEUE_ARRIVAL_BYTES], nt[DELIVER_NOTIFY_TEXT_MAX];
 	char *content, *orcpt;
-	const char *notify = deliver_notify_text(r->notify, nt);
+	const char *notify = deliver_notify_text(forward_notify(r),
+	    nt);
 	struct buf text;
 	size_t clen = 0;
 	int ret;

@@ -156,10 +156,14 @@ qmgr_send_notice(struct qmsg *m, enum dsn_kind kind)
 			continue;
 		dr = xreallocarray(dr, n + 1, sizeof(*dr));
 		diags = xreallocarray(diags, n + 1, sizeof(*diags));
-		action = kind == DSN_KIND_SUCCESS ? (e == NULL &&
-		    (r->rflags & DELIVER_R_RELAYED) != 0 ? "relayed" :
-		    "delivered") : kind == DSN_KIND_DELAY ? "delayed" :
-		    "failed";
+		if (kind != DSN_KIND_SUCCESS)
+			action = kind == DSN_KIND_DELAY ? "delayed" : "failed";
+		else if (e == NULL && (r->rflags & DELIVER_R_EXPANDED) != 0)
+			action = "expanded";
+		else if (e == NULL && (r->rflags & DELIVER_R_RELAYED) != 0)
+			action = "relayed";
+		else
+			action = "delivered";
 		diag = NULL;
 		if (e != NULL ? e->remote[0] != '\0' : r->remote[0] != '\0')
 			diag = xstrdup(e != NULL ? e->remote : r->remote);

@@ -361,6 +361,8 @@ test_result_round_trip(void **state)
 	result_round_trip(&r);
 	r.flags = DELIVER_R_DSN_PASSED;
 	result_round_trip(&r);
+	r.flags = DELIVER_R_EXPANDED;
+	result_round_trip(&r);
 	r.flags = 0;
 	r.status = DELIVER_DEFER;
 	set(&r.dsn, "4.999.999");
@@ -503,7 +505,7 @@ MUT(status_bad, struct deliver_result, r->status = (enum deliver_status)3)
 MUT(rflags_bad, struct deliver_result, {
 	r->status = DELIVER_OK;
 	set(&r->dsn, "2.0.0");
-	r->flags = 0x4;
+	r->flags = DELIVER_R_ALL + 1;
 })
 MUT(flags_on_bounce, struct deliver_result, r->flags = DELIVER_R_RELAYED)
 

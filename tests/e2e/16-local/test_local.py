@@ -425,6 +425,53 @@ def test_alias_forwards_to_other_domains(local_delivery, local_users):
     assert not d.messages(SENDER), "no notice is due"
 
 
+def test_success_notices_through_aliases(local_delivery, local_users):
+    """NOTIFY=SUCCESS on an alias (RFC 3461 6.2.7): an alias with one
+    destination elsewhere passes the request on -- the one notice is
+    the forwarded copy's, "delivered" for the final address with the
+    alias as Original-Recipient; an alias with several destinations is
+    "expanded" in one notice, and its forwarded copy no longer asks for
+    one, so the sender gets no second notice for it."""
+    from delivery_e2e import VDOMAIN, Dsn, check_dsn_structure, settle
+    alice = "alice@" + VDOMAIN
+    d = local_delivery()
+    d.aliases = {"ext": alice, "both": "%s, %s" % (alice, U2)}
+    d.start()
+    def only_notice(tok, rcpt):
+        """The one notice about tok, with one recipient block, rcpt's
+        (a second notice would come within a queue run or two)."""
+        d.wait_messages(SENDER, 1, tok)
+        d.wait_queue_empty()
+        settle(2)
+        paths = [p for p in d.messages(SENDER) if tok.encode() in
+                 read_bytes(p)]
+        assert len(paths) == 1, "%d notices:\n%s" % (len(paths), d.diag())
+        dsn = Dsn(read_bytes(paths[0]), paths[0])
+        check_dsn_structure(dsn)
+        assert len(dsn.per_recipient) == 1, dsn.describe()
+        return dsn, dsn.recipient(rcpt)
+
+    ext = "ext@" + LOCAL_DOMAIN
+    tok = token()
+    d.send(ext, make_message(tok, to=ext),
+           rcpt_opts={ext: ["NOTIFY=SUCCESS"]})
+    d.wait_messages(alice, 1, tok)
+    dsn, r = only_notice(tok, alice)
+    assert r.get("action") == "delivered", dsn.describe()
+    assert re.sub(r"\s", "", r.get("original-recipient", "")).lower() \
+        == "rfc822;" + ext.lower(), dsn.describe()
+
+    both = "both@" + LOCAL_DOMAIN
+    tok2 = token()
+    d.send(both, make_message(tok2, to=both),
+           rcpt_opts={both: ["NOTIFY=SUCCESS,FAILURE"]})
+    d.wait_file(d.mbox(U2), tok2)
+    d.wait_messages(alice, 1, tok2)
+    dsn, r = only_notice(tok2, both)
+    assert r.get("action") == "expanded", dsn.describe()
+    assert r.get("status", "").startswith("2."), dsn.describe()
+
+
 def test_alias_forwarding_loop_bounces(local_delivery, local_users):
     """loopy -> back@VDOMAIN (alias), back@VDOMAIN -> loopy (virtual
     alias): the forwarded copy comes back with "Delivered-To: loopy...",

@@ -1020,6 +1020,21 @@ master_cf_find(const struct master_cf *cf, const char *name,
 	return NULL;
 }
 
+long
+master_cf_find_program(const struct master_cf *cf, const char *program,
+    enum master_type type)
+{
+	for (size_t i = 0; cf != NULL && i < cf->nservices; i++) {
+		const char *cmd = cf->services[i].command;
+		const char *slash = strrchr(cmd, '/');
+
+		if (cf->services[i].type == type && strcmp(slash != NULL ?
+		    slash + 1 : cmd, program) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
 static bool
 mcf_has_space(const char *s)
 {

@@ -85,6 +85,11 @@ void master_cf_free(struct master_cf **cfp);
 /* The service called name with that type, or NULL. */
 const struct master_service *master_cf_find(const struct master_cf *cf,
     const char *name, enum master_type type);
+/* The index of the first service of that type whose command's base
+ * name is program ("qmgr" matches "qmgr" and "/usr/lib/x/qmgr"), or -1.
+ * cf may be NULL (-1). */
+long master_cf_find_program(const struct master_cf *cf, const char *program,
+    enum master_type type);
 /* True if a and b are the same entry: every parsed field, -o options
  * and arguments in order; file and line are not compared. */
 bool master_service_equal(const struct master_service *a,

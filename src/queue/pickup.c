@@ -32,6 +32,7 @@
 #include "log.h"
 #include "login_list.h"
 #include "maildrop.h"
+#include "master_cf.h"
 #include "milter_client.h"
 #include "pickup.h"
 #include "qmgr.h"
@@ -396,6 +397,8 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 			    fe.rcpts[i].notify, NULL);
 	if (p->always_bcc != NULL)
 		queue_envelope_add_bcc(&m->env, p->always_bcc);
+	if (p->content_filter != NULL && p->content_filter[0] != '\0')
+		m->env.filter = xstrdup(p->content_filter);
 
 	snprintf(arrival, sizeof(arrival), "%lld.000000", (long long)p->now);
 	m->env.id = xstrdup(id);
@@ -1177,9 +1180,17 @@ setup_masq(const struct config_view *v)
 void
 pickup_init(struct child *c)
 {
-	const struct config_view *v = child_view(c);
+	const struct config_view *v = child_view(c), *pv = v;
+	const struct master_cf *mcf = config_master(child_config(c));
+	long pi = master_cf_find_program(mcf, "pickup", MASTER_TYPE_UNIX);
 	struct timeval tv = { PICKUP_RESCAN_SECONDS, 0 };
 
+	/* The pickup runs in the queue process, whose own view is qmgr's:
+	 * the pickup service's -o (content_filter=) apply here. */
+	if (pi < 0)	/* the older "pickup fifo" line */
+		pi = master_cf_find_program(mcf, "pickup", MASTER_TYPE_FIFO);
+	if (pi >= 0)
+		pv = config_service(child_config(c), (size_t)pi);
 	pk.c = c;
 	pk.base = child_event_base(c);
 	pk.p.myhostname = config_str(v, P_myhostname);
@@ -1213,6 +1224,7 @@ pickup_init(struct child *c)
 		}
 	}
 	pk.p.always_bcc = pk.always_bcc;
+	pk.p.content_filter = config_str(pv, P_content_filter);
 	pk.p.submit_users = pk.submit_users;
 	if (login_list_unsupported((const char *const *)pk.submit_users) !=
 	    NULL)

@@ -88,6 +88,10 @@ struct pickup_params {
 	/* always_bcc, checked (address_setting): a BCC trailer record
 	 * added to every message; NULL: none. */
 	const char *always_bcc;
+	/* content_filter of the pickup service (main.cf, or its -o in
+	 * master.cf): the 'F' record of every message, as smtpd writes
+	 * it; NULL or "": none. */
+	const char *content_filter;
 	time_t now;
 };
 

@@ -1879,19 +1879,8 @@ qmgr_free_names(char **names, size_t n)
 bool
 qmgr_configured(const struct config *cf)
 {
-	const struct master_cf *mcf = config_master(cf);
-
-	for (size_t i = 0; mcf != NULL && i < mcf->nservices; i++) {
-		const char *cmd = mcf->services[i].command;
-		const char *slash = strrchr(cmd, '/');
-
-		if (slash != NULL)
-			cmd = slash + 1;
-		if (mcf->services[i].type == MASTER_TYPE_UNIX &&
-		    strcmp(cmd, "qmgr") == 0)
-			return true;
-	}
-	return false;
+	return master_cf_find_program(config_master(cf), "qmgr",
+	    MASTER_TYPE_UNIX) >= 0;
 }
 
 size_t

@@ -172,6 +172,17 @@ test_fields(void **state)
 	assert_null(s->inet_port);
 	assert_null(master_cf_find(cf, "tlsmgr", MASTER_TYPE_INET));
 	assert_null(master_cf_find(cf, "nosuch", MASTER_TYPE_UNIX));
+	/* By program: the command's base name ("dovecot" runs pipe). */
+	assert_int_equal(master_cf_find_program(cf, "tlsmgr",
+	    MASTER_TYPE_UNIX), 0);
+	assert_int_equal(master_cf_find_program(cf, "pipe", MASTER_TYPE_UNIX),
+	    1);
+	assert_int_equal(master_cf_find_program(cf, "dovecot",
+	    MASTER_TYPE_UNIX), -1);
+	assert_int_equal(master_cf_find_program(cf, "tlsmgr",
+	    MASTER_TYPE_FIFO), -1);
+	assert_int_equal(master_cf_find_program(NULL, "tlsmgr",
+	    MASTER_TYPE_UNIX), -1);
 
 	s = master_cf_find(cf, "dovecot", MASTER_TYPE_UNIX);
 	assert_non_null(s);

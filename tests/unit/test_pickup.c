@@ -302,11 +302,35 @@ test_convert_user(void **state)
 	assert_string_equal(m.env.rcpts[1].addr, "carol@example.org");
 	assert_null(m.env.rcpts[1].notify);
 	assert_string_equal(m.env.rcpts[2].addr, "dave@example.net");
+	assert_null(m.env.filter);
 	/* The trace field first; CRLF everywhere. */
 	assert_string_equal(buf_cstr(&m.content),
 	    "Received: by mx.example.org (Ostia, from userid 1000)\r\n"
 	    "\tid " ID "; Fri, 31 May 2024 16:08:37 +0000\r\n"
 	    "Subject: hi\r\n\r\nbare\r\nlf\r\nno end\r\n");
+	pickup_msg_deinit(&m);
+}
+
+/* content_filter: every message gets the pickup service's filter, as
+ * smtpd's do; an empty one is none. */
+static void
+test_convert_content_filter(void **state)
+{
+	struct mf mf = { .rcpts = { "bob@example.org" },
+		.body = "Subject: hi\r\n\r\nbody\r\n" };
+	struct pickup_params p = params;
+	struct pickup_msg m;
+	char why[256];
+
+	(void)state;
+	p.content_filter = "smtp-amavis:[127.0.0.1]:10024";
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)), 0);
+	assert_non_null(m.env.filter);
+	assert_string_equal(m.env.filter, "smtp-amavis:[127.0.0.1]:10024");
+	pickup_msg_deinit(&m);
+	p.content_filter = "";
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)), 0);
+	assert_null(m.env.filter);
 	pickup_msg_deinit(&m);
 }
 
@@ -581,6 +605,7 @@ main(void)
 		cmocka_unit_test(test_header_bad),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_convert_user),
+		cmocka_unit_test(test_convert_content_filter),
 		cmocka_unit_test(test_convert_header_completion),
 		cmocka_unit_test(test_convert_drop_headers),
 		cmocka_unit_test(test_convert_trusted),

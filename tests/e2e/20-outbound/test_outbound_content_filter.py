@@ -24,6 +24,9 @@ copy, with the filter's header; nothing loops back into the filter.
 """
 
 import re
+import subprocess
+
+import pytest
 
 from delivery_e2e import SENDER, VDOMAIN, settle, token
 from outbound_e2e import ContentFilter, message_for, no_more_copies
@@ -102,3 +105,44 @@ def test_filter_down_defers(mta, peer, dns):
     assert not a.messages(ALICE), "delivered without the filter:\n" \
         + a.diag()
     a.assert_no_status(ALICE, "bounced")
+
+
+@pytest.mark.parametrize("pickup_override", [False, True])
+def test_local_submission_passes_the_filter(mta, peer, dns, tmp_path,
+                                            pickup_override):
+    """Mail submitted with the sendmail command (cron, scripts, web
+    applications) goes through content_filter as mail received over SMTP
+    does -- in Postfix the pickup adds the filter -- unless the pickup
+    service of master.cf says -o content_filter= ."""
+    from ostia_harness import ostia_bin
+    tok = token()
+    f = peer(cls=ContentFilter, header="scanned by the test filter " + tok)
+    a = mta("a.ostia.test")
+    a.params["dns_resolvers"] = dns({}).resolvers
+    a.master_extra = MASTER_EXTRA
+    if pickup_override:
+        a.master_extra += ("pickup unix n - n 60 1 pickup\n"
+                           "  -o content_filter=\n")
+    a.params["content_filter"] = "smtp-amavis:[127.0.0.1]:%d" % f.port
+    a.start()
+    f.reinject_port = a.o.ports["reinject"]
+    sendmail = tmp_path / "sendmail"
+    sendmail.symlink_to(ostia_bin())
+    r = subprocess.run([str(sendmail), "-C", a.o.confdir, "-i", ALICE],
+                       input=message_for(tok, ALICE),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    [path] = a.wait_messages(ALICE, 1, tok)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    scanned = ("X-Virus-Scanned: scanned by the test filter %s" % tok
+               ).encode() in data
+    a.wait_queue_empty()
+    if pickup_override:
+        assert not scanned and not f.transactions, f.describe()
+    else:
+        assert scanned, "the local submission skipped the filter:\n" + \
+            data.decode(errors="replace")
+        assert len(f.completed()) == 1, f.describe()
+        line = a.wait_sent(ALICE, "127.0.0.1", "127.0.0.1", f.port).group(0)
+        assert "re-injected by the test filter" in line, line

@@ -252,6 +252,9 @@ struct local_state {
 	char *forward_filter;	/* forward_expansion_filter */
 	bool root_forward_noted;	/* said once: root's is not read */
 	bool orig_header;	/* enable_original_recipient */
+	/* prepend_delivered_header: Delivered-To: for deliveries to
+	 * commands, to files (mailboxes always get one) */
+	bool dt_command, dt_file;
 	uint64_t limit;		/* mailbox_size_limit, 0 = none */
 	unsigned timeout;	/* command_time_limit */
 	struct local_account privs;	/* default_privs */
@@ -356,6 +359,32 @@ handoff_clear(struct handoff *h)
 	free(h->dest);
 	free(h->refusal);
 	memset(h, 0, sizeof(*h));
+}
+
+/*
+ * delivered_header_kinds - prepend_delivered_header: which deliveries
+ * besides mailboxes get Delivered-To: (forwarded copies are the queue
+ * manager's: qmgr_forward.c).  An unknown word is ignored with a
+ * warning.  Without the header, a delivery loop through a command or
+ * file is no longer detected.
+ */
+static void
+delivered_header_kinds(struct local_state *st, const struct config_view *v)
+{
+	char **words = config_list(v, P_prepend_delivered_header);
+
+	st->dt_command = st->dt_file = false;
+	for (size_t i = 0; words[i] != NULL; i++) {
+		if (strcasecmp(words[i], "command") == 0)
+			st->dt_command = true;
+		else if (strcasecmp(words[i], "file") == 0)
+			st->dt_file = true;
+		else if (strcasecmp(words[i], "forward") != 0)
+			log_warning("prepend_delivered_header: \"%s\" is not "
+			    "one of command, file, forward; ignored",
+			    words[i]);
+	}
+	strv_free(&words);
 }
 
 /*
@@ -510,6 +539,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	st->forward_filter = xstrdup(config_str(v,
 	    P_forward_expansion_filter));
 	st->orig_header = config_bool(v, P_enable_original_recipient);
+	delivered_header_kinds(st, v);
 	st->limit = config_size(v, P_mailbox_size_limit);
 	{
 		long long t = config_time(v, P_command_time_limit);
@@ -1364,9 +1394,14 @@ content_fd(struct request_ctx *rc, struct local_result *r)
 	return rc->content_fd;
 }
 
-/* prefix - the header lines for a delivery to address. */
+/*
+ * prefix_for - the header lines for a delivery to address: with from_
+ * an mbox "From " line, Return-Path:, X-Original-To: per
+ * enable_original_recipient, and Delivered-To: when delivered_to.
+ */
 static char *
-prefix_for(const struct request_ctx *rc, const char *address, bool from_)
+prefix_for(const struct request_ctx *rc, const char *address, bool from_,
+    bool delivered_to)
 {
 	const char *orig = rc->rcpt->orig_rcpt[0] != '\0' ?
 	    rc->rcpt->orig_rcpt : rc->rcpt->address;
@@ -1383,7 +1418,8 @@ prefix_for(const struct request_ctx *rc, const char *address, bool from_)
 	(void)buf_appendf(&b, "Return-Path: <%s>\n", rc->req->sender);
 	if (rc->st->orig_header)
 		(void)buf_appendf(&b, "X-Original-To: %s\n", orig);
-	(void)buf_appendf(&b, "Delivered-To: %s\n", address);
+	if (delivered_to)
+		(void)buf_appendf(&b, "Delivered-To: %s\n", address);
 	return buf_steal(&b);
 }
 
@@ -1487,7 +1523,7 @@ run_command(struct request_ctx *rc, const struct local_account *acc,
 		return;
 	}
 	envp = command_env(rc, acc, address, lp);
-	prefix = prefix_for(rc, address, true);
+	prefix = prefix_for(rc, address, true, rc->st->dt_command);
 	memset(&job, 0, sizeof(job));
 	job.kind = LOCAL_JOB_COMMAND;
 	job.prefix = prefix;
@@ -1737,7 +1773,7 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 			extra = sb.st_gid;
 	}
 	job.path = path;
-	prefix = prefix_for(rc, act->address, false);
+	prefix = prefix_for(rc, act->address, false, true);
 	job.prefix = prefix;
 	run_job(rc, as, extra, LOCAL_MAILBOX_TIME_LIMIT, &job, r);
 	if (r->st == DELIVER_OK)
@@ -1802,7 +1838,7 @@ run_file(struct request_ctx *rc, const struct action *act,
 		job.kind = LOCAL_JOB_MBOX;
 		job.mbox_flags = LOCAL_MBOX_CREATE;
 	}
-	prefix = prefix_for(rc, act->address, false);
+	prefix = prefix_for(rc, act->address, false, rc->st->dt_file);
 	job.prefix = prefix;
 	run_job(rc, who > 0 ? &acc : &rc->st->privs, 0,
 	    LOCAL_MAILBOX_TIME_LIMIT, &job, r);

@@ -152,6 +152,8 @@ static struct {
 	size_t default_rcpt_limit;
 	uint64_t max_file_bytes;
 	char *myhostname;
+	char *mail_name;
+	bool forward_delivered_to;	/* prepend_delivered_header */
 	char *double_bounce;	/* double_bounce_sender as set */
 	char *double_bounce_addr;	/* ... @myhostname when bare */
 	unsigned notify;		/* notify_classes (notify_class.h) */
@@ -1803,6 +1805,8 @@ qmgr_settings(void)
 	set.bounce_size_limit = qm.bounce_size_limit;
 	set.lifetime = qm.lifetime;
 	set.max_file_bytes = qm.max_file_bytes;
+	set.mail_name = qm.mail_name;
+	set.forward_delivered_to = qm.forward_delivered_to;
 	return &set;
 }
 
@@ -1938,6 +1942,10 @@ qmgr_init(struct child *c)
 	qm.max_file_bytes = limit == 0 ? ((uint64_t)1 << 32) :
 	    limit * 2 + 1024 * 1024;
 	qm.myhostname = xstrdup(config_str(v, P_myhostname));
+	free(qm.mail_name);
+	qm.mail_name = xstrdup(config_str(v, P_mail_name));
+	qm.forward_delivered_to = config_list_contains(v,
+	    P_prepend_delivered_header, "forward");
 	qm.sdrelay_maps = xstrdup(config_str(v,
 	    P_sender_dependent_relayhost_maps));
 	qm.sdrelay_null_key = xstrdup(config_str(v,

@@ -14,16 +14,20 @@
  * for an alias with one destination, RFC 3461 6.2.7.2; when the
  * recipient had several, DELIVER_R_EXPANDED, less SUCCESS: its own
  * success notice says "expanded", 6.2.7.3, and SUCCESS alone becomes
- * NEVER) and, as ORCPT,
- * the recipient's own ORCPT or "rfc822;" its address as queued.  The
- * message gets "Delivered-To: <recipient>" first, so that an alias loop
- * through other hops comes back to the local agent, which bounces it
- * (5.4.6, as it does for a Delivered-To: of the address it delivers).
+ * NEVER) and, as ORCPT, the recipient's own ORCPT or "rfc822;" its
+ * address as queued.  The message gets a trace field first, "Received:
+ * by $myhostname ($mail_name) id NEWID; date" (a hop: hopcount_limit
+ * ends a forwarding loop between hosts), then, when
+ * prepend_delivered_header has "forward" (the default), "Delivered-To:
+ * <recipient>", so that an alias loop through other hops comes back to
+ * the local agent, which bounces it (5.4.6, as it does for a
+ * Delivered-To: of the address it delivers).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "compat.h"
@@ -33,6 +37,7 @@
 #include "qmgr_int.h"
 #include "queue_file.h"
 #include "queue_service.h"
+#include "sendmail.h"
 #include "xalloc.h"
 
 /* forward_notify - the NOTIFY of a forwarded copy for recipient r
@@ -53,7 +58,9 @@ int
 qmgr_forward(struct qmsg *m, const struct qrcpt *r, char **addrs,
     size_t n, char id[QUEUE_ID_LEN + 1], char *why, size_t whysz)
 {
+	const struct qmgr_settings *set = qmgr_settings();
 	const struct queue_envelope *o = &m->env;
+	char date[SENDMAIL_DATE_BYTES];
 	struct queue_envelope env;
 	char arrival[QUEUE_ARRIVAL_BYTES], nt[DELIVER_NOTIFY_TEXT_MAX];
 	char *content, *orcpt;
@@ -69,13 +76,17 @@ qmgr_forward(struct qmsg *m, const struct qrcpt *r, char **addrs,
 		    "to %s", addrs[0]);
 		return -1;
 	}
-	buf_init(&text, clen + DELIVER_FIELD_MAX + 32);
-	(void)buf_appendf(&text, "Delivered-To: %s\r\n", r->address);
+	queue_service_new_id(id);
+	sendmail_date(date, time(NULL), true);
+	buf_init(&text, clen + DELIVER_FIELD_MAX + 256);
+	(void)buf_appendf(&text, "Received: by %s (%s)\r\n\tid %s; %s\r\n",
+	    set->myhostname, set->mail_name, id, date);
+	if (set->forward_delivered_to)
+		(void)buf_appendf(&text, "Delivered-To: %s\r\n", r->address);
 	(void)buf_append(&text, content, clen);
 	free(content);
 	orcpt = r->orcpt != NULL && r->orcpt[0] != '\0' ? xstrdup(r->orcpt) :
 	    xasprintf("rfc822;%s", r->orig != NULL ? r->orig : r->address);
-	queue_service_new_id(id);
 	queue_envelope_init_local(&env, id, arrival, "local", "local",
 	    o->sender);
 	env.body = o->body;

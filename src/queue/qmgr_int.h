@@ -93,6 +93,10 @@ struct qmgr_settings {
 	uint64_t bounce_size_limit;
 	time_t lifetime;		/* maximal_queue_lifetime */
 	uint64_t max_file_bytes;
+	const char *mail_name;
+	/* prepend_delivered_header has "forward": forwarded copies get
+	 * Delivered-To: (the alias loop check depends on it) */
+	bool forward_delivered_to;
 };
 
 const struct qmgr_settings *qmgr_settings(void);

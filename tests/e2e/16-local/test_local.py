@@ -406,6 +406,11 @@ def test_alias_forwards_to_other_domains(local_delivery, local_users):
     head = header_block(data)
     assert ("Delivered-To: %s" % ext).encode() in head, head
     assert ("Return-Path: <%s>" % SENDER).encode() in head, head
+    # The forwarding is a hop: its trace field, then its Delivered-To.
+    trace = [i for i, l in enumerate(head) if re.fullmatch(
+        rb"Received: by mx\.ostia\.test \(Ostia\) id \w{16}; .+", l)]
+    assert len(trace) == 1 and head[trace[0] + 1] == \
+        ("Delivered-To: %s" % ext).encode(), head
     line = d.wait_log(r"ostia/queue\[\d+\]: %s: forwarded <%s> to 1 "
                       r"address \(%s\): (\w{16})" % (qid, re.escape(ext),
                                                     re.escape(alice)))
@@ -423,6 +428,40 @@ def test_alias_forwards_to_other_domains(local_delivery, local_users):
     d.wait_messages(alice, 1, tok2)
     d.wait_queue_empty()
     assert not d.messages(SENDER), "no notice is due"
+
+
+def test_prepend_delivered_header(local_delivery, local_users):
+    """prepend_delivered_header = file: a command run from an alias and a
+    forwarded copy get no Delivered-To: (the mailbox of a user always
+    has one), a file does; an unknown word is named in a warning."""
+    from delivery_e2e import VDOMAIN
+    alice = "alice@" + VDOMAIN
+    d = local_delivery()
+    cmd_out = os.path.join(d.out, "piped")
+    d.aliases = {"robot": "|/usr/bin/tee -a %s" % cmd_out,
+                 "keeper": os.path.join(d.out, "kept"),
+                 "ext": alice}
+    d.params["prepend_delivered_header"] = "file, nonsense"
+    d.start()
+    tok = token()
+    robot, keeper, ext = ("%s@%s" % (n, LOCAL_DOMAIN)
+                          for n in ("robot", "keeper", "ext"))
+    d.send([robot, keeper, ext, A1], make_message(tok, to=robot))
+    piped = d.wait_file(cmd_out, tok)
+    assert not any(l.startswith(b"Delivered-To:")
+                   for l in header_block(piped)), piped[:400]
+    kept = d.wait_file(os.path.join(d.out, "kept"), tok)
+    assert ("\nDelivered-To: %s\n" % keeper).encode() in kept, kept[:400]
+    [path] = d.wait_messages(alice, 1, tok)
+    head = header_block(read_bytes(path))
+    assert ("Delivered-To: %s" % ext).encode() not in head, head
+    assert any(l.startswith(b"Received: by mx.ostia.test (Ostia) id ")
+               for l in head), head
+    mbox = d.wait_file(d.mbox(U1), tok)
+    assert ("\nDelivered-To: %s\n" % A1).encode() in mbox, mbox[:400]
+    d.wait_log(r'prepend_delivered_header: "nonsense" is not one of '
+               r'command, file, forward; ignored')
+    d.wait_queue_empty()
 
 
 def test_success_notices_through_aliases(local_delivery, local_users):

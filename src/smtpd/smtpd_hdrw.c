@@ -332,7 +332,7 @@ add_missing(struct smtpd_hdrw *w, struct buf *out)
 	unsigned have = header_missing_scan(out->data, out->len), added = 0;
 	size_t mark = out->len;
 
-	if (have == HEADER_HAS_ALL)
+	if ((have & HEADER_HAS_ALL) == HEADER_HAS_ALL)
 		return;
 	v.now = time(NULL);
 	sendmail_date(date, v.now, true);
@@ -349,7 +349,8 @@ add_missing(struct smtpd_hdrw *w, struct buf *out)
 		log_warning("%s: no room to add the missing headers", s->id);
 		return;
 	}
-	log_debug(1, "%s: added missing headers:%s%s%s", s->id,
+	log_debug(1, "%s: added missing headers%s:%s%s%s", s->id,
+	    (have & HEADER_RESENT) != 0 ? " (Resent-)" : "",
 	    (added & HEADER_HAS_FROM) != 0 ? " From:" : "",
 	    (added & HEADER_HAS_DATE) != 0 ? " Date:" : "",
 	    (added & HEADER_HAS_MSGID) != 0 ? " Message-ID:" : "");

@@ -32,7 +32,15 @@ test_scan(void **state)
 		 * a space before the colon, a longer name. */
 		{ "From a@b Mon Nov 30\r\nSubject: x\r\n Date: y\r\n"
 		    "Date : z\r\nMessage-IDs: <x>\r\nX-From: q\r\n", 0 },
-		{ "Resent-Date: x\r\nDate:\r\n", HEADER_HAS_DATE },
+		/* A message being re-sent: the Resent- variants count. */
+		{ "Resent-Date: x\r\nDate:\r\n", HEADER_RESENT |
+		    HEADER_HAS_DATE },
+		{ "From: a\r\nDate: b\r\nMessage-ID: <c>\r\n"
+		    "Resent-To: d\r\n", HEADER_RESENT },
+		{ "RESENT-FROM: a\nresent-message-id: <c>\nDate: b\n",
+		    HEADER_RESENT | HEADER_HAS_FROM | HEADER_HAS_MSGID },
+		/* "Resent-" alone is a field name of its own. */
+		{ "Resent-: x\r\n", HEADER_RESENT },
 		/* The last line without its line end still counts. */
 		{ "Subject: x\r\nDate: y", HEADER_HAS_DATE },
 	};
@@ -82,6 +90,17 @@ test_append(void **state)
 	    &added), 0);
 	assert_int_equal(added, 0);
 	assert_int_equal(b.len, 0);
+	/* Re-sent: the Resent- variants, the others left alone. */
+	buf_reset(&b);
+	v.sender = "joe@example.org";
+	assert_int_equal(header_missing_append(&b, HEADER_RESENT |
+	    HEADER_HAS_DATE, &v, &added), 0);
+	assert_int_equal(added, HEADER_HAS_FROM | HEADER_HAS_MSGID);
+	assert_string_equal(buf_cstr(&b), "Resent-From: <joe@example.org>\r\n"
+	    "Resent-Message-ID: <20261130180000.2KNENFDY6F0007YA@"
+	    "mx.example.org>\r\n");
+	assert_int_equal(header_missing_scan(b.data, b.len), HEADER_RESENT |
+	    HEADER_HAS_FROM | HEADER_HAS_MSGID);
 	buf_deinit(&b);
 	/* A full buffer is an error, not a cut header. */
 	buf_init(&b, 20);

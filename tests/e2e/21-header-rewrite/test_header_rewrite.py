@@ -967,6 +967,20 @@ def test_missing_headers_added_for_local_clients(ostia_factory):
     qid2 = send(o, head2 + b"\r\nbody\r\n", sender="", rcpts=(KEEP,))
     assert added_headers(o, qid2, head2) == \
         [b"From: MAILER-DAEMON@" + MYHOSTNAME.encode()]
+    # A message being re-sent (a Resent- field): the Resent- variants,
+    # as Postfix adds them; its own From:/Date: stay as they are.
+    head4 = msg("From: <orig@example.org>", "Date: Mon, 01 Jan 2024 "
+                "00:00:00 +0000", "Resent-To: <keep@example.org>",
+                "Resent-Date: Tue, 02 Jan 2024 00:00:00 +0000",
+                "Subject: " + tag)[:-2] + b"\r\n"
+    qid4 = send(o, head4 + b"\r\nbody\r\n", sender="again@example.net",
+                rcpts=(KEEP,))
+    lines = added_headers(o, qid4, head4)
+    assert len(lines) == 2 and lines[0] == \
+        b"Resent-From: <again@example.net>", lines
+    assert re.fullmatch(rb"Resent-Message-ID: <\d{14}\.%s@%s>"
+                        % (qid4.encode(), MYHOSTNAME.encode()), lines[1]), \
+        lines
     # A remote client: untouched.
     sent3 = msg("Subject: " + tag, "", "body")
     st = stored(o, send(o, sent3, rcpts=(KEEP,), source=REMOTE))

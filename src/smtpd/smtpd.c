@@ -1188,6 +1188,7 @@ smtpd_init(struct child *c)
 	const char *bare = config_str(v, P_smtpd_forbid_bare_newline);
 	const char *err = NULL;
 	char **discard;
+	char note[200];
 
 	smtpd_child = c;
 	smtpd_base = child_event_base(c);
@@ -1223,6 +1224,12 @@ smtpd_init(struct child *c)
 	smtpd_cfg.soft_bounce = config_bool(v, P_soft_bounce);
 	forbidden_commands(v);
 	smtpd_cfg.drop_headers = config_list(v, P_message_drop_headers);
+	if (msg_chars_parse(config_str(v, P_message_reject_characters),
+	    &smtpd_cfg.reject_chars, note, sizeof(note)) != 0)
+		log_warning("message_reject_characters: %s", note);
+	if (msg_chars_parse(config_str(v, P_message_strip_characters),
+	    &smtpd_cfg.strip_chars, note, sizeof(note)) != 0)
+		log_warning("message_strip_characters: %s", note);
 	smtpd_cfg.strict_envelopes = config_bool(v, P_strict_rfc821_envelopes);
 	smtpd_cfg.forbid_unauth_pipelining = config_bool(v,
 	    P_smtpd_forbid_unauth_pipelining);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "header_drop.h"
 #include "hop_count.h"
+#include "msg_chars.h"
 #include "peer_match.h"
 #include "queue_client.h"
 #include "queue_file.h"
@@ -104,6 +105,8 @@ struct smtpd_settings {
 	bool proxy_protocol;	/* smtpd_upstream_proxy_protocol (haproxy) */
 	char **forbidden_cmds;	/* smtpd_forbidden_commands: words */
 	char **drop_headers;	/* message_drop_headers */
+	struct msg_chars reject_chars;	/* message_reject_characters */
+	struct msg_chars strip_chars;	/* message_strip_characters */
 	bool strict_envelopes;
 	bool forbid_unauth_pipelining;
 	enum smtp_bare_lf bare_lf;
@@ -210,6 +213,8 @@ struct session {
 	struct smtpd_hbc *hbc;		/* header/body checks of the message */
 	struct smtpd_hdrw *hdrw;	/* its header address rewriting */
 	struct header_drop hdrop;	/* message_drop_headers, last */
+	int bad_char;			/* the first byte of the message in
+					 * message_reject_characters, or -1 */
 	/* AUTH */
 	bool authenticated;
 	char *auth_user;

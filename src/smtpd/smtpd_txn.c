@@ -266,7 +266,19 @@ static void
 store_raw(void *ctx, const char *data, size_t len)
 {
 	struct session *s = ctx;
+	char kept[4096];
 
+	/* message_strip_characters: gone before the file and the milters
+	 * see the text. */
+	while (smtpd_cfg.strip_chars.any && len > sizeof(kept)) {
+		store_raw(ctx, data, sizeof(kept));
+		data += sizeof(kept);
+		len -= sizeof(kept);
+	}
+	if (smtpd_cfg.strip_chars.any) {
+		len = msg_chars_strip(&smtpd_cfg.strip_chars, data, len, kept);
+		data = kept;
+	}
 	if (s->qw_open)
 		(void)queue_writer_content(&s->qw, data, len);
 	if (s->milter_copy)
@@ -304,6 +316,8 @@ smtpd_data_out(void *ctx, const char *data, size_t len)
 
 	if (!s->hops.done)
 		hop_count_feed(&s->hops, data, len);
+	if (s->bad_char < 0)
+		s->bad_char = msg_chars_find(&smtpd_cfg.reject_chars, data, len);
 	/* hbc: header and body checks between the reader and the file,
 	 * then the header address rewriting (smtpd_hdrw.h). */
 	if (hbc != NULL)
@@ -364,6 +378,7 @@ start_message(struct session *s)
 	    SMTP_BARE_LF_NORMALIZE : smtpd_cfg.bare_lf);
 	s->dr.binary = s->mail.body == SMTP_BODY_BINARYMIME;
 	hop_count_init(&s->hops);
+	s->bad_char = -1;
 	/* hbc: the checks see the text from the Received: header on,
 	 * then the header addresses are rewritten (smtpd_hdrw.h). */
 	header_drop_init(&s->hdrop, smtpd_cfg.drop_headers);
@@ -552,6 +567,11 @@ smtpd_finish_message(struct session *s)
 	}
 	else if (p & SMTP_DATA_NUL)
 		why = "550 5.6.0 Error: message contains a NUL byte";
+	else if (s->bad_char >= 0) {
+		log_info("%s: the message contains the byte \\%03o, one of "
+		    "message_reject_characters", s->id, (unsigned)s->bad_char);
+		why = "550 5.7.1 Error: message content rejected";
+	}
 	else if ((long long)s->hops.received > smtpd_cfg.hopcount_limit) {
 		/* Ours, first in the text, counts too (Postfix counts what
 		 * reaches its cleanup). */

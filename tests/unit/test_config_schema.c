@@ -719,6 +719,7 @@ test_statuses(void **state)
 		"smtpd_authorized_xclient_hosts",
 		"forward_path", "forward_expansion_filter",
 		"prepend_delivered_header",
+		"message_reject_characters", "message_strip_characters",
 		"smtpd_authorized_xforward_hosts",
 		"smtp_sasl_mechanism_filter", "smtp_fallback_relay", "fallback_relay",
 		"always_add_missing_headers",

@@ -162,6 +162,35 @@ def test_nul_in_message_text(smtpd):
     assert_nothing_queued(o)
 
 
+def test_message_reject_and_strip_characters(smtpd):
+    """message_reject_characters (Postfix's escapes: \\177 is DEL)
+    refuses a message holding one of them, 550 5.7.1, with the byte in
+    the log and nothing queued; message_strip_characters removes its
+    bytes from what is stored; CR and LF cannot be listed (a warning)."""
+    o = smtpd({"message_reject_characters": "\\177",
+               "message_strip_characters": "\\001\\r"})
+    c = ehlo(o)
+    start_mail(c)
+    r = send_data(c, b"Subject: del\r\n\r\nbefore\x7fafter\r\n")
+    assert (r.code, r.lines[-1][:6]) == (550, "5.7.1 "), r
+    o.wait_for_log(SMTPD + r"[0-9A-Z]{16}: the message contains the byte "
+                   r"\\177, one of message_reject_characters")
+    o.wait_for_log(SMTPD + r"[0-9A-Z]{16}: reject: DATA from " + CLIENT
+                   + r": 550 5\.7\.1 ")
+    assert_nothing_queued(o)
+    start_mail(c)
+    r = send_data(c, b"Subject: s\x01oh\r\n\r\nbe\x01fore\x01\r\n")
+    assert r.code == 250, r
+    qid = queued_id(r)
+    shown = queue_show(o, qid)
+    assert b"\x01" not in shown.message, shown.message
+    assert b"Subject: soh\r\n\r\nbefore\r\n" in shown.message, \
+        shown.message
+    quit_(c)
+    o.wait_for_log(r"warning: message_strip_characters: CR and LF end the "
+                   r"message's lines and cannot be listed")
+
+
 # -------------------------------------------------------------- mail loops
 
 def received(n):

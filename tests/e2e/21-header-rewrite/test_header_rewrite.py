@@ -284,6 +284,8 @@ MAIN_TEMPLATE = "\r\n".join([
     'Resent-To: keep@example.org, {A}',
     'Resent-Cc: Group Name: "a b" <{A}>, {A};',
     'Resent-Reply-To: {A}',
+    'Resent-Date: Mon, 01 Jan 2024 00:00:00 +0000',
+    'Resent-Message-ID: <resent.1@example.com>',
     'errors-to: {A}',
     'Disposition-Notification-To: <{A}>',
     'Subject: mail for old@example.com, To: old@example.com',

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "login_list.h"
 #include "maildrop.h"
+#include "msg_chars.h"
 #include "queue_file.h"
 #include "sendmail.h"
 #include "strv.h"
@@ -429,6 +430,21 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 		    "bytes)", (unsigned long long)limit);
 		ret = MAILDROP_EX_DATAERR;
 		goto out;
+	}
+	{
+		struct msg_chars rc;
+		int bad;
+
+		(void)msg_chars_parse(config_str(v,
+		    P_message_reject_characters), &rc, NULL, 0);
+		bad = msg_chars_find(&rc, content.data, content.len);
+		if (bad >= 0) {
+			say("the message contains the byte \\%03o, which "
+			    "message_reject_characters in %s/main.cf refuses",
+			    (unsigned)bad, cli->config_dir);
+			ret = MAILDROP_EX_DATAERR;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < hrcpts.n; i++) {
 		char *a = sendmail_canon_address(hrcpts.v[i], myorigin, false,

@@ -441,6 +441,23 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 	if (complete_headers(&m->content, p) < 0)
 		goto toolarge;
 	drop_headers(&m->content, p);
+	if (p->reject_chars != NULL) {
+		int c = msg_chars_find(p->reject_chars, m->content.data,
+		    m->content.len);
+
+		if (c >= 0) {
+			bad(why, whysz, "the message contains the byte \\%03o, "
+			    "one of message_reject_characters", (unsigned)c);
+			ret = PICKUP_REFUSED;
+			goto out;
+		}
+	}
+	if (p->strip_chars != NULL && p->strip_chars->any &&
+	    m->content.len > 0) {
+		m->content.len = msg_chars_strip(p->strip_chars,
+		    m->content.data, m->content.len, m->content.data);
+		m->content.data[m->content.len] = '\0';
+	}
 	ret = 0;
 	goto out;
 toolarge:
@@ -473,6 +490,8 @@ static struct {
 	char **submit_users;	/* p.submit_users */
 	struct masq masq;	/* p.masq */
 	char *always_bcc;	/* p.always_bcc */
+	struct msg_chars reject_chars;	/* p.reject_chars */
+	struct msg_chars strip_chars;	/* p.strip_chars */
 	/* masquerade_* or always_bcc are unusable: files wait */
 	char *config_err;
 	size_t max_file;
@@ -1225,6 +1244,12 @@ pickup_init(struct child *c)
 	}
 	pk.p.always_bcc = pk.always_bcc;
 	pk.p.content_filter = config_str(pv, P_content_filter);
+	(void)msg_chars_parse(config_str(v, P_message_reject_characters),
+	    &pk.reject_chars, NULL, 0);
+	(void)msg_chars_parse(config_str(v, P_message_strip_characters),
+	    &pk.strip_chars, NULL, 0);
+	pk.p.reject_chars = &pk.reject_chars;
+	pk.p.strip_chars = &pk.strip_chars;
 	pk.p.submit_users = pk.submit_users;
 	if (login_list_unsupported((const char *const *)pk.submit_users) !=
 	    NULL)

@@ -51,6 +51,7 @@
 #include "buf.h"
 #include "maildrop.h"
 #include "masquerade.h"
+#include "msg_chars.h"
 #include "queue_file.h"
 
 #define PICKUP_RESCAN_SECONDS 10
@@ -92,6 +93,10 @@ struct pickup_params {
 	 * master.cf): the 'F' record of every message, as smtpd writes
 	 * it; NULL or "": none. */
 	const char *content_filter;
+	/* message_reject_characters: a message with one of them is
+	 * PICKUP_REFUSED (the sendmail command refused it already);
+	 * message_strip_characters: removed.  NULL: none. */
+	const struct msg_chars *reject_chars, *strip_chars;
 	time_t now;
 };
 
@@ -110,7 +115,8 @@ struct pickup_msg {
  * the queue file of queue ID id from it.  Returns 0 with m filled (free
  * with pickup_msg_deinit), or -1 with why (plain words for the log) and
  * m empty; PICKUP_REFUSED (also with why, m empty) when the file is
- * sound but its submitter may not submit mail (authorized_submit_users).
+ * sound but its submitter may not submit mail (authorized_submit_users)
+ * or the message holds a byte of message_reject_characters.
  */
 #define PICKUP_REFUSED (-2)
 int pickup_convert(const char *data, size_t len, uid_t owner_uid,

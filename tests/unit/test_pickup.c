@@ -334,6 +334,36 @@ test_convert_content_filter(void **state)
 	pickup_msg_deinit(&m);
 }
 
+/* message_reject_characters refuses (PICKUP_REFUSED, the byte named);
+ * message_strip_characters removes, line ends kept. */
+static void
+test_convert_chars(void **state)
+{
+	struct mf mf = { .rcpts = { "bob@example.org" },
+		.body = "Subject: a\001b\r\n\r\nbo\001dy\177\r\n" };
+	struct pickup_params p = params;
+	struct msg_chars rej, strip;
+	struct pickup_msg m;
+	char why[256];
+	const char *text;
+
+	(void)state;
+	(void)msg_chars_parse("\\177", &rej, NULL, 0);
+	(void)msg_chars_parse("\\1", &strip, NULL, 0);
+	p.reject_chars = &rej;
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)),
+	    PICKUP_REFUSED);
+	assert_non_null(strstr(why, "\\177"));
+	p.reject_chars = NULL;
+	p.strip_chars = &strip;
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)), 0);
+	text = buf_cstr(&m.content);
+	assert_null(strchr(text, '\001'));
+	assert_non_null(strstr(text, "Subject: ab\r\n\r\nbody\177\r\n"));
+	assert_int_equal(strlen(text), m.content.len);
+	pickup_msg_deinit(&m);
+}
+
 /* authorized_submit_users: a sound file from a login the list refuses
  * is PICKUP_REFUSED (dropped, not moved aside); root is not exempt. */
 static void
@@ -606,6 +636,7 @@ main(void)
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_convert_user),
 		cmocka_unit_test(test_convert_content_filter),
+		cmocka_unit_test(test_convert_chars),
 		cmocka_unit_test(test_convert_header_completion),
 		cmocka_unit_test(test_convert_drop_headers),
 		cmocka_unit_test(test_convert_trusted),

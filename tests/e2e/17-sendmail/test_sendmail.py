@@ -545,3 +545,29 @@ def test_always_bcc_unusable_fails_closed(delivery, bindir):
                r"always_bcc = ")
     assert [p for p in queue_files(d.o.queue_dir).values()
             if "/maildrop/" not in p] == []
+
+
+def test_message_reject_and_strip_characters(delivery, bindir):
+    """message_reject_characters: the sendmail command refuses such a
+    message (exit 65, the byte and the setting named) and writes
+    nothing; message_strip_characters: removed before delivery, as for
+    mail received over SMTP."""
+    d = delivery()
+    d.params["message_reject_characters"] = "\\177"
+    d.params["message_strip_characters"] = "\\001"
+    d.start()
+    bad, good = token(), token()
+    r = run(bindir, d, ["-i", ALICE],
+            ("Subject: %s\n\nbefore\x7fafter\n" % bad).encode())
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert b"\\177" in r.stderr and b"message_reject_characters" in \
+        r.stderr, r.stderr
+    assert not os.listdir(os.path.join(d.o.queue_dir, "maildrop"))
+    ok(run(bindir, d, ["-i", ALICE],
+           ("Subject: %s\x01\n\nbo\x01dy\n" % good).encode()))
+    data = delivered(d, ALICE, good)
+    assert b"\x01" not in data, data
+    assert ("Subject: %s\n" % good).encode() in data and \
+        body_of(data) == b"body\n", data
+    d.wait_queue_empty()
+    assert not any(bad.encode() in read_bytes(p) for p in d.messages(ALICE))

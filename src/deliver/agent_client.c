@@ -137,15 +137,6 @@ agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
 }
 
 void
-agent_txn_forget(struct agent_txn *t)
-{
-	for (size_t k = 0; k < t->n; k++) {
-		lmtp_reply_deinit(&t->rc[k].reply);
-		t->rc[k].done = false;
-	}
-}
-
-void
 agent_txn_keep(struct agent_txn *t, const bool *keep)
 {
 	size_t n = 0;

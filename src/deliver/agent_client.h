@@ -68,9 +68,6 @@ void agent_txn_init(struct agent_txn *t, const struct deliver_req *req,
     const struct deliver_msg *msg, struct agent_results *res,
     const char *proto, bool xforward);
 void agent_txn_deinit(struct agent_txn *t);
-/* Forget the answers of the recipients (for another attempt on
- * another server). */
-void agent_txn_forget(struct agent_txn *t);
 /*
  * Keep only the recipients k of t with keep[k] (keep has t->n entries),
  * in their order, their answers forgotten: the transaction for another

@@ -1014,7 +1014,6 @@ handle_status(struct agent_conn *ac, struct ipc_in *in)
 		} else {
 			char *text = xasprintf("%s; forwarded as %s", res.text,
 			    id);
-
 			uint32_t flags = r->rflags;
 
 			set_result(r, R_SENT, res.dsn, res.remote, text);

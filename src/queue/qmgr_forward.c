@@ -64,8 +64,7 @@ qmgr_forward(struct qmsg *m, const struct qrcpt *r, char **addrs,
 	struct queue_envelope env;
 	char arrival[QUEUE_ARRIVAL_BYTES], nt[DELIVER_NOTIFY_TEXT_MAX];
 	char *content, *orcpt;
-	const char *notify = deliver_notify_text(forward_notify(r),
-	    nt);
+	const char *notify = deliver_notify_text(forward_notify(r), nt);
 	struct buf text;
 	size_t clen = 0;
 	int ret;

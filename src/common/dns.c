@@ -350,11 +350,11 @@ parse_ptr(const unsigned char *data, size_t len, struct dns_rr *rr,
 	if (wire_name(data, len, rr->u.name, &used, error_r) < 0)
 		return -1;
 	if (used != len) {
-		*error_r = "PTR record with bytes after the name";
+		*error_r = "PTR or NS record with bytes after the name";
 		return -1;
 	}
 	if (rr->u.name[0] == '\0') {
-		*error_r = "PTR record naming the root";
+		*error_r = "PTR or NS record naming the root";
 		return -1;
 	}
 	return 0;
@@ -451,6 +451,7 @@ dns_rdata_parse(uint16_t qtype, const unsigned char *data, size_t len,
 		ret = parse_mx(data, len, rr, error_r);
 		break;
 	case DNS_T_PTR:
+	case DNS_T_NS:
 		ret = parse_ptr(data, len, rr, error_r);
 		break;
 	case DNS_T_TXT:
@@ -473,7 +474,8 @@ static bool
 qtype_supported(uint16_t qtype)
 {
 	return qtype == DNS_T_A || qtype == DNS_T_AAAA || qtype == DNS_T_MX ||
-	    qtype == DNS_T_PTR || qtype == DNS_T_TXT || qtype == DNS_T_TLSA;
+	    qtype == DNS_T_PTR || qtype == DNS_T_NS || qtype == DNS_T_TXT ||
+	    qtype == DNS_T_TLSA;
 }
 
 static const char *
@@ -488,6 +490,8 @@ qtype_name(uint16_t qtype)
 		return "MX";
 	case DNS_T_PTR:
 		return "PTR";
+	case DNS_T_NS:
+		return "NS";
 	case DNS_T_TXT:
 		return "TXT";
 	case DNS_T_TLSA:

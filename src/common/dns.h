@@ -40,6 +40,7 @@
 
 /* Query types. */
 #define DNS_T_A		1
+#define DNS_T_NS	2
 #define DNS_T_PTR	12
 #define DNS_T_MX	15
 #define DNS_T_TXT	16
@@ -77,7 +78,7 @@ struct dns_rr {
 			uint16_t pref;
 			char host[DNS_NAME_MAX];  /* "" = null MX "." */
 		} mx;
-		char name[DNS_NAME_MAX];	/* PTR target */
+		char name[DNS_NAME_MAX];	/* PTR target, NS host */
 		struct in_addr a;
 		struct in6_addr aaaa;
 		struct {

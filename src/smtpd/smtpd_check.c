@@ -57,8 +57,9 @@ enum op {
 	OP_REJECT_NON_FQDN_SENDER, OP_REJECT_NON_FQDN_RCPT,
 	OP_REJECT_NON_FQDN_HELO, OP_REJECT_INVALID_HELO,
 	OP_REJECT_UNAUTH_PIPELINING,
-	OP_DNS,			/* check_*_{a,mx,ns}_access: not done;
-				 * defer_if_permit */
+	OP_DNS,			/* check_*_{a,mx,ns}_access TABLE: the
+				 * servers of a name (dtype) and their
+				 * addresses looked up in the table */
 	OP_UNKNOWN_CLIENT,	/* reject_unknown_client_hostname */
 	OP_UNKNOWN_REVERSE,	/* reject_unknown_reverse_client_hostname */
 	OP_UNKNOWN_HELO,	/* reject_unknown_helo_hostname */
@@ -90,6 +91,8 @@ struct item {
 	char *arg;		/* table, policy spec, RBL domain */
 	struct policy_spec *policy;
 	size_t cls;		/* OP_CLASS: index in classes */
+	uint16_t dtype;		/* OP_DNS: DNS_T_A, _MX or _NS; 0: a name
+				 * Ostia does not know (deferred) */
 };
 
 struct list {
@@ -302,6 +305,44 @@ is_dns_access(const char *name)
 	    strcasecmp(name + n - 10, "_ns_access") == 0);
 }
 
+/*
+ * dns_access_kind - whose name check_WHO_{a,mx,ns}_access looks at
+ * (client, reverse_client, helo, sender, recipient) and which records:
+ * into it->ak and it->dtype (0 for a WHO Postfix does not have).
+ */
+static void
+dns_access_kind(const char *name, struct item *it)
+{
+	static const struct {
+		const char *who;
+		enum access_kind ak;
+	} whos[] = {
+		{ "check_client_", AK_CLIENT },
+		{ "check_reverse_client_", AK_REVERSE_CLIENT },
+		{ "check_helo_", AK_HELO },
+		{ "check_sender_", AK_SENDER },
+		{ "check_recipient_", AK_RECIPIENT },
+	};
+	size_t n = strlen(name);
+
+	it->dtype = 0;
+	for (size_t i = 0; i < N_ELEMENTS(whos); i++) {
+		size_t w = strlen(whos[i].who);
+		const char *rest = name + w;
+
+		if (n <= w || strncasecmp(name, whos[i].who, w) != 0)
+			continue;
+		it->ak = whos[i].ak;
+		if (strcasecmp(rest, "a_access") == 0)
+			it->dtype = DNS_T_A;
+		else if (strcasecmp(rest, "mx_access") == 0)
+			it->dtype = DNS_T_MX;
+		else if (strcasecmp(rest, "ns_access") == 0)
+			it->dtype = DNS_T_NS;
+		return;
+	}
+}
+
 static size_t
 class_find(const char *name)
 {
@@ -359,6 +400,7 @@ compile(const char *title, char **elems, bool warn)
 		}
 		if (!found && is_dns_access(name)) {
 			it.op = OP_DNS;
+			dns_access_kind(name, &it);
 			found = true;
 			if (elems[i + 1] != NULL)
 				it.arg = xstrdup(elems[++i]);
@@ -1085,7 +1127,8 @@ access_result(struct smtpd_check_state *st, const struct item *it,
 	int code;
 	struct smtpd_check_actions *a = &st->act;
 	/* A policy service's reply is about what the list checks. */
-	enum access_kind ak = it->op == OP_ACCESS ? it->ak : stage_kind(st);
+	enum access_kind ak = it->op == OP_ACCESS || it->op == OP_DNS ?
+	    it->ak : stage_kind(st);
 
 	while (*value == ' ' || *value == '\t')
 		value++;
@@ -1246,6 +1289,10 @@ answered(struct smtpd_check_state *st)
 	return it;
 }
 
+static enum verdict servers_found(struct smtpd_check_state *st,
+    const struct item *it, enum dict_status status, const char *text,
+    size_t len);
+
 /* access_answer - what a check_*_access answer decides. */
 static enum verdict
 access_answer(struct smtpd_check_state *st, const struct item *it,
@@ -1253,6 +1300,8 @@ access_answer(struct smtpd_check_state *st, const struct item *it,
 {
 	enum verdict v = V_NONE;
 
+	if (it->op == OP_DNS)
+		return servers_found(st, it, status, text, len);
 	if (st->client_addr_next) {
 		/* check_client_access: the name was not found; now the
 		 * address. */
@@ -1674,7 +1723,14 @@ enum job_kind {
 	J_MAILHOST,	/* reject_unknown_{sender,recipient}_domain */
 	J_HELO,		/* reject_unknown_helo_hostname */
 	J_LIST,		/* reject_rbl_client, reject_rhsbl_* */
+	J_SERVERS,	/* check_*_{a,mx,ns}_access */
 };
+
+/* J_SERVERS: most MX hosts or name servers looked at, and most
+ * addresses of each (as Postfix, a bound: a name with hundreds of them
+ * costs no more than this). */
+#define SERVERS_MAX 10
+#define SERVER_ADDRS_MAX 10
 
 struct dns_job {
 	enum job_kind kind;
@@ -1688,12 +1744,25 @@ struct dns_job {
 	size_t i;
 	bool temp;			/* a lookup failed (words in err) */
 	char err[600];
+	/* J_SERVERS: the servers of name (MX hosts, name servers, or the
+	 * name itself for _a_access), their addresses, then each looked up
+	 * in the table: a server's name, then its addresses. */
+	bool addr_phase;		/* asking the servers' addresses */
+	char hosts[SERVERS_MAX][DNS_NAME_MAX];
+	char addrs[SERVERS_MAX][SERVER_ADDRS_MAX][INET6_ADDRSTRLEN];
+	size_t naddrs[SERVERS_MAX];
+	size_t nhosts, hi, ai;		/* server, address type asked */
+	size_t ki;			/* lookup: 0 the name, k address k-1 */
+	const char *key;		/* the key being looked up */
 };
 
 static const uint16_t mailhost_types[] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA,
     0 };
 static const uint16_t helo_types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX, 0 };
 static const uint16_t list_types[] = { DNS_T_A, DNS_T_TXT, 0 };
+static const uint16_t mx_types[] = { DNS_T_MX, 0 };
+static const uint16_t ns_types[] = { DNS_T_NS, 0 };
+static const uint16_t addr_types[] = { DNS_T_A, DNS_T_AAAA };
 
 static const char *
 type_name(uint16_t t)
@@ -1702,6 +1771,7 @@ type_name(uint16_t t)
 	case DNS_T_A: return "A";
 	case DNS_T_AAAA: return "AAAA";
 	case DNS_T_MX: return "MX";
+	case DNS_T_NS: return "NS";
 	case DNS_T_TXT: return "TXT";
 	case DNS_T_PTR: return "PTR";
 	}
@@ -1717,8 +1787,12 @@ job_ask(struct smtpd_check_state *st)
 	struct dns_job *j = st->job;
 
 	st->waiting = j->it;
-	st->dreq = smtpd_dns_lookup(j->kind == J_LIST ? j->qname : j->name,
-	    j->types[j->i], on_dns, st);
+	if (j->kind == J_SERVERS && j->addr_phase)
+		st->dreq = smtpd_dns_lookup(j->hosts[j->hi],
+		    addr_types[j->ai], on_dns, st);
+	else
+		st->dreq = smtpd_dns_lookup(j->kind == J_LIST ? j->qname :
+		    j->name, j->types[j->i], on_dns, st);
 	return V_NONE;
 }
 
@@ -1889,6 +1963,9 @@ list_error(struct dns_job *j, const struct dns_result *res)
 	return dnsbl_answer_error(j->zone, a, n, j->err, sizeof(j->err));
 }
 
+static enum verdict servers_answer(struct smtpd_check_state *st,
+    const struct dns_result *res);
+
 /* job_answer - what one answer means for the running job. */
 static enum verdict
 job_answer(struct smtpd_check_state *st, const struct dns_result *res)
@@ -1896,6 +1973,9 @@ job_answer(struct smtpd_check_state *st, const struct dns_result *res)
 	struct dns_job *j = st->job;
 	uint16_t type = j->types[j->i];
 	bool temp = res->status == DNS_TEMPFAIL || res->status == DNS_BOGUS;
+
+	if (j->kind == J_SERVERS)
+		return servers_answer(st, res);
 
 	if (j->kind == J_LIST) {
 		if (type == DNS_T_TXT)
@@ -1983,6 +2063,256 @@ mailhost_start(struct smtpd_check_state *st, const struct item *it)
 		return V_NONE;
 	job_new(st, it, J_MAILHOST, sender ? AK_SENDER : AK_RECIPIENT, d);
 	return job_ask(st);
+}
+
+/* ---- check_*_{a,mx,ns}_access ---- */
+
+/* What a J_SERVERS job's servers are called in the log. */
+static const char *
+servers_word(const struct item *it)
+{
+	return it->dtype == DNS_T_MX ? "MX host" : it->dtype == DNS_T_NS ?
+	    "name server" : "host";
+}
+
+/*
+ * servers_subject - the name check_WHO_*_access looks at: the client's
+ * (verified) name, its reverse name, the HELO name, the sender's or the
+ * recipient's domain.  NULL when there is none to look at (unknown,
+ * an address literal, the null sender).
+ */
+static const char *
+servers_subject(struct smtpd_check_state *st, const struct item *it)
+{
+	struct session *s = st->s;
+	const char *n = NULL;
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	switch (it->ak) {
+	case AK_CLIENT:
+		n = s->name_status == SMTPD_NAME_OK ? s->name : NULL;
+		break;
+	case AK_REVERSE_CLIENT:
+		n = s->reverse_status == SMTPD_NAME_OK ? s->reverse_name :
+		    NULL;
+		break;
+	case AK_HELO:
+		n = s->helo;
+		if (n != NULL && (n[0] == '[' || inet_pton(AF_INET, n,
+		    bin) == 1 || inet_pton(AF_INET6, n, bin) == 1))
+			n = NULL;
+		break;
+	case AK_SENDER:
+		n = s->have_mail ? address_domain(s->mail.from.text) : NULL;
+		break;
+	case AK_RECIPIENT:
+		n = st->rcpt != NULL ? address_domain(st->rcpt) : NULL;
+		break;
+	default:
+		break;
+	}
+	if (n == NULL || *n == '\0' || strcasecmp(n, "unknown") == 0 ||
+	    strlen(n) >= DNS_NAME_MAX)
+		return NULL;
+	return n;
+}
+
+/* servers_start - check_*_{a,mx,ns}_access: ask for the servers of the
+ * name (for _a_access, the name is the one server). */
+static enum verdict
+servers_start(struct smtpd_check_state *st, const struct item *it)
+{
+	const char *name = servers_subject(st, it);
+	struct dns_job *j;
+
+	if (name == NULL)
+		return V_NONE;
+	j = job_new(st, it, J_SERVERS, it->ak, name);
+	j->types = it->dtype == DNS_T_NS ? ns_types : mx_types;
+	if (it->dtype == DNS_T_A) {
+		snprintf(j->hosts[0], sizeof(j->hosts[0]), "%s", j->name);
+		j->nhosts = 1;
+		j->addr_phase = true;
+	}
+	return job_ask(st);
+}
+
+/*
+ * servers_next - look up the next key of a J_SERVERS job in the table:
+ * a server's name (its parent domains too), then each of its addresses
+ * (and their networks).  When none is listed: nothing decided, or the
+ * deferral a DNS failure left.
+ */
+static enum verdict
+servers_next(struct smtpd_check_state *st)
+{
+	struct dns_job *j = st->job;
+	const struct item *it = j->it;
+
+	while (j->hi < j->nhosts) {
+		if (j->ki == 0) {
+			j->ki++;
+			j->key = j->hosts[j->hi];
+			return find_ask(st, it, j->key, LOOKUP_FIND_DOMAIN,
+			    ck.parent_matches ?
+			    MAPS_ADDR_PARENT_MATCHES_SUBDOMAINS : 0);
+		}
+		if (j->ki - 1 < j->naddrs[j->hi]) {
+			j->key = j->addrs[j->hi][j->ki - 1];
+			j->ki++;
+			return find_ask(st, it, j->key,
+			    LOOKUP_FIND_CLIENT_ADDR, 0);
+		}
+		j->hi++;
+		j->ki = 0;
+	}
+	if (j->temp) {
+		set_reply(st, 450, "4.4.3", j->ak, "cannot check the %ss of "
+		    "%.255s (temporary DNS failure)", servers_word(it),
+		    j->name);
+		dns_tempfail(st, it, j->name, j->err);
+	}
+	return job_done(st, V_NONE);
+}
+
+/* servers_answer - a DNS answer of a J_SERVERS job: its servers, or the
+ * addresses of one of them. */
+static enum verdict
+servers_answer(struct smtpd_check_state *st, const struct dns_result *res)
+{
+	struct dns_job *j = st->job;
+	const struct item *it = j->it;
+	bool temp = res->status == DNS_TEMPFAIL || res->status == DNS_BOGUS;
+
+	if (!j->addr_phase) {
+		uint16_t type = j->types[j->i];
+
+		if (temp) {
+			snprintf(j->err, sizeof(j->err), "DNS lookup of %s "
+			    "(%s) failed: %s", j->name, type_name(type),
+			    smtpd_dns_error(res));
+			set_reply(st, 450, "4.4.3", j->ak, "cannot find the "
+			    "%ss of %.255s (temporary DNS failure)",
+			    servers_word(it), j->name);
+			dns_tempfail(st, it, j->name, j->err);
+			return job_done(st, V_NONE);
+		}
+		if (res->status == DNS_NXDOMAIN || res->status == DNS_INVALID)
+			return job_done(st, V_NONE);	/* nothing to check */
+		if (res->status != DNS_OK) {
+			const char *dot = strchr(j->name, '.');
+
+			/* No MX: the domain's own addresses are its mail
+			 * server (RFC 5321 5.1).  No NS: the zone is a
+			 * parent's. */
+			if (type == DNS_T_MX) {
+				snprintf(j->hosts[0], sizeof(j->hosts[0]), "%s",
+				    j->name);
+				j->nhosts = 1;
+			} else if (dot != NULL && strchr(dot + 1, '.') !=
+			    NULL) {
+				memmove(j->name, dot + 1, strlen(dot + 1) + 1);
+				return job_ask(st);
+			} else {
+				return job_done(st, V_NONE);
+			}
+		}
+		for (size_t i = 0; res->status == DNS_OK && i < res->n &&
+		    j->nhosts < SERVERS_MAX; i++) {
+			const struct dns_rr *rr = &res->rrs[i];
+			const char *h = rr->type == DNS_T_MX ? rr->u.mx.host :
+			    rr->type == DNS_T_NS ? rr->u.name : "";
+
+			if (rr->type != type || h[0] == '\0')
+				continue;	/* a null MX names none */
+			snprintf(j->hosts[j->nhosts++], DNS_NAME_MAX, "%s", h);
+		}
+		if (j->nhosts == 0)
+			return job_done(st, V_NONE);
+		j->addr_phase = true;
+		j->hi = j->ai = 0;
+		return job_ask(st);
+	}
+	if (temp && !j->temp) {
+		j->temp = true;
+		snprintf(j->err, sizeof(j->err), "DNS lookup of %s (%s) "
+		    "failed: %s", j->hosts[j->hi], type_name(addr_types[j->ai]),
+		    smtpd_dns_error(res));
+	}
+	for (size_t i = 0; res->status == DNS_OK && i < res->n &&
+	    j->naddrs[j->hi] < SERVER_ADDRS_MAX; i++) {
+		const struct dns_rr *rr = &res->rrs[i];
+		char *out = j->addrs[j->hi][j->naddrs[j->hi]];
+
+		if ((rr->type == DNS_T_A && inet_ntop(AF_INET, &rr->u.a, out,
+		    INET6_ADDRSTRLEN) != NULL) || (rr->type == DNS_T_AAAA &&
+		    inet_ntop(AF_INET6, &rr->u.aaaa, out, INET6_ADDRSTRLEN) !=
+		    NULL))
+			j->naddrs[j->hi]++;
+	}
+	if (++j->ai == N_ELEMENTS(addr_types)) {
+		j->ai = 0;
+		j->hi++;
+	}
+	if (j->hi < j->nhosts)
+		return job_ask(st);
+	j->hi = j->ki = 0;
+	return servers_next(st);
+}
+
+/*
+ * servers_found - a table's answer for the key of a J_SERVERS job:
+ * a listed server decides as check_*_access would, except that OK is
+ * not taken (Postfix refuses it there too: a spammer chooses his MX
+ * hosts and name servers; DUNNO excludes one from a list).
+ */
+static enum verdict
+servers_found(struct smtpd_check_state *st, const struct item *it,
+    enum dict_status status, const char *text, size_t len)
+{
+	struct dns_job *j = st->job;
+	char who[SMTPD_LABEL_MAX], what[DNS_NAME_MAX * 2 + 128];
+	const char *host;
+
+	if (j == NULL || j->kind != J_SERVERS)
+		return V_NONE;
+	/* "the MX host H of D", and "(address A)" when A was found */
+	host = j->hosts[j->hi < j->nhosts ? j->hi : j->nhosts - 1];
+	snprintf(what, sizeof(what), "the %s %s of %s%s%s%s",
+	    servers_word(it), host, j->name, j->key != host ? " (address " :
+	    "", j->key != host ? j->key : "", j->key != host ? ")" : "");
+	if (status == DICT_TEMPFAIL) {
+		char table[256];
+
+		snprintf(table, sizeof(table), "%s %.150s", it->name, it->arg);
+		return job_done(st, lookup_failed(st, table, text, len));
+	}
+	if (status == DICT_FOUND) {
+		char *value = xstrndup(text, len);
+		size_t wn = strcspn(value, " \t");
+		enum verdict v;
+
+		if ((wn == 2 && strncasecmp(value, "OK", 2) == 0) ||
+		    (wn > 0 && strspn(value, "0123456789") == strlen(value))) {
+			log_warning("%s: %s %s: %s is listed with \"%.50s\", "
+			    "which is not allowed there (use DUNNO to leave "
+			    "it out); ignored", smtpd_client_label(st->s, who,
+			    sizeof(who)), it->name, it->arg, what, value);
+			free(value);
+			return servers_next(st);
+		}
+		if (wn == 5 && strncasecmp(value, "DUNNO", 5) == 0) {
+			free(value);
+			return servers_next(st);
+		}
+		log_info("%s: %s: %s is listed in %s: %.100s",
+		    smtpd_client_label(st->s, who, sizeof(who)), it->name,
+		    what, it->arg, value);
+		v = access_result(st, it, value);
+		free(value);
+		return job_done(st, v);
+	}
+	return servers_next(st);
 }
 
 /* reject_unknown_client_hostname and _reverse_client_hostname. */
@@ -2175,8 +2505,11 @@ step(struct smtpd_check_state *st, const struct item *it)
 		}
 		return V_NONE;
 	case OP_DNS:
-		dns_defer(st, it);
-		return V_NONE;
+		if (it->dtype == 0) {
+			dns_defer(st, it);
+			return V_NONE;
+		}
+		return servers_start(st, it);
 	case OP_UNKNOWN_CLIENT:
 	case OP_UNKNOWN_REVERSE:
 		return unknown_client(st, it, it->op == OP_UNKNOWN_REVERSE);

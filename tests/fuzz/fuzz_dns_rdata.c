@@ -28,7 +28,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint16_t types[] = {
-	DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_PTR, DNS_T_TXT, DNS_T_TLSA, 99,
+	DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_PTR, DNS_T_NS, DNS_T_TXT,
+	DNS_T_TLSA, 99,
 };
 
 /* encode_name - text name into wire form at out; its length. */
@@ -115,6 +116,7 @@ check_rr(const struct dns_rr *rr, const uint8_t *data, size_t len)
 		check_name(rr->u.mx.host, data + 2, len - 2, true);
 		break;
 	case DNS_T_PTR:
+	case DNS_T_NS:
 		check_name(rr->u.name, data, len, false);
 		break;
 	case DNS_T_TXT:

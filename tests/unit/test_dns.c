@@ -127,6 +127,11 @@ test_ptr(void **state)
 	    0);
 	assert_string_equal(rr.u.name, "host._tcp.x-.9");
 	every_prefix_fails(DNS_T_PTR, ptr, sizeof(ptr));
+	/* NS: the same rdata, a host name. */
+	assert_int_equal(parse_exact(DNS_T_NS, ptr, sizeof(ptr), &rr, &err),
+	    0);
+	assert_string_equal(rr.u.name, "host._tcp.x-.9");
+	every_prefix_fails(DNS_T_NS, ptr, sizeof(ptr));
 	/* The root is no host name. */
 	assert_int_equal(parse_exact(DNS_T_PTR, "", 1, &rr, &err), -1);
 }

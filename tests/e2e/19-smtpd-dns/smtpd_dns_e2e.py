@@ -18,6 +18,10 @@ The test DNS server (conftest.py: `dns`) serves ZONES:
                   127.0.0.9 it answers 127.255.255.254, Spamhaus's
                   "asked through a public resolver" (an error)
   rhsbl.test      RHSBL: spammer.test listed (A 127.0.0.2, TXT)
+  bogusmx.test    MX 10 mx.bogusmx.test, whose A is 10.1.2.3 (a network
+                  that never sends mail: a "bogon MX")
+  okmx.test       MX 10 mx.okmx.test, A 10.2.0.1
+  badns.test      NS ns.evil.test (and no MX, no A)
 
 Ostia listens on 127.0.0.1; a client picks its source address among
 127.0.0.x (Linux routes all of 127/8 to lo).  mynetworks = 127.0.0.0/8
@@ -67,6 +71,15 @@ ZONES = {
         "spammer.test.rhsbl.test. 300 IN A 127.0.0.2",
         'spammer.test.rhsbl.test. 300 IN TXT "%s"' % TXT_RHSBL,
     ],
+    "bogusmx.test": [
+        "bogusmx.test. 300 IN MX 10 mx.bogusmx.test.",
+        "mx.bogusmx.test. 300 IN A 10.1.2.3",
+    ],
+    "okmx.test": [
+        "okmx.test. 300 IN MX 10 mx.okmx.test.",
+        "mx.okmx.test. 300 IN A 10.2.0.1",
+    ],
+    "badns.test": ["badns.test. 300 IN NS ns.evil.test."],
 }
 
 MESSAGE = (b"From: sender@good.test\r\n"

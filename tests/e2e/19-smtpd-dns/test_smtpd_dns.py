@@ -234,6 +234,61 @@ def test_reject_unknown_recipient_domain(ostia_factory, dns):
     assert rcpt[0] == 556 and rcpt[1].startswith("5.1.10 "), rcpt
 
 
+# --------------------------------- check_*_{a,mx,ns}_access
+
+def test_check_sender_mx_and_ns_access(ostia_factory, dns):
+    """check_sender_mx_access: the sender domain's MX hosts (or, without
+    MX, the domain itself) and their addresses are looked up in the
+    table (the classic "bogon MX" list); check_sender_ns_access: its name
+    servers.  OK is not allowed there (a warning, ignored, as Postfix);
+    a domain that does not exist has nothing to check."""
+    o = start(ostia_factory, dns.resolvers, smtpd_peername_lookup="no",
+              smtpd_sender_restrictions=
+              "check_sender_mx_access inline:{ { 10.1 = REJECT bogon MX }, "
+              "10.2=OK }, check_sender_ns_access "
+              "inline:{ { evil.test = REJECT evil name server } }")
+    for sender in ("a@good.test", "a@aonly.test", "a@okmx.test",
+                   "a@nowhere.test"):
+        _, rcpt, qid = transaction(o, GOOD, sender=sender)
+        assert rcpt[0] == 250 and qid, (sender, rcpt)
+    _, rcpt, qid = transaction(o, GOOD, sender="a@bogusmx.test")
+    assert rcpt == (554, "5.7.1 <a@bogusmx.test>: Sender address "
+                    "rejected: bogon MX"), rcpt
+    assert qid is None
+    o.wait_for_log(SMTPD + r"unknown\[127\.0\.0\.1\]: check_sender_mx_access: "
+                   r"the MX host mx\.bogusmx\.test of bogusmx\.test "
+                   r"\(address 10\.1\.2\.3\) is listed in inline:")
+    o.wait_for_log(SMTPD + r"warning: .*check_sender_mx_access inline:.*: "
+                   r"the MX host mx\.okmx\.test of okmx\.test \(address "
+                   r"10\.2\.0\.1\) is listed with \"OK\", which is not "
+                   r"allowed there")
+    _, rcpt, _ = transaction(o, GOOD, sender="a@badns.test")
+    assert rcpt == (554, "5.7.1 <a@badns.test>: Sender address rejected: "
+                    "evil name server"), rcpt
+
+
+def test_check_helo_a_access_and_dns_failure(ostia_factory, dns):
+    """check_helo_a_access: the HELO name's addresses; a DNS server that
+    does not answer defers (4.4.3), never a pass."""
+    o = start(ostia_factory, dns.resolvers, smtpd_peername_lookup="no",
+              smtpd_helo_required="yes",
+              smtpd_helo_restrictions="check_helo_a_access "
+              "inline:{ { 10.1.2.3 = REJECT your name points at a bogon } }")
+    _, rcpt, qid = transaction(o, GOOD, helo="client.good.test")
+    assert rcpt[0] == 250 and qid, rcpt
+    _, rcpt, _ = transaction(o, GOOD, helo="mx.bogusmx.test")
+    assert rcpt == (554, "5.7.1 <mx.bogusmx.test>: Helo command "
+                    "rejected: your name points at a bogon"), rcpt
+    dead = start(ostia_factory, dead_resolver(), smtpd_peername_lookup="no",
+                 smtpd_sender_restrictions="check_sender_mx_access "
+                 "inline:{ 10.1=REJECT }")
+    _, rcpt, qid = transaction(dead, GOOD, sender="a@good.test")
+    assert rcpt == (450, "4.4.3 <a@good.test>: Sender address rejected: "
+                    "cannot find the MX hosts of good.test (temporary "
+                    "DNS failure)"), rcpt
+    assert qid is None
+
+
 # ------------------------------------------------- DNS failures
 
 def test_dead_dns_server_defers(ostia_factory):

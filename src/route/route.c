@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -286,125 +285,6 @@ quote_local(const char *s, size_t len, char *out, size_t outsz)
 
 /* ------------------------------------------------------------ tables */
 
-/*
- * parse_ip - an address from a list element ("1.2.3.4", "[::1]",
- * "[IPv6:::1]", "IPv6:::1"); 0 or -1 for anything else (a host name).
- */
-static int
-parse_ip(const char *s, struct iface *out)
-{
-	char buf[INET6_ADDRSTRLEN + 16];
-	size_t len = strlen(s);
-
-	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-		s++;
-		len -= 2;
-	}
-	if (len >= 5 && strncasecmp(s, "IPv6:", 5) == 0) {
-		s += 5;
-		len -= 5;
-	}
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, buf, out->a) == 1) {
-		out->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, buf, out->a) == 1) {
-		out->family = AF_INET6;
-		/* ::ffff:a.b.c.d is a.b.c.d */
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)(void *)out->a)) {
-			memmove(out->a, out->a + 12, 4);
-			memset(out->a + 4, 0, 12);
-			out->family = AF_INET;
-		}
-		return 0;
-	}
-	return -1;
-}
-
-static void
-add_iface(struct route_tables *rt, const struct iface *ifc)
-{
-	if (rt->nifaces >= ROUTE_IFACES_MAX)
-		return;
-	rt->ifaces = xreallocarray(rt->ifaces, rt->nifaces + 1,
-	    sizeof(*rt->ifaces));
-	rt->ifaces[rt->nifaces++] = *ifc;
-}
-
-static void
-add_all_ifaces(struct route_tables *rt)
-{
-	struct ifaddrs *ifa = NULL, *p;
-
-	if (getifaddrs(&ifa) < 0) {
-		rt->iface_err = xasprintf("inet_interfaces: cannot list this "
-		    "machine's addresses: %s", strerror(errno));
-		return;
-	}
-	for (p = ifa; p != NULL; p = p->ifa_next) {
-		struct iface ifc;
-
-		if (p->ifa_addr == NULL)
-			continue;
-		memset(&ifc, 0, sizeof(ifc));
-		if (p->ifa_addr->sa_family == AF_INET) {
-			const struct sockaddr_in *sin =
-			    (const void *)p->ifa_addr;
-
-			ifc.family = AF_INET;
-			memcpy(ifc.a, &sin->sin_addr, 4);
-		} else if (p->ifa_addr->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *sin6 =
-			    (const void *)p->ifa_addr;
-
-			ifc.family = AF_INET6;
-			memcpy(ifc.a, &sin6->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		add_iface(rt, &ifc);
-	}
-	freeifaddrs(ifa);
-}
-
-/*
- * read_ifaces - our own addresses for address literals: inet_interfaces
- * ("all": every address of this machine; "loopback-only": 127.0.0.1
- * and ::1; else the addresses listed) and proxy_interfaces.  Host names
- * in these lists are not resolved here (no DNS in the resolver).
- */
-static void
-read_ifaces(struct route_tables *rt, const struct config_view *v)
-{
-	enum param_id ids[2] = { P_inet_interfaces, P_proxy_interfaces };
-
-	for (size_t k = 0; k < 2; k++) {
-		char **l = config_list(v, ids[k]);
-
-		for (size_t i = 0; l[i] != NULL; i++) {
-			struct iface ifc;
-
-			if (k == 0 && strcasecmp(l[i], "all") == 0) {
-				add_all_ifaces(rt);
-			} else if (k == 0 &&
-			    strcasecmp(l[i], "loopback-only") == 0) {
-				(void)parse_ip("127.0.0.1", &ifc);
-				add_iface(rt, &ifc);
-				(void)parse_ip("::1", &ifc);
-				add_iface(rt, &ifc);
-			} else if (parse_ip(l[i], &ifc) == 0) {
-				add_iface(rt, &ifc);
-			}
-		}
-		strv_free(&l);
-	}
-}
-
 static void
 open_rmaps(struct route_tables *rt, enum rm_id id, const char *value,
     route_maps_open_fn *open, void *ctx)
@@ -542,7 +422,7 @@ route_tables_new(const struct config_view *v, route_maps_open_fn *open,
 		open_rmaps(rt, (enum rm_id)i, val != NULL ? val : "", open,
 		    ctx);
 	}
-	read_ifaces(rt, v);
+	own_addrs_load(&rt->own, v);
 	return rt;
 }
 
@@ -574,8 +454,7 @@ route_tables_free(struct route_tables **rtp)
 		maps_free(&rt->maps[i].m);
 		free(rt->maps[i].err);
 	}
-	free(rt->ifaces);
-	free(rt->iface_err);
+	own_addrs_free(&rt->own);
 	free(rt);
 	*rtp = NULL;
 }
@@ -607,17 +486,14 @@ static int
 is_own_literal(struct route_tables *rt, const char *domain, char *err,
     size_t errsz)
 {
-	struct iface ifc;
+	struct own_addr a;
 
-	if (domain[0] != '[' || parse_ip(domain, &ifc) < 0)
+	if (domain[0] != '[' || own_addr_parse(domain, &a) < 0)
 		return 0;
-	for (size_t i = 0; i < rt->nifaces; i++)
-		if (rt->ifaces[i].family == ifc.family &&
-		    memcmp(rt->ifaces[i].a, ifc.a, ifc.family == AF_INET ?
-		    4 : 16) == 0)
-			return 1;
-	if (rt->iface_err != NULL) {
-		rt_errf(err, errsz, "%s", rt->iface_err);
+	if (own_addrs_has(&rt->own, &a))
+		return 1;
+	if (rt->own.err != NULL) {
+		rt_errf(err, errsz, "%s", rt->own.err);
 		return -1;
 	}
 	return 0;

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "maps.h"
 #include "masquerade.h"
+#include "own_addrs.h"
 #include "route.h"
 #include "route_dlist.h"
 
@@ -23,7 +24,6 @@
 /* Most table lookups one expansion may make. */
 #define ROUTE_ALIAS_LOOKUPS_MAX 100000
 /* Most interface addresses remembered for address literals. */
-#define ROUTE_IFACES_MAX 4096
 
 /* The lookup-table parameters, in route_tables_new()'s order. */
 enum rm_id {
@@ -59,11 +59,6 @@ struct rmaps {
 	bool set;		/* the value names at least one table */
 	struct maps *m;		/* NULL when unset or failed */
 	char *err;		/* failed: why ("alias_maps: ...") */
-};
-
-struct iface {
-	int family;
-	unsigned char a[16];
 };
 
 struct route_tables {
@@ -112,9 +107,7 @@ struct route_tables {
 	struct route_dlist *valias_domains;
 	struct route_dlist *vmbox_domains;
 	struct rmaps maps[RM__COUNT];
-	struct iface *ifaces;		/* inet_interfaces, proxy_interfaces */
-	size_t nifaces;
-	char *iface_err;		/* "all" could not be listed */
+	struct own_addrs own;		/* inet_interfaces, proxy_interfaces */
 };
 
 /*

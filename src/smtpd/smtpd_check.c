@@ -26,6 +26,7 @@
 #include "lookup_client.h"
 #include "lookup_proto.h"
 #include "masquerade.h"
+#include "own_addrs.h"
 #include "peer_match.h"
 #include "route.h"
 #include "smtpd_check.h"
@@ -53,6 +54,7 @@ enum op {
 				 * relay_clientcerts tables */
 	OP_PERMIT_TLS_ALL,	/* permit_tls_all_clientcerts */
 	OP_REJECT_UNAUTH_DEST, OP_DEFER_UNAUTH_DEST, OP_PERMIT_AUTH_DEST,
+	OP_PERMIT_MX_BACKUP,	/* a backup MX of the recipient domain */
 	OP_REJECT_UNLISTED_RCPT, OP_REJECT_UNLISTED_SENDER,
 	OP_REJECT_NON_FQDN_SENDER, OP_REJECT_NON_FQDN_RCPT,
 	OP_REJECT_NON_FQDN_HELO, OP_REJECT_INVALID_HELO,
@@ -134,6 +136,10 @@ static struct {
 	bool rewrite_sender, rewrite_rcpt;	/* canonical or BCC maps */
 	const struct config_view *view;
 	struct lookup_client *lc;
+	/* permit_mx_backup: this host's addresses (inet_interfaces,
+	 * proxy_interfaces), and permit_mx_backup_networks (NULL: any) */
+	struct own_addrs own;
+	struct peer_list *mxb_nets;
 } ck;
 
 /*
@@ -225,6 +231,7 @@ static const struct {
 	{ "reject_unauth_destination", OP_REJECT_UNAUTH_DEST, 0 },
 	{ "defer_unauth_destination", OP_DEFER_UNAUTH_DEST, 0 },
 	{ "permit_auth_destination", OP_PERMIT_AUTH_DEST, 0 },
+	{ "permit_mx_backup", OP_PERMIT_MX_BACKUP, 0 },
 	{ "reject_unlisted_recipient", OP_REJECT_UNLISTED_RCPT, 0 },
 	{ "check_recipient_maps", OP_REJECT_UNLISTED_RCPT, 0 },
 	{ "reject_unlisted_sender", OP_REJECT_UNLISTED_SENDER, 0 },
@@ -614,6 +621,21 @@ smtpd_check_init(const struct config_view *v)
 			ck.rewrite_sender = ck.rewrite_rcpt = false;
 	}
 	strv_free(&opts);
+	own_addrs_free(&ck.own);
+	own_addrs_load(&ck.own, v);
+	if (ck.own.err != NULL)
+		log_warning("permit_mx_backup: %s", ck.own.err);
+	peer_list_free(&ck.mxb_nets);
+	if (*config_str(v, P_permit_mx_backup_networks) != '\0') {
+		const char *err = NULL;
+
+		ck.mxb_nets = peer_list_parse(config_str(v,
+		    P_permit_mx_backup_networks), config_list_contains(v,
+		    P_parent_domain_matches_subdomains,
+		    "permit_mx_backup_networks"), &err);
+		if (ck.mxb_nets == NULL)
+			log_fatal("permit_mx_backup_networks: %s", err);
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -1292,6 +1314,8 @@ answered(struct smtpd_check_state *st)
 static enum verdict servers_found(struct smtpd_check_state *st,
     const struct item *it, enum dict_status status, const char *text,
     size_t len);
+static enum verdict mxbackup_start(struct smtpd_check_state *st,
+    const struct item *it);
 
 /* access_answer - what a check_*_access answer decides. */
 static enum verdict
@@ -1394,6 +1418,9 @@ route_answer(struct smtpd_check_state *st, const struct item *it,
 			break;
 		case OP_PERMIT_AUTH_DEST:
 			v = ours ? V_PERMIT : V_NONE;
+			break;
+		case OP_PERMIT_MX_BACKUP:
+			v = ours ? V_PERMIT : mxbackup_start(st, it);
 			break;
 		case OP_REJECT_UNAUTH_DEST:
 			if (!ours) {
@@ -1748,7 +1775,10 @@ struct dns_job {
 	 * name itself for _a_access), their addresses, then each looked up
 	 * in the table: a server's name, then its addresses. */
 	bool addr_phase;		/* asking the servers' addresses */
+	bool mxbackup;			/* permit_mx_backup: no table; is
+					 * this host a backup MX? */
 	char hosts[SERVERS_MAX][DNS_NAME_MAX];
+	unsigned prefs[SERVERS_MAX];	/* MX preferences */
 	char addrs[SERVERS_MAX][SERVER_ADDRS_MAX][INET6_ADDRSTRLEN];
 	size_t naddrs[SERVERS_MAX];
 	size_t nhosts, hi, ai;		/* server, address type asked */
@@ -2175,6 +2205,8 @@ servers_next(struct smtpd_check_state *st)
 	return job_done(st, V_NONE);
 }
 
+static enum verdict mxbackup_decide(struct smtpd_check_state *st);
+
 /* servers_answer - a DNS answer of a J_SERVERS job: its servers, or the
  * addresses of one of them. */
 static enum verdict
@@ -2203,8 +2235,10 @@ servers_answer(struct smtpd_check_state *st, const struct dns_result *res)
 			const char *dot = strchr(j->name, '.');
 
 			/* No MX: the domain's own addresses are its mail
-			 * server (RFC 5321 5.1).  No NS: the zone is a
-			 * parent's. */
+			 * server (RFC 5321 5.1), but then this host is no
+			 * backup MX of it.  No NS: the zone is a parent's. */
+			if (j->mxbackup)
+				return job_done(st, V_NONE);
 			if (type == DNS_T_MX) {
 				snprintf(j->hosts[0], sizeof(j->hosts[0]), "%s",
 				    j->name);
@@ -2225,6 +2259,8 @@ servers_answer(struct smtpd_check_state *st, const struct dns_result *res)
 
 			if (rr->type != type || h[0] == '\0')
 				continue;	/* a null MX names none */
+			j->prefs[j->nhosts] = rr->type == DNS_T_MX ?
+			    rr->u.mx.pref : 0;
 			snprintf(j->hosts[j->nhosts++], DNS_NAME_MAX, "%s", h);
 		}
 		if (j->nhosts == 0)
@@ -2256,6 +2292,8 @@ servers_answer(struct smtpd_check_state *st, const struct dns_result *res)
 	}
 	if (j->hi < j->nhosts)
 		return job_ask(st);
+	if (j->mxbackup)
+		return mxbackup_decide(st);
 	j->hi = j->ki = 0;
 	return servers_next(st);
 }
@@ -2313,6 +2351,104 @@ servers_found(struct smtpd_check_state *st, const struct item *it,
 		return job_done(st, v);
 	}
 	return servers_next(st);
+}
+
+/* ---- permit_mx_backup ---- */
+
+/*
+ * mxbackup_start - permit_mx_backup for a recipient whose domain is not
+ * ours: look up the domain's MX hosts and their addresses (a J_SERVERS
+ * job without a table).  An address with routing of its own in the
+ * local part (user@other@domain, user%other@domain, other!user@domain)
+ * is never permitted, as in Postfix.
+ */
+static enum verdict
+mxbackup_start(struct smtpd_check_state *st, const struct item *it)
+{
+	const char *d = address_domain(st->rcpt);
+	const char *at = strrchr(st->rcpt, '@');
+	struct dns_job *j;
+
+	if (*d == '\0' || at == NULL || memchr(st->rcpt, '@',
+	    (size_t)(at - st->rcpt)) != NULL || memchr(st->rcpt, '%',
+	    (size_t)(at - st->rcpt)) != NULL || memchr(st->rcpt, '!',
+	    (size_t)(at - st->rcpt)) != NULL || strlen(d) >= DNS_NAME_MAX)
+		return V_NONE;
+	j = job_new(st, it, J_SERVERS, AK_RECIPIENT, d);
+	j->types = mx_types;
+	j->mxbackup = true;
+	return job_ask(st);
+}
+
+/* is_own - addr (text) is one of this host's addresses. */
+static bool
+is_own(const char *addr)
+{
+	struct own_addr a;
+
+	return own_addr_parse(addr, &a) == 0 && own_addrs_has(&ck.own, &a);
+}
+
+/*
+ * mxbackup_decide - the MX hosts of the domain and their addresses are
+ * known: permit when this host is one of them but not a most preferred
+ * one (a primary MX that does not take the domain is a mistake, not a
+ * backup: since Postfix 2.3 it is not permitted), and, with
+ * permit_mx_backup_networks, when a primary MX host is in those
+ * networks.  Every outcome is logged with the reason.
+ */
+static enum verdict
+mxbackup_decide(struct smtpd_check_state *st)
+{
+	struct dns_job *j = st->job;
+	unsigned best = ~0u, mine = ~0u;
+	char who[SMTPD_LABEL_MAX];
+	bool listed = false;
+
+	for (size_t h = 0; h < j->nhosts; h++) {
+		if (j->prefs[h] < best)
+			best = j->prefs[h];
+		for (size_t k = 0; k < j->naddrs[h]; k++)
+			if (is_own(j->addrs[h][k]) && j->prefs[h] < mine)
+				mine = j->prefs[h];
+	}
+	(void)smtpd_client_label(st->s, who, sizeof(who));
+	if (mine == ~0u) {
+		if (j->temp) {
+			set_reply(st, 450, "4.4.3", AK_RECIPIENT, "cannot tell "
+			    "whether this host is an MX host of %.255s "
+			    "(temporary DNS failure)", j->name);
+			dns_tempfail(st, j->it, j->name, j->err);
+		}
+		return job_done(st, V_NONE);
+	}
+	if (mine <= best) {
+		log_info("%s: permit_mx_backup: this host is a primary MX host "
+		    "of %s (preference %u), not a backup: not permitted (a "
+		    "domain this host takes belongs in mydestination, "
+		    "relay_domains or the virtual domains)", who, j->name,
+		    mine);
+		return job_done(st, V_NONE);
+	}
+	if (ck.mxb_nets != NULL) {
+		for (size_t h = 0; h < j->nhosts && !listed; h++) {
+			if (j->prefs[h] >= mine)
+				continue;
+			for (size_t k = 0; k < j->naddrs[h] && !listed; k++)
+				listed = peer_list_match(ck.mxb_nets, NULL,
+				    j->addrs[h][k]) == 1;
+		}
+		if (!listed) {
+			log_info("%s: permit_mx_backup: no primary MX host of "
+			    "%s is in permit_mx_backup_networks: not "
+			    "permitted", who, j->name);
+			return job_done(st, V_NONE);
+		}
+	}
+	log_info("%s: permit_mx_backup: this host is a backup MX host of %s "
+	    "(preference %u; the primary's %u): permitted", who, j->name,
+	    mine, best);
+	return job_done(st, V_PERMIT);
 }
 
 /* reject_unknown_client_hostname and _reverse_client_hostname. */
@@ -2534,6 +2670,7 @@ step(struct smtpd_check_state *st, const struct item *it)
 	case OP_REJECT_UNAUTH_DEST:
 	case OP_DEFER_UNAUTH_DEST:
 	case OP_PERMIT_AUTH_DEST:
+	case OP_PERMIT_MX_BACKUP:
 	case OP_REJECT_UNLISTED_RCPT:
 		if (st->rcpt == NULL)
 			return V_NONE;	/* not at RCPT: nothing to check */

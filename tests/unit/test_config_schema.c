@@ -720,6 +720,7 @@ test_statuses(void **state)
 		"forward_path", "forward_expansion_filter",
 		"prepend_delivered_header",
 		"message_reject_characters", "message_strip_characters",
+		"permit_mx_backup_networks",
 		"smtpd_authorized_xforward_hosts",
 		"smtp_sasl_mechanism_filter", "smtp_fallback_relay", "fallback_relay",
 		"always_add_missing_headers",

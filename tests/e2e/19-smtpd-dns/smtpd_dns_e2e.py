@@ -22,6 +22,9 @@ The test DNS server (conftest.py: `dns`) serves ZONES:
                   that never sends mail: a "bogon MX")
   okmx.test       MX 10 mx.okmx.test, A 10.2.0.1
   badns.test      NS ns.evil.test (and no MX, no A)
+  backup.test     MX 10 mx1.backup.test (192.0.2.10), MX 20
+                  mx2.backup.test (127.0.0.1: this host, a backup MX)
+  primary.test    MX 10 mx.primary.test (127.0.0.1: this host)
 
 Ostia listens on 127.0.0.1; a client picks its source address among
 127.0.0.x (Linux routes all of 127/8 to lo).  mynetworks = 127.0.0.0/8
@@ -80,6 +83,16 @@ ZONES = {
         "mx.okmx.test. 300 IN A 10.2.0.1",
     ],
     "badns.test": ["badns.test. 300 IN NS ns.evil.test."],
+    "backup.test": [
+        "backup.test. 300 IN MX 10 mx1.backup.test.",
+        "backup.test. 300 IN MX 20 mx2.backup.test.",
+        "mx1.backup.test. 300 IN A 192.0.2.10",
+        "mx2.backup.test. 300 IN A 127.0.0.1",
+    ],
+    "primary.test": [
+        "primary.test. 300 IN MX 10 mx.primary.test.",
+        "mx.primary.test. 300 IN A 127.0.0.1",
+    ],
 }
 
 MESSAGE = (b"From: sender@good.test\r\n"

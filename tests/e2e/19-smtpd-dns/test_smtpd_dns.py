@@ -289,6 +289,47 @@ def test_check_helo_a_access_and_dns_failure(ostia_factory, dns):
     assert qid is None
 
 
+# --------------------------------------------------- permit_mx_backup
+
+@pytest.mark.parametrize("networks,backup_ok", [
+    (None, True),
+    ("192.0.2.0/24", True),     # the primary MX is in them
+    ("198.51.100.0/24", False),
+])
+def test_permit_mx_backup(ostia_factory, dns, networks, backup_ok):
+    """permit_mx_backup: mail for a domain whose MX list names this host
+    (127.0.0.1, one of inet_interfaces = all) as a backup is relayed;
+    not when this host is the primary MX, not for a domain it is no MX
+    of, not for a local part with routing of its own, and, with
+    permit_mx_backup_networks, only when a primary MX is in them."""
+    params = {"smtpd_relay_restrictions": "",
+              "smtpd_recipient_restrictions":
+              "permit_mx_backup, reject_unauth_destination"}
+    if networks:
+        params["permit_mx_backup_networks"] = networks
+    o = start(ostia_factory, dns.resolvers, smtpd_peername_lookup="no",
+              **params)
+    _, rcpt, qid = transaction(o, GOOD, rcpt="x@backup.test")
+    if backup_ok:
+        assert rcpt[0] == 250 and qid, rcpt
+        o.wait_for_log(SMTPD + r"unknown\[127\.0\.0\.1\]: permit_mx_backup: "
+                       r"this host is a backup MX host of backup\.test "
+                       r"\(preference 20; the primary's 10\): permitted")
+    else:
+        assert rcpt[0] == 554 and "Relay access denied" in rcpt[1], rcpt
+        o.wait_for_log(SMTPD + r"unknown\[127\.0\.0\.1\]: permit_mx_backup: "
+                       r"no primary MX host of "
+                       r"backup\.test is in permit_mx_backup_networks")
+    for addr in ("x@primary.test", "x@good.test", "x%y@backup.test",
+                 "x@nowhere.test"):
+        _, rcpt, _ = transaction(o, GOOD, rcpt=addr, data=False)
+        assert rcpt[0] == 554 and "Relay access denied" in rcpt[1], \
+            (addr, rcpt)
+    o.wait_for_log(SMTPD + r"unknown\[127\.0\.0\.1\]: permit_mx_backup: this "
+                   r"host is a primary MX host of primary\.test \(preference "
+                   r"10\), not a backup")
+
+
 # ------------------------------------------------- DNS failures
 
 def test_dead_dns_server_defers(ostia_factory):

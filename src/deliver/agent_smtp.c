@@ -26,11 +26,16 @@
  * names are resolved by the system (getaddrinfo) and no MX lookup is
  * made.
  *
- * Mail loops: a server that answers EHLO with this host's own
- * myhostname would send the mail back here (an MX that points at us for
- * a domain we do not take): from the best MX host, or a next hop
- * without MX, every recipient bounces 5.4.6 "loops back to myself";
- * from a less preferred one, the next address is tried.
+ * Mail loops: an MX host with one of this host's addresses
+ * (own_addrs.h: inet_interfaces, proxy_interfaces) is left out, with
+ * every host not more preferred than it, as in Postfix; when none is
+ * left, this host is the best MX of a domain it does not take: every
+ * recipient bounces 5.4.6 "loops back to myself".  A domain this host
+ * is an MX host of never goes to the fallback relays.  A server that
+ * answers EHLO with this host's own myhostname (another address, a NAT)
+ * would send the mail back here too: from the best MX host, or a next
+ * hop without MX, every recipient bounces 5.4.6; from a less preferred
+ * one, the next address is tried.
  *
  * smtp_fallback_relay (fallback_relay): when the next hop gives no
  * server that takes the transaction (not found, a DNS failure, every
@@ -114,6 +119,7 @@
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
+#include "own_addrs.h"
 #include "smtp_conn.h"
 #include "smtp_route.h"
 #include "strv.h"
@@ -187,6 +193,8 @@ struct smtp_agent {
 	char *servername;		/* smtp_tls_servername ("" none) */
 	char **discard_ehlo;		/* smtp_discard_ehlo_keywords */
 	char **fallback;		/* smtp_fallback_relay */
+	struct own_addrs own;		/* this host's addresses: MX hosts
+					 * that are this host are left out */
 	bool note_starttls;
 	bool cache_on_demand;
 	char **cache_dests;
@@ -457,6 +465,7 @@ load(struct agent_ctx *a)
 			    "that falls back to it is deferred)",
 			    st->fallback[i], err);
 	}
+	own_addrs_load(&st->own, v);
 	st->cache_on_demand = config_bool(v,
 	    P_smtp_connection_cache_on_demand);
 	st->cache_dests = config_list(v, P_smtp_connection_cache_destinations);
@@ -784,7 +793,10 @@ struct smtp_job {
 	bool mx_secure;			/* the MX answer was secure */
 	bool mx_mode;			/* hosts come from MX records */
 	char hosts[SMTP_AGENT_MX_MAX][DNS_NAME_MAX];
+	uint16_t prefs[SMTP_AGENT_MX_MAX];	/* their MX preferences */
 	size_t nhosts;
+	bool found_myself;		/* this host is one of the MX hosts:
+					 * no fallback relays */
 	uint16_t types[2];
 	size_t ntypes;
 	struct dns_result *ans[SMTP_AGENT_MX_MAX][2];
@@ -1099,6 +1111,42 @@ plan_done(struct smtp_job *j)
 	job_try(j);
 }
 
+/*
+ * mx_self_pref - in MX mode, the preference of the first (most
+ * preferred) MX host that has one of this host's addresses, or -1.
+ * Postfix's rule: such a host and every host not more preferred than it
+ * are left out (mail sent to them would come back here); when that
+ * leaves none, this host is the best MX of a domain it does not take.
+ */
+static long
+mx_self_pref(const struct smtp_job *j)
+{
+	for (size_t h = 0; j->mx_mode && h < j->nhosts; h++) {
+		for (size_t k = 0; k < j->ntypes; k++) {
+			const struct dns_result *r = j->ans[h][k];
+
+			for (size_t i = 0; r != NULL && r->status == DNS_OK &&
+			    i < r->n; i++) {
+				struct own_addr a;
+
+				memset(&a, 0, sizeof(a));
+				if (r->rrs[i].type == DNS_T_A) {
+					a.family = AF_INET;
+					memcpy(a.a, &r->rrs[i].u.a, 4);
+				} else if (r->rrs[i].type == DNS_T_AAAA) {
+					a.family = AF_INET6;
+					memcpy(a.a, &r->rrs[i].u.aaaa, 16);
+				} else {
+					continue;
+				}
+				if (own_addrs_has(&j->st->own, &a))
+					return j->prefs[h];
+			}
+		}
+	}
+	return -1;
+}
+
 /* plan_assemble - every address answer is in: the targets in host
  * order (A before AAAA per host), or why there are none. */
 static void
@@ -1108,7 +1156,32 @@ plan_assemble(struct smtp_job *j)
 	struct smtp_plan *p = &j->plan;
 	char *why = NULL;
 	enum dns_status host_worst = DNS_NXDOMAIN;
+	long self = mx_self_pref(j);
 
+	if (self >= 0) {
+		/* The hosts are in preference order: keep those before
+		 * this host's preference. */
+		size_t keep = 0;
+
+		while (keep < j->nhosts && j->prefs[keep] < self)
+			keep++;
+		j->found_myself = true;
+		if (keep == 0) {
+			log_warning("%s: this host is the best MX host of %s "
+			    "(preference %ld), but does not take mail for it",
+			    j->req->queue_id, j->nh.host, self);
+			plan_fail(p, DELIVER_BOUNCE, "5.4.6", "mail for %s loops "
+			    "back to myself: this host is its best MX host (is "
+			    "the domain missing from mydestination or the "
+			    "virtual domains?)", j->nh.host);
+			plan_done(j);
+			return;
+		}
+		log_info("%s: this host is an MX host of %s (preference %ld): "
+		    "only the %zu more preferred host%s tried", j->req->queue_id,
+		    j->nh.host, self, keep, keep == 1 ? " is" : "s are");
+		j->nhosts = keep;
+	}
 	for (size_t h = 0; h < j->nhosts; h++) {
 		size_t before = p->n;
 		enum dns_status worst = DNS_NXDOMAIN;
@@ -1276,8 +1349,10 @@ on_mx(struct dns_result *r, void *ctx)
 	}
 	j->mx_mode = true;
 	j->mx_secure = r->secure;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		copy_name(j->hosts[i], mx[i].host);
+		j->prefs[i] = mx[i].pref;
+	}
 	j->nhosts = n;
 	dns_result_free(&r);
 	if (n == 0) {
@@ -1430,6 +1505,18 @@ job_none_took(struct smtp_job *j)
 }
 
 /*
+ * fallback_left - a relay of smtp_fallback_relay is left to try: never
+ * for a domain this host is an MX host of (Postfix: the mail waits for
+ * the more preferred hosts).
+ */
+static bool
+fallback_left(const struct smtp_job *j)
+{
+	return !j->found_myself && j->st->fallback != NULL &&
+	    j->st->fallback[j->site] != NULL;
+}
+
+/*
  * job_fallback - the site just tried (the next hop, or a fallback
  * relay) has no server that took the transaction (why says what
  * happened): start over with the next of smtp_fallback_relay, with its
@@ -1442,7 +1529,7 @@ job_fallback(struct smtp_job *j, const char *why)
 	struct smtp_agent *st = j->st;
 	const char *next;
 
-	if (st->fallback == NULL || st->fallback[j->site] == NULL)
+	if (!fallback_left(j))
 		return false;
 	next = st->fallback[j->site++];
 	log_info("%s: %s%s; trying the fallback relay %s "
@@ -1451,7 +1538,7 @@ job_fallback(struct smtp_job *j, const char *why)
 	job_site_free(j);
 	j->nhosts = 0;
 	j->pending = 0;
-	j->mx_mode = j->mx_secure = false;
+	j->mx_mode = j->mx_secure = j->found_myself = false;
 	j->ti = 0;
 	j->sessions = 0;
 	j->plaintext_retry = false;
@@ -1539,8 +1626,7 @@ job_soft_retry(struct smtp_job *j)
 				first = &t->rc[k];
 		}
 	}
-	if (nsoft > 0 && !job_more_here(j) && (j->st->fallback == NULL ||
-	    j->st->fallback[j->site] == NULL)) {
+	if (nsoft > 0 && !job_more_here(j) && !fallback_left(j)) {
 		/* The final server: its answers stand.  Say why when more
 		 * addresses were known. */
 		if (j->ti + 1 < j->plan.n)

@@ -458,3 +458,49 @@ def test_deferral_by_the_last_mx_goes_to_the_fallback_relay(
                r"relay \[127\.0\.0\.5\]:%d" % port)
     a.wait_queue_empty()
     a.assert_no_status(BOB, "deferred")
+
+
+# ------------------------------------------------- this host in the MX list
+
+def test_best_mx_that_is_this_host_bounces(mta, peer, dns, port):
+    """The most preferred MX host of the domain has this host's address
+    (127.0.0.1, one of inet_interfaces = all) but the domain is not one
+    this host takes: bounced 5.4.6 at once, as Postfix does, without
+    trying the less preferred hosts (they would send it back here)."""
+    other = peer(host="127.0.0.3", port=port, name="mx2.remote.test")
+    srv = dns({REMOTE: mx_zone(mxs=(("mx1", 10), ("mx2", 20)),
+                               hosts={"mx1": "127.0.0.1",
+                                      "mx2": "127.0.0.3"})})
+    a = sender(mta, srv, port)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "bounced").group(0)
+    assert "5.4.6" in line and "best MX host" in line, line
+    a.wait_log(r"warning: \w{16}: this host is the best MX host of "
+               r"remote\.test \(preference 10\)")
+    a.wait_queue_empty()
+    assert other.connections == 0, other.describe()
+
+
+def test_backup_mx_that_is_this_host(mta, ostia_factory, peer, dns, port):
+    """This host is the second MX host of the domain: only the first is
+    tried, and when it defers the mail waits in the queue -- neither the
+    less preferred hosts nor the fallback relays get it (Postfix: no
+    fallback relays for a domain this host is an MX host of)."""
+    first = peer(host="127.0.0.3", port=port, name="mx2.remote.test")
+    first.rule("mail", "451 4.3.0 try again later")
+    srv = dns({REMOTE: mx_zone(mxs=(("mx2", 10), ("mx1", 20)),
+                               hosts={"mx1": "127.0.0.1",
+                                      "mx2": "127.0.0.3"})})
+    a, b = fallback_pair(mta, ostia_factory, srv, port,
+                         smtp_fallback_relay="[127.0.0.5]:%d" % port)
+    tok = token()
+    qid = a.send(BOB, message_for(tok, BOB))
+    line = a.wait_status(BOB, "deferred").group(0)
+    assert "451 4.3.0 try again later" in line, line
+    a.wait_log(r"\w{16}: this host is an MX host of remote\.test "
+               r"\(preference 20\): only the 1 more preferred host is "
+               r"tried")
+    assert a.spool_has(qid), a.diag()
+    assert not b.messages(BOB), "the fallback relay got it:\n" + a.diag()
+    assert first.connections >= 1, first.describe()

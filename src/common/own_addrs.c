@@ -101,11 +101,12 @@ add_all(struct own_addrs *oa)
 }
 
 void
-own_addrs_load(struct own_addrs *oa, const struct config_view *v)
+own_addrs_load(struct own_addrs *oa, const struct config_view *v,
+    bool proxy)
 {
 	enum param_id ids[2] = { P_inet_interfaces, P_proxy_interfaces };
 
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < (proxy ? 2u : 1u); k++) {
 		char **l = config_list(v, ids[k]);
 
 		for (size_t i = 0; l[i] != NULL; i++) {

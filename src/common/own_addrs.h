@@ -42,8 +42,10 @@ struct own_addrs {
  */
 int own_addr_parse(const char *s, struct own_addr *out);
 
-/* Fill *oa (empty before: zeroed or after own_addrs_free) from v. */
-void own_addrs_load(struct own_addrs *oa, const struct config_view *v);
+/* Fill *oa (empty before: zeroed or after own_addrs_free) from v's
+ * inet_interfaces and, with proxy, proxy_interfaces. */
+void own_addrs_load(struct own_addrs *oa, const struct config_view *v,
+    bool proxy);
 void own_addrs_free(struct own_addrs *oa);
 
 /* True when a is one of oa's. */

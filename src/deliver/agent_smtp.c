@@ -465,7 +465,7 @@ load(struct agent_ctx *a)
 			    "that falls back to it is deferred)",
 			    st->fallback[i], err);
 	}
-	own_addrs_load(&st->own, v);
+	own_addrs_load(&st->own, v, true);
 	st->cache_on_demand = config_bool(v,
 	    P_smtp_connection_cache_on_demand);
 	st->cache_dests = config_list(v, P_smtp_connection_cache_destinations);

@@ -422,7 +422,7 @@ route_tables_new(const struct config_view *v, route_maps_open_fn *open,
 		open_rmaps(rt, (enum rm_id)i, val != NULL ? val : "", open,
 		    ctx);
 	}
-	own_addrs_load(&rt->own, v);
+	own_addrs_load(&rt->own, v, true);
 	return rt;
 }
 

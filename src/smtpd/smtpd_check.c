@@ -622,7 +622,7 @@ smtpd_check_init(const struct config_view *v)
 	}
 	strv_free(&opts);
 	own_addrs_free(&ck.own);
-	own_addrs_load(&ck.own, v);
+	own_addrs_load(&ck.own, v, true);
 	if (ck.own.err != NULL)
 		log_warning("permit_mx_backup: %s", ck.own.err);
 	peer_list_free(&ck.mxb_nets);

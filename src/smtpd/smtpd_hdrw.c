@@ -4,8 +4,6 @@
  * smtpd_hdrw.h.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +21,7 @@
 #include "lookup_proto.h"
 #include "masquerade.h"
 #include "log.h"
+#include "own_addrs.h"
 #include "peer_match.h"
 #include "route.h"
 #include "sendmail.h"
@@ -62,51 +61,21 @@ static struct {
 static void
 ifaces_value(const struct config_view *v, struct buf *out)
 {
-	char **l = config_list(v, P_inet_interfaces);
+	struct own_addrs oa;
 
-	for (size_t i = 0; l[i] != NULL; i++) {
-		if (strcasecmp(l[i], "all") == 0) {
-			struct ifaddrs *ifa = NULL;
+	memset(&oa, 0, sizeof(oa));
+	own_addrs_load(&oa, v, false);
+	if (oa.err != NULL)
+		log_warning("local_header_rewrite_clients: "
+		    "permit_inet_interfaces: %s", oa.err);
+	for (size_t i = 0; i < oa.n; i++) {
+		char a[INET6_ADDRSTRLEN];
 
-			if (getifaddrs(&ifa) < 0) {
-				log_warning("local_header_rewrite_clients: "
-				    "cannot list this machine's addresses "
-				    "for permit_inet_interfaces: %s",
-				    strerror(errno));
-				continue;
-			}
-			for (struct ifaddrs *p = ifa; p != NULL;
-			    p = p->ifa_next) {
-				char a[INET6_ADDRSTRLEN];
-				const void *src;
-
-				if (p->ifa_addr == NULL)
-					continue;
-				if (p->ifa_addr->sa_family == AF_INET)
-					src = &((const struct sockaddr_in *)
-					    (const void *)p->ifa_addr)->sin_addr;
-				else if (p->ifa_addr->sa_family == AF_INET6)
-					src = &((const struct sockaddr_in6 *)
-					    (const void *)p->ifa_addr)->sin6_addr;
-				else
-					continue;
-				if (inet_ntop(p->ifa_addr->sa_family, src, a,
-				    sizeof(a)) != NULL)
-					(void)buf_appendf(out, "%s ", a);
-			}
-			freeifaddrs(ifa);
-		} else if (strcasecmp(l[i], "loopback-only") == 0) {
-			(void)buf_append_str(out, "127.0.0.1 ::1 ");
-		} else {
-			struct in6_addr a6;
-			struct in_addr a4;
-
-			if (inet_pton(AF_INET, l[i], &a4) == 1 ||
-			    inet_pton(AF_INET6, l[i], &a6) == 1)
-				(void)buf_appendf(out, "%s ", l[i]);
-		}
+		if (inet_ntop(oa.v[i].family, oa.v[i].a, a, sizeof(a)) !=
+		    NULL)
+			(void)buf_appendf(out, "%s ", a);
 	}
-	strv_free(&l);
+	own_addrs_free(&oa);
 }
 
 void

@@ -87,7 +87,7 @@ test_load(void **state)
 	cf = load("inet_interfaces = 192.0.2.1, [2001:db8::5], mx.example.org\n"
 	    "proxy_interfaces = 198.51.100.9\ninet_protocols = all\n");
 	memset(&oa, 0, sizeof(oa));
-	own_addrs_load(&oa, config_main(cf));
+	own_addrs_load(&oa, config_main(cf), true);
 	assert_int_equal(oa.n, 3);
 	assert_null(oa.err);
 	assert_int_equal(own_addr_parse("192.0.2.1", &a), 0);
@@ -99,17 +99,23 @@ test_load(void **state)
 	assert_int_equal(own_addr_parse("192.0.2.2", &a), 0);
 	assert_false(own_addrs_has(&oa, &a));
 	own_addrs_free(&oa);
+	/* Without the proxy's. */
+	own_addrs_load(&oa, config_main(cf), false);
+	assert_int_equal(oa.n, 2);
+	assert_int_equal(own_addr_parse("198.51.100.9", &a), 0);
+	assert_false(own_addrs_has(&oa, &a));
+	own_addrs_free(&oa);
 	config_free(&cf);
 	/* loopback-only; "all" lists at least the loopback address. */
 	cf = load("inet_interfaces = loopback-only\n");
-	own_addrs_load(&oa, config_main(cf));
+	own_addrs_load(&oa, config_main(cf), true);
 	assert_int_equal(oa.n, 2);
 	assert_int_equal(own_addr_parse("::1", &a), 0);
 	assert_true(own_addrs_has(&oa, &a));
 	own_addrs_free(&oa);
 	config_free(&cf);
 	cf = load("inet_interfaces = all\n");
-	own_addrs_load(&oa, config_main(cf));
+	own_addrs_load(&oa, config_main(cf), true);
 	assert_int_equal(own_addr_parse("127.0.0.1", &a), 0);
 	assert_true(own_addrs_has(&oa, &a));
 	own_addrs_free(&oa);

@@ -279,7 +279,7 @@ takes_arg(enum op op, const char *name)
 {
 	(void)name;
 	return op == OP_ACCESS || op == OP_POLICY || op == OP_RBL ||
-	    op == OP_RHSBL;
+	    op == OP_RHSBL || op == OP_DNS;
 }
 
 /* "zone" or "zone=filter" of reject_rbl_client / reject_rhsbl_*. */
@@ -409,8 +409,6 @@ compile(const char *title, char **elems, bool warn)
 			it.op = OP_DNS;
 			dns_access_kind(name, &it);
 			found = true;
-			if (elems[i + 1] != NULL)
-				it.arg = xstrdup(elems[++i]);
 		} else if (!found && (it.cls = class_find(name)) !=
 		    (size_t)-1) {
 			it.op = OP_CLASS;

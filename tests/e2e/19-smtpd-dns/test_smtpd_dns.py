@@ -287,6 +287,12 @@ def test_check_helo_a_access_and_dns_failure(ostia_factory, dns):
                     "cannot find the MX hosts of good.test (temporary "
                     "DNS failure)"), rcpt
     assert qid is None
+    # Without its table: named at start, and mail reaching it waits.
+    bare = start(ostia_factory, dns.resolvers, smtpd_peername_lookup="no",
+                 smtpd_sender_restrictions="check_sender_mx_access")
+    _, rcpt, qid = transaction(bare, GOOD, sender="a@good.test")
+    assert rcpt[0] // 100 == 4 and qid is None, rcpt
+    bare.wait_for_log(r"check_sender_mx_access\" needs an argument")
 
 
 # --------------------------------------------------- permit_mx_backup

@@ -1374,6 +1374,7 @@ smtpd_accept(struct child *c, int fd, const char *client,
 	s->child = c;
 	s->qfd = -1;
 	s->fd = fd;
+	s->bad_char = -1;	/* start_message sets it for each message */
 	/* The local end, for Dovecot's lip/lport: "HOST:PORT", "[V6]:PORT". */
 	{
 		const char *colon = strrchr(listen_addr, ':');

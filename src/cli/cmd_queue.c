@@ -201,6 +201,13 @@ queue_show(const struct config *cf, const char *id)
 		}
 		printf("\n");
 	}
+	/* What was decided after the message (trailer records). */
+	field("refused", "", env.refused, "");
+	field("content-filter", "", env.filter, "");
+	field("hold", "", env.hold, "");
+	field("redirect", "<", env.redirect, ">");
+	for (size_t i = 0; i < env.nbccs; i++)
+		field("bcc", "<", env.bccs[i], ">");
 	printf("message-size: %llu\n\n", (unsigned long long)env.content_size);
 	ret = fwrite(content.data, 1, content.len, stdout) == content.len ?
 	    0 : 1;

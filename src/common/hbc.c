@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "hbc.h"
+#include "queue_file.h"
 #include "xalloc.h"
 
 enum hbc_state {
@@ -1039,4 +1040,22 @@ hbc_free(struct hbc **hp)
 	free(h->res.bccs);
 	free(h);
 	*hp = NULL;
+}
+
+void
+hbc_result_to_envelope(const struct hbc_result *r, struct queue_envelope *env)
+{
+	if (r->filter != NULL) {
+		free(env->filter);
+		env->filter = xstrdup(r->filter);
+	}
+	if (r->redirect != NULL) {
+		free(env->redirect);
+		env->redirect = xstrdup(r->redirect);
+	}
+	if (r->hold != NULL && env->hold == NULL)
+		env->hold = xstrdup(r->hold[0] ? r->hold :
+		    "header or body checks");
+	for (size_t i = 0; i < r->nbccs; i++)
+		queue_envelope_add_bcc(env, r->bccs[i]);
 }

@@ -252,6 +252,16 @@ const struct hbc_result *hbc_result(const struct hbc *h);
 /* Free h; *hp becomes NULL.  NULL ok. */
 void hbc_free(struct hbc **hp);
 
+struct queue_envelope;
+/*
+ * The message-level actions of an accepted message (r->verdict
+ * HBC_ACCEPT) into env's trailer: FILTER and REDIRECT replace what env
+ * has, the first HOLD counts ("header or body checks" when it has no
+ * text), each BCC is added.
+ */
+void hbc_result_to_envelope(const struct hbc_result *r,
+    struct queue_envelope *env);
+
 /*
  * Does text[0..len) start like a header, "name:" (name: bytes 33..126
  * but ':', then optional spaces/tabs, then ':')?  Returns the length of

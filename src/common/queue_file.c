@@ -95,8 +95,8 @@ struct qrec_type {
 enum {
 	QREC_V, QREC_I, QREC_T, QREC_C, QREC_A, QREC_H, QREC_P, QREC_L,
 	QREC_W, QREC_K, QREC_S, QREC_z, QREC_B, QREC_U, QREC_r, QREC_e,
-	QREC_R, QREC_N, QREC_O, QREC_M, QREC_D, QREC_F, QREC_Q, QREC_J,
-	QREC_b, QREC_X, QREC__COUNT,
+	QREC_R, QREC_N, QREC_O, QREC_M, QREC_D, QREC_E, QREC_F, QREC_Q,
+	QREC_J, QREC_b, QREC_X, QREC__COUNT,
 };
 
 static const struct qrec_type qrec_types[QREC__COUNT] = {
@@ -132,6 +132,7 @@ static const struct qrec_type qrec_types[QREC__COUNT] = {
 	    "record 'D' (message bytes) appears more than once",
 	    "record 'D' (message bytes) outside the message: only after 'M' "
 	    "and before 'X'" },
+	[QREC_E] = QREC('E', "E", "refused", 0),
 	[QREC_F] = QREC('F', "F", "content filter", 0),
 	[QREC_Q] = QREC('Q', "Q", "hold", 0),
 	[QREC_J] = QREC('J', "J", "redirect", 0),
@@ -190,6 +191,7 @@ queue_envelope_deinit(struct queue_envelope *env)
 	free(env->body);
 	free(env->ret);
 	free(env->envid);
+	free(env->refused);
 	free(env->filter);
 	free(env->hold);
 	free(env->redirect);
@@ -249,6 +251,32 @@ notify_is_valid(const char *s)
 	}
 }
 
+bool
+queue_refusal_valid(const char *s)
+{
+	size_t i = 2;
+
+	if (s[0] != '5' || s[1] != '.')
+		return false;
+	for (int part = 0; part < 2; part++) {
+		size_t d = 0;
+
+		while (s[i] >= '0' && s[i] <= '9' && d < 3) {
+			i++;
+			d++;
+		}
+		if (d == 0 || s[i] != (part == 0 ? '.' : ' '))
+			return false;
+		i++;
+	}
+	if (s[i] == '\0')
+		return false;
+	for (; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
 /*
  * qrec_check_value - the syntax of an envelope field that has one:
  * NULL if s is acceptable for record type c, else the error text.
@@ -296,6 +324,11 @@ qrec_check_value(char c, const char *s)
 	case 'M':
 		if (*s != '\0')
 			return "record 'M' (message start) is not empty";
+		return NULL;
+	case 'E':
+		if (!queue_refusal_valid(s))
+			return "record 'E' (refused) is not a status code "
+			    "5.X.Y and a reason";
 		return NULL;
 	case 'F':
 		if (*s == '\0' || strchr(s, ':') == NULL)
@@ -519,7 +552,8 @@ queue_writer_trailer(struct queue_writer *w, const struct queue_envelope *env)
 		char type;
 		const char *value;
 	} one[] = {
-		{ 'F', env->filter }, { 'Q', env->hold }, { 'J', env->redirect },
+		{ 'E', env->refused }, { 'F', env->filter },
+		{ 'Q', env->hold }, { 'J', env->redirect },
 	};
 
 	if (w->error != 0)
@@ -603,6 +637,7 @@ qp_field(struct queue_envelope *env, char c)
 	case 'B': return &env->body;
 	case 'r': return &env->ret;
 	case 'e': return &env->envid;
+	case 'E': return &env->refused;
 	case 'F': return &env->filter;
 	case 'Q': return &env->hold;
 	case 'J': return &env->redirect;

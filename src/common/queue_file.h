@@ -29,6 +29,10 @@
  *   after the message, each optional, in this order (what smtpd decided
  *   while or after it read the message: access tables, header and body
  *   checks, content_filter):
+ *   'E' refused: "5.X.Y reason": the message was refused after it was
+ *       submitted (a local submission's header checks, milters or
+ *       message_reject_characters): the queue manager returns it to
+ *       its sender for every recipient, delivers nothing
  *   'F' content filter "transport:nexthop": deliver there instead of
  *       the recipients' own routes (the filter re-injects the message)
  *   'Q' hold: the queue manager parks the message (reason as text)
@@ -86,6 +90,7 @@ struct queue_envelope {
 	struct queue_rcpt *rcpts;
 	size_t nrcpts;
 	/* Trailer (queue_writer_trailer): NULL / 0 when absent. */
+	char *refused;		/* "5.X.Y reason" */
 	char *filter;		/* "transport:nexthop" */
 	char *hold;		/* reason */
 	char *redirect;		/* address */
@@ -95,6 +100,11 @@ struct queue_envelope {
 };
 
 void queue_envelope_deinit(struct queue_envelope *env);
+
+/* An 'E' record's value: "5.X.Y reason", a permanent enhanced status
+ * code (RFC 3463, 1 to 3 digits after each dot) and at least one byte
+ * of printable ASCII text after one space. */
+bool queue_refusal_valid(const char *s);
 
 /* Room for "SECONDS.MICROSECONDS". */
 #define QUEUE_ARRIVAL_BYTES 48
@@ -137,7 +147,7 @@ int queue_writer_envelope(struct queue_writer *w,
 /* Message bytes, any split. */
 int queue_writer_content(struct queue_writer *w, const char *data,
     size_t len);
-/* The trailer records of env ('F', 'Q', 'J', 'b'; only those set),
+/* The trailer records of env ('E', 'F', 'Q', 'J', 'b'; only those set),
  * after the message bytes and before finish; at most once.  An invalid
  * value (an 'F' without ':', an empty address) writes nothing and
  * fails with EINVAL. */

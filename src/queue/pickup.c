@@ -29,6 +29,7 @@
 #include "config.h"
 #include "header_drop.h"
 #include "header_rewrite.h"
+#include "hbc_tables.h"
 #include "log.h"
 #include "login_list.h"
 #include "maildrop.h"
@@ -93,6 +94,8 @@ refused_record(const struct queue_envelope *e)
 	for (size_t i = 0; i < e->nrcpts; i++)
 		if (e->rcpts[i].orcpt != NULL)
 			return "'O' (ORCPT)";
+	if (e->refused != NULL)
+		return "'E' (refused)";
 	if (e->filter != NULL)
 		return "'F' (content filter)";
 	if (e->hold != NULL)
@@ -274,6 +277,130 @@ complete_headers(struct buf *content, const struct pickup_params *p)
 	return ret;
 }
 
+/* run_checks' "the result does not fit" (never returned by
+ * pickup_convert). */
+#define PICKUP_TOOLARGE (-5)
+
+/* A message going through the header and body checks. */
+struct checks_ctx {
+	const struct pickup_params *p;
+	const struct pickup_msg *m;
+	struct buf out;		/* the text as it will be queued */
+	bool overflow;
+};
+
+static int
+checks_lookup(void *ctx, enum hbc_class cls, const char *key, size_t keylen,
+    struct buf *value, char *err, size_t errsz)
+{
+	struct checks_ctx *c = ctx;
+
+	return c->p->hbc_lookup(c->p->hbc_ctx, cls, key, keylen, value, err,
+	    errsz);
+}
+
+static void
+checks_out(void *ctx, const char *data, size_t len)
+{
+	struct checks_ctx *c = ctx;
+
+	if (!c->overflow && buf_append(&c->out, data, len) < 0)
+		c->overflow = true;
+}
+
+/* checks_log - an action, as Postfix's cleanup logs it for local mail
+ * ("ID: reject: header Subject: ... from local; from=<> to=<>: text"). */
+static void
+checks_log(void *ctx, const struct hbc_event *ev)
+{
+	struct checks_ctx *c = ctx;
+	const struct queue_envelope *e = &c->m->env;
+	const char *to = e->nrcpts > 0 ? e->rcpts[0].addr : "";
+	char content[200 * 4 + 8], text[HBC_TEXT_MAX_BYTES * 4 + 8];
+	char from[1024 * 4 + 8], rcpt[1024 * 4 + 8];
+
+	log_escape(content, sizeof(content), ev->content, ev->content_len,
+	    200);
+	log_escape(text, sizeof(text), ev->text, strlen(ev->text),
+	    HBC_TEXT_MAX_BYTES);
+	log_escape(from, sizeof(from), e->sender, strlen(e->sender), 1024);
+	log_escape(rcpt, sizeof(rcpt), to, strlen(to), 1024);
+	log_info("%s: %s: %s %s from local; from=<%s> to=<%s>%s%s", e->id,
+	    ev->action, ev->cls == HBC_BODY ? "body" : "header", content,
+	    from, rcpt, text[0] ? ": " : "", text);
+}
+
+static void
+checks_warn(void *ctx, enum hbc_class cls, const char *msg)
+{
+	struct checks_ctx *c = ctx;
+	char shown[HBC_TEXT_MAX_BYTES * 4 + 1024];
+
+	(void)cls;
+	log_escape(shown, sizeof(shown), msg, strlen(msg), sizeof(shown) / 4);
+	log_warning("%s: %s", c->m->env.id, shown);
+}
+
+/*
+ * run_checks - m's content through the header and body checks: 0 with
+ * the content as they left it and their trailer actions in m->env (or
+ * m->env.refused after a REJECT); PICKUP_LATER or PICKUP_DISCARD with
+ * why; PICKUP_TOOLARGE when what they added does not fit.
+ */
+static int
+run_checks(struct pickup_msg *m, const struct pickup_params *p, char *why,
+    size_t whysz)
+{
+	struct checks_ctx c = { .p = p, .m = m };
+	struct hbc_callbacks cb = {
+		.lookup = checks_lookup, .out = checks_out, .log = checks_log,
+		.warn = checks_warn, .ctx = &c,
+	};
+	struct hbc *h;
+	const struct hbc_result *r;
+	int ret = 0;
+
+	buf_init(&c.out, m->content.max);
+	h = hbc_new(p->hbc_cfg, &cb);
+	hbc_feed(h, m->content.data, m->content.len);
+	hbc_finish(h);
+	r = hbc_result(h);
+	switch (r->verdict) {
+	case HBC_REJECT:
+		if (r->code / 100 == 4) {
+			bad(why, whysz, "the header or body checks refused "
+			    "it for now: %s", r->text);
+			ret = PICKUP_LATER;
+		} else {
+			m->env.refused = xstrdup(r->text);
+		}
+		break;
+	case HBC_DISCARD:
+		bad(why, whysz, "discarded by the header or body checks%s%s",
+		    r->text[0] ? ": " : "", r->text);
+		ret = PICKUP_DISCARD;
+		break;
+	case HBC_FAILED:
+		bad(why, whysz, "a header or body check table failed: %s",
+		    r->text);
+		ret = PICKUP_LATER;
+		break;
+	case HBC_ACCEPT:
+		if (c.overflow) {
+			ret = PICKUP_TOOLARGE;
+			break;
+		}
+		hbc_result_to_envelope(r, &m->env);
+		buf_deinit(&m->content);
+		m->content = c.out;
+		buf_init(&c.out, 0);
+		break;
+	}
+	hbc_free(&h);
+	buf_deinit(&c.out);
+	return ret;
+}
+
 int
 pickup_convert(const char *data, size_t len, uid_t owner_uid,
     const char *id, const struct pickup_params *p, struct pickup_msg *m,
@@ -438,6 +565,15 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 			goto toolarge;
 		start = i + 1;
 	}
+	if (p->hbc_lookup != NULL) {
+		ret = run_checks(m, p, why, whysz);
+		if (ret == PICKUP_TOOLARGE)
+			goto toolarge;
+		if (ret < 0)
+			goto out;
+		if (m->env.refused != NULL)
+			goto out;	/* returned as it came */
+	}
 	if (complete_headers(&m->content, p) < 0)
 		goto toolarge;
 	drop_headers(&m->content, p);
@@ -446,9 +582,10 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 		    m->content.len);
 
 		if (c >= 0) {
-			bad(why, whysz, "the message contains the byte \\%03o, "
-			    "one of message_reject_characters", (unsigned)c);
-			ret = PICKUP_REFUSED;
+			m->env.refused = xasprintf("5.7.1 message content "
+			    "rejected: it holds the byte \\%03o, one of "
+			    "message_reject_characters", (unsigned)c);
+			ret = 0;
 			goto out;
 		}
 	}
@@ -492,6 +629,8 @@ static struct {
 	char *always_bcc;	/* p.always_bcc */
 	struct msg_chars reject_chars;	/* p.reject_chars */
 	struct msg_chars strip_chars;	/* p.strip_chars */
+	/* header_checks and the others (pickup_preinit), p.hbc_ctx */
+	struct hbc_tables hbc;
 	/* masquerade_* or always_bcc are unusable: files wait */
 	char *config_err;
 	size_t max_file;
@@ -835,6 +974,34 @@ not_yet(const char *name)
 	return false;
 }
 
+/*
+ * refusal_text - an 'E' record (queue_file.h) from a 5xx reply such as
+ * "550 5.7.1 text": its enhanced status code when it has a permanent
+ * one, else 5.7.1; the text as one line of printable ASCII.
+ */
+static char *
+refusal_text(const char *reply)
+{
+	const char *p = reply;
+	char *out;
+
+	if (strlen(p) >= 4 && p[0] == '5' && (p[3] == ' ' || p[3] == '-'))
+		p += 4;
+	if (*p == '\0')
+		p = "rejected by a mail filter (non_smtpd_milters)";
+	out = xasprintf("%.*s", HBC_TEXT_MAX_BYTES, p);
+	for (char *c = out; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = ' ';
+	if (!queue_refusal_valid(out)) {
+		char *o = xasprintf("5.7.1 %s", out);
+
+		free(out);
+		out = o;
+	}
+	return out;
+}
+
 /* job_refused - a filter refused the message with reply. */
 static void
 job_refused(struct pickup_job *j, const char *reply)
@@ -845,12 +1012,13 @@ job_refused(struct pickup_job *j, const char *reply)
 		    (unsigned long)j->uid, reply, PICKUP_RESCAN_SECONDS);
 		try_later(j->name);
 	} else {
-		if (unlinkat(pk.dirfd, j->name, 0) < 0 && errno != ENOENT)
-			log_error("maildrop file %s: cannot remove it: %s",
-			    j->name, strerror(errno));
-		log_warning("maildrop file %s from uid %lu dropped: the filters "
-		    "refused it: %s (from=<%s>)", j->name,
-		    (unsigned long)j->uid, reply, j->m.env.sender);
+		/* Returned to the sender, as Postfix's cleanup does: the
+		 * sendmail command has long returned. */
+		j->m.env.refused = refusal_text(reply);
+		log_info("%s: milter-reject: END-OF-MESSAGE from local; "
+		    "from=<%s>: %s; returned to the sender", j->id,
+		    j->m.env.sender, j->m.env.refused);
+		(void)queue_it(j->name, j->id, &j->m);
 	}
 	job_end(j);
 }
@@ -1052,22 +1220,38 @@ pickup_one(const char *name)
 	pk.p.now = time(NULL);
 	r = pickup_convert(data, (size_t)st.st_size, st.st_uid, id, &pk.p,
 	    &m, why, sizeof(why));
-	if (r == PICKUP_REFUSED) {
-		/* Not damaged: not wanted.  Nothing to keep. */
-		free(data);
+	free(data);
+	if (r == PICKUP_REFUSED || r == PICKUP_DISCARD) {
+		/* Not damaged: not wanted.  Nothing to keep (the sendmail
+		 * command refused it already; a discard was logged). */
 		if (unlinkat(pk.dirfd, name, 0) < 0 && errno != ENOENT)
 			log_error("maildrop file %s: cannot remove it: %s", name,
 			    strerror(errno));
-		log_warning("maildrop file %s from uid %lu dropped: %s", name,
-		    (unsigned long)st.st_uid, why);
+		if (r == PICKUP_DISCARD)
+			log_info("%s: discard: %s (uid=%lu, not queued)", id,
+			    why, (unsigned long)st.st_uid);
+		else
+			log_warning("maildrop file %s from uid %lu dropped: %s",
+			    name, (unsigned long)st.st_uid, why);
+		return true;
+	}
+	if (r == PICKUP_LATER) {
+		log_warning("maildrop file %s from uid %lu: %s; trying again "
+		    "in %d seconds", name, (unsigned long)st.st_uid, why,
+		    PICKUP_RESCAN_SECONDS);
+		try_later(name);
 		return true;
 	}
 	if (r < 0) {
-		free(data);
 		aside(name, st.st_uid, why);
 		return true;
 	}
-	free(data);
+	if (m.env.refused != NULL) {
+		log_info("%s: uid=%lu from=<%s> refused: %s; returned to the "
+		    "sender", id, (unsigned long)st.st_uid, m.env.sender,
+		    m.env.refused);
+		return queue_it(name, id, &m);
+	}
 	if (pk.milters != NULL) {
 		filter_start(name, id, st.st_uid, &m);
 		return true;
@@ -1196,20 +1380,48 @@ setup_masq(const struct config_view *v)
 	pk.p.masq = &pk.masq;
 }
 
+/*
+ * pickup_view - the settings of master.cf's pickup service: the pickup
+ * runs in the queue process, whose own view is qmgr's, but the pickup
+ * line's -o (content_filter=, receive_override_options=) apply to it.
+ */
+static const struct config_view *
+pickup_view(struct child *c)
+{
+	const struct master_cf *mcf = config_master(child_config(c));
+	long pi = master_cf_find_program(mcf, "pickup", MASTER_TYPE_UNIX);
+
+	if (pi < 0)	/* the older "pickup fifo" line */
+		pi = master_cf_find_program(mcf, "pickup", MASTER_TYPE_FIFO);
+	return pi >= 0 ? config_service(child_config(c), (size_t)pi) :
+	    child_view(c);
+}
+
+static const enum param_id hbc_params[HBC__NCLASS] = {
+	P_header_checks, P_mime_header_checks, P_nested_header_checks,
+	P_body_checks,
+};
+
+void
+pickup_preinit(struct child *c)
+{
+	const struct config_view *pv = pickup_view(c);
+
+	hbc_tables_close(&pk.hbc);
+	if (config_list_contains(pv, P_receive_override_options,
+	    "no_header_body_checks"))
+		return;
+	/* Before the chroot, like smtpd's: the files are out of reach
+	 * after it. */
+	hbc_tables_open(&pk.hbc, pv, hbc_params, "the pickup");
+}
+
 void
 pickup_init(struct child *c)
 {
-	const struct config_view *v = child_view(c), *pv = v;
-	const struct master_cf *mcf = config_master(child_config(c));
-	long pi = master_cf_find_program(mcf, "pickup", MASTER_TYPE_UNIX);
+	const struct config_view *v = child_view(c), *pv = pickup_view(c);
 	struct timeval tv = { PICKUP_RESCAN_SECONDS, 0 };
 
-	/* The pickup runs in the queue process, whose own view is qmgr's:
-	 * the pickup service's -o (content_filter=) apply here. */
-	if (pi < 0)	/* the older "pickup fifo" line */
-		pi = master_cf_find_program(mcf, "pickup", MASTER_TYPE_FIFO);
-	if (pi >= 0)
-		pv = config_service(child_config(c), (size_t)pi);
 	pk.c = c;
 	pk.base = child_event_base(c);
 	pk.p.myhostname = config_str(v, P_myhostname);
@@ -1244,6 +1456,16 @@ pickup_init(struct child *c)
 	}
 	pk.p.always_bcc = pk.always_bcc;
 	pk.p.content_filter = config_str(pv, P_content_filter);
+	pk.p.hbc_lookup = NULL;
+	if (pk.hbc.broken && pk.config_err == NULL) {
+		pk.config_err = xstrdup(pk.hbc.broken_why);
+		log_error("pickup: %s: local submissions wait in maildrop "
+		    "until this is fixed", pk.config_err);
+	} else if (pk.hbc.active) {
+		pk.p.hbc_lookup = hbc_tables_lookup;
+		pk.p.hbc_ctx = &pk.hbc;
+		pk.p.hbc_cfg = &pk.hbc.cfg;
+	}
 	(void)msg_chars_parse(config_str(v, P_message_reject_characters),
 	    &pk.reject_chars, NULL, 0);
 	(void)msg_chars_parse(config_str(v, P_message_strip_characters),

@@ -26,6 +26,16 @@
  *     masquerade_classes says so, the recipients) -- canonical maps are
  *     not applied to local submissions yet;
  *   - always_bcc becomes a BCC trailer record ('b');
+ *   - header and body checks (header_checks, mime_header_checks,
+ *     nested_header_checks, body_checks; hbc.h) see the message with
+ *     its Received: header, before the header addresses are completed,
+ *     as in Postfix's cleanup; their HOLD, FILTER, REDIRECT and BCC go
+ *     into the trailer records, their text edits into the message;
+ *   - a message refused after its submission (REJECT of those checks,
+ *     a byte of message_reject_characters, a milter's 5xx) is not
+ *     dropped: it is queued with an 'E' record, and the queue manager
+ *     returns it to its sender with the reason (Postfix's cleanup
+ *     bounces it too: the sendmail command has long returned);
  *   - with non_smtpd_milters, the filters see it before it is written
  *     (pickup.c, "The filters"), one file at a time;
  *   - the queue file is written, fdatasync'ed, linked into incoming/
@@ -49,6 +59,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hbc.h"
 #include "maildrop.h"
 #include "masquerade.h"
 #include "msg_chars.h"
@@ -61,6 +72,9 @@
 
 struct child;
 
+/* Open the header and body check tables (the queue process, as root,
+ * before the chroot). */
+void pickup_preinit(struct child *c);
 /* Start watching maildrop/ (the queue process, once the queue manager
  * runs). */
 void pickup_init(struct child *c);
@@ -94,9 +108,15 @@ struct pickup_params {
 	 * it; NULL or "": none. */
 	const char *content_filter;
 	/* message_reject_characters: a message with one of them is
-	 * PICKUP_REFUSED (the sendmail command refused it already);
-	 * message_strip_characters: removed.  NULL: none. */
+	 * refused ('E' record: returned to its sender; the sendmail
+	 * command refuses it already, so only a file written without it
+	 * gets here); message_strip_characters: removed.  NULL: none. */
 	const struct msg_chars *reject_chars, *strip_chars;
+	/* Header and body checks: hbc_lookup with hbc_ctx, settings
+	 * hbc_cfg; hbc_lookup NULL: none. */
+	hbc_lookup_fn *hbc_lookup;
+	void *hbc_ctx;
+	const struct hbc_config *hbc_cfg;
 	time_t now;
 };
 
@@ -113,12 +133,17 @@ struct pickup_msg {
 /*
  * Check the maildrop file data (len bytes) owned by owner_uid and build
  * the queue file of queue ID id from it.  Returns 0 with m filled (free
- * with pickup_msg_deinit), or -1 with why (plain words for the log) and
- * m empty; PICKUP_REFUSED (also with why, m empty) when the file is
- * sound but its submitter may not submit mail (authorized_submit_users)
- * or the message holds a byte of message_reject_characters.
+ * with pickup_msg_deinit; m->env.refused set when the message is to be
+ * returned to its sender), or -1 with why (plain words for the log) and
+ * m empty; with why too and m empty: PICKUP_REFUSED when the file is
+ * sound but its submitter may not submit mail (authorized_submit_users:
+ * the sendmail command refused it already); PICKUP_LATER when the
+ * header or body checks failed or refused it for now (4xx); and
+ * PICKUP_DISCARD when they discarded it (logged).
  */
 #define PICKUP_REFUSED (-2)
+#define PICKUP_LATER (-3)
+#define PICKUP_DISCARD (-4)
 int pickup_convert(const char *data, size_t len, uid_t owner_uid,
     const char *id, const struct pickup_params *p, struct pickup_msg *m,
     char *why, size_t whysz);

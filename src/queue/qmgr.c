@@ -471,9 +471,13 @@ rcpt_route(struct qrcpt *r)
 	schedule_soon();
 }
 
-/* add_rcpt - a final address with its route; busy counted by caller. */
+/*
+ * new_rcpt - a final address of m with its route, not scheduled: NULL
+ * when it duplicates one m has (one delivery), else the recipient,
+ * R_SKIP when the status log says it is done.
+ */
 static struct qrcpt *
-add_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
+new_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
     const char *orcpt, uint32_t notify, const char *transport,
     const char *nexthop)
 {
@@ -511,8 +515,22 @@ add_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
 	    e->action == QSTATUS_BOUNCED)) {
 		r->st = R_SKIP;
 		r->logged = true;
-		return r;
 	}
+	return r;
+}
+
+/* add_rcpt - a final address with its route, scheduled (new_rcpt);
+ * busy counted by caller. */
+static struct qrcpt *
+add_rcpt(struct qmsg *m, long idx, const char *orig, const char *address,
+    const char *orcpt, uint32_t notify, const char *transport,
+    const char *nexthop)
+{
+	struct qrcpt *r = new_rcpt(m, idx, orig, address, orcpt, notify,
+	    transport, nexthop);
+
+	if (r == NULL || r->st == R_SKIP)
+		return r;
 	m->busy++;
 	if (m->lookups > 0) {
 		/* Scheduled with the others once the message's last route
@@ -534,6 +552,40 @@ release_routed(struct qmsg *m)
 	for (size_t i = 0; i < m->nr; i++)
 		if (m->r[i]->st == R_ROUTED)
 			rcpt_route(m->r[i]);
+}
+
+/*
+ * refuse_all - m was refused after its submission (its 'E' record,
+ * queue_file.h): every recipient, as queued, bounces with the reason,
+ * none is routed or delivered; the failure notice goes to the sender.
+ */
+static void
+refuse_all(struct qmsg *m)
+{
+	const char *why = m->env.refused;
+	size_t codelen = strcspn(why, " ");
+	char *dsn = xstrndup(why, codelen);
+	const char *text = why + codelen + (why[codelen] == ' ');
+
+	for (size_t i = 0; i < m->env.nrcpts + m->env.nbccs; i++) {
+		const struct queue_rcpt *q = i < m->env.nrcpts ?
+		    &m->env.rcpts[i] : NULL;
+		const char *addr = q != NULL ? q->addr :
+		    m->env.bccs[i - m->env.nrcpts];
+		struct qrcpt *r = new_rcpt(m, (long)i, addr, addr,
+		    q != NULL ? q->orcpt : NULL, q != NULL ?
+		    deliver_notify_bits(q->notify) : DELIVER_NOTIFY_NEVER,
+		    "", "");
+
+		if (r == NULL || r->st == R_SKIP)
+			continue;
+		set_result(r, R_BOUNCED, dsn, "", text);
+		log_info("%s: to=<%s>, relay=none, dsn=%s, status=%s (%s)",
+		    m->id, r->address, r->dsn, r->st == R_BOUNCED ? "bounced" :
+		    "deferred", r->text);
+	}
+	free(dsn);
+	msg_check_done(m);
 }
 
 static void on_route(void *ctx, enum dict_status st, const char *text,
@@ -870,6 +922,10 @@ parsed:
 		m->dir = QUEUE_INCOMING_DIR;
 	}
 
+	if (m->env.refused != NULL) {
+		refuse_all(m);
+		return;
+	}
 	if (m->env.hold != NULL && !qstatus_has_hold(&m->log)) {
 		struct qstatus_entry h = { .idx = -1, .action = QSTATUS_HOLD,
 			.when = time(NULL), .text = m->env.hold };

@@ -224,8 +224,8 @@ queue_service_write(const struct queue_envelope *env, const char *content,
 	queue_writer_init(&w, fd);
 	if (queue_writer_envelope(&w, env) < 0 ||
 	    queue_writer_content(&w, content, len) < 0 ||
-	    ((env->filter != NULL || env->hold != NULL ||
-	    env->redirect != NULL || env->nbccs > 0) &&
+	    ((env->refused != NULL || env->filter != NULL ||
+	    env->hold != NULL || env->redirect != NULL || env->nbccs > 0) &&
 	    queue_writer_trailer(&w, env) < 0) ||
 	    queue_writer_finish(&w) < 0)
 		r = -1;
@@ -1307,14 +1307,16 @@ try_lock(evutil_socket_t fd, short what, void *arg)
 /*
  * queue_preinit - (root, in queue_directory, before the chroot hides
  * /proc and /sys) learn whether a directory sync started at NEW saves
- * time on this file system (fs_order.h).
+ * time on this file system (fs_order.h); the pickup opens its header
+ * and body check tables.
  */
 static void
 queue_preinit(struct child *c)
 {
 	char what[128];
 
-	(void)c;
+	if (qmgr_configured(child_config(c)))
+		pickup_preinit(c);	/* its tables, before the chroot */
 	qs.early_dirsync = !fs_order_names_follow_files(QUEUE_INCOMING_DIR,
 	    what, sizeof(what));
 	log_debug(1, "%s is on %s: the directory sync for a new message "

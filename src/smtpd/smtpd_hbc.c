@@ -229,21 +229,7 @@ smtpd_hbc_result(const struct smtpd_hbc *h)
 void
 smtpd_hbc_trailer(const struct smtpd_hbc *h, struct queue_envelope *env)
 {
-	const struct hbc_result *r = smtpd_hbc_result(h);
-
-	if (r->filter != NULL) {
-		free(env->filter);
-		env->filter = xstrdup(r->filter);
-	}
-	if (r->redirect != NULL) {
-		free(env->redirect);
-		env->redirect = xstrdup(r->redirect);
-	}
-	if (r->hold != NULL && env->hold == NULL)
-		env->hold = xstrdup(r->hold[0] ? r->hold :
-		    "header or body checks");
-	for (size_t i = 0; i < r->nbccs; i++)
-		queue_envelope_add_bcc(env, r->bccs[i]);
+	hbc_result_to_envelope(smtpd_hbc_result(h), env);
 }
 
 void

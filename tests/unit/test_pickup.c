@@ -334,7 +334,8 @@ test_convert_content_filter(void **state)
 	pickup_msg_deinit(&m);
 }
 
-/* message_reject_characters refuses (PICKUP_REFUSED, the byte named);
+/* message_reject_characters refuses: queued with an 'E' record that
+ * names the byte (returned to the sender), the text as it came;
  * message_strip_characters removes, line ends kept. */
 static void
 test_convert_chars(void **state)
@@ -351,9 +352,14 @@ test_convert_chars(void **state)
 	(void)msg_chars_parse("\\177", &rej, NULL, 0);
 	(void)msg_chars_parse("\\1", &strip, NULL, 0);
 	p.reject_chars = &rej;
-	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)),
-	    PICKUP_REFUSED);
-	assert_non_null(strstr(why, "\\177"));
+	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)), 0);
+	assert_non_null(m.env.refused);
+	assert_true(queue_refusal_valid(m.env.refused));
+	assert_true(strncmp(m.env.refused, "5.7.1 ", 6) == 0);
+	assert_non_null(strstr(m.env.refused, "\\177"));
+	assert_non_null(strstr(buf_cstr(&m.content), "bo\001dy\177"));
+	assert_string_equal(m.env.rcpts[0].addr, "bob@example.org");
+	pickup_msg_deinit(&m);
 	p.reject_chars = NULL;
 	p.strip_chars = &strip;
 	assert_int_equal(convert_with(&mf, 1000, &p, &m, why, sizeof(why)), 0);
@@ -627,6 +633,170 @@ test_convert_limits(void **state)
 	assert_true(pickup_max_file_bytes(0) > ((size_t)1 << 31));
 }
 
+/* ---- header and body checks ---- */
+
+/* A table: the first rule whose needle the key contains. */
+struct rule {
+	const char *needle;
+	const char *action;	/* NULL: the lookup fails */
+};
+
+static const struct rule *cur_rules;
+static size_t n_lookups;
+static bool saw_bare_to;	/* "To: bob" looked up as submitted */
+
+static int
+rules_lookup(void *ctx, enum hbc_class cls, const char *key, size_t keylen,
+    struct buf *value, char *err, size_t errsz)
+{
+	(void)ctx;
+	(void)cls;
+	(void)keylen;
+	n_lookups++;
+	if (strcmp(key, "To: bob") == 0)
+		saw_bare_to = true;
+	for (const struct rule *r = cur_rules; r->needle != NULL; r++) {
+		if (strstr(key, r->needle) == NULL)
+			continue;
+		if (r->action == NULL) {
+			snprintf(err, errsz, "table down");
+			return HBC_TEMPFAIL;
+		}
+		assert_int_equal(buf_append(value, r->action,
+		    strlen(r->action)), 0);
+		return HBC_FOUND;
+	}
+	return HBC_NOTFOUND;
+}
+
+static int
+convert_rules(const struct rule *rules, const char *body,
+    struct pickup_msg *m, char *why, size_t whysz)
+{
+	struct mf mf = { .rcpts = { "bob@example.org", "carol@example.org" },
+		.body = body };
+	struct pickup_params p = params;
+	struct hbc_config cfg;
+
+	hbc_config_init(&cfg);
+	p.hbc_lookup = rules_lookup;
+	p.hbc_cfg = &cfg;
+	p.append_at_myorigin = true;
+	cur_rules = rules;
+	n_lookups = 0;
+	return convert_with(&mf, 1000, &p, m, why, whysz);
+}
+
+/* The checks see the Received: header and the text as submitted (the
+ * header addresses not yet completed); their edits and trailer actions
+ * are kept. */
+static void
+test_convert_checks_accept(void **state)
+{
+	static const struct rule rules[] = {
+		{ "Received: by mx.example.org", "PREPEND X-Seen: yes" },
+		{ "To: bob\n", "WARN bare name as submitted" },
+		{ "X-Secret:", "IGNORE" },
+		{ "Subject: hold me", "HOLD look at it" },
+		{ "bcc this", "BCC audit@example.net" },
+		{ "filter this", "FILTER smtp:[192.0.2.9]:10025" },
+		{ NULL, NULL },
+	};
+	struct pickup_msg m;
+	char why[256];
+	const char *text;
+
+	(void)state;
+	saw_bare_to = false;
+	assert_int_equal(convert_rules(rules, "To: bob\nX-Secret: 1\n"
+	    "Subject: hold me\n\nbcc this\nfilter this\n", &m, why,
+	    sizeof(why)), 0);
+	assert_null(m.env.refused);
+	text = buf_cstr(&m.content);
+	assert_true(strncmp(text, "X-Seen: yes\r\nReceived: by ",
+	    strlen("X-Seen: yes\r\nReceived: by ")) == 0);
+	assert_null(strstr(text, "X-Secret"));
+	/* completed after the checks */
+	assert_non_null(strstr(text, "To: bob@example.org\r\n"));
+	assert_string_equal(m.env.hold, "look at it");
+	assert_string_equal(m.env.filter, "smtp:[192.0.2.9]:10025");
+	assert_int_equal(m.env.nbccs, 1);
+	assert_string_equal(m.env.bccs[0], "audit@example.net");
+	assert_true(saw_bare_to);
+	assert_true(n_lookups >= 6);
+	pickup_msg_deinit(&m);
+}
+
+/* REJECT: queued with the 'E' record (returned to the sender), text
+ * unchanged; 4xx REJECT and a failed table: PICKUP_LATER; DISCARD:
+ * PICKUP_DISCARD; fed the same way whatever the text. */
+static void
+test_convert_checks_refuse(void **state)
+{
+	static const struct rule reject[] = {
+		{ "Subject: buy", "REJECT spam from a web form" }, { NULL, NULL },
+	};
+	static const struct rule reject_code[] = {
+		{ "Subject: buy", "REJECT 5.7.9 no thanks" }, { NULL, NULL },
+	};
+	static const struct rule later[] = {
+		{ "Subject: buy", "REJECT 4.7.1 not now" }, { NULL, NULL },
+	};
+	static const struct rule broken[] = {
+		{ "Subject: buy", NULL }, { NULL, NULL },
+	};
+	static const struct rule discard[] = {
+		{ "cheap", "DISCARD silently" }, { NULL, NULL },
+	};
+	static const char body[] = "Subject: buy now\n\ncheap pills\n";
+	struct pickup_msg m;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(convert_rules(reject, body, &m, why, sizeof(why)),
+	    0);
+	assert_string_equal(m.env.refused, "5.7.1 spam from a web form");
+	assert_true(queue_refusal_valid(m.env.refused));
+	assert_non_null(strstr(buf_cstr(&m.content), "cheap pills"));
+	assert_int_equal(m.env.nrcpts, 2);
+	pickup_msg_deinit(&m);
+
+	assert_int_equal(convert_rules(reject_code, body, &m, why,
+	    sizeof(why)), 0);
+	assert_string_equal(m.env.refused, "5.7.9 no thanks");
+	pickup_msg_deinit(&m);
+
+	assert_int_equal(convert_rules(later, body, &m, why, sizeof(why)),
+	    PICKUP_LATER);
+	assert_non_null(strstr(why, "4.7.1 not now"));
+	assert_null(m.env.id);
+
+	assert_int_equal(convert_rules(broken, body, &m, why, sizeof(why)),
+	    PICKUP_LATER);
+	assert_non_null(strstr(why, "table down"));
+
+	assert_int_equal(convert_rules(discard, body, &m, why, sizeof(why)),
+	    PICKUP_DISCARD);
+	assert_non_null(strstr(why, "silently"));
+}
+
+/* Without tables nothing is looked up. */
+static void
+test_convert_checks_off(void **state)
+{
+	struct mf mf = { .rcpts = { "bob@example.org" },
+		.body = "Subject: buy now\n\nx\n" };
+	struct pickup_msg m;
+	char why[256];
+
+	(void)state;
+	n_lookups = 0;
+	assert_int_equal(convert(&mf, 1000, &m, why, sizeof(why)), 0);
+	assert_int_equal(n_lookups, 0);
+	assert_null(m.env.refused);
+	pickup_msg_deinit(&m);
+}
+
 int
 main(void)
 {
@@ -643,6 +813,9 @@ main(void)
 		cmocka_unit_test(test_convert_refused),
 		cmocka_unit_test(test_convert_submit_users),
 		cmocka_unit_test(test_convert_limits),
+		cmocka_unit_test(test_convert_checks_accept),
+		cmocka_unit_test(test_convert_checks_refuse),
+		cmocka_unit_test(test_convert_checks_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

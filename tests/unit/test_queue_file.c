@@ -98,6 +98,7 @@ env_assert_equal(const struct queue_envelope *a,
 	assert_int_equal(a->smtputf8, b->smtputf8);
 	assert_str_eq_or_null(a->ret, b->ret);
 	assert_str_eq_or_null(a->envid, b->envid);
+	assert_str_eq_or_null(a->refused, b->refused);
 	assert_str_eq_or_null(a->filter, b->filter);
 	assert_str_eq_or_null(a->hold, b->hold);
 	assert_str_eq_or_null(a->redirect, b->redirect);
@@ -164,8 +165,8 @@ write_file(const struct queue_envelope *env, const char *content,
 
 		assert_int_equal(queue_writer_content(&w, content + off, n), 0);
 	}
-	if (env->filter != NULL || env->hold != NULL || env->redirect != NULL ||
-	    env->nbccs > 0)
+	if (env->refused != NULL || env->filter != NULL || env->hold != NULL ||
+	    env->redirect != NULL || env->nbccs > 0)
 		assert_int_equal(queue_writer_trailer(&w, env), 0);
 	assert_int_equal(queue_writer_finish(&w), 0);
 	assert_int_equal(w.error, 0);
@@ -306,7 +307,7 @@ test_trailer(void **state)
 	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
 
 	(void)state;
-	for (int mask = 1; mask < 16; mask++) {
+	for (int mask = 1; mask < 32; mask++) {
 		struct queue_envelope in, out;
 		const char *error = NULL;
 		size_t flen;
@@ -323,6 +324,8 @@ test_trailer(void **state)
 			queue_envelope_add_bcc(&in, "archive@example.org");
 			queue_envelope_add_bcc(&in, "audit@example.org");
 		}
+		if (mask & 16)
+			in.refused = xstrdup("5.7.1 message content rejected");
 		file = write_file(&in, msg, sizeof(msg) - 1, 3, &flen);
 		if (queue_file_parse(file, flen, &out, NULL, &error) != 0)
 			fail_msg("parse: %s", error);
@@ -341,6 +344,15 @@ test_trailer(void **state)
 			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|bq|Jr|X1",
 			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Qh|Qh|X1",
 			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Ft:n|Dx|X2",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Ft:n|E5.7.1 x|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|E5.7.1 x|M|Dx|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|E4.7.1 x|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|E5.7.1|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|E5.7.1 |X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|E5.7 x|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|E5.7.1234 x|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|Ex.7.1 x|X1",
+			"V*|I*|T1.0|Cc|Aa|Hh|PSMTP|Lsmtp|Ss|Rr|M|Dx|E5.7.1 x|E5.7.1 x|X1",
 		};
 
 		for (size_t i = 0; i < N_ELEMENTS(bad); i++) {

@@ -5,12 +5,13 @@ before it is queued; then it is delivered to a Maildir.  The same
 pymilter filter as test_milter.py (tests/e2e/milter_server.py)."""
 
 import os
+import re
 import subprocess
-import time
 
 import pytest
 
-from delivery_e2e import VDOMAIN, read_bytes, token
+from delivery_e2e import (SENDER, VDOMAIN, check_dsn_structure, read_bytes,
+                          token)
 from ostia_harness import free_port, wait_until
 from test_milter import Filter, have_pymilter
 
@@ -18,12 +19,15 @@ ALICE = "alice@" + VDOMAIN
 BOB = "bob@" + VDOMAIN
 
 
-def sendmail(d, rcpts, subject, body="Hello.\n"):
-    """`ostia sendmail` as root (trusted: writes the maildrop itself)."""
+def sendmail(d, rcpts, subject, body="Hello.\n", sender=None):
+    """`ostia sendmail` as root (trusted: writes the maildrop itself;
+    -f sender when given)."""
     msg = "From: root\nTo: %s\nSubject: %s\n\n%s" % (
         ", ".join(rcpts), subject, body)
-    r = subprocess.run([d.o.binary, "-c", d.o.confdir, "sendmail"] + rcpts,
-                       input=msg.encode(), capture_output=True, timeout=60)
+    opts = ["-f", sender] if sender is not None else []
+    r = subprocess.run([d.o.binary, "-c", d.o.confdir, "sendmail"] + opts +
+                       rcpts, input=msg.encode(), capture_output=True,
+                       timeout=60)
     assert r.returncode == 0, r
     return r
 
@@ -70,13 +74,26 @@ def test_sendmail_mail_edited_refused_and_tempfailed(delivery, milter):
     data = read_bytes(path)
     assert b"X-Milter-First: top" in data
     assert b"Subject: changed by the filter" in data
-    # Refused at the end of the message: dropped, and said why.
-    sendmail(d, [BOB], "reject")
-    wait_until(lambda: "the filters refused it: 550 5.7.1 Message content "
-               "rejected" in d.o.log_text()[mark:], what="the refusal logged")
+    # Refused at the end of the message: the command has long returned,
+    # so the message goes back to its sender with the filter's reason
+    # (as Postfix's cleanup does), and the log says so.
+    tok = token()
+    sendmail(d, [BOB], "reject", body="%s\n" % tok, sender=SENDER)
+    dsn = d.wait_dsn(SENDER, containing=tok)
+    check_dsn_structure(dsn)
+    r = dsn.recipient(BOB)
+    assert r.get("action") == "failed" and r.get("status") == "5.7.1", \
+        dsn.describe()
+    assert "Message content rejected" in r.get("diagnostic-code", ""), \
+        dsn.describe()
+    wait_until(lambda: re.search(
+        r"milter-reject: END-OF-MESSAGE from local; from=<%s>: 5\.7\.1 "
+        r"Message content rejected; returned to the sender"
+        % re.escape(SENDER), d.o.log_text()[mark:]),
+        what="the refusal logged")
     wait_until(lambda: maildrop_empty(d), what="the maildrop file removed")
-    time.sleep(1)
-    assert d.messages(BOB) == []
+    d.wait_queue_empty()
+    assert not any(tok.encode() in read_bytes(p) for p in d.messages(BOB))
 
 
 def test_sendmail_mail_waits_while_the_filter_is_down(delivery):

@@ -55,7 +55,6 @@
 
 #define QMGR_HASH_SIZE 4096
 /* How long a transport whose agent cannot be reached is not tried. */
-#define QMGR_TRANSPORT_RETRY_SECONDS 10
 /* Recipients a message may have after alias expansion. */
 #define QMGR_RCPTS_MAX 10000
 /* Recipients compared for duplicates. */
@@ -148,6 +147,7 @@ static struct {
 	time_t default_rate_delay;	/* default_destination_rate_delay */
 	time_t min_backoff, max_backoff, lifetime, bounce_lifetime;
 	time_t delay_warning;		/* 0: no delay notices */
+	time_t transport_retry;		/* transport_retry_time */
 	unsigned default_dest_limit;
 	size_t default_rcpt_limit;
 	uint64_t max_file_bytes;
@@ -1483,7 +1483,8 @@ run_transport(struct qtransport *t)
 		ac = idle_conn_for(t, d);
 		if (ac == NULL && (ac = conn_new(t, &why)) == NULL) {
 			log_warning("%s", why);
-			t->down_until = time(NULL) + QMGR_TRANSPORT_RETRY_SECONDS;
+			/* transport_retry_time: its mail waits meanwhile. */
+			t->down_until = time(NULL) + qm.transport_retry;
 			free(t->down_why);
 			t->down_why = why;
 			defer_waiting(t, why);
@@ -1989,6 +1990,7 @@ qmgr_init(struct child *c)
 	qm.lifetime = (time_t)config_time(v, P_maximal_queue_lifetime);
 	qm.bounce_lifetime = (time_t)config_time(v, P_bounce_queue_lifetime);
 	qm.delay_warning = (time_t)config_time(v, P_delay_warning_time);
+	qm.transport_retry = (time_t)config_time(v, P_transport_retry_time);
 	qm.soft_bounce = config_bool(v, P_soft_bounce);
 	qm.default_dest_limit = (unsigned)config_int(v,
 	    P_default_destination_concurrency_limit);

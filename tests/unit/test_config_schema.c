@@ -731,6 +731,7 @@ test_statuses(void **state)
 		"mailbox_transport_maps",
 		"fallback_transport_maps",
 		"mailbox_command_maps",
+		"transport_retry_time",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

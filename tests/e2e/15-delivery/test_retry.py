@@ -18,10 +18,12 @@ Retry times are 1 s to 2 s here (minimal_backoff_time,
 maximal_backoff_time, queue_run_delay).
 """
 
+import os
 import re
 
-from delivery_e2e import (LMTP_DOMAIN, SENDER, agent_log_re,
-                          check_dsn_structure, make_message, token)
+from delivery_e2e import (ERROR_DOMAIN, LMTP_DOMAIN, QUEUE_ID, SENDER,
+                          agent_log_re, check_dsn_structure, make_message,
+                          token)
 
 A = "a@" + LMTP_DOMAIN
 B = "b@" + LMTP_DOMAIN
@@ -179,3 +181,38 @@ def test_restart_resumes_without_redelivery(delivery, lmtp_server):
     d.wait_queue_empty()
     assert srv.delivered(A) == 1 and srv.attempts(A) == 1, \
         "A was delivered again after the restart:\n" + srv.describe()
+
+
+
+def test_transport_retry_time(delivery):
+    """A delivery agent that cannot be reached (its socket gone) marks
+    its transport down: its mail is deferred with the reason in words,
+    and the queue manager does not try to connect again before
+    transport_retry_time has passed (retries of the message meanwhile
+    are deferred with the same reason, without a new attempt)."""
+    down = r"warning: delivery agent bouncer is not available \(cannot " \
+        r"connect to "
+    deferred = r"(%s): deferred: 1 recipient not delivered yet \(delivery " \
+        r"agent bouncer is not available" % QUEUE_ID
+    for retry, attempts in (("1h", 1), ("1s", 2)):
+        d = delivery()
+        d.params["transport_retry_time"] = retry
+        d.start()
+        sock = os.path.join(d.o.queue_dir, "private", "bouncer")
+        assert os.path.exists(sock), sock
+        os.unlink(sock)
+        mark = d.o.log_mark()
+        d.send(["x@" + ERROR_DOMAIN], make_message(token()))
+        # Three queue runs deferred it (queue_run_delay 1 s, backoff at
+        # most 2 s) ...
+        end = mark
+        for _ in range(3):
+            end = d.wait_log(deferred, start=end).end()
+        # ... with one connection attempt while the transport is down
+        # for an hour, more when it is retried after a second.
+        n = d.log_count(down, start=mark)
+        if attempts == 1:
+            assert n == 1, (retry, n)
+        else:
+            assert n >= 2, (retry, n)
+        d.o.stop()

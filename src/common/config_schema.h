@@ -56,6 +56,10 @@ enum param_id {
 	P__COUNT
 };
 
+/* The extra of a PT_LIST whose elements are NAME or NAME=VALUE
+ * (import_environment, export_environment; env_list.h). */
+#define CONFIG_EXTRA_ENV_LIST "@environment"
+
 struct param_def {
 	const char *name;
 	enum param_type type;

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "env_list.h"
 #include "log.h"
 #include "strnum.h"
 #include "strv.h"
@@ -222,6 +223,28 @@ check_words(const char *value, const char *allowed, char **error_r)
 	return ret;
 }
 
+/* check_env_list - import_environment, export_environment (env_list.h):
+ * every element NAME or NAME=VALUE. */
+static int
+check_env_list(const char *value, char **error_r)
+{
+	char **words = config_split_list(value);
+	const char *bad = env_list_bad(words);
+	int ret = 0;
+
+	if (bad != NULL) {
+		char shown[80];
+
+		log_escape(shown, sizeof(shown), bad, strlen(bad), 40);
+		*error_r = xasprintf("\"%s\" is not an environment variable: "
+		    "expected NAME or NAME=VALUE (NAME: letters, digits and _, "
+		    "not starting with a digit)", shown);
+		ret = -1;
+	}
+	strv_free(&words);
+	return ret;
+}
+
 int
 config_check_value(const struct param_def *def, const char *value,
     long long *num_r, bool *bool_r, char **error_r)
@@ -230,6 +253,9 @@ config_check_value(const struct param_def *def, const char *value,
 	case PT_STRING:
 		return 0;
 	case PT_LIST:
+		if (def->extra != NULL && strcmp(def->extra,
+		    CONFIG_EXTRA_ENV_LIST) == 0)
+			return check_env_list(value, error_r);
 		return def->extra != NULL ? check_words(value, def->extra,
 		    error_r) : 0;
 	case PT_INT:

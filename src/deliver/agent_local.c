@@ -100,6 +100,7 @@
 #include "local_alias.h"
 #include "local_expand.h"
 #include "local_spawn.h"
+#include "env_list.h"
 #include "log.h"
 #include "lookup_client.h"
 #include "lookup_proto.h"
@@ -227,6 +228,7 @@ struct handoff {
 struct local_state {
 	char *alias_maps;	/* "" = none */
 	char *delimiters;	/* recipient_delimiter */
+	char **export_env;	/* export_environment */
 	char *home_mailbox;	/* "" = the spool */
 	char *spool;		/* mail_spool_directory, no trailing '/' */
 	char **mailbox_argv;	/* mailbox_command split, or NULL */
@@ -275,6 +277,7 @@ local_state_free(struct local_state *st)
 	free(st->forward_filter);
 	free(st->myorigin);
 	free(st->delimiters);
+	strv_free(&st->export_env);
 	free(st->home_mailbox);
 	free(st->spool);
 	strv_free(&st->mailbox_argv);
@@ -519,6 +522,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 	if (strspn(st->alias_maps, " \t,") == strlen(st->alias_maps))
 		st->alias_maps[0] = '\0';
 	st->delimiters = xstrdup(config_str(v, P_recipient_delimiter));
+	st->export_env = config_list(v, P_export_environment);
 	st->cmd_alias = config_list_contains(v, P_allow_mail_to_commands,
 	    "alias");
 	st->cmd_include = config_list_contains(v, P_allow_mail_to_commands,
@@ -1445,9 +1449,6 @@ command_env(const struct request_ctx *rc, const struct local_account *acc,
 	struct strv env;
 
 	strv_init(&env);
-	env_add(&env, "PATH", LOCAL_COMMAND_ENV_PATH);
-	env_add(&env, "TZ", getenv("TZ"));
-	env_add(&env, "LANG", getenv("LANG"));
 	env_add(&env, "HOME", acc->home);
 	env_add(&env, "LOGNAME", acc->name);
 	env_add(&env, "USER", acc->name);
@@ -1469,6 +1470,11 @@ command_env(const struct request_ctx *rc, const struct local_account *acc,
 		env_add(&env, "CLIENT_PROTOCOL", req->protocol);
 	if (req->sasl_user[0] != '\0')
 		env_add(&env, "SASL_USERNAME", req->sasl_user);
+	/* Then what export_environment names (TZ, LANG), then PATH unless
+	 * it named one. */
+	env_list_add(&env, rc->st->export_env);
+	env_list_add(&env, (char *const []){
+	    UNCONST("PATH=" LOCAL_COMMAND_ENV_PATH), NULL });
 	return strv_steal(&env);
 }
 

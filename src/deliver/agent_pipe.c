@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "compat.h"
+#include "env_list.h"
 #include "log.h"
 #include "pipe_argv.h"
 #include "pipe_run.h"
@@ -50,6 +52,7 @@ struct pipe_state {
 	unsigned timeout;	/* command_time_limit, seconds */
 	char *delimiters;	/* recipient_delimiter */
 	bool allow_min_user;	/* addresses may begin with '-' */
+	char **export_env;	/* export_environment */
 };
 
 static void
@@ -61,6 +64,7 @@ pipe_state_free(struct pipe_state *ps)
 	free(ps->account);
 	free(ps->home);
 	free(ps->delimiters);
+	strv_free(&ps->export_env);
 	free(ps);
 }
 
@@ -146,6 +150,7 @@ pipe_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 
 		ps->timeout = t > 0 && t < (long long)UINT32_MAX ?
 		    (unsigned)t : PIPE_DEFAULT_TIME_LIMIT;
+		ps->export_env = config_list(a->view, P_export_environment);
 		ps->delimiters = xstrdup(config_str(a->view,
 		    P_recipient_delimiter));
 	} else
@@ -170,25 +175,22 @@ env_add_set(struct strv *env, const char *name, const char *value)
 }
 
 /*
- * make_env - the command's environment: PATH, LANG=C, TZ (when the
- * agent has one), HOME and LOGNAME (the user= account), SENDER, the
- * client's details when known, and for a process serving one
- * recipient RECIPIENT, ORIGINAL_RECIPIENT, USER (the recipient's user
- * part, as local(8) sets it; else the account), EXTENSION, DOMAIN,
- * LOCAL (the whole localpart).
+ * make_env - the command's environment: HOME and LOGNAME (the user=
+ * account), SENDER, the client's details when known, and for a process
+ * serving one recipient RECIPIENT, ORIGINAL_RECIPIENT, USER (the
+ * recipient's user part, as local(8) sets it; else the account),
+ * EXTENSION, DOMAIN, LOCAL (the whole localpart); then the variables
+ * export_environment names, then PATH=/usr/bin:/bin unless they hold
+ * one.
  */
 static char **
 make_env(const struct pipe_state *ps, const struct deliver_req *req,
     const struct deliver_rcpt *rcpt)
 {
-	const char *tz = getenv("TZ");
+	static char *const path[] = { UNCONST("PATH=/usr/bin:/bin"), NULL };
 	struct strv env;
 
 	strv_init(&env);
-	env_add(&env, "PATH", "/usr/bin:/bin");
-	env_add(&env, "LANG", "C");
-	if (tz != NULL)
-		env_add(&env, "TZ", tz);
 	env_add(&env, "HOME", ps->home);
 	env_add(&env, "LOGNAME", ps->account);
 	env_add(&env, "SENDER", req->sender);
@@ -217,6 +219,11 @@ make_env(const struct pipe_state *ps, const struct deliver_req *req,
 		free(dom);
 	} else
 		env_add(&env, "USER", ps->account);
+	/* Then what export_environment names (TZ, LANG: LANG=C from the
+	 * master's import_environment by default), then PATH unless it
+	 * named one. */
+	env_list_add(&env, ps->export_env);
+	env_list_add(&env, path);
 	return strv_steal(&env);
 }
 

@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "child.h"
 #include "config.h"
+#include "env_list.h"
 #include "log.h"
 #include "lookup_proto.h"
 #include "lookup_tables.h"
@@ -283,19 +284,25 @@ mproc_free(struct mproc **pp)
 	*pp = NULL;
 }
 
-/* child_env - the environment children get: only what they need. */
+/*
+ * child_env - the environment children get: only what they need, and
+ * what import_environment names (Postfix's default: MAIL_CONFIG,
+ * MAIL_DEBUG, TZ from ours, LANG=C).
+ */
 static char **
-child_env(void)
+child_env(const struct master *m)
 {
 	static const char *const keep[] = {
-		"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+		"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
 		"OSTIA_TEST_CRASH",
 	};
+	char **import = config_list(config_main(m->cf), P_import_environment);
 	struct strv env;
 
 	strv_init(&env);
 	strv_add(&env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-	strv_add(&env, "LANG=C");
+	env_list_add(&env, import);
+	strv_free(&import);
 	for (size_t i = 0; i < N_ELEMENTS(keep); i++) {
 		const char *val = getenv(keep[i]);
 
@@ -304,8 +311,11 @@ child_env(void)
 	}
 	/* Without TZ the C library checks /etc/localtime again for every
 	 * log line's time stamp; with it set, once. */
-	if (getenv("TZ") == NULL)
-		strv_add(&env, "TZ=:/etc/localtime");
+	{
+		char *tz[] = { UNCONST("TZ=:/etc/localtime"), NULL };
+
+		env_list_add(&env, tz);
+	}
 	return strv_steal(&env);
 }
 
@@ -318,7 +328,7 @@ exec_child(struct master *m, struct msvc *s, int ctl_fd)
 {
 	char nl[16], vb[16];
 	char *argv[14];
-	char **envp = child_env();
+	char **envp = child_env(m);
 	int null_fd, base = 64 + (int)s->ls.n;
 	sigset_t all;
 	int i = 0;

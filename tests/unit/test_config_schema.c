@@ -732,6 +732,7 @@ test_statuses(void **state)
 		"fallback_transport_maps",
 		"mailbox_command_maps",
 		"transport_retry_time",
+		"export_environment",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -143,3 +143,53 @@ def test_active_limit_holds_the_rest_back(delivery):
         assert len(counts) == 8 and max(counts) <= 2, counts
     finally:
         shutil.rmtree(probe, ignore_errors=True)
+
+
+ENV_DUMP = """\
+import json, os, sys
+with open(os.path.join(sys.argv[1], "env.json"), "w") as f:
+    json.dump(dict(os.environ), f)
+"""
+
+
+def test_pipe_command_environment(delivery):
+    """import_environment decides what the master passes to Ostia's
+    processes (here LANG=C.UTF-8 instead of LANG=C), export_environment
+    what the pipe agent passes on to its command (NAME: the agent's own
+    value; NAME=VALUE: that value), after the agent's own variables and
+    with PATH=/usr/bin:/bin unless exported; nothing else of the agent's
+    environment reaches the command."""
+    out = tempfile.mkdtemp(prefix="ostia-env-")
+    try:
+        os.chmod(out, 0o777)
+        script = os.path.join(out, "dump.py")
+        with open(script, "w") as f:
+            f.write(ENV_DUMP)
+        os.chmod(script, 0o644)
+        d = delivery()
+        d.master_extra = ("envdump unix - n n - 1 pipe\n"
+                          "  user=nobody argv=/usr/bin/python3 %s %s\n"
+                          % (script, out))
+        d.route(LMTP_DOMAIN, "envdump:")
+        d.params["import_environment"] = "MAIL_CONFIG TZ LANG=C.UTF-8"
+        d.params["export_environment"] = ("LANG TZ FROM_TEST=yes "
+                                          "HOME=/nowhere NOT_SET_ANYWHERE")
+        d.start()
+        rcpt = "a@" + LMTP_DOMAIN
+        d.send(rcpt)
+        d.wait_log(agent_log_re(rcpt, "sent"))
+        import json
+        with open(os.path.join(out, "env.json")) as f:
+            env = json.load(f)
+        assert env.get("LANG") == "C.UTF-8", env
+        assert env.get("FROM_TEST") == "yes", env
+        assert env.get("PATH") == "/usr/bin:/bin", env
+        assert env.get("RECIPIENT") == rcpt, env
+        assert env.get("SENDER") == SENDER, env
+        # The agent's own HOME (nobody's) wins over the exported one.
+        assert env.get("HOME") != "/nowhere", env
+        assert "NOT_SET_ANYWHERE" not in env, env
+        for name in ("ASAN_OPTIONS", "OSTIA_TEST_CRASH", "MAIL_CONFIG"):
+            assert name not in env, (name, env)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)

@@ -229,6 +229,7 @@ struct local_state {
 	char *alias_maps;	/* "" = none */
 	char *delimiters;	/* recipient_delimiter */
 	char **export_env;	/* export_environment */
+	bool strict_owner;	/* strict_mailbox_ownership */
 	char *home_mailbox;	/* "" = the spool */
 	char *spool;		/* mail_spool_directory, no trailing '/' */
 	char **mailbox_argv;	/* mailbox_command split, or NULL */
@@ -523,6 +524,7 @@ local_setup(struct agent_ctx *a, uid_t *uid_r, gid_t *gid_r, char **error_r)
 		st->alias_maps[0] = '\0';
 	st->delimiters = xstrdup(config_str(v, P_recipient_delimiter));
 	st->export_env = config_list(v, P_export_environment);
+	st->strict_owner = config_bool(v, P_strict_mailbox_ownership);
 	st->cmd_alias = config_list_contains(v, P_allow_mail_to_commands,
 	    "alias");
 	st->cmd_include = config_list_contains(v, P_allow_mail_to_commands,
@@ -1763,21 +1765,24 @@ run_mailbox(struct request_ctx *rc, const struct action *act,
 		} else {
 			job.kind = LOCAL_JOB_MBOX;
 			job.mbox_flags = LOCAL_MBOX_DOTLOCK |
-			    LOCAL_MBOX_CREATE | LOCAL_MBOX_OWNER;
+			    LOCAL_MBOX_CREATE;
 		}
 	} else {
 		struct stat sb;
 
 		path = xasprintf("%s/%s", st->spool, acc.name);
 		job.kind = LOCAL_JOB_MBOX;
-		job.mbox_flags = LOCAL_MBOX_DOTLOCK | LOCAL_MBOX_CREATE |
-		    LOCAL_MBOX_OWNER;
+		job.mbox_flags = LOCAL_MBOX_DOTLOCK | LOCAL_MBOX_CREATE;
 		/* A group-writable spool (root:mail 2775): the writer needs
 		 * that group for the lock file and a new mailbox. */
 		if (stat(st->spool, &sb) == 0 && S_ISDIR(sb.st_mode) &&
 		    (sb.st_mode & S_IWGRP) != 0 && sb.st_gid != 0)
 			extra = sb.st_gid;
 	}
+	/* strict_mailbox_ownership: a mailbox file that belongs to
+	 * someone else is not written (the delivery is deferred). */
+	if (job.kind == LOCAL_JOB_MBOX && st->strict_owner)
+		job.mbox_flags |= LOCAL_MBOX_OWNER;
 	job.path = path;
 	prefix = prefix_for(rc, act->address, false, true);
 	job.prefix = prefix;

@@ -733,6 +733,7 @@ test_statuses(void **state)
 		"mailbox_command_maps",
 		"transport_retry_time",
 		"export_environment",
+		"strict_mailbox_ownership",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

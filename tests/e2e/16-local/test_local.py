@@ -114,6 +114,35 @@ def test_mbox_in_spool_and_privileges(local_delivery, local_users):
             assert proc_ids(h)[:2] == (0, 0), (h, proc_ids(h))
 
 
+
+def test_strict_mailbox_ownership(local_delivery, local_users):
+    """An mbox file that belongs to someone else than its recipient
+    (here U2's file, writable by all, at U1's name): deferred with the
+    owner named (strict_mailbox_ownership = yes, the default); written
+    to with strict_mailbox_ownership = no."""
+    for strict in ("yes", "no"):
+        d = local_delivery()
+        d.params["strict_mailbox_ownership"] = strict
+        d.start()
+        box = d.mbox(U1)
+        with open(box, "wb"):
+            pass
+        os.chown(box, local_users[U2].pw_uid, local_users[U2].pw_gid)
+        os.chmod(box, 0o666)
+        tok = token()
+        d.send(A1, make_message(tok, to=A1))
+        if strict == "yes":
+            d.wait_log(agent_log_re(A1, "deferred", r"mailbox %s belongs to "
+                                    r"uid %d, not to the recipient"
+                                    % (re.escape(box),
+                                       local_users[U2].pw_uid)))
+            with open(box, "rb") as f:
+                assert tok.encode() not in f.read()
+        else:
+            d.wait_file(box, tok)
+            d.wait_log(agent_log_re(A1, "sent", "delivered to mailbox"))
+        d.o.stop()
+
 def uid_of(user):
     import pwd
     return pwd.getpwnam(user).pw_uid

@@ -59,6 +59,7 @@ enum op {
 	OP_REJECT_NON_FQDN_SENDER, OP_REJECT_NON_FQDN_RCPT,
 	OP_REJECT_NON_FQDN_HELO, OP_REJECT_INVALID_HELO,
 	OP_REJECT_UNAUTH_PIPELINING,
+	OP_REJECT_PLAINTEXT,	/* reject_plaintext_session */
 	OP_DNS,			/* check_*_{a,mx,ns}_access TABLE: the
 				 * servers of a name (dtype) and their
 				 * addresses looked up in the table */
@@ -118,6 +119,7 @@ static struct {
 	bool reject_unlisted_rcpt, reject_unlisted_sender;
 	int reject_code, defer_code, access_reject_code, access_defer_code;
 	int relay_reject_code, unknown_address_code, non_fqdn_code;
+	int plaintext_code;		/* plaintext_reject_code */
 	int invalid_hostname_code;
 	int unknown_client_code, unknown_hostname_code;
 	int rbl_code;		/* maps_rbl_reject_code */
@@ -242,6 +244,7 @@ static const struct {
 	{ "reject_invalid_helo_hostname", OP_REJECT_INVALID_HELO, 0 },
 	{ "reject_invalid_hostname", OP_REJECT_INVALID_HELO, 0 },
 	{ "reject_unauth_pipelining", OP_REJECT_UNAUTH_PIPELINING, 0 },
+	{ "reject_plaintext_session", OP_REJECT_PLAINTEXT, 0 },
 	{ "reject_unknown_sender_domain", OP_UNKNOWN_SENDER_DOMAIN, 0 },
 	{ "reject_unknown_recipient_domain", OP_UNKNOWN_RCPT_DOMAIN, 0 },
 	{ "reject_unknown_helo_hostname", OP_UNKNOWN_HELO, 0 },
@@ -593,6 +596,7 @@ smtpd_check_init(const struct config_view *v)
 	    P_unknown_address_reject_code);
 	ck.rbl_code = (int)config_int(v, P_maps_rbl_reject_code);
 	ck.non_fqdn_code = (int)config_int(v, P_non_fqdn_reject_code);
+	ck.plaintext_code = (int)config_int(v, P_plaintext_reject_code);
 	ck.invalid_hostname_code = (int)config_int(v,
 	    P_invalid_hostname_reject_code);
 	ck.unknown_client_code = (int)config_int(v,
@@ -2631,6 +2635,15 @@ step(struct smtpd_check_state *st, const struct item *it)
 			return do_reject(st);
 		}
 		return V_NONE;	/* no HELO: smtpd_helo_required decides */
+	case OP_REJECT_PLAINTEXT:
+		/* Not TLS (yet): STARTTLS comes before what this checks,
+		 * unless the list is evaluated at CONNECT. */
+		if (!s->tls_active) {
+			set_reply(st, ck.plaintext_code, "4.7.1", sk, "Session "
+			    "encryption is required");
+			return do_reject(st);
+		}
+		return V_NONE;
 	case OP_REJECT_UNAUTH_PIPELINING:
 		if (s->ill_pipelining) {
 			set_reply(st, 503, "5.5.0", sk, "Improper use of SMTP "

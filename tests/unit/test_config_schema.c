@@ -734,6 +734,7 @@ test_statuses(void **state)
 		"transport_retry_time",
 		"export_environment",
 		"strict_mailbox_ownership",
+		"plaintext_reject_code",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

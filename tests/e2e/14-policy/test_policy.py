@@ -282,6 +282,44 @@ def test_encryption_attributes_under_tls(ostia_factory, policy):
     assert int(req["encryption_keysize"]) > 0, req
 
 
+
+def test_reject_plaintext_session(ostia_factory):
+    """reject_plaintext_session refuses a request of a session without
+    TLS with plaintext_reject_code (here 550: 5.7.1) and lets the same
+    request through once the client used STARTTLS."""
+    try:
+        import tls_certs
+    except ImportError as e:
+        pytest.skip("tls_certs needs python3-cryptography: %s" % e)
+    setup = hosting(Setup(ostia_factory), mynetworks="127.0.0.1/32")
+    certs = tls_certs.make_certs(os.path.join(setup.dir, "certs"))
+    setup.update({"smtpd_tls_security_level": "may",
+                  "smtpd_tls_cert_file": certs.leaf_chain,
+                  "smtpd_tls_key_file": certs.leaf_key,
+                  "smtpd_recipient_restrictions":
+                  "reject_plaintext_session, reject_unauth_destination",
+                  "plaintext_reject_code": "550"})
+    o = setup.start()
+    s = Smtp(o, source=OUTSIDER)
+    s.ehlo()
+    assert s.mail(SOMEONE).code == 250
+    r = s.rcpt("<%s>" % ALICE)
+    assert r.code == 550 and r.text.startswith("5.7.1 ") and \
+        "Session encryption is required" in r.text, r
+    s.quit()
+    s = Smtp(o, source=OUTSIDER)
+    s.ehlo()
+    assert s.cmd("STARTTLS").code == 220
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.c.starttls(ctx)
+    s.ehlo()
+    assert s.mail(SOMEONE).code == 250
+    assert_reply(s.rcpt("<%s>" % ALICE), ACCEPT)
+    s.quit()
+
+
 # ---------------------------------------------------------------- connections
 
 def test_connection_reuse(ostia_factory, policy):

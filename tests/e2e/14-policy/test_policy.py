@@ -251,19 +251,24 @@ def test_request_attributes_unauthenticated(ostia_factory, policy):
     assert req["recipient"] == ALICE and req["protocol_state"] == "RCPT"
 
 
-def test_encryption_attributes_under_tls(ostia_factory, policy):
+def with_tls(setup):
+    """STARTTLS offered (smtpd_tls_security_level = may) with a fresh
+    certificate inside the instance's (world-traversable) directory;
+    skips without python3-cryptography."""
     try:
         import tls_certs
     except ImportError as e:
         pytest.skip("tls_certs needs python3-cryptography: %s" % e)
-    p = policy("fixed", action="DUNNO")
-    setup = attrs_setup(ostia_factory, p.address)
-    # Inside the instance's (world-traversable) directory.
     certs = tls_certs.make_certs(os.path.join(setup.dir, "certs"))
     setup.update({"smtpd_tls_security_level": "may",
                   "smtpd_tls_cert_file": certs.leaf_chain,
                   "smtpd_tls_key_file": certs.leaf_key})
-    o = setup.start()
+    return setup
+
+
+def tls_session(o):
+    """A session from OUTSIDER after EHLO, STARTTLS (no certificate
+    check) and EHLO again."""
     s = Smtp(o, source=OUTSIDER)
     s.ehlo()
     assert s.cmd("STARTTLS").code == 220
@@ -272,6 +277,13 @@ def test_encryption_attributes_under_tls(ostia_factory, policy):
     ctx.verify_mode = ssl.CERT_NONE
     s.c.starttls(ctx)
     s.ehlo()
+    return s
+
+
+def test_encryption_attributes_under_tls(ostia_factory, policy):
+    p = policy("fixed", action="DUNNO")
+    o = with_tls(attrs_setup(ostia_factory, p.address)).start()
+    s = tls_session(o)
     assert s.mail(SOMEONE).code == 250
     assert_reply(s.rcpt("<%s>" % ALICE), ACCEPT)
     version = s.c.sock.version()
@@ -282,21 +294,13 @@ def test_encryption_attributes_under_tls(ostia_factory, policy):
     assert int(req["encryption_keysize"]) > 0, req
 
 
-
 def test_reject_plaintext_session(ostia_factory):
     """reject_plaintext_session refuses a request of a session without
     TLS with plaintext_reject_code (here 550: 5.7.1) and lets the same
     request through once the client used STARTTLS."""
-    try:
-        import tls_certs
-    except ImportError as e:
-        pytest.skip("tls_certs needs python3-cryptography: %s" % e)
-    setup = hosting(Setup(ostia_factory), mynetworks="127.0.0.1/32")
-    certs = tls_certs.make_certs(os.path.join(setup.dir, "certs"))
-    setup.update({"smtpd_tls_security_level": "may",
-                  "smtpd_tls_cert_file": certs.leaf_chain,
-                  "smtpd_tls_key_file": certs.leaf_key,
-                  "smtpd_recipient_restrictions":
+    setup = with_tls(hosting(Setup(ostia_factory),
+                             mynetworks="127.0.0.1/32"))
+    setup.update({"smtpd_recipient_restrictions":
                   "reject_plaintext_session, reject_unauth_destination",
                   "plaintext_reject_code": "550"})
     o = setup.start()
@@ -307,14 +311,7 @@ def test_reject_plaintext_session(ostia_factory):
     assert r.code == 550 and r.text.startswith("5.7.1 ") and \
         "Session encryption is required" in r.text, r
     s.quit()
-    s = Smtp(o, source=OUTSIDER)
-    s.ehlo()
-    assert s.cmd("STARTTLS").code == 220
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    s.c.starttls(ctx)
-    s.ehlo()
+    s = tls_session(o)
     assert s.mail(SOMEONE).code == 250
     assert_reply(s.rcpt("<%s>" % ALICE), ACCEPT)
     s.quit()

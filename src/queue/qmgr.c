@@ -137,6 +137,8 @@ static struct {
 	size_t nactive;
 	size_t active_max;	/* qmgr_message_active_limit */
 	bool backlog_said;	/* the backlog is in the log */
+	time_t clog_warn;	/* qmgr_clog_warn_time; 0: never */
+	time_t clog_warned;	/* when it last warned */
 	bool backlog;		/* incoming/ has files not loaded */
 	struct qtransport *transports;
 	struct event *scan_ev;
@@ -1778,10 +1780,57 @@ free_names(char **names, size_t n)
  * their directory, loaded as the active ones finish.  Said once per
  * backlog in the log.
  */
+/*
+ * clog_check - (the active limit is reached) when one destination's
+ * waiting recipients belong to at least half of the active messages,
+ * say so, at most once per qmgr_clog_warn_time: that destination is
+ * holding up other mail.
+ */
+static void
+clog_check(void)
+{
+	static uint64_t pass;
+	const struct qdest *worst = NULL;
+	size_t worst_n = 0;
+	time_t now = time(NULL);
+
+	if (qm.clog_warn <= 0 || (qm.clog_warned != 0 &&
+	    now - qm.clog_warned < qm.clog_warn))
+		return;
+	for (const struct qtransport *t = qm.transports; t != NULL;
+	    t = t->next)
+		for (const struct qdest *d = t->dests; d != NULL;
+		    d = d->next) {
+			size_t n = 0;
+
+			/* Messages, not recipients: each counted once. */
+			pass++;
+			for (struct qrcpt *r = d->head; r != NULL;
+			    r = r->dnext)
+				if (r->m->clog_seen != pass) {
+					r->m->clog_seen = pass;
+					n++;
+				}
+			if (n > worst_n) {
+				worst_n = n;
+				worst = d;
+			}
+		}
+	if (worst == NULL || worst_n * 2 < qm.active_max)
+		return;
+	qm.clog_warned = now;
+	log_warning("mail for %s (transport %s) is using up %zu of %zu active "
+	    "queue entries: other mail waits behind it (is that destination "
+	    "slow or down? qmgr_message_active_limit, qmgr_clog_warn_time)",
+	    worst->nexthop[0] != '\0' ? worst->nexthop : "(no next hop)",
+	    worst->t->name, worst_n, qm.active_max);
+}
+
 static void
 backlog_begin(void)
 {
 	qm.backlog = true;
+	clog_check();
 	if (qm.backlog_said)
 		return;
 	qm.backlog_said = true;
@@ -1991,6 +2040,7 @@ qmgr_init(struct child *c)
 	qm.bounce_lifetime = (time_t)config_time(v, P_bounce_queue_lifetime);
 	qm.delay_warning = (time_t)config_time(v, P_delay_warning_time);
 	qm.transport_retry = (time_t)config_time(v, P_transport_retry_time);
+	qm.clog_warn = (time_t)config_time(v, P_qmgr_clog_warn_time);
 	qm.soft_bounce = config_bool(v, P_soft_bounce);
 	qm.default_dest_limit = (unsigned)config_int(v,
 	    P_default_destination_concurrency_limit);

@@ -67,6 +67,7 @@ struct qmsg {
 	bool delete_req;
 	bool no_mappings;	/* receive_override_options */
 	bool has_log;		/* status/ID exists (read or written) */
+	uint64_t clog_seen;	/* counted by the clog check of this pass */
 	char *sdrelay;		/* the sender's relay host, or NULL */
 	char *sdrelay_err;	/* ... its lookup failed: why */
 	char *sddt;		/* the sender's default transport

@@ -735,6 +735,7 @@ test_statuses(void **state)
 		"export_environment",
 		"strict_mailbox_ownership",
 		"plaintext_reject_code",
+		"qmgr_clog_warn_time",
 	};
 	static const char *const ignored[] = {
 		"command_directory", "daemon_directory", "html_directory",

@@ -145,6 +145,31 @@ def test_active_limit_holds_the_rest_back(delivery):
         shutil.rmtree(probe, ignore_errors=True)
 
 
+def test_clog_warning(delivery):
+    """qmgr_message_active_limit = 4 and a destination that takes one
+    message at a time, slowly: its mail fills the active queue, and the
+    queue manager names it in a warning (once per
+    qmgr_clog_warn_time, here an hour), then delivers everything."""
+    d = delivery()
+    d.master_extra = ("slow unix - n n - 1 pipe\n"
+                      "  user=nobody argv=/bin/sleep 1\n")
+    d.route(LMTP_DOMAIN, "slow:")
+    d.params["qmgr_message_active_limit"] = "4"
+    d.params["qmgr_clog_warn_time"] = "1h"
+    d.start()
+    mark = d.o.log_mark()
+    rcpts = ["r%d@%s" % (i, LMTP_DOMAIN) for i in range(7)]
+    for r in rcpts:
+        d.send(r)
+    clog = (r"warning: mail for %s \(transport slow\) is using up \d+ of 4 "
+            r"active queue entries: other mail waits behind it"
+            % re.escape(LMTP_DOMAIN))
+    d.wait_log(clog, start=mark)
+    for r in rcpts:
+        d.wait_log(agent_log_re(r, "sent"), start=mark)
+    assert d.log_count(clog, start=mark) == 1
+
+
 ENV_DUMP = """\
 import json, os, sys
 with open(os.path.join(sys.argv[1], "env.json"), "w") as f:

@@ -258,7 +258,9 @@ md_range(struct buf *b, enum param_type t, long long min, long long max,
 		md_cell(b, extra != NULL ? extra : "", false);
 		break;
 	case PT_LIST:
-		if (extra != NULL) {
+		if (extra != NULL && strcmp(extra, CONFIG_EXTRA_ENV_LIST) == 0)
+			(void)buf_append_str(b, "each: NAME or NAME=VALUE");
+		else if (extra != NULL) {
 			(void)buf_append_str(b, "each of: ");
 			md_cell(b, extra, false);
 		}

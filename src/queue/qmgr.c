@@ -54,7 +54,6 @@
 #include "xalloc.h"
 
 #define QMGR_HASH_SIZE 4096
-/* How long a transport whose agent cannot be reached is not tried. */
 /* Recipients a message may have after alias expansion. */
 #define QMGR_RCPTS_MAX 10000
 /* Recipients compared for duplicates. */
@@ -1776,11 +1775,6 @@ free_names(char **names, size_t n)
 }
 
 /*
- * backlog_begin - the active limit is reached: more messages wait in
- * their directory, loaded as the active ones finish.  Said once per
- * backlog in the log.
- */
-/*
  * clog_check - (the active limit is reached) when one destination's
  * waiting recipients belong to at least half of the active messages,
  * say so, at most once per qmgr_clog_warn_time: that destination is
@@ -1826,6 +1820,11 @@ clog_check(void)
 	    worst->t->name, worst_n, qm.active_max);
 }
 
+/*
+ * backlog_begin - the active limit is reached: more messages wait in
+ * their directory, loaded as the active ones finish.  Said once per
+ * backlog in the log.
+ */
 static void
 backlog_begin(void)
 {

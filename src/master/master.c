@@ -292,9 +292,13 @@ mproc_free(struct mproc **pp)
 static char **
 child_env(const struct master *m)
 {
-	static const char *const keep[] = {
-		"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
-		"OSTIA_TEST_CRASH",
+	/* Always: the sanitizers' settings, the crash test's switch, and
+	 * (without TZ the C library checks /etc/localtime again for every
+	 * log line's time stamp; with it set, once) a TZ. */
+	static char *const keep[] = {
+		UNCONST("ASAN_OPTIONS"), UNCONST("UBSAN_OPTIONS"),
+		UNCONST("LSAN_OPTIONS"), UNCONST("OSTIA_TEST_CRASH"),
+		UNCONST("TZ=:/etc/localtime"), NULL,
 	};
 	char **import = config_list(config_main(m->cf), P_import_environment);
 	struct strv env;
@@ -303,19 +307,7 @@ child_env(const struct master *m)
 	strv_add(&env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin");
 	env_list_add(&env, import);
 	strv_free(&import);
-	for (size_t i = 0; i < N_ELEMENTS(keep); i++) {
-		const char *val = getenv(keep[i]);
-
-		if (val != NULL)
-			strv_add_take(&env, xasprintf("%s=%s", keep[i], val));
-	}
-	/* Without TZ the C library checks /etc/localtime again for every
-	 * log line's time stamp; with it set, once. */
-	{
-		char *tz[] = { UNCONST("TZ=:/etc/localtime"), NULL };
-
-		env_list_add(&env, tz);
-	}
+	env_list_add(&env, keep);
 	return strv_steal(&env);
 }
 

@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "deliver_proto.h"
 #include "log.h"
 #include "queue_file.h"
 #include "strnum.h"
@@ -254,25 +255,18 @@ notify_is_valid(const char *s)
 bool
 queue_refusal_valid(const char *s)
 {
-	size_t i = 2;
+	size_t n = strcspn(s, " ");
+	char code[16];
 
-	if (s[0] != '5' || s[1] != '.')
+	/* The code as the delivery protocol checks a bounce's. */
+	if (n == 0 || n >= sizeof(code) || s[n] != ' ' || s[n + 1] == '\0')
 		return false;
-	for (int part = 0; part < 2; part++) {
-		size_t d = 0;
-
-		while (s[i] >= '0' && s[i] <= '9' && d < 3) {
-			i++;
-			d++;
-		}
-		if (d == 0 || s[i] != (part == 0 ? '.' : ' '))
-			return false;
-		i++;
-	}
-	if (s[i] == '\0')
+	memcpy(code, s, n);
+	code[n] = '\0';
+	if (!deliver_dsn_valid(code, DELIVER_BOUNCE))
 		return false;
-	for (; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+	for (s += n + 1; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			return false;
 	return true;
 }

@@ -154,12 +154,17 @@ def test_agents_run_on_private_sockets(ostia_factory):
         assert stat.S_ISDIR(st.st_mode) and st.st_mode & 0o777 == 0o700, d
 
     def ready():
+        # Every agent past its start (a child still starting runs as
+        # root until it drops its privileges).
         st = o.cli("status").stdout
         m = re.search(r"service discard/unix command=discard state=running "
                       r"children=2/2 ready=2 restarts=0 listen=(\S+)", st)
         return m is not None and m.group(1) == os.path.join(
-            q, "private", "discard")
-    wait_until(ready, what="the discard agents ready")
+            q, "private", "discard") and all(
+            re.search(r"service %s/unix command=error state=running "
+                      r"children=1/1 ready=1 " % name, st)
+            for name in ("retry", "error"))
+    wait_until(ready, what="the discard, retry and error agents ready")
 
     # No agent runs as root: they drop to mail_owner like smtpd.
     agents = []

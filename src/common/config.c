@@ -31,6 +31,7 @@
 #include "file_read.h"
 #include "log.h"
 #include "peer_match.h"
+#include "peer_tables.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -821,34 +822,62 @@ fill_view(struct config *cf, struct config_view *v, struct diag_list *diags)
  * later (fail closed).
  */
 static void
-check_semantics(struct config *cf, struct config_view *v,
+check_peer_list(struct config *cf, struct config_view *v, enum param_id id,
     struct diag_list *diags)
 {
+	const char *name = config_params[id].name;
 	const struct master_option *o;
+	struct peer_tables_ctx ctx;
 	struct peer_list *pl;
 	const char *err = NULL, *file = NULL;
 	unsigned line = 0;
 
 	if (v->svc != NULL) {
-		o = find_override(v->svc, "debug_peer_list");
-		if (o == NULL && strcmp(v->vals[P_debug_peer_list].expanded,
-		    cf->main_view.vals[P_debug_peer_list].expanded) == 0)
+		o = find_override(v->svc, name);
+		if (o == NULL && strcmp(v->vals[id].expanded,
+		    cf->main_view.vals[id].expanded) == 0)
 			return;
 		file = v->svc->file;
 		line = v->svc->line;
-	} else if (cf->known[P_debug_peer_list] >= 0) {
+	} else if (cf->known[id] >= 0) {
 		file = cf->main_path;
-		line = cf->settings[cf->known[P_debug_peer_list]].line;
+		line = cf->settings[cf->known[id]].line;
 	}
-	pl = peer_list_parse(v->vals[P_debug_peer_list].expanded,
-	    config_list_contains(v, P_parent_domain_matches_subdomains,
-	    "debug_peer_list"), &err);
+	/* Table types are checked here; their files when smtpd opens them
+	 * (before its privilege drop). */
+	peer_tables_ctx_init(&ctx, name, false, NULL);
+	pl = peer_list_parse_tables(v->vals[id].expanded,
+	    config_list_contains(v, P_parent_domain_matches_subdomains, name),
+	    peer_tables_open, &ctx, &err);
 	if (pl == NULL)
-		diag_add(diags, DIAG_ERROR, file, line, "%s%s%sdebug_peer_list: "
-		    "%s", v->svc != NULL ? "service " : "",
+		diag_add(diags, DIAG_ERROR, file, line, "%s%s%s%s: %s",
+		    v->svc != NULL ? "service " : "",
 		    v->svc != NULL ? v->svc->name : "",
-		    v->svc != NULL ? ": " : "", err);
+		    v->svc != NULL ? ": " : "", name, err);
 	peer_list_free(&pl);
+}
+
+/*
+ * check_semantics - checks beyond type and range, for parameters whose
+ * value has its own syntax that Ostia honours now.  A list that cannot be
+ * parsed is an error at load time, never a silent "matches nothing"
+ * later (fail closed).
+ */
+static void
+check_semantics(struct config *cf, struct config_view *v,
+    struct diag_list *diags)
+{
+	static const enum param_id peer_lists[] = {
+		P_debug_peer_list, P_mynetworks, P_permit_mx_backup_networks,
+		P_smtpd_client_event_limit_exceptions,
+		P_smtpd_authorized_xclient_hosts,
+		P_smtpd_authorized_xforward_hosts,
+		P_smtpd_forbid_bare_newline_exclusions,
+		P_smtpd_sasl_exceptions_networks,
+	};
+
+	for (size_t i = 0; i < sizeof(peer_lists) / sizeof(peer_lists[0]); i++)
+		check_peer_list(cf, v, peer_lists[i], diags);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dict.h"
 #include "log.h"
 #include "peer_match.h"
 #include "strnum.h"
@@ -38,6 +39,7 @@
 enum peer_pat_type {
 	PEER_PAT_NET,	/* address or network */
 	PEER_PAT_NAME,	/* host or domain name */
+	PEER_PAT_TABLE,	/* type:table, looked up */
 };
 
 struct peer_pat {
@@ -50,6 +52,8 @@ struct peer_pat {
 	/* PEER_PAT_NAME */
 	char *name;		/* lower case, no leading or trailing dot */
 	bool subdomains_only;	/* written as ".example.com" */
+	/* PEER_PAT_TABLE: name is the element as written ("cidr:/x") */
+	struct dict *dict;	/* NULL: accepted, not opened */
 };
 
 struct peer_list {
@@ -62,6 +66,8 @@ struct peer_list {
 /* State of one parse: where the text being parsed comes from. */
 struct peer_parse {
 	struct peer_list *pl;
+	peer_table_opener *open;	/* NULL: tables refused */
+	void *open_ctx;
 	const char *file;	/* NULL for the parameter value itself */
 	unsigned line;
 };
@@ -323,7 +329,8 @@ static int
 peer_parse_file(struct peer_parse *pp, const char *e, size_t elen,
     const char *path)
 {
-	struct peer_parse fpp = { .pl = pp->pl, .file = path, .line = 0 };
+	struct peer_parse fpp = { .pl = pp->pl, .open = pp->open,
+	    .open_ctx = pp->open_ctx, .file = path, .line = 0 };
 	struct buf b;
 	char chunk[8192];
 	struct stat st;
@@ -384,6 +391,34 @@ out:
 		close(fd);
 	buf_deinit(&b);
 	return ret;
+}
+
+/* peer_parse_table - add a "type:name" element, opened by pp->open. */
+static int
+peer_parse_table(struct peer_parse *pp, const char *e, size_t elen,
+    bool negate, const char *spec)
+{
+	char why[PEER_ERROR_WHY_MAX_BYTES];
+	struct dict *d = NULL;
+	struct peer_pat *p;
+
+	if (pp->open == NULL) {
+		peer_fail(pp, e, elen, "lookup tables (type:table) cannot be "
+		    "used in this list");
+		return -1;
+	}
+	why[0] = '\0';
+	if (pp->open(pp->open_ctx, spec, &d, why, sizeof(why)) < 0) {
+		peer_fail(pp, e, elen, "%s", why[0] != '\0' ? why :
+		    "the table cannot be opened");
+		return -1;
+	}
+	p = peer_add(pp->pl);
+	p->type = PEER_PAT_TABLE;
+	p->negate = negate;
+	p->name = xstrdup(spec);
+	p->dict = d;
+	return 0;
 }
 
 /* peer_parse_element - add the pattern(s) of one element of len bytes. */
@@ -466,11 +501,8 @@ peer_parse_element(struct peer_parse *pp, const char *e, size_t len)
 		if (inet_pton(AF_INET6, tmp, a) == 1)
 			return peer_parse_net(pp, e, len, negate, tmp,
 			    slash != NULL ? slash + 1 : NULL, AF_INET6);
-		if (peer_is_table(s)) {
-			peer_fail(pp, e, len, "lookup tables in this list are "
-			    "not implemented yet (type:table)");
-			return -1;
-		}
+		if (peer_is_table(s))
+			return peer_parse_table(pp, e, len, negate, s);
 		peer_fail(pp, e, len, "invalid IPv6 address");
 		return -1;
 	}
@@ -493,7 +525,7 @@ peer_parse_element(struct peer_parse *pp, const char *e, size_t len)
 static int
 peer_parse_text(struct peer_parse *pp, const char *text, size_t len)
 {
-	size_t i = 0, start;
+	size_t i = 0, start, depth = 0;
 
 	while (i < len) {
 		if (strchr(PEER_SEPARATORS, text[i]) != NULL &&
@@ -502,9 +534,15 @@ peer_parse_text(struct peer_parse *pp, const char *text, size_t len)
 			continue;
 		}
 		start = i;
-		while (i < len && (text[i] == '\0' ||
-		    strchr(PEER_SEPARATORS, text[i]) == NULL))
+		/* "inline:{ a, b }" is one element: no split inside braces. */
+		while (i < len && (text[i] == '\0' || depth > 0 ||
+		    strchr(PEER_SEPARATORS, text[i]) == NULL)) {
+			if (text[i] == '{')
+				depth++;
+			else if (text[i] == '}' && depth > 0)
+				depth--;
 			i++;
+		}
 		if (peer_parse_element(pp, text + start, i - start) < 0)
 			return -1;
 	}
@@ -515,8 +553,18 @@ struct peer_list *
 peer_list_parse(const char *value, bool parent_domain_matches_subdomains,
     const char **error_r)
 {
+	return peer_list_parse_tables(value, parent_domain_matches_subdomains,
+	    NULL, NULL, error_r);
+}
+
+struct peer_list *
+peer_list_parse_tables(const char *value,
+    bool parent_domain_matches_subdomains, peer_table_opener *open,
+    void *open_ctx, const char **error_r)
+{
 	struct peer_list *pl = xcalloc(1, sizeof(*pl));
-	struct peer_parse pp = { .pl = pl, .file = NULL, .line = 0 };
+	struct peer_parse pp = { .pl = pl, .open = open, .open_ctx = open_ctx,
+	    .file = NULL, .line = 0 };
 
 	pl->parent_matches = parent_domain_matches_subdomains;
 	peer_error_buf[0] = '\0';
@@ -568,18 +616,102 @@ peer_name_match(const struct peer_pat *p, bool parent_matches,
 	return false;
 }
 
+/*
+ * peer_table_get - look key up in a table pattern's table: 1 found, 0
+ * not, -1 failed (err says why: the table and its reason).
+ */
+static int
+peer_table_get(const struct peer_pat *p, const char *key, char *err,
+    size_t errsz)
+{
+	char why[DICT_ERR_MAX_BYTES];
+	struct buf value;
+	enum dict_status st;
+
+	if (p->dict == NULL) {
+		snprintf(err, errsz, "%s: the table is not open", p->name);
+		return -1;
+	}
+	why[0] = '\0';
+	buf_init(&value, DICT_VALUE_MAX_BYTES + 1);
+	st = dict_get(p->dict, key, &value, why, sizeof(why));
+	buf_deinit(&value);
+	if (st == DICT_TEMPFAIL) {
+		/* Named once: most tables' errors name themselves. */
+		if (strstr(why, p->name) != NULL)
+			snprintf(err, errsz, "%s", why);
+		else
+			snprintf(err, errsz, "%s: %s", p->name, why[0] != '\0' ?
+			    why : "lookup failed");
+		return -1;
+	}
+	return st == DICT_FOUND ? 1 : 0;
+}
+
+/*
+ * peer_table_match - a table pattern against the client (Postfix's
+ * match_hostname and match_hostaddr): the name, then its parent domains
+ * ("example.com" with parent_matches, else ".example.com") unless the
+ * table matches patterns or addresses; then the address text.
+ */
+static int
+peer_table_match(const struct peer_pat *p, bool parent_matches,
+    const char *host, size_t hlen, const char *addr, char *err,
+    size_t errsz)
+{
+	unsigned flags = p->dict != NULL ? p->dict->type->flags : 0;
+	char name[PEER_LIST_ELEMENT_MAX_BYTES + 1];
+	int r;
+
+	if (host != NULL && hlen > 0 && hlen < sizeof(name) &&
+	    !(flags & DICT_TYPE_CIDR)) {
+		memcpy(name, host, hlen);
+		name[hlen] = '\0';
+		if ((r = peer_table_get(p, name, err, errsz)) != 0)
+			return r;
+		for (const char *dot = strchr(name + 1, '.');
+		    dot != NULL && !(flags & DICT_TYPE_PATTERN);
+		    dot = strchr(dot + 1, '.')) {
+			if ((r = peer_table_get(p, parent_matches ? dot + 1 :
+			    dot, err, errsz)) != 0)
+				return r;
+		}
+	}
+	if (addr != NULL)
+		return peer_table_get(p, addr, err, errsz);
+	return 0;
+}
+
 int
 peer_list_match(const struct peer_list *pl, const char *hostname,
     const char *addr)
 {
+	return peer_list_match_err(pl, hostname, addr, NULL, 0);
+}
+
+int
+peer_list_match_err(const struct peer_list *pl, const char *hostname,
+    const char *addr, char *err, size_t errsz)
+{
 	unsigned char a[16];
+	char atext[INET6_ADDRSTRLEN];
+	char ebuf[DICT_ERR_MAX_BYTES + 128];
 	int family = AF_UNSPEC;
 	size_t hlen = 0;
 	bool have_addr, have_name;
 
+	if (err == NULL || errsz == 0) {
+		err = ebuf;
+		errsz = sizeof(ebuf);
+	}
+	err[0] = '\0';
 	if (pl == NULL)
 		return 0;
 	have_addr = addr != NULL && peer_client_addr(addr, &family, a);
+	/* Tables see the address as inet_ntop writes it (IPv4 for a
+	 * mapped one, no zone). */
+	if (!have_addr || inet_ntop(family, a, atext, sizeof(atext)) == NULL)
+		atext[0] = '\0';
 	have_name = hostname != NULL && *hostname != '\0' &&
 	    strcasecmp(hostname, "unknown") != 0;
 	if (have_name) {
@@ -592,7 +724,15 @@ peer_list_match(const struct peer_list *pl, const char *hostname,
 		const struct peer_pat *p = &pl->pats[i];
 		bool m = false;
 
-		if (p->type == PEER_PAT_NET)
+		if (p->type == PEER_PAT_TABLE) {
+			int r = peer_table_match(p, pl->parent_matches,
+			    have_name ? hostname : NULL, hlen,
+			    atext[0] != '\0' ? atext : NULL, err, errsz);
+
+			if (r < 0)
+				return -1;
+			m = r == 1;
+		} else if (p->type == PEER_PAT_NET)
 			m = have_addr && p->family == family &&
 			    peer_prefix_match(p->addr, a, p->prefix);
 		else
@@ -613,8 +753,11 @@ peer_list_free(struct peer_list **plp)
 	if (plp == NULL || *plp == NULL)
 		return;
 	pl = *plp;
-	for (size_t i = 0; i < pl->n; i++)
+	for (size_t i = 0; i < pl->n; i++) {
 		free(pl->pats[i].name);
+		if (pl->pats[i].dict != NULL)
+			dict_close(pl->pats[i].dict);
+	}
 	free(pl->pats);
 	free(pl);
 	*plp = NULL;

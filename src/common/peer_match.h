@@ -39,13 +39,23 @@
  * PEER_LIST_FILE_MAX_BYTES per file and PEER_LIST_MAX_PATTERNS patterns in
  * the whole list.  The file is read with the caller's privileges.
  *
- * Not implemented yet: "type:table" elements (refused with an error),
- * IPv6 zone ids in patterns.
+ * A "type:table" element (or "!type:table") is a lookup table, opened
+ * when the list is parsed by the caller's opener (peer_list_parse_tables;
+ * peer_list_parse refuses tables).  It matches when the table finds the
+ * client's name, for tables that are neither cidr: nor pattern tables
+ * also a parent domain of it ("example.com" when
+ * parent_domain_matches_subdomains is true, else ".example.com"), or the
+ * client's address in inet_ntop form (IPv4 for a mapped address); the
+ * value found is ignored, as in Postfix.  "inline:{ a, b }" is one
+ * element: separators inside braces do not split.
+ *
+ * Not implemented: IPv6 zone ids in patterns.
  */
 #ifndef OSTIA_PEER_MATCH_H
 #define OSTIA_PEER_MATCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define PEER_LIST_MAX_PATTERNS 10000
 #define PEER_LIST_FILE_MAX_BYTES (1024 * 1024)
@@ -53,6 +63,17 @@
 #define PEER_LIST_ELEMENT_MAX_BYTES 1024
 
 struct peer_list;
+struct dict;
+
+/*
+ * Opens the table of a "type:name" element (spec, without a leading
+ * '!') for peer_list_parse_tables.  0 with *dict_r set: the list owns
+ * the table and closes it.  0 with *dict_r NULL: the element is accepted
+ * unopened (a syntax check); it then fails every match (-1).  -1 with
+ * the reason in err (errsz bytes; the parser adds the element).
+ */
+typedef int peer_table_opener(void *ctx, const char *spec,
+    struct dict **dict_r, char *err, size_t errsz);
 
 /*
  * Parse value into a new list.  Returns the list (never NULL on success;
@@ -65,17 +86,28 @@ struct peer_list;
  */
 struct peer_list *peer_list_parse(const char *value,
     bool parent_domain_matches_subdomains, const char **error_r);
+/* The same, with table elements opened by open(open_ctx, ...); a NULL
+ * open refuses them, as peer_list_parse does. */
+struct peer_list *peer_list_parse_tables(const char *value,
+    bool parent_domain_matches_subdomains, peer_table_opener *open,
+    void *open_ctx, const char **error_r);
 
 /*
  * Match a client.  hostname is its verified name, or "unknown"/NULL when
  * it has none; addr is its address in text form (IPv4, IPv6, an IPv6
  * zone "%..." is ignored); NULL or unparsable text matches no address
  * pattern.  Returns 1 if the list matches, 0 if it does not (also for a
- * NULL or empty list).  -1 (lookup error) is reserved for table elements
- * once they exist; callers must treat it as a temporary failure.
+ * NULL or empty list), -1 when a table lookup failed before any element
+ * decided: the caller must not take it for either answer (a temporary
+ * failure where it decides about mail; "not listed" where being listed
+ * would grant something).
  */
 int peer_list_match(const struct peer_list *pl, const char *hostname,
     const char *addr);
+/* The same; on -1, err (errsz bytes, may be NULL) gets the table and
+ * the reason of the failure, else "". */
+int peer_list_match_err(const struct peer_list *pl, const char *hostname,
+    const char *addr, char *err, size_t errsz);
 
 /* Free the list and set *plp to NULL; NULL and *plp == NULL are fine. */
 void peer_list_free(struct peer_list **plp);

@@ -54,6 +54,7 @@
 #include "address.h"
 #include "buf.h"
 #include "config.h"
+#include "dict.h"
 #include "log.h"
 #include "peer_match.h"
 #include "queue_client.h"
@@ -69,6 +70,7 @@
 #include "smtpd_limit.h"
 #include "smtpd_milter.h"
 #include "smtpd_notice.h"
+#include "smtpd_peers.h"
 #include "smtpd_proxy.h"
 #include "smtpd_xclient.h"
 #include "smtpd_screen.h"
@@ -919,6 +921,9 @@ smtpd_greet(struct session *s)
 /* ---------------------------------------------------------------- */
 /* Process                                                          */
 
+/* The value of mynetworks (mynetworks_of), from preinit on. */
+static char *mynetworks_value;
+
 /*
  * mynetworks_derive - Postfix's mynetworks when it is not set: "host"
  * the addresses of this machine's interfaces, "subnet" (and "class",
@@ -998,6 +1003,17 @@ mynetworks_derive(const char *style)
 		buf_deinit(&b);
 		return out;
 	}
+}
+
+/* mynetworks_of - the value of mynetworks: as set, or (unset) derived
+ * from mynetworks_style.  Caller frees. */
+static char *
+mynetworks_of(const struct config_view *v)
+{
+	const char *mn = config_str(v, P_mynetworks);
+
+	return *mn != '\0' ? xstrdup(mn) :
+	    mynetworks_derive(config_str(v, P_mynetworks_style));
 }
 
 /* read_auth_settings - SMTP AUTH (smtpd_auth.c). */
@@ -1080,19 +1096,15 @@ read_auth_settings(const struct config_view *v)
 		}
 		strv_free(&rl);
 		{
-			const char *mn = config_str(v, P_mynetworks);
 			const char *merr = NULL;
-			char *derived = NULL;
 
-			/* Unset: derived from mynetworks_style. */
-			if (*mn == '\0')
-				mn = derived = mynetworks_derive(config_str(v,
-				    P_mynetworks_style));
-			smtpd_cfg.mynetworks = peer_list_parse(mn, false, &merr);
+			if (mynetworks_value == NULL)
+				mynetworks_value = mynetworks_of(v);
+			smtpd_cfg.mynetworks = smtpd_peers_parse(v,
+			    "mynetworks", mynetworks_value, &merr);
 			if (smtpd_cfg.mynetworks == NULL)
 				log_fatal("mynetworks: %s", merr);
-			log_debug(1, "mynetworks: %s", mn);
-			free(derived);
+			log_debug(1, "mynetworks: %s", mynetworks_value);
 		}
 		for (size_t k = 0; k < N_ELEMENTS(lists); k++) {
 			if (config_list_contains(v, lists[k],
@@ -1128,6 +1140,27 @@ read_auth_settings(const struct config_view *v)
 /* Made before privileges are dropped (keys), kept for smtpd_init. */
 static struct tls_server *preinit_tls;
 
+/* preinit_peers - parse the client lists while their files and tables
+ * are reachable (smtpd_peers.h). */
+static void
+preinit_peers(const struct config_view *v)
+{
+	static const enum param_id ids[] = {
+		P_debug_peer_list, P_permit_mx_backup_networks,
+		P_smtpd_client_event_limit_exceptions,
+		P_smtpd_authorized_xclient_hosts,
+		P_smtpd_authorized_xforward_hosts,
+		P_smtpd_forbid_bare_newline_exclusions,
+		P_smtpd_sasl_exceptions_networks,
+	};
+
+	mynetworks_value = mynetworks_of(v);
+	smtpd_peers_remember(v, "mynetworks", mynetworks_value);
+	for (size_t i = 0; i < N_ELEMENTS(ids); i++)
+		smtpd_peers_remember(v, config_params[ids[i]].name,
+		    config_str(v, ids[i]));
+}
+
 static void
 smtpd_preinit(struct child *c)
 {
@@ -1138,6 +1171,7 @@ smtpd_preinit(struct child *c)
 	smtpd_hbc_init(child_view(c));
 	smtpd_hdrw_init(child_view(c));
 	smtpd_screen_preinit(child_screen_view(c));
+	preinit_peers(child_view(c));
 	preinit_tls = tls_server_create(child_view(c), err, sizeof(err));
 	if (preinit_tls == NULL && err[0] != '\0')
 		log_fatal("service %s: TLS cannot start: %s",
@@ -1275,9 +1309,8 @@ smtpd_init(struct child *c)
 	smtpd_cfg.tls_received_header = config_bool(v,
 	    P_smtpd_tls_received_header);
 	smtpd_cfg.debug_level = (int)config_int(v, P_debug_peer_level);
-	smtpd_cfg.debug_peers = peer_list_parse(config_str(v, P_debug_peer_list),
-	    config_list_contains(v, P_parent_domain_matches_subdomains,
-	    "debug_peer_list"), &err);
+	smtpd_cfg.debug_peers = smtpd_peers_parse(v, "debug_peer_list",
+	    config_str(v, P_debug_peer_list), &err);
 	if (smtpd_cfg.debug_peers == NULL)
 		log_fatal("debug_peer_list: %s", err);
 	if (strncmp(smtpd_cfg.banner, smtpd_cfg.myhostname,
@@ -1337,6 +1370,7 @@ smtpd_init(struct child *c)
 				smtpd_cfg.reject_footer = footer;
 		}
 	}
+	smtpd_peers_forget();	/* lists remembered and not asked for */
 }
 
 void
@@ -1346,19 +1380,38 @@ smtpd_client_list_init(struct smtpd_client_list *cl,
 	const char *raw = config_raw(v, name, NULL);
 	const char *err = NULL;
 
+	cl->name = name;
 	cl->with_mynetworks = raw != NULL && strstr(raw, "mynetworks") != NULL;
-	cl->list = peer_list_parse(config_str(v, id), false, &err);
+	cl->list = smtpd_peers_parse(v, name, config_str(v, id), &err);
 	if (cl->list == NULL)
 		log_fatal("%s: %s", name, err);
+}
+
+int
+smtpd_mynetworks_match(const struct session *s, char *err, size_t errsz)
+{
+	return smtpd_cfg.mynetworks == NULL ? 0 :
+	    peer_list_match_err(smtpd_cfg.mynetworks, s->name, s->addr, err,
+	    errsz);
 }
 
 bool
 smtpd_client_list_match(const struct smtpd_client_list *cl,
     const struct session *s)
 {
-	return peer_list_match(cl->list, s->name, s->addr) == 1 ||
-	    (cl->with_mynetworks && smtpd_cfg.mynetworks != NULL &&
-	    peer_list_match(smtpd_cfg.mynetworks, s->name, s->addr) == 1);
+	char err[DICT_ERR_MAX_BYTES + 256];
+	const char *which = cl->name;
+	int r = peer_list_match_err(cl->list, s->name, s->addr, err,
+	    sizeof(err));
+
+	if (r == 0 && cl->with_mynetworks) {
+		which = "mynetworks";
+		r = smtpd_mynetworks_match(s, err, sizeof(err));
+	}
+	if (r < 0)
+		log_warning("%s[%s]: %s: %s; the client is taken as not "
+		    "listed in %s", s->name, s->addr, which, err, cl->name);
+	return r == 1;
 }
 
 static void accept_named(struct session *s);

@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "config.h"
 #include "dns.h"
+#include "dict.h"
 #include "dnsbl.h"
 #include "log.h"
 #include "lookup_client.h"
@@ -31,6 +32,7 @@
 #include "route.h"
 #include "smtpd_check.h"
 #include "smtpd_dns.h"
+#include "smtpd_peers.h"
 #include "smtpd_policy.h"
 #include "smtpd_session.h"
 #include "strv.h"
@@ -631,10 +633,8 @@ smtpd_check_init(const struct config_view *v)
 	if (*config_str(v, P_permit_mx_backup_networks) != '\0') {
 		const char *err = NULL;
 
-		ck.mxb_nets = peer_list_parse(config_str(v,
-		    P_permit_mx_backup_networks), config_list_contains(v,
-		    P_parent_domain_matches_subdomains,
-		    "permit_mx_backup_networks"), &err);
+		ck.mxb_nets = smtpd_peers_parse(v, "permit_mx_backup_networks",
+		    config_str(v, P_permit_mx_backup_networks), &err);
 		if (ck.mxb_nets == NULL)
 			log_fatal("permit_mx_backup_networks: %s", err);
 	}
@@ -1016,11 +1016,16 @@ lookup_failed(struct smtpd_check_state *st, const char *what,
 	return V_REJECT;
 }
 
-static bool
-in_mynetworks(struct session *s)
+/* permit_mynetworks: a table lookup that fails defers (451 4.3.0). */
+static enum verdict
+permit_mynetworks(struct smtpd_check_state *st)
 {
-	return smtpd_cfg.mynetworks != NULL &&
-	    peer_list_match(smtpd_cfg.mynetworks, s->name, s->addr) == 1;
+	char err[DICT_ERR_MAX_BYTES + 256];
+	int r = smtpd_mynetworks_match(st->s, err, sizeof(err));
+
+	if (r < 0)
+		return lookup_failed(st, "mynetworks", err, strlen(err));
+	return r == 1 ? V_PERMIT : V_NONE;
 }
 
 /* A host name with at least one dot and only LDH labels. */
@@ -2436,9 +2441,17 @@ mxbackup_decide(struct smtpd_check_state *st)
 		for (size_t h = 0; h < j->nhosts && !listed; h++) {
 			if (j->prefs[h] >= mine)
 				continue;
-			for (size_t k = 0; k < j->naddrs[h] && !listed; k++)
-				listed = peer_list_match(ck.mxb_nets, NULL,
-				    j->addrs[h][k]) == 1;
+			for (size_t k = 0; k < j->naddrs[h] && !listed; k++) {
+				char err[DICT_ERR_MAX_BYTES + 256];
+				int r = peer_list_match_err(ck.mxb_nets, NULL,
+				    j->addrs[h][k], err, sizeof(err));
+
+				if (r < 0)
+					return job_done(st, lookup_failed(st,
+					    "permit_mx_backup_networks", err,
+					    strlen(err)));
+				listed = r == 1;
+			}
 		}
 		if (!listed) {
 			log_info("%s: permit_mx_backup: no primary MX host of "
@@ -2589,7 +2602,7 @@ step(struct smtpd_check_state *st, const struct item *it)
 		st->warn_next = true;
 		return V_NONE;
 	case OP_PERMIT_MYNETWORKS:
-		return in_mynetworks(s) ? V_PERMIT : V_NONE;
+		return permit_mynetworks(st);
 	case OP_PERMIT_SASL:
 		return s->authenticated ? V_PERMIT : V_NONE;
 	case OP_PERMIT_TLS_ALL:

@@ -77,6 +77,7 @@ enum smtpd_sasl_type {
  * (derived from mynetworks_style; its text is empty then).
  */
 struct smtpd_client_list {
+	const char *name;	/* the parameter, for log lines */
 	struct peer_list *list;
 	bool with_mynetworks;
 };
@@ -339,12 +340,20 @@ bool smtpd_reply_error(struct session *s, const char *fmt, ...)
     ATTR_FORMAT(2, 3);
 void smtpd_log_reject(struct session *s, const char *cmd,
     const char *replytext, const char *rcpt);
-/* smtpd.c: read a client list parameter (after smtpd_cfg.mynetworks
- * is set; a bad value is fatal), and match a session's client. */
+/*
+ * smtpd.c: read a client list parameter (after smtpd_cfg.mynetworks is
+ * set; a bad value or a table that does not open is fatal), and match a
+ * session's client: true when listed; a table lookup that fails is
+ * logged and taken as "not listed" (these lists only grant exceptions).
+ */
 void smtpd_client_list_init(struct smtpd_client_list *cl,
     const struct config_view *v, enum param_id id, const char *name);
 bool smtpd_client_list_match(const struct smtpd_client_list *cl,
     const struct session *s);
+/* smtpd.c: whether s's client is in mynetworks: 1, 0, or -1 when a
+ * table lookup failed (err, errsz bytes, says why; may be NULL). */
+int smtpd_mynetworks_match(const struct session *s, char *err,
+    size_t errsz);
 /* Work through buffered input; may free s. */
 void smtpd_session_process(struct session *s);
 void smtpd_session_free(struct session *s);

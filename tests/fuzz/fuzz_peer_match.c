@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "peer_match.h"
+#include "peer_tables.h"
 #include "xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -97,6 +98,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strchr(s, '!') == NULL && rb > ra)
 				abort();
 		}
+	}
+	/* With tables allowed (checked, not opened: no file is read),
+	 * everything that parsed without still parses, and matches the
+	 * same; a list with tables answers -1, 0 or 1. */
+	{
+		struct peer_tables_ctx ctx;
+		struct peer_list *t;
+
+		peer_tables_ctx_init(&ctx, "mynetworks", false, NULL);
+		t = peer_list_parse_tables(s, true, peer_tables_open, &ctx,
+		    &error);
+		if (a != NULL && t == NULL)
+			abort();
+		for (size_t i = 0; t != NULL && i < N_ELEMENTS(probes); i++) {
+			int rt = peer_list_match(t, probes[i].host,
+			    probes[i].addr);
+
+			if (rt < -1 || rt > 1 || (a != NULL &&
+			    rt != peer_list_match(a, probes[i].host,
+			    probes[i].addr)))
+				abort();
+		}
+		peer_list_free(&t);
 	}
 out:
 	peer_list_free(&a);

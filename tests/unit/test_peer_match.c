@@ -15,7 +15,9 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "dict.h"
 #include "peer_match.h"
+#include "peer_tables.h"
 #include "xalloc.h"
 
 struct match_case {
@@ -222,12 +224,13 @@ static const struct error_case error_cases[] = {
 	{ "[example.com]", "\"[example.com]\": invalid IP address" },
 	{ "2001:db8::zz", "\"2001:db8::zz\": invalid IPv6 address" },
 	{ "1:2:3:4:5:6:7:8:9", "invalid IPv6 address" },
+	/* peer_list_parse has no opener: tables are refused. */
 	{ "hash:/etc/postfix/peers", "\"hash:/etc/postfix/peers\": lookup "
-	    "tables in this list are not implemented yet (type:table)" },
-	{ "cidr:/etc/postfix/peers.cidr", "lookup tables in this list are "
-	    "not implemented yet (type:table)" },
-	{ "cdb:/etc/x", "not implemented yet (type:table)" },
-	{ "!static:all", "not implemented yet (type:table)" },
+	    "tables (type:table) cannot be used in this list" },
+	{ "cidr:/etc/postfix/peers.cidr", "lookup tables (type:table) "
+	    "cannot be used in this list" },
+	{ "cdb:/etc/x", "cannot be used in this list" },
+	{ "!static:all", "cannot be used in this list" },
 	{ "!", "\"!\": '!' without a pattern" },
 	{ "!!1.2.3.4", "double negation is not supported" },
 	{ "!/etc/hosts", "a file cannot be negated" },
@@ -379,7 +382,7 @@ test_file_errors(void **state)
 		{ "192.0.2.1\n# ok\n1.2.3.4/33\n", 0, ":3: \"1.2.3.4/33\": "
 		    "invalid prefix length" },
 		{ "example.com\n  hash:/etc/x\n", 0, ":2: \"hash:/etc/x\": "
-		    "lookup tables in this list are not implemented yet" },
+		    "lookup tables (type:table) cannot be used in this list" },
 		{ "/etc/hosts\n", 0, ":1: \"/etc/hosts\": a file cannot name "
 		    "another file" },
 		{ "192.0.2.1\nab\0cd\n", 15, "\": the file contains a NUL "
@@ -450,6 +453,223 @@ test_error_lifetime(void **state)
 	assert_null(peer_list_parse("1.2.3.4/40", true, NULL));
 }
 
+
+/* ---- type:table elements ------------------------------------------ */
+
+/* open_tables - a peer_tables opener that trusts our own files. */
+static struct peer_tables_ctx *
+tables_ctx(bool open)
+{
+	static struct peer_tables_ctx ctx;
+
+	peer_tables_ctx_init(&ctx, "mynetworks", open, NULL);
+	ctx.opts.trusted_uid = geteuid();
+	return &ctx;
+}
+
+static struct peer_list *
+parse_tables(const char *value, bool parent, const char **error)
+{
+	return peer_list_parse_tables(value, parent, peer_tables_open,
+	    tables_ctx(true), error);
+}
+
+/* cidr: sees the address only; the value found does not matter. */
+static void
+test_table_cidr(void **state)
+{
+	const char *text = "192.0.2.0/24 anything\n2001:db8::/32 OK\n"
+	    "198.51.100.7 REJECT\n";
+	char *path = write_tmp(text, strlen(text));
+	char *value = xasprintf("10.1.1.1, cidr:%s", path);
+	const char *error = NULL;
+	struct peer_list *pl = parse_tables(value, false, &error);
+
+	if (pl == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(peer_list_match(pl, NULL, "192.0.2.77"), 1);
+	assert_int_equal(peer_list_match(pl, NULL, "198.51.100.7"), 1);
+	assert_int_equal(peer_list_match(pl, NULL, "198.51.100.8"), 0);
+	assert_int_equal(peer_list_match(pl, NULL, "10.1.1.1"), 1);
+	assert_int_equal(peer_list_match(pl, NULL, "2001:db8::25"), 1);
+	/* An IPv4-mapped client is looked up as its IPv4 address. */
+	assert_int_equal(peer_list_match(pl, NULL, "::ffff:192.0.2.9"), 1);
+	/* A name never reaches a cidr: table. */
+	assert_int_equal(peer_list_match(pl, "192.0.2.1", "203.0.113.1"), 0);
+	peer_list_free(&pl);
+	unlink(path);
+	free(path);
+	free(value);
+}
+
+/* Fixed tables see the name, its parent domains and the address. */
+static void
+test_table_names(void **state)
+{
+	const char *error = NULL;
+	struct peer_list *pl, *pp;
+	const char *v = "inline:{ trusted.example=x, .sub.example=x, "
+	    "parent.example=x, 203.0.113.5=x }";
+
+	pl = parse_tables(v, false, &error);
+	if (pl == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(peer_list_match(pl, "trusted.example", NULL), 1);
+	assert_int_equal(peer_list_match(pl, "TRUSTED.example.", NULL), 1);
+	/* Without parent matching, ".sub.example" is the parent key. */
+	assert_int_equal(peer_list_match(pl, "a.b.sub.example", NULL), 1);
+	assert_int_equal(peer_list_match(pl, "sub.example", NULL), 0);
+	assert_int_equal(peer_list_match(pl, "x.parent.example", NULL), 0);
+	assert_int_equal(peer_list_match(pl, "unknown", "203.0.113.5"), 1);
+	assert_int_equal(peer_list_match(pl, "other.example", "203.0.113.6"),
+	    0);
+	peer_list_free(&pl);
+
+	pp = parse_tables(v, true, &error);
+	assert_non_null(pp);
+	assert_int_equal(peer_list_match(pp, "x.parent.example", NULL), 1);
+	assert_int_equal(peer_list_match(pp, "a.b.sub.example", NULL), 0);
+	peer_list_free(&pp);
+}
+
+/* A negated table, and order: the first element that decides wins. */
+static void
+test_table_negation(void **state)
+{
+	const char *error = NULL;
+	struct peer_list *pl = parse_tables("!inline:{192.0.2.66=x} "
+	    "192.0.2.0/24", false, &error);
+
+	if (pl == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(peer_list_match(pl, NULL, "192.0.2.66"), 0);
+	assert_int_equal(peer_list_match(pl, NULL, "192.0.2.67"), 1);
+	peer_list_free(&pl);
+}
+
+/* A pattern table sees the whole name only, never a parent domain. */
+static void
+test_table_pattern(void **state)
+{
+	const char *text = "/^mx[0-9]+\\.example\\.com$/ OK\n";
+	char *path = write_tmp(text, strlen(text));
+	char *value = xasprintf("pcre:%s", path);
+	const char *error = NULL;
+	struct peer_list *pl = parse_tables(value, true, &error);
+
+	if (pl == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(peer_list_match(pl, "mx12.example.com", NULL), 1);
+	assert_int_equal(peer_list_match(pl, "a.mx12.example.com", NULL), 0);
+	peer_list_free(&pl);
+	unlink(path);
+	free(path);
+	free(value);
+}
+
+/* A table that fails: -1 with the reason, never a match or a miss. */
+static enum dict_status
+failing_lookup(struct dict *d, const char *key, size_t keylen,
+    struct buf *value, char *err, size_t errsz)
+{
+	(void)d;
+	(void)key;
+	(void)keylen;
+	(void)value;
+	snprintf(err, errsz, "the disk is on fire");
+	return DICT_TEMPFAIL;
+}
+
+static int
+failing_open(struct dict *d, const char *name,
+    const struct dict_open_opts *opts, char *err, size_t errsz)
+{
+	(void)d;
+	(void)name;
+	(void)opts;
+	(void)err;
+	(void)errsz;
+	return 0;
+}
+
+static void
+failing_close(struct dict *d)
+{
+	(void)d;
+}
+
+static const struct dict_type failing_type = {
+	.name = "failing", .flags = 0, .open = failing_open,
+	.lookup = failing_lookup, .close = failing_close,
+};
+
+static int
+open_failing(void *ctx, const char *spec, struct dict **dict_r, char *err,
+    size_t errsz)
+{
+	struct dict_open_opts opts;
+
+	(void)ctx;
+	dict_open_opts_init(&opts);
+	*dict_r = dict_open_type(&failing_type, strchr(spec, ':') + 1, &opts,
+	    err, errsz);
+	return *dict_r != NULL ? 0 : -1;
+}
+
+static void
+test_table_failure(void **state)
+{
+	const char *error = NULL;
+	char err[512];
+	struct peer_list *pl = peer_list_parse_tables("192.0.2.1 "
+	    "failing:x 198.51.100.0/24", false, open_failing, NULL, &error);
+
+	assert_non_null(pl);
+	/* Decided before the table: no lookup. */
+	assert_int_equal(peer_list_match_err(pl, NULL, "192.0.2.1", err,
+	    sizeof(err)), 1);
+	assert_string_equal(err, "");
+	/* The table fails: neither listed nor not, whatever comes after. */
+	assert_int_equal(peer_list_match_err(pl, NULL, "198.51.100.1", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "failing:x"));
+	assert_non_null(strstr(err, "the disk is on fire"));
+	assert_int_equal(peer_list_match(pl, "host.example", NULL), -1);
+	peer_list_free(&pl);
+
+	/* Checked, not opened (the master's load check): fails too. */
+	pl = peer_list_parse_tables("cidr:/nonexistent/x.cidr", false,
+	    peer_tables_open, tables_ctx(false), &error);
+	assert_non_null(pl);
+	assert_int_equal(peer_list_match_err(pl, NULL, "192.0.2.1", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "not open"));
+	peer_list_free(&pl);
+}
+
+/* What the opener refuses, in words that name the element. */
+static void
+test_table_refusals(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "mysql:/etc/postfix/mynet.cf", "\"mysql:/etc/postfix/"
+		    "mynet.cf\": a mysql: table cannot be used in mynetworks" },
+		{ "proxy:cidr:/etc/x", "a proxy: table cannot be used" },
+		{ "nosuch:/etc/x", "unknown table type (known: " },
+		{ "cidr:/nonexistent/peers.cidr", "/nonexistent/peers.cidr" },
+		{ "inline:{ a=b", "\"inline:{ a=b\"" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		const char *error = NULL;
+
+		assert_null(parse_tables(cases[i].list, false, &error));
+		if (strstr(error, cases[i].want) == NULL)
+			fail_msg("case %zu: error \"%s\" lacks \"%s\"", i,
+			    error, cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -464,6 +684,12 @@ main(void)
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_file_size_limit),
 		cmocka_unit_test(test_error_lifetime),
+		cmocka_unit_test(test_table_cidr),
+		cmocka_unit_test(test_table_names),
+		cmocka_unit_test(test_table_negation),
+		cmocka_unit_test(test_table_pattern),
+		cmocka_unit_test(test_table_failure),
+		cmocka_unit_test(test_table_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

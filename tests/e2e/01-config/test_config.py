@@ -238,6 +238,14 @@ BAD_MAIN = [
     ("loop_a = $loop_b\nloop_b = $loop_a\nmyhostname = $loop_a\n", 3,
      r"loop"),
     ("debug_peer_list = 10.0.0.1/33\n", 1, r"debug_peer_list"),
+    # Client lists take local tables only, checked at load.
+    ("mynetworks = 127.0.0.0/8 mysql:/etc/ostia/mynetworks.cf\n", 1,
+     r'mynetworks: "mysql:/etc/ostia/mynetworks.cf": a mysql: table cannot '
+     r'be used in mynetworks: it is looked up in the SMTP server itself'),
+    ("permit_mx_backup_networks = nosuch:/etc/x\n", 1,
+     r'permit_mx_backup_networks: "nosuch:/etc/x": unknown table type'),
+    ("mynetworks = 10.0.0.0/33\n", 1,
+     r'mynetworks: "10.0.0.0/33": invalid prefix length'),
     ("notify_classes = resource, sofware\n", 1,
      r'invalid value "resource, sofware" for notify_classes: "sofware" is '
      r'not a valid element: expected one of: bounce, 2bounce, data, delay, '

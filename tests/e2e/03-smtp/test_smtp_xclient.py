@@ -301,3 +301,44 @@ def test_dovecot_submission_relays_with_xclient(smtpd):
         assert shown.recipients == ["<rcpt@example.net>"], shown.env
     finally:
         srv.close()
+
+
+def relay_as(c, name, addr, code, enhanced, text):
+    """XCLIENT NAME ADDR, then one relay attempt answered code."""
+    c.send_line("XCLIENT NAME=%s ADDR=%s" % (name, addr))
+    expect_reply(c, 220)
+    c.send_line("EHLO far.example")
+    expect_reply(c, 250)
+    c.send_line("MAIL FROM:<sender@example.org>")
+    expect_reply(c, 250, "2.1.0")
+    c.send_line("RCPT TO:<rcpt@example.net>")
+    expect_reply(c, code, enhanced, text=text)
+    c.send_line("RSET")
+    expect_reply(c, 250)
+
+
+def test_mynetworks_table_failure_defers(smtpd, tmp_path):
+    """A table in mynetworks that fails (here a pcre: pattern that hits
+    PCRE2's match limit on the client name XCLIENT gives) makes
+    permit_mynetworks answer 451 4.3.0, never "not listed" and a 454,
+    and the log names the list, the table and the reason."""
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tables, 0o755)
+    pcre = tables / "mynetworks.pcre"
+    pcre.write_text("/^(a|aa)+$/ trusted\n")
+    os.chmod(pcre, 0o644)
+    o = smtpd(dict(XCLIENT_OK, mynetworks="127.0.0.0/8 pcre:%s" % pcre))
+    c = ehlo(o)
+    slow = "a" * 40 + "b.example"
+    relay_as(c, slow, "198.51.100.9", 451, "4.3.0",
+             "Temporary lookup failure")
+    # A name the pattern decides at once: not listed, relay refused.
+    relay_as(c, "fast.example", "198.51.100.10", 454, "4.7.1",
+             "Relay access denied")
+    quit_(c)
+    o.wait_for_log(r"warning: %s\[198\.51\.100\.9\]: mynetworks failed: "
+                   r"pcre:%s, line 1: matching gave up: match limit "
+                   r"exceeded; the command gets a temporary failure" % (
+                       re.escape(slow), re.escape(str(pcre))))

@@ -19,6 +19,7 @@ in Postfix), our own interface's address literal; relaying from
 mynetworks.
 """
 
+import os
 import re
 
 import pytest
@@ -197,6 +198,57 @@ def test_mynetworks_unknown_local_user_still_refused(ostia_factory):
     o = default_server(ostia_factory, mynetworks="127.0.0.0/8")
     refused_once(o, "<nobody@%s>" % HOSTED, ["nobody@" + HOSTED],
                  UNKNOWN_VIRTUAL)
+
+
+@pytest.mark.parametrize("networks,relays", [
+    ("127.0.0.0/8   listed\n", True),
+    ("127.0.0.2/32  another loopback host\n192.0.2.0/24 x\n", False),
+], ids=["client-listed", "client-not-listed"])
+def test_mynetworks_cidr_table(ostia_factory, networks, relays):
+    """mynetworks may name a cidr: table (Postfix's
+    "mynetworks = cidr:/etc/postfix/network_table"): the client's
+    address is looked up in it, whatever the value says."""
+    setup = hosting(Setup(ostia_factory))
+    table = setup.table("mynetworks.cidr", networks, kind="cidr")
+    setup.update({"mynetworks": "192.0.2.0/24, " + table})
+    o = setup.start()
+    if relays:
+        s = Smtp(o)
+        s.ehlo()
+        qid = send_message(s, SENDER, MYNET_PATHS)
+        s.quit()
+        assert len(envelope_recipients(o, qid)) == len(MYNET_PATHS)
+    else:
+        path = MYNET_PATHS[0]
+        refused_once(o, path, [path[1:-1]], RELAY_DEFER)
+
+
+def test_mynetworks_table_inline_and_negated(ostia_factory):
+    """"!inline:{...}" before a network: the first element that decides
+    wins, as for the other elements of the list."""
+    o = default_server(ostia_factory, mynetworks="!inline:{ 127.0.0.1=no } "
+                       "127.0.0.0/8")
+    path = MYNET_PATHS[0]
+    refused_once(o, path, [path[1:-1]], RELAY_DEFER)
+
+
+def test_mynetworks_table_that_does_not_open(ostia_factory):
+    """A table file that is missing is an error of the configuration:
+    `ostia check` names it and the master does not start (never a list
+    that silently matches nothing)."""
+    setup = hosting(Setup(ostia_factory))
+    missing = os.path.join(setup.dir, "no-such.cidr")
+    setup.update({"mynetworks": "127.0.0.1, cidr:" + missing})
+    o = setup.o
+    o.update_main_cf(setup.params)
+    want = re.compile(r"error: .*mynetworks: .*cidr:%s: %s: No such file" % (
+        re.escape(missing), re.escape(missing)))
+    r = o.cli("check")
+    assert r.returncode == 2 and want.search(r.stderr), r.stderr
+    r = o.cli("run", timeout=20)
+    assert r.returncode == 1 and want.search(r.stderr + r.stdout), \
+        r.stderr + r.stdout
+    assert o.cli("status").returncode == 1
 
 
 # ---------------------------------------------------------------- variants

@@ -548,6 +548,11 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 	    "\r\n\tid %s; %s\r\n", p->myhostname, p->mail_name,
 	    (unsigned long)owner_uid, id, date) < 0)
 		goto toolarge;
+	/* A first line that starts with white space would continue the
+	 * Received: header: an empty line makes it the body's first. */
+	if (body.len > 0 && (body.data[0] == ' ' || body.data[0] == '\t') &&
+	    buf_append(&m->content, "\r\n", 2) < 0)
+		goto toolarge;
 	for (size_t i = 0, start = 0; i <= body.len; i++) {
 		if (i < body.len && body.data[i] != '\n')
 			continue;

@@ -284,6 +284,7 @@ struct session {
 	bool qw_open;
 	struct smtp_data_reader dr;
 	struct hop_count hops;	/* Received: headers, ours included */
+	bool text_first;	/* the client's text has not begun yet */
 	struct timespec data_start;
 	uint64_t data_bytes;		/* wire bytes of DATA/BDAT */
 	bool bdat;			/* transaction uses BDAT */

@@ -314,6 +314,14 @@ smtpd_data_out(void *ctx, const char *data, size_t len)
 	struct session *s = ctx;
 	struct smtpd_hbc *hbc = smtpd_hbc_of(s);
 
+	if (s->text_first && len > 0) {
+		s->text_first = false;
+		/* A first line that starts with white space would continue
+		 * our Received: header: an empty line before it makes it the
+		 * body's first, as Postfix's smtpd does. */
+		if (data[0] == ' ' || data[0] == '\t')
+			smtpd_data_out(s, "\r\n", 2);
+	}
 	if (!s->hops.done)
 		hop_count_feed(&s->hops, data, len);
 	if (s->bad_char < 0)
@@ -393,6 +401,7 @@ start_message(struct session *s)
 		    strerror(errno));
 		return false;
 	}
+	s->text_first = true;	/* the client's text comes next */
 	if (s->bdat) {
 		s->state = SS_BDAT;
 	} else {

@@ -311,6 +311,41 @@ test_convert_user(void **state)
 	pickup_msg_deinit(&m);
 }
 
+/* A first line that starts with white space is not a continuation of
+ * the Received: header: an empty line goes before it.  One that starts
+ * with a header, or a later indented line, is left alone. */
+static void
+test_convert_leading_white_space(void **state)
+{
+	static const struct {
+		const char *body, *after;
+	} cases[] = {
+		{ " indented first\r\nSubject: x\r\n",
+		  "\r\n indented first\r\nSubject: x\r\n" },
+		{ "\tTab first\n", "\r\n\tTab first\r\n" },
+		{ "Subject: x\r\n folded\r\n",
+		  "Subject: x\r\n folded\r\n" },
+		{ "", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct mf mf = {
+			.rcpts = { "bob@example.org" },
+			.body = cases[i].body,
+		};
+		struct pickup_msg m;
+		char why[256], want[512];
+
+		assert_int_equal(convert(&mf, 1000, &m, why, sizeof(why)), 0);
+		snprintf(want, sizeof(want), "Received: by mx.example.org "
+		    "(Ostia, from userid 1000)\r\n\tid " ID "; Fri, 31 May "
+		    "2024 16:08:37 +0000\r\n%s", cases[i].after);
+		assert_string_equal(buf_cstr(&m.content), want);
+		pickup_msg_deinit(&m);
+	}
+}
+
 /* content_filter: every message gets the pickup service's filter, as
  * smtpd's do; an empty one is none. */
 static void
@@ -805,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_header_bad),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_convert_user),
+		cmocka_unit_test(test_convert_leading_white_space),
 		cmocka_unit_test(test_convert_content_filter),
 		cmocka_unit_test(test_convert_chars),
 		cmocka_unit_test(test_convert_header_completion),

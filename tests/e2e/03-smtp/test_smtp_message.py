@@ -213,6 +213,36 @@ def test_message_without_final_crlf_gets_one(smtpd):
     assert shown.body_without_received() == b""
 
 
+def test_first_line_with_white_space_starts_the_body(smtpd):
+    """A message whose first line starts with a space or a tab (no
+    header block) must not continue our Received: header: an empty
+    line goes before it (Postfix's smtpd does the same), with DATA and
+    with BDAT.  A message that starts with a header is left as sent."""
+    o = smtpd()
+    c = ehlo(o)
+    texts = [b" indented first line\r\nSubject: not a header\r\n",
+             b"\tTab first\r\n\r\nbody\r\n",
+             b"Subject: x\r\n folded\r\n\r\nbody\r\n"]
+    ids = []
+    for text in texts:
+        start_mail(c)
+        ids.append(queued_id(send_data(c, text)))
+    start_mail(c)
+    c.send_raw(b"BDAT 1\r\n ")
+    expect_reply(c, 250, "2.0.0")
+    c.send_raw(b"BDAT 7 LAST\r\nx y\r\n\r\n")
+    ids.append(queued_id(expect_reply(c, 250, "2.0.0")))
+    quit_(c)
+    stored = [queue_show(o, qid) for qid in ids]
+    assert stored[0].body_without_received() == b"\r\n" + texts[0]
+    assert stored[1].body_without_received() == b"\r\n" + texts[1]
+    assert stored[2].body_without_received() == texts[2]
+    assert stored[3].body_without_received() == b"\r\n x y\r\n\r\n"
+    # The header block is our Received: header alone.
+    head, body = stored[0].header_and_body()
+    assert head.count(b"\r\n") == 3 and body == texts[0], head
+
+
 def test_two_messages_in_one_session(smtpd):
     o = smtpd()
     c = ehlo(o)

@@ -24,7 +24,10 @@
  * next hop; then the fallback relays, or a deferral.  With
  * smtp_dns_support_level = disabled (or disable_dns_lookups = yes) host
  * names are resolved by the system (getaddrinfo) and no MX lookup is
- * made.
+ * made.  smtp_host_lookup = native takes the addresses of hosts (MX
+ * hosts too) from the system's resolver, "dns, native" from it for the
+ * hosts DNS does not know; their answers become DNS answers
+ * (native_answer), so the MX self-pruning below sees them too.
  *
  * Mail loops: an MX host with one of this host's addresses
  * (own_addrs.h: inet_interfaces, proxy_interfaces) is left out, with
@@ -182,6 +185,10 @@ struct smtp_agent {
 	bool wrapper;			/* smtp_tls_wrappermode */
 	bool send_xforward;		/* smtp_send_xforward_command */
 	bool dns_enabled, dnssec;
+	/* smtp_host_lookup: host addresses from DNS, from the system's
+	 * resolver (native; blocks), or DNS then native for hosts that DNS
+	 * does not know.  MX lookups are always DNS. */
+	bool host_dns, host_native;
 	struct dns_settings dns_set;
 	char *dns_resolvers, *dns_anchor;
 	struct dns_resolver *dns;
@@ -413,6 +420,20 @@ load(struct agent_ctx *a)
 	    "disabled") != 0 && !config_bool(v, P_disable_dns_lookups);
 	st->dnssec = st->dns_enabled &&
 	    strcmp(config_str(v, P_smtp_dns_support_level), "dnssec") == 0;
+	{
+		char **hl = config_list(v, P_smtp_host_lookup);
+
+		st->host_dns = st->host_native = false;
+		for (size_t i = 0; hl[i] != NULL; i++) {
+			if (strcasecmp(hl[i], "dns") == 0)
+				st->host_dns = true;
+			else if (strcasecmp(hl[i], "native") == 0)
+				st->host_native = true;
+		}
+		if (!st->host_native)
+			st->host_dns = true;	/* empty: the default */
+		strv_free(&hl);
+	}
 	st->dns_resolvers = xstrdup(config_str(v, P_dns_resolvers));
 	st->dns_anchor = xstrdup(config_str(v, P_dnssec_trust_anchor_file));
 	st->dns_set.resolvers = st->dns_resolvers;
@@ -1147,6 +1168,94 @@ mx_self_pref(const struct smtp_job *j)
 	return -1;
 }
 
+/*
+ * native_answer - the answer of the system's resolver for host and one
+ * address type, as a DNS answer: res is getaddrinfo's list, e its
+ * return code.  Never secure (no DNSSEC).
+ */
+static struct dns_result *
+native_answer(const char *host, uint16_t type, const struct addrinfo *res,
+    int e)
+{
+	struct dns_result *r = xcalloc(1, sizeof(*r));
+	int family = type == DNS_T_A ? AF_INET : AF_INET6;
+	size_t n = 0;
+
+	copy_name(r->qname, host);
+	r->qtype = type;
+	if (e != 0) {
+		r->status = e == EAI_NONAME || e == EAI_NODATA ?
+		    DNS_NXDOMAIN : DNS_TEMPFAIL;
+		if (r->status == DNS_TEMPFAIL)
+			r->error = xasprintf("the system's resolver "
+			    "(smtp_host_lookup = native): %s",
+			    gai_strerror(e));
+		return r;
+	}
+	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+		if (ai->ai_family == family)
+			n++;
+	if (n == 0) {
+		r->status = DNS_NODATA;
+		return r;
+	}
+	r->rrs = xcalloc(n, sizeof(*r->rrs));
+	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		struct dns_rr *rr;
+
+		if (ai->ai_family != family)
+			continue;
+		rr = &r->rrs[r->n++];
+		rr->type = type;
+		if (family == AF_INET)
+			memcpy(&rr->u.a, &((const struct sockaddr_in *)
+			    (const void *)ai->ai_addr)->sin_addr,
+			    sizeof(rr->u.a));
+		else
+			memcpy(&rr->u.aaaa, &((const struct sockaddr_in6 *)
+			    (const void *)ai->ai_addr)->sin6_addr,
+			    sizeof(rr->u.aaaa));
+	}
+	r->status = DNS_OK;
+	return r;
+}
+
+/* native_lookup - (blocks) the addresses of host h from the system's
+ * resolver (/etc/hosts, nsswitch.conf), in place of its DNS answers. */
+static void
+native_lookup(struct smtp_job *j, size_t h)
+{
+	struct addrinfo hints, *res = NULL;
+	int e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = j->st->want4 && j->st->want6 ? AF_UNSPEC :
+	    j->st->want4 ? AF_INET : AF_INET6;
+	hints.ai_socktype = SOCK_STREAM;
+	e = getaddrinfo(j->hosts[h], NULL, &hints, &res);
+	for (size_t k = 0; k < j->ntypes; k++) {
+		dns_result_free(&j->ans[h][k]);
+		j->ans[h][k] = native_answer(j->hosts[h], j->types[k], res, e);
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+}
+
+/* dns_not_found - DNS says host h has no address (no such name, or no
+ * record of any type asked), without a failure. */
+static bool
+dns_not_found(const struct smtp_job *j, size_t h)
+{
+	for (size_t k = 0; k < j->ntypes; k++) {
+		const struct dns_result *r = j->ans[h][k];
+
+		if (r == NULL || (r->status != DNS_NXDOMAIN &&
+		    r->status != DNS_NODATA))
+			return false;
+	}
+	return j->ntypes > 0;
+}
+
 /* plan_assemble - every address answer is in: the targets in host
  * order (A before AAAA per host), or why there are none. */
 static void
@@ -1156,7 +1265,15 @@ plan_assemble(struct smtp_job *j)
 	struct smtp_plan *p = &j->plan;
 	char *why = NULL;
 	enum dns_status host_worst = DNS_NXDOMAIN;
-	long self = mx_self_pref(j);
+	long self;
+
+	/* smtp_host_lookup = native, or "dns, native" for the hosts DNS
+	 * does not know. */
+	for (size_t h = 0; h < j->nhosts; h++)
+		if (!st->host_dns || (st->host_native &&
+		    dns_not_found(j, h)))
+			native_lookup(j, h);
+	self = mx_self_pref(j);
 
 	if (self >= 0) {
 		/* The hosts are in preference order: keep those before
@@ -1272,6 +1389,11 @@ plan_addrs(struct smtp_job *j)
 		j->types[j->ntypes++] = DNS_T_A;
 	if (st->want6 && !st->prefer6)
 		j->types[j->ntypes++] = DNS_T_AAAA;
+	if (!st->host_dns) {
+		/* smtp_host_lookup = native: plan_assemble asks. */
+		plan_assemble(j);
+		return;
+	}
 	/* Counted first: an answer cannot come before the loop runs. */
 	j->pending = j->nhosts * j->ntypes;
 	for (size_t h = 0; h < j->nhosts; h++)
@@ -1399,7 +1521,7 @@ job_plan(struct smtp_job *j)
 		plan_done(j);
 		return;
 	}
-	if (resolver(st) == NULL) {
+	if ((!j->nh.no_mx || st->host_dns) && resolver(st) == NULL) {
 		plan_fail(p, DELIVER_DEFER, "4.4.3", "no DNS resolver: %s",
 		    st->dns_error != NULL ? st->dns_error : "unknown error");
 		plan_done(j);

@@ -837,7 +837,7 @@ static void
 test_warn_later_once(void **state)
 {
 	const char *text =
-	    "smtp_host_lookup = dns, native\n"		/* 1 */
+	    "bounce_template_file = /etc/postfix/bounce.cf\n"	/* 1 */
 	    "best_mx_transport = [smart]:587\n"		/* 2 */
 	    "biff = no\n";			/* 3 */
 	const char *master =
@@ -853,8 +853,8 @@ test_warn_later_once(void **state)
 	expect_diag(&dl, DIAG_WARNING, "parameter best_mx_transport is known but "
 	    "not implemented yet", MAIN_PATH, 2);
 	assert_int_equal(count_diags(&dl, DIAG_WARNING, "best_mx_transport"), 1);
-	expect_diag(&dl, DIAG_WARNING, "parameter smtp_host_lookup is known "
-	    "but not implemented yet", MAIN_PATH, 1);
+	expect_diag(&dl, DIAG_WARNING, "parameter bounce_template_file is "
+	    "known but not implemented yet", MAIN_PATH, 1);
 	/* Set twice in master.cf only: warned once, at the first. */
 	expect_diag(&dl, DIAG_WARNING, "smtp_quit_timeout is known but "
 	    "not implemented", MASTER_PATH, 2);

@@ -662,6 +662,7 @@ test_statuses(void **state)
 		"smtp_dns_support_level",
 		"smtp_enforce_tls",
 		"smtp_helo_name",
+		"smtp_host_lookup",
 		"smtp_helo_timeout",
 		"smtp_mail_timeout",
 		"smtp_mx_address_limit",

@@ -65,6 +65,7 @@
 #include "smtpd.h"
 #include "smtpd_check.h"
 #include "smtpd_dns.h"
+#include "smtpd_ehlo.h"
 #include "smtpd_hbc.h"
 #include "smtpd_hdrw.h"
 #include "smtpd_limit.h"
@@ -812,6 +813,7 @@ smtpd_session_free(struct session *s)
 	if (s->flush_queued)
 		TAILQ_REMOVE(&flush_list, s, flush_link);
 	smtpd_peer_lookup_cancel(s);
+	smtpd_ehlo_session_end(s);
 	smtpd_screen_session_end(s);
 	free(s->screen_reply);
 	smtpd_proxy_session_end(s);
@@ -1221,7 +1223,6 @@ smtpd_init(struct child *c)
 	const struct master_service *svc = child_service(c);
 	const char *bare = config_str(v, P_smtpd_forbid_bare_newline);
 	const char *err = NULL;
-	char **discard;
 	char note[200];
 
 	smtpd_child = c;
@@ -1281,28 +1282,9 @@ smtpd_init(struct child *c)
 	smtpd_cfg.pipelining = true;
 	smtpd_cfg.enhanced = true;
 	smtpd_cfg.vrfy_advertised = !smtpd_cfg.vrfy_disabled;
-	discard = config_list(v, P_smtpd_discard_ehlo_keywords);
-	for (size_t i = 0; discard[i] != NULL; i++) {
-		const char *k = discard[i];
-
-		if (strcasecmp(k, "pipelining") == 0)
-			smtpd_cfg.pipelining = false;
-		else if (strcasecmp(k, "size") == 0)
-			smtpd_cfg.exts &= ~(unsigned)SMTP_EXT_SIZE;
-		else if (strcasecmp(k, "8bitmime") == 0)
-			smtpd_cfg.exts &= ~(unsigned)SMTP_EXT_8BITMIME;
-		else if (strcasecmp(k, "dsn") == 0)
-			smtpd_cfg.exts &= ~(unsigned)SMTP_EXT_DSN;
-		else if (strcasecmp(k, "smtputf8") == 0)
-			smtpd_cfg.exts &= ~(unsigned)SMTP_EXT_SMTPUTF8;
-		else if (strcasecmp(k, "chunking") == 0)
-			smtpd_cfg.exts &= ~(unsigned)SMTP_EXT_CHUNKING;
-		else if (strcasecmp(k, "vrfy") == 0)
-			smtpd_cfg.vrfy_advertised = false;
-		else if (strcasecmp(k, "enhancedstatuscodes") == 0)
-			smtpd_cfg.enhanced = false;
-	}
-	strv_free(&discard);
+	/* smtpd_discard_ehlo_keywords and the per-client tables apply
+	 * per session (smtpd_ehlo.h). */
+	smtpd_ehlo_init(v);
 	smtpd_cfg.tls = preinit_tls;
 	read_auth_settings(v);
 	smtpd_cfg.starttls_timeout = config_time(v, P_smtpd_starttls_timeout);

@@ -33,6 +33,7 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 #include "smtpd_check.h"
+#include "smtpd_ehlo.h"
 #include "smtpd_milter.h"
 #include "smtpd_limit.h"
 #include "smtpd_notice.h"
@@ -203,42 +204,73 @@ helo_checked(struct session *s, const struct smtpd_check_result *r)
 	helo_accepted(s);
 }
 
-/* helo_reply - 250 and, for EHLO, the extensions on offer. */
+static void helo_reply_now(struct session *s);
+
+/* ehlo_known - smtpd_discard_ehlo_keyword_address_maps answered. */
+static void
+ehlo_known(struct session *s, const char *refusal)
+{
+	if (refusal != NULL)
+		helo_refuse(s, refusal);
+	else
+		helo_reply_now(s);
+	smtpd_session_process(s);
+}
+
+/* helo_reply - 250 and, for EHLO, the extensions on offer (once the
+ * keywords this client is not offered are known). */
 static void
 helo_reply(struct session *s)
 {
+	if (s->esmtp && smtpd_ehlo_lookup(s, ehlo_known))
+		return;
+	helo_reply_now(s);
+}
+
+static void
+helo_reply_now(struct session *s)
+{
 	bool esmtp = s->esmtp;
+	unsigned discard = smtpd_ehlo_discard(s), exts = smtpd_ehlo_exts(s);
 
 	s->oks[esmtp ? SMTP_VERB_EHLO : SMTP_VERB_HELO]++;
 	if (!esmtp) {
 		smtpd_reply(s, "250 %s", smtpd_cfg.myhostname);
 		return;
 	}
+	if ((discard & ~(unsigned)EHLO_D_SILENT) != 0 &&
+	    !(discard & EHLO_D_SILENT)) {
+		char who[SMTPD_LABEL_MAX], words[256];
+
+		log_info("%s: discarding EHLO keywords: %s",
+		    smtpd_client_label(s, who, sizeof(who)),
+		    smtpd_ehlo_mask_text(discard, words, sizeof(words)));
+	}
 	smtpd_reply(s, "250-%s", smtpd_cfg.myhostname);
-	if (smtpd_cfg.pipelining)
+	if (smtpd_cfg.pipelining && !(discard & EHLO_D_PIPELINING))
 		smtpd_reply(s, "250-PIPELINING");
-	if (smtpd_cfg.exts & SMTP_EXT_SIZE) {
+	if (exts & SMTP_EXT_SIZE) {
 		if (smtpd_cfg.message_size_limit > 0)
 			smtpd_reply(s, "250-SIZE %llu",
 			    (unsigned long long)smtpd_cfg.message_size_limit);
 		else
 			smtpd_reply(s, "250-SIZE");
 	}
-	if (smtpd_cfg.vrfy_advertised)
+	if (smtpd_cfg.vrfy_advertised && !(discard & EHLO_D_VRFY))
 		smtpd_reply(s, "250-VRFY");
-	if (smtpd_cfg.enhanced)
+	if (smtpd_cfg.enhanced && !(discard & EHLO_D_ENHANCED))
 		smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
-	if (smtpd_cfg.exts & SMTP_EXT_8BITMIME)
+	if (exts & SMTP_EXT_8BITMIME)
 		smtpd_reply(s, "250-8BITMIME");
-	if (smtpd_cfg.exts & SMTP_EXT_DSN)
+	if (exts & SMTP_EXT_DSN)
 		smtpd_reply(s, "250-DSN");
-	if (smtpd_cfg.exts & SMTP_EXT_SMTPUTF8)
+	if (exts & SMTP_EXT_SMTPUTF8)
 		smtpd_reply(s, "250-SMTPUTF8");
-	if (smtpd_cfg.exts & SMTP_EXT_CHUNKING)
+	if (exts & SMTP_EXT_CHUNKING)
 		smtpd_reply(s, "250-CHUNKING");
-	if (starttls_offered(s))
+	if (starttls_offered(s) && !(discard & EHLO_D_STARTTLS))
 		smtpd_reply(s, "250-STARTTLS");
-	{
+	if (!(discard & EHLO_D_AUTH)) {
 		char mechs[512];
 
 		/* smtpd_sasl_exceptions_networks: not offered to them (for
@@ -252,9 +284,9 @@ helo_reply(struct session *s)
 				smtpd_reply(s, "250-AUTH=%s", mechs);
 		}
 	}
-	if (smtpd_xclient_offered(s))
+	if (smtpd_xclient_offered(s) && !(discard & EHLO_D_XCLIENT))
 		smtpd_reply(s, "250-%s", smtp_xattr_keywords(SMTP_XCLIENT));
-	if (smtpd_xforward_offered(s))
+	if (smtpd_xforward_offered(s) && !(discard & EHLO_D_XFORWARD))
 		smtpd_reply(s, "250-%s", smtp_xattr_keywords(SMTP_XFORWARD));
 	smtpd_reply(s, "250 HELP");
 }
@@ -332,7 +364,8 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 		smtpd_reply_error(s, "%s", text);
 		return;
 	}
-	e = smtp_mail_args_parse(c->args, c->args_len, s->esmtp ? smtpd_cfg.exts : 0,
+	e = smtp_mail_args_parse(c->args, c->args_len, s->esmtp ?
+	    smtpd_ehlo_exts(s) : 0,
 	    aflags, &s->mail, &err);
 	if (e != SMTP_ARG_OK) {
 		const char *code = e == SMTP_ARG_UNKNOWN_PARAM ?
@@ -511,7 +544,8 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 		return;
 	}
 	memset(&ra, 0, sizeof(ra));
-	e = smtp_rcpt_args_parse(c->args, c->args_len, s->esmtp ? smtpd_cfg.exts : 0,
+	e = smtp_rcpt_args_parse(c->args, c->args_len, s->esmtp ?
+	    smtpd_ehlo_exts(s) : 0,
 	    aflags, &ra, &err);
 	if (e != SMTP_ARG_OK) {
 		const char *code = e == SMTP_ARG_UNKNOWN_PARAM ?
@@ -759,7 +793,8 @@ cmd_bdat(struct session *s, const struct smtp_command *c)
 	s->bdat_left = (uint64_t)n;
 	s->bdat_size = (uint64_t)n;
 	s->bdat_drop = false;
-	if (!(smtpd_cfg.exts & SMTP_EXT_CHUNKING) || !s->esmtp || !s->have_mail ||
+	if (!(smtpd_ehlo_exts(s) & SMTP_EXT_CHUNKING) || !s->esmtp ||
+	    !s->have_mail ||
 	    s->nrcpts == 0) {
 		/* Read and drop the chunk, then say why. */
 		s->bdat_drop = true;
@@ -782,7 +817,7 @@ cmd_bdat(struct session *s, const struct smtp_command *c)
 void
 smtpd_bdat_chunk_done(struct session *s)
 {
-	if (!(smtpd_cfg.exts & SMTP_EXT_CHUNKING) || !s->esmtp) {
+	if (!(smtpd_ehlo_exts(s) & SMTP_EXT_CHUNKING) || !s->esmtp) {
 		smtpd_reply_error(s, "502 5.5.1 Error: command not implemented");
 		s->state = s->have_mail ? SS_MAIL : SS_READY;
 		return;
@@ -934,7 +969,8 @@ dispatch(struct session *s, const struct smtp_command *c)
 			s->oks[SMTP_VERB_HELP]++;
 			smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA "
 			    "%sRSET NOOP QUIT %sHELP; see RFC 5321",
-			    smtpd_cfg.exts & SMTP_EXT_CHUNKING ? "BDAT " : "",
+			    smtpd_ehlo_exts(s) & SMTP_EXT_CHUNKING ? "BDAT " :
+			    "",
 			    smtpd_cfg.vrfy_disabled ? "" : "VRFY ");
 		}
 		break;
@@ -1078,7 +1114,8 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	 */
 	if (evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&
-	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining) &&
+	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining ||
+	    (smtpd_ehlo_discard(s) & EHLO_D_PIPELINING)) &&
 	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
 		s->ill_pipelining = true;	/* reject_unauth_pipelining */
 		/* postscreen's test decides instead. */
@@ -1093,7 +1130,8 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	if (smtpd_cfg.forbid_unauth_pipelining &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&
-	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining) &&
+	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining ||
+	    (smtpd_ehlo_discard(s) & EHLO_D_PIPELINING)) &&
 	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
 		log_info("improper command pipelining after %s from %s",
 		    smtp_verb_name(c.verb), smtpd_client_label(s, who, sizeof(who)));

@@ -229,6 +229,12 @@ struct session {
 					 * limit is counted; wiped */
 	size_t auth_args_len;
 	struct lookup_request *sender_req;	/* ownership lookup */
+	/* smtpd_ehlo.c: EHLO keywords not offered, once known for the
+	 * address ehlo_for (NULL: the default list applies) */
+	unsigned ehlo_discard;
+	char *ehlo_for;
+	struct lookup_request *ehlo_req;	/* the table asked */
+	void (*ehlo_done)(struct session *, const char *);
 	/* smtpd_limit.c: per-client limits */
 	struct lookup_request *limit_req;	/* the count under way */
 	void (*limit_done)(struct session *, const char *);

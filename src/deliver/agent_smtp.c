@@ -689,44 +689,6 @@ add_target(struct smtp_agent *st, struct smtp_plan *p, const char *host,
 	p->n++;
 }
 
-/* host_addrs_native - the addresses of host from the system
- * (getaddrinfo). */
-static enum dns_status
-host_addrs_native(struct smtp_agent *st, struct smtp_plan *p,
-    const char *host, char **why_r)
-{
-	struct addrinfo hints, *res = NULL;
-	size_t before = p->n;
-	int e;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = st->want4 && st->want6 ? AF_UNSPEC : st->want4 ?
-	    AF_INET : AF_INET6;
-	hints.ai_socktype = SOCK_STREAM;
-	e = getaddrinfo(host, NULL, &hints, &res);
-	if (e != 0) {
-		free(*why_r);
-		*why_r = xasprintf("cannot find the address of %s: %s", host,
-		    gai_strerror(e));
-		return e == EAI_NONAME ? DNS_NXDOMAIN : DNS_TEMPFAIL;
-	}
-	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		char a[INET6_ADDRSTRLEN];
-
-		if (ai->ai_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)
-			    (void *)ai->ai_addr)->sin_addr, a, sizeof(a));
-		else if (ai->ai_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-			    (void *)ai->ai_addr)->sin6_addr, a, sizeof(a));
-		else
-			continue;
-		add_target(st, p, host, a, false);
-	}
-	freeaddrinfo(res);
-	return p->n > before ? DNS_OK : DNS_NODATA;
-}
-
 /* The TLS policy of one next hop (smtp_tls_policy_maps). */
 struct hop_policy {
 	enum tls_client_level level;
@@ -1187,8 +1149,7 @@ native_answer(const char *host, uint16_t type, const struct addrinfo *res,
 		r->status = e == EAI_NONAME || e == EAI_NODATA ?
 		    DNS_NXDOMAIN : DNS_TEMPFAIL;
 		if (r->status == DNS_TEMPFAIL)
-			r->error = xasprintf("the system's resolver "
-			    "(smtp_host_lookup = native): %s",
+			r->error = xasprintf("the system's resolver: %s",
 			    gai_strerror(e));
 		return r;
 	}
@@ -1270,7 +1231,7 @@ plan_assemble(struct smtp_job *j)
 	/* smtp_host_lookup = native, or "dns, native" for the hosts DNS
 	 * does not know. */
 	for (size_t h = 0; h < j->nhosts; h++)
-		if (!st->host_dns || (st->host_native &&
+		if (!st->host_dns || !st->dns_enabled || (st->host_native &&
 		    dns_not_found(j, h)))
 			native_lookup(j, h);
 	self = mx_self_pref(j);
@@ -1389,8 +1350,8 @@ plan_addrs(struct smtp_job *j)
 		j->types[j->ntypes++] = DNS_T_A;
 	if (st->want6 && !st->prefer6)
 		j->types[j->ntypes++] = DNS_T_AAAA;
-	if (!st->host_dns) {
-		/* smtp_host_lookup = native: plan_assemble asks. */
+	if (!st->host_dns || !st->dns_enabled) {
+		/* The system's resolver only: plan_assemble asks. */
 		plan_assemble(j);
 		return;
 	}
@@ -1503,22 +1464,13 @@ job_plan(struct smtp_job *j)
 		return;
 	}
 	if (!st->dns_enabled) {
-		/* The system's resolver (blocks). */
-		char *why = NULL;
-		enum dns_status ds = host_addrs_native(st, p, j->nh.host, &why);
-
-		if (ds == DNS_OK)
-			p->st = DELIVER_OK;
-		else if (ds == DNS_NXDOMAIN || ds == DNS_NODATA)
-			plan_fail(p, DELIVER_BOUNCE, "5.1.2", "Host or domain "
-			    "name not found: %s has no %s address",
-			    j->nh.host, st->want4 && st->want6 ?
-			    "IPv4 or IPv6" : st->want4 ? "IPv4" : "IPv6");
-		else
-			plan_fail(p, DELIVER_DEFER, "4.4.3", "%s", why != NULL ?
-			    why : "DNS lookup failed");
-		free(why);
-		plan_done(j);
+		/* No MX lookup: the host's addresses from the system's
+		 * resolver (native_lookup, from plan_assemble). */
+		j->mx_mode = false;
+		j->mx_secure = false;
+		copy_name(j->hosts[0], j->nh.host);
+		j->nhosts = 1;
+		plan_addrs(j);
 		return;
 	}
 	if ((!j->nh.no_mx || st->host_dns) && resolver(st) == NULL) {

@@ -1279,8 +1279,6 @@ smtpd_init(struct child *c)
 	/* AUTH= on MAIL FROM (RFC 4954 5) once AUTH is offered. */
 	if (config_bool(v, P_smtpd_sasl_auth_enable))
 		smtpd_cfg.exts |= SMTP_EXT_AUTH;
-	smtpd_cfg.pipelining = true;
-	smtpd_cfg.enhanced = true;
 	smtpd_cfg.vrfy_advertised = !smtpd_cfg.vrfy_disabled;
 	/* smtpd_discard_ehlo_keywords and the per-client tables apply
 	 * per session (smtpd_ehlo.h). */

@@ -247,7 +247,7 @@ helo_reply_now(struct session *s)
 		    smtpd_ehlo_mask_text(discard, words, sizeof(words)));
 	}
 	smtpd_reply(s, "250-%s", smtpd_cfg.myhostname);
-	if (smtpd_cfg.pipelining && !(discard & EHLO_D_PIPELINING))
+	if (!(discard & EHLO_D_PIPELINING))
 		smtpd_reply(s, "250-PIPELINING");
 	if (exts & SMTP_EXT_SIZE) {
 		if (smtpd_cfg.message_size_limit > 0)
@@ -258,7 +258,7 @@ helo_reply_now(struct session *s)
 	}
 	if (smtpd_cfg.vrfy_advertised && !(discard & EHLO_D_VRFY))
 		smtpd_reply(s, "250-VRFY");
-	if (smtpd_cfg.enhanced && !(discard & EHLO_D_ENHANCED))
+	if (!(discard & EHLO_D_ENHANCED))
 		smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	if (exts & SMTP_EXT_8BITMIME)
 		smtpd_reply(s, "250-8BITMIME");
@@ -1114,7 +1114,7 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	 */
 	if (evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&
-	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining ||
+	    (must_end_group(c.verb) || !s->esmtp ||
 	    (smtpd_ehlo_discard(s) & EHLO_D_PIPELINING)) &&
 	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
 		s->ill_pipelining = true;	/* reject_unauth_pipelining */
@@ -1130,7 +1130,7 @@ smtpd_handle_line(struct session *s, enum smtp_line_status st, const char *line,
 	if (smtpd_cfg.forbid_unauth_pipelining &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) +
 	    smtp_line_reader_pending(&s->lr) > 0 &&
-	    (must_end_group(c.verb) || !s->esmtp || !smtpd_cfg.pipelining ||
+	    (must_end_group(c.verb) || !s->esmtp ||
 	    (smtpd_ehlo_discard(s) & EHLO_D_PIPELINING)) &&
 	    c.verb != SMTP_VERB_QUIT && c.verb != SMTP_VERB_BDAT) {
 		log_info("improper command pipelining after %s from %s",

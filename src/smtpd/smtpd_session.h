@@ -123,10 +123,9 @@ struct smtpd_settings {
 	 * refused (451) with these words in the log. */
 	char *always_bcc;
 	char *always_bcc_err;
-	unsigned exts;		/* enum smtp_ext offered */
-	bool pipelining;
-	bool enhanced;		/* ENHANCEDSTATUSCODES advertised */
-	bool vrfy_advertised;
+	unsigned exts;		/* enum smtp_ext on (less what a session is
+				 * not offered: smtpd_ehlo_exts) */
+	bool vrfy_advertised;	/* VRFY on (smtpd_ehlo.h may hide it) */
 	int debug_level;
 	struct peer_list *debug_peers;
 	/* TLS: NULL when the service has TLS off. */

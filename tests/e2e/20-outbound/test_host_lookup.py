@@ -96,3 +96,20 @@ def test_native_name_not_found_defers(mta, dns, port):
     a.send(BOB, message_for(tok, BOB))
     line = a.wait_status(BOB, "deferred").group(0)
     assert "mx7.%s" % REMOTE in line, line
+
+
+def test_dns_disabled_uses_the_system_resolver(mta, peer, port):
+    """smtp_dns_support_level = disabled: no DNS at all; a next hop's
+    name is found by the system's resolver (here the test's
+    /etc/hosts), whatever smtp_host_lookup says."""
+    p = peer(host="127.0.0.2", port=port, name="mx1." + REMOTE)
+    a = mta("a.ostia.test")
+    a.params["smtp_dns_support_level"] = "disabled"
+    a.route(REMOTE, "smtp:[mx1.%s]:%d" % (REMOTE, port))
+    start_with_hosts(a, HOSTS)
+    tok = token()
+    a.send(BOB, message_for(tok, BOB))
+    p.wait(lambda s: s.delivered(BOB) == 1, "delivery to 127.0.0.2",
+           diag=a.diag)
+    a.wait_sent(BOB, "mx1." + REMOTE, "127.0.0.2", port)
+    a.wait_queue_empty()

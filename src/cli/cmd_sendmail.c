@@ -21,13 +21,16 @@
  * file (helper not installed, permissions), 74 read or write error,
  * 75 try again later (no space, Ostia never started), 78 the
  * configuration has errors.  -bp, -bi and -q exit as `ostia queue`,
- * `ostia newaliases` and `ostia queue flush` do.
+ * `ostia newaliases` and `ostia queue flush` do.  -bs (an SMTP session
+ * on standard input and output, smtp_bs.h) queues each message as -bm
+ * does and answers in SMTP replies; it exits 0 unless it could not run.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,7 @@
 #include "msg_chars.h"
 #include "queue_file.h"
 #include "sendmail.h"
+#include "smtp_bs.h"
 #include "strv.h"
 #include "xalloc.h"
 
@@ -54,6 +58,9 @@
 
 static void
 say(const char *fmt, ...) ATTR_FORMAT(1, 2);
+
+/* With -bs, the last thing said also goes into the SMTP reply. */
+static struct buf *said;
 
 /* say - one line on standard error, "sendmail: ...". */
 static void
@@ -66,6 +73,12 @@ say(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (said != NULL) {
+		buf_reset(said);
+		va_start(ap, fmt);
+		(void)buf_vappendf(said, fmt, ap);
+		va_end(ap);
+	}
 }
 
 /* The submitter: uid, login, full name, trusted or not. */
@@ -153,9 +166,18 @@ toolarge:
  * anonymous file (the helper's standard input).  Returns its
  * descriptor at offset 0, or -1 (said).
  */
+/* The DSN requests of one message (RFC 3461). */
+struct dsn_req {
+	const char *notify;	/* for every recipient, or NULL */
+	const char *const *rcpt_notify;	/* per recipient (NULL: none) */
+	const char *const *orcpts;	/* per recipient (NULL: none) */
+	const char *ret;	/* "FULL", "HDRS" or NULL */
+	const char *envid;	/* NULL: none */
+};
+
 static int
 write_file(const char *id, const char *sender, char **rcpts,
-    const struct sendmail_opts *o, const struct buf *content)
+    const struct dsn_req *dsn, const struct buf *content)
 {
 	struct queue_envelope env;
 	struct queue_writer w;
@@ -169,11 +191,17 @@ write_file(const char *id, const char *sender, char **rcpts,
 	}
 	queue_envelope_init_local(&env, id, arrival, "maildrop", "sendmail",
 	    sender);
-	env.ret = UNCONST(o->ret);
-	env.envid = UNCONST(o->envid);
-	for (size_t i = 0; rcpts[i] != NULL; i++)
-		queue_envelope_add_rcpt(&env, rcpts[i], o->notify[0] != '\0' ?
-		    o->notify : NULL, NULL);
+	env.ret = UNCONST(dsn->ret);
+	env.envid = UNCONST(dsn->envid);
+	for (size_t i = 0; rcpts[i] != NULL; i++) {
+		const char *n = dsn->notify;
+
+		if (dsn->rcpt_notify != NULL && dsn->rcpt_notify[i] != NULL &&
+		    dsn->rcpt_notify[i][0] != '\0')
+			n = dsn->rcpt_notify[i];
+		queue_envelope_add_rcpt(&env, rcpts[i], n, dsn->orcpts != NULL ?
+		    dsn->orcpts[i] : NULL);
+	}
 	queue_writer_init(&w, fd);
 	if (queue_writer_envelope(&w, &env) < 0 ||
 	    queue_writer_content(&w, content->data, content->len) < 0 ||
@@ -186,6 +214,7 @@ write_file(const char *id, const char *sender, char **rcpts,
 	for (size_t i = 0; i < env.nrcpts; i++) {
 		free(env.rcpts[i].addr);
 		free(env.rcpts[i].notify);
+		free(env.rcpts[i].orcpt);
 	}
 	free(env.rcpts);
 	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0) {
@@ -303,33 +332,46 @@ drop(const struct cli *cli, const struct config_view *v, const struct who *w,
 	return r;
 }
 
-/* deliver - -bm: read, rewrite, drop. */
-static int
-deliver(struct cli *cli, const struct sendmail_opts *o)
-{
-	struct diag_list diags;
+/* What every submission of one command needs. */
+struct submitter {
+	struct cli *cli;
 	struct config *cf;
 	const struct config_view *v;
-	struct sendmail_input in;
-	struct sendmail_header_params hp;
-	struct buf content;
-	struct strv hrcpts, all;
 	struct who w;
-	struct timespec ts;
-	char id[QUEUE_ID_LEN + 1];
-	const char *myorigin, *why = NULL;
-	static const char dash_why[] = "an address must not begin with '-' "
-	    "(allow_min_user = no): it would look like an option to a "
-	    "command that gets it";
-	char *sender = NULL;
-	uint64_t limit;
-	bool dash_ok;
-	int ret, fd;
+	const char *myorigin;
+	uint64_t limit;		/* message_size_limit, 0: none */
+	bool dash_ok;		/* allow_min_user */
+};
 
+static const char dash_why[] = "an address must not begin with '-' "
+    "(allow_min_user = no): it would look like an option to a command "
+    "that gets it";
+
+static void
+submitter_close(struct submitter *sb)
+{
+	who_deinit(&sb->w);
+	config_free(&sb->cf);
+}
+
+/*
+ * submitter_open - the configuration and the submitter.  0, or an exit
+ * status (said); MAILDROP_EX_NOPERM when authorized_submit_users refuses
+ * the user, with the reason in refused (also said).  Close it either way.
+ */
+static int
+submitter_open(struct submitter *sb, struct cli *cli, char *refused,
+    size_t refusedsz)
+{
+	struct diag_list diags;
+	int ret;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->cli = cli;
 	diag_list_init(&diags);
-	cf = config_load(cli->config_dir, CONFIG_LOAD_NO_MASTER |
+	sb->cf = config_load(cli->config_dir, CONFIG_LOAD_NO_MASTER |
 	    CONFIG_LOAD_QUIET, &diags);
-	if (cf == NULL) {
+	if (sb->cf == NULL) {
 		(void)cli_print_diags(&diags);
 		say("the configuration in %s has errors: nothing was sent",
 		    cli->config_dir);
@@ -337,97 +379,143 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 		return EX_CONFIG_;
 	}
 	diag_list_deinit(&diags);
-	v = config_main(cf);
-	dash_ok = config_bool(v, P_allow_min_user);
-	myorigin = config_str(v, P_myorigin);
-	limit = config_size(v, P_message_size_limit);
-	memset(&content, 0, sizeof(content));
-	strv_init(&hrcpts);
-	strv_init(&all);
-	sendmail_input_init(&in, o->ignore_dots, limit > SIZE_MAX / 4 ? 0 :
-	    (size_t)limit);
-	if ((ret = who_init(&w, v)) != 0)
-		goto out;
+	sb->v = config_main(sb->cf);
+	sb->dash_ok = config_bool(sb->v, P_allow_min_user);
+	sb->myorigin = config_str(sb->v, P_myorigin);
+	sb->limit = config_size(sb->v, P_message_size_limit);
+	if ((ret = who_init(&sb->w, sb->v)) != 0)
+		return ret;
 	/* What pickup enforces (a user can run the drop helper without
 	 * this command), said here first, in words, before any input. */
 	{
-		char **users = config_list(v, P_authorized_submit_users);
+		char **users = config_list(sb->v, P_authorized_submit_users);
 		char why_not[256];
 		bool ok = login_list_allows((const char *const *)users,
-		    w.login, why_not, sizeof(why_not));
+		    sb->w.login, why_not, sizeof(why_not));
 
 		strv_free(&users);
 		if (!ok) {
-			say("%s (uid %lu) may not submit mail: %s "
-			    "(authorized_submit_users in %s/main.cf)", w.login,
-			    (unsigned long)w.uid, why_not, cli->config_dir);
-			ret = MAILDROP_EX_NOPERM;
-			goto out;
+			snprintf(refused, refusedsz, "%s (uid %lu) may not "
+			    "submit mail: %s (authorized_submit_users in "
+			    "%s/main.cf)", sb->w.login,
+			    (unsigned long)sb->w.uid, why_not,
+			    cli->config_dir);
+			say("%s", refused);
+			return MAILDROP_EX_NOPERM;
 		}
 	}
+	return 0;
+}
 
-	/* The sender: -f only for root and mail_owner. */
-	if (o->sender != NULL && w.trusted) {
-		sender = sendmail_canon_address(o->sender, myorigin, true, &why);
+/*
+ * choose_sender - the envelope sender: what was asked (-f, MAIL FROM)
+ * for root and mail_owner, login@$myorigin for anybody else (with a
+ * warning when they asked for another).  A new string, or NULL (said;
+ * *ret_r the exit status).
+ */
+static char *
+choose_sender(const struct submitter *sb, const char *asked,
+    const char *what, bool warn, int *ret_r)
+{
+	const char *why = NULL;
+	char *sender;
+
+	*ret_r = MAILDROP_EX_USAGE;
+	if (asked != NULL && sb->w.trusted) {
+		sender = sendmail_canon_address(asked, sb->myorigin, true, &why);
 		if (sender == NULL) {
-			say("-f %.200s: %s", o->sender, why);
-			ret = MAILDROP_EX_USAGE;
-			goto out;
+			say("%s %.200s: %s", what, asked, why);
+			return NULL;
 		}
-		if (sender[0] == '-' && !dash_ok) {
-			say("-f %.200s: %s", o->sender, dash_why);
-			ret = MAILDROP_EX_USAGE;
-			goto out;
+		if (sender[0] == '-' && !sb->dash_ok) {
+			say("%s %.200s: %s", what, asked, dash_why);
+			free(sender);
+			return NULL;
 		}
-	} else {
-		sender = xasprintf("%s@%s", w.login, myorigin);
-		if (o->sender != NULL) {
-			char *want = sendmail_canon_address(o->sender,
-			    myorigin, true, &why);
-
-			if (want == NULL || strcmp(want, sender) != 0)
-				say("warning: -f %.200s ignored: only root "
-				    "and mail_owner may choose the sender; it "
-				    "is %s", o->sender, sender);
-			free(want);
-		}
+		*ret_r = MAILDROP_EX_OK;
+		return sender;
 	}
-	for (size_t i = 0; i < o->rcpts.n; i++) {
-		char *a = sendmail_canon_address(o->rcpts.v[i], myorigin,
-		    false, &why);
+	*ret_r = MAILDROP_EX_OK;
+	sender = xasprintf("%s@%s", sb->w.login, sb->myorigin);
+	if (asked != NULL && warn) {
+		char *want = sendmail_canon_address(asked, sb->myorigin, true,
+		    &why);
 
-		if (a == NULL || (a[0] == '-' && !dash_ok)) {
-			say("recipient %.200s: %s", o->rcpts.v[i],
-			    a == NULL ? why : dash_why);
-			free(a);
-			ret = MAILDROP_EX_USAGE;
-			goto out;
-		}
-		strv_add_take(&all, a);
+		if (want == NULL || strcmp(want, sender) != 0)
+			say("warning: %s %.200s ignored: only root and "
+			    "mail_owner may choose the sender; it is %s", what,
+			    asked, sender);
+		free(want);
 	}
+	return sender;
+}
 
-	if ((ret = read_stdin(&in, limit)) != 0)
-		goto out;
+/* add_rcpt - a recipient in envelope form to all; 0, or -1 (said). */
+static int
+add_rcpt(const struct submitter *sb, const char *addr, const char *where,
+    struct strv *all)
+{
+	const char *why = NULL;
+	char *a = sendmail_canon_address(addr, sb->myorigin, false, &why);
+
+	if (a == NULL || (a[0] == '-' && !sb->dash_ok)) {
+		say("recipient %.200s%s: %s", addr, where, a == NULL ? why :
+		    dash_why);
+		free(a);
+		return -1;
+	}
+	strv_add_take(all, a);
+	return 0;
+}
+
+/* One message to submit. */
+struct submission {
+	const char *sender;	/* envelope form (choose_sender) */
+	struct strv *rcpts;	/* envelope form; -t adds to it */
+	const struct dsn_req *dsn;
+	bool extract;		/* -t */
+	const char *fullname;	/* -F, or NULL */
+	const char *msg;	/* CRLF lines */
+	size_t len;
+};
+
+/*
+ * submit - rewrite the header block, check the message, drop it.  The
+ * exit status (0: in the maildrop, its queue ID in id); problems said.
+ */
+static int
+submit(struct submitter *sb, const struct submission *m,
+    char id[QUEUE_ID_LEN + 1])
+{
+	struct sendmail_header_params hp;
+	struct buf content;
+	struct strv hrcpts;
+	struct timespec ts;
+	const char *why = NULL;
+	size_t first_header_rcpt = m->rcpts->n;
+	int ret, fd;
+
+	strv_init(&hrcpts);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	queue_id_new(id, (uint64_t)ts.tv_sec * 1000000u +
 	    (uint64_t)ts.tv_nsec / 1000, 0, getpid());
-	buf_init(&content, in.msg.len + 64 * 1024);
+	buf_init(&content, m->len + 64 * 1024);
 	memset(&hp, 0, sizeof(hp));
-	hp.extract = o->extract;
-	hp.from_addr = sender;
-	hp.fullname = o->fullname != NULL ? o->fullname : w.gecos;
-	hp.myhostname = config_str(v, P_myhostname);
+	hp.extract = m->extract;
+	hp.from_addr = m->sender;
+	hp.fullname = m->fullname != NULL ? m->fullname : sb->w.gecos;
+	hp.myhostname = config_str(sb->v, P_myhostname);
 	hp.id = id;
 	hp.now = ts.tv_sec;
-	if (sendmail_headers(in.msg.data != NULL ? in.msg.data : "",
-	    in.msg.len, &hp, &content, &hrcpts, &why) < 0) {
+	if (sendmail_headers(m->msg, m->len, &hp, &content, &hrcpts,
+	    &why) < 0) {
 		say("%s", why);
 		ret = MAILDROP_EX_DATAERR;
 		goto out;
 	}
-	if (limit != 0 && content.len > limit) {
+	if (sb->limit != 0 && content.len > sb->limit) {
 		say("the message is larger than message_size_limit (%llu "
-		    "bytes)", (unsigned long long)limit);
+		    "bytes)", (unsigned long long)sb->limit);
 		ret = MAILDROP_EX_DATAERR;
 		goto out;
 	}
@@ -435,59 +523,279 @@ deliver(struct cli *cli, const struct sendmail_opts *o)
 		struct msg_chars rc;
 		int bad;
 
-		(void)msg_chars_parse(config_str(v,
+		(void)msg_chars_parse(config_str(sb->v,
 		    P_message_reject_characters), &rc, NULL, 0);
 		bad = msg_chars_find(&rc, content.data, content.len);
 		if (bad >= 0) {
 			say("the message contains the byte \\%03o, which "
 			    "message_reject_characters in %s/main.cf refuses",
-			    (unsigned)bad, cli->config_dir);
+			    (unsigned)bad, sb->cli->config_dir);
 			ret = MAILDROP_EX_DATAERR;
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < hrcpts.n; i++) {
-		char *a = sendmail_canon_address(hrcpts.v[i], myorigin, false,
-		    &why);
-
-		if (a == NULL || (a[0] == '-' && !dash_ok)) {
-			say("recipient %.200s in the headers: %s", hrcpts.v[i],
-			    a == NULL ? why : dash_why);
-			free(a);
+	for (size_t i = 0; i < hrcpts.n; i++)
+		if (add_rcpt(sb, hrcpts.v[i], " in the headers", m->rcpts) <
+		    0) {
 			ret = MAILDROP_EX_DATAERR;
 			goto out;
 		}
-		strv_add_take(&all, a);
-	}
-	if (all.n == 0) {
+	if (m->rcpts->n == 0) {
 		say("no recipients: the headers name none (-t reads To:, Cc: "
 		    "and Bcc:)");
 		ret = MAILDROP_EX_DATAERR;
 		goto out;
 	}
-	if (all.n > SENDMAIL_RCPTS_MAX) {
+	if (m->rcpts->n > SENDMAIL_RCPTS_MAX) {
 		say("more than %d recipients", SENDMAIL_RCPTS_MAX);
 		ret = MAILDROP_EX_DATAERR;
 		goto out;
 	}
-	fd = write_file(id, sender, all.v, o, &content);
+	/* Per-recipient DSN data covers the envelope's own recipients. */
+	if (m->rcpts->n != first_header_rcpt && (m->dsn->rcpt_notify != NULL ||
+	    m->dsn->orcpts != NULL)) {
+		say("internal error: recipients from the headers with "
+		    "per-recipient DSN requests");
+		ret = MAILDROP_EX_SOFTWARE;
+		goto out;
+	}
+	fd = write_file(id, m->sender, m->rcpts->v, m->dsn, &content);
 	if (fd < 0) {
 		ret = MAILDROP_EX_IOERR;
 		goto out;
 	}
-	ret = drop(cli, v, &w, id, fd);
+	ret = drop(sb->cli, sb->v, &sb->w, id, fd);
 	close(fd);
+out:
+	buf_deinit(&content);
+	strv_deinit(&hrcpts);
+	return ret;
+}
+
+/* deliver - -bm: read, rewrite, drop. */
+static int
+deliver(struct cli *cli, const struct sendmail_opts *o)
+{
+	struct submitter sb;
+	struct sendmail_input in;
+	struct submission m;
+	struct dsn_req dsn;
+	struct strv all;
+	char id[QUEUE_ID_LEN + 1], refused[512];
+	char *sender = NULL;
+	int ret;
+
+	strv_init(&all);
+	memset(&in, 0, sizeof(in));
+	if ((ret = submitter_open(&sb, cli, refused, sizeof(refused))) != 0)
+		goto out;
+	sendmail_input_init(&in, o->ignore_dots, sb.limit > SIZE_MAX / 4 ?
+	    0 : (size_t)sb.limit);
+	sender = choose_sender(&sb, o->sender, "-f", true, &ret);
+	if (sender == NULL)
+		goto out;
+	for (size_t i = 0; i < o->rcpts.n; i++)
+		if (add_rcpt(&sb, o->rcpts.v[i], "", &all) < 0) {
+			ret = MAILDROP_EX_USAGE;
+			goto out;
+		}
+	if ((ret = read_stdin(&in, sb.limit)) != 0)
+		goto out;
+	memset(&dsn, 0, sizeof(dsn));
+	dsn.notify = o->notify[0] != '\0' ? o->notify : NULL;
+	dsn.ret = o->ret;
+	dsn.envid = o->envid;
+	memset(&m, 0, sizeof(m));
+	m.sender = sender;
+	m.rcpts = &all;
+	m.dsn = &dsn;
+	m.extract = o->extract;
+	m.fullname = o->fullname;
+	m.msg = in.msg.data != NULL ? in.msg.data : "";
+	m.len = in.msg.len;
+	ret = submit(&sb, &m, id);
 	if (ret == MAILDROP_EX_OK && o->verbose)
 		printf("queued as %s\n", id);
 out:
 	free(sender);
-	who_deinit(&w);
+	submitter_close(&sb);
 	sendmail_input_deinit(&in);
-	buf_deinit(&content);
-	strv_deinit(&hrcpts);
 	strv_deinit(&all);
-	config_free(&cf);
 	return ret;
+}
+
+/* bs_submit - a message of the -bs session (smtp_bs_submit_fn). */
+static void
+bs_submit(void *ctx, const struct smtp_bs_message *bm, struct buf *reply)
+{
+	struct submitter *sb = ctx;
+	struct submission m;
+	struct dsn_req dsn;
+	struct strv all;
+	struct buf last;
+	char id[QUEUE_ID_LEN + 1];
+	char **notes;
+	int ret = MAILDROP_EX_OK;
+	char *sender = NULL;
+
+	strv_init(&all);
+	buf_init(&last, 1024);
+	said = &last;
+	notes = xcalloc(bm->nrcpts + 1, sizeof(*notes));
+	/* The session already chose the sender (forced_sender). */
+	sender = choose_sender(sb, bm->sender, "MAIL FROM", false, &ret);
+	for (size_t i = 0; sender != NULL && i < bm->nrcpts; i++) {
+		char nt[32];
+
+		if (add_rcpt(sb, bm->rcpts[i], "", &all) < 0) {
+			ret = MAILDROP_EX_USAGE;
+			break;
+		}
+		if (bm->notify[i] != 0)
+			notes[i] = xstrdup(smtp_notify_text(bm->notify[i], nt,
+			    sizeof(nt)));
+	}
+	if (sender != NULL && ret == MAILDROP_EX_OK) {
+		memset(&dsn, 0, sizeof(dsn));
+		dsn.rcpt_notify = (const char *const *)notes;
+		dsn.orcpts = bm->orcpts;
+		dsn.ret = bm->ret == SMTP_RET_FULL ? "FULL" :
+		    bm->ret == SMTP_RET_HDRS ? "HDRS" : NULL;
+		dsn.envid = bm->envid;
+		memset(&m, 0, sizeof(m));
+		m.sender = sender;
+		m.rcpts = &all;
+		m.dsn = &dsn;
+		m.msg = bm->data;
+		m.len = bm->len;
+		ret = submit(sb, &m, id);
+	}
+	said = NULL;
+	switch (ret) {
+	case MAILDROP_EX_OK:
+		(void)buf_appendf(reply, "250 2.0.0 Ok: queued as %s", id);
+		break;
+	case MAILDROP_EX_USAGE:
+		(void)buf_appendf(reply, "553 5.1.3 %s", buf_cstr(&last));
+		break;
+	case MAILDROP_EX_DATAERR:
+		(void)buf_appendf(reply, "554 5.6.0 %s", buf_cstr(&last));
+		break;
+	case MAILDROP_EX_NOPERM:
+		(void)buf_appendf(reply, "554 5.7.1 %s", buf_cstr(&last));
+		break;
+	default:
+		(void)buf_appendf(reply, "451 4.3.0 %s", last.len > 0 ?
+		    buf_cstr(&last) : "the message was not queued");
+		break;
+	}
+	for (size_t i = 0; i < bm->nrcpts; i++)
+		free(notes[i]);
+	free(notes);
+	free(sender);
+	buf_deinit(&last);
+	strv_deinit(&all);
+}
+
+/* write_all - all of b to standard output; -1 when it is closed. */
+static int
+write_all(struct buf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		ssize_t n = write(1, b->data + off, b->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	buf_reset(b);
+	return 0;
+}
+
+/*
+ * smtp_stdio - -bs: an SMTP session on standard input and output
+ * (smtp_bs.h); each message is queued as -bm queues one.  Idle for
+ * smtpd_timeout: 421 and the end.  Exit status 0 unless the session
+ * could not run (configuration, login) or standard output broke.
+ */
+static int
+smtp_stdio(struct cli *cli)
+{
+	struct submitter sb;
+	struct smtp_bs_params p;
+	struct smtp_bs bs;
+	struct buf out;
+	char refused[512], *forced = NULL;
+	char chunk[65536];
+	long timeout_ms;
+	int ret;
+
+	refused[0] = '\0';
+	ret = submitter_open(&sb, cli, refused, sizeof(refused));
+	if (ret != 0 && ret != MAILDROP_EX_NOPERM) {
+		submitter_close(&sb);
+		return ret;
+	}
+	if (!sb.w.trusted)
+		forced = xasprintf("%s@%s", sb.w.login, sb.myorigin);
+	memset(&p, 0, sizeof(p));
+	p.myhostname = config_str(sb.v, P_myhostname);
+	p.mail_name = config_str(sb.v, P_mail_name);
+	p.myorigin = sb.myorigin;
+	p.forced_sender = forced;
+	p.refuse_text = refused[0] != '\0' ? refused : NULL;
+	p.max_size = sb.limit;
+	p.max_rcpts = (size_t)config_int(sb.v, P_smtpd_recipient_limit);
+	p.error_limit = (unsigned)config_int(sb.v, P_smtpd_hard_error_limit);
+	p.submit = bs_submit;
+	p.ctx = &sb;
+	timeout_ms = (long)config_time(sb.v, P_smtpd_timeout) * 1000;
+	if (timeout_ms <= 0 || timeout_ms > 86400000L)
+		timeout_ms = 300000;
+	buf_init(&out, (size_t)32 << 20);
+	smtp_bs_init(&bs, &p);
+	ret = MAILDROP_EX_OK;
+	for (;;) {
+		struct pollfd pf = { .fd = 0, .events = POLLIN };
+		ssize_t n;
+		int pr;
+
+		smtp_bs_take_output(&bs, &out);
+		if (write_all(&out) < 0) {
+			ret = MAILDROP_EX_IOERR;
+			break;
+		}
+		if (bs.done)
+			break;
+		pr = poll(&pf, 1, (int)timeout_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			(void)buf_appendf(&out, "421 4.4.2 %s Error: timeout "
+			    "exceeded\r\n", p.myhostname);
+			(void)write_all(&out);
+			break;
+		}
+		n = read(0, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			smtp_bs_eof(&bs);
+			smtp_bs_take_output(&bs, &out);
+			(void)write_all(&out);
+			break;
+		}
+		(void)smtp_bs_feed(&bs, chunk, (size_t)n);
+	}
+	smtp_bs_deinit(&bs);
+	buf_deinit(&out);
+	free(forced);
+	submitter_close(&sb);
+	return p.refuse_text != NULL ? MAILDROP_EX_NOPERM : ret;
 }
 
 int
@@ -512,7 +820,7 @@ cmd_sendmail(struct cli *cli, int argc, char **argv)
 	if (sendmail_parse_args(n, args, &o, err, sizeof(err)) < 0) {
 		say("%s", err);
 		say("usage: sendmail [-t] [-i] [-f SENDER] [-F NAME] [-N DSN] "
-		    "[-v] [-bm|-bp|-bi] [-q] [--] [RECIPIENT...]");
+		    "[-v] [-bm|-bp|-bi|-bs] [-q] [--] [RECIPIENT...]");
 		ret = MAILDROP_EX_USAGE;
 		goto out;
 	}
@@ -551,10 +859,7 @@ cmd_sendmail(struct cli *cli, int argc, char **argv)
 		break;
 	}
 	case SENDMAIL_MODE_SMTP:
-		say("-bs (SMTP on standard input) is not supported yet; "
-		    "send through the SMTP server, or give the message on "
-		    "standard input without -bs");
-		ret = MAILDROP_EX_USAGE;
+		ret = smtp_stdio(cli);
 		break;
 	case SENDMAIL_MODE_DAEMON:
 		say("-bd and -qINTERVAL (a daemon) are not supported: Ostia "

@@ -26,6 +26,8 @@
 #define SENDMAIL_FULLNAME_MAX_BYTES 256
 /* RFC 3461 4.4: ENVID is at most 100 characters. */
 #define SENDMAIL_ENVID_MAX_BYTES 100
+/* RFC 3461 4.2: ORCPT (-bs) is at most 500 characters. */
+#define SENDMAIL_ORCPT_MAX_BYTES 500
 /* sendmail_date() output, with the NUL. */
 #define SENDMAIL_DATE_BYTES 40
 
@@ -34,7 +36,7 @@ enum sendmail_mode {
 	SENDMAIL_MODE_MAILQ,		/* -bp, mailq */
 	SENDMAIL_MODE_NEWALIASES,	/* -bi, -I, newaliases */
 	SENDMAIL_MODE_FLUSH,		/* -q, -qRsite, -qIid */
-	SENDMAIL_MODE_SMTP,		/* -bs (not supported yet) */
+	SENDMAIL_MODE_SMTP,		/* -bs: SMTP on stdin (smtp_bs.h) */
 	SENDMAIL_MODE_DAEMON,		/* -bd, -qINTERVAL (not supported) */
 	SENDMAIL_MODE_VERIFY,		/* -bv */
 };

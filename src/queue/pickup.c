@@ -91,9 +91,6 @@ refused_record(const struct queue_envelope *e)
 		return "'B' (BODY)";
 	if (e->smtputf8)
 		return "'U' (SMTPUTF8)";
-	for (size_t i = 0; i < e->nrcpts; i++)
-		if (e->rcpts[i].orcpt != NULL)
-			return "'O' (ORCPT)";
 	if (e->refused != NULL)
 		return "'E' (refused)";
 	if (e->filter != NULL)
@@ -114,6 +111,30 @@ has_8bit(const char *s, size_t n)
 		if ((unsigned char)s[i] >= 0x80)
 			return true;
 	return false;
+}
+
+/*
+ * orcpt_ok - RFC 3461 4.2: "addr-type;address", the type an atom, at
+ * most 500 characters in all, no control characters (it goes into the
+ * notices the sender gets).
+ */
+static bool
+orcpt_ok(const char *s)
+{
+	size_t n = strlen(s), t = strcspn(s, ";");
+
+	if (n > SENDMAIL_ORCPT_MAX_BYTES || t == 0 || t == n || t + 1 == n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 32 || c == 127)
+			return false;
+		if (i < t && !(c == '-' || (c >= '0' && c <= '9') ||
+		    ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+			return false;
+	}
+	return true;
 }
 
 /* envid_ok - RFC 3461 4.4: 1 to 100 printable US-ASCII characters. */
@@ -464,6 +485,14 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 		    "characters", SENDMAIL_ENVID_MAX_BYTES);
 		goto out;
 	}
+	for (size_t i = 0; i < fe.nrcpts; i++)
+		if (fe.rcpts[i].orcpt != NULL && !orcpt_ok(fe.rcpts[i].orcpt)) {
+			bad(why, whysz, "recipient %zu: the original recipient "
+			    "(ORCPT) is not \"type;address\" of printable "
+			    "characters, at most %d", i + 1,
+			    SENDMAIL_ORCPT_MAX_BYTES);
+			goto out;
+		}
 	if (fe.nrcpts > SENDMAIL_RCPTS_MAX) {
 		bad(why, whysz, "%zu recipients, more than %d", fe.nrcpts,
 		    SENDMAIL_RCPTS_MAX);
@@ -521,7 +550,7 @@ pickup_convert(const char *data, size_t len, uid_t owner_uid,
 	for (size_t i = 0; i < fe.nrcpts; i++)
 		if (!dup[i])
 			queue_envelope_add_rcpt(&m->env, rcpts[i],
-			    fe.rcpts[i].notify, NULL);
+			    fe.rcpts[i].notify, fe.rcpts[i].orcpt);
 	if (p->always_bcc != NULL)
 		queue_envelope_add_bcc(&m->env, p->always_bcc);
 	if (p->content_filter != NULL && p->content_filter[0] != '\0')

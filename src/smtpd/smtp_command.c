@@ -36,6 +36,7 @@
  * so whoever writes a decoded ENVID, ORCPT or AUTH value into a header
  * or a queue file must encode it again (smtp_xtext_encode).
  */
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -959,4 +960,23 @@ smtp_rcpt_args_parse(const char *args, size_t len, unsigned exts,
 fail:
 	smtp_rcpt_args_deinit(out);
 	return ret;
+}
+
+const char *
+smtp_notify_text(unsigned n, char *out, size_t outsz)
+{
+	if (outsz == 0)
+		return out;
+	out[0] = '\0';
+	if (n & SMTP_NOTIFY_NEVER)
+		snprintf(out, outsz, "NEVER");
+	else
+		snprintf(out, outsz, "%s%s%s%s%s",
+		    n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_FAILURE |
+		    SMTP_NOTIFY_DELAY)) ? "," : "",
+		    n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "",
+		    (n & SMTP_NOTIFY_FAILURE) && (n & SMTP_NOTIFY_DELAY) ?
+		    "," : "", n & SMTP_NOTIFY_DELAY ? "DELAY" : "");
+	return out;
 }

@@ -186,6 +186,13 @@ enum smtp_arg_error smtp_rcpt_args_parse(const char *args, size_t len,
 void smtp_rcpt_args_deinit(struct smtp_rcpt_args *a);
 
 /*
+ * The queue file's NOTIFY text of n (enum smtp_notify bits): "NEVER",
+ * or "SUCCESS", "FAILURE", "DELAY" joined by commas in that order; ""
+ * for 0.  Written into out (outsz >= 32 holds every value); returns out.
+ */
+const char *smtp_notify_text(unsigned n, char *out, size_t outsz);
+
+/*
  * Decode RFC 3461 4 xtext ("+2B" for '+').  Returns a new string, or
  * NULL (bad "+XX", or a decoded byte outside 33..126 other than
  * allowed ones) with *error_r.

@@ -93,23 +93,6 @@ smtpd_transaction_reset(struct session *s)
 		s->state = SS_READY;
 }
 
-static const char *
-notify_text(unsigned n, char *out, size_t outsz)
-{
-	out[0] = '\0';
-	if (n & SMTP_NOTIFY_NEVER)
-		snprintf(out, outsz, "NEVER");
-	else
-		snprintf(out, outsz, "%s%s%s%s%s",
-		    n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
-		    (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_FAILURE |
-		    SMTP_NOTIFY_DELAY)) ? "," : "",
-		    n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "",
-		    (n & SMTP_NOTIFY_FAILURE) && (n & SMTP_NOTIFY_DELAY) ?
-		    "," : "", n & SMTP_NOTIFY_DELAY ? "DELAY" : "");
-	return out;
-}
-
 /* rfc5322_date - "Sat, 28 Nov 2026 08:39:04 +0000". */
 static void
 rfc5322_date(char *out, size_t outsz)
@@ -184,7 +167,7 @@ write_envelope_records(struct session *s)
 		char nt[40];
 
 		queue_envelope_add_rcpt(&env, s->rcpts[i].addr,
-		    s->rcpts[i].notify ? notify_text(s->rcpts[i].notify, nt,
+		    s->rcpts[i].notify ? smtp_notify_text(s->rcpts[i].notify, nt,
 		    sizeof(nt)) : NULL, s->rcpts[i].orcpt);
 	}
 	queue_writer_init(&s->qw, s->qfd);

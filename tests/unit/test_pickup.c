@@ -540,6 +540,7 @@ test_convert_trusted(void **state)
 		.rcpts = { "j\xc3\xb6rg@example.org" },
 		.ret = "HDRS",
 		.envid = "QQ314159",
+		.orcpt = "rfc822;orig@example.org",
 		.body = "Subject: caf\xc3\xa9\r\n\r\n",
 	};
 	struct pickup_msg m;
@@ -549,6 +550,7 @@ test_convert_trusted(void **state)
 	assert_int_equal(convert(&mf, 0, &m, why, sizeof(why)), 0);
 	assert_string_equal(m.env.ret, "HDRS");
 	assert_string_equal(m.env.envid, "QQ314159");
+	assert_string_equal(m.env.rcpts[0].orcpt, "rfc822;orig@example.org");
 	assert_true(m.trusted);
 	assert_string_equal(m.env.sender, "list-bounces@example.net");
 	assert_null(m.ignored_sender);
@@ -599,8 +601,16 @@ test_convert_refused(void **state)
 		    .trailer = 'b' }, 1000, "'b' (BCC)" },
 		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",
 		    .sasl = "alice" }, 1000, "'W' (SASL user)" },
+		/* ORCPT (sendmail -bs) must be "type;address", printable. */
 		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",
-		    .orcpt = "rfc822;b@example.org" }, 1000, "'O' (ORCPT)" },
+		    .orcpt = "rfc822b@example.org" }, 1000, "(ORCPT)" },
+		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",
+		    .orcpt = "rfc 822;b@example.org" }, 1000, "(ORCPT)" },
+		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",
+		    .orcpt = "rfc822;b\x1b[2J@example.org" }, 1000,
+		    "(ORCPT)" },
+		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",
+		    .orcpt = "rfc822;" }, 1000, "(ORCPT)" },
 		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",
 		    .envid = "a\x01b" }, 1000, "envelope ID" },
 		{ { .rcpts = { "a@example.org" }, .body = "x\r\n",

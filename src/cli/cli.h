@@ -19,6 +19,14 @@ struct cli {
 	const char *self_exe;
 };
 
+/*
+ * cli_postdrop_helper - the set-group-ID helper ostia-postdrop beside
+ * the ostia binary (the real file), when it is installed right (group
+ * ostia-postdrop, set-group-ID, executable by all); else NULL, with
+ * what (e.g. "list the queue") and how to install it logged.
+ */
+char *cli_postdrop_helper(const struct cli *cli, const char *what);
+
 int cmd_conf(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);

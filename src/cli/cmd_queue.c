@@ -6,7 +6,10 @@
  * (queue_proto.h QUEUE_MSG_CTL; qmgr.h).
  *
  * Listing reads the queue files and status logs directly; it needs read
- * access to the spool (root or mail_owner).  Every file is checked with
+ * access to the spool (root or mail_owner).  Anybody else's summary and
+ * flush go through the set-group-ID helper to the queue process's public
+ * service (showq_proto.h), which decides by authorized_mailq_users and
+ * authorized_flush_users.  Every file is checked with
  * queue_file_parse(): an invalid file is reported as such, never printed
  * as if it were mail.
  */
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -30,7 +35,9 @@
 #include "file_read.h"
 #include "log.h"
 #include "queue_file.h"
+#include "queue_listing.h"
 #include "queue_proto.h"
+#include "showq_proto.h"
 #include "xalloc.h"
 
 /* Largest queue file read: message_size_limit plus envelope room. */
@@ -67,50 +74,38 @@ dir_of(const struct config *cf, const char *id)
 	return QUEUE_INCOMING_DIR;
 }
 
+/* print_problems - the lines of err, each as an error or a warning. */
+static void
+print_problems(struct buf *err)
+{
+	const char *p = buf_cstr(err);
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\n");
+
+		if (strncmp(p, "warning: ", 9) == 0)
+			log_warning("%.*s", (int)n - 9, p + 9);
+		else
+			log_error("%.*s", (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	buf_reset(err);
+}
+
 static int
 load_message_in(const struct config *cf, const char *dir, const char *id,
     struct queue_envelope *env, struct buf *content)
 {
-	char *path, *err = NULL, *text;
-	const char *perr = NULL;
-	struct stat st;
-	size_t len = 0;
-	int e = 0, r;
+	struct buf err;
+	int r;
 
-	path = xasprintf("%s/%s/%s", config_str(config_main(cf),
-	    P_queue_directory), dir, id);
-	if (lstat(path, &st) == 0 && queue_file_partial(&st)) {
-		log_error("%s: still being received (not queued yet)", path);
-		free(path);
-		return -1;
-	}
-	text = file_read_capped(path, max_file_bytes(cf), &len, &e, &err);
-	if (text == NULL) {
-		log_error("%s: %s%s", path, err, e == ENOENT ?
-		    " (no queued message with that ID)" : "");
-		free(err);
-		free(path);
-		return -1;
-	}
-	memset(env, 0, sizeof(*env));
-	r = queue_file_parse(text, len, env, content, &perr);
-	if (r == 0 && (env->id == NULL || strcmp(env->id, id) != 0)) {
-		queue_envelope_deinit(env);
-		r = -1;
-	}
-	if (r < 0) {
-		char *why = queue_file_reused_why(text, len, id, perr);
-
-		if (why != NULL)
-			log_error("%s: %s; the queue manager never delivers "
-			    "it", path, why);
-		else
-			log_error("%s: not a valid queue file: %s", path,
-			    perr != NULL ? perr : "it names another queue ID");
-		free(why);
-	}
-	free(text);
-	free(path);
+	buf_init(&err, 64 * 1024);
+	r = queue_listing_load(config_str(config_main(cf), P_queue_directory),
+	    dir, id, max_file_bytes(cf), env, content, &err);
+	print_problems(&err);
+	buf_deinit(&err);
 	return r;
 }
 
@@ -128,12 +123,12 @@ load_message(const struct config *cf, const char *id,
 static void
 show(const char *value)
 {
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			printf("\\%03o", *p);
-		else
-			putchar(*p);
-	}
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	queue_listing_escape(&b, value);
+	fputs(buf_cstr(&b), stdout);
+	buf_deinit(&b);
 }
 
 /* field - "label: <value>\n"; nothing when value is NULL. */
@@ -217,49 +212,6 @@ queue_show(const struct config *cf, const char *id)
 }
 
 static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * queue_names - the queue IDs in dir, sorted, leaving out partial files
- * (messages still being received: queue_proto.h).  NULL with *n_r 0
- * when there are none; -1 in *err_r when dir cannot be read (errno).
- */
-static char **
-queue_names(const char *dir, size_t *n_r, int *err_r)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0;
-
-	*n_r = 0;
-	*err_r = 0;
-	if (d == NULL) {
-		*err_r = -1;
-		return NULL;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (!queue_id_is_valid(de->d_name))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && queue_file_partial(&st))
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(names, n, sizeof(*names), cmp_names);
-	*n_r = n;
-	return names;
-}
-
-static int
 queue_list(const struct config *cf, const char *qname)
 {
 	char *dir = xasprintf("%s/%s", config_str(config_main(cf),
@@ -268,7 +220,7 @@ queue_list(const struct config *cf, const char *qname)
 	size_t n;
 	int ret = 0, err;
 
-	names = queue_names(dir, &n, &err);
+	names = queue_listing_names(dir, &n, &err);
 	if (err < 0) {
 		log_error("%s: %s", dir, strerror(errno));
 		free(dir);
@@ -302,148 +254,27 @@ queue_list(const struct config *cf, const char *qname)
 	return ret;
 }
 
-/* The sender as mailq shows it. */
-static void
-show_sender(const char *sender)
-{
-	if (sender[0] == '\0')
-		printf("MAILER-DAEMON");
-	else
-		show(sender);
-}
-
-/*
- * summary_one - one message of the mailq-like listing: "ID[*!] SIZE
- * DATE SENDER", the last deferral reason in parentheses, then the
- * recipients not done yet.  Returns the file size, or -1.
- */
-static long long
-summary_one(const struct config *cf, const char *dir, const char *id,
-    char mark)
-{
-	const char *q = config_str(config_main(cf), P_queue_directory);
-	struct queue_envelope env;
-	struct qstatus log;
-	char *path, date[64];
-	struct stat st;
-	time_t t;
-	const char *why = NULL;
-
-	path = xasprintf("%s/%s/%s", q, dir, id);
-	if (stat(path, &st) < 0 || load_message_in(cf, dir, id, &env,
-	    NULL) < 0) {
-		free(path);
-		return -1;
-	}
-	free(path);
-	path = xasprintf("%s/%s/%s", q, QUEUE_STATUS_DIR, id);
-	if (qstatus_load(path, &log) < 0)
-		memset(&log, 0, sizeof(log));
-	free(path);
-	t = (time_t)strtoll(env.arrival, NULL, 10);
-	strftime(date, sizeof(date), "%a %b %e %H:%M:%S", localtime(&t));
-	printf("%-16s%c %8lld %s  ", id, mark, (long long)st.st_size, date);
-	show_sender(env.sender);
-	printf("\n");
-	for (size_t i = log.n; i-- > 0;)
-		if (log.e[i].action == QSTATUS_DEFERRED) {
-			why = log.e[i].text;
-			break;
-		}
-	if (mark == '!' && env.hold != NULL && why == NULL)
-		why = env.hold;
-	if (why != NULL) {
-		printf("%18s(", "");
-		show(why);
-		printf(")\n");
-	}
-	for (size_t i = 0; i < env.nrcpts; i++) {
-		const struct qstatus_entry *e = qstatus_find(&log, (long)i,
-		    NULL);
-
-		if (e != NULL && (e->action == QSTATUS_SENT ||
-		    e->action == QSTATUS_BOUNCED) &&
-		    env.redirect == NULL)
-			continue;
-		printf("%45s", "");
-		show(env.rcpts[i].addr);
-		printf("\n");
-	}
-	printf("\n");
-	qstatus_free(&log);
-	queue_envelope_deinit(&env);
-	return (long long)st.st_size;
-}
-
 /* queue_summary - every queued message, like Postfix's mailq. */
 static int
 queue_summary(const struct config *cf)
 {
-	static const struct { const char *dir; char mark; } qs[] = {
-		{ QUEUE_INCOMING_DIR, '*' },
-		{ QUEUE_DEFERRED_DIR, ' ' },
-		{ QUEUE_HOLD_DIR, '!' },
-	};
-	const char *q = config_str(config_main(cf), P_queue_directory);
-	long long bytes = 0;
-	size_t count = 0;
-	int ret = 0;
+	struct queue_listing *ql = queue_listing_open(config_str(
+	    config_main(cf), P_queue_directory), max_file_bytes(cf));
+	struct buf out, err;
+	int more, ret;
 
-	for (size_t k = 0; k < N_ELEMENTS(qs); k++) {
-		char *dir = xasprintf("%s/%s", q, qs[k].dir);
-		char **names;
-		size_t n;
-		int err;
-
-		names = queue_names(dir, &n, &err);
-		if (err < 0) {
-			if (errno != ENOENT) {
-				log_error("%s: %s", dir, strerror(errno));
-				ret = 1;
-			}
-			free(dir);
-			continue;
-		}
-		for (size_t i = 0; i < n; i++) {
-			long long sz;
-
-			if (count == 0 && bytes == 0)
-				printf("-Queue ID-       --Size-- ----Arrival "
-				    "Time---- -Sender/Recipient-------\n");
-			sz = summary_one(cf, qs[k].dir, names[i], qs[k].mark);
-			if (sz < 0) {
-				ret = 1;
-			} else {
-				bytes += sz;
-				count++;
-			}
-			free(names[i]);
-		}
-		free(names);
-		free(dir);
-	}
-	{
-		char *cdir = xasprintf("%s/%s", q, QUEUE_CORRUPT_DIR);
-		DIR *d = opendir(cdir);
-		struct dirent *de;
-		size_t nc = 0;
-
-		while (d != NULL && (de = readdir(d)) != NULL)
-			if (queue_id_is_valid(de->d_name))
-				nc++;
-		if (d != NULL)
-			closedir(d);
-		if (nc > 0)
-			log_warning("%zu damaged queue file%s in %s (never "
-			    "delivered; see the log)", nc, nc == 1 ? "" : "s",
-			    cdir);
-		free(cdir);
-	}
-	if (count == 0)
-		printf("Mail queue is empty\n");
-	else
-		printf("-- %lld Kbytes in %zu Request%s.\n",
-		    (bytes + 1023) / 1024, count, count == 1 ? "" : "s");
+	buf_init(&out, SIZE_MAX / 2);
+	buf_init(&err, SIZE_MAX / 2);
+	do {
+		more = queue_listing_next(ql, &out, &err);
+		fputs(buf_cstr(&out), stdout);
+		buf_reset(&out);
+		print_problems(&err);
+	} while (more);
+	ret = queue_listing_failed(ql) ? 1 : 0;
+	queue_listing_free(ql);
+	buf_deinit(&out);
+	buf_deinit(&err);
 	return ret;
 }
 
@@ -529,6 +360,115 @@ out:
 	return ret;
 }
 
+/*
+ * queue_public - a listing (words: "list") or a flush for a user who is
+ * neither root nor mail_owner: through the set-group-ID helper to the
+ * queue process's public service (showq_proto.h), which decides by
+ * authorized_mailq_users / authorized_flush_users.  The answer's exit
+ * status (0-2).
+ */
+static int
+queue_public(const struct cli *cli, const struct config *cf, int nwords,
+    char **words)
+{
+	const char *q = config_str(config_main(cf), P_queue_directory);
+	char *helper, **argv, *line = NULL;
+	size_t cap = 0;
+	int pfd[2], status = -1, ws;
+	FILE *in;
+	pid_t pid;
+
+	helper = cli_postdrop_helper(cli, strcmp(words[0], "list") == 0 ?
+	    "list the queue" : "flush the queue");
+	if (helper == NULL)
+		return 2;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		free(helper);
+		return 2;
+	}
+	argv = xcalloc((size_t)nwords + 4, sizeof(*argv));
+	argv[0] = helper;
+	argv[1] = UNCONST("-s");
+	argv[2] = UNCONST(q);
+	for (int i = 0; i < nwords; i++)
+		argv[3 + i] = words[i];
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char *const envp[] = { NULL };
+
+		if (dup2(pfd[1], 1) < 0)
+			_exit(71);
+		execve(helper, argv, envp);
+		fprintf(stderr, "ostia: cannot run %s: %s\n", helper,
+		    strerror(errno));
+		_exit(71);
+	}
+	close(pfd[1]);
+	free(argv);
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(pfd[0]);
+		free(helper);
+		return 2;
+	}
+	in = fdopen(pfd[0], "r");
+	while (in != NULL && status < 0) {
+		const char *text;
+		size_t tlen;
+		ssize_t n = getline(&line, &cap, in);
+		int st = 0, k;
+
+		if (n <= 0)
+			break;
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		k = showq_reply_parse(line, (size_t)n, &text, &tlen, &st);
+		if (k == 'O')
+			printf("%.*s\n", (int)tlen, text);
+		else if (k == 'E' && tlen > 9 && strncmp(text, "warning: ", 9) ==
+		    0)
+			log_warning("%.*s", (int)tlen - 9, text + 9);
+		else if (k == 'E')
+			log_error("%.*s", (int)tlen, text);
+		else if (k == 'S')
+			status = st;
+		else
+			break;
+	}
+	free(line);
+	if (in != NULL)
+		fclose(in);
+	else
+		close(pfd[0]);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (status < 0) {
+		/* The helper said why on standard error, or the answer
+		 * broke off. */
+		if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+			log_error("the queue process's answer ended early (see "
+			    "its log)");
+		status = 2;
+	}
+	free(helper);
+	return status;
+}
+
+/* privileged - root or mail_owner: may read the spool itself. */
+static bool
+privileged(const struct config *cf)
+{
+	struct passwd *pw;
+	uid_t uid = getuid();
+
+	if (uid == 0)
+		return true;
+	pw = getpwnam(config_str(config_main(cf), P_mail_owner));
+	return pw != NULL && pw->pw_uid == uid;
+}
+
 static const char queue_usage[] =
     "usage: ostia queue                         summary of queued mail\n"
     "       ostia queue list [incoming|deferred|hold|corrupt]\n"
@@ -564,7 +504,11 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 		free(words);
 		return 1;
 	}
-	if (nw == 0) {
+	if (nw == 0 && !privileged(cf)) {
+		char *list[] = { UNCONST("list"), NULL };
+
+		ret = queue_public(cli, cf, 1, list);
+	} else if (nw == 0) {
 		ret = queue_summary(cf);
 	} else if (strcmp(words[0], "list") == 0 && nw <= 2) {
 		const char *qn = nw == 2 ? words[1] : QUEUE_INCOMING_DIR;
@@ -586,6 +530,10 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 	    strcmp(words[0], "delete") == 0) && nw == 2)) {
 		struct buf req;
 
+		if (strcmp(words[0], "flush") == 0 && !privileged(cf)) {
+			ret = queue_public(cli, cf, (int)nw, words);
+			goto done;
+		}
 		buf_init(&req, 512);
 		for (size_t i = 0; i < nw; i++) {
 			if (strpbrk(words[i], " \t\r\n,") != NULL) {

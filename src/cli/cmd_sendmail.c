@@ -228,12 +228,8 @@ write_file(const char *id, const char *sender, char **rcpts,
 	return fd;
 }
 
-/*
- * helper_path - the set-group-ID helper beside the ostia binary, when
- * it is installed right; else NULL with what to do said.
- */
-static char *
-helper_path(const struct cli *cli, const struct who *w)
+char *
+cli_postdrop_helper(const struct cli *cli, const char *what)
 {
 	char exe[PATH_MAX];
 	struct group *gr;
@@ -247,12 +243,12 @@ helper_path(const struct cli *cli, const struct who *w)
 	    (st.st_mode & S_ISGID) != 0 && (st.st_mode & S_IXOTH) != 0 &&
 	    gr != NULL && st.st_gid == gr->gr_gid)
 		return path;
-	say("cannot submit mail as %s (uid %lu): %s is %s; only root and "
-	    "mail_owner can submit without it.  As root: chgrp %s %s && "
-	    "chmod 2755 %s (the group %s exists once Ostia has been started)",
-	    w->login, (unsigned long)w->uid, path, access(path, F_OK) < 0 ?
-	    "missing" : "not installed set-group-ID " MAILDROP_GROUP,
-	    MAILDROP_GROUP, path, path, MAILDROP_GROUP);
+	log_error("cannot %s: %s is %s; only root and mail_owner can do "
+	    "without it.  As root: chgrp %s %s && chmod 2755 %s (the group "
+	    "%s exists once Ostia has been started)", what, path,
+	    access(path, F_OK) < 0 ? "missing" :
+	    "not installed set-group-ID " MAILDROP_GROUP, MAILDROP_GROUP, path,
+	    path, MAILDROP_GROUP);
 	free(path);
 	return NULL;
 }
@@ -322,7 +318,12 @@ drop(const struct cli *cli, const struct config_view *v, const struct who *w,
 		if (r != MAILDROP_EX_OK)
 			say("%s", err);
 	} else {
-		char *helper = helper_path(cli, w);
+		char what[128];
+		char *helper;
+
+		snprintf(what, sizeof(what), "submit mail as %s (uid %lu)",
+		    w->login, (unsigned long)w->uid);
+		helper = cli_postdrop_helper(cli, what);
 
 		r = helper == NULL ? MAILDROP_EX_CANTCREAT :
 		    run_helper(helper, dir, id, fd);

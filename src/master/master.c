@@ -38,6 +38,7 @@
 #include "master.h"
 #include "master_listen.h"
 #include "master_pid.h"
+#include "showq_proto.h"
 #include "master_programs.h"
 #include "privs.h"
 #include "queue_proto.h"
@@ -634,7 +635,7 @@ build_internal(struct master *m, struct config *cf, struct msvc *old,
 	s->nprocs = 1;
 	s->procs = xcalloc(1, sizeof(*s->procs));
 	for (o = 0; o < nold; o++)
-		if (old[o].cf_index == MSVC_INTERNAL && old[o].ls.n == 1 &&
+		if (old[o].cf_index == MSVC_INTERNAL && old[o].ls.n >= 1 &&
 		    strcmp(old[o].ls.items[0].addr, path) == 0)
 			break;
 	if (o < nold) {
@@ -643,6 +644,19 @@ build_internal(struct master *m, struct config *cf, struct msvc *old,
 	} else {
 		r = master_listen_unix(path, m->user.uid, m->user.gid, &s->ls,
 		    error_r);
+		/* The queue process also serves public/showq (mode 0666 in
+		 * a directory only the helper's group can enter). */
+		if (r == 0 && strcmp(name, "queue") == 0) {
+			char *pub = xasprintf("%s/%s", config_str(
+			    config_main(cf), P_queue_directory),
+			    SHOWQ_SOCKET_PATH);
+
+			r = master_listen_unix_add(pub, m->user.uid,
+			    m->user.gid, 0666, &s->ls, error_r);
+			free(pub);
+			if (r < 0)
+				listen_set_close(&s->ls);
+		}
 	}
 	free(path);
 	return r;
@@ -954,11 +968,6 @@ make_dirs(struct master *m, const struct config_view *v, char **error_r)
 	free(p);
 	if (r < 0)
 		return -1;
-	p = xasprintf("%s/public", q);
-	r = privs_ensure_dir(p, ou, og, 0710, error_r);
-	free(p);
-	if (r < 0)
-		return -1;
 	for (size_t i = 0; i < N_ELEMENTS(queue_dirs); i++) {
 		p = xasprintf("%s/%s", q, queue_dirs[i]);
 		r = privs_ensure_dir(p, ou, og, 0700, error_r);
@@ -973,6 +982,13 @@ make_dirs(struct master *m, const struct config_view *v, char **error_r)
 		return -1;
 	p = xasprintf("%s/%s", q, MAILDROP_DIR);
 	r = privs_ensure_dir(p, ou, dg, MAILDROP_DIR_MODE, error_r);
+	free(p);
+	if (r < 0)
+		return -1;
+	/* The public queue service (showq_proto.h): only that group (the
+	 * helper) may enter. */
+	p = xasprintf("%s/%s", q, SHOWQ_DIR);
+	r = privs_ensure_dir(p, ou, root ? dg : og, SHOWQ_DIR_MODE, error_r);
 	free(p);
 	if (r < 0)
 		return -1;

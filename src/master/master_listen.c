@@ -272,13 +272,20 @@ int
 master_listen_unix(const char *path, uid_t uid, gid_t gid,
     struct listen_set *out, char **error_r)
 {
+	out->items = NULL;
+	out->n = 0;
+	return master_listen_unix_add(path, uid, gid, 0600, out, error_r);
+}
+
+int
+master_listen_unix_add(const char *path, uid_t uid, gid_t gid, mode_t mode,
+    struct listen_set *out, char **error_r)
+{
 	struct sockaddr_un sun;
 	struct stat st;
 	mode_t old;
 	int fd;
 
-	out->items = NULL;
-	out->n = 0;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -313,7 +320,7 @@ master_listen_unix(const char *path, uid_t uid, gid_t gid,
 	}
 	umask(old);
 	if ((uid != (uid_t)-1 && chown(path, uid, gid) < 0) ||
-	    chmod(path, 0600) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+	    chmod(path, mode) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		*error_r = xasprintf("cannot set up %s: %s", path,
 		    strerror(errno));
 		close(fd);

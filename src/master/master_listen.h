@@ -42,6 +42,10 @@ int master_listen_inet(const struct master_service *svc,
  */
 int master_listen_unix(const char *path, uid_t uid, gid_t gid,
     struct listen_set *out, char **error_r);
+/* The same with mode, added to the sockets already in out (a service
+ * that listens on two Unix sockets: the queue process). */
+int master_listen_unix_add(const char *path, uid_t uid, gid_t gid,
+    mode_t mode, struct listen_set *out, char **error_r);
 /* Close every socket and free the set. */
 void listen_set_close(struct listen_set *ls);
 

@@ -45,6 +45,7 @@
 #include "queue_file.h"
 #include "queue_proto.h"
 #include "queue_service.h"
+#include "queue_showq.h"
 #include "queue_spare.h"
 #include "tagmap.h"
 #include "verify_proto.h"
@@ -1366,6 +1367,8 @@ queue_init(struct child *c)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	qs.child = c;
+	queue_showq_init(qs.base, v, qs.max_file_bytes != 0 ?
+	    qs.max_file_bytes : (size_t)1 << 32);
 	try_lock(-1, 0, c);
 }
 
@@ -1373,8 +1376,13 @@ static void
 queue_accept(struct child *c, int fd, const char *client,
     unsigned client_port, const char *listen_addr)
 {
-	struct qconn *q = xcalloc(1, sizeof(*q));
+	struct qconn *q;
 
+	if (queue_showq_is_ours(listen_addr)) {
+		queue_showq_accept(fd);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
 	q->sock = fd;
 	q->kind = QCONN_FRESH;
 	ipc_conn_init(&q->ipc, fd);

@@ -472,6 +472,7 @@ test_statuses(void **state)
 		"empty_address_relayhost_maps_lookup_key",
 		"smtp_sender_dependent_authentication", "defer_transports",
 		"smtp_tls_wrappermode", "authorized_submit_users",
+		"authorized_mailq_users", "authorized_flush_users",
 		"lmtp_tls_security_level", "lmtp_tls_CAfile", "lmtp_tls_ciphers",
 		"lmtp_tls_mandatory_ciphers", "lmtp_tls_exclude_ciphers",
 		"lmtp_tls_loglevel", "lmtp_tls_protocols",

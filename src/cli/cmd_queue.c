@@ -254,12 +254,13 @@ queue_list(const struct config *cf, const char *qname)
 	return ret;
 }
 
-/* queue_summary - every queued message, like Postfix's mailq. */
+/* queue_summary - every queued message, like Postfix's mailq (or
+ * postqueue -j). */
 static int
-queue_summary(const struct config *cf)
+queue_summary(const struct config *cf, enum queue_listing_format format)
 {
 	struct queue_listing *ql = queue_listing_open(config_str(
-	    config_main(cf), P_queue_directory), max_file_bytes(cf));
+	    config_main(cf), P_queue_directory), max_file_bytes(cf), format);
 	struct buf out, err;
 	int more, ret;
 
@@ -378,7 +379,7 @@ queue_public(const struct cli *cli, const struct config *cf, int nwords,
 	FILE *in;
 	pid_t pid;
 
-	helper = cli_postdrop_helper(cli, strcmp(words[0], "list") == 0 ?
+	helper = cli_postdrop_helper(cli, strcmp(words[0], "flush") != 0 ?
 	    "list the queue" : "flush the queue");
 	if (helper == NULL)
 		return 2;
@@ -471,10 +472,13 @@ privileged(const struct config *cf)
 
 static const char queue_usage[] =
     "usage: ostia queue                         summary of queued mail\n"
+    "       ostia queue json                    the same, a JSON object per "
+    "message (postqueue -j)\n"
     "       ostia queue list [incoming|deferred|hold|corrupt]\n"
     "       ostia queue show ID\n"
     "       ostia queue flush [ID | -d DOMAIN]  deliver deferred mail now\n"
-    "       ostia queue hold|release|requeue|delete ID|ALL";
+    "       ostia queue hold|release|requeue|delete ID|ALL "
+    "[incoming|deferred|hold...]";
 
 int
 cmd_queue(struct cli *cli, int argc, char **argv)
@@ -504,12 +508,15 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 		free(words);
 		return 1;
 	}
-	if (nw == 0 && !privileged(cf)) {
-		char *list[] = { UNCONST("list"), NULL };
+	if ((nw == 0 || (nw == 1 && strcmp(words[0], "json") == 0)) &&
+	    !privileged(cf)) {
+		char *list[] = { UNCONST(nw == 0 ? "list" : "json"), NULL };
 
 		ret = queue_public(cli, cf, 1, list);
 	} else if (nw == 0) {
-		ret = queue_summary(cf);
+		ret = queue_summary(cf, QUEUE_LISTING_TEXT);
+	} else if (nw == 1 && strcmp(words[0], "json") == 0) {
+		ret = queue_summary(cf, QUEUE_LISTING_JSON);
 	} else if (strcmp(words[0], "list") == 0 && nw <= 2) {
 		const char *qn = nw == 2 ? words[1] : QUEUE_INCOMING_DIR;
 		bool ok = false;
@@ -527,7 +534,8 @@ cmd_queue(struct cli *cli, int argc, char **argv)
 	    ((strcmp(words[0], "hold") == 0 ||
 	    strcmp(words[0], "release") == 0 ||
 	    strcmp(words[0], "requeue") == 0 ||
-	    strcmp(words[0], "delete") == 0) && nw == 2)) {
+	    strcmp(words[0], "delete") == 0) && (nw == 2 || (nw <= 6 &&
+	    strcmp(words[1], "ALL") == 0)))) {
 		struct buf req;
 
 		if (strcmp(words[0], "flush") == 0 && !privileged(cf)) {

@@ -143,10 +143,16 @@ main(int argc, char **argv)
 		const char *base = strrchr(argv[0], '/');
 
 		base = base != NULL ? base + 1 : argv[0];
+		int r;
+
 		if (strcmp(base, "sendmail") == 0 ||
 		    strcmp(base, "mailq") == 0 ||
 		    strcmp(base, "newaliases") == 0)
 			return cmd_sendmail(&cli, argc, argv);
+		/* postconf, postmap, postqueue, postsuper. */
+		r = cmd_postfix_name(&cli, base, argc, argv);
+		if (r >= 0)
+			return r;
 	}
 
 	while (i < argc && argv[i][0] == '-') {

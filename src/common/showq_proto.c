@@ -68,7 +68,8 @@ showq_request_format(char *out, size_t outsz, unsigned long uid,
 		*why_r = "the login name cannot be used";
 		return -1;
 	}
-	if (nwords == 1 && strcmp(words[0], "list") == 0) {
+	if (nwords == 1 && (strcmp(words[0], "list") == 0 ||
+	    strcmp(words[0], "json") == 0)) {
 		/* nothing more */
 	} else if (nwords >= 1 && strcmp(words[0], "flush") == 0) {
 		if (nwords == 2 && queue_id_ok(words[1], strlen(words[1]))) {
@@ -83,7 +84,7 @@ showq_request_format(char *out, size_t outsz, unsigned long uid,
 			return -1;
 		}
 	} else {
-		*why_r = "not a request (list, flush)";
+		*why_r = "not a request (list, json, flush)";
 		return -1;
 	}
 	n = snprintf(out, outsz, "%s %lu %s %s%s%s\n", SHOWQ_MAGIC, uid, login,
@@ -147,8 +148,9 @@ showq_request_parse(const char *line, size_t len, struct showq_request *r,
 	}
 	memcpy(r->login, w, n);
 	n = word(&p, end, &w);
-	if (n == 4 && memcmp(w, "list", 4) == 0 && p == end && w + n == end) {
-		r->what = SHOWQ_LIST;
+	if (n == 4 && (memcmp(w, "list", 4) == 0 || memcmp(w, "json", 4) ==
+	    0) && p == end && w + n == end) {
+		r->what = w[0] == 'l' ? SHOWQ_LIST : SHOWQ_LIST_JSON;
 		return 0;
 	}
 	if (n != 5 || memcmp(w, "flush", 5) != 0) {

@@ -12,7 +12,8 @@
  *
  * Request, one line of at most SHOWQ_REQUEST_MAX_BYTES with its LF:
  *
- *   ostia-showq 1 UID LOGIN list
+ *   ostia-showq 1 UID LOGIN list           (mailq)
+ *   ostia-showq 1 UID LOGIN json           (postqueue -j)
  *   ostia-showq 1 UID LOGIN flush [QUEUEID | -d DOMAIN]
  *
  * UID and LOGIN are the helper's getuid() and its login name (as in a
@@ -42,6 +43,7 @@
 
 enum showq_what {
 	SHOWQ_LIST,
+	SHOWQ_LIST_JSON,
 	SHOWQ_FLUSH,		/* everything deferred */
 	SHOWQ_FLUSH_ID,		/* arg: a queue ID */
 	SHOWQ_FLUSH_DOMAIN,	/* arg: a domain */
@@ -56,7 +58,8 @@ struct showq_request {
 
 /*
  * The request line (with its LF) for uid, login and the words of the
- * request (words[0] "list" or "flush", then the flush's argument), into
+ * request (words[0] "list", "json" or "flush", then the flush's
+ * argument), into
  * out.  0, or -1 with *why_r when the words are not a request.
  */
 int showq_request_format(char *out, size_t outsz, unsigned long uid,

@@ -175,12 +175,42 @@ msg_has_domain(const char *dir, const char *id, const char *domain)
 	return hit;
 }
 
+/*
+ * queue_dir_named - Ostia's directory for a queue name of Postfix's
+ * postsuper ("incoming" and "active" are both incoming/), or NULL.
+ */
+static const char *
+queue_dir_named(const char *name)
+{
+	if (strcmp(name, "incoming") == 0 || strcmp(name, "active") == 0)
+		return QUEUE_INCOMING_DIR;
+	if (strcmp(name, "deferred") == 0)
+		return QUEUE_DEFERRED_DIR;
+	if (strcmp(name, "hold") == 0)
+		return QUEUE_HOLD_DIR;
+	return NULL;
+}
+
+/* in_queues - dir is one of the queues named in w[2..n-1] (queues
+ * false: none named, every queue). */
+static bool
+in_queues(char **w, size_t n, bool queues, const char *dir)
+{
+	if (!queues)
+		return true;
+	for (size_t i = 2; i < n; i++)
+		if (strcmp(queue_dir_named(w[i]), dir) == 0)
+			return true;
+	return false;
+}
+
 int
 qmgr_control(const char *request, struct buf *out)
 {
 	char **w;
 	size_t n = 0;
 	int ret = 0;
+	bool queues = false;
 
 	if (!qmgr_running()) {
 		buf_appendf(out, "the queue manager is not running (master.cf "
@@ -191,14 +221,23 @@ qmgr_control(const char *request, struct buf *out)
 	w = config_split_list(request);
 	while (w[n] != NULL)
 		n++;
-	if (n == 0 || (strcmp(w[0], "flush") != 0 &&
+	/* "VERB ALL QUEUE...": ALL limited to those queues (postsuper). */
+	if (n >= 3 && n <= 6 && (strcmp(w[0], "requeue") == 0 ||
+	    strcmp(w[0], "hold") == 0 || strcmp(w[0], "release") == 0 ||
+	    strcmp(w[0], "delete") == 0) && strcmp(w[1], "ALL") == 0) {
+		queues = true;
+		for (size_t i = 2; i < n; i++)
+			queues &= queue_dir_named(w[i]) != NULL;
+	}
+	if (!queues && (n == 0 || (strcmp(w[0], "flush") != 0 &&
 	    strcmp(w[0], "requeue") != 0 && strcmp(w[0], "hold") != 0 &&
 	    strcmp(w[0], "release") != 0 && strcmp(w[0], "delete") != 0) ||
 	    n > 3 || (n == 3 && (strcmp(w[0], "flush") != 0 ||
 	    strcmp(w[1], "-d") != 0)) || (n == 1 &&
-	    strcmp(w[0], "flush") != 0)) {
+	    strcmp(w[0], "flush") != 0))) {
 		buf_appendf(out, "usage: flush [ID | -d DOMAIN] | hold|release|"
-		    "requeue|delete ID|ALL\n");
+		    "requeue|delete ID|ALL [incoming|active|deferred|hold...]"
+		    "\n");
 		strv_free(&w);
 		return 2;
 	}
@@ -218,9 +257,10 @@ qmgr_control(const char *request, struct buf *out)
 			/* incoming, deferred (and hold for delete) */
 			for (size_t di = 0; di < N_ELEMENTS(dirs_searched);
 			    di++) {
-				if (strcmp(w[0], "hold") == 0 &&
+				if ((strcmp(w[0], "hold") == 0 &&
 				    strcmp(dirs_searched[di],
-				    QUEUE_HOLD_DIR) == 0)
+				    QUEUE_HOLD_DIR) == 0) ||
+				    !in_queues(w, n, queues, dirs_searched[di]))
 					continue;
 				names = qmgr_list_dir(dirs_searched[di], &cnt);
 				for (size_t i = 0; i < cnt; i++)
@@ -228,11 +268,11 @@ qmgr_control(const char *request, struct buf *out)
 						k++;
 				qmgr_free_names(names, cnt);
 			}
-		} else {
+		} else if (in_queues(w, n, queues, dir)) {
 			names = qmgr_list_dir(dir, &cnt);
 			for (size_t i = 0; i < cnt; i++) {
-				if (n == 3 && !msg_has_domain(dir, names[i],
-				    w[2]))
+				if (n == 3 && !queues &&
+				    !msg_has_domain(dir, names[i], w[2]))
 					continue;
 				if (ctl_one(w[0], names[i], out) == 0)
 					k++;
@@ -241,7 +281,7 @@ qmgr_control(const char *request, struct buf *out)
 		}
 		buf_appendf(out, "%s: %zu message%s\n", w[0], k, k == 1 ? "" :
 		    "s");
-		if (n == 3 && k == 0)
+		if (n == 3 && !queues && k == 0)
 			ret = 1;
 	} else {
 		ret = ctl_one(w[0], w[1], out);

@@ -22,15 +22,17 @@
 static const struct {
 	const char *dir;
 	char mark;
+	const char *json_name;	/* Postfix's queue names */
 } listed[] = {
-	{ QUEUE_INCOMING_DIR, '*' },
-	{ QUEUE_DEFERRED_DIR, ' ' },
-	{ QUEUE_HOLD_DIR, '!' },
+	{ QUEUE_INCOMING_DIR, '*', "active" },
+	{ QUEUE_DEFERRED_DIR, ' ', "deferred" },
+	{ QUEUE_HOLD_DIR, '!', "hold" },
 };
 
 struct queue_listing {
 	char *qdir;
 	size_t max_file_bytes;
+	enum queue_listing_format format;
 	size_t k;		/* index into listed[] */
 	char **names;		/* of listed[k].dir, once read */
 	size_t nnames, i;
@@ -49,6 +51,71 @@ queue_listing_escape(struct buf *out, const char *value)
 		else
 			(void)buf_append_c(out, (char)*p);
 	}
+}
+
+/* utf8_len - the length of the UTF-8 sequence at p (n bytes left), or
+ * 0 when it is not one (RFC 3629: no overlong forms, no surrogates). */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+		min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+		min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void
+queue_listing_json_string(struct buf *out, const char *value)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	size_t n = strlen(value);
+
+	(void)buf_append_c(out, '"');
+	while (n > 0) {
+		size_t k = utf8_len(p, n);
+
+		if (k == 0) {
+			(void)buf_append_str(out, "\\ufffd");
+			k = 1;
+		} else if (*p == '"' || *p == '\\') {
+			(void)buf_append_c(out, '\\');
+			(void)buf_append_c(out, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			(void)buf_appendf(out, "\\u%04x", *p);
+		} else {
+			(void)buf_append(out, p, k);
+		}
+		p += k;
+		n -= k;
+	}
+	(void)buf_append_c(out, '"');
 }
 
 static int
@@ -139,12 +206,14 @@ queue_listing_load(const char *qdir, const char *dir, const char *id,
 }
 
 struct queue_listing *
-queue_listing_open(const char *qdir, size_t max_file_bytes)
+queue_listing_open(const char *qdir, size_t max_file_bytes,
+    enum queue_listing_format format)
 {
 	struct queue_listing *ql = xcalloc(1, sizeof(*ql));
 
 	ql->qdir = xstrdup(qdir);
 	ql->max_file_bytes = max_file_bytes;
+	ql->format = format;
 	return ql;
 }
 
@@ -173,6 +242,53 @@ queue_listing_free(struct queue_listing *ql)
 	free_names(ql);
 	free(ql->qdir);
 	free(ql);
+}
+
+/* recipient_done - delivered or returned already (not listed). */
+static bool
+recipient_done(const struct queue_envelope *env, const struct qstatus *log,
+    size_t i)
+{
+	const struct qstatus_entry *e = qstatus_find(log, (long)i, NULL);
+
+	return e != NULL && (e->action == QSTATUS_SENT ||
+	    e->action == QSTATUS_BOUNCED) && env->redirect == NULL;
+}
+
+/* json_one - one message as postqueue -j writes it. */
+static void
+json_one(const struct queue_listing *ql, const struct queue_envelope *env,
+    const struct qstatus *log, const struct stat *st, const char *id,
+    struct buf *out)
+{
+	bool first = true;
+
+	(void)buf_appendf(out, "{\"queue_name\": \"%s\", \"queue_id\": ",
+	    listed[ql->k].json_name);
+	queue_listing_json_string(out, id);
+	(void)buf_appendf(out, ", \"arrival_time\": %lld, \"message_size\": "
+	    "%lld, \"forced_expire\": false, \"sender\": ",
+	    strtoll(env->arrival, NULL, 10), (long long)st->st_size);
+	queue_listing_json_string(out, env->sender);
+	(void)buf_append_str(out, ", \"recipients\": [");
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct qstatus_entry *e = qstatus_find(log, (long)i,
+		    NULL);
+
+		if (recipient_done(env, log, i))
+			continue;
+		(void)buf_append_str(out, first ? "{\"address\": " :
+		    ", {\"address\": ");
+		first = false;
+		queue_listing_json_string(out, env->rcpts[i].addr);
+		if (e != NULL && e->action == QSTATUS_DEFERRED &&
+		    e->text != NULL) {
+			(void)buf_append_str(out, ", \"delay_reason\": ");
+			queue_listing_json_string(out, e->text);
+		}
+		(void)buf_append_c(out, '}');
+	}
+	(void)buf_append_str(out, "]}\n");
 }
 
 /*
@@ -207,6 +323,12 @@ one(struct queue_listing *ql, const char *dir, const char *id, char mark,
 		memset(&log, 0, sizeof(log));
 	free(path);
 	t = (time_t)strtoll(env.arrival, NULL, 10);
+	if (ql->format == QUEUE_LISTING_JSON) {
+		json_one(ql, &env, &log, &st, id, out);
+		qstatus_free(&log);
+		queue_envelope_deinit(&env);
+		return (long long)st.st_size;
+	}
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%a %b %e %H:%M:%S", &tm);
 	if (ql->count == 0)
@@ -232,11 +354,7 @@ one(struct queue_listing *ql, const char *dir, const char *id, char mark,
 		(void)buf_append_str(out, ")\n");
 	}
 	for (size_t i = 0; i < env.nrcpts; i++) {
-		const struct qstatus_entry *e = qstatus_find(&log, (long)i,
-		    NULL);
-
-		if (e != NULL && (e->action == QSTATUS_SENT ||
-		    e->action == QSTATUS_BOUNCED) && env.redirect == NULL)
+		if (recipient_done(&env, &log, i))
 			continue;
 		(void)buf_appendf(out, "%45s", "");
 		queue_listing_escape(out, env.rcpts[i].addr);
@@ -267,7 +385,9 @@ finish(struct queue_listing *ql, struct buf *out, struct buf *err)
 		    "%s (never delivered; see the log)\n", nc, nc == 1 ? "" :
 		    "s", cdir);
 	free(cdir);
-	if (ql->count == 0)
+	if (ql->format == QUEUE_LISTING_JSON)
+		;	/* no total */
+	else if (ql->count == 0)
 		(void)buf_append_str(out, "Mail queue is empty\n");
 	else
 		(void)buf_appendf(out, "-- %lld Kbytes in %zu Request%s.\n",

@@ -23,13 +23,25 @@
 
 struct queue_listing;
 
+enum queue_listing_format {
+	QUEUE_LISTING_TEXT,	/* mailq */
+	/*
+	 * postqueue -j: one JSON object per line and message, with
+	 * Postfix's fields: queue_name ("active" for incoming/,
+	 * "deferred", "hold"), queue_id, arrival_time (seconds),
+	 * message_size, forced_expire (false), sender, recipients (address
+	 * and, once deferred, delay_reason).  No heading, no total.
+	 */
+	QUEUE_LISTING_JSON,
+};
+
 /*
  * A listing of the queue under qdir (queue_directory, or "." in the
  * queue process); files larger than max_file_bytes are reported, not
  * read.  Never NULL.
  */
 struct queue_listing *queue_listing_open(const char *qdir,
-    size_t max_file_bytes);
+    size_t max_file_bytes, enum queue_listing_format format);
 /*
  * Append the next part (the heading and one message, or the total) to
  * out; problems, one line each, to err.  1 while there is more, 0 once
@@ -43,6 +55,9 @@ void queue_listing_free(struct queue_listing *ql);
 
 /* Append value with control characters as \ooo. */
 void queue_listing_escape(struct buf *out, const char *value);
+/* Append value as a JSON string (RFC 8259: quotes added, control
+ * characters as \u00XX, a byte that is not UTF-8 as \ufffd). */
+void queue_listing_json_string(struct buf *out, const char *value);
 
 /*
  * The queue IDs in dir, sorted, leaving out partial files (messages

@@ -228,7 +228,7 @@ handle(struct sq_conn *q, const char *line, size_t len)
 		    r.uid, (unsigned long)q->peer_uid);
 		return;
 	}
-	list = r.what == SHOWQ_LIST;
+	list = r.what == SHOWQ_LIST || r.what == SHOWQ_LIST_JSON;
 	if (!privileged && !login_list_allows((const char *const *)(list ?
 	    sq.mailq_users : sq.flush_users), r.login, why_not,
 	    sizeof(why_not))) {
@@ -238,7 +238,8 @@ handle(struct sq_conn *q, const char *line, size_t len)
 		return;
 	}
 	if (list) {
-		q->ql = queue_listing_open(".", sq.max_file_bytes);
+		q->ql = queue_listing_open(".", sq.max_file_bytes, r.what ==
+		    SHOWQ_LIST_JSON ? QUEUE_LISTING_JSON : QUEUE_LISTING_TEXT);
 		return;
 	}
 	{

@@ -35,10 +35,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (ll == 0 || ll > 64 || strchr(r.login, ' ') != NULL)
 			abort();
-		if ((r.what == SHOWQ_LIST || r.what == SHOWQ_FLUSH) &&
-		    r.arg[0] != '\0')
+		if ((r.what == SHOWQ_LIST || r.what == SHOWQ_LIST_JSON ||
+		    r.what == SHOWQ_FLUSH) && r.arg[0] != '\0')
 			abort();
-		words[0] = UNCONST(r.what == SHOWQ_LIST ? "list" : "flush");
+		words[0] = UNCONST(r.what == SHOWQ_LIST ? "list" : r.what ==
+		    SHOWQ_LIST_JSON ? "json" : "flush");
 		if (r.what == SHOWQ_FLUSH_ID) {
 			words[n++] = r.arg;
 		} else if (r.what == SHOWQ_FLUSH_DOMAIN) {

@@ -38,6 +38,7 @@ static void
 test_roundtrip(void **state)
 {
 	char *list[] = { UNCONST("list") };
+	char *json[] = { UNCONST("json") };
 	char *flush[] = { UNCONST("flush") };
 	char *flush_id[] = { UNCONST("flush"), UNCONST("2KPWER0XWS0000D9") };
 	char *flush_d[] = { UNCONST("flush"), UNCONST("-d"),
@@ -45,6 +46,7 @@ test_roundtrip(void **state)
 
 	(void)state;
 	roundtrip(1, list, SHOWQ_LIST, "");
+	roundtrip(1, json, SHOWQ_LIST_JSON, "");
 	roundtrip(1, flush, SHOWQ_FLUSH, "");
 	roundtrip(2, flush_id, SHOWQ_FLUSH_ID, "2KPWER0XWS0000D9");
 	roundtrip(3, flush_d, SHOWQ_FLUSH_DOMAIN, "example.org");
@@ -84,6 +86,8 @@ test_parse_refuses(void **state)
 		"ostia-showq 1 99999999999 u list",
 		"ostia-showq 1 01 u list",
 		"ostia-showq 1 1 u list extra",
+		"ostia-showq 1 1 u json x",
+		"ostia-showq 1 1 u jsonx",
 		"ostia-showq 1 1 u list ",
 		"ostia-showq 1 1 u hold ALL",
 		"ostia-showq 1 1 u flush ",

@@ -8,7 +8,8 @@ from tests/e2e/conftest.py.  Here:
                      binary and of ostia-postdrop beside it (as an
                      installation has them: the sendmail command looks
                      for the helper next to its own executable) and the
-                     symbolic links sendmail, mailq and newaliases to
+                     symbolic links sendmail, mailq, newaliases, postqueue,
+                     postsuper, postconf and postmap to
                      ostia.  The helper is not set-group-ID yet; tests
                      that need it call make_setgid(bindir).
 """
@@ -42,7 +43,8 @@ def bindir():
     shutil.copy2(helper, os.path.join(d, "ostia-postdrop"))
     os.chmod(os.path.join(d, "ostia"), 0o755)
     os.chmod(os.path.join(d, "ostia-postdrop"), 0o755)
-    for name in ("sendmail", "mailq", "newaliases"):
+    for name in ("sendmail", "mailq", "newaliases", "postqueue",
+                 "postsuper", "postconf", "postmap"):
         os.symlink("ostia", os.path.join(d, name))
     yield d
     shutil.rmtree(d, ignore_errors=True)

@@ -46,10 +46,11 @@ def plain_user():
         pytest.skip("no user %s to submit as an ordinary user" % PLAIN_USER)
 
 
-def run(bindir, d, args, data=b"", name="sendmail", user=None):
+def run(bindir, d, args, data=b"", name="sendmail", user=None, copt="-C"):
     """Run BINDIR/NAME -C CONFDIR ARGS with data on standard input, as
-    user (a login) when given (root only)."""
-    cmd = [os.path.join(bindir, name), "-C", d.o.confdir] + list(args)
+    user (a login) when given (root only); copt: the option that names
+    the configuration directory ("-c" for Postfix's other commands)."""
+    cmd = [os.path.join(bindir, name), copt, d.o.confdir] + list(args)
     kw = {}
     if user is not None:
         pw = pwd.getpwnam(user)

@@ -68,6 +68,8 @@ int check_tls(const struct config *cf, bool live);
  * with live, each filter is connected to and asked to negotiate.  Same
  * returns. */
 int check_milter(const struct config *cf, bool live);
+/* The SQL tables part (check_tables.c): with live, one lookup in each. */
+int check_tables(const struct config *cf, bool live);
 /* check_screen.c: the postscreen part (its services, DNSBL sites, cache;
  * --live: each DNSBL's test entries); same exit status. */
 int check_screen(const struct config *cf, bool live);

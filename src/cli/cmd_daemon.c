@@ -166,11 +166,14 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	{
 		int m = check_milter(cf, live);
 		int p = check_screen(cf, live);
+		int t = check_tables(cf, live);
 
 		if (m > ret)
 			ret = m;
 		if (p > ret)
 			ret = p;
+		if (t > ret)
+			ret = t;
 	}
 	config_free(&cf);
 	return ret;

@@ -369,7 +369,5 @@ check_milter(const struct config *cf, bool live)
 		strv_deinit(&v[i].users);
 	}
 	free(v);
-	printf("\nMilters: %u error%s, %u warning%s\n", r.errors,
-	    r.errors == 1 ? "" : "s", r.warnings, r.warnings == 1 ? "" : "s");
-	return check_status(&r);
+	return check_summary("Milters", &r);
 }

@@ -30,3 +30,12 @@ check_status(const struct check_report *r)
 {
 	return r->errors > 0 ? 2 : r->warnings > 0 ? 1 : 0;
 }
+
+int
+check_summary(const char *part, const struct check_report *r)
+{
+	printf("\n%s: %u error%s, %u warning%s\n", part, r->errors,
+	    r->errors == 1 ? "" : "s", r->warnings, r->warnings == 1 ? "" :
+	    "s");
+	return check_status(r);
+}

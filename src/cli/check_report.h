@@ -25,5 +25,7 @@ void check_say(struct check_report *r, enum check_sev sev, const char *fmt,
     ...) ATTR_FORMAT(3, 4);
 /* The part's exit status: 2 errors, 1 warnings only, 0 neither. */
 int check_status(const struct check_report *r);
+/* The part's last line "\nPART: N errors, M warnings"; its exit status. */
+int check_summary(const char *part, const struct check_report *r);
 
 #endif

@@ -265,8 +265,6 @@ check_screen(const struct config *cf, bool live)
 		check_cache(v, &r);
 	}
 	if (found > 0)
-		printf("\npostscreen: %u error%s, %u warning%s\n", r.errors,
-		    r.errors == 1 ? "" : "s", r.warnings,
-		    r.warnings == 1 ? "" : "s");
+		(void)check_summary("postscreen", &r);
 	return check_status(&r);
 }

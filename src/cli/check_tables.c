@@ -161,7 +161,5 @@ check_tables(const struct config *cf, bool live)
 			ask(t, type, &opts, &r);
 	}
 	lookup_tables_deinit(&ts);
-	printf("\nSQL tables: %u error%s, %u warning%s\n", r.errors,
-	    r.errors == 1 ? "" : "s", r.warnings, r.warnings == 1 ? "" : "s");
-	return check_status(&r);
+	return check_summary("SQL tables", &r);
 }

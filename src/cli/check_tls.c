@@ -1390,8 +1390,7 @@ check_tls(const struct config *cf, bool live)
 			}
 		}
 	}
-	printf("\nTLS: %u error%s, %u warning%s\n", r.errors,
-	    r.errors == 1 ? "" : "s", r.warnings, r.warnings == 1 ? "" : "s");
+	(void)check_summary("TLS", &r);
 	units_free(&units);
 	free(svcs);
 	return check_status(&r);

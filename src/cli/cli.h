@@ -70,6 +70,8 @@ int check_tls(const struct config *cf, bool live);
 int check_milter(const struct config *cf, bool live);
 /* The SQL tables part (check_tables.c): with live, one lookup in each. */
 int check_tables(const struct config *cf, bool live);
+/* The Dovecot SASL part (check_sasl.c): with live, connect as smtpd. */
+int check_sasl(const struct config *cf, bool live);
 /* check_screen.c: the postscreen part (its services, DNSBL sites, cache;
  * --live: each DNSBL's test entries); same exit status. */
 int check_screen(const struct config *cf, bool live);

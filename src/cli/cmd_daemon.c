@@ -167,7 +167,10 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		int m = check_milter(cf, live);
 		int p = check_screen(cf, live);
 		int t = check_tables(cf, live);
+		int a = check_sasl(cf, live);
 
+		if (a > ret)
+			ret = a;
 		if (m > ret)
 			ret = m;
 		if (p > ret)

@@ -28,9 +28,9 @@ struct cli {
 char *cli_postdrop_helper(const struct cli *cli, const char *what);
 
 /*
- * cmd_postfix_name - run as Postfix's postconf, postmap, postqueue or
- * postsuper (name: argv[0]'s last component; cmd_postfix.c); -1 when
- * name is none of those.
+ * cmd_postfix_name - run as Postfix's postconf, postmap, postqueue,
+ * postsuper, postfix or postcat (name: argv[0]'s last component;
+ * cmd_postfix.c); -1 when name is none of those.
  */
 int cmd_postfix_name(struct cli *cli, const char *name, int argc,
     char **argv);

@@ -19,6 +19,13 @@
  *                      to queues (incoming, active, deferred, hold)
  *   postsuper -s, -p = nothing to do (Ostia's queue process keeps the
  *                      queue consistent and removes stale files itself)
+ *   postfix start|stop|abort|reload|status|check|flush|start-fg
+ *                    = ostia start, stop (abort too), reload, status,
+ *                      check, queue flush, run; set-permissions and
+ *                      upgrade-configuration have nothing to do (the
+ *                      master sets its directories up at every start)
+ *   postcat -q ID    = ostia queue show ID (every part; -e -h -b -v
+ *                      are accepted and change nothing)
  *
  * `-c DIR` is the configuration directory everywhere, `-v` is ignored.
  * Exit status: that of the ostia command, 2 for a usage error, or for
@@ -209,9 +216,94 @@ out:
 	return ret;
 }
 
+static int
+postfix(struct cli *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *word;
+		int (*fn)(struct cli *, int, char **);
+		const char *as;
+	} cmds[] = {
+		{ "start", cmd_start, "start" }, { "stop", cmd_stop, "stop" },
+		{ "abort", cmd_stop, "stop" }, { "reload", cmd_reload, "reload" },
+		{ "status", cmd_status, "status" }, { "check", cmd_check, "check" },
+		{ "start-fg", cmd_run, "run" },
+	};
+	const char *word = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			cli->config_dir = argv[++i];
+		else if (strcmp(argv[i], "-v") == 0 ||
+		    strcmp(argv[i], "-D") == 0)
+			continue;
+		else if (word == NULL && argv[i][0] != '-')
+			word = argv[i];
+		else
+			word = "";
+	}
+	if (word != NULL && strcmp(word, "flush") == 0) {
+		const char *flush[] = { "flush" };
+
+		return run_queue(cli, 1, flush);
+	}
+	if (word != NULL && (strcmp(word, "set-permissions") == 0 ||
+	    strcmp(word, "upgrade-configuration") == 0)) {
+		printf("postfix %s: nothing to do: Ostia's master creates its "
+		    "directories and sets their owners and modes at every "
+		    "start\n", word);
+		return 0;
+	}
+	for (size_t k = 0; word != NULL && k < N_ELEMENTS(cmds); k++)
+		if (strcmp(word, cmds[k].word) == 0) {
+			char *a[] = { UNCONST(cmds[k].as), NULL };
+
+			return cmds[k].fn(cli, 1, a);
+		}
+	log_error("usage: postfix [-c DIR] start|stop|abort|reload|status|"
+	    "check|flush|start-fg%s%s%s", word != NULL && word[0] != '\0' ?
+	    " (\"" : "", word != NULL ? word : "", word != NULL &&
+	    word[0] != '\0' ? "\" is not one of those)" : "");
+	return 2;
+}
+
+static int
+postcat(struct cli *cli, int argc, char **argv)
+{
+	const char *id = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			cli->config_dir = argv[++i];
+		} else if (strcmp(argv[i], "-q") == 0 && i + 1 < argc &&
+		    id == NULL) {
+			id = argv[++i];
+		} else if (strcmp(argv[i], "-e") != 0 &&
+		    strcmp(argv[i], "-h") != 0 && strcmp(argv[i], "-b") != 0 &&
+		    strcmp(argv[i], "-v") != 0) {
+			id = NULL;
+			break;
+		}
+	}
+	if (id == NULL) {
+		log_error("usage: postcat [-c DIR] -q QUEUEID (Ostia's queue "
+		    "files are read by queue ID, not by path)");
+		return 2;
+	}
+	{
+		const char *show[] = { "show", id };
+
+		return run_queue(cli, 2, show);
+	}
+}
+
 int
 cmd_postfix_name(struct cli *cli, const char *name, int argc, char **argv)
 {
+	if (strcmp(name, "postfix") == 0)
+		return postfix(cli, argc, argv);
+	if (strcmp(name, "postcat") == 0)
+		return postcat(cli, argc, argv);
 	if (strcmp(name, "postconf") == 0)
 		return cmd_conf(cli, argc, argv);
 	if (strcmp(name, "postmap") == 0)

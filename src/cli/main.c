@@ -26,8 +26,9 @@ static const struct {
 } commands[] = {
 	{ "conf", cmd_conf, "show or edit parameters (like postconf)" },
 	{ "check", cmd_check, "[--live] check the configuration, the TLS "
-	    "certificates and the Milters (--live: also the running listeners "
-	    "and the filters); exit 0 good, 1 warnings, 2 errors" },
+	    "certificates and the Milters (--live: also the running listeners, "
+	    "the filters, the SQL tables and Dovecot's auth socket); exit 0 "
+	    "good, 1 warnings, 2 errors" },
 	{ "run", cmd_run, "run the mail system in the foreground" },
 	{ "start", cmd_start, "start the mail system in the background" },
 	{ "stop", cmd_stop, "stop the mail system gracefully" },
@@ -149,7 +150,8 @@ main(int argc, char **argv)
 		    strcmp(base, "mailq") == 0 ||
 		    strcmp(base, "newaliases") == 0)
 			return cmd_sendmail(&cli, argc, argv);
-		/* postconf, postmap, postqueue, postsuper. */
+		/* postconf, postmap, postqueue, postsuper, postfix,
+		 * postcat. */
 		r = cmd_postfix_name(&cli, base, argc, argv);
 		if (r >= 0)
 			return r;

@@ -9,7 +9,7 @@ from tests/e2e/conftest.py.  Here:
                      installation has them: the sendmail command looks
                      for the helper next to its own executable) and the
                      symbolic links sendmail, mailq, newaliases, postqueue,
-                     postsuper, postconf and postmap to
+                     postsuper, postconf, postmap, postfix and postcat to
                      ostia.  The helper is not set-group-ID yet; tests
                      that need it call make_setgid(bindir).
 """
@@ -44,7 +44,7 @@ def bindir():
     os.chmod(os.path.join(d, "ostia"), 0o755)
     os.chmod(os.path.join(d, "ostia-postdrop"), 0o755)
     for name in ("sendmail", "mailq", "newaliases", "postqueue",
-                 "postsuper", "postconf", "postmap"):
+                 "postsuper", "postconf", "postmap", "postfix", "postcat"):
         os.symlink("ostia", os.path.join(d, name))
     yield d
     shutil.rmtree(d, ignore_errors=True)

@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Postfix's command names, as symbolic links to ostia: postqueue,
-postsuper, postconf and postmap, with the options scripts and
-monitoring use.
+postsuper, postconf, postmap, postfix and postcat, with the options
+scripts and monitoring use.
 
 postqueue -p is mailq; postqueue -j prints one JSON object per message
 with Postfix's fields (Prometheus' postfix exporter and monitoring
 plugins read it), for root and, through the public queue service, for
 any user authorized_mailq_users allows; postsuper -h/-H/-d/-r with an
 ID, ALL, ALL limited to queues, and IDs from standard input ("-");
-postconf -h NAME and -n; postmap -q.
+postconf -h NAME and -n; postmap -q; postfix status, check, reload,
+flush; postcat -q ID.
 """
 
 import json
@@ -111,3 +112,28 @@ def test_postconf_and_postmap(delivery, bindir):
     assert r.returncode == 0 and b"myhostname = " in r.stdout, r
     r = cmd(bindir, d, "postmap", ["-q", "b", "inline:{a=1, b=2}"])
     assert r.returncode == 0 and r.stdout.decode().strip() == "2", r
+
+
+def test_postfix_and_postcat(delivery, bindir):
+    d = delivery().start()
+    qid = deferred_message(d)
+    r = cmd(bindir, d, "postfix", ["status"])
+    assert r.returncode == 0, r
+    r = cmd(bindir, d, "postfix", ["check"])
+    assert r.returncode in (0, 1) and b"configuration OK" in r.stdout, r
+    r = cmd(bindir, d, "postfix", ["reload"])
+    assert r.returncode == 0, r
+    d.wait_log(r"ostia/master\[\d+\]: .*reload")
+    r = cmd(bindir, d, "postfix", ["flush"])
+    assert r.returncode == 0, r
+    r = cmd(bindir, d, "postfix", ["set-permissions"])
+    assert r.returncode == 0 and b"nothing to do" in r.stdout, r
+    r = cmd(bindir, d, "postfix", ["explode"])
+    assert r.returncode == 2 and b"usage: postfix" in r.stderr, r
+    # postcat -q: the queued message, envelope and text.
+    r = cmd(bindir, d, "postcat", ["-q", qid])
+    assert r.returncode == 0, r
+    assert RETRY_ALIAS.encode() in r.stdout and b"Subject:" in r.stdout, \
+        r.stdout[:500]
+    r = cmd(bindir, d, "postcat", ["/var/spool/postfix/deferred/x"])
+    assert r.returncode == 2 and b"by queue ID" in r.stderr, r

@@ -9,7 +9,6 @@
  * message disappear; the recipients concerned are deferred (or the file
  * goes to corrupt/) and the reason is logged.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -46,6 +45,7 @@
 #include "qmgr_verify.h"
 #include "qmgr_status.h"
 #include "queue_file.h"
+#include "queue_listing.h"
 #include "queue_proto.h"
 #include "queue_service.h"
 #include "queue_spare.h"
@@ -1724,54 +1724,18 @@ msg_check_done(struct qmsg *m)
 /* ---------------------------------------------------------------- */
 /* Queue scans                                                      */
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* list_dir - valid queue IDs in dir, sorted (oldest first); partial
- * files (being written: queue_proto.h) are not messages yet. */
+/* list_dir - valid queue IDs in dir, sorted (oldest first), partial
+ * files left out (queue_listing.h); a directory that cannot be read is
+ * logged and empty. */
 static char **
 list_dir(const char *dir, size_t *n_r)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0;
-	bool incoming = strcmp(dir, QUEUE_INCOMING_DIR) == 0;
+	int err;
+	char **names = queue_listing_names(dir, n_r, &err);
 
-	*n_r = 0;
-	if (d == NULL) {
+	if (err < 0)
 		log_warning("cannot read %s: %s", dir, strerror(errno));
-		return NULL;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (!queue_id_is_valid(de->d_name))
-			continue;
-		/* Only incoming/ holds partial files: no stat elsewhere
-		 * (a deferred queue can be long). */
-		if (incoming && fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && queue_file_partial(&st))
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(names, n, sizeof(*names), cmp_str);
-	*n_r = n;
 	return names;
-}
-
-static void
-free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 /*
@@ -1855,7 +1819,7 @@ scan_incoming(void)
 	}
 	if (!qm.backlog)
 		qm.backlog_said = false;
-	free_names(names, n);
+	queue_listing_free_names(names, n);
 }
 
 static void
@@ -1876,7 +1840,7 @@ scan_deferred(bool all)
 			load_message(QUEUE_DEFERRED_DIR, names[i], NULL, false);
 		free(p);
 	}
-	free_names(names, n);
+	queue_listing_free_names(names, n);
 }
 
 static void
@@ -1981,7 +1945,7 @@ qmgr_list_dir(const char *dir, size_t *n_r)
 void
 qmgr_free_names(char **names, size_t n)
 {
-	free_names(names, n);
+	queue_listing_free_names(names, n);
 }
 
 bool

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,10 @@ queue_listing_names(const char *dir, size_t *n_r, int *err_r)
 	char **names = NULL;
 	size_t n = 0;
 
+	const char *last = strrchr(dir, '/');
+	bool incoming = strcmp(last != NULL ? last + 1 : dir,
+	    QUEUE_INCOMING_DIR) == 0;
+
 	*n_r = 0;
 	*err_r = 0;
 	if (d == NULL) {
@@ -143,8 +148,10 @@ queue_listing_names(const char *dir, size_t *n_r, int *err_r)
 
 		if (!queue_id_is_valid(de->d_name))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && queue_file_partial(&st))
+		/* Only incoming/ holds partial files: no stat elsewhere
+		 * (a deferred queue can be long). */
+		if (incoming && fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && queue_file_partial(&st))
 			continue;
 		names = xreallocarray(names, n + 1, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);
@@ -223,12 +230,18 @@ queue_listing_failed(const struct queue_listing *ql)
 	return ql->failed;
 }
 
+void
+queue_listing_free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 static void
 free_names(struct queue_listing *ql)
 {
-	for (size_t i = 0; i < ql->nnames; i++)
-		free(ql->names[i]);
-	free(ql->names);
+	queue_listing_free_names(ql->names, ql->nnames);
 	ql->names = NULL;
 	ql->nnames = 0;
 	ql->i = 0;

@@ -60,11 +60,14 @@ void queue_listing_escape(struct buf *out, const char *value);
 void queue_listing_json_string(struct buf *out, const char *value);
 
 /*
- * The queue IDs in dir, sorted, leaving out partial files (messages
- * still being received: queue_proto.h).  NULL with *n_r 0 when there
+ * The queue IDs in dir, sorted (oldest first), leaving out partial
+ * files (messages still being received: queue_proto.h; only incoming/
+ * holds them, so only there is each entry stat'ed).  Used by the queue
+ * manager's scans too.  NULL with *n_r 0 when there
  * are none; *err_r -1 when dir cannot be read (errno says why).
  */
 char **queue_listing_names(const char *dir, size_t *n_r, int *err_r);
+void queue_listing_free_names(char **names, size_t n);
 
 struct queue_envelope;
 /*
